@@ -1,0 +1,139 @@
+//! Domain types that travel between server, browser and tools: identifiers,
+//! users' public data and messages. Store-only fields (password hashes, …)
+//! never appear here.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self(s.to_owned())
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A user's opaque, permanent id (a UUIDv7 string made by the server).
+    UserId
+);
+id_type!(
+    /// A conversation's opaque, permanent id.
+    ConversationId
+);
+id_type!(
+    /// A stored message's opaque, permanent id.
+    MessageId
+);
+
+/// Milliseconds since the Unix epoch, UTC: the one time format on the wire.
+pub type Millis = i64;
+
+/// Seed 000's `gender` field (0 unknown, 1 male, 2 female).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gender {
+    #[default]
+    Unknown,
+    Male,
+    Female,
+}
+
+impl Gender {
+    /// The seed's numeric code, which is also how the stores keep it.
+    pub fn code(self) -> i32 {
+        match self {
+            Gender::Unknown => 0,
+            Gender::Male => 1,
+            Gender::Female => 2,
+        }
+    }
+
+    pub fn from_code(code: i32) -> Option<Gender> {
+        [Gender::Unknown, Gender::Male, Gender::Female].into_iter().find(|g| g.code() == code)
+    }
+}
+
+/// Seed 000's `msgtype`: what a message carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    #[default]
+    Text,
+    Image,
+    Voice,
+    Video,
+    File,
+    VoiceCall,
+    VideoCall,
+}
+
+impl MessageKind {
+    pub const ALL: [MessageKind; 7] = [
+        MessageKind::Text,
+        MessageKind::Image,
+        MessageKind::Voice,
+        MessageKind::Video,
+        MessageKind::File,
+        MessageKind::VoiceCall,
+        MessageKind::VideoCall,
+    ];
+
+    /// The seed's numeric code, which is also how the stores keep it.
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    pub fn from_code(code: i32) -> Option<MessageKind> {
+        Self::ALL.into_iter().find(|k| k.code() == code)
+    }
+}
+
+/// A message as stored and delivered. `seq` numbers the messages of one
+/// conversation 1, 2, 3, … with no gap and no repeat, whichever node stored them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub seq: u64,
+    pub sender_id: UserId,
+    /// The sender's own id for the message, which makes resending idempotent.
+    pub client_id: String,
+    pub kind: MessageKind,
+    pub content: String,
+    pub created_ms: Millis,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip() {
+        for k in MessageKind::ALL {
+            assert_eq!(MessageKind::from_code(k.code()), Some(k));
+        }
+        assert_eq!(MessageKind::VideoCall.code(), 6);
+        assert_eq!(MessageKind::from_code(7), None);
+        assert_eq!(Gender::from_code(2), Some(Gender::Female));
+        assert_eq!(Gender::from_code(3), None);
+    }
+
+    #[test]
+    fn ids_are_plain_strings_on_the_wire() {
+        let json = serde_json::to_string(&UserId::from("u1")).unwrap();
+        assert_eq!(json, "\"u1\"");
+    }
+}

@@ -1,0 +1,94 @@
+# Shared by scripts/run.sh and scripts/test.sh: quiet, idempotent installs of
+# what Natter needs on a Debian machine, and stage timing. Source it; do not run it.
+
+set -euo pipefail
+
+NATTER_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# One build directory outside the clone, so every clone and CI run reuse builds.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/natter/target}
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# Tool versions the workspace is built with. wasm-bindgen must equal the
+# version pinned in Cargo.toml, or the generated JS glue does not match.
+CARGO_LEPTOS_VERSION=0.3.10
+WASM_BINDGEN_VERSION=0.2.130
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+# Runs a command, showing its output only when it fails.
+quietly() {
+  local log
+  log=$(mktemp)
+  if ! "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    say "failed: $*"
+    return 1
+  fi
+  rm -f "$log"
+}
+
+STAGE_NAME=""
+STAGE_START=0
+STAGE_REPORT=""
+stage() {
+  stage_end
+  STAGE_NAME=$1
+  STAGE_START=$(date +%s)
+  say "$STAGE_NAME"
+}
+stage_end() {
+  if [ -n "$STAGE_NAME" ]; then
+    STAGE_REPORT+=$(printf '%-28s %5ss' "$STAGE_NAME" "$(( $(date +%s) - STAGE_START ))")$'\n'
+    STAGE_NAME=""
+  fi
+}
+print_stage_times() {
+  stage_end
+  printf '\nStage times:\n%s' "$STAGE_REPORT" >&2
+}
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Installs Debian packages whose command is missing: ensure_apt cmd:package ...
+ensure_apt() {
+  local missing=() pair
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing ${missing[*]}"
+  quietly as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  quietly as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+ensure_rust() {
+  if ! command -v cargo >/dev/null 2>&1; then
+    say "installing Rust"
+    curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal >/dev/null
+  fi
+  rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown ||
+    quietly rustup target add wasm32-unknown-unknown
+}
+
+# ensure_cargo_tool <binary> <crate> <version>
+ensure_cargo_tool() {
+  local bin=$1 crate=$2 version=$3
+  if command -v "$bin" >/dev/null 2>&1 && "$bin" --version 2>/dev/null | grep -qF "$version"; then
+    return 0
+  fi
+  say "installing $crate $version"
+  # The crates.io mirror can lag behind a crate's lock file; then resolve afresh.
+  quietly cargo install --locked --quiet "$crate" --version "=$version" 2>/dev/null ||
+    quietly cargo install --quiet "$crate" --version "=$version"
+}
+
+# Everything needed to build the web app and the server.
+ensure_build_tools() {
+  ensure_apt wasm-opt:binaryen cc:build-essential pkg-config:pkg-config
+  ensure_rust
+  ensure_cargo_tool wasm-bindgen wasm-bindgen-cli "$WASM_BINDGEN_VERSION"
+  ensure_cargo_tool cargo-leptos cargo-leptos "$CARGO_LEPTOS_VERSION"
+}

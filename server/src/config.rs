@@ -1,0 +1,291 @@
+//! Command-line flags (each with an environment fallback) and their validation.
+//!
+//! Everything here runs before the server binds a socket: an invalid setting
+//! ends the process with a one-line message and exit code 2.
+
+use std::{
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use clap::{Parser, ValueEnum};
+
+#[derive(Parser, Debug, Clone)]
+#[command(name = "natter-server", version, about = "Natter: self-hosted instant messaging")]
+pub struct Cli {
+    /// Address and port to listen on.
+    #[arg(long, env = "NATTER_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// Directory for the embedded database, uploads and the generated JWT secret.
+    #[arg(long, env = "NATTER_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Directory holding the built web app (cargo-leptos `site-root`).
+    #[arg(long, env = "NATTER_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+
+    /// MongoDB connection string. Without it, Natter uses its embedded store in the data dir.
+    #[arg(long, env = "NATTER_MONGODB_URI")]
+    pub mongodb_uri: Option<String>,
+
+    /// MongoDB database name.
+    #[arg(long, env = "NATTER_MONGODB_DB", default_value = "natter")]
+    pub mongodb_db: String,
+
+    /// Redis URL (redis:// or rediss://), for state shared between several server nodes.
+    #[arg(long, env = "NATTER_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Name of this server node when several serve one deployment.
+    #[arg(long, env = "NATTER_NODE_ID", default_value = "node-1")]
+    pub node_id: String,
+
+    /// File holding the JWT signing secret. The secret may instead come from the
+    /// NATTER_JWT_SECRET variable; with neither, one is generated into the data dir.
+    #[arg(long, env = "NATTER_JWT_SECRET_FILE")]
+    pub jwt_secret_file: Option<PathBuf>,
+
+    /// Largest accepted file upload, in MiB.
+    #[arg(long, env = "NATTER_MAX_UPLOAD_MIB", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_upload_mib: u64,
+
+    /// Largest accepted avatar image, in MiB.
+    #[arg(long, env = "NATTER_MAX_AVATAR_MIB", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub max_avatar_mib: u64,
+
+    /// Log output format.
+    #[arg(long, env = "NATTER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where the JWT secret came from; the secret itself is never shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    Env,
+    File(PathBuf),
+    Generated(PathBuf),
+}
+
+/// The JWT signing key. `Debug` and `Display` never reveal it.
+#[derive(Clone)]
+pub struct JwtSecret(Vec<u8>);
+
+impl JwtSecret {
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for JwtSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JwtSecret(<redacted>)")
+    }
+}
+
+/// Validated configuration the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub site_root: PathBuf,
+    pub mongodb: Option<MongoConfig>,
+    pub redis_url: Option<String>,
+    pub node_id: String,
+    pub jwt_secret: JwtSecret,
+    pub jwt_secret_source: SecretSource,
+    pub max_upload_bytes: u64,
+    pub max_avatar_bytes: u64,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone)]
+pub struct MongoConfig {
+    pub uri: String,
+    pub database: String,
+}
+
+/// A configuration error, reported as one line.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+const MIB: u64 = 1024 * 1024;
+const SECRET_FILE_NAME: &str = "jwt_secret";
+const MIN_SECRET_BYTES: usize = 32;
+
+impl Cli {
+    /// Checks every setting and loads (or creates) the JWT secret.
+    pub async fn validate(self) -> Result<Config, ConfigError> {
+        ensure_writable_dir(&self.data_dir)?;
+        let mongodb = match self.mongodb_uri {
+            Some(uri) => {
+                mongodb::options::ClientOptions::parse(&uri).await.map_err(|e| {
+                    ConfigError(format!("invalid --mongodb-uri {}: {}", redact_url(&uri), first_line(&e.to_string())))
+                })?;
+                validate_db_name(&self.mongodb_db)?;
+                Some(MongoConfig { uri, database: self.mongodb_db })
+            }
+            None => None,
+        };
+        if let Some(url) = &self.redis_url {
+            redis::Client::open(url.as_str()).map_err(|e| {
+                ConfigError(format!("invalid --redis-url {}: {}", redact_url(url), first_line(&e.to_string())))
+            })?;
+        }
+        if self.node_id.is_empty() || !self.node_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(ConfigError(format!(
+                "invalid --node-id {:?}: use letters, digits, '-' and '_'",
+                self.node_id
+            )));
+        }
+        let (jwt_secret, jwt_secret_source) = load_secret(self.jwt_secret_file, &self.data_dir)?;
+        Ok(Config {
+            listen: self.listen,
+            data_dir: self.data_dir,
+            site_root: self.site_root,
+            mongodb,
+            redis_url: self.redis_url,
+            node_id: self.node_id,
+            jwt_secret,
+            jwt_secret_source,
+            max_upload_bytes: self.max_upload_mib * MIB,
+            max_avatar_bytes: self.max_avatar_mib * MIB,
+            log_format: self.log_format,
+        })
+    }
+}
+
+impl Config {
+    /// One human-readable line per setting, with credentials redacted.
+    pub fn summary(&self) -> Vec<(&'static str, String)> {
+        let secret = match &self.jwt_secret_source {
+            SecretSource::Env => "<redacted> (from NATTER_JWT_SECRET)".to_string(),
+            SecretSource::File(p) => format!("<redacted> (from {})", p.display()),
+            SecretSource::Generated(p) => format!("<redacted> (generated in {})", p.display()),
+        };
+        vec![
+            ("listen", self.listen.to_string()),
+            ("data_dir", self.data_dir.display().to_string()),
+            ("site_root", self.site_root.display().to_string()),
+            (
+                "store",
+                match &self.mongodb {
+                    Some(m) => format!("mongodb {} db={}", redact_url(&m.uri), m.database),
+                    None => format!("embedded {}", self.data_dir.join(crate::store::EMBEDDED_FILE).display()),
+                },
+            ),
+            ("redis", self.redis_url.as_deref().map(redact_url).unwrap_or_else(|| "none".into())),
+            ("node_id", self.node_id.clone()),
+            ("jwt_secret", secret),
+            ("max_upload_bytes", self.max_upload_bytes.to_string()),
+            ("max_avatar_bytes", self.max_avatar_bytes.to_string()),
+            ("log_format", format!("{:?}", self.log_format).to_lowercase()),
+        ]
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().to_string()
+}
+
+/// Hides the password of a `scheme://user:password@host` URL.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let userinfo = &rest[..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:<redacted>{}", &rest[at..])
+        }
+        None => url.to_string(),
+    }
+}
+
+fn validate_db_name(name: &str) -> Result<(), ConfigError> {
+    let bad = name.is_empty() || name.len() > 63 || name.chars().any(|c| "/\\. \"$*<>:|?".contains(c));
+    if bad {
+        return Err(ConfigError(format!("invalid --mongodb-db {name:?}: not a valid MongoDB database name")));
+    }
+    Ok(())
+}
+
+fn ensure_writable_dir(dir: &Path) -> Result<(), ConfigError> {
+    let fail = |e: std::io::Error| ConfigError(format!("data dir {} is not writable: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let probe = dir.join(".write-probe");
+    std::fs::write(&probe, b"ok").map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)
+}
+
+fn load_secret(file: Option<PathBuf>, data_dir: &Path) -> Result<(JwtSecret, SecretSource), ConfigError> {
+    if let Ok(value) = std::env::var("NATTER_JWT_SECRET") {
+        return Ok((checked_secret(value.into_bytes(), "NATTER_JWT_SECRET")?, SecretSource::Env));
+    }
+    if let Some(path) = file {
+        let bytes = std::fs::read(&path)
+            .map_err(|e| ConfigError(format!("cannot read --jwt-secret-file {}: {e}", path.display())))?;
+        let secret = checked_secret(trim_ascii_end(bytes), &path.display().to_string())?;
+        return Ok((secret, SecretSource::File(path)));
+    }
+    let path = data_dir.join(SECRET_FILE_NAME);
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok((checked_secret(trim_ascii_end(bytes), &path.display().to_string())?, SecretSource::File(path))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut raw = [0u8; 32];
+            getrandom::fill(&mut raw).map_err(|e| ConfigError(format!("cannot generate a JWT secret: {e}")))?;
+            let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+            write_private(&path, hex.as_bytes())
+                .map_err(|e| ConfigError(format!("cannot write {}: {e}", path.display())))?;
+            Ok((JwtSecret(hex.into_bytes()), SecretSource::Generated(path)))
+        }
+        Err(e) => Err(ConfigError(format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+fn trim_ascii_end(mut bytes: Vec<u8>) -> Vec<u8> {
+    while bytes.last().is_some_and(|b| b.is_ascii_whitespace()) {
+        bytes.pop();
+    }
+    bytes
+}
+
+fn checked_secret(bytes: Vec<u8>, origin: &str) -> Result<JwtSecret, ConfigError> {
+    if bytes.len() < MIN_SECRET_BYTES {
+        return Err(ConfigError(format!(
+            "the JWT secret from {origin} is too short: at least {MIN_SECRET_BYTES} bytes are needed"
+        )));
+    }
+    Ok(JwtSecret(bytes))
+}
+
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(redact_url("mongodb://u:secret@h:1/db"), "mongodb://u:<redacted>@h:1/db");
+        assert_eq!(redact_url("redis://h:6379/0"), "redis://h:6379/0");
+        assert_eq!(redact_url("redis://:pw@h"), "redis://:<redacted>@h");
+    }
+}

@@ -1,0 +1,86 @@
+//! Natter's server: configuration, the store, operational endpoints and the
+//! Leptos app, assembled into one axum router by [`run`].
+
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod ops;
+pub mod store;
+pub mod telemetry;
+
+use std::{future::Future, sync::Arc};
+
+use app::{shell, App};
+use axum::{extract::FromRef, middleware, routing::get, Router};
+use leptos::config::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::{net::TcpListener, sync::watch};
+use tower_http::trace::TraceLayer;
+
+use crate::{
+    config::Config,
+    store::{health::StoreHealth, DynStore},
+};
+
+/// What every handler may reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: DynStore,
+    pub health: StoreHealth,
+    pub leptos: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+fn leptos_options(config: &Config) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("natter")
+        .site_root(config.site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .build()
+}
+
+pub fn router(state: AppState) -> Router {
+    let leptos = state.leptos.clone();
+    let routes = generate_route_list(App);
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .leptos_routes(&state, routes, move || shell(leptos.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(metrics::track))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves Natter on `listener` until `shutdown` completes, then stops
+/// accepting, lets in-flight requests finish and stops background tasks.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), store::StoreError> {
+    metrics::handle();
+    let store = store::open(&config).await?;
+    let health = StoreHealth::default();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let supervisor = tokio::spawn(store::health::supervise(store.clone(), health.clone(), stop_rx));
+
+    let state = AppState {
+        leptos: leptos_options(&config),
+        config: Arc::new(config),
+        store,
+        health,
+    };
+    let served = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
+    let _ = stop_tx.send(true);
+    let _ = supervisor.await;
+    served.map_err(|e| store::StoreError::Internal(format!("server failed: {e}")))
+}

@@ -1,0 +1,125 @@
+//! The embedded store: one SQLite file in the data dir, so a fresh machine
+//! runs Natter with nothing else installed. It serves a single node; a
+//! cluster shares MongoDB instead.
+//!
+//! SQLite calls block, so each runs on tokio's blocking pool. One connection
+//! behind a mutex serialises writes, which SQLite does anyway, and makes
+//! read-then-write sequences (like picking the next message number) atomic.
+
+use std::{
+    path::Path,
+    sync::{Arc, Mutex},
+};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, ErrorCode};
+
+use super::{Store, StoreError};
+
+/// Schema steps, applied in order; `PRAGMA user_version` records how many ran.
+/// Append new steps; never edit a released one.
+const MIGRATIONS: &[&str] = &[
+    // 1: users and messages.
+    "CREATE TABLE users (
+        id            TEXT PRIMARY KEY,
+        email         TEXT NOT NULL UNIQUE,
+        nickname      TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        gender        INTEGER NOT NULL,
+        avatar        TEXT,
+        created_ms    INTEGER NOT NULL
+    );
+    CREATE TABLE messages (
+        id              TEXT PRIMARY KEY,
+        conversation_id TEXT NOT NULL,
+        seq             INTEGER NOT NULL,
+        sender_id       TEXT NOT NULL,
+        client_id       TEXT NOT NULL,
+        kind            INTEGER NOT NULL,
+        content         TEXT NOT NULL,
+        created_ms      INTEGER NOT NULL,
+        UNIQUE (conversation_id, seq),
+        UNIQUE (conversation_id, sender_id, client_id)
+    );",
+];
+
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(internal)?;
+        Self::init(conn)
+    }
+
+    /// A private in-memory database, for tests.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory().map_err(internal)?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Self, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(internal)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(internal)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(internal)?;
+        migrate(&mut conn).map_err(internal)?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    pub(super) async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock leaves SQLite consistent (its
+            // transaction rolls back), so a poisoned lock is safe to reuse.
+            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("store task failed: {e}")))?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let done: usize = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(done) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for EmbeddedStore {
+    fn kind(&self) -> &'static str {
+        "embedded"
+    }
+
+    async fn prepare(&self) -> Result<(), StoreError> {
+        Ok(()) // migrations ran when the file was opened
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.call(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(internal)).await
+    }
+}
+
+pub(super) fn internal(e: rusqlite::Error) -> StoreError {
+    StoreError::Internal(e.to_string())
+}
+
+/// Maps a failed statement, telling unique-key violations apart.
+pub(super) fn write_error(e: rusqlite::Error, what: &str) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::ConstraintViolation) => StoreError::Conflict(what.to_owned()),
+        _ => internal(e),
+    }
+}

@@ -1,0 +1,130 @@
+use app::model::{ConversationId, Message, MessageId, MessageKind, UserId};
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{page_size, Appended, MessageDraft, MessageRepo};
+use crate::store::{
+    embedded::{internal, EmbeddedStore},
+    new_id, now_millis, StoreError,
+};
+
+const COLUMNS: &str = "id, conversation_id, seq, sender_id, client_id, kind, content, created_ms";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
+    let kind: i32 = row.get(5)?;
+    Ok(Message {
+        id: MessageId(row.get(0)?),
+        conversation_id: ConversationId(row.get(1)?),
+        seq: row.get::<_, i64>(2)? as u64,
+        sender_id: UserId(row.get(3)?),
+        client_id: row.get(4)?,
+        kind: MessageKind::from_code(kind).unwrap_or_default(),
+        content: row.get(6)?,
+        created_ms: row.get(7)?,
+    })
+}
+
+fn by_client_id(c: &Connection, d: &MessageDraft) -> rusqlite::Result<Option<Message>> {
+    c.query_row(
+        &format!("SELECT {COLUMNS} FROM messages WHERE conversation_id = ?1 AND sender_id = ?2 AND client_id = ?3"),
+        params![d.conversation_id.0, d.sender_id.0, d.client_id],
+        from_row,
+    )
+    .optional()
+}
+
+fn last_seq(c: &Connection, conversation: &str) -> rusqlite::Result<u64> {
+    c.query_row(
+        "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conversation_id = ?1",
+        [conversation],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n as u64)
+}
+
+#[async_trait]
+impl MessageRepo for EmbeddedStore {
+    async fn append_message(&self, draft: MessageDraft) -> Result<Appended, StoreError> {
+        // The connection's mutex makes this read-then-insert atomic; the
+        // unique keys would still refuse a second writer.
+        self.call(move |c| {
+            let tx = c.transaction().map_err(internal)?;
+            if let Some(message) = by_client_id(&tx, &draft).map_err(internal)? {
+                return Ok(Appended { message, duplicate: true });
+            }
+            let message = Message {
+                id: MessageId(new_id()),
+                seq: last_seq(&tx, &draft.conversation_id.0).map_err(internal)? + 1,
+                conversation_id: draft.conversation_id,
+                sender_id: draft.sender_id,
+                client_id: draft.client_id,
+                kind: draft.kind,
+                content: draft.content,
+                created_ms: now_millis(),
+            };
+            tx.execute(
+                &format!("INSERT INTO messages ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                params![
+                    message.id.0,
+                    message.conversation_id.0,
+                    message.seq as i64,
+                    message.sender_id.0,
+                    message.client_id,
+                    message.kind.code(),
+                    message.content,
+                    message.created_ms
+                ],
+            )
+            .map_err(internal)?;
+            tx.commit().map_err(internal)?;
+            Ok(Appended { message, duplicate: false })
+        })
+        .await
+    }
+
+    async fn last_seq(&self, conversation: &ConversationId) -> Result<u64, StoreError> {
+        let conversation = conversation.0.clone();
+        self.call(move |c| last_seq(c, &conversation).map_err(internal)).await
+    }
+
+    async fn messages_before(
+        &self,
+        conversation: &ConversationId,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<Message>, StoreError> {
+        let conversation = conversation.0.clone();
+        let before = before.map_or(i64::MAX, |b| b as i64);
+        self.call(move |c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM messages WHERE conversation_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3"
+                ))
+                .map_err(internal)?;
+            let rows = stmt.query_map(params![conversation, before, page_size(limit)], from_row).map_err(internal)?;
+            rows.collect::<Result<_, _>>().map_err(internal)
+        })
+        .await
+    }
+
+    async fn messages_after(
+        &self,
+        conversation: &ConversationId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<Message>, StoreError> {
+        let conversation = conversation.0.clone();
+        self.call(move |c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM messages WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq ASC LIMIT ?3"
+                ))
+                .map_err(internal)?;
+            let rows = stmt
+                .query_map(params![conversation, after as i64, page_size(limit)], from_row)
+                .map_err(internal)?;
+            rows.collect::<Result<_, _>>().map_err(internal)
+        })
+        .await
+    }
+}

@@ -1,0 +1,73 @@
+//! Messages of every conversation, numbered per conversation.
+//!
+//! Several server nodes may store messages of one conversation at the same
+//! time, so neither store trusts a counter: a unique key on
+//! (conversation, seq) arbitrates, and a writer that loses the race re-reads
+//! the highest number and tries the next one. That keeps numbers unique and
+//! gap-free on MongoDB and on FerretDB alike.
+
+mod embedded;
+mod mongodb;
+
+use app::model::{ConversationId, Message, MessageKind, UserId};
+use async_trait::async_trait;
+
+use super::StoreError;
+
+/// Largest page [`MessageRepo::messages_before`] and [`MessageRepo::messages_after`] return.
+pub const MAX_PAGE: u32 = 100;
+
+/// How often a writer may lose the race for a sequence number before giving up.
+const MAX_SEQ_ATTEMPTS: usize = 64;
+
+/// A message as its sender hands it in; the store gives it an id and a number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageDraft {
+    pub conversation_id: ConversationId,
+    pub sender_id: UserId,
+    /// The sender's own id: storing the same (conversation, sender, client id)
+    /// twice returns the first message.
+    pub client_id: String,
+    pub kind: MessageKind,
+    pub content: String,
+}
+
+/// The result of [`MessageRepo::append_message`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Appended {
+    pub message: Message,
+    /// True when the draft had been stored before: nothing new was written.
+    pub duplicate: bool,
+}
+
+#[async_trait]
+pub trait MessageRepo {
+    /// Stores a message under the conversation's next sequence number, or
+    /// returns the stored one when its client id was seen before.
+    async fn append_message(&self, draft: MessageDraft) -> Result<Appended, StoreError>;
+
+    /// Highest sequence number of the conversation; 0 when it has no message.
+    async fn last_seq(&self, conversation: &ConversationId) -> Result<u64, StoreError>;
+
+    /// Up to `limit` (at most [`MAX_PAGE`]) messages with `seq < before`, newest first;
+    /// `before: None` starts from the newest.
+    async fn messages_before(
+        &self,
+        conversation: &ConversationId,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<Message>, StoreError>;
+
+    /// Up to `limit` (at most [`MAX_PAGE`]) messages with `seq > after`, oldest first:
+    /// what a client that has seen `after` missed.
+    async fn messages_after(
+        &self,
+        conversation: &ConversationId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<Message>, StoreError>;
+}
+
+fn page_size(limit: u32) -> u32 {
+    limit.clamp(1, MAX_PAGE)
+}

@@ -1,0 +1,86 @@
+//! Persistence. One repository trait per model (`users`, `messages`, …), each
+//! implemented twice, side by side in the model's folder: `embedded.rs` for the
+//! SQLite store in the data dir (the default) and `mongodb.rs` for MongoDB.
+//! [`Store`] bundles the repositories; the rest of the server only ever holds a
+//! [`DynStore`]. Both implementations pass the same conformance suite
+//! (`server/tests/conformance`).
+
+pub mod embedded;
+pub mod health;
+pub mod messages;
+pub mod mongodb;
+pub mod users;
+
+use std::sync::Arc;
+
+use app::model::Millis;
+use async_trait::async_trait;
+
+pub use self::{messages::MessageRepo, users::UserRepo};
+
+/// File name of the embedded database inside the data dir.
+pub const EMBEDDED_FILE: &str = "natter.sqlite3";
+
+/// Every repository, behind one object.
+#[async_trait]
+pub trait Store: UserRepo + MessageRepo + Send + Sync + 'static {
+    /// `"embedded"` or `"mongodb"`, as reported by `/readyz`.
+    fn kind(&self) -> &'static str;
+
+    /// Creates indexes or runs migrations. Idempotent; the server calls it
+    /// (with backoff) until it succeeds before it reports ready.
+    async fn prepare(&self) -> Result<(), StoreError>;
+
+    /// A cheap round trip that proves the store answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Opens the store the configuration names: MongoDB when a URI is given,
+/// else the embedded database in the data dir.
+pub async fn open(config: &crate::config::Config) -> Result<DynStore, StoreError> {
+    Ok(match &config.mongodb {
+        Some(mongo) => Arc::new(mongodb::MongoStore::open(mongo).await?),
+        None => Arc::new(embedded::EmbeddedStore::open(&config.data_dir.join(EMBEDDED_FILE))?),
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique key is taken (an e-mail address, a message sequence number, …).
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// The store cannot be reached right now; the operation may be retried.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data that does not decode, or any other unexpected failure.
+    #[error("store error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for app::protocol::ApiError {
+    fn from(e: StoreError) -> Self {
+        use app::protocol::{ApiError, ErrorCode};
+        match e {
+            StoreError::Conflict(what) => ApiError::new(ErrorCode::Conflict, format!("{what} already exists")),
+            StoreError::Unavailable(_) => {
+                ApiError::new(ErrorCode::StoreUnavailable, "the database is unavailable; try again shortly")
+            }
+            StoreError::Internal(_) => ApiError::new(ErrorCode::Internal, "internal error"),
+        }
+    }
+}
+
+/// The wall clock in the wire's time format.
+pub fn now_millis() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or_default()
+}
+
+/// A fresh, time-ordered id for a new record.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}

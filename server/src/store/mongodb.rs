@@ -1,0 +1,119 @@
+//! The MongoDB store, for production and for clusters of several nodes.
+//!
+//! Written to the subset of MongoDB that FerretDB 1.24 (the test double) also
+//! gets right: no transactions, no `$inc` races, unique indexes as arbiters.
+//! Opening it does no I/O, so the server starts even while MongoDB is down;
+//! [`Store::prepare`] creates the indexes once it answers.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mongodb::{
+    bson::doc,
+    error::{Error, ErrorKind, WriteFailure},
+    options::{ClientOptions, IndexOptions},
+    Client, Collection, Database, IndexModel,
+};
+
+use super::{Store, StoreError};
+use crate::config::MongoConfig;
+
+/// How long an operation waits for a reachable server before failing as unavailable.
+const SERVER_WAIT: Duration = Duration::from_secs(3);
+
+/// MongoDB's code for a unique-key violation.
+const DUPLICATE_KEY: i32 = 11000;
+
+#[derive(Clone)]
+pub struct MongoStore {
+    db: Database,
+}
+
+impl MongoStore {
+    pub async fn open(config: &MongoConfig) -> Result<Self, StoreError> {
+        let mut options = ClientOptions::parse(&config.uri).await.map_err(internal)?;
+        options.app_name = Some("natter".into());
+        options.server_selection_timeout = Some(SERVER_WAIT);
+        options.connect_timeout = Some(SERVER_WAIT);
+        let client = Client::with_options(options).map_err(internal)?;
+        Ok(Self { db: client.database(&config.database) })
+    }
+
+    pub(super) fn collection<T: Send + Sync>(&self, name: &str) -> Collection<T> {
+        self.db.collection(name)
+    }
+
+    /// Drops the whole database; tests use it to clean up after themselves.
+    pub async fn drop_database(&self) -> Result<(), StoreError> {
+        self.db.drop().await.map_err(classify)
+    }
+}
+
+/// The indexes every collection needs, created by [`Store::prepare`].
+fn indexes() -> Vec<(&'static str, IndexModel)> {
+    let unique = |keys| {
+        IndexModel::builder()
+            .keys(keys)
+            .options(IndexOptions::builder().unique(true).build())
+            .build()
+    };
+    vec![
+        ("users", unique(doc! { "email": 1 })),
+        // The arbiter of message numbers, and the index history pages walk.
+        ("messages", unique(doc! { "conversation_id": 1, "seq": 1 })),
+        // Makes a resent message (same client id) a duplicate rather than a second copy.
+        ("messages", unique(doc! { "conversation_id": 1, "sender_id": 1, "client_id": 1 })),
+    ]
+}
+
+#[async_trait]
+impl Store for MongoStore {
+    fn kind(&self) -> &'static str {
+        "mongodb"
+    }
+
+    async fn prepare(&self) -> Result<(), StoreError> {
+        for (collection, index) in indexes() {
+            self.collection::<mongodb::bson::Document>(collection)
+                .create_index(index)
+                .await
+                .map_err(classify)?;
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.db.run_command(doc! { "ping": 1 }).await.map(drop).map_err(classify)
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(e.to_string())
+}
+
+/// Whether a write failed on a unique key.
+pub(super) fn is_duplicate_key(e: &Error) -> bool {
+    match &*e.kind {
+        ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == DUPLICATE_KEY,
+        ErrorKind::Command(c) => c.code == DUPLICATE_KEY,
+        _ => false,
+    }
+}
+
+/// Sorts a driver error into the store's three kinds.
+pub(super) fn classify(e: Error) -> StoreError {
+    if is_duplicate_key(&e) {
+        return StoreError::Conflict("a record with this key".into());
+    }
+    match &*e.kind {
+        ErrorKind::ServerSelection { .. } | ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. } => {
+            StoreError::Unavailable(first_line(&e))
+        }
+        _ if e.contains_label("RetryableWriteError") => StoreError::Unavailable(first_line(&e)),
+        _ => StoreError::Internal(first_line(&e)),
+    }
+}
+
+fn first_line(e: &Error) -> String {
+    e.to_string().lines().next().unwrap_or_default().to_owned()
+}
