@@ -3,8 +3,10 @@
 //! cluster shares MongoDB instead.
 //!
 //! SQLite calls block, so each runs on tokio's blocking pool. One connection
-//! behind a mutex serialises writes, which SQLite does anyway, and makes
-//! read-then-write sequences (like picking the next message number) atomic.
+//! behind a mutex serialises this process's writes, which SQLite does anyway;
+//! read-then-write sequences (like picking the next message number) run in
+//! immediate transactions, so they stay atomic even if another process opens
+//! the same file.
 
 use std::{
     path::Path,
@@ -12,7 +14,7 @@ use std::{
 };
 
 use async_trait::async_trait;
-use rusqlite::{Connection, ErrorCode};
+use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
 
 use super::{Store, StoreError};
 
@@ -51,19 +53,12 @@ pub struct EmbeddedStore {
 impl EmbeddedStore {
     /// Opens (or creates) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path).map_err(internal)?;
-        Self::init(conn)
-    }
-
-    /// A private in-memory database, for tests.
-    pub fn in_memory() -> Result<Self, StoreError> {
-        Self::init(Connection::open_in_memory().map_err(internal)?)
-    }
-
-    fn init(mut conn: Connection) -> Result<Self, StoreError> {
+        let mut conn = Connection::open(path).map_err(internal)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(internal)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(internal)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(internal)?;
+        // Another process may hold the file (a second server, a backup tool): wait for it.
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(internal)?;
         migrate(&mut conn).map_err(internal)?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)) })
     }
@@ -89,7 +84,7 @@ impl EmbeddedStore {
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let done: usize = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     for (i, step) in MIGRATIONS.iter().enumerate().skip(done) {
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(step)?;
         tx.pragma_update(None, "user_version", i + 1)?;
         tx.commit()?;
@@ -110,6 +105,12 @@ impl Store for EmbeddedStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.call(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(internal)).await
     }
+}
+
+/// Starts a transaction that takes the write lock at once, so a
+/// read-then-write inside it cannot interleave with another writer.
+pub(super) fn write_transaction(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(internal)
 }
 
 pub(super) fn internal(e: rusqlite::Error) -> StoreError {

@@ -4,7 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{page_size, Appended, MessageDraft, MessageRepo};
 use crate::store::{
-    embedded::{internal, EmbeddedStore},
+    embedded::{internal, write_transaction, EmbeddedStore},
     new_id, now_millis, StoreError,
 };
 
@@ -45,10 +45,8 @@ fn last_seq(c: &Connection, conversation: &str) -> rusqlite::Result<u64> {
 #[async_trait]
 impl MessageRepo for EmbeddedStore {
     async fn append_message(&self, draft: MessageDraft) -> Result<Appended, StoreError> {
-        // The connection's mutex makes this read-then-insert atomic; the
-        // unique keys would still refuse a second writer.
         self.call(move |c| {
-            let tx = c.transaction().map_err(internal)?;
+            let tx = write_transaction(c)?;
             if let Some(message) = by_client_id(&tx, &draft).map_err(internal)? {
                 return Ok(Appended { message, duplicate: true });
             }

@@ -1,0 +1,89 @@
+//! Runs the conformance suite (`conformance/mod.rs`) on both stores.
+//!
+//! The MongoDB half needs `NATTER_TEST_MONGODB_URI`; `scripts/test.sh` starts
+//! FerretDB and sets it. Each test gets a database of its own.
+
+mod conformance;
+
+use natter_server::{
+    config::MongoConfig,
+    store::{embedded::EmbeddedStore, mongodb::MongoStore, new_id, DynStore, Store, EMBEDDED_FILE},
+};
+use std::sync::Arc;
+
+/// Two handles to one fresh store, and what to clean up afterwards.
+struct Fixture {
+    a: DynStore,
+    b: DynStore,
+    _dir: Option<tempfile::TempDir>,
+    mongo: Option<MongoStore>,
+}
+
+async fn embedded() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(EMBEDDED_FILE);
+    // Two connections to one file, like two processes.
+    let a = EmbeddedStore::open(&path).unwrap();
+    let b = EmbeddedStore::open(&path).unwrap();
+    Fixture { a: Arc::new(a), b: Arc::new(b), _dir: Some(dir), mongo: None }
+}
+
+pub fn mongodb_uri() -> String {
+    std::env::var("NATTER_TEST_MONGODB_URI")
+        .expect("NATTER_TEST_MONGODB_URI must name a MongoDB or FerretDB server (scripts/test.sh starts one)")
+}
+
+async fn mongodb() -> Fixture {
+    let config = MongoConfig { uri: mongodb_uri(), database: format!("natter_test_{}", new_id()) };
+    let a = MongoStore::open(&config).await.unwrap();
+    let b = MongoStore::open(&config).await.unwrap();
+    a.prepare().await.unwrap();
+    Fixture { a: Arc::new(a.clone()), b: Arc::new(b), _dir: None, mongo: Some(a) }
+}
+
+impl Fixture {
+    async fn cleanup(self) {
+        if let Some(mongo) = self.mongo {
+            mongo.drop_database().await.unwrap();
+        }
+    }
+}
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod embedded_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let f = super::embedded().await;
+                    super::conformance::$name(&f.a, &f.b).await;
+                    f.cleanup().await;
+                }
+            )*
+        }
+        mod mongodb_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let f = super::mongodb().await;
+                    super::conformance::$name(&f.a, &f.b).await;
+                    f.cleanup().await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    store_answers_and_prepares_twice,
+    users_round_trip,
+    users_email_ignores_case,
+    users_duplicate_email_conflicts_and_changes_nothing,
+    users_unknown_is_none,
+    messages_are_numbered_per_conversation,
+    messages_keep_every_field,
+    messages_resent_with_same_client_id_are_stored_once,
+    history_pages_cover_everything_once,
+    history_pages_are_bounded,
+    racing_writers_on_two_nodes_get_unique_gap_free_numbers,
+);
