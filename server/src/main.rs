@@ -24,12 +24,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(BAD_CONFIG);
         }
     };
+    let shutdown = shutdown_signal();
     telemetry::init(config.log_format);
     for (key, value) in config.summary() {
         tracing::info!("config {key} = {value}");
     }
     tracing::info!("Natter listens on http://{}", config.listen);
-    match natter_server::run(config, listener, shutdown_signal()).await {
+    match natter_server::run(config, listener, shutdown).await {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS
@@ -41,23 +42,17 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
+/// Registers for SIGINT (Ctrl-C) and SIGTERM at once, so a signal that
+/// arrives during start-up is not lost, and completes on the first of them.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+        tracing::info!("shutting down: finishing requests in flight");
     }
-    tracing::info!("shutting down: finishing requests in flight");
 }

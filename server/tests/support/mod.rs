@@ -1,0 +1,139 @@
+//! Helpers shared by the server's integration tests: starting a server in
+//! this process on a free port, and a switchable TCP proxy for simulating a
+//! database outage.
+
+#![allow(dead_code)] // each test file uses a different part
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use clap::Parser;
+use natter_server::config::Cli;
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::{oneshot, watch},
+};
+
+pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
+/// A server running inside the test process.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+    _data: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// Starts a server with a fresh data dir and the given extra flags.
+    pub async fn start(extra: &[&str]) -> TestServer {
+        let data = tempfile::tempdir().unwrap();
+        let secret = data.path().join("secret");
+        std::fs::write(&secret, SECRET).unwrap();
+        let mut args = vec![
+            "natter-server".to_owned(),
+            "--data-dir".to_owned(),
+            data.path().display().to_string(),
+            "--jwt-secret-file".to_owned(),
+            secret.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let config = Cli::try_parse_from(args).unwrap().validate().await.unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            natter_server::run(config, listener, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestServer { addr, client: reqwest::Client::new(), stop: Some(stop), task, _data: data }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// Polls `path` until it answers `status`, for at most `within`.
+    pub async fn wait_for_status(&self, path: &str, status: u16, within: Duration) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let resp = self.get(path).await;
+            let got = resp.status().as_u16();
+            let body: serde_json::Value = resp.json().await.unwrap_or_default();
+            if got == status {
+                return body;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{path} still answers {got} {body}, wanted {status}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(Duration::from_secs(10), &mut self.task).await.unwrap().unwrap();
+    }
+}
+
+/// A TCP proxy that can be switched off, which cuts every open connection
+/// and refuses new ones, and on again: a database outage on demand.
+pub struct SwitchProxy {
+    pub addr: SocketAddr,
+    up: Arc<AtomicBool>,
+    cut: watch::Sender<u64>,
+}
+
+impl SwitchProxy {
+    pub async fn start(target: SocketAddr, up: bool) -> SwitchProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = Arc::new(AtomicBool::new(up));
+        let (cut, cuts) = watch::channel(0u64);
+        let is_up = up.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !is_up.load(Ordering::SeqCst) {
+                    continue; // dropping the socket closes it
+                }
+                let mut cuts = cuts.clone();
+                cuts.mark_unchanged(); // only cuts from now on end this connection
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(target).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cuts.changed() => {}
+                    }
+                });
+            }
+        });
+        SwitchProxy { addr, up, cut }
+    }
+
+    pub fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::SeqCst);
+        if !up {
+            self.cut.send_modify(|n| *n += 1);
+        }
+    }
+}
+
+/// The address of the MongoDB (FerretDB) server the test run provides.
+pub fn mongodb_addr() -> SocketAddr {
+    let uri = std::env::var("NATTER_TEST_MONGODB_URI")
+        .expect("NATTER_TEST_MONGODB_URI must name a MongoDB or FerretDB server (scripts/test.sh starts one)");
+    let host = uri.trim_start_matches("mongodb://").split(['/', '?']).next().unwrap().to_owned();
+    host.parse().expect("NATTER_TEST_MONGODB_URI must use an IP address and port")
+}
