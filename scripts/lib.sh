@@ -92,3 +92,24 @@ ensure_build_tools() {
   ensure_cargo_tool wasm-bindgen wasm-bindgen-cli "$WASM_BINDGEN_VERSION"
   ensure_cargo_tool cargo-leptos cargo-leptos "$CARGO_LEPTOS_VERSION"
 }
+
+# Go builds the FerretDB launcher for the tests; this machine keeps it here.
+[ -d /usr/local/go/bin ] && export PATH="/usr/local/go/bin:$PATH"
+
+NATTER_CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/natter
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_for_port <port> <what> <log file>: up to 60 s.
+wait_for_port() {
+  local port=$1 what=$2 log=$3 i
+  for i in $(seq 1 600); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  say "$what did not start on port $port; its log:"
+  cat "$log" >&2
+  return 1
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds Natter in release mode and serves it at http://127.0.0.1:3000 with
+# its data in ./data, installing whatever is missing first. Extra arguments
+# go to natter-server (see `--help`), e.g. --listen 0.0.0.0:8080.
+source "$(dirname "$0")/lib.sh"
+cd "$NATTER_ROOT"
+
+ensure_build_tools
+say "building Natter (release; the first build takes several minutes)"
+quietly cargo leptos build --release
+say "starting Natter at http://127.0.0.1:3000 (Ctrl-C stops it)"
+exec "$CARGO_TARGET_DIR/release/natter-server" --site-root target/site --data-dir data "$@"

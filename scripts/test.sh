@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Runs every Natter test against real parts: installs the tools, starts
+# FerretDB (MongoDB wire protocol, SQLite backend) and Redis in a temporary
+# directory on free ports, runs the Rust tests and the Playwright tests in
+# Debian's Chromium, prints how many ran, and stops everything it started.
+source "$(dirname "$0")/lib.sh"
+cd "$NATTER_ROOT"
+
+WORK=$(mktemp -d -t natter-test.XXXXXX)
+PIDS=()
+SUMMARY=""
+cleanup() {
+  local status=$?
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+  print_stage_times
+  [ -n "$SUMMARY" ] && printf '\nTests:\n%s' "$SUMMARY" >&2
+  if [ "$status" -eq 0 ]; then say "all tests passed"; else say "FAILED (exit $status)"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+stage "install tools"
+ensure_build_tools
+ensure_apt chromium:chromium redis-server:redis-server node:nodejs npm:npm
+command -v go >/dev/null || { say "Go 1.22 or newer is needed to build FerretDB for the tests"; exit 1; }
+if [ ! -d end2end/node_modules ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+  say "installing the npm packages of end2end/"
+  (cd end2end && quietly npm ci --no-audit --no-fund)
+fi
+
+stage "start FerretDB and Redis"
+mkdir -p "$NATTER_CACHE/bin"
+(cd scripts/ferretdb && quietly go build -o "$NATTER_CACHE/bin/ferretdb-launcher" .)
+ferret_port=$(free_port)
+"$NATTER_CACHE/bin/ferretdb-launcher" --listen "127.0.0.1:$ferret_port" --data-dir "$WORK/ferretdb" >"$WORK/ferretdb.log" 2>&1 &
+PIDS+=($!)
+redis_port=$(free_port)
+redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no --dir "$WORK" >"$WORK/redis.log" 2>&1 &
+PIDS+=($!)
+wait_for_port "$ferret_port" FerretDB "$WORK/ferretdb.log"
+wait_for_port "$redis_port" Redis "$WORK/redis.log"
+export NATTER_TEST_MONGODB_URI="mongodb://127.0.0.1:$ferret_port/"
+export NATTER_TEST_REDIS_URL="redis://127.0.0.1:$redis_port/"
+
+stage "Rust tests"
+if ! cargo test --quiet -p app -p natter-server >"$WORK/cargo-test.log" 2>&1; then
+  cat "$WORK/cargo-test.log" >&2
+  exit 1
+fi
+rust_passed=$(awk '/^test result:/ { n += $4 } END { print n + 0 }' "$WORK/cargo-test.log")
+rust_suites=$(grep -c '^test result:' "$WORK/cargo-test.log")
+SUMMARY+="  Rust:    $rust_passed passed in $rust_suites suites"$'\n'
+
+stage "build web app"
+quietly cargo leptos build
+
+stage "browser tests"
+app_port=$(free_port)
+"$CARGO_TARGET_DIR/debug/natter-server" --listen "127.0.0.1:$app_port" --data-dir "$WORK/data" \
+  --site-root target/site >"$WORK/server.log" 2>&1 &
+PIDS+=($!)
+wait_for_port "$app_port" natter-server "$WORK/server.log"
+rm -rf end2end/test-results
+if ! (cd end2end && NATTER_BASE_URL="http://127.0.0.1:$app_port" npx playwright test >"$WORK/playwright.log" 2>&1); then
+  cat "$WORK/playwright.log" >&2
+  say "server log:"
+  tail -50 "$WORK/server.log" >&2
+  exit 1
+fi
+browser_passed=$(node -e 'const r = require("./end2end/test-results/results.json"); console.log(r.stats.expected)')
+SUMMARY+="  Browser: $browser_passed passed in Chromium"$'\n'
