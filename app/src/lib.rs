@@ -1,6 +1,7 @@
 //! Natter's shared crate: the wire protocol, user-facing text, and the Leptos
 //! UI that the server renders and the browser hydrates.
 
+pub mod api;
 pub mod i18n;
 pub mod model;
 pub mod pages;

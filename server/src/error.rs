@@ -1,33 +1,49 @@
 //! Turns the protocol's [`ApiError`] into an HTTP answer: the status its code
-//! names and the JSON body `{"code": …, "message": …}`.
+//! names and the JSON body `{"code": …, "message": …, "field"?: …}`.
+
+use std::time::Duration;
 
 use app::protocol::{ApiError, ErrorCode};
 use axum::{
-    http::StatusCode,
+    http::{header, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
 
-pub struct HttpError(pub ApiError);
+pub struct HttpError {
+    pub body: ApiError,
+    /// For `rate_limited`: the `Retry-After` header, in whole seconds.
+    retry_after_secs: Option<u64>,
+}
 
 impl HttpError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self(ApiError::new(code, message))
+        ApiError::new(code, message).into()
+    }
+
+    pub fn rate_limited(wait: Duration) -> Self {
+        let mut e = HttpError::new(ErrorCode::RateLimited, "too many attempts; try again later");
+        e.retry_after_secs = Some(wait.as_secs().max(1));
+        e
     }
 }
 
 impl<E: Into<ApiError>> From<E> for HttpError {
     fn from(e: E) -> Self {
-        Self(e.into())
+        Self { body: e.into(), retry_after_secs: None }
     }
 }
 
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.body.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if status.is_server_error() {
-            tracing::warn!(code = ?self.0.code, message = %self.0.message, "request failed");
+            tracing::warn!(code = ?self.body.code, message = %self.body.message, "request failed");
         }
-        (status, Json(self.0)).into_response()
+        let mut response = (status, Json(self.body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response.headers_mut().insert(header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }

@@ -1,14 +1,18 @@
 //! Natter's server: configuration, the store, operational endpoints and the
 //! Leptos app, assembled into one axum router by [`run`].
 
+pub mod api;
+pub mod auth;
+pub mod avatar;
 pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod ops;
+pub mod ratelimit;
 pub mod store;
 pub mod telemetry;
 
-use std::{future::Future, sync::Arc};
+use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc};
 
 use app::{shell, App};
 use axum::{extract::FromRef, middleware, routing::get, Router};
@@ -29,6 +33,14 @@ pub struct AppState {
     pub store: DynStore,
     pub health: StoreHealth,
     pub leptos: LeptosOptions,
+    pub auth_limits: Arc<ratelimit::AuthLimits>,
+}
+
+impl AppState {
+    /// Where avatar images are kept: `<data dir>/avatars`.
+    pub fn avatars_dir(&self) -> PathBuf {
+        self.config.data_dir.join("avatars")
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -53,6 +65,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .nest("/api", api::router(state.clone()))
+        .route("/avatars/{user}/{version}/{file}", get(api::avatar_file))
         .leptos_routes(&state, routes, move || shell(leptos.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn(metrics::track))
@@ -78,8 +92,10 @@ pub async fn run(
         config: Arc::new(config),
         store,
         health,
+        auth_limits: Arc::default(),
     };
-    let served = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     let _ = stop_tx.send(true);
     let _ = supervisor.await;
     served.map_err(|e| store::StoreError::Internal(format!("server failed: {e}")))

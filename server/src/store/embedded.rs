@@ -21,7 +21,7 @@ use super::{Store, StoreError};
 /// Schema steps, applied in order; `PRAGMA user_version` records how many ran.
 /// Append new steps; never edit a released one.
 const MIGRATIONS: &[&str] = &[
-    // 1: users and messages.
+    // 1: users, their devices and friends; messages.
     "CREATE TABLE users (
         id            TEXT PRIMARY KEY,
         email         TEXT NOT NULL UNIQUE,
@@ -29,7 +29,26 @@ const MIGRATIONS: &[&str] = &[
         password_hash TEXT NOT NULL,
         gender        INTEGER NOT NULL,
         avatar        TEXT,
-        created_ms    INTEGER NOT NULL
+        created_ms    INTEGER NOT NULL,
+        last_login_ms INTEGER,
+        login_count   INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX users_nickname ON users (nickname COLLATE NOCASE);
+    CREATE TABLE devices (
+        user_id      TEXT NOT NULL,
+        device_id    TEXT NOT NULL,
+        token_id     TEXT NOT NULL,
+        user_agent   TEXT NOT NULL,
+        signed_in_ms INTEGER NOT NULL,
+        last_seen_ms INTEGER NOT NULL,
+        PRIMARY KEY (user_id, device_id)
+    );
+    CREATE TABLE friend_links (
+        owner    TEXT NOT NULL,
+        other    TEXT NOT NULL,
+        state    INTEGER NOT NULL,
+        since_ms INTEGER NOT NULL,
+        PRIMARY KEY (owner, other)
     );
     CREATE TABLE messages (
         id              TEXT PRIMARY KEY,

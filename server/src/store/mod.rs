@@ -5,7 +5,9 @@
 //! [`DynStore`]. Both implementations pass the same conformance suite
 //! (`server/tests/conformance`).
 
+pub mod devices;
 pub mod embedded;
+pub mod friends;
 pub mod health;
 pub mod messages;
 pub mod mongodb;
@@ -16,14 +18,14 @@ use std::sync::Arc;
 use app::model::Millis;
 use async_trait::async_trait;
 
-pub use self::{messages::MessageRepo, users::UserRepo};
+pub use self::{devices::DeviceRepo, friends::FriendRepo, messages::MessageRepo, users::UserRepo};
 
 /// File name of the embedded database inside the data dir.
 pub const EMBEDDED_FILE: &str = "natter.sqlite3";
 
 /// Every repository, behind one object.
 #[async_trait]
-pub trait Store: UserRepo + MessageRepo + Send + Sync + 'static {
+pub trait Store: UserRepo + DeviceRepo + FriendRepo + MessageRepo + Send + Sync + 'static {
     /// `"embedded"` or `"mongodb"`, as reported by `/readyz`.
     fn kind(&self) -> &'static str;
 

@@ -9,9 +9,11 @@ use std::collections::BTreeSet;
 
 use app::model::{ConversationId, Gender, MessageKind, UserId};
 use natter_server::store::{
+    devices::DeviceRecord,
+    friends::{FriendLink, LinkState},
     messages::{MessageDraft, MAX_PAGE},
     new_id, now_millis,
-    users::UserRecord,
+    users::{UserPatch, UserRecord},
     DynStore, StoreError,
 };
 
@@ -22,8 +24,10 @@ fn user(email: &str) -> UserRecord {
         nickname: "Ada".to_owned(),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
         gender: Gender::Female,
-        avatar: Some("/avatars/a.webp".to_owned()),
+        avatar: Some("0123456789abcdef".to_owned()),
         created_ms: now_millis(),
+        last_login_ms: None,
+        login_count: 0,
     }
 }
 
@@ -175,4 +179,112 @@ pub async fn racing_writers_on_two_nodes_get_unique_gap_free_numbers(a: &DynStor
     assert_eq!(unique, (1..=(WRITERS * EACH) as u64).collect(), "no gap");
     let stored = a.messages_after(&ConversationId::from("race"), 0, 100).await.unwrap();
     assert_eq!(stored.len(), WRITERS * EACH);
+}
+
+pub async fn users_update_and_count_sign_ins(a: &DynStore, b: &DynStore) {
+    let u = user("patch@example.org");
+    a.insert_user(&u).await.unwrap();
+    let patch = UserPatch { nickname: Some("新名字".into()), gender: Some(Gender::Male), ..UserPatch::default() };
+    let updated = b.update_user(&u.id, &patch).await.unwrap().unwrap();
+    assert_eq!((updated.nickname.as_str(), updated.gender), ("新名字", Gender::Male));
+    assert_eq!(updated.password_hash, u.password_hash, "untouched fields stay");
+    for at in [1_000, 2_000] {
+        let login = UserPatch { login_at: Some(at), ..UserPatch::default() };
+        a.update_user(&u.id, &login).await.unwrap();
+    }
+    let read = b.user_by_id(&u.id).await.unwrap().unwrap();
+    assert_eq!((read.login_count, read.last_login_ms), (2, Some(2_000)));
+    let other = UserPatch { avatar: Some("v2".into()), password_hash: Some("h2".into()), ..UserPatch::default() };
+    let read = a.update_user(&u.id, &other).await.unwrap().unwrap();
+    assert_eq!((read.avatar.as_deref(), read.password_hash.as_str()), (Some("v2"), "h2"));
+    assert_eq!(read.nickname, "新名字");
+    assert_eq!(a.update_user(&UserId::from("nobody"), &patch).await.unwrap(), None);
+}
+
+pub async fn users_search_by_nickname_prefix_or_email(a: &DynStore, b: &DynStore) {
+    for (email, nickname) in [
+        ("ada@example.org", "Ada"),
+        ("adam@example.org", "adam"),
+        ("bob@example.org", "Bob"),
+        ("pct@example.org", "100%_sure"),
+        ("dot@example.org", "a.b"),
+    ] {
+        let mut u = user(email);
+        u.nickname = nickname.into();
+        a.insert_user(&u).await.unwrap();
+    }
+    let names = |found: Vec<UserRecord>| found.into_iter().map(|u| u.nickname).collect::<Vec<_>>();
+    assert_eq!(names(b.search_users("AD", 10).await.unwrap()), vec!["Ada", "adam"]);
+    assert_eq!(names(b.search_users("Bob@Example.org", 10).await.unwrap()), vec!["Bob"]);
+    assert_eq!(names(b.search_users("100%", 10).await.unwrap()), vec!["100%_sure"]);
+    assert!(b.search_users("1%", 10).await.unwrap().is_empty(), "% is literal");
+    assert!(b.search_users("a.", 10).await.unwrap().iter().all(|u| u.nickname == "a.b"), ". is literal");
+    assert!(b.search_users("nobody", 10).await.unwrap().is_empty());
+    assert_eq!(b.search_users("a", 1).await.unwrap().len(), 1, "limit");
+}
+
+pub async fn users_by_ids_skips_unknown(a: &DynStore, b: &DynStore) {
+    let (x, y) = (user("x@example.org"), user("y@example.org"));
+    a.insert_user(&x).await.unwrap();
+    a.insert_user(&y).await.unwrap();
+    let mut found = b.users_by_ids(&[y.id.clone(), UserId::from("nobody"), x.id.clone()]).await.unwrap();
+    found.sort_by(|p, q| p.email.cmp(&q.email));
+    assert_eq!(found, vec![x, y]);
+    assert!(b.users_by_ids(&[]).await.unwrap().is_empty());
+}
+
+fn device(user: &UserId, id: &str, token: &str, at: i64) -> DeviceRecord {
+    DeviceRecord {
+        user_id: user.clone(),
+        device_id: id.into(),
+        token_id: token.into(),
+        user_agent: "Mozilla/5.0 (X11; Linux x86_64)".into(),
+        signed_in_ms: at,
+        last_seen_ms: at,
+    }
+}
+
+pub async fn devices_hold_one_token_each(a: &DynStore, b: &DynStore) {
+    let (u, v) = (UserId::from("u"), UserId::from("v"));
+    a.put_device(&device(&u, "laptop", "t1", 1_000)).await.unwrap();
+    a.put_device(&device(&u, "phone", "t2", 2_000)).await.unwrap();
+    a.put_device(&device(&v, "laptop", "t3", 3_000)).await.unwrap();
+    // Signing in again on the laptop replaces its token.
+    b.put_device(&device(&u, "laptop", "t4", 4_000)).await.unwrap();
+    assert_eq!(a.device(&u, "laptop").await.unwrap().unwrap().token_id, "t4");
+    assert_eq!(a.device(&v, "laptop").await.unwrap().unwrap().token_id, "t3", "another user's device is apart");
+    let ids = |ds: Vec<DeviceRecord>| ds.into_iter().map(|d| d.device_id).collect::<Vec<_>>();
+    assert_eq!(ids(b.devices_of(&u).await.unwrap()), vec!["laptop", "phone"], "newest sign-in first");
+
+    b.touch_device(&u, "phone", 9_000).await.unwrap();
+    b.touch_device(&u, "phone", 5_000).await.unwrap();
+    assert_eq!(a.device(&u, "phone").await.unwrap().unwrap().last_seen_ms, 9_000, "never goes back");
+
+    assert!(a.remove_device(&u, "phone").await.unwrap());
+    assert!(!a.remove_device(&u, "phone").await.unwrap());
+    a.put_device(&device(&u, "tablet", "t5", 6_000)).await.unwrap();
+    b.remove_other_devices(&u, "tablet").await.unwrap();
+    assert_eq!(ids(a.devices_of(&u).await.unwrap()), vec!["tablet"]);
+    assert_eq!(ids(a.devices_of(&v).await.unwrap()), vec!["laptop"]);
+    assert_eq!(a.device(&u, "nope").await.unwrap(), None);
+}
+
+pub async fn friend_links_round_trip(a: &DynStore, b: &DynStore) {
+    let (u, v, w) = (UserId::from("u"), UserId::from("v"), UserId::from("w"));
+    let link = |owner: &UserId, other: &UserId, state, since_ms| FriendLink {
+        owner: owner.clone(),
+        other: other.clone(),
+        state,
+        since_ms,
+    };
+    a.put_link(&link(&u, &v, LinkState::Outgoing, 1)).await.unwrap();
+    a.put_link(&link(&v, &u, LinkState::Incoming, 1)).await.unwrap();
+    a.put_link(&link(&u, &w, LinkState::Friends, 2)).await.unwrap();
+    assert_eq!(b.link(&v, &u).await.unwrap().unwrap().state, LinkState::Incoming);
+    b.put_link(&link(&u, &v, LinkState::Friends, 3)).await.unwrap();
+    let states: Vec<_> = a.links_of(&u).await.unwrap().into_iter().map(|l| (l.other, l.state)).collect();
+    assert_eq!(states, vec![(w.clone(), LinkState::Friends), (v.clone(), LinkState::Friends)], "oldest first");
+    a.remove_link(&u, &v).await.unwrap();
+    assert_eq!(b.link(&u, &v).await.unwrap(), None);
+    assert_eq!(b.link(&v, &u).await.unwrap().unwrap().state, LinkState::Incoming, "each side is its own link");
 }

@@ -59,6 +59,22 @@ impl TestServer {
         TestServer { addr, client: reqwest::Client::new(), stop: Some(stop), task, _data: data }
     }
 
+    /// Starts a server on the named store, ready to serve: `"embedded"`, or
+    /// `"mongodb"` with a fresh database on the test run's FerretDB.
+    pub async fn on_store(store: &str) -> TestServer {
+        let server = match store {
+            "embedded" => TestServer::start(&[]).await,
+            "mongodb" => {
+                let uri = std::env::var("NATTER_TEST_MONGODB_URI").expect("NATTER_TEST_MONGODB_URI");
+                let db = format!("natter_test_{}", natter_server::store::new_id());
+                TestServer::start(&["--mongodb-uri", &uri, "--mongodb-db", &db]).await
+            }
+            other => panic!("unknown store {other}"),
+        };
+        server.wait_for_status("/readyz", 200, Duration::from_secs(20)).await;
+        server
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

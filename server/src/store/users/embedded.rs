@@ -1,14 +1,14 @@
 use app::model::{Gender, UserId};
 use async_trait::async_trait;
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{params, params_from_iter, OptionalExtension, Row};
 
-use super::{UserRecord, UserRepo};
+use super::{UserPatch, UserRecord, UserRepo, MAX_SEARCH_RESULTS};
 use crate::store::{
-    embedded::{internal, write_error, EmbeddedStore},
+    embedded::{internal, write_error, write_transaction, EmbeddedStore},
     StoreError,
 };
 
-const COLUMNS: &str = "id, email, nickname, password_hash, gender, avatar, created_ms";
+const COLUMNS: &str = "id, email, nickname, password_hash, gender, avatar, created_ms, last_login_ms, login_count";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
     let gender: i32 = row.get(4)?;
@@ -20,7 +20,26 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
         gender: Gender::from_code(gender).unwrap_or_default(),
         avatar: row.get(5)?,
         created_ms: row.get(6)?,
+        last_login_ms: row.get(7)?,
+        login_count: row.get::<_, i64>(8)? as u64,
     })
+}
+
+fn by_id(c: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<UserRecord>> {
+    c.query_row(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"), [id], from_row).optional()
+}
+
+/// Escapes `%`, `_` and the escape character itself for a LIKE pattern.
+fn like_prefix(query: &str) -> String {
+    let mut pattern: String = query
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    pattern.push('%');
+    pattern
 }
 
 #[async_trait]
@@ -29,8 +48,18 @@ impl UserRepo for EmbeddedStore {
         let u = user.clone();
         self.call(move |c| {
             c.execute(
-                &format!("INSERT INTO users ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
-                params![u.id.0, u.email.to_lowercase(), u.nickname, u.password_hash, u.gender.code(), u.avatar, u.created_ms],
+                &format!("INSERT INTO users ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+                params![
+                    u.id.0,
+                    u.email.to_lowercase(),
+                    u.nickname,
+                    u.password_hash,
+                    u.gender.code(),
+                    u.avatar,
+                    u.created_ms,
+                    u.last_login_ms,
+                    u.login_count as i64
+                ],
             )
             .map_err(|e| write_error(e, "a user with this e-mail"))?;
             Ok(())
@@ -40,12 +69,7 @@ impl UserRepo for EmbeddedStore {
 
     async fn user_by_id(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
         let id = id.0.clone();
-        self.call(move |c| {
-            c.query_row(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"), [id], from_row)
-                .optional()
-                .map_err(internal)
-        })
-        .await
+        self.call(move |c| by_id(c, &id).map_err(internal)).await
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
@@ -54,6 +78,80 @@ impl UserRepo for EmbeddedStore {
             c.query_row(&format!("SELECT {COLUMNS} FROM users WHERE email = ?1"), [email], from_row)
                 .optional()
                 .map_err(internal)
+        })
+        .await
+    }
+
+    async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<UserRecord>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = ids.iter().map(|id| id.0.clone()).collect();
+        self.call(move |c| {
+            let marks = vec!["?"; ids.len()].join(", ");
+            let mut stmt = c.prepare(&format!("SELECT {COLUMNS} FROM users WHERE id IN ({marks})")).map_err(internal)?;
+            let rows = stmt.query_map(params_from_iter(ids.iter()), from_row).map_err(internal)?;
+            rows.collect::<Result<_, _>>().map_err(internal)
+        })
+        .await
+    }
+
+    async fn update_user(&self, id: &UserId, patch: &UserPatch) -> Result<Option<UserRecord>, StoreError> {
+        let (id, p) = (id.0.clone(), patch.clone());
+        self.call(move |c| {
+            let tx = write_transaction(c)?;
+            let Some(mut user) = by_id(&tx, &id).map_err(internal)? else {
+                return Ok(None);
+            };
+            if let Some(nickname) = p.nickname {
+                user.nickname = nickname;
+            }
+            if let Some(gender) = p.gender {
+                user.gender = gender;
+            }
+            if let Some(avatar) = p.avatar {
+                user.avatar = Some(avatar);
+            }
+            if let Some(hash) = p.password_hash {
+                user.password_hash = hash;
+            }
+            if let Some(at) = p.login_at {
+                user.last_login_ms = Some(at);
+                user.login_count += 1;
+            }
+            tx.execute(
+                "UPDATE users SET nickname = ?2, gender = ?3, avatar = ?4, password_hash = ?5,
+                 last_login_ms = ?6, login_count = ?7 WHERE id = ?1",
+                params![
+                    id,
+                    user.nickname,
+                    user.gender.code(),
+                    user.avatar,
+                    user.password_hash,
+                    user.last_login_ms,
+                    user.login_count as i64
+                ],
+            )
+            .map_err(internal)?;
+            tx.commit().map_err(internal)?;
+            Ok(Some(user))
+        })
+        .await
+    }
+
+    async fn search_users(&self, query: &str, limit: u32) -> Result<Vec<UserRecord>, StoreError> {
+        let (prefix, email) = (like_prefix(query), query.to_lowercase());
+        let limit = limit.clamp(1, MAX_SEARCH_RESULTS);
+        self.call(move |c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM users
+                     WHERE nickname LIKE ?1 ESCAPE '\\' OR email = ?2
+                     ORDER BY nickname COLLATE NOCASE, id LIMIT ?3"
+                ))
+                .map_err(internal)?;
+            let rows = stmt.query_map(params![prefix, email, limit], from_row).map_err(internal)?;
+            rows.collect::<Result<_, _>>().map_err(internal)
         })
         .await
     }

@@ -18,10 +18,26 @@ pub struct UserRecord {
     /// An argon2id PHC string; never leaves the server.
     pub password_hash: String,
     pub gender: Gender,
-    /// Path of the avatar image, when the user has one.
+    /// Version of the current avatar images (see `crate::avatar`), when the user has one.
     pub avatar: Option<String>,
     pub created_ms: Millis,
+    pub last_login_ms: Option<Millis>,
+    pub login_count: u64,
 }
+
+/// Changes to a user; `None` fields stay as they are.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserPatch {
+    pub nickname: Option<String>,
+    pub gender: Option<Gender>,
+    pub avatar: Option<String>,
+    pub password_hash: Option<String>,
+    /// A sign-in at this time: sets the last login and counts one more.
+    pub login_at: Option<Millis>,
+}
+
+/// Most users [`UserRepo::search_users`] returns.
+pub const MAX_SEARCH_RESULTS: u32 = 20;
 
 #[async_trait]
 pub trait UserRepo {
@@ -32,4 +48,14 @@ pub trait UserRepo {
 
     /// Looks a user up by e-mail, ignoring case.
     async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError>;
+
+    /// The users among `ids` that exist, in no particular order.
+    async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<UserRecord>, StoreError>;
+
+    /// Applies `patch`; returns the updated user, or `None` if there is no such user.
+    async fn update_user(&self, id: &UserId, patch: &UserPatch) -> Result<Option<UserRecord>, StoreError>;
+
+    /// Users whose nickname starts with `query` (ignoring case) or whose
+    /// e-mail is exactly `query`; at most `limit` (≤ [`MAX_SEARCH_RESULTS`]), by nickname.
+    async fn search_users(&self, query: &str, limit: u32) -> Result<Vec<UserRecord>, StoreError>;
 }

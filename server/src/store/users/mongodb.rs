@@ -1,9 +1,13 @@
 use app::model::{Gender, UserId};
 use async_trait::async_trait;
-use mongodb::bson::doc;
+use futures_util::TryStreamExt;
+use mongodb::{
+    bson::{doc, Document},
+    options::ReturnDocument,
+};
 use serde::{Deserialize, Serialize};
 
-use super::{UserRecord, UserRepo};
+use super::{UserPatch, UserRecord, UserRepo, MAX_SEARCH_RESULTS};
 use crate::store::{
     mongodb::{classify, is_duplicate_key, MongoStore},
     StoreError,
@@ -21,6 +25,8 @@ struct UserDoc {
     gender: i32,
     avatar: Option<String>,
     created_ms: i64,
+    last_login_ms: Option<i64>,
+    login_count: i64,
 }
 
 impl From<&UserRecord> for UserDoc {
@@ -33,6 +39,8 @@ impl From<&UserRecord> for UserDoc {
             gender: u.gender.code(),
             avatar: u.avatar.clone(),
             created_ms: u.created_ms,
+            last_login_ms: u.last_login_ms,
+            login_count: u.login_count as i64,
         }
     }
 }
@@ -47,6 +55,8 @@ impl From<UserDoc> for UserRecord {
             gender: Gender::from_code(d.gender).unwrap_or_default(),
             avatar: d.avatar,
             created_ms: d.created_ms,
+            last_login_ms: d.last_login_ms,
+            login_count: d.login_count.max(0) as u64,
         }
     }
 }
@@ -71,4 +81,78 @@ impl UserRepo for MongoStore {
         let found = self.collection::<UserDoc>(USERS).find_one(filter).await.map_err(classify)?;
         Ok(found.map(UserRecord::from))
     }
+
+    async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<UserRecord>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = ids.iter().map(|id| id.0.as_str()).collect();
+        let cursor = self.collection::<UserDoc>(USERS).find(doc! { "_id": { "$in": ids } }).await.map_err(classify)?;
+        let docs: Vec<UserDoc> = cursor.try_collect().await.map_err(classify)?;
+        Ok(docs.into_iter().map(UserRecord::from).collect())
+    }
+
+    async fn update_user(&self, id: &UserId, patch: &UserPatch) -> Result<Option<UserRecord>, StoreError> {
+        let mut set = Document::new();
+        if let Some(nickname) = &patch.nickname {
+            set.insert("nickname", nickname);
+        }
+        if let Some(gender) = patch.gender {
+            set.insert("gender", gender.code());
+        }
+        if let Some(avatar) = &patch.avatar {
+            set.insert("avatar", avatar);
+        }
+        if let Some(hash) = &patch.password_hash {
+            set.insert("password_hash", hash);
+        }
+        let mut update = Document::new();
+        if let Some(at) = patch.login_at {
+            set.insert("last_login_ms", at);
+            // One user signs in from one place at a time; FerretDB would lose
+            // racing increments, MongoDB would not.
+            update.insert("$inc", doc! { "login_count": 1_i64 });
+        }
+        if set.is_empty() && update.is_empty() {
+            return self.user_by_id(id).await;
+        }
+        if !set.is_empty() {
+            update.insert("$set", set);
+        }
+        let updated = self
+            .collection::<UserDoc>(USERS)
+            .find_one_and_update(doc! { "_id": &id.0 }, update)
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(classify)?;
+        Ok(updated.map(UserRecord::from))
+    }
+
+    async fn search_users(&self, query: &str, limit: u32) -> Result<Vec<UserRecord>, StoreError> {
+        let filter = doc! { "$or": [
+            { "nickname": { "$regex": format!("^{}", regex_escape(query)), "$options": "i" } },
+            { "email": query.to_lowercase() },
+        ] };
+        let cursor = self
+            .collection::<UserDoc>(USERS)
+            .find(filter)
+            .sort(doc! { "nickname": 1, "_id": 1 })
+            .limit(i64::from(limit.clamp(1, MAX_SEARCH_RESULTS)))
+            .await
+            .map_err(classify)?;
+        let docs: Vec<UserDoc> = cursor.try_collect().await.map_err(classify)?;
+        Ok(docs.into_iter().map(UserRecord::from).collect())
+    }
+}
+
+/// Makes `text` match itself literally inside a regular expression.
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\^$.|?*+()[]{}/-".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }

@@ -1,0 +1,208 @@
+//! The JSON HTTP API: paths, request and response bodies, and the input rules
+//! both sides check (the browser for early feedback, the server for real).
+//! `docs/API.md` documents every endpoint; errors are [`ApiError`] bodies.
+//!
+//! [`ApiError`]: crate::protocol::ApiError
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    model::{Gender, Millis, UserId},
+    protocol::ApiError,
+};
+
+/// Cookie carrying the browser's token (HttpOnly, SameSite=Lax).
+pub const TOKEN_COOKIE: &str = "natter_token";
+
+pub const MAX_NICKNAME_CHARS: usize = 64;
+pub const MIN_PASSWORD_CHARS: usize = 8;
+pub const MAX_PASSWORD_CHARS: usize = 1024;
+pub const MAX_EMAIL_CHARS: usize = 254;
+/// Longest device id a client may send.
+pub const MAX_DEVICE_ID_CHARS: usize = 128;
+/// Square sizes, in pixels, of the stored avatar images.
+pub const AVATAR_SIZES: [u32; 3] = [64, 128, 512];
+
+/// `POST /api/auth/register`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    pub email: String,
+    pub nickname: String,
+    pub password: String,
+    /// The id this browser or client keeps for itself; see [`LoginRequest::device_id`].
+    pub device_id: String,
+    #[serde(default)]
+    pub gender: Gender,
+}
+
+/// `POST /api/auth/login`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    /// A stable id the client keeps. Signing in again with the same id signs
+    /// out the token that device had before.
+    pub device_id: String,
+}
+
+/// Answer of register, login and `POST /api/auth/refresh`. Browsers also get
+/// the token as an HttpOnly cookie; other clients send it as `Authorization: Bearer`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthResponse {
+    pub token: String,
+    pub expires_ms: Millis,
+    pub user: Me,
+}
+
+/// The signed-in user's own profile: `GET /api/me`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub id: UserId,
+    pub email: String,
+    pub nickname: String,
+    pub gender: Gender,
+    /// URL of the 128-pixel avatar; the others are named by [`avatar_url`].
+    pub avatar: Option<String>,
+    pub created_ms: Millis,
+    pub last_login_ms: Option<Millis>,
+    pub login_count: u64,
+}
+
+/// What anyone signed in may see of a user: `GET /api/users/{id}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicProfile {
+    pub id: UserId,
+    pub nickname: String,
+    pub gender: Gender,
+    pub avatar: Option<String>,
+}
+
+/// `PATCH /api/me`: fields left out stay as they are.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateProfile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nickname: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gender: Option<Gender>,
+}
+
+/// `POST /api/me/password`: signs out every other device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// One entry of `GET /api/devices`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub device_id: String,
+    pub user_agent: String,
+    pub signed_in_ms: Millis,
+    pub last_seen_ms: Millis,
+    /// True for the device making the request.
+    pub current: bool,
+}
+
+/// `GET /api/friends`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Friends {
+    pub friends: Vec<PublicProfile>,
+    /// Requests others sent to this user.
+    pub incoming: Vec<PublicProfile>,
+    /// Requests this user sent that are not answered yet.
+    pub outgoing: Vec<PublicProfile>,
+}
+
+/// URL of a user's avatar at one of [`AVATAR_SIZES`]; `version` changes with
+/// every upload, so the images may be cached forever.
+pub fn avatar_url(user: &UserId, version: &str, size: u32) -> String {
+    format!("/avatars/{user}/{version}/{size}.webp")
+}
+
+/// Trims and checks an e-mail address; returns it lower-cased.
+pub fn check_email(email: &str) -> Result<String, ApiError> {
+    let email = email.trim();
+    let bad = || ApiError::invalid("email", "enter a valid e-mail address");
+    if email.is_empty() || email.chars().count() > MAX_EMAIL_CHARS || email.chars().any(char::is_whitespace) {
+        return Err(bad());
+    }
+    let (local, domain) = email.rsplit_once('@').ok_or_else(bad)?;
+    let domain_ok = domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+    if local.is_empty() || local.contains('@') || !domain_ok {
+        return Err(bad());
+    }
+    Ok(email.to_lowercase())
+}
+
+/// Trims and checks a nickname: 1 to [`MAX_NICKNAME_CHARS`] characters, no control characters.
+pub fn check_nickname(nickname: &str) -> Result<String, ApiError> {
+    let nickname = nickname.trim();
+    let n = nickname.chars().count();
+    if n == 0 {
+        return Err(ApiError::invalid("nickname", "enter a nickname"));
+    }
+    if n > MAX_NICKNAME_CHARS {
+        return Err(ApiError::invalid("nickname", format!("at most {MAX_NICKNAME_CHARS} characters")));
+    }
+    if nickname.chars().any(char::is_control) {
+        return Err(ApiError::invalid("nickname", "no control characters"));
+    }
+    Ok(nickname.to_owned())
+}
+
+/// Checks a new password's length; `field` names the form field for errors.
+pub fn check_password(password: &str, field: &str) -> Result<(), ApiError> {
+    let n = password.chars().count();
+    if n < MIN_PASSWORD_CHARS {
+        return Err(ApiError::invalid(field, format!("at least {MIN_PASSWORD_CHARS} characters")));
+    }
+    if n > MAX_PASSWORD_CHARS {
+        return Err(ApiError::invalid(field, format!("at most {MAX_PASSWORD_CHARS} characters")));
+    }
+    Ok(())
+}
+
+pub fn check_device_id(device_id: &str) -> Result<(), ApiError> {
+    let n = device_id.chars().count();
+    if n == 0 || n > MAX_DEVICE_ID_CHARS || !device_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(ApiError::invalid("device_id", "a device id is 1 to 128 letters, digits, '-' or '_'"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert_eq!(check_email("  Ada@Example.ORG ").unwrap(), "ada@example.org");
+        assert_eq!(check_email("张三@例子.中国").unwrap(), "张三@例子.中国");
+        for bad in ["", "ada", "ada@", "@example.org", "ada@example", "a b@example.org", "ada@exa..mple.org", "a@b@c.org"] {
+            assert_eq!(check_email(bad).unwrap_err().field.as_deref(), Some("email"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn nicknames() {
+        assert_eq!(check_nickname("  小明 ").unwrap(), "小明");
+        assert!(check_nickname("   ").is_err());
+        assert!(check_nickname(&"字".repeat(64)).is_ok());
+        assert!(check_nickname(&"字".repeat(65)).is_err());
+        assert!(check_nickname("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn passwords_and_devices() {
+        assert!(check_password("1234567", "password").is_err());
+        assert!(check_password("12345678", "password").is_ok());
+        assert!(check_device_id("web-3f2a_9").is_ok());
+        assert!(check_device_id("").is_err());
+        assert!(check_device_id("../etc").is_err());
+    }
+}

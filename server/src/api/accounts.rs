@@ -1,0 +1,168 @@
+//! Signing up, in and out (registerUser, loginAction, logoutAction), token
+//! refresh, and changing the password (changePwd).
+
+use std::net::SocketAddr;
+
+use app::{
+    api::{
+        check_device_id, check_email, check_nickname, check_password, AuthResponse, ChangePassword, LoginRequest,
+        RegisterRequest,
+    },
+    model::UserId,
+    protocol::{ApiError, ErrorCode},
+};
+use axum::{
+    extract::{ConnectInfo, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+
+use super::{json::ApiJson, users::me};
+use crate::{
+    auth::{
+        clear_cookie, password, session_cookie,
+        token::{self, Claims},
+        AuthUser, RefreshableUser,
+    },
+    error::HttpError,
+    ratelimit::RateLimiter,
+    store::{
+        devices::DeviceRecord,
+        new_id, now_millis,
+        users::{UserPatch, UserRecord},
+        StoreError,
+    },
+    AppState,
+};
+
+/// Longest User-Agent kept for the devices list.
+const MAX_USER_AGENT_CHARS: usize = 256;
+
+fn limited(limiter: &RateLimiter, key: &str) -> Result<(), HttpError> {
+    limiter.hit(key).map_err(HttpError::rate_limited)
+}
+
+fn user_agent(headers: &HeaderMap) -> String {
+    let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("unknown");
+    ua.chars().take(MAX_USER_AGENT_CHARS).collect()
+}
+
+/// The answer to a successful sign-in: the token in the body and as a cookie.
+fn signed_in(status: StatusCode, state: &AppState, user: &UserRecord, claims: &Claims) -> Response {
+    let token = token::encode(&state.config.jwt_secret, claims);
+    let body = AuthResponse { token: token.clone(), expires_ms: claims.expires_ms(), user: me(user) };
+    (status, [(header::SET_COOKIE, session_cookie(&token))], Json(body)).into_response()
+}
+
+/// Starts a session on the device, replacing (and so revoking) any token it had.
+async fn start_session(state: &AppState, user: &UserId, device_id: &str, headers: &HeaderMap) -> Result<(UserRecord, Claims), HttpError> {
+    let now = now_millis();
+    let token_id = new_id();
+    state
+        .store
+        .put_device(&DeviceRecord {
+            user_id: user.clone(),
+            device_id: device_id.to_owned(),
+            token_id: token_id.clone(),
+            user_agent: user_agent(headers),
+            signed_in_ms: now,
+            last_seen_ms: now,
+        })
+        .await?;
+    let patch = UserPatch { login_at: Some(now), ..UserPatch::default() };
+    let user = state.store.update_user(user, &patch).await?.ok_or_else(super::users::no_such_user)?;
+    Ok((user.clone(), Claims::new(&user.id, device_id, &token_id, now)))
+}
+
+pub async fn register(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> Result<Response, HttpError> {
+    limited(&state.auth_limits.register_per_ip, &peer.ip().to_string())?;
+    let email = check_email(&req.email)?;
+    let nickname = check_nickname(&req.nickname)?;
+    check_password(&req.password, "password")?;
+    check_device_id(&req.device_id)?;
+    let user = UserRecord {
+        id: UserId(new_id()),
+        email,
+        nickname,
+        password_hash: password::hash(req.password).await?,
+        gender: req.gender,
+        avatar: None,
+        created_ms: now_millis(),
+        last_login_ms: None,
+        login_count: 0,
+    };
+    match state.store.insert_user(&user).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(HttpError::from(ApiError {
+                code: ErrorCode::EmailTaken,
+                message: "an account with this e-mail address exists already".into(),
+                field: Some("email".into()),
+            }))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let (user, claims) = start_session(&state, &user.id, &req.device_id, &headers).await?;
+    Ok(signed_in(StatusCode::CREATED, &state, &user, &claims))
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Response, HttpError> {
+    limited(&state.auth_limits.login_per_ip, &peer.ip().to_string())?;
+    check_device_id(&req.device_id)?;
+    let email = check_email(&req.email)?;
+    limited(&state.auth_limits.login_per_account, &email)?;
+    let user = state.store.user_by_email(&email).await?;
+    // Unknown e-mail and wrong password take the same time and get the same answer.
+    if !password::verify(req.password, user.as_ref().map(|u| u.password_hash.clone())).await {
+        return Err(HttpError::new(ErrorCode::InvalidCredentials, "wrong e-mail address or password"));
+    }
+    let user = user.expect("verified against a stored hash");
+    let (user, claims) = start_session(&state, &user.id, &req.device_id, &headers).await?;
+    Ok(signed_in(StatusCode::OK, &state, &user, &claims))
+}
+
+pub async fn logout(State(state): State<AppState>, me: AuthUser) -> Result<Response, HttpError> {
+    state.store.remove_device(&me.user_id, &me.device_id).await?;
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear_cookie())]).into_response())
+}
+
+/// A fresh token for the same device session; also takes an expired token
+/// while the session is alive.
+pub async fn refresh(State(state): State<AppState>, RefreshableUser(me): RefreshableUser) -> Result<Response, HttpError> {
+    let user = state.store.user_by_id(&me.user_id).await?.ok_or_else(super::users::no_such_user)?;
+    let claims = Claims::new(&me.user_id, &me.device_id, &me.claims.jti, now_millis());
+    Ok(signed_in(StatusCode::OK, &state, &user, &claims))
+}
+
+/// Changes the password and signs out every other device.
+pub async fn change_password(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ApiJson(req): ApiJson<ChangePassword>,
+) -> Result<StatusCode, HttpError> {
+    check_password(&req.new_password, "new_password")?;
+    limited(&state.auth_limits.login_per_account, &me.user_id.0)?;
+    let user = state.store.user_by_id(&me.user_id).await?.ok_or_else(super::users::no_such_user)?;
+    if !password::verify(req.current_password, Some(user.password_hash)).await {
+        return Err(HttpError::from(ApiError {
+            code: ErrorCode::InvalidCredentials,
+            message: "the current password is wrong".into(),
+            field: Some("current_password".into()),
+        }));
+    }
+    let patch = UserPatch { password_hash: Some(password::hash(req.new_password).await?), ..UserPatch::default() };
+    state.store.update_user(&me.user_id, &patch).await?;
+    state.store.remove_other_devices(&me.user_id, &me.device_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

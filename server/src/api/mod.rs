@@ -1,0 +1,43 @@
+//! The JSON HTTP API under `/api` (documented in `docs/API.md`; its types
+//! live in `app::api`). One module per area; all of them answer errors as
+//! `app::protocol::ApiError` bodies.
+
+mod accounts;
+mod devices;
+mod friends;
+mod json;
+mod profile;
+mod users;
+
+use app::protocol::ErrorCode;
+use axum::{
+    middleware,
+    routing::{delete, get, post},
+    Router,
+};
+
+use crate::{auth, error::HttpError, AppState};
+
+pub use profile::avatar_file;
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/auth/register", post(accounts::register))
+        .route("/auth/login", post(accounts::login))
+        .route("/auth/logout", post(accounts::logout))
+        .route("/auth/refresh", post(accounts::refresh))
+        .route("/me", get(profile::me).patch(profile::update))
+        .route("/me/password", post(accounts::change_password))
+        .route("/me/avatar", post(profile::upload_avatar))
+        .route("/users", get(users::search))
+        .route("/users/{id}", get(users::profile))
+        .route("/devices", get(devices::list))
+        .route("/devices/{device_id}", delete(devices::sign_out))
+        .route("/friends", get(friends::list))
+        .route("/friends/{user_id}", post(friends::add).delete(friends::remove))
+        .fallback(|| async { HttpError::new(ErrorCode::NotFound, "no such API endpoint") })
+        .method_not_allowed_fallback(|| async {
+            HttpError::new(ErrorCode::MethodNotAllowed, "this endpoint does not take that method")
+        })
+        .layer(middleware::from_fn_with_state(state, auth::authenticate))
+}

@@ -1,0 +1,75 @@
+//! The signed-in user's own profile (getUserInfo for self, updateUserInfo)
+//! and avatar upload.
+
+use app::{
+    api::{check_nickname, Me, UpdateProfile},
+    protocol::ErrorCode,
+};
+use axum::{
+    body::{to_bytes, Body},
+    extract::{Path, State},
+    response::Response,
+    Json,
+};
+
+use super::{json::ApiJson, users::{me as me_view, no_such_user}};
+use crate::{
+    auth::AuthUser,
+    avatar,
+    error::HttpError,
+    store::users::UserPatch,
+    AppState,
+};
+
+pub async fn me(State(state): State<AppState>, me: AuthUser) -> Result<Json<Me>, HttpError> {
+    let user = state.store.user_by_id(&me.user_id).await?.ok_or_else(no_such_user)?;
+    Ok(Json(me_view(&user)))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ApiJson(req): ApiJson<UpdateProfile>,
+) -> Result<Json<Me>, HttpError> {
+    let patch = UserPatch {
+        nickname: req.nickname.as_deref().map(check_nickname).transpose()?,
+        gender: req.gender,
+        ..UserPatch::default()
+    };
+    let user = state.store.update_user(&me.user_id, &patch).await?.ok_or_else(no_such_user)?;
+    Ok(Json(me_view(&user)))
+}
+
+/// Takes the image as the raw request body, whatever its declared type: the
+/// bytes decide what it is.
+pub async fn upload_avatar(State(state): State<AppState>, me: AuthUser, body: Body) -> Result<Json<Me>, HttpError> {
+    let max = state.config.max_avatar_bytes as usize;
+    // One byte more than allowed is enough to know it is too large.
+    let bytes = to_bytes(body, max + 1).await.map_err(|_| {
+        HttpError::new(ErrorCode::PayloadTooLarge, format!("an avatar may be at most {} MiB", max >> 20))
+    })?;
+    let processed = tokio::task::spawn_blocking(move || avatar::process(&bytes, max))
+        .await
+        .map_err(|e| HttpError::new(ErrorCode::Internal, format!("avatar task failed: {e}")))??;
+    let dir = state.avatars_dir();
+    avatar::save(&dir, &me.user_id, &processed).await.map_err(io_failure)?;
+    let patch = UserPatch { avatar: Some(processed.version.clone()), ..UserPatch::default() };
+    let user = state.store.update_user(&me.user_id, &patch).await?.ok_or_else(no_such_user)?;
+    if let Err(e) = avatar::remove_other_versions(&dir, &me.user_id, &processed.version).await {
+        tracing::warn!(error = %e, "could not remove old avatar images");
+    }
+    Ok(Json(me_view(&user)))
+}
+
+/// `GET /avatars/{user}/{version}/{file}`: public, cached forever.
+pub async fn avatar_file(
+    State(state): State<AppState>,
+    Path((user, version, file)): Path<(String, String, String)>,
+) -> Response {
+    avatar::serve_file(&state.avatars_dir(), &user, &version, &file).await
+}
+
+fn io_failure(e: std::io::Error) -> HttpError {
+    tracing::error!(error = %e, "cannot store avatar images");
+    HttpError::new(ErrorCode::Internal, "cannot store the avatar")
+}
