@@ -83,6 +83,7 @@ pub async fn register(
 ) -> Result<Response, HttpError> {
     limited(&state.auth_limits.register_per_ip, &peer.ip().to_string())?;
     let email = check_email(&req.email)?;
+    limited(&state.auth_limits.login_per_account, &email)?;
     let nickname = check_nickname(&req.nickname)?;
     check_password(&req.password, "password")?;
     check_device_id(&req.device_id)?;
