@@ -137,3 +137,97 @@ mod tests {
         assert_eq!(json, "\"u1\"");
     }
 }
+
+/// Seed 000's `sessiontype`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationKind {
+    /// Between exactly two users; one per pair.
+    Private,
+    #[default]
+    Group,
+}
+
+/// Seed 000's `visabletype`: whether a group is listed in the public directory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    Public,
+    #[default]
+    Hidden,
+}
+
+/// Seed 000's `jointype`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinPolicy {
+    /// Anyone who finds the group may join.
+    Open,
+    /// Only those a member invited may join.
+    #[default]
+    InviteOnly,
+}
+
+/// A member's rights in a conversation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    #[default]
+    Member,
+    Admin,
+    Owner,
+}
+
+/// What a conversation list shows of its newest message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessagePreview {
+    pub seq: u64,
+    pub sender_id: UserId,
+    pub kind: MessageKind,
+    /// The start of the text, at most [`PREVIEW_CHARS`] characters.
+    pub text: String,
+    pub created_ms: Millis,
+}
+
+/// Longest text a [`MessagePreview`] keeps.
+pub const PREVIEW_CHARS: usize = 120;
+
+impl MessagePreview {
+    pub fn of(message: &Message) -> MessagePreview {
+        MessagePreview {
+            seq: message.seq,
+            sender_id: message.sender_id.clone(),
+            kind: message.kind,
+            text: message.content.chars().take(PREVIEW_CHARS).collect(),
+            created_ms: message.created_ms,
+        }
+    }
+}
+
+/// A private chat or a group (seed 000's `sessions`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub kind: ConversationKind,
+    pub visibility: Visibility,
+    pub join_policy: JoinPolicy,
+    pub name: String,
+    pub description: String,
+    pub creator_id: UserId,
+    /// For a private chat: the other participant, seen from the creator.
+    pub peer_id: Option<UserId>,
+    pub created_ms: Millis,
+    /// Sequence number of the newest message; 0 before the first.
+    pub last_seq: u64,
+    pub last_message: Option<MessagePreview>,
+    /// When the newest message was sent, or the conversation created.
+    pub last_activity_ms: Millis,
+}
+
+impl Conversation {
+    /// The one id a private chat between two users can have, whoever starts it.
+    pub fn private_id(a: &UserId, b: &UserId) -> ConversationId {
+        let (low, high) = if a <= b { (a, b) } else { (b, a) };
+        ConversationId(format!("p-{low}-{high}"))
+    }
+}

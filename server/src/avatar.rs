@@ -217,7 +217,12 @@ async fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     written
 }
 
-/// Deletes every stored version of `user`'s avatar except `keep_version`.
+/// Versions younger than this survive a clean-up: one may belong to an upload
+/// racing this one, and clients may still show a just-replaced avatar.
+const CLEANUP_GRACE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Deletes the stored versions of `user`'s avatar other than `keep_version`
+/// that are older than [`CLEANUP_GRACE`]; a later upload removes the rest.
 pub async fn remove_other_versions(avatars_dir: &Path, user: &UserId, keep_version: &str) -> io::Result<()> {
     let user_dir = avatars_dir.join(safe_component(&user.0)?);
     safe_component(keep_version)?;
@@ -227,7 +232,9 @@ pub async fn remove_other_versions(avatars_dir: &Path, user: &UserId, keep_versi
         Err(e) => return Err(e),
     };
     while let Some(entry) = entries.next_entry().await? {
-        if entry.file_name() != keep_version && entry.file_type().await?.is_dir() {
+        let meta = entry.metadata().await?;
+        let age = meta.modified()?.elapsed().unwrap_or_default();
+        if entry.file_name() != keep_version && meta.is_dir() && age >= CLEANUP_GRACE {
             tokio::fs::remove_dir_all(entry.path()).await?;
         }
     }
@@ -533,16 +540,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn old_versions_are_removed() {
+    async fn old_versions_are_removed_after_a_grace_period() {
         let dir = tempfile::tempdir().unwrap();
         let user = UserId::from("u1");
         remove_other_versions(dir.path(), &user, "v1").await.unwrap();
-        for version in ["v1", "v2", "v3"] {
+        for version in ["v1", "v2", "v3", "v4"] {
             save(dir.path(), &user, &sample(version)).await.unwrap();
         }
+        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for old in ["v1", "v2", "v3"] {
+            std::fs::File::open(dir.path().join("u1").join(old)).unwrap().set_modified(an_hour_ago).unwrap();
+        }
         remove_other_versions(dir.path(), &user, "v2").await.unwrap();
-        let left: Vec<_> = std::fs::read_dir(dir.path().join("u1")).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(left, ["v2"]);
+        let mut left: Vec<_> = std::fs::read_dir(dir.path().join("u1")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        left.sort();
+        assert_eq!(left, ["v2", "v4"], "v4 is too recent to remove");
         assert_eq!(serve_file(dir.path(), "u1", "v2", "512.webp").await.status(), StatusCode::OK);
     }
 }

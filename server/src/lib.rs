@@ -1,6 +1,9 @@
 //! Natter's server: configuration, the store, operational endpoints and the
 //! Leptos app, assembled into one axum router by [`run`].
 
+// Leptos view types of the app nest deeply.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod auth;
 pub mod avatar;

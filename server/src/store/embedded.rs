@@ -62,6 +62,37 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (conversation_id, seq),
         UNIQUE (conversation_id, sender_id, client_id)
     );",
+    // 2: conversations, members, invitations.
+    "CREATE TABLE conversations (
+        id               TEXT PRIMARY KEY,
+        kind             TEXT NOT NULL,
+        visibility       TEXT NOT NULL,
+        join_policy      TEXT NOT NULL,
+        name             TEXT NOT NULL,
+        description      TEXT NOT NULL,
+        creator_id       TEXT NOT NULL,
+        peer_id          TEXT,
+        created_ms       INTEGER NOT NULL,
+        last_seq         INTEGER NOT NULL,
+        last_message     TEXT,
+        last_activity_ms INTEGER NOT NULL
+    );
+    CREATE INDEX conversations_directory ON conversations (visibility, last_activity_ms);
+    CREATE TABLE members (
+        conversation_id TEXT NOT NULL,
+        user_id         TEXT NOT NULL,
+        role            TEXT NOT NULL,
+        read_seq        INTEGER NOT NULL,
+        joined_ms       INTEGER NOT NULL,
+        PRIMARY KEY (conversation_id, user_id)
+    );
+    CREATE INDEX members_by_user ON members (user_id);
+    CREATE TABLE invitations (
+        conversation_id TEXT NOT NULL,
+        user_id         TEXT NOT NULL,
+        invited_ms      INTEGER NOT NULL,
+        PRIMARY KEY (conversation_id, user_id)
+    );",
 ];
 
 #[derive(Clone)]
@@ -130,6 +161,20 @@ impl Store for EmbeddedStore {
 /// read-then-write inside it cannot interleave with another writer.
 pub(super) fn write_transaction(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
     conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(internal)
+}
+
+/// An enum's serde name (`"private"`, `"invite_only"`, …), as the tables keep it.
+pub(super) fn enum_text<T: serde::Serialize>(value: T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        other => unreachable!("enums stored as text serialize to strings, not {other:?}"),
+    }
+}
+
+/// Reads back what [`enum_text`] wrote.
+pub(super) fn enum_from_text<T: serde::de::DeserializeOwned>(text: String) -> rusqlite::Result<T> {
+    serde_json::from_value(serde_json::Value::String(text))
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 pub(super) fn internal(e: rusqlite::Error) -> StoreError {

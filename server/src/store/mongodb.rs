@@ -62,6 +62,9 @@ fn indexes() -> Vec<(&'static str, IndexModel)> {
         ("users", IndexModel::builder().keys(doc! { "nickname": 1 }).build()),
         ("devices", IndexModel::builder().keys(doc! { "user_id": 1 }).build()),
         ("friend_links", IndexModel::builder().keys(doc! { "owner": 1, "since_ms": 1 }).build()),
+        ("conversations", IndexModel::builder().keys(doc! { "visibility": 1, "last_activity_ms": -1 }).build()),
+        ("members", IndexModel::builder().keys(doc! { "conversation_id": 1, "joined_ms": 1 }).build()),
+        ("members", IndexModel::builder().keys(doc! { "user_id": 1 }).build()),
         // The arbiter of message numbers, and the index history pages walk.
         ("messages", unique(doc! { "conversation_id": 1, "seq": 1 })),
         // Makes a resent message (same client id) a duplicate rather than a second copy.

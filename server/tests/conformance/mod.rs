@@ -7,8 +7,12 @@
 
 use std::collections::BTreeSet;
 
-use app::model::{ConversationId, Gender, MessageKind, UserId};
+use app::model::{
+    Conversation, ConversationId, ConversationKind, Gender, JoinPolicy, MessageKind, MessagePreview, Role, UserId,
+    Visibility,
+};
 use natter_server::store::{
+    conversations::{ConversationPatch, Membership},
     devices::DeviceRecord,
     friends::{FriendLink, LinkState},
     messages::{MessageDraft, MAX_PAGE},
@@ -287,4 +291,112 @@ pub async fn friend_links_round_trip(a: &DynStore, b: &DynStore) {
     a.remove_link(&u, &v).await.unwrap();
     assert_eq!(b.link(&u, &v).await.unwrap(), None);
     assert_eq!(b.link(&v, &u).await.unwrap().unwrap().state, LinkState::Incoming, "each side is its own link");
+}
+
+fn group(id: &str, visibility: Visibility, activity: i64) -> Conversation {
+    Conversation {
+        id: ConversationId::from(id),
+        kind: ConversationKind::Group,
+        visibility,
+        join_policy: JoinPolicy::Open,
+        name: format!("群 {id}"),
+        description: "about".into(),
+        creator_id: UserId::from("u"),
+        peer_id: None,
+        created_ms: activity,
+        last_seq: 0,
+        last_message: None,
+        last_activity_ms: activity,
+    }
+}
+
+fn preview(seq: u64, at: i64) -> MessagePreview {
+    MessagePreview { seq, sender_id: UserId::from("u"), kind: MessageKind::Text, text: format!("m{seq}"), created_ms: at }
+}
+
+pub async fn conversations_round_trip_and_update(a: &DynStore, b: &DynStore) {
+    let mut private = group("x", Visibility::Hidden, 5);
+    private.id = Conversation::private_id(&UserId::from("v"), &UserId::from("u"));
+    private.kind = ConversationKind::Private;
+    private.peer_id = Some(UserId::from("v"));
+    a.insert_conversation(&private).await.unwrap();
+    assert_eq!(b.conversation(&private.id).await.unwrap(), Some(private.clone()));
+    assert_eq!(private.id, Conversation::private_id(&UserId::from("u"), &UserId::from("v")), "one id per pair");
+    let again = b.insert_conversation(&private).await.unwrap_err();
+    assert!(matches!(again, StoreError::Conflict(_)), "{again:?}");
+
+    let g = group("g1", Visibility::Public, 10);
+    a.insert_conversation(&g).await.unwrap();
+    let patch = ConversationPatch {
+        name: Some("renamed".into()),
+        join_policy: Some(JoinPolicy::InviteOnly),
+        ..ConversationPatch::default()
+    };
+    let updated = b.update_conversation(&g.id, &patch).await.unwrap().unwrap();
+    assert_eq!((updated.name.as_str(), updated.join_policy, updated.description.as_str()), ("renamed", JoinPolicy::InviteOnly, "about"));
+    assert_eq!(a.conversation(&g.id).await.unwrap().unwrap(), updated);
+    assert_eq!(a.update_conversation(&ConversationId::from("nope"), &patch).await.unwrap(), None);
+    let mut both = a.conversations_by_ids(&[g.id.clone(), private.id.clone(), ConversationId::from("nope")]).await.unwrap();
+    both.sort_by(|p, q| p.id.cmp(&q.id));
+    assert_eq!(both.len(), 2);
+}
+
+pub async fn last_message_only_moves_forward(a: &DynStore, b: &DynStore) {
+    let g = group("g", Visibility::Hidden, 1);
+    a.insert_conversation(&g).await.unwrap();
+    a.record_last_message(&g.id, &preview(2, 200)).await.unwrap();
+    b.record_last_message(&g.id, &preview(1, 100)).await.unwrap();
+    let read = a.conversation(&g.id).await.unwrap().unwrap();
+    assert_eq!(read.last_seq, 2);
+    assert_eq!(read.last_message, Some(preview(2, 200)));
+    assert_eq!(read.last_activity_ms, 200);
+}
+
+pub async fn public_directory_lists_newest_activity_first(a: &DynStore, b: &DynStore) {
+    for (id, visibility, activity) in [("old", Visibility::Public, 1), ("hidden", Visibility::Hidden, 9), ("new", Visibility::Public, 5)] {
+        a.insert_conversation(&group(id, visibility, activity)).await.unwrap();
+    }
+    a.record_last_message(&ConversationId::from("old"), &preview(1, 7)).await.unwrap();
+    let ids = |cs: Vec<Conversation>| cs.into_iter().map(|c| c.id.0).collect::<Vec<_>>();
+    assert_eq!(ids(b.public_conversations(0, 10).await.unwrap()), vec!["old", "new"]);
+    assert_eq!(ids(b.public_conversations(1, 10).await.unwrap()), vec!["new"]);
+    assert_eq!(ids(b.public_conversations(0, 1).await.unwrap()), vec!["old"]);
+}
+
+pub async fn members_roles_and_read_positions(a: &DynStore, b: &DynStore) {
+    let conv = ConversationId::from("g");
+    let member = |user: &str, role, joined_ms| Membership {
+        conversation_id: conv.clone(),
+        user_id: UserId::from(user),
+        role,
+        read_seq: 0,
+        joined_ms,
+    };
+    a.put_member(&member("owner", Role::Owner, 1)).await.unwrap();
+    a.put_member(&member("m", Role::Member, 2)).await.unwrap();
+    a.put_member(&Membership { conversation_id: ConversationId::from("other"), ..member("m", Role::Admin, 3) }).await.unwrap();
+    b.put_member(&member("m", Role::Admin, 2)).await.unwrap();
+    let users = |ms: Vec<Membership>| ms.into_iter().map(|m| (m.user_id.0, m.role)).collect::<Vec<_>>();
+    assert_eq!(users(b.members_of(&conv).await.unwrap()), vec![("owner".into(), Role::Owner), ("m".into(), Role::Admin)]);
+    assert_eq!(b.memberships_of(&UserId::from("m")).await.unwrap().len(), 2);
+
+    b.mark_read(&conv, &UserId::from("m"), 7).await.unwrap();
+    a.mark_read(&conv, &UserId::from("m"), 3).await.unwrap();
+    assert_eq!(a.member(&conv, &UserId::from("m")).await.unwrap().unwrap().read_seq, 7, "never goes back");
+
+    assert!(a.remove_member(&conv, &UserId::from("m")).await.unwrap());
+    assert!(!a.remove_member(&conv, &UserId::from("m")).await.unwrap());
+    assert_eq!(b.member(&conv, &UserId::from("m")).await.unwrap(), None);
+    assert!(b.member(&ConversationId::from("other"), &UserId::from("m")).await.unwrap().is_some());
+}
+
+pub async fn invitations_round_trip(a: &DynStore, b: &DynStore) {
+    let (conv, user) = (ConversationId::from("g"), UserId::from("guest"));
+    assert!(!a.is_invited(&conv, &user).await.unwrap());
+    a.put_invitation(&conv, &user, 1).await.unwrap();
+    a.put_invitation(&conv, &user, 2).await.unwrap();
+    assert!(b.is_invited(&conv, &user).await.unwrap());
+    assert!(!b.is_invited(&ConversationId::from("h"), &user).await.unwrap());
+    b.remove_invitation(&conv, &user).await.unwrap();
+    assert!(!a.is_invited(&conv, &user).await.unwrap());
 }

@@ -1,0 +1,277 @@
+use app::model::{Conversation, ConversationId, MessagePreview, Millis, UserId};
+use async_trait::async_trait;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+
+use super::{ConversationPatch, ConversationRepo, Membership, MAX_DIRECTORY_PAGE};
+use crate::store::{
+    embedded::{enum_from_text, enum_text, internal, write_error, write_transaction, EmbeddedStore},
+    StoreError,
+};
+
+const COLUMNS: &str = "id, kind, visibility, join_policy, name, description, creator_id, peer_id, created_ms, \
+                       last_seq, last_message, last_activity_ms";
+const MEMBER_COLUMNS: &str = "conversation_id, user_id, role, read_seq, joined_ms";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
+    let last_message: Option<String> = row.get(10)?;
+    Ok(Conversation {
+        id: ConversationId(row.get(0)?),
+        kind: enum_from_text(row.get(1)?)?,
+        visibility: enum_from_text(row.get(2)?)?,
+        join_policy: enum_from_text(row.get(3)?)?,
+        name: row.get(4)?,
+        description: row.get(5)?,
+        creator_id: UserId(row.get(6)?),
+        peer_id: row.get::<_, Option<String>>(7)?.map(UserId),
+        created_ms: row.get(8)?,
+        last_seq: row.get::<_, i64>(9)? as u64,
+        last_message: last_message.map(|json| serde_json::from_str(&json)).transpose().map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(10, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        last_activity_ms: row.get(11)?,
+    })
+}
+
+fn member_from_row(row: &Row<'_>) -> rusqlite::Result<Membership> {
+    Ok(Membership {
+        conversation_id: ConversationId(row.get(0)?),
+        user_id: UserId(row.get(1)?),
+        role: enum_from_text(row.get(2)?)?,
+        read_seq: row.get::<_, i64>(3)? as u64,
+        joined_ms: row.get(4)?,
+    })
+}
+
+fn by_id(c: &Connection, id: &str) -> rusqlite::Result<Option<Conversation>> {
+    c.query_row(&format!("SELECT {COLUMNS} FROM conversations WHERE id = ?1"), [id], from_row).optional()
+}
+
+fn preview_json(preview: &Option<MessagePreview>) -> Option<String> {
+    preview.as_ref().map(|p| serde_json::to_string(p).expect("a preview serializes"))
+}
+
+#[async_trait]
+impl ConversationRepo for EmbeddedStore {
+    async fn insert_conversation(&self, conversation: &Conversation) -> Result<(), StoreError> {
+        let c = conversation.clone();
+        self.call(move |db| {
+            db.execute(
+                &format!("INSERT INTO conversations ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+                params![
+                    c.id.0,
+                    enum_text(c.kind),
+                    enum_text(c.visibility),
+                    enum_text(c.join_policy),
+                    c.name,
+                    c.description,
+                    c.creator_id.0,
+                    c.peer_id.map(|p| p.0),
+                    c.created_ms,
+                    c.last_seq as i64,
+                    preview_json(&c.last_message),
+                    c.last_activity_ms
+                ],
+            )
+            .map_err(|e| write_error(e, "a conversation with this id"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn conversation(&self, id: &ConversationId) -> Result<Option<Conversation>, StoreError> {
+        let id = id.0.clone();
+        self.call(move |c| by_id(c, &id).map_err(internal)).await
+    }
+
+    async fn conversations_by_ids(&self, ids: &[ConversationId]) -> Result<Vec<Conversation>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = ids.iter().map(|id| id.0.clone()).collect();
+        self.call(move |c| {
+            let marks = vec!["?"; ids.len()].join(", ");
+            let mut stmt = c.prepare(&format!("SELECT {COLUMNS} FROM conversations WHERE id IN ({marks})")).map_err(internal)?;
+            let rows = stmt.query_map(params_from_iter(ids.iter()), from_row).map_err(internal)?;
+            rows.collect::<Result<_, _>>().map_err(internal)
+        })
+        .await
+    }
+
+    async fn update_conversation(
+        &self,
+        id: &ConversationId,
+        patch: &ConversationPatch,
+    ) -> Result<Option<Conversation>, StoreError> {
+        let (id, p) = (id.0.clone(), patch.clone());
+        self.call(move |c| {
+            let tx = write_transaction(c)?;
+            let Some(mut conv) = by_id(&tx, &id).map_err(internal)? else {
+                return Ok(None);
+            };
+            if let Some(name) = p.name {
+                conv.name = name;
+            }
+            if let Some(description) = p.description {
+                conv.description = description;
+            }
+            if let Some(visibility) = p.visibility {
+                conv.visibility = visibility;
+            }
+            if let Some(join_policy) = p.join_policy {
+                conv.join_policy = join_policy;
+            }
+            tx.execute(
+                "UPDATE conversations SET name = ?2, description = ?3, visibility = ?4, join_policy = ?5 WHERE id = ?1",
+                params![id, conv.name, conv.description, enum_text(conv.visibility), enum_text(conv.join_policy)],
+            )
+            .map_err(internal)?;
+            tx.commit().map_err(internal)?;
+            Ok(Some(conv))
+        })
+        .await
+    }
+
+    async fn record_last_message(&self, id: &ConversationId, preview: &MessagePreview) -> Result<(), StoreError> {
+        let (id, preview) = (id.0.clone(), preview.clone());
+        self.call(move |c| {
+            c.execute(
+                "UPDATE conversations SET last_seq = ?2, last_message = ?3, last_activity_ms = MAX(last_activity_ms, ?4)
+                 WHERE id = ?1 AND last_seq < ?2",
+                params![id, preview.seq as i64, preview_json(&Some(preview.clone())), preview.created_ms],
+            )
+            .map_err(internal)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn public_conversations(&self, skip: u32, limit: u32) -> Result<Vec<Conversation>, StoreError> {
+        let limit = limit.clamp(1, MAX_DIRECTORY_PAGE);
+        self.call(move |c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM conversations WHERE visibility = 'public'
+                     ORDER BY last_activity_ms DESC, id LIMIT ?1 OFFSET ?2"
+                ))
+                .map_err(internal)?;
+            let rows = stmt.query_map(params![limit, skip], from_row).map_err(internal)?;
+            rows.collect::<Result<_, _>>().map_err(internal)
+        })
+        .await
+    }
+
+    async fn put_member(&self, member: &Membership) -> Result<(), StoreError> {
+        let m = member.clone();
+        self.call(move |c| {
+            c.execute(
+                &format!("INSERT OR REPLACE INTO members ({MEMBER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
+                params![m.conversation_id.0, m.user_id.0, enum_text(m.role), m.read_seq as i64, m.joined_ms],
+            )
+            .map_err(internal)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn member(&self, conversation: &ConversationId, user: &UserId) -> Result<Option<Membership>, StoreError> {
+        let (conv, user) = (conversation.0.clone(), user.0.clone());
+        self.call(move |c| {
+            c.query_row(
+                &format!("SELECT {MEMBER_COLUMNS} FROM members WHERE conversation_id = ?1 AND user_id = ?2"),
+                params![conv, user],
+                member_from_row,
+            )
+            .optional()
+            .map_err(internal)
+        })
+        .await
+    }
+
+    async fn members_of(&self, conversation: &ConversationId) -> Result<Vec<Membership>, StoreError> {
+        let conv = conversation.0.clone();
+        self.call(move |c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {MEMBER_COLUMNS} FROM members WHERE conversation_id = ?1 ORDER BY joined_ms, user_id"
+                ))
+                .map_err(internal)?;
+            let rows = stmt.query_map([conv], member_from_row).map_err(internal)?;
+            rows.collect::<Result<_, _>>().map_err(internal)
+        })
+        .await
+    }
+
+    async fn memberships_of(&self, user: &UserId) -> Result<Vec<Membership>, StoreError> {
+        let user = user.0.clone();
+        self.call(move |c| {
+            let mut stmt = c
+                .prepare_cached(&format!("SELECT {MEMBER_COLUMNS} FROM members WHERE user_id = ?1 ORDER BY joined_ms"))
+                .map_err(internal)?;
+            let rows = stmt.query_map([user], member_from_row).map_err(internal)?;
+            rows.collect::<Result<_, _>>().map_err(internal)
+        })
+        .await
+    }
+
+    async fn remove_member(&self, conversation: &ConversationId, user: &UserId) -> Result<bool, StoreError> {
+        let (conv, user) = (conversation.0.clone(), user.0.clone());
+        self.call(move |c| {
+            let n = c
+                .execute("DELETE FROM members WHERE conversation_id = ?1 AND user_id = ?2", params![conv, user])
+                .map_err(internal)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn mark_read(&self, conversation: &ConversationId, user: &UserId, seq: u64) -> Result<(), StoreError> {
+        let (conv, user) = (conversation.0.clone(), user.0.clone());
+        self.call(move |c| {
+            c.execute(
+                "UPDATE members SET read_seq = MAX(read_seq, ?3) WHERE conversation_id = ?1 AND user_id = ?2",
+                params![conv, user, seq as i64],
+            )
+            .map_err(internal)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn put_invitation(&self, conversation: &ConversationId, user: &UserId, at: Millis) -> Result<(), StoreError> {
+        let (conv, user) = (conversation.0.clone(), user.0.clone());
+        self.call(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO invitations (conversation_id, user_id, invited_ms) VALUES (?1, ?2, ?3)",
+                params![conv, user, at],
+            )
+            .map_err(internal)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn is_invited(&self, conversation: &ConversationId, user: &UserId) -> Result<bool, StoreError> {
+        let (conv, user) = (conversation.0.clone(), user.0.clone());
+        self.call(move |c| {
+            c.query_row(
+                "SELECT 1 FROM invitations WHERE conversation_id = ?1 AND user_id = ?2",
+                params![conv, user],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+            .map_err(internal)
+        })
+        .await
+    }
+
+    async fn remove_invitation(&self, conversation: &ConversationId, user: &UserId) -> Result<(), StoreError> {
+        let (conv, user) = (conversation.0.clone(), user.0.clone());
+        self.call(move |c| {
+            c.execute("DELETE FROM invitations WHERE conversation_id = ?1 AND user_id = ?2", params![conv, user])
+                .map_err(internal)?;
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,84 @@
+//! Conversations (seed 000's `sessions`), their members with role and read
+//! position, and invitations to invite-only groups.
+//!
+//! Unread counts are `conversation.last_seq − member.read_seq`: no counting
+//! queries. The conversation's newest message is recorded only if it is newer
+//! than the one recorded, so racing writers on several nodes cannot move it back.
+
+mod embedded;
+mod mongodb;
+
+use app::model::{
+    Conversation, ConversationId, JoinPolicy, Millis, MessagePreview, Role, UserId, Visibility,
+};
+use async_trait::async_trait;
+
+use super::StoreError;
+
+/// Most conversations one [`ConversationRepo::public_conversations`] page holds.
+pub const MAX_DIRECTORY_PAGE: u32 = 100;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Membership {
+    pub conversation_id: ConversationId,
+    pub user_id: UserId,
+    pub role: Role,
+    /// The highest sequence number this member has read.
+    pub read_seq: u64,
+    pub joined_ms: Millis,
+}
+
+/// Changes to a conversation's settings; `None` fields stay as they are.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConversationPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub visibility: Option<Visibility>,
+    pub join_policy: Option<JoinPolicy>,
+}
+
+#[async_trait]
+pub trait ConversationRepo {
+    /// Stores a new conversation; an id in use is [`StoreError::Conflict`].
+    async fn insert_conversation(&self, conversation: &Conversation) -> Result<(), StoreError>;
+
+    async fn conversation(&self, id: &ConversationId) -> Result<Option<Conversation>, StoreError>;
+
+    async fn conversations_by_ids(&self, ids: &[ConversationId]) -> Result<Vec<Conversation>, StoreError>;
+
+    async fn update_conversation(
+        &self,
+        id: &ConversationId,
+        patch: &ConversationPatch,
+    ) -> Result<Option<Conversation>, StoreError>;
+
+    /// Records the newest message, unless a newer one is recorded already.
+    async fn record_last_message(&self, id: &ConversationId, preview: &MessagePreview) -> Result<(), StoreError>;
+
+    /// Public groups, most recently active first.
+    async fn public_conversations(&self, skip: u32, limit: u32) -> Result<Vec<Conversation>, StoreError>;
+
+    /// Adds a member or replaces its membership.
+    async fn put_member(&self, member: &Membership) -> Result<(), StoreError>;
+
+    async fn member(&self, conversation: &ConversationId, user: &UserId) -> Result<Option<Membership>, StoreError>;
+
+    /// The conversation's members, in the order they joined.
+    async fn members_of(&self, conversation: &ConversationId) -> Result<Vec<Membership>, StoreError>;
+
+    /// The conversations a user belongs to.
+    async fn memberships_of(&self, user: &UserId) -> Result<Vec<Membership>, StoreError>;
+
+    /// False if the user was not a member.
+    async fn remove_member(&self, conversation: &ConversationId, user: &UserId) -> Result<bool, StoreError>;
+
+    /// Moves the member's read position forward to `seq` (never back).
+    async fn mark_read(&self, conversation: &ConversationId, user: &UserId, seq: u64) -> Result<(), StoreError>;
+
+    /// Records that `user` may join the invite-only `conversation`.
+    async fn put_invitation(&self, conversation: &ConversationId, user: &UserId, at: Millis) -> Result<(), StoreError>;
+
+    async fn is_invited(&self, conversation: &ConversationId, user: &UserId) -> Result<bool, StoreError>;
+
+    async fn remove_invitation(&self, conversation: &ConversationId, user: &UserId) -> Result<(), StoreError>;
+}

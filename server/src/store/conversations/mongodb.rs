@@ -1,0 +1,291 @@
+use app::model::{
+    Conversation, ConversationId, ConversationKind, JoinPolicy, MessagePreview, Millis, Role, UserId, Visibility,
+};
+use async_trait::async_trait;
+use futures_util::TryStreamExt;
+use mongodb::{
+    bson::{doc, to_bson, Document},
+    options::ReturnDocument,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{ConversationPatch, ConversationRepo, Membership, MAX_DIRECTORY_PAGE};
+use crate::store::{
+    mongodb::{classify, is_duplicate_key, MongoStore},
+    StoreError,
+};
+
+const CONVERSATIONS: &str = "conversations";
+const MEMBERS: &str = "members";
+const INVITATIONS: &str = "invitations";
+
+#[derive(Serialize, Deserialize)]
+struct ConversationDoc {
+    #[serde(rename = "_id")]
+    id: String,
+    kind: ConversationKind,
+    visibility: Visibility,
+    join_policy: JoinPolicy,
+    name: String,
+    description: String,
+    creator_id: String,
+    peer_id: Option<String>,
+    created_ms: i64,
+    last_seq: i64,
+    last_message: Option<MessagePreview>,
+    last_activity_ms: i64,
+}
+
+impl From<&Conversation> for ConversationDoc {
+    fn from(c: &Conversation) -> Self {
+        ConversationDoc {
+            id: c.id.0.clone(),
+            kind: c.kind,
+            visibility: c.visibility,
+            join_policy: c.join_policy,
+            name: c.name.clone(),
+            description: c.description.clone(),
+            creator_id: c.creator_id.0.clone(),
+            peer_id: c.peer_id.as_ref().map(|p| p.0.clone()),
+            created_ms: c.created_ms,
+            last_seq: c.last_seq as i64,
+            last_message: c.last_message.clone(),
+            last_activity_ms: c.last_activity_ms,
+        }
+    }
+}
+
+impl From<ConversationDoc> for Conversation {
+    fn from(d: ConversationDoc) -> Self {
+        Conversation {
+            id: ConversationId(d.id),
+            kind: d.kind,
+            visibility: d.visibility,
+            join_policy: d.join_policy,
+            name: d.name,
+            description: d.description,
+            creator_id: UserId(d.creator_id),
+            peer_id: d.peer_id.map(UserId),
+            created_ms: d.created_ms,
+            last_seq: d.last_seq.max(0) as u64,
+            last_message: d.last_message,
+            last_activity_ms: d.last_activity_ms,
+        }
+    }
+}
+
+/// Keyed by `"conversation:user"`, so membership checks are `_id` lookups.
+#[derive(Serialize, Deserialize)]
+struct MemberDoc {
+    #[serde(rename = "_id")]
+    key: String,
+    conversation_id: String,
+    user_id: String,
+    role: Role,
+    read_seq: i64,
+    joined_ms: i64,
+}
+
+fn key(conversation: &ConversationId, user: &UserId) -> String {
+    format!("{conversation}:{user}")
+}
+
+impl From<MemberDoc> for Membership {
+    fn from(d: MemberDoc) -> Self {
+        Membership {
+            conversation_id: ConversationId(d.conversation_id),
+            user_id: UserId(d.user_id),
+            role: d.role,
+            read_seq: d.read_seq.max(0) as u64,
+            joined_ms: d.joined_ms,
+        }
+    }
+}
+
+fn bson_of<T: Serialize>(value: T) -> mongodb::bson::Bson {
+    to_bson(&value).expect("plain values serialize to BSON")
+}
+
+impl MongoStore {
+    async fn find_conversations(&self, filter: Document, sort: Option<Document>, skip: u32, limit: Option<u32>) -> Result<Vec<Conversation>, StoreError> {
+        let collection = self.collection::<ConversationDoc>(CONVERSATIONS);
+        let mut find = collection.find(filter).skip(u64::from(skip));
+        if let Some(sort) = sort {
+            find = find.sort(sort);
+        }
+        if let Some(limit) = limit {
+            find = find.limit(i64::from(limit));
+        }
+        let docs: Vec<ConversationDoc> = find.await.map_err(classify)?.try_collect().await.map_err(classify)?;
+        Ok(docs.into_iter().map(Conversation::from).collect())
+    }
+
+    async fn find_members(&self, filter: Document) -> Result<Vec<Membership>, StoreError> {
+        let cursor = self
+            .collection::<MemberDoc>(MEMBERS)
+            .find(filter)
+            .sort(doc! { "joined_ms": 1, "user_id": 1 })
+            .await
+            .map_err(classify)?;
+        let docs: Vec<MemberDoc> = cursor.try_collect().await.map_err(classify)?;
+        Ok(docs.into_iter().map(Membership::from).collect())
+    }
+}
+
+#[async_trait]
+impl ConversationRepo for MongoStore {
+    async fn insert_conversation(&self, conversation: &Conversation) -> Result<(), StoreError> {
+        match self.collection::<ConversationDoc>(CONVERSATIONS).insert_one(ConversationDoc::from(conversation)).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_duplicate_key(&e) => Err(StoreError::Conflict("a conversation with this id".into())),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    async fn conversation(&self, id: &ConversationId) -> Result<Option<Conversation>, StoreError> {
+        let found = self.collection::<ConversationDoc>(CONVERSATIONS).find_one(doc! { "_id": &id.0 }).await.map_err(classify)?;
+        Ok(found.map(Conversation::from))
+    }
+
+    async fn conversations_by_ids(&self, ids: &[ConversationId]) -> Result<Vec<Conversation>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = ids.iter().map(|id| id.0.as_str()).collect();
+        self.find_conversations(doc! { "_id": { "$in": ids } }, None, 0, None).await
+    }
+
+    async fn update_conversation(
+        &self,
+        id: &ConversationId,
+        patch: &ConversationPatch,
+    ) -> Result<Option<Conversation>, StoreError> {
+        let mut set = Document::new();
+        if let Some(name) = &patch.name {
+            set.insert("name", name);
+        }
+        if let Some(description) = &patch.description {
+            set.insert("description", description);
+        }
+        if let Some(visibility) = patch.visibility {
+            set.insert("visibility", bson_of(visibility));
+        }
+        if let Some(join_policy) = patch.join_policy {
+            set.insert("join_policy", bson_of(join_policy));
+        }
+        if set.is_empty() {
+            return self.conversation(id).await;
+        }
+        let updated = self
+            .collection::<ConversationDoc>(CONVERSATIONS)
+            .find_one_and_update(doc! { "_id": &id.0 }, doc! { "$set": set })
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(classify)?;
+        Ok(updated.map(Conversation::from))
+    }
+
+    async fn record_last_message(&self, id: &ConversationId, preview: &MessagePreview) -> Result<(), StoreError> {
+        let seq = preview.seq as i64;
+        self.collection::<ConversationDoc>(CONVERSATIONS)
+            .update_one(
+                doc! { "_id": &id.0, "last_seq": { "$lt": seq } },
+                doc! {
+                    "$set": { "last_seq": seq, "last_message": bson_of(preview) },
+                    "$max": { "last_activity_ms": preview.created_ms },
+                },
+            )
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn public_conversations(&self, skip: u32, limit: u32) -> Result<Vec<Conversation>, StoreError> {
+        let filter = doc! { "visibility": bson_of(Visibility::Public) };
+        let sort = doc! { "last_activity_ms": -1, "_id": 1 };
+        self.find_conversations(filter, Some(sort), skip, Some(limit.clamp(1, MAX_DIRECTORY_PAGE))).await
+    }
+
+    async fn put_member(&self, m: &Membership) -> Result<(), StoreError> {
+        let doc = MemberDoc {
+            key: key(&m.conversation_id, &m.user_id),
+            conversation_id: m.conversation_id.0.clone(),
+            user_id: m.user_id.0.clone(),
+            role: m.role,
+            read_seq: m.read_seq as i64,
+            joined_ms: m.joined_ms,
+        };
+        self.collection::<MemberDoc>(MEMBERS)
+            .replace_one(doc! { "_id": &doc.key }, &doc)
+            .upsert(true)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn member(&self, conversation: &ConversationId, user: &UserId) -> Result<Option<Membership>, StoreError> {
+        let found = self
+            .collection::<MemberDoc>(MEMBERS)
+            .find_one(doc! { "_id": key(conversation, user) })
+            .await
+            .map_err(classify)?;
+        Ok(found.map(Membership::from))
+    }
+
+    async fn members_of(&self, conversation: &ConversationId) -> Result<Vec<Membership>, StoreError> {
+        self.find_members(doc! { "conversation_id": &conversation.0 }).await
+    }
+
+    async fn memberships_of(&self, user: &UserId) -> Result<Vec<Membership>, StoreError> {
+        self.find_members(doc! { "user_id": &user.0 }).await
+    }
+
+    async fn remove_member(&self, conversation: &ConversationId, user: &UserId) -> Result<bool, StoreError> {
+        let result = self
+            .collection::<MemberDoc>(MEMBERS)
+            .delete_one(doc! { "_id": key(conversation, user) })
+            .await
+            .map_err(classify)?;
+        Ok(result.deleted_count > 0)
+    }
+
+    async fn mark_read(&self, conversation: &ConversationId, user: &UserId, seq: u64) -> Result<(), StoreError> {
+        self.collection::<MemberDoc>(MEMBERS)
+            .update_one(doc! { "_id": key(conversation, user) }, doc! { "$max": { "read_seq": seq as i64 } })
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn put_invitation(&self, conversation: &ConversationId, user: &UserId, at: Millis) -> Result<(), StoreError> {
+        let doc = doc! {
+            "_id": key(conversation, user),
+            "conversation_id": &conversation.0,
+            "user_id": &user.0,
+            "invited_ms": at,
+        };
+        self.collection::<Document>(INVITATIONS)
+            .replace_one(doc! { "_id": key(conversation, user) }, doc)
+            .upsert(true)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn is_invited(&self, conversation: &ConversationId, user: &UserId) -> Result<bool, StoreError> {
+        let found = self
+            .collection::<Document>(INVITATIONS)
+            .find_one(doc! { "_id": key(conversation, user) })
+            .await
+            .map_err(classify)?;
+        Ok(found.is_some())
+    }
+
+    async fn remove_invitation(&self, conversation: &ConversationId, user: &UserId) -> Result<(), StoreError> {
+        self.collection::<Document>(INVITATIONS)
+            .delete_one(doc! { "_id": key(conversation, user) })
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}
