@@ -90,3 +90,112 @@ pub struct Readiness {
     pub node_id: String,
     pub protocol_version: u16,
 }
+
+/// Websocket endpoint; one connection per browser tab carries every conversation.
+pub const WS_PATH: &str = "/ws";
+/// Largest frame the server reads; larger ones get [`WsErrorCode::FrameTooLarge`].
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Longest message text, in characters.
+pub const MAX_TEXT_CHARS: usize = 4000;
+/// Longest client id of a message.
+pub const MAX_CLIENT_ID_CHARS: usize = 64;
+
+/// Frames the client sends, as JSON text: `{"type": "send", …}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// Sends a message. `client_id` is the client's own id for it: sending
+    /// the same id again (after a dropped connection) stores it once.
+    Send {
+        conversation_id: crate::model::ConversationId,
+        client_id: String,
+        #[serde(default)]
+        kind: crate::model::MessageKind,
+        content: String,
+    },
+    /// The client has every message of these conversations up to the given
+    /// sequence number; the server sends what follows, then the live stream.
+    /// Conversations left out start from the live stream.
+    Resume { positions: Vec<Position> },
+    /// The user has read the conversation up to `seq`.
+    Read { conversation_id: crate::model::ConversationId, seq: u64 },
+    /// Keep-alive; answered with [`ServerFrame::Pong`].
+    Ping,
+}
+
+/// How far a client has a conversation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub conversation_id: crate::model::ConversationId,
+    pub seq: u64,
+}
+
+/// Frames the server sends, as JSON text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// First frame of every connection.
+    Hello { protocol_version: u16, user_id: crate::model::UserId, node_id: String },
+    /// A stored message, live or caught up; per conversation in `seq` order, each once.
+    Message { message: crate::model::Message },
+    /// The sender's message is stored durably under `seq`.
+    Ack {
+        client_id: String,
+        conversation_id: crate::model::ConversationId,
+        seq: u64,
+        message_id: crate::model::MessageId,
+        /// True when this client id had been stored before.
+        duplicate: bool,
+    },
+    /// Something happened in a conversation (seed 000's notices).
+    Notice { conversation_id: crate::model::ConversationId, user_id: crate::model::UserId, notice: NoticeKind },
+    /// One of the user's devices read a conversation up to `seq`.
+    Read { conversation_id: crate::model::ConversationId, seq: u64 },
+    Pong,
+    /// A request failed; the connection stays open. `client_id` names the send it answers.
+    Error {
+        code: WsErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    Join,
+    Leave,
+    Online,
+    Offline,
+    /// The user was removed from the conversation, or refused entry.
+    Reject,
+}
+
+/// Stable codes of websocket error frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WsErrorCode {
+    /// Not JSON, or not a known frame.
+    BadFrame,
+    FrameTooLarge,
+    /// A field is invalid: empty text, a bad client id, an unknown kind for the content.
+    BadRequest,
+    TooLong,
+    NotMember,
+    RateLimited,
+    Unauthorized,
+    /// The store is unreachable: nothing was stored; send again later.
+    Retry,
+    Internal,
+}
+
+/// Close codes the server ends a websocket with, beyond the standard ones.
+pub mod close {
+    /// The device signed in again elsewhere with the same device id.
+    pub const SIGNED_IN_AGAIN: u16 = 4001;
+    /// The device was signed out (by the user, or by a password change).
+    pub const SIGNED_OUT: u16 = 4002;
+    /// The server is shutting down; reconnect to another node or later.
+    pub const GOING_AWAY: u16 = 1001;
+}

@@ -96,4 +96,6 @@ suite!(
     history_pages_cover_everything_once,
     history_pages_are_bounded,
     racing_writers_on_two_nodes_get_unique_gap_free_numbers,
+    batches_store_each_draft_as_one_by_one_would,
+    racing_batches_on_two_nodes_stay_gap_free,
 );

@@ -400,3 +400,39 @@ pub async fn invitations_round_trip(a: &DynStore, b: &DynStore) {
     b.remove_invitation(&conv, &user).await.unwrap();
     assert!(!a.is_invited(&conv, &user).await.unwrap());
 }
+
+pub async fn batches_store_each_draft_as_one_by_one_would(a: &DynStore, b: &DynStore) {
+    a.append_message(draft("b1", "u1", "old", "stored before")).await.unwrap();
+    let batch = vec![
+        draft("b1", "u1", "x1", "one"),
+        draft("b2", "u1", "x1", "other conversation"),
+        draft("b1", "u1", "old", "resent"),
+        draft("b1", "u2", "x1", "two"),
+    ];
+    let results: Vec<_> = b.append_messages(batch).await.into_iter().map(Result::unwrap).collect();
+    let seqs: Vec<(u64, bool)> = results.iter().map(|r| (r.message.seq, r.duplicate)).collect();
+    assert_eq!(seqs, vec![(2, false), (1, false), (1, true), (3, false)]);
+    assert_eq!(results[2].message.content, "stored before");
+    let stored = a.messages_after(&ConversationId::from("b1"), 0, 10).await.unwrap();
+    assert_eq!(stored.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(), vec!["stored before", "one", "two"]);
+}
+
+pub async fn racing_batches_on_two_nodes_stay_gap_free(a: &DynStore, b: &DynStore) {
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let store = if w % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            for round in 0..5 {
+                let batch = (0..5).map(|i| draft("rb", &format!("w{w}"), &format!("{round}-{i}"), "x")).collect();
+                for result in store.append_messages(batch).await {
+                    result.unwrap();
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let stored = a.messages_after(&ConversationId::from("rb"), 0, 100).await.unwrap();
+    assert_eq!(stored.iter().map(|m| m.seq).collect::<Vec<_>>(), (1..=100).collect::<Vec<u64>>());
+}

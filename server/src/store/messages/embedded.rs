@@ -42,42 +42,59 @@ fn last_seq(c: &Connection, conversation: &str) -> rusqlite::Result<u64> {
     .map(|n| n as u64)
 }
 
+/// Stores one draft inside the caller's write transaction.
+fn append_in(tx: &Connection, draft: MessageDraft) -> Result<Appended, StoreError> {
+    if let Some(message) = by_client_id(tx, &draft).map_err(internal)? {
+        return Ok(Appended { message, duplicate: true });
+    }
+    let message = Message {
+        id: MessageId(new_id()),
+        seq: last_seq(tx, &draft.conversation_id.0).map_err(internal)? + 1,
+        conversation_id: draft.conversation_id,
+        sender_id: draft.sender_id,
+        client_id: draft.client_id,
+        kind: draft.kind,
+        content: draft.content,
+        created_ms: now_millis(),
+    };
+    tx.execute(
+        &format!("INSERT INTO messages ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+        params![
+            message.id.0,
+            message.conversation_id.0,
+            message.seq as i64,
+            message.sender_id.0,
+            message.client_id,
+            message.kind.code(),
+            message.content,
+            message.created_ms
+        ],
+    )
+    .map_err(internal)?;
+    Ok(Appended { message, duplicate: false })
+}
+
 #[async_trait]
 impl MessageRepo for EmbeddedStore {
     async fn append_message(&self, draft: MessageDraft) -> Result<Appended, StoreError> {
-        self.call(move |c| {
-            let tx = write_transaction(c)?;
-            if let Some(message) = by_client_id(&tx, &draft).map_err(internal)? {
-                return Ok(Appended { message, duplicate: true });
-            }
-            let message = Message {
-                id: MessageId(new_id()),
-                seq: last_seq(&tx, &draft.conversation_id.0).map_err(internal)? + 1,
-                conversation_id: draft.conversation_id,
-                sender_id: draft.sender_id,
-                client_id: draft.client_id,
-                kind: draft.kind,
-                content: draft.content,
-                created_ms: now_millis(),
-            };
-            tx.execute(
-                &format!("INSERT INTO messages ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
-                params![
-                    message.id.0,
-                    message.conversation_id.0,
-                    message.seq as i64,
-                    message.sender_id.0,
-                    message.client_id,
-                    message.kind.code(),
-                    message.content,
-                    message.created_ms
-                ],
-            )
-            .map_err(internal)?;
-            tx.commit().map_err(internal)?;
-            Ok(Appended { message, duplicate: false })
-        })
-        .await
+        self.append_messages(vec![draft]).await.pop().expect("one result per draft")
+    }
+
+    /// One transaction for the whole batch: one disk sync for all of them.
+    async fn append_messages(&self, drafts: Vec<MessageDraft>) -> Vec<Result<Appended, StoreError>> {
+        let n = drafts.len();
+        let outcome = self
+            .call(move |c| {
+                let tx = write_transaction(c)?;
+                let results = drafts.into_iter().map(|d| append_in(&tx, d)).collect::<Vec<_>>();
+                tx.commit().map_err(internal)?;
+                Ok(results)
+            })
+            .await;
+        match outcome {
+            Ok(results) => results,
+            Err(e) => (0..n).map(|_| Err(StoreError::Unavailable(e.to_string()))).collect(),
+        }
     }
 
     async fn last_seq(&self, conversation: &ConversationId) -> Result<u64, StoreError> {

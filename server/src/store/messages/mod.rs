@@ -46,6 +46,10 @@ pub trait MessageRepo {
     /// returns the stored one when its client id was seen before.
     async fn append_message(&self, draft: MessageDraft) -> Result<Appended, StoreError>;
 
+    /// Stores several drafts in one bulk write where it can, each exactly as
+    /// [`MessageRepo::append_message`] would; the results are in the drafts' order.
+    async fn append_messages(&self, drafts: Vec<MessageDraft>) -> Vec<Result<Appended, StoreError>>;
+
     /// Highest sequence number of the conversation; 0 when it has no message.
     async fn last_seq(&self, conversation: &ConversationId) -> Result<u64, StoreError>;
 

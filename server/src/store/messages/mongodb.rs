@@ -1,7 +1,10 @@
 use app::model::{ConversationId, Message, MessageId, MessageKind, UserId};
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
-use mongodb::bson::{doc, Document};
+use mongodb::{
+    bson::{doc, Document},
+    error::ErrorKind,
+};
 use serde::{Deserialize, Serialize};
 
 use super::{page_size, Appended, MessageDraft, MessageRepo, MAX_SEQ_ATTEMPTS};
@@ -56,6 +59,44 @@ impl From<MessageDoc> for Message {
 }
 
 impl MongoStore {
+    /// Inserts the drafts at `indexes` (all of one conversation) numbered from
+    /// `last + 1`, in order; returns those stored before the first that failed.
+    async fn insert_group(&self, drafts: &[MessageDraft], indexes: &[usize], last: u64) -> Result<Vec<Message>, StoreError> {
+        let now = now_millis();
+        let messages: Vec<Message> = indexes
+            .iter()
+            .zip(1..)
+            .map(|(&i, n)| {
+                let d = &drafts[i];
+                Message {
+                    id: MessageId(new_id()),
+                    conversation_id: d.conversation_id.clone(),
+                    seq: last + n,
+                    sender_id: d.sender_id.clone(),
+                    client_id: d.client_id.clone(),
+                    kind: d.kind,
+                    content: d.content.clone(),
+                    created_ms: now,
+                }
+            })
+            .collect();
+        let docs: Vec<MessageDoc> = messages.iter().map(MessageDoc::from).collect();
+        match self.collection::<MessageDoc>(MESSAGES).insert_many(docs).ordered(true).await {
+            Ok(_) => Ok(messages),
+            Err(e) => match &*e.kind {
+                ErrorKind::InsertMany(failure) => {
+                    let first_failed = failure
+                        .write_errors
+                        .as_ref()
+                        .and_then(|errors| errors.iter().map(|w| w.index).min())
+                        .unwrap_or(0);
+                    Ok(messages.into_iter().take(first_failed).collect())
+                }
+                _ => Err(classify(e)),
+            },
+        }
+    }
+
     async fn by_client_id(&self, d: &MessageDraft) -> Result<Option<Message>, StoreError> {
         let filter = doc! {
             "conversation_id": &d.conversation_id.0,
@@ -110,6 +151,44 @@ impl MessageRepo for MongoStore {
             "gave up after {MAX_SEQ_ATTEMPTS} conflicting writers in conversation {}",
             draft.conversation_id
         )))
+    }
+
+    /// Groups the drafts by conversation and stores each group with one
+    /// `insert_many` under the numbers that follow its current last one. When
+    /// that loses a race or meets a resent client id, the drafts from the
+    /// failed one on take the one-by-one path, which sorts both cases out.
+    async fn append_messages(&self, drafts: Vec<MessageDraft>) -> Vec<Result<Appended, StoreError>> {
+        let mut results: Vec<Option<Result<Appended, StoreError>>> = drafts.iter().map(|_| None).collect();
+        let mut groups: Vec<(ConversationId, Vec<usize>)> = Vec::new();
+        for (i, d) in drafts.iter().enumerate() {
+            match groups.iter_mut().find(|(c, _)| *c == d.conversation_id) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((d.conversation_id.clone(), vec![i])),
+            }
+        }
+        for (conversation, indexes) in groups {
+            let stored = match self.last_seq(&conversation).await {
+                Ok(last) => self.insert_group(&drafts, &indexes, last).await,
+                Err(e) => Err(e),
+            };
+            let stored = match stored {
+                Ok(stored) => stored,
+                Err(e) => {
+                    let reason = e.to_string();
+                    for &i in &indexes {
+                        results[i] = Some(Err(StoreError::Unavailable(reason.clone())));
+                    }
+                    continue;
+                }
+            };
+            for (&i, message) in indexes.iter().zip(&stored) {
+                results[i] = Some(Ok(Appended { message: message.clone(), duplicate: false }));
+            }
+            for &i in &indexes[stored.len()..] {
+                results[i] = Some(self.append_message(drafts[i].clone()).await);
+            }
+        }
+        results.into_iter().map(|r| r.expect("every draft has a result")).collect()
     }
 
     async fn last_seq(&self, conversation: &ConversationId) -> Result<u64, StoreError> {
