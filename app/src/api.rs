@@ -206,3 +206,102 @@ mod tests {
         assert!(check_device_id("../etc").is_err());
     }
 }
+
+pub const MAX_GROUP_NAME_CHARS: usize = 64;
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+
+/// One entry of `GET /api/conversations` (listJoinedSessions).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    pub conversation: crate::model::Conversation,
+    pub role: crate::model::Role,
+    /// The highest sequence number this user has read.
+    pub read_seq: u64,
+    /// `conversation.last_seq − read_seq`.
+    pub unread: u64,
+    /// For a private chat: the other participant.
+    pub peer: Option<PublicProfile>,
+}
+
+/// One entry of `GET /api/conversations/public` (listPublicSessions).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryEntry {
+    pub conversation: crate::model::Conversation,
+    pub members: u64,
+    /// Whether the asking user is a member.
+    pub joined: bool,
+}
+
+/// `GET /api/conversations/{id}` (getSessionInfo).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationDetails {
+    pub conversation: crate::model::Conversation,
+    pub members: Vec<MemberInfo>,
+    /// The asking user's role; `None` when looking at a public group from outside.
+    pub my_role: Option<crate::model::Role>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    pub profile: PublicProfile,
+    pub role: crate::model::Role,
+    pub online: bool,
+}
+
+/// `POST /api/conversations` (createGroupSession).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateGroup {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub visibility: crate::model::Visibility,
+    #[serde(default)]
+    pub join_policy: crate::model::JoinPolicy,
+    /// Users added right away, besides the creator.
+    #[serde(default)]
+    pub members: Vec<UserId>,
+}
+
+/// `POST /api/conversations/private` (createPrivateSession) and
+/// `POST /api/conversations/{id}/invite`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRef {
+    pub user_id: UserId,
+}
+
+/// `PATCH /api/conversations/{id}` (updateSessionInfo); absent fields stay.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateConversation {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<crate::model::Visibility>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_policy: Option<crate::model::JoinPolicy>,
+}
+
+/// `POST /api/conversations/{id}/read` (mark read).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkRead {
+    pub seq: u64,
+}
+
+pub fn check_group_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    let n = name.chars().count();
+    if n == 0 || n > MAX_GROUP_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(ApiError::invalid("name", format!("a group name is 1 to {MAX_GROUP_NAME_CHARS} characters")));
+    }
+    Ok(name.to_owned())
+}
+
+pub fn check_description(description: &str) -> Result<String, ApiError> {
+    let description = description.trim();
+    if description.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(ApiError::invalid("description", format!("at most {MAX_DESCRIPTION_CHARS} characters")));
+    }
+    Ok(description.to_owned())
+}

@@ -9,13 +9,14 @@ pub mod auth;
 pub mod avatar;
 pub mod config;
 pub mod error;
+pub mod hub;
 pub mod metrics;
 pub mod ops;
 pub mod ratelimit;
 pub mod store;
 pub mod telemetry;
 
-use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc};
+use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use app::{shell, App};
 use axum::{extract::FromRef, middleware, routing::get, Router};
@@ -26,8 +27,12 @@ use tower_http::trace::TraceLayer;
 
 use crate::{
     config::Config,
+    hub::{Fanout, Hub, LocalFanout, Writer},
     store::{health::StoreHealth, DynStore},
 };
+
+/// How long a stopping server waits for its websockets to close.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// What every handler may reach.
 #[derive(Clone)]
@@ -37,6 +42,11 @@ pub struct AppState {
     pub health: StoreHealth,
     pub leptos: LeptosOptions,
     pub auth_limits: Arc<ratelimit::AuthLimits>,
+    /// This node's websocket connections.
+    pub hub: Arc<Hub>,
+    /// Where events go so that every node's hub gets them.
+    pub fanout: Arc<dyn Fanout>,
+    pub writer: Arc<Writer>,
 }
 
 impl AppState {
@@ -70,6 +80,11 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .nest("/api", api::router(state.clone()))
         .route("/avatars/{user}/{version}/{file}", get(api::avatar_file))
+        .route(
+            app::protocol::WS_PATH,
+            get(hub::connection::upgrade)
+                .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate)),
+        )
         .leptos_routes(&state, routes, move || shell(leptos.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn(metrics::track))
@@ -90,15 +105,29 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let supervisor = tokio::spawn(store::health::supervise(store.clone(), health.clone(), stop_rx));
 
+    let hub = Arc::new(Hub::default());
+    let fanout: Arc<dyn Fanout> = Arc::new(LocalFanout(hub.clone()));
     let state = AppState {
         leptos: leptos_options(&config),
         config: Arc::new(config),
+        writer: Arc::new(Writer::start(store.clone(), fanout.clone())),
         store,
         health,
         auth_limits: Arc::default(),
+        hub: hub.clone(),
+        fanout,
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let closing_hub = hub.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing_hub.close_all();
+    };
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let deadline = tokio::time::Instant::now() + CLOSE_GRACE;
+    while hub.connections() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let _ = stop_tx.send(true);
     let _ = supervisor.await;
     served.map_err(|e| store::StoreError::Internal(format!("server failed: {e}")))

@@ -9,7 +9,7 @@ use app::{
         RegisterRequest,
     },
     model::UserId,
-    protocol::{ApiError, ErrorCode},
+    protocol::{close, ApiError, ErrorCode},
 };
 use axum::{
     extract::{ConnectInfo, State},
@@ -26,6 +26,7 @@ use crate::{
         AuthUser, RefreshableUser,
     },
     error::HttpError,
+    hub::HubEvent,
     ratelimit::RateLimiter,
     store::{
         devices::DeviceRecord,
@@ -59,6 +60,7 @@ fn signed_in(status: StatusCode, state: &AppState, user: &UserRecord, claims: &C
 async fn start_session(state: &AppState, user: &UserId, device_id: &str, headers: &HeaderMap) -> Result<(UserRecord, Claims), HttpError> {
     let now = now_millis();
     let token_id = new_id();
+    let replaced = state.store.device(user, device_id).await?.is_some();
     state
         .store
         .put_device(&DeviceRecord {
@@ -70,6 +72,9 @@ async fn start_session(state: &AppState, user: &UserId, device_id: &str, headers
             last_seen_ms: now,
         })
         .await?;
+    if replaced {
+        signed_out(state, user, device_id, close::SIGNED_IN_AGAIN).await;
+    }
     let patch = UserPatch { login_at: Some(now), ..UserPatch::default() };
     let user = state.store.update_user(user, &patch).await?.ok_or_else(super::users::no_such_user)?;
     Ok((user.clone(), Claims::new(&user.id, device_id, &token_id, now)))
@@ -133,8 +138,15 @@ pub async fn login(
     Ok(signed_in(StatusCode::OK, &state, &user, &claims))
 }
 
+/// Tells every node that a device's session ended, so its open websockets close.
+pub(super) async fn signed_out(state: &AppState, user: &UserId, device_id: &str, close_code: u16) {
+    let event = HubEvent::SignedOut { user_id: user.clone(), device_id: device_id.to_owned(), close_code };
+    state.fanout.publish(event).await;
+}
+
 pub async fn logout(State(state): State<AppState>, me: AuthUser) -> Result<Response, HttpError> {
     state.store.remove_device(&me.user_id, &me.device_id).await?;
+    signed_out(&state, &me.user_id, &me.device_id, close::SIGNED_OUT).await;
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear_cookie())]).into_response())
 }
 
@@ -164,6 +176,10 @@ pub async fn change_password(
     }
     let patch = UserPatch { password_hash: Some(password::hash(req.new_password).await?), ..UserPatch::default() };
     state.store.update_user(&me.user_id, &patch).await?;
+    let others = state.store.devices_of(&me.user_id).await?;
     state.store.remove_other_devices(&me.user_id, &me.device_id).await?;
+    for device in others.iter().filter(|d| d.device_id != me.device_id) {
+        signed_out(&state, &me.user_id, &device.device_id, close::SIGNED_OUT).await;
+    }
     Ok(StatusCode::NO_CONTENT)
 }

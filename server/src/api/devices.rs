@@ -1,6 +1,9 @@
 //! The signed-in devices of a user, and signing any of them out.
 
-use app::{api::DeviceInfo, protocol::ErrorCode};
+use app::{
+    api::DeviceInfo,
+    protocol::{close, ErrorCode},
+};
 use axum::{
     extract::{Path, State},
     http::{header, StatusCode},
@@ -38,6 +41,7 @@ pub async fn sign_out(
     if !state.store.remove_device(&me.user_id, &device_id).await? {
         return Err(HttpError::new(ErrorCode::NotFound, "no such signed-in device"));
     }
+    super::accounts::signed_out(&state, &me.user_id, &device_id, close::SIGNED_OUT).await;
     if device_id == me.device_id {
         return Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear_cookie())]).into_response());
     }

@@ -3,6 +3,7 @@
 //! `app::protocol::ApiError` bodies.
 
 mod accounts;
+mod conversations;
 mod devices;
 mod friends;
 mod json;
@@ -33,6 +34,16 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/users/{id}", get(users::profile))
         .route("/devices", get(devices::list))
         .route("/devices/{device_id}", delete(devices::sign_out))
+        .route("/conversations", get(conversations::list).post(conversations::create_group))
+        .route("/conversations/public", get(conversations::directory))
+        .route("/conversations/private", post(conversations::start_private))
+        .route("/conversations/{id}", get(conversations::details).patch(conversations::update))
+        .route("/conversations/{id}/join", post(conversations::join))
+        .route("/conversations/{id}/invite", post(conversations::invite))
+        .route("/conversations/{id}/leave", post(conversations::leave))
+        .route("/conversations/{id}/messages", get(conversations::history))
+        .route("/conversations/{id}/read", post(conversations::mark_read))
+        .route("/invitations", get(conversations::invitations))
         .route("/friends", get(friends::list))
         .route("/friends/{user_id}", post(friends::add).delete(friends::remove))
         .fallback(|| async { HttpError::new(ErrorCode::NotFound, "no such API endpoint") })

@@ -92,7 +92,8 @@ const MIGRATIONS: &[&str] = &[
         user_id         TEXT NOT NULL,
         invited_ms      INTEGER NOT NULL,
         PRIMARY KEY (conversation_id, user_id)
-    );",
+    );
+    CREATE INDEX invitations_by_user ON invitations (user_id);",
 ];
 
 #[derive(Clone)]

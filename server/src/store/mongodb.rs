@@ -65,6 +65,7 @@ fn indexes() -> Vec<(&'static str, IndexModel)> {
         ("conversations", IndexModel::builder().keys(doc! { "visibility": 1, "last_activity_ms": -1 }).build()),
         ("members", IndexModel::builder().keys(doc! { "conversation_id": 1, "joined_ms": 1 }).build()),
         ("members", IndexModel::builder().keys(doc! { "user_id": 1 }).build()),
+        ("invitations", IndexModel::builder().keys(doc! { "user_id": 1, "invited_ms": 1 }).build()),
         // The arbiter of message numbers, and the index history pages walk.
         ("messages", unique(doc! { "conversation_id": 1, "seq": 1 })),
         // Makes a resent message (same client id) a duplicate rather than a second copy.

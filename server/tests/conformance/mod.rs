@@ -397,6 +397,9 @@ pub async fn invitations_round_trip(a: &DynStore, b: &DynStore) {
     a.put_invitation(&conv, &user, 2).await.unwrap();
     assert!(b.is_invited(&conv, &user).await.unwrap());
     assert!(!b.is_invited(&ConversationId::from("h"), &user).await.unwrap());
+    a.put_invitation(&ConversationId::from("older"), &user, 0).await.unwrap();
+    assert_eq!(b.invitations_of(&user).await.unwrap(), vec![ConversationId::from("older"), conv.clone()]);
+    assert!(b.invitations_of(&UserId::from("nobody")).await.unwrap().is_empty());
     b.remove_invitation(&conv, &user).await.unwrap();
     assert!(!a.is_invited(&conv, &user).await.unwrap());
 }

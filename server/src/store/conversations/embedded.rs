@@ -265,6 +265,18 @@ impl ConversationRepo for EmbeddedStore {
         .await
     }
 
+    async fn invitations_of(&self, user: &UserId) -> Result<Vec<ConversationId>, StoreError> {
+        let user = user.0.clone();
+        self.call(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT conversation_id FROM invitations WHERE user_id = ?1 ORDER BY invited_ms, conversation_id")
+                .map_err(internal)?;
+            let rows = stmt.query_map([user], |r| r.get(0).map(ConversationId)).map_err(internal)?;
+            rows.collect::<Result<_, _>>().map_err(internal)
+        })
+        .await
+    }
+
     async fn remove_invitation(&self, conversation: &ConversationId, user: &UserId) -> Result<(), StoreError> {
         let (conv, user) = (conversation.0.clone(), user.0.clone());
         self.call(move |c| {

@@ -80,5 +80,8 @@ pub trait ConversationRepo {
 
     async fn is_invited(&self, conversation: &ConversationId, user: &UserId) -> Result<bool, StoreError>;
 
+    /// The conversations `user` is invited to, oldest invitation first.
+    async fn invitations_of(&self, user: &UserId) -> Result<Vec<ConversationId>, StoreError>;
+
     async fn remove_invitation(&self, conversation: &ConversationId, user: &UserId) -> Result<(), StoreError>;
 }

@@ -281,6 +281,23 @@ impl ConversationRepo for MongoStore {
         Ok(found.is_some())
     }
 
+    async fn invitations_of(&self, user: &UserId) -> Result<Vec<ConversationId>, StoreError> {
+        let cursor = self
+            .collection::<Document>(INVITATIONS)
+            .find(doc! { "user_id": &user.0 })
+            .sort(doc! { "invited_ms": 1, "conversation_id": 1 })
+            .await
+            .map_err(classify)?;
+        let docs: Vec<Document> = cursor.try_collect().await.map_err(classify)?;
+        docs.iter()
+            .map(|d| {
+                d.get_str("conversation_id")
+                    .map(ConversationId::from)
+                    .map_err(|e| StoreError::Internal(format!("invitation without a conversation: {e}")))
+            })
+            .collect()
+    }
+
     async fn remove_invitation(&self, conversation: &ConversationId, user: &UserId) -> Result<(), StoreError> {
         self.collection::<Document>(INVITATIONS)
             .delete_one(doc! { "_id": key(conversation, user) })

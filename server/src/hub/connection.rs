@@ -1,0 +1,347 @@
+//! One websocket connection: reads the client's frames, sends it every event
+//! of its conversations in sequence order, and answers bad input with error
+//! frames while staying open.
+//!
+//! Catch-up and the live stream cannot race: both go through one cursor per
+//! conversation, the highest sequence number this client has. A live message
+//! at or below the cursor was delivered already; one above the next expected
+//! number means a gap, which is filled from the store first. Resuming is just
+//! setting the cursor and filling to the end.
+
+use std::{collections::HashMap, sync::Arc, time::Instant};
+
+use app::{
+    model::{ConversationId, Message, MessageKind},
+    protocol::{
+        close, ClientFrame, NoticeKind, Position, ServerFrame, WsErrorCode, MAX_CLIENT_ID_CHARS, MAX_FRAME_BYTES,
+        MAX_TEXT_CHARS, PROTOCOL_VERSION,
+    },
+};
+use axum::{
+    extract::{
+        ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade},
+        State,
+    },
+    response::Response,
+};
+
+use super::{event::HubEvent, ConnId};
+use crate::{
+    auth::AuthUser,
+    store::{
+        messages::{MessageDraft, MAX_PAGE},
+        StoreError,
+    },
+    AppState,
+};
+
+/// Largest websocket message read at all; beyond [`MAX_FRAME_BYTES`] and up to
+/// this, the client gets an error frame, beyond it the socket closes (1009).
+const MAX_SOCKET_MESSAGE: usize = 1 << 20;
+/// Sends a connection may make: a burst, then this many per second.
+const SEND_BURST: f64 = 30.0;
+const SENDS_PER_SECOND: f64 = 10.0;
+
+/// `GET /ws`: upgrades a signed-in request to the chat connection.
+pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, user: AuthUser) -> Response {
+    ws.max_message_size(MAX_SOCKET_MESSAGE).on_upgrade(move |socket| run(socket, state, user))
+}
+
+async fn run(socket: WebSocket, state: AppState, user: AuthUser) {
+    let conversations = match state.store.memberships_of(&user.user_id).await {
+        Ok(ms) => ms.into_iter().map(|m| m.conversation_id).collect::<Vec<_>>(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot open a connection: the store is unavailable");
+            let mut socket = socket;
+            let _ = socket.send(close_message(1011, "the store is unavailable; reconnect later")).await;
+            return;
+        }
+    };
+    let (id, mailbox) = state.hub.connect(&user.user_id, &user.device_id, &conversations);
+    let mut conn = Connection { id, socket, state: state.clone(), user, cursors: HashMap::new(), budget: Budget::new() };
+    conn.serve(mailbox).await;
+    state.hub.disconnect(id);
+}
+
+/// Why a connection ends.
+enum End {
+    /// The client closed it or the socket failed: nothing more to send.
+    Gone,
+    /// Close with this code and reason.
+    Close(u16, &'static str),
+}
+
+struct Connection {
+    id: ConnId,
+    socket: WebSocket,
+    state: AppState,
+    user: AuthUser,
+    /// Per conversation, the highest sequence number delivered to this client.
+    cursors: HashMap<ConversationId, u64>,
+    budget: Budget,
+}
+
+impl Connection {
+    async fn serve(&mut self, mut mailbox: tokio::sync::mpsc::Receiver<Arc<HubEvent>>) {
+        let mut closing = self.state.hub.closing();
+        let hello = ServerFrame::Hello {
+            protocol_version: PROTOCOL_VERSION,
+            user_id: self.user.user_id.clone(),
+            node_id: self.state.config.node_id.clone(),
+        };
+        let mut result = self.send(&hello).await;
+        while result.is_ok() {
+            result = tokio::select! {
+                frame = self.socket.recv() => match frame {
+                    Some(Ok(frame)) => self.on_frame(frame).await,
+                    _ => Err(End::Gone),
+                },
+                event = mailbox.recv() => match event {
+                    Some(event) => self.on_event(&event).await,
+                    None => Err(End::Close(1013, "the connection fell behind; reconnect to catch up")),
+                },
+                _ = async { closing.wait_for(|closing| *closing).await.map(drop) } => {
+                    Err(End::Close(close::GOING_AWAY, "the server is restarting"))
+                }
+            };
+        }
+        if let Err(End::Close(code, reason)) = result {
+            tracing::debug!(conn = self.id, code, reason, "closing websocket");
+            let _ = self.socket.send(close_message(code, reason)).await;
+        }
+    }
+
+    async fn send(&mut self, frame: &ServerFrame) -> Result<(), End> {
+        let text = serde_json::to_string(frame).expect("frames serialize");
+        self.socket.send(WsMessage::Text(text.into())).await.map_err(|_| End::Gone)
+    }
+
+    async fn error(&mut self, code: WsErrorCode, message: impl Into<String>, client_id: Option<String>) -> Result<(), End> {
+        self.send(&ServerFrame::Error { code, message: message.into(), client_id }).await
+    }
+
+    async fn on_frame(&mut self, frame: WsMessage) -> Result<(), End> {
+        let text = match frame {
+            WsMessage::Text(text) => text,
+            WsMessage::Close(_) => return Err(End::Gone),
+            WsMessage::Binary(_) => return self.error(WsErrorCode::BadFrame, "frames are JSON text", None).await,
+            WsMessage::Ping(_) | WsMessage::Pong(_) => return Ok(()),
+        };
+        if text.len() > MAX_FRAME_BYTES {
+            return self.error(WsErrorCode::FrameTooLarge, format!("frames are at most {MAX_FRAME_BYTES} bytes"), None).await;
+        }
+        match serde_json::from_str::<ClientFrame>(text.as_str()) {
+            Ok(ClientFrame::Send { conversation_id, client_id, kind, content }) => {
+                self.on_send(conversation_id, client_id, kind, content).await
+            }
+            Ok(ClientFrame::Resume { positions }) => self.on_resume(positions).await,
+            Ok(ClientFrame::Read { conversation_id, seq }) => self.on_read(conversation_id, seq).await,
+            Ok(ClientFrame::Ping) => self.on_ping().await,
+            Err(e) => self.error(WsErrorCode::BadFrame, format!("not a frame: {e}"), None).await,
+        }
+    }
+
+    async fn on_send(
+        &mut self,
+        conversation_id: ConversationId,
+        client_id: String,
+        kind: MessageKind,
+        content: String,
+    ) -> Result<(), End> {
+        let id = Some(client_id.clone());
+        let id_ok = !client_id.is_empty()
+            && client_id.chars().count() <= MAX_CLIENT_ID_CHARS
+            && !client_id.chars().any(char::is_control);
+        if !id_ok {
+            return self.error(WsErrorCode::BadRequest, "client_id: 1 to 64 characters, no control characters", id).await;
+        }
+        if kind != MessageKind::Text {
+            return self.error(WsErrorCode::BadRequest, "only text messages can be sent this way", id).await;
+        }
+        if content.trim().is_empty() {
+            return self.error(WsErrorCode::BadRequest, "a message needs some text", id).await;
+        }
+        if content.chars().count() > MAX_TEXT_CHARS {
+            return self.error(WsErrorCode::TooLong, format!("a message holds at most {MAX_TEXT_CHARS} characters"), id).await;
+        }
+        if !self.budget.take() {
+            return self.error(WsErrorCode::RateLimited, "sending too fast; slow down", id).await;
+        }
+        match self.state.store.member(&conversation_id, &self.user.user_id).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return self.error(WsErrorCode::NotMember, "you are not a member of this conversation", id).await,
+            Err(e) => return self.store_error(e, id).await,
+        }
+        let draft = MessageDraft { conversation_id, sender_id: self.user.user_id.clone(), client_id, kind, content };
+        match self.state.writer.append(draft).await {
+            Ok(appended) => {
+                let m = appended.message;
+                let ack = ServerFrame::Ack {
+                    client_id: m.client_id,
+                    conversation_id: m.conversation_id,
+                    seq: m.seq,
+                    message_id: m.id,
+                    duplicate: appended.duplicate,
+                };
+                self.send(&ack).await
+            }
+            Err(e) => self.store_error(e, id).await,
+        }
+    }
+
+    async fn store_error(&mut self, e: StoreError, client_id: Option<String>) -> Result<(), End> {
+        tracing::warn!(error = %e, "websocket request failed in the store");
+        match e {
+            StoreError::Unavailable(_) => {
+                self.error(WsErrorCode::Retry, "the database is unavailable; nothing was stored, send again", client_id).await
+            }
+            _ => self.error(WsErrorCode::Internal, "internal error", client_id).await,
+        }
+    }
+
+    async fn on_resume(&mut self, positions: Vec<Position>) -> Result<(), End> {
+        for Position { conversation_id, seq } in positions {
+            match self.state.store.member(&conversation_id, &self.user.user_id).await {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    let message = format!("you are not a member of {conversation_id}");
+                    self.error(WsErrorCode::NotMember, message, None).await?;
+                    continue;
+                }
+                Err(e) => {
+                    self.store_error(e, None).await?;
+                    continue;
+                }
+            }
+            self.cursors.insert(conversation_id.clone(), seq);
+            self.fill(&conversation_id, u64::MAX).await?;
+        }
+        Ok(())
+    }
+
+    async fn on_read(&mut self, conversation_id: ConversationId, seq: u64) -> Result<(), End> {
+        let result = self.state.store.mark_read(&conversation_id, &self.user.user_id, seq).await;
+        if let Err(e) = result {
+            return self.store_error(e, None).await;
+        }
+        let event = HubEvent::Read { conversation_id, user_id: self.user.user_id.clone(), seq };
+        self.state.fanout.publish(event).await;
+        Ok(())
+    }
+
+    /// Keep-alive: also checks that the device is still signed in with this
+    /// token, in case a sign-out event from another node was missed.
+    async fn on_ping(&mut self) -> Result<(), End> {
+        match self.state.store.device(&self.user.user_id, &self.user.device_id).await {
+            Ok(Some(device)) if device.token_id == self.user.claims.jti => {}
+            Ok(Some(_)) => return Err(End::Close(close::SIGNED_IN_AGAIN, "signed in again on this device")),
+            Ok(None) => return Err(End::Close(close::SIGNED_OUT, "signed out")),
+            Err(_) => {} // cannot tell now; the next ping asks again
+        }
+        self.send(&ServerFrame::Pong).await
+    }
+
+    async fn on_event(&mut self, event: &HubEvent) -> Result<(), End> {
+        match event {
+            HubEvent::Message { message } => self.deliver(message).await,
+            HubEvent::Joined { conversation_id, user_id } => {
+                self.notice(conversation_id, user_id, NoticeKind::Join).await
+            }
+            HubEvent::Left { conversation_id, user_id } => {
+                if *user_id == self.user.user_id {
+                    self.cursors.remove(conversation_id);
+                }
+                self.notice(conversation_id, user_id, NoticeKind::Leave).await
+            }
+            HubEvent::Read { conversation_id, seq, .. } => {
+                self.send(&ServerFrame::Read { conversation_id: conversation_id.clone(), seq: *seq }).await
+            }
+            HubEvent::SignedOut { close_code, .. } => Err(End::Close(
+                *close_code,
+                if *close_code == close::SIGNED_IN_AGAIN { "signed in again on this device" } else { "signed out" },
+            )),
+        }
+    }
+
+    async fn notice(
+        &mut self,
+        conversation_id: &ConversationId,
+        user_id: &app::model::UserId,
+        notice: NoticeKind,
+    ) -> Result<(), End> {
+        let frame = ServerFrame::Notice { conversation_id: conversation_id.clone(), user_id: user_id.clone(), notice };
+        self.send(&frame).await
+    }
+
+    /// Delivers a live message in order: skipped if seen, after the missing
+    /// ones if it leaves a gap.
+    async fn deliver(&mut self, message: &Message) -> Result<(), End> {
+        let conversation = &message.conversation_id;
+        let cursor = *self.cursors.entry(conversation.clone()).or_insert(message.seq - 1);
+        if message.seq <= cursor {
+            return Ok(());
+        }
+        if message.seq > cursor + 1 {
+            self.fill(conversation, message.seq - 1).await?;
+        }
+        if self.cursors.get(conversation) == Some(&(message.seq - 1)) {
+            self.send(&ServerFrame::Message { message: message.clone() }).await?;
+            self.cursors.insert(conversation.clone(), message.seq);
+        }
+        Ok(())
+    }
+
+    /// Sends the stored messages after the cursor, up to `upto`.
+    async fn fill(&mut self, conversation: &ConversationId, upto: u64) -> Result<(), End> {
+        loop {
+            let cursor = self.cursors.get(conversation).copied().unwrap_or(0);
+            if cursor >= upto {
+                return Ok(());
+            }
+            let page = match self.state.store.messages_after(conversation, cursor, MAX_PAGE).await {
+                Ok(page) => page,
+                Err(e) => {
+                    // The client keeps its position; the next message or resume retries.
+                    tracing::warn!(error = %e, %conversation, "cannot catch a connection up");
+                    return Ok(());
+                }
+            };
+            let full = page.len() == MAX_PAGE as usize;
+            for message in page.into_iter().take_while(|m| m.seq <= upto) {
+                self.cursors.insert(conversation.clone(), message.seq);
+                self.send(&ServerFrame::Message { message }).await?;
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn close_message(code: u16, reason: &'static str) -> WsMessage {
+    WsMessage::Close(Some(CloseFrame { code, reason: reason.into() }))
+}
+
+/// A token bucket for sends.
+struct Budget {
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl Budget {
+    fn new() -> Budget {
+        Budget { tokens: SEND_BURST, refilled: Instant::now() }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let earned = now.duration_since(self.refilled).as_secs_f64() * SENDS_PER_SECOND;
+        self.tokens = (self.tokens + earned).min(SEND_BURST);
+        self.refilled = now;
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+}

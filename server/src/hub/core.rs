@@ -1,0 +1,172 @@
+//! The hub's routing state, with no sockets and no clock inside: it is told
+//! who connected, who left which conversation, and which events happened, and
+//! answers which connections each event goes to. `Hub` (in `mod.rs`) wraps it
+//! with the channels; tests drive it directly.
+
+use std::collections::{HashMap, HashSet};
+
+use app::model::{ConversationId, UserId};
+
+use super::event::HubEvent;
+
+/// One websocket connection of this node.
+pub type ConnId = u64;
+
+#[derive(Debug)]
+struct Conn {
+    user: UserId,
+    device: String,
+}
+
+#[derive(Debug, Default)]
+pub struct HubCore {
+    conns: HashMap<ConnId, Conn>,
+    by_user: HashMap<UserId, HashSet<ConnId>>,
+    by_conversation: HashMap<ConversationId, HashSet<ConnId>>,
+    next_id: ConnId,
+}
+
+impl HubCore {
+    /// Adds a connection of `user` that receives `conversations`.
+    pub fn connect(&mut self, user: &UserId, device: &str, conversations: &[ConversationId]) -> ConnId {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.conns.insert(id, Conn { user: user.clone(), device: device.to_owned() });
+        self.by_user.entry(user.clone()).or_default().insert(id);
+        for conversation in conversations {
+            self.by_conversation.entry(conversation.clone()).or_default().insert(id);
+        }
+        id
+    }
+
+    pub fn disconnect(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.remove(&id) else { return };
+        remove_from(&mut self.by_user, &conn.user, id);
+        self.by_conversation.retain(|_, conns| {
+            conns.remove(&id);
+            !conns.is_empty()
+        });
+    }
+
+    /// Applies what `event` changes about who receives what, and returns the
+    /// connections it must be delivered to.
+    pub fn route(&mut self, event: &HubEvent) -> Vec<ConnId> {
+        let mut to: Vec<ConnId> = match event {
+            HubEvent::Message { message } => self.in_conversation(&message.conversation_id),
+            HubEvent::Joined { conversation_id, user_id } => {
+                for id in self.of_user(user_id) {
+                    self.by_conversation.entry(conversation_id.clone()).or_default().insert(id);
+                }
+                self.in_conversation(conversation_id)
+            }
+            HubEvent::Left { conversation_id, user_id } => {
+                // Everyone who was in, the leaver's own connections included, hears it.
+                let to = self.in_conversation(conversation_id);
+                for id in self.of_user(user_id) {
+                    remove_from(&mut self.by_conversation, conversation_id, id);
+                }
+                to
+            }
+            HubEvent::Read { user_id, .. } => self.of_user(user_id),
+            HubEvent::SignedOut { user_id, device_id, .. } => self
+                .of_user(user_id)
+                .into_iter()
+                .filter(|id| self.conns.get(id).is_some_and(|c| &c.device == device_id))
+                .collect(),
+        };
+        to.sort_unstable();
+        to
+    }
+
+    fn in_conversation(&self, conversation: &ConversationId) -> Vec<ConnId> {
+        self.by_conversation.get(conversation).map(|s| s.iter().copied().collect()).unwrap_or_default()
+    }
+
+    fn of_user(&self, user: &UserId) -> Vec<ConnId> {
+        self.by_user.get(user).map(|s| s.iter().copied().collect()).unwrap_or_default()
+    }
+
+    pub fn is_connected(&self, user: &UserId) -> bool {
+        self.by_user.contains_key(user)
+    }
+
+    /// Number of open connections.
+    pub fn len(&self) -> usize {
+        self.conns.len()
+    }
+}
+
+fn remove_from<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, HashSet<ConnId>>, key: &K, id: ConnId) {
+    if let Some(set) = map.get_mut(key) {
+        set.remove(&id);
+        if set.is_empty() {
+            map.remove(key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use app::model::{Message, MessageId, MessageKind};
+
+    use super::*;
+
+    fn message(conversation: &str) -> HubEvent {
+        HubEvent::Message {
+            message: Message {
+                id: MessageId::from("m"),
+                conversation_id: ConversationId::from(conversation),
+                seq: 1,
+                sender_id: UserId::from("a"),
+                client_id: "c".into(),
+                kind: MessageKind::Text,
+                content: "hi".into(),
+                created_ms: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn messages_reach_the_connections_of_the_conversation_only() {
+        let mut hub = HubCore::default();
+        let (c1, c2) = (ConversationId::from("c1"), ConversationId::from("c2"));
+        let a1 = hub.connect(&UserId::from("a"), "laptop", &[c1.clone()]);
+        let a2 = hub.connect(&UserId::from("a"), "phone", &[c1.clone(), c2.clone()]);
+        let b = hub.connect(&UserId::from("b"), "laptop", &[c2.clone()]);
+        assert_eq!(hub.route(&message("c1")), vec![a1, a2]);
+        assert_eq!(hub.route(&message("c2")), vec![a2, b]);
+        assert!(hub.route(&message("c3")).is_empty());
+    }
+
+    #[test]
+    fn joining_and_leaving_change_who_receives() {
+        let mut hub = HubCore::default();
+        let c = ConversationId::from("c");
+        let a = hub.connect(&UserId::from("a"), "d", &[c.clone()]);
+        let b = hub.connect(&UserId::from("b"), "d", &[]);
+        let joined = HubEvent::Joined { conversation_id: c.clone(), user_id: UserId::from("b") };
+        assert_eq!(hub.route(&joined), vec![a, b]);
+        assert_eq!(hub.route(&message("c")), vec![a, b]);
+        let left = HubEvent::Left { conversation_id: c.clone(), user_id: UserId::from("b") };
+        assert_eq!(hub.route(&left), vec![a, b], "the leaver hears it too");
+        assert_eq!(hub.route(&message("c")), vec![a]);
+    }
+
+    #[test]
+    fn sign_outs_reach_that_device_only_and_disconnects_clean_up() {
+        let mut hub = HubCore::default();
+        let c = ConversationId::from("c");
+        let laptop = hub.connect(&UserId::from("a"), "laptop", &[c.clone()]);
+        let phone = hub.connect(&UserId::from("a"), "phone", &[c.clone()]);
+        let out = HubEvent::SignedOut { user_id: UserId::from("a"), device_id: "phone".into(), close_code: 4001 };
+        assert_eq!(hub.route(&out), vec![phone]);
+        let read = HubEvent::Read { conversation_id: c.clone(), user_id: UserId::from("a"), seq: 3 };
+        assert_eq!(hub.route(&read), vec![laptop, phone]);
+        hub.disconnect(phone);
+        hub.disconnect(phone);
+        assert_eq!(hub.route(&message("c")), vec![laptop]);
+        hub.disconnect(laptop);
+        assert_eq!(hub.len(), 0);
+        assert!(hub.by_conversation.is_empty() && hub.by_user.is_empty());
+    }
+}

@@ -1,0 +1,20 @@
+//! What the hubs of all nodes tell each other. Events carry no secrets and
+//! serialize to JSON, so a cross-node bus (Redis) can carry them as they are.
+
+use app::model::{ConversationId, Message, UserId};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HubEvent {
+    /// A message was stored.
+    Message { message: Message },
+    /// A user joined a conversation: their connections start receiving it.
+    Joined { conversation_id: ConversationId, user_id: UserId },
+    /// A user left or was removed: their connections stop receiving it.
+    Left { conversation_id: ConversationId, user_id: UserId },
+    /// A user read a conversation up to `seq` (on one of their devices).
+    Read { conversation_id: ConversationId, user_id: UserId, seq: u64 },
+    /// A device's session ended: its connections close with `close_code`.
+    SignedOut { user_id: UserId, device_id: String, close_code: u16 },
+}

@@ -1,0 +1,128 @@
+//! The real-time hub: which websocket connections of this node receive which
+//! events, and the [`Fanout`] through which every node's events reach every
+//! node. One node uses [`LocalFanout`]; a cluster puts a Redis bus behind the
+//! same trait, so nothing else changes.
+//!
+//! The path of a message: a connection (`connection.rs`) checks the sender's
+//! frame and membership and hands a draft to the [`Writer`] (`writer.rs`),
+//! which stores drafts in batches, acks each sender once its message is
+//! durable, and publishes it through the [`Fanout`]. Each node's [`Hub`]
+//! routes it to its connections in that conversation, and each connection
+//! delivers it in sequence order, filling any gap from the store.
+
+pub mod connection;
+mod core;
+pub mod event;
+pub mod writer;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use app::model::{ConversationId, UserId};
+use async_trait::async_trait;
+use tokio::sync::{mpsc, watch};
+
+pub use self::{core::ConnId, event::HubEvent, writer::Writer};
+use self::core::HubCore;
+
+/// Events a connection may have queued before it counts as too slow; a
+/// connection that falls this far behind is closed and resumes on reconnect.
+const MAILBOX: usize = 1024;
+
+/// How events published on any node reach the hubs of all nodes.
+#[async_trait]
+pub trait Fanout: Send + Sync {
+    async fn publish(&self, event: HubEvent);
+}
+
+/// The fan-out of a single node: straight into its own hub.
+pub struct LocalFanout(pub Arc<Hub>);
+
+#[async_trait]
+impl Fanout for LocalFanout {
+    async fn publish(&self, event: HubEvent) {
+        self.0.deliver(event);
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    core: HubCore,
+    mailboxes: HashMap<ConnId, mpsc::Sender<Arc<HubEvent>>>,
+}
+
+/// This node's connections and their mailboxes.
+pub struct Hub {
+    inner: Mutex<Inner>,
+    closing: watch::Sender<bool>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub { inner: Mutex::default(), closing: watch::Sender::new(false) }
+    }
+}
+
+impl Hub {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a connection; its mailbox ends when the hub drops it.
+    pub fn connect(
+        &self,
+        user: &UserId,
+        device: &str,
+        conversations: &[ConversationId],
+    ) -> (ConnId, mpsc::Receiver<Arc<HubEvent>>) {
+        let (tx, rx) = mpsc::channel(MAILBOX);
+        let mut inner = self.lock();
+        let id = inner.core.connect(user, device, conversations);
+        inner.mailboxes.insert(id, tx);
+        metrics::gauge!("natter_ws_connections").set(inner.core.len() as f64);
+        (id, rx)
+    }
+
+    pub fn disconnect(&self, id: ConnId) {
+        let mut inner = self.lock();
+        inner.core.disconnect(id);
+        inner.mailboxes.remove(&id);
+        metrics::gauge!("natter_ws_connections").set(inner.core.len() as f64);
+    }
+
+    /// Hands an event to every connection of this node it concerns.
+    pub fn deliver(&self, event: HubEvent) {
+        let event = Arc::new(event);
+        let mut inner = self.lock();
+        for id in inner.core.route(&event) {
+            let Some(mailbox) = inner.mailboxes.get(&id) else { continue };
+            if mailbox.try_send(event.clone()).is_err() {
+                // Too slow (or gone): dropping its mailbox ends the connection,
+                // and the client catches up from its last sequence on reconnect.
+                inner.mailboxes.remove(&id);
+                metrics::counter!("natter_ws_dropped_slow_total").increment(1);
+            }
+        }
+    }
+
+    /// Whether the user has a connection open on this node.
+    pub fn is_online(&self, user: &UserId) -> bool {
+        self.lock().core.is_connected(user)
+    }
+
+    pub fn connections(&self) -> usize {
+        self.lock().core.len()
+    }
+
+    /// Tells every connection that the server is stopping.
+    pub fn close_all(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Completes when [`Hub::close_all`] was called.
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+}

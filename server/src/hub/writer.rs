@@ -1,0 +1,101 @@
+//! Stores messages in batches (the seed's 批量入库) and publishes them.
+//!
+//! One task per node takes drafts from a queue. Whatever is waiting when it
+//! starts a write goes into the same bulk write, so a quiet server writes each
+//! message at once (no timer holds acks back) and a busy one writes many per
+//! round trip. Each sender is answered as soon as the batch is durable.
+
+use std::{collections::HashMap, sync::Arc};
+
+use app::model::{ConversationId, Message, MessagePreview, UserId};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{event::HubEvent, Fanout};
+use crate::store::{
+    messages::{Appended, MessageDraft},
+    DynStore, StoreError,
+};
+
+/// Most drafts stored in one bulk write.
+const MAX_BATCH: usize = 128;
+/// Drafts waiting beyond this make senders wait for room.
+const QUEUE: usize = 4096;
+
+struct Job {
+    draft: MessageDraft,
+    reply: oneshot::Sender<Result<Appended, StoreError>>,
+}
+
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the writing task; it ends when the last `Writer` handle is dropped.
+    pub fn start(store: DynStore, fanout: Arc<dyn Fanout>) -> Writer {
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        tokio::spawn(run(queue, store, fanout));
+        Writer { jobs }
+    }
+
+    /// Stores the draft and answers once it is durable.
+    pub async fn append(&self, draft: MessageDraft) -> Result<Appended, StoreError> {
+        let stopped = || StoreError::Unavailable("the message writer has stopped".into());
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job { draft, reply }).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+async fn run(mut queue: mpsc::Receiver<Job>, store: DynStore, fanout: Arc<dyn Fanout>) {
+    while let Some(first) = queue.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        metrics::histogram!("natter_message_batch_size").record(jobs.len() as f64);
+        let (drafts, replies): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.draft, j.reply)).unzip();
+        let results = store.append_messages(drafts).await;
+        let mut stored = Vec::new();
+        for (result, reply) in results.into_iter().zip(replies) {
+            if let Ok(appended) = &result {
+                if !appended.duplicate {
+                    stored.push(appended.message.clone());
+                }
+            }
+            let _ = reply.send(result); // the sender may have gone; the message stays stored
+        }
+        after_store(&store, fanout.as_ref(), stored).await;
+    }
+}
+
+/// What follows storing: each conversation's newest message, each sender's
+/// read position (one has read what one wrote), and the fan-out.
+async fn after_store(store: &DynStore, fanout: &dyn Fanout, messages: Vec<Message>) {
+    let mut newest: HashMap<&ConversationId, &Message> = HashMap::new();
+    let mut read: HashMap<(&ConversationId, &UserId), u64> = HashMap::new();
+    for m in &messages {
+        let slot = newest.entry(&m.conversation_id).or_insert(m);
+        if m.seq > slot.seq {
+            *slot = m;
+        }
+        let seq = read.entry((&m.conversation_id, &m.sender_id)).or_default();
+        *seq = (*seq).max(m.seq);
+    }
+    for (conversation, message) in newest {
+        if let Err(e) = store.record_last_message(conversation, &MessagePreview::of(message)).await {
+            tracing::warn!(error = %e, %conversation, "could not record the newest message");
+        }
+    }
+    for ((conversation, user), seq) in read {
+        if let Err(e) = store.mark_read(conversation, user, seq).await {
+            tracing::warn!(error = %e, %conversation, "could not move the sender's read position");
+        }
+    }
+    for message in messages {
+        fanout.publish(HubEvent::Message { message }).await;
+    }
+}

@@ -1,0 +1,458 @@
+//! Conversations and real-time messaging end to end: real websocket clients
+//! against a running server, on both stores.
+
+mod support;
+
+use std::time::Duration;
+
+use app::{
+    api::{AuthResponse, ConversationSummary, DirectoryEntry},
+    model::{ConversationId, Message, MessageKind},
+    protocol::{close, ClientFrame, Position, ServerFrame, WsErrorCode},
+};
+use futures_util::{SinkExt, StreamExt};
+use reqwest::Method;
+use serde_json::{json, Value};
+use support::TestServer;
+use tokio::net::TcpStream;
+use tokio_tungstenite::{
+    tungstenite::{client::IntoClientRequest, protocol::frame::coding::CloseCode, Message as WsMessage},
+    MaybeTlsStream, WebSocketStream,
+};
+
+/// A signed-in user of the test.
+struct User<'a> {
+    server: &'a TestServer,
+    id: String,
+    token: String,
+}
+
+impl<'a> User<'a> {
+    async fn register(server: &'a TestServer, name: &str) -> User<'a> {
+        let body = json!({ "email": format!("{name}@example.org"), "nickname": name, "password": "correct horse", "device_id": "d1" });
+        let resp = server.client.post(server.url("/api/auth/register")).json(&body).send().await.unwrap();
+        assert_eq!(resp.status(), 201);
+        let auth: AuthResponse = resp.json().await.unwrap();
+        User { server, id: auth.user.id.0, token: auth.token }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.server.client.request(method, self.server.url(path)).bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn group(&self, name: &str, members: &[&User<'_>], extra: Value) -> ConversationId {
+        let mut body = json!({ "name": name, "members": members.iter().map(|u| u.id.clone()).collect::<Vec<_>>() });
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        let (status, created) = self.call(Method::POST, "/api/conversations", Some(body)).await;
+        assert_eq!(status, 201, "{created}");
+        ConversationId(created["conversation"]["id"].as_str().unwrap().to_owned())
+    }
+
+    async fn connect(&self) -> Client {
+        let mut req = format!("ws://{}/ws", self.server.addr).into_client_request().unwrap();
+        req.headers_mut().insert("authorization", format!("Bearer {}", self.token).parse().unwrap());
+        let (stream, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        let mut client = Client { stream };
+        assert!(matches!(client.next().await, ServerFrame::Hello { .. }));
+        client
+    }
+
+    async fn summaries(&self) -> Vec<ConversationSummary> {
+        let (status, body) = self.call(Method::GET, "/api/conversations", None).await;
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_value(body).unwrap()
+    }
+}
+
+struct Client {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    async fn send(&mut self, frame: &ClientFrame) {
+        self.stream.send(WsMessage::Text(serde_json::to_string(frame).unwrap().into())).await.unwrap();
+    }
+
+    async fn send_text(&mut self, conversation: &ConversationId, client_id: &str, text: &str) {
+        let frame = ClientFrame::Send {
+            conversation_id: conversation.clone(),
+            client_id: client_id.into(),
+            kind: MessageKind::Text,
+            content: text.into(),
+        };
+        self.send(&frame).await;
+    }
+
+    /// The next frame, or `None` if none comes within `wait`.
+    async fn next_within(&mut self, wait: Duration) -> Option<ServerFrame> {
+        loop {
+            let msg = tokio::time::timeout(wait, self.stream.next()).await.ok()??.unwrap();
+            match msg {
+                WsMessage::Text(text) => return Some(serde_json::from_str(text.as_str()).unwrap()),
+                WsMessage::Ping(_) | WsMessage::Pong(_) => continue,
+                other => panic!("unexpected websocket message {other:?}"),
+            }
+        }
+    }
+
+    async fn next(&mut self) -> ServerFrame {
+        self.next_within(Duration::from_secs(10)).await.expect("a frame within 10 s")
+    }
+
+    /// Reads until a message of `conversation` arrives.
+    async fn message(&mut self) -> Message {
+        loop {
+            if let ServerFrame::Message { message } = self.next().await {
+                return message;
+            }
+        }
+    }
+
+    /// Reads until the ack or error answering `client_id`.
+    async fn answer(&mut self, client_id: &str) -> ServerFrame {
+        loop {
+            match self.next().await {
+                f @ ServerFrame::Ack { .. } if matches!(&f, ServerFrame::Ack { client_id: c, .. } if c == client_id) => return f,
+                f @ ServerFrame::Error { .. } => return f,
+                _ => {}
+            }
+        }
+    }
+
+    async fn error(&mut self) -> (WsErrorCode, Option<String>) {
+        loop {
+            if let ServerFrame::Error { code, client_id, .. } = self.next().await {
+                return (code, client_id);
+            }
+        }
+    }
+
+    /// Proves the connection still works: a ping gets a pong.
+    async fn assert_alive(&mut self) {
+        self.send(&ClientFrame::Ping).await;
+        loop {
+            if self.next().await == ServerFrame::Pong {
+                return;
+            }
+        }
+    }
+}
+
+async fn delivery_reaches_members_only(server: &TestServer) {
+    let (ann, bob, cat) = (User::register(server, "ann").await, User::register(server, "bob").await, User::register(server, "cat").await);
+    let room = ann.group("room", &[&bob], json!({})).await;
+    let cats_own = cat.group("cat's", &[], json!({})).await;
+    let (mut a, mut b, mut c) = (ann.connect().await, bob.connect().await, cat.connect().await);
+    a.send_text(&room, "m1", "hello <b>bob</b>").await;
+    let ServerFrame::Ack { seq, duplicate, .. } = a.answer("m1").await else { panic!("no ack") };
+    assert_eq!((seq, duplicate), (1, false));
+    let got = b.message().await;
+    assert_eq!((got.seq, got.content.as_str(), got.sender_id.0.as_str()), (1, "hello <b>bob</b>", ann.id.as_str()));
+    assert_eq!(a.message().await.seq, 1, "the sender's own connections get it too");
+    // Cat hears nothing of it: the first thing she receives is her own message.
+    c.send_text(&cats_own, "c1", "alone").await;
+    let first = loop {
+        match c.next().await {
+            ServerFrame::Message { message } => break message,
+            ServerFrame::Ack { .. } => continue,
+            other => panic!("cat got {other:?}"),
+        }
+    };
+    assert_eq!(first.conversation_id, cats_own);
+
+    // A non-member's send is refused and nothing is stored.
+    c.send_text(&room, "x", "let me in").await;
+    assert_eq!(c.error().await, (WsErrorCode::NotMember, Some("x".into())));
+    let (status, history) = ann.call(Method::GET, &format!("/api/conversations/{room}/messages"), None).await;
+    assert_eq!((status, history.as_array().unwrap().len()), (200, 1));
+    let (status, _) = cat.call(Method::GET, &format!("/api/conversations/{room}/messages"), None).await;
+    assert_eq!(status, 404, "a non-member cannot read the history");
+}
+
+async fn resends_are_stored_and_delivered_once(server: &TestServer) {
+    let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
+    let room = ann.group("room", &[&bob], json!({})).await;
+    let (mut a, mut b) = (ann.connect().await, bob.connect().await);
+    a.send_text(&room, "same", "once").await;
+    let ServerFrame::Ack { seq: first, .. } = a.answer("same").await else { panic!() };
+    // The connection drops before the client saw the ack; it sends again on a new one.
+    let mut a2 = ann.connect().await;
+    a2.send_text(&room, "same", "once").await;
+    let ServerFrame::Ack { seq, duplicate, .. } = a2.answer("same").await else { panic!() };
+    assert_eq!((seq, duplicate), (first, true));
+    a2.send_text(&room, "next", "twice?").await;
+    a2.answer("next").await;
+    let seqs = [b.message().await.seq, b.message().await.seq];
+    assert_eq!(seqs, [1, 2], "bob got the resent message once");
+}
+
+async fn offline_clients_catch_up_exactly(server: &TestServer) {
+    let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
+    let room = ann.group("room", &[&bob], json!({})).await;
+    let mut a = ann.connect().await;
+    let mut b = bob.connect().await;
+    a.send_text(&room, "0", "before").await;
+    a.answer("0").await;
+    let seen = b.message().await.seq;
+    drop(b);
+    for i in 1..=7 {
+        a.send_text(&room, &i.to_string(), &format!("missed {i}")).await;
+        a.answer(&i.to_string()).await;
+    }
+    let mut b = bob.connect().await;
+    b.send(&ClientFrame::Resume { positions: vec![Position { conversation_id: room.clone(), seq: seen }] }).await;
+    let mut got = Vec::new();
+    for _ in 0..7 {
+        got.push(b.message().await);
+    }
+    assert_eq!(got.iter().map(|m| m.seq).collect::<Vec<_>>(), (2..=8).collect::<Vec<u64>>());
+    assert_eq!(got[0].content, "missed 1");
+    assert!(b.next_within(Duration::from_millis(300)).await.is_none(), "nothing twice");
+}
+
+async fn messages_during_catch_up_arrive_once_each(server: &TestServer) {
+    let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
+    let room = ann.group("room", &[&bob], json!({})).await;
+    let mut earlier = ann.connect().await;
+    for i in 0..25 {
+        earlier.send_text(&room, &format!("a{i}"), "earlier").await;
+        assert!(matches!(earlier.answer(&format!("a{i}")).await, ServerFrame::Ack { .. }));
+    }
+    // Ann keeps sending (on another connection, each has its own send budget)
+    // while Bob connects and catches up from the start.
+    let mut a = ann.connect().await;
+    let live_room = room.clone();
+    let sender = tokio::spawn(async move {
+        for i in 0..25 {
+            a.send_text(&live_room, &format!("b{i}"), "during").await;
+            assert!(matches!(a.answer(&format!("b{i}")).await, ServerFrame::Ack { .. }));
+        }
+        a
+    });
+    let mut b = bob.connect().await;
+    b.send(&ClientFrame::Resume { positions: vec![Position { conversation_id: room.clone(), seq: 0 }] }).await;
+    let mut seqs = Vec::new();
+    while seqs.len() < 50 {
+        seqs.push(b.message().await.seq);
+    }
+    sender.await.unwrap();
+    assert_eq!(seqs, (1..=50).collect::<Vec<u64>>(), "in order, no gap, no repeat");
+    assert!(b.next_within(Duration::from_millis(300)).await.is_none());
+}
+
+async fn concurrent_senders_are_seen_in_one_order(server: &TestServer) {
+    let (ann, bob, cat) = (User::register(server, "ann").await, User::register(server, "bob").await, User::register(server, "cat").await);
+    let room = ann.group("room", &[&bob, &cat], json!({})).await;
+    let mut c = cat.connect().await;
+    let mut tasks = Vec::new();
+    for (who, user) in [("a", &ann), ("b", &bob)] {
+        let mut ws = user.connect().await;
+        let room = room.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..20 {
+                let id = format!("{who}{i}");
+                ws.send_text(&room, &id, &id).await;
+                assert!(matches!(ws.answer(&id).await, ServerFrame::Ack { .. }));
+            }
+        }));
+    }
+    let mut got = Vec::new();
+    while got.len() < 40 {
+        got.push(c.message().await);
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(got.iter().map(|m| m.seq).collect::<Vec<_>>(), (1..=40).collect::<Vec<u64>>());
+    for who in ["a", "b"] {
+        let own: Vec<_> = got.iter().filter(|m| m.content.starts_with(who)).map(|m| m.content.clone()).collect();
+        assert_eq!(own, (0..20).map(|i| format!("{who}{i}")).collect::<Vec<_>>(), "each sender's order kept");
+    }
+
+    // Paging the whole history back gives every message once.
+    let mut before: Option<u64> = None;
+    let mut seen = Vec::new();
+    loop {
+        let path = match before {
+            Some(b) => format!("/api/conversations/{room}/messages?limit=7&before={b}"),
+            None => format!("/api/conversations/{room}/messages?limit=7"),
+        };
+        let (_, page) = cat.call(Method::GET, &path, None).await;
+        let page: Vec<Message> = serde_json::from_value(page).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        before = page.last().map(|m| m.seq);
+        seen.extend(page.iter().map(|m| m.seq));
+    }
+    assert_eq!(seen, (1..=40).rev().collect::<Vec<u64>>());
+    let (status, body) = cat.call(Method::GET, &format!("/api/conversations/{room}/messages?limit=101"), None).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("bad_request")));
+}
+
+async fn bad_frames_get_error_frames_and_the_connection_stays(server: &TestServer) {
+    let ann = User::register(server, "ann").await;
+    let room = ann.group("room", &[], json!({})).await;
+    let mut a = ann.connect().await;
+    a.stream.send(WsMessage::Text("{not json".into())).await.unwrap();
+    assert_eq!(a.error().await.0, WsErrorCode::BadFrame);
+    a.stream.send(WsMessage::Text(r#"{"type":"teleport"}"#.into())).await.unwrap();
+    assert_eq!(a.error().await.0, WsErrorCode::BadFrame);
+    a.stream.send(WsMessage::Binary(vec![1, 2, 3].into())).await.unwrap();
+    assert_eq!(a.error().await.0, WsErrorCode::BadFrame);
+    a.stream.send(WsMessage::Text(format!(r#"{{"type":"ping","pad":"{}"}}"#, "x".repeat(70_000)).into())).await.unwrap();
+    assert_eq!(a.error().await.0, WsErrorCode::FrameTooLarge);
+    a.send_text(&room, "long", &"字".repeat(4001)).await;
+    assert_eq!(a.error().await, (WsErrorCode::TooLong, Some("long".into())));
+    a.send_text(&room, "blank", "   ").await;
+    assert_eq!(a.error().await, (WsErrorCode::BadRequest, Some("blank".into())));
+    a.send_text(&room, "", "no id").await;
+    assert_eq!(a.error().await.0, WsErrorCode::BadRequest);
+    a.assert_alive().await;
+    let (_, history) = ann.call(Method::GET, &format!("/api/conversations/{room}/messages"), None).await;
+    assert_eq!(history.as_array().unwrap().len(), 0, "nothing stored");
+
+    // 4,000 characters exactly are fine, and stored as sent.
+    a.send_text(&room, "max", &"字".repeat(4000)).await;
+    assert!(matches!(a.answer("max").await, ServerFrame::Ack { .. }));
+
+    // A burst beyond the budget is refused with rate_limited.
+    let mut limited = false;
+    for i in 0..60 {
+        a.send_text(&room, &format!("r{i}"), "spam").await;
+    }
+    for _ in 0..60 {
+        if let ServerFrame::Error { code: WsErrorCode::RateLimited, .. } = a.answer("never").await {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited);
+    a.assert_alive().await;
+
+    // Without a token there is no websocket.
+    let anonymous = tokio_tungstenite::connect_async(format!("ws://{}/ws", server.addr)).await;
+    assert!(anonymous.is_err());
+}
+
+async fn signing_in_again_closes_the_old_websocket(server: &TestServer) {
+    let ann = User::register(server, "ann").await;
+    let mut ws = ann.connect().await;
+    let body = json!({ "email": "ann@example.org", "password": "correct horse", "device_id": "d1" });
+    assert_eq!(server.client.post(server.url("/api/auth/login")).json(&body).send().await.unwrap().status(), 200);
+    let closed = loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.stream.next()).await.unwrap() {
+            Some(Ok(WsMessage::Close(frame))) => break frame.unwrap(),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(closed.code, CloseCode::from(close::SIGNED_IN_AGAIN));
+    assert_eq!(closed.reason.as_str(), "signed in again on this device");
+}
+
+async fn conversations_over_http(server: &TestServer) {
+    let (ann, bob, cat) = (User::register(server, "ann").await, User::register(server, "bob").await, User::register(server, "cat").await);
+    // One private chat per pair, whoever asks.
+    let (s1, first) = ann.call(Method::POST, "/api/conversations/private", Some(json!({ "user_id": bob.id }))).await;
+    let (s2, again) = bob.call(Method::POST, "/api/conversations/private", Some(json!({ "user_id": ann.id }))).await;
+    assert_eq!((s1, s2), (201, 200));
+    assert_eq!(first["conversation"]["id"], again["conversation"]["id"]);
+    assert_eq!(first["peer"]["nickname"], "bob");
+    let (status, body) = ann.call(Method::POST, "/api/conversations/private", Some(json!({ "user_id": ann.id }))).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("user_id")));
+
+    let open = ann.group("open house", &[], json!({ "visibility": "public", "join_policy": "open" })).await;
+    let closed = ann.group("members only", &[], json!({ "visibility": "public", "join_policy": "invite_only" })).await;
+    let (_, directory) = cat.call(Method::GET, "/api/conversations/public", None).await;
+    let directory: Vec<DirectoryEntry> = serde_json::from_value(directory).unwrap();
+    assert_eq!(directory.len(), 2);
+    assert!(directory.iter().all(|e| !e.joined && e.members == 1));
+
+    assert_eq!(cat.call(Method::POST, &format!("/api/conversations/{open}/join"), None).await.0, 200);
+    let (status, body) = cat.call(Method::POST, &format!("/api/conversations/{closed}/join"), None).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
+    assert_eq!(ann.call(Method::POST, &format!("/api/conversations/{closed}/invite"), Some(json!({ "user_id": cat.id }))).await.0, 204);
+    let (_, invitations) = cat.call(Method::GET, "/api/invitations", None).await;
+    assert_eq!(invitations[0]["id"], closed.0.as_str());
+    assert_eq!(cat.call(Method::POST, &format!("/api/conversations/{closed}/join"), None).await.0, 200);
+
+    // Only owners and admins change a group.
+    let (status, _) = cat.call(Method::PATCH, &format!("/api/conversations/{open}"), Some(json!({ "name": "mine now" }))).await;
+    assert_eq!(status, 403);
+    let (status, body) = ann.call(Method::PATCH, &format!("/api/conversations/{open}"), Some(json!({ "name": "" }))).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("name")));
+    let (status, body) = ann.call(Method::PATCH, &format!("/api/conversations/{open}"), Some(json!({ "name": "Open House", "description": "all welcome" }))).await;
+    assert_eq!((status, body["name"].as_str()), (200, Some("Open House")));
+    let (_, details) = cat.call(Method::GET, &format!("/api/conversations/{open}"), None).await;
+    assert_eq!(details["members"].as_array().unwrap().len(), 2);
+    assert_eq!(details["my_role"], "member");
+
+    // Unread counts rise with others' messages and clear when read.
+    let mut a = ann.connect().await;
+    for i in 0..3 {
+        a.send_text(&open, &format!("u{i}"), "news").await;
+        a.answer(&format!("u{i}")).await;
+    }
+    let unread = |list: Vec<ConversationSummary>, id: &ConversationId| list.into_iter().find(|s| &s.conversation.id == id).unwrap();
+    let cats = unread(cat.summaries().await, &open);
+    assert_eq!((cats.unread, cats.conversation.last_message.as_ref().unwrap().text.as_str()), (3, "news"));
+    assert_eq!(unread(ann.summaries().await, &open).unread, 0, "one's own messages are read");
+    assert_eq!(cat.summaries().await[0].conversation.id, open, "newest activity first");
+    assert_eq!(cat.call(Method::POST, &format!("/api/conversations/{open}/read"), Some(json!({ "seq": 3 }))).await.0, 204);
+    assert_eq!(unread(cat.summaries().await, &open).unread, 0);
+
+    // Leaving: the owner hands the group on.
+    assert_eq!(ann.call(Method::POST, &format!("/api/conversations/{open}/leave"), None).await.0, 204);
+    let (_, details) = cat.call(Method::GET, &format!("/api/conversations/{open}"), None).await;
+    assert_eq!(details["my_role"], "owner");
+    a.send_text(&open, "gone", "still here?").await;
+    assert_eq!(a.error().await, (WsErrorCode::NotMember, Some("gone".into())));
+    let (status, _) = ann.call(Method::POST, &format!("/api/conversations/{}/leave", first["conversation"]["id"].as_str().unwrap()), None).await;
+    assert_eq!(status, 403, "a private chat cannot be left");
+    assert_eq!(ann.call(Method::GET, "/api/conversations/nope", None).await.0, 404);
+}
+
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod embedded_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let server = super::TestServer::on_store("embedded").await;
+                    super::$name(&server).await;
+                    server.stop().await;
+                }
+            )*
+        }
+        mod mongodb_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let server = super::TestServer::on_store("mongodb").await;
+                    super::$name(&server).await;
+                    server.stop().await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    delivery_reaches_members_only,
+    resends_are_stored_and_delivered_once,
+    offline_clients_catch_up_exactly,
+    messages_during_catch_up_arrive_once_each,
+    concurrent_senders_are_seen_in_one_order,
+    bad_frames_get_error_frames_and_the_connection_stays,
+    signing_in_again_closes_the_old_websocket,
+    conversations_over_http,
+);
