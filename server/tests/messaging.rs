@@ -456,3 +456,21 @@ on_both_stores!(
     signing_in_again_closes_the_old_websocket,
     conversations_over_http,
 );
+
+/// Graceful shutdown closes every websocket with "going away" (1001).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_the_server_closes_websockets_with_going_away() {
+    let server = TestServer::on_store("embedded").await;
+    let ann = User::register(&server, "ann").await;
+    let mut ws = ann.connect().await;
+    let stopping = tokio::spawn(server.stop());
+    let closed = loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.stream.next()).await.unwrap() {
+            Some(Ok(WsMessage::Close(frame))) => break frame.unwrap(),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(closed.code, CloseCode::Away);
+    stopping.await.unwrap();
+}
