@@ -8,6 +8,11 @@
 
 use leptos::prelude::*;
 
+use crate::{
+    model::Millis,
+    protocol::{ApiError, ErrorCode},
+};
+
 /// Cookie that remembers a visitor's explicit language choice.
 pub const LANG_COOKIE: &str = "natter_lang";
 
@@ -87,6 +92,84 @@ pub enum Msg {
     NotFoundTitle,
     NotFoundBody,
     BackHome,
+    Loading,
+    // Header
+    AccountMenu,
+    NavProfile,
+    NavFriends,
+    NavDevices,
+    SignIn,
+    SignUp,
+    SignOut,
+    // Sign-up and sign-in
+    SignUpTitle,
+    SignUpSubmit,
+    HaveAccount,
+    SignInTitle,
+    NoAccount,
+    NoticeRevoked,
+    NoticeExpired,
+    Email,
+    Nickname,
+    Password,
+    // Profile
+    ProfileTitle,
+    Gender,
+    GenderUnknown,
+    GenderMale,
+    GenderFemale,
+    Save,
+    Saved,
+    MemberSince,
+    LastSignIn,
+    SignInCount,
+    Never,
+    ChooseAvatar,
+    AvatarHint,
+    UploadProgress,
+    // Password
+    ChangePassword,
+    CurrentPassword,
+    NewPassword,
+    PasswordChanged,
+    // Devices
+    DevicesTitle,
+    DevicesIntro,
+    ThisDevice,
+    SignedInAt,
+    LastSeen,
+    // Friends
+    FriendsTitle,
+    FindPeople,
+    Search,
+    NoOneFound,
+    AddFriend,
+    RequestSent,
+    AlreadyFriends,
+    Accept,
+    Decline,
+    CancelRequest,
+    RemoveFriend,
+    IncomingRequests,
+    OutgoingRequests,
+    YourFriends,
+    NoFriendsYet,
+    // Errors, see [`Msg::for_error`]
+    ErrInvalidCredentials,
+    ErrWrongCurrentPassword,
+    ErrEmailTaken,
+    ErrRateLimited,
+    ErrSignedOut,
+    ErrExpired,
+    ErrImageTooLarge,
+    ErrImageUnreadable,
+    ErrUnavailable,
+    ErrInternal,
+    ErrEmail,
+    ErrNickname,
+    ErrPassword,
+    ErrCurrentPasswordMissing,
+    ErrSearch,
 }
 
 impl Msg {
@@ -107,7 +190,121 @@ impl Msg {
             NotFoundTitle => l.pick("Page not found", "页面不存在"),
             NotFoundBody => l.pick("There is nothing at this address.", "这个地址没有内容。"),
             BackHome => l.pick("Back to the start page", "返回首页"),
+            Loading => l.pick("Loading…", "加载中…"),
+            AccountMenu => l.pick("Account", "账户"),
+            NavProfile => l.pick("Profile", "个人资料"),
+            NavFriends => l.pick("Friends", "好友"),
+            NavDevices => l.pick("Devices", "设备"),
+            SignIn => l.pick("Sign in", "登录"),
+            SignUp => l.pick("Sign up", "注册"),
+            SignOut => l.pick("Sign out", "退出登录"),
+            SignUpTitle => l.pick("Create your account", "创建账户"),
+            SignUpSubmit => l.pick("Create account", "创建账户"),
+            HaveAccount => l.pick("Already have an account?", "已有账户？"),
+            SignInTitle => l.pick("Sign in to Natter", "登录 Natter"),
+            NoAccount => l.pick("New to Natter?", "还没有账户？"),
+            NoticeRevoked => l.pick(
+                "You signed in again on this device, or were signed out from another one. Please sign in.",
+                "你已在此设备上重新登录，或已从其他设备被退出登录。请重新登录。",
+            ),
+            NoticeExpired => l.pick("Your sign-in has expired. Please sign in again.", "登录已过期，请重新登录。"),
+            Email => l.pick("E-mail", "电子邮件"),
+            Nickname => l.pick("Nickname", "昵称"),
+            Password => l.pick("Password", "密码"),
+            ProfileTitle => l.pick("Your profile", "个人资料"),
+            Gender => l.pick("Gender", "性别"),
+            GenderUnknown => l.pick("Prefer not to say", "不透露"),
+            GenderMale => l.pick("Male", "男"),
+            GenderFemale => l.pick("Female", "女"),
+            Save => l.pick("Save", "保存"),
+            Saved => l.pick("Saved.", "已保存。"),
+            MemberSince => l.pick("Member since", "注册时间"),
+            LastSignIn => l.pick("Last sign-in", "上次登录"),
+            SignInCount => l.pick("Sign-ins", "登录次数"),
+            Never => l.pick("Never", "从未"),
+            ChooseAvatar => l.pick("Choose a new picture", "选择新头像"),
+            AvatarHint => l.pick("PNG, JPEG, WebP or GIF, up to 5 MB", "PNG、JPEG、WebP 或 GIF，不超过 5 MB"),
+            UploadProgress => l.pick("Upload progress", "上传进度"),
+            ChangePassword => l.pick("Change password", "修改密码"),
+            CurrentPassword => l.pick("Current password", "当前密码"),
+            NewPassword => l.pick("New password", "新密码"),
+            PasswordChanged => l.pick(
+                "Password changed. Your other devices have been signed out.",
+                "密码已修改，你的其他设备已退出登录。",
+            ),
+            DevicesTitle => l.pick("Your devices", "你的设备"),
+            DevicesIntro => l.pick(
+                "Browsers and apps signed in to your account. Sign out any you do not recognise.",
+                "已登录你账户的浏览器和应用。如有不认识的设备，请将其退出登录。",
+            ),
+            ThisDevice => l.pick("This device", "本设备"),
+            SignedInAt => l.pick("Signed in", "登录时间"),
+            LastSeen => l.pick("Last active", "最近活动"),
+            FriendsTitle => l.pick("Friends", "好友"),
+            FindPeople => l.pick("Find people by nickname or e-mail", "按昵称或电子邮件查找用户"),
+            Search => l.pick("Search", "搜索"),
+            NoOneFound => l.pick("No one found.", "没有找到用户。"),
+            AddFriend => l.pick("Add friend", "加为好友"),
+            RequestSent => l.pick("Request sent", "已发送请求"),
+            AlreadyFriends => l.pick("Friends", "已是好友"),
+            Accept => l.pick("Accept", "接受"),
+            Decline => l.pick("Decline", "拒绝"),
+            CancelRequest => l.pick("Cancel", "取消"),
+            RemoveFriend => l.pick("Remove", "删除"),
+            IncomingRequests => l.pick("Friend requests", "好友请求"),
+            OutgoingRequests => l.pick("Sent requests", "已发送的请求"),
+            YourFriends => l.pick("Your friends", "你的好友"),
+            NoFriendsYet => l.pick("No friends yet: find people above.", "还没有好友，在上方查找用户吧。"),
+            ErrInvalidCredentials => l.pick("Wrong e-mail address or password.", "电子邮件或密码错误。"),
+            ErrWrongCurrentPassword => l.pick("The current password is wrong.", "当前密码不正确。"),
+            ErrEmailTaken => l.pick(
+                "An account with this e-mail address exists already.",
+                "该电子邮件地址已被注册。",
+            ),
+            ErrRateLimited => l.pick("Too many attempts. Please wait a minute and try again.", "尝试次数过多，请稍等片刻再试。"),
+            ErrSignedOut => l.pick("You are signed out. Please sign in again.", "你已退出登录，请重新登录。"),
+            ErrExpired => l.pick("Your sign-in had expired. Please try again.", "登录已过期，请重试。"),
+            ErrImageTooLarge => l.pick("This picture is too large.", "这张图片太大了。"),
+            ErrImageUnreadable => l.pick(
+                "This file is not a picture Natter can read: choose a PNG, JPEG, WebP or GIF image.",
+                "无法读取此文件：请选择 PNG、JPEG、WebP 或 GIF 图片。",
+            ),
+            ErrUnavailable => l.pick("The server is busy. Please try again shortly.", "服务器繁忙，请稍后再试。"),
+            ErrInternal => l.pick(
+                "Something went wrong. Check your connection and try again.",
+                "出错了，请检查网络连接后重试。",
+            ),
+            ErrEmail => l.pick("Enter a valid e-mail address.", "请输入有效的电子邮件地址。"),
+            ErrNickname => l.pick("Enter a nickname of 1 to 64 characters.", "请输入 1 到 64 个字符的昵称。"),
+            ErrPassword => l.pick("Use 8 to 1024 characters.", "请使用 8 到 1024 个字符。"),
+            ErrCurrentPasswordMissing => l.pick("Enter your current password.", "请输入当前密码。"),
+            ErrSearch => l.pick("Type part of a nickname, or an e-mail address.", "请输入昵称的一部分或电子邮件地址。"),
         }
+    }
+
+    /// The localized text for an API error, by its code and field; `None`
+    /// where the server's (English) message is the best there is.
+    pub fn for_error(err: &ApiError) -> Option<Msg> {
+        use ErrorCode::*;
+        use Msg::*;
+        Some(match (err.code, err.field.as_deref()) {
+            (InvalidCredentials, Some("current_password")) => ErrWrongCurrentPassword,
+            (InvalidCredentials, _) => ErrInvalidCredentials,
+            (EmailTaken, _) => ErrEmailTaken,
+            (RateLimited, _) => ErrRateLimited,
+            (Unauthorized | TokenRevoked, _) => ErrSignedOut,
+            (TokenExpired, _) => ErrExpired,
+            (PayloadTooLarge, _) => ErrImageTooLarge,
+            (UnsupportedMediaType, _) | (BadRequest, Some("avatar")) => ErrImageUnreadable,
+            (StoreUnavailable, _) => ErrUnavailable,
+            (Internal, _) => ErrInternal,
+            (BadRequest, Some("email")) => ErrEmail,
+            (BadRequest, Some("nickname")) => ErrNickname,
+            (BadRequest, Some("password" | "new_password")) => ErrPassword,
+            (BadRequest, Some("current_password")) => ErrCurrentPasswordMissing,
+            (BadRequest, Some("q")) => ErrSearch,
+            _ => return None,
+        })
     }
 }
 
@@ -125,6 +322,19 @@ impl I18n {
     /// The text of `msg` in the current locale; reactive when read in a view.
     pub fn t(&self, msg: Msg) -> &'static str {
         msg.text(self.locale.get())
+    }
+
+    /// What to tell the user about `err`; reactive like [`I18n::t`].
+    pub fn error(&self, err: &ApiError) -> String {
+        match Msg::for_error(err) {
+            Some(msg) => self.t(msg).to_owned(),
+            None => err.message.clone(),
+        }
+    }
+
+    /// A date and time in the user's time zone, written the locale's way.
+    pub fn time(&self, ms: Millis) -> String {
+        format_time(ms, self.locale.get())
     }
 
     /// Switches the language and remembers the choice in a cookie.
@@ -188,6 +398,31 @@ fn initial_locale() -> Locale {
 }
 
 #[cfg(feature = "hydrate")]
+fn format_time(ms: Millis, locale: Locale) -> String {
+    js_sys::Date::new(&(ms as f64).into())
+        .to_locale_string(locale.tag(), &wasm_bindgen::JsValue::UNDEFINED)
+        .into()
+}
+
+/// Outside the browser the user's time zone is unknown: UTC, ISO-style.
+/// (Pages with times render only in the browser; this keeps the server build whole.)
+#[cfg(not(feature = "hydrate"))]
+fn format_time(ms: Millis, _: Locale) -> String {
+    // Days to a civil date: Howard Hinnant's `civil_from_days`.
+    let secs = ms.div_euclid(1000);
+    let (days, day_secs) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let (era, doe) = (z.div_euclid(146_097), z.rem_euclid(146_097));
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", day_secs / 3600, day_secs % 3600 / 60)
+}
+
+#[cfg(feature = "hydrate")]
 fn remember_choice(locale: Locale) {
     use wasm_bindgen::JsCast;
     let doc = web_sys::window()
@@ -210,6 +445,36 @@ mod tests {
         assert_eq!(Locale::negotiate("de, zh-Hans;q=0.7"), Locale::Zh);
         assert_eq!(Locale::negotiate(""), Locale::En);
         assert_eq!(Locale::negotiate("fr;q=oops"), Locale::En);
+    }
+
+    #[test]
+    fn formats_utc_times_outside_the_browser() {
+        assert_eq!(format_time(0, Locale::En), "1970-01-01 00:00 UTC");
+        assert_eq!(format_time(951_782_400_000, Locale::En), "2000-02-29 00:00 UTC");
+        assert_eq!(format_time(1_735_689_599_000, Locale::Zh), "2024-12-31 23:59 UTC");
+    }
+
+    #[test]
+    fn localizes_errors_by_code_and_field() {
+        let wrong = ApiError { code: ErrorCode::InvalidCredentials, message: String::new(), field: None };
+        assert_eq!(Msg::for_error(&wrong), Some(Msg::ErrInvalidCredentials));
+        let current = ApiError { field: Some("current_password".into()), ..wrong };
+        assert_eq!(Msg::for_error(&current), Some(Msg::ErrWrongCurrentPassword));
+        let short = crate::api::check_password("short", "new_password").unwrap_err();
+        assert_eq!(Msg::for_error(&short), Some(Msg::ErrPassword));
+        assert_eq!(Msg::for_error(&ApiError::new(ErrorCode::NotFound, "no such user")), None);
+    }
+
+    /// The messages spell out limits that live in `api`: keep them in step.
+    #[test]
+    fn error_texts_match_the_limits() {
+        use crate::api::{MAX_NICKNAME_CHARS, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+        for l in Locale::ALL {
+            let nickname = Msg::ErrNickname.text(l);
+            assert!(nickname.contains(&format!("1 到 {MAX_NICKNAME_CHARS}")) || nickname.contains(&format!("1 to {MAX_NICKNAME_CHARS}")));
+            let password = Msg::ErrPassword.text(l);
+            assert!(password.contains(&format!("{MIN_PASSWORD_CHARS} ")) && password.contains(&format!("{MAX_PASSWORD_CHARS} ")));
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! UI that the server renders and the browser hydrates.
 
 pub mod api;
+pub mod client;
 pub mod i18n;
 pub mod model;
 pub mod pages;
@@ -14,7 +15,10 @@ use leptos_router::{
     path,
 };
 
-use crate::i18n::{provide_i18n, Msg};
+use crate::{
+    i18n::{provide_i18n, Msg},
+    pages::RequireUser,
+};
 
 /// The HTML document around the app; rendered only on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -47,6 +51,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let i18n = provide_i18n();
+    pages::provide_session();
     // Effects run only in the browser: this marks the page as live for tests
     // and for CSS that hides controls that need the wasm app.
     Effect::new(move || {
@@ -63,6 +68,16 @@ pub fn App() -> impl IntoView {
             <main class="page">
                 <Routes fallback=pages::NotFound>
                     <Route path=path!("/") view=pages::Home/>
+                    <Route path=path!("/signup") view=pages::SignUp/>
+                    <Route path=path!("/signin") view=pages::SignIn/>
+                    // These need a user: signed-out visitors go to /signin?next=….
+                    <Route path=path!("/profile") view=|| view! { <RequireUser><pages::Profile/></RequireUser> }/>
+                    <Route
+                        path=path!("/settings/password")
+                        view=|| view! { <RequireUser><pages::PasswordSettings/></RequireUser> }
+                    />
+                    <Route path=path!("/devices") view=|| view! { <RequireUser><pages::Devices/></RequireUser> }/>
+                    <Route path=path!("/friends") view=|| view! { <RequireUser><pages::Friends/></RequireUser> }/>
                 </Routes>
             </main>
         </Router>

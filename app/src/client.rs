@@ -1,0 +1,301 @@
+//! The browser's side of the JSON API in [`crate::api`], and the few other
+//! browser facilities the pages need (device id, file picking, full reloads).
+//!
+//! The session token lives in the HttpOnly `natter_token` cookie: requests go
+//! to the same origin, the browser attaches the cookie, and no code here ever
+//! sees the token.
+//!
+//! Everything that touches browser APIs sits in the `browser` module, built
+//! with the `hydrate` feature. The server build links `inert` instead: it
+//! renders pages but never runs their event handlers or effects, which are
+//! the only callers, so the pages need no `cfg` of their own.
+
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::protocol::{ApiError, ErrorCode};
+
+#[cfg(feature = "hydrate")]
+use browser as platform;
+#[cfg(not(feature = "hydrate"))]
+use inert as platform;
+
+pub use platform::{device_id, picked_file, reload_at, upload_avatar, PickedFile};
+
+/// localStorage key of this browser's device id.
+pub const DEVICE_ID_KEY: &str = "natter_device_id";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Patch,
+    Delete,
+}
+
+/// `GET path`, decoded as `T`.
+pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+    call(Method::Get, path).await
+}
+
+/// A request with `body` as JSON.
+pub async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
+    method: Method,
+    path: &str,
+    body: &B,
+) -> Result<T, ApiError> {
+    let json = serde_json::to_string(body).map_err(|e| internal(format!("cannot encode the request: {e}")))?;
+    let (status, text) = platform::fetch(method, path, Some(json)).await?;
+    decode(status, &text)
+}
+
+/// A request without a body, such as `POST /api/auth/logout` or `DELETE /api/devices/{id}`.
+/// Use `T = ()` for answers without content.
+pub async fn call<T: DeserializeOwned>(method: Method, path: &str) -> Result<T, ApiError> {
+    let (status, text) = platform::fetch(method, path, None).await?;
+    decode(status, &text)
+}
+
+/// Percent-encodes a query value. `/` may stay as it is in a query, which
+/// keeps `?next=/profile` readable.
+pub fn escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Reads an answer: a 2xx body as `T` (an empty one as JSON `null`, which is
+/// what `()` expects), anything else as the [`ApiError`] it carries.
+fn decode<T: DeserializeOwned>(status: u16, body: &str) -> Result<T, ApiError> {
+    if (200..300).contains(&status) {
+        let body = if body.trim().is_empty() { "null" } else { body };
+        return serde_json::from_str(body).map_err(|e| internal(format!("unexpected answer from the server: {e}")));
+    }
+    // A proxy or a framework layer may answer without our JSON body.
+    Err(serde_json::from_str::<ApiError>(body)
+        .unwrap_or_else(|_| ApiError::new(code_for_status(status), format!("the server answered HTTP {status}"))))
+}
+
+/// The error code that goes with an HTTP status, for answers without a body.
+fn code_for_status(status: u16) -> ErrorCode {
+    use ErrorCode::*;
+    [
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        RateLimited,
+        StoreUnavailable,
+    ]
+    .into_iter()
+    .find(|c| c.http_status() == status)
+    .unwrap_or(Internal)
+}
+
+/// The error the UI shows when the server could not be reached or answered nonsense.
+fn internal(message: String) -> ApiError {
+    ApiError::new(ErrorCode::Internal, message)
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use gloo_net::http::RequestBuilder;
+    use wasm_bindgen::{JsCast, JsValue};
+    use wasm_bindgen_futures::JsFuture;
+    use web_sys::{HtmlInputElement, ProgressEvent, XmlHttpRequest};
+
+    use super::{decode, internal, Method, DEVICE_ID_KEY};
+    use crate::{
+        api::{check_device_id, Me},
+        protocol::ApiError,
+    };
+
+    /// Sends a request and returns the status and body of the answer.
+    pub(super) async fn fetch(method: Method, path: &str, json: Option<String>) -> Result<(u16, String), ApiError> {
+        let method = match method {
+            Method::Get => gloo_net::http::Method::GET,
+            Method::Post => gloo_net::http::Method::POST,
+            Method::Patch => gloo_net::http::Method::PATCH,
+            Method::Delete => gloo_net::http::Method::DELETE,
+        };
+        let builder = RequestBuilder::new(path)
+            .method(method)
+            .header("Accept", "application/json");
+        let request = match json {
+            Some(json) => builder.header("Content-Type", "application/json").body(json),
+            None => builder.build(),
+        }
+        .map_err(network)?;
+        let response = request.send().await.map_err(network)?;
+        let text = response.text().await.map_err(network)?;
+        Ok((response.status(), text))
+    }
+
+    fn network(e: impl std::fmt::Display) -> ApiError {
+        internal(format!("network error: {e}"))
+    }
+
+    fn js(e: JsValue) -> ApiError {
+        internal(format!("browser error: {e:?}"))
+    }
+
+    /// This browser's id for the server's device list, made once and kept in
+    /// localStorage: signing in again with it replaces this browser's old session.
+    pub fn device_id() -> String {
+        let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
+        let kept = storage.as_ref().and_then(|s| s.get_item(DEVICE_ID_KEY).ok().flatten());
+        if let Some(id) = kept.filter(|id| check_device_id(id).is_ok()) {
+            return id;
+        }
+        let id = random_hex();
+        if let Some(storage) = storage {
+            let _ = storage.set_item(DEVICE_ID_KEY, &id);
+        }
+        id
+    }
+
+    /// 32 random hex digits from `crypto.getRandomValues`, else `Math.random`.
+    fn random_hex() -> String {
+        let mut bytes = [0u8; 16];
+        let from_crypto = web_sys::window()
+            .and_then(|w| w.crypto().ok())
+            .is_some_and(|c| c.get_random_values_with_u8_array(&mut bytes).is_ok());
+        if !from_crypto {
+            bytes
+                .iter_mut()
+                .for_each(|b| *b = (js_sys::Math::random() * 256.0) as u8);
+        }
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// A file the user chose in an `<input type="file">`.
+    pub struct PickedFile(web_sys::File);
+
+    impl PickedFile {
+        /// A `blob:` URL showing the file, for a preview; give it back with
+        /// [`PickedFile::release_url`] when the preview goes.
+        pub fn object_url(&self) -> Option<String> {
+            web_sys::Url::create_object_url_with_blob(&self.0).ok()
+        }
+
+        pub fn release_url(url: &str) {
+            let _ = web_sys::Url::revoke_object_url(url);
+        }
+    }
+
+    /// The file just chosen in the file input that `ev` comes from. Empties
+    /// the input, so that choosing the same file again is noticed too.
+    pub fn picked_file(ev: &web_sys::Event) -> Option<PickedFile> {
+        let input = ev.target()?.dyn_into::<HtmlInputElement>().ok()?;
+        let file = input.files()?.get(0)?;
+        input.set_value("");
+        Some(PickedFile(file))
+    }
+
+    /// `POST /api/me/avatar` with the file as the body. Uses XMLHttpRequest
+    /// rather than fetch, which cannot report upload progress; `on_progress`
+    /// gets the fraction sent, from 0 to 1.
+    pub async fn upload_avatar(file: &PickedFile, on_progress: impl Fn(f64) + 'static) -> Result<Me, ApiError> {
+        let xhr = XmlHttpRequest::new().map_err(js)?;
+        xhr.open("POST", "/api/me/avatar").map_err(js)?;
+        xhr.set_request_header("Accept", "application/json").map_err(js)?;
+        let progress = wasm_bindgen::closure::Closure::<dyn Fn(ProgressEvent)>::new(move |ev: ProgressEvent| {
+            if ev.length_computable() && ev.total() > 0.0 {
+                on_progress(ev.loaded() / ev.total());
+            }
+        });
+        xhr.upload()
+            .map_err(js)?
+            .set_onprogress(Some(progress.as_ref().unchecked_ref()));
+        // `loadend` follows success, failure and abort alike.
+        let finished = js_sys::Promise::new(&mut |resolve, _reject| xhr.set_onloadend(Some(&resolve)));
+        xhr.send_with_opt_blob(Some(&file.0)).map_err(js)?;
+        JsFuture::from(finished).await.map_err(js)?;
+        drop(progress); // kept alive until here: the browser calls it during the upload
+        match xhr.status().map_err(js)? {
+            0 => Err(internal("network error: the upload did not reach the server".into())),
+            status => decode(status, &xhr.response_text().ok().flatten().unwrap_or_default()),
+        }
+    }
+
+    /// Loads `path` as a new page, dropping all in-memory state.
+    pub fn reload_at(path: &str) {
+        if let Some(w) = web_sys::window() {
+            let _ = w.location().assign(path);
+        }
+    }
+}
+
+/// The server build's stand-ins for [`browser`]'s functions; see the module docs.
+#[cfg(not(feature = "hydrate"))]
+mod inert {
+    use super::{internal, Method};
+    use crate::{api::Me, protocol::ApiError};
+
+    fn not_here() -> ApiError {
+        internal("the API client runs only in the browser".into())
+    }
+
+    pub(super) async fn fetch(_: Method, _: &str, _: Option<String>) -> Result<(u16, String), ApiError> {
+        Err(not_here())
+    }
+
+    pub fn device_id() -> String {
+        String::new()
+    }
+
+    /// Cannot exist outside the browser.
+    pub enum PickedFile {}
+
+    impl PickedFile {
+        pub fn object_url(&self) -> Option<String> {
+            match *self {}
+        }
+
+        pub fn release_url(_: &str) {}
+    }
+
+    pub fn picked_file(_: &leptos::ev::Event) -> Option<PickedFile> {
+        None
+    }
+
+    pub async fn upload_avatar(file: &PickedFile, _: impl Fn(f64) + 'static) -> Result<Me, ApiError> {
+        match *file {}
+    }
+
+    pub fn reload_at(_: &str) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_query_values() {
+        assert_eq!(escape("/a b&c=d?é"), "/a%20b%26c%3Dd%3F%C3%A9");
+    }
+
+    #[test]
+    fn decodes_success_and_empty_answers() {
+        assert_eq!(decode::<Vec<u8>>(200, "[1,2]").unwrap(), vec![1, 2]);
+        decode::<()>(204, "").unwrap();
+        assert_eq!(decode::<Vec<u8>>(200, "oops").unwrap_err().code, ErrorCode::Internal);
+    }
+
+    #[test]
+    fn decodes_errors_with_and_without_a_body() {
+        let err = decode::<()>(409, r#"{"code":"email_taken","message":"taken","field":"email"}"#).unwrap_err();
+        assert_eq!((err.code, err.field.as_deref()), (ErrorCode::EmailTaken, Some("email")));
+        assert_eq!(
+            decode::<()>(413, "length limit exceeded").unwrap_err().code,
+            ErrorCode::PayloadTooLarge
+        );
+        assert_eq!(decode::<()>(401, "").unwrap_err().code, ErrorCode::Unauthorized);
+        assert_eq!(decode::<()>(502, "<html>").unwrap_err().code, ErrorCode::Internal);
+    }
+}

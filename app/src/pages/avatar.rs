@@ -1,0 +1,106 @@
+//! Users' pictures: showing one, and uploading your own.
+
+use leptos::prelude::*;
+
+use super::{
+    form::{invalid, Field, FormFeedback, FormState},
+    session::use_session,
+};
+use crate::{
+    client::{self, PickedFile},
+    i18n::{use_i18n, Msg},
+};
+
+/// A user's round picture, or the first letter of their name when they have none.
+#[component]
+pub fn Avatar(
+    #[prop(into)] url: Signal<Option<String>>,
+    #[prop(into)] name: Signal<String>,
+    #[prop(optional)] large: bool,
+    /// Set on the `<img>` only, not on the letter.
+    #[prop(optional)]
+    testid: Option<&'static str>,
+) -> impl IntoView {
+    move || match url.get() {
+        Some(src) => view! { <img class="avatar" class:large=large src=src alt="" data-testid=testid/> }.into_any(),
+        None => {
+            let initial = name.with(|n| {
+                n.chars()
+                    .next()
+                    .map(|c| c.to_uppercase().to_string())
+                    .unwrap_or_default()
+            });
+            view! { <span class="avatar" class:large=large aria-hidden="true">{initial}</span> }.into_any()
+        }
+    }
+}
+
+/// The signed-in user's picture with a file input: a chosen picture shows at
+/// once and uploads right away, with a progress bar; the server's copy then
+/// replaces it.
+#[component]
+pub fn AvatarUpload() -> impl IntoView {
+    let i18n = use_i18n();
+    let session = use_session();
+    let state = FormState::new(&["avatar"]);
+    // The `blob:` URL of the chosen file while it is on its way.
+    let preview = RwSignal::new(None::<String>);
+    // The fraction uploaded; `None` before the first upload and after a failure.
+    let progress = RwSignal::new(None::<f64>);
+
+    let set_preview = move |url: Option<String>| {
+        if let Some(old) = preview.get_untracked() {
+            PickedFile::release_url(&old);
+        }
+        preview.set(url);
+    };
+    on_cleanup(move || set_preview(None));
+
+    let on_change = move |ev: leptos::ev::Event| {
+        let Some(file) = client::picked_file(&ev) else { return };
+        set_preview(file.object_url());
+        progress.set(Some(0.0));
+        let upload = async move {
+            let answer = client::upload_avatar(&file, move |sent| progress.set(Some(sent))).await;
+            // Tiny files may finish without a single progress event.
+            progress.set(answer.is_ok().then_some(1.0));
+            set_preview(None);
+            answer
+        };
+        state.run([], upload, move |me| session.signed_in(me));
+    };
+
+    let saved_url = Signal::derive(move || session.me().and_then(|me| me.avatar));
+    let nickname = Signal::derive(move || session.me().map(|me| me.nickname).unwrap_or_default());
+    view! {
+        <div class="avatar-upload">
+            {move || match preview.get() {
+                Some(src) => view! { <img class="avatar large" src=src alt="" data-testid="avatar-preview"/> }.into_any(),
+                None => view! { <Avatar url=saved_url name=nickname large=true testid="avatar-image"/> }.into_any(),
+            }}
+            <div class="avatar-controls">
+                <FormFeedback state/>
+                <Field state name="avatar" label=Msg::ChooseAvatar>
+                    <input
+                        id="avatar"
+                        type="file"
+                        accept="image/png,image/jpeg,image/webp,image/gif"
+                        data-testid="avatar-input"
+                        aria-invalid=invalid(state, "avatar")
+                        disabled=move || state.pending()
+                        on:change=on_change
+                    />
+                </Field>
+                <p class="hint">{move || i18n.t(Msg::AvatarHint)}</p>
+                <Show when=move || progress.get().is_some()>
+                    <progress
+                        data-testid="avatar-progress"
+                        max="100"
+                        value=move || format!("{:.0}", progress.get().unwrap_or_default() * 100.0)
+                        aria-label=move || i18n.t(Msg::UploadProgress)
+                    ></progress>
+                </Show>
+            </div>
+        </div>
+    }
+}

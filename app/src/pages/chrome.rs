@@ -1,0 +1,103 @@
+//! The top bar on every page: brand, account links, language.
+
+use leptos::{prelude::*, task::spawn_local};
+use leptos_router::components::A;
+
+use super::{
+    avatar::Avatar,
+    session::{use_session, Auth},
+};
+use crate::{
+    api::Me,
+    client::{self, Method},
+    i18n::{use_i18n, Locale, Msg},
+};
+
+#[component]
+pub fn Header() -> impl IntoView {
+    let i18n = use_i18n();
+    let session = use_session();
+    // The header shows the session, so it is also what keeps it current.
+    session.refresh_on_navigation();
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">
+                <img src="/icons/icon.svg" alt="" width="28" height="28"/>
+                <span>"Natter"</span>
+            </a>
+            <nav class="account" aria-label=move || i18n.t(Msg::AccountMenu)>
+                // Empty while checking (always so on the server): no flash of
+                // the wrong links, no hydration mismatch.
+                {move || match session.auth() {
+                    Auth::Checking => ().into_any(),
+                    Auth::SignedIn(me) => view! { <UserMenu me/> }.into_any(),
+                    Auth::SignedOut(_) | Auth::Failed(_) => {
+                        view! {
+                            <A href="/signin">{move || i18n.t(Msg::SignIn)}</A>
+                            <A href="/signup">{move || i18n.t(Msg::SignUp)}</A>
+                        }
+                            .into_any()
+                    }
+                }}
+            </nav>
+            <LanguageSwitcher/>
+        </header>
+    }
+}
+
+#[component]
+fn UserMenu(me: Me) -> impl IntoView {
+    let i18n = use_i18n();
+    let sign_out = move |_| {
+        spawn_local(async move {
+            // Whatever the answer, the next page asks the server who is signed in.
+            let _ = client::call::<()>(Method::Post, "/api/auth/logout").await;
+            // A fresh page load drops everything this user's pages held.
+            client::reload_at("/signin");
+        })
+    };
+    view! {
+        <div class="user-menu" data-testid="user-menu">
+            <span class="who">
+                <Avatar url=me.avatar name=me.nickname.clone()/>
+                <span class="who-name">{me.nickname}</span>
+            </span>
+            <A href="/profile">{move || i18n.t(Msg::NavProfile)}</A>
+            <A href="/friends">{move || i18n.t(Msg::NavFriends)}</A>
+            <A href="/devices">{move || i18n.t(Msg::NavDevices)}</A>
+            <button type="button" class="link-button" data-testid="signout" on:click=sign_out>
+                {move || i18n.t(Msg::SignOut)}
+            </button>
+        </div>
+    }
+}
+
+#[component]
+pub fn LanguageSwitcher() -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <label class="lang">
+            <span class="visually-hidden">{move || i18n.t(Msg::Language)}</span>
+            <select
+                data-testid="language"
+                aria-label=move || i18n.t(Msg::Language)
+                on:change=move |ev| {
+                    if let Some(l) = Locale::from_tag(&event_target_value(&ev)) {
+                        i18n.set_locale(l);
+                    }
+                }
+            >
+                {Locale::ALL
+                    .into_iter()
+                    .map(|l| {
+                        view! {
+                            <option value=l.tag() selected=move || i18n.locale() == l>
+                                {l.native_name()}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
+            </select>
+        </label>
+    }
+}

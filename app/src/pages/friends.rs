@@ -1,0 +1,194 @@
+//! `/friends`: find people, answer friend requests, see and remove friends.
+
+use leptos::prelude::*;
+
+use super::{
+    avatar::Avatar,
+    form::{ActionButton, Form, FormFeedback, FormState, TextField},
+};
+use crate::{
+    api::{Friends as FriendLists, PublicProfile},
+    client::{self, Method},
+    i18n::{use_i18n, Msg},
+    model::UserId,
+    protocol::ApiError,
+};
+
+/// Where someone stands with the signed-in user.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Relation {
+    Stranger,
+    Friend,
+    /// They asked to be friends.
+    Incoming,
+    /// The user asked them.
+    Outgoing,
+}
+
+fn relation(lists: &FriendLists, id: &UserId) -> Relation {
+    let has = |list: &[PublicProfile]| list.iter().any(|p| &p.id == id);
+    if has(&lists.friends) {
+        Relation::Friend
+    } else if has(&lists.incoming) {
+        Relation::Incoming
+    } else if has(&lists.outgoing) {
+        Relation::Outgoing
+    } else {
+        Relation::Stranger
+    }
+}
+
+/// Shown inside `RequireUser`.
+#[component]
+pub fn Friends() -> impl IntoView {
+    let i18n = use_i18n();
+    let lists = RwSignal::new(None::<FriendLists>);
+    let actions = FormState::new(&[]);
+    actions.run([], client::get("/api/friends"), move |l| lists.set(Some(l)));
+    // `POST` asks or accepts; `DELETE` removes, cancels or declines. Both answer the new lists.
+    let change = move |method: Method, id: UserId| {
+        let request = async move { client::call(method, &format!("/api/friends/{id}")).await };
+        actions.run([], request, move |l| lists.set(Some(l)));
+    };
+
+    let query = RwSignal::new(String::new());
+    let found = RwSignal::new(None::<Vec<PublicProfile>>);
+    let search = FormState::new(&["q"]);
+    let submit_search = move || {
+        let q = query.get_untracked().trim().to_owned();
+        let problem = q
+            .is_empty()
+            .then(|| ApiError::invalid("q", "type something to search for"));
+        let path = format!("/api/users?q={}", client::escape(&q));
+        search.run([problem], async move { client::get(&path).await }, move |people| {
+            found.set(Some(people))
+        });
+    };
+
+    // One button that sends `method` about the person in its row.
+    let button = move |id: UserId, method: Method, label: Msg, testid: &'static str| {
+        let secondary = method == Method::Delete;
+        view! { <ActionButton state=actions label testid secondary on_click=move || change(method, id.clone())/> }
+    };
+
+    // A search result's action depends on the lists, which change as the user acts.
+    let result_action = move |id: UserId| {
+        move || match lists.with(|l| l.as_ref().map(|l| relation(l, &id))) {
+            Some(Relation::Stranger) => button(id.clone(), Method::Post, Msg::AddFriend, "add-friend").into_any(),
+            Some(Relation::Incoming) => button(id.clone(), Method::Post, Msg::Accept, "accept").into_any(),
+            Some(Relation::Outgoing) => {
+                view! { <span class="badge">{move || i18n.t(Msg::RequestSent)}</span> }.into_any()
+            }
+            Some(Relation::Friend) => {
+                view! { <span class="badge">{move || i18n.t(Msg::AlreadyFriends)}</span> }.into_any()
+            }
+            None => ().into_any(),
+        }
+    };
+
+    view! {
+        <section class="card wide">
+            <h1>{move || i18n.t(Msg::FriendsTitle)}</h1>
+            <Form state=search submit=Msg::Search on_submit=submit_search inline=true>
+                <TextField
+                    state=search
+                    name="q"
+                    label=Msg::FindPeople
+                    value=query
+                    kind="search"
+                    autocomplete="off"
+                    testid="friend-search"
+                />
+            </Form>
+            {move || {
+                found
+                    .get()
+                    .map(|people| {
+                        if people.is_empty() {
+                            return view! { <p class="muted">{move || i18n.t(Msg::NoOneFound)}</p> }.into_any();
+                        }
+                        let rows = people.into_iter().map(|p| {
+                            let action = result_action(p.id.clone());
+                            view! { <Person person=p testid="search-result">{action}</Person> }
+                        });
+                        view! { <ul class="rows">{rows.collect_view()}</ul> }.into_any()
+                    })
+            }}
+            <FormFeedback state=actions/>
+            {move || {
+                lists
+                    .get()
+                    .map(|l| {
+                        view! {
+                            <PeopleSection
+                                title=Msg::IncomingRequests
+                                people=l.incoming
+                                testid="incoming-request"
+                                actions=move |id| {
+                                    (button(id.clone(), Method::Post, Msg::Accept, "accept"), button(id, Method::Delete, Msg::Decline, "decline"))
+                                        .into_any()
+                                }
+                            />
+                            <PeopleSection
+                                title=Msg::OutgoingRequests
+                                people=l.outgoing
+                                testid="outgoing-request"
+                                actions=move |id| button(id, Method::Delete, Msg::CancelRequest, "cancel-request").into_any()
+                            />
+                            <PeopleSection
+                                title=Msg::YourFriends
+                                people=l.friends
+                                testid="friend-row"
+                                empty=Msg::NoFriendsYet
+                                actions=move |id| button(id, Method::Delete, Msg::RemoveFriend, "remove-friend").into_any()
+                            />
+                        }
+                    })
+            }}
+        </section>
+    }
+}
+
+/// A titled list of people, each with the buttons `actions` makes for them.
+#[component]
+fn PeopleSection(
+    title: Msg,
+    people: Vec<PublicProfile>,
+    testid: &'static str,
+    /// Shown when there is no one; without it, an empty section is left out.
+    #[prop(optional)]
+    empty: Option<Msg>,
+    actions: impl Fn(UserId) -> AnyView + 'static,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    if people.is_empty() && empty.is_none() {
+        return ().into_any();
+    }
+    let note = empty
+        .filter(|_| people.is_empty())
+        .map(|m| view! { <p class="muted">{move || i18n.t(m)}</p> });
+    let rows = people.into_iter().map(|p| {
+        let buttons = actions(p.id.clone());
+        view! { <Person person=p testid>{buttons}</Person> }
+    });
+    view! {
+        <section class="people">
+            <h2>{move || i18n.t(title)}</h2>
+            {note}
+            <ul class="rows">{rows.collect_view()}</ul>
+        </section>
+    }
+    .into_any()
+}
+
+/// One person in a list: picture, nickname, and the actions in `children`.
+#[component]
+fn Person(person: PublicProfile, testid: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <li class="row" data-testid=testid>
+            <Avatar url=person.avatar name=person.nickname.clone()/>
+            <span class="row-title">{person.nickname}</span>
+            <span class="row-actions">{children()}</span>
+        </li>
+    }
+}

@@ -1,0 +1,102 @@
+//! `/profile`: the signed-in user's account facts, picture, nickname and gender.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use super::{
+    avatar::AvatarUpload,
+    form::{Field, Form, FormState, TextField},
+    session::use_session,
+};
+use crate::{
+    api::{check_nickname, Me, UpdateProfile},
+    client::{self, Method},
+    i18n::{use_i18n, Msg},
+    model::Gender,
+};
+
+const GENDERS: [(Gender, Msg); 3] = [
+    (Gender::Unknown, Msg::GenderUnknown),
+    (Gender::Male, Msg::GenderMale),
+    (Gender::Female, Msg::GenderFemale),
+];
+
+/// Shown inside `RequireUser`, so the session holds the user.
+#[component]
+pub fn Profile() -> impl IntoView {
+    let i18n = use_i18n();
+    let session = use_session();
+    let me = move || session.me();
+
+    let start = untrack(me);
+    let nickname = RwSignal::new(start.as_ref().map(|m| m.nickname.clone()).unwrap_or_default());
+    let gender = RwSignal::new(start.map(|m| m.gender).unwrap_or_default());
+    let state = FormState::new(&["nickname", "gender"]);
+    let save = move || {
+        let body = UpdateProfile {
+            nickname: Some(nickname.get_untracked()),
+            gender: Some(gender.get_untracked()),
+        };
+        let problems = [body.nickname.as_deref().and_then(|n| check_nickname(n).err())];
+        let request = async move { client::send::<_, Me>(Method::Patch, "/api/me", &body).await };
+        state.run(problems, request, move |me| {
+            session.signed_in(me);
+            state.notify(Msg::Saved);
+        });
+    };
+
+    view! {
+        <section class="card wide">
+            <h1>{move || i18n.t(Msg::ProfileTitle)}</h1>
+            <div class="profile-head">
+                <AvatarUpload/>
+                <div>
+                    <h2 class="profile-name" data-testid="profile-nickname">{move || me().map(|m| m.nickname)}</h2>
+                    <dl class="facts">
+                        <dt>{move || i18n.t(Msg::Email)}</dt>
+                        <dd data-testid="profile-email">{move || me().map(|m| m.email)}</dd>
+                        <dt>{move || i18n.t(Msg::MemberSince)}</dt>
+                        <dd>{move || me().map(|m| i18n.time(m.created_ms))}</dd>
+                        <dt>{move || i18n.t(Msg::LastSignIn)}</dt>
+                        <dd>
+                            {move || {
+                                me().map(|m| m.last_login_ms.map_or_else(|| i18n.t(Msg::Never).to_owned(), |t| i18n.time(t)))
+                            }}
+                        </dd>
+                        <dt>{move || i18n.t(Msg::SignInCount)}</dt>
+                        <dd data-testid="profile-login-count">{move || me().map(|m| m.login_count)}</dd>
+                    </dl>
+                </div>
+            </div>
+            <Form state submit=Msg::Save on_submit=save>
+                <TextField state name="nickname" label=Msg::Nickname value=nickname autocomplete="nickname"/>
+                <Field state name="gender" label=Msg::Gender>
+                    <select
+                        id="gender"
+                        data-testid="gender"
+                        on:change=move |ev| {
+                            if let Some(g) = event_target_value(&ev).parse().ok().and_then(Gender::from_code) {
+                                gender.set(g);
+                            }
+                        }
+                    >
+                        {GENDERS
+                            .into_iter()
+                            .map(|(g, label)| {
+                                view! {
+                                    <option value=g.code().to_string() selected=move || gender.get() == g>
+                                        {move || i18n.t(label)}
+                                    </option>
+                                }
+                            })
+                            .collect_view()}
+                    </select>
+                </Field>
+            </Form>
+            <p class="links">
+                <A href="/settings/password">{move || i18n.t(Msg::ChangePassword)}</A>
+                <A href="/devices">{move || i18n.t(Msg::NavDevices)}</A>
+            </p>
+        </section>
+    }
+}

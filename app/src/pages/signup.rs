@@ -1,0 +1,60 @@
+//! `/signup?next=/path`: create an account, which also signs in.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use super::{
+    form::{Form, FormState, TextField},
+    session::{keeping_next, use_finish_sign_in},
+};
+use crate::{
+    api::{check_email, check_nickname, check_password, AuthResponse, RegisterRequest},
+    client::{self, Method},
+    i18n::{use_i18n, Msg},
+};
+
+#[component]
+pub fn SignUp() -> impl IntoView {
+    let i18n = use_i18n();
+    let email = RwSignal::new(String::new());
+    let nickname = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let state = FormState::new(&["email", "nickname", "password"]);
+    let finish = use_finish_sign_in();
+    let submit = move || {
+        let body = RegisterRequest {
+            email: email.get_untracked(),
+            nickname: nickname.get_untracked(),
+            password: password.get_untracked(),
+            device_id: client::device_id(),
+            gender: Default::default(),
+        };
+        let problems = [
+            check_email(&body.email).err(),
+            check_nickname(&body.nickname).err(),
+            check_password(&body.password, "password").err(),
+        ];
+        let request = async move { client::send::<_, AuthResponse>(Method::Post, "/api/auth/register", &body).await };
+        state.run(problems, request, finish.clone());
+    };
+    view! {
+        <section class="card">
+            <h1>{move || i18n.t(Msg::SignUpTitle)}</h1>
+            <Form state submit=Msg::SignUpSubmit on_submit=submit>
+                <TextField state name="email" label=Msg::Email value=email kind="email" autocomplete="email"/>
+                <TextField state name="nickname" label=Msg::Nickname value=nickname autocomplete="nickname"/>
+                <TextField
+                    state
+                    name="password"
+                    label=Msg::Password
+                    value=password
+                    kind="password"
+                    autocomplete="new-password"
+                />
+            </Form>
+            <p class="switch">
+                {move || i18n.t(Msg::HaveAccount)} <A href=keeping_next("/signin")>{move || i18n.t(Msg::SignIn)}</A>
+            </p>
+        </section>
+    }
+}
