@@ -372,7 +372,7 @@ async fn sign_in_is_rate_limited(server: &TestServer) {
         .unwrap();
     assert_eq!(resp.status(), 429);
     let wait: u64 = resp.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
-    assert!(wait >= 1 && wait <= 300);
+    assert!((1..=300).contains(&wait));
     assert_eq!(resp.json::<Value>().await.unwrap()["code"], "rate_limited");
 }
 

@@ -104,7 +104,7 @@ pub async fn list(
             out.push(summary(&state, c, m).await?);
         }
     }
-    out.sort_by(|a, b| b.conversation.last_activity_ms.cmp(&a.conversation.last_activity_ms));
+    out.sort_by_key(|s| std::cmp::Reverse(s.conversation.last_activity_ms));
     Ok(Json(out))
 }
 

@@ -130,9 +130,9 @@ mod tests {
     fn messages_reach_the_connections_of_the_conversation_only() {
         let mut hub = HubCore::default();
         let (c1, c2) = (ConversationId::from("c1"), ConversationId::from("c2"));
-        let a1 = hub.connect(&UserId::from("a"), "laptop", &[c1.clone()]);
+        let a1 = hub.connect(&UserId::from("a"), "laptop", std::slice::from_ref(&c1));
         let a2 = hub.connect(&UserId::from("a"), "phone", &[c1.clone(), c2.clone()]);
-        let b = hub.connect(&UserId::from("b"), "laptop", &[c2.clone()]);
+        let b = hub.connect(&UserId::from("b"), "laptop", std::slice::from_ref(&c2));
         assert_eq!(hub.route(&message("c1")), vec![a1, a2]);
         assert_eq!(hub.route(&message("c2")), vec![a2, b]);
         assert!(hub.route(&message("c3")).is_empty());
@@ -142,7 +142,7 @@ mod tests {
     fn joining_and_leaving_change_who_receives() {
         let mut hub = HubCore::default();
         let c = ConversationId::from("c");
-        let a = hub.connect(&UserId::from("a"), "d", &[c.clone()]);
+        let a = hub.connect(&UserId::from("a"), "d", std::slice::from_ref(&c));
         let b = hub.connect(&UserId::from("b"), "d", &[]);
         let joined = HubEvent::Joined { conversation_id: c.clone(), user_id: UserId::from("b") };
         assert_eq!(hub.route(&joined), vec![a, b]);
@@ -156,8 +156,8 @@ mod tests {
     fn sign_outs_reach_that_device_only_and_disconnects_clean_up() {
         let mut hub = HubCore::default();
         let c = ConversationId::from("c");
-        let laptop = hub.connect(&UserId::from("a"), "laptop", &[c.clone()]);
-        let phone = hub.connect(&UserId::from("a"), "phone", &[c.clone()]);
+        let laptop = hub.connect(&UserId::from("a"), "laptop", std::slice::from_ref(&c));
+        let phone = hub.connect(&UserId::from("a"), "phone", std::slice::from_ref(&c));
         let out = HubEvent::SignedOut { user_id: UserId::from("a"), device_id: "phone".into(), close_code: 4001 };
         assert_eq!(hub.route(&out), vec![phone]);
         let read = HubEvent::Read { conversation_id: c.clone(), user_id: UserId::from("a"), seq: 3 };
