@@ -474,3 +474,33 @@ async fn stopping_the_server_closes_websockets_with_going_away() {
     assert_eq!(closed.code, CloseCode::Away);
     stopping.await.unwrap();
 }
+
+/// A store outage: sends get the retryable `retry` error and nothing is
+/// acked that was not stored; once the store is back, the resend goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_outage_answers_retry_and_loses_nothing_acked() {
+    let proxy = support::SwitchProxy::start(support::mongodb_addr(), true).await;
+    let uri = format!("mongodb://{}/?directConnection=true", proxy.addr);
+    let db = format!("natter_test_{}", natter_server::store::new_id());
+    let server = TestServer::start(&["--mongodb-uri", &uri, "--mongodb-db", &db]).await;
+    server.wait_for_status("/readyz", 200, Duration::from_secs(20)).await;
+    let (ann, bob) = (User::register(&server, "ann").await, User::register(&server, "bob").await);
+    let room = ann.group("room", &[&bob], json!({})).await;
+    let mut a = ann.connect().await;
+    a.send_text(&room, "before", "stored").await;
+    assert!(matches!(a.answer("before").await, ServerFrame::Ack { seq: 1, .. }));
+
+    proxy.set_up(false);
+    a.send_text(&room, "during", "not yet").await;
+    assert_eq!(a.error().await, (WsErrorCode::Retry, Some("during".into())));
+
+    proxy.set_up(true);
+    server.wait_for_status("/readyz", 200, Duration::from_secs(20)).await;
+    a.send_text(&room, "during", "not yet").await;
+    let ServerFrame::Ack { seq, duplicate, .. } = a.answer("during").await else { panic!("no ack") };
+    assert_eq!((seq, duplicate), (2, false));
+    let (_, history) = bob.call(Method::GET, &format!("/api/conversations/{room}/messages"), None).await;
+    let seqs: Vec<u64> = history.as_array().unwrap().iter().map(|m| m["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, vec![2, 1]);
+    server.stop().await;
+}
