@@ -115,7 +115,9 @@ pub enum ClientFrame {
     },
     /// The client has every message of these conversations up to the given
     /// sequence number; the server sends what follows, then the live stream.
-    /// Conversations left out start from the live stream.
+    /// Conversations left out start from the live stream. The server starts
+    /// the live stream after the client's first frame, so a client sends this
+    /// first (with no positions if it has nothing to catch up on).
     Resume { positions: Vec<Position> },
     /// The user has read the conversation up to `seq`.
     Read { conversation_id: crate::model::ConversationId, seq: u64 },

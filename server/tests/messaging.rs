@@ -56,12 +56,19 @@ impl<'a> User<'a> {
         ConversationId(created["conversation"]["id"].as_str().unwrap().to_owned())
     }
 
+    /// A connection on the live stream (its first frame is an empty resume).
     async fn connect(&self) -> Client {
+        self.connect_resuming(vec![]).await
+    }
+
+    /// A connection whose first frame resumes from `positions`.
+    async fn connect_resuming(&self, positions: Vec<Position>) -> Client {
         let mut req = format!("ws://{}/ws", self.server.addr).into_client_request().unwrap();
         req.headers_mut().insert("authorization", format!("Bearer {}", self.token).parse().unwrap());
         let (stream, _) = tokio_tungstenite::connect_async(req).await.unwrap();
         let mut client = Client { stream };
         assert!(matches!(client.next().await, ServerFrame::Hello { .. }));
+        client.send(&ClientFrame::Resume { positions }).await;
         client
     }
 
@@ -162,7 +169,7 @@ async fn delivery_reaches_members_only(server: &TestServer) {
     let first = loop {
         match c.next().await {
             ServerFrame::Message { message } => break message,
-            ServerFrame::Ack { .. } => continue,
+            ServerFrame::Ack { .. } | ServerFrame::Notice { .. } => continue,
             other => panic!("cat got {other:?}"),
         }
     };
@@ -207,8 +214,7 @@ async fn offline_clients_catch_up_exactly(server: &TestServer) {
         a.send_text(&room, &i.to_string(), &format!("missed {i}")).await;
         a.answer(&i.to_string()).await;
     }
-    let mut b = bob.connect().await;
-    b.send(&ClientFrame::Resume { positions: vec![Position { conversation_id: room.clone(), seq: seen }] }).await;
+    let mut b = bob.connect_resuming(vec![Position { conversation_id: room.clone(), seq: seen }]).await;
     let mut got = Vec::new();
     for _ in 0..7 {
         got.push(b.message().await);
@@ -237,8 +243,7 @@ async fn messages_during_catch_up_arrive_once_each(server: &TestServer) {
         }
         a
     });
-    let mut b = bob.connect().await;
-    b.send(&ClientFrame::Resume { positions: vec![Position { conversation_id: room.clone(), seq: 0 }] }).await;
+    let mut b = bob.connect_resuming(vec![Position { conversation_id: room.clone(), seq: 0 }]).await;
     let mut seqs = Vec::new();
     while seqs.len() < 50 {
         seqs.push(b.message().await.seq);
@@ -359,6 +364,31 @@ async fn signing_in_again_closes_the_old_websocket(server: &TestServer) {
     assert_eq!(closed.reason.as_str(), "signed in again on this device");
 }
 
+async fn members_hear_join_leave_online_and_offline(server: &TestServer) {
+    let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
+    let room = ann.group("room", &[], json!({ "visibility": "public", "join_policy": "open" })).await;
+    let mut a = ann.connect().await;
+    let mut notices = Vec::new();
+    let mut expect = |frame: ServerFrame| match frame {
+        ServerFrame::Notice { conversation_id, user_id, notice } if user_id.0 == bob.id => {
+            assert_eq!(conversation_id, room);
+            notices.push(notice);
+            true
+        }
+        _ => false,
+    };
+    assert_eq!(bob.call(Method::POST, &format!("/api/conversations/{room}/join"), None).await.0, 200);
+    while !expect(a.next().await) {}
+    let b = bob.connect().await;
+    while !expect(a.next().await) {}
+    drop(b);
+    while !expect(a.next().await) {}
+    assert_eq!(bob.call(Method::POST, &format!("/api/conversations/{room}/leave"), None).await.0, 204);
+    while !expect(a.next().await) {}
+    use app::protocol::NoticeKind::*;
+    assert_eq!(notices, vec![Join, Online, Offline, Leave]);
+}
+
 async fn conversations_over_http(server: &TestServer) {
     let (ann, bob, cat) = (User::register(server, "ann").await, User::register(server, "bob").await, User::register(server, "cat").await);
     // One private chat per pair, whoever asks.
@@ -454,6 +484,7 @@ on_both_stores!(
     concurrent_senders_are_seen_in_one_order,
     bad_frames_get_error_frames_and_the_connection_stays,
     signing_in_again_closes_the_old_websocket,
+    members_hear_join_leave_online_and_offline,
     conversations_over_http,
 );
 

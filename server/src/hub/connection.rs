@@ -7,8 +7,16 @@
 //! at or below the cursor was delivered already; one above the next expected
 //! number means a gap, which is filled from the store first. Resuming is just
 //! setting the cursor and filling to the end.
+//!
+//! The live stream starts only after the client's first frame, so a client
+//! that resumes (its first frame) never sees a live message before the ones
+//! it missed.
 
-use std::{collections::HashMap, sync::Arc, time::Instant};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Instant,
+};
 
 use app::{
     model::{ConversationId, Message, MessageKind},
@@ -57,10 +65,26 @@ async fn run(socket: WebSocket, state: AppState, user: AuthUser) {
             return;
         }
     };
+    let first = !state.hub.is_online(&user.user_id);
     let (id, mailbox) = state.hub.connect(&user.user_id, &user.device_id, &conversations);
-    let mut conn = Connection { id, socket, state: state.clone(), user, cursors: HashMap::new(), budget: Budget::new() };
+    if first {
+        let event = HubEvent::Presence { user_id: user.user_id.clone(), online: true, conversation_ids: conversations.clone() };
+        state.fanout.publish(event).await;
+    }
+    let mut conn = Connection {
+        id,
+        socket,
+        state: state.clone(),
+        conversations: conversations.into_iter().collect(),
+        user,
+        cursors: HashMap::new(),
+        budget: Budget::new(),
+    };
     conn.serve(mailbox).await;
-    state.hub.disconnect(id);
+    if let Some(was_in) = state.hub.disconnect(id, &conn.user.user_id) {
+        let event = HubEvent::Presence { user_id: conn.user.user_id.clone(), online: false, conversation_ids: was_in };
+        state.fanout.publish(event).await;
+    }
 }
 
 /// Why a connection ends.
@@ -76,6 +100,8 @@ struct Connection {
     socket: WebSocket,
     state: AppState,
     user: AuthUser,
+    /// The conversations this user belongs to, kept up to date by join and leave events.
+    conversations: HashSet<ConversationId>,
     /// Per conversation, the highest sequence number delivered to this client.
     cursors: HashMap<ConversationId, u64>,
     budget: Budget,
@@ -90,13 +116,17 @@ impl Connection {
             node_id: self.state.config.node_id.clone(),
         };
         let mut result = self.send(&hello).await;
+        let mut live = false;
         while result.is_ok() {
             result = tokio::select! {
                 frame = self.socket.recv() => match frame {
-                    Some(Ok(frame)) => self.on_frame(frame).await,
+                    Some(Ok(frame)) => {
+                        live = true;
+                        self.on_frame(frame).await
+                    }
                     _ => Err(End::Gone),
                 },
-                event = mailbox.recv() => match event {
+                event = mailbox.recv(), if live => match event {
                     Some(event) => self.on_event(&event).await,
                     None => Err(End::Close(1013, "the connection fell behind; reconnect to catch up")),
                 },
@@ -245,13 +275,27 @@ impl Connection {
         match event {
             HubEvent::Message { message } => self.deliver(message).await,
             HubEvent::Joined { conversation_id, user_id } => {
+                if *user_id == self.user.user_id {
+                    self.conversations.insert(conversation_id.clone());
+                }
                 self.notice(conversation_id, user_id, NoticeKind::Join).await
             }
             HubEvent::Left { conversation_id, user_id } => {
                 if *user_id == self.user.user_id {
                     self.cursors.remove(conversation_id);
+                    self.conversations.remove(conversation_id);
                 }
                 self.notice(conversation_id, user_id, NoticeKind::Leave).await
+            }
+            HubEvent::Presence { user_id, .. } if *user_id == self.user.user_id => Ok(()),
+            HubEvent::Presence { user_id, online, conversation_ids } => {
+                let notice = if *online { NoticeKind::Online } else { NoticeKind::Offline };
+                let shared: Vec<ConversationId> =
+                    conversation_ids.iter().filter(|c| self.conversations.contains(*c)).cloned().collect();
+                for conversation in shared {
+                    self.notice(&conversation, user_id, notice).await?;
+                }
+                Ok(())
             }
             HubEvent::Read { conversation_id, seq, .. } => {
                 self.send(&ServerFrame::Read { conversation_id: conversation_id.clone(), seq: *seq }).await

@@ -39,13 +39,18 @@ impl HubCore {
         id
     }
 
-    pub fn disconnect(&mut self, id: ConnId) {
-        let Some(conn) = self.conns.remove(&id) else { return };
+    /// Removes a connection; returns the conversations it was in.
+    pub fn disconnect(&mut self, id: ConnId) -> Vec<ConversationId> {
+        let Some(conn) = self.conns.remove(&id) else { return Vec::new() };
         remove_from(&mut self.by_user, &conn.user, id);
-        self.by_conversation.retain(|_, conns| {
-            conns.remove(&id);
+        let mut was_in = Vec::new();
+        self.by_conversation.retain(|conversation, conns| {
+            if conns.remove(&id) {
+                was_in.push(conversation.clone());
+            }
             !conns.is_empty()
         });
+        was_in
     }
 
     /// Applies what `event` changes about who receives what, and returns the
@@ -68,6 +73,12 @@ impl HubCore {
                 to
             }
             HubEvent::Read { user_id, .. } => self.of_user(user_id),
+            HubEvent::Presence { conversation_ids, .. } => {
+                let mut to: Vec<ConnId> = conversation_ids.iter().flat_map(|c| self.in_conversation(c)).collect();
+                to.sort_unstable();
+                to.dedup();
+                to
+            }
             HubEvent::SignedOut { user_id, device_id, .. } => self
                 .of_user(user_id)
                 .into_iter()
@@ -153,6 +164,17 @@ mod tests {
     }
 
     #[test]
+    fn presence_reaches_each_connection_of_the_conversations_once() {
+        let mut hub = HubCore::default();
+        let (c1, c2) = (ConversationId::from("c1"), ConversationId::from("c2"));
+        let b = hub.connect(&UserId::from("b"), "d", &[c1.clone(), c2.clone()]);
+        let c = hub.connect(&UserId::from("c"), "d", std::slice::from_ref(&c2));
+        hub.connect(&UserId::from("d"), "d", &[]);
+        let online = HubEvent::Presence { user_id: UserId::from("a"), online: true, conversation_ids: vec![c1, c2] };
+        assert_eq!(hub.route(&online), vec![b, c]);
+    }
+
+    #[test]
     fn sign_outs_reach_that_device_only_and_disconnects_clean_up() {
         let mut hub = HubCore::default();
         let c = ConversationId::from("c");
@@ -162,8 +184,8 @@ mod tests {
         assert_eq!(hub.route(&out), vec![phone]);
         let read = HubEvent::Read { conversation_id: c.clone(), user_id: UserId::from("a"), seq: 3 };
         assert_eq!(hub.route(&read), vec![laptop, phone]);
-        hub.disconnect(phone);
-        hub.disconnect(phone);
+        assert_eq!(hub.disconnect(phone), vec![c.clone()]);
+        assert!(hub.disconnect(phone).is_empty());
         assert_eq!(hub.route(&message("c")), vec![laptop]);
         hub.disconnect(laptop);
         assert_eq!(hub.len(), 0);

@@ -15,6 +15,8 @@ pub enum HubEvent {
     Left { conversation_id: ConversationId, user_id: UserId },
     /// A user read a conversation up to `seq` (on one of their devices).
     Read { conversation_id: ConversationId, user_id: UserId, seq: u64 },
+    /// A user came online (first connection) or went offline (last one closed).
+    Presence { user_id: UserId, online: bool, conversation_ids: Vec<ConversationId> },
     /// A device's session ended: its connections close with `close_code`.
     SignedOut { user_id: UserId, device_id: String, close_code: u16 },
 }

@@ -85,11 +85,14 @@ impl Hub {
         (id, rx)
     }
 
-    pub fn disconnect(&self, id: ConnId) {
+    /// Removes a connection. When it was its user's last one on this node,
+    /// returns the conversations it was in, to tell them the user went offline.
+    pub fn disconnect(&self, id: ConnId, user: &UserId) -> Option<Vec<ConversationId>> {
         let mut inner = self.lock();
-        inner.core.disconnect(id);
+        let was_in = inner.core.disconnect(id);
         inner.mailboxes.remove(&id);
         metrics::gauge!("natter_ws_connections").set(inner.core.len() as f64);
+        (!inner.core.is_connected(user)).then_some(was_in)
     }
 
     /// Hands an event to every connection of this node it concerns.
