@@ -12,6 +12,10 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # version pinned in Cargo.toml, or the generated JS glue does not match.
 CARGO_LEPTOS_VERSION=0.3.10
 WASM_BINDGEN_VERSION=0.2.130
+# wasm-opt for release builds. Debian's binaryen (108) is too old for the
+# reference types in today's wasm-bindgen output: it emits a module that fails
+# at start-up in the browser. The npm build of binaryen is current.
+BINARYEN_VERSION=132.0.0
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -85,10 +89,21 @@ ensure_cargo_tool() {
     quietly cargo install --quiet "$crate" --version "=$version"
 }
 
+ensure_binaryen() {
+  local tools=${XDG_CACHE_HOME:-$HOME/.cache}/natter/tools
+  if ! grep -qs "\"version\": \"$BINARYEN_VERSION\"" "$tools/node_modules/binaryen/package.json"; then
+    say "installing binaryen $BINARYEN_VERSION (wasm-opt)"
+    mkdir -p "$tools"
+    quietly npm install --no-audit --no-fund --prefix "$tools" "binaryen@$BINARYEN_VERSION"
+  fi
+  export PATH="$tools/node_modules/.bin:$PATH"
+}
+
 # Everything needed to build the web app and the server.
 ensure_build_tools() {
-  ensure_apt wasm-opt:binaryen cc:build-essential pkg-config:pkg-config
+  ensure_apt cc:build-essential pkg-config:pkg-config node:nodejs npm:npm
   ensure_rust
+  ensure_binaryen
   ensure_cargo_tool wasm-bindgen wasm-bindgen-cli "$WASM_BINDGEN_VERSION"
   ensure_cargo_tool cargo-leptos cargo-leptos "$CARGO_LEPTOS_VERSION"
 }

@@ -56,18 +56,33 @@ SUMMARY+="  Rust:    $rust_passed passed in $rust_suites suites"$'\n'
 stage "build web app"
 quietly cargo leptos build
 
+# browser_tests <profile> <label> [spec files…]: starts that build of the
+# server on a fresh data dir and runs the Playwright specs against it.
+browser_tests() {
+  local profile=$1 label=$2 port passed
+  shift 2
+  port=$(free_port)
+  "$CARGO_TARGET_DIR/$profile/natter-server" --listen "127.0.0.1:$port" --data-dir "$WORK/data-$profile" \
+    --site-root target/site >"$WORK/server-$profile.log" 2>&1 &
+  PIDS+=($!)
+  wait_for_port "$port" natter-server "$WORK/server-$profile.log"
+  rm -rf end2end/test-results
+  if ! (cd end2end && NATTER_BASE_URL="http://127.0.0.1:$port" npx playwright test "$@" >"$WORK/playwright.log" 2>&1); then
+    cat "$WORK/playwright.log" >&2
+    say "server log:"
+    tail -50 "$WORK/server-$profile.log" >&2
+    exit 1
+  fi
+  passed=$(node -e 'const r = require("./end2end/test-results/results.json"); console.log(r.stats.expected)')
+  SUMMARY+="  $label: $passed passed in Chromium"$'\n'
+}
+
 stage "browser tests"
-app_port=$(free_port)
-"$CARGO_TARGET_DIR/debug/natter-server" --listen "127.0.0.1:$app_port" --data-dir "$WORK/data" \
-  --site-root target/site >"$WORK/server.log" 2>&1 &
-PIDS+=($!)
-wait_for_port "$app_port" natter-server "$WORK/server.log"
-rm -rf end2end/test-results
-if ! (cd end2end && NATTER_BASE_URL="http://127.0.0.1:$app_port" npx playwright test >"$WORK/playwright.log" 2>&1); then
-  cat "$WORK/playwright.log" >&2
-  say "server log:"
-  tail -50 "$WORK/server.log" >&2
-  exit 1
-fi
-browser_passed=$(node -e 'const r = require("./end2end/test-results/results.json"); console.log(r.stats.expected)')
-SUMMARY+="  Browser: $browser_passed passed in Chromium"$'\n'
+browser_tests debug "Browser"
+
+# The README's run command builds in release mode, with wasm-opt: check that
+# this build starts and hydrates in the browser too.
+stage "release build"
+quietly cargo leptos build --release
+stage "release smoke tests"
+browser_tests release "Release" tests/home.spec.ts tests/pwa.spec.ts
