@@ -38,7 +38,7 @@ use crate::{
     auth::AuthUser,
     store::{
         messages::{MessageDraft, MAX_PAGE},
-        StoreError,
+        now_millis, StoreError,
     },
     AppState,
 };
@@ -259,11 +259,17 @@ impl Connection {
         Ok(())
     }
 
-    /// Keep-alive: also checks that the device is still signed in with this
-    /// token, in case a sign-out event from another node was missed.
+    /// Keep-alive: checks that the device is still signed in with this token
+    /// (in case a sign-out event from another node was missed) and records
+    /// the activity, which keeps the device's session, and so its token, alive.
     async fn on_ping(&mut self) -> Result<(), End> {
-        match self.state.store.device(&self.user.user_id, &self.user.device_id).await {
-            Ok(Some(device)) if device.token_id == self.user.claims.jti => {}
+        let (user, device_id) = (&self.user.user_id, &self.user.device_id);
+        match self.state.store.device(user, device_id).await {
+            Ok(Some(device)) if device.token_id == self.user.claims.jti => {
+                if let Err(e) = self.state.store.touch_device(user, device_id, now_millis()).await {
+                    tracing::debug!(error = %e, "could not record websocket activity");
+                }
+            }
             Ok(Some(_)) => return Err(End::Close(close::SIGNED_IN_AGAIN, "signed in again on this device")),
             Ok(None) => return Err(End::Close(close::SIGNED_OUT, "signed out")),
             Err(_) => {} // cannot tell now; the next ping asks again
