@@ -2,6 +2,7 @@
 //! tokens and devices, profiles, avatars, friends — and the bad inputs the
 //! issue names, each answered with a 4xx JSON error that changes nothing.
 
+#[macro_use]
 mod support;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
@@ -381,31 +382,6 @@ async fn unknown_endpoints_answer_json(server: &TestServer) {
     assert_error(status, &body, 404, "not_found", None);
     let (status, body) = Api::anonymous(server).call(Method::PUT, "/api/auth/login", None).await;
     assert_error(status, &body, 405, "method_not_allowed", None);
-}
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod embedded_store {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let server = super::TestServer::on_store("embedded").await;
-                    super::$name(&server).await;
-                    server.stop().await;
-                }
-            )*
-        }
-        mod mongodb_store {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let server = super::TestServer::on_store("mongodb").await;
-                    super::$name(&server).await;
-                    server.stop().await;
-                }
-            )*
-        }
-    };
 }
 
 on_both_stores!(

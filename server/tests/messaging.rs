@@ -1,6 +1,7 @@
 //! Conversations and real-time messaging end to end: real websocket clients
 //! against a running server, on both stores.
 
+#[macro_use]
 mod support;
 
 use std::time::Duration;
@@ -449,31 +450,6 @@ async fn conversations_over_http(server: &TestServer) {
     let (status, _) = ann.call(Method::POST, &format!("/api/conversations/{}/leave", first["conversation"]["id"].as_str().unwrap()), None).await;
     assert_eq!(status, 403, "a private chat cannot be left");
     assert_eq!(ann.call(Method::GET, "/api/conversations/nope", None).await.0, 404);
-}
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod embedded_store {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let server = super::TestServer::on_store("embedded").await;
-                    super::$name(&server).await;
-                    server.stop().await;
-                }
-            )*
-        }
-        mod mongodb_store {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let server = super::TestServer::on_store("mongodb").await;
-                    super::$name(&server).await;
-                    server.stop().await;
-                }
-            )*
-        }
-    };
 }
 
 on_both_stores!(

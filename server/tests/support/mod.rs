@@ -153,3 +153,31 @@ pub fn mongodb_addr() -> SocketAddr {
     let host = uri.trim_start_matches("mongodb://").split(['/', '?']).next().unwrap().to_owned();
     host.parse().expect("NATTER_TEST_MONGODB_URI must use an IP address and port")
 }
+
+/// Generates, for each named `async fn(&TestServer)`, one test on the
+/// embedded store and one on MongoDB (the test run's FerretDB).
+#[allow(unused_macros)] // not every test file uses it
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod embedded_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let server = super::TestServer::on_store("embedded").await;
+                    super::$name(&server).await;
+                    server.stop().await;
+                }
+            )*
+        }
+        mod mongodb_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let server = super::TestServer::on_store("mongodb").await;
+                    super::$name(&server).await;
+                    server.stop().await;
+                }
+            )*
+        }
+    };
+}
