@@ -139,6 +139,13 @@ impl Cli {
             redis::Client::open(url.as_str()).map_err(|e| {
                 ConfigError(format!("invalid --redis-url {}: {}", redact_url(url), first_line(&e.to_string())))
             })?;
+            if mongodb.is_none() {
+                return Err(ConfigError(
+                    "--redis-url makes this node part of a cluster, which needs --mongodb-uri: \
+                     the embedded store serves a single node"
+                        .into(),
+                ));
+            }
         }
         if self.node_id.is_empty() || !self.node_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Err(ConfigError(format!(

@@ -106,7 +106,14 @@ pub async fn run(
     let supervisor = tokio::spawn(store::health::supervise(store.clone(), health.clone(), stop_rx));
 
     let hub = Arc::new(Hub::default());
-    let fanout: Arc<dyn Fanout> = Arc::new(LocalFanout(hub.clone()));
+    let fanout: Arc<dyn Fanout> = match &config.redis_url {
+        Some(url) => {
+            let client = redis::Client::open(url.as_str())
+                .map_err(|e| store::StoreError::Internal(format!("invalid Redis URL: {e}")))?;
+            Arc::new(hub::redis::RedisFanout::start(client, hub.clone(), config.node_id.clone()))
+        }
+        None => Arc::new(LocalFanout(hub.clone())),
+    };
     let state = AppState {
         leptos: leptos_options(&config),
         config: Arc::new(config),

@@ -79,6 +79,11 @@ fn malformed_redis_url() {
 }
 
 #[test]
+fn a_cluster_node_on_the_embedded_store_is_refused() {
+    refuses(&["--redis-url", "redis://127.0.0.1:6379/"], "needs --mongodb-uri");
+}
+
+#[test]
 fn bad_node_id() {
     refuses(&["--node-id", "no spaces"], "--node-id");
 }

@@ -13,6 +13,7 @@
 pub mod connection;
 mod core;
 pub mod event;
+pub mod redis;
 pub mod writer;
 
 use std::{
@@ -31,7 +32,8 @@ use self::core::HubCore;
 /// connection that falls this far behind is closed and resumes on reconnect.
 const MAILBOX: usize = 1024;
 
-/// How events published on any node reach the hubs of all nodes.
+/// How events published on any node reach the hubs of all nodes:
+/// [`LocalFanout`] for one node, [`redis::RedisFanout`] for a cluster.
 #[async_trait]
 pub trait Fanout: Send + Sync {
     async fn publish(&self, event: HubEvent);

@@ -1,0 +1,120 @@
+//! Fan-out across server nodes through Redis pub/sub.
+//!
+//! Every event goes to this node's hub at once, so a node keeps serving its
+//! own users whatever Redis does, and is queued for the other nodes. A
+//! background task publishes the queue and another subscribes; both reconnect
+//! with backoff. Durability stays in the store: a message event lost while
+//! Redis is away heals when the client's next message shows the gap, or when
+//! it reconnects and resumes.
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use super::{event::HubEvent, Fanout, Hub};
+
+/// The channel all nodes publish to and subscribe on.
+const CHANNEL: &str = "natter:events";
+/// Events waiting for Redis beyond this are dropped (and healed by resume).
+const QUEUE: usize = 10_000;
+const BACKOFF_START: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// What travels on the channel: the event and the node it came from.
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    node: String,
+    event: HubEvent,
+}
+
+pub struct RedisFanout {
+    hub: Arc<Hub>,
+    node_id: String,
+    outbox: mpsc::Sender<String>,
+}
+
+impl RedisFanout {
+    /// Starts the publishing and subscribing tasks.
+    pub fn start(client: redis::Client, hub: Arc<Hub>, node_id: String) -> RedisFanout {
+        let (outbox, queue) = mpsc::channel(QUEUE);
+        tokio::spawn(publish_loop(client.clone(), queue));
+        tokio::spawn(subscribe_loop(client, hub.clone(), node_id.clone()));
+        RedisFanout { hub, node_id, outbox }
+    }
+}
+
+#[async_trait]
+impl Fanout for RedisFanout {
+    async fn publish(&self, event: HubEvent) {
+        let envelope = Envelope { node: self.node_id.clone(), event };
+        let payload = serde_json::to_string(&envelope).expect("events serialize");
+        self.hub.deliver(envelope.event);
+        if self.outbox.try_send(payload).is_err() {
+            metrics::counter!("natter_bus_dropped_total").increment(1);
+        }
+    }
+}
+
+async fn publish_loop(client: redis::Client, mut queue: mpsc::Receiver<String>) {
+    let mut backoff = BACKOFF_START;
+    let mut pending: Option<String> = None;
+    loop {
+        let mut conn = match client.get_multiplexed_async_connection().await {
+            Ok(conn) => {
+                backoff = BACKOFF_START;
+                conn
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "cannot publish to Redis");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+                continue;
+            }
+        };
+        loop {
+            let payload = match pending.take() {
+                Some(payload) => payload,
+                None => match queue.recv().await {
+                    Some(payload) => payload,
+                    None => return, // the fan-out is gone: the server is stopping
+                },
+            };
+            if let Err(e) = redis::cmd("PUBLISH").arg(CHANNEL).arg(&payload).query_async::<i64>(&mut conn).await {
+                tracing::warn!(error = %e, "publishing to Redis failed; reconnecting");
+                pending = Some(payload);
+                break;
+            }
+        }
+    }
+}
+
+async fn subscribe_loop(client: redis::Client, hub: Arc<Hub>, node_id: String) {
+    let mut backoff = BACKOFF_START;
+    loop {
+        match client.get_async_pubsub().await {
+            Ok(mut pubsub) => match pubsub.subscribe(CHANNEL).await {
+                Ok(()) => {
+                    tracing::info!("receiving other nodes' events from Redis");
+                    backoff = BACKOFF_START;
+                    let mut messages = pubsub.on_message();
+                    while let Some(message) = messages.next().await {
+                        let Ok(payload) = message.get_payload::<String>() else { continue };
+                        match serde_json::from_str::<Envelope>(&payload) {
+                            Ok(envelope) if envelope.node != node_id => hub.deliver(envelope.event),
+                            Ok(_) => {} // our own, delivered when published
+                            Err(e) => tracing::warn!(error = %e, "ignoring a malformed event from Redis"),
+                        }
+                    }
+                    tracing::warn!("lost the Redis subscription; reconnecting");
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot subscribe on Redis"),
+            },
+            Err(e) => tracing::warn!(error = %e, retry_in = ?backoff, "cannot reach Redis"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}

@@ -1,0 +1,156 @@
+//! A chat user and a websocket client for integration tests, speaking the
+//! protocol types from `app`.
+
+use std::time::Duration;
+
+use app::{
+    api::{AuthResponse, ConversationSummary},
+    model::{ConversationId, Message, MessageKind},
+    protocol::{ClientFrame, Position, ServerFrame, WsErrorCode},
+};
+use futures_util::{SinkExt, StreamExt};
+use reqwest::Method;
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::{tungstenite::{client::IntoClientRequest, Message as WsMessage}, MaybeTlsStream, WebSocketStream};
+
+use super::TestServer;
+
+/// A signed-in user of the test.
+pub struct User<'a> {
+    pub server: &'a TestServer,
+    pub id: String,
+    pub token: String,
+}
+
+impl<'a> User<'a> {
+    pub async fn register(server: &'a TestServer, name: &str) -> User<'a> {
+        let body = json!({ "email": format!("{name}@example.org"), "nickname": name, "password": "correct horse", "device_id": "d1" });
+        let resp = server.client.post(server.url("/api/auth/register")).json(&body).send().await.unwrap();
+        assert_eq!(resp.status(), 201);
+        let auth: AuthResponse = resp.json().await.unwrap();
+        User { server, id: auth.user.id.0, token: auth.token }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.server.client.request(method, self.server.url(path)).bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn group(&self, name: &str, members: &[&User<'_>], extra: Value) -> ConversationId {
+        let mut body = json!({ "name": name, "members": members.iter().map(|u| u.id.clone()).collect::<Vec<_>>() });
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        let (status, created) = self.call(Method::POST, "/api/conversations", Some(body)).await;
+        assert_eq!(status, 201, "{created}");
+        ConversationId(created["conversation"]["id"].as_str().unwrap().to_owned())
+    }
+
+    /// A connection on the live stream (its first frame is an empty resume).
+    pub async fn connect(&self) -> Client {
+        self.connect_via(self.server, vec![]).await
+    }
+
+    /// A connection whose first frame resumes from `positions`.
+    pub async fn connect_resuming(&self, positions: Vec<Position>) -> Client {
+        self.connect_via(self.server, positions).await
+    }
+
+    /// A connection to `node` (any node of the cluster) that first resumes from `positions`.
+    pub async fn connect_via(&self, node: &TestServer, positions: Vec<Position>) -> Client {
+        let mut req = format!("ws://{}/ws", node.addr).into_client_request().unwrap();
+        req.headers_mut().insert("authorization", format!("Bearer {}", self.token).parse().unwrap());
+        let (stream, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        let mut client = Client { stream };
+        assert!(matches!(client.next().await, ServerFrame::Hello { .. }));
+        client.send(&ClientFrame::Resume { positions }).await;
+        client
+    }
+
+    pub async fn summaries(&self) -> Vec<ConversationSummary> {
+        let (status, body) = self.call(Method::GET, "/api/conversations", None).await;
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_value(body).unwrap()
+    }
+}
+
+pub struct Client {
+    pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    pub async fn send(&mut self, frame: &ClientFrame) {
+        self.stream.send(WsMessage::Text(serde_json::to_string(frame).unwrap().into())).await.unwrap();
+    }
+
+    pub async fn send_text(&mut self, conversation: &ConversationId, client_id: &str, text: &str) {
+        let frame = ClientFrame::Send {
+            conversation_id: conversation.clone(),
+            client_id: client_id.into(),
+            kind: MessageKind::Text,
+            content: text.into(),
+        };
+        self.send(&frame).await;
+    }
+
+    /// The next frame, or `None` if none comes within `wait`.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<ServerFrame> {
+        loop {
+            let msg = tokio::time::timeout(wait, self.stream.next()).await.ok()??.unwrap();
+            match msg {
+                WsMessage::Text(text) => return Some(serde_json::from_str(text.as_str()).unwrap()),
+                WsMessage::Ping(_) | WsMessage::Pong(_) => continue,
+                other => panic!("unexpected websocket message {other:?}"),
+            }
+        }
+    }
+
+    pub async fn next(&mut self) -> ServerFrame {
+        self.next_within(Duration::from_secs(10)).await.expect("a frame within 10 s")
+    }
+
+    /// Reads until a message of `conversation` arrives.
+    pub async fn message(&mut self) -> Message {
+        loop {
+            if let ServerFrame::Message { message } = self.next().await {
+                return message;
+            }
+        }
+    }
+
+    /// Reads until the ack or error answering `client_id`.
+    pub async fn answer(&mut self, client_id: &str) -> ServerFrame {
+        loop {
+            match self.next().await {
+                f @ ServerFrame::Ack { .. } if matches!(&f, ServerFrame::Ack { client_id: c, .. } if c == client_id) => return f,
+                f @ ServerFrame::Error { .. } => return f,
+                _ => {}
+            }
+        }
+    }
+
+    pub async fn error(&mut self) -> (WsErrorCode, Option<String>) {
+        loop {
+            if let ServerFrame::Error { code, client_id, .. } = self.next().await {
+                return (code, client_id);
+            }
+        }
+    }
+
+    /// Proves the connection still works: a ping gets a pong.
+    pub async fn assert_alive(&mut self) {
+        self.send(&ClientFrame::Ping).await;
+        loop {
+            if self.next().await == ServerFrame::Pong {
+                return;
+            }
+        }
+    }
+}
+
