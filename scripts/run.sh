@@ -8,5 +8,7 @@ cd "$NATTER_ROOT"
 ensure_build_tools
 say "building Natter (release; the first build takes several minutes)"
 quietly cargo leptos build --release
-say "starting Natter at http://127.0.0.1:3000 (Ctrl-C stops it)"
-exec "$CARGO_TARGET_DIR/release/natter-server" --site-root target/site --data-dir data "$@"
+say "starting Natter (Ctrl-C stops it)"
+# Defaults as environment, so that flags given to this script override them.
+export NATTER_SITE_ROOT=${NATTER_SITE_ROOT:-target/site} NATTER_DATA_DIR=${NATTER_DATA_DIR:-data}
+exec "$CARGO_TARGET_DIR/release/natter-server" "$@"
