@@ -1,5 +1,6 @@
 //! The browser's side of the JSON API in [`crate::api`], and the few other
-//! browser facilities the pages need (device id, file picking, full reloads).
+//! browser facilities the pages need (device id, random ids, the clock, file
+//! picking, page visibility, full reloads).
 //!
 //! The session token lives in the HttpOnly `natter_token` cookie: requests go
 //! to the same origin, the browser attaches the cookie, and no code here ever
@@ -19,7 +20,7 @@ use browser as platform;
 #[cfg(not(feature = "hydrate"))]
 use inert as platform;
 
-pub use platform::{device_id, picked_file, reload_at, upload_avatar, PickedFile};
+pub use platform::{device_id, now_ms, page_visible, picked_file, random_id, reload_at, upload_avatar, PickedFile};
 
 /// localStorage key of this browser's device id.
 pub const DEVICE_ID_KEY: &str = "natter_device_id";
@@ -112,6 +113,7 @@ mod browser {
     use super::{decode, internal, Method, DEVICE_ID_KEY};
     use crate::{
         api::{check_device_id, Me},
+        model::Millis,
         protocol::ApiError,
     };
 
@@ -152,7 +154,7 @@ mod browser {
         if let Some(id) = kept.filter(|id| check_device_id(id).is_ok()) {
             return id;
         }
-        let id = random_hex();
+        let id = random_id();
         if let Some(storage) = storage {
             let _ = storage.set_item(DEVICE_ID_KEY, &id);
         }
@@ -160,7 +162,7 @@ mod browser {
     }
 
     /// 32 random hex digits from `crypto.getRandomValues`, else `Math.random`.
-    fn random_hex() -> String {
+    pub fn random_id() -> String {
         let mut bytes = [0u8; 16];
         let from_crypto = web_sys::window()
             .and_then(|w| w.crypto().ok())
@@ -229,13 +231,24 @@ mod browser {
             let _ = w.location().assign(path);
         }
     }
+
+    pub fn now_ms() -> Millis {
+        js_sys::Date::now() as Millis
+    }
+
+    /// Whether the page is on screen (not a background tab, not minimised).
+    pub fn page_visible() -> bool {
+        web_sys::window()
+            .and_then(|w| w.document())
+            .is_none_or(|d| d.visibility_state() == web_sys::VisibilityState::Visible)
+    }
 }
 
 /// The server build's stand-ins for [`browser`]'s functions; see the module docs.
 #[cfg(not(feature = "hydrate"))]
 mod inert {
     use super::{internal, Method};
-    use crate::{api::Me, protocol::ApiError};
+    use crate::{api::Me, model::Millis, protocol::ApiError};
 
     fn not_here() -> ApiError {
         internal("the API client runs only in the browser".into())
@@ -269,6 +282,20 @@ mod inert {
     }
 
     pub fn reload_at(_: &str) {}
+
+    pub fn random_id() -> String {
+        String::new()
+    }
+
+    pub fn now_ms() -> Millis {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as Millis)
+    }
+
+    pub fn page_visible() -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@
 use leptos::prelude::*;
 
 use crate::{
-    model::Millis,
-    protocol::{ApiError, ErrorCode},
+    model::{MessageKind, Millis, Role},
+    protocol::{ApiError, ErrorCode, WsErrorCode},
 };
 
 /// Cookie that remembers a visitor's explicit language choice.
@@ -154,6 +154,83 @@ pub enum Msg {
     OutgoingRequests,
     YourFriends,
     NoFriendsYet,
+    // Header
+    NavChats,
+    ConnConnecting,
+    ConnOnline,
+    ConnOffline,
+    // Conversation list
+    ChatsTitle,
+    FilterAll,
+    FilterPrivate,
+    FilterGroups,
+    NewChat,
+    NewGroup,
+    BrowseGroups,
+    NoChatsYet,
+    NoChatsOfKind,
+    PickChat,
+    Invitations,
+    Join,
+    You,
+    UnreadMessages,
+    // Starting chats and groups
+    StartChat,
+    CreateGroup,
+    GroupName,
+    Description,
+    PublicGroup,
+    OpenGroup,
+    PickMembers,
+    NoFriendsToPick,
+    Close,
+    // A conversation
+    BackToChats,
+    GroupInfo,
+    LoadEarlier,
+    NoMessagesYet,
+    Today,
+    Yesterday,
+    MessageLabel,
+    WritePlaceholder,
+    Send,
+    Sending,
+    Retry,
+    CharactersUsed,
+    NoticeJoined,
+    NoticeLeft,
+    NoticeRemoved,
+    KindImage,
+    KindVoice,
+    KindVideo,
+    KindFile,
+    KindVoiceCall,
+    KindVideoCall,
+    SendNotMember,
+    SendTooLong,
+    SendRateLimited,
+    SendRetry,
+    SendFailed,
+    // Group panel
+    Participants,
+    RoleOwner,
+    RoleAdmin,
+    RoleMember,
+    Online,
+    Offline,
+    InvitePeople,
+    Invite,
+    Invited,
+    LeaveGroup,
+    GroupSettings,
+    // Public groups
+    GroupsTitle,
+    GroupsIntro,
+    NoPublicGroups,
+    MemberCount,
+    InviteOnly,
+    OpenChat,
+    LoadMore,
     // Errors, see [`Msg::for_error`]
     ErrInvalidCredentials,
     ErrWrongCurrentPassword,
@@ -170,6 +247,11 @@ pub enum Msg {
     ErrPassword,
     ErrCurrentPasswordMissing,
     ErrSearch,
+    ErrGroupName,
+    ErrDescription,
+    ErrForbidden,
+    ErrAlreadyMember,
+    ErrNoSuchChat,
 }
 
 impl Msg {
@@ -255,6 +337,86 @@ impl Msg {
             OutgoingRequests => l.pick("Sent requests", "已发送的请求"),
             YourFriends => l.pick("Your friends", "你的好友"),
             NoFriendsYet => l.pick("No friends yet: find people above.", "还没有好友，在上方查找用户吧。"),
+            NavChats => l.pick("Chats", "聊天"),
+            ConnConnecting => l.pick("Connecting…", "连接中…"),
+            ConnOnline => l.pick("Connected", "已连接"),
+            ConnOffline => l.pick("Offline, reconnecting…", "已离线，正在重连…"),
+            ChatsTitle => l.pick("Chats", "聊天"),
+            FilterAll => l.pick("All", "全部"),
+            FilterPrivate => l.pick("Private", "私聊"),
+            FilterGroups => l.pick("Groups", "群组"),
+            NewChat => l.pick("New chat", "发起聊天"),
+            NewGroup => l.pick("New group", "新建群组"),
+            BrowseGroups => l.pick("Browse public groups", "浏览公开群组"),
+            NoChatsYet => l.pick(
+                "No conversations yet: start a chat with a friend, or create a group.",
+                "还没有会话：和好友发起聊天，或新建一个群组吧。",
+            ),
+            NoChatsOfKind => l.pick("Nothing here yet.", "这里还没有会话。"),
+            PickChat => l.pick("Choose a conversation to start chatting.", "选择一个会话开始聊天。"),
+            Invitations => l.pick("Invitations", "群组邀请"),
+            Join => l.pick("Join", "加入"),
+            You => l.pick("You", "我"),
+            UnreadMessages => l.pick("unread messages", "条未读消息"),
+            StartChat => l.pick("Chat", "聊天"),
+            CreateGroup => l.pick("Create group", "创建群组"),
+            GroupName => l.pick("Group name", "群组名称"),
+            Description => l.pick("Description (optional)", "简介（可选）"),
+            PublicGroup => l.pick("List it among the public groups", "在公开群组中列出"),
+            OpenGroup => l.pick("Anyone may join without an invitation", "任何人无需邀请即可加入"),
+            PickMembers => l.pick("Members", "成员"),
+            NoFriendsToPick => l.pick(
+                "Your friends can be added here. You can invite anyone later.",
+                "可以在这里添加好友，之后也可以邀请其他人。",
+            ),
+            Close => l.pick("Close", "关闭"),
+            BackToChats => l.pick("Back to the chats", "返回聊天列表"),
+            GroupInfo => l.pick("Group info", "群组信息"),
+            LoadEarlier => l.pick("Load earlier messages", "加载更早的消息"),
+            NoMessagesYet => l.pick("No messages yet. Say hello!", "还没有消息，打个招呼吧！"),
+            Today => l.pick("Today", "今天"),
+            Yesterday => l.pick("Yesterday", "昨天"),
+            MessageLabel => l.pick("Message", "消息"),
+            WritePlaceholder => l.pick("Write a message", "输入消息"),
+            Send => l.pick("Send", "发送"),
+            Sending => l.pick("Sending…", "发送中…"),
+            Retry => l.pick("Retry", "重试"),
+            CharactersUsed => l.pick("characters used", "已用字数"),
+            NoticeJoined => l.pick("joined the group", "加入了群组"),
+            NoticeLeft => l.pick("left the group", "退出了群组"),
+            NoticeRemoved => l.pick("was removed from the group", "被移出了群组"),
+            KindImage => l.pick("[Picture]", "[图片]"),
+            KindVoice => l.pick("[Voice message]", "[语音]"),
+            KindVideo => l.pick("[Video]", "[视频]"),
+            KindFile => l.pick("[File]", "[文件]"),
+            KindVoiceCall => l.pick("[Voice call]", "[语音通话]"),
+            KindVideoCall => l.pick("[Video call]", "[视频通话]"),
+            SendNotMember => l.pick("Not sent: you are not a member of this conversation.", "未发送：你不是该会话的成员。"),
+            SendTooLong => l.pick("Not sent: a message holds at most 4000 characters.", "未发送：消息最多 4000 个字符。"),
+            SendRateLimited => l.pick("Not sent: you are sending too fast.", "未发送：发送过于频繁。"),
+            SendRetry => l.pick("Not sent: the server could not store it.", "未发送：服务器暂时无法保存。"),
+            SendFailed => l.pick("Not sent.", "未发送。"),
+            Participants => l.pick("Participants", "成员"),
+            RoleOwner => l.pick("Owner", "群主"),
+            RoleAdmin => l.pick("Admin", "管理员"),
+            RoleMember => l.pick("Member", "成员"),
+            Online => l.pick("Online", "在线"),
+            Offline => l.pick("Offline", "离线"),
+            InvitePeople => l.pick("Invite people", "邀请成员"),
+            Invite => l.pick("Invite", "邀请"),
+            Invited => l.pick("Invitation sent.", "邀请已发送。"),
+            LeaveGroup => l.pick("Leave the group", "退出群组"),
+            GroupSettings => l.pick("Settings", "群组设置"),
+            GroupsTitle => l.pick("Public groups", "公开群组"),
+            GroupsIntro => l.pick(
+                "Groups anyone can find. Join an open one, or ask a member to invite you.",
+                "任何人都能找到的群组。开放群组可直接加入，其他群组请成员邀请你。",
+            ),
+            NoPublicGroups => l.pick("No public groups yet.", "还没有公开群组。"),
+            MemberCount => l.pick("Members", "成员"),
+            InviteOnly => l.pick("Invite only", "仅限邀请"),
+            OpenChat => l.pick("Open", "打开"),
+            LoadMore => l.pick("Show more", "显示更多"),
             ErrInvalidCredentials => l.pick("Wrong e-mail address or password.", "电子邮件或密码错误。"),
             ErrWrongCurrentPassword => l.pick("The current password is wrong.", "当前密码不正确。"),
             ErrEmailTaken => l.pick(
@@ -279,6 +441,14 @@ impl Msg {
             ErrPassword => l.pick("Use 8 to 1024 characters.", "请使用 8 到 1024 个字符。"),
             ErrCurrentPasswordMissing => l.pick("Enter your current password.", "请输入当前密码。"),
             ErrSearch => l.pick("Type part of a nickname, or an e-mail address.", "请输入昵称的一部分或电子邮件地址。"),
+            ErrGroupName => l.pick("Enter a group name of 1 to 64 characters.", "请输入 1 到 64 个字符的群组名称。"),
+            ErrDescription => l.pick("Use at most 500 characters.", "最多 500 个字符。"),
+            ErrForbidden => l.pick("You may not do that here.", "你无权执行此操作。"),
+            ErrAlreadyMember => l.pick("They are a member already.", "对方已经是成员了。"),
+            ErrNoSuchChat => l.pick(
+                "This conversation does not exist, or you are not in it.",
+                "该会话不存在，或者你不是其成员。",
+            ),
         }
     }
 
@@ -303,8 +473,45 @@ impl Msg {
             (BadRequest, Some("password" | "new_password")) => ErrPassword,
             (BadRequest, Some("current_password")) => ErrCurrentPasswordMissing,
             (BadRequest, Some("q")) => ErrSearch,
+            (BadRequest, Some("name")) => ErrGroupName,
+            (BadRequest, Some("description")) => ErrDescription,
+            (Forbidden, _) => ErrForbidden,
+            (Conflict, Some("user_id")) => ErrAlreadyMember,
+            (NotFound, Some("conversation")) => ErrNoSuchChat,
             _ => return None,
         })
+    }
+
+    /// Why the server refused a message the user sent.
+    pub fn for_send_error(code: WsErrorCode) -> Msg {
+        match code {
+            WsErrorCode::NotMember => Msg::SendNotMember,
+            WsErrorCode::TooLong | WsErrorCode::FrameTooLarge => Msg::SendTooLong,
+            WsErrorCode::RateLimited => Msg::SendRateLimited,
+            WsErrorCode::Retry => Msg::SendRetry,
+            _ => Msg::SendFailed,
+        }
+    }
+
+    /// What stands for a message that is not text; `None` for text.
+    pub fn for_kind(kind: MessageKind) -> Option<Msg> {
+        Some(match kind {
+            MessageKind::Text => return None,
+            MessageKind::Image => Msg::KindImage,
+            MessageKind::Voice => Msg::KindVoice,
+            MessageKind::Video => Msg::KindVideo,
+            MessageKind::File => Msg::KindFile,
+            MessageKind::VoiceCall => Msg::KindVoiceCall,
+            MessageKind::VideoCall => Msg::KindVideoCall,
+        })
+    }
+
+    pub fn for_role(role: Role) -> Msg {
+        match role {
+            Role::Owner => Msg::RoleOwner,
+            Role::Admin => Msg::RoleAdmin,
+            Role::Member => Msg::RoleMember,
+        }
     }
 }
 
@@ -334,7 +541,30 @@ impl I18n {
 
     /// A date and time in the user's time zone, written the locale's way.
     pub fn time(&self, ms: Millis) -> String {
-        format_time(ms, self.locale.get())
+        format_time(ms, self.locale.get(), TimeStyle::Full)
+    }
+
+    /// Just the time of day, "14:05": a message's time.
+    pub fn clock(&self, ms: Millis) -> String {
+        format_time(ms, self.locale.get(), TimeStyle::Clock)
+    }
+
+    /// A day separator: "Today", "Yesterday" or the full date.
+    pub fn day(&self, ms: Millis) -> String {
+        match local_day(crate::client::now_ms()) - local_day(ms) {
+            0 => self.t(Msg::Today).to_owned(),
+            1 => self.t(Msg::Yesterday).to_owned(),
+            _ => format_time(ms, self.locale.get(), TimeStyle::Date),
+        }
+    }
+
+    /// A conversation's last activity in the list: the time today, the date before.
+    pub fn when(&self, ms: Millis) -> String {
+        if local_day(crate::client::now_ms()) == local_day(ms) {
+            self.clock(ms)
+        } else {
+            format_time(ms, self.locale.get(), TimeStyle::ShortDate)
+        }
     }
 
     /// Switches the language and remembers the choice in a cookie.
@@ -397,17 +627,68 @@ fn initial_locale() -> Locale {
     Locale::default()
 }
 
+/// How much of a moment [`format_time`] writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TimeStyle {
+    /// Date and time.
+    Full,
+    /// Hours and minutes.
+    Clock,
+    /// The date with the weekday.
+    Date,
+    /// Day and month.
+    ShortDate,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// The number of the day `ms` falls on in the user's time zone (days since
+/// 1970-01-01 there), to tell whether two moments share a day.
 #[cfg(feature = "hydrate")]
-fn format_time(ms: Millis, locale: Locale) -> String {
-    js_sys::Date::new(&(ms as f64).into())
-        .to_locale_string(locale.tag(), &wasm_bindgen::JsValue::UNDEFINED)
-        .into()
+pub fn local_day(ms: Millis) -> i64 {
+    // Minutes behind UTC on that date, so summer time counts.
+    let offset_min = js_sys::Date::new(&(ms as f64).into()).get_timezone_offset();
+    (ms - (offset_min * 60_000.0) as i64).div_euclid(DAY_MS)
+}
+
+/// Outside the browser the user's time zone is unknown: UTC.
+#[cfg(not(feature = "hydrate"))]
+pub fn local_day(ms: Millis) -> i64 {
+    ms.div_euclid(DAY_MS)
+}
+
+#[cfg(feature = "hydrate")]
+fn format_time(ms: Millis, locale: Locale, style: TimeStyle) -> String {
+    let date = js_sys::Date::new(&(ms as f64).into());
+    let options = js_sys::Object::new();
+    let set = |key: &str, value: &str| {
+        let _ = js_sys::Reflect::set(&options, &key.into(), &value.into());
+    };
+    match style {
+        TimeStyle::Full => return date.to_locale_string(locale.tag(), &wasm_bindgen::JsValue::UNDEFINED).into(),
+        TimeStyle::Clock => {
+            set("hour", "2-digit");
+            set("minute", "2-digit");
+            return date.to_locale_time_string_with_options(locale.tag(), &options).into();
+        }
+        TimeStyle::Date => {
+            set("weekday", "long");
+            set("year", "numeric");
+            set("month", "long");
+            set("day", "numeric");
+        }
+        TimeStyle::ShortDate => {
+            set("month", "short");
+            set("day", "numeric");
+        }
+    }
+    date.to_locale_date_string(locale.tag(), &options).into()
 }
 
 /// Outside the browser the user's time zone is unknown: UTC, ISO-style.
 /// (Pages with times render only in the browser; this keeps the server build whole.)
 #[cfg(not(feature = "hydrate"))]
-fn format_time(ms: Millis, _: Locale) -> String {
+fn format_time(ms: Millis, _: Locale, style: TimeStyle) -> String {
     // Days to a civil date: Howard Hinnant's `civil_from_days`.
     let secs = ms.div_euclid(1000);
     let (days, day_secs) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
@@ -419,7 +700,12 @@ fn format_time(ms: Millis, _: Locale) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", day_secs / 3600, day_secs % 3600 / 60)
+    let (date, clock) = (format!("{year:04}-{month:02}-{day:02}"), format!("{:02}:{:02}", day_secs / 3600, day_secs % 3600 / 60));
+    match style {
+        TimeStyle::Full => format!("{date} {clock} UTC"),
+        TimeStyle::Clock => clock,
+        TimeStyle::Date | TimeStyle::ShortDate => date,
+    }
 }
 
 #[cfg(feature = "hydrate")]
@@ -449,9 +735,13 @@ mod tests {
 
     #[test]
     fn formats_utc_times_outside_the_browser() {
-        assert_eq!(format_time(0, Locale::En), "1970-01-01 00:00 UTC");
-        assert_eq!(format_time(951_782_400_000, Locale::En), "2000-02-29 00:00 UTC");
-        assert_eq!(format_time(1_735_689_599_000, Locale::Zh), "2024-12-31 23:59 UTC");
+        assert_eq!(format_time(0, Locale::En, TimeStyle::Full), "1970-01-01 00:00 UTC");
+        assert_eq!(format_time(951_782_400_000, Locale::En, TimeStyle::Full), "2000-02-29 00:00 UTC");
+        assert_eq!(format_time(1_735_689_599_000, Locale::Zh, TimeStyle::Full), "2024-12-31 23:59 UTC");
+        assert_eq!(format_time(1_735_689_599_000, Locale::En, TimeStyle::Clock), "23:59");
+        assert_eq!(format_time(1_735_689_599_000, Locale::En, TimeStyle::Date), "2024-12-31");
+        assert_eq!(local_day(1_735_689_599_000), local_day(1_735_689_599_000 - 86_399_000));
+        assert_eq!(local_day(1_735_689_599_000) + 1, local_day(1_735_689_600_000));
     }
 
     #[test]
@@ -474,6 +764,19 @@ mod tests {
             assert!(nickname.contains(&format!("1 到 {MAX_NICKNAME_CHARS}")) || nickname.contains(&format!("1 to {MAX_NICKNAME_CHARS}")));
             let password = Msg::ErrPassword.text(l);
             assert!(password.contains(&format!("{MIN_PASSWORD_CHARS} ")) && password.contains(&format!("{MAX_PASSWORD_CHARS} ")));
+        }
+    }
+
+    #[test]
+    fn chat_texts_match_the_limits() {
+        use crate::{
+            api::{MAX_DESCRIPTION_CHARS, MAX_GROUP_NAME_CHARS},
+            protocol::MAX_TEXT_CHARS,
+        };
+        for l in Locale::ALL {
+            assert!(Msg::ErrGroupName.text(l).contains(&format!(" {MAX_GROUP_NAME_CHARS} ")));
+            assert!(Msg::ErrDescription.text(l).contains(&format!(" {MAX_DESCRIPTION_CHARS} ")));
+            assert!(Msg::SendTooLong.text(l).contains(&format!(" {MAX_TEXT_CHARS} ")));
         }
     }
 

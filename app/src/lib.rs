@@ -2,6 +2,7 @@
 //! UI that the server renders and the browser hydrates.
 
 pub mod api;
+pub mod chat;
 pub mod client;
 pub mod i18n;
 pub mod model;
@@ -11,7 +12,7 @@ pub mod protocol;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Html, Title};
 use leptos_router::{
-    components::{Route, Router, Routes},
+    components::{ParentRoute, Route, Router, Routes},
     path,
 };
 
@@ -52,6 +53,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let i18n = provide_i18n();
     pages::provide_session();
+    chat::provide_live();
     // Effects run only in the browser: this marks the page as live for tests
     // and for CSS that hides controls that need the wasm app.
     Effect::new(move || {
@@ -78,6 +80,11 @@ pub fn App() -> impl IntoView {
                     />
                     <Route path=path!("/devices") view=|| view! { <RequireUser><pages::Devices/></RequireUser> }/>
                     <Route path=path!("/friends") view=|| view! { <RequireUser><pages::Friends/></RequireUser> }/>
+                    <ParentRoute path=path!("/chats") view=|| view! { <RequireUser><pages::Chats/></RequireUser> }>
+                        <Route path=path!("") view=pages::NoChatOpen/>
+                        <Route path=path!(":id") view=pages::ChatView/>
+                    </ParentRoute>
+                    <Route path=path!("/groups") view=|| view! { <RequireUser><pages::Groups/></RequireUser> }/>
                 </Routes>
             </main>
         </Router>

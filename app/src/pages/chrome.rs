@@ -9,6 +9,7 @@ use super::{
 };
 use crate::{
     api::Me,
+    chat::{use_live, LinkState},
     client::{self, Method},
     i18n::{use_i18n, Locale, Msg},
 };
@@ -62,6 +63,8 @@ fn UserMenu(me: Me) -> impl IntoView {
                 <Avatar url=me.avatar name=me.nickname.clone()/>
                 <span class="who-name">{me.nickname}</span>
             </span>
+            <ConnectionIndicator/>
+            <A href="/chats">{move || i18n.t(Msg::NavChats)}</A>
             <A href="/profile">{move || i18n.t(Msg::NavProfile)}</A>
             <A href="/friends">{move || i18n.t(Msg::NavFriends)}</A>
             <A href="/devices">{move || i18n.t(Msg::NavDevices)}</A>
@@ -69,6 +72,26 @@ fn UserMenu(me: Me) -> impl IntoView {
                 {move || i18n.t(Msg::SignOut)}
             </button>
         </div>
+    }
+}
+
+/// A dot for the chat connection, with words when it is not up.
+#[component]
+fn ConnectionIndicator() -> impl IntoView {
+    let i18n = use_i18n();
+    let live = use_live();
+    let label = move || match live.state() {
+        LinkState::Connecting => i18n.t(Msg::ConnConnecting),
+        LinkState::Online => i18n.t(Msg::ConnOnline),
+        LinkState::Offline => i18n.t(Msg::ConnOffline),
+    };
+    view! {
+        <span class="connection" data-testid="connection" data-state=move || live.state().name() role="status" title=label>
+            <span class="connection-dot" aria-hidden="true"></span>
+            <span class="connection-label" class:visually-hidden=move || live.state() == LinkState::Online>
+                {label}
+            </span>
+        </span>
     }
 }
 

@@ -58,7 +58,7 @@ impl FormState {
     }
 
     /// Forgets the error beside `field`, once the user edits it.
-    fn clear_field(&self, field: &str) {
+    pub fn clear_field(&self, field: &str) {
         if self
             .errors
             .with_untracked(|errs| errs.iter().any(|e| e.field.as_deref() == Some(field)))
@@ -135,6 +135,9 @@ pub fn Form(
     submit: Msg,
     on_submit: impl Fn() + 'static,
     #[prop(optional)] inline: bool,
+    /// The submit button's `data-testid`.
+    #[prop(default = "submit")]
+    testid: &'static str,
     children: Children,
 ) -> impl IntoView {
     let i18n = use_i18n();
@@ -152,7 +155,7 @@ pub fn Form(
         >
             <FormFeedback state/>
             {children()}
-            <button class="btn" type="submit" data-testid="submit" disabled=move || state.pending() || !hydrated.get()>
+            <button class="btn" type="submit" data-testid=testid disabled=move || state.pending() || !hydrated.get()>
                 {move || i18n.t(submit)}
             </button>
         </form>
@@ -226,6 +229,23 @@ pub fn TextField(
                 }
             />
         </Field>
+    }
+}
+
+/// A checkbox with its label beside it.
+#[component]
+pub fn CheckField(label: Msg, checked: RwSignal<bool>, testid: &'static str) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <label class="check">
+            <input
+                type="checkbox"
+                data-testid=testid
+                prop:checked=move || checked.get()
+                on:change=move |ev| checked.set(event_target_checked(&ev))
+            />
+            <span>{move || i18n.t(label)}</span>
+        </label>
     }
 }
 

@@ -3,15 +3,14 @@
 use leptos::prelude::*;
 
 use super::{
-    avatar::Avatar,
-    form::{ActionButton, Form, FormFeedback, FormState, TextField},
+    form::{ActionButton, FormFeedback, FormState},
+    people::{Person, UserSearch},
 };
 use crate::{
     api::{Friends as FriendLists, PublicProfile},
     client::{self, Method},
     i18n::{use_i18n, Msg},
     model::UserId,
-    protocol::ApiError,
 };
 
 /// Where someone stands with the signed-in user.
@@ -51,20 +50,6 @@ pub fn Friends() -> impl IntoView {
         actions.run([], request, move |l| lists.set(Some(l)));
     };
 
-    let query = RwSignal::new(String::new());
-    let found = RwSignal::new(None::<Vec<PublicProfile>>);
-    let search = FormState::new(&["q"]);
-    let submit_search = move || {
-        let q = query.get_untracked().trim().to_owned();
-        let problem = q
-            .is_empty()
-            .then(|| ApiError::invalid("q", "type something to search for"));
-        let path = format!("/api/users?q={}", client::escape(&q));
-        search.run([problem], async move { client::get(&path).await }, move |people| {
-            found.set(Some(people))
-        });
-    };
-
     // One button that sends `method` about the person in its row.
     let button = move |id: UserId, method: Method, label: Msg, testid: &'static str| {
         let secondary = method == Method::Delete;
@@ -72,8 +57,9 @@ pub fn Friends() -> impl IntoView {
     };
 
     // A search result's action depends on the lists, which change as the user acts.
-    let result_action = move |id: UserId| {
-        move || match lists.with(|l| l.as_ref().map(|l| relation(l, &id))) {
+    let result_action = move |person: PublicProfile| {
+        let id = person.id;
+        let action = move || match lists.with(|l| l.as_ref().map(|l| relation(l, &id))) {
             Some(Relation::Stranger) => button(id.clone(), Method::Post, Msg::AddFriend, "add-friend").into_any(),
             Some(Relation::Incoming) => button(id.clone(), Method::Post, Msg::Accept, "accept").into_any(),
             Some(Relation::Outgoing) => {
@@ -83,37 +69,14 @@ pub fn Friends() -> impl IntoView {
                 view! { <span class="badge">{move || i18n.t(Msg::AlreadyFriends)}</span> }.into_any()
             }
             None => ().into_any(),
-        }
+        };
+        action.into_any()
     };
 
     view! {
         <section class="card wide">
             <h1>{move || i18n.t(Msg::FriendsTitle)}</h1>
-            <Form state=search submit=Msg::Search on_submit=submit_search inline=true>
-                <TextField
-                    state=search
-                    name="q"
-                    label=Msg::FindPeople
-                    value=query
-                    kind="search"
-                    autocomplete="off"
-                    testid="friend-search"
-                />
-            </Form>
-            {move || {
-                found
-                    .get()
-                    .map(|people| {
-                        if people.is_empty() {
-                            return view! { <p class="muted">{move || i18n.t(Msg::NoOneFound)}</p> }.into_any();
-                        }
-                        let rows = people.into_iter().map(|p| {
-                            let action = result_action(p.id.clone());
-                            view! { <Person person=p testid="search-result">{action}</Person> }
-                        });
-                        view! { <ul class="rows">{rows.collect_view()}</ul> }.into_any()
-                    })
-            }}
+            <UserSearch testid="friend-search" actions=result_action/>
             <FormFeedback state=actions/>
             {move || {
                 lists
@@ -179,16 +142,4 @@ fn PeopleSection(
         </section>
     }
     .into_any()
-}
-
-/// One person in a list: picture, nickname, and the actions in `children`.
-#[component]
-fn Person(person: PublicProfile, testid: &'static str, children: Children) -> impl IntoView {
-    view! {
-        <li class="row" data-testid=testid>
-            <Avatar url=person.avatar name=person.nickname.clone()/>
-            <span class="row-title">{person.nickname}</span>
-            <span class="row-actions">{children()}</span>
-        </li>
-    }
 }

@@ -2,33 +2,54 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | `chrome` | the top bar: brand, account links, language |
+//! | `chrome` | the top bar: brand, account links, connection indicator, language |
 //! | `session` | who is signed in (`Session`), the `RequireUser` guard, `?next=` handling |
 //! | `form` | form state, fields with their errors, submit and action buttons |
 //! | `avatar` | users' pictures and the avatar upload |
-//! | `home`, `signin`, `signup`, `profile`, `password`, `devices`, `friends` | the pages |
+//! | `people` | a row per person, and the search for users |
+//! | `dialog` | the modal dialog |
+//! | `home`, `signin`, `signup`, `profile`, `password`, `devices`, `friends` | the account pages |
+//! | `chats` | `/chats`: the conversation list beside the open conversation |
+//! | `chat`, `messages`, `composer` | `/chats/:id`: one conversation, its messages, writing one |
+//! | `new_chat`, `new_group`, `group_form`, `group_panel` | starting chats, creating and managing groups |
+//! | `groups` | `/groups`: the public-group directory |
 //!
-//! Pages talk to the server through [`crate::client`] and take every text
-//! from [`crate::i18n`]. `lib.rs` maps the routes to them.
+//! Pages talk to the server through [`crate::client`], to the live chat
+//! through [`crate::chat::Live`], and take every text from [`crate::i18n`].
+//! `lib.rs` maps the routes to them.
 
 mod avatar;
+mod chat;
+mod chats;
 mod chrome;
+mod composer;
 mod devices;
+mod dialog;
 mod form;
 mod friends;
+mod group_form;
+mod group_panel;
+mod groups;
 mod home;
+mod messages;
+mod new_chat;
+mod new_group;
 mod password;
+mod people;
 mod profile;
 mod session;
 mod signin;
 mod signup;
 
+pub use chat::ChatView;
+pub use chats::{Chats, NoChatOpen};
 pub use chrome::Header;
 pub use devices::Devices;
 pub use friends::Friends;
+pub use groups::Groups;
 pub use home::{Home, NotFound};
 pub use password::PasswordSettings;
 pub use profile::Profile;
-pub use session::{provide_session, RequireUser};
+pub use session::{provide_session, use_session, RequireUser, Session};
 pub use signin::SignIn;
 pub use signup::SignUp;

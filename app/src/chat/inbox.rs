@@ -1,0 +1,574 @@
+//! The browser's picture of the user's conversations: the list with its
+//! unread counts, the loaded messages of each conversation, and the user's
+//! messages still on their way.
+//!
+//! Plain data without signals or I/O, so that its rules are unit-tested:
+//! [`Live`](super::Live) keeps one in a signal and feeds it websocket frames
+//! and API answers.
+//!
+//! Two rules keep what is shown right whatever order things arrive in:
+//! - Messages are kept by `seq`, so a message that comes twice (live, then
+//!   again when a resume refills it) is shown once, and a conversation's
+//!   newest `seq` only moves forward.
+//! - Unread counts are derived, `last_seq − read_seq`, so a message counted
+//!   by the list answer and again by the live stream is not counted twice.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::{
+    api::ConversationSummary,
+    model::{Conversation, ConversationId, ConversationKind, Message, MessageId, MessageKind, MessagePreview, Millis, UserId},
+    protocol::{NoticeKind, Position, WsErrorCode},
+};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Inbox {
+    me: UserId,
+    /// Newest activity first; `None` until `GET /api/conversations` answers.
+    chats: Option<Vec<ConversationSummary>>,
+    /// The conversations whose messages were loaded, and everything since.
+    threads: HashMap<ConversationId, Thread>,
+}
+
+/// The loaded part of one conversation. Its messages always form one
+/// unbroken run of sequence numbers: history pages extend it downwards, the
+/// live stream (resumed from its newest) upwards.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Thread {
+    messages: BTreeMap<u64, Message>,
+    notices: Vec<NoticeLine>,
+    /// The user's messages not acknowledged yet, oldest first.
+    outbox: Vec<Outgoing>,
+}
+
+/// "Ada joined" or "Ada left", shown after the message `after_seq`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NoticeLine {
+    pub after_seq: u64,
+    pub user_id: UserId,
+    pub kind: NoticeKind,
+    /// Its place among the thread's notices, which makes it a unique key.
+    pub n: usize,
+}
+
+/// A message the user sent that the server has not acknowledged.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Outgoing {
+    /// Sent again with the same id after a reconnect, the server stores it once.
+    pub client_id: String,
+    pub content: String,
+    pub created_ms: Millis,
+    /// Why the server refused it; `None` while it is pending.
+    pub failure: Option<WsErrorCode>,
+}
+
+/// One line of a conversation as the chat view shows it, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Line {
+    Message(Message),
+    Notice(NoticeLine),
+    Outgoing(Outgoing),
+}
+
+/// What identifies a [`Line`] on screen. A pending message becomes a stored
+/// one (a new key) once acknowledged, and changes key when it fails, so its
+/// row is redrawn exactly then.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum LineKey {
+    Seq(u64),
+    Notice(usize),
+    Outgoing { client_id: String, failed: bool },
+}
+
+impl Line {
+    pub fn key(&self) -> LineKey {
+        match self {
+            Line::Message(m) => LineKey::Seq(m.seq),
+            Line::Notice(n) => LineKey::Notice(n.n),
+            Line::Outgoing(o) => LineKey::Outgoing { client_id: o.client_id.clone(), failed: o.failure.is_some() },
+        }
+    }
+
+    /// Whom the line shows, when someone else than the user.
+    pub fn user(&self) -> Option<&UserId> {
+        match self {
+            Line::Message(m) => Some(&m.sender_id),
+            Line::Notice(n) => Some(&n.user_id),
+            Line::Outgoing(_) => None,
+        }
+    }
+
+    /// When it happened, for the day separators.
+    pub fn created_ms(&self) -> Option<Millis> {
+        match self {
+            Line::Message(m) => Some(m.created_ms),
+            Line::Outgoing(o) => Some(o.created_ms),
+            Line::Notice(_) => None,
+        }
+    }
+}
+
+impl Thread {
+    fn newest(&self) -> u64 {
+        self.messages.last_key_value().map_or(0, |(seq, _)| *seq)
+    }
+}
+
+impl Inbox {
+    pub fn new(me: UserId) -> Inbox {
+        Inbox { me, chats: None, threads: HashMap::new() }
+    }
+
+    pub fn me(&self) -> &UserId {
+        &self.me
+    }
+
+    /// The conversation list, newest activity first, of one kind or all;
+    /// `None` before it is loaded.
+    pub fn chats(&self, kind: Option<ConversationKind>) -> Option<Vec<ConversationSummary>> {
+        let chats = self.chats.as_ref()?;
+        Some(chats.iter().filter(|s| kind.is_none_or(|k| s.conversation.kind == k)).cloned().collect())
+    }
+
+    pub fn summary(&self, id: &ConversationId) -> Option<&ConversationSummary> {
+        self.chats.as_ref()?.iter().find(|s| &s.conversation.id == id)
+    }
+
+    fn summary_mut(&mut self, id: &ConversationId) -> Option<&mut ConversationSummary> {
+        self.chats.as_mut()?.iter_mut().find(|s| &s.conversation.id == id)
+    }
+
+    /// Takes a fresh list from the server. What this browser already knows
+    /// to be newer (messages that came live meanwhile, reads) is kept.
+    pub fn set_chats(&mut self, list: Vec<ConversationSummary>) {
+        let old = self.chats.take().unwrap_or_default();
+        let merged = list
+            .into_iter()
+            .map(|new| match old.iter().find(|o| o.conversation.id == new.conversation.id) {
+                Some(known) => merge(known.clone(), new),
+                None => new,
+            })
+            .collect();
+        self.chats = Some(merged);
+        self.sort();
+    }
+
+    /// Adds a conversation the user just started or joined, or updates it.
+    pub fn add_chat(&mut self, summary: ConversationSummary) {
+        let chats = self.chats.get_or_insert_with(Vec::new);
+        match chats.iter_mut().find(|s| s.conversation.id == summary.conversation.id) {
+            Some(known) => *known = merge(known.clone(), summary),
+            None => chats.push(summary),
+        }
+        self.sort();
+    }
+
+    /// Takes a group's new settings (`PATCH` answer).
+    pub fn update_conversation(&mut self, conversation: Conversation) {
+        if let Some(known) = self.summary_mut(&conversation.id) {
+            let fresh = ConversationSummary { conversation, ..known.clone() };
+            *known = merge(known.clone(), fresh);
+        }
+    }
+
+    /// Forgets a conversation the user left or was removed from.
+    pub fn forget(&mut self, id: &ConversationId) {
+        if let Some(chats) = &mut self.chats {
+            chats.retain(|s| &s.conversation.id != id);
+        }
+        self.threads.remove(id);
+    }
+
+    fn sort(&mut self) {
+        if let Some(chats) = &mut self.chats {
+            chats.sort_by_key(|s| std::cmp::Reverse(s.conversation.last_activity_ms));
+        }
+    }
+
+    /// A stored message, live or caught up. Returns `true` when the list is
+    /// loaded but lacks its conversation: then the list needs reloading.
+    pub fn receive(&mut self, message: Message) -> bool {
+        let mine = message.sender_id == self.me;
+        let missing = match self.summary_mut(&message.conversation_id) {
+            Some(summary) => {
+                let c = &mut summary.conversation;
+                if message.seq > c.last_seq {
+                    c.last_seq = message.seq;
+                    c.last_message = Some(MessagePreview::of(&message));
+                    c.last_activity_ms = c.last_activity_ms.max(message.created_ms);
+                }
+                // The server records the sender's read position with the message.
+                if mine {
+                    summary.read_seq = summary.read_seq.max(message.seq);
+                }
+                recount(summary);
+                false
+            }
+            None => self.chats.is_some(),
+        };
+        if let Some(thread) = self.threads.get_mut(&message.conversation_id) {
+            if mine {
+                thread.outbox.retain(|o| o.client_id != message.client_id);
+            }
+            thread.messages.insert(message.seq, message);
+        }
+        self.sort();
+        missing
+    }
+
+    /// The server stored the user's message `client_id` under `seq`.
+    pub fn ack(&mut self, conversation: &ConversationId, client_id: &str, seq: u64, id: MessageId) {
+        let Some(thread) = self.threads.get_mut(conversation) else { return };
+        let Some(at) = thread.outbox.iter().position(|o| o.client_id == client_id) else { return };
+        let sent = thread.outbox.remove(at);
+        // The live copy of the message may have come first; it has the server's time.
+        if thread.messages.contains_key(&seq) {
+            return;
+        }
+        self.receive(Message {
+            id,
+            conversation_id: conversation.clone(),
+            seq,
+            sender_id: self.me.clone(),
+            client_id: sent.client_id,
+            kind: MessageKind::Text,
+            content: sent.content,
+            created_ms: sent.created_ms,
+        });
+    }
+
+    /// Adds a message the user is sending.
+    pub fn queue(&mut self, conversation: &ConversationId, outgoing: Outgoing) {
+        self.threads.entry(conversation.clone()).or_default().outbox.push(outgoing);
+    }
+
+    /// The server refused the message `client_id`.
+    pub fn fail(&mut self, client_id: &str, code: WsErrorCode) {
+        let found = self.threads.values_mut().flat_map(|t| t.outbox.iter_mut()).find(|o| o.client_id == client_id);
+        if let Some(outgoing) = found {
+            outgoing.failure = Some(code);
+        }
+    }
+
+    /// Makes a failed message pending again and returns it, to be sent again.
+    pub fn retry(&mut self, conversation: &ConversationId, client_id: &str) -> Option<Outgoing> {
+        let thread = self.threads.get_mut(conversation)?;
+        let outgoing = thread.outbox.iter_mut().find(|o| o.client_id == client_id)?;
+        outgoing.failure = None;
+        Some(outgoing.clone())
+    }
+
+    /// Every pending message, to send again on a new connection.
+    pub fn unsent(&self) -> Vec<(ConversationId, Outgoing)> {
+        self.threads
+            .iter()
+            .flat_map(|(id, t)| t.outbox.iter().filter(|o| o.failure.is_none()).map(|o| (id.clone(), o.clone())))
+            .collect()
+    }
+
+    /// The user has read the conversation up to `seq` (here or on another device).
+    pub fn read(&mut self, conversation: &ConversationId, seq: u64) {
+        if let Some(summary) = self.summary_mut(conversation) {
+            summary.read_seq = summary.read_seq.max(seq);
+            recount(summary);
+        }
+    }
+
+    /// The newest message shown in the conversation, when the user has not
+    /// read it yet (only known once the list is loaded).
+    pub fn unread_shown(&self, conversation: &ConversationId) -> Option<u64> {
+        let newest = self.threads.get(conversation)?.newest();
+        let read = self.summary(conversation)?.read_seq;
+        (newest > read).then_some(newest)
+    }
+
+    /// A page of history (newest first or not: order does not matter).
+    pub fn load(&mut self, conversation: &ConversationId, page: Vec<Message>) {
+        let thread = self.threads.entry(conversation.clone()).or_default();
+        for message in page {
+            thread.messages.insert(message.seq, message);
+        }
+    }
+
+    /// The `before` of the next older history page, when there is one.
+    pub fn older_than(&self, conversation: &ConversationId) -> Option<u64> {
+        let oldest = *self.threads.get(conversation)?.messages.first_key_value()?.0;
+        // Sequence numbers start at 1 and have no gaps.
+        (oldest > 1).then_some(oldest)
+    }
+
+    /// Whether this conversation's messages are loaded.
+    pub fn has_thread(&self, conversation: &ConversationId) -> bool {
+        self.threads.contains_key(conversation)
+    }
+
+    /// Someone joined, left or was removed (being online is not the
+    /// inbox's business). Returns `true` when the user joined a conversation
+    /// the list lacks.
+    pub fn notice(&mut self, conversation: &ConversationId, user: &UserId, kind: NoticeKind) -> bool {
+        if !matches!(kind, NoticeKind::Join | NoticeKind::Leave | NoticeKind::Reject) {
+            return false;
+        }
+        if user == &self.me && kind != NoticeKind::Join {
+            self.forget(conversation);
+            return false;
+        }
+        if let Some(thread) = self.threads.get_mut(conversation) {
+            let line =
+                NoticeLine { after_seq: thread.newest(), user_id: user.clone(), kind, n: thread.notices.len() };
+            thread.notices.push(line);
+        }
+        user == &self.me && self.chats.is_some() && self.summary(conversation).is_none()
+    }
+
+    /// How many join and leave notices a conversation had while open: the
+    /// group panel reloads its members when this changes.
+    pub fn notices_seen(&self, conversation: &ConversationId) -> usize {
+        self.threads.get(conversation).map_or(0, |t| t.notices.len())
+    }
+
+    /// The conversation's lines in order: stored messages with the notices
+    /// between them, then the messages on their way.
+    pub fn lines(&self, conversation: &ConversationId) -> Vec<Line> {
+        let Some(thread) = self.threads.get(conversation) else { return Vec::new() };
+        let mut notices = thread.notices.iter().peekable();
+        let mut lines = Vec::with_capacity(thread.messages.len() + thread.notices.len() + thread.outbox.len());
+        // Notices from before the oldest loaded message are not shown: they
+        // would be out of place above history that is not loaded yet.
+        let oldest = thread.messages.first_key_value().map_or(0, |(seq, _)| *seq);
+        while notices.next_if(|n| n.after_seq < oldest).is_some() {}
+        for (seq, message) in &thread.messages {
+            lines.push(Line::Message(message.clone()));
+            while let Some(n) = notices.next_if(|n| n.after_seq <= *seq) {
+                lines.push(Line::Notice(n.clone()));
+            }
+        }
+        lines.extend(notices.cloned().map(Line::Notice));
+        lines.extend(thread.outbox.iter().cloned().map(Line::Outgoing));
+        lines
+    }
+
+    /// How far this browser has each conversation: for a loaded one, its
+    /// newest message; otherwise the newest the list knows. A resume with
+    /// these brings everything after.
+    pub fn positions(&self) -> Vec<Position> {
+        let mut seqs: BTreeMap<&ConversationId, u64> =
+            self.threads.iter().map(|(id, t)| (id, t.newest())).collect();
+        for summary in self.chats.iter().flatten() {
+            seqs.entry(&summary.conversation.id).or_insert(summary.conversation.last_seq);
+        }
+        seqs.into_iter().map(|(id, seq)| Position { conversation_id: id.clone(), seq }).collect()
+    }
+}
+
+/// `known` updated with `fresh` from the server, keeping whatever of `known` is newer.
+fn merge(known: ConversationSummary, mut fresh: ConversationSummary) -> ConversationSummary {
+    if known.conversation.last_seq > fresh.conversation.last_seq {
+        let c = &mut fresh.conversation;
+        c.last_seq = known.conversation.last_seq;
+        c.last_message = known.conversation.last_message;
+        c.last_activity_ms = c.last_activity_ms.max(known.conversation.last_activity_ms);
+    }
+    fresh.read_seq = fresh.read_seq.max(known.read_seq);
+    fresh.peer = fresh.peer.or(known.peer);
+    recount(&mut fresh);
+    fresh
+}
+
+fn recount(summary: &mut ConversationSummary) {
+    summary.unread = summary.conversation.last_seq.saturating_sub(summary.read_seq);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{JoinPolicy, Role, Visibility};
+
+    fn me() -> UserId {
+        UserId::from("me")
+    }
+
+    fn cid(id: &str) -> ConversationId {
+        ConversationId::from(id)
+    }
+
+    fn summary(id: &str, last_seq: u64, read_seq: u64, activity: Millis) -> ConversationSummary {
+        ConversationSummary {
+            conversation: Conversation {
+                id: cid(id),
+                kind: ConversationKind::Group,
+                visibility: Visibility::Hidden,
+                join_policy: JoinPolicy::InviteOnly,
+                name: id.to_uppercase(),
+                description: String::new(),
+                creator_id: me(),
+                peer_id: None,
+                created_ms: 0,
+                last_seq,
+                last_message: None,
+                last_activity_ms: activity,
+            },
+            role: Role::Member,
+            read_seq,
+            unread: last_seq - read_seq,
+            peer: None,
+        }
+    }
+
+    fn message(conversation: &str, seq: u64, sender: &str, client_id: &str) -> Message {
+        Message {
+            id: MessageId(format!("{conversation}-{seq}")),
+            conversation_id: cid(conversation),
+            seq,
+            sender_id: UserId::from(sender),
+            client_id: client_id.into(),
+            kind: MessageKind::Text,
+            content: format!("text {seq}"),
+            created_ms: 1000 + seq as Millis,
+        }
+    }
+
+    fn outgoing(client_id: &str) -> Outgoing {
+        Outgoing { client_id: client_id.into(), content: "hello".into(), created_ms: 5, failure: None }
+    }
+
+    fn seqs(inbox: &Inbox, id: &str) -> Vec<u64> {
+        inbox
+            .lines(&cid(id))
+            .iter()
+            .filter_map(|l| match l {
+                Line::Message(m) => Some(m.seq),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn order(inbox: &Inbox) -> Vec<String> {
+        inbox.chats(None).unwrap().iter().map(|s| s.conversation.id.0.clone()).collect()
+    }
+
+    #[test]
+    fn new_messages_raise_unread_and_move_the_conversation_up() {
+        let mut inbox = Inbox::new(me());
+        inbox.set_chats(vec![summary("a", 3, 3, 30), summary("b", 1, 1, 10)]);
+        assert!(!inbox.receive(message("b", 2, "ada", "x")));
+        assert!(!inbox.receive(message("b", 3, "ada", "y")));
+        assert_eq!(order(&inbox), ["b", "a"]);
+        assert_eq!(inbox.summary(&cid("b")).unwrap().unread, 2);
+        // The same message again (a resume refilling it) counts once.
+        inbox.receive(message("b", 3, "ada", "y"));
+        assert_eq!(inbox.summary(&cid("b")).unwrap().unread, 2);
+        // Read on another device.
+        inbox.read(&cid("b"), 3);
+        assert_eq!(inbox.summary(&cid("b")).unwrap().unread, 0);
+        // One's own messages are read already.
+        inbox.receive(message("a", 4, "me", "z"));
+        assert_eq!(inbox.summary(&cid("a")).unwrap().unread, 0);
+    }
+
+    #[test]
+    fn a_message_of_an_unknown_conversation_asks_for_the_list() {
+        let mut inbox = Inbox::new(me());
+        assert!(!inbox.receive(message("a", 1, "ada", "x")), "no list yet: its loading brings it");
+        inbox.set_chats(vec![]);
+        assert!(inbox.receive(message("a", 2, "ada", "x")));
+    }
+
+    #[test]
+    fn a_reloaded_list_keeps_what_came_live() {
+        let mut inbox = Inbox::new(me());
+        inbox.set_chats(vec![summary("a", 1, 1, 10)]);
+        inbox.receive(message("a", 2, "ada", "x"));
+        inbox.set_chats(vec![summary("a", 1, 1, 10)]);
+        let a = inbox.summary(&cid("a")).unwrap();
+        assert_eq!((a.conversation.last_seq, a.unread), (2, 1));
+        assert_eq!(a.conversation.last_message.as_ref().unwrap().text, "text 2");
+    }
+
+    #[test]
+    fn sending_ack_and_echo_in_either_order_show_one_message() {
+        for ack_first in [true, false] {
+            let mut inbox = Inbox::new(me());
+            inbox.set_chats(vec![summary("a", 1, 1, 10)]);
+            inbox.load(&cid("a"), vec![message("a", 1, "ada", "x")]);
+            inbox.queue(&cid("a"), outgoing("c1"));
+            assert!(matches!(inbox.lines(&cid("a")).last(), Some(Line::Outgoing(_))));
+            assert_eq!(inbox.unsent().len(), 1);
+            let echo = message("a", 2, "me", "c1");
+            if ack_first {
+                inbox.ack(&cid("a"), "c1", 2, echo.id.clone());
+                inbox.receive(echo);
+            } else {
+                inbox.receive(echo.clone());
+                inbox.ack(&cid("a"), "c1", 2, echo.id);
+            }
+            assert_eq!(seqs(&inbox, "a"), [1, 2]);
+            assert_eq!(inbox.lines(&cid("a")).len(), 2, "nothing pending is left");
+            assert!(inbox.unsent().is_empty());
+            assert_eq!(inbox.summary(&cid("a")).unwrap().unread, 0);
+        }
+    }
+
+    #[test]
+    fn failed_messages_wait_for_a_retry() {
+        let mut inbox = Inbox::new(me());
+        inbox.queue(&cid("a"), outgoing("c1"));
+        inbox.fail("c1", WsErrorCode::RateLimited);
+        assert!(inbox.unsent().is_empty(), "a failed message is not resent by itself");
+        let Some(Line::Outgoing(o)) = inbox.lines(&cid("a")).pop() else { panic!() };
+        assert_eq!(o.failure, Some(WsErrorCode::RateLimited));
+        assert_eq!(inbox.retry(&cid("a"), "c1").unwrap().client_id, "c1");
+        assert_eq!(inbox.unsent().len(), 1);
+    }
+
+    #[test]
+    fn history_pages_extend_the_thread_downwards() {
+        let mut inbox = Inbox::new(me());
+        assert_eq!(inbox.older_than(&cid("a")), None);
+        inbox.load(&cid("a"), (51..=100).rev().map(|s| message("a", s, "ada", "x")).collect());
+        assert_eq!(inbox.older_than(&cid("a")), Some(51));
+        inbox.load(&cid("a"), (1..=50).rev().map(|s| message("a", s, "ada", "x")).collect());
+        assert_eq!(inbox.older_than(&cid("a")), None);
+        assert_eq!(seqs(&inbox, "a"), (1..=100).collect::<Vec<_>>());
+        inbox.load(&cid("b"), vec![]);
+        assert!(inbox.has_thread(&cid("b")));
+        assert_eq!(inbox.older_than(&cid("b")), None);
+    }
+
+    #[test]
+    fn positions_come_from_threads_then_the_list() {
+        let mut inbox = Inbox::new(me());
+        inbox.set_chats(vec![summary("a", 7, 7, 10), summary("b", 4, 4, 5)]);
+        inbox.load(&cid("b"), vec![message("b", 3, "ada", "x")]);
+        let positions: Vec<(String, u64)> =
+            inbox.positions().into_iter().map(|p| (p.conversation_id.0, p.seq)).collect();
+        assert_eq!(positions, [("a".into(), 7), ("b".into(), 3)]);
+    }
+
+    #[test]
+    fn notices_sit_between_messages_and_leaving_forgets() {
+        let mut inbox = Inbox::new(me());
+        inbox.set_chats(vec![summary("a", 1, 1, 10)]);
+        inbox.load(&cid("a"), vec![message("a", 1, "ada", "x")]);
+        inbox.notice(&cid("a"), &UserId::from("bo"), NoticeKind::Join);
+        inbox.receive(message("a", 2, "bo", "y"));
+        let keys: Vec<LineKey> = inbox.lines(&cid("a")).iter().map(Line::key).collect();
+        assert_eq!(keys, [LineKey::Seq(1), LineKey::Notice(0), LineKey::Seq(2)]);
+        assert_eq!(inbox.notices_seen(&cid("a")), 1);
+
+        assert!(inbox.notice(&cid("new"), &me(), NoticeKind::Join), "joined elsewhere: reload the list");
+        inbox.notice(&cid("a"), &me(), NoticeKind::Leave);
+        assert!(inbox.summary(&cid("a")).is_none() && !inbox.has_thread(&cid("a")));
+    }
+
+    #[test]
+    fn unread_shown_needs_the_list_and_a_newer_message() {
+        let mut inbox = Inbox::new(me());
+        inbox.load(&cid("a"), vec![message("a", 2, "ada", "x")]);
+        assert_eq!(inbox.unread_shown(&cid("a")), None);
+        inbox.set_chats(vec![summary("a", 2, 1, 10)]);
+        assert_eq!(inbox.unread_shown(&cid("a")), Some(2));
+        inbox.read(&cid("a"), 2);
+        assert_eq!(inbox.unread_shown(&cid("a")), None);
+    }
+}

@@ -1,0 +1,370 @@
+//! Real-time chat in the browser.
+//!
+//! | module | holds |
+//! |---|---|
+//! | `inbox` | what the browser knows of the user's conversations: plain data, unit-tested |
+//! | `link` | the websocket: reconnecting with backoff, keep-alive |
+//! | here | [`Live`], the context that ties both to the session, the API and the pages |
+//!
+//! `Live` opens the link while a user is signed in. On every (re)connection
+//! it first sends `resume` with the newest message it has of each
+//! conversation it knows (those in the list, those opened; the server starts
+//! the live stream after this first frame), then sends again the messages
+//! still waiting for their `ack`, with their first client ids. So after a
+//! drop nothing is missed, and nothing is stored or shown twice.
+//!
+//! Pages read the inbox through [`Live::inbox`] and act through `Live`'s
+//! methods, which change the inbox and tell the server.
+
+mod inbox;
+mod link;
+
+use std::collections::{HashMap, HashSet};
+
+use leptos::{ev, prelude::*, task::spawn_local};
+
+use self::link::{Link, LinkEvent};
+pub use self::{
+    inbox::{Inbox, Line, LineKey, NoticeLine, Outgoing},
+    link::LinkState,
+};
+use crate::{
+    api::{ConversationSummary, MarkRead, Me, PublicProfile},
+    client::{self, Method},
+    model::{Conversation, ConversationId, Message, MessageKind, UserId},
+    pages::{use_session, Session},
+    protocol::{ApiError, ClientFrame, NoticeKind, Position, ServerFrame},
+};
+
+/// Messages per history page (the server allows up to 100).
+const PAGE: usize = 50;
+
+/// The chat state of the signed-in user, provided as context by [`provide_live`].
+#[derive(Clone, Copy)]
+pub struct Live {
+    inbox: RwSignal<Inbox>,
+    state: RwSignal<LinkState>,
+    /// Why the conversation list could not be loaded, if it could not.
+    list_error: RwSignal<Option<ApiError>>,
+    profiles: RwSignal<HashMap<UserId, PublicProfile>>,
+    /// Who is online, as last heard: from a group's details, then from notices.
+    presence: RwSignal<HashMap<UserId, bool>>,
+    /// Whether the page is visible: only then do shown messages count as read.
+    visible: RwSignal<bool>,
+    link: StoredValue<Option<Link>, LocalStorage>,
+    /// Conversations whose position went to the server on this connection.
+    resumed: StoredValue<HashSet<ConversationId>>,
+    /// Profiles asked for, so that each is fetched once.
+    asked: StoredValue<HashSet<UserId>>,
+    listing: StoredValue<Listing>,
+    session: Session,
+}
+
+/// Whether `GET /api/conversations` is on its way, and whether the answer
+/// will already be stale (something asked for a new list meanwhile).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Listing {
+    #[default]
+    Idle,
+    Busy,
+    BusyAgain,
+}
+
+/// Provides [`Live`]; it connects when a user signs in (effects, so only in the browser).
+pub fn provide_live() {
+    let session = use_session();
+    let live = Live {
+        inbox: RwSignal::new(Inbox::new(UserId(String::new()))),
+        state: RwSignal::new(LinkState::default()),
+        list_error: RwSignal::new(None),
+        profiles: RwSignal::new(HashMap::new()),
+        presence: RwSignal::new(HashMap::new()),
+        visible: RwSignal::new(true),
+        link: StoredValue::new_local(None),
+        resumed: StoredValue::new(HashSet::new()),
+        asked: StoredValue::new(HashSet::new()),
+        listing: StoredValue::new(Listing::Idle),
+        session,
+    };
+    provide_context(live);
+    let user = Memo::new(move |_| session.me().map(|me| me.id));
+    Effect::new(move || match user.get() {
+        Some(id) => live.start(id),
+        None => live.link.set_value(None),
+    });
+    Effect::new(move || {
+        if let Some(me) = session.me() {
+            live.remember([PublicProfile { id: me.id, nickname: me.nickname, gender: me.gender, avatar: me.avatar }]);
+        }
+    });
+    Effect::new(move || {
+        live.visible.set(client::page_visible());
+        // The app lives as long as the page: the listener is never removed.
+        window_event_listener(ev::visibilitychange, move |_| live.visible.set(client::page_visible()));
+    });
+}
+
+pub fn use_live() -> Live {
+    expect_context::<Live>()
+}
+
+impl Live {
+    fn start(self, me: UserId) {
+        self.link.set_value(None);
+        self.inbox.set(Inbox::new(me));
+        self.link.set_value(Some(Link::open(move |event| self.on_link(event))));
+        self.refresh_chats();
+    }
+
+    /// Reads the inbox; reactive.
+    pub fn inbox<U>(self, f: impl FnOnce(&Inbox) -> U) -> U {
+        self.inbox.with(f)
+    }
+
+    /// The connection's state; reactive.
+    pub fn state(self) -> LinkState {
+        self.state.get()
+    }
+
+    pub fn list_error(self) -> Option<ApiError> {
+        self.list_error.get()
+    }
+
+    /// Whether the page is visible; reactive.
+    pub fn visible(self) -> bool {
+        self.visible.get()
+    }
+
+    fn on_link(self, event: LinkEvent) {
+        match event {
+            LinkEvent::State(state) => {
+                self.state.set(state);
+                if state == LinkState::Online {
+                    // Always sent, even empty: the live stream starts after it.
+                    let positions = self.inbox.with_untracked(Inbox::positions);
+                    self.resumed.set_value(positions.iter().map(|p| p.conversation_id.clone()).collect());
+                    self.send_frame(&ClientFrame::Resume { positions });
+                    for (conversation, outgoing) in self.inbox.with_untracked(Inbox::unsent) {
+                        self.transmit(conversation, &outgoing);
+                    }
+                }
+            }
+            LinkEvent::Frame(frame) => self.on_frame(frame),
+            LinkEvent::Refused => self.session.refresh(),
+            LinkEvent::SignedOut => self.check_session(),
+        }
+    }
+
+    fn on_frame(self, frame: ServerFrame) {
+        match frame {
+            ServerFrame::Hello { .. } | ServerFrame::Pong => {}
+            ServerFrame::Message { message } => {
+                if self.inbox.try_update(|i| i.receive(message)).unwrap_or(false) {
+                    self.refresh_chats();
+                }
+            }
+            ServerFrame::Ack { client_id, conversation_id, seq, message_id, .. } => {
+                self.inbox.update(|i| i.ack(&conversation_id, &client_id, seq, message_id));
+            }
+            ServerFrame::Notice { user_id, notice: notice @ (NoticeKind::Online | NoticeKind::Offline), .. } => {
+                self.note_presence([(user_id, notice == NoticeKind::Online)]);
+            }
+            ServerFrame::Notice { conversation_id, user_id, notice } => {
+                if self.inbox.try_update(|i| i.notice(&conversation_id, &user_id, notice)).unwrap_or(false) {
+                    self.refresh_chats();
+                }
+            }
+            ServerFrame::Read { conversation_id, seq } => self.inbox.update(|i| i.read(&conversation_id, seq)),
+            ServerFrame::Error { code, client_id: Some(client_id), .. } => {
+                self.inbox.update(|i| i.fail(&client_id, code));
+            }
+            ServerFrame::Error { code, message, client_id: None } => {
+                leptos::logging::warn!("natter: the server answered {code:?}: {message}");
+            }
+        }
+    }
+
+    /// The server closed the link for a signed-out device. Another tab may
+    /// have signed in again on this browser, which renewed the shared cookie:
+    /// then carry on. Otherwise the session learns it is over, and
+    /// `RequireUser` sends the user to sign in with the reason.
+    fn check_session(self) {
+        spawn_local(async move {
+            let _ = self.session.observe(client::get::<Me>("/api/me").await);
+            if self.session.me().is_some() {
+                self.link.with_value(|link| link.as_ref().map(Link::reconnect));
+            }
+        });
+    }
+
+    fn send_frame(self, frame: &ClientFrame) -> bool {
+        self.link.with_value(|link| link.as_ref().is_some_and(|l| l.send(frame)))
+    }
+
+    /// Sends the positions of the conversations not resumed on this connection
+    /// yet (newly listed ones), so that nothing sent meanwhile is missed.
+    fn resume_new(self) {
+        let positions = self.inbox.with_untracked(Inbox::positions);
+        let fresh = self.resumed.with_value(|done| {
+            positions.into_iter().filter(|p| !done.contains(&p.conversation_id)).collect()
+        });
+        self.resume(fresh);
+    }
+
+    fn resume(self, positions: Vec<Position>) {
+        if positions.is_empty() {
+            return;
+        }
+        let ids: Vec<ConversationId> = positions.iter().map(|p| p.conversation_id.clone()).collect();
+        if self.send_frame(&ClientFrame::Resume { positions }) {
+            self.resumed.update_value(|done| done.extend(ids));
+        }
+    }
+
+    /// Reloads the conversation list. Live updates keep it current; this
+    /// picks up what they cannot tell (a conversation joined elsewhere).
+    pub fn refresh_chats(self) {
+        if self.listing.get_value() != Listing::Idle {
+            self.listing.set_value(Listing::BusyAgain);
+            return;
+        }
+        self.listing.set_value(Listing::Busy);
+        spawn_local(async move {
+            let answer = self.session.observe(client::get::<Vec<ConversationSummary>>("/api/conversations").await);
+            match answer {
+                Ok(list) => {
+                    self.remember(list.iter().filter_map(|s| s.peer.clone()));
+                    self.inbox.update(|i| i.set_chats(list));
+                    self.list_error.maybe_update(|e| e.take().is_some());
+                    self.resume_new();
+                }
+                Err(e) => self.list_error.set(Some(e)),
+            }
+            let again = self.listing.get_value() == Listing::BusyAgain;
+            self.listing.set_value(Listing::Idle);
+            if again {
+                self.refresh_chats();
+            }
+        });
+    }
+
+    /// A conversation the user started or joined: into the list it goes.
+    pub fn add_chat(self, summary: ConversationSummary) {
+        self.remember(summary.peer.clone());
+        self.inbox.update(|i| i.add_chat(summary));
+        self.resume_new();
+    }
+
+    pub fn update_conversation(self, conversation: Conversation) {
+        self.inbox.update(|i| i.update_conversation(conversation));
+    }
+
+    /// The user left the conversation.
+    pub fn forget(self, id: &ConversationId) {
+        self.inbox.update(|i| i.forget(id));
+    }
+
+    /// Loads the newest page of a conversation's messages.
+    pub async fn load_latest(self, id: ConversationId) -> Result<(), ApiError> {
+        let page: Vec<Message> = client::get(&format!("/api/conversations/{id}/messages?limit={PAGE}")).await?;
+        self.inbox.update(|i| i.load(&id, page));
+        // What was stored while the page was on its way follows its newest message.
+        let positions = self.inbox.with_untracked(Inbox::positions);
+        self.resume(positions.into_iter().filter(|p| p.conversation_id == id).collect());
+        Ok(())
+    }
+
+    /// Loads the page before the oldest message loaded, if there is one.
+    pub async fn load_older(self, id: ConversationId) -> Result<(), ApiError> {
+        let Some(before) = self.inbox.with_untracked(|i| i.older_than(&id)) else { return Ok(()) };
+        let path = format!("/api/conversations/{id}/messages?before={before}&limit={PAGE}");
+        let page: Vec<Message> = client::get(&path).await?;
+        self.inbox.update(|i| i.load(&id, page));
+        Ok(())
+    }
+
+    /// Sends a message: shown at once as pending, sent now if the link is
+    /// up, else as soon as it is back.
+    pub fn send(self, conversation: ConversationId, content: String) {
+        let outgoing = Outgoing { client_id: client::random_id(), content, created_ms: client::now_ms(), failure: None };
+        self.inbox.update(|i| i.queue(&conversation, outgoing.clone()));
+        self.transmit(conversation, &outgoing);
+    }
+
+    /// Sends a failed message again, with the same client id.
+    pub fn retry(self, conversation: ConversationId, client_id: &str) {
+        if let Some(outgoing) = self.inbox.try_update(|i| i.retry(&conversation, client_id)).flatten() {
+            self.transmit(conversation, &outgoing);
+        }
+    }
+
+    fn transmit(self, conversation_id: ConversationId, outgoing: &Outgoing) {
+        self.send_frame(&ClientFrame::Send {
+            conversation_id,
+            client_id: outgoing.client_id.clone(),
+            kind: MessageKind::Text,
+            content: outgoing.content.clone(),
+        });
+    }
+
+    /// Marks a conversation read up to `seq`: here at once, then on the
+    /// server, which tells the user's other devices.
+    pub fn mark_read(self, id: ConversationId, seq: u64) {
+        self.inbox.update(|i| i.read(&id, seq));
+        spawn_local(async move {
+            let path = format!("/api/conversations/{id}/read");
+            // On failure the server keeps the older position; the list shows
+            // the messages unread again after its next reload. Nothing to tell.
+            let _ = self.session.observe(client::send::<_, ()>(Method::Post, &path, &MarkRead { seq }).await);
+        });
+    }
+
+    /// Whether a user is online, as far as known; reactive.
+    pub fn is_online(self, id: &UserId) -> bool {
+        self.presence.with(|p| p.get(id).copied().unwrap_or(false))
+    }
+
+    /// Takes who is online from a fresh answer or a notice.
+    pub fn note_presence(self, people: impl IntoIterator<Item = (UserId, bool)>) {
+        self.presence.maybe_update(|known| {
+            people.into_iter().fold(false, |changed, (id, online)| known.insert(id, online) != Some(online) || changed)
+        });
+    }
+
+    /// A user's profile, once known; reactive. See [`Live::want_profiles`].
+    pub fn profile(self, id: &UserId) -> Option<PublicProfile> {
+        self.profiles.with(|p| p.get(id).cloned())
+    }
+
+    /// Keeps profiles the pages came across.
+    pub fn remember(self, people: impl IntoIterator<Item = PublicProfile>) {
+        self.profiles.maybe_update(|known| {
+            let mut changed = false;
+            for person in people {
+                if known.get(&person.id) != Some(&person) {
+                    known.insert(person.id.clone(), person);
+                    changed = true;
+                }
+            }
+            changed
+        });
+    }
+
+    /// Fetches the profiles among `ids` not known yet, each once.
+    pub fn want_profiles(self, ids: impl IntoIterator<Item = UserId>) {
+        for id in ids {
+            if self.profiles.with_untracked(|p| p.contains_key(&id)) {
+                continue;
+            }
+            let mut first = false;
+            self.asked.update_value(|asked| first = asked.insert(id.clone()));
+            if first {
+                spawn_local(async move {
+                    if let Ok(person) = self.session.observe(client::get(&format!("/api/users/{id}")).await) {
+                        self.remember([person]);
+                    }
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! `/chats/:id`: one conversation: its header, its messages, the composer,
+//! and for groups the group panel.
+
+use leptos::prelude::*;
+use leptos_router::{components::A, hooks::use_params_map};
+
+use super::{
+    avatar::Avatar,
+    chats::chat_face,
+    composer::Composer,
+    form::{FormFeedback, FormState},
+    group_panel::GroupPanel,
+    messages::MessageList,
+};
+use crate::{
+    chat::use_live,
+    i18n::{use_i18n, Msg},
+    model::{ConversationId, ConversationKind},
+    protocol::{ApiError, ErrorCode},
+};
+
+#[component]
+pub fn ChatView() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.with(|p| p.get("id")).map(ConversationId));
+    // Another id is another conversation: everything below starts afresh.
+    move || id.get().map(|id| view! { <Thread id/> })
+}
+
+#[component]
+fn Thread(id: ConversationId) -> impl IntoView {
+    let i18n = use_i18n();
+    let live = use_live();
+    let loading = FormState::new(&[]);
+    let request = {
+        let id = id.clone();
+        async move { live.load_latest(id).await.map_err(about_conversation) }
+    };
+    loading.run([], request, |()| ());
+    let summary = Memo::new({
+        let id = id.clone();
+        move |_| live.inbox(|i| i.summary(&id).cloned())
+    });
+    let is_group = move || summary.with(|s| s.as_ref().is_some_and(|s| s.conversation.kind == ConversationKind::Group));
+    let panel = RwSignal::new(false);
+    // Whether the newest messages are in view: new ones keep it so, and count as read.
+    let at_bottom = RwSignal::new(true);
+    let panel_id = id.clone();
+    view! {
+        <section class="thread" aria-labelledby="thread-title">
+            <header class="thread-head">
+                <A href="/chats" attr:class="back" attr:aria-label=move || i18n.t(Msg::BackToChats)>
+                    "‹"
+                </A>
+                {move || {
+                    summary
+                        .get()
+                        .map(|s| {
+                            let (title, avatar) = chat_face(&s);
+                            view! {
+                                <Avatar url=avatar name=title.clone()/>
+                                <h1 id="thread-title">{title}</h1>
+                            }
+                        })
+                }}
+                <Show when=is_group>
+                    <button
+                        type="button"
+                        class="btn secondary small"
+                        data-testid="group-info"
+                        aria-expanded=move || panel.get().to_string()
+                        on:click=move |_| panel.set(true)
+                    >
+                        {move || i18n.t(Msg::GroupInfo)}
+                    </button>
+                </Show>
+            </header>
+            <FormFeedback state=loading/>
+            <MessageList id=id.clone() at_bottom/>
+            <Composer id at_bottom/>
+            <Show when=move || panel.get()>
+                <GroupPanel id=panel_id.clone() on_close=move || panel.set(false)/>
+            </Show>
+        </section>
+    }
+}
+
+/// A 404 here means no such conversation (or not the user's): say so in their language.
+fn about_conversation(e: ApiError) -> ApiError {
+    match e.code {
+        ErrorCode::NotFound => ApiError { field: Some("conversation".into()), ..e },
+        _ => e,
+    }
+}

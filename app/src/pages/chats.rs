@@ -1,0 +1,235 @@
+//! `/chats` and `/chats/:id`: the conversation list, and beside it on wide
+//! screens the open conversation (on a phone, one or the other).
+
+use leptos::prelude::*;
+use leptos_router::{
+    components::{Outlet, A},
+    hooks::{use_location, use_navigate},
+};
+
+use super::{
+    avatar::Avatar,
+    form::{ActionButton, FormFeedback, FormState},
+    groups::join,
+    new_chat::NewChat,
+    new_group::NewGroup,
+};
+use crate::{
+    api::ConversationSummary,
+    chat::use_live,
+    client,
+    i18n::{use_i18n, I18n, Msg},
+    model::{Conversation, ConversationId, ConversationKind, UserId},
+};
+
+/// The layout of both routes; the route's own page comes in the `Outlet`.
+#[component]
+pub fn Chats() -> impl IntoView {
+    let location = use_location();
+    let chat_open = move || location.pathname.with(|p| p.strip_prefix("/chats/").is_some_and(|id| !id.is_empty()));
+    view! {
+        <div class="chats" class:chat-open=chat_open>
+            <ChatList/>
+            <Outlet/>
+        </div>
+    }
+}
+
+/// `/chats` itself: on wide screens, the space where a conversation would be.
+#[component]
+pub fn NoChatOpen() -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <section class="thread thread-empty">
+            <p class="muted">{move || i18n.t(Msg::PickChat)}</p>
+        </section>
+    }
+}
+
+/// The name and picture a conversation goes by: for a private chat the
+/// other person's, for a group its name (and its initial).
+pub fn chat_face(summary: &ConversationSummary) -> (String, Option<String>) {
+    match &summary.peer {
+        Some(peer) if summary.conversation.kind == ConversationKind::Private => {
+            (peer.nickname.clone(), peer.avatar.clone())
+        }
+        _ => (summary.conversation.name.clone(), None),
+    }
+}
+
+/// What follows starting or joining a conversation: it joins the list and opens.
+pub fn use_open_chat() -> impl Fn(ConversationSummary) + Clone + 'static {
+    let live = use_live();
+    let navigate = use_navigate();
+    move |summary| {
+        let path = format!("/chats/{}", summary.conversation.id);
+        live.add_chat(summary);
+        navigate(&path, Default::default());
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dialog {
+    None,
+    NewChat,
+    NewGroup,
+}
+
+#[component]
+fn ChatList() -> impl IntoView {
+    let i18n = use_i18n();
+    let live = use_live();
+    // The live stream keeps the list current; a fresh copy heals what it could not tell.
+    Effect::new(move || live.refresh_chats());
+    let kind = RwSignal::new(None::<ConversationKind>);
+    let ids = Memo::new(move |_| {
+        live.inbox(|i| i.chats(kind.get()).map(|list| list.into_iter().map(|s| s.conversation.id).collect::<Vec<_>>()))
+    });
+    let dialog = RwSignal::new(Dialog::None);
+    let close = move || dialog.set(Dialog::None);
+    let tab = move |filter: Option<ConversationKind>, label: Msg| {
+        view! {
+            <button type="button" class="tab" aria-pressed=move || (kind.get() == filter).to_string() on:click=move |_| kind.set(filter)>
+                {move || i18n.t(label)}
+            </button>
+        }
+    };
+    view! {
+        <aside class="chat-list" aria-labelledby="chats-title">
+            <div class="list-head">
+                <h1 id="chats-title">{move || i18n.t(Msg::ChatsTitle)}</h1>
+                <div class="list-actions">
+                    <button type="button" class="btn secondary small" data-testid="new-chat" on:click=move |_| dialog.set(Dialog::NewChat)>
+                        {move || i18n.t(Msg::NewChat)}
+                    </button>
+                    <button type="button" class="btn small" data-testid="new-group" on:click=move |_| dialog.set(Dialog::NewGroup)>
+                        {move || i18n.t(Msg::NewGroup)}
+                    </button>
+                </div>
+            </div>
+            <div class="tabs" role="group">
+                {tab(None, Msg::FilterAll)}
+                {tab(Some(ConversationKind::Private), Msg::FilterPrivate)}
+                {tab(Some(ConversationKind::Group), Msg::FilterGroups)}
+            </div>
+            <Invitations/>
+            {move || live.list_error().map(|e| view! { <p class="error" role="alert">{i18n.error(&e)}</p> })}
+            {move || match ids.with(|ids| ids.as_ref().map(Vec::is_empty)) {
+                None => view! { <p class="muted">{move || i18n.t(Msg::Loading)}</p> }.into_any(),
+                Some(true) if kind.get().is_none() => view! { <p class="muted">{move || i18n.t(Msg::NoChatsYet)}</p> }.into_any(),
+                Some(true) => view! { <p class="muted">{move || i18n.t(Msg::NoChatsOfKind)}</p> }.into_any(),
+                Some(false) => ().into_any(),
+            }}
+            <ul class="chat-rows">
+                <For each=move || ids.get().unwrap_or_default() key=ConversationId::clone let:id>
+                    <ChatRow id/>
+                </For>
+            </ul>
+            <p class="more-links">
+                <A href="/groups">{move || i18n.t(Msg::BrowseGroups)}</A>
+            </p>
+            {move || match dialog.get() {
+                Dialog::None => ().into_any(),
+                Dialog::NewChat => view! { <NewChat on_close=close/> }.into_any(),
+                Dialog::NewGroup => view! { <NewGroup on_close=close/> }.into_any(),
+            }}
+        </aside>
+    }
+}
+
+/// One conversation in the list; redrawn when its summary changes.
+#[component]
+fn ChatRow(id: ConversationId) -> impl IntoView {
+    let i18n = use_i18n();
+    let live = use_live();
+    let summary = Memo::new({
+        let id = id.clone();
+        move |_| live.inbox(|i| i.summary(&id).map(|s| (s.clone(), i.me().clone())))
+    });
+    let href = format!("/chats/{id}");
+    move || {
+        summary.get().map(|(s, me)| {
+            let (title, avatar) = chat_face(&s);
+            let unread = s.unread;
+            let activity = s.conversation.last_activity_ms;
+            view! {
+                <li>
+                    <A
+                        href=href.clone()
+                        attr:class="chat-row"
+                        attr:data-testid="chat-row"
+                        attr:data-conversation-id=id.to_string()
+                    >
+                        <Avatar url=avatar name=title.clone()/>
+                        <span class="chat-row-main">
+                            <span class="chat-row-line">
+                                <span class="chat-row-title">{title}</span>
+                                <time class="chat-row-time">{move || i18n.when(activity)}</time>
+                            </span>
+                            <span class="chat-row-line">
+                                <span class="chat-row-preview">{move || preview(&s.conversation, &me, i18n)}</span>
+                                <span class="unread" data-testid="unread" hidden=unread == 0>
+                                    {unread}
+                                    <span class="visually-hidden">" " {move || i18n.t(Msg::UnreadMessages)}</span>
+                                </span>
+                            </span>
+                        </span>
+                    </A>
+                </li>
+            }
+        })
+    }
+}
+
+/// The newest message of a conversation in a line: its text, or what kind it is.
+fn preview(conversation: &Conversation, me: &UserId, i18n: I18n) -> String {
+    let Some(last) = &conversation.last_message else { return String::new() };
+    let text = Msg::for_kind(last.kind).map_or_else(|| last.text.clone(), |m| i18n.t(m).to_owned());
+    if &last.sender_id == me {
+        format!("{}: {text}", i18n.t(Msg::You))
+    } else {
+        text
+    }
+}
+
+/// The groups the user was invited to, each with a Join button.
+#[component]
+fn Invitations() -> impl IntoView {
+    let i18n = use_i18n();
+    let state = FormState::new(&[]);
+    let invitations = RwSignal::new(Vec::<Conversation>::new());
+    state.run([], client::get("/api/invitations"), move |list| invitations.set(list));
+    let open_chat = use_open_chat();
+    let accept = move |id: ConversationId| {
+        let open_chat = open_chat.clone();
+        state.run([], join(id.clone()), move |summary| {
+            invitations.update(|list| list.retain(|c| c.id != id));
+            open_chat(summary);
+        });
+    };
+    let rows = move || {
+        invitations
+            .get()
+            .into_iter()
+            .map(|c| {
+                let accept = accept.clone();
+                view! {
+                    <li class="row" data-testid="invitation-row">
+                        <Avatar url=None name=c.name.clone()/>
+                        <span class="row-title">{c.name}</span>
+                        <ActionButton state label=Msg::Join testid="join" on_click=move || accept(c.id.clone())/>
+                    </li>
+                }
+            })
+            .collect_view()
+    };
+    view! {
+        <FormFeedback state/>
+        <Show when=move || invitations.with(|list| !list.is_empty())>
+            <section class="invitations">
+                <h2>{move || i18n.t(Msg::Invitations)}</h2>
+                <ul class="rows">{rows.clone()}</ul>
+            </section>
+        </Show>
+    }
+}

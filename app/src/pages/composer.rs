@@ -1,0 +1,78 @@
+//! Writing a message: Enter sends, Shift+Enter starts a new line; a counter
+//! appears near the length limit.
+
+use leptos::prelude::*;
+
+use crate::{
+    chat::use_live,
+    i18n::{use_i18n, Msg},
+    model::ConversationId,
+    protocol::MAX_TEXT_CHARS,
+};
+
+/// From this many characters on, the counter shows.
+const COUNT_FROM: usize = MAX_TEXT_CHARS - 500;
+
+#[component]
+pub fn Composer(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoView {
+    let i18n = use_i18n();
+    let live = use_live();
+    let text = RwSignal::new(String::new());
+    let length = Memo::new(move |_| text.with(|t| t.chars().count()));
+    let sendable = move || text.with(|t| !t.trim().is_empty()) && length.get() <= MAX_TEXT_CHARS;
+    let send = move || {
+        if !sendable() {
+            return;
+        }
+        live.send(id.clone(), text.get_untracked().trim().to_owned());
+        text.set(String::new());
+        // One's own message is worth seeing, wherever one had scrolled to.
+        at_bottom.set(true);
+    };
+    let send_on_enter = {
+        let send = send.clone();
+        move |ev: leptos::ev::KeyboardEvent| {
+            // While an input method composes (Chinese, for one), Enter picks a candidate.
+            if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
+                ev.prevent_default();
+                send();
+            }
+        }
+    };
+    view! {
+        <form
+            class="composer"
+            on:submit=move |ev| {
+                ev.prevent_default();
+                send();
+            }
+        >
+            <label class="visually-hidden" for="composer">{move || i18n.t(Msg::MessageLabel)}</label>
+            <textarea
+                id="composer"
+                rows="1"
+                data-testid="composer"
+                placeholder=move || i18n.t(Msg::WritePlaceholder)
+                aria-describedby="composer-count"
+                prop:value=move || text.get()
+                on:input=move |ev| text.set(event_target_value(&ev))
+                on:keydown=send_on_enter
+            ></textarea>
+            <Show when=move || { length.get() >= COUNT_FROM }>
+                <span
+                    id="composer-count"
+                    class="counter"
+                    class:over=move || { length.get() > MAX_TEXT_CHARS }
+                    data-testid="composer-count"
+                    aria-live="polite"
+                >
+                    {move || format!("{} / {MAX_TEXT_CHARS}", length.get())}
+                    <span class="visually-hidden">" " {move || i18n.t(Msg::CharactersUsed)}</span>
+                </span>
+            </Show>
+            <button type="submit" class="btn" data-testid="send" disabled=move || !sendable()>
+                {move || i18n.t(Msg::Send)}
+            </button>
+        </form>
+    }
+}

@@ -1,0 +1,161 @@
+//! The group panel: who takes part (with their role, and whether they are
+//! online), inviting people, leaving, and for owners and admins the group's
+//! settings. It reloads when someone joins or leaves while it is open.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+
+use super::{
+    dialog::Dialog,
+    form::{ActionButton, Form, FormFeedback, FormState},
+    group_form::{GroupDraft, GroupFields, GROUP_FIELDS},
+    people::{Person, UserSearch},
+};
+use crate::{
+    api::{ConversationDetails, PublicProfile, UserRef},
+    chat::use_live,
+    client::{self, Method},
+    i18n::{use_i18n, Msg},
+    model::{Conversation, ConversationId, Role},
+    protocol::{ApiError, ErrorCode},
+};
+
+#[component]
+pub fn GroupPanel(id: ConversationId, #[prop(into)] on_close: Callback<()>) -> impl IntoView {
+    let i18n = use_i18n();
+    let live = use_live();
+    let id = StoredValue::new(id);
+    let state = FormState::new(&[]);
+    let details = RwSignal::new(None::<ConversationDetails>);
+    let notices = Memo::new(move |_| live.inbox(|i| i.notices_seen(&id.read_value())));
+    Effect::new(move || {
+        // Read, not just tracked: `track` would leave a memo nobody reads uncomputed, and so deaf.
+        notices.with(|_| ());
+        let path = format!("/api/conversations/{}", id.read_value());
+        state.run([], async move { client::get(&path).await }, move |d: ConversationDetails| {
+            live.remember(d.members.iter().map(|m| m.profile.clone()));
+            live.note_presence(d.members.iter().map(|m| (m.profile.id.clone(), m.online)));
+            details.set(Some(d));
+        });
+    });
+    let is_admin = Memo::new(move |_| details.with(|d| d.as_ref().and_then(|d| d.my_role) >= Some(Role::Admin)));
+
+    let navigate = use_navigate();
+    let leave = move || {
+        let path = format!("/api/conversations/{}/leave", id.read_value());
+        let navigate = navigate.clone();
+        state.run([], async move { client::call::<()>(Method::Post, &path).await }, move |()| {
+            live.forget(&id.read_value());
+            on_close.run(());
+            navigate("/chats", Default::default());
+        });
+    };
+
+    let invites = FormState::new(&[]);
+    let invite = move |person: PublicProfile| {
+        let path = format!("/api/conversations/{}/invite", id.read_value());
+        let body = UserRef { user_id: person.id };
+        let request = async move { client::send::<_, ()>(Method::Post, &path, &body).await.map_err(about_invitee) };
+        invites.run([], request, move |()| invites.notify(Msg::Invited));
+    };
+    let invite_button = move |person: PublicProfile| {
+        view! { <ActionButton state=invites label=Msg::Invite testid="invite-user" on_click=move || invite(person.clone())/> }
+            .into_any()
+    };
+
+    view! {
+        <Dialog title=Msg::GroupInfo on_close testid="group-panel" side=true>
+            <FormFeedback state/>
+            {move || {
+                details
+                    .get()
+                    .map(|d| {
+                        view! {
+                            <h3 class="panel-name">{d.conversation.name}</h3>
+                            <p class="muted">{d.conversation.description}</p>
+                            <h3>{move || i18n.t(Msg::Participants)}</h3>
+                            <ul class="rows">
+                                {d.members.into_iter().map(|m| view! { <Participant person=m.profile role=m.role/> }).collect_view()}
+                            </ul>
+                        }
+                    })
+            }}
+            <section>
+                <h3>{move || i18n.t(Msg::InvitePeople)}</h3>
+                <FormFeedback state=invites/>
+                <UserSearch testid="invite-search" actions=invite_button/>
+            </section>
+            <Show when=move || is_admin.get()>
+                {move || {
+                    details
+                        .with_untracked(|d| d.as_ref().map(|d| d.conversation.clone()))
+                        .map(|conversation| view! { <GroupEditor conversation details/> })
+                }}
+            </Show>
+            <ActionButton state label=Msg::LeaveGroup testid="leave" secondary=true on_click=leave/>
+        </Dialog>
+    }
+}
+
+/// A member with their role, and a dot that is green while they are online.
+#[component]
+fn Participant(person: PublicProfile, role: Role) -> impl IntoView {
+    let i18n = use_i18n();
+    let live = use_live();
+    let id = StoredValue::new(person.id.clone());
+    let online = move || live.is_online(&id.read_value());
+    let presence = move || i18n.t(if online() { Msg::Online } else { Msg::Offline });
+    view! {
+        <Person person testid="participant">
+            <span
+                class="presence"
+                class:online=online
+                data-testid="presence"
+                data-online=move || online().to_string()
+                title=presence
+            >
+                <span class="visually-hidden">{presence}</span>
+            </span>
+            <span class="badge">{move || i18n.t(Msg::for_role(role))}</span>
+        </Person>
+    }
+}
+
+/// The group's settings, for its owner and admins.
+#[component]
+fn GroupEditor(conversation: Conversation, details: RwSignal<Option<ConversationDetails>>) -> impl IntoView {
+    let i18n = use_i18n();
+    let live = use_live();
+    let state = FormState::new(GROUP_FIELDS);
+    let draft = GroupDraft::of(Some(&conversation));
+    let path = format!("/api/conversations/{}", conversation.id);
+    let submit = move || {
+        let (path, body) = (path.clone(), draft.update());
+        let request = async move { client::send(Method::Patch, &path, &body).await };
+        state.run(draft.problems(), request, move |updated: Conversation| {
+            live.update_conversation(updated.clone());
+            details.update(|d| {
+                if let Some(d) = d {
+                    d.conversation = updated;
+                }
+            });
+            state.notify(Msg::Saved);
+        });
+    };
+    view! {
+        <section>
+            <h3>{move || i18n.t(Msg::GroupSettings)}</h3>
+            <Form state submit=Msg::Save on_submit=submit testid="save-group">
+                <GroupFields state draft/>
+            </Form>
+        </section>
+    }
+}
+
+/// "Already a member" belongs to the person invited.
+fn about_invitee(e: ApiError) -> ApiError {
+    match e.code {
+        ErrorCode::Conflict => ApiError { field: Some("user_id".into()), ..e },
+        _ => e,
+    }
+}

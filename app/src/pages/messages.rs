@@ -1,0 +1,393 @@
+//! A conversation's messages: day separators; each message with its
+//! sender's picture, nickname and time, its text with clickable links (text
+//! nodes, never HTML); join and leave lines. The list loads older messages
+//! when scrolled to the top, follows new ones while the reader is at the
+//! bottom, and marks what is shown as read.
+
+use std::collections::BTreeSet;
+
+use leptos::{html, prelude::*};
+
+use super::{
+    avatar::Avatar,
+    form::{FormFeedback, FormState},
+};
+use crate::{
+    chat::{use_live, Line, LineKey, NoticeLine},
+    i18n::{local_day, use_i18n, Msg},
+    model::{ConversationId, Millis, UserId},
+    protocol::NoticeKind,
+};
+
+/// How close to the bottom, in pixels, still counts as at the bottom.
+const BOTTOM_SLACK: i32 = 48;
+/// How close to the top, in pixels, starts loading older messages.
+const TOP_SLACK: i32 = 200;
+
+#[component]
+pub fn MessageList(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoView {
+    let i18n = use_i18n();
+    let live = use_live();
+    let id = StoredValue::new(id);
+    let lines = Memo::new(move |_| live.inbox(|i| i.lines(&id.read_value())));
+    let loaded = Memo::new(move |_| live.inbox(|i| i.has_thread(&id.read_value())));
+    let has_older = Memo::new(move |_| live.inbox(|i| i.older_than(&id.read_value()).is_some()));
+    let unread = Memo::new(move |_| live.inbox(|i| i.unread_shown(&id.read_value())));
+    let rows = Memo::new(move |_| with_days(lines.get()));
+    Effect::new(move || {
+        let people: BTreeSet<UserId> = lines.with(|lines| lines.iter().filter_map(Line::user).cloned().collect());
+        live.want_profiles(people);
+    });
+
+    let scroller = NodeRef::<html::Div>::new();
+    let older = FormState::new(&[]);
+    let load_older = move || {
+        let Some(el) = scroller.get_untracked() else { return };
+        if !has_older.get_untracked() {
+            return;
+        }
+        // The page lands above what the reader sees: keep that where it is.
+        let from_bottom = el.scroll_height() - el.scroll_top();
+        older.run([], live.load_older(id.get_value()), move |()| {
+            request_animation_frame(move || {
+                if let Some(el) = scroller.get_untracked() {
+                    el.set_scroll_top(el.scroll_height() - from_bottom);
+                }
+            });
+        });
+    };
+    let on_scroll = move |_| {
+        let Some(el) = scroller.get_untracked() else { return };
+        let bottom = el.scroll_height() - el.scroll_top() - el.client_height() <= BOTTOM_SLACK;
+        if bottom != at_bottom.get_untracked() {
+            at_bottom.set(bottom);
+        }
+        if el.scroll_top() < TOP_SLACK {
+            load_older();
+        }
+    };
+    // New lines (or the user sending) while at the bottom: stay there.
+    Effect::new(move || {
+        rows.with(|_| ());
+        if at_bottom.get() {
+            request_animation_frame(move || {
+                if let Some(el) = scroller.get_untracked() {
+                    el.set_scroll_top(el.scroll_height());
+                }
+            });
+        }
+    });
+    // The newest messages are read once they are in view on a visible page.
+    Effect::new(move || {
+        if let Some(seq) = unread.get() {
+            if at_bottom.get() && live.visible() {
+                live.mark_read(id.get_value(), seq);
+            }
+        }
+    });
+
+    view! {
+        <div class="messages" node_ref=scroller role="log" aria-labelledby="thread-title" on:scroll=on_scroll>
+            <Show when=move || has_older.get()>
+                <button
+                    type="button"
+                    class="link-button load-earlier"
+                    data-testid="load-earlier"
+                    disabled=move || older.pending()
+                    on:click=move |_| load_older()
+                >
+                    {move || i18n.t(Msg::LoadEarlier)}
+                </button>
+            </Show>
+            <FormFeedback state=older/>
+            <Show when=move || loaded.get() && lines.with(Vec::is_empty)>
+                <p class="muted no-messages">{move || i18n.t(Msg::NoMessagesYet)}</p>
+            </Show>
+            <ol class="message-rows">
+                <For each=move || rows.get() key=Row::key let:row>
+                    {match row {
+                        Row::Day(ms) => view! { <DaySeparator ms/> }.into_any(),
+                        Row::Line(line) => view! { <LineRow line conversation=id.get_value()/> }.into_any(),
+                    }}
+                </For>
+            </ol>
+        </div>
+    }
+}
+
+/// A line of the list: a conversation's line, or the start of a day.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Row {
+    /// The day of this moment starts here.
+    Day(Millis),
+    Line(Line),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum RowKey {
+    Day(i64),
+    Line(LineKey),
+}
+
+impl Row {
+    fn key(&self) -> RowKey {
+        match self {
+            Row::Day(ms) => RowKey::Day(local_day(*ms)),
+            Row::Line(line) => RowKey::Line(line.key()),
+        }
+    }
+}
+
+/// The lines with a day separator before the first of each day.
+fn with_days(lines: Vec<Line>) -> Vec<Row> {
+    let mut rows = Vec::with_capacity(lines.len() + 1);
+    let mut day = None;
+    for line in lines {
+        if let Some(ms) = line.created_ms() {
+            if day != Some(local_day(ms)) {
+                day = Some(local_day(ms));
+                rows.push(Row::Day(ms));
+            }
+        }
+        rows.push(Row::Line(line));
+    }
+    rows
+}
+
+#[component]
+fn DaySeparator(ms: Millis) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <li class="day-separator" role="separator">
+            <span>{move || i18n.day(ms)}</span>
+        </li>
+    }
+}
+
+/// "Ada joined the group", and the like.
+#[component]
+fn NoticeRow(notice: NoticeLine) -> impl IntoView {
+    let i18n = use_i18n();
+    let live = use_live();
+    let what = match notice.kind {
+        NoticeKind::Join => Msg::NoticeJoined,
+        NoticeKind::Leave => Msg::NoticeLeft,
+        _ => Msg::NoticeRemoved,
+    };
+    let who = move || live.profile(&notice.user_id).map(|p| p.nickname).unwrap_or_default();
+    view! { <li class="system-line" data-testid="system-line">{move || format!("{} {}", who(), i18n.t(what))}</li> }
+}
+
+/// A stored message, one of the user's on its way, or a notice.
+#[component]
+fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
+    let i18n = use_i18n();
+    let live = use_live();
+    let me = live.inbox(|i| i.me().clone());
+    let (sender, content, kind, created_ms, seq, outgoing) = match line {
+        Line::Message(m) => (m.sender_id, m.content, m.kind, m.created_ms, Some(m.seq), None),
+        Line::Outgoing(o) => (me.clone(), o.content.clone(), Default::default(), o.created_ms, None, Some(o)),
+        Line::Notice(notice) => return view! { <NoticeRow notice/> }.into_any(),
+    };
+    let mine = sender == me;
+    let profile = Signal::derive(move || live.profile(&sender));
+    let nickname = Signal::derive(move || profile.with(|p| p.as_ref().map(|p| p.nickname.clone()).unwrap_or_default()));
+    let avatar = Signal::derive(move || profile.with(|p| p.as_ref().and_then(|p| p.avatar.clone())));
+    let pending = outgoing.as_ref().is_some_and(|o| o.failure.is_none());
+    let failure = outgoing.as_ref().and_then(|o| o.failure.map(|code| (code, o.client_id.clone())));
+    let failed = failure.is_some();
+    let body = match Msg::for_kind(kind) {
+        Some(label) => view! { <em>{move || i18n.t(label)}</em> }.into_any(),
+        None => linkified(&content).into_any(),
+    };
+    view! {
+        <li
+            class="message"
+            class:mine=mine
+            class:pending=pending
+            class:failed=failed
+            data-testid="message"
+            data-seq=seq.map(|s| s.to_string())
+            data-pending=pending.then_some("true")
+            data-failed=failed.then_some("true")
+        >
+            <Avatar url=avatar name=nickname/>
+            <div class="bubble">
+                <p class="message-meta">
+                    <span class="message-sender" data-testid="message-sender">{nickname}</span>
+                    <time class="message-time" data-testid="message-time" title=move || i18n.time(created_ms)>
+                        {move || i18n.clock(created_ms)}
+                    </time>
+                    {pending.then(|| view! { <span class="sending">{move || i18n.t(Msg::Sending)}</span> })}
+                </p>
+                <p class="message-text" data-testid="message-text">{body}</p>
+                {failure
+                    .map(|(code, client_id)| {
+                        view! {
+                            <p class="send-error" role="alert">
+                                {move || i18n.t(Msg::for_send_error(code))}
+                                " "
+                                <button
+                                    type="button"
+                                    class="link-button"
+                                    data-testid="retry"
+                                    on:click=move |_| live.retry(conversation.clone(), &client_id)
+                                >
+                                    {move || i18n.t(Msg::Retry)}
+                                </button>
+                            </p>
+                        }
+                    })}
+            </div>
+        </li>
+    }
+    .into_any()
+}
+
+/// Text with its web addresses as links that open in a new tab. Every piece
+/// is a text node, so markup in a message shows as typed.
+fn linkified(text: &str) -> impl IntoView {
+    linkify(text)
+        .into_iter()
+        .map(|piece| match piece {
+            Piece::Text(t) => t.to_owned().into_any(),
+            Piece::Link(url) => {
+                view! { <a href=url.to_owned() target="_blank" rel="noopener noreferrer">{url.to_owned()}</a> }.into_any()
+            }
+        })
+        .collect_view()
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Piece<'a> {
+    Text(&'a str),
+    Link(&'a str),
+}
+
+/// Splits text into plain runs and `http(s)://` links. A link ends at white
+/// space, at `<`, `>` or `"`, or at Chinese punctuation; punctuation that
+/// ends a sentence is left out of it, and so is a closing bracket it did not open.
+fn linkify(text: &str) -> Vec<Piece<'_>> {
+    let mut pieces = Vec::new();
+    let mut plain_from = 0;
+    let mut from = 0;
+    while let Some(start) = find_link(text, from) {
+        let end = link_end(text, start);
+        if start > plain_from {
+            pieces.push(Piece::Text(&text[plain_from..start]));
+        }
+        pieces.push(Piece::Link(&text[start..end]));
+        plain_from = end;
+        from = end;
+    }
+    if plain_from < text.len() {
+        pieces.push(Piece::Text(&text[plain_from..]));
+    }
+    pieces
+}
+
+/// Where the next link starts at or after byte `from`: a scheme not glued to
+/// a word before it, with something after it.
+fn find_link(text: &str, from: usize) -> Option<usize> {
+    text[from..].char_indices().map(|(i, _)| from + i).find(|&i| {
+        let rest = &text[i..];
+        let scheme = ["http://", "https://"]
+            .into_iter()
+            .find(|s| rest.get(..s.len()).is_some_and(|r| r.eq_ignore_ascii_case(s)));
+        // Chinese text runs into links without a space; Latin words do not.
+        let glued = text[..i].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric());
+        scheme.is_some_and(|s| !glued && link_end(text, i) > i + s.len())
+    })
+}
+
+fn link_end(text: &str, start: usize) -> usize {
+    const STOPS: &str = "<>\"，。！？；：、（）【】《》「」“”‘’";
+    let mut end = text[start..]
+        .char_indices()
+        .find(|(_, c)| c.is_whitespace() || c.is_control() || STOPS.contains(*c))
+        .map_or(text.len(), |(i, _)| start + i);
+    while let Some(last) = text[start..end].chars().next_back() {
+        let link = &text[start..end];
+        let unopened = |open: char| link.matches(last).count() > link.matches(open).count();
+        let trim = match last {
+            '.' | ',' | ';' | ':' | '!' | '?' | '\'' => true,
+            ')' => unopened('('),
+            ']' => unopened('['),
+            '}' => unopened('{'),
+            _ => false,
+        };
+        if !trim {
+            break;
+        }
+        end -= last.len_utf8();
+    }
+    end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{linkify, with_days, Line, Piece, Row};
+    use crate::{
+        chat::Outgoing,
+        model::{ConversationId, Message, MessageId, MessageKind, UserId},
+    };
+
+    use Piece::{Link, Text};
+
+    #[test]
+    fn finds_links_in_text() {
+        assert_eq!(linkify("no links here"), [Text("no links here")]);
+        assert_eq!(
+            linkify("see https://example.org/a?b=1&c=2, then"),
+            [Text("see "), Link("https://example.org/a?b=1&c=2"), Text(", then")]
+        );
+        assert_eq!(linkify("HTTP://X.ORG."), [Link("HTTP://X.ORG"), Text(".")]);
+        assert_eq!(
+            linkify("(https://en.wikipedia.org/wiki/Rust_(language))"),
+            [Text("("), Link("https://en.wikipedia.org/wiki/Rust_(language)"), Text(")")]
+        );
+        assert_eq!(
+            linkify("看这个https://例子.中国/页面，好吗"),
+            [Text("看这个"), Link("https://例子.中国/页面"), Text("，好吗")]
+        );
+        assert_eq!(linkify("<b>x</b> http://a.b"), [Text("<b>x</b> "), Link("http://a.b")]);
+        assert_eq!(linkify("bare https:// and xhttps://a.b"), [Text("bare https:// and xhttps://a.b")]);
+        assert_eq!(linkify("javascript:alert(1) ftp://a.b"), [Text("javascript:alert(1) ftp://a.b")]);
+    }
+
+    #[test]
+    fn separates_days() {
+        let message = |seq: u64, created_ms: i64| {
+            Line::Message(Message {
+                id: MessageId(seq.to_string()),
+                conversation_id: ConversationId::from("c"),
+                seq,
+                sender_id: UserId::from("u"),
+                client_id: String::new(),
+                kind: MessageKind::Text,
+                content: String::new(),
+                created_ms,
+            })
+        };
+        const DAY: i64 = 86_400_000;
+        let pending = Line::Outgoing(Outgoing {
+            client_id: "c".into(),
+            content: String::new(),
+            created_ms: 2 * DAY + 5,
+            failure: None,
+        });
+        let rows = with_days(vec![message(1, 10), message(2, 20), message(3, DAY + 1), pending.clone()]);
+        assert_eq!(
+            rows,
+            [
+                Row::Day(10),
+                Row::Line(message(1, 10)),
+                Row::Line(message(2, 20)),
+                Row::Day(DAY + 1),
+                Row::Line(message(3, DAY + 1)),
+                Row::Day(2 * DAY + 5),
+                Row::Line(pending),
+            ]
+        );
+    }
+}
