@@ -172,6 +172,10 @@ pub enum NoticeKind {
     Offline,
     /// The user was removed from the conversation, or refused entry.
     Reject,
+    /// The user (the one receiving this) was invited to the group.
+    Invite,
+    /// The user changed the group's name, description or settings.
+    Update,
 }
 
 /// Stable codes of websocket error frames.

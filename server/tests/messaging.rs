@@ -253,6 +253,29 @@ async fn members_hear_join_leave_online_and_offline(server: &TestServer) {
     assert_eq!(notices, vec![Join, Online, Offline, Leave]);
 }
 
+async fn invitations_and_setting_changes_are_announced(server: &TestServer) {
+    let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
+    let room = ann.group("room", &[], json!({})).await;
+    let mut a = ann.connect().await;
+    let mut b = bob.connect().await;
+    let invite = json!({ "user_id": bob.id });
+    assert_eq!(ann.call(Method::POST, &format!("/api/conversations/{room}/invite"), Some(invite)).await.0, 204);
+    let heard = loop {
+        if let ServerFrame::Notice { conversation_id, user_id, notice } = b.next().await {
+            break (conversation_id, user_id.0, notice);
+        }
+    };
+    assert_eq!(heard, (room.clone(), bob.id.clone(), app::protocol::NoticeKind::Invite));
+    let rename = json!({ "name": "renamed" });
+    assert_eq!(ann.call(Method::PATCH, &format!("/api/conversations/{room}"), Some(rename)).await.0, 200);
+    let heard = loop {
+        if let ServerFrame::Notice { notice: app::protocol::NoticeKind::Update, user_id, .. } = a.next().await {
+            break user_id.0;
+        }
+    };
+    assert_eq!(heard, ann.id, "members hear who changed it");
+}
+
 async fn conversations_over_http(server: &TestServer) {
     let (ann, bob, cat) = (User::register(server, "ann").await, User::register(server, "bob").await, User::register(server, "cat").await);
     // One private chat per pair, whoever asks.
@@ -324,6 +347,7 @@ on_both_stores!(
     bad_frames_get_error_frames_and_the_connection_stays,
     signing_in_again_closes_the_old_websocket,
     members_hear_join_leave_online_and_offline,
+    invitations_and_setting_changes_are_announced,
     conversations_over_http,
 );
 

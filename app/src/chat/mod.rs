@@ -51,6 +51,8 @@ pub struct Live {
     presence: RwSignal<HashMap<UserId, bool>>,
     /// Whether the page is visible: only then do shown messages count as read.
     visible: RwSignal<bool>,
+    /// Bumped when the user is invited somewhere: the invitations list reloads.
+    invited: RwSignal<u64>,
     link: StoredValue<Option<Link>, LocalStorage>,
     /// Conversations whose position went to the server on this connection.
     resumed: StoredValue<HashSet<ConversationId>>,
@@ -80,6 +82,7 @@ pub fn provide_live() {
         profiles: RwSignal::new(HashMap::new()),
         presence: RwSignal::new(HashMap::new()),
         visible: RwSignal::new(true),
+        invited: RwSignal::new(0),
         link: StoredValue::new_local(None),
         resumed: StoredValue::new(HashSet::new()),
         asked: StoredValue::new(HashSet::new()),
@@ -130,6 +133,11 @@ impl Live {
         self.list_error.get()
     }
 
+    /// Changes whenever the user is invited to a group; reactive.
+    pub fn invitations_revision(self) -> u64 {
+        self.invited.get()
+    }
+
     /// Whether the page is visible; reactive.
     pub fn visible(self) -> bool {
         self.visible.get()
@@ -169,6 +177,9 @@ impl Live {
             ServerFrame::Notice { user_id, notice: notice @ (NoticeKind::Online | NoticeKind::Offline), .. } => {
                 self.note_presence([(user_id, notice == NoticeKind::Online)]);
             }
+            ServerFrame::Notice { notice: NoticeKind::Invite, .. } => self.invited.update(|n| *n += 1),
+            // New names and settings come with the list.
+            ServerFrame::Notice { notice: NoticeKind::Update, .. } => self.refresh_chats(),
             ServerFrame::Notice { conversation_id, user_id, notice } => {
                 if self.inbox.try_update(|i| i.notice(&conversation_id, &user_id, notice)).unwrap_or(false) {
                     self.refresh_chats();

@@ -198,7 +198,12 @@ fn Invitations() -> impl IntoView {
     let i18n = use_i18n();
     let state = FormState::new(&[]);
     let invitations = RwSignal::new(Vec::<Conversation>::new());
-    state.run([], client::get("/api/invitations"), move |list| invitations.set(list));
+    let live = use_live();
+    // Loaded on show, and again whenever an invitation arrives.
+    Effect::new(move || {
+        live.invitations_revision();
+        state.run([], client::get("/api/invitations"), move |list| invitations.set(list));
+    });
     let open_chat = use_open_chat();
     let accept = move |id: ConversationId| {
         let open_chat = open_chat.clone();

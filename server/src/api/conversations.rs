@@ -268,7 +268,9 @@ pub async fn update(
         visibility: req.visibility,
         join_policy: req.join_policy,
     };
-    Ok(Json(state.store.update_conversation(&id, &patch).await?.ok_or_else(not_found)?))
+    let updated = state.store.update_conversation(&id, &patch).await?.ok_or_else(not_found)?;
+    state.fanout.publish(HubEvent::Updated { conversation_id: id, user_id: me.user_id }).await;
+    Ok(Json(updated))
 }
 
 /// joinSession: open groups, or invite-only ones the user was invited to.
@@ -312,6 +314,7 @@ pub async fn invite(
         return Err(HttpError::new(ErrorCode::Conflict, "this user is a member already"));
     }
     state.store.put_invitation(&id, &req.user_id, now_millis()).await?;
+    state.fanout.publish(HubEvent::Invited { conversation_id: id, user_id: req.user_id }).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -303,6 +303,12 @@ impl Connection {
                 }
                 Ok(())
             }
+            HubEvent::Invited { conversation_id, user_id } => {
+                self.notice(conversation_id, user_id, NoticeKind::Invite).await
+            }
+            HubEvent::Updated { conversation_id, user_id } => {
+                self.notice(conversation_id, user_id, NoticeKind::Update).await
+            }
             HubEvent::Read { conversation_id, seq, .. } => {
                 self.send(&ServerFrame::Read { conversation_id: conversation_id.clone(), seq: *seq }).await
             }

@@ -72,7 +72,8 @@ impl HubCore {
                 }
                 to
             }
-            HubEvent::Read { user_id, .. } => self.of_user(user_id),
+            HubEvent::Read { user_id, .. } | HubEvent::Invited { user_id, .. } => self.of_user(user_id),
+            HubEvent::Updated { conversation_id, .. } => self.in_conversation(conversation_id),
             HubEvent::Presence { conversation_ids, .. } => {
                 let mut to: Vec<ConnId> = conversation_ids.iter().flat_map(|c| self.in_conversation(c)).collect();
                 to.sort_unstable();

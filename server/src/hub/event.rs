@@ -13,6 +13,10 @@ pub enum HubEvent {
     Joined { conversation_id: ConversationId, user_id: UserId },
     /// A user left or was removed: their connections stop receiving it.
     Left { conversation_id: ConversationId, user_id: UserId },
+    /// A user was invited to a group: their connections hear of it.
+    Invited { conversation_id: ConversationId, user_id: UserId },
+    /// A member changed the conversation's settings.
+    Updated { conversation_id: ConversationId, user_id: UserId },
     /// A user read a conversation up to `seq` (on one of their devices).
     Read { conversation_id: ConversationId, user_id: UserId, seq: u64 },
     /// A user came online (first connection) or went offline (last one closed).
