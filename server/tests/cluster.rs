@@ -7,10 +7,9 @@ mod support;
 use std::{net::SocketAddr, time::Duration};
 
 use app::protocol::{close, ServerFrame};
-use futures_util::StreamExt;
 use serde_json::json;
 use support::{chat::User, SwitchProxy, TestServer};
-use tokio_tungstenite::tungstenite::{protocol::frame::coding::CloseCode, Message as WsMessage};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 fn redis_addr() -> SocketAddr {
     let url = std::env::var("NATTER_TEST_REDIS_URL")
@@ -74,13 +73,7 @@ async fn signing_in_again_on_another_node_closes_the_old_websocket() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let body = json!({ "email": "ann@example.org", "password": "correct horse", "device_id": "d1" });
     assert_eq!(b.client.post(b.url("/api/auth/login")).json(&body).send().await.unwrap().status(), 200);
-    let closed = loop {
-        match tokio::time::timeout(Duration::from_secs(10), ws.stream.next()).await.unwrap() {
-            Some(Ok(WsMessage::Close(frame))) => break frame.unwrap(),
-            Some(Ok(_)) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    };
+    let closed = ws.closed().await;
     assert_eq!(closed.code, CloseCode::from(close::SIGNED_IN_AGAIN));
     a.stop().await;
     b.stop().await;

@@ -11,7 +11,7 @@ use app::{
     model::{ConversationId, Message},
     protocol::{close, Position, ServerFrame, WsErrorCode},
 };
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use reqwest::Method;
 use serde_json::json;
 use support::{chat::User, TestServer};
@@ -217,13 +217,7 @@ async fn signing_in_again_closes_the_old_websocket(server: &TestServer) {
     let mut ws = ann.connect().await;
     let body = json!({ "email": "ann@example.org", "password": "correct horse", "device_id": "d1" });
     assert_eq!(server.client.post(server.url("/api/auth/login")).json(&body).send().await.unwrap().status(), 200);
-    let closed = loop {
-        match tokio::time::timeout(Duration::from_secs(10), ws.stream.next()).await.unwrap() {
-            Some(Ok(WsMessage::Close(frame))) => break frame.unwrap(),
-            Some(Ok(_)) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    };
+    let closed = ws.closed().await;
     assert_eq!(closed.code, CloseCode::from(close::SIGNED_IN_AGAIN));
     assert_eq!(closed.reason.as_str(), "signed in again on this device");
 }
@@ -358,13 +352,7 @@ async fn stopping_the_server_closes_websockets_with_going_away() {
     let ann = User::register(&server, "ann").await;
     let mut ws = ann.connect().await;
     let stopping = tokio::spawn(server.stop());
-    let closed = loop {
-        match tokio::time::timeout(Duration::from_secs(10), ws.stream.next()).await.unwrap() {
-            Some(Ok(WsMessage::Close(frame))) => break frame.unwrap(),
-            Some(Ok(_)) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    };
+    let closed = ws.closed().await;
     assert_eq!(closed.code, CloseCode::Away);
     stopping.await.unwrap();
 }

@@ -143,6 +143,17 @@ impl Client {
         }
     }
 
+    /// Reads until the server closes the connection; its close frame.
+    pub async fn closed(&mut self) -> tokio_tungstenite::tungstenite::protocol::CloseFrame {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), self.stream.next()).await.expect("closed within 10 s") {
+                Some(Ok(WsMessage::Close(frame))) => return frame.expect("a close frame with a code"),
+                Some(Ok(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    }
+
     /// Proves the connection still works: a ping gets a pong.
     pub async fn assert_alive(&mut self) {
         self.send(&ClientFrame::Ping).await;
