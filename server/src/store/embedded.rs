@@ -111,7 +111,9 @@ impl EmbeddedStore {
         // Another process may hold the file (a second server, a backup tool): wait for it.
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(internal)?;
         migrate(&mut conn).map_err(internal)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     /// Runs `f` with the connection on the blocking pool.
@@ -154,14 +156,33 @@ impl Store for EmbeddedStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.call(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(internal)).await
+        self.call(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(internal))
+            .await
     }
 }
 
 /// Starts a transaction that takes the write lock at once, so a
 /// read-then-write inside it cannot interleave with another writer.
 pub(super) fn write_transaction(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
-    conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(internal)
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(internal)
+}
+
+/// Runs a query and reads every row it returns with `from_row`.
+pub(super) fn query_all<T>(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    from_row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = c.prepare_cached(sql).map_err(internal)?;
+    let rows = stmt.query_map(params, from_row).map_err(internal)?;
+    rows.collect::<Result<_, _>>().map_err(internal)
+}
+
+/// `?, ?, …`: `n` placeholders for an `IN (…)` list.
+pub(super) fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
 }
 
 /// An enum's serde name (`"private"`, `"invite_only"`, …), as the tables keep it.

@@ -4,7 +4,9 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use super::{ConversationPatch, ConversationRepo, Membership, MAX_DIRECTORY_PAGE};
 use crate::store::{
-    embedded::{enum_from_text, enum_text, internal, write_error, write_transaction, EmbeddedStore},
+    embedded::{
+        enum_from_text, enum_text, internal, placeholders, query_all, write_error, write_transaction, EmbeddedStore,
+    },
     StoreError,
 };
 
@@ -25,9 +27,10 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
         peer_id: row.get::<_, Option<String>>(7)?.map(UserId),
         created_ms: row.get(8)?,
         last_seq: row.get::<_, i64>(9)? as u64,
-        last_message: last_message.map(|json| serde_json::from_str(&json)).transpose().map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(10, rusqlite::types::Type::Text, Box::new(e))
-        })?,
+        last_message: last_message
+            .map(|json| serde_json::from_str(&json))
+            .transpose()
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(10, rusqlite::types::Type::Text, Box::new(e)))?,
         last_activity_ms: row.get(11)?,
     })
 }
@@ -43,11 +46,18 @@ fn member_from_row(row: &Row<'_>) -> rusqlite::Result<Membership> {
 }
 
 fn by_id(c: &Connection, id: &str) -> rusqlite::Result<Option<Conversation>> {
-    c.query_row(&format!("SELECT {COLUMNS} FROM conversations WHERE id = ?1"), [id], from_row).optional()
+    c.query_row(
+        &format!("SELECT {COLUMNS} FROM conversations WHERE id = ?1"),
+        [id],
+        from_row,
+    )
+    .optional()
 }
 
 fn preview_json(preview: &Option<MessagePreview>) -> Option<String> {
-    preview.as_ref().map(|p| serde_json::to_string(p).expect("a preview serializes"))
+    preview
+        .as_ref()
+        .map(|p| serde_json::to_string(p).expect("a preview serializes"))
 }
 
 #[async_trait]
@@ -56,7 +66,9 @@ impl ConversationRepo for EmbeddedStore {
         let c = conversation.clone();
         self.call(move |db| {
             db.execute(
-                &format!("INSERT INTO conversations ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+                &format!(
+                    "INSERT INTO conversations ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                ),
                 params![
                     c.id.0,
                     enum_text(c.kind),
@@ -89,10 +101,15 @@ impl ConversationRepo for EmbeddedStore {
         }
         let ids: Vec<String> = ids.iter().map(|id| id.0.clone()).collect();
         self.call(move |c| {
-            let marks = vec!["?"; ids.len()].join(", ");
-            let mut stmt = c.prepare(&format!("SELECT {COLUMNS} FROM conversations WHERE id IN ({marks})")).map_err(internal)?;
-            let rows = stmt.query_map(params_from_iter(ids.iter()), from_row).map_err(internal)?;
-            rows.collect::<Result<_, _>>().map_err(internal)
+            query_all(
+                c,
+                &format!(
+                    "SELECT {COLUMNS} FROM conversations WHERE id IN ({})",
+                    placeholders(ids.len())
+                ),
+                params_from_iter(ids.iter()),
+                from_row,
+            )
         })
         .await
     }
@@ -122,7 +139,13 @@ impl ConversationRepo for EmbeddedStore {
             }
             tx.execute(
                 "UPDATE conversations SET name = ?2, description = ?3, visibility = ?4, join_policy = ?5 WHERE id = ?1",
-                params![id, conv.name, conv.description, enum_text(conv.visibility), enum_text(conv.join_policy)],
+                params![
+                    id,
+                    conv.name,
+                    conv.description,
+                    enum_text(conv.visibility),
+                    enum_text(conv.join_policy)
+                ],
             )
             .map_err(internal)?;
             tx.commit().map_err(internal)?;
@@ -148,14 +171,15 @@ impl ConversationRepo for EmbeddedStore {
     async fn public_conversations(&self, skip: u32, limit: u32) -> Result<Vec<Conversation>, StoreError> {
         let limit = limit.clamp(1, MAX_DIRECTORY_PAGE);
         self.call(move |c| {
-            let mut stmt = c
-                .prepare_cached(&format!(
+            query_all(
+                c,
+                &format!(
                     "SELECT {COLUMNS} FROM conversations WHERE visibility = 'public'
                      ORDER BY last_activity_ms DESC, id LIMIT ?1 OFFSET ?2"
-                ))
-                .map_err(internal)?;
-            let rows = stmt.query_map(params![limit, skip], from_row).map_err(internal)?;
-            rows.collect::<Result<_, _>>().map_err(internal)
+                ),
+                params![limit, skip],
+                from_row,
+            )
         })
         .await
     }
@@ -165,7 +189,13 @@ impl ConversationRepo for EmbeddedStore {
         self.call(move |c| {
             c.execute(
                 &format!("INSERT OR REPLACE INTO members ({MEMBER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
-                params![m.conversation_id.0, m.user_id.0, enum_text(m.role), m.read_seq as i64, m.joined_ms],
+                params![
+                    m.conversation_id.0,
+                    m.user_id.0,
+                    enum_text(m.role),
+                    m.read_seq as i64,
+                    m.joined_ms
+                ],
             )
             .map_err(internal)?;
             Ok(())
@@ -190,13 +220,12 @@ impl ConversationRepo for EmbeddedStore {
     async fn members_of(&self, conversation: &ConversationId) -> Result<Vec<Membership>, StoreError> {
         let conv = conversation.0.clone();
         self.call(move |c| {
-            let mut stmt = c
-                .prepare_cached(&format!(
-                    "SELECT {MEMBER_COLUMNS} FROM members WHERE conversation_id = ?1 ORDER BY joined_ms, user_id"
-                ))
-                .map_err(internal)?;
-            let rows = stmt.query_map([conv], member_from_row).map_err(internal)?;
-            rows.collect::<Result<_, _>>().map_err(internal)
+            query_all(
+                c,
+                &format!("SELECT {MEMBER_COLUMNS} FROM members WHERE conversation_id = ?1 ORDER BY joined_ms, user_id"),
+                [conv],
+                member_from_row,
+            )
         })
         .await
     }
@@ -204,11 +233,12 @@ impl ConversationRepo for EmbeddedStore {
     async fn memberships_of(&self, user: &UserId) -> Result<Vec<Membership>, StoreError> {
         let user = user.0.clone();
         self.call(move |c| {
-            let mut stmt = c
-                .prepare_cached(&format!("SELECT {MEMBER_COLUMNS} FROM members WHERE user_id = ?1 ORDER BY joined_ms"))
-                .map_err(internal)?;
-            let rows = stmt.query_map([user], member_from_row).map_err(internal)?;
-            rows.collect::<Result<_, _>>().map_err(internal)
+            query_all(
+                c,
+                &format!("SELECT {MEMBER_COLUMNS} FROM members WHERE user_id = ?1 ORDER BY joined_ms"),
+                [user],
+                member_from_row,
+            )
         })
         .await
     }
@@ -217,7 +247,10 @@ impl ConversationRepo for EmbeddedStore {
         let (conv, user) = (conversation.0.clone(), user.0.clone());
         self.call(move |c| {
             let n = c
-                .execute("DELETE FROM members WHERE conversation_id = ?1 AND user_id = ?2", params![conv, user])
+                .execute(
+                    "DELETE FROM members WHERE conversation_id = ?1 AND user_id = ?2",
+                    params![conv, user],
+                )
                 .map_err(internal)?;
             Ok(n > 0)
         })
@@ -268,11 +301,12 @@ impl ConversationRepo for EmbeddedStore {
     async fn invitations_of(&self, user: &UserId) -> Result<Vec<ConversationId>, StoreError> {
         let user = user.0.clone();
         self.call(move |c| {
-            let mut stmt = c
-                .prepare_cached("SELECT conversation_id FROM invitations WHERE user_id = ?1 ORDER BY invited_ms, conversation_id")
-                .map_err(internal)?;
-            let rows = stmt.query_map([user], |r| r.get(0).map(ConversationId)).map_err(internal)?;
-            rows.collect::<Result<_, _>>().map_err(internal)
+            query_all(
+                c,
+                "SELECT conversation_id FROM invitations WHERE user_id = ?1 ORDER BY invited_ms, conversation_id",
+                [user],
+                |r| r.get(0).map(ConversationId),
+            )
         })
         .await
     }
@@ -280,8 +314,11 @@ impl ConversationRepo for EmbeddedStore {
     async fn remove_invitation(&self, conversation: &ConversationId, user: &UserId) -> Result<(), StoreError> {
         let (conv, user) = (conversation.0.clone(), user.0.clone());
         self.call(move |c| {
-            c.execute("DELETE FROM invitations WHERE conversation_id = ?1 AND user_id = ?2", params![conv, user])
-                .map_err(internal)?;
+            c.execute(
+                "DELETE FROM invitations WHERE conversation_id = ?1 AND user_id = ?2",
+                params![conv, user],
+            )
+            .map_err(internal)?;
             Ok(())
         })
         .await

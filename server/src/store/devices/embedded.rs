@@ -4,7 +4,7 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::{DeviceRecord, DeviceRepo};
 use crate::store::{
-    embedded::{internal, EmbeddedStore},
+    embedded::{internal, query_all, EmbeddedStore},
     StoreError,
 };
 
@@ -28,7 +28,14 @@ impl DeviceRepo for EmbeddedStore {
         self.call(move |c| {
             c.execute(
                 &format!("INSERT OR REPLACE INTO devices ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-                params![d.user_id.0, d.device_id, d.token_id, d.user_agent, d.signed_in_ms, d.last_seen_ms],
+                params![
+                    d.user_id.0,
+                    d.device_id,
+                    d.token_id,
+                    d.user_agent,
+                    d.signed_in_ms,
+                    d.last_seen_ms
+                ],
             )
             .map_err(internal)?;
             Ok(())
@@ -53,13 +60,12 @@ impl DeviceRepo for EmbeddedStore {
     async fn devices_of(&self, user: &UserId) -> Result<Vec<DeviceRecord>, StoreError> {
         let user = user.0.clone();
         self.call(move |c| {
-            let mut stmt = c
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM devices WHERE user_id = ?1 ORDER BY signed_in_ms DESC, device_id"
-                ))
-                .map_err(internal)?;
-            let rows = stmt.query_map([user], from_row).map_err(internal)?;
-            rows.collect::<Result<_, _>>().map_err(internal)
+            query_all(
+                c,
+                &format!("SELECT {COLUMNS} FROM devices WHERE user_id = ?1 ORDER BY signed_in_ms DESC, device_id"),
+                [user],
+                from_row,
+            )
         })
         .await
     }
@@ -81,7 +87,10 @@ impl DeviceRepo for EmbeddedStore {
         let (user, device_id) = (user.0.clone(), device_id.to_owned());
         self.call(move |c| {
             let n = c
-                .execute("DELETE FROM devices WHERE user_id = ?1 AND device_id = ?2", params![user, device_id])
+                .execute(
+                    "DELETE FROM devices WHERE user_id = ?1 AND device_id = ?2",
+                    params![user, device_id],
+                )
                 .map_err(internal)?;
             Ok(n > 0)
         })
@@ -91,8 +100,11 @@ impl DeviceRepo for EmbeddedStore {
     async fn remove_other_devices(&self, user: &UserId, keep: &str) -> Result<(), StoreError> {
         let (user, keep) = (user.0.clone(), keep.to_owned());
         self.call(move |c| {
-            c.execute("DELETE FROM devices WHERE user_id = ?1 AND device_id != ?2", params![user, keep])
-                .map_err(internal)?;
+            c.execute(
+                "DELETE FROM devices WHERE user_id = ?1 AND device_id != ?2",
+                params![user, keep],
+            )
+            .map_err(internal)?;
             Ok(())
         })
         .await

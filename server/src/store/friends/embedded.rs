@@ -4,7 +4,7 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::{FriendLink, FriendRepo, LinkState};
 use crate::store::{
-    embedded::{internal, EmbeddedStore},
+    embedded::{internal, query_all, EmbeddedStore},
     StoreError,
 };
 
@@ -52,11 +52,12 @@ impl FriendRepo for EmbeddedStore {
     async fn links_of(&self, owner: &UserId) -> Result<Vec<FriendLink>, StoreError> {
         let owner = owner.0.clone();
         self.call(move |c| {
-            let mut stmt = c
-                .prepare_cached(&format!("SELECT {COLUMNS} FROM friend_links WHERE owner = ?1 ORDER BY since_ms, other"))
-                .map_err(internal)?;
-            let rows = stmt.query_map([owner], from_row).map_err(internal)?;
-            rows.collect::<Result<_, _>>().map_err(internal)
+            query_all(
+                c,
+                &format!("SELECT {COLUMNS} FROM friend_links WHERE owner = ?1 ORDER BY since_ms, other"),
+                [owner],
+                from_row,
+            )
         })
         .await
     }
@@ -64,8 +65,11 @@ impl FriendRepo for EmbeddedStore {
     async fn remove_link(&self, owner: &UserId, other: &UserId) -> Result<(), StoreError> {
         let (owner, other) = (owner.0.clone(), other.0.clone());
         self.call(move |c| {
-            c.execute("DELETE FROM friend_links WHERE owner = ?1 AND other = ?2", params![owner, other])
-                .map_err(internal)?;
+            c.execute(
+                "DELETE FROM friend_links WHERE owner = ?1 AND other = ?2",
+                params![owner, other],
+            )
+            .map_err(internal)?;
             Ok(())
         })
         .await

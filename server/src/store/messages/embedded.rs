@@ -4,7 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{page_size, Appended, MessageDraft, MessageRepo};
 use crate::store::{
-    embedded::{internal, write_transaction, EmbeddedStore},
+    embedded::{internal, query_all, write_transaction, EmbeddedStore},
     new_id, now_millis, StoreError,
 };
 
@@ -45,7 +45,10 @@ fn last_seq(c: &Connection, conversation: &str) -> rusqlite::Result<u64> {
 /// Stores one draft inside the caller's write transaction.
 fn append_in(tx: &Connection, draft: MessageDraft) -> Result<Appended, StoreError> {
     if let Some(message) = by_client_id(tx, &draft).map_err(internal)? {
-        return Ok(Appended { message, duplicate: true });
+        return Ok(Appended {
+            message,
+            duplicate: true,
+        });
     }
     let message = Message {
         id: MessageId(new_id()),
@@ -71,13 +74,19 @@ fn append_in(tx: &Connection, draft: MessageDraft) -> Result<Appended, StoreErro
         ],
     )
     .map_err(internal)?;
-    Ok(Appended { message, duplicate: false })
+    Ok(Appended {
+        message,
+        duplicate: false,
+    })
 }
 
 #[async_trait]
 impl MessageRepo for EmbeddedStore {
     async fn append_message(&self, draft: MessageDraft) -> Result<Appended, StoreError> {
-        self.append_messages(vec![draft]).await.pop().expect("one result per draft")
+        self.append_messages(vec![draft])
+            .await
+            .pop()
+            .expect("one result per draft")
     }
 
     /// One transaction for the whole batch: one disk sync for all of them.
@@ -111,13 +120,14 @@ impl MessageRepo for EmbeddedStore {
         let conversation = conversation.0.clone();
         let before = before.map_or(i64::MAX, |b| b as i64);
         self.call(move |c| {
-            let mut stmt = c
-                .prepare_cached(&format!(
+            query_all(
+                c,
+                &format!(
                     "SELECT {COLUMNS} FROM messages WHERE conversation_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3"
-                ))
-                .map_err(internal)?;
-            let rows = stmt.query_map(params![conversation, before, page_size(limit)], from_row).map_err(internal)?;
-            rows.collect::<Result<_, _>>().map_err(internal)
+                ),
+                params![conversation, before, page_size(limit)],
+                from_row,
+            )
         })
         .await
     }
@@ -130,15 +140,14 @@ impl MessageRepo for EmbeddedStore {
     ) -> Result<Vec<Message>, StoreError> {
         let conversation = conversation.0.clone();
         self.call(move |c| {
-            let mut stmt = c
-                .prepare_cached(&format!(
+            query_all(
+                c,
+                &format!(
                     "SELECT {COLUMNS} FROM messages WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq ASC LIMIT ?3"
-                ))
-                .map_err(internal)?;
-            let rows = stmt
-                .query_map(params![conversation, after as i64, page_size(limit)], from_row)
-                .map_err(internal)?;
-            rows.collect::<Result<_, _>>().map_err(internal)
+                ),
+                params![conversation, after as i64, page_size(limit)],
+                from_row,
+            )
         })
         .await
     }

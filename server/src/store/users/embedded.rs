@@ -4,7 +4,7 @@ use rusqlite::{params, params_from_iter, OptionalExtension, Row};
 
 use super::{UserPatch, UserRecord, UserRepo, MAX_SEARCH_RESULTS};
 use crate::store::{
-    embedded::{internal, write_error, write_transaction, EmbeddedStore},
+    embedded::{internal, placeholders, query_all, write_error, write_transaction, EmbeddedStore},
     StoreError,
 };
 
@@ -26,7 +26,8 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
 }
 
 fn by_id(c: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<UserRecord>> {
-    c.query_row(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"), [id], from_row).optional()
+    c.query_row(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"), [id], from_row)
+        .optional()
 }
 
 /// Escapes `%`, `_` and the escape character itself for a LIKE pattern.
@@ -75,9 +76,13 @@ impl UserRepo for EmbeddedStore {
     async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
         let email = email.to_lowercase();
         self.call(move |c| {
-            c.query_row(&format!("SELECT {COLUMNS} FROM users WHERE email = ?1"), [email], from_row)
-                .optional()
-                .map_err(internal)
+            c.query_row(
+                &format!("SELECT {COLUMNS} FROM users WHERE email = ?1"),
+                [email],
+                from_row,
+            )
+            .optional()
+            .map_err(internal)
         })
         .await
     }
@@ -88,10 +93,12 @@ impl UserRepo for EmbeddedStore {
         }
         let ids: Vec<String> = ids.iter().map(|id| id.0.clone()).collect();
         self.call(move |c| {
-            let marks = vec!["?"; ids.len()].join(", ");
-            let mut stmt = c.prepare(&format!("SELECT {COLUMNS} FROM users WHERE id IN ({marks})")).map_err(internal)?;
-            let rows = stmt.query_map(params_from_iter(ids.iter()), from_row).map_err(internal)?;
-            rows.collect::<Result<_, _>>().map_err(internal)
+            query_all(
+                c,
+                &format!("SELECT {COLUMNS} FROM users WHERE id IN ({})", placeholders(ids.len())),
+                params_from_iter(ids.iter()),
+                from_row,
+            )
         })
         .await
     }
@@ -143,15 +150,16 @@ impl UserRepo for EmbeddedStore {
         let (prefix, email) = (like_prefix(query), query.to_lowercase());
         let limit = limit.clamp(1, MAX_SEARCH_RESULTS);
         self.call(move |c| {
-            let mut stmt = c
-                .prepare_cached(&format!(
+            query_all(
+                c,
+                &format!(
                     "SELECT {COLUMNS} FROM users
                      WHERE nickname LIKE ?1 ESCAPE '\\' OR email = ?2
                      ORDER BY nickname COLLATE NOCASE, id LIMIT ?3"
-                ))
-                .map_err(internal)?;
-            let rows = stmt.query_map(params![prefix, email, limit], from_row).map_err(internal)?;
-            rows.collect::<Result<_, _>>().map_err(internal)
+                ),
+                params![prefix, email, limit],
+                from_row,
+            )
         })
         .await
     }
