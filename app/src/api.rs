@@ -305,3 +305,47 @@ pub fn check_description(description: &str) -> Result<String, ApiError> {
     }
     Ok(description.to_owned())
 }
+
+/// `GET /api/emoji`: every emoji the picker offers, in the dataset's order.
+pub const EMOJI_PATH: &str = "/api/emoji";
+
+/// One emoji of `GET /api/emoji`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmojiEntry {
+    pub emoji: String,
+    /// Its Unicode name, in English: `grinning face`.
+    pub name: String,
+    /// Its `:shortcodes:` without the colons; some emoji have none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shortcodes: Vec<String>,
+    pub group: EmojiGroup,
+}
+
+/// The categories of the emoji picker (Unicode's emoji groups).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmojiGroup {
+    Smileys,
+    People,
+    Animals,
+    Food,
+    Travel,
+    Activities,
+    Objects,
+    Symbols,
+    Flags,
+}
+
+impl EmojiGroup {
+    pub const ALL: [EmojiGroup; 9] = [
+        EmojiGroup::Smileys,
+        EmojiGroup::People,
+        EmojiGroup::Animals,
+        EmojiGroup::Food,
+        EmojiGroup::Travel,
+        EmojiGroup::Activities,
+        EmojiGroup::Objects,
+        EmojiGroup::Symbols,
+        EmojiGroup::Flags,
+    ];
+}

@@ -194,6 +194,8 @@ pub enum WsErrorCode {
     /// The store is unreachable: nothing was stored; send again later.
     Retry,
     Internal,
+    /// The text holds a word the server's sensitive-word list refuses: nothing was stored.
+    ContentRefused,
 }
 
 /// Close codes the server ends a websocket with, beyond the standard ones.

@@ -11,6 +11,8 @@ use std::{
 
 use clap::{Parser, ValueEnum};
 
+use crate::text::{filter::Matcher, SensitivePolicy};
+
 #[derive(Parser, Debug, Clone)]
 #[command(name = "natter-server", version, about = "Natter: self-hosted instant messaging")]
 pub struct Cli {
@@ -58,6 +60,15 @@ pub struct Cli {
     /// Log output format.
     #[arg(long, env = "NATTER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// File of sensitive words and phrases, one a line (UTF-8, `#` starts a
+    /// comment), Chinese or English; checked for changes every 2 seconds.
+    #[arg(long, env = "NATTER_SENSITIVE_WORDS")]
+    pub sensitive_words: Option<PathBuf>,
+
+    /// What happens to a message holding a sensitive word.
+    #[arg(long, env = "NATTER_SENSITIVE_POLICY", value_enum, default_value_t = SensitivePolicy::Mask)]
+    pub sensitive_policy: SensitivePolicy,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +115,8 @@ pub struct Config {
     pub max_upload_bytes: u64,
     pub max_avatar_bytes: u64,
     pub log_format: LogFormat,
+    pub sensitive_words: Option<PathBuf>,
+    pub sensitive_policy: SensitivePolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +167,9 @@ impl Cli {
             )));
         }
         let (jwt_secret, jwt_secret_source) = load_secret(self.jwt_secret_file, &self.data_dir)?;
+        if let Some(path) = &self.sensitive_words {
+            Matcher::load(path).map_err(|e| ConfigError(format!("invalid --sensitive-words: {e}")))?;
+        }
         Ok(Config {
             listen: self.listen,
             data_dir: self.data_dir,
@@ -166,6 +182,8 @@ impl Cli {
             max_upload_bytes: self.max_upload_mib * MIB,
             max_avatar_bytes: self.max_avatar_mib * MIB,
             log_format: self.log_format,
+            sensitive_words: self.sensitive_words,
+            sensitive_policy: self.sensitive_policy,
         })
     }
 }
@@ -195,6 +213,8 @@ impl Config {
             ("max_upload_bytes", self.max_upload_bytes.to_string()),
             ("max_avatar_bytes", self.max_avatar_bytes.to_string()),
             ("log_format", format!("{:?}", self.log_format).to_lowercase()),
+            ("sensitive_words", self.sensitive_words.as_ref().map_or_else(|| "none".into(), |p| p.display().to_string())),
+            ("sensitive_policy", format!("{:?}", self.sensitive_policy).to_lowercase()),
         ]
     }
 }

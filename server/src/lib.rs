@@ -15,6 +15,7 @@ pub mod ops;
 pub mod ratelimit;
 pub mod store;
 pub mod telemetry;
+pub mod text;
 
 use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
@@ -47,6 +48,8 @@ pub struct AppState {
     /// Where events go so that every node's hub gets them.
     pub fanout: Arc<dyn Fanout>,
     pub writer: Arc<Writer>,
+    /// Shortcodes and the sensitive-word filter, applied to message text.
+    pub text: Arc<text::TextPolicy>,
 }
 
 impl AppState {
@@ -105,6 +108,13 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let supervisor = tokio::spawn(store::health::supervise(store.clone(), health.clone(), stop_rx));
 
+    let words = match &config.sensitive_words {
+        Some(path) => text::filter::Matcher::load(path).map_err(store::StoreError::Internal)?,
+        None => text::filter::Matcher::new([]).expect("an empty matcher"),
+    };
+    let text = Arc::new(text::TextPolicy::new(config.sensitive_policy, words));
+    let word_watcher = config.sensitive_words.clone().map(|path| tokio::spawn(text.clone().watch(path, stop_tx.subscribe())));
+
     let hub = Arc::new(Hub::default());
     let fanout: Arc<dyn Fanout> = match &config.redis_url {
         Some(url) => {
@@ -123,6 +133,7 @@ pub async fn run(
         auth_limits: Arc::default(),
         hub: hub.clone(),
         fanout,
+        text,
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let closing_hub = hub.clone();
@@ -137,5 +148,8 @@ pub async fn run(
     }
     let _ = stop_tx.send(true);
     let _ = supervisor.await;
+    if let Some(watcher) = word_watcher {
+        let _ = watcher.await;
+    }
     served.map_err(|e| store::StoreError::Internal(format!("server failed: {e}")))
 }

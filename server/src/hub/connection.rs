@@ -202,6 +202,10 @@ impl Connection {
             Ok(None) => return self.error(WsErrorCode::NotMember, "you are not a member of this conversation", id).await,
             Err(e) => return self.store_error(e, id).await,
         }
+        let content = match self.state.text.apply(&content) {
+            Ok(content) => content,
+            Err(refused) => return self.error(WsErrorCode::ContentRefused, refused.to_string(), id).await,
+        };
         let draft = MessageDraft { conversation_id, sender_id: self.user.user_id.clone(), client_id, kind, content };
         match self.state.writer.append(draft).await {
             Ok(appended) => {

@@ -64,12 +64,19 @@ impl TestServer {
     /// Starts a server on the named store, ready to serve: `"embedded"`, or
     /// `"mongodb"` with a fresh database on the test run's FerretDB.
     pub async fn on_store(store: &str) -> TestServer {
+        TestServer::on_store_with(store, &[]).await
+    }
+
+    /// [`TestServer::on_store`] with extra flags.
+    pub async fn on_store_with(store: &str, extra: &[&str]) -> TestServer {
         let server = match store {
-            "embedded" => TestServer::start(&[]).await,
+            "embedded" => TestServer::start(extra).await,
             "mongodb" => {
                 let uri = std::env::var("NATTER_TEST_MONGODB_URI").expect("NATTER_TEST_MONGODB_URI");
                 let db = format!("natter_test_{}", natter_server::store::new_id());
-                TestServer::start(&["--mongodb-uri", &uri, "--mongodb-db", &db]).await
+                let mut flags = vec!["--mongodb-uri", &uri, "--mongodb-db", &db];
+                flags.extend_from_slice(extra);
+                TestServer::start(&flags).await
             }
             other => panic!("unknown store {other}"),
         };
@@ -158,8 +165,34 @@ pub fn mongodb_addr() -> SocketAddr {
 
 /// Generates, for each named `async fn(&TestServer)`, one test on the
 /// embedded store and one on MongoDB (the test run's FerretDB).
+///
+/// `on_both_stores!(with setup; names…)` hands each test what
+/// `async fn setup(store: &str) -> T` made of the store instead; `T` has an
+/// `async fn stop(self)`.
 #[allow(unused_macros)] // not every test file uses it
 macro_rules! on_both_stores {
+    (with $setup:ident; $($name:ident),* $(,)?) => {
+        mod embedded_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let fixture = super::$setup("embedded").await;
+                    super::$name(&fixture).await;
+                    fixture.stop().await;
+                }
+            )*
+        }
+        mod mongodb_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let fixture = super::$setup("mongodb").await;
+                    super::$name(&fixture).await;
+                    fixture.stop().await;
+                }
+            )*
+        }
+    };
     ($($name:ident),* $(,)?) => {
         mod embedded_store {
             $(

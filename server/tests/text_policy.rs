@@ -1,0 +1,174 @@
+//! Message text on its way to the store: `:shortcodes:` become emoji, the
+//! sensitive-word list masks or refuses, and an edited list takes effect
+//! while the server runs. Also the emoji list of `GET /api/emoji` and the
+//! flags' bad values.
+
+#[macro_use]
+mod support;
+
+use std::{
+    path::PathBuf,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use app::{
+    api::EmojiEntry,
+    model::Message,
+    protocol::{ServerFrame, WsErrorCode},
+};
+use natter_server::text::RELOAD_POLL;
+use reqwest::Method;
+use serde_json::json;
+use support::{chat::User, TestServer};
+
+const WORDS: &str = "# test list\ndarn\n坏蛋\n";
+
+/// A server whose word list is a file the test may edit.
+struct Words {
+    server: TestServer,
+    file: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Words {
+    async fn start(store: &str, policy: &str) -> Words {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("words.txt");
+        std::fs::write(&file, WORDS).unwrap();
+        let path = file.display().to_string();
+        let server = TestServer::on_store_with(store, &["--sensitive-words", &path, "--sensitive-policy", policy]).await;
+        Words { server, file, _dir: dir }
+    }
+
+    async fn stop(self) {
+        self.server.stop().await;
+    }
+}
+
+async fn masking(store: &str) -> Words {
+    Words::start(store, "mask").await
+}
+
+async fn refusing(store: &str) -> Words {
+    Words::start(store, "refuse").await
+}
+
+async fn history(user: &User<'_>, room: &app::model::ConversationId) -> Vec<Message> {
+    let (status, body) = user.call(Method::GET, &format!("/api/conversations/{room}/messages"), None).await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_value(body).unwrap()
+}
+
+async fn shortcodes_arrive_as_emoji(fx: &Words) {
+    let (ann, bob) = (User::register(&fx.server, "ann").await, User::register(&fx.server, "bob").await);
+    let room = ann.group("room", &[&bob], json!({})).await;
+    let (mut a, mut b) = (ann.connect().await, bob.connect().await);
+    a.send_text(&room, "m1", "hi :wave::smile: at 10:30 :no_such_code:").await;
+    assert!(matches!(a.answer("m1").await, ServerFrame::Ack { seq: 1, .. }));
+    let want = "hi 👋😄 at 10:30 :no_such_code:";
+    assert_eq!(b.message().await.content, want, "the recipient");
+    assert_eq!(a.message().await.content, want, "the sender");
+    assert_eq!(history(&ann, &room).await[0].content, want);
+}
+
+async fn listed_words_are_stored_masked(fx: &Words) {
+    let (ann, bob) = (User::register(&fx.server, "ann").await, User::register(&fx.server, "bob").await);
+    let room = ann.group("room", &[&bob], json!({})).await;
+    let (mut a, mut b) = (ann.connect().await, bob.connect().await);
+    a.send_text(&room, "m1", "DARN, 你这个坏蛋 :smile:").await;
+    assert!(matches!(a.answer("m1").await, ServerFrame::Ack { seq: 1, .. }));
+    let want = "****, 你这个** 😄";
+    assert_eq!(b.message().await.content, want);
+    assert_eq!(history(&bob, &room).await[0].content, want, "stored masked");
+    let summary = bob.summaries().await.into_iter().find(|s| s.conversation.id == room).unwrap();
+    assert_eq!(summary.conversation.last_message.unwrap().text, want, "the list's preview too");
+}
+
+async fn an_edited_list_takes_effect_while_running(fx: &Words) {
+    let ann = User::register(&fx.server, "ann").await;
+    let room = ann.group("room", &[], json!({})).await;
+    let mut a = ann.connect().await;
+    a.send_text(&room, "before", "gosh").await;
+    assert_eq!(a.message().await.content, "gosh");
+
+    std::fs::write(&fx.file, format!("{WORDS}gosh\n")).unwrap();
+    // Probe until the new list is in force; it must be within a few polls.
+    let deadline = Instant::now() + 5 * RELOAD_POLL;
+    for probe in 0.. {
+        let id = format!("probe-{probe}");
+        a.send_text(&room, &id, "gosh").await;
+        assert!(matches!(a.answer(&id).await, ServerFrame::Ack { .. }));
+        if a.message().await.content == "****" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the edited list was not in force after {:?}", 5 * RELOAD_POLL);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(history(&ann, &room).await.last().unwrap().content, "gosh", "earlier messages stay as stored");
+}
+
+on_both_stores!(with masking; shortcodes_arrive_as_emoji, listed_words_are_stored_masked, an_edited_list_takes_effect_while_running);
+
+mod refuse {
+    use super::*;
+
+    async fn refused_messages_are_not_stored(fx: &Words) {
+        let (ann, bob) = (User::register(&fx.server, "ann").await, User::register(&fx.server, "bob").await);
+        let room = ann.group("room", &[&bob], json!({})).await;
+        let (mut a, mut b) = (ann.connect().await, bob.connect().await);
+        a.send_text(&room, "bad", "well, 坏蛋").await;
+        assert_eq!(a.error().await, (WsErrorCode::ContentRefused, Some("bad".into())));
+        a.send_text(&room, "bad2", ":smile: Darn").await;
+        assert_eq!(a.error().await, (WsErrorCode::ContentRefused, Some("bad2".into())));
+        assert!(history(&ann, &room).await.is_empty(), "nothing stored");
+        a.send_text(&room, "good", "fine :smile:").await;
+        assert!(matches!(a.answer("good").await, ServerFrame::Ack { seq: 1, .. }), "the next send gets the next seq");
+        let got = b.message().await;
+        assert_eq!((got.seq, got.content.as_str()), (1, "fine 😄"), "the recipient saw only the good one");
+    }
+
+    on_both_stores!(with refusing; refused_messages_are_not_stored);
+}
+
+#[tokio::test]
+async fn serves_the_emoji_list_cacheably() {
+    let server = TestServer::start(&[]).await;
+    let resp = server.get("/api/emoji").await;
+    assert_eq!(resp.status(), 200);
+    let etag = resp.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(resp.headers()["cache-control"].to_str().unwrap().contains("max-age"));
+    let list: Vec<EmojiEntry> = resp.json().await.unwrap();
+    assert!(list.iter().any(|e| e.emoji == "👋" && e.shortcodes.contains(&"wave".to_owned())));
+    let again = server.client.get(server.url("/api/emoji")).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(again.status(), 304);
+    server.stop().await;
+}
+
+/// Runs the binary with `args` and expects exit code 2 and an error naming `needle`.
+fn refuses(args: &[&str], needle: &str) {
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_natter-server"))
+        .args(["--data-dir", data.path().to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .args(args)
+        .env("NATTER_JWT_SECRET", "a-long-enough-secret-for-the-tests-0123456789")
+        .env_remove("NATTER_MONGODB_URI")
+        .env_remove("NATTER_SENSITIVE_WORDS")
+        .env_remove("NATTER_SENSITIVE_POLICY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(stderr.contains(needle), "{args:?}: {stderr}");
+}
+
+#[test]
+fn bad_word_list_settings_stop_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.txt");
+    refuses(&["--sensitive-words", missing.to_str().unwrap()], "--sensitive-words");
+    let binary = dir.path().join("binary.txt");
+    std::fs::write(&binary, b"\xff\xfe\x00").unwrap();
+    refuses(&["--sensitive-words", binary.to_str().unwrap()], "not UTF-8");
+    refuses(&["--sensitive-policy", "delete"], "--sensitive-policy");
+}
