@@ -16,6 +16,8 @@ WASM_BINDGEN_VERSION=0.2.130
 # reference types in today's wasm-bindgen output: it emits a module that fails
 # at start-up in the browser. The npm build of binaryen is current.
 BINARYEN_VERSION=132.0.0
+# Twemoji as a COLR font (OFL-1.1), so emoji look the same on every platform.
+TWEMOJI_FONT_VERSION=15.0.3
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -97,6 +99,24 @@ ensure_binaryen() {
     quietly npm install --no-audit --no-fund --prefix "$tools" "binaryen@$BINARYEN_VERSION"
   fi
   export PATH="$tools/node_modules/.bin:$PATH"
+}
+
+# Puts the pinned Twemoji font into public/fonts (not committed), from where
+# cargo-leptos copies it to the site root as /fonts/twemoji.woff2.
+ensure_emoji_font() {
+  local fonts=$NATTER_ROOT/public/fonts stamp
+  stamp="twemoji-colr-font $TWEMOJI_FONT_VERSION"
+  [ -s "$fonts/twemoji.woff2" ] && [ "$(cat "$fonts/VERSION" 2>/dev/null)" = "$stamp" ] && return 0
+  say "fetching the emoji font ($stamp)"
+  local tmp
+  tmp=$(mktemp -d)
+  quietly npm pack --silent --pack-destination "$tmp" "twemoji-colr-font@$TWEMOJI_FONT_VERSION"
+  tar -xzf "$tmp/twemoji-colr-font-$TWEMOJI_FONT_VERSION.tgz" -C "$tmp" package/twemoji.woff2 package/LICENSE
+  mkdir -p "$fonts"
+  mv "$tmp/package/twemoji.woff2" "$fonts/twemoji.woff2"
+  mv "$tmp/package/LICENSE" "$fonts/LICENSE-twemoji.txt"
+  echo "$stamp" >"$fonts/VERSION"
+  rm -rf "$tmp"
 }
 
 # Everything needed to build the web app and the server.

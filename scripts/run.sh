@@ -6,6 +6,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$NATTER_ROOT"
 
 ensure_build_tools
+ensure_emoji_font
 say "building Natter (release; the first build takes several minutes)"
 quietly cargo leptos build --release
 say "starting Natter (Ctrl-C stops it)"

@@ -23,6 +23,7 @@ trap 'exit 130' INT TERM
 
 stage "install tools"
 ensure_build_tools
+ensure_emoji_font
 ensure_apt chromium:chromium redis-server:redis-server node:nodejs npm:npm
 command -v go >/dev/null || { say "Go 1.22 or newer is needed to build FerretDB for the tests"; exit 1; }
 if [ ! -d end2end/node_modules ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
@@ -63,7 +64,8 @@ browser_tests() {
   shift 2
   port=$(free_port)
   "$CARGO_TARGET_DIR/$profile/natter-server" --listen "127.0.0.1:$port" --data-dir "$WORK/data-$profile" \
-    --site-root target/site >"$WORK/server-$profile.log" 2>&1 &
+    --site-root target/site --sensitive-words end2end/fixtures/sensitive-words.txt \
+    >"$WORK/server-$profile.log" 2>&1 &
   PIDS+=($!)
   wait_for_port "$port" natter-server "$WORK/server-$profile.log"
   rm -rf end2end/test-results

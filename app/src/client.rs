@@ -21,6 +21,7 @@ use browser as platform;
 use inert as platform;
 
 pub use platform::{device_id, now_ms, page_visible, picked_file, random_id, reload_at, upload_avatar, PickedFile};
+pub use platform::{recall, remember};
 
 /// localStorage key of this browser's device id.
 pub const DEVICE_ID_KEY: &str = "natter_device_id";
@@ -242,6 +243,18 @@ mod browser {
             .and_then(|w| w.document())
             .is_none_or(|d| d.visibility_state() == web_sys::VisibilityState::Visible)
     }
+
+    /// The value this browser keeps under `key` in localStorage.
+    pub fn recall(key: &str) -> Option<String> {
+        web_sys::window()?.local_storage().ok()??.get_item(key).ok()?
+    }
+
+    /// Keeps `value` under `key` in localStorage, where the browser allows it.
+    pub fn remember(key: &str, value: &str) {
+        if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+            let _ = storage.set_item(key, value);
+        }
+    }
 }
 
 /// The server build's stand-ins for [`browser`]'s functions; see the module docs.
@@ -296,6 +309,12 @@ mod inert {
     pub fn page_visible() -> bool {
         true
     }
+
+    pub fn recall(_: &str) -> Option<String> {
+        None
+    }
+
+    pub fn remember(_: &str, _: &str) {}
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 use leptos::prelude::*;
 
 use crate::{
+    api::EmojiGroup,
     model::{MessageKind, Millis, Role},
     protocol::{ApiError, ErrorCode, WsErrorCode},
 };
@@ -211,6 +212,22 @@ pub enum Msg {
     SendRateLimited,
     SendRetry,
     SendFailed,
+    SendRefused,
+    // Emoji picker
+    EmojiButton,
+    EmojiSearch,
+    EmojiRecent,
+    EmojiNoMatch,
+    EmojiUnavailable,
+    EmojiSmileys,
+    EmojiPeople,
+    EmojiAnimals,
+    EmojiFood,
+    EmojiTravel,
+    EmojiActivities,
+    EmojiObjects,
+    EmojiSymbols,
+    EmojiFlags,
     // Group panel
     Participants,
     RoleOwner,
@@ -396,6 +413,24 @@ impl Msg {
             SendRateLimited => l.pick("Not sent: you are sending too fast.", "未发送：发送过于频繁。"),
             SendRetry => l.pick("Not sent: the server could not store it.", "未发送：服务器暂时无法保存。"),
             SendFailed => l.pick("Not sent.", "未发送。"),
+            SendRefused => l.pick(
+                "Not sent: it contains a word that is not allowed here. Edit it and send again.",
+                "未发送：消息包含此处不允许的词语，请修改后重新发送。",
+            ),
+            EmojiButton => l.pick("Emoji", "表情"),
+            EmojiSearch => l.pick("Search emoji", "搜索表情"),
+            EmojiRecent => l.pick("Recently used", "最近使用"),
+            EmojiNoMatch => l.pick("No emoji found.", "没有找到表情。"),
+            EmojiUnavailable => l.pick("The emoji could not be loaded.", "无法加载表情。"),
+            EmojiSmileys => l.pick("Smileys & emotion", "笑脸与情感"),
+            EmojiPeople => l.pick("People & body", "人物与身体"),
+            EmojiAnimals => l.pick("Animals & nature", "动物与自然"),
+            EmojiFood => l.pick("Food & drink", "食物与饮料"),
+            EmojiTravel => l.pick("Travel & places", "旅行与地点"),
+            EmojiActivities => l.pick("Activities", "活动"),
+            EmojiObjects => l.pick("Objects", "物品"),
+            EmojiSymbols => l.pick("Symbols", "符号"),
+            EmojiFlags => l.pick("Flags", "旗帜"),
             Participants => l.pick("Participants", "成员"),
             RoleOwner => l.pick("Owner", "群主"),
             RoleAdmin => l.pick("Admin", "管理员"),
@@ -489,6 +524,7 @@ impl Msg {
             WsErrorCode::TooLong | WsErrorCode::FrameTooLarge => Msg::SendTooLong,
             WsErrorCode::RateLimited => Msg::SendRateLimited,
             WsErrorCode::Retry => Msg::SendRetry,
+            WsErrorCode::ContentRefused => Msg::SendRefused,
             _ => Msg::SendFailed,
         }
     }
@@ -504,6 +540,21 @@ impl Msg {
             MessageKind::VoiceCall => Msg::KindVoiceCall,
             MessageKind::VideoCall => Msg::KindVideoCall,
         })
+    }
+
+    /// The name of an emoji picker tab.
+    pub fn for_emoji_group(group: EmojiGroup) -> Msg {
+        match group {
+            EmojiGroup::Smileys => Msg::EmojiSmileys,
+            EmojiGroup::People => Msg::EmojiPeople,
+            EmojiGroup::Animals => Msg::EmojiAnimals,
+            EmojiGroup::Food => Msg::EmojiFood,
+            EmojiGroup::Travel => Msg::EmojiTravel,
+            EmojiGroup::Activities => Msg::EmojiActivities,
+            EmojiGroup::Objects => Msg::EmojiObjects,
+            EmojiGroup::Symbols => Msg::EmojiSymbols,
+            EmojiGroup::Flags => Msg::EmojiFlags,
+        }
     }
 
     pub fn for_role(role: Role) -> Msg {

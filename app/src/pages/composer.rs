@@ -1,7 +1,9 @@
 //! Writing a message: Enter sends, Shift+Enter starts a new line; a counter
-//! appears near the length limit.
+//! appears near the length limit; the emoji picker inserts at the caret.
 
-use leptos::prelude::*;
+use leptos::{html, prelude::*};
+
+use super::emoji_picker::{insert_at, EmojiPicker};
 
 use crate::{
     chat::use_live,
@@ -20,12 +22,31 @@ pub fn Composer(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoView 
     let text = RwSignal::new(String::new());
     let length = Memo::new(move |_| text.with(|t| t.chars().count()));
     let sendable = move || text.with(|t| !t.trim().is_empty()) && length.get() <= MAX_TEXT_CHARS;
+    let textarea = NodeRef::<html::Textarea>::new();
+    let picker = RwSignal::new(false);
+    let insert_emoji = move |emoji: String| {
+        let Some(el) = textarea.get_untracked() else { return };
+        let value = el.value();
+        let (start, end) = (el.selection_start().ok().flatten(), el.selection_end().ok().flatten());
+        let len = value.encode_utf16().count() as u32;
+        let (value, caret) = insert_at(&value, start.unwrap_or(len), end.unwrap_or(len), &emoji);
+        el.set_value(&value);
+        let _ = el.set_selection_range(caret, caret);
+        text.set(value);
+    };
+    let close_picker = move || {
+        picker.set(false);
+        if let Some(el) = textarea.get_untracked() {
+            let _ = el.focus();
+        }
+    };
     let send = move || {
         if !sendable() {
             return;
         }
         live.send(id.clone(), text.get_untracked().trim().to_owned());
         text.set(String::new());
+        picker.set(false);
         // One's own message is worth seeing, wherever one had scrolled to.
         at_bottom.set(true);
     };
@@ -47,9 +68,24 @@ pub fn Composer(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoView 
                 send();
             }
         >
+            <Show when=move || picker.get()>
+                <EmojiPicker on_pick=insert_emoji on_close=close_picker/>
+            </Show>
+            <button
+                type="button"
+                class="emoji-toggle"
+                data-testid="emoji-button"
+                aria-label=move || i18n.t(Msg::EmojiButton)
+                title=move || i18n.t(Msg::EmojiButton)
+                aria-expanded=move || picker.get().to_string()
+                on:click=move |_| if picker.get_untracked() { close_picker() } else { picker.set(true) }
+            >
+                "😊"
+            </button>
             <label class="visually-hidden" for="composer">{move || i18n.t(Msg::MessageLabel)}</label>
             <textarea
                 id="composer"
+                node_ref=textarea
                 rows="1"
                 data-testid="composer"
                 placeholder=move || i18n.t(Msg::WritePlaceholder)

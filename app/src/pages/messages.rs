@@ -16,7 +16,7 @@ use crate::{
     chat::{use_live, Line, LineKey, NoticeLine},
     i18n::{local_day, use_i18n, Msg},
     model::{ConversationId, Millis, UserId},
-    protocol::NoticeKind,
+    protocol::{NoticeKind, WsErrorCode},
 };
 
 /// How close to the bottom, in pixels, still counts as at the bottom.
@@ -223,18 +223,22 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
                 <p class="message-text" data-testid="message-text">{body}</p>
                 {failure
                     .map(|(code, client_id)| {
+                        // Sending refused text again would be refused again.
+                        let retry = (code != WsErrorCode::ContentRefused).then(|| view! {
+                            " "
+                            <button
+                                type="button"
+                                class="link-button"
+                                data-testid="retry"
+                                on:click=move |_| live.retry(conversation.clone(), &client_id)
+                            >
+                                {move || i18n.t(Msg::Retry)}
+                            </button>
+                        });
                         view! {
-                            <p class="send-error" role="alert">
+                            <p class="send-error" role="alert" data-testid="send-error">
                                 {move || i18n.t(Msg::for_send_error(code))}
-                                " "
-                                <button
-                                    type="button"
-                                    class="link-button"
-                                    data-testid="retry"
-                                    on:click=move |_| live.retry(conversation.clone(), &client_id)
-                                >
-                                    {move || i18n.t(Msg::Retry)}
-                                </button>
+                                {retry}
                             </p>
                         }
                     })}

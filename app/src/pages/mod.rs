@@ -11,6 +11,7 @@
 //! | `home`, `signin`, `signup`, `profile`, `password`, `devices`, `friends` | the account pages |
 //! | `chats` | `/chats`: the conversation list beside the open conversation |
 //! | `chat`, `messages`, `composer` | `/chats/:id`: one conversation, its messages, writing one |
+//! | `emoji_picker` | the composer's emoji picker |
 //! | `new_chat`, `new_group`, `group_form`, `group_panel` | starting chats, creating and managing groups |
 //! | `groups` | `/groups`: the public-group directory |
 //!
@@ -25,6 +26,7 @@ mod chrome;
 mod composer;
 mod devices;
 mod dialog;
+mod emoji_picker;
 mod form;
 mod friends;
 mod group_form;

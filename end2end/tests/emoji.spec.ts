@@ -1,0 +1,135 @@
+import { expect, request as playwrightRequest, test, type APIRequestContext, type Browser, type BrowserContext, type Page } from '@playwright/test';
+
+// Emoji and the sensitive-word filter in the browser: the picker inserts at
+// the caret and remembers what was used, a typed :shortcode: arrives as its
+// emoji, the emoji font is served, and a listed word (the server runs with
+// end2end/fixtures/sensitive-words.txt) arrives masked.
+
+interface Account {
+  id: string;
+  api: APIRequestContext;
+}
+
+async function register(baseURL: string, tag: string): Promise<Account> {
+  const unique = `${Date.now()}${Math.random().toString(36).slice(2, 8)}`;
+  const api = await playwrightRequest.newContext({ baseURL });
+  const data = { email: `${tag}${unique}@example.org`, nickname: `${tag} ${unique.slice(-5)}`, password: 'correct horse battery', device_id: `e2e${unique}` };
+  const res = await api.post('/api/auth/register', { data });
+  expect(res.status(), await res.text()).toBe(201);
+  return { id: (await res.json()).user.id, api };
+}
+
+let alice: Account;
+let bob: Account;
+let room: string;
+const contexts: BrowserContext[] = [];
+
+test.beforeAll(async ({ baseURL }) => {
+  alice = await register(baseURL!, 'emo');
+  bob = await register(baseURL!, 'ji');
+  const res = await alice.api.post('/api/conversations', { data: { name: `Emoji ${Date.now()}`, members: [bob.id] } });
+  expect(res.status(), await res.text()).toBe(201);
+  room = (await res.json()).conversation.id;
+});
+
+test.afterEach(async () => {
+  await Promise.all(contexts.splice(0).map((c) => c.close()));
+});
+
+test.afterAll(async () => {
+  await alice.api.dispose();
+  await bob.api.dispose();
+});
+
+async function openRoom(browser: Browser, baseURL: string, account: Account, viewport?: { width: number; height: number }) {
+  const context = await browser.newContext({ baseURL, locale: 'en-US', viewport, storageState: await account.api.storageState() });
+  contexts.push(context);
+  const page = await context.newPage();
+  await page.goto(`/chats/${room}`);
+  await page.locator('body[data-hydrated="true"]').waitFor();
+  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'online');
+  return page;
+}
+
+function message(page: Page, text: string) {
+  return page.getByTestId('message-text').filter({ hasText: text });
+}
+
+test('the picker finds an emoji and inserts it at the caret; the other browser gets it', async ({ browser, baseURL }) => {
+  const a = await openRoom(browser, baseURL!, alice);
+  const b = await openRoom(browser, baseURL!, bob);
+  const tag = Date.now().toString();
+  const composer = a.getByTestId('composer');
+  await composer.fill(`Hello world ${tag}`);
+  await composer.evaluate((el: HTMLTextAreaElement) => el.setSelectionRange(5, 5));
+
+  await a.getByTestId('emoji-button').click();
+  const picker = a.getByTestId('emoji-picker');
+  await expect(picker).toBeVisible();
+  await expect(picker.getByTestId('emoji-search')).toBeFocused();
+  await picker.getByTestId('emoji-search').fill('grinning');
+  await expect(picker.getByTestId('emoji').first()).toHaveText('😀');
+  await picker.getByTestId('emoji').first().click();
+  await expect(composer).toHaveValue(`Hello😀 world ${tag}`);
+
+  // From the keyboard: down into the results, Enter picks, at the new caret.
+  await picker.getByTestId('emoji-search').fill(':tada:');
+  await picker.getByTestId('emoji-search').press('ArrowDown');
+  await a.keyboard.press('Enter');
+  await expect(composer).toHaveValue(`Hello😀🎉 world ${tag}`);
+  await a.keyboard.press('Escape');
+  await expect(picker).toBeHidden();
+  await expect(composer).toBeFocused();
+
+  await a.getByTestId('send').click();
+  await expect(message(b, `Hello😀🎉 world ${tag}`)).toHaveCount(1);
+
+  // Recently used come first next time, and survive a reload.
+  await a.reload();
+  await a.locator('body[data-hydrated="true"]').waitFor();
+  await a.getByTestId('emoji-button').click();
+  await expect(a.getByTestId('emoji-picker').getByTestId('emoji').first()).toHaveText('🎉');
+  await expect(a.getByTestId('emoji-picker').getByTestId('emoji').nth(1)).toHaveText('😀');
+});
+
+test('emoji use the served colour font', async ({ browser, baseURL }) => {
+  const a = await openRoom(browser, baseURL!, alice);
+  const font = await a.request.get('/fonts/twemoji.woff2');
+  expect(font.status()).toBe(200);
+  const family = await a.getByTestId('composer').evaluate((el) => getComputedStyle(el).fontFamily);
+  expect(family).toMatch(/^"Natter Emoji"/);
+  const loaded = await a.evaluate(async () => (await document.fonts.load('24px "Natter Emoji"', '😀')).length);
+  expect(loaded).toBe(1);
+});
+
+test('a typed :shortcode: arrives as its emoji', async ({ browser, baseURL }) => {
+  const a = await openRoom(browser, baseURL!, alice);
+  const b = await openRoom(browser, baseURL!, bob);
+  const tag = Date.now().toString();
+  await a.getByTestId('composer').fill(`:tada: shipped ${tag} :not_a_code:`);
+  await a.getByTestId('composer').press('Enter');
+  await expect(message(b, `🎉 shipped ${tag} :not_a_code:`)).toHaveCount(1);
+  await expect(message(a, `🎉 shipped ${tag} :not_a_code:`)).toHaveCount(1);
+});
+
+test('a listed word arrives masked', async ({ browser, baseURL }) => {
+  const a = await openRoom(browser, baseURL!, alice);
+  const b = await openRoom(browser, baseURL!, bob);
+  const tag = Date.now().toString();
+  await a.getByTestId('composer').fill(`what a Kerfuffle, 你这个坏蛋 ${tag}`);
+  await a.getByTestId('composer').press('Enter');
+  await expect(message(b, tag)).toHaveText(`what a *********, 你这个** ${tag}`);
+  await expect(message(a, tag)).toHaveText(`what a *********, 你这个** ${tag}`);
+});
+
+test('the picker fits a 360 px screen', async ({ browser, baseURL }) => {
+  const a = await openRoom(browser, baseURL!, alice, { width: 360, height: 640 });
+  await a.getByTestId('emoji-button').click();
+  const box = (await a.getByTestId('emoji-picker').boundingBox())!;
+  expect(box.x).toBeGreaterThanOrEqual(0);
+  expect(box.x + box.width).toBeLessThanOrEqual(360);
+  expect(box.y).toBeGreaterThanOrEqual(0);
+  await a.getByRole('tab', { name: 'Flags' }).click();
+  await expect(a.getByTestId('emoji-picker').getByTestId('emoji').first()).toBeVisible();
+  expect(await a.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+});
