@@ -148,6 +148,10 @@ pub enum ServerFrame {
         message_id: crate::model::MessageId,
         /// True when this client id had been stored before.
         duplicate: bool,
+        /// The text as stored, when it differs from what was sent (the
+        /// server turns `:shortcodes:` into emoji and masks listed words).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content: Option<String>,
     },
     /// Something happened in a conversation (seed 000's notices).
     Notice { conversation_id: crate::model::ConversationId, user_id: crate::model::UserId, notice: NoticeKind },

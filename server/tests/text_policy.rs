@@ -65,11 +65,14 @@ async fn shortcodes_arrive_as_emoji(fx: &Words) {
     let room = ann.group("room", &[&bob], json!({})).await;
     let (mut a, mut b) = (ann.connect().await, bob.connect().await);
     a.send_text(&room, "m1", "hi :wave::smile: at 10:30 :no_such_code:").await;
-    assert!(matches!(a.answer("m1").await, ServerFrame::Ack { seq: 1, .. }));
     let want = "hi 👋😄 at 10:30 :no_such_code:";
+    let ServerFrame::Ack { seq: 1, content, .. } = a.answer("m1").await else { panic!("no ack") };
+    assert_eq!(content.as_deref(), Some(want), "the ack tells the sender what was stored");
+    a.send_text(&room, "m2", "plain").await;
+    let ServerFrame::Ack { seq: 2, content: None, .. } = a.answer("m2").await else { panic!("unchanged text is not echoed") };
     assert_eq!(b.message().await.content, want, "the recipient");
     assert_eq!(a.message().await.content, want, "the sender");
-    assert_eq!(history(&ann, &room).await[0].content, want);
+    assert_eq!(history(&ann, &room).await[1].content, want, "newest first");
 }
 
 async fn listed_words_are_stored_masked(fx: &Words) {

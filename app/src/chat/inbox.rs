@@ -216,8 +216,9 @@ impl Inbox {
         missing
     }
 
-    /// The server stored the user's message `client_id` under `seq`.
-    pub fn ack(&mut self, conversation: &ConversationId, client_id: &str, seq: u64, id: MessageId) {
+    /// The server stored the user's message `client_id` under `seq`, with
+    /// `content` when that is not the text sent.
+    pub fn ack(&mut self, conversation: &ConversationId, client_id: &str, seq: u64, id: MessageId, content: Option<String>) {
         let Some(thread) = self.threads.get_mut(conversation) else { return };
         let Some(at) = thread.outbox.iter().position(|o| o.client_id == client_id) else { return };
         let sent = thread.outbox.remove(at);
@@ -232,7 +233,7 @@ impl Inbox {
             sender_id: self.me.clone(),
             client_id: sent.client_id,
             kind: MessageKind::Text,
-            content: sent.content,
+            content: content.unwrap_or(sent.content),
             created_ms: sent.created_ms,
         });
     }
@@ -496,16 +497,27 @@ mod tests {
             assert_eq!(inbox.unsent().len(), 1);
             let echo = message("a", 2, "me", "c1");
             if ack_first {
-                inbox.ack(&cid("a"), "c1", 2, echo.id.clone());
+                inbox.ack(&cid("a"), "c1", 2, echo.id.clone(), None);
                 inbox.receive(echo);
             } else {
                 inbox.receive(echo.clone());
-                inbox.ack(&cid("a"), "c1", 2, echo.id);
+                inbox.ack(&cid("a"), "c1", 2, echo.id, None);
             }
             assert_eq!(seqs(&inbox, "a"), [1, 2]);
             assert_eq!(inbox.lines(&cid("a")).len(), 2, "nothing pending is left");
             assert!(inbox.unsent().is_empty());
             assert_eq!(inbox.summary(&cid("a")).unwrap().unread, 0);
+        }
+    }
+
+    #[test]
+    fn an_ack_carries_the_text_as_stored() {
+        let mut inbox = Inbox::new(me());
+        inbox.queue(&cid("a"), outgoing("c1"));
+        inbox.ack(&cid("a"), "c1", 1, MessageId("m1".into()), Some("stored 😄".into()));
+        match inbox.lines(&cid("a")).as_slice() {
+            [Line::Message(m)] => assert_eq!(m.content, "stored 😄"),
+            other => panic!("{other:?}"),
         }
     }
 

@@ -171,8 +171,8 @@ impl Live {
                     self.refresh_chats();
                 }
             }
-            ServerFrame::Ack { client_id, conversation_id, seq, message_id, .. } => {
-                self.inbox.update(|i| i.ack(&conversation_id, &client_id, seq, message_id));
+            ServerFrame::Ack { client_id, conversation_id, seq, message_id, content, .. } => {
+                self.inbox.update(|i| i.ack(&conversation_id, &client_id, seq, message_id, content));
             }
             ServerFrame::Notice { user_id, notice: notice @ (NoticeKind::Online | NoticeKind::Offline), .. } => {
                 self.note_presence([(user_id, notice == NoticeKind::Online)]);

@@ -202,11 +202,11 @@ impl Connection {
             Ok(None) => return self.error(WsErrorCode::NotMember, "you are not a member of this conversation", id).await,
             Err(e) => return self.store_error(e, id).await,
         }
-        let content = match self.state.text.apply(&content) {
-            Ok(content) => content,
+        let stored = match self.state.text.apply(&content) {
+            Ok(stored) => stored,
             Err(refused) => return self.error(WsErrorCode::ContentRefused, refused.to_string(), id).await,
         };
-        let draft = MessageDraft { conversation_id, sender_id: self.user.user_id.clone(), client_id, kind, content };
+        let draft = MessageDraft { conversation_id, sender_id: self.user.user_id.clone(), client_id, kind, content: stored };
         match self.state.writer.append(draft).await {
             Ok(appended) => {
                 let m = appended.message;
@@ -216,6 +216,7 @@ impl Connection {
                     seq: m.seq,
                     message_id: m.id,
                     duplicate: appended.duplicate,
+                    content: (m.content != content).then_some(m.content),
                 };
                 self.send(&ack).await
             }
