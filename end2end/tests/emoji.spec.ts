@@ -41,10 +41,19 @@ test.afterAll(async () => {
   await bob.api.dispose();
 });
 
-async function openRoom(browser: Browser, baseURL: string, account: Account, viewport?: { width: number; height: number }) {
-  const context = await browser.newContext({ baseURL, locale: 'en-US', viewport, storageState: await account.api.storageState() });
+interface Options {
+  viewport?: { width: number; height: number };
+  locale?: string;
+  /** Runs before the page loads: to route its websocket, say. */
+  prepare?: (page: Page) => Promise<void>;
+}
+
+async function openRoom(browser: Browser, baseURL: string, account: Account, options: Options = {}) {
+  const { viewport, locale = 'en-US', prepare } = options;
+  const context = await browser.newContext({ baseURL, locale, viewport, storageState: await account.api.storageState() });
   contexts.push(context);
   const page = await context.newPage();
+  await prepare?.(page);
   await page.goto(`/chats/${room}`);
   await page.locator('body[data-hydrated="true"]').waitFor();
   await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'online');
@@ -123,7 +132,7 @@ test('a listed word arrives masked', async ({ browser, baseURL }) => {
 });
 
 test('the picker fits a 360 px screen', async ({ browser, baseURL }) => {
-  const a = await openRoom(browser, baseURL!, alice, { width: 360, height: 640 });
+  const a = await openRoom(browser, baseURL!, alice, { viewport: { width: 360, height: 640 } });
   await a.getByTestId('emoji-button').click();
   const box = (await a.getByTestId('emoji-picker').boundingBox())!;
   expect(box.x).toBeGreaterThanOrEqual(0);
@@ -132,4 +141,30 @@ test('the picker fits a 360 px screen', async ({ browser, baseURL }) => {
   await a.getByRole('tab', { name: 'Flags' }).click();
   await expect(a.getByTestId('emoji-picker').getByTestId('emoji').first()).toBeVisible();
   expect(await a.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+});
+
+test('a message the server refuses for a word says why, in the reader\'s language, with no retry', async ({ browser, baseURL }) => {
+  // This server masks; answer the send as a server with `--sensitive-policy refuse` would.
+  const a = await openRoom(browser, baseURL!, alice, {
+    locale: 'zh-CN',
+    prepare: (page) =>
+      page.routeWebSocket(/\/ws$/, (ws) => {
+        const server = ws.connectToServer();
+        ws.onMessage((message) => {
+          const frame = JSON.parse(message as string);
+          if (frame.type === 'send') {
+            ws.send(JSON.stringify({ type: 'error', code: 'content_refused', message: 'refused', client_id: frame.client_id }));
+          } else {
+            server.send(message);
+          }
+        });
+      }),
+  });
+  const tag = Date.now().toString();
+  await a.getByTestId('composer').fill(`kerfuffle ${tag}`);
+  await a.getByTestId('composer').press('Enter');
+  const refused = a.getByTestId('message').filter({ hasText: tag });
+  await expect(refused).toHaveAttribute('data-failed', 'true');
+  await expect(refused.getByTestId('send-error')).toContainText('未发送：消息包含此处不允许的词语');
+  await expect(refused.getByTestId('retry')).toHaveCount(0);
 });
