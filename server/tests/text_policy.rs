@@ -86,6 +86,15 @@ async fn listed_words_are_stored_masked(fx: &Words) {
     assert_eq!(history(&bob, &room).await[0].content, want, "stored masked");
     let summary = bob.summaries().await.into_iter().find(|s| s.conversation.id == room).unwrap();
     assert_eq!(summary.conversation.last_message.unwrap().text, want, "the list's preview too");
+    assert_counted(&fx.server, "natter_messages_masked_total").await;
+}
+
+/// The Prometheus text names `counter` with a value of at least 1 (the
+/// recorder is shared by every server of this test process).
+async fn assert_counted(server: &TestServer, counter: &str) {
+    let text = server.get("/metrics").await.text().await.unwrap();
+    let value = text.lines().find_map(|l| l.strip_prefix(counter)?.trim().parse::<f64>().ok());
+    assert!(value.is_some_and(|v| v >= 1.0), "{counter} in {text}");
 }
 
 async fn an_edited_list_takes_effect_while_running(fx: &Words) {
@@ -129,6 +138,7 @@ mod refuse {
         assert!(matches!(a.answer("good").await, ServerFrame::Ack { seq: 1, .. }), "the next send gets the next seq");
         let got = b.message().await;
         assert_eq!((got.seq, got.content.as_str()), (1, "fine 😄"), "the recipient saw only the good one");
+        assert_counted(&fx.server, "natter_messages_refused_total").await;
     }
 
     on_both_stores!(with refusing; refused_messages_are_not_stored);
