@@ -221,6 +221,9 @@ pub struct ConversationSummary {
     pub unread: u64,
     /// For a private chat: the other participant.
     pub peer: Option<PublicProfile>,
+    /// For a private chat: how the other participant shows in it.
+    #[serde(default)]
+    pub peer_presence: crate::model::Presence,
 }
 
 /// One entry of `GET /api/conversations/public` (listPublicSessions).
@@ -245,7 +248,8 @@ pub struct ConversationDetails {
 pub struct MemberInfo {
     pub profile: PublicProfile,
     pub role: crate::model::Role,
-    pub online: bool,
+    /// How the member shows in this conversation.
+    pub presence: crate::model::Presence,
 }
 
 /// `POST /api/conversations` (createGroupSession).
@@ -304,4 +308,36 @@ pub fn check_description(description: &str) -> Result<String, ApiError> {
         return Err(ApiError::invalid("description", format!("at most {MAX_DESCRIPTION_CHARS} characters")));
     }
     Ok(description.to_owned())
+}
+
+/// A user's chosen statuses (`GET`/`PUT /api/me/status`): one for everywhere,
+/// and overrides for single conversations.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusSettings {
+    pub status: crate::model::Status,
+    #[serde(default)]
+    pub conversations: Vec<ConversationStatus>,
+}
+
+impl StatusSettings {
+    /// The status that applies in `conversation`.
+    pub fn status_in(&self, conversation: &crate::model::ConversationId) -> crate::model::Status {
+        self.conversations.iter().find(|c| &c.conversation_id == conversation).map_or(self.status, |c| c.status)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationStatus {
+    pub conversation_id: crate::model::ConversationId,
+    pub status: crate::model::Status,
+}
+
+/// `PUT /api/me/status`: sets the status everywhere, or with
+/// `conversation_id` in that conversation only, where `status: null` removes
+/// the override.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetStatus {
+    pub status: Option<crate::model::Status>,
+    #[serde(default)]
+    pub conversation_id: Option<crate::model::ConversationId>,
 }

@@ -20,16 +20,22 @@ use browser as platform;
 #[cfg(not(feature = "hydrate"))]
 use inert as platform;
 
-pub use platform::{device_id, now_ms, page_visible, picked_file, random_id, reload_at, upload_avatar, PickedFile};
+pub use platform::{
+    device_id, idle_after_ms, now_ms, page_visible, picked_file, random_id, reload_at, upload_avatar, PickedFile,
+};
 
 /// localStorage key of this browser's device id.
 pub const DEVICE_ID_KEY: &str = "natter_device_id";
+/// localStorage key that shortens the time before the person counts as away.
+pub const IDLE_MS_KEY: &str = "natter.idle_ms";
+const IDLE_AFTER_MS: f64 = 5.0 * 60.0 * 1000.0;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
     Get,
     Post,
     Patch,
+    Put,
     Delete,
 }
 
@@ -110,7 +116,7 @@ mod browser {
     use wasm_bindgen_futures::JsFuture;
     use web_sys::{HtmlInputElement, ProgressEvent, XmlHttpRequest};
 
-    use super::{decode, internal, Method, DEVICE_ID_KEY};
+    use super::{decode, internal, Method, DEVICE_ID_KEY, IDLE_AFTER_MS, IDLE_MS_KEY};
     use crate::{
         api::{check_device_id, Me},
         model::Millis,
@@ -123,6 +129,7 @@ mod browser {
             Method::Get => gloo_net::http::Method::GET,
             Method::Post => gloo_net::http::Method::POST,
             Method::Patch => gloo_net::http::Method::PATCH,
+            Method::Put => gloo_net::http::Method::PUT,
             Method::Delete => gloo_net::http::Method::DELETE,
         };
         let builder = RequestBuilder::new(path)
@@ -236,6 +243,16 @@ mod browser {
         js_sys::Date::now() as Millis
     }
 
+    /// After how long without input the person counts as away: five minutes,
+    /// unless localStorage `natter.idle_ms` says otherwise (tests shorten it).
+    pub fn idle_after_ms() -> f64 {
+        web_sys::window()
+            .and_then(|w| w.local_storage().ok().flatten())
+            .and_then(|s| s.get_item(IDLE_MS_KEY).ok().flatten())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(IDLE_AFTER_MS)
+    }
+
     /// Whether the page is on screen (not a background tab, not minimised).
     pub fn page_visible() -> bool {
         web_sys::window()
@@ -295,6 +312,10 @@ mod inert {
 
     pub fn page_visible() -> bool {
         true
+    }
+
+    pub fn idle_after_ms() -> f64 {
+        super::IDLE_AFTER_MS
     }
 }
 

@@ -9,7 +9,7 @@
 use leptos::prelude::*;
 
 use crate::{
-    model::{MessageKind, Millis, Role},
+    model::{MessageKind, Millis, Presence, Role, Status},
     protocol::{ApiError, ErrorCode, WsErrorCode},
 };
 
@@ -218,6 +218,14 @@ pub enum Msg {
     RoleMember,
     Online,
     Offline,
+    Away,
+    Busy,
+    Invisible,
+    MyStatus,
+    StatusHere,
+    StatusAsEverywhere,
+    IsTyping,
+    AreTyping,
     InvitePeople,
     Invite,
     Invited,
@@ -402,6 +410,14 @@ impl Msg {
             RoleMember => l.pick("Member", "成员"),
             Online => l.pick("Online", "在线"),
             Offline => l.pick("Offline", "离线"),
+            Away => l.pick("Away", "离开"),
+            Busy => l.pick("Busy", "忙碌"),
+            Invisible => l.pick("Invisible", "隐身"),
+            MyStatus => l.pick("My status", "我的状态"),
+            StatusHere => l.pick("My status in this chat", "我在此会话中的状态"),
+            StatusAsEverywhere => l.pick("As everywhere", "与全局相同"),
+            IsTyping => l.pick(" is typing…", " 正在输入…"),
+            AreTyping => l.pick(" are typing…", " 正在输入…"),
             InvitePeople => l.pick("Invite people", "邀请成员"),
             Invite => l.pick("Invite", "邀请"),
             Invited => l.pick("Invitation sent.", "邀请已发送。"),
@@ -504,6 +520,24 @@ impl Msg {
             MessageKind::VoiceCall => Msg::KindVoiceCall,
             MessageKind::VideoCall => Msg::KindVideoCall,
         })
+    }
+
+    pub fn for_status(status: Status) -> Msg {
+        match status {
+            Status::Online => Msg::Online,
+            Status::Away => Msg::Away,
+            Status::Busy => Msg::Busy,
+            Status::Invisible => Msg::Invisible,
+        }
+    }
+
+    pub fn for_presence(presence: Presence) -> Msg {
+        match presence {
+            Presence::Online => Msg::Online,
+            Presence::Away => Msg::Away,
+            Presence::Busy => Msg::Busy,
+            Presence::Offline => Msg::Offline,
+        }
     }
 
     pub fn for_role(role: Role) -> Msg {

@@ -132,9 +132,70 @@ mod tests {
     }
 
     #[test]
+    fn presence_follows_status_connection_and_activity() {
+        use Presence as P;
+        assert_eq!(P::shown(Status::Online, true, true), P::Online);
+        assert_eq!(P::shown(Status::Online, true, false), P::Away);
+        assert_eq!(P::shown(Status::Busy, true, false), P::Busy);
+        assert_eq!(P::shown(Status::Away, true, true), P::Away);
+        assert_eq!(P::shown(Status::Invisible, true, true), P::Offline);
+        for status in Status::ALL {
+            assert_eq!(P::shown(status, false, false), P::Offline);
+        }
+    }
+
+    #[test]
     fn ids_are_plain_strings_on_the_wire() {
         let json = serde_json::to_string(&UserId::from("u1")).unwrap();
         assert_eq!(json, "\"u1\"");
+    }
+}
+
+/// What a user chooses to show others (seed 000 item 20), everywhere or in
+/// one conversation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    #[default]
+    Online,
+    Away,
+    Busy,
+    /// Connected, but shown as offline and left out of online lists and counts.
+    Invisible,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [Status::Online, Status::Away, Status::Busy, Status::Invisible];
+}
+
+/// What others see of a user: their chosen [`Status`] while connected,
+/// `Away` on its own after a while without activity, `Offline` otherwise.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    Online,
+    Away,
+    Busy,
+    #[default]
+    Offline,
+}
+
+impl Presence {
+    /// How a user with `status` shows, given whether any of their devices is
+    /// connected and whether any connected one is in use.
+    pub fn shown(status: Status, connected: bool, active: bool) -> Presence {
+        match (connected, status) {
+            (false, _) | (true, Status::Invisible) => Presence::Offline,
+            (true, Status::Busy) => Presence::Busy,
+            (true, Status::Away) => Presence::Away,
+            (true, Status::Online) if active => Presence::Online,
+            (true, Status::Online) => Presence::Away,
+        }
+    }
+
+    /// Whether others count the user as online (online, away or busy).
+    pub fn is_online(self) -> bool {
+        self != Presence::Offline
     }
 }
 

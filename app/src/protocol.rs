@@ -123,7 +123,17 @@ pub enum ClientFrame {
     Read { conversation_id: crate::model::ConversationId, seq: u64 },
     /// Keep-alive; answered with [`ServerFrame::Pong`].
     Ping,
+    /// Whether the person is using this device: after a while without input
+    /// the client says `false`, and the user shows as away while no device
+    /// says `true`. Every connection starts active.
+    Activity { active: bool },
+    /// The user is typing in the conversation; members hear it as
+    /// [`ServerFrame::Typing`]. Clients repeat it every few seconds while typing.
+    Typing { conversation_id: crate::model::ConversationId },
 }
+
+/// How long a [`ServerFrame::Typing`] shows without being repeated, in ms.
+pub const TYPING_SHOWS_MS: u64 = 6000;
 
 /// How far a client has a conversation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,6 +163,14 @@ pub enum ServerFrame {
     Notice { conversation_id: crate::model::ConversationId, user_id: crate::model::UserId, notice: NoticeKind },
     /// One of the user's devices read a conversation up to `seq`.
     Read { conversation_id: crate::model::ConversationId, seq: u64 },
+    /// How a member shows in a conversation now (sent on every change).
+    Presence {
+        conversation_id: crate::model::ConversationId,
+        user_id: crate::model::UserId,
+        presence: crate::model::Presence,
+    },
+    /// A member is typing; shows for [`TYPING_SHOWS_MS`] unless repeated.
+    Typing { conversation_id: crate::model::ConversationId, user_id: crate::model::UserId },
     Pong,
     /// A request failed; the connection stays open. `client_id` names the send it answers.
     Error {
@@ -168,8 +186,6 @@ pub enum ServerFrame {
 pub enum NoticeKind {
     Join,
     Leave,
-    Online,
-    Offline,
     /// The user was removed from the conversation, or refused entry.
     Reject,
     /// The user (the one receiving this) was invited to the group.

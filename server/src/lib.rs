@@ -12,6 +12,7 @@ pub mod error;
 pub mod hub;
 pub mod metrics;
 pub mod ops;
+pub mod presence;
 pub mod ratelimit;
 pub mod store;
 pub mod telemetry;
@@ -28,6 +29,7 @@ use tower_http::trace::TraceLayer;
 use crate::{
     config::Config,
     hub::{Fanout, Hub, LocalFanout, Writer},
+    presence::{redis::RedisRegistry, registry::LocalRegistry, registry::Registry, PresenceTracker},
     store::{health::StoreHealth, DynStore},
 };
 
@@ -47,6 +49,7 @@ pub struct AppState {
     /// Where events go so that every node's hub gets them.
     pub fanout: Arc<dyn Fanout>,
     pub writer: Arc<Writer>,
+    pub presence: Arc<PresenceTracker>,
 }
 
 impl AppState {
@@ -103,17 +106,20 @@ pub async fn run(
     let store = store::open(&config).await?;
     let health = StoreHealth::default();
     let (stop_tx, stop_rx) = watch::channel(false);
-    let supervisor = tokio::spawn(store::health::supervise(store.clone(), health.clone(), stop_rx));
+    let supervisor = tokio::spawn(store::health::supervise(store.clone(), health.clone(), stop_rx.clone()));
 
     let hub = Arc::new(Hub::default());
-    let fanout: Arc<dyn Fanout> = match &config.redis_url {
+    let (fanout, registry): (Arc<dyn Fanout>, Arc<dyn Registry>) = match &config.redis_url {
         Some(url) => {
             let client = redis::Client::open(url.as_str())
                 .map_err(|e| store::StoreError::Internal(format!("invalid Redis URL: {e}")))?;
-            Arc::new(hub::redis::RedisFanout::start(client, hub.clone(), config.node_id.clone()))
+            let registry = RedisRegistry::new(client.clone(), config.node_id.clone(), config.node_ttl);
+            (Arc::new(hub::redis::RedisFanout::start(client, hub.clone(), config.node_id.clone())), Arc::new(registry))
         }
-        None => Arc::new(LocalFanout(hub.clone())),
+        None => (Arc::new(LocalFanout(hub.clone())), Arc::new(LocalRegistry::default())),
     };
+    let presence = Arc::new(PresenceTracker::new(registry, store.clone(), fanout.clone()));
+    let upkeep = tokio::spawn(presence.clone().upkeep(config.node_ttl / 3, stop_rx.clone()));
     let state = AppState {
         leptos: leptos_options(&config),
         config: Arc::new(config),
@@ -123,6 +129,7 @@ pub async fn run(
         auth_limits: Arc::default(),
         hub: hub.clone(),
         fanout,
+        presence,
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let closing_hub = hub.clone();
@@ -137,5 +144,6 @@ pub async fn run(
     }
     let _ = stop_tx.send(true);
     let _ = supervisor.await;
+    let _ = upkeep.await;
     served.map_err(|e| store::StoreError::Internal(format!("server failed: {e}")))
 }

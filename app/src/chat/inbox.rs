@@ -412,6 +412,7 @@ mod tests {
             read_seq,
             unread: last_seq - read_seq,
             peer: None,
+            peer_presence: crate::model::Presence::Offline,
         }
     }
 

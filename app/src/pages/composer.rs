@@ -20,6 +20,7 @@ pub fn Composer(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoView 
     let text = RwSignal::new(String::new());
     let length = Memo::new(move |_| text.with(|t| t.chars().count()));
     let sendable = move || text.with(|t| !t.trim().is_empty()) && length.get() <= MAX_TEXT_CHARS;
+    let typing_in = id.clone();
     let send = move || {
         if !sendable() {
             return;
@@ -55,7 +56,10 @@ pub fn Composer(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoView 
                 placeholder=move || i18n.t(Msg::WritePlaceholder)
                 aria-describedby="composer-count"
                 prop:value=move || text.get()
-                on:input=move |ev| text.set(event_target_value(&ev))
+                on:input=move |ev| {
+                    text.set(event_target_value(&ev));
+                    live.typing(typing_in.clone());
+                }
                 on:keydown=send_on_enter
             ></textarea>
             <Show when=move || { length.get() >= COUNT_FROM }>

@@ -7,6 +7,7 @@
 //! | `form` | form state, fields with their errors, submit and action buttons |
 //! | `avatar` | users' pictures and the avatar upload |
 //! | `people` | a row per person, and the search for users |
+//! | `presence` | status dots, the status pickers, who is typing |
 //! | `dialog` | the modal dialog |
 //! | `home`, `signin`, `signup`, `profile`, `password`, `devices`, `friends` | the account pages |
 //! | `chats` | `/chats`: the conversation list beside the open conversation |
@@ -36,6 +37,7 @@ mod new_chat;
 mod new_group;
 mod password;
 mod people;
+mod presence;
 mod profile;
 mod session;
 mod signin;

@@ -8,6 +8,7 @@ mod devices;
 mod friends;
 mod json;
 mod profile;
+mod status;
 mod users;
 
 use app::protocol::ErrorCode;
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/me", get(profile::me).patch(profile::update))
         .route("/me/password", post(accounts::change_password))
         .route("/me/avatar", post(profile::upload_avatar))
+        .route("/me/status", get(status::get).put(status::set))
         .route("/users", get(users::search))
         .route("/users/{id}", get(users::profile))
         .route("/devices", get(devices::list))

@@ -40,6 +40,7 @@ use crate::{
         messages::{MessageDraft, MAX_PAGE},
         now_millis, StoreError,
     },
+    presence::tally::Change,
     AppState,
 };
 
@@ -49,6 +50,8 @@ const MAX_SOCKET_MESSAGE: usize = 1 << 20;
 /// Sends a connection may make: a burst, then this many per second.
 const SEND_BURST: f64 = 30.0;
 const SENDS_PER_SECOND: f64 = 10.0;
+/// Typing frames a connection passes on per conversation: one per this period.
+const TYPING_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// `GET /ws`: upgrades a signed-in request to the chat connection.
 pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, user: AuthUser) -> Response {
@@ -65,12 +68,8 @@ async fn run(socket: WebSocket, state: AppState, user: AuthUser) {
             return;
         }
     };
-    let first = !state.hub.is_online(&user.user_id);
     let (id, mailbox) = state.hub.connect(&user.user_id, &user.device_id, &conversations);
-    if first {
-        let event = HubEvent::Presence { user_id: user.user_id.clone(), online: true, conversation_ids: conversations.clone() };
-        state.fanout.publish(event).await;
-    }
+    state.presence.change(&user.user_id, Change::Opened).await;
     let mut conn = Connection {
         id,
         socket,
@@ -79,12 +78,12 @@ async fn run(socket: WebSocket, state: AppState, user: AuthUser) {
         user,
         cursors: HashMap::new(),
         budget: Budget::new(),
+        active: true,
+        typed: HashMap::new(),
     };
     conn.serve(mailbox).await;
-    if let Some(was_in) = state.hub.disconnect(id, &conn.user.user_id) {
-        let event = HubEvent::Presence { user_id: conn.user.user_id.clone(), online: false, conversation_ids: was_in };
-        state.fanout.publish(event).await;
-    }
+    state.hub.disconnect(id);
+    state.presence.change(&conn.user.user_id, Change::Closed { active: conn.active }).await;
 }
 
 /// Why a connection ends.
@@ -105,6 +104,10 @@ struct Connection {
     /// Per conversation, the highest sequence number delivered to this client.
     cursors: HashMap<ConversationId, u64>,
     budget: Budget,
+    /// Whether the client last said the person is using this device.
+    active: bool,
+    /// When this connection last passed on typing in each conversation.
+    typed: HashMap<ConversationId, Instant>,
 }
 
 impl Connection {
@@ -167,6 +170,14 @@ impl Connection {
             Ok(ClientFrame::Resume { positions }) => self.on_resume(positions).await,
             Ok(ClientFrame::Read { conversation_id, seq }) => self.on_read(conversation_id, seq).await,
             Ok(ClientFrame::Ping) => self.on_ping().await,
+            Ok(ClientFrame::Activity { active }) => {
+                if active != self.active {
+                    self.active = active;
+                    self.state.presence.change(&self.user.user_id, Change::Activity { active }).await;
+                }
+                Ok(())
+            }
+            Ok(ClientFrame::Typing { conversation_id }) => self.on_typing(conversation_id).await,
             Err(e) => self.error(WsErrorCode::BadFrame, format!("not a frame: {e}"), None).await,
         }
     }
@@ -259,6 +270,22 @@ impl Connection {
         Ok(())
     }
 
+    /// Passes typing on to the conversation, at most once per [`TYPING_EVERY`].
+    async fn on_typing(&mut self, conversation_id: ConversationId) -> Result<(), End> {
+        if !self.conversations.contains(&conversation_id) {
+            let message = format!("you are not a member of {conversation_id}");
+            return self.error(WsErrorCode::NotMember, message, None).await;
+        }
+        let now = Instant::now();
+        if self.typed.get(&conversation_id).is_some_and(|at| now.duration_since(*at) < TYPING_EVERY) {
+            return Ok(());
+        }
+        self.typed.insert(conversation_id.clone(), now);
+        let event = HubEvent::Typing { conversation_id, user_id: self.user.user_id.clone() };
+        self.state.fanout.publish(event).await;
+        Ok(())
+    }
+
     /// Keep-alive: checks that the device is still signed in with this token
     /// (in case a sign-out event from another node was missed) and records
     /// the activity, which keeps the device's session, and so its token, alive.
@@ -293,15 +320,25 @@ impl Connection {
                 }
                 self.notice(conversation_id, user_id, NoticeKind::Leave).await
             }
-            HubEvent::Presence { user_id, .. } if *user_id == self.user.user_id => Ok(()),
-            HubEvent::Presence { user_id, online, conversation_ids } => {
-                let notice = if *online { NoticeKind::Online } else { NoticeKind::Offline };
-                let shared: Vec<ConversationId> =
-                    conversation_ids.iter().filter(|c| self.conversations.contains(*c)).cloned().collect();
-                for conversation in shared {
-                    self.notice(&conversation, user_id, notice).await?;
+            HubEvent::Presence { user_id, .. } | HubEvent::Typing { user_id, .. } if *user_id == self.user.user_id => {
+                Ok(())
+            }
+            HubEvent::Presence { user_id, shown } => {
+                for (conversation_id, presence) in shown {
+                    if self.conversations.contains(conversation_id) {
+                        let frame = ServerFrame::Presence {
+                            conversation_id: conversation_id.clone(),
+                            user_id: user_id.clone(),
+                            presence: *presence,
+                        };
+                        self.send(&frame).await?;
+                    }
                 }
                 Ok(())
+            }
+            HubEvent::Typing { conversation_id, user_id } => {
+                let frame = ServerFrame::Typing { conversation_id: conversation_id.clone(), user_id: user_id.clone() };
+                self.send(&frame).await
             }
             HubEvent::Invited { conversation_id, user_id } => {
                 self.notice(conversation_id, user_id, NoticeKind::Invite).await

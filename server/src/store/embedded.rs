@@ -94,6 +94,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (conversation_id, user_id)
     );
     CREATE INDEX invitations_by_user ON invitations (user_id);",
+    // 3: chosen statuses.
+    "CREATE TABLE statuses (
+        user_id  TEXT PRIMARY KEY,
+        settings TEXT NOT NULL
+    );",
 ];
 
 #[derive(Clone)]

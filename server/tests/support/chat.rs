@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use app::{
     api::{AuthResponse, ConversationSummary},
-    model::{ConversationId, Message, MessageKind},
+    model::{ConversationId, Message, MessageKind, Presence},
     protocol::{ClientFrame, Position, ServerFrame, WsErrorCode},
 };
 use futures_util::{SinkExt, StreamExt};
@@ -131,6 +131,17 @@ impl Client {
                 f @ ServerFrame::Ack { .. } if matches!(&f, ServerFrame::Ack { client_id: c, .. } if c == client_id) => return f,
                 f @ ServerFrame::Error { .. } => return f,
                 _ => {}
+            }
+        }
+    }
+
+    /// Reads until a presence frame about `user` in `conversation`; what it says.
+    pub async fn presence_of(&mut self, conversation: &ConversationId, user: &str) -> Presence {
+        loop {
+            if let ServerFrame::Presence { conversation_id, user_id, presence } = self.next().await {
+                if &conversation_id == conversation && user_id.0 == user {
+                    return presence;
+                }
             }
         }
     }
