@@ -113,8 +113,12 @@ pub async fn run(
         Some(url) => {
             let client = redis::Client::open(url.as_str())
                 .map_err(|e| store::StoreError::Internal(format!("invalid Redis URL: {e}")))?;
-            let registry = RedisRegistry::new(client.clone(), config.node_id.clone(), config.node_ttl);
-            (Arc::new(hub::redis::RedisFanout::start(client, hub.clone(), config.node_id.clone())), Arc::new(registry))
+            // A cluster always has MongoDB (the configuration checks it).
+            let database = config.mongodb.as_ref().map_or("natter", |m| m.database.as_str());
+            let namespace = hub::redis::namespace(database);
+            let registry = RedisRegistry::new(client.clone(), namespace.clone(), config.node_id.clone(), config.node_ttl);
+            let fanout = hub::redis::RedisFanout::start(client, &namespace, hub.clone(), config.node_id.clone());
+            (Arc::new(fanout), Arc::new(registry))
         }
         None => (Arc::new(LocalFanout(hub.clone())), Arc::new(LocalRegistry::default())),
     };

@@ -1,11 +1,12 @@
-//! The cluster's presence registry in Redis.
+//! The cluster's presence registry in Redis. Keys start with the
+//! deployment's namespace (see `crate::hub::redis::namespace`):
 //!
-//! - `natter:presence:<user>`: a hash from node id to that node's tally of
+//! - `<ns>:presence:<user>`: a hash from node id to that node's tally of
 //!   the user (`"connections:active"`); the user's cluster tally is its sum.
-//! - `natter:node:<node>:users`: the users a node has a tally for.
-//! - `natter:node:<node>:alive`: the node's heartbeat, renewed every third of
+//! - `<ns>:node:<node>:users`: the users a node has a tally for.
+//! - `<ns>:node:<node>:alive`: the node's heartbeat, renewed every third of
 //!   its time to live.
-//! - `natter:nodes`: every node that ever recorded anything.
+//! - `<ns>:nodes`: every node that ever recorded anything.
 //!
 //! A node whose heartbeat ran out crashed or lost Redis: the first node to
 //! notice takes a short lock and removes the dead node's tallies, so its users
@@ -29,7 +30,6 @@ use super::{
     tally::Tally,
 };
 
-const NODES: &str = "natter:nodes";
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Sets (or with 0 connections removes) one node's tally of a user, keeping
@@ -58,24 +58,13 @@ return {c0, a0, c1, a1}
 
 pub struct RedisRegistry {
     client: redis::Client,
+    namespace: String,
     node: String,
     ttl: Duration,
     conn: Mutex<Option<MultiplexedConnection>>,
     record: Script,
     /// Whether this run's first upkeep (which clears the earlier run's state) is done.
     started: AtomicBool,
-}
-
-fn user_key(user: &str) -> String {
-    format!("natter:presence:{user}")
-}
-
-fn users_key(node: &str) -> String {
-    format!("natter:node:{node}:users")
-}
-
-fn alive_key(node: &str) -> String {
-    format!("natter:node:{node}:alive")
 }
 
 fn unavailable(e: redis::RedisError) -> Unavailable {
@@ -89,15 +78,28 @@ fn parse(value: &str) -> Tally {
 
 impl RedisRegistry {
     /// `ttl`: how long a node's heartbeat lasts; upkeep must run every `ttl / 3`.
-    pub fn new(client: redis::Client, node: String, ttl: Duration) -> RedisRegistry {
+    pub fn new(client: redis::Client, namespace: String, node: String, ttl: Duration) -> RedisRegistry {
         RedisRegistry {
             client,
+            namespace,
             node,
             ttl,
             conn: Mutex::new(None),
             record: Script::new(RECORD),
             started: AtomicBool::new(false),
         }
+    }
+
+    fn nodes_key(&self) -> String {
+        format!("{}:nodes", self.namespace)
+    }
+
+    fn user_key(&self, user: &str) -> String {
+        format!("{}:presence:{user}", self.namespace)
+    }
+
+    fn node_key(&self, node: &str, what: &str) -> String {
+        format!("{}:node:{node}:{what}", self.namespace)
     }
 
     /// The shared connection, opened on first use and again after a failure.
@@ -131,8 +133,8 @@ impl RedisRegistry {
         let sums: Vec<u32> = self
             .with_conn(|mut c| async move {
                 self.record
-                    .key(user_key(&user.0))
-                    .key(users_key(node))
+                    .key(self.user_key(&user.0))
+                    .key(self.node_key(node, "users"))
                     .arg(node)
                     .arg(tally.connections)
                     .arg(tally.active)
@@ -154,7 +156,7 @@ impl RedisRegistry {
     /// Removes every tally `node` holds; answers the transitions.
     async fn clear(&self, node: &str) -> Result<Vec<Transition>, Unavailable> {
         let users: Vec<String> = self
-            .with_conn(|mut c| async move { redis::cmd("SMEMBERS").arg(users_key(node)).query_async(&mut c).await })
+            .with_conn(|mut c| async move { redis::cmd("SMEMBERS").arg(self.node_key(node, "users")).query_async(&mut c).await })
             .await?;
         let mut transitions = Vec::new();
         for user in users {
@@ -166,19 +168,19 @@ impl RedisRegistry {
     /// Clears the nodes whose heartbeat ran out, each by one node only.
     async fn reap(&self) -> Result<Vec<Transition>, Unavailable> {
         let nodes: Vec<String> =
-            self.with_conn(|mut c| async move { redis::cmd("SMEMBERS").arg(NODES).query_async(&mut c).await }).await?;
+            self.with_conn(|mut c| async move { redis::cmd("SMEMBERS").arg(self.nodes_key()).query_async(&mut c).await }).await?;
         let mut transitions = Vec::new();
         for node in nodes.into_iter().filter(|n| *n != self.node) {
             let claimed: Option<String> = self
                 .with_conn(|mut c| {
                     let node = node.clone();
                     async move {
-                        let alive: bool = redis::cmd("EXISTS").arg(alive_key(&node)).query_async(&mut c).await?;
+                        let alive: bool = redis::cmd("EXISTS").arg(self.node_key(&node, "alive")).query_async(&mut c).await?;
                         if alive {
                             return Ok(None);
                         }
                         redis::cmd("SET")
-                            .arg(format!("natter:node:{node}:reaper"))
+                            .arg(self.node_key(&node, "reaper"))
                             .arg(&self.node)
                             .arg("NX")
                             .arg("PX")
@@ -192,7 +194,7 @@ impl RedisRegistry {
                 tracing::info!(%node, "a node's heartbeat ran out: its users' connections are gone");
                 transitions.extend(self.clear(&node).await?);
                 let node = node.clone();
-                self.with_conn(|mut c| async move { redis::cmd("SREM").arg(NODES).arg(node).query_async::<i64>(&mut c).await })
+                self.with_conn(|mut c| async move { redis::cmd("SREM").arg(self.nodes_key()).arg(node).query_async::<i64>(&mut c).await })
                     .await?;
             }
         }
@@ -209,7 +211,7 @@ impl Registry for RedisRegistry {
     async fn tallies(&self, users: &[UserId]) -> Result<HashMap<UserId, Tally>, Unavailable> {
         let mut pipe = redis::pipe();
         for user in users {
-            pipe.cmd("HVALS").arg(user_key(&user.0));
+            pipe.cmd("HVALS").arg(self.user_key(&user.0));
         }
         let values: Vec<Vec<String>> = self.with_conn(|mut c| async move { pipe.query_async(&mut c).await }).await?;
         Ok(users
@@ -230,13 +232,13 @@ impl Registry for RedisRegistry {
         self.with_conn(|mut c| async move {
             redis::pipe()
                 .cmd("SET")
-                .arg(alive_key(&node))
+                .arg(self.node_key(&node, "alive"))
                 .arg(1)
                 .arg("PX")
                 .arg(ttl)
                 .ignore()
                 .cmd("SADD")
-                .arg(NODES)
+                .arg(self.nodes_key())
                 .arg(&node)
                 .ignore()
                 .query_async::<()>(&mut c)

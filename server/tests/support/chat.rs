@@ -64,7 +64,12 @@ impl<'a> User<'a> {
 
     /// A connection to `node` (any node of the cluster) that first resumes from `positions`.
     pub async fn connect_via(&self, node: &TestServer, positions: Vec<Position>) -> Client {
-        let mut req = format!("ws://{}/ws", node.addr).into_client_request().unwrap();
+        self.connect_to(node.addr, positions).await
+    }
+
+    /// A connection to the server at `addr` that first resumes from `positions`.
+    pub async fn connect_to(&self, addr: std::net::SocketAddr, positions: Vec<Position>) -> Client {
+        let mut req = format!("ws://{addr}/ws").into_client_request().unwrap();
         req.headers_mut().insert("authorization", format!("Bearer {}", self.token).parse().unwrap());
         let (stream, _) = tokio_tungstenite::connect_async(req).await.unwrap();
         let mut client = Client { stream };
