@@ -338,6 +338,10 @@ impl Live {
     pub fn send(self, conversation: ConversationId, content: String) {
         let outgoing = Outgoing { client_id: client::random_id(), content, created_ms: client::now_ms(), failure: None };
         self.inbox.update(|i| i.queue(&conversation, outgoing.clone()));
+        // The message ends this bout of typing: the next keystroke starts another.
+        self.typed.update_value(|t| {
+            t.remove(&conversation);
+        });
         self.transmit(conversation, &outgoing);
     }
 

@@ -213,6 +213,8 @@ impl Connection {
             Ok(None) => return self.error(WsErrorCode::NotMember, "you are not a member of this conversation", id).await,
             Err(e) => return self.store_error(e, id).await,
         }
+        // The message ends this bout of typing: the next keystroke is passed on at once.
+        self.typed.remove(&conversation_id);
         let draft = MessageDraft { conversation_id, sender_id: self.user.user_id.clone(), client_id, kind, content };
         match self.state.writer.append(draft).await {
             Ok(appended) => {
