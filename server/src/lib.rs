@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod ops;
 pub mod presence;
 pub mod ratelimit;
+pub mod redis_conn;
 pub mod store;
 pub mod telemetry;
 
@@ -30,6 +31,8 @@ use crate::{
     config::Config,
     hub::{Fanout, Hub, LocalFanout, Writer},
     presence::{redis::RedisRegistry, registry::LocalRegistry, registry::Registry, PresenceTracker},
+    ratelimit::SharedCounts,
+    redis_conn::SharedConnection,
     store::{health::StoreHealth, DynStore},
 };
 
@@ -109,7 +112,7 @@ pub async fn run(
     let supervisor = tokio::spawn(store::health::supervise(store.clone(), health.clone(), stop_rx.clone()));
 
     let hub = Arc::new(Hub::default());
-    let (fanout, registry): (Arc<dyn Fanout>, Arc<dyn Registry>) = match &config.redis_url {
+    let (fanout, registry, shared_counts): (Arc<dyn Fanout>, Arc<dyn Registry>, _) = match &config.redis_url {
         Some(url) => {
             let client = redis::Client::open(url.as_str())
                 .map_err(|e| store::StoreError::Internal(format!("invalid Redis URL: {e}")))?;
@@ -117,10 +120,11 @@ pub async fn run(
             let database = config.mongodb.as_ref().map_or("natter", |m| m.database.as_str());
             let namespace = hub::redis::namespace(database);
             let registry = RedisRegistry::new(client.clone(), namespace.clone(), config.node_id.clone(), config.node_ttl);
+            let counts = SharedCounts { conn: Arc::new(SharedConnection::new(client.clone())), namespace: namespace.clone() };
             let fanout = hub::redis::RedisFanout::start(client, &namespace, hub.clone(), config.node_id.clone());
-            (Arc::new(fanout), Arc::new(registry))
+            (Arc::new(fanout), Arc::new(registry), Some(counts))
         }
-        None => (Arc::new(LocalFanout(hub.clone())), Arc::new(LocalRegistry::default())),
+        None => (Arc::new(LocalFanout(hub.clone())), Arc::new(LocalRegistry::default()), None),
     };
     let presence = Arc::new(PresenceTracker::new(registry, store.clone(), fanout.clone()));
     let upkeep = tokio::spawn(presence.clone().upkeep(config.node_ttl / 3, stop_rx.clone()));
@@ -130,7 +134,7 @@ pub async fn run(
         writer: Arc::new(Writer::start(store.clone(), fanout.clone())),
         store,
         health,
-        auth_limits: Arc::default(),
+        auth_limits: Arc::new(ratelimit::AuthLimits::new(shared_counts)),
         hub: hub.clone(),
         fanout,
         presence,

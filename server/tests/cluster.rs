@@ -347,3 +347,21 @@ async fn history(user: &User<'_>, room: &ConversationId) -> BTreeMap<u64, String
     assert_eq!(status, 200, "{page}");
     page.as_array().unwrap().iter().map(|m| (m["seq"].as_u64().unwrap(), m["client_id"].as_str().unwrap().to_owned())).collect()
 }
+
+/// Sign-in attempts spread over the nodes count against one limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_count_across_nodes() {
+    let (a, b) = two_nodes(redis_addr()).await;
+    User::register(&a, "ann").await;
+    let wrong = json!({ "email": "ann@example.org", "password": "not her password", "device_id": "d9" });
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        statuses.push(node.client.post(node.url("/api/auth/login")).json(&wrong).send().await.unwrap().status().as_u16());
+    }
+    // Registering counted once against the account: nine more wrong guesses, then 429 on either node.
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 9, "{statuses:?}");
+    assert_eq!(&statuses[9..], &[429, 429, 429], "{statuses:?}");
+    a.stop().await;
+    b.stop().await;
+}

@@ -22,15 +22,14 @@ use std::{
 
 use app::model::UserId;
 use async_trait::async_trait;
-use redis::{aio::MultiplexedConnection, AsyncConnectionConfig, Script};
-use tokio::sync::Mutex;
+use redis::{aio::MultiplexedConnection, Script};
 
 use super::{
     registry::{Registry, Transition, Unavailable},
     tally::Tally,
 };
+use crate::redis_conn::SharedConnection;
 
-const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Sets (or with 0 connections removes) one node's tally of a user, keeping
 /// the node's user set in step; returns the user's summed tally before and after.
@@ -57,11 +56,10 @@ return {c0, a0, c1, a1}
 "#;
 
 pub struct RedisRegistry {
-    client: redis::Client,
+    conn: SharedConnection,
     namespace: String,
     node: String,
     ttl: Duration,
-    conn: Mutex<Option<MultiplexedConnection>>,
     record: Script,
     /// Whether this run's first upkeep (which clears the earlier run's state) is done.
     started: AtomicBool,
@@ -80,11 +78,10 @@ impl RedisRegistry {
     /// `ttl`: how long a node's heartbeat lasts; upkeep must run every `ttl / 3`.
     pub fn new(client: redis::Client, namespace: String, node: String, ttl: Duration) -> RedisRegistry {
         RedisRegistry {
-            client,
+            conn: SharedConnection::new(client),
             namespace,
             node,
             ttl,
-            conn: Mutex::new(None),
             record: Script::new(RECORD),
             started: AtomicBool::new(false),
         }
@@ -102,31 +99,12 @@ impl RedisRegistry {
         format!("{}:node:{node}:{what}", self.namespace)
     }
 
-    /// The shared connection, opened on first use and again after a failure.
-    async fn conn(&self) -> Result<MultiplexedConnection, Unavailable> {
-        let mut conn = self.conn.lock().await;
-        if let Some(c) = conn.as_ref() {
-            return Ok(c.clone());
-        }
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(REDIS_TIMEOUT)
-            .set_response_timeout(REDIS_TIMEOUT);
-        let c = self.client.get_multiplexed_async_connection_with_config(&config).await.map_err(unavailable)?;
-        *conn = Some(c.clone());
-        Ok(c)
-    }
-
-    /// Runs `f` on the connection; a failure drops the connection so the next call reconnects.
     async fn with_conn<T, F, Fut>(&self, f: F) -> Result<T, Unavailable>
     where
         F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        let result = f(self.conn().await?).await;
-        if result.is_err() {
-            *self.conn.lock().await = None;
-        }
-        result.map_err(unavailable)
+        self.conn.run(f).await.map_err(unavailable)
     }
 
     async fn set(&self, node: &str, user: &UserId, tally: Tally) -> Result<Transition, Unavailable> {
