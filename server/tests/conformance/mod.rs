@@ -439,3 +439,27 @@ pub async fn racing_batches_on_two_nodes_stay_gap_free(a: &DynStore, b: &DynStor
     let stored = a.messages_after(&ConversationId::from("rb"), 0, 100).await.unwrap();
     assert_eq!(stored.iter().map(|m| m.seq).collect::<Vec<_>>(), (1..=100).collect::<Vec<u64>>());
 }
+
+pub async fn status_settings_default_then_round_trip(a: &DynStore, b: &DynStore) {
+    use app::{
+        api::{ConversationStatus, StatusSettings},
+        model::Status,
+    };
+    let (ann, bob, cat) = (UserId(new_id()), UserId(new_id()), UserId(new_id()));
+    assert_eq!(a.status_settings(&ann).await.unwrap(), StatusSettings::default());
+    assert!(a.status_settings_of(&[]).await.unwrap().is_empty());
+    let busy_at_work = StatusSettings {
+        status: Status::Invisible,
+        conversations: vec![ConversationStatus { conversation_id: ConversationId::from("work"), status: Status::Busy }],
+    };
+    a.put_status_settings(&ann, &busy_at_work).await.unwrap();
+    a.put_status_settings(&bob, &StatusSettings { status: Status::Away, conversations: vec![] }).await.unwrap();
+    assert_eq!(b.status_settings(&ann).await.unwrap(), busy_at_work);
+    // Replaced whole.
+    b.put_status_settings(&bob, &StatusSettings::default()).await.unwrap();
+    let mut some = b.status_settings_of(&[ann.clone(), bob.clone(), cat]).await.unwrap();
+    some.sort_by(|x, y| x.0 .0.cmp(&y.0 .0));
+    let mut want = vec![(ann, busy_at_work), (bob, StatusSettings::default())];
+    want.sort_by(|x, y| x.0 .0.cmp(&y.0 .0));
+    assert_eq!(some, want, "those who never set one are left out");
+}
