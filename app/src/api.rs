@@ -112,6 +112,10 @@ pub struct Friends {
     pub incoming: Vec<PublicProfile>,
     /// Requests this user sent that are not answered yet.
     pub outgoing: Vec<PublicProfile>,
+    /// How each friend shows in their private chat with this user (whether
+    /// or not it was started).
+    #[serde(default)]
+    pub presence: std::collections::HashMap<UserId, crate::model::Presence>,
 }
 
 /// URL of a user's avatar at one of [`AVATAR_SIZES`]; `version` changes with

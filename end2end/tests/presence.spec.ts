@@ -12,6 +12,8 @@ let bob: Account;
 test.beforeAll(async ({ baseURL }) => {
   alice = await register(baseURL!, 'Alice');
   bob = await register(baseURL!, 'Bob');
+  expect((await alice.api.post(`/api/friends/${bob.id}`)).status()).toBe(200);
+  expect((await bob.api.post(`/api/friends/${alice.id}`)).status()).toBe(200);
 });
 
 test.afterAll(async () => {
@@ -104,4 +106,14 @@ test('a private chat shows the other person\'s dot; typing shows until the messa
   await expect(a.getByTestId('typing')).toHaveText('');
   await b.close();
   await expect(row(a, id).getByTestId('presence')).toHaveAttribute('data-presence', 'offline');
+});
+
+test('the friends list shows each friend\'s dot, live', async ({ browser, baseURL }) => {
+  expect((await alice.api.post('/api/conversations/private', { data: { user_id: bob.id } })).ok()).toBeTruthy();
+  const b = await contexts.open(browser, baseURL!, bob, '/chats');
+  const a = await contexts.open(browser, baseURL!, alice, '/friends');
+  const dot = a.getByTestId('friend-row').filter({ hasText: bob.nickname }).getByTestId('presence');
+  await expect(dot).toHaveAttribute('data-presence', 'online');
+  await b.getByTestId('my-status').selectOption('busy');
+  await expect(dot).toHaveAttribute('data-presence', 'busy');
 });
