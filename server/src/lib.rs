@@ -9,6 +9,7 @@ pub mod auth;
 pub mod avatar;
 pub mod config;
 pub mod error;
+pub mod files;
 pub mod hub;
 pub mod metrics;
 pub mod ops;
@@ -47,12 +48,19 @@ pub struct AppState {
     /// Where events go so that every node's hub gets them.
     pub fanout: Arc<dyn Fanout>,
     pub writer: Arc<Writer>,
+    /// Open instant-upload challenges of this node.
+    pub challenges: Arc<files::instant::Challenges>,
 }
 
 impl AppState {
     /// Where avatar images are kept: `<data dir>/avatars`.
     pub fn avatars_dir(&self) -> PathBuf {
         self.config.data_dir.join("avatars")
+    }
+
+    /// Uploaded files: `<data dir>/files`.
+    pub fn files_disk(&self) -> files::Disk {
+        files::Disk::new(&self.config.data_dir)
     }
 }
 
@@ -123,6 +131,7 @@ pub async fn run(
         auth_limits: Arc::default(),
         hub: hub.clone(),
         fanout,
+        challenges: Arc::default(),
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let closing_hub = hub.clone();

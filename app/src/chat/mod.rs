@@ -31,9 +31,9 @@ pub use self::{
 use crate::{
     api::{ConversationSummary, MarkRead, Me, PublicProfile},
     client::{self, Method},
-    model::{Conversation, ConversationId, Message, MessageKind, UserId},
+    model::{Attachment, Conversation, ConversationId, Message, MessageKind, UserId},
     pages::{use_session, Session},
-    protocol::{ApiError, ClientFrame, NoticeKind, Position, ServerFrame},
+    protocol::{ApiError, AttachmentRef, ClientFrame, NoticeKind, Position, ServerFrame},
 };
 
 /// Messages per history page (the server allows up to 100).
@@ -297,7 +297,14 @@ impl Live {
     /// Sends a message: shown at once as pending, sent now if the link is
     /// up, else as soon as it is back.
     pub fn send(self, conversation: ConversationId, content: String) {
-        let outgoing = Outgoing { client_id: client::random_id(), content, created_ms: client::now_ms(), failure: None };
+        let outgoing = Outgoing::text(client::random_id(), content, client::now_ms());
+        self.inbox.update(|i| i.queue(&conversation, outgoing.clone()));
+        self.transmit(conversation, &outgoing);
+    }
+
+    /// Sends a message carrying an uploaded file, with `caption` as its text.
+    pub fn send_attachment(self, conversation: ConversationId, kind: MessageKind, attachment: Attachment, caption: String) {
+        let outgoing = Outgoing { kind, attachment: Some(attachment), ..Outgoing::text(client::random_id(), caption, client::now_ms()) };
         self.inbox.update(|i| i.queue(&conversation, outgoing.clone()));
         self.transmit(conversation, &outgoing);
     }
@@ -313,8 +320,12 @@ impl Live {
         self.send_frame(&ClientFrame::Send {
             conversation_id,
             client_id: outgoing.client_id.clone(),
-            kind: MessageKind::Text,
+            kind: outgoing.kind,
             content: outgoing.content.clone(),
+            attachment: outgoing
+                .attachment
+                .as_ref()
+                .map(|a| AttachmentRef { file_id: a.file_id.clone(), duration_ms: a.duration_ms }),
         });
     }
 

@@ -367,15 +367,11 @@ mod tests {
                 kind: MessageKind::Text,
                 content: String::new(),
                 created_ms,
+                attachment: None,
             })
         };
         const DAY: i64 = 86_400_000;
-        let pending = Line::Outgoing(Outgoing {
-            client_id: "c".into(),
-            content: String::new(),
-            created_ms: 2 * DAY + 5,
-            failure: None,
-        });
+        let pending = Line::Outgoing(Outgoing::text("c".into(), String::new(), 2 * DAY + 5));
         let rows = with_days(vec![message(1, 10), message(2, 20), message(3, DAY + 1), pending.clone()]);
         assert_eq!(
             rows,
