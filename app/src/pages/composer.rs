@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use super::attach::AttachControls;
 use crate::{
     chat::use_live,
     i18n::{use_i18n, Msg},
@@ -20,6 +21,7 @@ pub fn Composer(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoView 
     let text = RwSignal::new(String::new());
     let length = Memo::new(move |_| text.with(|t| t.chars().count()));
     let sendable = move || text.with(|t| !t.trim().is_empty()) && length.get() <= MAX_TEXT_CHARS;
+    let attach_to = id.clone();
     let send = move || {
         if !sendable() {
             return;
@@ -47,6 +49,7 @@ pub fn Composer(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoView 
                 send();
             }
         >
+            <AttachControls id=attach_to at_bottom/>
             <label class="visually-hidden" for="composer">{move || i18n.t(Msg::MessageLabel)}</label>
             <textarea
                 id="composer"
