@@ -12,6 +12,16 @@ import { group, open, register, type Account } from './support';
 // same file sent again goes by instant upload, without its bytes; a voice
 // note recorded with Chromium's fake microphone plays for the other.
 
+// Chromium's fake camera and microphone, granted without asking; the
+// config's own flags kept. (Launch options apply to the whole file.)
+const launch = config.projects![0].use!.launchOptions!;
+test.use({
+  launchOptions: {
+    ...launch,
+    args: [...(launch.args ?? []), '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
+  },
+});
+
 let alice: Account;
 let bob: Account;
 
@@ -121,30 +131,20 @@ test('a picture and a file reach the other, byte for byte; sending it again send
   expect(uploads.uploads).toHaveLength(2);
 });
 
-test.describe('with a fake microphone', () => {
-  const launch = config.projects![0].use!.launchOptions!;
-  test.use({
-    launchOptions: {
-      ...launch,
-      args: [...(launch.args ?? []), '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
-    },
-  });
+test('a recorded voice note plays for the other', async ({ browser, baseURL }) => {
+  const id = await group(alice, `Voice ${Date.now()}`, [bob]);
+  const a = await openAs(browser, baseURL!, alice, `/chats/${id}`);
+  const b = await openAs(browser, baseURL!, bob, `/chats/${id}`);
+  await a.context().grantPermissions(['microphone']);
 
-  test('a recorded voice note plays for the other', async ({ browser, baseURL }) => {
-    const id = await group(alice, `Voice ${Date.now()}`, [bob]);
-    const a = await openAs(browser, baseURL!, alice, `/chats/${id}`);
-    const b = await openAs(browser, baseURL!, bob, `/chats/${id}`);
-    await a.context().grantPermissions(['microphone']);
+  await a.getByTestId('record-voice').click();
+  await expect(a.getByTestId('recording-time')).toHaveText('0:01', { timeout: 5_000 });
+  await a.getByTestId('record-stop').click();
+  await expect(a.getByTestId('recording')).toHaveCount(0);
 
-    await a.getByTestId('record-voice').click();
-    await expect(a.getByTestId('recording-time')).toHaveText('0:01', { timeout: 5_000 });
-    await a.getByTestId('record-stop').click();
-    await expect(a.getByTestId('recording')).toHaveCount(0);
-
-    const audio = b.getByTestId('attachment-audio');
-    await expect(audio).toBeVisible();
-    await expect(b.getByTestId('attachment-duration')).toHaveText(/^0:0[1-3]$/);
-    // The player can read what it got.
-    await expect.poll(() => audio.evaluate((el: HTMLAudioElement) => el.readyState)).toBeGreaterThan(0);
-  });
+  const audio = b.getByTestId('attachment-audio');
+  await expect(audio).toBeVisible();
+  await expect(b.getByTestId('attachment-duration')).toHaveText(/^0:0[1-3]$/);
+  // The player can read what it got.
+  await expect.poll(() => audio.evaluate((el: HTMLAudioElement) => el.readyState)).toBeGreaterThan(0);
 });
