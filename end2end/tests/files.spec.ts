@@ -57,7 +57,7 @@ function crc32(bytes: Buffer): number {
   return ~crc >>> 0;
 }
 
-/** A `width`×`height` RGB PNG of a gradient. */
+/** A `width`×`height` RGB PNG: a gradient under a first row of random pixels. */
 function png(width: number, height: number): Buffer {
   const chunk = (type: string, data: Buffer) => {
     const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
@@ -75,6 +75,7 @@ function png(width: number, height: number): Buffer {
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) rows.set([x * 4, y * 4, 160], y * (width * 3 + 1) + 1 + x * 3);
   }
+  rows.set(randomBytes(width * 3), 1);
   const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   return Buffer.concat([signature, chunk('IHDR', header), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
 }
@@ -100,7 +101,9 @@ test('a picture and a file reach the other, byte for byte; sending it again send
   const b = await openAs(browser, baseURL!, bob, `/chats/${id}`);
   const uploads = watchUploads(a);
 
-  await a.getByTestId('attach-input').setInputFiles({ name: 'sunset.png', mimeType: 'image/png', buffer: png(480, 360) });
+  // Content new to the server (which may have served earlier runs).
+  const picture = png(480, 360);
+  await a.getByTestId('attach-input').setInputFiles({ name: 'sunset.png', mimeType: 'image/png', buffer: picture });
   const thumbnail = b.getByTestId('attachment-image');
   await expect(thumbnail).toBeVisible();
   await expect.poll(() => thumbnail.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(320);
