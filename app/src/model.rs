@@ -120,9 +120,10 @@ pub struct Message {
     /// The text, or an attachment's caption (possibly empty).
     pub content: String,
     pub created_ms: Millis,
-    /// The file an image, voice, video or file message carries.
+    /// The file an image, voice, video or file message carries (boxed:
+    /// most messages have none, and a message travels in many enums).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attachment: Option<Attachment>,
+    pub attachment: Option<Box<Attachment>>,
 }
 
 /// A file as a message carries it: what the message list needs to show it

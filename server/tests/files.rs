@@ -210,7 +210,9 @@ async fn bad_uploads_are_refused_and_leave_nothing(server: &TestServer) {
     let over = noise((1 << 20) + 1, 2);
     let text = b"plain words, not a picture".to_vec();
     let zeros = "0".repeat(64);
-    let cases: Vec<(&str, &str, Vec<u8>, Vec<(&str, &str)>, u16, &str, Option<&str>)> = vec![
+    // What, query, body, headers; then the status, code and field expected.
+    type Case<'a> = (&'a str, &'a str, Vec<u8>, Vec<(&'a str, &'a str)>, u16, &'a str, Option<&'a str>);
+    let cases: Vec<Case> = vec![
         ("empty", "name=empty.txt", vec![], vec![], 400, "bad_request", Some("body")),
         ("a lying type", "name=a.png", text.clone(), vec![("content-type", "image/png")], 415, "unsupported_media_type", None),
         ("an executable as an image", "name=cat.png&kind=image", elf(), vec![], 415, "unsupported_media_type", None),
@@ -367,7 +369,7 @@ async fn attachment_messages_travel_over_the_websocket(server: &TestServer) {
         assert!(matches!(a.answer(&format!("m{i}")).await, ServerFrame::Ack { .. }));
         let got = b.message().await;
         assert_eq!((got.kind, got.content.clone()), (*kind, format!("caption {i}")));
-        assert_eq!(got.attachment, Some((*info).clone().attach(*duration)));
+        assert_eq!(got.attachment, Some(Box::new((*info).clone().attach(*duration))));
     }
     let (status, history) = bob.call(Method::GET, &format!("/api/conversations/{room}/messages"), None).await;
     assert_eq!(status, 200);

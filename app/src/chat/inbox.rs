@@ -59,7 +59,7 @@ pub struct Outgoing {
     pub kind: MessageKind,
     pub content: String,
     /// The uploaded file an image, voice, video or file message carries.
-    pub attachment: Option<Attachment>,
+    pub attachment: Option<Box<Attachment>>,
     pub created_ms: Millis,
     /// Why the server refused it; `None` while it is pending.
     pub failure: Option<WsErrorCode>,

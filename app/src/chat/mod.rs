@@ -304,7 +304,7 @@ impl Live {
 
     /// Sends a message carrying an uploaded file, with `caption` as its text.
     pub fn send_attachment(self, conversation: ConversationId, kind: MessageKind, attachment: Attachment, caption: String) {
-        let outgoing = Outgoing { kind, attachment: Some(attachment), ..Outgoing::text(client::random_id(), caption, client::now_ms()) };
+        let outgoing = Outgoing { kind, attachment: Some(Box::new(attachment)), ..Outgoing::text(client::random_id(), caption, client::now_ms()) };
         self.inbox.update(|i| i.queue(&conversation, outgoing.clone()));
         self.transmit(conversation, &outgoing);
     }

@@ -202,7 +202,7 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
     // An attachment with its caption; a kind without one (a call) by its name.
     let caption = (!content.is_empty()).then(|| view! { <p class="message-text" data-testid="message-text">{linkified(&content)}</p> });
     let body = match (attachment, Msg::for_kind(kind)) {
-        (Some(attachment), _) => view! { <AttachmentView kind attachment/> {caption} }.into_any(),
+        (Some(attachment), _) => view! { <AttachmentView kind attachment=*attachment/> {caption} }.into_any(),
         (None, Some(label)) => {
             view! { <p class="message-text" data-testid="message-text"><em>{move || i18n.t(label)}</em></p> }.into_any()
         }

@@ -213,13 +213,13 @@ where
 
 /// Writes a temporary file beside `path`, syncs it and renames it over `path`.
 async fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = TempFile(Some(path.with_extension(format!("{}.part", crate::store::new_id()))));
+    let mut tmp = TempFile(Some(path.with_extension(format!("{}.part", crate::store::new_id()))));
     let tmp_path = tmp.0.clone().expect("just set");
     let mut file = tokio::fs::File::create(&tmp_path).await?;
     file.write_all(bytes).await?;
     file.sync_all().await?;
     tokio::fs::rename(&tmp_path, path).await?;
-    std::mem::forget(tmp); // renamed: nothing left to remove
+    tmp.0 = None; // renamed: nothing left to remove
     Ok(())
 }
 
@@ -302,7 +302,7 @@ pub async fn attach(
     conversation: &ConversationId,
     kind: MessageKind,
     reference: Option<AttachmentRef>,
-) -> Result<Option<Attachment>, Refused> {
+) -> Result<Option<Box<Attachment>>, Refused> {
     let bad = |why: &str| Err(Refused::Bad(why.to_owned()));
     let reference = match (kind, reference) {
         (MessageKind::Text, None) => return Ok(None),
@@ -326,5 +326,5 @@ pub async fn attach(
         _ => None,
     };
     store.record_posting(&file.id, conversation).await?;
-    Ok(Some(file.info().attach(duration_ms)))
+    Ok(Some(Box::new(file.info().attach(duration_ms))))
 }

@@ -461,7 +461,7 @@ fn file_of(owner: &str, blob: &BlobRecord, name: &str) -> FileRecord {
 pub async fn messages_keep_their_attachment(a: &DynStore, b: &DynStore) {
     let mut d = draft("att", "u1", "with-file", "a caption");
     d.kind = MessageKind::Voice;
-    d.attachment = Some(file_of("u1", &blob('a', "audio/ogg"), "note.ogg").info().attach(Some(4200)));
+    d.attachment = Some(Box::new(file_of("u1", &blob('a', "audio/ogg"), "note.ogg").info().attach(Some(4200))));
     let stored = a.append_message(d).await.unwrap().message;
     assert_eq!(stored.attachment.as_ref().unwrap().duration_ms, Some(4200));
     let read = b.messages_before(&ConversationId::from("att"), None, 10).await.unwrap();

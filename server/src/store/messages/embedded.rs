@@ -25,7 +25,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     })
 }
 
-fn attachment_from(json: &str) -> rusqlite::Result<Attachment> {
+fn attachment_from(json: &str) -> rusqlite::Result<Box<Attachment>> {
     serde_json::from_str(json)
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, Box::new(e)))
 }

@@ -30,7 +30,7 @@ pub struct MessageDraft {
     pub client_id: String,
     pub kind: MessageKind,
     pub content: String,
-    pub attachment: Option<Attachment>,
+    pub attachment: Option<Box<Attachment>>,
 }
 
 /// The result of [`MessageRepo::append_message`].

@@ -27,7 +27,7 @@ struct MessageDoc {
     content: String,
     created_ms: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    attachment: Option<Attachment>,
+    attachment: Option<Box<Attachment>>,
 }
 
 impl From<&Message> for MessageDoc {
