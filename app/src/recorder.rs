@@ -77,6 +77,11 @@ mod browser {
             self.started_ms
         }
 
+        /// Shows what the camera sees in `video`, while recording.
+        pub fn preview_in(&self, video: &web_sys::HtmlVideoElement) {
+            video.set_src_object(Some(&self.stream));
+        }
+
         /// Stops and returns the recording with its length in milliseconds.
         pub async fn finish(self) -> Result<(PickedFile, u64), ApiError> {
             let stopped = js_sys::Promise::new(&mut |resolve, _| self.recorder.set_onstop(Some(&resolve)));
@@ -127,6 +132,10 @@ mod inert {
         }
 
         pub fn started_ms(&self) -> i64 {
+            match *self {}
+        }
+
+        pub fn preview_in(&self, _: &leptos::web_sys::HtmlVideoElement) {
             match *self {}
         }
 

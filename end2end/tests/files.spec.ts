@@ -134,11 +134,13 @@ test('a picture and a file reach the other, byte for byte; sending it again send
   expect(uploads.uploads).toHaveLength(2);
 });
 
-test('a recorded voice note plays for the other', async ({ browser, baseURL }) => {
+test('a recorded voice note and video clip play for the other, on a phone too', async ({ browser, baseURL }) => {
   const id = await group(alice, `Voice ${Date.now()}`, [bob]);
   const a = await openAs(browser, baseURL!, alice, `/chats/${id}`);
-  const b = await openAs(browser, baseURL!, bob, `/chats/${id}`);
-  await a.context().grantPermissions(['microphone']);
+  const opened = await open(browser, baseURL!, bob, `/chats/${id}`, { viewport: { width: 360, height: 740 } });
+  contexts.push(opened.context);
+  const b = opened.page;
+  await a.context().grantPermissions(['microphone', 'camera']);
 
   await a.getByTestId('record-voice').click();
   await expect(a.getByTestId('recording-time')).toHaveText('0:01', { timeout: 5_000 });
@@ -150,4 +152,15 @@ test('a recorded voice note plays for the other', async ({ browser, baseURL }) =
   await expect(b.getByTestId('attachment-duration')).toHaveText(/^0:0[1-3]$/);
   // The player can read what it got.
   await expect.poll(() => audio.evaluate((el: HTMLAudioElement) => el.readyState)).toBeGreaterThan(0);
+
+  await a.getByTestId('record-video').click();
+  await expect(a.getByTestId('camera-preview')).toBeVisible();
+  await expect(a.getByTestId('recording-time')).toHaveText('0:01', { timeout: 5_000 });
+  await a.getByTestId('record-stop').click();
+  const video = b.getByTestId('attachment-video');
+  await expect(video).toBeVisible();
+  await expect.poll(() => video.evaluate((el: HTMLVideoElement) => el.readyState)).toBeGreaterThan(0);
+
+  // Nothing makes the phone's page scroll sideways.
+  expect(await b.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
 });

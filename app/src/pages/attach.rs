@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use leptos::{prelude::*, task::spawn_local};
+use leptos::{html, prelude::*, task::spawn_local};
 
 use crate::{
     chat::use_live,
@@ -32,6 +32,13 @@ pub fn AttachControls(id: ConversationId, at_bottom: RwSignal<bool>) -> impl Int
     let elapsed_ms = RwSignal::new(0u64);
     let recorder = StoredValue::new_local(None::<Recorder>);
     let ticker = StoredValue::new(None::<IntervalHandle>);
+    let camera = NodeRef::<html::Video>::new();
+    // A video recording shows what the camera sees.
+    Effect::new(move || {
+        if let Some(video) = camera.get() {
+            recorder.with_value(|r| r.as_ref().map(|r| r.preview_in(&video)));
+        }
+    });
 
     let send_file = move |file: PickedFile, kind: MessageKind, duration_ms: Option<u64>| {
         progress.set(Some(0.0));
@@ -139,8 +146,11 @@ pub fn AttachControls(id: ConversationId, at_bottom: RwSignal<bool>) -> impl Int
             when=move || recording.get().is_some()
             fallback=move || {
                 view! {
+                    <div class="attach-controls">
                     <label class="icon-button attach-button" title=move || i18n.t(Msg::AttachFile)>
-                        <span aria-hidden="true">"📎"</span>
+                        <svg viewBox="0 0 24 24" aria-hidden="true">
+                            <path d="M12 5v14M5 12h14" fill="none" stroke="currentColor" stroke-width="2.5" stroke-linecap="round"></path>
+                        </svg>
                         <span class="visually-hidden">{move || i18n.t(Msg::AttachFile)}</span>
                         <input
                             type="file"
@@ -159,7 +169,10 @@ pub fn AttachControls(id: ConversationId, at_bottom: RwSignal<bool>) -> impl Int
                         disabled=busy
                         on:click=move |_| record(false)
                     >
-                        "🎤"
+                        <svg viewBox="0 0 24 24" aria-hidden="true">
+                            <rect x="9" y="3" width="6" height="11" rx="3" fill="currentColor"></rect>
+                            <path d="M5 11a7 7 0 0 0 14 0M12 18v3" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"></path>
+                        </svg>
                     </button>
                     <button
                         type="button"
@@ -170,11 +183,18 @@ pub fn AttachControls(id: ConversationId, at_bottom: RwSignal<bool>) -> impl Int
                         disabled=busy
                         on:click=move |_| record(true)
                     >
-                        "🎥"
+                        <svg viewBox="0 0 24 24" aria-hidden="true">
+                            <rect x="2" y="6" width="14" height="12" rx="2" fill="currentColor"></rect>
+                            <path d="M16 10l6-4v12l-6-4z" fill="currentColor"></path>
+                        </svg>
                     </button>
+                    </div>
                 }
             }
         >
+            <Show when=move || recording.get() == Some(true)>
+                <video class="camera-preview" node_ref=camera autoplay muted playsinline data-testid="camera-preview"></video>
+            </Show>
             <div class="recording" data-testid="recording" aria-live="polite">
                 <span class="recording-dot" aria-hidden="true"></span>
                 <span>{move || i18n.t(Msg::Recording)}</span>

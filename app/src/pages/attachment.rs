@@ -70,14 +70,16 @@ fn FileCard(attachment: Attachment, url: String) -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <div class="attachment file-card" data-testid="attachment-file">
-            <span class="file-icon" aria-hidden="true">{icon(&attachment.mime)}</span>
+            <span class="file-icon" aria-hidden="true">{label(&attachment.name)}</span>
             <span class="file-facts">
                 <span class="file-name" data-testid="attachment-name">{attachment.name.clone()}</span>
-                <span class="muted">{size(attachment.size)}</span>
+                <span class="muted">
+                    {size(attachment.size)} " · "
+                    <a href=url download=attachment.name.clone() data-testid="attachment-download">
+                        {move || i18n.t(Msg::DownloadFile)}
+                    </a>
+                </span>
             </span>
-            <a class="btn" href=url download=attachment.name.clone() data-testid="attachment-download">
-                {move || i18n.t(Msg::DownloadFile)}
-            </a>
         </div>
     }
 }
@@ -93,14 +95,11 @@ fn thumbnail_size(width: Option<u32>, height: Option<u32>) -> (Option<u32>, Opti
     }
 }
 
-fn icon(mime: &str) -> &'static str {
-    match mime.split('/').next().unwrap_or_default() {
-        "image" => "🖼",
-        "audio" => "🎵",
-        "video" => "🎬",
-        "text" => "📄",
-        _ if mime.contains("zip") || mime.contains("compressed") => "🗜",
-        _ => "📎",
+/// What the file's icon says: its extension ("PDF"), else "FILE".
+fn label(name: &str) -> String {
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() && (1..=4).contains(&ext.chars().count()) => ext.to_uppercase(),
+        _ => "FILE".to_owned(),
     }
 }
 
@@ -133,5 +132,9 @@ mod tests {
         assert_eq!(thumbnail_size(Some(640), Some(480)), (Some(320), Some(240)));
         assert_eq!(thumbnail_size(Some(64), Some(48)), (Some(64), Some(48)));
         assert_eq!(thumbnail_size(None, Some(48)), (None, None));
+        assert_eq!(label("报告.pdf"), "PDF");
+        assert_eq!(label(".bashrc"), "FILE");
+        assert_eq!(label("archive.tar.gz"), "GZ");
+        assert_eq!(label("notes.markdown"), "FILE");
     }
 }
