@@ -88,7 +88,7 @@ impl Challenge {
 }
 
 /// Hex SHA-256 of `nonce` (its text) followed by each range of the file at `path`.
-pub async fn expected_proof(path: &Path, nonce: &str, ranges: &[(u64, u64)]) -> std::io::Result<String> {
+async fn expected_proof(path: &Path, nonce: &str, ranges: &[(u64, u64)]) -> std::io::Result<String> {
     let mut file = tokio::fs::File::open(path).await?;
     let mut hasher = Sha256::new();
     hasher.update(nonce.as_bytes());

@@ -46,7 +46,7 @@ const HEAD_BYTES: usize = 8192;
 /// Most bytes of a refused upload read on before answering; see [`drain`].
 const DRAIN_BYTES: u64 = 1 << 20;
 /// Longest side of a thumbnail, in pixels.
-pub const THUMBNAIL_SIDE: u32 = 320;
+const THUMBNAIL_SIDE: u32 = 320;
 /// Longest voice note or video a message may claim to last.
 const MAX_DURATION_MS: u64 = 24 * 3600 * 1000;
 
@@ -103,10 +103,6 @@ pub struct ImageParts {
 impl Disk {
     pub fn new(data_dir: &Path) -> Disk {
         Disk { root: data_dir.join("files") }
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
     }
 
     /// Where the content with this hash lives. `sha256` must be 64 hex digits.

@@ -119,7 +119,7 @@ fn parse_range(header: &str, size: u64) -> Range {
 /// `inline` or `attachment`, with an ASCII fallback name and the real one
 /// percent-encoded (RFC 6266 and 5987). Quotes, backslashes and anything
 /// outside printable ASCII never reach the quoted fallback.
-pub fn disposition(name: &str, inline: bool) -> String {
+fn disposition(name: &str, inline: bool) -> String {
     let fallback: String =
         name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
     let encoded: String = name
