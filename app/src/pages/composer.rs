@@ -1,5 +1,6 @@
 //! Writing a message: Enter sends, Shift+Enter starts a new line; a counter
-//! appears near the length limit.
+//! appears near the length limit. Files and recordings go through the
+//! attachment controls beside it (`attach`).
 
 use leptos::prelude::*;
 
