@@ -134,6 +134,14 @@ test('a picture and a file reach the other, byte for byte; sending it again send
   expect(uploads.uploads).toHaveLength(2);
 });
 
+test('a file the server refuses says why, and nothing is sent', async ({ browser, baseURL }) => {
+  const id = await group(alice, `Refused ${Date.now()}`, [bob]);
+  const a = await openAs(browser, baseURL!, alice, `/chats/${id}`);
+  await a.getByTestId('attach-input').setInputFiles({ name: 'empty.txt', mimeType: 'text/plain', buffer: Buffer.alloc(0) });
+  await expect(a.getByTestId('attach-error')).toHaveText('This file is empty.');
+  await expect(a.getByTestId('message')).toHaveCount(0);
+});
+
 test('a recorded voice note and video clip play for the other, on a phone too', async ({ browser, baseURL }) => {
   const id = await group(alice, `Voice ${Date.now()}`, [bob]);
   const a = await openAs(browser, baseURL!, alice, `/chats/${id}`);
