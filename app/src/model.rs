@@ -37,6 +37,11 @@ id_type!(
     /// A stored message's opaque, permanent id.
     MessageId
 );
+id_type!(
+    /// An uploaded file's opaque, permanent id: one upload (or instant
+    /// upload) by one user, whatever content it shares with others.
+    FileId
+);
 
 /// Milliseconds since the Unix epoch, UTC: the one time format on the wire.
 pub type Millis = i64;
@@ -112,8 +117,37 @@ pub struct Message {
     /// The sender's own id for the message, which makes resending idempotent.
     pub client_id: String,
     pub kind: MessageKind,
+    /// The text, or an attachment's caption (possibly empty).
     pub content: String,
     pub created_ms: Millis,
+    /// The file an image, voice, video or file message carries (boxed:
+    /// most messages have none, and a message travels in many enums).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<Box<Attachment>>,
+}
+
+/// A file as a message carries it: what the message list needs to show it
+/// without asking the server again. Served at `/api/files/{file_id}`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Attachment {
+    pub file_id: FileId,
+    /// The uploader's name for it, cleaned ([`crate::api::check_file_name`]).
+    pub name: String,
+    /// The type sniffed from the bytes, never the client's claim.
+    pub mime: String,
+    pub size: u64,
+    /// Hex SHA-256 of the uploaded bytes.
+    pub sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// A voice note's or video's length, as the sender's client measured it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// Whether `/api/files/{file_id}/thumbnail` exists (decodable images).
+    #[serde(default)]
+    pub thumbnail: bool,
 }
 
 #[cfg(test)]

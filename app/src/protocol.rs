@@ -111,7 +111,11 @@ pub enum ClientFrame {
         client_id: String,
         #[serde(default)]
         kind: crate::model::MessageKind,
+        /// The text, or the caption of an attachment (may then be empty).
         content: String,
+        /// The user's own uploaded file, for image, voice, video and file messages.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attachment: Option<AttachmentRef>,
     },
     /// The client has every message of these conversations up to the given
     /// sequence number; the server sends what follows, then the live stream.
@@ -134,6 +138,15 @@ pub enum ClientFrame {
 
 /// How long a [`ServerFrame::Typing`] shows without being repeated, in ms.
 pub const TYPING_SHOWS_MS: u64 = 6000;
+
+/// Names a file the sender uploaded (`POST /api/files`) for a message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentRef {
+    pub file_id: crate::model::FileId,
+    /// A voice note's or video's length in milliseconds, as recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+}
 
 /// How far a client has a conversation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

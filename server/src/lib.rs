@@ -9,6 +9,7 @@ pub mod auth;
 pub mod avatar;
 pub mod config;
 pub mod error;
+pub mod files;
 pub mod hub;
 pub mod metrics;
 pub mod ops;
@@ -53,12 +54,19 @@ pub struct AppState {
     pub fanout: Arc<dyn Fanout>,
     pub writer: Arc<Writer>,
     pub presence: Arc<PresenceTracker>,
+    /// Open instant-upload challenges of this node.
+    pub challenges: Arc<files::instant::Challenges>,
 }
 
 impl AppState {
     /// Where avatar images are kept: `<data dir>/avatars`.
     pub fn avatars_dir(&self) -> PathBuf {
         self.config.data_dir.join("avatars")
+    }
+
+    /// Uploaded files: `<data dir>/files`.
+    pub fn files_disk(&self) -> files::Disk {
+        files::Disk::new(&self.config.data_dir)
     }
 }
 
@@ -138,6 +146,7 @@ pub async fn run(
         hub: hub.clone(),
         fanout,
         presence,
+        challenges: Arc::default(),
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let closing_hub = hub.clone();

@@ -32,9 +32,9 @@ pub use self::{
 use crate::{
     api::{ConversationSummary, MarkRead, Me, PublicProfile, SetStatus, StatusSettings},
     client::{self, Method},
-    model::{Conversation, ConversationId, Message, MessageKind, Millis, Presence, UserId},
+    model::{Attachment, Conversation, ConversationId, Message, MessageKind, Millis, Presence, UserId},
     pages::{use_session, Session},
-    protocol::{ApiError, ClientFrame, NoticeKind, Position, ServerFrame, TYPING_SHOWS_MS},
+    protocol::{ApiError, AttachmentRef, ClientFrame, NoticeKind, Position, ServerFrame, TYPING_SHOWS_MS},
 };
 
 /// How often typing is told to the server while the user keeps typing.
@@ -336,7 +336,16 @@ impl Live {
     /// Sends a message: shown at once as pending, sent now if the link is
     /// up, else as soon as it is back.
     pub fn send(self, conversation: ConversationId, content: String) {
-        let outgoing = Outgoing { client_id: client::random_id(), content, created_ms: client::now_ms(), failure: None };
+        self.queue(conversation, Outgoing::text(client::random_id(), content, client::now_ms()));
+    }
+
+    /// Sends a message carrying an uploaded file, with `caption` as its text.
+    pub fn send_attachment(self, conversation: ConversationId, kind: MessageKind, attachment: Attachment, caption: String) {
+        let text = Outgoing::text(client::random_id(), caption, client::now_ms());
+        self.queue(conversation, Outgoing { kind, attachment: Some(Box::new(attachment)), ..text });
+    }
+
+    fn queue(self, conversation: ConversationId, outgoing: Outgoing) {
         self.inbox.update(|i| i.queue(&conversation, outgoing.clone()));
         // The message ends this bout of typing: the next keystroke starts another.
         self.typed.update_value(|t| {
@@ -356,8 +365,12 @@ impl Live {
         self.send_frame(&ClientFrame::Send {
             conversation_id,
             client_id: outgoing.client_id.clone(),
-            kind: MessageKind::Text,
+            kind: outgoing.kind,
             content: outgoing.content.clone(),
+            attachment: outgoing
+                .attachment
+                .as_ref()
+                .map(|a| AttachmentRef { file_id: a.file_id.clone(), duration_ms: a.duration_ms }),
         });
     }
 

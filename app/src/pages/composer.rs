@@ -1,8 +1,10 @@
 //! Writing a message: Enter sends, Shift+Enter starts a new line; a counter
-//! appears near the length limit.
+//! appears near the length limit. Files and recordings go through the
+//! attachment controls beside it (`attach`).
 
 use leptos::prelude::*;
 
+use super::attach::AttachControls;
 use crate::{
     chat::use_live,
     i18n::{use_i18n, Msg},
@@ -21,6 +23,7 @@ pub fn Composer(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoView 
     let length = Memo::new(move |_| text.with(|t| t.chars().count()));
     let sendable = move || text.with(|t| !t.trim().is_empty()) && length.get() <= MAX_TEXT_CHARS;
     let typing_in = id.clone();
+    let attach_to = id.clone();
     let send = move || {
         if !sendable() {
             return;
@@ -48,6 +51,7 @@ pub fn Composer(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoView 
                 send();
             }
         >
+            <AttachControls id=attach_to at_bottom/>
             <label class="visually-hidden" for="composer">{move || i18n.t(Msg::MessageLabel)}</label>
             <textarea
                 id="composer"

@@ -12,6 +12,7 @@
 //! | `home`, `signin`, `signup`, `profile`, `password`, `devices`, `friends` | the account pages |
 //! | `chats` | `/chats`: the conversation list beside the open conversation |
 //! | `chat`, `messages`, `composer` | `/chats/:id`: one conversation, its messages, writing one |
+//! | `attach`, `attachment` | the composer's file and recording controls; a message's attachment |
 //! | `new_chat`, `new_group`, `group_form`, `group_panel` | starting chats, creating and managing groups |
 //! | `groups` | `/groups`: the public-group directory |
 //!
@@ -19,6 +20,8 @@
 //! through [`crate::chat::Live`], and take every text from [`crate::i18n`].
 //! `lib.rs` maps the routes to them.
 
+mod attach;
+mod attachment;
 mod avatar;
 mod chat;
 mod chats;

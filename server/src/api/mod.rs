@@ -5,6 +5,7 @@
 mod accounts;
 mod conversations;
 mod devices;
+mod files;
 mod friends;
 mod json;
 mod profile;
@@ -46,6 +47,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/conversations/{id}/messages", get(conversations::history))
         .route("/conversations/{id}/read", post(conversations::mark_read))
         .route("/invitations", get(conversations::invitations))
+        .route("/files", post(files::upload))
+        .route("/files/instant", post(files::claim))
+        .route("/files/instant/{challenge_id}", post(files::prove))
+        .route("/files/{id}", get(files::download))
+        .route("/files/{id}/thumbnail", get(files::thumbnail))
         .route("/friends", get(friends::list))
         .route("/friends/{user_id}", post(friends::add).delete(friends::remove))
         .fallback(|| async { HttpError::new(ErrorCode::NotFound, "no such API endpoint") })

@@ -21,7 +21,7 @@ use std::{
 use app::{
     model::{ConversationId, Message, MessageKind},
     protocol::{
-        close, ClientFrame, NoticeKind, Position, ServerFrame, WsErrorCode, MAX_CLIENT_ID_CHARS, MAX_FRAME_BYTES,
+        close, AttachmentRef, ClientFrame, NoticeKind, Position, ServerFrame, WsErrorCode, MAX_CLIENT_ID_CHARS, MAX_FRAME_BYTES,
         MAX_TEXT_CHARS, PROTOCOL_VERSION,
     },
 };
@@ -36,6 +36,7 @@ use axum::{
 use super::{event::HubEvent, ConnId};
 use crate::{
     auth::AuthUser,
+    files,
     store::{
         messages::{MessageDraft, MAX_PAGE},
         now_millis, StoreError,
@@ -164,8 +165,8 @@ impl Connection {
             return self.error(WsErrorCode::FrameTooLarge, format!("frames are at most {MAX_FRAME_BYTES} bytes"), None).await;
         }
         match serde_json::from_str::<ClientFrame>(text.as_str()) {
-            Ok(ClientFrame::Send { conversation_id, client_id, kind, content }) => {
-                self.on_send(conversation_id, client_id, kind, content).await
+            Ok(ClientFrame::Send { conversation_id, client_id, kind, content, attachment }) => {
+                self.on_send(conversation_id, client_id, kind, content, attachment).await
             }
             Ok(ClientFrame::Resume { positions }) => self.on_resume(positions).await,
             Ok(ClientFrame::Read { conversation_id, seq }) => self.on_read(conversation_id, seq).await,
@@ -188,6 +189,7 @@ impl Connection {
         client_id: String,
         kind: MessageKind,
         content: String,
+        attachment: Option<AttachmentRef>,
     ) -> Result<(), End> {
         let id = Some(client_id.clone());
         let id_ok = !client_id.is_empty()
@@ -196,10 +198,8 @@ impl Connection {
         if !id_ok {
             return self.error(WsErrorCode::BadRequest, "client_id: 1 to 64 characters, no control characters", id).await;
         }
-        if kind != MessageKind::Text {
-            return self.error(WsErrorCode::BadRequest, "only text messages can be sent this way", id).await;
-        }
-        if content.trim().is_empty() {
+        // Attachments may come without a caption.
+        if kind == MessageKind::Text && content.trim().is_empty() {
             return self.error(WsErrorCode::BadRequest, "a message needs some text", id).await;
         }
         if content.chars().count() > MAX_TEXT_CHARS {
@@ -213,9 +213,15 @@ impl Connection {
             Ok(None) => return self.error(WsErrorCode::NotMember, "you are not a member of this conversation", id).await,
             Err(e) => return self.store_error(e, id).await,
         }
+        let attachment = match files::attach(&self.state.store, &self.user.user_id, &conversation_id, kind, attachment).await {
+            Ok(attachment) => attachment,
+            Err(files::Refused::Bad(why)) => return self.error(WsErrorCode::BadRequest, why, id).await,
+            Err(files::Refused::Store(e)) => return self.store_error(e, id).await,
+        };
         // The message ends this bout of typing: the next keystroke is passed on at once.
         self.typed.remove(&conversation_id);
-        let draft = MessageDraft { conversation_id, sender_id: self.user.user_id.clone(), client_id, kind, content };
+        let draft =
+            MessageDraft { conversation_id, sender_id: self.user.user_id.clone(), client_id, kind, content, attachment };
         match self.state.writer.append(draft).await {
             Ok(appended) => {
                 let m = appended.message;

@@ -127,6 +127,7 @@ mod tests {
                 kind: MessageKind::Text,
                 content: "hi".into(),
                 created_ms: 0,
+                attachment: None,
             },
         }
     }

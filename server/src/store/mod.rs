@@ -8,6 +8,7 @@
 pub mod conversations;
 pub mod devices;
 pub mod embedded;
+pub mod files;
 pub mod friends;
 pub mod health;
 pub mod messages;
@@ -21,8 +22,8 @@ use app::model::Millis;
 use async_trait::async_trait;
 
 pub use self::{
-    conversations::ConversationRepo, devices::DeviceRepo, friends::FriendRepo, messages::MessageRepo, statuses::StatusRepo,
-    users::UserRepo,
+    conversations::ConversationRepo, devices::DeviceRepo, files::FileRepo, friends::FriendRepo, messages::MessageRepo,
+    statuses::StatusRepo, users::UserRepo,
 };
 
 /// File name of the embedded database inside the data dir.
@@ -31,7 +32,7 @@ pub const EMBEDDED_FILE: &str = "natter.sqlite3";
 /// Every repository, behind one object.
 #[async_trait]
 pub trait Store:
-    UserRepo + DeviceRepo + FriendRepo + ConversationRepo + MessageRepo + StatusRepo + Send + Sync + 'static
+    UserRepo + DeviceRepo + FriendRepo + ConversationRepo + MessageRepo + FileRepo + StatusRepo + Send + Sync + 'static
 {
     /// `"embedded"` or `"mongodb"`, as reported by `/readyz`.
     fn kind(&self) -> &'static str;

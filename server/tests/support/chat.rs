@@ -100,6 +100,7 @@ impl Client {
             client_id: client_id.into(),
             kind: MessageKind::Text,
             content: text.into(),
+            attachment: None,
         };
         self.send(&frame).await;
     }

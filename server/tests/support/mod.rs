@@ -64,17 +64,29 @@ impl TestServer {
     /// Starts a server on the named store, ready to serve: `"embedded"`, or
     /// `"mongodb"` with a fresh database on the test run's FerretDB.
     pub async fn on_store(store: &str) -> TestServer {
+        TestServer::on_store_with(store, &[]).await
+    }
+
+    /// [`TestServer::on_store`] with extra flags.
+    pub async fn on_store_with(store: &str, extra: &[&str]) -> TestServer {
         let server = match store {
-            "embedded" => TestServer::start(&[]).await,
+            "embedded" => TestServer::start(extra).await,
             "mongodb" => {
                 let uri = std::env::var("NATTER_TEST_MONGODB_URI").expect("NATTER_TEST_MONGODB_URI");
                 let db = format!("natter_test_{}", natter_server::store::new_id());
-                TestServer::start(&["--mongodb-uri", &uri, "--mongodb-db", &db]).await
+                let mut flags = vec!["--mongodb-uri", &uri, "--mongodb-db", &db];
+                flags.extend(extra);
+                TestServer::start(&flags).await
             }
             other => panic!("unknown store {other}"),
         };
         server.wait_for_status("/readyz", 200, Duration::from_secs(20)).await;
         server
+    }
+
+    /// The server's data dir (its files, its embedded database).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data.path()
     }
 
     pub fn url(&self, path: &str) -> String {
