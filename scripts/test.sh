@@ -57,22 +57,38 @@ SUMMARY+="  Rust:    $rust_passed passed in $rust_suites suites"$'\n'
 stage "build web app"
 quietly cargo leptos build
 
-# browser_tests <profile> <label> [spec files…]: starts that build of the
-# server on a fresh data dir and runs the Playwright specs against it.
-browser_tests() {
-  local profile=$1 label=$2 port passed
+# start_node <profile> <name> [flags…]: starts that build of the server on a
+# fresh data dir and a free port, waits until it is ready, sets NODE_URL.
+start_node() {
+  local profile=$1 name=$2 port i
   shift 2
   port=$(free_port)
-  "$CARGO_TARGET_DIR/$profile/natter-server" --listen "127.0.0.1:$port" --data-dir "$WORK/data-$profile" \
-    --site-root target/site --sensitive-words end2end/fixtures/sensitive-words.txt \
-    >"$WORK/server-$profile.log" 2>&1 &
+  "$CARGO_TARGET_DIR/$profile/natter-server" --listen "127.0.0.1:$port" --data-dir "$WORK/data-$name" \
+    --site-root target/site "$@" >"$WORK/server-$name.log" 2>&1 &
   PIDS+=($!)
-  wait_for_port "$port" natter-server "$WORK/server-$profile.log"
+  wait_for_port "$port" natter-server "$WORK/server-$name.log"
+  NODE_URL="http://127.0.0.1:$port"
+  for i in $(seq 1 200); do
+    curl -fs "$NODE_URL/readyz" >/dev/null && return 0
+    sleep 0.1
+  done
+  say "natter-server $name never became ready; its log:"
+  cat "$WORK/server-$name.log" >&2
+  return 1
+}
+
+# run_playwright <label> [spec files…]: runs Playwright against NATTER_BASE_URL
+# (exported by the caller) and counts what passed.
+run_playwright() {
+  local label=$1 passed log
+  shift
   rm -rf end2end/test-results
-  if ! (cd end2end && NATTER_BASE_URL="http://127.0.0.1:$port" npx playwright test "$@" >"$WORK/playwright.log" 2>&1); then
+  if ! (cd end2end && npx playwright test "$@" >"$WORK/playwright.log" 2>&1); then
     cat "$WORK/playwright.log" >&2
-    say "server log:"
-    tail -50 "$WORK/server-$profile.log" >&2
+    for log in "$WORK"/server-*.log; do
+      say "$log:"
+      tail -30 "$log" >&2
+    done
     exit 1
   fi
   passed=$(node -e 'const r = require("./end2end/test-results/results.json"); console.log(r.stats.expected)')
@@ -80,11 +96,24 @@ browser_tests() {
 }
 
 stage "browser tests"
-browser_tests debug "Browser"
+# The word list is what end2end/tests/emoji.spec.ts expects to see masked.
+start_node debug debug --sensitive-words end2end/fixtures/sensitive-words.txt
+NATTER_BASE_URL=$NODE_URL run_playwright "Browser"
+
+# Seed 000's demo: two nodes on one database and one Redis, a browser on each.
+stage "two-node browser tests"
+head -c 48 /dev/urandom | base64 >"$WORK/jwt_secret"
+cluster=(--mongodb-uri "$NATTER_TEST_MONGODB_URI" --mongodb-db "natter_e2e_$$" --redis-url "$NATTER_TEST_REDIS_URL"
+  --jwt-secret-file "$WORK/jwt_secret")
+start_node debug node-a "${cluster[@]}" --node-id a
+first=$NODE_URL
+start_node debug node-b "${cluster[@]}" --node-id b
+NATTER_BASE_URL=$first NATTER_SECOND_URL=$NODE_URL run_playwright "Two nodes" tests/cluster.spec.ts
 
 # The README's run command builds in release mode, with wasm-opt: check that
 # this build starts and hydrates in the browser too.
 stage "release build"
 quietly cargo leptos build --release
 stage "release smoke tests"
-browser_tests release "Release" tests/home.spec.ts tests/pwa.spec.ts
+start_node release release
+NATTER_BASE_URL=$NODE_URL run_playwright "Release" tests/home.spec.ts tests/pwa.spec.ts

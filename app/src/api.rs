@@ -112,6 +112,10 @@ pub struct Friends {
     pub incoming: Vec<PublicProfile>,
     /// Requests this user sent that are not answered yet.
     pub outgoing: Vec<PublicProfile>,
+    /// How each friend shows in their private chat with this user (whether
+    /// or not it was started).
+    #[serde(default)]
+    pub presence: std::collections::HashMap<UserId, crate::model::Presence>,
 }
 
 /// URL of a user's avatar at one of [`AVATAR_SIZES`]; `version` changes with
@@ -221,6 +225,9 @@ pub struct ConversationSummary {
     pub unread: u64,
     /// For a private chat: the other participant.
     pub peer: Option<PublicProfile>,
+    /// For a private chat: how the other participant shows in it.
+    #[serde(default)]
+    pub peer_presence: crate::model::Presence,
 }
 
 /// One entry of `GET /api/conversations/public` (listPublicSessions).
@@ -245,7 +252,8 @@ pub struct ConversationDetails {
 pub struct MemberInfo {
     pub profile: PublicProfile,
     pub role: crate::model::Role,
-    pub online: bool,
+    /// How the member shows in this conversation.
+    pub presence: crate::model::Presence,
 }
 
 /// `POST /api/conversations` (createGroupSession).
@@ -348,4 +356,184 @@ impl EmojiGroup {
         EmojiGroup::Symbols,
         EmojiGroup::Flags,
     ];
+}
+
+/// A user's chosen statuses (`GET`/`PUT /api/me/status`): one for everywhere,
+/// and overrides for single conversations.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusSettings {
+    pub status: crate::model::Status,
+    #[serde(default)]
+    pub conversations: Vec<ConversationStatus>,
+}
+
+impl StatusSettings {
+    /// The status that applies in `conversation`.
+    pub fn status_in(&self, conversation: &crate::model::ConversationId) -> crate::model::Status {
+        self.conversations.iter().find(|c| &c.conversation_id == conversation).map_or(self.status, |c| c.status)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationStatus {
+    pub conversation_id: crate::model::ConversationId,
+    pub status: crate::model::Status,
+}
+
+/// `PUT /api/me/status`: sets the status everywhere, or with
+/// `conversation_id` in that conversation only, where `status: null` removes
+/// the override.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetStatus {
+    pub status: Option<crate::model::Status>,
+    #[serde(default)]
+    pub conversation_id: Option<crate::model::ConversationId>,
+}
+
+/// Longest name, in characters, an uploaded file may have.
+pub const MAX_FILE_NAME_CHARS: usize = 200;
+/// Path of the file upload endpoint; `/api/files/{id}` serves a file.
+pub const FILES_PATH: &str = "/api/files";
+
+/// Answer of `POST /api/files` and of a proven instant upload: the uploaded
+/// file as the server recorded it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    pub id: crate::model::FileId,
+    pub name: String,
+    /// Sniffed from the bytes.
+    pub mime: String,
+    pub size: u64,
+    /// Hex SHA-256 of the bytes.
+    pub sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// Whether the server made a thumbnail (decodable images only).
+    pub thumbnail: bool,
+    pub created_ms: Millis,
+}
+
+impl FileInfo {
+    /// What a message carrying this file holds.
+    pub fn attach(self, duration_ms: Option<u64>) -> crate::model::Attachment {
+        crate::model::Attachment {
+            file_id: self.id,
+            name: self.name,
+            mime: self.mime,
+            size: self.size,
+            sha256: self.sha256,
+            width: self.width,
+            height: self.height,
+            duration_ms,
+            thumbnail: self.thumbnail,
+        }
+    }
+}
+
+/// `POST /api/files/instant`: "I hold this content; let me post it without sending it."
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstantClaim {
+    /// Hex SHA-256 of the content.
+    pub sha256: String,
+    pub size: u64,
+    pub name: String,
+    /// The message kind the file is meant for, as for `POST /api/files?kind=`.
+    #[serde(default = "file_kind")]
+    pub kind: crate::model::MessageKind,
+}
+
+fn file_kind() -> crate::model::MessageKind {
+    crate::model::MessageKind::File
+}
+
+/// Answer of an instant-upload claim for content the server holds: prove
+/// possession by hashing these ranges of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstantChallenge {
+    pub challenge_id: String,
+    /// Hex digits; hashed first, as their ASCII text.
+    pub nonce: String,
+    /// Byte ranges `[start, end)` of the content, hashed in this order after the nonce.
+    pub ranges: Vec<(u64, u64)>,
+    pub expires_ms: Millis,
+}
+
+/// `POST /api/files/instant/{challenge_id}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstantProof {
+    /// Hex SHA-256 of the nonce's text followed by the bytes of each range.
+    pub proof: String,
+}
+
+/// Checks an uploaded file's name and returns it trimmed. A name is not a
+/// path: path separators, `..`, control characters and the bidirectional
+/// overrides that make `exe.png` out of `gnp.exe` are refused, not repaired.
+pub fn check_file_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    let bad = |why: &str| Err(ApiError::invalid("name", why));
+    let n = name.chars().count();
+    if n == 0 || n > MAX_FILE_NAME_CHARS {
+        return bad(&format!("a file name is 1 to {MAX_FILE_NAME_CHARS} characters"));
+    }
+    if name.contains(['/', '\\']) || name == "." || name == ".." {
+        return bad("a file name, not a path");
+    }
+    if name.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+        return bad("no control or text-direction characters in a file name");
+    }
+    Ok(name.to_owned())
+}
+
+/// Unicode's invisible text-direction controls (LRE … RLO, LRI … PDI, the marks).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Whether a file of type `mime` may travel as a `kind` message. `thumbnail`
+/// says the server could decode it as an image. WebM, Ogg and MP4 are
+/// containers: browsers record voice notes into them as well as videos.
+pub fn attachment_fits(kind: crate::model::MessageKind, mime: &str, thumbnail: bool) -> Result<(), &'static str> {
+    use crate::model::MessageKind::*;
+    let container = matches!(mime, "video/webm" | "audio/webm" | "video/mp4" | "audio/mp4" | "audio/ogg" | "video/ogg");
+    match kind {
+        File => Ok(()),
+        Image if thumbnail => Ok(()),
+        Image => Err("an image message needs a PNG, JPEG, WebP or GIF image"),
+        Voice if mime.starts_with("audio/") || container => Ok(()),
+        Voice => Err("a voice message needs an audio file"),
+        Video if mime.starts_with("video/") || container => Ok(()),
+        Video => Err("a video message needs a video file"),
+        Text | VoiceCall | VideoCall => Err("this kind of message carries no file"),
+    }
+}
+
+#[cfg(test)]
+mod file_rules {
+    use super::*;
+    use crate::model::MessageKind;
+
+    #[test]
+    fn file_names_are_names_not_paths_or_tricks() {
+        assert_eq!(check_file_name("  holiday photo.jpg ").unwrap(), "holiday photo.jpg");
+        assert_eq!(check_file_name("报告.pdf").unwrap(), "报告.pdf");
+        for bad in ["", "   ", "../etc/passwd", "a/b.txt", "a\\b.txt", "..", "a\nb", "a\u{0}b", "gnp\u{202E}exe.png", "x\u{2066}y"] {
+            assert_eq!(check_file_name(bad).unwrap_err().field.as_deref(), Some("name"), "{bad:?}");
+        }
+        assert!(check_file_name(&"a".repeat(MAX_FILE_NAME_CHARS)).is_ok());
+        assert!(check_file_name(&"a".repeat(MAX_FILE_NAME_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn kinds_take_the_files_they_can_show() {
+        assert!(attachment_fits(MessageKind::Image, "image/png", true).is_ok());
+        assert!(attachment_fits(MessageKind::Image, "image/png", false).is_err());
+        assert!(attachment_fits(MessageKind::Voice, "video/webm", false).is_ok());
+        assert!(attachment_fits(MessageKind::Voice, "audio/mpeg", false).is_ok());
+        assert!(attachment_fits(MessageKind::Voice, "image/png", true).is_err());
+        assert!(attachment_fits(MessageKind::Video, "audio/mpeg", false).is_err());
+        assert!(attachment_fits(MessageKind::File, "application/x-executable", false).is_ok());
+        assert!(attachment_fits(MessageKind::Text, "text/plain", false).is_err());
+    }
 }

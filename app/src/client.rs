@@ -13,24 +13,75 @@
 
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::protocol::{ApiError, ErrorCode};
+use crate::{
+    api::{FileInfo, InstantChallenge, InstantClaim, InstantProof, FILES_PATH},
+    model::MessageKind,
+    protocol::{ApiError, ErrorCode},
+};
 
 #[cfg(feature = "hydrate")]
 use browser as platform;
 #[cfg(not(feature = "hydrate"))]
 use inert as platform;
 
-pub use platform::{device_id, now_ms, page_visible, picked_file, random_id, reload_at, upload_avatar, PickedFile};
+pub use platform::{
+    device_id, idle_after_ms, now_ms, page_visible, picked_file, random_id, reload_at, upload_avatar, PickedFile,
+};
 pub use platform::{recall, remember};
+
+/// Uploads a file for a `kind` message: instant upload first (the file's
+/// SHA-256, then proof of holding the ranges the server asks for), else the
+/// bytes themselves with `on_progress` getting the fraction sent. A file the
+/// server refuses as that kind (an image it cannot decode) goes as a plain file.
+pub async fn upload_file(
+    file: &PickedFile,
+    kind: MessageKind,
+    on_progress: impl Fn(f64) + Clone + 'static,
+) -> Result<(MessageKind, FileInfo), ApiError> {
+    let bytes = file.bytes().await?;
+    let sha256 = platform::sha256_hex(&[&bytes]).await?;
+    for kind in [kind, MessageKind::File] {
+        let claim = InstantClaim { sha256: sha256.clone(), size: bytes.len() as u64, name: file.name(), kind };
+        if let Ok(info) = instant_upload(&claim, &bytes).await {
+            return Ok((kind, info));
+        }
+        let path = format!("{FILES_PATH}?name={}&kind={}", escape(&file.name()), kind_param(kind));
+        match platform::upload(&path, file, Some(&sha256), on_progress.clone()).await {
+            Err(e) if e.code == ErrorCode::UnsupportedMediaType && kind != MessageKind::File => continue,
+            answer => return answer.map(|info| (kind, info)),
+        }
+    }
+    unreachable!("the loop returns on its second round")
+}
+
+/// The claim, then the proof; any refusal means "upload the bytes".
+async fn instant_upload(claim: &InstantClaim, bytes: &[u8]) -> Result<FileInfo, ApiError> {
+    let challenge: InstantChallenge = send(Method::Post, &format!("{FILES_PATH}/instant"), claim).await?;
+    let mut parts: Vec<&[u8]> = vec![challenge.nonce.as_bytes()];
+    for &(start, end) in &challenge.ranges {
+        let range = bytes.get(start as usize..end as usize).ok_or_else(|| internal("a range past the file".into()))?;
+        parts.push(range);
+    }
+    let proof = InstantProof { proof: platform::sha256_hex(&parts).await? };
+    send(Method::Post, &format!("{FILES_PATH}/instant/{}", challenge.challenge_id), &proof).await
+}
+
+fn kind_param(kind: MessageKind) -> String {
+    serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
 
 /// localStorage key of this browser's device id.
 pub const DEVICE_ID_KEY: &str = "natter_device_id";
+/// localStorage key that shortens the time before the person counts as away.
+pub const IDLE_MS_KEY: &str = "natter.idle_ms";
+const IDLE_AFTER_MS: f64 = 5.0 * 60.0 * 1000.0;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
     Get,
     Post,
     Patch,
+    Put,
     Delete,
 }
 
@@ -111,7 +162,7 @@ mod browser {
     use wasm_bindgen_futures::JsFuture;
     use web_sys::{HtmlInputElement, ProgressEvent, XmlHttpRequest};
 
-    use super::{decode, internal, Method, DEVICE_ID_KEY};
+    use super::{decode, internal, Method, DEVICE_ID_KEY, IDLE_AFTER_MS, IDLE_MS_KEY};
     use crate::{
         api::{check_device_id, Me},
         model::Millis,
@@ -124,6 +175,7 @@ mod browser {
             Method::Get => gloo_net::http::Method::GET,
             Method::Post => gloo_net::http::Method::POST,
             Method::Patch => gloo_net::http::Method::PATCH,
+            Method::Put => gloo_net::http::Method::PUT,
             Method::Delete => gloo_net::http::Method::DELETE,
         };
         let builder = RequestBuilder::new(path)
@@ -176,18 +228,40 @@ mod browser {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    /// A file the user chose in an `<input type="file">`.
-    pub struct PickedFile(web_sys::File);
+    /// A file the user chose in an `<input type="file">`, or recorded.
+    pub struct PickedFile {
+        blob: web_sys::Blob,
+        name: String,
+    }
 
     impl PickedFile {
+        /// Recorded content, with the name it gets.
+        pub fn new(blob: web_sys::Blob, name: String) -> PickedFile {
+            PickedFile { blob, name }
+        }
+
         /// A `blob:` URL showing the file, for a preview; give it back with
         /// [`PickedFile::release_url`] when the preview goes.
         pub fn object_url(&self) -> Option<String> {
-            web_sys::Url::create_object_url_with_blob(&self.0).ok()
+            web_sys::Url::create_object_url_with_blob(&self.blob).ok()
         }
 
         pub fn release_url(url: &str) {
             let _ = web_sys::Url::revoke_object_url(url);
+        }
+
+        pub fn name(&self) -> String {
+            self.name.clone()
+        }
+
+        /// The browser's guess from the name; a hint for the UI, never for the server.
+        pub fn browser_type(&self) -> String {
+            self.blob.type_()
+        }
+
+        pub async fn bytes(&self) -> Result<Vec<u8>, ApiError> {
+            let buffer = JsFuture::from(self.blob.array_buffer()).await.map_err(js)?;
+            Ok(js_sys::Uint8Array::new(&buffer).to_vec())
         }
     }
 
@@ -197,16 +271,41 @@ mod browser {
         let input = ev.target()?.dyn_into::<HtmlInputElement>().ok()?;
         let file = input.files()?.get(0)?;
         input.set_value("");
-        Some(PickedFile(file))
+        Some(PickedFile { name: file.name(), blob: file.into() })
     }
 
-    /// `POST /api/me/avatar` with the file as the body. Uses XMLHttpRequest
-    /// rather than fetch, which cannot report upload progress; `on_progress`
-    /// gets the fraction sent, from 0 to 1.
+    /// Hex SHA-256 of the parts one after the other, by `crypto.subtle`.
+    pub(super) async fn sha256_hex(parts: &[&[u8]]) -> Result<String, ApiError> {
+        let subtle = web_sys::window().ok_or_else(|| internal("no window".into()))?.crypto().map_err(js)?.subtle();
+        let data = js_sys::Uint8Array::from(parts.concat().as_slice());
+        let digest = JsFuture::from(subtle.digest_with_str_and_buffer_source("SHA-256", &data).map_err(js)?)
+            .await
+            .map_err(js)?;
+        Ok(js_sys::Uint8Array::new(&digest).to_vec().iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// `POST /api/me/avatar` with the file as the body.
     pub async fn upload_avatar(file: &PickedFile, on_progress: impl Fn(f64) + 'static) -> Result<Me, ApiError> {
+        upload("/api/me/avatar", file, None, on_progress).await
+    }
+
+    /// `POST path` with the file as the body. Uses XMLHttpRequest rather than
+    /// fetch, which cannot report upload progress; `on_progress` gets the
+    /// fraction sent, from 0 to 1. `sha256` goes as `X-Content-Sha256`.
+    pub(super) async fn upload<T: serde::de::DeserializeOwned>(
+        path: &str,
+        file: &PickedFile,
+        sha256: Option<&str>,
+        on_progress: impl Fn(f64) + 'static,
+    ) -> Result<T, ApiError> {
         let xhr = XmlHttpRequest::new().map_err(js)?;
-        xhr.open("POST", "/api/me/avatar").map_err(js)?;
+        xhr.open("POST", path).map_err(js)?;
         xhr.set_request_header("Accept", "application/json").map_err(js)?;
+        // The server sniffs the type; the browser's guess from the name would only mislead.
+        xhr.set_request_header("Content-Type", "application/octet-stream").map_err(js)?;
+        if let Some(sha256) = sha256 {
+            xhr.set_request_header("X-Content-Sha256", sha256).map_err(js)?;
+        }
         let progress = wasm_bindgen::closure::Closure::<dyn Fn(ProgressEvent)>::new(move |ev: ProgressEvent| {
             if ev.length_computable() && ev.total() > 0.0 {
                 on_progress(ev.loaded() / ev.total());
@@ -217,7 +316,7 @@ mod browser {
             .set_onprogress(Some(progress.as_ref().unchecked_ref()));
         // `loadend` follows success, failure and abort alike.
         let finished = js_sys::Promise::new(&mut |resolve, _reject| xhr.set_onloadend(Some(&resolve)));
-        xhr.send_with_opt_blob(Some(&file.0)).map_err(js)?;
+        xhr.send_with_opt_blob(Some(&file.blob)).map_err(js)?;
         JsFuture::from(finished).await.map_err(js)?;
         drop(progress); // kept alive until here: the browser calls it during the upload
         match xhr.status().map_err(js)? {
@@ -235,6 +334,16 @@ mod browser {
 
     pub fn now_ms() -> Millis {
         js_sys::Date::now() as Millis
+    }
+
+    /// After how long without input the person counts as away: five minutes,
+    /// unless localStorage `natter.idle_ms` says otherwise (tests shorten it).
+    pub fn idle_after_ms() -> f64 {
+        web_sys::window()
+            .and_then(|w| w.local_storage().ok().flatten())
+            .and_then(|s| s.get_item(IDLE_MS_KEY).ok().flatten())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(IDLE_AFTER_MS)
     }
 
     /// Whether the page is on screen (not a background tab, not minimised).
@@ -284,13 +393,33 @@ mod inert {
         }
 
         pub fn release_url(_: &str) {}
+
+        pub fn name(&self) -> String {
+            match *self {}
+        }
+
+        pub fn browser_type(&self) -> String {
+            match *self {}
+        }
+
+        pub async fn bytes(&self) -> Result<Vec<u8>, ApiError> {
+            match *self {}
+        }
     }
 
     pub fn picked_file(_: &leptos::ev::Event) -> Option<PickedFile> {
         None
     }
 
+    pub(super) async fn sha256_hex(_: &[&[u8]]) -> Result<String, ApiError> {
+        Err(not_here())
+    }
+
     pub async fn upload_avatar(file: &PickedFile, _: impl Fn(f64) + 'static) -> Result<Me, ApiError> {
+        match *file {}
+    }
+
+    pub(super) async fn upload<T>(_: &str, file: &PickedFile, _: Option<&str>, _: impl Fn(f64) + 'static) -> Result<T, ApiError> {
         match *file {}
     }
 
@@ -308,6 +437,10 @@ mod inert {
 
     pub fn page_visible() -> bool {
         true
+    }
+
+    pub fn idle_after_ms() -> f64 {
+        super::IDLE_AFTER_MS
     }
 
     pub fn recall(_: &str) -> Option<String> {

@@ -10,7 +10,7 @@ use leptos::prelude::*;
 
 use crate::{
     api::EmojiGroup,
-    model::{MessageKind, Millis, Role},
+    model::{MessageKind, Millis, Presence, Role, Status},
     protocol::{ApiError, ErrorCode, WsErrorCode},
 };
 
@@ -207,6 +207,21 @@ pub enum Msg {
     KindFile,
     KindVoiceCall,
     KindVideoCall,
+    // Attachments
+    AttachFile,
+    RecordVoice,
+    RecordVideo,
+    StopAndSend,
+    CancelRecording,
+    Recording,
+    DownloadFile,
+    ShowFullImage,
+    CloseImage,
+    ErrFileTooLarge,
+    ErrFileKind,
+    ErrFileName,
+    ErrFileEmpty,
+    ErrRecording,
     SendNotMember,
     SendTooLong,
     SendRateLimited,
@@ -235,6 +250,14 @@ pub enum Msg {
     RoleMember,
     Online,
     Offline,
+    Away,
+    Busy,
+    Invisible,
+    MyStatus,
+    StatusHere,
+    StatusAsEverywhere,
+    IsTyping,
+    AreTyping,
     InvitePeople,
     Invite,
     Invited,
@@ -408,6 +431,23 @@ impl Msg {
             KindFile => l.pick("[File]", "[文件]"),
             KindVoiceCall => l.pick("[Voice call]", "[语音通话]"),
             KindVideoCall => l.pick("[Video call]", "[视频通话]"),
+            AttachFile => l.pick("Attach a picture or file", "发送图片或文件"),
+            RecordVoice => l.pick("Record a voice message", "录制语音"),
+            RecordVideo => l.pick("Record a video", "录制视频"),
+            StopAndSend => l.pick("Stop and send", "停止并发送"),
+            CancelRecording => l.pick("Cancel", "取消"),
+            Recording => l.pick("Recording", "正在录制"),
+            DownloadFile => l.pick("Download", "下载"),
+            ShowFullImage => l.pick("Show the full picture", "查看原图"),
+            CloseImage => l.pick("Close", "关闭"),
+            ErrFileTooLarge => l.pick("This file is too large to send.", "文件太大，无法发送。"),
+            ErrFileKind => l.pick("This file cannot be sent that way.", "无法以这种方式发送该文件。"),
+            ErrFileName => l.pick("This file's name cannot be used; rename it first.", "文件名不可用，请先重命名。"),
+            ErrFileEmpty => l.pick("This file is empty.", "文件是空的。"),
+            ErrRecording => l.pick(
+                "Recording is not possible: allow the microphone or camera.",
+                "无法录制：请允许使用麦克风或摄像头。"
+            ),
             SendNotMember => l.pick("Not sent: you are not a member of this conversation.", "未发送：你不是该会话的成员。"),
             SendTooLong => l.pick("Not sent: a message holds at most 4000 characters.", "未发送：消息最多 4000 个字符。"),
             SendRateLimited => l.pick("Not sent: you are sending too fast.", "未发送：发送过于频繁。"),
@@ -437,6 +477,14 @@ impl Msg {
             RoleMember => l.pick("Member", "成员"),
             Online => l.pick("Online", "在线"),
             Offline => l.pick("Offline", "离线"),
+            Away => l.pick("Away", "离开"),
+            Busy => l.pick("Busy", "忙碌"),
+            Invisible => l.pick("Invisible", "隐身"),
+            MyStatus => l.pick("My status", "我的状态"),
+            StatusHere => l.pick("My status in this chat", "我在此会话中的状态"),
+            StatusAsEverywhere => l.pick("As everywhere", "与全局相同"),
+            IsTyping => l.pick(" is typing…", " 正在输入…"),
+            AreTyping => l.pick(" are typing…", " 正在输入…"),
             InvitePeople => l.pick("Invite people", "邀请成员"),
             Invite => l.pick("Invite", "邀请"),
             Invited => l.pick("Invitation sent.", "邀请已发送。"),
@@ -529,6 +577,19 @@ impl Msg {
         }
     }
 
+    /// What to tell the user about a failed upload of a file for a message.
+    pub fn for_upload_error(err: &ApiError) -> Option<Msg> {
+        use ErrorCode::*;
+        Some(match (err.code, err.field.as_deref()) {
+            (PayloadTooLarge, _) => Msg::ErrFileTooLarge,
+            (UnsupportedMediaType, _) => Msg::ErrFileKind,
+            (BadRequest, Some("name")) => Msg::ErrFileName,
+            (BadRequest, Some("body")) => Msg::ErrFileEmpty,
+            (Forbidden, Some("recording")) => Msg::ErrRecording,
+            _ => return Msg::for_error(err),
+        })
+    }
+
     /// What stands for a message that is not text; `None` for text.
     pub fn for_kind(kind: MessageKind) -> Option<Msg> {
         Some(match kind {
@@ -554,6 +615,24 @@ impl Msg {
             EmojiGroup::Objects => Msg::EmojiObjects,
             EmojiGroup::Symbols => Msg::EmojiSymbols,
             EmojiGroup::Flags => Msg::EmojiFlags,
+        }
+    }
+
+    pub fn for_status(status: Status) -> Msg {
+        match status {
+            Status::Online => Msg::Online,
+            Status::Away => Msg::Away,
+            Status::Busy => Msg::Busy,
+            Status::Invisible => Msg::Invisible,
+        }
+    }
+
+    pub fn for_presence(presence: Presence) -> Msg {
+        match presence {
+            Presence::Online => Msg::Online,
+            Presence::Away => Msg::Away,
+            Presence::Busy => Msg::Busy,
+            Presence::Offline => Msg::Offline,
         }
     }
 
@@ -585,6 +664,14 @@ impl I18n {
     /// What to tell the user about `err`; reactive like [`I18n::t`].
     pub fn error(&self, err: &ApiError) -> String {
         match Msg::for_error(err) {
+            Some(msg) => self.t(msg).to_owned(),
+            None => err.message.clone(),
+        }
+    }
+
+    /// What to tell the user about a failed upload; reactive like [`I18n::t`].
+    pub fn upload_error(&self, err: &ApiError) -> String {
+        match Msg::for_upload_error(err) {
             Some(msg) => self.t(msg).to_owned(),
             None => err.message.clone(),
         }

@@ -8,6 +8,7 @@ pub mod i18n;
 pub mod model;
 pub mod pages;
 pub mod protocol;
+pub mod recorder;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Html, Title};

@@ -37,6 +37,11 @@ id_type!(
     /// A stored message's opaque, permanent id.
     MessageId
 );
+id_type!(
+    /// An uploaded file's opaque, permanent id: one upload (or instant
+    /// upload) by one user, whatever content it shares with others.
+    FileId
+);
 
 /// Milliseconds since the Unix epoch, UTC: the one time format on the wire.
 pub type Millis = i64;
@@ -112,8 +117,37 @@ pub struct Message {
     /// The sender's own id for the message, which makes resending idempotent.
     pub client_id: String,
     pub kind: MessageKind,
+    /// The text, or an attachment's caption (possibly empty).
     pub content: String,
     pub created_ms: Millis,
+    /// The file an image, voice, video or file message carries (boxed:
+    /// most messages have none, and a message travels in many enums).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<Box<Attachment>>,
+}
+
+/// A file as a message carries it: what the message list needs to show it
+/// without asking the server again. Served at `/api/files/{file_id}`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Attachment {
+    pub file_id: FileId,
+    /// The uploader's name for it, cleaned ([`crate::api::check_file_name`]).
+    pub name: String,
+    /// The type sniffed from the bytes, never the client's claim.
+    pub mime: String,
+    pub size: u64,
+    /// Hex SHA-256 of the uploaded bytes.
+    pub sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// A voice note's or video's length, as the sender's client measured it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// Whether `/api/files/{file_id}/thumbnail` exists (decodable images).
+    #[serde(default)]
+    pub thumbnail: bool,
 }
 
 #[cfg(test)]
@@ -132,9 +166,70 @@ mod tests {
     }
 
     #[test]
+    fn presence_follows_status_connection_and_activity() {
+        use Presence as P;
+        assert_eq!(P::shown(Status::Online, true, true), P::Online);
+        assert_eq!(P::shown(Status::Online, true, false), P::Away);
+        assert_eq!(P::shown(Status::Busy, true, false), P::Busy);
+        assert_eq!(P::shown(Status::Away, true, true), P::Away);
+        assert_eq!(P::shown(Status::Invisible, true, true), P::Offline);
+        for status in Status::ALL {
+            assert_eq!(P::shown(status, false, false), P::Offline);
+        }
+    }
+
+    #[test]
     fn ids_are_plain_strings_on_the_wire() {
         let json = serde_json::to_string(&UserId::from("u1")).unwrap();
         assert_eq!(json, "\"u1\"");
+    }
+}
+
+/// What a user chooses to show others (seed 000 item 20), everywhere or in
+/// one conversation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    #[default]
+    Online,
+    Away,
+    Busy,
+    /// Connected, but shown as offline and left out of online lists and counts.
+    Invisible,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [Status::Online, Status::Away, Status::Busy, Status::Invisible];
+}
+
+/// What others see of a user: their chosen [`Status`] while connected,
+/// `Away` on its own after a while without activity, `Offline` otherwise.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    Online,
+    Away,
+    Busy,
+    #[default]
+    Offline,
+}
+
+impl Presence {
+    /// How a user with `status` shows, given whether any of their devices is
+    /// connected and whether any connected one is in use.
+    pub fn shown(status: Status, connected: bool, active: bool) -> Presence {
+        match (connected, status) {
+            (false, _) | (true, Status::Invisible) => Presence::Offline,
+            (true, Status::Busy) => Presence::Busy,
+            (true, Status::Away) => Presence::Away,
+            (true, Status::Online) if active => Presence::Online,
+            (true, Status::Online) => Presence::Away,
+        }
+    }
+
+    /// Whether others count the user as online (online, away or busy).
+    pub fn is_online(self) -> bool {
+        self != Presence::Offline
     }
 }
 

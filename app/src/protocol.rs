@@ -111,7 +111,11 @@ pub enum ClientFrame {
         client_id: String,
         #[serde(default)]
         kind: crate::model::MessageKind,
+        /// The text, or the caption of an attachment (may then be empty).
         content: String,
+        /// The user's own uploaded file, for image, voice, video and file messages.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attachment: Option<AttachmentRef>,
     },
     /// The client has every message of these conversations up to the given
     /// sequence number; the server sends what follows, then the live stream.
@@ -123,6 +127,25 @@ pub enum ClientFrame {
     Read { conversation_id: crate::model::ConversationId, seq: u64 },
     /// Keep-alive; answered with [`ServerFrame::Pong`].
     Ping,
+    /// Whether the person is using this device: after a while without input
+    /// the client says `false`, and the user shows as away while no device
+    /// says `true`. Every connection starts active.
+    Activity { active: bool },
+    /// The user is typing in the conversation; members hear it as
+    /// [`ServerFrame::Typing`]. Clients repeat it every few seconds while typing.
+    Typing { conversation_id: crate::model::ConversationId },
+}
+
+/// How long a [`ServerFrame::Typing`] shows without being repeated, in ms.
+pub const TYPING_SHOWS_MS: u64 = 6000;
+
+/// Names a file the sender uploaded (`POST /api/files`) for a message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentRef {
+    pub file_id: crate::model::FileId,
+    /// A voice note's or video's length in milliseconds, as recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
 }
 
 /// How far a client has a conversation.
@@ -157,6 +180,14 @@ pub enum ServerFrame {
     Notice { conversation_id: crate::model::ConversationId, user_id: crate::model::UserId, notice: NoticeKind },
     /// One of the user's devices read a conversation up to `seq`.
     Read { conversation_id: crate::model::ConversationId, seq: u64 },
+    /// How a member shows in a conversation now (sent on every change).
+    Presence {
+        conversation_id: crate::model::ConversationId,
+        user_id: crate::model::UserId,
+        presence: crate::model::Presence,
+    },
+    /// A member is typing; shows for [`TYPING_SHOWS_MS`] unless repeated.
+    Typing { conversation_id: crate::model::ConversationId, user_id: crate::model::UserId },
     Pong,
     /// A request failed; the connection stays open. `client_id` names the send it answers.
     Error {
@@ -172,8 +203,6 @@ pub enum ServerFrame {
 pub enum NoticeKind {
     Join,
     Leave,
-    Online,
-    Offline,
     /// The user was removed from the conversation, or refused entry.
     Reject,
     /// The user (the one receiving this) was invited to the group.

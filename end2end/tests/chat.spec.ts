@@ -1,12 +1,6 @@
-import {
-  expect,
-  request as playwrightRequest,
-  test,
-  type APIRequestContext,
-  type Browser,
-  type BrowserContext,
-  type Page,
-} from '@playwright/test';
+import { expect, request as playwrightRequest, test, type Browser } from '@playwright/test';
+
+import { Contexts, group, messages, PASSWORD, register, row, send, type Account, type Options } from './support';
 
 // Conversations in the browser: private chats and groups between two users,
 // live delivery, unread badges, safe rendering, catching up after going
@@ -15,68 +9,6 @@ import {
 // The two users are registered once, through the API (sign-up is rate
 // limited per IP), and made friends; each test opens its own browser
 // contexts with their cookies and uses its own conversations.
-
-const PASSWORD = 'correct horse battery';
-
-interface Account {
-  id: string;
-  email: string;
-  nickname: string;
-  /** The device the account's cookie belongs to. */
-  deviceId: string;
-  api: APIRequestContext;
-}
-
-let serial = 0;
-async function register(baseURL: string, tag: string): Promise<Account> {
-  const unique = `${Date.now()}${serial++}${Math.random().toString(36).slice(2, 6)}`;
-  const user = { email: `c${unique}@example.org`, nickname: `${tag} ${unique.slice(-5)}`, password: PASSWORD };
-  const deviceId = `e2e${unique}`;
-  const api = await playwrightRequest.newContext({ baseURL });
-  const res = await api.post('/api/auth/register', { data: { ...user, device_id: deviceId } });
-  expect(res.status(), await res.text()).toBe(201);
-  return { id: (await res.json()).user.id, email: user.email, nickname: user.nickname, deviceId, api };
-}
-
-interface Options {
-  viewport?: { width: number; height: number };
-  /** Runs before the page loads: to route its websocket, say. */
-  prepare?: (page: Page) => Promise<void>;
-}
-
-/** A signed-in browser page of `account`, at `path`, hydrated and connected. */
-async function open(browser: Browser, baseURL: string, account: Account, path: string, options: Options = {}) {
-  const { viewport, prepare } = options;
-  const context = await browser.newContext({ baseURL, locale: 'en-US', viewport, storageState: await account.api.storageState() });
-  const page = await context.newPage();
-  await prepare?.(page);
-  await page.goto(path);
-  await page.locator('body[data-hydrated="true"]').waitFor();
-  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'online');
-  return { context, page };
-}
-
-/** A group of `owner` with `members`, made through the API. */
-async function group(owner: Account, name: string, members: Account[], extra: object = {}): Promise<string> {
-  const res = await owner.api.post('/api/conversations', { data: { name, members: members.map((m) => m.id), ...extra } });
-  expect(res.status(), await res.text()).toBe(201);
-  return (await res.json()).conversation.id;
-}
-
-async function send(page: Page, text: string) {
-  await page.getByTestId('composer').fill(text);
-  await page.getByTestId('composer').press('Enter');
-  // Acknowledged: stored under a sequence number, no longer pending.
-  await expect(messages(page, text).and(page.locator('[data-seq]:not([data-pending])'))).toHaveCount(1);
-}
-
-function messages(page: Page, text: string) {
-  return page.getByTestId('message').filter({ hasText: text });
-}
-
-function row(page: Page, conversationId: string) {
-  return page.locator(`[data-testid="chat-row"][data-conversation-id="${conversationId}"]`);
-}
 
 let alice: Account;
 let bob: Account;
@@ -93,15 +25,11 @@ test.afterAll(async () => {
   await bob.api.dispose();
 });
 
-const contexts: BrowserContext[] = [];
-test.afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((c) => c.close()));
-});
+const contexts = new Contexts();
+test.afterEach(() => contexts.closeAll());
 
-async function openAs(browser: Browser, baseURL: string, account: Account, path: string, options?: Options) {
-  const opened = await open(browser, baseURL, account, path, options);
-  contexts.push(opened.context);
-  return opened.page;
+function openAs(browser: Browser, baseURL: string, account: Account, path: string, options?: Options) {
+  return contexts.open(browser, baseURL, account, path, options);
 }
 
 test('two friends chat in private, live', async ({ browser, baseURL }) => {
@@ -244,7 +172,7 @@ test('the group panel: participants, inviting, leaving; invitations and the dire
   await expect(b).toHaveURL(new RegExp(`/chats/${id}$`));
   // Alice sees Bob join, in the panel and in the chat.
   await expect(panel.getByTestId('participant')).toHaveCount(2);
-  await expect(panel.getByTestId('participant').filter({ hasText: bob.nickname }).getByTestId('presence')).toHaveAttribute('data-online', 'true');
+  await expect(panel.getByTestId('participant').filter({ hasText: bob.nickname }).getByTestId('presence')).toHaveAttribute('data-presence', 'online');
   // The owner renames the group: the header and the list follow.
   const renamed = `${name} (renamed)`;
   await panel.getByTestId('group-name').fill(renamed);

@@ -104,7 +104,7 @@ pub fn process(bytes: &[u8], max_bytes: usize) -> Result<Processed, AvatarError>
 
 /// Decodes a PNG, JPEG, WebP or GIF (its first frame), refusing oversized
 /// images from their header, before pixels are decoded.
-fn decode(bytes: &[u8]) -> Result<(DynamicImage, Orientation), AvatarError> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<(DynamicImage, Orientation), AvatarError> {
     let mut reader =
         ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| AvatarError::Corrupt(e.to_string()))?;
     match reader.format() {
@@ -163,7 +163,7 @@ fn resize(image: RgbaImage, orientation: Orientation) -> Vec<(u32, RgbaImage)> {
         .collect()
 }
 
-fn encode_webp(image: &RgbaImage) -> Result<Vec<u8>, AvatarError> {
+pub(crate) fn encode_webp(image: &RgbaImage) -> Result<Vec<u8>, AvatarError> {
     let mut out = Vec::new();
     WebPEncoder::new_lossless(&mut out)
         .encode(image.as_raw(), image.width(), image.height(), ExtendedColorType::Rgba8)

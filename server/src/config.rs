@@ -44,6 +44,11 @@ pub struct Cli {
     #[arg(long, env = "NATTER_NODE_ID", default_value = "node-1")]
     pub node_id: String,
 
+    /// In a cluster: seconds after which a node that stopped renewing its
+    /// heartbeat in Redis (crashed, cut off) counts as gone and its users offline.
+    #[arg(long, env = "NATTER_NODE_TTL_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..=600))]
+    pub node_ttl_secs: u64,
+
     /// File holding the JWT signing secret. The secret may instead come from the
     /// NATTER_JWT_SECRET variable; with neither, one is generated into the data dir.
     #[arg(long, env = "NATTER_JWT_SECRET_FILE")]
@@ -110,6 +115,7 @@ pub struct Config {
     pub mongodb: Option<MongoConfig>,
     pub redis_url: Option<String>,
     pub node_id: String,
+    pub node_ttl: std::time::Duration,
     pub jwt_secret: JwtSecret,
     pub jwt_secret_source: SecretSource,
     pub max_upload_bytes: u64,
@@ -177,6 +183,7 @@ impl Cli {
             mongodb,
             redis_url: self.redis_url,
             node_id: self.node_id,
+            node_ttl: std::time::Duration::from_secs(self.node_ttl_secs),
             jwt_secret,
             jwt_secret_source,
             max_upload_bytes: self.max_upload_mib * MIB,
@@ -209,6 +216,7 @@ impl Config {
             ),
             ("redis", self.redis_url.as_deref().map(redact_url).unwrap_or_else(|| "none".into())),
             ("node_id", self.node_id.clone()),
+            ("node_ttl", format!("{}s", self.node_ttl.as_secs())),
             ("jwt_secret", secret),
             ("max_upload_bytes", self.max_upload_bytes.to_string()),
             ("max_avatar_bytes", self.max_avatar_bytes.to_string()),

@@ -9,10 +9,13 @@ pub mod auth;
 pub mod avatar;
 pub mod config;
 pub mod error;
+pub mod files;
 pub mod hub;
 pub mod metrics;
 pub mod ops;
+pub mod presence;
 pub mod ratelimit;
+pub mod redis_conn;
 pub mod store;
 pub mod telemetry;
 pub mod text;
@@ -29,6 +32,9 @@ use tower_http::trace::TraceLayer;
 use crate::{
     config::Config,
     hub::{Fanout, Hub, LocalFanout, Writer},
+    presence::{redis::RedisRegistry, registry::LocalRegistry, registry::Registry, PresenceTracker},
+    ratelimit::SharedCounts,
+    redis_conn::SharedConnection,
     store::{health::StoreHealth, DynStore},
 };
 
@@ -48,6 +54,9 @@ pub struct AppState {
     /// Where events go so that every node's hub gets them.
     pub fanout: Arc<dyn Fanout>,
     pub writer: Arc<Writer>,
+    pub presence: Arc<PresenceTracker>,
+    /// Open instant-upload challenges of this node.
+    pub challenges: Arc<files::instant::Challenges>,
     /// Shortcodes and the sensitive-word filter, applied to message text.
     pub text: Arc<text::TextPolicy>,
 }
@@ -56,6 +65,11 @@ impl AppState {
     /// Where avatar images are kept: `<data dir>/avatars`.
     pub fn avatars_dir(&self) -> PathBuf {
         self.config.data_dir.join("avatars")
+    }
+
+    /// Uploaded files: `<data dir>/files`.
+    pub fn files_disk(&self) -> files::Disk {
+        files::Disk::new(&self.config.data_dir)
     }
 }
 
@@ -106,7 +120,7 @@ pub async fn run(
     let store = store::open(&config).await?;
     let health = StoreHealth::default();
     let (stop_tx, stop_rx) = watch::channel(false);
-    let supervisor = tokio::spawn(store::health::supervise(store.clone(), health.clone(), stop_rx));
+    let supervisor = tokio::spawn(store::health::supervise(store.clone(), health.clone(), stop_rx.clone()));
 
     let words = match &config.sensitive_words {
         Some(path) => text::filter::Matcher::load(path).map_err(store::StoreError::Internal)?,
@@ -116,23 +130,33 @@ pub async fn run(
     let word_watcher = config.sensitive_words.clone().map(|path| tokio::spawn(text.clone().watch(path, stop_tx.subscribe())));
 
     let hub = Arc::new(Hub::default());
-    let fanout: Arc<dyn Fanout> = match &config.redis_url {
+    let (fanout, registry, shared_counts): (Arc<dyn Fanout>, Arc<dyn Registry>, _) = match &config.redis_url {
         Some(url) => {
             let client = redis::Client::open(url.as_str())
                 .map_err(|e| store::StoreError::Internal(format!("invalid Redis URL: {e}")))?;
-            Arc::new(hub::redis::RedisFanout::start(client, hub.clone(), config.node_id.clone()))
+            // A cluster always has MongoDB (the configuration checks it).
+            let database = config.mongodb.as_ref().map_or("natter", |m| m.database.as_str());
+            let namespace = hub::redis::namespace(database);
+            let registry = RedisRegistry::new(client.clone(), namespace.clone(), config.node_id.clone(), config.node_ttl);
+            let counts = SharedCounts { conn: Arc::new(SharedConnection::new(client.clone())), namespace: namespace.clone() };
+            let fanout = hub::redis::RedisFanout::start(client, &namespace, hub.clone(), config.node_id.clone());
+            (Arc::new(fanout), Arc::new(registry), Some(counts))
         }
-        None => Arc::new(LocalFanout(hub.clone())),
+        None => (Arc::new(LocalFanout(hub.clone())), Arc::new(LocalRegistry::default()), None),
     };
+    let presence = Arc::new(PresenceTracker::new(registry, store.clone(), fanout.clone()));
+    let upkeep = tokio::spawn(presence.clone().upkeep(config.node_ttl / 3, stop_rx.clone()));
     let state = AppState {
         leptos: leptos_options(&config),
         config: Arc::new(config),
         writer: Arc::new(Writer::start(store.clone(), fanout.clone())),
         store,
         health,
-        auth_limits: Arc::default(),
+        auth_limits: Arc::new(ratelimit::AuthLimits::new(shared_counts)),
         hub: hub.clone(),
         fanout,
+        presence,
+        challenges: Arc::default(),
         text,
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -148,6 +172,7 @@ pub async fn run(
     }
     let _ = stop_tx.send(true);
     let _ = supervisor.await;
+    let _ = upkeep.await;
     if let Some(watcher) = word_watcher {
         let _ = watcher.await;
     }

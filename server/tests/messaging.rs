@@ -222,7 +222,7 @@ async fn signing_in_again_closes_the_old_websocket(server: &TestServer) {
     assert_eq!(closed.reason.as_str(), "signed in again on this device");
 }
 
-async fn members_hear_join_leave_online_and_offline(server: &TestServer) {
+async fn members_hear_join_leave_and_presence(server: &TestServer) {
     let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
     let room = ann.group("room", &[], json!({ "visibility": "public", "join_policy": "open" })).await;
     let mut a = ann.connect().await;
@@ -230,7 +230,12 @@ async fn members_hear_join_leave_online_and_offline(server: &TestServer) {
     let mut expect = |frame: ServerFrame| match frame {
         ServerFrame::Notice { conversation_id, user_id, notice } if user_id.0 == bob.id => {
             assert_eq!(conversation_id, room);
-            notices.push(notice);
+            notices.push(format!("{notice:?}"));
+            true
+        }
+        ServerFrame::Presence { conversation_id, user_id, presence } if user_id.0 == bob.id => {
+            assert_eq!(conversation_id, room);
+            notices.push(format!("{presence:?}"));
             true
         }
         _ => false,
@@ -243,8 +248,7 @@ async fn members_hear_join_leave_online_and_offline(server: &TestServer) {
     while !expect(a.next().await) {}
     assert_eq!(bob.call(Method::POST, &format!("/api/conversations/{room}/leave"), None).await.0, 204);
     while !expect(a.next().await) {}
-    use app::protocol::NoticeKind::*;
-    assert_eq!(notices, vec![Join, Online, Offline, Leave]);
+    assert_eq!(notices, vec!["Join", "Online", "Offline", "Leave"]);
 }
 
 async fn invitations_and_setting_changes_are_announced(server: &TestServer) {
@@ -340,7 +344,7 @@ on_both_stores!(
     concurrent_senders_are_seen_in_one_order,
     bad_frames_get_error_frames_and_the_connection_stays,
     signing_in_again_closes_the_old_websocket,
-    members_hear_join_leave_online_and_offline,
+    members_hear_join_leave_and_presence,
     invitations_and_setting_changes_are_announced,
     conversations_over_http,
 );

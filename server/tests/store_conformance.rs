@@ -98,4 +98,9 @@ suite!(
     racing_writers_on_two_nodes_get_unique_gap_free_numbers,
     batches_store_each_draft_as_one_by_one_would,
     racing_batches_on_two_nodes_stay_gap_free,
+    status_settings_default_then_round_trip,
+    messages_keep_their_attachment,
+    blobs_are_recorded_once_per_hash,
+    files_round_trip_with_their_blob,
+    file_postings_are_a_set,
 );

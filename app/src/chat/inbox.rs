@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::{
     api::ConversationSummary,
-    model::{Conversation, ConversationId, ConversationKind, Message, MessageId, MessageKind, MessagePreview, Millis, UserId},
+    model::{Attachment, Conversation, ConversationId, ConversationKind, Message, MessageId, MessageKind, MessagePreview, Millis, UserId},
     protocol::{NoticeKind, Position, WsErrorCode},
 };
 
@@ -56,10 +56,19 @@ pub struct NoticeLine {
 pub struct Outgoing {
     /// Sent again with the same id after a reconnect, the server stores it once.
     pub client_id: String,
+    pub kind: MessageKind,
     pub content: String,
+    /// The uploaded file an image, voice, video or file message carries.
+    pub attachment: Option<Box<Attachment>>,
     pub created_ms: Millis,
     /// Why the server refused it; `None` while it is pending.
     pub failure: Option<WsErrorCode>,
+}
+
+impl Outgoing {
+    pub fn text(client_id: String, content: String, created_ms: Millis) -> Outgoing {
+        Outgoing { client_id, kind: MessageKind::Text, content, attachment: None, created_ms, failure: None }
+    }
 }
 
 /// One line of a conversation as the chat view shows it, oldest first.
@@ -232,9 +241,10 @@ impl Inbox {
             seq,
             sender_id: self.me.clone(),
             client_id: sent.client_id,
-            kind: MessageKind::Text,
+            kind: sent.kind,
             content: content.unwrap_or(sent.content),
             created_ms: sent.created_ms,
+            attachment: sent.attachment,
         });
     }
 
@@ -413,6 +423,7 @@ mod tests {
             read_seq,
             unread: last_seq - read_seq,
             peer: None,
+            peer_presence: crate::model::Presence::Offline,
         }
     }
 
@@ -426,11 +437,12 @@ mod tests {
             kind: MessageKind::Text,
             content: format!("text {seq}"),
             created_ms: 1000 + seq as Millis,
+            attachment: None,
         }
     }
 
     fn outgoing(client_id: &str) -> Outgoing {
-        Outgoing { client_id: client_id.into(), content: "hello".into(), created_ms: 5, failure: None }
+        Outgoing::text(client_id.into(), "hello".into(), 5)
     }
 
     fn seqs(inbox: &Inbox, id: &str) -> Vec<u64> {

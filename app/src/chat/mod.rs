@@ -16,6 +16,7 @@
 //! Pages read the inbox through [`Live::inbox`] and act through `Live`'s
 //! methods, which change the inbox and tell the server.
 
+mod activity;
 mod inbox;
 mod link;
 
@@ -29,12 +30,15 @@ pub use self::{
     link::LinkState,
 };
 use crate::{
-    api::{ConversationSummary, MarkRead, Me, PublicProfile},
+    api::{ConversationSummary, MarkRead, Me, PublicProfile, SetStatus, StatusSettings},
     client::{self, Method},
-    model::{Conversation, ConversationId, Message, MessageKind, UserId},
+    model::{Attachment, Conversation, ConversationId, Message, MessageKind, Millis, Presence, UserId},
     pages::{use_session, Session},
-    protocol::{ApiError, ClientFrame, NoticeKind, Position, ServerFrame},
+    protocol::{ApiError, AttachmentRef, ClientFrame, NoticeKind, Position, ServerFrame, TYPING_SHOWS_MS},
 };
+
+/// How often typing is told to the server while the user keeps typing.
+const TYPING_EVERY_MS: Millis = 3000;
 
 /// Messages per history page (the server allows up to 100).
 const PAGE: usize = 50;
@@ -47,8 +51,17 @@ pub struct Live {
     /// Why the conversation list could not be loaded, if it could not.
     list_error: RwSignal<Option<ApiError>>,
     profiles: RwSignal<HashMap<UserId, PublicProfile>>,
-    /// Who is online, as last heard: from a group's details, then from notices.
-    presence: RwSignal<HashMap<UserId, bool>>,
+    /// How people show in each conversation, as last heard: from the
+    /// conversation list or a group's details, then from presence frames.
+    presence: RwSignal<HashMap<(ConversationId, UserId), Presence>>,
+    /// Who is typing where, and until when (ms).
+    typing: RwSignal<HashMap<ConversationId, HashMap<UserId, Millis>>>,
+    /// When this user last told the server they type, per conversation.
+    typed: StoredValue<HashMap<ConversationId, Millis>>,
+    /// The user's chosen statuses, once loaded.
+    status: RwSignal<Option<StatusSettings>>,
+    /// Whether the person is at this device (see `activity`).
+    active: StoredValue<bool>,
     /// Whether the page is visible: only then do shown messages count as read.
     visible: RwSignal<bool>,
     /// Bumped when the user is invited somewhere: the invitations list reloads.
@@ -81,6 +94,10 @@ pub fn provide_live() {
         list_error: RwSignal::new(None),
         profiles: RwSignal::new(HashMap::new()),
         presence: RwSignal::new(HashMap::new()),
+        typing: RwSignal::new(HashMap::new()),
+        typed: StoredValue::new(HashMap::new()),
+        status: RwSignal::new(None),
+        active: StoredValue::new(true),
         visible: RwSignal::new(true),
         invited: RwSignal::new(0),
         link: StoredValue::new_local(None),
@@ -104,6 +121,10 @@ pub fn provide_live() {
         live.visible.set(client::page_visible());
         // The app lives as long as the page: the listener is never removed.
         window_event_listener(ev::visibilitychange, move |_| live.visible.set(client::page_visible()));
+        activity::watch(move |active| {
+            live.active.set_value(active);
+            live.send_frame(&ClientFrame::Activity { active });
+        });
     });
 }
 
@@ -117,6 +138,11 @@ impl Live {
         self.inbox.set(Inbox::new(me));
         self.link.set_value(Some(Link::open(move |event| self.on_link(event))));
         self.refresh_chats();
+        spawn_local(async move {
+            if let Ok(settings) = self.session.observe(client::get::<StatusSettings>("/api/me/status").await) {
+                self.status.set(Some(settings));
+            }
+        });
     }
 
     /// Reads the inbox; reactive.
@@ -152,6 +178,9 @@ impl Live {
                     let positions = self.inbox.with_untracked(Inbox::positions);
                     self.resumed.set_value(positions.iter().map(|p| p.conversation_id.clone()).collect());
                     self.send_frame(&ClientFrame::Resume { positions });
+                    if !self.active.get_value() {
+                        self.send_frame(&ClientFrame::Activity { active: false });
+                    }
                     for (conversation, outgoing) in self.inbox.with_untracked(Inbox::unsent) {
                         self.transmit(conversation, &outgoing);
                     }
@@ -167,6 +196,7 @@ impl Live {
         match frame {
             ServerFrame::Hello { .. } | ServerFrame::Pong => {}
             ServerFrame::Message { message } => {
+                self.typing_stopped(&message.conversation_id, &message.sender_id);
                 if self.inbox.try_update(|i| i.receive(message)).unwrap_or(false) {
                     self.refresh_chats();
                 }
@@ -174,9 +204,13 @@ impl Live {
             ServerFrame::Ack { client_id, conversation_id, seq, message_id, content, .. } => {
                 self.inbox.update(|i| i.ack(&conversation_id, &client_id, seq, message_id, content));
             }
-            ServerFrame::Notice { user_id, notice: notice @ (NoticeKind::Online | NoticeKind::Offline), .. } => {
-                self.note_presence([(user_id, notice == NoticeKind::Online)]);
+            ServerFrame::Presence { conversation_id, user_id, presence } => {
+                self.note_presence(&conversation_id, [(user_id.clone(), presence)]);
+                if !presence.is_online() {
+                    self.typing_stopped(&conversation_id, &user_id);
+                }
             }
+            ServerFrame::Typing { conversation_id, user_id } => self.note_typing(conversation_id, user_id),
             ServerFrame::Notice { notice: NoticeKind::Invite, .. } => self.invited.update(|n| *n += 1),
             // New names and settings come with the list.
             ServerFrame::Notice { notice: NoticeKind::Update, .. } => self.refresh_chats(),
@@ -245,6 +279,11 @@ impl Live {
             match answer {
                 Ok(list) => {
                     self.remember(list.iter().filter_map(|s| s.peer.clone()));
+                    for s in &list {
+                        if let Some(peer) = &s.peer {
+                            self.note_presence(&s.conversation.id, [(peer.id.clone(), s.peer_presence)]);
+                        }
+                    }
                     self.inbox.update(|i| i.set_chats(list));
                     self.list_error.maybe_update(|e| e.take().is_some());
                     self.resume_new();
@@ -297,8 +336,21 @@ impl Live {
     /// Sends a message: shown at once as pending, sent now if the link is
     /// up, else as soon as it is back.
     pub fn send(self, conversation: ConversationId, content: String) {
-        let outgoing = Outgoing { client_id: client::random_id(), content, created_ms: client::now_ms(), failure: None };
+        self.queue(conversation, Outgoing::text(client::random_id(), content, client::now_ms()));
+    }
+
+    /// Sends a message carrying an uploaded file, with `caption` as its text.
+    pub fn send_attachment(self, conversation: ConversationId, kind: MessageKind, attachment: Attachment, caption: String) {
+        let text = Outgoing::text(client::random_id(), caption, client::now_ms());
+        self.queue(conversation, Outgoing { kind, attachment: Some(Box::new(attachment)), ..text });
+    }
+
+    fn queue(self, conversation: ConversationId, outgoing: Outgoing) {
         self.inbox.update(|i| i.queue(&conversation, outgoing.clone()));
+        // The message ends this bout of typing: the next keystroke starts another.
+        self.typed.update_value(|t| {
+            t.remove(&conversation);
+        });
         self.transmit(conversation, &outgoing);
     }
 
@@ -313,8 +365,12 @@ impl Live {
         self.send_frame(&ClientFrame::Send {
             conversation_id,
             client_id: outgoing.client_id.clone(),
-            kind: MessageKind::Text,
+            kind: outgoing.kind,
             content: outgoing.content.clone(),
+            attachment: outgoing
+                .attachment
+                .as_ref()
+                .map(|a| AttachmentRef { file_id: a.file_id.clone(), duration_ms: a.duration_ms }),
         });
     }
 
@@ -330,15 +386,72 @@ impl Live {
         });
     }
 
-    /// Whether a user is online, as far as known; reactive.
-    pub fn is_online(self, id: &UserId) -> bool {
-        self.presence.with(|p| p.get(id).copied().unwrap_or(false))
+    /// How a user shows in a conversation, as far as known; reactive.
+    pub fn presence_in(self, conversation: &ConversationId, user: &UserId) -> Presence {
+        self.presence.with(|p| p.get(&(conversation.clone(), user.clone())).copied().unwrap_or_default())
     }
 
-    /// Takes who is online from a fresh answer or a notice.
-    pub fn note_presence(self, people: impl IntoIterator<Item = (UserId, bool)>) {
+    /// Takes how people show in a conversation from a fresh answer or a frame.
+    pub fn note_presence(self, conversation: &ConversationId, people: impl IntoIterator<Item = (UserId, Presence)>) {
         self.presence.maybe_update(|known| {
-            people.into_iter().fold(false, |changed, (id, online)| known.insert(id, online) != Some(online) || changed)
+            people.into_iter().fold(false, |changed, (user, presence)| {
+                known.insert((conversation.clone(), user), presence) != Some(presence) || changed
+            })
+        });
+    }
+
+    /// Who is typing in the conversation now; reactive.
+    pub fn typing_in(self, conversation: &ConversationId) -> Vec<UserId> {
+        self.typing.with(|t| t.get(conversation).map(|who| who.keys().cloned().collect()).unwrap_or_default())
+    }
+
+    fn note_typing(self, conversation: ConversationId, user: UserId) {
+        let until = client::now_ms() + TYPING_SHOWS_MS as Millis;
+        self.typing.update(|t| {
+            t.entry(conversation.clone()).or_default().insert(user.clone(), until);
+        });
+        set_timeout(
+            move || {
+                let expired = self.typing.with_untracked(|t| {
+                    t.get(&conversation).and_then(|who| who.get(&user)).is_some_and(|u| *u <= client::now_ms())
+                });
+                if expired {
+                    self.typing_stopped(&conversation, &user);
+                }
+            },
+            std::time::Duration::from_millis(TYPING_SHOWS_MS),
+        );
+    }
+
+    fn typing_stopped(self, conversation: &ConversationId, user: &UserId) {
+        self.typing.maybe_update(|t| t.get_mut(conversation).is_some_and(|who| who.remove(user).is_some()));
+    }
+
+    /// The user is typing in the conversation: tells the others, at most
+    /// every few seconds.
+    pub fn typing(self, conversation: ConversationId) {
+        let now = client::now_ms();
+        let recent = self.typed.with_value(|t| t.get(&conversation).is_some_and(|at| now - at < TYPING_EVERY_MS));
+        if !recent && self.send_frame(&ClientFrame::Typing { conversation_id: conversation.clone() }) {
+            self.typed.update_value(|t| {
+                t.insert(conversation, now);
+            });
+        }
+    }
+
+    /// The user's chosen statuses, once loaded; reactive.
+    pub fn status(self) -> Option<StatusSettings> {
+        self.status.get()
+    }
+
+    /// Chooses a status, everywhere or in one conversation.
+    pub fn set_status(self, change: SetStatus) {
+        spawn_local(async move {
+            let answer = client::send::<_, StatusSettings>(Method::Put, "/api/me/status", &change).await;
+            match self.session.observe(answer) {
+                Ok(settings) => self.status.set(Some(settings)),
+                Err(e) => leptos::logging::warn!("natter: could not set the status: {}", e.message),
+            }
         });
     }
 

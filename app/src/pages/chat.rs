@@ -11,6 +11,7 @@ use super::{
     form::{FormFeedback, FormState},
     group_panel::GroupPanel,
     messages::MessageList,
+    presence::{PresenceDot, TypingLine},
 };
 use crate::{
     chat::use_live,
@@ -57,8 +58,15 @@ fn Thread(id: ConversationId) -> impl IntoView {
                         .get()
                         .map(|s| {
                             let (title, avatar) = chat_face(&s);
+                            let dot = s
+                                .peer
+                                .as_ref()
+                                .map(|p| view! { <PresenceDot conversation=s.conversation.id.clone() user=p.id.clone()/> });
                             view! {
-                                <Avatar url=avatar name=title.clone()/>
+                                <span class="avatar-with-dot">
+                                    <Avatar url=avatar name=title.clone()/>
+                                    {dot}
+                                </span>
                                 <h1 id="thread-title">{title}</h1>
                             }
                         })
@@ -77,6 +85,7 @@ fn Thread(id: ConversationId) -> impl IntoView {
             </header>
             <FormFeedback state=loading/>
             <MessageList id=id.clone() at_bottom/>
+            <TypingLine conversation=id.clone()/>
             <Composer id at_bottom/>
             <Show when=move || panel.get()>
                 <GroupPanel id=panel_id.clone() on_close=move || panel.set(false)/>

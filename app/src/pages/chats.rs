@@ -13,6 +13,7 @@ use super::{
     groups::join,
     new_chat::NewChat,
     new_group::NewGroup,
+    presence::PresenceDot,
 };
 use crate::{
     api::ConversationSummary,
@@ -152,6 +153,7 @@ fn ChatRow(id: ConversationId) -> impl IntoView {
             let (title, avatar) = chat_face(&s);
             let unread = s.unread;
             let activity = s.conversation.last_activity_ms;
+            let dot = s.peer.as_ref().map(|p| view! { <PresenceDot conversation=id.clone() user=p.id.clone()/> });
             view! {
                 <li>
                     <A
@@ -160,7 +162,10 @@ fn ChatRow(id: ConversationId) -> impl IntoView {
                         attr:data-testid="chat-row"
                         attr:data-conversation-id=id.to_string()
                     >
-                        <Avatar url=avatar name=title.clone()/>
+                        <span class="avatar-with-dot">
+                            <Avatar url=avatar name=title.clone()/>
+                            {dot}
+                        </span>
                         <span class="chat-row-main">
                             <span class="chat-row-line">
                                 <span class="chat-row-title">{title}</span>

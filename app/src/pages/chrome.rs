@@ -5,6 +5,7 @@ use leptos_router::components::A;
 
 use super::{
     avatar::Avatar,
+    presence::StatusPicker,
     session::{use_session, Auth},
 };
 use crate::{
@@ -64,6 +65,7 @@ fn UserMenu(me: Me) -> impl IntoView {
                 <span class="who-name">{me.nickname}</span>
             </span>
             <ConnectionIndicator/>
+            <StatusPicker/>
             <A href="/chats">{move || i18n.t(Msg::NavChats)}</A>
             <A href="/profile">{move || i18n.t(Msg::NavProfile)}</A>
             <A href="/friends">{move || i18n.t(Msg::NavFriends)}</A>

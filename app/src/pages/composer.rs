@@ -1,10 +1,13 @@
 //! Writing a message: Enter sends, Shift+Enter starts a new line; a counter
 //! appears near the length limit; the emoji picker inserts at the caret.
+//! Files and recordings go through the attachment controls beside it (`attach`).
 
 use leptos::{html, prelude::*};
 
-use super::emoji_picker::{insert_at, EmojiPicker};
-
+use super::{
+    attach::AttachControls,
+    emoji_picker::{insert_at, EmojiPicker},
+};
 use crate::{
     chat::use_live,
     i18n::{use_i18n, Msg},
@@ -22,6 +25,8 @@ pub fn Composer(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoView 
     let text = RwSignal::new(String::new());
     let length = Memo::new(move |_| text.with(|t| t.chars().count()));
     let sendable = move || text.with(|t| !t.trim().is_empty()) && length.get() <= MAX_TEXT_CHARS;
+    let typing_in = id.clone();
+    let attach_to = id.clone();
     let textarea = NodeRef::<html::Textarea>::new();
     let picker = RwSignal::new(false);
     let insert_emoji = move |emoji: String| {
@@ -68,6 +73,7 @@ pub fn Composer(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoView 
                 send();
             }
         >
+            <AttachControls id=attach_to at_bottom/>
             <Show when=move || picker.get()>
                 <EmojiPicker on_pick=insert_emoji on_close=close_picker/>
             </Show>
@@ -91,7 +97,10 @@ pub fn Composer(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoView 
                 placeholder=move || i18n.t(Msg::WritePlaceholder)
                 aria-describedby="composer-count"
                 prop:value=move || text.get()
-                on:input=move |ev| text.set(event_target_value(&ev))
+                on:input=move |ev| {
+                    text.set(event_target_value(&ev));
+                    live.typing(typing_in.clone());
+                }
                 on:keydown=send_on_enter
             ></textarea>
             <Show when=move || { length.get() >= COUNT_FROM }>

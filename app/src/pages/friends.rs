@@ -5,12 +5,15 @@ use leptos::prelude::*;
 use super::{
     form::{ActionButton, FormFeedback, FormState},
     people::{Person, UserSearch},
+    presence::PresenceDot,
+    session::use_session,
 };
 use crate::{
     api::{Friends as FriendLists, PublicProfile},
+    chat::use_live,
     client::{self, Method},
     i18n::{use_i18n, Msg},
-    model::UserId,
+    model::{Conversation, UserId},
 };
 
 /// Where someone stands with the signed-in user.
@@ -41,13 +44,25 @@ fn relation(lists: &FriendLists, id: &UserId) -> Relation {
 #[component]
 pub fn Friends() -> impl IntoView {
     let i18n = use_i18n();
+    let live = use_live();
+    let me = StoredValue::new(use_session().me().map(|m| m.id));
     let lists = RwSignal::new(None::<FriendLists>);
+    // Friends show as in their private chat with the user, which is where live changes arrive.
+    let private_chat = move |friend: &UserId| me.with_value(|me| me.as_ref().map(|me| Conversation::private_id(me, friend)));
+    let take = move |l: FriendLists| {
+        for (id, presence) in &l.presence {
+            if let Some(chat) = private_chat(id) {
+                live.note_presence(&chat, [(id.clone(), *presence)]);
+            }
+        }
+        lists.set(Some(l));
+    };
     let actions = FormState::new(&[]);
-    actions.run([], client::get("/api/friends"), move |l| lists.set(Some(l)));
+    actions.run([], client::get("/api/friends"), take);
     // `POST` asks or accepts; `DELETE` removes, cancels or declines. Both answer the new lists.
     let change = move |method: Method, id: UserId| {
         let request = async move { client::call(method, &format!("/api/friends/{id}")).await };
-        actions.run([], request, move |l| lists.set(Some(l)));
+        actions.run([], request, take);
     };
 
     // One button that sends `method` about the person in its row.
@@ -103,7 +118,11 @@ pub fn Friends() -> impl IntoView {
                                 people=l.friends
                                 testid="friend-row"
                                 empty=Msg::NoFriendsYet
-                                actions=move |id| button(id, Method::Delete, Msg::RemoveFriend, "remove-friend").into_any()
+                                actions=move |id| {
+                                    let dot = private_chat(&id)
+                                        .map(|conversation| view! { <PresenceDot conversation user=id.clone()/> });
+                                    (dot, button(id, Method::Delete, Msg::RemoveFriend, "remove-friend")).into_any()
+                                }
                             />
                         }
                     })

@@ -1,5 +1,5 @@
-//! The group panel: who takes part (with their role, and whether they are
-//! online), inviting people, leaving, and for owners and admins the group's
+//! The group panel: who takes part (with their role and presence), one's
+//! own status in the group, inviting people, leaving, and for owners and admins the group's
 //! settings. It reloads when someone joins or leaves while it is open.
 
 use leptos::prelude::*;
@@ -10,6 +10,7 @@ use super::{
     form::{ActionButton, Form, FormFeedback, FormState},
     group_form::{GroupDraft, GroupFields, GROUP_FIELDS},
     people::{Person, UserSearch},
+    presence::{ConversationStatusPicker, PresenceDot},
 };
 use crate::{
     api::{ConversationDetails, PublicProfile, UserRef},
@@ -34,7 +35,7 @@ pub fn GroupPanel(id: ConversationId, #[prop(into)] on_close: Callback<()>) -> i
         let path = format!("/api/conversations/{}", id.read_value());
         state.run([], async move { client::get(&path).await }, move |d: ConversationDetails| {
             live.remember(d.members.iter().map(|m| m.profile.clone()));
-            live.note_presence(d.members.iter().map(|m| (m.profile.id.clone(), m.online)));
+            live.note_presence(&d.conversation.id, d.members.iter().map(|m| (m.profile.id.clone(), m.presence)));
             details.set(Some(d));
         });
     });
@@ -70,12 +71,38 @@ pub fn GroupPanel(id: ConversationId, #[prop(into)] on_close: Callback<()>) -> i
                 details
                     .get()
                     .map(|d| {
+                        let conversation = d.conversation.id.clone();
+                        let members: Vec<_> = d.members.iter().map(|m| m.profile.id.clone()).collect();
+                        let c = conversation.clone();
+                        // Invisible members show offline, so they are not counted.
+                        let online = move || {
+                            members.iter().filter(|m| live.presence_in(&c, m).is_online()).count()
+                        };
                         view! {
                             <h3 class="panel-name">{d.conversation.name}</h3>
                             <p class="muted">{d.conversation.description}</p>
-                            <h3>{move || i18n.t(Msg::Participants)}</h3>
+                            <ConversationStatusPicker conversation=conversation.clone()/>
+                            <h3>
+                                {move || i18n.t(Msg::Participants)}
+                                " "
+                                <span class="muted" data-testid="online-count">
+                                    {move || format!("· {} {}", online(), i18n.t(Msg::Online))}
+                                </span>
+                            </h3>
                             <ul class="rows">
-                                {d.members.into_iter().map(|m| view! { <Participant person=m.profile role=m.role/> }).collect_view()}
+                                {d
+                                    .members
+                                    .into_iter()
+                                    .map(|m| {
+                                        view! {
+                                            <Participant
+                                                person=m.profile
+                                                role=m.role
+                                                conversation=conversation.clone()
+                                            />
+                                        }
+                                    })
+                                    .collect_view()}
                             </ul>
                         }
                     })
@@ -97,25 +124,14 @@ pub fn GroupPanel(id: ConversationId, #[prop(into)] on_close: Callback<()>) -> i
     }
 }
 
-/// A member with their role, and a dot that is green while they are online.
+/// A member with their role, and how they show in the group.
 #[component]
-fn Participant(person: PublicProfile, role: Role) -> impl IntoView {
+fn Participant(person: PublicProfile, role: Role, conversation: ConversationId) -> impl IntoView {
     let i18n = use_i18n();
-    let live = use_live();
-    let id = StoredValue::new(person.id.clone());
-    let online = move || live.is_online(&id.read_value());
-    let presence = move || i18n.t(if online() { Msg::Online } else { Msg::Offline });
+    let user = person.id.clone();
     view! {
         <Person person testid="participant">
-            <span
-                class="presence"
-                class:online=online
-                data-testid="presence"
-                data-online=move || online().to_string()
-                title=presence
-            >
-                <span class="visually-hidden">{presence}</span>
-            </span>
+            <PresenceDot conversation user/>
             <span class="badge">{move || i18n.t(Msg::for_role(role))}</span>
         </Person>
     }

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use leptos::{html, prelude::*};
 
 use super::{
+    attachment::AttachmentView,
     avatar::Avatar,
     form::{FormFeedback, FormState},
 };
@@ -184,9 +185,11 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
     let i18n = use_i18n();
     let live = use_live();
     let me = live.inbox(|i| i.me().clone());
-    let (sender, content, kind, created_ms, seq, outgoing) = match line {
-        Line::Message(m) => (m.sender_id, m.content, m.kind, m.created_ms, Some(m.seq), None),
-        Line::Outgoing(o) => (me.clone(), o.content.clone(), Default::default(), o.created_ms, None, Some(o)),
+    let (sender, content, kind, attachment, created_ms, seq, outgoing) = match line {
+        Line::Message(m) => (m.sender_id, m.content, m.kind, m.attachment, m.created_ms, Some(m.seq), None),
+        Line::Outgoing(o) => {
+            (me.clone(), o.content.clone(), o.kind, o.attachment.clone(), o.created_ms, None, Some(o))
+        }
         Line::Notice(notice) => return view! { <NoticeRow notice/> }.into_any(),
     };
     let mine = sender == me;
@@ -196,9 +199,14 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
     let pending = outgoing.as_ref().is_some_and(|o| o.failure.is_none());
     let failure = outgoing.as_ref().and_then(|o| o.failure.map(|code| (code, o.client_id.clone())));
     let failed = failure.is_some();
-    let body = match Msg::for_kind(kind) {
-        Some(label) => view! { <em>{move || i18n.t(label)}</em> }.into_any(),
-        None => linkified(&content).into_any(),
+    // An attachment with its caption; a kind without one (a call) by its name.
+    let caption = (!content.is_empty()).then(|| view! { <p class="message-text" data-testid="message-text">{linkified(&content)}</p> });
+    let body = match (attachment, Msg::for_kind(kind)) {
+        (Some(attachment), _) => view! { <AttachmentView kind attachment=*attachment/> {caption} }.into_any(),
+        (None, Some(label)) => {
+            view! { <p class="message-text" data-testid="message-text"><em>{move || i18n.t(label)}</em></p> }.into_any()
+        }
+        (None, None) => caption.into_any(),
     };
     view! {
         <li
@@ -220,7 +228,7 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
                     </time>
                     {pending.then(|| view! { <span class="sending">{move || i18n.t(Msg::Sending)}</span> })}
                 </p>
-                <p class="message-text" data-testid="message-text">{body}</p>
+                {body}
                 {failure
                     .map(|(code, client_id)| {
                         // Sending refused text again would be refused again.
@@ -371,15 +379,11 @@ mod tests {
                 kind: MessageKind::Text,
                 content: String::new(),
                 created_ms,
+                attachment: None,
             })
         };
         const DAY: i64 = 86_400_000;
-        let pending = Line::Outgoing(Outgoing {
-            client_id: "c".into(),
-            content: String::new(),
-            created_ms: 2 * DAY + 5,
-            failure: None,
-        });
+        let pending = Line::Outgoing(Outgoing::text("c".into(), String::new(), 2 * DAY + 5));
         let rows = with_days(vec![message(1, 10), message(2, 20), message(3, DAY + 1), pending.clone()]);
         assert_eq!(
             rows,

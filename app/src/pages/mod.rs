@@ -7,10 +7,12 @@
 //! | `form` | form state, fields with their errors, submit and action buttons |
 //! | `avatar` | users' pictures and the avatar upload |
 //! | `people` | a row per person, and the search for users |
+//! | `presence` | status dots, the status pickers, who is typing |
 //! | `dialog` | the modal dialog |
 //! | `home`, `signin`, `signup`, `profile`, `password`, `devices`, `friends` | the account pages |
 //! | `chats` | `/chats`: the conversation list beside the open conversation |
 //! | `chat`, `messages`, `composer` | `/chats/:id`: one conversation, its messages, writing one |
+//! | `attach`, `attachment` | the composer's file and recording controls; a message's attachment |
 //! | `emoji_picker` | the composer's emoji picker |
 //! | `new_chat`, `new_group`, `group_form`, `group_panel` | starting chats, creating and managing groups |
 //! | `groups` | `/groups`: the public-group directory |
@@ -19,6 +21,8 @@
 //! through [`crate::chat::Live`], and take every text from [`crate::i18n`].
 //! `lib.rs` maps the routes to them.
 
+mod attach;
+mod attachment;
 mod avatar;
 mod chat;
 mod chats;
@@ -38,6 +42,7 @@ mod new_chat;
 mod new_group;
 mod password;
 mod people;
+mod presence;
 mod profile;
 mod session;
 mod signin;

@@ -40,8 +40,8 @@ use crate::{
 /// Longest User-Agent kept for the devices list.
 const MAX_USER_AGENT_CHARS: usize = 256;
 
-fn limited(limiter: &RateLimiter, key: &str) -> Result<(), HttpError> {
-    limiter.hit(key).map_err(HttpError::rate_limited)
+async fn limited(limiter: &RateLimiter, key: &str) -> Result<(), HttpError> {
+    limiter.hit(key).await.map_err(HttpError::rate_limited)
 }
 
 fn user_agent(headers: &HeaderMap) -> String {
@@ -86,9 +86,9 @@ pub async fn register(
     headers: HeaderMap,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<Response, HttpError> {
-    limited(&state.auth_limits.register_per_ip, &peer.ip().to_string())?;
+    limited(&state.auth_limits.register_per_ip, &peer.ip().to_string()).await?;
     let email = check_email(&req.email)?;
-    limited(&state.auth_limits.login_per_account, &email)?;
+    limited(&state.auth_limits.login_per_account, &email).await?;
     let nickname = check_nickname(&req.nickname)?;
     check_password(&req.password, "password")?;
     check_device_id(&req.device_id)?;
@@ -124,10 +124,10 @@ pub async fn login(
     headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, HttpError> {
-    limited(&state.auth_limits.login_per_ip, &peer.ip().to_string())?;
+    limited(&state.auth_limits.login_per_ip, &peer.ip().to_string()).await?;
     check_device_id(&req.device_id)?;
     let email = check_email(&req.email)?;
-    limited(&state.auth_limits.login_per_account, &email)?;
+    limited(&state.auth_limits.login_per_account, &email).await?;
     let user = state.store.user_by_email(&email).await?;
     // Unknown e-mail and wrong password take the same time and get the same answer.
     if !password::verify(req.password, user.as_ref().map(|u| u.password_hash.clone())).await {
@@ -165,7 +165,7 @@ pub async fn change_password(
     ApiJson(req): ApiJson<ChangePassword>,
 ) -> Result<StatusCode, HttpError> {
     check_password(&req.new_password, "new_password")?;
-    limited(&state.auth_limits.login_per_account, &me.user_id.0)?;
+    limited(&state.auth_limits.login_per_account, &me.user_id.0).await?;
     let user = state.store.user_by_id(&me.user_id).await?.ok_or_else(super::users::no_such_user)?;
     if !password::verify(req.current_password, Some(user.password_hash)).await {
         return Err(HttpError::from(ApiError {

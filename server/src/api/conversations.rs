@@ -11,7 +11,7 @@ use app::{
         check_description, check_group_name, ConversationDetails, ConversationSummary, CreateGroup, DirectoryEntry,
         MarkRead, MemberInfo, UpdateConversation, UserRef,
     },
-    model::{Conversation, ConversationId, ConversationKind, JoinPolicy, Message, Role, UserId, Visibility},
+    model::{Conversation, ConversationId, ConversationKind, JoinPolicy, Message, Presence, Role, UserId, Visibility},
     protocol::{ApiError, ErrorCode},
 };
 use axum::{
@@ -55,6 +55,28 @@ async fn membership(state: &AppState, id: &ConversationId, user: &UserId) -> Res
 }
 
 async fn summary(state: &AppState, c: Conversation, m: &Membership) -> Result<ConversationSummary, HttpError> {
+    let mut summary = [bare_summary(state, c, m).await?];
+    with_peer_presence(state, &mut summary).await?;
+    let [summary] = summary;
+    Ok(summary)
+}
+
+/// Fills in how each private chat's peer shows in it, in one look-up.
+async fn with_peer_presence(state: &AppState, summaries: &mut [ConversationSummary]) -> Result<(), HttpError> {
+    let pairs: Vec<(ConversationId, UserId)> = summaries
+        .iter()
+        .filter_map(|s| s.peer.as_ref().map(|p| (s.conversation.id.clone(), p.id.clone())))
+        .collect();
+    let mut shown = state.presence.shown(&pairs).await?;
+    for s in summaries.iter_mut() {
+        if let Some(peer) = &s.peer {
+            s.peer_presence = shown.remove(&(s.conversation.id.clone(), peer.id.clone())).unwrap_or_default();
+        }
+    }
+    Ok(())
+}
+
+async fn bare_summary(state: &AppState, c: Conversation, m: &Membership) -> Result<ConversationSummary, HttpError> {
     let peer = match c.kind {
         ConversationKind::Private => {
             let peer_id = if c.creator_id == m.user_id { c.peer_id.clone() } else { Some(c.creator_id.clone()) };
@@ -71,6 +93,7 @@ async fn summary(state: &AppState, c: Conversation, m: &Membership) -> Result<Co
         role: m.role,
         conversation: c,
         peer,
+        peer_presence: Presence::Offline,
     })
 }
 
@@ -101,9 +124,10 @@ pub async fn list(
     for m in &memberships {
         let Some(c) = conversations.remove(&m.conversation_id) else { continue };
         if query.kind.is_none_or(|k| k == c.kind) {
-            out.push(summary(&state, c, m).await?);
+            out.push(bare_summary(&state, c, m).await?);
         }
     }
+    with_peer_presence(&state, &mut out).await?;
     out.sort_by_key(|s| std::cmp::Reverse(s.conversation.last_activity_ms));
     Ok(Json(out))
 }
@@ -234,13 +258,14 @@ pub async fn details(
     }
     let ids: Vec<UserId> = members.iter().map(|m| m.user_id.clone()).collect();
     let users: HashMap<UserId, _> = state.store.users_by_ids(&ids).await?.into_iter().map(|u| (u.id.clone(), u)).collect();
+    let mut presence = state.presence.shown_in(&id, &ids).await?;
     let members = members
         .iter()
         .filter_map(|m| {
             users.get(&m.user_id).map(|u| MemberInfo {
                 profile: public(u),
                 role: m.role,
-                online: state.hub.is_online(&m.user_id),
+                presence: presence.remove(&m.user_id).unwrap_or_default(),
             })
         })
         .collect();

@@ -4,7 +4,11 @@
 
 use std::collections::HashMap;
 
-use app::{api::Friends, model::UserId, protocol::{ApiError, ErrorCode}};
+use app::{
+    api::Friends,
+    model::{Conversation, ConversationId, UserId},
+    protocol::{ApiError, ErrorCode},
+};
 use axum::{
     extract::{Path, State},
     Json,
@@ -39,6 +43,9 @@ async fn friends_of(state: &AppState, user: &UserId) -> Result<Friends, HttpErro
         };
         list.push(public(other));
     }
+    let pairs: Vec<(ConversationId, UserId)> =
+        friends.friends.iter().map(|f| (Conversation::private_id(user, &f.id), f.id.clone())).collect();
+    friends.presence = state.presence.shown(&pairs).await?.into_iter().map(|((_, id), p)| (id, p)).collect();
     Ok(friends)
 }
 

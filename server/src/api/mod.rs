@@ -5,9 +5,11 @@
 mod accounts;
 mod conversations;
 mod devices;
+mod files;
 mod friends;
 mod json;
 mod profile;
+mod status;
 mod users;
 
 use app::protocol::ErrorCode;
@@ -30,6 +32,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/me", get(profile::me).patch(profile::update))
         .route("/me/password", post(accounts::change_password))
         .route("/me/avatar", post(profile::upload_avatar))
+        .route("/me/status", get(status::get).put(status::set))
         .route("/users", get(users::search))
         .route("/users/{id}", get(users::profile))
         .route("/devices", get(devices::list))
@@ -44,6 +47,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/conversations/{id}/messages", get(conversations::history))
         .route("/conversations/{id}/read", post(conversations::mark_read))
         .route("/invitations", get(conversations::invitations))
+        .route("/files", post(files::upload))
+        .route("/files/instant", post(files::claim))
+        .route("/files/instant/{challenge_id}", post(files::prove))
+        .route("/files/{id}", get(files::download))
+        .route("/files/{id}/thumbnail", get(files::thumbnail))
         .route("/friends", get(friends::list))
         .route("/friends/{user_id}", post(friends::add).delete(friends::remove))
         .route("/emoji", get(crate::text::catalog::serve))

@@ -21,7 +21,7 @@ use std::{
 use app::{
     model::{ConversationId, Message, MessageKind},
     protocol::{
-        close, ClientFrame, NoticeKind, Position, ServerFrame, WsErrorCode, MAX_CLIENT_ID_CHARS, MAX_FRAME_BYTES,
+        close, AttachmentRef, ClientFrame, NoticeKind, Position, ServerFrame, WsErrorCode, MAX_CLIENT_ID_CHARS, MAX_FRAME_BYTES,
         MAX_TEXT_CHARS, PROTOCOL_VERSION,
     },
 };
@@ -36,10 +36,12 @@ use axum::{
 use super::{event::HubEvent, ConnId};
 use crate::{
     auth::AuthUser,
+    files,
     store::{
         messages::{MessageDraft, MAX_PAGE},
         now_millis, StoreError,
     },
+    presence::tally::Change,
     AppState,
 };
 
@@ -49,6 +51,8 @@ const MAX_SOCKET_MESSAGE: usize = 1 << 20;
 /// Sends a connection may make: a burst, then this many per second.
 const SEND_BURST: f64 = 30.0;
 const SENDS_PER_SECOND: f64 = 10.0;
+/// Typing frames a connection passes on per conversation: one per this period.
+const TYPING_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// `GET /ws`: upgrades a signed-in request to the chat connection.
 pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, user: AuthUser) -> Response {
@@ -65,12 +69,8 @@ async fn run(socket: WebSocket, state: AppState, user: AuthUser) {
             return;
         }
     };
-    let first = !state.hub.is_online(&user.user_id);
     let (id, mailbox) = state.hub.connect(&user.user_id, &user.device_id, &conversations);
-    if first {
-        let event = HubEvent::Presence { user_id: user.user_id.clone(), online: true, conversation_ids: conversations.clone() };
-        state.fanout.publish(event).await;
-    }
+    state.presence.change(&user.user_id, Change::Opened).await;
     let mut conn = Connection {
         id,
         socket,
@@ -79,12 +79,12 @@ async fn run(socket: WebSocket, state: AppState, user: AuthUser) {
         user,
         cursors: HashMap::new(),
         budget: Budget::new(),
+        active: true,
+        typed: HashMap::new(),
     };
     conn.serve(mailbox).await;
-    if let Some(was_in) = state.hub.disconnect(id, &conn.user.user_id) {
-        let event = HubEvent::Presence { user_id: conn.user.user_id.clone(), online: false, conversation_ids: was_in };
-        state.fanout.publish(event).await;
-    }
+    state.hub.disconnect(id);
+    state.presence.change(&conn.user.user_id, Change::Closed { active: conn.active }).await;
 }
 
 /// Why a connection ends.
@@ -105,6 +105,10 @@ struct Connection {
     /// Per conversation, the highest sequence number delivered to this client.
     cursors: HashMap<ConversationId, u64>,
     budget: Budget,
+    /// Whether the client last said the person is using this device.
+    active: bool,
+    /// When this connection last passed on typing in each conversation.
+    typed: HashMap<ConversationId, Instant>,
 }
 
 impl Connection {
@@ -161,12 +165,20 @@ impl Connection {
             return self.error(WsErrorCode::FrameTooLarge, format!("frames are at most {MAX_FRAME_BYTES} bytes"), None).await;
         }
         match serde_json::from_str::<ClientFrame>(text.as_str()) {
-            Ok(ClientFrame::Send { conversation_id, client_id, kind, content }) => {
-                self.on_send(conversation_id, client_id, kind, content).await
+            Ok(ClientFrame::Send { conversation_id, client_id, kind, content, attachment }) => {
+                self.on_send(conversation_id, client_id, kind, content, attachment).await
             }
             Ok(ClientFrame::Resume { positions }) => self.on_resume(positions).await,
             Ok(ClientFrame::Read { conversation_id, seq }) => self.on_read(conversation_id, seq).await,
             Ok(ClientFrame::Ping) => self.on_ping().await,
+            Ok(ClientFrame::Activity { active }) => {
+                if active != self.active {
+                    self.active = active;
+                    self.state.presence.change(&self.user.user_id, Change::Activity { active }).await;
+                }
+                Ok(())
+            }
+            Ok(ClientFrame::Typing { conversation_id }) => self.on_typing(conversation_id).await,
             Err(e) => self.error(WsErrorCode::BadFrame, format!("not a frame: {e}"), None).await,
         }
     }
@@ -177,6 +189,7 @@ impl Connection {
         client_id: String,
         kind: MessageKind,
         content: String,
+        attachment: Option<AttachmentRef>,
     ) -> Result<(), End> {
         let id = Some(client_id.clone());
         let id_ok = !client_id.is_empty()
@@ -185,10 +198,8 @@ impl Connection {
         if !id_ok {
             return self.error(WsErrorCode::BadRequest, "client_id: 1 to 64 characters, no control characters", id).await;
         }
-        if kind != MessageKind::Text {
-            return self.error(WsErrorCode::BadRequest, "only text messages can be sent this way", id).await;
-        }
-        if content.trim().is_empty() {
+        // Attachments may come without a caption.
+        if kind == MessageKind::Text && content.trim().is_empty() {
             return self.error(WsErrorCode::BadRequest, "a message needs some text", id).await;
         }
         if content.chars().count() > MAX_TEXT_CHARS {
@@ -202,11 +213,26 @@ impl Connection {
             Ok(None) => return self.error(WsErrorCode::NotMember, "you are not a member of this conversation", id).await,
             Err(e) => return self.store_error(e, id).await,
         }
+        // Text and captions alike: shortcodes become emoji, listed words are masked or refused.
         let stored = match self.state.text.apply(&content) {
             Ok(stored) => stored,
             Err(refused) => return self.error(WsErrorCode::ContentRefused, refused.to_string(), id).await,
         };
-        let draft = MessageDraft { conversation_id, sender_id: self.user.user_id.clone(), client_id, kind, content: stored };
+        let attachment = match files::attach(&self.state.store, &self.user.user_id, &conversation_id, kind, attachment).await {
+            Ok(attachment) => attachment,
+            Err(files::Refused::Bad(why)) => return self.error(WsErrorCode::BadRequest, why, id).await,
+            Err(files::Refused::Store(e)) => return self.store_error(e, id).await,
+        };
+        // The message ends this bout of typing: the next keystroke is passed on at once.
+        self.typed.remove(&conversation_id);
+        let draft = MessageDraft {
+            conversation_id,
+            sender_id: self.user.user_id.clone(),
+            client_id,
+            kind,
+            content: stored,
+            attachment,
+        };
         match self.state.writer.append(draft).await {
             Ok(appended) => {
                 let m = appended.message;
@@ -264,6 +290,22 @@ impl Connection {
         Ok(())
     }
 
+    /// Passes typing on to the conversation, at most once per [`TYPING_EVERY`].
+    async fn on_typing(&mut self, conversation_id: ConversationId) -> Result<(), End> {
+        if !self.conversations.contains(&conversation_id) {
+            let message = format!("you are not a member of {conversation_id}");
+            return self.error(WsErrorCode::NotMember, message, None).await;
+        }
+        let now = Instant::now();
+        if self.typed.get(&conversation_id).is_some_and(|at| now.duration_since(*at) < TYPING_EVERY) {
+            return Ok(());
+        }
+        self.typed.insert(conversation_id.clone(), now);
+        let event = HubEvent::Typing { conversation_id, user_id: self.user.user_id.clone() };
+        self.state.fanout.publish(event).await;
+        Ok(())
+    }
+
     /// Keep-alive: checks that the device is still signed in with this token
     /// (in case a sign-out event from another node was missed) and records
     /// the activity, which keeps the device's session, and so its token, alive.
@@ -298,15 +340,25 @@ impl Connection {
                 }
                 self.notice(conversation_id, user_id, NoticeKind::Leave).await
             }
-            HubEvent::Presence { user_id, .. } if *user_id == self.user.user_id => Ok(()),
-            HubEvent::Presence { user_id, online, conversation_ids } => {
-                let notice = if *online { NoticeKind::Online } else { NoticeKind::Offline };
-                let shared: Vec<ConversationId> =
-                    conversation_ids.iter().filter(|c| self.conversations.contains(*c)).cloned().collect();
-                for conversation in shared {
-                    self.notice(&conversation, user_id, notice).await?;
+            HubEvent::Presence { user_id, .. } | HubEvent::Typing { user_id, .. } if *user_id == self.user.user_id => {
+                Ok(())
+            }
+            HubEvent::Presence { user_id, shown } => {
+                for (conversation_id, presence) in shown {
+                    if self.conversations.contains(conversation_id) {
+                        let frame = ServerFrame::Presence {
+                            conversation_id: conversation_id.clone(),
+                            user_id: user_id.clone(),
+                            presence: *presence,
+                        };
+                        self.send(&frame).await?;
+                    }
                 }
                 Ok(())
+            }
+            HubEvent::Typing { conversation_id, user_id } => {
+                let frame = ServerFrame::Typing { conversation_id: conversation_id.clone(), user_id: user_id.clone() };
+                self.send(&frame).await
             }
             HubEvent::Invited { conversation_id, user_id } => {
                 self.notice(conversation_id, user_id, NoticeKind::Invite).await

@@ -39,18 +39,13 @@ impl HubCore {
         id
     }
 
-    /// Removes a connection; returns the conversations it was in.
-    pub fn disconnect(&mut self, id: ConnId) -> Vec<ConversationId> {
-        let Some(conn) = self.conns.remove(&id) else { return Vec::new() };
+    pub fn disconnect(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.remove(&id) else { return };
         remove_from(&mut self.by_user, &conn.user, id);
-        let mut was_in = Vec::new();
-        self.by_conversation.retain(|conversation, conns| {
-            if conns.remove(&id) {
-                was_in.push(conversation.clone());
-            }
+        self.by_conversation.retain(|_, conns| {
+            conns.remove(&id);
             !conns.is_empty()
         });
-        was_in
     }
 
     /// Applies what `event` changes about who receives what, and returns the
@@ -73,9 +68,11 @@ impl HubCore {
                 to
             }
             HubEvent::Read { user_id, .. } | HubEvent::Invited { user_id, .. } => self.of_user(user_id),
-            HubEvent::Updated { conversation_id, .. } => self.in_conversation(conversation_id),
-            HubEvent::Presence { conversation_ids, .. } => {
-                let mut to: Vec<ConnId> = conversation_ids.iter().flat_map(|c| self.in_conversation(c)).collect();
+            HubEvent::Updated { conversation_id, .. } | HubEvent::Typing { conversation_id, .. } => {
+                self.in_conversation(conversation_id)
+            }
+            HubEvent::Presence { shown, .. } => {
+                let mut to: Vec<ConnId> = shown.iter().flat_map(|(c, _)| self.in_conversation(c)).collect();
                 to.sort_unstable();
                 to.dedup();
                 to
@@ -98,10 +95,6 @@ impl HubCore {
         self.by_user.get(user).map(|s| s.iter().copied().collect()).unwrap_or_default()
     }
 
-    pub fn is_connected(&self, user: &UserId) -> bool {
-        self.by_user.contains_key(user)
-    }
-
     /// Number of open connections.
     pub fn len(&self) -> usize {
         self.conns.len()
@@ -119,7 +112,7 @@ fn remove_from<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, HashSet<Con
 
 #[cfg(test)]
 mod tests {
-    use app::model::{Message, MessageId, MessageKind};
+    use app::model::{Message, MessageId, MessageKind, Presence};
 
     use super::*;
 
@@ -134,6 +127,7 @@ mod tests {
                 kind: MessageKind::Text,
                 content: "hi".into(),
                 created_ms: 0,
+                attachment: None,
             },
         }
     }
@@ -171,7 +165,10 @@ mod tests {
         let b = hub.connect(&UserId::from("b"), "d", &[c1.clone(), c2.clone()]);
         let c = hub.connect(&UserId::from("c"), "d", std::slice::from_ref(&c2));
         hub.connect(&UserId::from("d"), "d", &[]);
-        let online = HubEvent::Presence { user_id: UserId::from("a"), online: true, conversation_ids: vec![c1, c2] };
+        let online = HubEvent::Presence {
+            user_id: UserId::from("a"),
+            shown: vec![(c1, Presence::Online), (c2, Presence::Online)],
+        };
         assert_eq!(hub.route(&online), vec![b, c]);
     }
 
@@ -185,8 +182,8 @@ mod tests {
         assert_eq!(hub.route(&out), vec![phone]);
         let read = HubEvent::Read { conversation_id: c.clone(), user_id: UserId::from("a"), seq: 3 };
         assert_eq!(hub.route(&read), vec![laptop, phone]);
-        assert_eq!(hub.disconnect(phone), vec![c.clone()]);
-        assert!(hub.disconnect(phone).is_empty());
+        hub.disconnect(phone);
+        hub.disconnect(phone);
         assert_eq!(hub.route(&message("c")), vec![laptop]);
         hub.disconnect(laptop);
         assert_eq!(hub.len(), 0);

@@ -1,7 +1,7 @@
 //! What the hubs of all nodes tell each other. Events carry no secrets and
 //! serialize to JSON, so a cross-node bus (Redis) can carry them as they are.
 
-use app::model::{ConversationId, Message, UserId};
+use app::model::{ConversationId, Message, Presence, UserId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,8 +19,10 @@ pub enum HubEvent {
     Updated { conversation_id: ConversationId, user_id: UserId },
     /// A user read a conversation up to `seq` (on one of their devices).
     Read { conversation_id: ConversationId, user_id: UserId, seq: u64 },
-    /// A user came online (first connection) or went offline (last one closed).
-    Presence { user_id: UserId, online: bool, conversation_ids: Vec<ConversationId> },
+    /// How a user shows now in each of their conversations (see `crate::presence`).
+    Presence { user_id: UserId, shown: Vec<(ConversationId, Presence)> },
+    /// A user is typing in a conversation.
+    Typing { conversation_id: ConversationId, user_id: UserId },
     /// A device's session ended: its connections close with `close_code`.
     SignedOut { user_id: UserId, device_id: String, close_code: u16 },
 }

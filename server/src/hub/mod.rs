@@ -87,14 +87,11 @@ impl Hub {
         (id, rx)
     }
 
-    /// Removes a connection. When it was its user's last one on this node,
-    /// returns the conversations it was in, to tell them the user went offline.
-    pub fn disconnect(&self, id: ConnId, user: &UserId) -> Option<Vec<ConversationId>> {
+    pub fn disconnect(&self, id: ConnId) {
         let mut inner = self.lock();
-        let was_in = inner.core.disconnect(id);
+        inner.core.disconnect(id);
         inner.mailboxes.remove(&id);
         metrics::gauge!("natter_ws_connections").set(inner.core.len() as f64);
-        (!inner.core.is_connected(user)).then_some(was_in)
     }
 
     /// Hands an event to every connection of this node it concerns.
@@ -110,11 +107,6 @@ impl Hub {
                 metrics::counter!("natter_ws_dropped_slow_total").increment(1);
             }
         }
-    }
-
-    /// Whether the user has a connection open on this node.
-    pub fn is_online(&self, user: &UserId) -> bool {
-        self.lock().core.is_connected(user)
     }
 
     pub fn connections(&self) -> usize {

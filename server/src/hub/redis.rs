@@ -16,8 +16,11 @@ use tokio::sync::mpsc;
 
 use super::{event::HubEvent, Fanout, Hub};
 
-/// The channel all nodes publish to and subscribe on.
-const CHANNEL: &str = "natter:events";
+/// The prefix of every Redis key and channel of a deployment: its database
+/// name, so that deployments (and test runs) sharing one Redis never mix.
+pub fn namespace(database: &str) -> String {
+    format!("natter:{database}")
+}
 /// Events waiting for Redis beyond this are dropped (and healed by resume).
 const QUEUE: usize = 10_000;
 const BACKOFF_START: Duration = Duration::from_millis(250);
@@ -37,11 +40,12 @@ pub struct RedisFanout {
 }
 
 impl RedisFanout {
-    /// Starts the publishing and subscribing tasks.
-    pub fn start(client: redis::Client, hub: Arc<Hub>, node_id: String) -> RedisFanout {
+    /// Starts the publishing and subscribing tasks on the deployment's channel.
+    pub fn start(client: redis::Client, namespace: &str, hub: Arc<Hub>, node_id: String) -> RedisFanout {
         let (outbox, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(publish_loop(client.clone(), queue));
-        tokio::spawn(subscribe_loop(client, hub.clone(), node_id.clone()));
+        let channel = format!("{namespace}:events");
+        tokio::spawn(publish_loop(client.clone(), channel.clone(), queue));
+        tokio::spawn(subscribe_loop(client, channel, hub.clone(), node_id.clone()));
         RedisFanout { hub, node_id, outbox }
     }
 }
@@ -58,7 +62,7 @@ impl Fanout for RedisFanout {
     }
 }
 
-async fn publish_loop(client: redis::Client, mut queue: mpsc::Receiver<String>) {
+async fn publish_loop(client: redis::Client, channel: String, mut queue: mpsc::Receiver<String>) {
     let mut backoff = BACKOFF_START;
     let mut pending: Option<String> = None;
     loop {
@@ -82,7 +86,7 @@ async fn publish_loop(client: redis::Client, mut queue: mpsc::Receiver<String>) 
                     None => return, // the fan-out is gone: the server is stopping
                 },
             };
-            if let Err(e) = redis::cmd("PUBLISH").arg(CHANNEL).arg(&payload).query_async::<i64>(&mut conn).await {
+            if let Err(e) = redis::cmd("PUBLISH").arg(&channel).arg(&payload).query_async::<i64>(&mut conn).await {
                 tracing::warn!(error = %e, "publishing to Redis failed; reconnecting");
                 pending = Some(payload);
                 break;
@@ -91,11 +95,11 @@ async fn publish_loop(client: redis::Client, mut queue: mpsc::Receiver<String>) 
     }
 }
 
-async fn subscribe_loop(client: redis::Client, hub: Arc<Hub>, node_id: String) {
+async fn subscribe_loop(client: redis::Client, channel: String, hub: Arc<Hub>, node_id: String) {
     let mut backoff = BACKOFF_START;
     loop {
         match client.get_async_pubsub().await {
-            Ok(mut pubsub) => match pubsub.subscribe(CHANNEL).await {
+            Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
                 Ok(()) => {
                     tracing::info!("receiving other nodes' events from Redis");
                     backoff = BACKOFF_START;

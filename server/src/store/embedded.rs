@@ -94,6 +94,34 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (conversation_id, user_id)
     );
     CREATE INDEX invitations_by_user ON invitations (user_id);",
+    // 3: chosen statuses.
+    "CREATE TABLE statuses (
+        user_id  TEXT PRIMARY KEY,
+        settings TEXT NOT NULL
+    );",
+    // 4: uploaded files, and the attachment a message carries (JSON).
+    "ALTER TABLE messages ADD COLUMN attachment TEXT;
+    CREATE TABLE blobs (
+        sha256     TEXT PRIMARY KEY,
+        size       INTEGER NOT NULL,
+        mime       TEXT NOT NULL,
+        width      INTEGER,
+        height     INTEGER,
+        thumbnail  INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE files (
+        id         TEXT PRIMARY KEY,
+        owner      TEXT NOT NULL,
+        sha256     TEXT NOT NULL REFERENCES blobs (sha256),
+        name       TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE file_postings (
+        file_id         TEXT NOT NULL,
+        conversation_id TEXT NOT NULL,
+        PRIMARY KEY (file_id, conversation_id)
+    );",
 ];
 
 #[derive(Clone)]

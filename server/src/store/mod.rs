@@ -8,10 +8,12 @@
 pub mod conversations;
 pub mod devices;
 pub mod embedded;
+pub mod files;
 pub mod friends;
 pub mod health;
 pub mod messages;
 pub mod mongodb;
+pub mod statuses;
 pub mod users;
 
 use std::sync::Arc;
@@ -19,14 +21,19 @@ use std::sync::Arc;
 use app::model::Millis;
 use async_trait::async_trait;
 
-pub use self::{conversations::ConversationRepo, devices::DeviceRepo, friends::FriendRepo, messages::MessageRepo, users::UserRepo};
+pub use self::{
+    conversations::ConversationRepo, devices::DeviceRepo, files::FileRepo, friends::FriendRepo, messages::MessageRepo,
+    statuses::StatusRepo, users::UserRepo,
+};
 
 /// File name of the embedded database inside the data dir.
 pub const EMBEDDED_FILE: &str = "natter.sqlite3";
 
 /// Every repository, behind one object.
 #[async_trait]
-pub trait Store: UserRepo + DeviceRepo + FriendRepo + ConversationRepo + MessageRepo + Send + Sync + 'static {
+pub trait Store:
+    UserRepo + DeviceRepo + FriendRepo + ConversationRepo + MessageRepo + FileRepo + StatusRepo + Send + Sync + 'static
+{
     /// `"embedded"` or `"mongodb"`, as reported by `/readyz`.
     fn kind(&self) -> &'static str;
 

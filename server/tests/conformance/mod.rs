@@ -8,12 +8,13 @@
 use std::collections::BTreeSet;
 
 use app::model::{
-    Conversation, ConversationId, ConversationKind, Gender, JoinPolicy, MessageKind, MessagePreview, Role, UserId,
+    Conversation, ConversationId, ConversationKind, FileId, Gender, JoinPolicy, MessageKind, MessagePreview, Role, UserId,
     Visibility,
 };
 use natter_server::store::{
     conversations::{ConversationPatch, Membership},
     devices::DeviceRecord,
+    files::{BlobRecord, FileRecord},
     friends::{FriendLink, LinkState},
     messages::{MessageDraft, MAX_PAGE},
     new_id, now_millis,
@@ -42,6 +43,7 @@ fn draft(conversation: &str, sender: &str, client_id: &str, text: &str) -> Messa
         client_id: client_id.to_owned(),
         kind: MessageKind::Text,
         content: text.to_owned(),
+        attachment: None,
     }
 }
 
@@ -438,4 +440,90 @@ pub async fn racing_batches_on_two_nodes_stay_gap_free(a: &DynStore, b: &DynStor
     }
     let stored = a.messages_after(&ConversationId::from("rb"), 0, 100).await.unwrap();
     assert_eq!(stored.iter().map(|m| m.seq).collect::<Vec<_>>(), (1..=100).collect::<Vec<u64>>());
+}
+
+pub async fn status_settings_default_then_round_trip(a: &DynStore, b: &DynStore) {
+    use app::{
+        api::{ConversationStatus, StatusSettings},
+        model::Status,
+    };
+    let (ann, bob, cat) = (UserId(new_id()), UserId(new_id()), UserId(new_id()));
+    assert_eq!(a.status_settings(&ann).await.unwrap(), StatusSettings::default());
+    assert!(a.status_settings_of(&[]).await.unwrap().is_empty());
+    let busy_at_work = StatusSettings {
+        status: Status::Invisible,
+        conversations: vec![ConversationStatus { conversation_id: ConversationId::from("work"), status: Status::Busy }],
+    };
+    a.put_status_settings(&ann, &busy_at_work).await.unwrap();
+    a.put_status_settings(&bob, &StatusSettings { status: Status::Away, conversations: vec![] }).await.unwrap();
+    assert_eq!(b.status_settings(&ann).await.unwrap(), busy_at_work);
+    // Replaced whole.
+    b.put_status_settings(&bob, &StatusSettings::default()).await.unwrap();
+    let mut some = b.status_settings_of(&[ann.clone(), bob.clone(), cat]).await.unwrap();
+    some.sort_by(|x, y| x.0 .0.cmp(&y.0 .0));
+    let mut want = vec![(ann, busy_at_work), (bob, StatusSettings::default())];
+    want.sort_by(|x, y| x.0 .0.cmp(&y.0 .0));
+    assert_eq!(some, want, "those who never set one are left out");
+}
+
+fn blob(sha_digit: char, mime: &str) -> BlobRecord {
+    BlobRecord {
+        sha256: sha_digit.to_string().repeat(64),
+        size: 1234,
+        mime: mime.to_owned(),
+        width: Some(640),
+        height: Some(480),
+        thumbnail: true,
+        created_ms: now_millis(),
+    }
+}
+
+fn file_of(owner: &str, blob: &BlobRecord, name: &str) -> FileRecord {
+    FileRecord { id: FileId(new_id()), owner: UserId::from(owner), name: name.to_owned(), blob: blob.clone(), created_ms: now_millis() }
+}
+
+pub async fn messages_keep_their_attachment(a: &DynStore, b: &DynStore) {
+    let mut d = draft("att", "u1", "with-file", "a caption");
+    d.kind = MessageKind::Voice;
+    d.attachment = Some(Box::new(file_of("u1", &blob('a', "audio/ogg"), "note.ogg").info().attach(Some(4200))));
+    let stored = a.append_message(d).await.unwrap().message;
+    assert_eq!(stored.attachment.as_ref().unwrap().duration_ms, Some(4200));
+    let read = b.messages_before(&ConversationId::from("att"), None, 10).await.unwrap();
+    assert_eq!(read, vec![stored]);
+}
+
+pub async fn blobs_are_recorded_once_per_hash(a: &DynStore, b: &DynStore) {
+    let first = blob('b', "image/png");
+    assert_eq!(b.blob(&first.sha256).await.unwrap(), None);
+    a.insert_blob(&first).await.unwrap();
+    let mut second = first.clone();
+    second.mime = "text/plain".into();
+    b.insert_blob(&second).await.unwrap();
+    assert_eq!(a.blob(&first.sha256).await.unwrap(), Some(first), "the first record stays");
+}
+
+pub async fn files_round_trip_with_their_blob(a: &DynStore, b: &DynStore) {
+    let shared = blob('c', "application/pdf");
+    a.insert_blob(&shared).await.unwrap();
+    let (mine, theirs) = (file_of("u1", &shared, "报告.pdf"), file_of("u2", &shared, "report.pdf"));
+    a.insert_file(&mine).await.unwrap();
+    b.insert_file(&theirs).await.unwrap();
+    assert_eq!(b.file(&mine.id).await.unwrap(), Some(mine.clone()));
+    assert_eq!(a.file(&theirs.id).await.unwrap(), Some(theirs));
+    assert_eq!(a.file(&FileId::from("nope")).await.unwrap(), None);
+    assert!(matches!(b.insert_file(&mine).await, Err(StoreError::Conflict(_))), "ids are unique");
+}
+
+pub async fn file_postings_are_a_set(a: &DynStore, b: &DynStore) {
+    let shared = blob('d', "image/jpeg");
+    a.insert_blob(&shared).await.unwrap();
+    let file = file_of("u1", &shared, "a.jpg");
+    a.insert_file(&file).await.unwrap();
+    assert!(b.postings(&file.id).await.unwrap().is_empty());
+    for conversation in ["c1", "c2", "c1"] {
+        a.record_posting(&file.id, &ConversationId::from(conversation)).await.unwrap();
+    }
+    let posted: BTreeSet<ConversationId> = b.postings(&file.id).await.unwrap().into_iter().collect();
+    assert_eq!(posted, BTreeSet::from([ConversationId::from("c1"), ConversationId::from("c2")]));
+    assert!(b.postings(&FileId::from("nope")).await.unwrap().is_empty());
 }

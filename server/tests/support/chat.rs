@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use app::{
     api::{AuthResponse, ConversationSummary},
-    model::{ConversationId, Message, MessageKind},
+    model::{ConversationId, Message, MessageKind, Presence},
     protocol::{ClientFrame, Position, ServerFrame, WsErrorCode},
 };
 use futures_util::{SinkExt, StreamExt};
@@ -64,7 +64,12 @@ impl<'a> User<'a> {
 
     /// A connection to `node` (any node of the cluster) that first resumes from `positions`.
     pub async fn connect_via(&self, node: &TestServer, positions: Vec<Position>) -> Client {
-        let mut req = format!("ws://{}/ws", node.addr).into_client_request().unwrap();
+        self.connect_to(node.addr, positions).await
+    }
+
+    /// A connection to the server at `addr` that first resumes from `positions`.
+    pub async fn connect_to(&self, addr: std::net::SocketAddr, positions: Vec<Position>) -> Client {
+        let mut req = format!("ws://{addr}/ws").into_client_request().unwrap();
         req.headers_mut().insert("authorization", format!("Bearer {}", self.token).parse().unwrap());
         let (stream, _) = tokio_tungstenite::connect_async(req).await.unwrap();
         let mut client = Client { stream };
@@ -95,6 +100,7 @@ impl Client {
             client_id: client_id.into(),
             kind: MessageKind::Text,
             content: text.into(),
+            attachment: None,
         };
         self.send(&frame).await;
     }
@@ -131,6 +137,17 @@ impl Client {
                 f @ ServerFrame::Ack { .. } if matches!(&f, ServerFrame::Ack { client_id: c, .. } if c == client_id) => return f,
                 f @ ServerFrame::Error { .. } => return f,
                 _ => {}
+            }
+        }
+    }
+
+    /// Reads until a presence frame about `user` in `conversation`; what it says.
+    pub async fn presence_of(&mut self, conversation: &ConversationId, user: &str) -> Presence {
+        loop {
+            if let ServerFrame::Presence { conversation_id, user_id, presence } = self.next().await {
+                if &conversation_id == conversation && user_id.0 == user {
+                    return presence;
+                }
             }
         }
     }

@@ -75,13 +75,18 @@ impl TestServer {
                 let uri = std::env::var("NATTER_TEST_MONGODB_URI").expect("NATTER_TEST_MONGODB_URI");
                 let db = format!("natter_test_{}", natter_server::store::new_id());
                 let mut flags = vec!["--mongodb-uri", &uri, "--mongodb-db", &db];
-                flags.extend_from_slice(extra);
+                flags.extend(extra);
                 TestServer::start(&flags).await
             }
             other => panic!("unknown store {other}"),
         };
         server.wait_for_status("/readyz", 200, Duration::from_secs(20)).await;
         server
+    }
+
+    /// The server's data dir (its files, its embedded database).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data.path()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -9,7 +9,7 @@
 mod embedded;
 mod mongodb;
 
-use app::model::{ConversationId, Message, MessageKind, UserId};
+use app::model::{Attachment, ConversationId, Message, MessageKind, UserId};
 use async_trait::async_trait;
 
 use super::StoreError;
@@ -30,6 +30,7 @@ pub struct MessageDraft {
     pub client_id: String,
     pub kind: MessageKind,
     pub content: String,
+    pub attachment: Option<Box<Attachment>>,
 }
 
 /// The result of [`MessageRepo::append_message`].

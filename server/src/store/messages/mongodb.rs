@@ -1,4 +1,4 @@
-use app::model::{ConversationId, Message, MessageId, MessageKind, UserId};
+use app::model::{Attachment, ConversationId, Message, MessageId, MessageKind, UserId};
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use mongodb::{
@@ -26,6 +26,8 @@ struct MessageDoc {
     kind: i32,
     content: String,
     created_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    attachment: Option<Box<Attachment>>,
 }
 
 impl From<&Message> for MessageDoc {
@@ -39,6 +41,7 @@ impl From<&Message> for MessageDoc {
             kind: m.kind.code(),
             content: m.content.clone(),
             created_ms: m.created_ms,
+            attachment: m.attachment.clone(),
         }
     }
 }
@@ -54,6 +57,7 @@ impl From<MessageDoc> for Message {
             kind: MessageKind::from_code(d.kind).unwrap_or_default(),
             content: d.content,
             created_ms: d.created_ms,
+            attachment: d.attachment,
         }
     }
 }
@@ -77,6 +81,7 @@ impl MongoStore {
                     kind: d.kind,
                     content: d.content.clone(),
                     created_ms: now,
+                    attachment: d.attachment.clone(),
                 }
             })
             .collect();
@@ -132,6 +137,7 @@ impl MessageRepo for MongoStore {
             kind: draft.kind,
             content: draft.content.clone(),
             created_ms: now_millis(),
+            attachment: draft.attachment.clone(),
         };
         for _ in 0..MAX_SEQ_ATTEMPTS {
             message.seq = self.last_seq(&draft.conversation_id).await? + 1;

@@ -1,0 +1,244 @@
+//! The composer's attachment controls: pick a file (a picture goes as an
+//! image message, audio as a voice message, video as a video, anything else
+//! as a file), or record a voice note or a video clip; then the upload, with
+//! a progress bar, and the message.
+
+use std::time::Duration;
+
+use leptos::{html, prelude::*, task::spawn_local};
+
+use crate::{
+    chat::use_live,
+    client::{self, PickedFile},
+    i18n::{use_i18n, Msg},
+    model::{ConversationId, MessageKind},
+    protocol::ApiError,
+    recorder::Recorder,
+};
+
+/// How often the recording time shown moves on.
+const TICK: Duration = Duration::from_millis(250);
+
+#[component]
+pub fn AttachControls(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoView {
+    let i18n = use_i18n();
+    let live = use_live();
+    let id = StoredValue::new(id);
+    // The fraction uploaded while an upload runs.
+    let progress = RwSignal::new(None::<f64>);
+    let problem = RwSignal::new(None::<ApiError>);
+    // While recording: whether it is a video, and for how long so far.
+    let recording = RwSignal::new(None::<bool>);
+    let elapsed_ms = RwSignal::new(0u64);
+    let recorder = StoredValue::new_local(None::<Recorder>);
+    let ticker = StoredValue::new(None::<IntervalHandle>);
+    let camera = NodeRef::<html::Video>::new();
+    // A video recording shows what the camera sees.
+    Effect::new(move || {
+        if let Some(video) = camera.get() {
+            recorder.with_value(|r| r.as_ref().map(|r| r.preview_in(&video)));
+        }
+    });
+
+    let send_file = move |file: PickedFile, kind: MessageKind, duration_ms: Option<u64>| {
+        progress.set(Some(0.0));
+        problem.set(None);
+        spawn_local(async move {
+            match client::upload_file(&file, kind, move |sent| progress.set(Some(sent))).await {
+                Ok((kind, info)) => {
+                    live.send_attachment(id.get_value(), kind, info.attach(duration_ms), String::new());
+                    at_bottom.set(true);
+                }
+                Err(e) => problem.set(Some(e)),
+            }
+            progress.set(None);
+        });
+    };
+    let on_pick = move |ev: leptos::ev::Event| {
+        if let Some(file) = client::picked_file(&ev) {
+            let kind = kind_for(&file.browser_type());
+            send_file(file, kind, None);
+        }
+    };
+    let stop_ticking = move || {
+        if let Some(handle) = ticker.get_value() {
+            handle.clear();
+        }
+        ticker.set_value(None);
+        recording.set(None);
+    };
+    let record = move |video: bool| {
+        problem.set(None);
+        spawn_local(async move {
+            match Recorder::start(video).await {
+                Ok(started) => {
+                    let since = started.started_ms();
+                    recorder.set_value(Some(started));
+                    elapsed_ms.set(0);
+                    recording.set(Some(video));
+                    let tick = move || elapsed_ms.set((client::now_ms() - since).max(0) as u64);
+                    ticker.set_value(set_interval_with_handle(tick, TICK).ok());
+                }
+                Err(e) => problem.set(Some(e)),
+            }
+        });
+    };
+    let finish = move |_| {
+        let video = recording.get_untracked() == Some(true);
+        stop_ticking();
+        let Some(taken) = recorder.try_update_value(Option::take).flatten() else { return };
+        spawn_local(async move {
+            match taken.finish().await {
+                Ok((file, duration)) => {
+                    send_file(file, if video { MessageKind::Video } else { MessageKind::Voice }, Some(duration))
+                }
+                Err(e) => problem.set(Some(e)),
+            }
+        });
+    };
+    let cancel = move |_| {
+        stop_ticking();
+        if let Some(taken) = recorder.try_update_value(Option::take).flatten() {
+            taken.cancel();
+        }
+    };
+    on_cleanup(move || {
+        if let Some(handle) = ticker.try_get_value().flatten() {
+            handle.clear();
+        }
+        if let Some(taken) = recorder.try_update_value(Option::take).flatten() {
+            taken.cancel();
+        }
+    });
+
+    let busy = move || progress.get().is_some() || recording.get().is_some();
+    view! {
+        <Show when=move || progress.get().is_some() || problem.with(Option::is_some)>
+            <div class="attach-status">
+                {move || {
+                    progress
+                        .get()
+                        .map(|sent| {
+                            view! {
+                                <progress
+                                    data-testid="upload-progress"
+                                    max="100"
+                                    value=format!("{:.0}", sent * 100.0)
+                                    aria-label=move || i18n.t(Msg::UploadProgress)
+                                ></progress>
+                            }
+                        })
+                }}
+                {move || {
+                    problem
+                        .get()
+                        .map(|e| {
+                            view! {
+                                <p class="send-error" role="alert" data-testid="attach-error">
+                                    {move || i18n.upload_error(&e)}
+                                </p>
+                            }
+                        })
+                }}
+            </div>
+        </Show>
+        <Show
+            when=move || recording.get().is_some()
+            fallback=move || {
+                view! {
+                    <div class="attach-controls">
+                    <label class="icon-button attach-button" title=move || i18n.t(Msg::AttachFile)>
+                        <svg viewBox="0 0 24 24" aria-hidden="true">
+                            <path d="M12 5v14M5 12h14" fill="none" stroke="currentColor" stroke-width="2.5" stroke-linecap="round"></path>
+                        </svg>
+                        <span class="visually-hidden">{move || i18n.t(Msg::AttachFile)}</span>
+                        <input
+                            type="file"
+                            class="visually-hidden"
+                            data-testid="attach-input"
+                            disabled=busy
+                            on:change=on_pick
+                        />
+                    </label>
+                    <button
+                        type="button"
+                        class="icon-button"
+                        data-testid="record-voice"
+                        title=move || i18n.t(Msg::RecordVoice)
+                        aria-label=move || i18n.t(Msg::RecordVoice)
+                        disabled=busy
+                        on:click=move |_| record(false)
+                    >
+                        <svg viewBox="0 0 24 24" aria-hidden="true">
+                            <rect x="9" y="3" width="6" height="11" rx="3" fill="currentColor"></rect>
+                            <path d="M5 11a7 7 0 0 0 14 0M12 18v3" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"></path>
+                        </svg>
+                    </button>
+                    <button
+                        type="button"
+                        class="icon-button"
+                        data-testid="record-video"
+                        title=move || i18n.t(Msg::RecordVideo)
+                        aria-label=move || i18n.t(Msg::RecordVideo)
+                        disabled=busy
+                        on:click=move |_| record(true)
+                    >
+                        <svg viewBox="0 0 24 24" aria-hidden="true">
+                            <rect x="2" y="6" width="14" height="12" rx="2" fill="currentColor"></rect>
+                            <path d="M16 10l6-4v12l-6-4z" fill="currentColor"></path>
+                        </svg>
+                    </button>
+                    </div>
+                }
+            }
+        >
+            <Show when=move || recording.get() == Some(true)>
+                <video class="camera-preview" node_ref=camera autoplay muted playsinline data-testid="camera-preview"></video>
+            </Show>
+            <div class="recording" data-testid="recording" aria-live="polite">
+                <span class="recording-dot" aria-hidden="true"></span>
+                <span>{move || i18n.t(Msg::Recording)}</span>
+                <span data-testid="recording-time">{move || clock(elapsed_ms.get())}</span>
+                <button type="button" class="btn" data-testid="record-stop" on:click=finish>
+                    {move || i18n.t(Msg::StopAndSend)}
+                </button>
+                <button type="button" class="link-button" data-testid="record-cancel" on:click=cancel>
+                    {move || i18n.t(Msg::CancelRecording)}
+                </button>
+            </div>
+        </Show>
+    }
+}
+
+/// The kind of message a file goes as, from the browser's guess at its type.
+/// Only a first try: the server sniffs the bytes and may refuse the kind,
+/// and the file then goes as a plain file.
+fn kind_for(browser_type: &str) -> MessageKind {
+    match browser_type.split('/').next().unwrap_or_default() {
+        "image" => MessageKind::Image,
+        "audio" => MessageKind::Voice,
+        "video" => MessageKind::Video,
+        _ => MessageKind::File,
+    }
+}
+
+/// "0:07"
+fn clock(ms: u64) -> String {
+    let seconds = ms / 1000;
+    format!("{}:{:02}", seconds / 60, seconds % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_go_as_the_kind_their_type_suggests() {
+        assert_eq!(kind_for("image/heic"), MessageKind::Image);
+        assert_eq!(kind_for("audio/mpeg"), MessageKind::Voice);
+        assert_eq!(kind_for("video/mp4"), MessageKind::Video);
+        assert_eq!(kind_for(""), MessageKind::File);
+        assert_eq!(kind_for("application/pdf"), MessageKind::File);
+        assert_eq!(clock(67_900), "1:07");
+    }
+}

@@ -1,0 +1,89 @@
+import {
+  expect,
+  request as playwrightRequest,
+  type APIRequestContext,
+  type Browser,
+  type BrowserContext,
+  type Page,
+} from '@playwright/test';
+
+// What the chat specs share: accounts made through the API (sign-up is rate
+// limited per IP, so specs register a few users once), signed-in browser
+// pages, groups, sending and finding messages.
+
+export const PASSWORD = 'correct horse battery';
+
+export interface Account {
+  id: string;
+  email: string;
+  nickname: string;
+  /** The device the account's cookie belongs to. */
+  deviceId: string;
+  api: APIRequestContext;
+}
+
+let serial = 0;
+export async function register(baseURL: string, tag: string): Promise<Account> {
+  const unique = `${Date.now()}${serial++}${Math.random().toString(36).slice(2, 6)}`;
+  const user = { email: `c${unique}@example.org`, nickname: `${tag} ${unique.slice(-5)}`, password: PASSWORD };
+  const deviceId = `e2e${unique}`;
+  const api = await playwrightRequest.newContext({ baseURL });
+  const res = await api.post('/api/auth/register', { data: { ...user, device_id: deviceId } });
+  expect(res.status(), await res.text()).toBe(201);
+  return { id: (await res.json()).user.id, email: user.email, nickname: user.nickname, deviceId, api };
+}
+
+export interface Options {
+  viewport?: { width: number; height: number };
+  /** Runs before the page loads: to route its websocket, say. */
+  prepare?: (page: Page) => Promise<void>;
+}
+
+/** A signed-in browser page of `account`, at `path`, hydrated and connected. */
+export async function open(browser: Browser, baseURL: string, account: Account, path: string, options: Options = {}) {
+  const { viewport, prepare } = options;
+  const context = await browser.newContext({ baseURL, locale: 'en-US', viewport, storageState: await account.api.storageState() });
+  const page = await context.newPage();
+  await prepare?.(page);
+  await page.goto(path);
+  await page.locator('body[data-hydrated="true"]').waitFor();
+  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'online');
+  return { context, page };
+}
+
+/** A group of `owner` with `members`, made through the API. */
+export async function group(owner: Account, name: string, members: Account[], extra: object = {}): Promise<string> {
+  const res = await owner.api.post('/api/conversations', { data: { name, members: members.map((m) => m.id), ...extra } });
+  expect(res.status(), await res.text()).toBe(201);
+  return (await res.json()).conversation.id;
+}
+
+export async function send(page: Page, text: string) {
+  await page.getByTestId('composer').fill(text);
+  await page.getByTestId('composer').press('Enter');
+  // Acknowledged: stored under a sequence number, no longer pending.
+  await expect(messages(page, text).and(page.locator('[data-seq]:not([data-pending])'))).toHaveCount(1);
+}
+
+export function messages(page: Page, text: string) {
+  return page.getByTestId('message').filter({ hasText: text });
+}
+
+export function row(page: Page, conversationId: string) {
+  return page.locator(`[data-testid="chat-row"][data-conversation-id="${conversationId}"]`);
+}
+
+/** Keeps the browser contexts a test opens, to close them after it. */
+export class Contexts {
+  private opened: BrowserContext[] = [];
+
+  async open(browser: Browser, baseURL: string, account: Account, path: string, options?: Options) {
+    const opened = await open(browser, baseURL, account, path, options);
+    this.opened.push(opened.context);
+    return opened.page;
+  }
+
+  async closeAll() {
+    await Promise.all(this.opened.splice(0).map((c) => c.close()));
+  }
+}

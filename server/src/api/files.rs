@@ -1,0 +1,227 @@
+//! Uploads and downloads of files for messages (`/api/files`); the disk
+//! side lives in `crate::files`.
+
+use app::{
+    api::{attachment_fits, check_file_name, FileInfo, InstantChallenge, InstantClaim, InstantProof},
+    model::{FileId, MessageKind, UserId},
+    protocol::{ApiError, ErrorCode},
+};
+use axum::{
+    body::Body,
+    extract::{rejection::QueryRejection, Path, Query, State},
+    http::{header, HeaderMap, StatusCode},
+    response::Response,
+    Json,
+};
+use serde::Deserialize;
+
+use super::json::ApiJson;
+use crate::{
+    auth::AuthUser,
+    error::HttpError,
+    files::{self, image_parts, instant::Challenge, serve, sniff, ReceiveError},
+    store::{
+        files::{BlobRecord, FileRecord},
+        new_id, now_millis,
+    },
+    AppState,
+};
+
+/// Header carrying the client's hex SHA-256 of an upload, checked against the bytes.
+pub const CONTENT_SHA256: &str = "x-content-sha256";
+
+#[derive(Deserialize)]
+pub struct UploadQuery {
+    name: Option<String>,
+    /// The message kind the file is meant for: a file that cannot be one is refused.
+    #[serde(default)]
+    kind: Option<MessageKind>,
+}
+
+/// `POST /api/files?name=…&kind=…`: the raw bytes as the body.
+pub async fn upload(
+    State(state): State<AppState>,
+    me: AuthUser,
+    query: Result<Query<UploadQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<FileInfo>), HttpError> {
+    let Query(query) = query.map_err(|e| HttpError::new(ErrorCode::BadRequest, e.body_text()))?;
+    let name = check_file_name(query.name.as_deref().unwrap_or_default())?;
+    let kind = query.kind.unwrap_or(MessageKind::File);
+    let claimed_sha256 = match headers.get(CONTENT_SHA256) {
+        Some(v) => Some(sha256_param(v.to_str().unwrap_or_default())?),
+        None => None,
+    };
+    let max = state.config.max_upload_bytes;
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(too_large(max));
+    }
+    let disk = state.files_disk();
+    let mut body = body.into_data_stream();
+    let received = disk.receive(&mut body, max).await;
+    if matches!(received, Err(ReceiveError::TooLarge)) {
+        files::drain(&mut body).await;
+    }
+    let received = received.map_err(|e| match e {
+        ReceiveError::TooLarge => too_large(max),
+        ReceiveError::Empty => ApiError::invalid("body", "the file is empty").into(),
+        ReceiveError::Body(why) => HttpError::new(ErrorCode::BadRequest, format!("the upload broke off: {why}")),
+        ReceiveError::Io(e) => io_failure(e),
+    })?;
+    if claimed_sha256.as_ref().is_some_and(|claimed| *claimed != received.sha256) {
+        return Err(ApiError::invalid("sha256", "the bytes received do not match X-Content-Sha256; nothing was stored").into());
+    }
+    let mime = sniff::mime_of(&received.head);
+    let claimed_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if sniff::claim_contradicts(claimed_type, &mime) {
+        return Err(HttpError::new(
+            ErrorCode::UnsupportedMediaType,
+            format!("the content is {mime}, not {claimed_type}; nothing was stored"),
+        ));
+    }
+    let image = match mime.starts_with("image/") {
+        true => {
+            let bytes = disk.read_received(&received).await.map_err(io_failure)?;
+            let sniffed = mime.clone();
+            tokio::task::spawn_blocking(move || image_parts(&bytes, &sniffed))
+                .await
+                .map_err(|e| HttpError::new(ErrorCode::Internal, format!("image task failed: {e}")))?
+        }
+        false => None,
+    };
+    fits(kind, &mime, image.is_some())?;
+    let blob = BlobRecord {
+        sha256: received.sha256.clone(),
+        size: received.size,
+        mime,
+        width: image.as_ref().map(|i| i.width),
+        height: image.as_ref().map(|i| i.height),
+        thumbnail: image.is_some(),
+        created_ms: now_millis(),
+    };
+    disk.keep(received, image.as_ref()).await.map_err(io_failure)?;
+    state.store.insert_blob(&blob).await?;
+    // Identical content uploaded before keeps its first record (its facts are the same).
+    let blob = state.store.blob(&blob.sha256).await?.unwrap_or(blob);
+    let info = record_file(&state, &me.user_id, blob, name).await?;
+    Ok((StatusCode::CREATED, Json(info)))
+}
+
+/// `POST /api/files/instant`: a challenge when the server holds the content, else 404.
+pub async fn claim(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ApiJson(req): ApiJson<InstantClaim>,
+) -> Result<Json<InstantChallenge>, HttpError> {
+    let sha256 = sha256_param(&req.sha256)?;
+    let name = check_file_name(&req.name)?;
+    let not_held = || HttpError::new(ErrorCode::NotFound, "the server does not hold this content: upload it");
+    let blob = state.store.blob(&sha256).await?.filter(|b| b.size == req.size).ok_or_else(not_held)?;
+    if !tokio::fs::try_exists(state.files_disk().blob_path(&sha256)).await.unwrap_or(false) {
+        return Err(not_held());
+    }
+    fits(req.kind, &blob.mime, blob.thumbnail)?;
+    state
+        .challenges
+        .issue(me.user_id.clone(), blob, name, req.kind)
+        .map(Json)
+        .ok_or_else(|| HttpError::new(ErrorCode::RateLimited, "too many instant uploads at once; upload the file"))
+}
+
+/// `POST /api/files/instant/{challenge_id}`: the proof; 201 with the new file.
+pub async fn prove(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Path(challenge_id): Path<String>,
+    ApiJson(req): ApiJson<InstantProof>,
+) -> Result<(StatusCode, Json<FileInfo>), HttpError> {
+    let challenge: Challenge = state
+        .challenges
+        .take(&challenge_id, &me.user_id)
+        .ok_or_else(|| HttpError::new(ErrorCode::NotFound, "no such challenge, or it expired: claim again"))?;
+    let path = state.files_disk().blob_path(&challenge.blob.sha256);
+    if !challenge.verify(&path, &req.proof).await.map_err(io_failure)? {
+        return Err(HttpError::new(ErrorCode::Forbidden, "the proof does not match the content; nothing was stored"));
+    }
+    let info = record_file(&state, &me.user_id, challenge.blob, challenge.name).await?;
+    Ok((StatusCode::CREATED, Json(info)))
+}
+
+/// `GET /api/files/{id}`: the content (images without their metadata).
+pub async fn download(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, HttpError> {
+    let file = readable_file(&state, &me.user_id, id).await?;
+    let disk = state.files_disk();
+    let blob = &file.blob;
+    let inline = blob.thumbnail || blob.mime.starts_with("audio/") || blob.mime.starts_with("video/");
+    let path = disk.served_path(blob);
+    let download = serve::Download { path: &path, mime: &blob.mime, name: &file.name, inline, etag: blob.sha256.clone() };
+    Ok(serve::send(download, &headers).await)
+}
+
+/// `GET /api/files/{id}/thumbnail`: a WebP at most 320 pixels on a side.
+pub async fn thumbnail(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, HttpError> {
+    let file = readable_file(&state, &me.user_id, id).await?;
+    if !file.blob.thumbnail {
+        return Err(HttpError::new(ErrorCode::NotFound, "this file has no thumbnail"));
+    }
+    let path = state.files_disk().thumbnail_path(&file.blob.sha256);
+    let name = format!("{}.webp", file.name);
+    let etag = format!("{}-thumb", file.blob.sha256);
+    let download = serve::Download { path: &path, mime: "image/webp", name: &name, inline: true, etag };
+    Ok(serve::send(download, &headers).await)
+}
+
+async fn readable_file(state: &AppState, user: &UserId, id: String) -> Result<FileRecord, HttpError> {
+    let file = state
+        .store
+        .file(&FileId(id))
+        .await?
+        .ok_or_else(|| HttpError::new(ErrorCode::NotFound, "no such file"))?;
+    if !files::may_read(&state.store, user, &file).await? {
+        return Err(HttpError::new(ErrorCode::Forbidden, "this file was not posted in a conversation of yours"));
+    }
+    Ok(file)
+}
+
+async fn record_file(state: &AppState, owner: &UserId, blob: BlobRecord, name: String) -> Result<FileInfo, HttpError> {
+    let file = FileRecord { id: FileId(new_id()), owner: owner.clone(), name, blob, created_ms: now_millis() };
+    state.store.insert_file(&file).await?;
+    Ok(file.info())
+}
+
+fn fits(kind: MessageKind, mime: &str, thumbnail: bool) -> Result<(), HttpError> {
+    attachment_fits(kind, mime, thumbnail).map_err(|why| {
+        HttpError::new(ErrorCode::UnsupportedMediaType, format!("{why} (this is {mime}); nothing was stored"))
+    })
+}
+
+/// A hex SHA-256 from the client, lower-cased.
+fn sha256_param(s: &str) -> Result<String, HttpError> {
+    let s = s.trim().to_ascii_lowercase();
+    if files::is_sha256(&s) {
+        Ok(s)
+    } else {
+        Err(ApiError::invalid("sha256", "a SHA-256 is 64 hex digits").into())
+    }
+}
+
+fn too_large(max: u64) -> HttpError {
+    HttpError::new(ErrorCode::PayloadTooLarge, format!("a file may be at most {} MiB; nothing was stored", max >> 20))
+}
+
+fn io_failure(e: std::io::Error) -> HttpError {
+    tracing::error!(error = %e, "cannot store or read an uploaded file");
+    HttpError::new(ErrorCode::Internal, "cannot store the file")
+}

@@ -1,0 +1,326 @@
+//! Uploaded files on disk, and who may read them.
+//!
+//! Content is stored once per SHA-256 under `<data dir>/files/ab/cd/<sha256>`
+//! (names the server makes, never the client). An upload streams into
+//! `files/tmp/` while it is hashed and counted; only when the size limit,
+//! the client's hash and the type checks pass is it synced and renamed into
+//! place, so a failed upload leaves nothing behind. Images the server can
+//! decode also get `<sha256>.thumb.webp` and `<sha256>.image`, a copy
+//! re-encoded from pixels (EXIF and other metadata gone), which is what is
+//! served in place of the original; GIFs, which carry no EXIF, are served as
+//! they are.
+//!
+//! | module | holds |
+//! |---|---|
+//! | here | the disk layout, receiving an upload, image derivatives, access |
+//! | `sniff` | the type of content from its first bytes |
+//! | `instant` | instant upload: challenges proving possession of content |
+//! | `serve` | answering downloads: ranges, safe names, caching |
+
+pub mod instant;
+pub mod serve;
+pub mod sniff;
+
+use std::{
+    io::Cursor,
+    path::{Path, PathBuf},
+};
+
+use app::{
+    api::attachment_fits,
+    model::{Attachment, ConversationId, MessageKind, UserId},
+    protocol::AttachmentRef,
+};
+use futures_util::{Stream, StreamExt};
+use image::{codecs::jpeg::JpegEncoder, DynamicImage, ImageFormat};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::{
+    avatar,
+    store::{files::BlobRecord, DynStore, StoreError},
+};
+
+/// Bytes of an upload's start kept for sniffing its type.
+const HEAD_BYTES: usize = 8192;
+/// Most bytes of a refused upload read on before answering; see [`drain`].
+const DRAIN_BYTES: u64 = 1 << 20;
+/// Longest side of a thumbnail, in pixels.
+const THUMBNAIL_SIDE: u32 = 320;
+/// Longest voice note or video a message may claim to last.
+const MAX_DURATION_MS: u64 = 24 * 3600 * 1000;
+
+/// The files directory: `<data dir>/files`.
+#[derive(Clone, Debug)]
+pub struct Disk {
+    root: PathBuf,
+}
+
+/// An upload received into a temporary file, not yet in place.
+#[derive(Debug)]
+pub struct Received {
+    tmp: TempFile,
+    pub sha256: String,
+    pub size: u64,
+    /// The first [`HEAD_BYTES`] bytes.
+    pub head: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    #[error("the upload is larger than the limit")]
+    TooLarge,
+    #[error("the upload is empty")]
+    Empty,
+    #[error("the upload broke off: {0}")]
+    Body(String),
+    #[error("cannot write the upload: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A file removed when dropped unless [`TempFile::keep`] renamed it away.
+#[derive(Debug)]
+struct TempFile(Option<PathBuf>);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// What the server derived from an image it could decode.
+#[derive(Debug)]
+pub struct ImageParts {
+    pub width: u32,
+    pub height: u32,
+    pub thumbnail: Vec<u8>,
+    /// The re-encoded copy without metadata; `None` when the original is served (GIF).
+    pub clean: Option<Vec<u8>>,
+}
+
+impl Disk {
+    pub fn new(data_dir: &Path) -> Disk {
+        Disk { root: data_dir.join("files") }
+    }
+
+    /// Where the content with this hash lives. `sha256` must be 64 hex digits.
+    pub fn blob_path(&self, sha256: &str) -> PathBuf {
+        debug_assert!(is_sha256(sha256));
+        self.root.join(&sha256[..2]).join(&sha256[2..4]).join(sha256)
+    }
+
+    pub fn thumbnail_path(&self, sha256: &str) -> PathBuf {
+        self.blob_path(sha256).with_extension("thumb.webp")
+    }
+
+    fn clean_path(&self, sha256: &str) -> PathBuf {
+        self.blob_path(sha256).with_extension("image")
+    }
+
+    /// The bytes a download of this blob gets: images without their metadata.
+    pub fn served_path(&self, blob: &BlobRecord) -> PathBuf {
+        if blob.thumbnail && blob.mime != "image/gif" {
+            self.clean_path(&blob.sha256)
+        } else {
+            self.blob_path(&blob.sha256)
+        }
+    }
+
+    /// Streams `body` into a temporary file, hashing it; stops with
+    /// [`ReceiveError::TooLarge`] as soon as it passes `max` bytes.
+    pub async fn receive<S, B, E>(&self, body: &mut S, max: u64) -> Result<Received, ReceiveError>
+    where
+        S: Stream<Item = Result<B, E>> + Unpin,
+        B: AsRef<[u8]>,
+        E: std::fmt::Display,
+    {
+        let dir = self.root.join("tmp");
+        tokio::fs::create_dir_all(&dir).await?;
+        let tmp = TempFile(Some(dir.join(format!("{}.part", crate::store::new_id()))));
+        let path = tmp.0.clone().expect("just set");
+        let mut file = tokio::fs::File::create(&path).await?;
+        let (mut hasher, mut size, mut head) = (Sha256::new(), 0u64, Vec::new());
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| ReceiveError::Body(e.to_string()))?;
+            let chunk = chunk.as_ref();
+            size += chunk.len() as u64;
+            if size > max {
+                return Err(ReceiveError::TooLarge);
+            }
+            if head.len() < HEAD_BYTES {
+                head.extend_from_slice(&chunk[..chunk.len().min(HEAD_BYTES - head.len())]);
+            }
+            hasher.update(chunk);
+            file.write_all(chunk).await?;
+        }
+        if size == 0 {
+            return Err(ReceiveError::Empty);
+        }
+        file.sync_all().await?;
+        Ok(Received { tmp, sha256: hex(&hasher.finalize()), size, head })
+    }
+
+    /// Moves a checked upload into place (unless identical content is there
+    /// already) with its image derivatives.
+    pub async fn keep(&self, mut received: Received, image: Option<&ImageParts>) -> std::io::Result<()> {
+        let target = self.blob_path(&received.sha256);
+        tokio::fs::create_dir_all(target.parent().expect("blob paths have a parent")).await?;
+        if let Some(parts) = image {
+            write_atomically(&self.thumbnail_path(&received.sha256), &parts.thumbnail).await?;
+            if let Some(clean) = &parts.clean {
+                write_atomically(&self.clean_path(&received.sha256), clean).await?;
+            }
+        }
+        if tokio::fs::try_exists(&target).await? {
+            return Ok(()); // the temporary file goes when `received` drops
+        }
+        let tmp = received.tmp.0.take().expect("a received upload has its file");
+        let renamed = tokio::fs::rename(&tmp, &target).await;
+        if renamed.is_err() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+        renamed
+    }
+
+    /// Reads the whole received upload, for image processing.
+    pub async fn read_received(&self, received: &Received) -> std::io::Result<Vec<u8>> {
+        tokio::fs::read(received.tmp.0.as_ref().expect("a received upload has its file")).await
+    }
+}
+
+/// Reads and drops what follows of a refused upload, up to [`DRAIN_BYTES`]:
+/// a client still sending when the server answers and closes may otherwise
+/// lose the answer to a connection reset.
+pub async fn drain<S, B, E>(body: &mut S)
+where
+    S: Stream<Item = Result<B, E>> + Unpin,
+    B: AsRef<[u8]>,
+{
+    let mut left = DRAIN_BYTES;
+    while let Some(Ok(chunk)) = body.next().await {
+        left = left.saturating_sub(chunk.as_ref().len() as u64);
+        if left == 0 {
+            return;
+        }
+    }
+}
+
+/// Writes a temporary file beside `path`, syncs it and renames it over `path`.
+async fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = TempFile(Some(path.with_extension(format!("{}.part", crate::store::new_id()))));
+    let tmp_path = tmp.0.clone().expect("just set");
+    let mut file = tokio::fs::File::create(&tmp_path).await?;
+    file.write_all(bytes).await?;
+    file.sync_all().await?;
+    tokio::fs::rename(&tmp_path, path).await?;
+    tmp.0 = None; // renamed: nothing left to remove
+    Ok(())
+}
+
+/// Decodes an image (with the avatar decoder's limits against bombs), and
+/// makes its thumbnail and a copy without metadata. `None` when it is not an
+/// image the server can decode. CPU-bound: run it with `spawn_blocking`.
+pub fn image_parts(bytes: &[u8], mime: &str) -> Option<ImageParts> {
+    let format = match mime {
+        "image/png" => ImageFormat::Png,
+        "image/jpeg" => ImageFormat::Jpeg,
+        "image/webp" => ImageFormat::WebP,
+        "image/gif" => ImageFormat::Gif,
+        _ => return None,
+    };
+    let (mut image, orientation) = avatar::decode(bytes).ok()?;
+    image.apply_orientation(orientation);
+    let thumbnail = avatar::encode_webp(&image.thumbnail(THUMBNAIL_SIDE, THUMBNAIL_SIDE).into_rgba8()).ok()?;
+    let clean = match format {
+        ImageFormat::Gif => None,
+        ImageFormat::WebP => Some(avatar::encode_webp(&image.to_rgba8()).ok()?),
+        ImageFormat::Jpeg => {
+            let mut out = Vec::new();
+            let rgb = DynamicImage::ImageRgb8(image.to_rgb8());
+            rgb.write_with_encoder(JpegEncoder::new_with_quality(&mut out, 90)).ok()?;
+            Some(out)
+        }
+        _ => {
+            let mut out = Cursor::new(Vec::new());
+            image.write_to(&mut out, format).ok()?;
+            Some(out.into_inner())
+        }
+    };
+    Some(ImageParts { width: image.width(), height: image.height(), thumbnail, clean })
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `s` is a lower-case hex SHA-256.
+pub fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Whether `user` may read the file: its uploader, or a member of a
+/// conversation it was posted in.
+pub async fn may_read(store: &DynStore, user: &UserId, file: &crate::store::files::FileRecord) -> Result<bool, StoreError> {
+    if file.owner == *user {
+        return Ok(true);
+    }
+    for conversation in store.postings(&file.id).await? {
+        if store.member(&conversation, user).await?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Why a send's attachment is refused.
+#[derive(Debug)]
+pub enum Refused {
+    /// Bad input, with the reason for the error frame.
+    Bad(String),
+    Store(StoreError),
+}
+
+impl From<StoreError> for Refused {
+    fn from(e: StoreError) -> Self {
+        Refused::Store(e)
+    }
+}
+
+/// Checks the attachment of a `kind` message `sender` is posting in
+/// `conversation`: one of the sender's own uploads, of a type that fits the
+/// kind. Records the posting first, so members can fetch the file as soon
+/// as the message reaches them.
+pub async fn attach(
+    store: &DynStore,
+    sender: &UserId,
+    conversation: &ConversationId,
+    kind: MessageKind,
+    reference: Option<AttachmentRef>,
+) -> Result<Option<Box<Attachment>>, Refused> {
+    let bad = |why: &str| Err(Refused::Bad(why.to_owned()));
+    let reference = match (kind, reference) {
+        (MessageKind::Text, None) => return Ok(None),
+        (MessageKind::Text, Some(_)) => return bad("a text message carries no attachment"),
+        (MessageKind::VoiceCall | MessageKind::VideoCall, _) => return bad("calls are not sent as messages"),
+        (_, None) => return bad("this kind of message needs an attachment"),
+        (_, Some(reference)) => reference,
+    };
+    let file = match store.file(&reference.file_id).await? {
+        Some(file) if file.owner == *sender => file,
+        _ => return bad("attachment: no such file among your uploads"),
+    };
+    if let Err(why) = attachment_fits(kind, &file.blob.mime, file.blob.thumbnail) {
+        return bad(why);
+    }
+    let duration_ms = match (kind, reference.duration_ms) {
+        (MessageKind::Voice | MessageKind::Video, Some(ms)) if ms > MAX_DURATION_MS => {
+            return bad("attachment: duration_ms is longer than a day")
+        }
+        (MessageKind::Voice | MessageKind::Video, duration) => duration,
+        _ => None,
+    };
+    store.record_posting(&file.id, conversation).await?;
+    Ok(Some(Box::new(file.info().attach(duration_ms))))
+}

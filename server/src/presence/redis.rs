@@ -1,0 +1,229 @@
+//! The cluster's presence registry in Redis. Keys start with the
+//! deployment's namespace (see `crate::hub::redis::namespace`):
+//!
+//! - `<ns>:presence:<user>`: a hash from node id to that node's tally of
+//!   the user (`"connections:active"`); the user's cluster tally is its sum.
+//! - `<ns>:node:<node>:users`: the users a node has a tally for.
+//! - `<ns>:node:<node>:alive`: the node's heartbeat, renewed every third of
+//!   its time to live.
+//! - `<ns>:nodes`: every node that ever recorded anything.
+//!
+//! A node whose heartbeat ran out crashed or lost Redis: the first node to
+//! notice takes a short lock and removes the dead node's tallies, so its users
+//! turn offline within the time to live plus one upkeep period. A node that
+//! starts clears what its earlier run left behind in the same way. Changes
+//! are made by one script each, so concurrent nodes never see half of one.
+
+use std::{
+    collections::HashMap,
+    sync::atomic::{AtomicBool, Ordering},
+    time::Duration,
+};
+
+use app::model::UserId;
+use async_trait::async_trait;
+use redis::{aio::MultiplexedConnection, Script};
+
+use super::{
+    registry::{Registry, Transition, Unavailable},
+    tally::Tally,
+};
+use crate::redis_conn::SharedConnection;
+
+
+/// Sets (or with 0 connections removes) one node's tally of a user, keeping
+/// the node's user set in step; returns the user's summed tally before and after.
+const RECORD: &str = r#"
+local function sum()
+  local c, a = 0, 0
+  for _, v in ipairs(redis.call('HVALS', KEYS[1])) do
+    local i = string.find(v, ':')
+    c = c + tonumber(string.sub(v, 1, i - 1))
+    a = a + tonumber(string.sub(v, i + 1))
+  end
+  return c, a
+end
+local c0, a0 = sum()
+if tonumber(ARGV[2]) > 0 then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
+  redis.call('SADD', KEYS[2], ARGV[4])
+else
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('SREM', KEYS[2], ARGV[4])
+end
+local c1, a1 = sum()
+return {c0, a0, c1, a1}
+"#;
+
+pub struct RedisRegistry {
+    conn: SharedConnection,
+    namespace: String,
+    node: String,
+    ttl: Duration,
+    record: Script,
+    /// Whether this run's first upkeep (which clears the earlier run's state) is done.
+    started: AtomicBool,
+}
+
+fn unavailable(e: redis::RedisError) -> Unavailable {
+    Unavailable(e.to_string())
+}
+
+fn parse(value: &str) -> Tally {
+    let mut parts = value.split(':').map(|n| n.parse().unwrap_or(0));
+    Tally { connections: parts.next().unwrap_or(0), active: parts.next().unwrap_or(0) }
+}
+
+impl RedisRegistry {
+    /// `ttl`: how long a node's heartbeat lasts; upkeep must run every `ttl / 3`.
+    pub fn new(client: redis::Client, namespace: String, node: String, ttl: Duration) -> RedisRegistry {
+        RedisRegistry {
+            conn: SharedConnection::new(client),
+            namespace,
+            node,
+            ttl,
+            record: Script::new(RECORD),
+            started: AtomicBool::new(false),
+        }
+    }
+
+    fn nodes_key(&self) -> String {
+        format!("{}:nodes", self.namespace)
+    }
+
+    fn user_key(&self, user: &str) -> String {
+        format!("{}:presence:{user}", self.namespace)
+    }
+
+    fn node_key(&self, node: &str, what: &str) -> String {
+        format!("{}:node:{node}:{what}", self.namespace)
+    }
+
+    async fn with_conn<T, F, Fut>(&self, f: F) -> Result<T, Unavailable>
+    where
+        F: FnOnce(MultiplexedConnection) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        self.conn.run(f).await.map_err(unavailable)
+    }
+
+    async fn set(&self, node: &str, user: &UserId, tally: Tally) -> Result<Transition, Unavailable> {
+        let sums: Vec<u32> = self
+            .with_conn(|mut c| async move {
+                self.record
+                    .key(self.user_key(&user.0))
+                    .key(self.node_key(node, "users"))
+                    .arg(node)
+                    .arg(tally.connections)
+                    .arg(tally.active)
+                    .arg(&user.0)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        let [c0, a0, c1, a1] = sums[..] else {
+            return Err(Unavailable(format!("unexpected answer from the presence script: {sums:?}")));
+        };
+        Ok(Transition {
+            user: user.clone(),
+            before: Tally { connections: c0, active: a0 },
+            after: Tally { connections: c1, active: a1 },
+        })
+    }
+
+    /// Removes every tally `node` holds; answers the transitions.
+    async fn clear(&self, node: &str) -> Result<Vec<Transition>, Unavailable> {
+        let users: Vec<String> = self
+            .with_conn(|mut c| async move { redis::cmd("SMEMBERS").arg(self.node_key(node, "users")).query_async(&mut c).await })
+            .await?;
+        let mut transitions = Vec::new();
+        for user in users {
+            transitions.push(self.set(node, &UserId(user), Tally::default()).await?);
+        }
+        Ok(transitions)
+    }
+
+    /// Clears the nodes whose heartbeat ran out, each by one node only.
+    async fn reap(&self) -> Result<Vec<Transition>, Unavailable> {
+        let nodes: Vec<String> =
+            self.with_conn(|mut c| async move { redis::cmd("SMEMBERS").arg(self.nodes_key()).query_async(&mut c).await }).await?;
+        let mut transitions = Vec::new();
+        for node in nodes.into_iter().filter(|n| *n != self.node) {
+            let claimed: Option<String> = self
+                .with_conn(|mut c| {
+                    let node = node.clone();
+                    async move {
+                        let alive: bool = redis::cmd("EXISTS").arg(self.node_key(&node, "alive")).query_async(&mut c).await?;
+                        if alive {
+                            return Ok(None);
+                        }
+                        redis::cmd("SET")
+                            .arg(self.node_key(&node, "reaper"))
+                            .arg(&self.node)
+                            .arg("NX")
+                            .arg("PX")
+                            .arg(self.ttl.as_millis() as u64)
+                            .query_async(&mut c)
+                            .await
+                    }
+                })
+                .await?;
+            if claimed.is_some() {
+                tracing::info!(%node, "a node's heartbeat ran out: its users' connections are gone");
+                transitions.extend(self.clear(&node).await?);
+                let node = node.clone();
+                self.with_conn(|mut c| async move { redis::cmd("SREM").arg(self.nodes_key()).arg(node).query_async::<i64>(&mut c).await })
+                    .await?;
+            }
+        }
+        Ok(transitions)
+    }
+}
+
+#[async_trait]
+impl Registry for RedisRegistry {
+    async fn record(&self, user: &UserId, node: Tally) -> Result<Transition, Unavailable> {
+        self.set(&self.node, user, node).await
+    }
+
+    async fn tallies(&self, users: &[UserId]) -> Result<HashMap<UserId, Tally>, Unavailable> {
+        let mut pipe = redis::pipe();
+        for user in users {
+            pipe.cmd("HVALS").arg(self.user_key(&user.0));
+        }
+        let values: Vec<Vec<String>> = self.with_conn(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+        Ok(users
+            .iter()
+            .zip(values)
+            .map(|(user, values)| (user.clone(), Tally::sum(values.iter().map(|v| parse(v)))))
+            .filter(|(_, tally)| tally.connected())
+            .collect())
+    }
+
+    async fn upkeep(&self) -> Result<Vec<Transition>, Unavailable> {
+        let mut transitions = Vec::new();
+        if !self.started.load(Ordering::Acquire) {
+            transitions.extend(self.clear(&self.node).await?);
+            self.started.store(true, Ordering::Release);
+        }
+        let (node, ttl) = (self.node.clone(), self.ttl.as_millis() as u64);
+        self.with_conn(|mut c| async move {
+            redis::pipe()
+                .cmd("SET")
+                .arg(self.node_key(&node, "alive"))
+                .arg(1)
+                .arg("PX")
+                .arg(ttl)
+                .ignore()
+                .cmd("SADD")
+                .arg(self.nodes_key())
+                .arg(&node)
+                .ignore()
+                .query_async::<()>(&mut c)
+                .await
+        })
+        .await?;
+        transitions.extend(self.reap().await?);
+        Ok(transitions)
+    }
+}

@@ -1,0 +1,112 @@
+use app::model::{ConversationId, FileId, UserId};
+use async_trait::async_trait;
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::{BlobRecord, FileRecord, FileRepo};
+use crate::store::{
+    embedded::{internal, query_all, write_error, EmbeddedStore},
+    StoreError,
+};
+
+const BLOB_COLUMNS: &str = "b.sha256, b.size, b.mime, b.width, b.height, b.thumbnail, b.created_ms";
+
+fn blob_from(row: &Row<'_>, at: usize) -> rusqlite::Result<BlobRecord> {
+    Ok(BlobRecord {
+        sha256: row.get(at)?,
+        size: row.get::<_, i64>(at + 1)? as u64,
+        mime: row.get(at + 2)?,
+        width: row.get(at + 3)?,
+        height: row.get(at + 4)?,
+        thumbnail: row.get(at + 5)?,
+        created_ms: row.get(at + 6)?,
+    })
+}
+
+#[async_trait]
+impl FileRepo for EmbeddedStore {
+    async fn insert_blob(&self, blob: &BlobRecord) -> Result<(), StoreError> {
+        let b = blob.clone();
+        self.call(move |c| {
+            c.execute(
+                "INSERT INTO blobs (sha256, size, mime, width, height, thumbnail, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (sha256) DO NOTHING",
+                params![b.sha256, b.size as i64, b.mime, b.width, b.height, b.thumbnail, b.created_ms],
+            )
+            .map(drop)
+            .map_err(internal)
+        })
+        .await
+    }
+
+    async fn blob(&self, sha256: &str) -> Result<Option<BlobRecord>, StoreError> {
+        let sha256 = sha256.to_owned();
+        self.call(move |c| {
+            c.query_row(&format!("SELECT {BLOB_COLUMNS} FROM blobs b WHERE b.sha256 = ?1"), [sha256], |r| blob_from(r, 0))
+                .optional()
+                .map_err(internal)
+        })
+        .await
+    }
+
+    async fn insert_file(&self, file: &FileRecord) -> Result<(), StoreError> {
+        let f = file.clone();
+        self.call(move |c| {
+            c.execute(
+                "INSERT INTO files (id, owner, sha256, name, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![f.id.0, f.owner.0, f.blob.sha256, f.name, f.created_ms],
+            )
+            .map(drop)
+            .map_err(|e| write_error(e, "a file with this id"))
+        })
+        .await
+    }
+
+    async fn file(&self, id: &FileId) -> Result<Option<FileRecord>, StoreError> {
+        let id = id.0.clone();
+        self.call(move |c| {
+            c.query_row(
+                &format!(
+                    "SELECT f.id, f.owner, f.name, f.created_ms, {BLOB_COLUMNS}
+                     FROM files f JOIN blobs b ON b.sha256 = f.sha256 WHERE f.id = ?1"
+                ),
+                [id],
+                |r| {
+                    Ok(FileRecord {
+                        id: FileId(r.get(0)?),
+                        owner: UserId(r.get(1)?),
+                        name: r.get(2)?,
+                        created_ms: r.get(3)?,
+                        blob: blob_from(r, 4)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(internal)
+        })
+        .await
+    }
+
+    async fn record_posting(&self, file: &FileId, conversation: &ConversationId) -> Result<(), StoreError> {
+        let (file, conversation) = (file.0.clone(), conversation.0.clone());
+        self.call(move |c| {
+            c.execute(
+                "INSERT INTO file_postings (file_id, conversation_id) VALUES (?1, ?2)
+                 ON CONFLICT (file_id, conversation_id) DO NOTHING",
+                params![file, conversation],
+            )
+            .map(drop)
+            .map_err(internal)
+        })
+        .await
+    }
+
+    async fn postings(&self, file: &FileId) -> Result<Vec<ConversationId>, StoreError> {
+        let file = file.0.clone();
+        self.call(move |c| {
+            query_all(c, "SELECT conversation_id FROM file_postings WHERE file_id = ?1", [file], |r| {
+                Ok(ConversationId(r.get(0)?))
+            })
+        })
+        .await
+    }
+}

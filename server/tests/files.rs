@@ -1,0 +1,431 @@
+//! Uploads, downloads, instant uploads and attachment messages, end to end
+//! over HTTP and the websocket, on both stores.
+
+#[macro_use]
+mod support;
+
+use std::{io::Cursor, path::Path};
+
+use app::{
+    api::{FileInfo, InstantChallenge},
+    model::{FileId, MessageKind},
+    protocol::{AttachmentRef, ClientFrame, ServerFrame, WsErrorCode},
+};
+use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
+use reqwest::{header, Method};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use support::{chat::User, TestServer};
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// Bytes no sniffer takes for text or a known format.
+fn noise(len: usize, seed: u8) -> Vec<u8> {
+    let mut x = u32::from(seed) | 0x1000;
+    (0..len)
+        .map(|i| {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            if i == 0 { 0 } else { (x >> 24) as u8 }
+        })
+        .collect()
+}
+
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let image: DynamicImage = RgbImage::from_fn(width, height, |x, y| Rgb([x as u8, y as u8, 90])).into();
+    let mut out = Cursor::new(Vec::new());
+    image.write_to(&mut out, ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// A JPEG carrying an EXIF segment with a (made-up) camera name.
+fn jpeg_with_exif() -> Vec<u8> {
+    let image: DynamicImage = RgbImage::from_fn(400, 300, |x, _| Rgb([x as u8, 80, 160])).into();
+    let mut out = Cursor::new(Vec::new());
+    image.write_to(&mut out, ImageFormat::Jpeg).unwrap();
+    let jpeg = out.into_inner();
+    let make = b"SecretCam GPS 51.5N\0";
+    let mut tiff = b"MM\0\x2a\0\0\0\x08".to_vec();
+    tiff.extend(1u16.to_be_bytes()); // one entry: Make, ASCII, its length, at offset 26
+    tiff.extend(0x010Fu16.to_be_bytes());
+    tiff.extend(2u16.to_be_bytes());
+    tiff.extend((make.len() as u32).to_be_bytes());
+    tiff.extend(26u32.to_be_bytes());
+    tiff.extend(0u32.to_be_bytes());
+    tiff.extend(make);
+    let payload = [b"Exif\0\0".as_slice(), &tiff].concat();
+    let mut with = jpeg[..2].to_vec();
+    with.extend([0xFF, 0xE1]);
+    with.extend(((payload.len() + 2) as u16).to_be_bytes());
+    with.extend(payload);
+    with.extend(&jpeg[2..]);
+    with
+}
+
+/// An ELF header and some padding: an executable, whatever its name says.
+fn elf() -> Vec<u8> {
+    let mut bytes = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0>\0".to_vec();
+    bytes.resize(4096, 0x90);
+    bytes
+}
+
+/// The start of an Ogg stream, as a voice note recorder writes it.
+fn ogg() -> Vec<u8> {
+    let mut bytes = b"OggS\0\x02".to_vec();
+    bytes.extend(noise(2000, 7));
+    bytes
+}
+
+/// The start of a WebM file (EBML header).
+fn webm() -> Vec<u8> {
+    let mut bytes = vec![0x1A, 0x45, 0xDF, 0xA3, 0x9F, 0x42, 0x86, 0x81, 0x01, 0x42, 0x82, 0x84];
+    bytes.extend(b"webm");
+    bytes.extend(noise(3000, 9));
+    bytes
+}
+
+impl User<'_> {
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.server.client.request(method, self.server.url(path)).bearer_auth(&self.token)
+    }
+
+    async fn upload_raw(&self, query: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> (u16, Value) {
+        let mut req = self.request(Method::POST, &format!("/api/files?{query}")).body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.unwrap();
+        (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn upload(&self, name: &str, kind: &str, body: &[u8]) -> FileInfo {
+        let query = format!("name={}&kind={kind}", urlencode(name));
+        let (status, info) = self.upload_raw(&query, body.to_vec(), &[]).await;
+        assert_eq!(status, 201, "{info}");
+        serde_json::from_value(info).unwrap()
+    }
+
+    async fn download(&self, path: &str, range: Option<&str>) -> reqwest::Response {
+        let mut req = self.request(Method::GET, path);
+        if let Some(range) = range {
+            req = req.header(header::RANGE, range);
+        }
+        req.send().await.unwrap()
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'_' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Every regular file under `dir`.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return vec![] };
+    entries
+        .flat_map(|e| {
+            let path = e.unwrap().path();
+            if path.is_dir() { files_under(&path) } else { vec![path] }
+        })
+        .collect()
+}
+
+async fn uploads_come_back_byte_for_byte_with_ranges(server: &TestServer) {
+    let ann = User::register(server, "ann").await;
+    let bytes = noise(300_000, 1);
+    let info = ann.upload("data 报告.bin", "file", &bytes).await;
+    assert_eq!((info.size, info.sha256.as_str(), info.mime.as_str()), (300_000, sha256(&bytes).as_str(), "application/octet-stream"));
+    assert_eq!(info.name, "data 报告.bin");
+    assert!(!info.thumbnail);
+
+    let path = format!("/api/files/{}", info.id);
+    let resp = ann.download(&path, None).await;
+    assert_eq!(resp.status(), 200);
+    let h = resp.headers().clone();
+    assert_eq!(h[header::CONTENT_TYPE], "application/octet-stream");
+    assert_eq!(h[header::ACCEPT_RANGES], "bytes");
+    assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(h[header::CONTENT_DISPOSITION], "attachment; filename=\"data __.bin\"; filename*=UTF-8''data%20%E6%8A%A5%E5%91%8A.bin");
+    assert_eq!(resp.bytes().await.unwrap(), bytes);
+
+    let resp = ann.download(&path, Some("bytes=1000-1999")).await;
+    assert_eq!(resp.status(), 206);
+    assert_eq!(resp.headers()[header::CONTENT_RANGE], "bytes 1000-1999/300000");
+    assert_eq!(resp.bytes().await.unwrap(), bytes[1000..2000]);
+    let resp = ann.download(&path, Some("bytes=-10")).await;
+    assert_eq!((resp.status().as_u16(), resp.bytes().await.unwrap().to_vec()), (206, bytes[299_990..].to_vec()));
+    let resp = ann.download(&path, Some("bytes=300000-")).await;
+    assert_eq!(resp.status(), 416);
+    assert_eq!(resp.headers()[header::CONTENT_RANGE], "bytes */300000");
+
+    // The same content again is stored once on disk, under a new record.
+    let again = ann.upload("copy.bin", "file", &bytes).await;
+    assert_ne!(again.id, info.id);
+    let stored = files_under(&server.data_dir().join("files"));
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0].file_name().unwrap().to_str().unwrap(), info.sha256);
+
+    let (status, body) = ann.call(Method::GET, "/api/files/nope", None).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+}
+
+async fn images_get_thumbnails_and_lose_their_exif(server: &TestServer) {
+    let ann = User::register(server, "ann").await;
+    let jpeg = jpeg_with_exif();
+    assert!(jpeg.windows(9).any(|w| w == b"SecretCam"));
+    let info = ann.upload("photo.png", "image", &jpeg).await;
+    assert_eq!((info.mime.as_str(), info.width, info.height, info.thumbnail), ("image/jpeg", Some(400), Some(300), true));
+
+    let resp = ann.download(&format!("/api/files/{}", info.id), None).await;
+    assert_eq!(resp.headers()[header::CONTENT_TYPE], "image/jpeg");
+    assert!(resp.headers()[header::CONTENT_DISPOSITION].to_str().unwrap().starts_with("inline;"));
+    let served = resp.bytes().await.unwrap();
+    assert!(!served.windows(4).any(|w| w == b"Exif") && !served.windows(9).any(|w| w == b"SecretCam"), "EXIF is gone");
+    let decoded = image::load_from_memory_with_format(&served, ImageFormat::Jpeg).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (400, 300));
+
+    let resp = ann.download(&format!("/api/files/{}/thumbnail", info.id), None).await;
+    assert_eq!((resp.status().as_u16(), resp.headers()[header::CONTENT_TYPE].to_str().unwrap()), (200, "image/webp"));
+    let thumb = image::load_from_memory_with_format(&resp.bytes().await.unwrap(), ImageFormat::WebP).unwrap();
+    assert_eq!((thumb.width(), thumb.height()), (320, 240));
+
+    let other = ann.upload("notes.txt", "file", b"just text").await;
+    assert_eq!(other.mime, "text/plain");
+    let resp = ann.download(&format!("/api/files/{}/thumbnail", other.id), None).await;
+    assert_eq!(resp.status(), 404);
+}
+
+/// Runs on a server that takes at most 1 MiB.
+async fn bad_uploads_are_refused_and_leave_nothing(server: &TestServer) {
+    let ann = User::register(server, "ann").await;
+    let over = noise((1 << 20) + 1, 2);
+    let text = b"plain words, not a picture".to_vec();
+    let zeros = "0".repeat(64);
+    // What, query, body, headers; then the status, code and field expected.
+    type Case<'a> = (&'a str, &'a str, Vec<u8>, Vec<(&'a str, &'a str)>, u16, &'a str, Option<&'a str>);
+    let cases: Vec<Case> = vec![
+        ("empty", "name=empty.txt", vec![], vec![], 400, "bad_request", Some("body")),
+        ("a lying type", "name=a.png", text.clone(), vec![("content-type", "image/png")], 415, "unsupported_media_type", None),
+        ("an executable as an image", "name=cat.png&kind=image", elf(), vec![], 415, "unsupported_media_type", None),
+        ("text as a voice note", "name=a.ogg&kind=voice", text.clone(), vec![], 415, "unsupported_media_type", None),
+        ("no name", "kind=file", text.clone(), vec![], 400, "bad_request", Some("name")),
+        ("a path", "name=..%2F..%2Fetc%2Fpasswd", text.clone(), vec![], 400, "bad_request", Some("name")),
+        ("a control character", "name=a%07b.txt", text.clone(), vec![], 400, "bad_request", Some("name")),
+        ("a right-to-left trick", "name=gnp%E2%80%AEexe.png", elf(), vec![], 400, "bad_request", Some("name")),
+        ("a wrong hash", "name=a.txt", text.clone(), vec![("x-content-sha256", zeros.as_str())], 400, "bad_request", Some("sha256")),
+        ("a malformed hash", "name=a.txt", text.clone(), vec![("x-content-sha256", "abc")], 400, "bad_request", Some("sha256")),
+        ("an unknown kind", "name=a.txt&kind=hologram", text.clone(), vec![], 400, "bad_request", None),
+    ];
+    for (what, query, body, headers, status, code, field) in cases {
+        let (got, error) = ann.upload_raw(query, body, &headers).await;
+        assert_eq!((got, error["code"].as_str()), (status, Some(code)), "{what}: {error}");
+        assert_eq!(error["field"].as_str(), field, "{what}: {error}");
+    }
+    // Over the limit without a declared length: refused while streaming.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = over.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
+    let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+    let resp = ann.request(Method::POST, "/api/files?name=big.bin").body(body).send().await.unwrap();
+    assert_eq!(resp.status(), 413);
+    let error: Value = resp.json().await.unwrap();
+    assert_eq!(error["code"], "payload_too_large");
+    // With a declared length over the limit: refused before reading. The
+    // server may close the connection while the client still sends.
+    let resp = ann.request(Method::POST, "/api/files?name=big.bin").body(over.clone()).send().await;
+    if let Ok(resp) = resp {
+        assert_eq!(resp.status(), 413);
+    }
+
+    let left = files_under(&server.data_dir().join("files"));
+    assert!(left.is_empty(), "nothing stored on disk: {left:?}");
+    for content in [over, text, elf()] {
+        let claim = json!({ "sha256": sha256(&content), "size": content.len(), "name": "x" });
+        let (status, _) = ann.call(Method::POST, "/api/files/instant", Some(claim)).await;
+        assert_eq!(status, 404, "no content recorded");
+    }
+    // The executable may travel as a plain file: sniffed as what it is.
+    let info = ann.upload("cat.png", "file", &elf()).await;
+    assert_eq!(info.mime, "application/x-executable");
+    let resp = ann.download(&format!("/api/files/{}", info.id), None).await;
+    assert!(resp.headers()[header::CONTENT_DISPOSITION].to_str().unwrap().starts_with("attachment;"));
+}
+
+async fn only_members_of_a_conversation_it_was_posted_in_may_download(server: &TestServer) {
+    let (ann, bob, cat) = (User::register(server, "ann").await, User::register(server, "bob").await, User::register(server, "cat").await);
+    let room = ann.group("room", &[&bob], json!({})).await;
+    let info = ann.upload("plan.txt", "file", b"the plan").await;
+    let path = format!("/api/files/{}", info.id);
+    assert_eq!(bob.download(&path, None).await.status(), 403, "not posted yet");
+
+    let mut a = ann.connect().await;
+    a.send(&send(&room, "f1", MessageKind::File, &info.id, None)).await;
+    assert!(matches!(a.answer("f1").await, ServerFrame::Ack { .. }));
+    let resp = bob.download(&path, None).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.bytes().await.unwrap(), "the plan");
+    let resp = cat.download(&path, None).await;
+    assert_eq!(resp.status(), 403);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "forbidden");
+    let resp = server.client.get(server.url(&path)).send().await.unwrap();
+    assert_eq!(resp.status(), 401, "not signed in");
+}
+
+fn send(conversation: &app::model::ConversationId, client_id: &str, kind: MessageKind, file: &FileId, duration_ms: Option<u64>) -> ClientFrame {
+    ClientFrame::Send {
+        conversation_id: conversation.clone(),
+        client_id: client_id.into(),
+        kind,
+        content: String::new(),
+        attachment: Some(AttachmentRef { file_id: file.clone(), duration_ms }),
+    }
+}
+
+async fn instant_uploads_need_proof_of_possession(server: &TestServer) {
+    let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
+    let bytes = noise(100_000, 3);
+    let original = ann.upload("big.bin", "file", &bytes).await;
+    let claim = json!({ "sha256": sha256(&bytes), "size": bytes.len(), "name": "mine.bin" });
+
+    // A wrong proof is refused, and uses the challenge up.
+    let (status, body) = bob.call(Method::POST, "/api/files/instant", Some(claim.clone())).await;
+    assert_eq!(status, 200, "{body}");
+    let challenge: InstantChallenge = serde_json::from_value(body).unwrap();
+    assert_eq!(challenge.ranges.len(), 3);
+    let path = format!("/api/files/instant/{}", challenge.challenge_id);
+    let (status, body) = bob.call(Method::POST, &path, Some(json!({ "proof": sha256(b"guess") }))).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
+    let right = proof(&challenge, &bytes);
+    let (status, _) = bob.call(Method::POST, &path, Some(json!({ "proof": right }))).await;
+    assert_eq!(status, 404, "a challenge answers once");
+    // Another user's challenge is not found either.
+    let (_, body) = bob.call(Method::POST, "/api/files/instant", Some(claim.clone())).await;
+    let challenge: InstantChallenge = serde_json::from_value(body).unwrap();
+    let path = format!("/api/files/instant/{}", challenge.challenge_id);
+    let (status, _) = ann.call(Method::POST, &path, Some(json!({ "proof": proof(&challenge, &bytes) }))).await;
+    assert_eq!(status, 404);
+
+    // The right proof gets bob his own record of the content, with no bytes sent.
+    let (status, body) = bob.call(Method::POST, &path, Some(json!({ "proof": proof(&challenge, &bytes) }))).await;
+    assert_eq!(status, 201, "{body}");
+    let mine: FileInfo = serde_json::from_value(body).unwrap();
+    assert_ne!(mine.id, original.id);
+    assert_eq!((mine.name.as_str(), mine.sha256.as_str(), mine.size), ("mine.bin", original.sha256.as_str(), original.size));
+    assert_eq!(bob.download(&format!("/api/files/{}", mine.id), None).await.bytes().await.unwrap(), bytes);
+    assert_eq!(bob.download(&format!("/api/files/{}", original.id), None).await.status(), 403, "ann's record stays hers");
+    assert_eq!(files_under(&server.data_dir().join("files")).len(), 1);
+
+    let cases = [
+        (json!({ "sha256": sha256(b"never uploaded"), "size": 14, "name": "x" }), 404),
+        (json!({ "sha256": sha256(&bytes), "size": 99, "name": "x" }), 404),
+        (json!({ "sha256": "not-a-hash", "size": 1, "name": "x" }), 400),
+        (json!({ "sha256": sha256(&bytes), "size": bytes.len(), "name": "../x" }), 400),
+        (json!({ "sha256": sha256(&bytes), "size": bytes.len(), "name": "x", "kind": "image" }), 415),
+    ];
+    for (claim, status) in cases {
+        assert_eq!(bob.call(Method::POST, "/api/files/instant", Some(claim.clone())).await.0, status, "{claim}");
+    }
+    let (status, _) = bob.call(Method::POST, "/api/files/instant/unknown", Some(json!({ "proof": "00" }))).await;
+    assert_eq!(status, 404);
+}
+
+fn proof(challenge: &InstantChallenge, bytes: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(challenge.nonce.as_bytes());
+    for &(start, end) in &challenge.ranges {
+        hasher.update(&bytes[start as usize..end as usize]);
+    }
+    hex(&hasher.finalize())
+}
+
+async fn attachment_messages_travel_over_the_websocket(server: &TestServer) {
+    let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
+    let room = ann.group("room", &[&bob], json!({})).await;
+    let (mut a, mut b) = (ann.connect().await, bob.connect().await);
+    let image = ann.upload("pic.png", "image", &png(64, 48)).await;
+    let voice = ann.upload("note.ogg", "voice", &ogg()).await;
+    let video = ann.upload("clip.webm", "video", &webm()).await;
+    let file = ann.upload("data.bin", "file", &noise(500, 4)).await;
+    let sends = [
+        (MessageKind::Image, &image, None),
+        (MessageKind::Voice, &voice, Some(4200)),
+        (MessageKind::Video, &video, Some(9000)),
+        (MessageKind::File, &file, None),
+    ];
+    for (i, (kind, info, duration)) in sends.iter().enumerate() {
+        let mut frame = send(&room, &format!("m{i}"), *kind, &info.id, *duration);
+        if let ClientFrame::Send { content, .. } = &mut frame {
+            *content = format!("caption {i}");
+        }
+        a.send(&frame).await;
+        assert!(matches!(a.answer(&format!("m{i}")).await, ServerFrame::Ack { .. }));
+        let got = b.message().await;
+        assert_eq!((got.kind, got.content.clone()), (*kind, format!("caption {i}")));
+        assert_eq!(got.attachment, Some(Box::new((*info).clone().attach(*duration))));
+    }
+    let (status, history) = bob.call(Method::GET, &format!("/api/conversations/{room}/messages"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(history[0]["attachment"]["file_id"], json!(file.id), "history keeps attachments");
+    assert_eq!(history[0]["attachment"]["mime"], "application/octet-stream");
+    let summaries = bob.summaries().await;
+    assert_eq!(summaries[0].conversation.last_message.as_ref().unwrap().kind, MessageKind::File);
+
+    // Refused: another's file, a file of the wrong kind, a missing or extra attachment, a call.
+    let bobs = bob.upload("b.txt", "file", b"bob's").await;
+    let wrong = [
+        send(&room, "x1", MessageKind::File, &bobs.id, None),
+        send(&room, "x2", MessageKind::Image, &file.id, None),
+        send(&room, "x3", MessageKind::Voice, &image.id, None),
+        send(&room, "x4", MessageKind::Video, &image.id, None),
+        send(&room, "x5", MessageKind::Text, &file.id, None),
+        send(&room, "x6", MessageKind::File, &FileId::from("nope"), None),
+        send(&room, "x7", MessageKind::VoiceCall, &file.id, None),
+        send(&room, "x8", MessageKind::Voice, &voice.id, Some(100 * 24 * 3600 * 1000)),
+        ClientFrame::Send { conversation_id: room.clone(), client_id: "x9".into(), kind: MessageKind::Image, content: "hi".into(), attachment: None },
+    ];
+    for frame in wrong {
+        let ClientFrame::Send { client_id, .. } = &frame else { unreachable!() };
+        let client_id = client_id.clone();
+        a.send(&frame).await;
+        match a.answer(&client_id).await {
+            ServerFrame::Error { code, client_id: Some(id), .. } => assert_eq!((code, id), (WsErrorCode::BadRequest, client_id)),
+            other => panic!("{client_id}: {other:?}"),
+        }
+    }
+    let (_, history) = bob.call(Method::GET, &format!("/api/conversations/{room}/messages"), None).await;
+    assert_eq!(history.as_array().unwrap().len(), 4, "nothing refused was stored");
+}
+
+mod limits {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bad_uploads_on_the_embedded_store() {
+        let server = TestServer::on_store_with("embedded", &["--max-upload-mib", "1"]).await;
+        bad_uploads_are_refused_and_leave_nothing(&server).await;
+        server.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bad_uploads_on_mongodb() {
+        let server = TestServer::on_store_with("mongodb", &["--max-upload-mib", "1"]).await;
+        bad_uploads_are_refused_and_leave_nothing(&server).await;
+        server.stop().await;
+    }
+}
+
+on_both_stores!(
+    uploads_come_back_byte_for_byte_with_ranges,
+    images_get_thumbnails_and_lose_their_exif,
+    only_members_of_a_conversation_it_was_posted_in_may_download,
+    instant_uploads_need_proof_of_possession,
+    attachment_messages_travel_over_the_websocket,
+);
