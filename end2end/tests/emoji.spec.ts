@@ -1,39 +1,25 @@
-import { expect, request as playwrightRequest, test, type APIRequestContext, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { expect, test, type Browser, type Page } from '@playwright/test';
+
+import { Contexts, group, register, type Account, type Options } from './support';
 
 // Emoji and the sensitive-word filter in the browser: the picker inserts at
 // the caret and remembers what was used, a typed :shortcode: arrives as its
 // emoji, the emoji font is served, and a listed word (the server runs with
 // end2end/fixtures/sensitive-words.txt) arrives masked.
 
-interface Account {
-  id: string;
-  api: APIRequestContext;
-}
-
-async function register(baseURL: string, tag: string): Promise<Account> {
-  const unique = `${Date.now()}${Math.random().toString(36).slice(2, 8)}`;
-  const api = await playwrightRequest.newContext({ baseURL });
-  const data = { email: `${tag}${unique}@example.org`, nickname: `${tag} ${unique.slice(-5)}`, password: 'correct horse battery', device_id: `e2e${unique}` };
-  const res = await api.post('/api/auth/register', { data });
-  expect(res.status(), await res.text()).toBe(201);
-  return { id: (await res.json()).user.id, api };
-}
-
 let alice: Account;
 let bob: Account;
 let room: string;
-const contexts: BrowserContext[] = [];
+const contexts = new Contexts();
 
 test.beforeAll(async ({ baseURL }) => {
-  alice = await register(baseURL!, 'emo');
-  bob = await register(baseURL!, 'ji');
-  const res = await alice.api.post('/api/conversations', { data: { name: `Emoji ${Date.now()}`, members: [bob.id] } });
-  expect(res.status(), await res.text()).toBe(201);
-  room = (await res.json()).conversation.id;
+  alice = await register(baseURL!, 'Emo');
+  bob = await register(baseURL!, 'Ji');
+  room = await group(alice, `Emoji ${Date.now()}`, [bob]);
 });
 
 test.afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((c) => c.close()));
+  await contexts.closeAll();
 });
 
 test.afterAll(async () => {
@@ -41,23 +27,8 @@ test.afterAll(async () => {
   await bob.api.dispose();
 });
 
-interface Options {
-  viewport?: { width: number; height: number };
-  locale?: string;
-  /** Runs before the page loads: to route its websocket, say. */
-  prepare?: (page: Page) => Promise<void>;
-}
-
-async function openRoom(browser: Browser, baseURL: string, account: Account, options: Options = {}) {
-  const { viewport, locale = 'en-US', prepare } = options;
-  const context = await browser.newContext({ baseURL, locale, viewport, storageState: await account.api.storageState() });
-  contexts.push(context);
-  const page = await context.newPage();
-  await prepare?.(page);
-  await page.goto(`/chats/${room}`);
-  await page.locator('body[data-hydrated="true"]').waitFor();
-  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'online');
-  return page;
+function openRoom(browser: Browser, baseURL: string, account: Account, options?: Options) {
+  return contexts.open(browser, baseURL, account, `/chats/${room}`, options);
 }
 
 function message(page: Page, text: string) {

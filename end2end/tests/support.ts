@@ -35,14 +35,16 @@ export async function register(baseURL: string, tag: string): Promise<Account> {
 
 export interface Options {
   viewport?: { width: number; height: number };
+  /** The browser's language; English unless given. */
+  locale?: string;
   /** Runs before the page loads: to route its websocket, say. */
   prepare?: (page: Page) => Promise<void>;
 }
 
 /** A signed-in browser page of `account`, at `path`, hydrated and connected. */
 export async function open(browser: Browser, baseURL: string, account: Account, path: string, options: Options = {}) {
-  const { viewport, prepare } = options;
-  const context = await browser.newContext({ baseURL, locale: 'en-US', viewport, storageState: await account.api.storageState() });
+  const { viewport, prepare, locale = 'en-US' } = options;
+  const context = await browser.newContext({ baseURL, locale, viewport, storageState: await account.api.storageState() });
   const page = await context.newPage();
   await prepare?.(page);
   await page.goto(path);
