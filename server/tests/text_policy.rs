@@ -13,9 +13,9 @@ use std::{
 };
 
 use app::{
-    api::EmojiEntry,
-    model::Message,
-    protocol::{ServerFrame, WsErrorCode},
+    api::{EmojiEntry, FileInfo},
+    model::{Message, MessageKind},
+    protocol::{AttachmentRef, ClientFrame, ServerFrame, WsErrorCode},
 };
 use natter_server::text::RELOAD_POLL;
 use reqwest::Method;
@@ -97,6 +97,27 @@ async fn assert_counted(server: &TestServer, counter: &str) {
     assert!(value.is_some_and(|v| v >= 1.0), "{counter} in {text}");
 }
 
+async fn captions_are_filtered_too(fx: &Words) {
+    let (ann, bob) = (User::register(&fx.server, "ann").await, User::register(&fx.server, "bob").await);
+    let room = ann.group("room", &[&bob], json!({})).await;
+    let upload = fx.server.client.post(fx.server.url("/api/files?name=notes.bin&kind=file")).bearer_auth(&ann.token);
+    let resp = upload.body(vec![7u8; 300]).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let file: FileInfo = resp.json().await.unwrap();
+    let (mut a, mut b) = (ann.connect().await, bob.connect().await);
+    let frame = ClientFrame::Send {
+        conversation_id: room.clone(),
+        client_id: "f1".into(),
+        kind: MessageKind::File,
+        content: "darn notes :memo:".into(),
+        attachment: Some(AttachmentRef { file_id: file.id, duration_ms: None }),
+    };
+    a.send(&frame).await;
+    assert!(matches!(a.answer("f1").await, ServerFrame::Ack { .. }));
+    let got = b.message().await;
+    assert_eq!((got.kind, got.content.as_str()), (MessageKind::File, "**** notes 📝"));
+}
+
 async fn an_edited_list_takes_effect_while_running(fx: &Words) {
     let ann = User::register(&fx.server, "ann").await;
     let room = ann.group("room", &[], json!({})).await;
@@ -120,7 +141,13 @@ async fn an_edited_list_takes_effect_while_running(fx: &Words) {
     assert_eq!(history(&ann, &room).await.last().unwrap().content, "gosh", "earlier messages stay as stored");
 }
 
-on_both_stores!(with masking; shortcodes_arrive_as_emoji, listed_words_are_stored_masked, an_edited_list_takes_effect_while_running);
+on_both_stores!(
+    with masking;
+    shortcodes_arrive_as_emoji,
+    listed_words_are_stored_masked,
+    captions_are_filtered_too,
+    an_edited_list_takes_effect_while_running,
+);
 
 mod refuse {
     use super::*;
