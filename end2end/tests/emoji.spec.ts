@@ -109,6 +109,11 @@ test('the picker fits a 360 px screen', async ({ browser, baseURL }) => {
   expect(box.x).toBeGreaterThanOrEqual(0);
   expect(box.x + box.width).toBeLessThanOrEqual(360);
   expect(box.y).toBeGreaterThanOrEqual(0);
+  // The grid keeps whole rows: the ninth emoji starts below the first.
+  const first = (await a.getByTestId('emoji').nth(0).boundingBox())!;
+  const ninth = (await a.getByTestId('emoji').nth(8).boundingBox())!;
+  expect(ninth.y).toBeGreaterThanOrEqual(first.y + first.height - 1);
+  expect(first.height).toBeGreaterThanOrEqual(32);
   await a.getByRole('tab', { name: 'Flags' }).click();
   await expect(a.getByTestId('emoji-picker').getByTestId('emoji').first()).toBeVisible();
   expect(await a.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
