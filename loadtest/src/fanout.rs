@@ -54,6 +54,8 @@ pub struct Step {
     /// Summed over the measured servers.
     pub server_cpu_percent: f64,
     pub server_rss_bytes: u64,
+    /// This tool's own CPU use: it shares the machine with the servers.
+    pub tool_cpu_percent: f64,
 }
 
 impl Step {
@@ -133,6 +135,7 @@ impl Fleet {
         }
         let _ = self.take_windows();
         let before: Vec<Usage> = servers.iter().map(|p| p.usage()).collect();
+        let tool_before = Usage::of(std::process::id());
         let start = Instant::now();
         let mut credit = vec![0.0f64; self.groups.len()];
         let mut turn = vec![0usize; self.groups.len()];
@@ -161,7 +164,9 @@ impl Fleet {
         let secs = start.elapsed().as_secs_f64();
         self.sent.fetch_add(sent, Ordering::Relaxed);
         let after: Vec<Usage> = servers.iter().map(|p| p.usage()).collect();
+        let tool_cpu_percent = Usage::of(std::process::id()).cpu_percent_since(&tool_before);
         Step {
+            tool_cpu_percent,
             rate_per_group,
             secs,
             sent,

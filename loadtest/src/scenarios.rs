@@ -98,10 +98,11 @@ async fn rising(label: &str, fleet: &Fleet, rates: &[f64], secs: f64, servers: &
         all.merge(&fleet.drain(Duration::from_secs(10)).await);
         let check = fleet.check();
         eprintln!(
-            "  [{label}] rate {rate}/s per group: {:.0} deliveries/s, p99 {:.1} ms, server CPU {:.0}%, lost {}, dup {}",
+            "  [{label}] rate {rate}/s per group: {:.0} deliveries/s, p99 {:.1} ms, server CPU {:.0}%, load generator CPU {:.0}%, lost {}, dup {}",
             step.deliveries_per_sec(),
             step.p99_ms(),
             step.server_cpu_percent,
+            step.tool_cpu_percent,
             check.lost,
             check.duplicated
         );
@@ -179,6 +180,7 @@ pub async fn s2_latency(bench: &Bench) -> Result<Row, String> {
     fill_row(&mut row, &tally, &fleet, step.secs);
     row.server_cpu_percent = Some(step.server_cpu_percent);
     row.server_rss_mb = Some(mb(step.server_rss_bytes));
+    row.notes = format!("load generator CPU {:.0}%", step.tool_cpu_percent);
     let p99 = row.deliver_ms.map(|p| p.p99).unwrap_or(f64::INFINITY);
     row.figure = format!("p99 send→deliver {p99:.1} ms over {} messages", step.sent);
     row.pass = Some(p99 <= 25.0 && row.delivery_ok() && step.sent > 0);
@@ -242,7 +244,10 @@ fn fleet_row(row: &mut Row, all: &Tally, fleet: &Fleet, best: Option<&Step>) {
             row.deliveries_per_sec = Some(step.deliveries_per_sec());
             row.server_cpu_percent = Some(step.server_cpu_percent);
             row.server_rss_mb = Some(mb(step.server_rss_bytes));
-            row.notes = format!("best step: {} msg/s per group", step.rate_per_group);
+            row.notes = format!(
+                "best step: {} msg/s per group; load generator CPU {:.0}%",
+                step.rate_per_group, step.tool_cpu_percent
+            );
         }
         None => {
             row.acks_per_sec = None;

@@ -5,7 +5,7 @@
 //! source addresses 127.0.0.2… like the websockets.
 
 use std::{
-    net::SocketAddr,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
     path::Path,
     sync::atomic::{AtomicUsize, Ordering},
     time::Duration,
@@ -19,7 +19,6 @@ use app::{
 use futures_util::{stream, StreamExt};
 use serde::{Deserialize, Serialize};
 
-use crate::client::next_source;
 
 const PASSWORD: &str = "load-test-password";
 const DEVICE: &str = "loadtest";
@@ -39,7 +38,22 @@ pub struct Account {
 #[derive(Default, Serialize, Deserialize)]
 struct Cache {
     tag: String,
+    /// The number of the next e-mail address to try.
+    #[serde(default)]
+    next: usize,
     accounts: Vec<Account>,
+}
+
+/// Source addresses of the API clients: 100 in 127.1.0.0/16, starting at a
+/// place that changes every second, so that a run right after another does
+/// not find its addresses' sign-up allowance (30 per 10 minutes) spent.
+fn api_sources() -> impl Iterator<Item = IpAddr> {
+    let start = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() % 600) as u32 * 100;
+    (0..)
+        .map(move |k| Ipv4Addr::from(0x7F01_0000 + start + k))
+        .filter(|ip| !matches!(ip.octets()[3], 0 | 255))
+        .take(100)
+        .map(IpAddr::V4)
 }
 
 /// HTTP clients of one node, each on its own source address.
@@ -51,10 +65,10 @@ pub struct Api {
 
 impl Api {
     pub fn new(addr: SocketAddr) -> Api {
-        let clients = (0..32)
-            .map(|_| {
+        let clients = api_sources()
+            .map(|source| {
                 reqwest::Client::builder()
-                    .local_address(next_source())
+                    .local_address(source)
                     .timeout(Duration::from_secs(120))
                     .build()
                     .expect("an HTTP client")
@@ -161,19 +175,40 @@ pub async fn accounts(api: &Api, cache_file: Option<&Path>, n: usize) -> Result<
     let mut accounts = refreshed.into_iter().collect::<Result<Vec<_>, _>>()?;
     if accounts.len() < n {
         eprintln!("signing up {} users (argon2: this takes a while once; they are cached)", n - accounts.len());
+    }
+    while accounts.len() < n {
+        // In chunks, each saved, so that a failure keeps what was signed up.
         let tag = cache.tag.clone();
-        let fresh = stream::iter(accounts.len()..n)
+        let start = cache.next.max(accounts.len());
+        let chunk = start..start + (n - accounts.len()).min(100);
+        cache.next = chunk.end;
+        let fresh = stream::iter(chunk)
             .map(|i| api.register(format!("load-{tag}-{i}@load.example.org")))
             .buffered(PARALLEL)
             .collect::<Vec<_>>()
             .await;
-        accounts.extend(fresh.into_iter().collect::<Result<Vec<_>, _>>()?);
-    }
-    if cache.accounts.len() < accounts.len() {
-        cache.accounts = accounts.clone();
-    }
-    if let Some(file) = cache_file {
-        std::fs::write(file, serde_json::to_vec(&cache).unwrap()).map_err(|e| format!("{}: {e}", file.display()))?;
+        let mut failed = None;
+        for result in fresh {
+            match result {
+                Ok(account) => accounts.push(account),
+                Err(e) => failed = failed.or(Some(e)),
+            }
+        }
+        if cache.accounts.len() < accounts.len() {
+            cache.accounts = accounts.clone();
+        }
+        save(cache_file, &cache)?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        eprintln!("  … {} users", accounts.len());
     }
     Ok(accounts)
+}
+
+fn save(cache_file: Option<&Path>, cache: &Cache) -> Result<(), String> {
+    match cache_file {
+        Some(file) => std::fs::write(file, serde_json::to_vec(cache).unwrap()).map_err(|e| format!("{}: {e}", file.display())),
+        None => Ok(()),
+    }
 }
