@@ -86,3 +86,16 @@ stage "release build"
 quietly cargo leptos build --release
 stage "release smoke tests"
 browser_tests release "Release" tests/home.spec.ts tests/pwa.spec.ts
+
+# The load generator's smoke run against the debug build: a few users, one
+# group, a few hundred messages, on the embedded store and on two nodes
+# through Redis; it fails unless every message reached every client exactly
+# once and in order. The benchmark itself is docs/PERFORMANCE.md's command.
+stage "load smoke"
+if ! cargo run --quiet -p natter-loadtest -- --smoke --port 0 --work-dir "$WORK/load" \
+    --server-bin "$CARGO_TARGET_DIR/debug/natter-server" >"$WORK/load.log" 2>"$WORK/load.err"; then
+  cat "$WORK/load.log" "$WORK/load.err" >&2
+  exit 1
+fi
+SUMMARY+="  Load smoke: lost 0, duplicated 0"$'\n'
+grep '^| smoke' "$WORK/load.log" | sort -u | sed 's/^/  /' >&2

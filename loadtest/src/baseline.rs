@@ -2,7 +2,8 @@
 //! websocket broadcast server with no auth and no storage. It speaks the same
 //! frames (so the same clients measure it): a `send` is numbered in memory,
 //! acked, and its `message` frame, serialized once, goes to every client of
-//! the conversation named in the URL's `?c=` query.
+//! the conversation named in the URL's `?c=` query. Its buffers and writes
+//! are Natter's: a 4 KiB read buffer, queued frames written together.
 
 use std::{
     collections::HashMap,
@@ -57,7 +58,7 @@ async fn connection(stream: tokio::net::TcpStream, rooms: Arc<Mutex<Rooms>>) {
         conversation = query.split('&').find_map(|kv| kv.strip_prefix("c=")).unwrap_or_default().to_owned();
         Ok(response)
     };
-    let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
+    let config = WebSocketConfig::default().read_buffer_size(4096);
     let Ok(ws) = tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config)).await else { return };
     let (mut sink, mut frames) = ws.split();
     let (mailbox, mut queue) = mpsc::unbounded_channel();
@@ -74,9 +75,14 @@ async fn connection(stream: tokio::net::TcpStream, rooms: Arc<Mutex<Rooms>>) {
         node_id: "baseline".into(),
     };
     let _ = mailbox.send(encode(&hello));
+    // Like Natter's connections: queued frames go out in one write.
     let writer = tokio::spawn(async move {
         while let Some(text) = queue.recv().await {
-            if sink.send(WsMessage::Text(text)).await.is_err() {
+            let mut ok = sink.feed(WsMessage::Text(text)).await.is_ok();
+            while let (true, Ok(more)) = (ok, queue.try_recv()) {
+                ok = sink.feed(WsMessage::Text(more)).await.is_ok();
+            }
+            if !ok || sink.flush().await.is_err() {
                 break;
             }
         }

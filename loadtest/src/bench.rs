@@ -41,6 +41,8 @@ pub struct Options {
 
 pub struct Bench {
     pub opts: Options,
+    /// The HTTP ports of [`NODE_1`], [`NODE_2`] and [`BASELINE`].
+    ports: [u16; 3],
     /// The open-file limit of this process and the servers it starts.
     pub open_files: u64,
     /// FerretDB and Redis, when this run started them.
@@ -55,7 +57,11 @@ pub const BASELINE: u16 = 2;
 impl Bench {
     pub fn new(opts: Options, open_files: u64) -> Result<Bench, String> {
         std::fs::create_dir_all(&opts.work_dir).map_err(|e| format!("{}: {e}", opts.work_dir.display()))?;
-        let bench = Bench { opts, open_files, services: Vec::new() };
+        let ports = match opts.port {
+            0 => [free_port()?, free_port()?, free_port()?],
+            first => [first, first + 1, first + 2],
+        };
+        let bench = Bench { opts, ports, open_files, services: Vec::new() };
         let secret = bench.secret_file();
         if !secret.exists() {
             let bytes: [u8; 32] = std::array::from_fn(|_| rand_byte());
@@ -66,7 +72,7 @@ impl Bench {
     }
 
     pub fn addr(&self, offset: u16) -> SocketAddr {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, self.opts.port + offset))
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.ports[offset as usize]))
     }
 
     /// One JWT secret for every run, so cached tokens stay valid.
@@ -152,22 +158,19 @@ impl Bench {
         ))
     }
 
-    /// Two cluster nodes on MongoDB and Redis, and `n` users: cached in the
-    /// work dir when this run owns FerretDB, fresh sign-ups otherwise.
+    /// Two cluster nodes on MongoDB and Redis, and `n` users (cached in the work dir).
     pub async fn cluster(&mut self, n: usize) -> Result<(Vec<Proc>, Vec<Account>), String> {
         let (uri, redis) = self.services().await?;
-        let owned = !self.services.is_empty();
-        let db = if owned { MONGODB_DB.to_owned() } else { format!("natter_load_{}", natter_server::store::new_id().replace('-', "")) };
         let mut nodes = Vec::new();
         for (offset, id) in [(NODE_1, "node-1"), (NODE_2, "node-2")] {
             let mut spec = self.node_spec(offset, self.path(&format!("run-cluster-{id}")), id);
             fresh_dir(&spec.data_dir)?;
-            spec.mongodb = Some((uri.clone(), db.clone()));
+            spec.mongodb = Some((uri.clone(), MONGODB_DB.to_owned()));
             spec.redis_url = Some(redis.clone());
             nodes.push(procs::start_node(&spec).await?);
         }
-        let cache = owned.then(|| self.path("mongodb-users.json"));
-        let accounts = users::accounts(&Api::new(self.addr(NODE_1)), cache.as_deref(), n).await?;
+        let cache = self.path("mongodb-users.json");
+        let accounts = users::accounts(&Api::new(self.addr(NODE_1)), Some(&cache), n).await?;
         Ok((nodes, accounts))
     }
 
@@ -176,6 +179,12 @@ impl Bench {
             service.stop().await;
         }
     }
+}
+
+/// A port nothing listens on now.
+fn free_port() -> Result<u16, String> {
+    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| e.to_string())?;
+    Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
 }
 
 /// A random byte from the kernel.

@@ -176,17 +176,26 @@ impl Fleet {
         }
     }
 
-    /// Waits (at most `within`) until every send is answered and every client
-    /// has everything acked in its conversation; returns what arrived meanwhile.
-    pub async fn drain(&self, within: Duration) -> Tally {
-        let deadline = Instant::now() + within;
+    /// Waits until every send is answered and every client has everything
+    /// acked in its conversation, for as long as something still arrives
+    /// (giving up after `quiet` without progress); returns what arrived.
+    /// What is missing after that is lost.
+    pub async fn drain(&self, quiet: Duration) -> Tally {
         let mut tally = Tally::default();
+        let mut progress = counters();
+        let mut last_progress = Instant::now();
         loop {
             tally.merge(&self.take_windows());
             let answered: u64 =
                 self.groups.iter().flat_map(|g| &g.clients).map(|c| c.ledger.lock().unwrap().answered).sum();
-            let settled = answered >= self.sent.load(Ordering::Relaxed) && self.check().lost == 0;
-            if settled || Instant::now() > deadline {
+            if answered >= self.sent.load(Ordering::Relaxed) && self.check().lost == 0 {
+                return tally;
+            }
+            let now = counters();
+            if now != progress {
+                progress = now;
+                last_progress = Instant::now();
+            } else if last_progress.elapsed() > quiet {
                 return tally;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

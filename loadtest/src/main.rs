@@ -53,7 +53,7 @@ struct Cli {
     /// Use this Redis instead of starting one (with --mongodb-uri).
     #[arg(long, env = "NATTER_TEST_REDIS_URL")]
     redis_url: Option<String>,
-    /// First of the three HTTP ports the servers under test listen on.
+    /// First of the three HTTP ports the servers under test listen on; 0 picks free ones.
     #[arg(long, default_value_t = 3931)]
     port: u16,
     #[arg(long, default_value_t = 27933)]

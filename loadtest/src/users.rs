@@ -172,7 +172,16 @@ pub async fn accounts(api: &Api, cache_file: Option<&Path>, n: usize) -> Result<
         .buffered(PARALLEL * 2)
         .collect::<Vec<_>>()
         .await;
-    let mut accounts = refreshed.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let mut accounts = match refreshed.into_iter().collect::<Result<Vec<_>, _>>() {
+        Ok(accounts) => accounts,
+        Err(e) => {
+            // The server's data is not what the cache was made on: start afresh.
+            eprintln!("cached users are unknown to the server ({e}); signing up new ones");
+            cache = Cache::default();
+            cache.tag = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis());
+            Vec::new()
+        }
+    };
     if accounts.len() < n {
         eprintln!("signing up {} users (argon2: this takes a while once; they are cached)", n - accounts.len());
     }
