@@ -53,6 +53,8 @@ fn encode(frame: &ServerFrame) -> Utf8Bytes {
 
 async fn connection(stream: tokio::net::TcpStream, rooms: Arc<Mutex<Rooms>>) {
     let mut conversation = String::new();
+    // The error type is tungstenite's, fixed by its `Callback` trait.
+    #[allow(clippy::result_large_err)]
     let callback = |request: &Request, response: Response| {
         let query = request.uri().query().unwrap_or_default();
         conversation = query.split('&').find_map(|kv| kv.strip_prefix("c=")).unwrap_or_default().to_owned();

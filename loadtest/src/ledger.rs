@@ -143,3 +143,66 @@ impl Ledger {
         std::mem::take(&mut self.window)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use app::model::{MessageId, MessageKind, UserId};
+
+    use super::*;
+
+    fn message(seq: u64) -> Message {
+        Message {
+            id: MessageId(format!("m{seq}")),
+            conversation_id: ConversationId("c".into()),
+            seq,
+            sender_id: UserId("u".into()),
+            client_id: client_id(1, seq),
+            kind: MessageKind::Text,
+            content: "hi".into(),
+            created_ms: 0,
+        }
+    }
+
+    #[test]
+    fn in_order_deliveries_count_nothing_lost() {
+        let mut ledger = Ledger::default();
+        (1..=3).for_each(|seq| ledger.on_message(&message(seq)));
+        assert_eq!((ledger.skipped, ledger.duplicated), (0, 0));
+        assert_eq!(ledger.cursors[&ConversationId("c".into())], 3);
+        assert_eq!(ledger.take_window().deliveries, 3);
+        assert_eq!(ledger.take_window().deliveries, 0, "a window starts afresh");
+    }
+
+    #[test]
+    fn gaps_are_lost_and_repeats_duplicated() {
+        let mut ledger = Ledger::default();
+        for seq in [1, 2, 5, 5, 3, 6] {
+            ledger.on_message(&message(seq));
+        }
+        assert_eq!(ledger.skipped, 2, "3 and 4 skipped (3 arriving late does not undo it)");
+        assert_eq!(ledger.duplicated, 2, "the second 5, and 3 after 5");
+    }
+
+    #[test]
+    fn acks_record_latency_and_the_highest_seq() {
+        let mut ledger = Ledger::default();
+        let conversation = ConversationId("c".into());
+        ledger.on_ack(&client_id(1, 1), &conversation, 7, false);
+        ledger.on_ack(&client_id(1, 2), &conversation, 4, true);
+        ledger.on_error("rate_limited".into(), true);
+        let acked = ledger.acked[&conversation];
+        assert_eq!((acked.count, acked.max_seq, ledger.answered), (2, 7, 3));
+        let window = ledger.take_window();
+        assert_eq!(window.ack.len(), 2);
+        assert_eq!(window.errors["duplicate_ack"], 1);
+        assert_eq!(window.errors["rate_limited"], 1);
+    }
+
+    #[test]
+    fn client_ids_carry_their_send_time() {
+        let id = client_id(12, 34);
+        assert!(id.starts_with("12-34-"));
+        assert!(id.len() <= app::protocol::MAX_CLIENT_ID_CHARS);
+        assert!(sent_at(&id).unwrap() <= now_us());
+    }
+}
