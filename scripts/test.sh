@@ -46,7 +46,7 @@ export NATTER_TEST_MONGODB_URI="mongodb://127.0.0.1:$ferret_port/"
 export NATTER_TEST_REDIS_URL="redis://127.0.0.1:$redis_port/"
 
 stage "Rust tests"
-if ! cargo test --quiet -p app -p natter-server >"$WORK/cargo-test.log" 2>&1; then
+if ! cargo test --quiet -p app -p natter-server -p natter-loadtest >"$WORK/cargo-test.log" 2>&1; then
   cat "$WORK/cargo-test.log" >&2
   exit 1
 fi
@@ -117,3 +117,16 @@ quietly cargo leptos build --release
 stage "release smoke tests"
 start_node release release
 NATTER_BASE_URL=$NODE_URL run_playwright "Release" tests/home.spec.ts tests/pwa.spec.ts
+
+# The load generator's smoke run against the debug build: a few users, one
+# group, a few hundred messages, on the embedded store and on two nodes
+# through Redis; it fails unless every message reached every client exactly
+# once and in order. The benchmark itself is docs/PERFORMANCE.md's command.
+stage "load smoke"
+if ! cargo run --quiet -p natter-loadtest -- --smoke --port 0 --work-dir "$WORK/load" \
+    --server-bin "$CARGO_TARGET_DIR/debug/natter-server" >"$WORK/load.log" 2>"$WORK/load.err"; then
+  cat "$WORK/load.log" "$WORK/load.err" >&2
+  exit 1
+fi
+SUMMARY+="  Load smoke: lost 0, duplicated 0"$'\n'
+grep '^| smoke' "$WORK/load.log" | sort -u | sed 's/^/  /' >&2

@@ -23,7 +23,7 @@ pub mod text;
 use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use app::{shell, App};
-use axum::{extract::FromRef, middleware, routing::get, Router};
+use axum::{extract::FromRef, middleware, routing::get, serve::ListenerExt, Router};
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::{net::TcpListener, sync::watch};
@@ -160,6 +160,13 @@ pub async fn run(
         text,
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    // Chat frames are small and each should leave at once: without this,
+    // Nagle's algorithm held them for the peer's delayed ACK (~40 ms).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let closing_hub = hub.clone();
     let shutdown = async move {
         shutdown.await;

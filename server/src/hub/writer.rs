@@ -72,30 +72,30 @@ async fn run(mut queue: mpsc::Receiver<Job>, store: DynStore, fanout: Arc<dyn Fa
     }
 }
 
-/// What follows storing: each conversation's newest message, each sender's
-/// read position (one has read what one wrote), and the fan-out.
+/// What follows storing: the fan-out first, since recipients wait for it
+/// and nothing else does; then each conversation's newest message and each
+/// sender's read position (one has read what one wrote).
 async fn after_store(store: &DynStore, fanout: &dyn Fanout, messages: Vec<Message>) {
-    let mut newest: HashMap<&ConversationId, &Message> = HashMap::new();
-    let mut read: HashMap<(&ConversationId, &UserId), u64> = HashMap::new();
+    let mut newest: HashMap<ConversationId, MessagePreview> = HashMap::new();
+    let mut read: HashMap<(ConversationId, UserId), u64> = HashMap::new();
     for m in &messages {
-        let slot = newest.entry(&m.conversation_id).or_insert(m);
-        if m.seq > slot.seq {
-            *slot = m;
+        if newest.get(&m.conversation_id).is_none_or(|p| m.seq > p.seq) {
+            newest.insert(m.conversation_id.clone(), MessagePreview::of(m));
         }
-        let seq = read.entry((&m.conversation_id, &m.sender_id)).or_default();
+        let seq = read.entry((m.conversation_id.clone(), m.sender_id.clone())).or_default();
         *seq = (*seq).max(m.seq);
     }
-    for (conversation, message) in newest {
-        if let Err(e) = store.record_last_message(conversation, &MessagePreview::of(message)).await {
+    for message in messages {
+        fanout.publish(HubEvent::Message { message }).await;
+    }
+    for (conversation, preview) in newest {
+        if let Err(e) = store.record_last_message(&conversation, &preview).await {
             tracing::warn!(error = %e, %conversation, "could not record the newest message");
         }
     }
     for ((conversation, user), seq) in read {
-        if let Err(e) = store.mark_read(conversation, user, seq).await {
+        if let Err(e) = store.mark_read(&conversation, &user, seq).await {
             tracing::warn!(error = %e, %conversation, "could not move the sender's read position");
         }
-    }
-    for message in messages {
-        fanout.publish(HubEvent::Message { message }).await;
     }
 }

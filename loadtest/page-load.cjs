@@ -1,0 +1,42 @@
+// Cold page loads of Natter in headless Chromium: for each run a fresh
+// browser context (no cache, no service worker), the time to first
+// contentful paint and to interactive (the app marks <body data-hydrated>
+// once hydrated). Prints the medians as JSON: used by natter-loadtest.
+// Usage: NODE_PATH=end2end/node_modules node loadtest/page-load.cjs URL [RUNS]
+const { chromium } = require("@playwright/test");
+
+const [url, runsArg] = process.argv.slice(2);
+const runs = Number(runsArg || 5);
+const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+(async () => {
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium" });
+  const paints = [];
+  const interactive = [];
+  for (let i = 0; i < runs; i++) {
+    const context = await browser.newContext({ serviceWorkers: "block" });
+    const page = await context.newPage();
+    await page.addInitScript(() => {
+      new MutationObserver((_, observer) => {
+        if (document.body && document.body.hasAttribute("data-hydrated")) {
+          window.__hydratedAt = performance.now();
+          observer.disconnect();
+        }
+      }).observe(document, { attributes: true, subtree: true, attributeFilter: ["data-hydrated"] });
+    });
+    await page.goto(url);
+    await page.waitForSelector("body[data-hydrated]", { timeout: 30000 });
+    const times = await page.evaluate(() => {
+      const fcp = performance.getEntriesByName("first-contentful-paint")[0];
+      return { paint: fcp ? fcp.startTime : NaN, interactive: window.__hydratedAt };
+    });
+    paints.push(times.paint);
+    interactive.push(times.interactive);
+    await context.close();
+  }
+  await browser.close();
+  console.log(JSON.stringify({ first_paint_ms: median(paints), interactive_ms: median(interactive), runs }));
+})().catch((e) => {
+  console.error(e.message);
+  process.exit(1);
+});

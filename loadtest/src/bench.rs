@@ -1,0 +1,196 @@
+//! The benchmark's surroundings: its options, its work dir (the JWT secret,
+//! the cached users, the history database), and starting the servers each
+//! scenario measures on fresh data.
+
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    path::PathBuf,
+    time::Duration,
+};
+
+use natter_server::store::EMBEDDED_FILE;
+use tokio::process::Command;
+
+use crate::{
+    procs::{self, fresh_dir, NodeSpec, Proc},
+    users::{self, Account, Api},
+};
+
+/// Database the benchmark's MongoDB users live in (kept between runs).
+const MONGODB_DB: &str = "natter_load";
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub server_bin: PathBuf,
+    pub work_dir: PathBuf,
+    pub ferretdb_launcher: PathBuf,
+    pub redis_server: PathBuf,
+    pub mongodb_uri: Option<String>,
+    pub redis_url: Option<String>,
+    pub port: u16,
+    pub ferretdb_port: u16,
+    pub redis_port: u16,
+    pub site_root: PathBuf,
+    pub page_script: PathBuf,
+    pub node_path: PathBuf,
+    pub idle_connections: usize,
+    pub history_messages: u64,
+    pub step_secs: f64,
+    pub latency_secs: f64,
+}
+
+pub struct Bench {
+    pub opts: Options,
+    /// The HTTP ports of [`NODE_1`], [`NODE_2`] and [`BASELINE`].
+    ports: [u16; 3],
+    /// The open-file limit of this process and the servers it starts.
+    pub open_files: u64,
+    /// FerretDB and Redis, when this run started them.
+    services: Vec<Proc>,
+}
+
+/// Port offsets of the HTTP servers a scenario starts.
+pub const NODE_1: u16 = 0;
+pub const NODE_2: u16 = 1;
+pub const BASELINE: u16 = 2;
+
+impl Bench {
+    pub fn new(opts: Options, open_files: u64) -> Result<Bench, String> {
+        std::fs::create_dir_all(&opts.work_dir).map_err(|e| format!("{}: {e}", opts.work_dir.display()))?;
+        let ports = match opts.port {
+            0 => [free_port()?, free_port()?, free_port()?],
+            first => [first, first + 1, first + 2],
+        };
+        let bench = Bench { opts, ports, open_files, services: Vec::new() };
+        let secret = bench.secret_file();
+        if !secret.exists() {
+            let bytes: [u8; 32] = std::array::from_fn(|_| rand_byte());
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            std::fs::write(&secret, hex).map_err(|e| format!("{}: {e}", secret.display()))?;
+        }
+        Ok(bench)
+    }
+
+    pub fn addr(&self, offset: u16) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.ports[offset as usize]))
+    }
+
+    /// One JWT secret for every run, so cached tokens stay valid.
+    pub fn secret_file(&self) -> PathBuf {
+        self.opts.work_dir.join("jwt-secret")
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.opts.work_dir.join(name)
+    }
+
+    fn node_spec(&self, offset: u16, data_dir: PathBuf, node_id: &str) -> NodeSpec {
+        NodeSpec {
+            bin: self.opts.server_bin.clone(),
+            addr: self.addr(offset),
+            data_dir,
+            secret_file: self.secret_file(),
+            site_root: self.opts.site_root.clone(),
+            mongodb: None,
+            redis_url: None,
+            node_id: node_id.into(),
+        }
+    }
+
+    /// Makes sure the embedded template data dir holds at least `n` users.
+    pub async fn prepare_embedded_users(&self, n: usize) -> Result<(), String> {
+        let template = self.path("embedded-template");
+        let cache = self.path("embedded-users.json");
+        if !template.join(EMBEDDED_FILE).exists() {
+            let _ = std::fs::remove_file(&cache);
+        }
+        let have = std::fs::read(&cache)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v["accounts"].as_array().map(Vec::len))
+            .unwrap_or(0);
+        if have >= n {
+            return Ok(());
+        }
+        let node = procs::start_node(&self.node_spec(NODE_1, template, "template")).await?;
+        let result = users::accounts(&Api::new(self.addr(NODE_1)), Some(&cache), n).await;
+        node.stop().await;
+        result.map(drop)
+    }
+
+    /// A node on a fresh copy of the embedded template, and `n` of its users with fresh tokens.
+    pub async fn embedded_node(&self, name: &str, n: usize) -> Result<(Proc, Vec<Account>), String> {
+        self.prepare_embedded_users(n).await?;
+        let data = self.path(&format!("run-{name}"));
+        fresh_dir(&data)?;
+        let template = self.path("embedded-template");
+        for entry in std::fs::read_dir(&template).map_err(|e| e.to_string())?.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(EMBEDDED_FILE) {
+                std::fs::copy(entry.path(), data.join(entry.file_name())).map_err(|e| e.to_string())?;
+            }
+        }
+        let node = procs::start_node(&self.node_spec(NODE_1, data, name)).await?;
+        let accounts = users::accounts(&Api::new(self.addr(NODE_1)), Some(&self.path("embedded-users.json")), n).await?;
+        Ok((node, accounts))
+    }
+
+    /// The MongoDB URI and Redis URL: given ones, or FerretDB and Redis started here.
+    pub async fn services(&mut self) -> Result<(String, String), String> {
+        if let (Some(uri), Some(url)) = (&self.opts.mongodb_uri, &self.opts.redis_url) {
+            return Ok((uri.clone(), url.clone()));
+        }
+        if self.services.is_empty() {
+            let fdb_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.opts.ferretdb_port));
+            let mut fdb = Command::new(&self.opts.ferretdb_launcher);
+            fdb.arg("--listen").arg(fdb_addr.to_string()).arg("--data-dir").arg(self.path("ferretdb"));
+            self.services.push(Proc::spawn("ferretdb", fdb, &self.path("ferretdb.log"))?);
+            let mut redis = Command::new(&self.opts.redis_server);
+            redis
+                .args(["--bind", "127.0.0.1", "--port", &self.opts.redis_port.to_string()])
+                .args(["--save", "", "--appendonly", "no"]);
+            self.services.push(Proc::spawn("redis", redis, &self.path("redis.log"))?);
+            procs::wait_for_port(fdb_addr, Duration::from_secs(30)).await?;
+            procs::wait_for_port(SocketAddr::from((Ipv4Addr::LOCALHOST, self.opts.redis_port)), Duration::from_secs(10)).await?;
+        }
+        Ok((
+            format!("mongodb://127.0.0.1:{}/", self.opts.ferretdb_port),
+            format!("redis://127.0.0.1:{}/", self.opts.redis_port),
+        ))
+    }
+
+    /// Two cluster nodes on MongoDB and Redis, and `n` users (cached in the work dir).
+    pub async fn cluster(&mut self, n: usize) -> Result<(Vec<Proc>, Vec<Account>), String> {
+        let (uri, redis) = self.services().await?;
+        let mut nodes = Vec::new();
+        for (offset, id) in [(NODE_1, "node-1"), (NODE_2, "node-2")] {
+            let mut spec = self.node_spec(offset, self.path(&format!("run-cluster-{id}")), id);
+            fresh_dir(&spec.data_dir)?;
+            spec.mongodb = Some((uri.clone(), MONGODB_DB.to_owned()));
+            spec.redis_url = Some(redis.clone());
+            nodes.push(procs::start_node(&spec).await?);
+        }
+        let cache = self.path("mongodb-users.json");
+        let accounts = users::accounts(&Api::new(self.addr(NODE_1)), Some(&cache), n).await?;
+        Ok((nodes, accounts))
+    }
+
+    pub async fn stop(self) {
+        for service in self.services {
+            service.stop().await;
+        }
+    }
+}
+
+/// A port nothing listens on now.
+fn free_port() -> Result<u16, String> {
+    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| e.to_string())?;
+    Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+/// A random byte from the kernel.
+fn rand_byte() -> u8 {
+    let mut b = [0u8; 1];
+    // SAFETY: getrandom(2) writes at most one byte into `b`.
+    unsafe { libc::getrandom(b.as_mut_ptr().cast(), 1, 0) };
+    b[0]
+}

@@ -1,0 +1,158 @@
+//! A websocket client that talks to the server exactly as the browser does:
+//! bearer token, `hello`, a first `resume`, then sends and receives, with
+//! every frame typed by `app::protocol`.
+//!
+//! Sockets are spread over the source addresses 127.0.0.2… (bound before
+//! connecting), since one address pair has only ~28,000 ephemeral ports.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+};
+
+use app::{
+    model::{ConversationId, MessageKind},
+    protocol::{ClientFrame, ServerFrame},
+};
+use futures_util::{stream::SplitStream, SinkExt, StreamExt};
+use tokio::{
+    net::{TcpSocket, TcpStream},
+    sync::mpsc,
+};
+use tokio_tungstenite::{
+    tungstenite::{client::IntoClientRequest, protocol::WebSocketConfig, Message as WsMessage},
+    WebSocketStream,
+};
+
+use crate::ledger::{self, Ledger};
+
+pub type Socket = WebSocketStream<TcpStream>;
+
+/// How many source addresses client sockets are spread over.
+const SOURCE_ADDRESSES: usize = 100;
+static NEXT_SOURCE: AtomicUsize = AtomicUsize::new(0);
+
+/// The next source address, round robin over 127.0.0.2 ….
+pub fn next_source() -> IpAddr {
+    let n = NEXT_SOURCE.fetch_add(1, Ordering::Relaxed) % SOURCE_ADDRESSES;
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + n as u8))
+}
+
+/// Small buffers, as an idle browser tab would need: the defaults (128 KiB
+/// each way) would make 50,000 clients weigh gigabytes on this side.
+fn small_buffers() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0)
+}
+
+/// Opens `/ws` with the token and reads the `hello`. `query` lets the
+/// baseline server know the client's conversation; Natter ignores it.
+pub async fn open(addr: SocketAddr, token: Option<&str>, query: &str) -> Result<Socket, String> {
+    let socket = TcpSocket::new_v4().map_err(|e| format!("socket: {e}"))?;
+    socket.bind(SocketAddr::new(next_source(), 0)).map_err(|e| format!("bind: {e}"))?;
+    let stream = socket.connect(addr).await.map_err(|e| format!("connect: {e}"))?;
+    stream.set_nodelay(true).map_err(|e| format!("nodelay: {e}"))?;
+    let mut request = format!("ws://{addr}/ws{query}").into_client_request().map_err(|e| e.to_string())?;
+    if let Some(token) = token {
+        request.headers_mut().insert("authorization", format!("Bearer {token}").parse().expect("header value"));
+    }
+    let (mut ws, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(small_buffers()))
+        .await
+        .map_err(|e| format!("upgrade: {e}"))?;
+    match next_frame(&mut ws).await {
+        Some(ServerFrame::Hello { .. }) => {}
+        other => return Err(format!("expected hello, got {other:?}")),
+    }
+    ws.send(text(&ClientFrame::Resume { positions: vec![] })).await.map_err(|e| format!("resume: {e}"))?;
+    Ok(ws)
+}
+
+fn text(frame: &ClientFrame) -> WsMessage {
+    WsMessage::Text(serde_json::to_string(frame).expect("frames serialize").into())
+}
+
+async fn next_frame<S: StreamExt<Item = Result<WsMessage, tokio_tungstenite::tungstenite::Error>> + Unpin>(
+    ws: &mut S,
+) -> Option<ServerFrame> {
+    loop {
+        match ws.next().await? {
+            Ok(WsMessage::Text(t)) => return serde_json::from_str(t.as_str()).ok(),
+            Ok(WsMessage::Close(_)) | Err(_) => return None,
+            Ok(_) => continue,
+        }
+    }
+}
+
+/// A connected client whose frames are read and accounted by a task of its own.
+pub struct Client {
+    pub ledger: Arc<Mutex<Ledger>>,
+    outgoing: mpsc::UnboundedSender<WsMessage>,
+    /// This client's number, part of the client ids it sends.
+    pub index: usize,
+}
+
+impl Client {
+    pub fn start(ws: Socket, index: usize) -> Client {
+        let (mut sink, stream) = ws.split();
+        let ledger = Arc::new(Mutex::new(Ledger::default()));
+        let (outgoing, mut queue) = mpsc::unbounded_channel::<WsMessage>();
+        tokio::spawn(async move {
+            while let Some(frame) = queue.recv().await {
+                if sink.send(frame).await.is_err() {
+                    break;
+                }
+            }
+            let _ = sink.close().await;
+        });
+        tokio::spawn(read(stream, ledger.clone()));
+        Client { ledger, outgoing, index }
+    }
+
+    /// Queues a text message; its client id carries the send time.
+    pub fn send_text(&self, conversation: &ConversationId, n: u64) {
+        let frame = ClientFrame::Send {
+            conversation_id: conversation.clone(),
+            client_id: ledger::client_id(self.index, n),
+            kind: MessageKind::Text,
+            content: format!("load message {n} from client {}", self.index),
+            attachment: None,
+        };
+        if self.outgoing.send(text(&frame)).is_ok() {
+            ledger::SENT.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Closes the socket once what is queued has been sent.
+    pub fn close(self) {
+        drop(self.outgoing);
+    }
+}
+
+async fn read(mut stream: SplitStream<Socket>, ledger: Arc<Mutex<Ledger>>) {
+    let closed = loop {
+        let frame = match stream.next().await {
+            Some(Ok(WsMessage::Text(t))) => t,
+            Some(Ok(WsMessage::Close(frame))) => break frame.map(|f| u16::from(f.code)).unwrap_or(1005),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => break 0,
+        };
+        let mut ledger = ledger.lock().unwrap();
+        match serde_json::from_str::<ServerFrame>(frame.as_str()) {
+            Ok(ServerFrame::Message { message }) => ledger.on_message(&message),
+            Ok(ServerFrame::Ack { client_id, conversation_id, seq, duplicate, .. }) => {
+                ledger.on_ack(&client_id, &conversation_id, seq, duplicate)
+            }
+            Ok(ServerFrame::Error { code, client_id, .. }) => ledger.on_error(code_name(&code), client_id.is_some()),
+            Ok(_) => {}
+            Err(_) => ledger.window.error("unparsable_frame"),
+        }
+    };
+    ledger.lock().unwrap().closed = Some(closed);
+}
+
+/// A wire code's name as the protocol spells it, e.g. `rate_limited`.
+pub fn code_name<T: serde::Serialize>(code: &T) -> String {
+    serde_json::to_value(code).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| "unknown".into())
+}

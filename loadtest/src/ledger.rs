@@ -1,0 +1,209 @@
+//! The accounting of one websocket client: latencies, counts, errors, and per
+//! conversation the highest sequence number received, from which lost and
+//! duplicated messages are counted.
+//!
+//! Every send carries its send time in its client id, so the sender's ack and
+//! every recipient's copy give a latency without any shared table.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        LazyLock,
+    },
+    time::Instant,
+};
+
+use app::model::{ConversationId, Message};
+use hdrhistogram::Histogram;
+
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+/// Microseconds since the tool started.
+pub fn now_us() -> u64 {
+    EPOCH.elapsed().as_micros() as u64
+}
+
+/// A client id that says who sent it and when: `<sender>-<n>-<µs>`.
+pub fn client_id(sender: usize, n: u64) -> String {
+    format!("{sender}-{n}-{}", now_us())
+}
+
+fn sent_at(client_id: &str) -> Option<u64> {
+    client_id.rsplit('-').next()?.parse().ok()
+}
+
+/// Counters every client bumps, read by the progress line.
+pub static SENT: AtomicU64 = AtomicU64::new(0);
+pub static ACKED: AtomicU64 = AtomicU64::new(0);
+pub static DELIVERED: AtomicU64 = AtomicU64::new(0);
+
+pub fn histogram() -> Histogram<u64> {
+    // 1 µs to 10 minutes, 3 significant digits.
+    Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid bounds")
+}
+
+/// What a window of time measured; merged over clients.
+#[derive(Clone)]
+pub struct Tally {
+    /// send → ack, µs.
+    pub ack: Histogram<u64>,
+    /// send → deliver, µs.
+    pub deliver: Histogram<u64>,
+    pub acks: u64,
+    pub deliveries: u64,
+    pub errors: BTreeMap<String, u64>,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally { ack: histogram(), deliver: histogram(), acks: 0, deliveries: 0, errors: BTreeMap::new() }
+    }
+}
+
+impl Tally {
+    pub fn merge(&mut self, other: &Tally) {
+        self.ack.add(&other.ack).expect("same bounds");
+        self.deliver.add(&other.deliver).expect("same bounds");
+        self.acks += other.acks;
+        self.deliveries += other.deliveries;
+        for (code, n) in &other.errors {
+            *self.errors.entry(code.clone()).or_default() += n;
+        }
+    }
+
+    pub fn error(&mut self, code: impl Into<String>) {
+        *self.errors.entry(code.into()).or_default() += 1;
+    }
+}
+
+/// The acks one client got in one conversation.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Acked {
+    pub count: u64,
+    pub max_seq: u64,
+}
+
+/// One client's whole account.
+#[derive(Default)]
+pub struct Ledger {
+    /// Since the last [`Ledger::take_window`].
+    pub window: Tally,
+    /// Per conversation, the highest sequence number received in order.
+    pub cursors: HashMap<ConversationId, u64>,
+    pub acked: HashMap<ConversationId, Acked>,
+    /// Messages that arrived past a gap: the skipped ones are lost.
+    pub skipped: u64,
+    /// Messages that arrived at or below the cursor: a repeat (or out of order).
+    pub duplicated: u64,
+    /// The server closed this client (code), or the socket failed (0).
+    pub closed: Option<u16>,
+    /// Sends answered with an ack or an error.
+    pub answered: u64,
+}
+
+impl Ledger {
+    pub fn on_ack(&mut self, client_id: &str, conversation: &ConversationId, seq: u64, duplicate: bool) {
+        if duplicate {
+            self.window.error("duplicate_ack");
+        }
+        if let Some(at) = sent_at(client_id) {
+            let _ = self.window.ack.record(now_us().saturating_sub(at).max(1));
+        }
+        self.window.acks += 1;
+        self.answered += 1;
+        ACKED.fetch_add(1, Ordering::Relaxed);
+        let acked = self.acked.entry(conversation.clone()).or_default();
+        acked.count += 1;
+        acked.max_seq = acked.max_seq.max(seq);
+    }
+
+    pub fn on_message(&mut self, message: &Message) {
+        if let Some(at) = sent_at(&message.client_id) {
+            let _ = self.window.deliver.record(now_us().saturating_sub(at).max(1));
+        }
+        self.window.deliveries += 1;
+        DELIVERED.fetch_add(1, Ordering::Relaxed);
+        let cursor = self.cursors.entry(message.conversation_id.clone()).or_insert(0);
+        if message.seq <= *cursor {
+            self.duplicated += 1;
+            return;
+        }
+        self.skipped += message.seq - *cursor - 1;
+        *cursor = message.seq;
+    }
+
+    /// An error frame; one that names a send answers it.
+    pub fn on_error(&mut self, code: String, answers_send: bool) {
+        self.window.error(code);
+        self.answered += u64::from(answers_send);
+    }
+
+    pub fn take_window(&mut self) -> Tally {
+        std::mem::take(&mut self.window)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use app::model::{MessageId, MessageKind, UserId};
+
+    use super::*;
+
+    fn message(seq: u64) -> Message {
+        Message {
+            id: MessageId(format!("m{seq}")),
+            conversation_id: ConversationId("c".into()),
+            seq,
+            sender_id: UserId("u".into()),
+            client_id: client_id(1, seq),
+            kind: MessageKind::Text,
+            content: "hi".into(),
+            attachment: None,
+            created_ms: 0,
+        }
+    }
+
+    #[test]
+    fn in_order_deliveries_count_nothing_lost() {
+        let mut ledger = Ledger::default();
+        (1..=3).for_each(|seq| ledger.on_message(&message(seq)));
+        assert_eq!((ledger.skipped, ledger.duplicated), (0, 0));
+        assert_eq!(ledger.cursors[&ConversationId("c".into())], 3);
+        assert_eq!(ledger.take_window().deliveries, 3);
+        assert_eq!(ledger.take_window().deliveries, 0, "a window starts afresh");
+    }
+
+    #[test]
+    fn gaps_are_lost_and_repeats_duplicated() {
+        let mut ledger = Ledger::default();
+        for seq in [1, 2, 5, 5, 3, 6] {
+            ledger.on_message(&message(seq));
+        }
+        assert_eq!(ledger.skipped, 2, "3 and 4 skipped (3 arriving late does not undo it)");
+        assert_eq!(ledger.duplicated, 2, "the second 5, and 3 after 5");
+    }
+
+    #[test]
+    fn acks_record_latency_and_the_highest_seq() {
+        let mut ledger = Ledger::default();
+        let conversation = ConversationId("c".into());
+        ledger.on_ack(&client_id(1, 1), &conversation, 7, false);
+        ledger.on_ack(&client_id(1, 2), &conversation, 4, true);
+        ledger.on_error("rate_limited".into(), true);
+        let acked = ledger.acked[&conversation];
+        assert_eq!((acked.count, acked.max_seq, ledger.answered), (2, 7, 3));
+        let window = ledger.take_window();
+        assert_eq!(window.ack.len(), 2);
+        assert_eq!(window.errors["duplicate_ack"], 1);
+        assert_eq!(window.errors["rate_limited"], 1);
+    }
+
+    #[test]
+    fn client_ids_carry_their_send_time() {
+        let id = client_id(12, 34);
+        assert!(id.starts_with("12-34-"));
+        assert!(id.len() <= app::protocol::MAX_CLIENT_ID_CHARS);
+        assert!(sent_at(&id).unwrap() <= now_us());
+    }
+}

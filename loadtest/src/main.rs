@@ -1,0 +1,201 @@
+//! Natter's load generator and benchmark. One command runs every scenario
+//! (`natter-loadtest`), or some (`--only 2,3`), or the CI smoke run
+//! (`--smoke`), and prints one Markdown table row per scenario; `--json`
+//! also writes the rows as JSON. See docs/PERFORMANCE.md.
+
+mod baseline;
+mod bench;
+mod client;
+mod fanout;
+mod idle;
+mod ledger;
+mod limits;
+mod page;
+mod persist;
+mod procs;
+mod report;
+mod scenarios;
+mod users;
+
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+use crate::{
+    bench::{Bench, Options},
+    report::{Row, HEADER},
+};
+
+#[derive(Parser, Debug)]
+#[command(name = "natter-loadtest", about = "Measures Natter: connections, fan-out, latency, persistence, page load")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Scenarios to run, e.g. `--only 2,3`; all eight by default.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<u8>,
+    /// The CI smoke run: a few users, one group, a few hundred messages; fails unless lost = duplicated = 0.
+    #[arg(long)]
+    smoke: bool,
+    /// The natter-server binary to measure (build it with `cargo build --release -p natter-server`).
+    #[arg(long, env = "NATTER_SERVER_BIN", default_value = "target/release/natter-server")]
+    server_bin: PathBuf,
+    /// Where cached users, the JWT secret, the history database and logs are kept.
+    #[arg(long, env = "NATTER_LOAD_DIR", default_value = "/tmp/natter-load")]
+    work_dir: PathBuf,
+    #[arg(long, env = "NATTER_FERRETDB_LAUNCHER", default_value = "~/.cache/natter/bin/ferretdb-launcher")]
+    ferretdb_launcher: String,
+    #[arg(long, env = "NATTER_REDIS_SERVER", default_value = "redis-server")]
+    redis_server: PathBuf,
+    /// Use this MongoDB instead of starting FerretDB (with --redis-url).
+    #[arg(long, env = "NATTER_TEST_MONGODB_URI")]
+    mongodb_uri: Option<String>,
+    /// Use this Redis instead of starting one (with --mongodb-uri).
+    #[arg(long, env = "NATTER_TEST_REDIS_URL")]
+    redis_url: Option<String>,
+    /// First of the three HTTP ports the servers under test listen on; 0 picks free ones.
+    #[arg(long, default_value_t = 3931)]
+    port: u16,
+    #[arg(long, default_value_t = 27933)]
+    ferretdb_port: u16,
+    #[arg(long, default_value_t = 26333)]
+    redis_port: u16,
+    /// The built web app, for scenario 8 (`cargo leptos build --release`).
+    #[arg(long, default_value = "target/site")]
+    site_root: PathBuf,
+    /// The Playwright script of scenario 8, and where Playwright is installed.
+    #[arg(long, default_value = "loadtest/page-load.cjs")]
+    page_script: PathBuf,
+    #[arg(long, default_value = "end2end/node_modules")]
+    node_path: PathBuf,
+    /// Scenario 1's connections.
+    #[arg(long, default_value_t = 50_000)]
+    idle_connections: usize,
+    /// Scenario 7's conversation length.
+    #[arg(long, default_value_t = 1_000_000)]
+    history_messages: u64,
+    /// Seconds of each step of a rising rate.
+    #[arg(long, default_value_t = 5.0)]
+    step_secs: f64,
+    /// Seconds of scenario 2.
+    #[arg(long, default_value_t = 20.0)]
+    latency_secs: f64,
+    /// Also write the rows to this file as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// The bare websocket broadcast server the fan-out is compared with.
+    #[command(hide = true)]
+    BaselineServer {
+        #[arg(long)]
+        listen: SocketAddr,
+    },
+}
+
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::BaselineServer { listen }) = cli.command {
+        limits::raise_open_files(1 << 20);
+        return match scenarios::serve_baseline(listen).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("baseline server: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let files = limits::raise_open_files(1 << 20);
+    eprintln!("open-file limit: {files} (the servers started here inherit it)");
+    for warning in limits::check_kernel(cli.idle_connections as u64) {
+        eprintln!("warning: {warning}");
+    }
+    let opts = Options {
+        server_bin: cli.server_bin,
+        work_dir: cli.work_dir,
+        ferretdb_launcher: expand_home(&cli.ferretdb_launcher),
+        redis_server: cli.redis_server,
+        mongodb_uri: cli.mongodb_uri,
+        redis_url: cli.redis_url,
+        port: cli.port,
+        ferretdb_port: cli.ferretdb_port,
+        redis_port: cli.redis_port,
+        site_root: cli.site_root,
+        page_script: cli.page_script,
+        node_path: cli.node_path,
+        idle_connections: cli.idle_connections,
+        history_messages: cli.history_messages,
+        step_secs: cli.step_secs,
+        latency_secs: cli.latency_secs,
+    };
+    let mut bench = match Bench::new(opts, files) {
+        Ok(bench) => bench,
+        Err(e) => {
+            eprintln!("natter-loadtest: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("{HEADER}");
+    let rows = if cli.smoke { smoke(&mut bench).await } else { run(&mut bench, &cli.only).await };
+    bench.stop().await;
+    println!("\n{HEADER}");
+    for row in &rows {
+        println!("{}", row.line());
+    }
+    if let Some(file) = cli.json {
+        if let Err(e) = std::fs::write(&file, serde_json::to_vec_pretty(&rows).expect("rows serialize")) {
+            eprintln!("natter-loadtest: {}: {e}", file.display());
+        }
+    }
+    let delivered = rows.iter().all(Row::delivery_ok);
+    let ok = if cli.smoke { rows.iter().all(|r| r.pass == Some(true)) } else { delivered };
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+async fn smoke(bench: &mut Bench) -> Vec<Row> {
+    match scenarios::smoke(bench).await {
+        Ok(rows) => {
+            rows.iter().for_each(|r| println!("{}", r.line()));
+            rows
+        }
+        Err(e) => vec![Row::failed("smoke", "smoke", "lost 0, duplicated 0", e)],
+    }
+}
+
+async fn run(bench: &mut Bench, only: &[u8]) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for id in 1..=8u8 {
+        if !only.is_empty() && !only.contains(&id) {
+            continue;
+        }
+        eprintln!("scenario {id} …");
+        let result = match id {
+            1 => scenarios::s1_idle(bench).await,
+            2 => scenarios::s2_latency(bench).await,
+            3 => scenarios::s3_fanout(bench).await,
+            4 => scenarios::s4_big_group(bench).await,
+            5 => scenarios::s5_cluster(bench).await,
+            6 => scenarios::s6_persistence(bench).await,
+            7 => scenarios::s7_history(bench).await,
+            _ => scenarios::s8_page(bench).await,
+        };
+        let row = result.unwrap_or_else(|e| Row::failed(&id.to_string(), &format!("scenario {id}"), "", e));
+        println!("{}", row.line());
+        rows.push(row);
+    }
+    rows
+}

@@ -1,0 +1,158 @@
+//! The processes a benchmark measures or needs: Natter nodes, the baseline
+//! server, FerretDB and Redis; started on fresh data, stopped with SIGTERM,
+//! and sampled for memory and CPU through `/proc`.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use tokio::process::{Child, Command};
+
+/// A child process that is stopped when dropped.
+pub struct Proc {
+    pub name: String,
+    pub pid: u32,
+    child: Child,
+}
+
+impl Proc {
+    /// Starts `command` with its output in `log`.
+    pub fn spawn(name: &str, mut command: Command, log: &Path) -> Result<Proc, String> {
+        let out = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let err = out.try_clone().map_err(|e| e.to_string())?;
+        command.stdin(Stdio::null()).stdout(out).stderr(err).kill_on_drop(true);
+        let child = command.spawn().map_err(|e| format!("cannot start {name}: {e}"))?;
+        let pid = child.id().expect("a running child has an id");
+        Ok(Proc { name: name.to_owned(), pid, child })
+    }
+
+    /// SIGTERM, then up to 15 s for a graceful stop, then SIGKILL.
+    pub async fn stop(mut self) {
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe { libc::kill(self.pid as i32, libc::SIGTERM) };
+        if tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await.is_err() {
+            eprintln!("{} did not stop within 15 s; killing it", self.name);
+            let _ = self.child.kill().await;
+        }
+    }
+
+    pub fn usage(&self) -> Usage {
+        Usage::of(self.pid)
+    }
+}
+
+/// Memory and CPU time of a process at one moment.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Usage {
+    pub rss_bytes: u64,
+    /// User + system CPU time.
+    pub cpu: Duration,
+    pub at: Option<Instant>,
+}
+
+impl Usage {
+    pub fn of(pid: u32) -> Usage {
+        let rss_kb = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+            .unwrap_or(0);
+        let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                // Fields after the command name, which may hold spaces: utime and stime are the 12th and 13th.
+                let rest = s.rsplit_once(')')?.1;
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+            })
+            .unwrap_or(0);
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        Usage { rss_bytes: rss_kb * 1024, cpu: Duration::from_millis(ticks * 1000 / hz), at: Some(Instant::now()) }
+    }
+
+    /// Average CPU use since `earlier`, in percent of one core.
+    pub fn cpu_percent_since(&self, earlier: &Usage) -> f64 {
+        let wall = match (self.at, earlier.at) {
+            (Some(a), Some(b)) => a.duration_since(b).as_secs_f64(),
+            _ => 0.0,
+        };
+        if wall <= 0.0 {
+            return 0.0;
+        }
+        (self.cpu.saturating_sub(earlier.cpu)).as_secs_f64() / wall * 100.0
+    }
+}
+
+/// Waits until something accepts TCP connections on `addr`.
+pub async fn wait_for_port(addr: SocketAddr, within: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + within;
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        if Instant::now() > deadline {
+            return Err(format!("nothing listens on {addr} after {within:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+/// How a Natter node is started.
+pub struct NodeSpec {
+    pub bin: PathBuf,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub secret_file: PathBuf,
+    pub site_root: PathBuf,
+    /// (URI, database) for MongoDB; the embedded store otherwise.
+    pub mongodb: Option<(String, String)>,
+    pub redis_url: Option<String>,
+    pub node_id: String,
+}
+
+/// Starts a node and waits until `/readyz` answers 200.
+pub async fn start_node(spec: &NodeSpec) -> Result<Proc, String> {
+    std::fs::create_dir_all(&spec.data_dir).map_err(|e| format!("{}: {e}", spec.data_dir.display()))?;
+    let mut command = Command::new(&spec.bin);
+    command
+        .arg("--listen")
+        .arg(spec.addr.to_string())
+        .arg("--data-dir")
+        .arg(&spec.data_dir)
+        .arg("--jwt-secret-file")
+        .arg(&spec.secret_file)
+        .arg("--site-root")
+        .arg(&spec.site_root)
+        .arg("--node-id")
+        .arg(&spec.node_id)
+        .env("RUST_LOG", "warn");
+    if let Some((uri, db)) = &spec.mongodb {
+        command.arg("--mongodb-uri").arg(uri).arg("--mongodb-db").arg(db);
+    }
+    if let Some(url) = &spec.redis_url {
+        command.arg("--redis-url").arg(url);
+    }
+    let log = spec.data_dir.with_extension("log");
+    let proc = Proc::spawn(&spec.node_id, command, &log)?;
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready = client.get(format!("http://{}/readyz", spec.addr)).send().await.map(|r| r.status().as_u16() == 200);
+        if ready.unwrap_or(false) {
+            return Ok(proc);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{} not ready after 60 s; see {}", spec.node_id, log.display()));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A fresh, empty directory.
+pub fn fresh_dir(path: &Path) -> Result<(), String> {
+    if path.exists() {
+        std::fs::remove_dir_all(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    std::fs::create_dir_all(path).map_err(|e| format!("{}: {e}", path.display()))
+}

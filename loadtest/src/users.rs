@@ -1,0 +1,223 @@
+//! Real users through the public API: sign-up (argon2, so slow: the accounts
+//! are cached in the work dir and reused), token refresh, groups.
+//!
+//! Sign-ups are limited per client address, so requests are spread over the
+//! source addresses 127.0.0.2… like the websockets.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    path::Path,
+    sync::atomic::{AtomicUsize, Ordering},
+    time::Duration,
+};
+
+use app::{
+    api::{AuthResponse, ConversationSummary, CreateGroup, RegisterRequest},
+    model::{ConversationId, Gender, JoinPolicy, UserId, Visibility},
+    protocol::ApiError,
+};
+use futures_util::{stream, StreamExt};
+use serde::{Deserialize, Serialize};
+
+
+const PASSWORD: &str = "load-test-password";
+const DEVICE: &str = "loadtest";
+/// Requests in flight while preparing users.
+const PARALLEL: usize = 16;
+/// Most members a group may be created with (the server's limit is 200).
+const CREATE_WITH: usize = 150;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Account {
+    pub email: String,
+    pub user_id: UserId,
+    pub token: String,
+}
+
+/// The accounts cache: a tag that makes e-mail addresses unique to it, and the accounts.
+#[derive(Default, Serialize, Deserialize)]
+struct Cache {
+    tag: String,
+    /// The number of the next e-mail address to try.
+    #[serde(default)]
+    next: usize,
+    accounts: Vec<Account>,
+}
+
+/// Source addresses of the API clients: 100 in 127.1.0.0/16, starting at a
+/// place that changes every second, so that a run right after another does
+/// not find its addresses' sign-up allowance (30 per 10 minutes) spent.
+fn api_sources() -> impl Iterator<Item = IpAddr> {
+    let start = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() % 600) as u32 * 100;
+    (0..)
+        .map(move |k| Ipv4Addr::from(0x7F01_0000 + start + k))
+        .filter(|ip| !matches!(ip.octets()[3], 0 | 255))
+        .take(100)
+        .map(IpAddr::V4)
+}
+
+/// HTTP clients of one node, each on its own source address.
+pub struct Api {
+    base: String,
+    clients: Vec<reqwest::Client>,
+    next: AtomicUsize,
+}
+
+impl Api {
+    pub fn new(addr: SocketAddr) -> Api {
+        let clients = api_sources()
+            .map(|source| {
+                reqwest::Client::builder()
+                    .local_address(source)
+                    .timeout(Duration::from_secs(120))
+                    .build()
+                    .expect("an HTTP client")
+            })
+            .collect();
+        Api { base: format!("http://{addr}/api"), clients, next: AtomicUsize::new(0) }
+    }
+
+    fn client(&self) -> &reqwest::Client {
+        &self.clients[self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len()]
+    }
+
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Result<T, String> {
+        let mut request = self.client().request(method.clone(), format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.map_err(|e| format!("{method} {path}: {e}"))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| format!("{method} {path}: {e}"))?;
+        if !status.is_success() {
+            let error = serde_json::from_slice::<ApiError>(&bytes).map(|e| e.to_string());
+            return Err(format!("{method} {path}: {status} {}", error.unwrap_or_default()));
+        }
+        serde_json::from_slice(if bytes.is_empty() { b"null" } else { &bytes }).map_err(|e| format!("{method} {path}: {e}"))
+    }
+
+    async fn register(&self, email: String) -> Result<Account, String> {
+        let request = RegisterRequest {
+            nickname: email.split('@').next().unwrap_or("load").to_owned(),
+            email: email.clone(),
+            password: PASSWORD.into(),
+            device_id: DEVICE.into(),
+            gender: Gender::Unknown,
+        };
+        let auth: AuthResponse =
+            self.call(reqwest::Method::POST, "/auth/register", None, Some(serde_json::to_value(request).unwrap())).await?;
+        Ok(Account { email, user_id: auth.user.id, token: auth.token })
+    }
+
+    /// A fresh token for the account's device session (also from an expired one).
+    async fn refresh(&self, account: &Account) -> Result<String, String> {
+        let auth: AuthResponse = self.call(reqwest::Method::POST, "/auth/refresh", Some(&account.token), None).await?;
+        Ok(auth.token)
+    }
+
+    /// Creates an open group of `members` (the first one owns it); members
+    /// beyond what creation takes join by themselves.
+    pub async fn group(&self, name: &str, members: &[Account]) -> Result<ConversationId, String> {
+        let (owner, rest) = members.split_first().ok_or("a group needs an owner")?;
+        let first: Vec<UserId> = rest.iter().take(CREATE_WITH).map(|a| a.user_id.clone()).collect();
+        let request = CreateGroup {
+            name: name.into(),
+            description: String::new(),
+            visibility: Visibility::Hidden,
+            join_policy: JoinPolicy::Open,
+            members: first,
+        };
+        let created: ConversationSummary = self
+            .call(reqwest::Method::POST, "/conversations", Some(&owner.token), Some(serde_json::to_value(request).unwrap()))
+            .await?;
+        let id = created.conversation.id;
+        let joins = stream::iter(rest.iter().skip(CREATE_WITH))
+            .map(|a| {
+                let path = format!("/conversations/{id}/join");
+                async move { self.call::<serde_json::Value>(reqwest::Method::POST, &path, Some(&a.token), None).await }
+            })
+            .buffer_unordered(PARALLEL)
+            .collect::<Vec<_>>()
+            .await;
+        joins.into_iter().collect::<Result<Vec<_>, _>>()?;
+        Ok(id)
+    }
+}
+
+/// `n` signed-in accounts on the node behind `api`: those in `cache` (when
+/// given) with fresh tokens, and new sign-ups for the rest.
+pub async fn accounts(api: &Api, cache_file: Option<&Path>, n: usize) -> Result<Vec<Account>, String> {
+    let mut cache: Cache = cache_file
+        .and_then(|f| std::fs::read(f).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    if cache.tag.is_empty() {
+        cache.tag = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis());
+    }
+    let known = cache.accounts.len().min(n);
+    let refreshed = stream::iter(cache.accounts[..known].iter().cloned())
+        .map(|mut a| async move {
+            a.token = api.refresh(&a).await?;
+            Ok::<_, String>(a)
+        })
+        .buffered(PARALLEL * 2)
+        .collect::<Vec<_>>()
+        .await;
+    let mut accounts = match refreshed.into_iter().collect::<Result<Vec<_>, _>>() {
+        Ok(accounts) => accounts,
+        Err(e) => {
+            // The server's data is not what the cache was made on: start afresh.
+            eprintln!("cached users are unknown to the server ({e}); signing up new ones");
+            cache = Cache::default();
+            cache.tag = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis());
+            Vec::new()
+        }
+    };
+    if accounts.len() < n {
+        eprintln!("signing up {} users (argon2: this takes a while once; they are cached)", n - accounts.len());
+    }
+    while accounts.len() < n {
+        // In chunks, each saved, so that a failure keeps what was signed up.
+        let tag = cache.tag.clone();
+        let start = cache.next.max(accounts.len());
+        let chunk = start..start + (n - accounts.len()).min(100);
+        cache.next = chunk.end;
+        let fresh = stream::iter(chunk)
+            .map(|i| api.register(format!("load-{tag}-{i}@load.example.org")))
+            .buffered(PARALLEL)
+            .collect::<Vec<_>>()
+            .await;
+        let mut failed = None;
+        for result in fresh {
+            match result {
+                Ok(account) => accounts.push(account),
+                Err(e) => failed = failed.or(Some(e)),
+            }
+        }
+        if cache.accounts.len() < accounts.len() {
+            cache.accounts = accounts.clone();
+        }
+        save(cache_file, &cache)?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        eprintln!("  … {} users", accounts.len());
+    }
+    Ok(accounts)
+}
+
+fn save(cache_file: Option<&Path>, cache: &Cache) -> Result<(), String> {
+    match cache_file {
+        Some(file) => std::fs::write(file, serde_json::to_vec(cache).unwrap()).map_err(|e| format!("{}: {e}", file.display())),
+        None => Ok(()),
+    }
+}
