@@ -1,6 +1,6 @@
 import { expect, request as playwrightRequest, test, type Browser } from '@playwright/test';
 
-import { Contexts, group, messages, PASSWORD, register, row, send, type Account, type Options } from './support';
+import { Contexts, dispose, friends, group, messages, PASSWORD, register, row, send, type Account, type Options } from './support';
 
 // Conversations in the browser: private chats and groups between two users,
 // live delivery, unread badges, safe rendering, catching up after going
@@ -14,16 +14,10 @@ let alice: Account;
 let bob: Account;
 
 test.beforeAll(async ({ baseURL }) => {
-  alice = await register(baseURL!, 'Alice');
-  bob = await register(baseURL!, 'Bob');
-  expect((await alice.api.post(`/api/friends/${bob.id}`)).status()).toBe(200);
-  expect((await bob.api.post(`/api/friends/${alice.id}`)).status()).toBe(200);
+  [alice, bob] = await friends(baseURL!);
 });
 
-test.afterAll(async () => {
-  await alice.api.dispose();
-  await bob.api.dispose();
-});
+test.afterAll(() => dispose(alice, bob));
 
 const contexts = new Contexts();
 test.afterEach(() => contexts.closeAll());

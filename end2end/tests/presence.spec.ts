@@ -1,6 +1,6 @@
 import { expect, test, type Browser, type Page } from '@playwright/test';
 
-import { Contexts, group, register, row, type Account } from './support';
+import { Contexts, dispose, friends, group, row, type Account } from './support';
 
 // Presence in the browser: the status picker, status dots that follow it
 // live, invisible users left out of the online count, a status for one
@@ -10,16 +10,10 @@ let alice: Account;
 let bob: Account;
 
 test.beforeAll(async ({ baseURL }) => {
-  alice = await register(baseURL!, 'Alice');
-  bob = await register(baseURL!, 'Bob');
-  expect((await alice.api.post(`/api/friends/${bob.id}`)).status()).toBe(200);
-  expect((await bob.api.post(`/api/friends/${alice.id}`)).status()).toBe(200);
+  [alice, bob] = await friends(baseURL!);
 });
 
-test.afterAll(async () => {
-  await alice.api.dispose();
-  await bob.api.dispose();
-});
+test.afterAll(() => dispose(alice, bob));
 
 const contexts = new Contexts();
 test.afterEach(async () => {

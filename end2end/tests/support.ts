@@ -33,6 +33,19 @@ export async function register(baseURL: string, tag: string): Promise<Account> {
   return { id: (await res.json()).user.id, email: user.email, nickname: user.nickname, deviceId, api };
 }
 
+/** Alice and Bob, registered and made friends: the pair most chat specs start from. */
+export async function friends(baseURL: string): Promise<[Account, Account]> {
+  const alice = await register(baseURL, 'Alice');
+  const bob = await register(baseURL, 'Bob');
+  expect((await alice.api.post(`/api/friends/${bob.id}`)).status()).toBe(200);
+  expect((await bob.api.post(`/api/friends/${alice.id}`)).status()).toBe(200);
+  return [alice, bob];
+}
+
+export async function dispose(...accounts: Account[]) {
+  await Promise.all(accounts.map((a) => a.api.dispose()));
+}
+
 export interface Options {
   viewport?: { width: number; height: number };
   /** The browser's language; English unless given. */

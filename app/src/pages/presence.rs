@@ -32,6 +32,21 @@ fn status_named(name: &str) -> Option<Status> {
     Status::ALL.into_iter().find(|s| status_name(*s) == name)
 }
 
+/// An `<option>` per status, `selected` where `chosen` says so.
+fn status_options(chosen: impl Fn(Status) -> bool + Copy + Send + Sync + 'static) -> impl IntoView {
+    let i18n = use_i18n();
+    Status::ALL
+        .into_iter()
+        .map(|s| {
+            view! {
+                <option value=status_name(s) selected=move || chosen(s)>
+                    {move || i18n.t(Msg::for_status(s))}
+                </option>
+            }
+        })
+        .collect_view()
+}
+
 /// A dot in the colour of how `user` shows in `conversation`, updated live.
 #[component]
 pub fn PresenceDot(conversation: ConversationId, user: UserId) -> impl IntoView {
@@ -70,16 +85,7 @@ pub fn StatusPicker() -> impl IntoView {
                     }
                 }
             >
-                {Status::ALL
-                    .into_iter()
-                    .map(|s| {
-                        view! {
-                            <option value=status_name(s) selected=move || current() == s>
-                                {move || i18n.t(Msg::for_status(s))}
-                            </option>
-                        }
-                    })
-                    .collect_view()}
+                {status_options(move |s| current() == s)}
             </select>
         </label>
     }
@@ -109,16 +115,7 @@ pub fn ConversationStatusPicker(conversation: ConversationId) -> impl IntoView {
                 <option value="" selected=move || current().is_none()>
                     {move || i18n.t(Msg::StatusAsEverywhere)}
                 </option>
-                {Status::ALL
-                    .into_iter()
-                    .map(|s| {
-                        view! {
-                            <option value=status_name(s) selected=move || current() == Some(s)>
-                                {move || i18n.t(Msg::for_status(s))}
-                            </option>
-                        }
-                    })
-                    .collect_view()}
+                {status_options(move |s| current() == Some(s))}
             </select>
         </label>
     }
