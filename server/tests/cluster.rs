@@ -65,9 +65,7 @@ struct NodeProcess {
 
 impl NodeProcess {
     async fn start(flags: &[String], id: &str) -> NodeProcess {
-        let data = tempfile::tempdir().unwrap();
-        let secret = data.path().join("secret");
-        std::fs::write(&secret, support::SECRET).unwrap();
+        let (data, secret) = support::fresh_data_dir();
         let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_natter-server"))
             .args(flags)

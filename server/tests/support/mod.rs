@@ -33,12 +33,19 @@ pub struct TestServer {
     _data: tempfile::TempDir,
 }
 
+/// A throw-away data dir holding a file with the tests' JWT secret (so that
+/// every server of a test accepts the others' tokens), and that file's path.
+pub fn fresh_data_dir() -> (tempfile::TempDir, std::path::PathBuf) {
+    let data = tempfile::tempdir().unwrap();
+    let secret = data.path().join("secret");
+    std::fs::write(&secret, SECRET).unwrap();
+    (data, secret)
+}
+
 impl TestServer {
     /// Starts a server with a fresh data dir and the given extra flags.
     pub async fn start(extra: &[&str]) -> TestServer {
-        let data = tempfile::tempdir().unwrap();
-        let secret = data.path().join("secret");
-        std::fs::write(&secret, SECRET).unwrap();
+        let (data, secret) = fresh_data_dir();
         let mut args = vec![
             "natter-server".to_owned(),
             "--data-dir".to_owned(),
