@@ -19,7 +19,7 @@ use std::{
 };
 
 use app::{
-    model::{ConversationId, Message, MessageKind},
+    model::{ConversationId, MessageKind},
     protocol::{
         close, AttachmentRef, ClientFrame, NoticeKind, Position, ServerFrame, WsErrorCode, MAX_CLIENT_ID_CHARS, MAX_FRAME_BYTES,
         MAX_TEXT_CHARS, PROTOCOL_VERSION,
@@ -35,7 +35,7 @@ use axum::{
 
 use futures_util::SinkExt;
 
-use super::{event::HubEvent, ConnId};
+use super::{event::HubEvent, ConnId, Delivery};
 use crate::{
     auth::AuthUser,
     files,
@@ -121,7 +121,7 @@ struct Connection {
 }
 
 impl Connection {
-    async fn serve(&mut self, mut mailbox: tokio::sync::mpsc::Receiver<Arc<HubEvent>>) {
+    async fn serve(&mut self, mut mailbox: tokio::sync::mpsc::Receiver<Arc<Delivery>>) {
         let mut closing = self.state.hub.closing();
         let hello = ServerFrame::Hello {
             protocol_version: PROTOCOL_VERSION,
@@ -345,9 +345,9 @@ impl Connection {
         self.send(&ServerFrame::Pong).await
     }
 
-    async fn on_event(&mut self, event: &HubEvent) -> Result<(), End> {
-        match event {
-            HubEvent::Message { message } => self.deliver(message).await,
+    async fn on_event(&mut self, delivery: &Delivery) -> Result<(), End> {
+        match &delivery.event {
+            HubEvent::Message { .. } => self.deliver(delivery).await,
             HubEvent::Joined { conversation_id, user_id } => {
                 if *user_id == self.user.user_id {
                     self.conversations.insert(conversation_id.clone());
@@ -409,20 +409,28 @@ impl Connection {
 
     /// Delivers a live message in order: skipped if seen, after the missing
     /// ones if it leaves a gap.
-    async fn deliver(&mut self, message: &Message) -> Result<(), End> {
+    async fn deliver(&mut self, delivery: &Delivery) -> Result<(), End> {
+        let HubEvent::Message { message } = &delivery.event else { return Ok(()) };
         let conversation = &message.conversation_id;
-        let cursor = *self.cursors.entry(conversation.clone()).or_insert(message.seq - 1);
+        let cursor = match self.cursors.get(conversation) {
+            Some(cursor) => *cursor,
+            None => {
+                self.cursors.insert(conversation.clone(), message.seq - 1);
+                message.seq - 1
+            }
+        };
         if message.seq <= cursor {
             return Ok(());
         }
         if message.seq > cursor + 1 {
             self.fill(conversation, message.seq - 1).await?;
         }
-        if self.cursors.get(conversation) == Some(&(message.seq - 1)) {
-            self.send(&ServerFrame::Message { message: message.clone() }).await?;
-            self.cursors.insert(conversation.clone(), message.seq);
+        match self.cursors.get_mut(conversation) {
+            Some(cursor) if *cursor == message.seq - 1 => *cursor = message.seq,
+            _ => return Ok(()),
         }
-        Ok(())
+        let frame = delivery.message_frame().expect("a message event has a message frame");
+        self.socket.feed(WsMessage::Text(frame)).await.map_err(|_| End::Gone)
     }
 
     /// Sends the stored messages after the cursor, up to `upto`.

@@ -12,6 +12,7 @@
 
 pub mod connection;
 mod core;
+mod delivery;
 pub mod event;
 pub mod redis;
 pub mod writer;
@@ -25,7 +26,7 @@ use app::model::{ConversationId, UserId};
 use async_trait::async_trait;
 use tokio::sync::{mpsc, watch};
 
-pub use self::{core::ConnId, event::HubEvent, writer::Writer};
+pub use self::{core::ConnId, delivery::Delivery, event::HubEvent, writer::Writer};
 use self::core::HubCore;
 
 /// Events a connection may have queued before it counts as too slow; a
@@ -52,7 +53,7 @@ impl Fanout for LocalFanout {
 #[derive(Default)]
 struct Inner {
     core: HubCore,
-    mailboxes: HashMap<ConnId, mpsc::Sender<Arc<HubEvent>>>,
+    mailboxes: HashMap<ConnId, mpsc::Sender<Arc<Delivery>>>,
 }
 
 /// This node's connections and their mailboxes.
@@ -78,7 +79,7 @@ impl Hub {
         user: &UserId,
         device: &str,
         conversations: &[ConversationId],
-    ) -> (ConnId, mpsc::Receiver<Arc<HubEvent>>) {
+    ) -> (ConnId, mpsc::Receiver<Arc<Delivery>>) {
         let (tx, rx) = mpsc::channel(MAILBOX);
         let mut inner = self.lock();
         let id = inner.core.connect(user, device, conversations);
@@ -96,11 +97,12 @@ impl Hub {
 
     /// Hands an event to every connection of this node it concerns.
     pub fn deliver(&self, event: HubEvent) {
-        let event = Arc::new(event);
         let mut inner = self.lock();
-        for id in inner.core.route(&event) {
+        let recipients = inner.core.route(&event);
+        let delivery = Arc::new(Delivery::new(event));
+        for id in recipients {
             let Some(mailbox) = inner.mailboxes.get(&id) else { continue };
-            if mailbox.try_send(event.clone()).is_err() {
+            if mailbox.try_send(delivery.clone()).is_err() {
                 // Too slow (or gone): dropping its mailbox ends the connection,
                 // and the client catches up from its last sequence on reconnect.
                 inner.mailboxes.remove(&id);
