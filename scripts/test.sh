@@ -55,7 +55,7 @@ rust_suites=$(grep -c '^test result:' "$WORK/cargo-test.log")
 SUMMARY+="  Rust:    $rust_passed passed in $rust_suites suites"$'\n'
 
 stage "build web app"
-quietly cargo leptos build
+quietly cargo leptos build --split
 
 # start_node <profile> <name> [flags…]: starts that build of the server on a
 # fresh data dir and a free port, waits until it is ready, sets NODE_URL.
@@ -113,7 +113,7 @@ NATTER_BASE_URL=$first NATTER_SECOND_URL=$NODE_URL run_playwright "Two nodes" te
 # The README's run command builds in release mode, with wasm-opt: check that
 # this build starts and hydrates in the browser too.
 stage "release build"
-quietly cargo leptos build --release
+quietly cargo leptos build --release --split
 stage "release smoke tests"
 start_node release release
 NATTER_BASE_URL=$NODE_URL run_playwright "Release" tests/home.spec.ts tests/pwa.spec.ts

@@ -1,6 +1,9 @@
 //! Natter's shared crate: the wire protocol, user-facing text, and the Leptos
 //! UI that the server renders and the browser hydrates.
 
+// The pages' view types nest deeply (their lazy-route futures most).
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod chat;
 pub mod client;
@@ -9,17 +12,18 @@ pub mod model;
 pub mod pages;
 pub mod protocol;
 pub mod recorder;
+pub mod routes;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Html, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
-    path,
+    path, Lazy,
 };
 
 use crate::{
     i18n::{provide_i18n, Msg},
-    pages::RequireUser,
+    routes::*,
 };
 
 /// The HTML document around the app; rendered only on the server.
@@ -55,13 +59,6 @@ pub fn App() -> impl IntoView {
     let i18n = provide_i18n();
     pages::provide_session();
     chat::provide_live();
-    // Effects run only in the browser: this marks the page as live for tests
-    // and for CSS that hides controls that need the wasm app.
-    Effect::new(move || {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
 
     view! {
         <Html attr:lang=move || i18n.locale().tag()/>
@@ -69,23 +66,20 @@ pub fn App() -> impl IntoView {
         <Router>
             <pages::Header/>
             <main class="page">
-                <Routes fallback=pages::NotFound>
-                    <Route path=path!("/") view=pages::Home/>
-                    <Route path=path!("/signup") view=pages::SignUp/>
-                    <Route path=path!("/signin") view=pages::SignIn/>
+                <Routes fallback=|| view! { <pages::NotFound/> <pages::MarkHydrated/> }>
+                    <Route path=path!("/") view={Lazy::<HomePage>::new()}/>
+                    <Route path=path!("/signup") view={Lazy::<SignUpPage>::new()}/>
+                    <Route path=path!("/signin") view={Lazy::<SignInPage>::new()}/>
                     // These need a user: signed-out visitors go to /signin?next=….
-                    <Route path=path!("/profile") view=|| view! { <RequireUser><pages::Profile/></RequireUser> }/>
-                    <Route
-                        path=path!("/settings/password")
-                        view=|| view! { <RequireUser><pages::PasswordSettings/></RequireUser> }
-                    />
-                    <Route path=path!("/devices") view=|| view! { <RequireUser><pages::Devices/></RequireUser> }/>
-                    <Route path=path!("/friends") view=|| view! { <RequireUser><pages::Friends/></RequireUser> }/>
-                    <ParentRoute path=path!("/chats") view=|| view! { <RequireUser><pages::Chats/></RequireUser> }>
-                        <Route path=path!("") view=pages::NoChatOpen/>
-                        <Route path=path!(":id") view=pages::ChatView/>
+                    <Route path=path!("/profile") view={Lazy::<ProfilePage>::new()}/>
+                    <Route path=path!("/settings/password") view={Lazy::<PasswordPage>::new()}/>
+                    <Route path=path!("/devices") view={Lazy::<DevicesPage>::new()}/>
+                    <Route path=path!("/friends") view={Lazy::<FriendsPage>::new()}/>
+                    <ParentRoute path=path!("/chats") view={Lazy::<ChatsPage>::new()}>
+                        <Route path=path!("") view={Lazy::<NoChatPage>::new()}/>
+                        <Route path=path!(":id") view={Lazy::<ChatPage>::new()}/>
                     </ParentRoute>
-                    <Route path=path!("/groups") view=|| view! { <RequireUser><pages::Groups/></RequireUser> }/>
+                    <Route path=path!("/groups") view={Lazy::<GroupsPage>::new()}/>
                 </Routes>
             </main>
         </Router>

@@ -141,8 +141,7 @@ pub fn Form(
     children: Children,
 ) -> impl IntoView {
     let i18n = use_i18n();
-    let hydrated = RwSignal::new(false);
-    Effect::new(move || hydrated.set(true));
+    let hydrated = super::hydrated();
     view! {
         <form
             class="form"

@@ -9,6 +9,7 @@
 //! | `people` | a row per person, and the search for users |
 //! | `presence` | status dots, the status pickers, who is typing |
 //! | `dialog` | the modal dialog |
+//! | `hydration` | when the page is live: views that must match the server's markup until then |
 //! | `home`, `signin`, `signup`, `profile`, `password`, `devices`, `friends` | the account pages |
 //! | `chats` | `/chats`: the conversation list beside the open conversation |
 //! | `chat`, `messages`, `composer` | `/chats/:id`: one conversation, its messages, writing one |
@@ -37,6 +38,7 @@ mod group_form;
 mod group_panel;
 mod groups;
 mod home;
+mod hydration;
 mod messages;
 mod new_chat;
 mod new_group;
@@ -55,6 +57,7 @@ pub use devices::Devices;
 pub use friends::Friends;
 pub use groups::Groups;
 pub use home::{Home, NotFound};
+pub use hydration::{hydrated, MarkHydrated};
 pub use password::PasswordSettings;
 pub use profile::Profile;
 pub use session::{provide_session, use_session, RequireUser, Session};

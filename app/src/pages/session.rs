@@ -209,13 +209,17 @@ pub fn RequireUser(children: ChildrenFn) -> impl IntoView {
         }
     });
     // Only the change between signed in and not re-renders the page, not
-    // every update of the profile.
-    let signed_in = Memo::new(move |_| matches!(session.auth(), Auth::SignedIn(_)));
+    // every update of the profile. The server renders "loading": so does
+    // the page until it has hydrated.
+    let hydrated = super::hydrated();
+    let signed_in = Memo::new(move |_| hydrated.get() && matches!(session.auth(), Auth::SignedIn(_)));
     view! {
         <Show
             when=move || signed_in.get()
             fallback=move || match session.auth() {
-                Auth::Failed(e) => view! { <p class="error" role="alert">{move || i18n.error(&e)}</p> }.into_any(),
+                Auth::Failed(e) if hydrated.get() => {
+                    view! { <p class="error" role="alert">{move || i18n.error(&e)}</p> }.into_any()
+                }
                 _ => view! { <p class="muted">{move || i18n.t(Msg::Loading)}</p> }.into_any(),
             }
         >
