@@ -41,8 +41,8 @@ pub struct Options {
 
 pub struct Bench {
     pub opts: Options,
-    /// The HTTP ports of [`NODE_1`], [`NODE_2`] and [`BASELINE`].
-    ports: [u16; 3],
+    /// The HTTP ports of [`NODE_1`], [`NODE_2`], [`BASELINE`] and [`NODE_3`].
+    ports: [u16; 4],
     /// The open-file limit of this process and the servers it starts.
     pub open_files: u64,
     /// FerretDB and Redis, when this run started them.
@@ -53,13 +53,15 @@ pub struct Bench {
 pub const NODE_1: u16 = 0;
 pub const NODE_2: u16 = 1;
 pub const BASELINE: u16 = 2;
+/// Only scenario 1 needs a third node, when one process cannot hold its crowd.
+pub const NODE_3: u16 = 3;
 
 impl Bench {
     pub fn new(opts: Options, open_files: u64) -> Result<Bench, String> {
         std::fs::create_dir_all(&opts.work_dir).map_err(|e| format!("{}: {e}", opts.work_dir.display()))?;
         let ports = match opts.port {
-            0 => [free_port()?, free_port()?, free_port()?],
-            first => [first, first + 1, first + 2],
+            0 => [free_port()?, free_port()?, free_port()?, free_port()?],
+            first => [first, first + 1, first + 2, first + 3],
         };
         let bench = Bench { opts, ports, open_files, services: Vec::new() };
         let secret = bench.secret_file();
@@ -158,19 +160,21 @@ impl Bench {
         ))
     }
 
-    /// Two cluster nodes on MongoDB and Redis, and `n` users (cached in the work dir).
-    pub async fn cluster(&mut self, n: usize) -> Result<(Vec<Proc>, Vec<Account>), String> {
+    /// Cluster nodes on MongoDB and Redis at the given port offsets, and
+    /// `n` users (cached in the work dir).
+    pub async fn cluster(&mut self, offsets: &[u16], n: usize) -> Result<(Vec<Proc>, Vec<Account>), String> {
         let (uri, redis) = self.services().await?;
         let mut nodes = Vec::new();
-        for (offset, id) in [(NODE_1, "node-1"), (NODE_2, "node-2")] {
-            let mut spec = self.node_spec(offset, self.path(&format!("run-cluster-{id}")), id);
+        for (i, &offset) in offsets.iter().enumerate() {
+            let id = format!("node-{}", i + 1);
+            let mut spec = self.node_spec(offset, self.path(&format!("run-cluster-{id}")), &id);
             fresh_dir(&spec.data_dir)?;
             spec.mongodb = Some((uri.clone(), MONGODB_DB.to_owned()));
             spec.redis_url = Some(redis.clone());
             nodes.push(procs::start_node(&spec).await?);
         }
         let cache = self.path("mongodb-users.json");
-        let accounts = users::accounts(&Api::new(self.addr(NODE_1)), Some(&cache), n).await?;
+        let accounts = users::accounts(&Api::new(self.addr(offsets[0])), Some(&cache), n).await?;
         Ok((nodes, accounts))
     }
 

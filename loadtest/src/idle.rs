@@ -1,16 +1,27 @@
 //! Scenario 1: many idle websockets (a few hundred users, many tabs each),
 //! and what each costs the server in memory.
+//!
+//! Both ends of every connection are open files, and a process may hold
+//! only so many (20,000 on the machine the report was made on, with no way
+//! to raise it): the crowd is opened by worker processes of this tool
+//! (`natter-loadtest hold-idle`), each within the limit, and served by as
+//! many cluster nodes as it takes.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::Path, process::Stdio, time::Duration};
 
 use futures_util::{stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines},
+    process::{Child, ChildStdout, Command},
+};
 
 use crate::{
     client::{self, Socket},
     procs::Proc,
 };
 
-/// Connections opened at once.
+/// Connections a worker opens at once.
 const PARALLEL: usize = 256;
 
 /// What holding the connections cost.
@@ -18,7 +29,7 @@ pub struct Held {
     pub opened: usize,
     pub failed: usize,
     pub first_error: Option<String>,
-    /// (RSS after − RSS before) / opened.
+    /// (RSS after − RSS before) / opened, summed over the servers.
     pub bytes_per_connection: f64,
     pub rss_after: u64,
     pub connects_per_sec: f64,
@@ -26,19 +37,121 @@ pub struct Held {
     pub dropped: usize,
 }
 
-/// Opens `n` connections to `addr`, cycling over `tokens` (none for the
-/// baseline), holds them for a few seconds and measures `server`.
-pub async fn hold(server: &Proc, addr: SocketAddr, tokens: &[Option<String>], n: usize) -> Held {
+/// A share of the crowd: `count` connections to `addr`.
+pub struct Share {
+    pub addr: SocketAddr,
+    pub count: usize,
+}
+
+/// What a worker reports once its connections are open.
+#[derive(Serialize, Deserialize)]
+struct Opened {
+    opened: usize,
+    failed: usize,
+    first_error: Option<String>,
+    secs: f64,
+}
+
+/// What a worker reports when asked how many of its connections are gone.
+#[derive(Serialize, Deserialize)]
+struct Dropped {
+    dropped: usize,
+}
+
+/// Opens the shares' connections, one worker process each, cycling over the
+/// tokens in `tokens_file` (none for the baseline); holds them for a few
+/// seconds and measures the `servers`.
+pub async fn hold(servers: &[&Proc], shares: &[Share], tokens_file: Option<&Path>) -> Result<Held, String> {
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let before = server.usage().rss_bytes;
+    let before: u64 = servers.iter().map(|s| s.usage().rss_bytes).sum();
+    let mut workers = Vec::new();
+    for (i, share) in shares.iter().enumerate() {
+        workers.push(Worker::spawn(share, i * share.count, tokens_file)?);
+    }
+    let (mut opened, mut failed, mut first_error, mut secs) = (0, 0, None, 0f64);
+    for worker in &mut workers {
+        let report: Opened = worker.read().await?;
+        opened += report.opened;
+        failed += report.failed;
+        first_error = first_error.or(report.first_error);
+        secs = secs.max(report.secs);
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rss_after: u64 = servers.iter().map(|s| s.usage().rss_bytes).sum();
+    let mut dropped = 0;
+    for worker in &mut workers {
+        worker.say("check").await?;
+        dropped += worker.read::<Dropped>().await?.dropped;
+    }
+    for worker in workers {
+        worker.finish().await;
+    }
+    Ok(Held {
+        opened,
+        failed,
+        first_error,
+        bytes_per_connection: rss_after.saturating_sub(before) as f64 / opened.max(1) as f64,
+        rss_after,
+        connects_per_sec: opened as f64 / secs.max(1e-3),
+        dropped,
+    })
+}
+
+/// A `hold-idle` process of this tool, spoken to in JSON lines.
+struct Worker {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl Worker {
+    fn spawn(share: &Share, first_token: usize, tokens_file: Option<&Path>) -> Result<Worker, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("this tool's path: {e}"))?;
+        let mut command = Command::new(exe);
+        command
+            .args(["hold-idle", "--addr", &share.addr.to_string(), "--count", &share.count.to_string()])
+            .args(["--first-token", &first_token.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(file) = tokens_file {
+            command.arg("--tokens-file").arg(file);
+        }
+        let mut child = command.spawn().map_err(|e| format!("hold-idle worker: {e}"))?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        Ok(Worker { child, lines: BufReader::new(stdout).lines() })
+    }
+
+    async fn read<T: for<'de> Deserialize<'de>>(&mut self) -> Result<T, String> {
+        match self.lines.next_line().await {
+            Ok(Some(line)) => serde_json::from_str(&line).map_err(|e| format!("hold-idle worker said {line:?}: {e}")),
+            _ => Err("a hold-idle worker ended early (see its stderr above)".into()),
+        }
+    }
+
+    async fn say(&mut self, line: &str) -> Result<(), String> {
+        let stdin = self.child.stdin.as_mut().expect("piped stdin");
+        stdin.write_all(format!("{line}\n").as_bytes()).await.map_err(|e| format!("hold-idle worker: {e}"))
+    }
+
+    /// Closing its input ends the worker, and with it its connections.
+    async fn finish(mut self) {
+        drop(self.child.stdin.take());
+        let _ = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
+    }
+}
+
+/// The worker's side (`natter-loadtest hold-idle`): opens `count`
+/// connections to `addr`, reports, answers "check" with how many the server
+/// closed, and holds them until its input ends.
+pub async fn worker(addr: SocketAddr, count: usize, tokens: Vec<Option<String>>, first_token: usize) -> Result<(), String> {
     let start = std::time::Instant::now();
-    let results: Vec<Result<Socket, String>> = stream::iter(0..n)
+    let results: Vec<Result<Socket, String>> = stream::iter(0..count)
         .map(|i| {
-            let token = tokens[i % tokens.len()].clone();
+            let token = tokens[(first_token + i) % tokens.len()].clone();
             async move {
                 let socket = client::open(addr, token.as_deref(), "?c=idle").await;
                 if (i + 1) % 5000 == 0 {
-                    eprintln!("  … {} connections", i + 1);
+                    eprintln!("  … {} connections to {addr}", i + 1);
                 }
                 socket
             }
@@ -46,9 +159,9 @@ pub async fn hold(server: &Proc, addr: SocketAddr, tokens: &[Option<String>], n:
         .buffer_unordered(PARALLEL)
         .collect()
         .await;
-    let connects_per_sec = n as f64 / start.elapsed().as_secs_f64();
+    let secs = start.elapsed().as_secs_f64();
     let mut first_error = None;
-    let mut sockets = Vec::with_capacity(n);
+    let mut sockets = Vec::with_capacity(count);
     for result in results {
         match result {
             Ok(socket) => sockets.push(socket),
@@ -57,24 +170,18 @@ pub async fn hold(server: &Proc, addr: SocketAddr, tokens: &[Option<String>], n:
             }
         }
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let rss_after = server.usage().rss_bytes;
-    let opened = sockets.len();
-    // A socket the server closed has its close frame (or EOF) waiting: poll each once.
-    let mut dropped = 0;
-    for socket in &mut sockets {
-        if let Some(Some(_)) = futures_util::FutureExt::now_or_never(socket.next()) {
-            dropped += 1;
+    let opened = Opened { opened: sockets.len(), failed: count - sockets.len(), first_error, secs };
+    println!("{}", serde_json::to_string(&opened).expect("reports serialize"));
+    let mut input = BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = input.next_line().await {
+        if line == "check" {
+            println!("{}", serde_json::to_string(&Dropped { dropped: count_dropped(&mut sockets) }).expect("reports serialize"));
         }
     }
-    drop(sockets);
-    Held {
-        opened,
-        failed: n - opened,
-        first_error,
-        bytes_per_connection: rss_after.saturating_sub(before) as f64 / opened.max(1) as f64,
-        rss_after,
-        connects_per_sec,
-        dropped,
-    }
+    Ok(())
+}
+
+/// A socket the server closed has its close frame (or EOF) waiting: polls each once.
+fn count_dropped(sockets: &mut [Socket]) -> usize {
+    sockets.iter_mut().filter_map(|s| futures_util::FutureExt::now_or_never(s.next())).filter(Option::is_some).count()
 }

@@ -93,6 +93,21 @@ enum Command {
         #[arg(long)]
         listen: SocketAddr,
     },
+    /// Opens and holds a share of scenario 1's idle connections, in a process
+    /// of its own (each process can open only so many files).
+    #[command(hide = true)]
+    HoldIdle {
+        #[arg(long)]
+        addr: SocketAddr,
+        #[arg(long)]
+        count: usize,
+        /// A JSON array of tokens to cycle over; none for the baseline server.
+        #[arg(long)]
+        tokens_file: Option<PathBuf>,
+        /// Where in the tokens this worker starts.
+        #[arg(long, default_value_t = 0)]
+        first_token: usize,
+    },
 }
 
 fn expand_home(path: &str) -> PathBuf {
@@ -105,12 +120,28 @@ fn expand_home(path: &str) -> PathBuf {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::BaselineServer { listen }) = cli.command {
+    if let Some(command) = cli.command {
         limits::raise_open_files(1 << 20);
-        return match scenarios::serve_baseline(listen).await {
+        let result = match command {
+            Command::BaselineServer { listen } => scenarios::serve_baseline(listen).await,
+            Command::HoldIdle { addr, count, tokens_file, first_token } => {
+                let tokens = match tokens_file {
+                    Some(file) => std::fs::read(&file)
+                        .map_err(|e| format!("{}: {e}", file.display()))
+                        .and_then(|b| serde_json::from_slice::<Vec<String>>(&b).map_err(|e| e.to_string()))
+                        .map(|tokens| tokens.into_iter().map(Some).collect()),
+                    None => Ok(vec![None]),
+                };
+                match tokens {
+                    Ok(tokens) => idle::worker(addr, count, tokens, first_token).await,
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        return match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("baseline server: {e}");
+                eprintln!("natter-loadtest: {e}");
                 ExitCode::FAILURE
             }
         };

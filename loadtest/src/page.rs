@@ -5,15 +5,59 @@ use std::{io::Write, path::Path, process::Command};
 
 use serde::Deserialize;
 
-/// The raw and brotli (quality 11) sizes of the site's wasm, in bytes.
-pub fn wasm_sizes(site_root: &Path) -> Result<(u64, u64), String> {
+/// The site's wasm: the module every page loads first, and, when it was
+/// built with `--split`, what a cold load of each page fetches besides.
+pub struct WasmSizes {
+    pub raw: u64,
+    pub brotli: u64,
+    /// Per page (lazy route), the brotli bytes of the main module and every
+    /// chunk the page needs, each compressed on its own as it is served;
+    /// largest first. A chat opens inside the chat list, so it counts both.
+    pub pages: Vec<(String, u64)>,
+}
+
+/// The split loader's manifest: each lazy function's chunks.
+const MANIFEST: &str = "__wasm_split_manifest.json";
+/// The route a nested page opens in (`/chats/:id` inside `/chats`).
+const NESTED: [(&str, &str); 1] = [("chat", "chats")];
+
+pub fn wasm_sizes(site_root: &Path) -> Result<WasmSizes, String> {
     let pkg = site_root.join("pkg");
-    let wasm = std::fs::read_dir(&pkg)
-        .map_err(|e| format!("{}: {e} (build the site with `cargo leptos build --release`)", pkg.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|x| x == "wasm"))
-        .ok_or_else(|| format!("no .wasm in {}", pkg.display()))?;
-    let bytes = std::fs::read(&wasm).map_err(|e| format!("{}: {e}", wasm.display()))?;
+    let name = |e: std::fs::DirEntry| e.file_name().to_string_lossy().into_owned();
+    let main = std::fs::read_dir(&pkg)
+        .map_err(|e| format!("{}: {e} (build the site with `cargo leptos build --release --split`)", pkg.display()))?
+        .filter_map(|e| e.ok().map(name))
+        .find(|n| n.ends_with(".wasm") && !n.starts_with("chunk_") && !n.starts_with("split_"))
+        .ok_or_else(|| format!("no main .wasm in {}", pkg.display()))?;
+    let (raw, brotli) = file_sizes(&pkg.join(&main))?;
+    let mut pages = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(pkg.join(MANIFEST)) {
+        let manifest: std::collections::BTreeMap<String, Vec<String>> =
+            serde_json::from_str(&text).map_err(|e| format!("{MANIFEST}: {e}"))?;
+        // `__chat_page_view_<hash>` → `chat`
+        let page = |key: &str| key.trim_start_matches("__").split("_page_view_").next().unwrap_or(key).to_owned();
+        let chunks: std::collections::BTreeMap<String, &Vec<String>> = manifest.iter().map(|(k, v)| (page(k), v)).collect();
+        for (page, own) in &chunks {
+            let mut files: std::collections::BTreeSet<&String> = own.iter().collect();
+            for (child, parent) in NESTED {
+                if page == child {
+                    files.extend(chunks.get(parent).into_iter().flat_map(|c| c.iter()));
+                }
+            }
+            let mut total = brotli;
+            for file in files {
+                total += file_sizes(&pkg.join(format!("{file}.wasm")))?.1;
+            }
+            pages.push((page.clone(), total));
+        }
+        pages.sort_by(|a, b| b.1.cmp(&a.1));
+    }
+    Ok(WasmSizes { raw, brotli, pages })
+}
+
+/// A file's raw and brotli (quality 11) sizes, in bytes.
+fn file_sizes(path: &Path) -> Result<(u64, u64), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut compressed = Vec::new();
     {
         let mut writer = brotli::CompressorWriter::new(&mut compressed, 64 * 1024, 11, 22);
