@@ -2,6 +2,7 @@
 //! UI that the server renders and the browser hydrates.
 
 pub mod api;
+pub mod call;
 pub mod chat;
 pub mod client;
 pub mod i18n;

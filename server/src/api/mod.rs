@@ -10,7 +10,7 @@ mod friends;
 mod json;
 mod profile;
 mod status;
-mod users;
+pub(crate) mod users;
 
 use app::protocol::ErrorCode;
 use axum::{
