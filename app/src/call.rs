@@ -142,6 +142,24 @@ fn plain(text: &str) -> Result<(), BadSignal> {
     Ok(())
 }
 
+/// One STUN or TURN server, shaped as `RTCIceServer`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    /// TURN only: `<expiry, Unix seconds>:<user id>` when the server shares a secret with Natter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// Answer of `GET /api/rtc/config`: what a browser's `RTCPeerConnection`
+/// is configured with. No servers: host candidates only.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RtcConfig {
+    pub ice_servers: Vec<IceServer>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

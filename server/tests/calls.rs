@@ -438,3 +438,32 @@ async fn tabs_on_two_nodes_accepting_at_once_get_one_winner() {
     node_a.stop().await;
     node_b.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsers_get_the_ice_servers_with_turn_credentials() {
+    let plain = TestServer::on_store("embedded").await;
+    let ann = User::register(&plain, "ann").await;
+    assert_eq!(ann.call(Method::GET, "/api/rtc/config", None).await, (200, json!({ "ice_servers": [] })));
+    assert_eq!(plain.get("/api/rtc/config").await.status(), 401, "signed-in users only");
+    plain.stop().await;
+
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(secret.path(), "turn-shared-secret\n").unwrap();
+    let urls = "stun:stun.example.org:3478,turn:turn.example.org:3478?transport=udp,turns:turn.example.org:5349";
+    let path = secret.path().display().to_string();
+    let server = TestServer::start(&["--ice-servers", urls, "--turn-secret-file", &path]).await;
+    let ann = User::register(&server, "ann").await;
+    let (status, body) = ann.call(Method::GET, "/api/rtc/config", None).await;
+    assert_eq!(status, 200);
+    let config: app::call::RtcConfig = serde_json::from_value(body).unwrap();
+    assert_eq!(config.ice_servers[0].urls, vec!["stun:stun.example.org:3478"]);
+    let turn = &config.ice_servers[1];
+    assert_eq!(turn.urls.len(), 2);
+    let username = turn.username.as_deref().unwrap();
+    let (expiry, user) = username.split_once(':').unwrap();
+    assert_eq!(user, ann.id);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    assert!(expiry.parse::<u64>().unwrap() > now + 3600, "credentials last hours");
+    assert_eq!(turn.credential.as_ref().map(String::len), Some(28), "base64 of a 20-byte HMAC-SHA1");
+    server.stop().await;
+}

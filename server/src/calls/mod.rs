@@ -19,6 +19,7 @@
 //! back (`call_rejoin`) before its call ends. Websocket connections
 //! (`hub/connection.rs`) hold which call their tab is in and relay signals.
 
+pub mod ice;
 pub mod redis;
 pub mod registry;
 pub mod state;
