@@ -56,6 +56,7 @@ pub fn App() -> impl IntoView {
     let i18n = provide_i18n();
     pages::provide_session();
     chat::provide_live();
+    pages::provide_call_desk();
     // Effects run only in the browser: this marks the page as live for tests
     // and for CSS that hides controls that need the wasm app.
     Effect::new(move || {
@@ -89,6 +90,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/groups") view=|| view! { <RequireUser><pages::Groups/></RequireUser> }/>
                 </Routes>
             </main>
+            <pages::CallOverlay/>
         </Router>
     }
 }
