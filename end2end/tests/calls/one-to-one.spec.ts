@@ -1,0 +1,179 @@
+import { expect, test, type Browser, type Page } from '@playwright/test';
+
+import { Contexts, dispose, friends, register, type Account } from '../support';
+
+// 1:1 calls between real browsers with fake cameras and microphones, media
+// over loopback only (run in a network namespace: see scripts/test.sh). The
+// server rings for 5 s (`--call-ring-secs 5`).
+
+let alice: Account;
+let bob: Account;
+let chat: string;
+
+test.beforeAll(async ({ baseURL }) => {
+  [alice, bob] = await friends(baseURL!);
+  const res = await alice.api.post('/api/conversations/private', { data: { user_id: bob.id } });
+  expect(res.ok(), await res.text()).toBeTruthy();
+  chat = (await res.json()).conversation.id;
+});
+
+test.afterAll(() => dispose(alice, bob));
+
+const contexts = new Contexts();
+test.afterEach(() => contexts.closeAll());
+
+/** A signed-in page whose peer connections the test can read the stats of. */
+async function open(browser: Browser, baseURL: string, account: Account, path: string) {
+  return contexts.open(browser, baseURL, account, path, {
+    prepare: (page) =>
+      page.addInitScript(() => {
+        const Native = window.RTCPeerConnection;
+        const made: RTCPeerConnection[] = [];
+        (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections = made;
+        window.RTCPeerConnection = class extends Native {
+          constructor(config?: RTCConfiguration) {
+            super(config);
+            made.push(this);
+          }
+        } as typeof RTCPeerConnection;
+      }),
+  });
+}
+
+/** Video frames this page decoded from the other side, over its open connections. */
+function framesDecoded(page: Page): Promise<number> {
+  return page.evaluate(async () => {
+    let frames = 0;
+    for (const pc of (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections) {
+      if (pc.connectionState === 'closed') continue;
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded ?? 0;
+      });
+    }
+    return frames;
+  });
+}
+
+/** Every ICE candidate either side used is on loopback. */
+function remoteAddresses(page: Page): Promise<string[]> {
+  return page.evaluate(async () => {
+    const addresses: string[] = [];
+    for (const pc of (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections) {
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === 'remote-candidate' || s.type === 'local-candidate') addresses.push(s.address ?? s.ip);
+      });
+    }
+    return addresses;
+  });
+}
+
+function records(page: Page) {
+  return page.getByTestId('call-record');
+}
+
+test('a video call: each side decodes the other\'s video, and the call is recorded with its length', async ({ browser, baseURL }) => {
+  const a = await open(browser, baseURL!, alice, `/chats/${chat}`);
+  // Bob is on another page: the call rings wherever he is.
+  const b = await open(browser, baseURL!, bob, '/friends');
+  await a.getByTestId('call-video').click();
+  await expect(a.getByTestId('call-outgoing')).toBeVisible();
+  const incoming = b.getByTestId('call-incoming');
+  await expect(incoming).toBeVisible();
+  await expect(incoming.getByTestId('call-caller')).toHaveText(alice.nickname);
+  await incoming.getByTestId('call-accept').click();
+  await expect(a.getByTestId('call-view')).toBeVisible();
+  await expect(b.getByTestId('call-view')).toBeVisible();
+
+  for (const page of [a, b]) {
+    await expect.poll(() => framesDecoded(page), { timeout: 20_000 }).toBeGreaterThan(10);
+  }
+  const [beforeA, beforeB] = [await framesDecoded(a), await framesDecoded(b)];
+  await expect.poll(() => framesDecoded(a)).toBeGreaterThan(beforeA + 10);
+  await expect.poll(() => framesDecoded(b)).toBeGreaterThan(beforeB + 10);
+  for (const address of [...(await remoteAddresses(a)), ...(await remoteAddresses(b))]) {
+    expect(address).toBe('127.0.0.1');
+  }
+  await expect(a.getByTestId('call-timer')).toHaveText(/^\d+:\d\d$/);
+
+  // Each side's state shows on the other's screen.
+  await a.getByTestId('call-mute').click();
+  await expect(b.getByTestId('peer-state')).toContainText('Muted');
+  await a.getByTestId('call-camera').click();
+  await expect(b.getByTestId('peer-state')).toContainText('Camera off');
+  await a.getByTestId('call-mute').click();
+  await expect(b.getByTestId('peer-state')).not.toContainText('Muted');
+
+  await b.getByTestId('call-hangup').click();
+  await expect(a.getByTestId('call-view')).toBeHidden();
+  await expect(a.getByTestId('call-notice')).toHaveText('Call ended');
+  await expect(records(a).last()).toHaveAttribute('data-outcome', 'ended');
+  await expect(records(a).last()).toContainText(/Video call · \d+:\d\d/);
+  await b.goto(`/chats/${chat}`);
+  await expect(records(b).last()).toHaveAttribute('data-outcome', 'ended');
+});
+
+test('declined, cancelled and missed calls are recorded on both sides; a missed call stands out', async ({ browser, baseURL }) => {
+  const a = await open(browser, baseURL!, alice, `/chats/${chat}`);
+  const b = await open(browser, baseURL!, bob, `/chats/${chat}`);
+  const before = await records(a).count();
+
+  await a.getByTestId('call-voice').click();
+  await b.getByTestId('call-decline').click();
+  await expect(a.getByTestId('call-notice')).toHaveText('Declined');
+  await expect(a.getByTestId('call-outgoing')).toBeHidden();
+
+  await a.getByTestId('call-video').click();
+  await expect(b.getByTestId('call-incoming')).toBeVisible();
+  await a.getByTestId('call-cancel').click();
+  await expect(b.getByTestId('call-incoming')).toBeHidden();
+
+  await a.getByTestId('call-voice').click();
+  await expect(b.getByTestId('call-incoming')).toBeVisible();
+  await expect(a.getByTestId('call-notice')).toHaveText('No answer', { timeout: 15_000 });
+  await expect(b.getByTestId('call-incoming')).toBeHidden();
+  await expect(b.getByTestId('call-notice')).toHaveText('Missed call');
+
+  for (const page of [a, b]) {
+    await expect(records(page)).toHaveCount(before + 3);
+    const outcomes = await records(page).evaluateAll((els) => els.slice(-3).map((e) => e.getAttribute('data-outcome')));
+    expect(outcomes).toEqual(['declined', 'cancelled', 'missed']);
+  }
+  await expect(records(b).last()).toHaveClass(/missed/);
+  await expect(records(a).last()).not.toHaveClass(/missed/);
+  await expect(records(a).last()).toContainText('No answer');
+});
+
+test('both tabs of the callee ring; accepting on one stops the other', async ({ browser, baseURL }) => {
+  const a = await open(browser, baseURL!, alice, `/chats/${chat}`);
+  const b1 = await open(browser, baseURL!, bob, '/chats');
+  const b2 = await open(browser, baseURL!, bob, '/profile');
+  await a.getByTestId('call-voice').click();
+  await expect(b1.getByTestId('call-incoming')).toBeVisible();
+  await expect(b2.getByTestId('call-incoming')).toBeVisible();
+  await b2.getByTestId('call-accept').click();
+  await expect(b2.getByTestId('call-view')).toBeVisible();
+  await expect(b1.getByTestId('call-incoming')).toBeHidden();
+  await expect(b1.getByTestId('call-view')).toBeHidden();
+  await expect(a.getByTestId('call-timer')).toHaveText(/^\d+:\d\d$/, { timeout: 20_000 });
+  await a.getByTestId('call-hangup').click();
+  await expect(b2.getByTestId('call-view')).toBeHidden();
+});
+
+test('calling someone already in a call says busy', async ({ browser, baseURL }) => {
+  const cat = await register(baseURL!, 'Cat');
+  const res = await cat.api.post('/api/conversations/private', { data: { user_id: bob.id } });
+  const catChat = (await res.json()).conversation.id;
+  const a = await open(browser, baseURL!, alice, `/chats/${chat}`);
+  const b = await open(browser, baseURL!, bob, '/chats');
+  const c = await open(browser, baseURL!, cat, `/chats/${catChat}`);
+  await a.getByTestId('call-voice').click();
+  await b.getByTestId('call-accept').click();
+  await expect(b.getByTestId('call-view')).toBeVisible();
+  await c.getByTestId('call-voice').click();
+  await expect(c.getByTestId('call-notice')).toHaveText('Busy: they are in another call');
+  await expect(records(c).last()).toHaveAttribute('data-outcome', 'busy');
+  await expect(b.getByTestId('call-view')).toBeVisible();
+  await a.getByTestId('call-hangup').click();
+  await expect(b.getByTestId('call-view')).toBeHidden();
+  await dispose(cat);
+});
