@@ -129,9 +129,10 @@ if [ "$(id -u)" -eq 0 ]; then
 else
   IN_NETNS=(sudo --preserve-env ip netns exec "$NETNS" sudo --preserve-env -u "$(id -un)" env "PATH=$PATH")
 fi
-# A fresh embedded store; calls ring for 5 s, so the missed-call test is quick.
+# A fresh embedded store; calls ring for 5 s and a dropped tab has 3 s to
+# come back, so the specs need not wait long.
 "${IN_NETNS[@]}" "$CARGO_TARGET_DIR/debug/natter-server" --listen 127.0.0.1:3000 --data-dir "$WORK/data-calls" \
-  --site-root target/site --call-ring-secs 5 >"$WORK/server-calls.log" 2>&1 &
+  --site-root target/site --call-ring-secs 5 --call-grace-secs 3 >"$WORK/server-calls.log" 2>&1 &
 PIDS+=($!)
 for i in $(seq 1 200); do
   "${IN_NETNS[@]}" curl -fs http://127.0.0.1:3000/readyz >/dev/null && break

@@ -68,13 +68,21 @@ pub struct Live {
     invited: RwSignal<u64>,
     link: StoredValue<Option<Link>, LocalStorage>,
     /// Where call frames go (the call desk, `pages::call`), once it listens.
-    call_frames: StoredValue<Option<std::rc::Rc<dyn Fn(ServerFrame)>>, LocalStorage>,
+    call_frames: StoredValue<Option<std::rc::Rc<dyn Fn(CallFeed)>>, LocalStorage>,
     /// Conversations whose position went to the server on this connection.
     resumed: StoredValue<HashSet<ConversationId>>,
     /// Profiles asked for, so that each is fetched once.
     asked: StoredValue<HashSet<UserId>>,
     listing: StoredValue<Listing>,
     session: Session,
+}
+
+/// What the call desk hears from the link.
+pub enum CallFeed {
+    /// A call frame, or the error answering one.
+    Frame(ServerFrame),
+    /// A new connection has resumed: a call in progress takes its side back on it.
+    Reconnected,
 }
 
 /// Whether `GET /api/conversations` is on its way, and whether the answer
@@ -187,6 +195,7 @@ impl Live {
                     for (conversation, outgoing) in self.inbox.with_untracked(Inbox::unsent) {
                         self.transmit(conversation, &outgoing);
                     }
+                    self.call_feed(CallFeed::Reconnected);
                 }
             }
             LinkEvent::Frame(frame) => self.on_frame(frame),
@@ -230,10 +239,10 @@ impl Live {
             | ServerFrame::CallIncoming { .. }
             | ServerFrame::CallAccepted { .. }
             | ServerFrame::CallSignal { .. }
-            | ServerFrame::CallEnded { .. }) => self.call_frame(frame),
+            | ServerFrame::CallEnded { .. }) => self.call_feed(CallFeed::Frame(frame)),
             ServerFrame::Error { code, message, client_id: None } => {
                 if code.is_call_error() {
-                    self.call_frame(ServerFrame::Error { code, message, client_id: None });
+                    self.call_feed(CallFeed::Frame(ServerFrame::Error { code, message, client_id: None }));
                 } else {
                     leptos::logging::warn!("natter: the server answered {code:?}: {message}");
                 }
@@ -241,14 +250,14 @@ impl Live {
         }
     }
 
-    fn call_frame(self, frame: ServerFrame) {
+    fn call_feed(self, feed: CallFeed) {
         if let Some(handler) = self.call_frames.get_value() {
-            handler(frame);
+            handler(feed);
         }
     }
 
-    /// Hands every call frame (and call error) to `handler` from now on.
-    pub fn on_call_frames(self, handler: impl Fn(ServerFrame) + 'static) {
+    /// Hands every call frame (and call error), and each reconnection, to `handler` from now on.
+    pub fn on_call_frames(self, handler: impl Fn(CallFeed) + 'static) {
         self.call_frames.set_value(Some(std::rc::Rc::new(handler)));
     }
 

@@ -18,7 +18,7 @@ use super::{
 use crate::{
     api::PublicProfile,
     call::{CallEnd, CallId, CallInfo, CallMedia, PeerState, RtcConfig, Signal as CallSignal},
-    chat::{use_live, Live},
+    chat::{use_live, CallFeed, Live},
     client,
     i18n::{use_i18n, Msg},
     model::{CallOutcome, CallRecord, ConversationId, MessageKind, Millis},
@@ -81,7 +81,10 @@ pub fn provide_call_desk() {
         rtc: StoredValue::new(RtcConfig::default()),
         live,
     };
-    live.on_call_frames(move |frame| desk.on_frame(frame));
+    live.on_call_frames(move |feed| match feed {
+        CallFeed::Frame(frame) => desk.on_frame(frame),
+        CallFeed::Reconnected => desk.rejoin(),
+    });
     provide_context(desk);
 }
 
@@ -208,6 +211,18 @@ impl CallDesk {
         }
     }
 
+    /// On a new connection, takes this tab's side of its call back (the
+    /// server ends the call if no tab does within its grace period).
+    fn rejoin(self) {
+        let call_id = self.phase.with_untracked(|p| match p {
+            Phase::Outgoing { call_id: Some(id), .. } | Phase::Active { call_id: id, .. } => Some(id.clone()),
+            _ => None,
+        });
+        if let Some(call_id) = call_id {
+            self.send(ClientFrame::CallRejoin { call_id });
+        }
+    }
+
     fn on_frame(self, frame: ServerFrame) {
         let phase = self.phase.get_untracked();
         match frame {
@@ -242,6 +257,8 @@ impl CallDesk {
                     self.finish(Some(if code == WsErrorCode::Busy { Msg::CallBusy } else { Msg::CallFailed }))
                 }
                 Phase::Incoming { accepting: true, .. } if code == WsErrorCode::NotInCall => self.finish(None),
+                // A rejoin after the call ended while this tab was away.
+                Phase::Active { .. } if code == WsErrorCode::NotInCall => self.finish(Some(Msg::CallEnded)),
                 _ => leptos::logging::warn!("natter: a call request failed: {code:?}"),
             },
             _ => {}

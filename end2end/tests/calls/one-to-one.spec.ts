@@ -4,7 +4,8 @@ import { Contexts, dispose, friends, register, type Account } from '../support';
 
 // 1:1 calls between real browsers with fake cameras and microphones, media
 // over loopback only (run in a network namespace: see scripts/test.sh). The
-// server rings for 5 s (`--call-ring-secs 5`).
+// server rings for 5 s and waits 3 s for a dropped tab
+// (`--call-ring-secs 5 --call-grace-secs 3`).
 
 let alice: Account;
 let bob: Account;
@@ -23,10 +24,19 @@ const contexts = new Contexts();
 test.afterEach(() => contexts.closeAll());
 
 /** A signed-in page whose peer connections the test can read the stats of. */
-async function open(browser: Browser, baseURL: string, account: Account, path: string) {
+async function open(
+  browser: Browser,
+  baseURL: string,
+  account: Account,
+  path: string,
+  viewport?: { width: number; height: number },
+  prepare?: (page: Page) => Promise<void>,
+) {
   return contexts.open(browser, baseURL, account, path, {
-    prepare: (page) =>
-      page.addInitScript(() => {
+    viewport,
+    prepare: async (page) => {
+      await prepare?.(page);
+      await page.addInitScript(() => {
         const Native = window.RTCPeerConnection;
         const made: RTCPeerConnection[] = [];
         (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections = made;
@@ -36,7 +46,8 @@ async function open(browser: Browser, baseURL: string, account: Account, path: s
             made.push(this);
           }
         } as typeof RTCPeerConnection;
-      }),
+      });
+    },
   });
 }
 
@@ -65,6 +76,14 @@ function remoteAddresses(page: Page): Promise<string[]> {
     }
     return addresses;
   });
+}
+
+const PHONE = { width: 360, height: 740 };
+
+async function fitsThePhone(element: ReturnType<Page['getByTestId']>) {
+  const box = (await element.boundingBox())!;
+  expect(box.x).toBeGreaterThanOrEqual(0);
+  expect(box.x + box.width).toBeLessThanOrEqual(PHONE.width);
 }
 
 function records(page: Page) {
@@ -145,11 +164,13 @@ test('declined, cancelled and missed calls are recorded on both sides; a missed 
 
 test('both tabs of the callee ring; accepting on one stops the other', async ({ browser, baseURL }) => {
   const a = await open(browser, baseURL!, alice, `/chats/${chat}`);
-  const b1 = await open(browser, baseURL!, bob, '/chats');
+  const b1 = await open(browser, baseURL!, bob, '/chats', PHONE);
   const b2 = await open(browser, baseURL!, bob, '/profile');
   await a.getByTestId('call-voice').click();
   await expect(b1.getByTestId('call-incoming')).toBeVisible();
   await expect(b2.getByTestId('call-incoming')).toBeVisible();
+  await fitsThePhone(b1.getByTestId('call-incoming'));
+  await expect(b1.getByTestId('call-accept')).toBeInViewport();
   await b2.getByTestId('call-accept').click();
   await expect(b2.getByTestId('call-view')).toBeVisible();
   await expect(b1.getByTestId('call-incoming')).toBeHidden();
@@ -176,4 +197,44 @@ test('calling someone already in a call says busy', async ({ browser, baseURL })
   await a.getByTestId('call-hangup').click();
   await expect(b.getByTestId('call-view')).toBeHidden();
   await dispose(cat);
+});
+
+test('a callee whose connection drops comes back into the call (the server waits 3 s here)', async ({ browser, baseURL }) => {
+  const a = await open(browser, baseURL!, alice, `/chats/${chat}`);
+  // Bob's websocket goes through the test, which can cut it.
+  let cut = () => {};
+  const b = await open(browser, baseURL!, bob, `/chats/${chat}`, PHONE, (page) =>
+    page.routeWebSocket(/\/ws$/, (ws) => {
+      const server = ws.connectToServer();
+      cut = () => {
+        server.close();
+        ws.close();
+      };
+    }),
+  );
+  const before = await records(a).count();
+  await a.getByTestId('call-video').click();
+  await b.getByTestId('call-accept').click();
+  await expect.poll(() => framesDecoded(b), { timeout: 20_000 }).toBeGreaterThan(10);
+  for (const id of ['call-mute', 'call-camera', 'call-hangup']) {
+    await expect(b.getByTestId(id)).toBeInViewport();
+  }
+  await fitsThePhone(b.getByTestId('call-hangup'));
+
+  // The websocket drops (the media path does not); the tab reconnects and takes its side back.
+  cut();
+  await expect(b.getByTestId('connection')).not.toHaveAttribute('data-state', 'online');
+  await expect(b.getByTestId('connection')).toHaveAttribute('data-state', 'online', { timeout: 20_000 });
+  await a.waitForTimeout(4000); // past the server's grace period
+  await expect(a.getByTestId('call-view')).toBeVisible();
+  await expect(b.getByTestId('call-view')).toBeVisible();
+  // Signalling still reaches the new connection.
+  await a.getByTestId('call-mute').click();
+  await expect(b.getByTestId('peer-state')).toContainText('Muted');
+  const frames = await framesDecoded(b);
+  await expect.poll(() => framesDecoded(b)).toBeGreaterThan(frames + 10);
+  await a.getByTestId('call-hangup').click();
+  await expect(b.getByTestId('call-view')).toBeHidden();
+  await expect(records(a)).toHaveCount(before + 1);
+  await expect(records(a).last()).toHaveAttribute('data-outcome', 'ended');
 });
