@@ -104,7 +104,7 @@ run_playwright() {
 stage "browser tests"
 # The word list is what end2end/tests/emoji.spec.ts expects to see masked.
 start_node debug debug --sensitive-words end2end/fixtures/sensitive-words.txt
-NATTER_BASE_URL=$NODE_URL run_playwright "Browser" --project chromium
+NATTER_BASE_URL=$NODE_URL run_playwright "Browser" --project=chromium
 
 # Seed 000's demo: two nodes on one database and one Redis, a browser on each.
 stage "two-node browser tests"
@@ -114,7 +114,7 @@ cluster=(--mongodb-uri "$NATTER_TEST_MONGODB_URI" --mongodb-db "natter_e2e_$$" -
 start_node debug node-a "${cluster[@]}" --node-id a
 first=$NODE_URL
 start_node debug node-b "${cluster[@]}" --node-id b
-NATTER_BASE_URL=$first NATTER_SECOND_URL=$NODE_URL run_playwright "Two nodes" --project chromium tests/cluster.spec.ts
+NATTER_BASE_URL=$first NATTER_SECOND_URL=$NODE_URL run_playwright "Two nodes" --project=chromium tests/cluster.spec.ts
 
 # Calls send media browser to browser: run them where loopback is the only
 # interface, a network namespace holding the server and the browsers, so no
@@ -139,7 +139,7 @@ for i in $(seq 1 200); do
   [ "$i" -eq 200 ] && { say "natter-server never became ready in $NETNS; its log:"; cat "$WORK/server-calls.log" >&2; exit 1; }
   sleep 0.1
 done
-NATTER_BASE_URL=http://127.0.0.1:3000 run_playwright "Calls (network namespace)" --project calls
+NATTER_BASE_URL=http://127.0.0.1:3000 run_playwright "Calls (network namespace)" --project=calls
 IN_NETNS=()
 
 # The README's run command builds in release mode, with wasm-opt: check that
@@ -148,7 +148,7 @@ stage "release build"
 quietly cargo leptos build --release
 stage "release smoke tests"
 start_node release release
-NATTER_BASE_URL=$NODE_URL run_playwright "Release" --project chromium tests/home.spec.ts tests/pwa.spec.ts
+NATTER_BASE_URL=$NODE_URL run_playwright "Release" --project=chromium tests/home.spec.ts tests/pwa.spec.ts
 
 # The load generator's smoke run against the debug build: a few users, one
 # group, a few hundred messages, on the embedded store and on two nodes

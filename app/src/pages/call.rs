@@ -304,7 +304,9 @@ impl CallDesk {
                     }
                 }
                 CallSignal::Answer { sdp } => {
-                    let _ = media.take_answer(&sdp).await;
+                    if media.take_answer(&sdp).await.is_ok() && media.connected() {
+                        self.on_media(&call_id, MediaEvent::Connected);
+                    }
                 }
                 CallSignal::Candidate { candidate, sdp_mid, sdp_m_line_index } => {
                     media.add_candidate(&candidate, sdp_mid.as_deref(), sdp_m_line_index).await;

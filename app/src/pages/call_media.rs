@@ -176,6 +176,14 @@ mod browser {
             self.describe_remote(RtcSdpType::Answer, answer).await
         }
 
+        /// Whether the media path works now. A restart that began while it
+        /// still worked never changes the state, so no event says so.
+        pub fn connected(&self) -> bool {
+            self.pc().is_ok_and(|pc| {
+                matches!(pc.ice_connection_state(), RtcIceConnectionState::Connected | RtcIceConnectionState::Completed)
+            })
+        }
+
         pub async fn add_candidate(&self, candidate: &str, sdp_mid: Option<&str>, sdp_m_line_index: Option<u16>) {
             let init = RtcIceCandidateInit::new(candidate);
             init.set_sdp_mid(sdp_mid);
@@ -330,6 +338,9 @@ mod inert {
             match *self {}
         }
         pub async fn take_answer(&self, _: &str) -> Result<(), ()> {
+            match *self {}
+        }
+        pub fn connected(&self) -> bool {
             match *self {}
         }
         pub async fn add_candidate(&self, _: &str, _: Option<&str>, _: Option<u16>) {

@@ -238,3 +238,34 @@ test('a callee whose connection drops comes back into the call (the server waits
   await expect(records(a)).toHaveCount(before + 1);
   await expect(records(a).last()).toHaveAttribute('data-outcome', 'ended');
 });
+
+test('when the media path fails, the caller restarts ICE and the call goes on', async ({ browser, baseURL }) => {
+  const a = await open(browser, baseURL!, alice, `/chats/${chat}`);
+  const b = await open(browser, baseURL!, bob, `/chats/${chat}`);
+  await a.getByTestId('call-video').click();
+  await b.getByTestId('call-accept').click();
+  await expect.poll(() => framesDecoded(b), { timeout: 20_000 }).toBeGreaterThan(10);
+  const ufrag = () =>
+    a.evaluate(() => {
+      const pcs = (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections;
+      return /a=ice-ufrag:(\S+)/.exec(pcs[pcs.length - 1].localDescription!.sdp)![1];
+    });
+  const before = await ufrag();
+  // The loopback path cannot be cut from here, so the caller's connection
+  // is made to report "disconnected", as it would when the network drops.
+  await a.evaluate(() => {
+    const pcs = (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections;
+    const pc = pcs[pcs.length - 1];
+    Object.defineProperty(pc, 'iceConnectionState', { configurable: true, get: () => 'disconnected' });
+    pc.dispatchEvent(new Event('iceconnectionstatechange'));
+    // The restart's own state changes report the truth again.
+    delete (pc as unknown as { iceConnectionState?: string }).iceConnectionState;
+  });
+  await expect(b.getByTestId('peer-state')).toContainText('Reconnecting');
+  await expect.poll(ufrag).not.toBe(before);
+  await expect(b.getByTestId('peer-state')).not.toContainText('Reconnecting', { timeout: 20_000 });
+  const frames = await framesDecoded(b);
+  await expect.poll(() => framesDecoded(b)).toBeGreaterThan(frames + 10);
+  await a.getByTestId('call-hangup').click();
+  await expect(b.getByTestId('call-view')).toBeHidden();
+});
