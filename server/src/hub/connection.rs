@@ -154,6 +154,8 @@ impl Connection {
         let mut live = false;
         let mut unflushed = 0;
         let mut keep_call = tokio::time::interval(KEEP_EVERY);
+        // Ticks pass unheard between calls: no burst of renewals when one starts.
+        keep_call.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         while result.is_ok() {
             result = tokio::select! {
                 frame = self.socket.recv() => match frame {
@@ -371,21 +373,19 @@ impl Connection {
     }
 
     async fn call_error(&mut self, refused: Refused) -> Result<(), End> {
-        let code = match &refused {
+        let message = refused.to_string();
+        let code = match refused {
             Refused::NotMember => WsErrorCode::NotMember,
             Refused::CannotCall(_) => WsErrorCode::CannotCall,
             Refused::Busy(_) => WsErrorCode::Busy,
             Refused::NotInCall => WsErrorCode::NotInCall,
-            Refused::Store(e) => {
-                let e = StoreError::Unavailable(e.to_string());
-                return self.store_error(e, None).await;
-            }
+            Refused::Store(e) => return self.store_error(e, None).await,
             Refused::Registry(e) => {
                 tracing::warn!(error = %e, "a call request failed in the registry");
                 WsErrorCode::Retry
             }
         };
-        self.error(code, refused.to_string(), None).await
+        self.error(code, message, None).await
     }
 
     /// What a call event means for this tab.
