@@ -113,6 +113,10 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// What one node keeps in memory and a cluster shares through Redis: the
+/// event fan-out, the presence and call registries, the rate-limit counts.
+type Backplane = (Arc<dyn Fanout>, Arc<dyn Registry>, Arc<dyn CallRegistry>, Option<SharedCounts>);
+
 /// Serves Natter on `listener` until `shutdown` completes, then stops
 /// accepting, lets in-flight requests finish and stops background tasks.
 pub async fn run(
@@ -134,7 +138,7 @@ pub async fn run(
     let word_watcher = config.sensitive_words.clone().map(|path| tokio::spawn(text.clone().watch(path, stop_tx.subscribe())));
 
     let hub = Arc::new(Hub::default());
-    let (fanout, registry, call_registry, shared_counts): (Arc<dyn Fanout>, Arc<dyn Registry>, Arc<dyn CallRegistry>, _) = match &config.redis_url {
+    let (fanout, registry, call_registry, shared_counts): Backplane = match &config.redis_url {
         Some(url) => {
             let client = redis::Client::open(url.as_str())
                 .map_err(|e| store::StoreError::Internal(format!("invalid Redis URL: {e}")))?;

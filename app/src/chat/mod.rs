@@ -68,7 +68,7 @@ pub struct Live {
     invited: RwSignal<u64>,
     link: StoredValue<Option<Link>, LocalStorage>,
     /// Where call frames go (the call desk, `pages::call`), once it listens.
-    call_frames: StoredValue<Option<std::rc::Rc<dyn Fn(CallFeed)>>, LocalStorage>,
+    call_frames: StoredValue<Option<CallHandler>, LocalStorage>,
     /// Conversations whose position went to the server on this connection.
     resumed: StoredValue<HashSet<ConversationId>>,
     /// Profiles asked for, so that each is fetched once.
@@ -76,6 +76,8 @@ pub struct Live {
     listing: StoredValue<Listing>,
     session: Session,
 }
+
+type CallHandler = std::rc::Rc<dyn Fn(CallFeed)>;
 
 /// What the call desk hears from the link.
 pub enum CallFeed {

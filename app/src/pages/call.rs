@@ -232,12 +232,10 @@ impl CallDesk {
                     self.ring(Tone::ringback());
                 }
             }
-            ServerFrame::CallIncoming { call } => {
-                if phase == Phase::Idle {
-                    self.notice.set(None);
-                    self.phase.set(Phase::Incoming { call, accepting: false });
-                    self.ring(Tone::ring());
-                }
+            ServerFrame::CallIncoming { call } if phase == Phase::Idle => {
+                self.notice.set(None);
+                self.phase.set(Phase::Incoming { call, accepting: false });
+                self.ring(Tone::ring());
             }
             ServerFrame::CallAccepted { call_id } if phase.call_id() == Some(&call_id) => self.start(phase),
             ServerFrame::CallSignal { call_id, signal } if phase.call_id() == Some(&call_id) => self.on_signal(call_id, signal),
