@@ -130,7 +130,11 @@ impl CallDesk {
         let callee_id = peer.id.clone();
         self.phase.set(Phase::Outgoing { call_id: None, peer, media });
         spawn_local(async move {
-            match self.prepare(media).await {
+            let prepared = self.prepare(media).await;
+            if !self.phase.with_untracked(|p| matches!(p, Phase::Outgoing { call_id: None, .. })) {
+                return self.media.set_value(None); // cancelled meanwhile
+            }
+            match prepared {
                 Ok(()) => self.send(ClientFrame::CallInvite { conversation_id, callee_id, media }),
                 Err(why) => self.finish(Some(why)),
             }
@@ -142,7 +146,11 @@ impl CallDesk {
         self.ring(None);
         self.phase.set(Phase::Incoming { call: call.clone(), accepting: true });
         spawn_local(async move {
-            match self.prepare(call.media).await {
+            let prepared = self.prepare(call.media).await;
+            if self.phase.with_untracked(|p| p.call_id() != Some(&call.call_id)) {
+                return self.media.set_value(None); // the call ended meanwhile
+            }
+            match prepared {
                 Ok(()) => self.send(ClientFrame::CallAccept { call_id: call.call_id }),
                 Err(why) => {
                     self.send(ClientFrame::CallDecline { call_id: call.call_id });
@@ -226,12 +234,14 @@ impl CallDesk {
     fn on_frame(self, frame: ServerFrame) {
         let phase = self.phase.get_untracked();
         match frame {
-            ServerFrame::CallRinging { call } => {
-                if let Phase::Outgoing { call_id: None, peer, media } = phase {
+            ServerFrame::CallRinging { call } => match phase {
+                Phase::Outgoing { call_id: None, peer, media } => {
                     self.phase.set(Phase::Outgoing { call_id: Some(call.call_id), peer, media });
                     self.ring(Tone::ringback());
                 }
-            }
+                // Given up before the server rang: stop the ringing.
+                _ => self.send(ClientFrame::CallHangup { call_id: call.call_id }),
+            },
             ServerFrame::CallIncoming { call } if phase == Phase::Idle => {
                 self.notice.set(None);
                 self.phase.set(Phase::Incoming { call, accepting: false });

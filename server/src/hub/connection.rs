@@ -248,6 +248,10 @@ impl Connection {
             }
             Ok(ClientFrame::CallHangup { call_id }) => {
                 let ended = self.state.calls.hang_up(&self.user.user_id, &self.endpoint, &call_id).await;
+                // Over for this tab now, before the ending's event comes round.
+                if ended.is_ok() && self.call.as_ref().is_some_and(|c| c.call_id == call_id) {
+                    self.call = None;
+                }
                 self.call_result(ended).await
             }
             Ok(ClientFrame::CallSignal { call_id, signal }) => self.on_call_signal(call_id, signal).await,
