@@ -308,6 +308,12 @@ async fn bad_call_frames_get_error_frames(server: &TestServer) {
         c.send(&frame).await;
         assert_eq!(call_error(&mut c).await, WsErrorCode::NotInCall, "{frame:?}");
     }
+    // A flood of signals is cut off; the connection stays.
+    let host = candidate("candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host");
+    for _ in 0..150 {
+        a.send(&send_signal(&call_id, host.clone())).await;
+    }
+    assert_eq!(call_error(&mut a).await, WsErrorCode::RateLimited);
     a.assert_alive().await;
     b.send(&ClientFrame::CallHangup { call_id }).await;
     assert_eq!(ended(&mut a).await.0, CallEnd::HungUp);

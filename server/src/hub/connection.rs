@@ -62,6 +62,10 @@ const FLUSH_AFTER: usize = 64;
 /// Sends a connection may make: a burst, then this many per second.
 const SEND_BURST: f64 = 30.0;
 const SENDS_PER_SECOND: f64 = 10.0;
+/// Call signals a connection may relay: ICE candidates come in bursts of a
+/// few dozen when a call starts or restarts, then hardly any.
+const SIGNAL_BURST: f64 = 100.0;
+const SIGNALS_PER_SECOND: f64 = 20.0;
 /// Typing frames a connection passes on per conversation: one per this period.
 const TYPING_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -92,7 +96,8 @@ async fn run(socket: WebSocket, state: AppState, user: AuthUser) {
         conversations: conversations.into_iter().collect(),
         user,
         cursors: HashMap::new(),
-        budget: Budget::new(),
+        budget: Budget::new(SEND_BURST, SENDS_PER_SECOND),
+        signal_budget: Budget::new(SIGNAL_BURST, SIGNALS_PER_SECOND),
         active: true,
         typed: HashMap::new(),
     };
@@ -133,6 +138,7 @@ struct Connection {
     /// Per conversation, the highest sequence number delivered to this client.
     cursors: HashMap<ConversationId, u64>,
     budget: Budget,
+    signal_budget: Budget,
     /// Whether the client last said the person is using this device.
     active: bool,
     /// When this connection last passed on typing in each conversation.
@@ -364,6 +370,9 @@ impl Connection {
         };
         if let Err(bad) = signal.check() {
             return self.error(WsErrorCode::BadSignal, bad.to_string(), None).await;
+        }
+        if !self.signal_budget.take() {
+            return self.error(WsErrorCode::RateLimited, "signalling too fast; slow down", None).await;
         }
         self.state.fanout.publish(HubEvent::CallSignal { call_id, to_user, to_endpoint, signal }).await;
         Ok(())
@@ -621,21 +630,23 @@ fn close_message(code: u16, reason: &'static str) -> WsMessage {
     WsMessage::Close(Some(CloseFrame { code, reason: reason.into() }))
 }
 
-/// A token bucket for sends.
+/// A token bucket: a burst, then so many per second.
 struct Budget {
     tokens: f64,
+    burst: f64,
+    per_second: f64,
     refilled: Instant,
 }
 
 impl Budget {
-    fn new() -> Budget {
-        Budget { tokens: SEND_BURST, refilled: Instant::now() }
+    fn new(burst: f64, per_second: f64) -> Budget {
+        Budget { tokens: burst, burst, per_second, refilled: Instant::now() }
     }
 
     fn take(&mut self) -> bool {
         let now = Instant::now();
-        let earned = now.duration_since(self.refilled).as_secs_f64() * SENDS_PER_SECOND;
-        self.tokens = (self.tokens + earned).min(SEND_BURST);
+        let earned = now.duration_since(self.refilled).as_secs_f64() * self.per_second;
+        self.tokens = (self.tokens + earned).min(self.burst);
         self.refilled = now;
         if self.tokens < 1.0 {
             return false;
