@@ -29,7 +29,7 @@ trap 'exit 130' INT TERM
 stage "install tools"
 ensure_build_tools
 ensure_emoji_font
-ensure_apt chromium:chromium redis-server:redis-server node:nodejs npm:npm
+ensure_apt chromium:chromium redis-server:redis-server node:nodejs npm:npm ip:iproute2
 command -v go >/dev/null || { say "Go 1.22 or newer is needed to build FerretDB for the tests"; exit 1; }
 if [ ! -d end2end/node_modules ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
   say "installing the npm packages of end2end/"

@@ -206,8 +206,8 @@ pub enum Msg {
     KindVideo,
     KindFile,
     KindVoiceCall,
-    KindVideoCall,
     KindLiveStream,
+    KindVideoCall,
     // Attachments
     AttachFile,
     RecordVoice,
