@@ -23,6 +23,8 @@ export default defineConfig({
   projects: [
     {
       name: 'chromium',
+      // Call specs need fake media and a network namespace: project `calls`.
+      testIgnore: 'calls/**',
       use: {
         browserName: 'chromium',
         // Debian's chromium package: Playwright's own browser downloads are
@@ -38,6 +40,33 @@ export default defineConfig({
             '--disable-component-update',
             '--disable-sync',
             '--no-first-run',
+          ],
+        },
+      },
+    },
+    {
+      // Calls: run where loopback is the only interface (scripts/test.sh
+      // starts the server and this project in a network namespace), so every
+      // media and ICE packet stays on 127.0.0.1.
+      name: 'calls',
+      testDir: 'tests/calls',
+      use: {
+        browserName: 'chromium',
+        permissions: ['microphone', 'camera'],
+        launchOptions: {
+          executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+          args: [
+            '--no-sandbox',
+            '--disable-gpu',
+            '--disable-quic',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+            '--no-first-run',
+            '--use-fake-device-for-media-stream',
+            '--use-fake-ui-for-media-stream',
+            '--allow-loopback-in-peer-connection',
+            '--autoplay-policy=no-user-gesture-required',
           ],
         },
       },

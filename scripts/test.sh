@@ -9,10 +9,15 @@ cd "$NATTER_ROOT"
 WORK=$(mktemp -d -t natter-test.XXXXXX)
 PIDS=()
 SUMMARY=""
+# The call tests' network namespace, once made.
+NETNS=""
+# What runs a command in it, as this user.
+IN_NETNS=()
 cleanup() {
   local status=$?
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [ -n "$NETNS" ] && { as_root ip netns del "$NETNS" 2>/dev/null || true; }
   rm -rf "$WORK"
   print_stage_times
   [ -n "$SUMMARY" ] && printf '\nTests:\n%s' "$SUMMARY" >&2
@@ -24,7 +29,7 @@ trap 'exit 130' INT TERM
 stage "install tools"
 ensure_build_tools
 ensure_emoji_font
-ensure_apt chromium:chromium redis-server:redis-server node:nodejs npm:npm
+ensure_apt chromium:chromium redis-server:redis-server node:nodejs npm:npm ip:iproute2
 command -v go >/dev/null || { say "Go 1.22 or newer is needed to build FerretDB for the tests"; exit 1; }
 if [ ! -d end2end/node_modules ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
   say "installing the npm packages of end2end/"
@@ -77,13 +82,14 @@ start_node() {
   return 1
 }
 
-# run_playwright <label> [spec files…]: runs Playwright against NATTER_BASE_URL
-# (exported by the caller) and counts what passed.
+# run_playwright <label> [options and spec files…]: runs Playwright (in the
+# namespace when IN_NETNS is set) against NATTER_BASE_URL (exported by the
+# caller) and counts what passed.
 run_playwright() {
   local label=$1 passed log
   shift
   rm -rf end2end/test-results
-  if ! (cd end2end && npx playwright test "$@" >"$WORK/playwright.log" 2>&1); then
+  if ! (cd end2end && "${IN_NETNS[@]}" npx playwright test "$@" >"$WORK/playwright.log" 2>&1); then
     cat "$WORK/playwright.log" >&2
     for log in "$WORK"/server-*.log; do
       say "$log:"
@@ -98,7 +104,7 @@ run_playwright() {
 stage "browser tests"
 # The word list is what end2end/tests/emoji.spec.ts expects to see masked.
 start_node debug debug --sensitive-words end2end/fixtures/sensitive-words.txt
-NATTER_BASE_URL=$NODE_URL run_playwright "Browser"
+NATTER_BASE_URL=$NODE_URL run_playwright "Browser" --project=chromium
 
 # Seed 000's demo: two nodes on one database and one Redis, a browser on each.
 stage "two-node browser tests"
@@ -108,7 +114,33 @@ cluster=(--mongodb-uri "$NATTER_TEST_MONGODB_URI" --mongodb-db "natter_e2e_$$" -
 start_node debug node-a "${cluster[@]}" --node-id a
 first=$NODE_URL
 start_node debug node-b "${cluster[@]}" --node-id b
-NATTER_BASE_URL=$first NATTER_SECOND_URL=$NODE_URL run_playwright "Two nodes" tests/cluster.spec.ts
+NATTER_BASE_URL=$first NATTER_SECOND_URL=$NODE_URL run_playwright "Two nodes" --project=chromium tests/cluster.spec.ts
+
+# Calls send media browser to browser: run them where loopback is the only
+# interface, a network namespace holding the server and the browsers, so no
+# ICE candidate on another address is ever tried. Every spec in
+# end2end/tests/calls runs here (project `calls`: fake camera and microphone).
+stage "call tests (network namespace)"
+NETNS="natter-ci-$$"
+as_root ip netns add "$NETNS"
+as_root ip netns exec "$NETNS" ip link set lo up
+if [ "$(id -u)" -eq 0 ]; then
+  IN_NETNS=(ip netns exec "$NETNS")
+else
+  IN_NETNS=(sudo --preserve-env ip netns exec "$NETNS" sudo --preserve-env -u "$(id -un)" env "PATH=$PATH")
+fi
+# A fresh embedded store; calls ring for 5 s and a dropped tab has 3 s to
+# come back, so the specs need not wait long.
+"${IN_NETNS[@]}" "$CARGO_TARGET_DIR/debug/natter-server" --listen 127.0.0.1:3000 --data-dir "$WORK/data-calls" \
+  --site-root target/site --call-ring-secs 5 --call-grace-secs 3 >"$WORK/server-calls.log" 2>&1 &
+PIDS+=($!)
+for i in $(seq 1 200); do
+  "${IN_NETNS[@]}" curl -fs http://127.0.0.1:3000/readyz >/dev/null && break
+  [ "$i" -eq 200 ] && { say "natter-server never became ready in $NETNS; its log:"; cat "$WORK/server-calls.log" >&2; exit 1; }
+  sleep 0.1
+done
+NATTER_BASE_URL=http://127.0.0.1:3000 run_playwright "Calls (network namespace)" --project=calls
+IN_NETNS=()
 
 # The README's run command builds in release mode, with wasm-opt: check that
 # this build starts and hydrates in the browser too.
@@ -116,7 +148,7 @@ stage "release build"
 quietly cargo leptos build --release --split
 stage "release smoke tests"
 start_node release release
-NATTER_BASE_URL=$NODE_URL run_playwright "Release" tests/home.spec.ts tests/pwa.spec.ts
+NATTER_BASE_URL=$NODE_URL run_playwright "Release" --project=chromium tests/home.spec.ts tests/pwa.spec.ts
 
 # The load generator's smoke run against the debug build: a few users, one
 # group, a few hundred messages, on the embedded store and on two nodes

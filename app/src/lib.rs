@@ -5,6 +5,7 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod call;
 pub mod chat;
 pub mod client;
 pub mod i18n;
@@ -59,6 +60,7 @@ pub fn App() -> impl IntoView {
     let i18n = provide_i18n();
     pages::provide_session();
     chat::provide_live();
+    pages::provide_call_desk();
 
     view! {
         <Html attr:lang=move || i18n.locale().tag()/>
@@ -82,6 +84,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/groups") view={Lazy::<GroupsPage>::new()}/>
                 </Routes>
             </main>
+            <pages::CallOverlay/>
         </Router>
     }
 }

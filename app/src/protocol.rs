@@ -134,6 +134,25 @@ pub enum ClientFrame {
     /// The user is typing in the conversation; members hear it as
     /// [`ServerFrame::Typing`]. Clients repeat it every few seconds while typing.
     Typing { conversation_id: crate::model::ConversationId },
+    // 1:1 calls (see `crate::call`).
+    /// Calls `callee_id`, the other member of the private chat: every tab of
+    /// the callee rings ([`ServerFrame::CallIncoming`]); this tab hears
+    /// [`ServerFrame::CallRinging`], or an error (`busy`, `cannot_call`, …).
+    CallInvite {
+        conversation_id: crate::model::ConversationId,
+        callee_id: crate::model::UserId,
+        media: crate::call::CallMedia,
+    },
+    /// Takes a ringing call on this tab; the first tab to accept wins.
+    CallAccept { call_id: crate::call::CallId },
+    /// Declines a ringing call (every tab of the callee stops ringing).
+    CallDecline { call_id: crate::call::CallId },
+    /// Ends the call this tab is in: cancels it while it rings, hangs up once answered.
+    CallHangup { call_id: crate::call::CallId },
+    /// Passes a signal to the other tab in the call.
+    CallSignal { call_id: crate::call::CallId, signal: crate::call::Signal },
+    /// After a reconnection: this tab takes its side of the call back.
+    CallRejoin { call_id: crate::call::CallId },
 }
 
 /// How long a [`ServerFrame::Typing`] shows without being repeated, in ms.
@@ -189,6 +208,23 @@ pub enum ServerFrame {
     /// A member is typing; shows for [`TYPING_SHOWS_MS`] unless repeated.
     Typing { conversation_id: crate::model::ConversationId, user_id: crate::model::UserId },
     Pong,
+    // 1:1 calls (see `crate::call`).
+    /// To the calling tab: the call exists and the callee's tabs ring.
+    CallRinging { call: crate::call::CallInfo },
+    /// To every tab of the callee: someone calls.
+    CallIncoming { call: crate::call::CallInfo },
+    /// To the two tabs in the call: the callee's tab took it; the caller sends the offer.
+    CallAccepted { call_id: crate::call::CallId },
+    /// From the other tab in the call.
+    CallSignal { call_id: crate::call::CallId, signal: crate::call::Signal },
+    /// The call ended, or stopped ringing on this tab. `duration_ms` counts
+    /// from the answer, for a call that was answered.
+    CallEnded {
+        call_id: crate::call::CallId,
+        reason: crate::call::CallEnd,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_ms: Option<u64>,
+    },
     /// A request failed; the connection stays open. `client_id` names the send it answers.
     Error {
         code: WsErrorCode,
@@ -229,6 +265,23 @@ pub enum WsErrorCode {
     Internal,
     /// The text holds a word the server's sensitive-word list refuses: nothing was stored.
     ContentRefused,
+    // 1:1 calls.
+    /// The call does not exist (any more), or this tab is not in it.
+    NotInCall,
+    /// Not a call one can make: to oneself, to someone outside the private
+    /// chat, in a group (group calls are rooms).
+    CannotCall,
+    /// A session description or ICE candidate of the wrong size or shape.
+    BadSignal,
+    /// The callee, or the caller, is in another call already.
+    Busy,
+}
+
+impl WsErrorCode {
+    /// Whether the code answers a call frame (which carries no client id).
+    pub fn is_call_error(self) -> bool {
+        matches!(self, WsErrorCode::NotInCall | WsErrorCode::CannotCall | WsErrorCode::BadSignal | WsErrorCode::Busy)
+    }
 }
 
 /// Close codes the server ends a websocket with, beyond the standard ones.

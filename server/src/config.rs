@@ -74,6 +74,27 @@ pub struct Cli {
     /// What happens to a message holding a sensitive word.
     #[arg(long, env = "NATTER_SENSITIVE_POLICY", value_enum, default_value_t = SensitivePolicy::Mask)]
     pub sensitive_policy: SensitivePolicy,
+
+    // 1:1 calls.
+    /// How long a call rings before it counts as missed, in seconds.
+    #[arg(long, env = "NATTER_CALL_RING_SECS", default_value_t = 40, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub call_ring_secs: u64,
+
+    /// How long a tab whose connection dropped has to come back before its
+    /// call ends, in seconds.
+    #[arg(long, env = "NATTER_CALL_GRACE_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub call_grace_secs: u64,
+
+    /// STUN and TURN servers handed to browsers for calls, comma-separated
+    /// `stun:`, `turn:` or `turns:` URLs. None: host candidates only, which
+    /// works on one machine and a LAN.
+    #[arg(long, env = "NATTER_ICE_SERVERS", value_delimiter = ',')]
+    pub ice_servers: Vec<String>,
+
+    /// File holding the TURN server's shared secret (coturn's
+    /// `static-auth-secret`): browsers then get short-lived TURN credentials.
+    #[arg(long, env = "NATTER_TURN_SECRET_FILE")]
+    pub turn_secret_file: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +127,22 @@ impl fmt::Debug for JwtSecret {
     }
 }
 
+/// The secret a TURN server shares with Natter (coturn's `static-auth-secret`).
+#[derive(Clone)]
+pub struct TurnSecret(Vec<u8>);
+
+impl TurnSecret {
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TurnSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TurnSecret(<redacted>)")
+    }
+}
+
 /// Validated configuration the server runs with.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -123,6 +160,10 @@ pub struct Config {
     pub log_format: LogFormat,
     pub sensitive_words: Option<PathBuf>,
     pub sensitive_policy: SensitivePolicy,
+    pub call_ring: std::time::Duration,
+    pub call_grace: std::time::Duration,
+    pub ice_servers: Vec<String>,
+    pub turn_secret: Option<TurnSecret>,
 }
 
 #[derive(Debug, Clone)]
@@ -176,6 +217,24 @@ impl Cli {
         if let Some(path) = &self.sensitive_words {
             Matcher::load(path).map_err(|e| ConfigError(format!("invalid --sensitive-words: {e}")))?;
         }
+        for url in &self.ice_servers {
+            let scheme = url.split(':').next().unwrap_or_default();
+            if !matches!(scheme, "stun" | "stuns" | "turn" | "turns") || url.len() <= scheme.len() + 1 || url.chars().any(char::is_whitespace) {
+                return Err(ConfigError(format!("invalid --ice-servers entry {url:?}: use stun:, stuns:, turn: or turns: URLs")));
+            }
+        }
+        let turn_secret = match &self.turn_secret_file {
+            Some(path) => {
+                let secret = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError(format!("cannot read --turn-secret-file {}: {e}", path.display())))?;
+                let secret = secret.trim();
+                if secret.is_empty() {
+                    return Err(ConfigError(format!("--turn-secret-file {} is empty", path.display())));
+                }
+                Some(TurnSecret(secret.as_bytes().to_vec()))
+            }
+            None => None,
+        };
         Ok(Config {
             listen: self.listen,
             data_dir: self.data_dir,
@@ -191,6 +250,10 @@ impl Cli {
             log_format: self.log_format,
             sensitive_words: self.sensitive_words,
             sensitive_policy: self.sensitive_policy,
+            call_ring: std::time::Duration::from_secs(self.call_ring_secs),
+            call_grace: std::time::Duration::from_secs(self.call_grace_secs),
+            ice_servers: self.ice_servers,
+            turn_secret,
         })
     }
 }
@@ -223,6 +286,10 @@ impl Config {
             ("log_format", format!("{:?}", self.log_format).to_lowercase()),
             ("sensitive_words", self.sensitive_words.as_ref().map_or_else(|| "none".into(), |p| p.display().to_string())),
             ("sensitive_policy", format!("{:?}", self.sensitive_policy).to_lowercase()),
+            ("call_ring", format!("{}s", self.call_ring.as_secs())),
+            ("call_grace", format!("{}s", self.call_grace.as_secs())),
+            ("ice_servers", if self.ice_servers.is_empty() { "none (host candidates only)".into() } else { self.ice_servers.join(",") }),
+            ("turn_secret", if self.turn_secret.is_some() { "<redacted>".into() } else { "none".into() }),
         ]
     }
 }

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod auth;
 pub mod avatar;
+pub mod calls;
 pub mod config;
 pub mod error;
 pub mod files;
@@ -30,6 +31,7 @@ use tokio::{net::TcpListener, sync::watch};
 use tower_http::trace::TraceLayer;
 
 use crate::{
+    calls::{redis::RedisCallRegistry, registry::{CallRegistry, LocalCallRegistry}, Calls},
     config::Config,
     hub::{Fanout, Hub, LocalFanout, Writer},
     presence::{redis::RedisRegistry, registry::LocalRegistry, registry::Registry, PresenceTracker},
@@ -59,6 +61,8 @@ pub struct AppState {
     pub challenges: Arc<files::instant::Challenges>,
     /// Shortcodes and the sensitive-word filter, applied to message text.
     pub text: Arc<text::TextPolicy>,
+    /// 1:1 calls' state and endings.
+    pub calls: Arc<calls::Calls>,
 }
 
 impl AppState {
@@ -109,6 +113,10 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// What one node keeps in memory and a cluster shares through Redis: the
+/// event fan-out, the presence and call registries, the rate-limit counts.
+type Backplane = (Arc<dyn Fanout>, Arc<dyn Registry>, Arc<dyn CallRegistry>, Option<SharedCounts>);
+
 /// Serves Natter on `listener` until `shutdown` completes, then stops
 /// accepting, lets in-flight requests finish and stops background tasks.
 pub async fn run(
@@ -130,7 +138,7 @@ pub async fn run(
     let word_watcher = config.sensitive_words.clone().map(|path| tokio::spawn(text.clone().watch(path, stop_tx.subscribe())));
 
     let hub = Arc::new(Hub::default());
-    let (fanout, registry, shared_counts): (Arc<dyn Fanout>, Arc<dyn Registry>, _) = match &config.redis_url {
+    let (fanout, registry, call_registry, shared_counts): Backplane = match &config.redis_url {
         Some(url) => {
             let client = redis::Client::open(url.as_str())
                 .map_err(|e| store::StoreError::Internal(format!("invalid Redis URL: {e}")))?;
@@ -139,17 +147,27 @@ pub async fn run(
             let namespace = hub::redis::namespace(database);
             let registry = RedisRegistry::new(client.clone(), namespace.clone(), config.node_id.clone(), config.node_ttl);
             let counts = SharedCounts { conn: Arc::new(SharedConnection::new(client.clone())), namespace: namespace.clone() };
+            let call_registry = RedisCallRegistry::new(client.clone(), &namespace);
             let fanout = hub::redis::RedisFanout::start(client, &namespace, hub.clone(), config.node_id.clone());
-            (Arc::new(fanout), Arc::new(registry), Some(counts))
+            (Arc::new(fanout), Arc::new(registry), Arc::new(call_registry), Some(counts))
         }
-        None => (Arc::new(LocalFanout(hub.clone())), Arc::new(LocalRegistry::default()), None),
+        None => (
+            Arc::new(LocalFanout(hub.clone())),
+            Arc::new(LocalRegistry::default()),
+            Arc::new(LocalCallRegistry::default()),
+            None,
+        ),
     };
     let presence = Arc::new(PresenceTracker::new(registry, store.clone(), fanout.clone()));
     let upkeep = tokio::spawn(presence.clone().upkeep(config.node_ttl / 3, stop_rx.clone()));
+    let writer = Arc::new(Writer::start(store.clone(), fanout.clone()));
+    let calls =
+        Arc::new(Calls::new(call_registry, store.clone(), fanout.clone(), writer.clone(), config.call_ring, config.call_grace));
     let state = AppState {
         leptos: leptos_options(&config),
         config: Arc::new(config),
-        writer: Arc::new(Writer::start(store.clone(), fanout.clone())),
+        writer,
+        calls,
         store,
         health,
         auth_limits: Arc::new(ratelimit::AuthLimits::new(shared_counts)),

@@ -14,47 +14,12 @@ use app::{
 };
 use reqwest::Method;
 use serde_json::json;
-use support::{chat::User, SwitchProxy, TestServer};
+use support::{
+    chat::User,
+    cluster::{cluster_flags, node, node_id, redis_addr, two_nodes},
+    SwitchProxy,
+};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-
-fn redis_addr() -> SocketAddr {
-    let url = std::env::var("NATTER_TEST_REDIS_URL")
-        .expect("NATTER_TEST_REDIS_URL must name a Redis server (scripts/test.sh starts one)");
-    let host = url.trim_start_matches("redis://").split('/').next().unwrap().to_owned();
-    host.parse().expect("NATTER_TEST_REDIS_URL must use an IP address and port")
-}
-
-/// The flags that make a node of a cluster on a fresh database (one per
-/// call), reaching Redis at `redis`; nodes time out after 3 s without
-/// heartbeat. The tests share one Redis, so each cluster's node ids are its own.
-fn cluster_flags(redis: SocketAddr) -> Vec<String> {
-    let uri = std::env::var("NATTER_TEST_MONGODB_URI").expect("NATTER_TEST_MONGODB_URI");
-    let tag = natter_server::store::new_id();
-    let db = format!("natter_test_{tag}");
-    ["--mongodb-uri", &uri, "--mongodb-db", &db, "--redis-url", &format!("redis://{redis}/"), "--node-ttl-secs", "3"]
-        .map(String::from)
-        .to_vec()
-}
-
-/// A node id unique to the cluster `flags` describe.
-fn node_id(flags: &[String], name: &str) -> String {
-    format!("{name}-{}", flags[3].trim_start_matches("natter_test_"))
-}
-
-async fn node(flags: &[String], name: &str) -> TestServer {
-    let id = node_id(flags, name);
-    let mut args: Vec<&str> = flags.iter().map(String::as_str).collect();
-    args.extend(["--node-id", &id]);
-    let node = TestServer::start(&args).await;
-    node.wait_for_status("/readyz", 200, Duration::from_secs(20)).await;
-    node
-}
-
-/// Two nodes on one fresh database, reaching Redis at `redis`.
-async fn two_nodes(redis: SocketAddr) -> (TestServer, TestServer) {
-    let flags = cluster_flags(redis);
-    (node(&flags, "node-a").await, node(&flags, "node-b").await)
-}
 
 /// A node in a process of its own, which the test can kill.
 struct NodeProcess {

@@ -67,12 +67,24 @@ pub struct Live {
     /// Bumped when the user is invited somewhere: the invitations list reloads.
     invited: RwSignal<u64>,
     link: StoredValue<Option<Link>, LocalStorage>,
+    /// Where call frames go (the call desk, `pages::call`), once it listens.
+    call_frames: StoredValue<Option<CallHandler>, LocalStorage>,
     /// Conversations whose position went to the server on this connection.
     resumed: StoredValue<HashSet<ConversationId>>,
     /// Profiles asked for, so that each is fetched once.
     asked: StoredValue<HashSet<UserId>>,
     listing: StoredValue<Listing>,
     session: Session,
+}
+
+type CallHandler = std::rc::Rc<dyn Fn(CallFeed)>;
+
+/// What the call desk hears from the link.
+pub enum CallFeed {
+    /// A call frame, or the error answering one.
+    Frame(ServerFrame),
+    /// A new connection has resumed: a call in progress takes its side back on it.
+    Reconnected,
 }
 
 /// Whether `GET /api/conversations` is on its way, and whether the answer
@@ -101,6 +113,7 @@ pub fn provide_live() {
         visible: RwSignal::new(true),
         invited: RwSignal::new(0),
         link: StoredValue::new_local(None),
+        call_frames: StoredValue::new_local(None),
         resumed: StoredValue::new(HashSet::new()),
         asked: StoredValue::new(HashSet::new()),
         listing: StoredValue::new(Listing::Idle),
@@ -184,6 +197,7 @@ impl Live {
                     for (conversation, outgoing) in self.inbox.with_untracked(Inbox::unsent) {
                         self.transmit(conversation, &outgoing);
                     }
+                    self.call_feed(CallFeed::Reconnected);
                 }
             }
             LinkEvent::Frame(frame) => self.on_frame(frame),
@@ -223,10 +237,35 @@ impl Live {
             ServerFrame::Error { code, client_id: Some(client_id), .. } => {
                 self.inbox.update(|i| i.fail(&client_id, code));
             }
+            frame @ (ServerFrame::CallRinging { .. }
+            | ServerFrame::CallIncoming { .. }
+            | ServerFrame::CallAccepted { .. }
+            | ServerFrame::CallSignal { .. }
+            | ServerFrame::CallEnded { .. }) => self.call_feed(CallFeed::Frame(frame)),
             ServerFrame::Error { code, message, client_id: None } => {
-                leptos::logging::warn!("natter: the server answered {code:?}: {message}");
+                if code.is_call_error() {
+                    self.call_feed(CallFeed::Frame(ServerFrame::Error { code, message, client_id: None }));
+                } else {
+                    leptos::logging::warn!("natter: the server answered {code:?}: {message}");
+                }
             }
         }
+    }
+
+    fn call_feed(self, feed: CallFeed) {
+        if let Some(handler) = self.call_frames.get_value() {
+            handler(feed);
+        }
+    }
+
+    /// Hands every call frame (and call error), and each reconnection, to `handler` from now on.
+    pub fn on_call_frames(self, handler: impl Fn(CallFeed) + 'static) {
+        self.call_frames.set_value(Some(std::rc::Rc::new(handler)));
+    }
+
+    /// Sends a call frame; false when the link is down.
+    pub fn send_call(self, frame: &ClientFrame) -> bool {
+        self.send_frame(frame)
     }
 
     /// The server closed the link for a signed-out device. Another tab may

@@ -6,6 +6,7 @@ use leptos_router::{components::A, hooks::use_params_map};
 
 use super::{
     avatar::Avatar,
+    call::CallButtons,
     chats::chat_face,
     composer::Composer,
     form::{FormFeedback, FormState},
@@ -62,12 +63,14 @@ fn Thread(id: ConversationId) -> impl IntoView {
                                 .peer
                                 .as_ref()
                                 .map(|p| view! { <PresenceDot conversation=s.conversation.id.clone() user=p.id.clone()/> });
+                            let calls = s.peer.clone().map(|peer| view! { <CallButtons conversation=s.conversation.id.clone() peer/> });
                             view! {
                                 <span class="avatar-with-dot">
                                     <Avatar url=avatar name=title.clone()/>
                                     {dot}
                                 </span>
                                 <h1 id="thread-title">{title}</h1>
+                                {calls}
                             }
                         })
                 }}

@@ -11,6 +11,7 @@ use leptos::{html, prelude::*};
 use super::{
     attachment::AttachmentView,
     avatar::Avatar,
+    call::CallRecordLine,
     form::{FormFeedback, FormState},
 };
 use crate::{
@@ -185,10 +186,10 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
     let i18n = use_i18n();
     let live = use_live();
     let me = live.inbox(|i| i.me().clone());
-    let (sender, content, kind, attachment, created_ms, seq, outgoing) = match line {
-        Line::Message(m) => (m.sender_id, m.content, m.kind, m.attachment, m.created_ms, Some(m.seq), None),
+    let (sender, content, kind, attachment, call, created_ms, seq, outgoing) = match line {
+        Line::Message(m) => (m.sender_id, m.content, m.kind, m.attachment, m.call, m.created_ms, Some(m.seq), None),
         Line::Outgoing(o) => {
-            (me.clone(), o.content.clone(), o.kind, o.attachment.clone(), o.created_ms, None, Some(o))
+            (me.clone(), o.content.clone(), o.kind, o.attachment.clone(), None, o.created_ms, None, Some(o))
         }
         Line::Notice(notice) => return view! { <NoticeRow notice/> }.into_any(),
     };
@@ -202,6 +203,9 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
     // An attachment with its caption; a kind without one (a call) by its name.
     let caption = (!content.is_empty()).then(|| view! { <p class="message-text" data-testid="message-text">{linkified(&content)}</p> });
     let body = match (attachment, Msg::for_kind(kind)) {
+        _ if call.is_some() => {
+            view! { <CallRecordLine kind record=*call.expect("checked") mine/> }.into_any()
+        }
         (Some(attachment), _) => view! { <AttachmentView kind attachment=*attachment/> {caption} }.into_any(),
         (None, Some(label)) => {
             view! { <p class="message-text" data-testid="message-text"><em>{move || i18n.t(label)}</em></p> }.into_any()
@@ -380,6 +384,7 @@ mod tests {
                 content: String::new(),
                 created_ms,
                 attachment: None,
+                call: None,
             })
         };
         const DAY: i64 = 86_400_000;

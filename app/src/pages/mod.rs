@@ -13,6 +13,7 @@
 //! | `home`, `signin`, `signup`, `profile`, `password`, `devices`, `friends` | the account pages |
 //! | `chats` | `/chats`: the conversation list beside the open conversation |
 //! | `chat`, `messages`, `composer` | `/chats/:id`: one conversation, its messages, writing one |
+//! | `call`, `call_media` | 1:1 calls: the call desk, the incoming-call overlay and in-call view, call messages; WebRTC and tones |
 //! | `attach`, `attachment` | the composer's file and recording controls; a message's attachment |
 //! | `emoji_picker` | the composer's emoji picker |
 //! | `new_chat`, `new_group`, `group_form`, `group_panel` | starting chats, creating and managing groups |
@@ -25,6 +26,8 @@
 mod attach;
 mod attachment;
 mod avatar;
+mod call;
+mod call_media;
 mod chat;
 mod chats;
 mod chrome;
@@ -50,6 +53,7 @@ mod session;
 mod signin;
 mod signup;
 
+pub use call::{provide_call_desk, CallOverlay};
 pub use chat::ChatView;
 pub use chats::{Chats, NoChatOpen};
 pub use chrome::Header;

@@ -10,7 +10,7 @@ mod friends;
 mod json;
 mod profile;
 mod status;
-mod users;
+pub(crate) mod users;
 
 use app::protocol::ErrorCode;
 use axum::{
@@ -55,6 +55,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/friends", get(friends::list))
         .route("/friends/{user_id}", post(friends::add).delete(friends::remove))
         .route("/emoji", get(crate::text::catalog::serve))
+        .route("/rtc/config", get(crate::calls::ice::config))
         .fallback(|| async { HttpError::new(ErrorCode::NotFound, "no such API endpoint") })
         .method_not_allowed_fallback(|| async {
             HttpError::new(ErrorCode::MethodNotAllowed, "this endpoint does not take that method")

@@ -19,7 +19,8 @@ use std::{
 };
 
 use app::{
-    model::{ConversationId, MessageKind},
+    call::{CallEnd, CallId, CallMedia, Signal},
+    model::{ConversationId, MessageKind, UserId},
     protocol::{
         close, AttachmentRef, ClientFrame, NoticeKind, Position, ServerFrame, WsErrorCode, MAX_CLIENT_ID_CHARS, MAX_FRAME_BYTES,
         MAX_TEXT_CHARS, PROTOCOL_VERSION,
@@ -38,6 +39,7 @@ use futures_util::SinkExt;
 use super::{event::HubEvent, ConnId, Delivery};
 use crate::{
     auth::AuthUser,
+    calls::{Refused, KEEP_EVERY},
     files,
     store::{
         messages::{MessageDraft, MAX_PAGE},
@@ -60,6 +62,10 @@ const FLUSH_AFTER: usize = 64;
 /// Sends a connection may make: a burst, then this many per second.
 const SEND_BURST: f64 = 30.0;
 const SENDS_PER_SECOND: f64 = 10.0;
+/// Call signals a connection may relay: ICE candidates come in bursts of a
+/// few dozen when a call starts or restarts, then hardly any.
+const SIGNAL_BURST: f64 = 100.0;
+const SIGNALS_PER_SECOND: f64 = 20.0;
 /// Typing frames a connection passes on per conversation: one per this period.
 const TYPING_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -80,19 +86,26 @@ async fn run(socket: WebSocket, state: AppState, user: AuthUser) {
     };
     let (id, mailbox) = state.hub.connect(&user.user_id, &user.device_id, &conversations);
     state.presence.change(&user.user_id, Change::Opened).await;
+    let endpoint = format!("{}/{id}", state.config.node_id);
     let mut conn = Connection {
         id,
+        endpoint,
+        call: None,
         socket,
         state: state.clone(),
         conversations: conversations.into_iter().collect(),
         user,
         cursors: HashMap::new(),
-        budget: Budget::new(),
+        budget: Budget::new(SEND_BURST, SENDS_PER_SECOND),
+        signal_budget: Budget::new(SIGNAL_BURST, SIGNALS_PER_SECOND),
         active: true,
         typed: HashMap::new(),
     };
     conn.serve(mailbox).await;
     state.hub.disconnect(id);
+    if let Some(call) = conn.call.take() {
+        state.calls.dropped(conn.user.user_id.clone(), conn.endpoint.clone(), call.call_id);
+    }
     state.presence.change(&conn.user.user_id, Change::Closed { active: conn.active }).await;
 }
 
@@ -104,8 +117,19 @@ enum End {
     Close(u16, &'static str),
 }
 
+/// The call a tab is in, and where the other side's tab is.
+struct InCall {
+    call_id: CallId,
+    peer: UserId,
+    /// The other tab, once the call is answered.
+    peer_endpoint: Option<String>,
+}
+
 struct Connection {
     id: ConnId,
+    /// This tab's name in calls: `<node>/<connection>`.
+    endpoint: String,
+    call: Option<InCall>,
     socket: WebSocket,
     state: AppState,
     user: AuthUser,
@@ -114,6 +138,7 @@ struct Connection {
     /// Per conversation, the highest sequence number delivered to this client.
     cursors: HashMap<ConversationId, u64>,
     budget: Budget,
+    signal_budget: Budget,
     /// Whether the client last said the person is using this device.
     active: bool,
     /// When this connection last passed on typing in each conversation.
@@ -134,6 +159,9 @@ impl Connection {
         }
         let mut live = false;
         let mut unflushed = 0;
+        let mut keep_call = tokio::time::interval(KEEP_EVERY);
+        // Ticks pass unheard between calls: no burst of renewals when one starts.
+        keep_call.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         while result.is_ok() {
             result = tokio::select! {
                 frame = self.socket.recv() => match frame {
@@ -147,6 +175,12 @@ impl Connection {
                     Some(event) => self.on_event(&event).await,
                     None => Err(End::Close(1013, "the connection fell behind; reconnect to catch up")),
                 },
+                _ = keep_call.tick(), if self.call.is_some() => {
+                    if let Some(call) = &self.call {
+                        self.state.calls.keep(&self.user.user_id, &call.call_id).await;
+                    }
+                    Ok(())
+                }
                 _ = async { closing.wait_for(|closing| *closing).await.map(drop) } => {
                     Err(End::Close(close::GOING_AWAY, "the server is restarting"))
                 }
@@ -200,6 +234,48 @@ impl Connection {
                 Ok(())
             }
             Ok(ClientFrame::Typing { conversation_id }) => self.on_typing(conversation_id).await,
+            Ok(ClientFrame::CallInvite { conversation_id, callee_id, media }) => {
+                self.on_call_invite(conversation_id, callee_id, media).await
+            }
+            Ok(ClientFrame::CallAccept { call_id }) => {
+                let accepted = self.state.calls.accept(&self.user.user_id, &self.endpoint, &call_id).await;
+                match accepted {
+                    Ok(state) => {
+                        let peer = state.info.caller.id;
+                        self.call = Some(InCall { call_id, peer, peer_endpoint: Some(state.caller_endpoint) });
+                        Ok(())
+                    }
+                    Err(refused) => self.call_error(refused).await,
+                }
+            }
+            Ok(ClientFrame::CallDecline { call_id }) => {
+                let declined = self.state.calls.decline(&self.user.user_id, &call_id).await;
+                self.call_result(declined).await
+            }
+            Ok(ClientFrame::CallHangup { call_id }) => {
+                let ended = self.state.calls.hang_up(&self.user.user_id, &self.endpoint, &call_id).await;
+                // Over for this tab now, before the ending's event comes round.
+                if ended.is_ok() && self.call.as_ref().is_some_and(|c| c.call_id == call_id) {
+                    self.call = None;
+                }
+                self.call_result(ended).await
+            }
+            Ok(ClientFrame::CallSignal { call_id, signal }) => self.on_call_signal(call_id, signal).await,
+            Ok(ClientFrame::CallRejoin { call_id }) => {
+                match self.state.calls.rejoin(&self.user.user_id, &self.endpoint, &call_id).await {
+                    Ok(state) => {
+                        let caller = state.info.caller.id == self.user.user_id;
+                        let (peer, peer_endpoint) = if caller {
+                            (state.info.callee_id, state.callee_endpoint)
+                        } else {
+                            (state.info.caller.id, Some(state.caller_endpoint))
+                        };
+                        self.call = Some(InCall { call_id, peer, peer_endpoint });
+                        Ok(())
+                    }
+                    Err(refused) => self.call_error(refused).await,
+                }
+            }
             Err(e) => self.error(WsErrorCode::BadFrame, format!("not a frame: {e}"), None).await,
         }
     }
@@ -253,6 +329,7 @@ impl Connection {
             kind,
             content: stored,
             attachment,
+            call: None,
         };
         match self.state.writer.append(draft).await {
             Ok(appended) => {
@@ -268,6 +345,98 @@ impl Connection {
                 self.send(&ack).await
             }
             Err(e) => self.store_error(e, id).await,
+        }
+    }
+
+    async fn on_call_invite(&mut self, conversation_id: ConversationId, callee: UserId, media: CallMedia) -> Result<(), End> {
+        if self.call.is_some() {
+            return self.error(WsErrorCode::Busy, "this tab is in a call already", None).await;
+        }
+        let calls = self.state.calls.clone();
+        match calls.invite(&self.user.user_id, &self.endpoint, conversation_id, callee.clone(), media).await {
+            Ok(call) => {
+                self.call = Some(InCall { call_id: call.call_id.clone(), peer: callee, peer_endpoint: None });
+                self.send(&ServerFrame::CallRinging { call }).await
+            }
+            Err(refused) => self.call_error(refused).await,
+        }
+    }
+
+    /// Relays a signal to the other tab of this tab's call.
+    async fn on_call_signal(&mut self, call_id: CallId, signal: Signal) -> Result<(), End> {
+        let to = self.call.as_ref().filter(|c| c.call_id == call_id).and_then(|c| Some((c.peer.clone(), c.peer_endpoint.clone()?)));
+        let Some((to_user, to_endpoint)) = to else {
+            return self.call_error(Refused::NotInCall).await;
+        };
+        if let Err(bad) = signal.check() {
+            return self.error(WsErrorCode::BadSignal, bad.to_string(), None).await;
+        }
+        if !self.signal_budget.take() {
+            return self.error(WsErrorCode::RateLimited, "signalling too fast; slow down", None).await;
+        }
+        self.state.fanout.publish(HubEvent::CallSignal { call_id, to_user, to_endpoint, signal }).await;
+        Ok(())
+    }
+
+    async fn call_result(&mut self, result: Result<(), Refused>) -> Result<(), End> {
+        match result {
+            Ok(()) => Ok(()),
+            Err(refused) => self.call_error(refused).await,
+        }
+    }
+
+    async fn call_error(&mut self, refused: Refused) -> Result<(), End> {
+        let message = refused.to_string();
+        let code = match refused {
+            Refused::NotMember => WsErrorCode::NotMember,
+            Refused::CannotCall(_) => WsErrorCode::CannotCall,
+            Refused::Busy(_) => WsErrorCode::Busy,
+            Refused::NotInCall => WsErrorCode::NotInCall,
+            Refused::Store(e) => return self.store_error(e, None).await,
+            Refused::Registry(e) => {
+                tracing::warn!(error = %e, "a call request failed in the registry");
+                WsErrorCode::Retry
+            }
+        };
+        self.error(code, message, None).await
+    }
+
+    /// What a call event means for this tab.
+    async fn on_call_event(&mut self, event: &HubEvent) -> Result<(), End> {
+        match event {
+            HubEvent::CallRing { call } => self.send(&ServerFrame::CallIncoming { call: call.clone() }).await,
+            HubEvent::CallAnswered { call_id, callee_id, caller_endpoint, callee_endpoint, .. } => {
+                if *caller_endpoint == self.endpoint {
+                    if let Some(call) = self.call.as_mut().filter(|c| c.call_id == *call_id) {
+                        call.peer_endpoint = Some(callee_endpoint.clone());
+                    }
+                    self.send(&ServerFrame::CallAccepted { call_id: call_id.clone() }).await
+                } else if *callee_endpoint == self.endpoint {
+                    self.send(&ServerFrame::CallAccepted { call_id: call_id.clone() }).await
+                } else if *callee_id == self.user.user_id {
+                    let frame = ServerFrame::CallEnded { call_id: call_id.clone(), reason: CallEnd::AnsweredElsewhere, duration_ms: None };
+                    self.send(&frame).await
+                } else {
+                    Ok(())
+                }
+            }
+            HubEvent::CallRejoined { call_id, user_id, endpoint, .. } => {
+                if let Some(call) = self.call.as_mut().filter(|c| c.call_id == *call_id && c.peer == *user_id) {
+                    call.peer_endpoint = Some(endpoint.clone());
+                }
+                Ok(())
+            }
+            HubEvent::CallSignal { call_id, to_endpoint, signal, .. } if *to_endpoint == self.endpoint => {
+                self.send(&ServerFrame::CallSignal { call_id: call_id.clone(), signal: signal.clone() }).await
+            }
+            HubEvent::CallEnded { call_id, reason, duration_ms, .. } => {
+                if self.call.as_ref().is_some_and(|c| c.call_id == *call_id) {
+                    self.call = None;
+                }
+                let frame = ServerFrame::CallEnded { call_id: call_id.clone(), reason: *reason, duration_ms: *duration_ms };
+                self.send(&frame).await
+            }
+            _ => Ok(()),
         }
     }
 
@@ -394,6 +563,11 @@ impl Connection {
                 *close_code,
                 if *close_code == close::SIGNED_IN_AGAIN { "signed in again on this device" } else { "signed out" },
             )),
+            HubEvent::CallRing { .. }
+            | HubEvent::CallAnswered { .. }
+            | HubEvent::CallRejoined { .. }
+            | HubEvent::CallSignal { .. }
+            | HubEvent::CallEnded { .. } => self.on_call_event(&delivery.event).await,
         }
     }
 
@@ -464,21 +638,23 @@ fn close_message(code: u16, reason: &'static str) -> WsMessage {
     WsMessage::Close(Some(CloseFrame { code, reason: reason.into() }))
 }
 
-/// A token bucket for sends.
+/// A token bucket: a burst, then so many per second.
 struct Budget {
     tokens: f64,
+    burst: f64,
+    per_second: f64,
     refilled: Instant,
 }
 
 impl Budget {
-    fn new() -> Budget {
-        Budget { tokens: SEND_BURST, refilled: Instant::now() }
+    fn new(burst: f64, per_second: f64) -> Budget {
+        Budget { tokens: burst, burst, per_second, refilled: Instant::now() }
     }
 
     fn take(&mut self) -> bool {
         let now = Instant::now();
-        let earned = now.duration_since(self.refilled).as_secs_f64() * SENDS_PER_SECOND;
-        self.tokens = (self.tokens + earned).min(SEND_BURST);
+        let earned = now.duration_since(self.refilled).as_secs_f64() * self.per_second;
+        self.tokens = (self.tokens + earned).min(self.burst);
         self.refilled = now;
         if self.tokens < 1.0 {
             return false;

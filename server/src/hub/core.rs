@@ -82,6 +82,14 @@ impl HubCore {
                 .into_iter()
                 .filter(|id| self.conns.get(id).is_some_and(|c| &c.device == device_id))
                 .collect(),
+            // 1:1 calls: to the users concerned; each connection keeps what is for its tab.
+            HubEvent::CallRing { call } => self.of_user(&call.callee_id),
+            HubEvent::CallRejoined { peer_id: user_id, .. } | HubEvent::CallSignal { to_user: user_id, .. } => self.of_user(user_id),
+            HubEvent::CallAnswered { caller_id, callee_id, .. } | HubEvent::CallEnded { caller_id, callee_id, .. } => {
+                let mut to = self.of_user(caller_id);
+                to.extend(self.of_user(callee_id));
+                to
+            }
         };
         to.sort_unstable();
         to
@@ -128,6 +136,7 @@ mod tests {
                 content: "hi".into(),
                 created_ms: 0,
                 attachment: None,
+                call: None,
             },
         }
     }
@@ -170,6 +179,40 @@ mod tests {
             shown: vec![(c1, Presence::Online), (c2, Presence::Online)],
         };
         assert_eq!(hub.route(&online), vec![b, c]);
+    }
+
+    #[test]
+    fn call_events_reach_the_users_in_the_call() {
+        use app::call::{CallEnd, CallInfo, CallMedia, Signal};
+        let mut hub = HubCore::default();
+        let a = hub.connect(&UserId::from("a"), "d", &[]);
+        let (b1, b2) = (hub.connect(&UserId::from("b"), "d1", &[]), hub.connect(&UserId::from("b"), "d2", &[]));
+        hub.connect(&UserId::from("c"), "d", &[]);
+        let caller = app::api::PublicProfile { id: UserId::from("a"), nickname: "a".into(), gender: Default::default(), avatar: None };
+        let call = CallInfo {
+            call_id: "k".into(),
+            conversation_id: ConversationId::from("p-a-b"),
+            caller,
+            callee_id: UserId::from("b"),
+            media: CallMedia::Voice,
+            created_ms: 0,
+        };
+        assert_eq!(hub.route(&HubEvent::CallRing { call }), vec![b1, b2]);
+        let signal = HubEvent::CallSignal {
+            call_id: "k".into(),
+            to_user: UserId::from("a"),
+            to_endpoint: "n/1".into(),
+            signal: Signal::Offer { sdp: "v=0".into() },
+        };
+        assert_eq!(hub.route(&signal), vec![a]);
+        let ended = HubEvent::CallEnded {
+            call_id: "k".into(),
+            caller_id: UserId::from("a"),
+            callee_id: UserId::from("b"),
+            reason: CallEnd::HungUp,
+            duration_ms: Some(1),
+        };
+        assert_eq!(hub.route(&ended), vec![a, b1, b2]);
     }
 
     #[test]

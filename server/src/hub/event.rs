@@ -1,7 +1,10 @@
 //! What the hubs of all nodes tell each other. Events carry no secrets and
 //! serialize to JSON, so a cross-node bus (Redis) can carry them as they are.
 
-use app::model::{ConversationId, Message, Presence, UserId};
+use app::{
+    call::{CallEnd, CallId, CallInfo, Signal},
+    model::{ConversationId, Message, Presence, UserId},
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,4 +28,14 @@ pub enum HubEvent {
     Typing { conversation_id: ConversationId, user_id: UserId },
     /// A device's session ended: its connections close with `close_code`.
     SignedOut { user_id: UserId, device_id: String, close_code: u16 },
+    // 1:1 calls (see `crate::calls`). Tabs are named by endpoint, `<node>/<connection>`.
+    /// A call rings: every connection of the callee hears it.
+    CallRing { call: CallInfo },
+    /// The callee's tab `callee_endpoint` took the call.
+    CallAnswered { call_id: CallId, caller_id: UserId, callee_id: UserId, caller_endpoint: String, callee_endpoint: String },
+    /// After a reconnection `user_id`'s side of the call is held by `endpoint`.
+    CallRejoined { call_id: CallId, user_id: UserId, peer_id: UserId, endpoint: String },
+    /// A signal for one tab.
+    CallSignal { call_id: CallId, to_user: UserId, to_endpoint: String, signal: Signal },
+    CallEnded { call_id: CallId, caller_id: UserId, callee_id: UserId, reason: CallEnd, duration_ms: Option<u64> },
 }

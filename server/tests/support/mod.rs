@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test file uses a different part
 
 pub mod chat;
+pub mod cluster;
 
 use std::{
     net::SocketAddr,

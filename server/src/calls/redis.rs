@@ -1,0 +1,101 @@
+//! The cluster's call registry in Redis: keys under `<ns>:call:` (see
+//! `crate::hub::redis::namespace`). A claim is one `SET NX PX` and, when it
+//! loses, a `GET` in the same script, so nodes never see half of one.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::{aio::MultiplexedConnection, Script};
+
+use super::registry::{CallRegistry, Unavailable};
+use crate::redis_conn::SharedConnection;
+
+const CLAIM: &str = r#"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return ARGV[1] end
+return redis.call('GET', KEYS[1])
+"#;
+
+const RELEASE: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+"#;
+
+pub struct RedisCallRegistry {
+    conn: SharedConnection,
+    prefix: String,
+    claim: Script,
+    release: Script,
+}
+
+fn unavailable(e: redis::RedisError) -> Unavailable {
+    Unavailable(e.to_string())
+}
+
+fn millis(ttl: Duration) -> u64 {
+    ttl.as_millis().max(1) as u64
+}
+
+impl RedisCallRegistry {
+    pub fn new(client: redis::Client, namespace: &str) -> RedisCallRegistry {
+        RedisCallRegistry {
+            conn: SharedConnection::new(client),
+            prefix: format!("{namespace}:call:"),
+            claim: Script::new(CLAIM),
+            release: Script::new(RELEASE),
+        }
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    async fn with_conn<T, F, Fut>(&self, f: F) -> Result<T, Unavailable>
+    where
+        F: FnOnce(MultiplexedConnection) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        self.conn.run(f).await.map_err(unavailable)
+    }
+}
+
+#[async_trait]
+impl CallRegistry for RedisCallRegistry {
+    async fn claim(&self, key: &str, value: &str, ttl: Duration) -> Result<String, Unavailable> {
+        self.with_conn(|mut c| async move {
+            self.claim.key(self.key(key)).arg(value).arg(millis(ttl)).invoke_async(&mut c).await
+        })
+        .await
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<String>, Unavailable> {
+        self.with_conn(|mut c| async move { redis::cmd("GET").arg(self.key(key)).query_async(&mut c).await }).await
+    }
+
+    async fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), Unavailable> {
+        self.with_conn(|mut c| async move {
+            redis::cmd("SET").arg(self.key(key)).arg(value).arg("PX").arg(millis(ttl)).query_async(&mut c).await
+        })
+        .await
+    }
+
+    async fn keep(&self, keys: &[String], ttl: Duration) -> Result<(), Unavailable> {
+        let mut pipe = redis::pipe();
+        for key in keys {
+            pipe.cmd("PEXPIRE").arg(self.key(key)).arg(millis(ttl)).ignore();
+        }
+        self.with_conn(|mut c| async move { pipe.query_async(&mut c).await }).await
+    }
+
+    async fn release(&self, key: &str, value: &str) -> Result<(), Unavailable> {
+        self.with_conn(|mut c| async move {
+            self.release.key(self.key(key)).arg(value).invoke_async::<i64>(&mut c).await
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn remove(&self, keys: &[String]) -> Result<(), Unavailable> {
+        let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        self.with_conn(|mut c| async move { redis::cmd("DEL").arg(keys).query_async::<i64>(&mut c).await }).await.map(drop)
+    }
+}

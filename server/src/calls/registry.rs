@@ -1,0 +1,123 @@
+//! Where a call's cluster-wide state lives: a few keys, each set only if
+//! absent, so that when two nodes race (two tabs accepting at once, a
+//! cancel meeting an answer) exactly one wins. One node keeps them in memory
+//! ([`LocalCallRegistry`]); a cluster keeps them in Redis
+//! ([`super::redis::RedisCallRegistry`]) with `SET NX PX`, which is atomic
+//! across nodes. Every key has a time to live, renewed while the call
+//! lasts, so a crashed node's calls do not stay busy for ever.
+
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+#[error("call registry unavailable: {0}")]
+pub struct Unavailable(pub String);
+
+#[async_trait]
+pub trait CallRegistry: Send + Sync {
+    /// Sets `key` to `value` unless it holds something: answers what it
+    /// holds afterwards, which is `value` when this call set it.
+    async fn claim(&self, key: &str, value: &str, ttl: Duration) -> Result<String, Unavailable>;
+
+    async fn get(&self, key: &str) -> Result<Option<String>, Unavailable>;
+
+    /// Sets `key` to `value`, whatever it held.
+    async fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), Unavailable>;
+
+    /// Gives those of `keys` that exist a new time to live.
+    async fn keep(&self, keys: &[String], ttl: Duration) -> Result<(), Unavailable>;
+
+    /// Removes `key` if it holds `value`.
+    async fn release(&self, key: &str, value: &str) -> Result<(), Unavailable>;
+
+    async fn remove(&self, keys: &[String]) -> Result<(), Unavailable>;
+}
+
+/// The registry of a single node.
+#[derive(Default)]
+pub struct LocalCallRegistry(Mutex<HashMap<String, (String, Instant)>>);
+
+impl LocalCallRegistry {
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Instant)>> {
+        let mut keys = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        keys.retain(|_, (_, expires)| *expires > now);
+        keys
+    }
+}
+
+#[async_trait]
+impl CallRegistry for LocalCallRegistry {
+    async fn claim(&self, key: &str, value: &str, ttl: Duration) -> Result<String, Unavailable> {
+        let mut keys = self.live();
+        let held = keys.entry(key.to_owned()).or_insert_with(|| (value.to_owned(), Instant::now() + ttl));
+        Ok(held.0.clone())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<String>, Unavailable> {
+        Ok(self.live().get(key).map(|(v, _)| v.clone()))
+    }
+
+    async fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), Unavailable> {
+        self.live().insert(key.to_owned(), (value.to_owned(), Instant::now() + ttl));
+        Ok(())
+    }
+
+    async fn keep(&self, keys: &[String], ttl: Duration) -> Result<(), Unavailable> {
+        let mut held = self.live();
+        for key in keys {
+            if let Some((_, expires)) = held.get_mut(key) {
+                *expires = Instant::now() + ttl;
+            }
+        }
+        Ok(())
+    }
+
+    async fn release(&self, key: &str, value: &str) -> Result<(), Unavailable> {
+        let mut keys = self.live();
+        if keys.get(key).is_some_and(|(v, _)| v == value) {
+            keys.remove(key);
+        }
+        Ok(())
+    }
+
+    async fn remove(&self, keys: &[String]) -> Result<(), Unavailable> {
+        let mut held = self.live();
+        for key in keys {
+            held.remove(key);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TTL: Duration = Duration::from_secs(60);
+    const SHORT: Duration = Duration::from_millis(30);
+
+    #[tokio::test]
+    async fn the_first_claim_wins_until_released_or_expired() {
+        let r = LocalCallRegistry::default();
+        assert_eq!(r.claim("k", "a", TTL).await.unwrap(), "a");
+        assert_eq!(r.claim("k", "b", TTL).await.unwrap(), "a");
+        r.release("k", "b").await.unwrap();
+        assert_eq!(r.get("k").await.unwrap().as_deref(), Some("a"), "only the holder releases");
+        r.release("k", "a").await.unwrap();
+        assert_eq!(r.claim("k", "b", SHORT).await.unwrap(), "b");
+        tokio::time::sleep(SHORT * 2).await;
+        assert_eq!(r.get("k").await.unwrap(), None, "expired");
+        r.put("k", "c", SHORT).await.unwrap();
+        r.keep(&["k".to_owned(), "absent".to_owned()], TTL).await.unwrap();
+        tokio::time::sleep(SHORT * 2).await;
+        assert_eq!(r.get("k").await.unwrap().as_deref(), Some("c"), "kept");
+        r.remove(&["k".to_owned()]).await.unwrap();
+        assert!(r.live().is_empty());
+    }
+}

@@ -1,0 +1,45 @@
+//! Several nodes sharing the test run's FerretDB and Redis
+//! (`NATTER_TEST_MONGODB_URI`, `NATTER_TEST_REDIS_URL`).
+
+use std::{net::SocketAddr, time::Duration};
+
+use super::TestServer;
+
+pub fn redis_addr() -> SocketAddr {
+    let url = std::env::var("NATTER_TEST_REDIS_URL")
+        .expect("NATTER_TEST_REDIS_URL must name a Redis server (scripts/test.sh starts one)");
+    let host = url.trim_start_matches("redis://").split('/').next().unwrap().to_owned();
+    host.parse().expect("NATTER_TEST_REDIS_URL must use an IP address and port")
+}
+
+/// The flags that make a node of a cluster on a fresh database (one per
+/// call), reaching Redis at `redis`; nodes time out after 3 s without
+/// heartbeat. The tests share one Redis, so each cluster's node ids are its own.
+pub fn cluster_flags(redis: SocketAddr) -> Vec<String> {
+    let uri = std::env::var("NATTER_TEST_MONGODB_URI").expect("NATTER_TEST_MONGODB_URI");
+    let tag = natter_server::store::new_id();
+    let db = format!("natter_test_{tag}");
+    ["--mongodb-uri", &uri, "--mongodb-db", &db, "--redis-url", &format!("redis://{redis}/"), "--node-ttl-secs", "3"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// A node id unique to the cluster `flags` describe.
+pub fn node_id(flags: &[String], name: &str) -> String {
+    format!("{name}-{}", flags[3].trim_start_matches("natter_test_"))
+}
+
+pub async fn node(flags: &[String], name: &str) -> TestServer {
+    let id = node_id(flags, name);
+    let mut args: Vec<&str> = flags.iter().map(String::as_str).collect();
+    args.extend(["--node-id", &id]);
+    let node = TestServer::start(&args).await;
+    node.wait_for_status("/readyz", 200, Duration::from_secs(20)).await;
+    node
+}
+
+/// Two nodes on one fresh database, reaching Redis at `redis`.
+pub async fn two_nodes(redis: SocketAddr) -> (TestServer, TestServer) {
+    let flags = cluster_flags(redis);
+    (node(&flags, "node-a").await, node(&flags, "node-b").await)
+}
