@@ -206,6 +206,7 @@ pub enum Msg {
     KindVideo,
     KindFile,
     KindVoiceCall,
+    KindLiveStream,
     KindVideoCall,
     // Attachments
     AttachFile,
@@ -431,6 +432,7 @@ impl Msg {
             KindFile => l.pick("[File]", "[文件]"),
             KindVoiceCall => l.pick("[Voice call]", "[语音通话]"),
             KindVideoCall => l.pick("[Video call]", "[视频通话]"),
+            KindLiveStream => l.pick("[Live broadcast]", "[直播]"),
             AttachFile => l.pick("Attach a picture or file", "发送图片或文件"),
             RecordVoice => l.pick("Record a voice message", "录制语音"),
             RecordVideo => l.pick("Record a video", "录制视频"),
@@ -600,6 +602,7 @@ impl Msg {
             MessageKind::File => Msg::KindFile,
             MessageKind::VoiceCall => Msg::KindVoiceCall,
             MessageKind::VideoCall => Msg::KindVideoCall,
+            MessageKind::LiveStream => Msg::KindLiveStream,
         })
     }
 

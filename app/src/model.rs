@@ -83,10 +83,12 @@ pub enum MessageKind {
     File,
     VoiceCall,
     VideoCall,
+    /// A live broadcast to a group; carries a [`CallRecord`] once it ended.
+    LiveStream,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 7] = [
+    pub const ALL: [MessageKind; 8] = [
         MessageKind::Text,
         MessageKind::Image,
         MessageKind::Voice,
@@ -94,6 +96,7 @@ impl MessageKind {
         MessageKind::File,
         MessageKind::VoiceCall,
         MessageKind::VideoCall,
+        MessageKind::LiveStream,
     ];
 
     /// The seed's numeric code, which is also how the stores keep it.
@@ -124,6 +127,34 @@ pub struct Message {
     /// most messages have none, and a message travels in many enums).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attachment: Option<Box<Attachment>>,
+    /// What a voice call, video call or live broadcast came to (the server
+    /// makes these messages; boxed like the attachment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<Box<CallRecord>>,
+}
+
+/// What a voice call, video call or live broadcast message records.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CallRecord {
+    pub outcome: CallOutcome,
+    /// How long it lasted once answered (or broadcast), in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+}
+
+/// How a call ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallOutcome {
+    /// Nobody answered in time.
+    Missed,
+    Declined,
+    /// The caller gave up before an answer.
+    Cancelled,
+    /// The callee was in another call.
+    Busy,
+    /// It was answered (or broadcast) and then ended; see the duration.
+    Ended,
 }
 
 /// A file as a message carries it: what the message list needs to show it
@@ -160,7 +191,8 @@ mod tests {
             assert_eq!(MessageKind::from_code(k.code()), Some(k));
         }
         assert_eq!(MessageKind::VideoCall.code(), 6);
-        assert_eq!(MessageKind::from_code(7), None);
+        assert_eq!(MessageKind::LiveStream.code(), 7);
+        assert_eq!(MessageKind::from_code(8), None);
         assert_eq!(Gender::from_code(2), Some(Gender::Female));
         assert_eq!(Gender::from_code(3), None);
     }
@@ -176,6 +208,14 @@ mod tests {
         for status in Status::ALL {
             assert_eq!(P::shown(status, false, false), P::Offline);
         }
+    }
+
+    #[test]
+    fn call_records_are_small_json() {
+        let missed = CallRecord { outcome: CallOutcome::Missed, duration_ms: None };
+        assert_eq!(serde_json::to_string(&missed).unwrap(), r#"{"outcome":"missed"}"#);
+        let ended: CallRecord = serde_json::from_str(r#"{"outcome":"ended","duration_ms":61000}"#).unwrap();
+        assert_eq!(ended.duration_ms, Some(61000));
     }
 
     #[test]

@@ -117,6 +117,7 @@ async fn connection(stream: tokio::net::TcpStream, rooms: Arc<Mutex<Rooms>>) {
             kind,
             content,
             attachment: None,
+            call: None,
             created_ms: 0,
         };
         let text = encode(&ServerFrame::Message { message });

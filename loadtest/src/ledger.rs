@@ -160,6 +160,7 @@ mod tests {
             kind: MessageKind::Text,
             content: "hi".into(),
             attachment: None,
+            call: None,
             created_ms: 0,
         }
     }

@@ -42,6 +42,7 @@ fn draft(conversation: &ConversationId, i: u64) -> MessageDraft {
         kind: MessageKind::Text,
         content: format!("message {i}: about as long as what people usually write"),
         attachment: None,
+        call: None,
     }
 }
 

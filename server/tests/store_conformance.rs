@@ -100,6 +100,7 @@ suite!(
     racing_batches_on_two_nodes_stay_gap_free,
     status_settings_default_then_round_trip,
     messages_keep_their_attachment,
+    messages_keep_their_call_record,
     blobs_are_recorded_once_per_hash,
     files_round_trip_with_their_blob,
     file_postings_are_a_set,

@@ -245,6 +245,7 @@ impl Inbox {
             content: content.unwrap_or(sent.content),
             created_ms: sent.created_ms,
             attachment: sent.attachment,
+            call: None,
         });
     }
 
@@ -438,6 +439,7 @@ mod tests {
             content: format!("text {seq}"),
             created_ms: 1000 + seq as Millis,
             attachment: None,
+            call: None,
         }
     }
 

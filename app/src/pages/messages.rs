@@ -380,6 +380,7 @@ mod tests {
                 content: String::new(),
                 created_ms,
                 attachment: None,
+                call: None,
             })
         };
         const DAY: i64 = 86_400_000;

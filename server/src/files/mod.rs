@@ -303,7 +303,9 @@ pub async fn attach(
     let reference = match (kind, reference) {
         (MessageKind::Text, None) => return Ok(None),
         (MessageKind::Text, Some(_)) => return bad("a text message carries no attachment"),
-        (MessageKind::VoiceCall | MessageKind::VideoCall, _) => return bad("calls are not sent as messages"),
+        (MessageKind::VoiceCall | MessageKind::VideoCall | MessageKind::LiveStream, _) => {
+            return bad("calls and broadcasts are not sent as messages")
+        }
         (_, None) => return bad("this kind of message needs an attachment"),
         (_, Some(reference)) => reference,
     };

@@ -253,6 +253,7 @@ impl Connection {
             kind,
             content: stored,
             attachment,
+            call: None,
         };
         match self.state.writer.append(draft).await {
             Ok(appended) => {

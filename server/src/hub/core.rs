@@ -128,6 +128,7 @@ mod tests {
                 content: "hi".into(),
                 created_ms: 0,
                 attachment: None,
+                call: None,
             },
         }
     }

@@ -122,6 +122,8 @@ const MIGRATIONS: &[&str] = &[
         conversation_id TEXT NOT NULL,
         PRIMARY KEY (file_id, conversation_id)
     );",
+    // 5: the call record of a call or broadcast message (JSON).
+    "ALTER TABLE messages ADD COLUMN call TEXT;",
 ];
 
 #[derive(Clone)]

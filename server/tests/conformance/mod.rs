@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use app::model::{
-    Conversation, ConversationId, ConversationKind, FileId, Gender, JoinPolicy, MessageKind, MessagePreview, Role, UserId,
+    CallOutcome, CallRecord, Conversation, ConversationId, ConversationKind, FileId, Gender, JoinPolicy, MessageKind, MessagePreview, Role, UserId,
     Visibility,
 };
 use natter_server::store::{
@@ -44,6 +44,7 @@ fn draft(conversation: &str, sender: &str, client_id: &str, text: &str) -> Messa
         kind: MessageKind::Text,
         content: text.to_owned(),
         attachment: None,
+        call: None,
     }
 }
 
@@ -490,6 +491,24 @@ pub async fn messages_keep_their_attachment(a: &DynStore, b: &DynStore) {
     assert_eq!(stored.attachment.as_ref().unwrap().duration_ms, Some(4200));
     let read = b.messages_before(&ConversationId::from("att"), None, 10).await.unwrap();
     assert_eq!(read, vec![stored]);
+}
+
+pub async fn messages_keep_their_call_record(a: &DynStore, b: &DynStore) {
+    let conversation = ConversationId::from("calls");
+    let ended = CallRecord { outcome: CallOutcome::Ended, duration_ms: Some(61_500) };
+    let video = MessageDraft::call_record(conversation.clone(), UserId::from("u1"), MessageKind::VideoCall, "call-1", ended);
+    let stored = a.append_message(video.clone()).await.unwrap();
+    assert_eq!(stored.message.call.as_deref().map(|c| c.duration_ms), Some(Some(61_500)));
+    let missed = CallRecord { outcome: CallOutcome::Missed, duration_ms: None };
+    let voice = MessageDraft::call_record(conversation.clone(), UserId::from("u1"), MessageKind::VoiceCall, "call-2", missed);
+    b.append_message(voice).await.unwrap();
+    let again = b.append_message(video).await.unwrap();
+    assert!(again.duplicate, "one call is recorded once, whichever node records it");
+    let read = b.messages_after(&conversation, 0, 10).await.unwrap();
+    assert_eq!(read.len(), 2);
+    assert_eq!(read[0], stored.message);
+    assert_eq!(read[1].call.as_ref().map(|c| c.outcome), Some(CallOutcome::Missed));
+    assert_eq!(read[1].kind, MessageKind::VoiceCall);
 }
 
 pub async fn blobs_are_recorded_once_per_hash(a: &DynStore, b: &DynStore) {

@@ -1,4 +1,4 @@
-use app::model::{Attachment, ConversationId, Message, MessageId, MessageKind, UserId};
+use app::model::{ConversationId, Message, MessageId, MessageKind, UserId};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -8,7 +8,7 @@ use crate::store::{
     new_id, now_millis, StoreError,
 };
 
-const COLUMNS: &str = "id, conversation_id, seq, sender_id, client_id, kind, content, created_ms, attachment";
+const COLUMNS: &str = "id, conversation_id, seq, sender_id, client_id, kind, content, created_ms, attachment, call";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     let kind: i32 = row.get(5)?;
@@ -21,13 +21,15 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         kind: MessageKind::from_code(kind).unwrap_or_default(),
         content: row.get(6)?,
         created_ms: row.get(7)?,
-        attachment: row.get::<_, Option<String>>(8)?.map(|json| attachment_from(&json)).transpose()?,
+        attachment: row.get::<_, Option<String>>(8)?.map(|json| json_column(8, &json)).transpose()?,
+        call: row.get::<_, Option<String>>(9)?.map(|json| json_column(9, &json)).transpose()?,
     })
 }
 
-fn attachment_from(json: &str) -> rusqlite::Result<Box<Attachment>> {
+/// Reads a column that holds a value as JSON.
+fn json_column<T: serde::de::DeserializeOwned>(column: usize, json: &str) -> rusqlite::Result<T> {
     serde_json::from_str(json)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, Box::new(e)))
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 fn by_client_id(c: &Connection, d: &MessageDraft) -> rusqlite::Result<Option<Message>> {
@@ -66,10 +68,12 @@ fn append_in(tx: &Connection, draft: MessageDraft) -> Result<Appended, StoreErro
         content: draft.content,
         created_ms: now_millis(),
         attachment: draft.attachment,
+        call: draft.call,
     };
     let attachment = message.attachment.as_ref().map(|a| serde_json::to_string(a).expect("attachments serialize"));
+    let call = message.call.as_ref().map(|c| serde_json::to_string(c).expect("call records serialize"));
     tx.execute(
-        &format!("INSERT INTO messages ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+        &format!("INSERT INTO messages ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
         params![
             message.id.0,
             message.conversation_id.0,
@@ -79,7 +83,8 @@ fn append_in(tx: &Connection, draft: MessageDraft) -> Result<Appended, StoreErro
             message.kind.code(),
             message.content,
             message.created_ms,
-            attachment
+            attachment,
+            call
         ],
     )
     .map_err(internal)?;

@@ -9,7 +9,7 @@
 mod embedded;
 mod mongodb;
 
-use app::model::{Attachment, ConversationId, Message, MessageKind, UserId};
+use app::model::{Attachment, CallRecord, ConversationId, Message, MessageKind, UserId};
 use async_trait::async_trait;
 
 use super::StoreError;
@@ -31,6 +31,31 @@ pub struct MessageDraft {
     pub kind: MessageKind,
     pub content: String,
     pub attachment: Option<Box<Attachment>>,
+    /// What a call or broadcast came to: only in messages the server makes.
+    pub call: Option<Box<CallRecord>>,
+}
+
+impl MessageDraft {
+    /// A message the server makes on a user's behalf to record a call or
+    /// broadcast. `event_id` names the call: its client id is derived from
+    /// it, so recording the same call twice (say, by two nodes) stores it once.
+    pub fn call_record(
+        conversation_id: ConversationId,
+        sender_id: UserId,
+        kind: MessageKind,
+        event_id: &str,
+        record: CallRecord,
+    ) -> MessageDraft {
+        MessageDraft {
+            conversation_id,
+            sender_id,
+            client_id: format!("call:{event_id}"),
+            kind,
+            content: String::new(),
+            attachment: None,
+            call: Some(Box::new(record)),
+        }
+    }
 }
 
 /// The result of [`MessageRepo::append_message`].

@@ -1,4 +1,4 @@
-use app::model::{Attachment, ConversationId, Message, MessageId, MessageKind, UserId};
+use app::model::{Attachment, CallRecord, ConversationId, Message, MessageId, MessageKind, UserId};
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use mongodb::{
@@ -28,6 +28,8 @@ struct MessageDoc {
     created_ms: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     attachment: Option<Box<Attachment>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    call: Option<Box<CallRecord>>,
 }
 
 impl From<&Message> for MessageDoc {
@@ -42,6 +44,7 @@ impl From<&Message> for MessageDoc {
             content: m.content.clone(),
             created_ms: m.created_ms,
             attachment: m.attachment.clone(),
+            call: m.call.clone(),
         }
     }
 }
@@ -58,6 +61,7 @@ impl From<MessageDoc> for Message {
             content: d.content,
             created_ms: d.created_ms,
             attachment: d.attachment,
+            call: d.call,
         }
     }
 }
@@ -82,6 +86,7 @@ impl MongoStore {
                     content: d.content.clone(),
                     created_ms: now,
                     attachment: d.attachment.clone(),
+                    call: d.call.clone(),
                 }
             })
             .collect();
@@ -138,6 +143,7 @@ impl MessageRepo for MongoStore {
             content: draft.content.clone(),
             created_ms: now_millis(),
             attachment: draft.attachment.clone(),
+            call: draft.call.clone(),
         };
         for _ in 0..MAX_SEQ_ATTEMPTS {
             message.seq = self.last_seq(&draft.conversation_id).await? + 1;
