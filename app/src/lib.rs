@@ -9,6 +9,7 @@ pub mod model;
 pub mod pages;
 pub mod protocol;
 pub mod recorder;
+pub mod room;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Html, Title};

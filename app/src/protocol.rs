@@ -134,6 +134,24 @@ pub enum ClientFrame {
     /// The user is typing in the conversation; members hear it as
     /// [`ServerFrame::Typing`]. Clients repeat it every few seconds while typing.
     Typing { conversation_id: crate::model::ConversationId },
+    // Group calls and live broadcasts (the selective forwarding unit; see `crate::room`).
+    /// Joins the conversation's room of `kind` (starting it if there is
+    /// none, except for viewers) with an SDP offer; answered by
+    /// [`ServerFrame::RoomJoined`].
+    RoomJoin {
+        conversation_id: crate::model::ConversationId,
+        kind: crate::room::RoomKind,
+        #[serde(default)]
+        role: crate::room::RoomRole,
+        /// For a call this client starts: whether it is a video call.
+        #[serde(default)]
+        video: bool,
+        sdp: String,
+    },
+    /// Answers the server's [`ServerFrame::RoomOffer`].
+    RoomAnswer { conversation_id: crate::model::ConversationId, kind: crate::room::RoomKind, sdp: String },
+    /// Leaves the room (a broadcaster leaving ends the broadcast).
+    RoomLeave { conversation_id: crate::model::ConversationId, kind: crate::room::RoomKind },
 }
 
 /// How long a [`ServerFrame::Typing`] shows without being repeated, in ms.
@@ -189,6 +207,23 @@ pub enum ServerFrame {
     /// A member is typing; shows for [`TYPING_SHOWS_MS`] unless repeated.
     Typing { conversation_id: crate::model::ConversationId, user_id: crate::model::UserId },
     Pong,
+    // Group calls and live broadcasts (the selective forwarding unit; see `crate::room`).
+    /// The server's SDP answer to this client's [`ClientFrame::RoomJoin`].
+    RoomJoined { conversation_id: crate::model::ConversationId, kind: crate::room::RoomKind, sdp: String },
+    /// Other participants' tracks came or went: the client answers with
+    /// [`ClientFrame::RoomAnswer`]. Each incoming stream's id is the user id
+    /// of the participant it comes from.
+    RoomOffer { conversation_id: crate::model::ConversationId, kind: crate::room::RoomKind, sdp: String },
+    /// This client is out of the room, and why.
+    RoomLeft {
+        conversation_id: crate::model::ConversationId,
+        kind: crate::room::RoomKind,
+        reason: crate::room::RoomLeftReason,
+    },
+    /// A room of one of the user's conversations started, changed or ended
+    /// (sent on every change, and for each room in progress when the
+    /// connection opens).
+    Room { room: crate::room::RoomUpdate },
     /// A request failed; the connection stays open. `client_id` names the send it answers.
     Error {
         code: WsErrorCode,
@@ -229,6 +264,15 @@ pub enum WsErrorCode {
     Internal,
     /// The text holds a word the server's sensitive-word list refuses: nothing was stored.
     ContentRefused,
+    // Group calls and live broadcasts (the selective forwarding unit).
+    /// An SDP offer or answer that cannot be parsed or accepted.
+    BadSdp,
+    /// The room does not exist, or this connection is not in it.
+    NoRoom,
+    /// Someone else is broadcasting in this conversation already, or the call is full.
+    RoomFull,
+    /// The server cannot relay media now (its UDP port could not be opened).
+    MediaUnavailable,
 }
 
 /// Close codes the server ends a websocket with, beyond the standard ones.

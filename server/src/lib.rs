@@ -16,6 +16,7 @@ pub mod ops;
 pub mod presence;
 pub mod ratelimit;
 pub mod redis_conn;
+pub mod sfu;
 pub mod store;
 pub mod telemetry;
 pub mod text;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub challenges: Arc<files::instant::Challenges>,
     /// Shortcodes and the sensitive-word filter, applied to message text.
     pub text: Arc<text::TextPolicy>,
+    /// Group calls' and live broadcasts' media relay.
+    pub sfu: Arc<sfu::Sfu>,
 }
 
 impl AppState {
@@ -146,10 +149,13 @@ pub async fn run(
     };
     let presence = Arc::new(PresenceTracker::new(registry, store.clone(), fanout.clone()));
     let upkeep = tokio::spawn(presence.clone().upkeep(config.node_ttl / 3, stop_rx.clone()));
+    let writer = Arc::new(Writer::start(store.clone(), fanout.clone()));
+    let sfu = Arc::new(sfu::Sfu::start(config.media, fanout.clone(), writer.clone()));
     let state = AppState {
         leptos: leptos_options(&config),
         config: Arc::new(config),
-        writer: Arc::new(Writer::start(store.clone(), fanout.clone())),
+        writer,
+        sfu,
         store,
         health,
         auth_limits: Arc::new(ratelimit::AuthLimits::new(shared_counts)),

@@ -223,6 +223,8 @@ impl Live {
             ServerFrame::Error { code, client_id: Some(client_id), .. } => {
                 self.inbox.update(|i| i.fail(&client_id, code));
             }
+            // Group calls and live broadcasts: the room pages take these.
+            ServerFrame::Room { .. } | ServerFrame::RoomJoined { .. } | ServerFrame::RoomOffer { .. } | ServerFrame::RoomLeft { .. } => {}
             ServerFrame::Error { code, message, client_id: None } => {
                 leptos::logging::warn!("natter: the server answered {code:?}: {message}");
             }

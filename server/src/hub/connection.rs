@@ -35,6 +35,8 @@ use axum::{
 
 use futures_util::SinkExt;
 
+mod rooms;
+
 use super::{event::HubEvent, ConnId};
 use crate::{
     auth::AuthUser,
@@ -80,7 +82,9 @@ async fn run(socket: WebSocket, state: AppState, user: AuthUser) {
     };
     let (id, mailbox) = state.hub.connect(&user.user_id, &user.device_id, &conversations);
     state.presence.change(&user.user_id, Change::Opened).await;
+    let (signals, signalled) = tokio::sync::mpsc::channel(crate::sfu::SIGNALS);
     let mut conn = Connection {
+        signals,
         id,
         socket,
         state: state.clone(),
@@ -91,8 +95,9 @@ async fn run(socket: WebSocket, state: AppState, user: AuthUser) {
         active: true,
         typed: HashMap::new(),
     };
-    conn.serve(mailbox).await;
+    conn.serve(mailbox, signalled).await;
     state.hub.disconnect(id);
+    state.sfu.send(crate::sfu::Command::Gone { conn: id }).await;
     state.presence.change(&conn.user.user_id, Change::Closed { active: conn.active }).await;
 }
 
@@ -118,10 +123,16 @@ struct Connection {
     active: bool,
     /// When this connection last passed on typing in each conversation.
     typed: HashMap<ConversationId, Instant>,
+    /// Where the media task sends this connection's room frames.
+    signals: tokio::sync::mpsc::Sender<ServerFrame>,
 }
 
 impl Connection {
-    async fn serve(&mut self, mut mailbox: tokio::sync::mpsc::Receiver<Arc<HubEvent>>) {
+    async fn serve(
+        &mut self,
+        mut mailbox: tokio::sync::mpsc::Receiver<Arc<HubEvent>>,
+        mut signalled: tokio::sync::mpsc::Receiver<ServerFrame>,
+    ) {
         let mut closing = self.state.hub.closing();
         let hello = ServerFrame::Hello {
             protocol_version: PROTOCOL_VERSION,
@@ -129,6 +140,9 @@ impl Connection {
             node_id: self.state.config.node_id.clone(),
         };
         let mut result = self.send(&hello).await;
+        if result.is_ok() {
+            result = self.rooms_in_progress().await;
+        }
         if result.is_ok() {
             result = self.socket.flush().await.map_err(|_| End::Gone);
         }
@@ -147,6 +161,7 @@ impl Connection {
                     Some(event) => self.on_event(&event).await,
                     None => Err(End::Close(1013, "the connection fell behind; reconnect to catch up")),
                 },
+                Some(frame) = signalled.recv() => self.send(&frame).await,
                 _ = async { closing.wait_for(|closing| *closing).await.map(drop) } => {
                     Err(End::Close(close::GOING_AWAY, "the server is restarting"))
                 }
@@ -200,6 +215,12 @@ impl Connection {
                 Ok(())
             }
             Ok(ClientFrame::Typing { conversation_id }) => self.on_typing(conversation_id).await,
+            // Group calls and live broadcasts (the selective forwarding unit).
+            Ok(ClientFrame::RoomJoin { conversation_id, kind, role, video, sdp }) => {
+                self.on_room_join(conversation_id, kind, role, video, sdp).await
+            }
+            Ok(ClientFrame::RoomAnswer { conversation_id, kind, sdp }) => self.on_room_answer(conversation_id, kind, sdp).await,
+            Ok(ClientFrame::RoomLeave { conversation_id, kind }) => self.on_room_leave(conversation_id, kind).await,
             Err(e) => self.error(WsErrorCode::BadFrame, format!("not a frame: {e}"), None).await,
         }
     }
@@ -359,6 +380,8 @@ impl Connection {
                 if *user_id == self.user.user_id {
                     self.cursors.remove(conversation_id);
                     self.conversations.remove(conversation_id);
+                    let cut = crate::sfu::Command::CutOff { conversation: conversation_id.clone(), user: user_id.clone() };
+                    self.state.sfu.send(cut).await;
                 }
                 self.notice(conversation_id, user_id, NoticeKind::Leave).await
             }
@@ -395,6 +418,8 @@ impl Connection {
                 *close_code,
                 if *close_code == close::SIGNED_IN_AGAIN { "signed in again on this device" } else { "signed out" },
             )),
+            // Group calls and live broadcasts (the selective forwarding unit).
+            HubEvent::Room { update } => self.send(&ServerFrame::Room { room: update.clone() }).await,
         }
     }
 

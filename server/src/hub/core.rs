@@ -82,6 +82,8 @@ impl HubCore {
                 .into_iter()
                 .filter(|id| self.conns.get(id).is_some_and(|c| &c.device == device_id))
                 .collect(),
+            // Group calls and live broadcasts (the selective forwarding unit).
+            HubEvent::Room { update } => self.in_conversation(&update.conversation_id),
         };
         to.sort_unstable();
         to

@@ -1,7 +1,10 @@
 //! What the hubs of all nodes tell each other. Events carry no secrets and
 //! serialize to JSON, so a cross-node bus (Redis) can carry them as they are.
 
-use app::model::{ConversationId, Message, Presence, UserId};
+use app::{
+    model::{ConversationId, Message, Presence, UserId},
+    room::RoomUpdate,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,4 +28,7 @@ pub enum HubEvent {
     Typing { conversation_id: ConversationId, user_id: UserId },
     /// A device's session ended: its connections close with `close_code`.
     SignedOut { user_id: UserId, device_id: String, close_code: u16 },
+    // Group calls and live broadcasts (the selective forwarding unit).
+    /// A room of a conversation started, changed or ended.
+    Room { update: RoomUpdate },
 }
