@@ -18,6 +18,7 @@
 //! hosts a room never binds the media port.
 
 mod peer;
+pub mod probe;
 mod record;
 pub mod rooms;
 
