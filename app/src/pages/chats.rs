@@ -14,6 +14,7 @@ use super::{
     new_chat::NewChat,
     new_group::NewGroup,
     presence::PresenceDot,
+    room::RoomBadges,
 };
 use crate::{
     api::ConversationSummary,
@@ -154,6 +155,7 @@ fn ChatRow(id: ConversationId) -> impl IntoView {
             let unread = s.unread;
             let activity = s.conversation.last_activity_ms;
             let dot = s.peer.as_ref().map(|p| view! { <PresenceDot conversation=id.clone() user=p.id.clone()/> });
+            let rooms_of = id.clone();
             view! {
                 <li>
                     <A
@@ -169,6 +171,7 @@ fn ChatRow(id: ConversationId) -> impl IntoView {
                         <span class="chat-row-main">
                             <span class="chat-row-line">
                                 <span class="chat-row-title">{title}</span>
+                                <RoomBadges conversation=rooms_of/>
                                 <time class="chat-row-time">{move || i18n.when(activity)}</time>
                             </span>
                             <span class="chat-row-line">
