@@ -23,6 +23,8 @@ export default defineConfig({
   projects: [
     {
       name: 'chromium',
+      // Call specs need fake media and a network namespace of their own.
+      testIgnore: 'calls/**',
       use: {
         browserName: 'chromium',
         // Debian's chromium package: Playwright's own browser downloads are
@@ -38,6 +40,31 @@ export default defineConfig({
             '--disable-component-update',
             '--disable-sync',
             '--no-first-run',
+          ],
+        },
+      },
+    },
+    {
+      // Calls and rooms: fake camera and microphone, allowed without asking,
+      // peer connections on loopback (run where loopback is the only interface).
+      name: 'calls',
+      testDir: 'tests/calls',
+      use: {
+        browserName: 'chromium',
+        launchOptions: {
+          executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+          args: [
+            '--no-sandbox',
+            '--disable-gpu',
+            '--disable-quic',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+            '--no-first-run',
+            '--use-fake-device-for-media-stream',
+            '--use-fake-ui-for-media-stream',
+            '--allow-loopback-in-peer-connection',
+            '--autoplay-policy=no-user-gesture-required',
           ],
         },
       },

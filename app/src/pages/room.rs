@@ -145,10 +145,10 @@ pub fn RoomBar(conversation: ConversationId, open: OpenRoom) -> impl IntoView {
 pub fn RoomStage(conversation: ConversationId, open: OpenRoom) -> impl IntoView {
     let i18n = use_i18n();
     let live = use_live();
-    let me = live.inbox(|i| i.me().clone());
-    let kind = Memo::new(move |_| open.with(|s| s.as_ref().map(RoomSession::kind)));
-    let phase = Memo::new(move |_| open.with(|s| s.as_ref().map(|s| s.phase().get())));
-    let state = Memo::new(move |_| kind.get().and_then(|k| live.room(&conversation, k)));
+    let me = Signal::derive(move || live.inbox(|i| i.me().clone()));
+    let kind = Signal::derive(move || open.with(|s| s.as_ref().map(RoomSession::kind)));
+    let phase = Signal::derive(move || open.with(|s| s.as_ref().map(|s| s.phase().get())));
+    let state = Signal::derive(move || kind.get().and_then(|k| live.room(&conversation, k)));
     let leave = move || {
         let _ = open.try_with_untracked(|s| s.as_ref().map(RoomSession::leave));
         let _ = open.try_set(None);
@@ -173,29 +173,28 @@ pub fn RoomStage(conversation: ConversationId, open: OpenRoom) -> impl IntoView 
         Some(view! { <p class="room-status" data-testid="room-status" role="status">{i18n.t(msg)}</p> })
     };
     let over = move || matches!(phase.get(), Some(Phase::Out(_) | Phase::Failed(_)));
-    let broadcaster = Memo::new(move |_| state.get().and_then(|s| s.participants.first().map(|p| p.user_id.clone())));
-    let me = StoredValue::new(me);
-    let sends = Memo::new(move |_| {
-        kind.get() == Some(RoomKind::Call) || me.with_value(|me| broadcaster.get().as_ref() == Some(me))
-    });
-    let body = move || match kind.get() {
-        Some(RoomKind::Call) => view! { <CallGrid open state me=me.get_value()/> }.into_any(),
-        Some(RoomKind::Live) => {
-            let on_air = broadcaster.get();
-            let mine = me.with_value(|me| on_air.as_ref() == Some(me));
+    let broadcaster = Signal::derive(move || state.get().and_then(|s| s.participants.first().map(|p| p.user_id.clone())));
+    let sends = Signal::derive(move || kind.get() == Some(RoomKind::Call) || broadcaster.get() == Some(me.get()));
+    // Redrawn when the kind of room or its broadcaster changes, not on every count.
+    let shape = Memo::new(move |_| (kind.get(), broadcaster.get(), me.get()));
+    let viewers = move || {
+        let count = state.get().map_or(0, |s| s.viewers);
+        format!("{} · {count} {}", i18n.t(Msg::LiveNow), i18n.t(Msg::Watching))
+    };
+    let body = move || match shape.get() {
+        (Some(RoomKind::Call), _, me) => view! { <CallGrid open state me/> }.into_any(),
+        (Some(RoomKind::Live), on_air, me) => {
+            let mine = on_air.as_ref() == Some(&me);
             let user = if mine { None } else { on_air.map(|u| u.0) };
-            let viewers = state.get().map_or(0, |s| s.viewers);
             view! {
                 <div class="room-viewer">
                     <StreamVideo open user muted=mine/>
-                    <span class="room-badge live" data-testid="viewer-count">
-                        {format!("{} · {viewers} {}", i18n.t(Msg::LiveNow), i18n.t(Msg::Watching))}
-                    </span>
+                    <span class="room-badge live" data-testid="viewer-count">{viewers}</span>
                 </div>
             }
                 .into_any()
         }
-        None => ().into_any(),
+        (None, ..) => ().into_any(),
     };
     view! {
         <Show when=move || open.with(Option::is_some)>
@@ -231,7 +230,7 @@ pub fn RoomStage(conversation: ConversationId, open: OpenRoom) -> impl IntoView 
 /// A tile per participant, the speaking ones ringed; one's own tile shows
 /// one's own camera.
 #[component]
-fn CallGrid(open: OpenRoom, state: Memo<Option<RoomState>>, me: UserId) -> impl IntoView {
+fn CallGrid(open: OpenRoom, state: Signal<Option<RoomState>>, me: UserId) -> impl IntoView {
     let live = use_live();
     let i18n = use_i18n();
     let people = move || state.get().map(|s| s.participants).unwrap_or_default();
@@ -252,7 +251,7 @@ fn Tile(
     i18n: crate::i18n::I18n,
     user: UserId,
     me: UserId,
-    state: Memo<Option<RoomState>>,
+    state: Signal<Option<RoomState>>,
 ) -> impl IntoView {
     let mine = user == me;
     let speaking = {

@@ -248,6 +248,10 @@ impl Peer {
                 }
             }
         }
+        if self.failed || !self.rtc.is_alive() {
+            // Nothing more to wait for: the task drops it at its next tick.
+            self.wakes_at = Instant::now() + CONNECT_WITHIN;
+        }
         happened
     }
 
