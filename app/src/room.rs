@@ -72,8 +72,6 @@ pub enum RoomLeftReason {
     Removed,
     /// The media connection failed or timed out.
     Failed,
-    /// The same connection joined the room again; the older join is over.
-    Replaced,
 }
 
 /// The room of a conversation, for the `Room` frame (`state: null` once it ended).

@@ -252,6 +252,25 @@ async fn a_group_call_forwards_everyone_and_records_its_length(server: &TestServ
     assert_eq!(record.call.map(|c| c.outcome), Some(CallOutcome::Ended));
 }
 
+async fn a_participant_whose_media_dies_is_dropped(server: &TestServer) {
+    let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
+    let group = ann.group("g", &[&bob], json!({})).await;
+    let mut a = join(&ann, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
+    let mut b = join(&bob, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
+    b.receives_video(10).await;
+    a.receives_video(10).await;
+    // Bob's media goes silent (his network died) while his websocket stays.
+    drop(b.probe);
+    let left = loop {
+        match b.ws.next_within(Duration::from_secs(40)).await.expect("dropped within 40 s") {
+            f @ ServerFrame::RoomLeft { .. } => break f,
+            _ => continue,
+        }
+    };
+    assert!(matches!(left, ServerFrame::RoomLeft { reason: RoomLeftReason::Failed, .. }), "{left:?}");
+    a.room_where(|s| s.participants.len() == 1).await;
+}
+
 async fn a_new_connection_learns_the_rooms_in_progress(server: &TestServer) {
     let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
     let group = ann.group("g", &[&bob], json!({})).await;
@@ -266,5 +285,6 @@ on_both_stores!(with server;
     a_broadcast_reaches_every_viewer_and_ends_with_its_broadcaster,
     a_removed_viewer_is_cut_off_at_once,
     a_group_call_forwards_everyone_and_records_its_length,
+    a_participant_whose_media_dies_is_dropped,
     a_new_connection_learns_the_rooms_in_progress,
 );

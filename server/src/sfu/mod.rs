@@ -268,6 +268,10 @@ impl Media {
             Refusal::BadRole => RoomError::new(WsErrorCode::BadRequest, "this role does not fit this kind of room"),
         })?;
         if let Some(old) = joined.replaced {
+            for (id, member) in &mut self.members {
+                member.peer.unsubscribe(old);
+                self.due.insert(*id);
+            }
             self.forget(old, None);
         }
         let mut member = Member { peer, signals };

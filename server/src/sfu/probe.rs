@@ -60,7 +60,8 @@ enum Ask {
     Offer(String, oneshot::Sender<Result<String, String>>),
 }
 
-/// A running client; dropping it ends its session.
+/// A running client; dropping its last clone ends its session.
+#[derive(Clone)]
 pub struct Probe {
     asks: mpsc::Sender<Ask>,
     pub stats: Arc<ProbeStats>,
