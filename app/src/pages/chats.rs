@@ -171,10 +171,10 @@ fn ChatRow(id: ConversationId) -> impl IntoView {
                         <span class="chat-row-main">
                             <span class="chat-row-line">
                                 <span class="chat-row-title">{title}</span>
-                                <RoomBadges conversation=rooms_of/>
                                 <time class="chat-row-time">{move || i18n.when(activity)}</time>
                             </span>
                             <span class="chat-row-line">
+                                <RoomBadges conversation=rooms_of/>
                                 <span class="chat-row-preview">{move || preview(&s.conversation, &me, i18n)}</span>
                                 <span class="unread" data-testid="unread" hidden=unread == 0>
                                     {unread}

@@ -41,7 +41,7 @@ mod browser {
     use wasm_bindgen::{closure::Closure, JsCast, JsValue};
     use wasm_bindgen_futures::JsFuture;
     use web_sys::{
-        MediaStream, MediaStreamConstraints, MediaStreamTrack, RtcPeerConnection, RtcRtpTransceiverDirection,
+        MediaStream, MediaStreamConstraints, MediaStreamTrack, RtcPeerConnection, RtcPeerConnectionState, RtcRtpTransceiverDirection,
         RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
     };
 
@@ -71,6 +71,8 @@ mod browser {
         queue: RefCell<VecDeque<ServerFrame>>,
         busy: RefCell<bool>,
         _on_track: Closure<dyn FnMut(RtcTrackEvent)>,
+        /// Set once the session exists: ends it when the media connection fails.
+        on_state: RefCell<Option<Closure<dyn FnMut()>>>,
     }
 
     impl RoomSession {
@@ -124,7 +126,19 @@ mod browser {
                 queue: RefCell::new(VecDeque::new()),
                 busy: RefCell::new(false),
                 _on_track: on_track,
+                on_state: RefCell::new(None),
             }));
+            // The server drops a client whose websocket closed, or whose media
+            // went silent: the browser's connection then fails, and so does this.
+            let watched = Rc::downgrade(&session.0);
+            let on_state = Closure::<dyn FnMut()>::new(move || {
+                let Some(inner) = watched.upgrade() else { return };
+                if inner.pc.connection_state() == RtcPeerConnectionState::Failed {
+                    RoomSession(inner).close(Phase::Failed(Msg::RoomFailed));
+                }
+            });
+            session.0.pc.set_onconnectionstatechange(Some(on_state.as_ref().unchecked_ref()));
+            session.0.on_state.replace(Some(on_state));
             let taker = session.clone();
             live.take_room_frames(Some(Rc::new(move |frame| taker.take(frame))));
             let video = capture == Capture::CameraAndMicrophone;
@@ -175,6 +189,7 @@ mod browser {
 
         fn close(&self, phase: Phase) {
             self.0.live.take_room_frames(None);
+            self.0.pc.set_onconnectionstatechange(None);
             self.0.pc.close();
             if let Some(stream) = &self.0.local {
                 for track in stream.get_tracks().iter() {
