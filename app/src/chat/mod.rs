@@ -80,8 +80,11 @@ pub struct Live {
     /// Group calls and live broadcasts in progress in the user's conversations.
     rooms: RwSignal<HashMap<(ConversationId, RoomKind), RoomState>>,
     /// The open room session, which takes this connection's room frames.
-    room_frames: StoredValue<Option<Rc<dyn Fn(ServerFrame)>>, LocalStorage>,
+    room_frames: StoredValue<Option<RoomFrames>, LocalStorage>,
 }
+
+/// What takes a room session's frames from the server.
+pub type RoomFrames = Rc<dyn Fn(ServerFrame)>;
 
 /// Whether `GET /api/conversations` is on its way, and whether the answer
 /// will already be stale (something asked for a new list meanwhile).
@@ -280,7 +283,7 @@ impl Live {
 
     /// Hands this connection's room frames to `take` (the open room
     /// session), or to nobody.
-    pub fn take_room_frames(self, take: Option<Rc<dyn Fn(ServerFrame)>>) {
+    pub fn take_room_frames(self, take: Option<RoomFrames>) {
         self.room_frames.set_value(take);
     }
 

@@ -42,7 +42,7 @@ use tokio::{
 
 use self::{
     peer::{Happened, Peer},
-    rooms::{PeerId, Refusal, RoomKey, Rooms},
+    rooms::{Guest, PeerId, Refusal, RoomKey, Rooms},
 };
 use crate::hub::{ConnId, Fanout, Writer};
 
@@ -210,7 +210,7 @@ impl Media {
     async fn command(&mut self, command: Command) {
         match command {
             Command::Join { key, user, conn, role, video, offer, signals, reply } => {
-                let answer = self.join(key, user, conn, role, video, &offer, signals).await;
+                let answer = self.join(key, Guest { user, conn, role, video }, &offer, signals).await;
                 let _ = reply.send(answer);
             }
             Command::Answer { key, conn, answer, reply } => {
@@ -242,14 +242,10 @@ impl Media {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn join(
         &mut self,
         key: RoomKey,
-        user: UserId,
-        conn: ConnId,
-        role: RoomRole,
-        video: bool,
+        guest: Guest,
         offer: &str,
         signals: mpsc::Sender<ServerFrame>,
     ) -> Result<String, RoomError> {
@@ -262,7 +258,7 @@ impl Media {
         let now = Instant::now();
         let (peer, answer) =
             Peer::accept(offer, announce, now).map_err(|e| RoomError::new(WsErrorCode::BadSdp, e.to_string()))?;
-        let joined = self.rooms.join(&key, &user, conn, role, video, now, crate::store::now_millis()).map_err(|r| match r {
+        let joined = self.rooms.join(&key, guest, now, crate::store::now_millis()).map_err(|r| match r {
             Refusal::NoRoom => RoomError::new(WsErrorCode::NoRoom, "nobody is broadcasting in this conversation"),
             Refusal::Full => RoomError::new(WsErrorCode::RoomFull, "someone else broadcasts here, or the call is full"),
             Refusal::BadRole => RoomError::new(WsErrorCode::BadRequest, "this role does not fit this kind of room"),

@@ -69,8 +69,8 @@ impl TrackOut {
 pub enum Happened {
     /// The peer publishes a new track.
     Published { mid: Mid, kind: MediaKind },
-    /// A frame of one of its tracks arrived.
-    Media(MediaData),
+    /// A frame of one of its tracks arrived (boxed: the other variants are small).
+    Media(Box<MediaData>),
     /// Its receiver wants a keyframe of a forwarded track.
     KeyframeWanted { source: PeerId, source_mid: Mid, kind: KeyframeRequestKind },
     /// The media connection is up: its sources should send keyframes.
@@ -270,7 +270,7 @@ impl Peer {
                 if data.ext_vals.audio_level.is_some_and(|level| level > SPEECH_LEVEL) {
                     happened.push(Happened::Heard);
                 }
-                happened.push(Happened::Media(data));
+                happened.push(Happened::Media(Box::new(data)));
             }
             Event::KeyframeRequest(req) => {
                 if let Some(t) = self.tracks_out.iter().find(|t| t.mid() == Some(req.mid)) {

@@ -63,6 +63,16 @@ pub enum Refusal {
     BadRole,
 }
 
+/// Who asks to join, and how.
+#[derive(Clone, Debug)]
+pub struct Guest {
+    pub user: UserId,
+    pub conn: ConnId,
+    pub role: RoomRole,
+    /// For a call it starts: a video call.
+    pub video: bool,
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub struct Joined {
     pub peer: PeerId,
@@ -93,16 +103,8 @@ pub struct Rooms {
 impl Rooms {
     /// Adds a client to the room of `key`, starting the room when a call
     /// participant or a broadcaster comes first.
-    pub fn join(
-        &mut self,
-        key: &RoomKey,
-        user: &UserId,
-        conn: ConnId,
-        role: RoomRole,
-        video: bool,
-        now: Instant,
-        now_ms: Millis,
-    ) -> Result<Joined, Refusal> {
+    pub fn join(&mut self, key: &RoomKey, guest: Guest, now: Instant, now_ms: Millis) -> Result<Joined, Refusal> {
+        let Guest { user, conn, role, video } = guest;
         let fits = match key.kind {
             RoomKind::Call => role == RoomRole::Participant,
             RoomKind::Live => role != RoomRole::Participant,
@@ -141,7 +143,7 @@ impl Rooms {
             host: user.clone(),
             members: BTreeMap::new(),
         });
-        room.members.insert(peer, Member { user: user.clone(), conn, role, heard_at: None, speaking: false });
+        room.members.insert(peer, Member { user, conn, role, heard_at: None, speaking: false });
         self.peers.insert(peer, key.clone());
         self.changed.insert(key.clone());
         Ok(Joined { peer, replaced })
@@ -289,7 +291,7 @@ impl Rooms {
     }
 
     /// Number of peers in all rooms.
-    pub fn len(&self) -> usize {
+    pub fn peer_count(&self) -> usize {
         self.peers.len()
     }
 }
@@ -302,15 +304,19 @@ mod tests {
         RoomKey { conversation: ConversationId::from("g"), kind }
     }
 
+    fn guest(user: &str, conn: ConnId, role: RoomRole, video: bool) -> Guest {
+        Guest { user: UserId::from(user), conn, role, video }
+    }
+
     fn join(rooms: &mut Rooms, kind: RoomKind, user: &str, conn: ConnId, role: RoomRole) -> Result<PeerId, Refusal> {
-        rooms.join(&key(kind), &UserId::from(user), conn, role, true, Instant::now(), 1000).map(|j| j.peer)
+        rooms.join(&key(kind), guest(user, conn, role, true), Instant::now(), 1000).map(|j| j.peer)
     }
 
     #[test]
     fn call_participants_receive_each_other_and_the_last_to_leave_ends_it() {
         let mut rooms = Rooms::default();
         let start = Instant::now();
-        let a = rooms.join(&key(RoomKind::Call), &UserId::from("a"), 1, RoomRole::Participant, false, start, 1000).unwrap();
+        let a = rooms.join(&key(RoomKind::Call), guest("a", 1, RoomRole::Participant, false), start, 1000).unwrap();
         let b = join(&mut rooms, RoomKind::Call, "b", 2, RoomRole::Participant).unwrap();
         let c = join(&mut rooms, RoomKind::Call, "c", 3, RoomRole::Participant).unwrap();
         assert_eq!(a.replaced, None);
@@ -330,7 +336,7 @@ mod tests {
         assert_eq!(updates, vec![RoomUpdate { conversation_id: ConversationId::from("g"), kind: RoomKind::Call, state: None }]);
         let record = Ended { key: key(RoomKind::Call), host: UserId::from("a"), video: false, started_ms: 1000, duration_ms: 90_000 };
         assert_eq!(ended, vec![record]);
-        assert_eq!(rooms.len(), 0);
+        assert_eq!(rooms.peer_count(), 0);
     }
 
     #[test]
@@ -355,7 +361,7 @@ mod tests {
         assert_eq!(updates[0].state, None);
         assert_eq!(ended.len(), 1);
         assert!(ended[0].video && ended[0].host == UserId::from("b"));
-        assert_eq!(rooms.len(), 0);
+        assert_eq!(rooms.peer_count(), 0);
         assert!(rooms.leave(v1, Instant::now()).is_empty(), "leaving twice is harmless");
     }
 
@@ -363,10 +369,10 @@ mod tests {
     fn rejoining_on_one_connection_replaces_the_older_peer() {
         let mut rooms = Rooms::default();
         let first = join(&mut rooms, RoomKind::Call, "a", 1, RoomRole::Participant).unwrap();
-        let again = rooms.join(&key(RoomKind::Call), &UserId::from("a"), 1, RoomRole::Participant, true, Instant::now(), 0);
+        let again = rooms.join(&key(RoomKind::Call), guest("a", 1, RoomRole::Participant, true), Instant::now(), 0);
         let again = again.unwrap();
         assert_eq!(again.replaced, Some(first));
-        assert_eq!(rooms.len(), 1);
+        assert_eq!(rooms.peer_count(), 1);
         assert_eq!(rooms.peers_of_conn(1), vec![again.peer]);
         let (_, ended) = rooms.take_changes();
         assert!(ended.is_empty(), "the room went on");
