@@ -60,7 +60,15 @@ pub fn RoomBar(conversation: ConversationId, open: OpenRoom) -> impl IntoView {
     };
     let call = move || conversation.with_value(|c| live.room(c, RoomKind::Call));
     let broadcast = move || conversation.with_value(|c| live.room(c, RoomKind::Live));
-    let participate = move |capture| start(RoomKind::Call, RoomRole::Participant, capture);
+    let button = move |testid: &'static str, label: Msg, primary: bool, (kind, role, capture): (RoomKind, RoomRole, Capture)| {
+        let class = if primary { "btn small" } else { "btn secondary small" };
+        view! {
+            <button type="button" class=class data-testid=testid on:click=move |_| start(kind, role, capture)>
+                {i18n.t(label)}
+            </button>
+        }
+    };
+    let (call_as, live_as) = ((RoomKind::Call, RoomRole::Participant), (RoomKind::Live, RoomRole::Broadcaster));
     view! {
         <div class="room-bar" hidden=move || open.with(Option::is_some)>
             {move || match call() {
@@ -70,30 +78,14 @@ pub fn RoomBar(conversation: ConversationId, open: OpenRoom) -> impl IntoView {
                         <span class="room-badge call" data-testid="call-banner">
                             {call_text(i18n.t(Msg::CallInProgress), &state)}
                         </span>
-                        <button type="button" class="btn small" data-testid="join-call" on:click=move |_| participate(capture)>
-                            {i18n.t(Msg::JoinCall)}
-                        </button>
+                        {button("join-call", Msg::JoinCall, true, (call_as.0, call_as.1, capture))}
                     }
                         .into_any()
                 }
                 None => {
                     view! {
-                        <button
-                            type="button"
-                            class="btn secondary small"
-                            data-testid="start-voice-call"
-                            on:click=move |_| participate(Capture::Microphone)
-                        >
-                            {i18n.t(Msg::StartVoiceCall)}
-                        </button>
-                        <button
-                            type="button"
-                            class="btn secondary small"
-                            data-testid="start-video-call"
-                            on:click=move |_| participate(Capture::CameraAndMicrophone)
-                        >
-                            {i18n.t(Msg::StartVideoCall)}
-                        </button>
+                        {button("start-voice-call", Msg::StartVoiceCall, false, (call_as.0, call_as.1, Capture::Microphone))}
+                        {button("start-video-call", Msg::StartVideoCall, false, (call_as.0, call_as.1, Capture::CameraAndMicrophone))}
                     }
                         .into_any()
                 }
@@ -102,35 +94,14 @@ pub fn RoomBar(conversation: ConversationId, open: OpenRoom) -> impl IntoView {
                 Some(state) => {
                     view! {
                         <span class="room-badge live" data-testid="live-banner">{live_text(i18n, &state)}</span>
-                        <button
-                            type="button"
-                            class="btn small"
-                            data-testid="watch-live"
-                            on:click=move |_| start(RoomKind::Live, RoomRole::Viewer, Capture::Nothing)
-                        >
-                            {i18n.t(Msg::Watch)}
-                        </button>
+                        {button("watch-live", Msg::Watch, true, (RoomKind::Live, RoomRole::Viewer, Capture::Nothing))}
                     }
                         .into_any()
                 }
                 None => {
                     view! {
-                        <button
-                            type="button"
-                            class="btn secondary small"
-                            data-testid="go-live"
-                            on:click=move |_| start(RoomKind::Live, RoomRole::Broadcaster, Capture::CameraAndMicrophone)
-                        >
-                            {i18n.t(Msg::GoLiveCamera)}
-                        </button>
-                        <button
-                            type="button"
-                            class="btn secondary small"
-                            data-testid="go-live-screen"
-                            on:click=move |_| start(RoomKind::Live, RoomRole::Broadcaster, Capture::ScreenAndMicrophone)
-                        >
-                            {i18n.t(Msg::GoLiveScreen)}
-                        </button>
+                        {button("go-live", Msg::GoLiveCamera, false, (live_as.0, live_as.1, Capture::CameraAndMicrophone))}
+                        {button("go-live-screen", Msg::GoLiveScreen, false, (live_as.0, live_as.1, Capture::ScreenAndMicrophone))}
                     }
                         .into_any()
                 }
