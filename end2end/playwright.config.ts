@@ -1,5 +1,19 @@
 import { defineConfig } from '@playwright/test';
 
+// Debian's chromium package: Playwright's own browser downloads are not
+// reachable from our machines.
+const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const chromiumArgs = [
+  '--no-sandbox', // we run as root
+  '--disable-gpu',
+  '--disable-quic',
+  // Nothing but our server should be contacted during a test.
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
 // The server is started by scripts/test.sh, not by Playwright: it owns the
 // build and the database, and points us at it with NATTER_BASE_URL.
 export default defineConfig({
@@ -27,42 +41,23 @@ export default defineConfig({
       testIgnore: 'calls/**',
       use: {
         browserName: 'chromium',
-        // Debian's chromium package: Playwright's own browser downloads are
-        // not reachable from our machines.
-        launchOptions: {
-          executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-          args: [
-            '--no-sandbox', // we run as root
-            '--disable-gpu',
-            '--disable-quic',
-            // Nothing but our server should be contacted during a test.
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-sync',
-            '--no-first-run',
-          ],
-        },
+        launchOptions: { executablePath, args: chromiumArgs },
       },
     },
     {
-      // Calls: run where loopback is the only interface (scripts/test.sh
-      // starts the server and this project in a network namespace), so every
-      // media and ICE packet stays on 127.0.0.1.
+      // Calls and rooms: fake camera and microphone, allowed without asking.
+      // Run where loopback is the only interface (scripts/test.sh starts the
+      // server and this project in a network namespace), so every media and
+      // ICE packet stays on 127.0.0.1.
       name: 'calls',
       testDir: 'tests/calls',
       use: {
         browserName: 'chromium',
         permissions: ['microphone', 'camera'],
         launchOptions: {
-          executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+          executablePath,
           args: [
-            '--no-sandbox',
-            '--disable-gpu',
-            '--disable-quic',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-sync',
-            '--no-first-run',
+            ...chromiumArgs,
             '--use-fake-device-for-media-stream',
             '--use-fake-ui-for-media-stream',
             '--allow-loopback-in-peer-connection',

@@ -320,6 +320,32 @@ pub enum Msg {
     CallEnded,
     CallFailed,
     CallNoMedia,
+    // Group calls and live broadcasts
+    StartVoiceCall,
+    StartVideoCall,
+    GoLiveCamera,
+    GoLiveScreen,
+    CallInProgress,
+    JoinCall,
+    LiveNow,
+    Watching,
+    Watch,
+    LeaveCall,
+    StopLive,
+    StopWatching,
+    Mute,
+    Unmute,
+    CameraOff,
+    CameraOn,
+    RoomConnecting,
+    RoomEnded,
+    RoomRemoved,
+    RoomFailed,
+    RoomNotMember,
+    RoomFull,
+    RoomUnavailable,
+    RoomNoDevice,
+    RoomSpeaking,
 }
 
 impl Msg {
@@ -587,6 +613,42 @@ impl Msg {
             CallEnded => l.pick("Call ended", "通话已结束"),
             CallFailed => l.pick("The call could not be made", "无法发起通话"),
             CallNoMedia => l.pick("No access to the microphone or camera", "无法使用麦克风或摄像头"),
+            StartVoiceCall => l.pick("Voice call", "语音通话"),
+            StartVideoCall => l.pick("Video call", "视频通话"),
+            GoLiveCamera => l.pick("Go live", "开始直播"),
+            GoLiveScreen => l.pick("Share screen live", "直播屏幕"),
+            CallInProgress => l.pick("Call in progress", "通话进行中"),
+            JoinCall => l.pick("Join", "加入"),
+            LiveNow => l.pick("Live now", "正在直播"),
+            Watching => l.pick("watching", "人观看"),
+            Watch => l.pick("Watch", "观看"),
+            LeaveCall => l.pick("Leave", "离开"),
+            StopLive => l.pick("Stop broadcast", "停止直播"),
+            StopWatching => l.pick("Stop watching", "停止观看"),
+            Mute => l.pick("Mute", "静音"),
+            Unmute => l.pick("Unmute", "取消静音"),
+            CameraOff => l.pick("Camera off", "关闭摄像头"),
+            CameraOn => l.pick("Camera on", "打开摄像头"),
+            RoomConnecting => l.pick("Connecting…", "正在连接…"),
+            RoomEnded => l.pick("The broadcast has ended.", "直播已结束。"),
+            RoomRemoved => l.pick("You are no longer a member of this group.", "你已不再是该群组的成员。"),
+            RoomFailed => l.pick("The connection was lost.", "连接已断开。"),
+            RoomNotMember => l.pick("Only members of this group can take part.", "只有本群组成员才能参与。"),
+            RoomFull => l.pick("Someone else is broadcasting, or the call is full.", "已有其他人在直播，或通话人数已满。"),
+            RoomUnavailable => l.pick("Calls are unavailable on this server right now.", "此服务器当前无法通话。"),
+            RoomNoDevice => l.pick("No camera or microphone could be used.", "无法使用摄像头或麦克风。"),
+            RoomSpeaking => l.pick("speaking", "正在说话"),
+        }
+    }
+
+    /// Why the server refused to let the user into a room.
+    pub fn for_room_error(code: WsErrorCode) -> Msg {
+        match code {
+            WsErrorCode::NotMember => Msg::RoomNotMember,
+            WsErrorCode::RoomFull => Msg::RoomFull,
+            WsErrorCode::NoRoom => Msg::RoomEnded,
+            WsErrorCode::MediaUnavailable => Msg::RoomUnavailable,
+            _ => Msg::RoomFailed,
         }
     }
 

@@ -14,6 +14,7 @@ pub mod pages;
 pub mod protocol;
 pub mod recorder;
 pub mod routes;
+pub mod room;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Html, Title};

@@ -153,6 +153,24 @@ pub enum ClientFrame {
     CallSignal { call_id: crate::call::CallId, signal: crate::call::Signal },
     /// After a reconnection: this tab takes its side of the call back.
     CallRejoin { call_id: crate::call::CallId },
+    // Group calls and live broadcasts (the selective forwarding unit; see `crate::room`).
+    /// Joins the conversation's room of `kind` (starting it if there is
+    /// none, except for viewers) with an SDP offer; answered by
+    /// [`ServerFrame::RoomJoined`].
+    RoomJoin {
+        conversation_id: crate::model::ConversationId,
+        kind: crate::room::RoomKind,
+        #[serde(default)]
+        role: crate::room::RoomRole,
+        /// For a call this client starts: whether it is a video call.
+        #[serde(default)]
+        video: bool,
+        sdp: String,
+    },
+    /// Answers the server's [`ServerFrame::RoomOffer`].
+    RoomAnswer { conversation_id: crate::model::ConversationId, kind: crate::room::RoomKind, sdp: String },
+    /// Leaves the room (a broadcaster leaving ends the broadcast).
+    RoomLeave { conversation_id: crate::model::ConversationId, kind: crate::room::RoomKind },
 }
 
 /// How long a [`ServerFrame::Typing`] shows without being repeated, in ms.
@@ -225,6 +243,23 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         duration_ms: Option<u64>,
     },
+    // Group calls and live broadcasts (the selective forwarding unit; see `crate::room`).
+    /// The server's SDP answer to this client's [`ClientFrame::RoomJoin`].
+    RoomJoined { conversation_id: crate::model::ConversationId, kind: crate::room::RoomKind, sdp: String },
+    /// Other participants' tracks came or went: the client answers with
+    /// [`ClientFrame::RoomAnswer`]. Each incoming stream's id is the user id
+    /// of the participant it comes from.
+    RoomOffer { conversation_id: crate::model::ConversationId, kind: crate::room::RoomKind, sdp: String },
+    /// This client is out of the room, and why.
+    RoomLeft {
+        conversation_id: crate::model::ConversationId,
+        kind: crate::room::RoomKind,
+        reason: crate::room::RoomLeftReason,
+    },
+    /// A room of one of the user's conversations started, changed or ended
+    /// (sent on every change, and for each room in progress when the
+    /// connection opens).
+    Room { room: crate::room::RoomUpdate },
     /// A request failed; the connection stays open. `client_id` names the send it answers.
     Error {
         code: WsErrorCode,
@@ -275,6 +310,15 @@ pub enum WsErrorCode {
     BadSignal,
     /// The callee, or the caller, is in another call already.
     Busy,
+    // Group calls and live broadcasts (the selective forwarding unit).
+    /// An SDP offer or answer that cannot be parsed or accepted.
+    BadSdp,
+    /// The room does not exist, or this connection is not in it.
+    NoRoom,
+    /// Someone else is broadcasting in this conversation already, or the call is full.
+    RoomFull,
+    /// The server cannot relay media now (its UDP port could not be opened).
+    MediaUnavailable,
 }
 
 impl WsErrorCode {

@@ -37,6 +37,7 @@ pub struct Options {
     pub history_messages: u64,
     pub step_secs: f64,
     pub latency_secs: f64,
+    pub media_udp_port: u16,
 }
 
 pub struct Bench {
@@ -96,6 +97,7 @@ impl Bench {
             mongodb: None,
             redis_url: None,
             node_id: node_id.into(),
+            media_udp_port: self.opts.media_udp_port,
         }
     }
 

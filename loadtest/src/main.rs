@@ -10,6 +10,7 @@ mod fanout;
 mod idle;
 mod ledger;
 mod limits;
+mod live;
 mod page;
 mod persist;
 mod procs;
@@ -31,7 +32,7 @@ use crate::{
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Scenarios to run, e.g. `--only 2,3`; all eight by default.
+    /// Scenarios to run, e.g. `--only 2,3`; all nine by default.
     #[arg(long, value_delimiter = ',')]
     only: Vec<u8>,
     /// The CI smoke run: a few users, one group, a few hundred messages; fails unless lost = duplicated = 0.
@@ -77,6 +78,9 @@ struct Cli {
     /// Seconds of each step of a rising rate.
     #[arg(long, default_value_t = 5.0)]
     step_secs: f64,
+    /// UDP port of the media relay of the servers under test (scenario 9).
+    #[arg(long, default_value_t = 3960)]
+    media_udp_port: u16,
     /// Seconds of scenario 2.
     #[arg(long, default_value_t = 20.0)]
     latency_secs: f64,
@@ -168,6 +172,7 @@ async fn main() -> ExitCode {
         history_messages: cli.history_messages,
         step_secs: cli.step_secs,
         latency_secs: cli.latency_secs,
+        media_udp_port: cli.media_udp_port,
     };
     let mut bench = match Bench::new(opts, files) {
         Ok(bench) => bench,
@@ -209,7 +214,7 @@ async fn smoke(bench: &mut Bench) -> Vec<Row> {
 
 async fn run(bench: &mut Bench, only: &[u8]) -> Vec<Row> {
     let mut rows = Vec::new();
-    for id in 1..=8u8 {
+    for id in 1..=9u8 {
         if !only.is_empty() && !only.contains(&id) {
             continue;
         }
@@ -222,7 +227,8 @@ async fn run(bench: &mut Bench, only: &[u8]) -> Vec<Row> {
             5 => scenarios::s5_cluster(bench).await,
             6 => scenarios::s6_persistence(bench).await,
             7 => scenarios::s7_history(bench).await,
-            _ => scenarios::s8_page(bench).await,
+            8 => scenarios::s8_page(bench).await,
+            _ => live::s9_live_viewers(bench).await,
         };
         let row = result.unwrap_or_else(|e| Row::failed(&id.to_string(), &format!("scenario {id}"), "", e));
         println!("{}", row.line());

@@ -109,6 +109,8 @@ pub struct NodeSpec {
     pub mongodb: Option<(String, String)>,
     pub redis_url: Option<String>,
     pub node_id: String,
+    /// The media relay's UDP port (opened only when a room starts).
+    pub media_udp_port: u16,
 }
 
 /// Starts a node and waits until `/readyz` answers 200.
@@ -126,6 +128,8 @@ pub async fn start_node(spec: &NodeSpec) -> Result<Proc, String> {
         .arg(&spec.site_root)
         .arg("--node-id")
         .arg(&spec.node_id)
+        .arg("--media-udp-port")
+        .arg(spec.media_udp_port.to_string())
         .env("RUST_LOG", "warn");
     if let Some((uri, db)) = &spec.mongodb {
         command.arg("--mongodb-uri").arg(uri).arg("--mongodb-db").arg(db);

@@ -5,13 +5,16 @@
 
 use std::{
     fmt,
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     path::{Path, PathBuf},
 };
 
 use clap::{Parser, ValueEnum};
 
-use crate::text::{filter::Matcher, SensitivePolicy};
+use crate::{
+    sfu::MediaConfig,
+    text::{filter::Matcher, SensitivePolicy},
+};
 
 #[derive(Parser, Debug, Clone)]
 #[command(name = "natter-server", version, about = "Natter: self-hosted instant messaging")]
@@ -95,6 +98,16 @@ pub struct Cli {
     /// `static-auth-secret`): browsers then get short-lived TURN credentials.
     #[arg(long, env = "NATTER_TURN_SECRET_FILE")]
     pub turn_secret_file: Option<PathBuf>,
+    /// UDP port that relays the media of group calls and live broadcasts
+    /// (opened when the first room starts; 0 picks a free port).
+    #[arg(long, env = "NATTER_MEDIA_UDP_PORT", default_value_t = 3480)]
+    pub media_udp_port: u16,
+
+    /// Address browsers are told to send media to, an IP or IP:port (when a
+    /// NAT forwards another port). Default: the listen address, or when that
+    /// is a wildcard, this machine's address on its default route.
+    #[arg(long, env = "NATTER_MEDIA_ANNOUNCE_ADDR")]
+    pub media_announce_addr: Option<String>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +177,7 @@ pub struct Config {
     pub call_grace: std::time::Duration,
     pub ice_servers: Vec<String>,
     pub turn_secret: Option<TurnSecret>,
+    pub media: MediaConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -235,7 +249,9 @@ impl Cli {
             }
             None => None,
         };
+        let media = media_config(self.listen, self.media_udp_port, self.media_announce_addr.as_deref())?;
         Ok(Config {
+            media,
             listen: self.listen,
             data_dir: self.data_dir,
             site_root: self.site_root,
@@ -290,8 +306,31 @@ impl Config {
             ("call_grace", format!("{}s", self.call_grace.as_secs())),
             ("ice_servers", if self.ice_servers.is_empty() { "none (host candidates only)".into() } else { self.ice_servers.join(",") }),
             ("turn_secret", if self.turn_secret.is_some() { "<redacted>".into() } else { "none".into() }),
+            ("media_udp", self.media.bind.to_string()),
+            ("media_announce", self.media.announce.to_string()),
         ]
     }
+}
+
+/// The media socket binds the listen address's IP; the announced address
+/// is an IP (the media port goes with it) or IP:port.
+fn media_config(listen: SocketAddr, port: u16, announce: Option<&str>) -> Result<MediaConfig, ConfigError> {
+    let announce = match announce {
+        None => SocketAddr::new(MediaConfig::default_announce(listen.ip()), port),
+        Some(text) => match (text.parse::<SocketAddr>(), text.parse::<IpAddr>()) {
+            (Ok(addr), _) => addr,
+            (_, Ok(ip)) => SocketAddr::new(ip, port),
+            _ => {
+                return Err(ConfigError(format!(
+                    "invalid --media-announce-addr {text:?}: use an IP address, or IP:port"
+                )))
+            }
+        },
+    };
+    if announce.ip().is_unspecified() {
+        return Err(ConfigError("invalid --media-announce-addr: browsers cannot send to a wildcard address".into()));
+    }
+    Ok(MediaConfig { bind: SocketAddr::new(listen.ip(), port), announce })
 }
 
 fn first_line(s: &str) -> String {
@@ -389,5 +428,20 @@ mod tests {
         assert_eq!(redact_url("mongodb://u:secret@h:1/db"), "mongodb://u:<redacted>@h:1/db");
         assert_eq!(redact_url("redis://h:6379/0"), "redis://h:6379/0");
         assert_eq!(redact_url("redis://:pw@h"), "redis://:<redacted>@h");
+    }
+
+    #[test]
+    fn media_addresses_follow_the_listen_address_unless_announced() {
+        let listen: SocketAddr = "127.0.0.1:3000".parse().unwrap();
+        let media = media_config(listen, 3480, None).unwrap();
+        assert_eq!((media.bind.to_string(), media.announce.to_string()), ("127.0.0.1:3480".into(), "127.0.0.1:3480".into()));
+        let media = media_config("0.0.0.0:3000".parse().unwrap(), 3480, Some("203.0.113.7")).unwrap();
+        assert_eq!((media.bind.to_string(), media.announce.to_string()), ("0.0.0.0:3480".into(), "203.0.113.7:3480".into()));
+        let media = media_config(listen, 3480, Some("203.0.113.7:40000")).unwrap();
+        assert_eq!(media.announce.port(), 40000);
+        assert!(media_config(listen, 3480, Some("somewhere")).is_err());
+        assert!(media_config(listen, 3480, Some("0.0.0.0")).is_err());
+        let wildcard = media_config("0.0.0.0:3000".parse().unwrap(), 3480, None).unwrap();
+        assert!(!wildcard.announce.ip().is_unspecified());
     }
 }

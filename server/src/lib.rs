@@ -17,6 +17,7 @@ pub mod ops;
 pub mod presence;
 pub mod ratelimit;
 pub mod redis_conn;
+pub mod sfu;
 pub mod store;
 pub mod telemetry;
 pub mod text;
@@ -63,6 +64,8 @@ pub struct AppState {
     pub text: Arc<text::TextPolicy>,
     /// 1:1 calls' state and endings.
     pub calls: Arc<calls::Calls>,
+    /// Group calls' and live broadcasts' media relay.
+    pub sfu: Arc<sfu::Sfu>,
 }
 
 impl AppState {
@@ -163,11 +166,13 @@ pub async fn run(
     let writer = Arc::new(Writer::start(store.clone(), fanout.clone()));
     let calls =
         Arc::new(Calls::new(call_registry, store.clone(), fanout.clone(), writer.clone(), config.call_ring, config.call_grace));
+    let sfu = Arc::new(sfu::Sfu::start(config.media, fanout.clone(), writer.clone()));
     let state = AppState {
         leptos: leptos_options(&config),
         config: Arc::new(config),
         writer,
         calls,
+        sfu,
         store,
         health,
         auth_limits: Arc::new(ratelimit::AuthLimits::new(shared_counts)),

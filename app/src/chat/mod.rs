@@ -20,7 +20,10 @@ mod activity;
 mod inbox;
 mod link;
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    rc::Rc,
+};
 
 use leptos::{ev, prelude::*, task::spawn_local};
 
@@ -35,6 +38,7 @@ use crate::{
     model::{Attachment, Conversation, ConversationId, Message, MessageKind, Millis, Presence, UserId},
     pages::{use_session, Session},
     protocol::{ApiError, AttachmentRef, ClientFrame, NoticeKind, Position, ServerFrame, TYPING_SHOWS_MS},
+    room::{RoomKind, RoomState},
 };
 
 /// How often typing is told to the server while the user keeps typing.
@@ -75,6 +79,10 @@ pub struct Live {
     asked: StoredValue<HashSet<UserId>>,
     listing: StoredValue<Listing>,
     session: Session,
+    /// Group calls and live broadcasts in progress in the user's conversations.
+    rooms: RwSignal<HashMap<(ConversationId, RoomKind), RoomState>>,
+    /// The open room session, which takes this connection's room frames.
+    room_frames: StoredValue<Option<RoomFrames>, LocalStorage>,
 }
 
 type CallHandler = std::rc::Rc<dyn Fn(CallFeed)>;
@@ -86,6 +94,9 @@ pub enum CallFeed {
     /// A new connection has resumed: a call in progress takes its side back on it.
     Reconnected,
 }
+
+/// What takes a room session's frames from the server.
+pub type RoomFrames = Rc<dyn Fn(ServerFrame)>;
 
 /// Whether `GET /api/conversations` is on its way, and whether the answer
 /// will already be stale (something asked for a new list meanwhile).
@@ -118,6 +129,8 @@ pub fn provide_live() {
         asked: StoredValue::new(HashSet::new()),
         listing: StoredValue::new(Listing::Idle),
         session,
+        rooms: RwSignal::new(HashMap::new()),
+        room_frames: StoredValue::new_local(None),
     };
     provide_context(live);
     let user = Memo::new(move |_| session.me().map(|me| me.id));
@@ -187,6 +200,8 @@ impl Live {
             LinkEvent::State(state) => {
                 self.state.set(state);
                 if state == LinkState::Online {
+                    // The server tells the rooms in progress after its hello.
+                    self.rooms.update(HashMap::clear);
                     // Always sent, even empty: the live stream starts after it.
                     let positions = self.inbox.with_untracked(Inbox::positions);
                     self.resumed.set_value(positions.iter().map(|p| p.conversation_id.clone()).collect());
@@ -242,11 +257,29 @@ impl Live {
             | ServerFrame::CallAccepted { .. }
             | ServerFrame::CallSignal { .. }
             | ServerFrame::CallEnded { .. }) => self.call_feed(CallFeed::Frame(frame)),
-            ServerFrame::Error { code, message, client_id: None } => {
-                if code.is_call_error() {
-                    self.call_feed(CallFeed::Frame(ServerFrame::Error { code, message, client_id: None }));
-                } else {
+            // Group calls and live broadcasts.
+            ServerFrame::Room { room } => self.rooms.update(|rooms| {
+                let key = (room.conversation_id, room.kind);
+                match room.state {
+                    Some(state) => rooms.insert(key, state),
+                    None => rooms.remove(&key),
+                };
+            }),
+            frame @ (ServerFrame::RoomJoined { .. } | ServerFrame::RoomOffer { .. } | ServerFrame::RoomLeft { .. }) => {
+                if let Some(take) = self.room_frames.get_value() {
+                    take(frame);
+                }
+            }
+            ServerFrame::Error { code, message, client_id: None } if code.is_call_error() => {
+                self.call_feed(CallFeed::Frame(ServerFrame::Error { code, message, client_id: None }));
+            }
+            frame @ ServerFrame::Error { client_id: None, .. } => {
+                if let ServerFrame::Error { code, message, .. } = &frame {
                     leptos::logging::warn!("natter: the server answered {code:?}: {message}");
+                }
+                // A room being joined learns why it was refused.
+                if let Some(take) = self.room_frames.get_value() {
+                    take(frame);
                 }
             }
         }
@@ -279,6 +312,22 @@ impl Live {
                 self.link.with_value(|link| link.as_ref().map(Link::reconnect));
             }
         });
+    }
+
+    /// The room of `kind` in progress in a conversation; reactive.
+    pub fn room(self, conversation: &ConversationId, kind: RoomKind) -> Option<RoomState> {
+        self.rooms.with(|rooms| rooms.get(&(conversation.clone(), kind)).cloned())
+    }
+
+    /// Hands this connection's room frames to `take` (the open room
+    /// session), or to nobody.
+    pub fn take_room_frames(self, take: Option<RoomFrames>) {
+        self.room_frames.set_value(take);
+    }
+
+    /// Sends a room frame; false while offline.
+    pub fn send_room_frame(self, frame: &ClientFrame) -> bool {
+        self.send_frame(frame)
     }
 
     fn send_frame(self, frame: &ClientFrame) -> bool {

@@ -13,6 +13,7 @@ use super::{
     group_panel::GroupPanel,
     messages::MessageList,
     presence::{PresenceDot, TypingLine},
+    room::{RoomBar, RoomStage},
 };
 use crate::{
     chat::use_live,
@@ -48,6 +49,8 @@ fn Thread(id: ConversationId) -> impl IntoView {
     // Whether the newest messages are in view: new ones keep it so, and count as read.
     let at_bottom = RwSignal::new(true);
     let panel_id = id.clone();
+    let open_room = RwSignal::new_local(None);
+    let (bar_id, stage_id) = (id.clone(), id.clone());
     view! {
         <section class="thread" aria-labelledby="thread-title">
             <header class="thread-head">
@@ -86,6 +89,10 @@ fn Thread(id: ConversationId) -> impl IntoView {
                     </button>
                 </Show>
             </header>
+            <Show when=is_group>
+                <RoomBar conversation=bar_id.clone() open=open_room/>
+            </Show>
+            <RoomStage conversation=stage_id open=open_room/>
             <FormFeedback state=loading/>
             <MessageList id=id.clone() at_bottom/>
             <TypingLine conversation=id.clone()/>

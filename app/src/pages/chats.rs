@@ -14,6 +14,7 @@ use super::{
     new_chat::NewChat,
     new_group::NewGroup,
     presence::PresenceDot,
+    room::RoomBadges,
 };
 use crate::{
     api::ConversationSummary,
@@ -154,6 +155,7 @@ fn ChatRow(id: ConversationId) -> impl IntoView {
             let unread = s.unread;
             let activity = s.conversation.last_activity_ms;
             let dot = s.peer.as_ref().map(|p| view! { <PresenceDot conversation=id.clone() user=p.id.clone()/> });
+            let rooms_of = id.clone();
             view! {
                 <li>
                     <A
@@ -172,6 +174,7 @@ fn ChatRow(id: ConversationId) -> impl IntoView {
                                 <time class="chat-row-time">{move || i18n.when(activity)}</time>
                             </span>
                             <span class="chat-row-line">
+                                <RoomBadges conversation=rooms_of/>
                                 <span class="chat-row-preview">{move || preview(&s.conversation, &me, i18n)}</span>
                                 <span class="unread" data-testid="unread" hidden=unread == 0>
                                     {unread}

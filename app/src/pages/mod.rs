@@ -18,6 +18,7 @@
 //! | `emoji_picker` | the composer's emoji picker |
 //! | `new_chat`, `new_group`, `group_form`, `group_panel` | starting chats, creating and managing groups |
 //! | `groups` | `/groups`: the public-group directory |
+//! | `room`, `room_media` | group calls and live broadcasts: buttons, banners, the grid and the viewer; the browser's WebRTC side |
 //!
 //! Pages talk to the server through [`crate::client`], to the live chat
 //! through [`crate::chat::Live`], and take every text from [`crate::i18n`].
@@ -49,6 +50,8 @@ mod password;
 mod people;
 mod presence;
 mod profile;
+mod room;
+mod room_media;
 mod session;
 mod signin;
 mod signup;

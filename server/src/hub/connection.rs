@@ -36,6 +36,8 @@ use axum::{
 
 use futures_util::SinkExt;
 
+mod rooms;
+
 use super::{event::HubEvent, ConnId, Delivery};
 use crate::{
     auth::AuthUser,
@@ -87,7 +89,9 @@ async fn run(socket: WebSocket, state: AppState, user: AuthUser) {
     let (id, mailbox) = state.hub.connect(&user.user_id, &user.device_id, &conversations);
     state.presence.change(&user.user_id, Change::Opened).await;
     let endpoint = format!("{}/{id}", state.config.node_id);
+    let (signals, signalled) = tokio::sync::mpsc::channel(crate::sfu::SIGNALS);
     let mut conn = Connection {
+        signals,
         id,
         endpoint,
         call: None,
@@ -101,8 +105,9 @@ async fn run(socket: WebSocket, state: AppState, user: AuthUser) {
         active: true,
         typed: HashMap::new(),
     };
-    conn.serve(mailbox).await;
+    conn.serve(mailbox, signalled).await;
     state.hub.disconnect(id);
+    state.sfu.send(crate::sfu::Command::Gone { conn: id }).await;
     if let Some(call) = conn.call.take() {
         state.calls.dropped(conn.user.user_id.clone(), conn.endpoint.clone(), call.call_id);
     }
@@ -143,10 +148,16 @@ struct Connection {
     active: bool,
     /// When this connection last passed on typing in each conversation.
     typed: HashMap<ConversationId, Instant>,
+    /// Where the media task sends this connection's room frames.
+    signals: tokio::sync::mpsc::Sender<ServerFrame>,
 }
 
 impl Connection {
-    async fn serve(&mut self, mut mailbox: tokio::sync::mpsc::Receiver<Arc<Delivery>>) {
+    async fn serve(
+        &mut self,
+        mut mailbox: tokio::sync::mpsc::Receiver<Arc<Delivery>>,
+        mut signalled: tokio::sync::mpsc::Receiver<ServerFrame>,
+    ) {
         let mut closing = self.state.hub.closing();
         let hello = ServerFrame::Hello {
             protocol_version: PROTOCOL_VERSION,
@@ -154,6 +165,9 @@ impl Connection {
             node_id: self.state.config.node_id.clone(),
         };
         let mut result = self.send(&hello).await;
+        if result.is_ok() {
+            result = self.rooms_in_progress().await;
+        }
         if result.is_ok() {
             result = self.socket.flush().await.map_err(|_| End::Gone);
         }
@@ -175,6 +189,7 @@ impl Connection {
                     Some(event) => self.on_event(&event).await,
                     None => Err(End::Close(1013, "the connection fell behind; reconnect to catch up")),
                 },
+                Some(frame) = signalled.recv() => self.send(&frame).await,
                 _ = keep_call.tick(), if self.call.is_some() => {
                     if let Some(call) = &self.call {
                         self.state.calls.keep(&self.user.user_id, &call.call_id).await;
@@ -276,6 +291,12 @@ impl Connection {
                     Err(refused) => self.call_error(refused).await,
                 }
             }
+            // Group calls and live broadcasts (the selective forwarding unit).
+            Ok(ClientFrame::RoomJoin { conversation_id, kind, role, video, sdp }) => {
+                self.on_room_join(conversation_id, kind, role, video, sdp).await
+            }
+            Ok(ClientFrame::RoomAnswer { conversation_id, kind, sdp }) => self.on_room_answer(conversation_id, kind, sdp).await,
+            Ok(ClientFrame::RoomLeave { conversation_id, kind }) => self.on_room_leave(conversation_id, kind).await,
             Err(e) => self.error(WsErrorCode::BadFrame, format!("not a frame: {e}"), None).await,
         }
     }
@@ -527,6 +548,8 @@ impl Connection {
                 if *user_id == self.user.user_id {
                     self.cursors.remove(conversation_id);
                     self.conversations.remove(conversation_id);
+                    let cut = crate::sfu::Command::CutOff { conversation: conversation_id.clone(), user: user_id.clone() };
+                    self.state.sfu.send(cut).await;
                 }
                 self.notice(conversation_id, user_id, NoticeKind::Leave).await
             }
@@ -568,6 +591,8 @@ impl Connection {
             | HubEvent::CallRejoined { .. }
             | HubEvent::CallSignal { .. }
             | HubEvent::CallEnded { .. } => self.on_call_event(&delivery.event).await,
+            // Group calls and live broadcasts (the selective forwarding unit).
+            HubEvent::Room { update } => self.send(&ServerFrame::Room { room: update.clone() }).await,
         }
     }
 

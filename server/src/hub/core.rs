@@ -90,6 +90,8 @@ impl HubCore {
                 to.extend(self.of_user(callee_id));
                 to
             }
+            // Group calls and live broadcasts (the selective forwarding unit).
+            HubEvent::Room { update } => self.in_conversation(&update.conversation_id),
         };
         to.sort_unstable();
         to

@@ -49,6 +49,7 @@ mod tests {
             content: "hi".into(),
             created_ms: 1,
             attachment: None,
+            call: None,
         };
         let delivery = Delivery::new(HubEvent::Message { message: message.clone() });
         let text = delivery.message_frame().unwrap();

@@ -4,6 +4,7 @@
 use app::{
     call::{CallEnd, CallId, CallInfo, Signal},
     model::{ConversationId, Message, Presence, UserId},
+    room::RoomUpdate,
 };
 use serde::{Deserialize, Serialize};
 
@@ -38,4 +39,7 @@ pub enum HubEvent {
     /// A signal for one tab.
     CallSignal { call_id: CallId, to_user: UserId, to_endpoint: String, signal: Signal },
     CallEnded { call_id: CallId, caller_id: UserId, callee_id: UserId, reason: CallEnd, duration_ms: Option<u64> },
+    // Group calls and live broadcasts (the selective forwarding unit).
+    /// A room of a conversation started, changed or ended.
+    Room { update: RoomUpdate },
 }

@@ -1,0 +1,260 @@
+//! Group calls and live broadcasts in a group chat: the buttons that start
+//! them, the banners of rooms in progress (in the chat and the chat list),
+//! and the stage: the call's grid of tiles or the broadcast's viewer.
+
+use leptos::{prelude::*, task::spawn_local};
+
+use super::room_media::{show, Capture, Phase, RoomSession};
+use crate::{
+    chat::{use_live, Live},
+    i18n::{use_i18n, Msg},
+    model::{ConversationId, UserId},
+    room::{RoomKind, RoomLeftReason, RoomRole, RoomState},
+};
+
+/// The room session this page has open, if any.
+pub type OpenRoom = RwSignal<Option<RoomSession>, LocalStorage>;
+
+/// "Call in progress · 3" or "Live now · 12 watching", for the chat list.
+#[component]
+pub fn RoomBadges(conversation: ConversationId) -> impl IntoView {
+    let i18n = use_i18n();
+    let live = use_live();
+    let call = {
+        let conversation = conversation.clone();
+        move || live.room(&conversation, RoomKind::Call)
+    };
+    let broadcast = move || live.room(&conversation, RoomKind::Live);
+    view! {
+        {move || call().map(|s| view! { <span class="room-badge call" data-testid="call-badge">{call_text(i18n.t(Msg::CallInProgress), &s)}</span> })}
+        {move || {
+            broadcast().map(|s| view! { <span class="room-badge live" data-testid="live-badge">{live_text(i18n, &s)}</span> })
+        }}
+    }
+}
+
+fn call_text(label: &str, state: &RoomState) -> String {
+    format!("{label} · {}", state.participants.len())
+}
+
+fn live_text(i18n: crate::i18n::I18n, state: &RoomState) -> String {
+    format!("{} · {} {}", i18n.t(Msg::LiveNow), state.viewers, i18n.t(Msg::Watching))
+}
+
+/// Under a group's header: start or join a call, go live or watch.
+#[component]
+pub fn RoomBar(conversation: ConversationId, open: OpenRoom) -> impl IntoView {
+    let i18n = use_i18n();
+    let live = use_live();
+    let error = RwSignal::new(None::<Msg>);
+    let conversation = StoredValue::new(conversation);
+    let start = move |kind: RoomKind, role: RoomRole, capture: Capture| {
+        let conversation = conversation.get_value();
+        error.set(None);
+        spawn_local(async move {
+            match RoomSession::join(live, conversation, kind, role, capture).await {
+                Ok(session) => open.set(Some(session)),
+                Err(msg) => error.set(Some(msg)),
+            }
+        });
+    };
+    let call = move || conversation.with_value(|c| live.room(c, RoomKind::Call));
+    let broadcast = move || conversation.with_value(|c| live.room(c, RoomKind::Live));
+    let button = move |testid: &'static str, label: Msg, primary: bool, (kind, role, capture): (RoomKind, RoomRole, Capture)| {
+        let class = if primary { "btn small" } else { "btn secondary small" };
+        view! {
+            <button type="button" class=class data-testid=testid on:click=move |_| start(kind, role, capture)>
+                {i18n.t(label)}
+            </button>
+        }
+    };
+    let (call_as, live_as) = ((RoomKind::Call, RoomRole::Participant), (RoomKind::Live, RoomRole::Broadcaster));
+    view! {
+        <div class="room-bar" hidden=move || open.with(Option::is_some)>
+            {move || match call() {
+                Some(state) => {
+                    let capture = if state.video { Capture::CameraAndMicrophone } else { Capture::Microphone };
+                    view! {
+                        <span class="room-badge call" data-testid="call-banner">
+                            {call_text(i18n.t(Msg::CallInProgress), &state)}
+                        </span>
+                        {button("join-call", Msg::JoinCall, true, (call_as.0, call_as.1, capture))}
+                    }
+                        .into_any()
+                }
+                None => {
+                    view! {
+                        {button("start-voice-call", Msg::StartVoiceCall, false, (call_as.0, call_as.1, Capture::Microphone))}
+                        {button("start-video-call", Msg::StartVideoCall, false, (call_as.0, call_as.1, Capture::CameraAndMicrophone))}
+                    }
+                        .into_any()
+                }
+            }}
+            {move || match broadcast() {
+                Some(state) => {
+                    view! {
+                        <span class="room-badge live" data-testid="live-banner">{live_text(i18n, &state)}</span>
+                        {button("watch-live", Msg::Watch, true, (RoomKind::Live, RoomRole::Viewer, Capture::Nothing))}
+                    }
+                        .into_any()
+                }
+                None => {
+                    view! {
+                        {button("go-live", Msg::GoLiveCamera, false, (live_as.0, live_as.1, Capture::CameraAndMicrophone))}
+                        {button("go-live-screen", Msg::GoLiveScreen, false, (live_as.0, live_as.1, Capture::ScreenAndMicrophone))}
+                    }
+                        .into_any()
+                }
+            }}
+            {move || error.get().map(|msg| view! { <p class="form-error" role="alert">{i18n.t(msg)}</p> })}
+        </div>
+    }
+}
+
+/// The open room: a call's grid or a broadcast, with the controls.
+#[component]
+pub fn RoomStage(conversation: ConversationId, open: OpenRoom) -> impl IntoView {
+    let i18n = use_i18n();
+    let live = use_live();
+    let me = Signal::derive(move || live.inbox(|i| i.me().clone()));
+    let kind = Signal::derive(move || open.with(|s| s.as_ref().map(RoomSession::kind)));
+    let phase = Signal::derive(move || open.with(|s| s.as_ref().map(|s| s.phase().get())));
+    let state = Signal::derive(move || kind.get().and_then(|k| live.room(&conversation, k)));
+    let leave = move || {
+        let _ = open.try_with_untracked(|s| s.as_ref().map(RoomSession::leave));
+        let _ = open.try_set(None);
+    };
+    // Leaving the conversation's page leaves its room.
+    on_cleanup(leave);
+    let (muted, camera_off) = (RwSignal::new(false), RwSignal::new(false));
+    let toggle = move |audio: bool| {
+        let flag = if audio { muted } else { camera_off };
+        flag.update(|f| *f = !*f);
+        open.with_untracked(|s| s.as_ref().map(|s| s.set_sending(audio, !flag.get_untracked())));
+    };
+    let status = move || {
+        let msg = match phase.get()? {
+            Phase::Joining => Msg::RoomConnecting,
+            Phase::In | Phase::Out(None) => return None,
+            Phase::Failed(msg) => msg,
+            Phase::Out(Some(RoomLeftReason::Ended)) => Msg::RoomEnded,
+            Phase::Out(Some(RoomLeftReason::Removed)) => Msg::RoomRemoved,
+            Phase::Out(Some(_)) => Msg::RoomFailed,
+        };
+        Some(view! { <p class="room-status" data-testid="room-status" role="status">{i18n.t(msg)}</p> })
+    };
+    let over = move || matches!(phase.get(), Some(Phase::Out(_) | Phase::Failed(_)));
+    let broadcaster = Signal::derive(move || state.get().and_then(|s| s.participants.first().map(|p| p.user_id.clone())));
+    let sends = Signal::derive(move || kind.get() == Some(RoomKind::Call) || broadcaster.get() == Some(me.get()));
+    // Redrawn when the kind of room or its broadcaster changes, not on every count.
+    let shape = Memo::new(move |_| (kind.get(), broadcaster.get(), me.get()));
+    let viewers = move || {
+        let count = state.get().map_or(0, |s| s.viewers);
+        format!("{} · {count} {}", i18n.t(Msg::LiveNow), i18n.t(Msg::Watching))
+    };
+    let body = move || match shape.get() {
+        (Some(RoomKind::Call), _, me) => view! { <CallGrid open state me/> }.into_any(),
+        (Some(RoomKind::Live), on_air, me) => {
+            let mine = on_air.as_ref() == Some(&me);
+            let user = if mine { None } else { on_air.map(|u| u.0) };
+            view! {
+                <div class="room-viewer">
+                    <StreamVideo open user muted=mine/>
+                    <span class="room-badge live" data-testid="viewer-count">{viewers}</span>
+                </div>
+            }
+                .into_any()
+        }
+        (None, ..) => ().into_any(),
+    };
+    view! {
+        <Show when=move || open.with(Option::is_some)>
+            <section class="room-stage" data-testid="room-stage">
+                {status}
+                {body}
+                <div class="room-controls">
+                    <Show when=move || sends.get() && !over()>
+                        <button type="button" class="btn secondary small" data-testid="toggle-mute" on:click=move |_| toggle(true)>
+                            {move || i18n.t(if muted.get() { Msg::Unmute } else { Msg::Mute })}
+                        </button>
+                        <button type="button" class="btn secondary small" data-testid="toggle-camera" on:click=move |_| toggle(false)>
+                            {move || i18n.t(if camera_off.get() { Msg::CameraOn } else { Msg::CameraOff })}
+                        </button>
+                    </Show>
+                    <button type="button" class="btn danger small" data-testid="leave-room" on:click=move |_| leave()>
+                        {move || {
+                            let label = match (over(), kind.get()) {
+                                (true, _) => Msg::Close,
+                                (false, Some(RoomKind::Call)) => Msg::LeaveCall,
+                                (false, _) if sends.get() => Msg::StopLive,
+                                (false, _) => Msg::StopWatching,
+                            };
+                            i18n.t(label)
+                        }}
+                    </button>
+                </div>
+            </section>
+        </Show>
+    }
+}
+
+/// A tile per participant, the speaking ones ringed; one's own tile shows
+/// one's own camera.
+#[component]
+fn CallGrid(open: OpenRoom, state: Signal<Option<RoomState>>, me: UserId) -> impl IntoView {
+    let live = use_live();
+    let i18n = use_i18n();
+    let people = move || state.get().map(|s| s.participants).unwrap_or_default();
+    Effect::new(move |_| live.want_profiles(people().into_iter().map(|p| p.user_id)));
+    view! {
+        <ul class="room-grid" data-testid="room-grid">
+            <For each=people key=|p| p.user_id.clone() let:person>
+                <Tile open live i18n user=person.user_id me=me.clone() state/>
+            </For>
+        </ul>
+    }
+}
+
+#[component]
+fn Tile(
+    open: OpenRoom,
+    live: Live,
+    i18n: crate::i18n::I18n,
+    user: UserId,
+    me: UserId,
+    state: Signal<Option<RoomState>>,
+) -> impl IntoView {
+    let mine = user == me;
+    let speaking = {
+        let user = user.clone();
+        move || state.get().is_some_and(|s| s.participants.iter().any(|p| p.user_id == user && p.speaking))
+    };
+    let speaking_now = speaking.clone();
+    let name = {
+        let user = user.clone();
+        move || live.profile(&user).map(|p| p.nickname).unwrap_or_default()
+    };
+    let stream = (!mine).then(|| user.0.clone());
+    view! {
+        <li class="room-tile" class:speaking=speaking data-testid="room-tile" data-user-id=user.0.clone()>
+            <StreamVideo open user=stream muted=mine/>
+            <span class="room-tile-name">
+                {name}
+                <span class="visually-hidden" hidden=move || !speaking_now()>" " {move || i18n.t(Msg::RoomSpeaking)}</span>
+            </span>
+        </li>
+    }
+}
+
+/// A video element showing a participant's stream (`user`), or one's own capture.
+#[component]
+fn StreamVideo(open: OpenRoom, user: Option<String>, muted: bool) -> impl IntoView {
+    let video = NodeRef::<leptos::html::Video>::new();
+    Effect::new(move |_| {
+        let stream = open.with(|s| s.as_ref().and_then(|s| s.stream_of(user.as_deref())));
+        if let Some(element) = video.get() {
+            show(&element, stream.as_ref());
+        }
+    });
+    view! { <video node_ref=video autoplay playsinline prop:muted=muted data-testid="room-video"></video> }
+}

@@ -1,0 +1,63 @@
+import { expect, type Page } from '@playwright/test';
+
+// What the group-call and live specs share: every RTCPeerConnection a page
+// makes is remembered (the app keeps its own out of reach), and their
+// `getStats()` read as video frames decoded and bytes moved.
+
+declare global {
+  interface Window {
+    natterPeers?: RTCPeerConnection[];
+  }
+}
+
+/** Remembers the page's peer connections; call before it loads. */
+export async function watchPeers(page: Page) {
+  await page.addInitScript(() => {
+    const Native = window.RTCPeerConnection;
+    const peers: RTCPeerConnection[] = [];
+    window.natterPeers = peers;
+    window.RTCPeerConnection = class extends Native {
+      constructor(config?: RTCConfiguration) {
+        super(config);
+        peers.push(this);
+      }
+    } as typeof RTCPeerConnection;
+  });
+}
+
+export interface Flow {
+  /** Frames decoded of each inbound video stream. */
+  decoded: number[];
+  bytesReceived: number;
+  bytesSent: number;
+}
+
+/** What the page's open peer connections have moved so far. */
+export async function flow(page: Page): Promise<Flow> {
+  return page.evaluate(async () => {
+    const result = { decoded: [] as number[], bytesReceived: 0, bytesSent: 0 };
+    for (const pc of window.natterPeers ?? []) {
+      if (pc.connectionState === 'closed') continue;
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') {
+          result.decoded.push(s.framesDecoded ?? 0);
+          result.bytesReceived += s.bytesReceived ?? 0;
+        }
+        if (s.type === 'outbound-rtp' && s.kind === 'video') result.bytesSent += s.bytesSent ?? 0;
+      });
+    }
+    return result;
+  });
+}
+
+/** Waits until `streams` inbound videos decode frames, and goes on decoding. */
+export async function decodes(page: Page, streams: number) {
+  await expect
+    .poll(async () => (await flow(page)).decoded.filter((n) => n > 0).length, { timeout: 30_000 })
+    .toBeGreaterThanOrEqual(streams);
+  const before = (await flow(page)).decoded;
+  await page.waitForTimeout(2_000);
+  const after = (await flow(page)).decoded;
+  const growing = after.filter((n, i) => n > (before[i] ?? 0)).length;
+  expect(growing, `decoded ${before} then ${after}`).toBeGreaterThanOrEqual(streams);
+}

@@ -1,0 +1,199 @@
+//! Scenario 9: one live broadcast of about 1.5 Mbit/s (synthetic VP8-sized
+//! video at 30 frames a second, and audio) watched by more and more
+//! simulated viewers, until the viewers see frames go missing or the delay
+//! grow. Publisher and viewers are str0m clients (`natter_server::sfu::probe`)
+//! doing their signalling over real websockets, like browsers; each video
+//! frame carries its number and send time, so every viewer measures loss and
+//! delay itself. The row gives the most viewers served within the limits and
+//! the server's CPU per viewer.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    sync::{atomic::Ordering::Relaxed, Arc},
+    time::Duration,
+};
+
+use app::{
+    model::ConversationId,
+    protocol::{ClientFrame, ServerFrame},
+    room::{RoomKind, RoomRole},
+};
+use futures_util::{SinkExt, StreamExt};
+use natter_server::sfu::probe::{Probe, ProbeStats};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use crate::{
+    bench::{Bench, NODE_1},
+    client,
+    procs::Usage,
+    report::Row,
+    users::Api,
+};
+
+/// The broadcast's video bitrate (audio adds about 40 kbit/s).
+const VIDEO_BPS: u64 = 1_500_000;
+/// Viewer counts stepped through.
+const VIEWERS: [usize; 10] = [1, 5, 10, 20, 40, 60, 80, 100, 150, 200];
+/// Past these, a step no longer counts as served.
+const MAX_LOSS: f64 = 0.01;
+const MAX_MEAN_DELAY_MS: f64 = 100.0;
+/// Below this share of the frames sent arriving, viewers fall behind. The
+/// sender's and receivers' counters are read a moment apart, so frames in
+/// flight and queued in the publisher count as not arrived.
+const MIN_ARRIVED: f64 = 0.95;
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// One client in the room: its media session, and its websocket (answering
+/// the server's offers) alive in a task of its own.
+struct Seat {
+    probe: Probe,
+    signalling: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Seat {
+    /// Closes the websocket, which takes the client out of the room.
+    fn drop(&mut self) {
+        self.signalling.abort();
+    }
+}
+
+/// Joins the room of `conversation` with `token`, publishing when `video_bps` is given.
+async fn seat(
+    addr: SocketAddr,
+    token: &str,
+    conversation: &ConversationId,
+    role: RoomRole,
+    video_bps: Option<u64>,
+) -> Result<Seat, String> {
+    let mut ws = client::open(addr, Some(token), "").await?;
+    let (probe, sdp) = Probe::start(LOOPBACK, video_bps).await.map_err(|e| format!("probe: {e}"))?;
+    let join = ClientFrame::RoomJoin { conversation_id: conversation.clone(), kind: RoomKind::Live, role, video: true, sdp };
+    ws.send(text(&join)).await.map_err(|e| e.to_string())?;
+    loop {
+        match next(&mut ws).await {
+            Some(ServerFrame::RoomJoined { sdp, .. }) => {
+                probe.answer(sdp).await?;
+                break;
+            }
+            Some(ServerFrame::Error { code, message, .. }) => return Err(format!("{code:?}: {message}")),
+            Some(_) => continue,
+            None => return Err("the websocket closed while joining".into()),
+        }
+    }
+    let answering = probe.clone();
+    let signalling = tokio::spawn(async move {
+        while let Some(frame) = next(&mut ws).await {
+            if let ServerFrame::RoomOffer { conversation_id, kind, sdp } = frame {
+                let Ok(sdp) = answering.offer(sdp).await else { return };
+                if ws.send(text(&ClientFrame::RoomAnswer { conversation_id, kind, sdp })).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    Ok(Seat { probe, signalling })
+}
+
+fn text(frame: &ClientFrame) -> WsMessage {
+    WsMessage::Text(serde_json::to_string(frame).expect("frames serialize").into())
+}
+
+async fn next(ws: &mut client::Socket) -> Option<ServerFrame> {
+    loop {
+        match ws.next().await? {
+            Ok(WsMessage::Text(t)) => return serde_json::from_str(t.as_str()).ok(),
+            Ok(WsMessage::Close(_)) | Err(_) => return None,
+            Ok(_) => continue,
+        }
+    }
+}
+
+/// The viewers' counters at one moment, summed.
+#[derive(Clone, Copy, Default)]
+struct Seen {
+    frames: u64,
+    missing: u64,
+    delay_us: u64,
+    bytes: u64,
+}
+
+fn seen(viewers: &[Arc<ProbeStats>]) -> Seen {
+    viewers.iter().fold(Seen::default(), |s, v| Seen {
+        frames: s.frames + v.video_frames.load(Relaxed),
+        missing: s.missing + v.frames_missing.load(Relaxed),
+        delay_us: s.delay_us + v.delay_us_total.load(Relaxed),
+        bytes: s.bytes + v.bytes_received.load(Relaxed),
+    })
+}
+
+pub async fn s9_live_viewers(bench: &Bench) -> Result<Row, String> {
+    let most = *VIEWERS.last().expect("steps");
+    let mut row = Row {
+        id: "9".into(),
+        scenario: "live broadcast, 1.5 Mbit/s, rising viewers".into(),
+        target: format!("viewers until loss > {}% or mean delay > {MAX_MEAN_DELAY_MS} ms", MAX_LOSS * 100.0),
+        ..Row::default()
+    };
+    let (node, accounts) = bench.embedded_node("live", most + 1).await?;
+    let addr = bench.addr(NODE_1);
+    let conversation = Api::new(addr).group("live audience", &accounts).await?;
+    let host = seat(addr, &accounts[0].token, &conversation, RoomRole::Broadcaster, Some(VIDEO_BPS)).await?;
+    let mut viewers: Vec<Seat> = Vec::new();
+    let mut best: Option<(usize, f64)> = None;
+    let mut notes = Vec::new();
+    let secs = bench.opts.step_secs.max(5.0);
+    for &count in &VIEWERS {
+        while viewers.len() < count {
+            let account = &accounts[viewers.len() + 1];
+            viewers.push(seat(addr, &account.token, &conversation, RoomRole::Viewer, None).await?);
+        }
+        // Every viewer receiving before the step is measured.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while viewers.iter().any(|v| v.probe.stats.video_frames.load(Relaxed) == 0) {
+            if tokio::time::Instant::now() > deadline {
+                return Err(format!("with {count} viewers, some never received video"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let stats: Vec<Arc<ProbeStats>> = viewers.iter().map(|v| v.probe.stats.clone()).collect();
+        let (server_before, tool_before, before) = (node.usage(), Usage::of(std::process::id()), seen(&stats));
+        let sent_before = host.probe.stats.frames_sent.load(Relaxed);
+        tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+        let (server_after, tool_after, after) = (node.usage(), Usage::of(std::process::id()), seen(&stats));
+        let sent = host.probe.stats.frames_sent.load(Relaxed) - sent_before;
+        let frames = after.frames - before.frames;
+        let missing = after.missing - before.missing;
+        // Gaps in each viewer's frame numbers; the share of the frames sent
+        // that arrived shows a viewer falling behind (or one that stopped).
+        let loss = missing as f64 / (frames + missing).max(1) as f64;
+        let arrived = frames as f64 / (sent * count as u64).max(1) as f64;
+        let delay_ms = (after.delay_us - before.delay_us) as f64 / frames.max(1) as f64 / 1000.0;
+        let server_cpu = server_after.cpu_percent_since(&server_before);
+        let tool_cpu = tool_after.cpu_percent_since(&tool_before);
+        let mbit = (after.bytes - before.bytes) as f64 * 8.0 / secs / 1e6;
+        let line = format!(
+            "{count} viewers: {mbit:.1} Mbit/s delivered, {:.1}% of the frames sent arrived, loss {:.2}%, mean delay {delay_ms:.1} ms, server CPU {server_cpu:.0}% ({:.2}% per viewer), load generator CPU {tool_cpu:.0}%",
+            arrived * 100.0,
+            loss * 100.0,
+            server_cpu / count as f64
+        );
+        eprintln!("  [live] {line}");
+        notes.push(line);
+        row.server_cpu_percent = Some(server_cpu);
+        row.server_rss_mb = Some(server_after.rss_bytes as f64 / 1e6);
+        if loss > MAX_LOSS || arrived < MIN_ARRIVED || delay_ms > MAX_MEAN_DELAY_MS {
+            break;
+        }
+        best = Some((count, server_cpu / count as f64));
+    }
+    drop(viewers);
+    drop(host);
+    node.stop().await;
+    row.figure = match best {
+        Some((count, per_viewer)) => format!("{count} viewers within limits, server CPU {per_viewer:.2}% of a core per viewer"),
+        None => "not even one viewer within limits".into(),
+    };
+    row.pass = Some(best.is_some());
+    row.notes = notes.join("; ");
+    Ok(row)
+}

@@ -1,0 +1,290 @@
+//! Group calls and live broadcasts end to end: real websocket clients do the
+//! signalling, str0m clients (`sfu::probe`) send and receive media through
+//! the server's forwarding unit on loopback.
+
+#[macro_use]
+mod support;
+
+use std::{
+    net::{IpAddr, Ipv4Addr},
+    sync::atomic::Ordering::Relaxed,
+    time::Duration,
+};
+
+use app::{
+    model::{CallOutcome, ConversationId, MessageKind},
+    protocol::{ClientFrame, ServerFrame, WsErrorCode},
+    room::{RoomKind, RoomLeftReason, RoomRole, RoomState, MAX_SDP_BYTES},
+};
+use natter_server::sfu::probe::Probe;
+use reqwest::Method;
+use serde_json::json;
+use support::{
+    chat::{Client, User},
+    TestServer,
+};
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+/// About what a phone's camera sends.
+const VIDEO_BPS: u64 = 600_000;
+
+/// A server whose media port is any free one.
+async fn server(store: &str) -> TestServer {
+    TestServer::on_store_with(store, &["--media-udp-port", "0"]).await
+}
+
+/// One client in a room: its websocket and its media session.
+struct Joined {
+    ws: Client,
+    probe: Probe,
+    /// The last room state heard, whatever read it.
+    room: Option<RoomState>,
+}
+
+/// Connects `user` and joins the room, publishing video when `video_bps` is given.
+async fn join(user: &User<'_>, conversation: &ConversationId, kind: RoomKind, role: RoomRole, video_bps: Option<u64>) -> Joined {
+    let mut ws = user.connect().await;
+    let (probe, sdp) = Probe::start(LOOPBACK, video_bps).await.unwrap();
+    ws.send(&ClientFrame::RoomJoin { conversation_id: conversation.clone(), kind, role, video: true, sdp }).await;
+    loop {
+        match ws.next().await {
+            ServerFrame::RoomJoined { sdp, .. } => {
+                probe.answer(sdp).await.unwrap();
+                return Joined { ws, probe, room: None };
+            }
+            ServerFrame::Error { code, message, .. } => panic!("joining failed: {code:?} {message}"),
+            _ => {}
+        }
+    }
+}
+
+impl Joined {
+    /// Reads frames, answering the server's offers, until one passes `wanted`.
+    async fn until(&mut self, mut wanted: impl FnMut(&ServerFrame) -> bool) -> ServerFrame {
+        loop {
+            let frame = self.ws.next().await;
+            if wanted(&frame) {
+                return frame;
+            }
+            self.answer_offer(&frame).await;
+        }
+    }
+
+    async fn answer_offer(&mut self, frame: &ServerFrame) {
+        if let ServerFrame::Room { room } = frame {
+            self.room = room.state.clone();
+        }
+        if let ServerFrame::RoomOffer { conversation_id, kind, sdp } = frame {
+            let sdp = self.probe.offer(sdp.clone()).await.unwrap();
+            self.ws.send(&ClientFrame::RoomAnswer { conversation_id: conversation_id.clone(), kind: *kind, sdp }).await;
+        }
+    }
+
+    /// Reads until the room's state (last heard or new) passes `wanted`.
+    async fn room_where(&mut self, wanted: impl Fn(&RoomState) -> bool) -> RoomState {
+        loop {
+            if let Some(state) = self.room.as_ref().filter(|s| wanted(s)) {
+                return state.clone();
+            }
+            let frame = self.ws.next().await;
+            self.answer_offer(&frame).await;
+        }
+    }
+
+    /// Answers offers until the probe has received `frames` video frames.
+    async fn receives_video(&mut self, frames: u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while self.probe.stats.video_frames.load(Relaxed) < frames {
+            assert!(tokio::time::Instant::now() < deadline, "only {} video frames arrived", self.probe.stats.video_frames.load(Relaxed));
+            if let Some(frame) = self.ws.next_within(Duration::from_millis(50)).await {
+                self.answer_offer(&frame).await;
+            }
+        }
+    }
+}
+
+/// Reads until a room update of `kind`; its state.
+async fn room_update(ws: &mut Client, kind: RoomKind) -> Option<RoomState> {
+    loop {
+        if let ServerFrame::Room { room } = ws.next().await {
+            if room.kind == kind {
+                return room.state;
+            }
+        }
+    }
+}
+
+async fn bad_room_requests_get_stable_codes(server: &TestServer) {
+    let (ann, bob, eve) =
+        (User::register(server, "ann").await, User::register(server, "bob").await, User::register(server, "eve").await);
+    let group = ann.group("g", &[&bob], json!({})).await;
+    let join = |kind, role, sdp: &str| ClientFrame::RoomJoin {
+        conversation_id: group.clone(),
+        kind,
+        role,
+        video: false,
+        sdp: sdp.to_owned(),
+    };
+    let (_probe, offer) = Probe::start(LOOPBACK, Some(VIDEO_BPS)).await.unwrap();
+
+    let mut e = eve.connect().await;
+    e.send(&join(RoomKind::Call, RoomRole::Participant, &offer)).await;
+    assert_eq!(e.error().await.0, WsErrorCode::NotMember, "a non-member cannot call");
+    e.send(&join(RoomKind::Live, RoomRole::Viewer, &offer)).await;
+    assert_eq!(e.error().await.0, WsErrorCode::NotMember, "nor watch");
+
+    let mut a = ann.connect().await;
+    for bad in ["", "v=0\r\nnonsense", "hello"] {
+        a.send(&join(RoomKind::Call, RoomRole::Participant, bad)).await;
+        assert_eq!(a.error().await.0, WsErrorCode::BadSdp, "{bad:?}");
+    }
+    a.send(&join(RoomKind::Call, RoomRole::Participant, &"x".repeat(MAX_SDP_BYTES + 1))).await;
+    assert_eq!(a.error().await.0, WsErrorCode::BadSdp);
+    a.send(&join(RoomKind::Live, RoomRole::Viewer, &offer)).await;
+    assert_eq!(a.error().await.0, WsErrorCode::NoRoom, "nobody broadcasts");
+    a.send(&join(RoomKind::Call, RoomRole::Viewer, &offer)).await;
+    assert_eq!(a.error().await.0, WsErrorCode::BadRequest, "calls have no viewers");
+    let answer = ClientFrame::RoomAnswer { conversation_id: group.clone(), kind: RoomKind::Call, sdp: "v=0".into() };
+    a.send(&answer).await;
+    assert_eq!(a.error().await.0, WsErrorCode::NoRoom, "an answer outside a room");
+    a.send(&ClientFrame::RoomLeave { conversation_id: group.clone(), kind: RoomKind::Live }).await;
+    assert_eq!(a.error().await.0, WsErrorCode::NoRoom);
+    a.send(&ClientFrame::RoomJoin { conversation_id: group.clone(), kind: RoomKind::Live, role: RoomRole::Broadcaster, video: true, sdp: offer.clone() }).await;
+    loop {
+        match a.next().await {
+            ServerFrame::RoomJoined { .. } => break,
+            ServerFrame::Error { code, message, .. } => panic!("{code:?} {message}"),
+            _ => {}
+        }
+    }
+    let (_other, offer) = Probe::start(LOOPBACK, Some(VIDEO_BPS)).await.unwrap();
+    let mut b = bob.connect().await;
+    b.send(&ClientFrame::RoomJoin { conversation_id: group.clone(), kind: RoomKind::Live, role: RoomRole::Broadcaster, video: true, sdp: offer }).await;
+    assert_eq!(b.error().await.0, WsErrorCode::RoomFull, "one broadcaster at a time");
+    let answer = ClientFrame::RoomAnswer { conversation_id: group.clone(), kind: RoomKind::Live, sdp: "garbage".into() };
+    a.send(&answer).await;
+    assert_eq!(a.error().await.0, WsErrorCode::BadSdp);
+    a.assert_alive().await;
+    e.assert_alive().await;
+}
+
+async fn a_broadcast_reaches_every_viewer_and_ends_with_its_broadcaster(server: &TestServer) {
+    let (ann, bob, cat) =
+        (User::register(server, "ann").await, User::register(server, "bob").await, User::register(server, "cat").await);
+    let group = ann.group("g", &[&bob, &cat], json!({})).await;
+    let mut watcher = cat.connect().await;
+    let mut host = join(&ann, &group, RoomKind::Live, RoomRole::Broadcaster, Some(VIDEO_BPS)).await;
+    let state = room_update(&mut watcher, RoomKind::Live).await.expect("live now");
+    assert_eq!(state.participants[0].user_id.0, ann.id);
+
+    let mut viewers = vec![
+        join(&bob, &group, RoomKind::Live, RoomRole::Viewer, None).await,
+        join(&cat, &group, RoomKind::Live, RoomRole::Viewer, None).await,
+    ];
+    for viewer in &mut viewers {
+        viewer.receives_video(20).await;
+        assert!(viewer.probe.stats.audio_frames.load(Relaxed) > 0, "the sound comes too");
+    }
+    while room_update(&mut watcher, RoomKind::Live).await.expect("still live").viewers < 2 {}
+    // The broadcaster uploads one stream whatever the number of viewers.
+    let sent = host.probe.stats.bytes_sent.load(Relaxed) as f64;
+    let received = viewers[0].probe.stats.bytes_received.load(Relaxed) as f64;
+    assert!(sent < received * 1.6, "sent {sent} bytes for 2 viewers who got {received} each");
+
+    // The broadcaster's connection drops: the broadcast ends for everyone and is recorded.
+    drop(host.ws);
+    for viewer in &mut viewers {
+        let left = viewer.until(|f| matches!(f, ServerFrame::RoomLeft { .. })).await;
+        assert!(matches!(left, ServerFrame::RoomLeft { reason: RoomLeftReason::Ended, .. }), "{left:?}");
+    }
+    while room_update(&mut watcher, RoomKind::Live).await.is_some() {}
+    let record = watcher.message().await;
+    assert_eq!((record.kind, record.sender_id.0.as_str()), (MessageKind::LiveStream, ann.id.as_str()));
+    let call = record.call.expect("a call record");
+    assert_eq!(call.outcome, CallOutcome::Ended);
+    assert!(call.duration_ms.unwrap() > 0);
+    host.ws = ann.connect().await;
+    host.ws.assert_alive().await;
+}
+
+async fn a_removed_viewer_is_cut_off_at_once(server: &TestServer) {
+    let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
+    let group = ann.group("g", &[&bob], json!({})).await;
+    let mut host = join(&ann, &group, RoomKind::Live, RoomRole::Broadcaster, Some(VIDEO_BPS)).await;
+    let mut viewer = join(&bob, &group, RoomKind::Live, RoomRole::Viewer, None).await;
+    viewer.receives_video(5).await;
+    assert_eq!(bob.call(Method::POST, &format!("/api/conversations/{group}/leave"), None).await.0, 204);
+    let left = viewer.until(|f| matches!(f, ServerFrame::RoomLeft { .. })).await;
+    assert!(matches!(left, ServerFrame::RoomLeft { reason: RoomLeftReason::Removed, .. }), "{left:?}");
+    let frames = viewer.probe.stats.video_frames.load(Relaxed);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(viewer.probe.stats.video_frames.load(Relaxed) <= frames + 1, "no media after the cut");
+    host.room_where(|s| s.viewers == 0).await;
+    let (_probe, offer) = Probe::start(LOOPBACK, None).await.unwrap();
+    viewer.ws.send(&ClientFrame::RoomJoin { conversation_id: group, kind: RoomKind::Live, role: RoomRole::Viewer, video: false, sdp: offer }).await;
+    assert_eq!(viewer.ws.error().await.0, WsErrorCode::NotMember);
+}
+
+async fn a_group_call_forwards_everyone_and_records_its_length(server: &TestServer) {
+    let (ann, bob, cat) =
+        (User::register(server, "ann").await, User::register(server, "bob").await, User::register(server, "cat").await);
+    let group = ann.group("g", &[&bob, &cat], json!({})).await;
+    let mut a = join(&ann, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
+    let mut b = join(&bob, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
+    let mut c = join(&cat, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
+    // Everyone gets both others' video.
+    for joined in [&mut a, &mut b, &mut c] {
+        joined.receives_video(60).await;
+        while joined.probe.stats.video_streams.load(Relaxed) < 2 {
+            joined.receives_video(joined.probe.stats.video_frames.load(Relaxed) + 1).await;
+        }
+    }
+    let state = c.room_where(|s| s.participants.len() == 3 && s.participants.iter().all(|p| p.speaking)).await;
+    assert!(state.video);
+    c.ws.send(&ClientFrame::RoomLeave { conversation_id: group.clone(), kind: RoomKind::Call }).await;
+    let left = c.until(|f| matches!(f, ServerFrame::RoomLeft { .. })).await;
+    assert!(matches!(left, ServerFrame::RoomLeft { reason: RoomLeftReason::Left, .. }));
+    drop(b);
+    a.room_where(|s| s.participants.len() == 1).await;
+    a.ws.send(&ClientFrame::RoomLeave { conversation_id: group.clone(), kind: RoomKind::Call }).await;
+    let record = c.ws.message().await;
+    assert_eq!((record.kind, record.sender_id.0.as_str()), (MessageKind::VideoCall, ann.id.as_str()));
+    assert_eq!(record.call.map(|c| c.outcome), Some(CallOutcome::Ended));
+}
+
+async fn a_participant_whose_media_dies_is_dropped(server: &TestServer) {
+    let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
+    let group = ann.group("g", &[&bob], json!({})).await;
+    let mut a = join(&ann, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
+    let mut b = join(&bob, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
+    b.receives_video(10).await;
+    a.receives_video(10).await;
+    // Bob's media goes silent (his network died) while his websocket stays.
+    drop(b.probe);
+    let left = loop {
+        match b.ws.next_within(Duration::from_secs(40)).await.expect("dropped within 40 s") {
+            f @ ServerFrame::RoomLeft { .. } => break f,
+            _ => continue,
+        }
+    };
+    assert!(matches!(left, ServerFrame::RoomLeft { reason: RoomLeftReason::Failed, .. }), "{left:?}");
+    a.room_where(|s| s.participants.len() == 1).await;
+}
+
+async fn a_new_connection_learns_the_rooms_in_progress(server: &TestServer) {
+    let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
+    let group = ann.group("g", &[&bob], json!({})).await;
+    let _host = join(&ann, &group, RoomKind::Live, RoomRole::Broadcaster, Some(VIDEO_BPS)).await;
+    let mut later = bob.connect().await;
+    let state = room_update(&mut later, RoomKind::Live).await.expect("in progress");
+    assert_eq!(state.participants[0].user_id.0, ann.id);
+}
+
+on_both_stores!(with server;
+    bad_room_requests_get_stable_codes,
+    a_broadcast_reaches_every_viewer_and_ends_with_its_broadcaster,
+    a_removed_viewer_is_cut_off_at_once,
+    a_group_call_forwards_everyone_and_records_its_length,
+    a_participant_whose_media_dies_is_dropped,
+    a_new_connection_learns_the_rooms_in_progress,
+);
