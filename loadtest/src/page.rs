@@ -50,7 +50,7 @@ pub fn wasm_sizes(site_root: &Path) -> Result<WasmSizes, String> {
             }
             pages.push((page.clone(), total));
         }
-        pages.sort_by(|a, b| b.1.cmp(&a.1));
+        pages.sort_by_key(|page| std::cmp::Reverse(page.1));
     }
     Ok(WasmSizes { raw, brotli, pages })
 }

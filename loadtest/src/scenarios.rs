@@ -160,8 +160,7 @@ pub async fn s1_idle(bench: &mut Bench) -> Result<Row, String> {
     }
     let held = held?;
     // The bare server is one process: it is measured with one process's worth.
-    let base = procs::Proc::spawn("baseline", baseline_command(bench), &bench.path("baseline.log"))?;
-    procs::wait_for_port(bench.addr(BASELINE), Duration::from_secs(10)).await?;
+    let base = start_baseline(bench).await?;
     let reference = idle::hold(&[&base], &[idle::Share { addr: bench.addr(BASELINE), count: n.min(per_process) }], None).await;
     base.stop().await;
     let reference = reference?;
@@ -212,16 +211,18 @@ pub async fn s2_latency(bench: &Bench) -> Result<Row, String> {
     Ok(row)
 }
 
-fn baseline_command(bench: &Bench) -> tokio::process::Command {
+/// Starts the bare broadcast server (this tool's `baseline-server`) and waits until it listens.
+async fn start_baseline(bench: &Bench) -> Result<Proc, String> {
     let mut command = tokio::process::Command::new(std::env::current_exe().expect("own path"));
     command.arg("baseline-server").arg("--listen").arg(bench.addr(BASELINE).to_string());
-    command
+    let base = Proc::spawn("baseline", command, &bench.path("baseline.log"))?;
+    procs::wait_for_port(bench.addr(BASELINE), Duration::from_secs(10)).await?;
+    Ok(base)
 }
 
 /// Scenario 3's reference: the bare broadcast server, same groups, same rates.
 async fn baseline_fanout(bench: &Bench) -> Result<Option<Step>, String> {
-    let base = procs::Proc::spawn("baseline", baseline_command(bench), &bench.path("baseline.log"))?;
-    procs::wait_for_port(bench.addr(BASELINE), Duration::from_secs(10)).await?;
+    let base = start_baseline(bench).await?;
     let mut fleet = Fleet::new();
     baseline_groups(&mut fleet, bench.addr(BASELINE), GROUPS, GROUP).await?;
     let (best, _) = rising("s3 baseline", &fleet, &GROUP_RATES, bench.opts.step_secs, &[&base]).await;
