@@ -34,9 +34,11 @@ pub fn wasm_sizes(site_root: &Path) -> Result<WasmSizes, String> {
     if let Ok(text) = std::fs::read_to_string(pkg.join(MANIFEST)) {
         let manifest: std::collections::BTreeMap<String, Vec<String>> =
             serde_json::from_str(&text).map_err(|e| format!("{MANIFEST}: {e}"))?;
-        // `__chat_page_view_<hash>` → `chat`
-        let page = |key: &str| key.trim_start_matches("__").split("_page_view_").next().unwrap_or(key).to_owned();
-        let chunks: std::collections::BTreeMap<String, &Vec<String>> = manifest.iter().map(|(k, v)| (page(k), v)).collect();
+        // `__chat_page_view_<hash>` → `chat`; the other entries are parts
+        // loaded on first use (the emoji picker, a call's view), not on a cold load.
+        let page = |key: &str| key.trim_start_matches("__").split_once("_page_view_").map(|(page, _)| page.to_owned());
+        let chunks: std::collections::BTreeMap<String, &Vec<String>> =
+            manifest.iter().filter_map(|(k, v)| Some((page(k)?, v))).collect();
         for (page, own) in &chunks {
             let mut files: std::collections::BTreeSet<&String> = own.iter().collect();
             for (child, parent) in NESTED {

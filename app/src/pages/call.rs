@@ -14,6 +14,7 @@ use leptos::{html, prelude::*, task::spawn_local};
 use super::{
     avatar::Avatar,
     call_media::{Media, MediaEvent, Tone},
+    form::ToggleButton,
 };
 use crate::{
     api::PublicProfile,
@@ -437,8 +438,15 @@ pub fn CallOverlay() -> impl IntoView {
             }
             .into_any(),
         ),
-        Phase::Active { peer, media, answered_ms, .. } => Some(view! { <InCall peer media answered_ms/> }.into_any()),
+        Phase::Active { peer, media, answered_ms, .. } => Some(Suspend::new(in_call(peer, media, answered_ms)).into_any()),
     }
+}
+
+/// The call's view, loaded with the first call answered (its own wasm chunk
+/// with `--split`).
+#[lazy]
+fn in_call(peer: PublicProfile, media: CallMedia, answered_ms: Millis) -> AnyView {
+    view! { <InCall peer media answered_ms/> }.into_any()
 }
 
 /// The call itself: the other side's picture (or avatar), this side's
@@ -501,25 +509,19 @@ fn InCall(peer: PublicProfile, media: CallMedia, answered_ms: Millis) -> impl In
                 </p>
             </div>
             <div class="call-actions">
-                <button
-                    type="button"
-                    class="btn secondary"
-                    data-testid="call-mute"
-                    aria-pressed=move || mine.get().muted.to_string()
-                    on:click=move |_| desk.toggle_mute()
-                >
-                    {move || i18n.t(if mine.get().muted { Msg::CallUnmute } else { Msg::CallMute })}
-                </button>
+                <ToggleButton
+                    testid="call-mute"
+                    pressed=Signal::derive(move || mine.get().muted)
+                    labels=(Msg::Mute, Msg::Unmute)
+                    on_click=move || desk.toggle_mute()
+                />
                 <Show when=move || video>
-                    <button
-                        type="button"
-                        class="btn secondary"
-                        data-testid="call-camera"
-                        aria-pressed=move || mine.get().camera_off.to_string()
-                        on:click=move |_| desk.toggle_camera()
-                    >
-                        {move || i18n.t(if mine.get().camera_off { Msg::CallCameraOn } else { Msg::CallCameraOff })}
-                    </button>
+                    <ToggleButton
+                        testid="call-camera"
+                        pressed=Signal::derive(move || mine.get().camera_off)
+                        labels=(Msg::CameraOff, Msg::CameraOn)
+                        on_click=move || desk.toggle_camera()
+                    />
                 </Show>
                 <Show when=several_cameras>
                     <button type="button" class="btn secondary" data-testid="call-switch" on:click=move |_| desk.switch_camera()>

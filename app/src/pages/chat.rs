@@ -10,10 +10,10 @@ use super::{
     chats::chat_face,
     composer::Composer,
     form::{FormFeedback, FormState},
-    group_panel::GroupPanel,
+    group_panel::group_panel,
     messages::MessageList,
     presence::{PresenceDot, TypingLine},
-    room::{RoomBar, RoomStage},
+    room::{room_stage, RoomBar},
 };
 use crate::{
     chat::use_live,
@@ -92,13 +92,15 @@ fn Thread(id: ConversationId) -> impl IntoView {
             <Show when=is_group>
                 <RoomBar conversation=bar_id.clone() open=open_room/>
             </Show>
-            <RoomStage conversation=stage_id open=open_room/>
+            <Show when=move || open_room.with(Option::is_some)>
+                {Suspend::new(room_stage(stage_id.clone(), open_room))}
+            </Show>
             <FormFeedback state=loading/>
             <MessageList id=id.clone() at_bottom/>
             <TypingLine conversation=id.clone()/>
             <Composer id at_bottom/>
             <Show when=move || panel.get()>
-                <GroupPanel id=panel_id.clone() on_close=move || panel.set(false)/>
+                {Suspend::new(group_panel(panel_id.clone(), Callback::new(move |()| panel.set(false))))}
             </Show>
         </section>
     }

@@ -11,8 +11,8 @@ use super::{
     avatar::Avatar,
     form::{ActionButton, FormFeedback, FormState},
     groups::join,
-    new_chat::NewChat,
-    new_group::NewGroup,
+    new_chat::new_chat,
+    new_group::new_group,
     presence::PresenceDot,
     room::RoomBadges,
 };
@@ -132,8 +132,8 @@ fn ChatList() -> impl IntoView {
             </p>
             {move || match dialog.get() {
                 Dialog::None => ().into_any(),
-                Dialog::NewChat => view! { <NewChat on_close=close/> }.into_any(),
-                Dialog::NewGroup => view! { <NewGroup on_close=close/> }.into_any(),
+                Dialog::NewChat => Suspend::new(new_chat(Callback::new(move |()| close()))).into_any(),
+                Dialog::NewGroup => Suspend::new(new_group(Callback::new(move |()| close()))).into_any(),
             }}
         </aside>
     }

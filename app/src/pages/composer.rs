@@ -6,7 +6,7 @@ use leptos::{html, prelude::*};
 
 use super::{
     attach::AttachControls,
-    emoji_picker::{insert_at, EmojiPicker},
+    emoji_picker::{emoji_picker, insert_at},
 };
 use crate::{
     chat::use_live,
@@ -75,7 +75,7 @@ pub fn Composer(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoView 
         >
             <AttachControls id=attach_to at_bottom/>
             <Show when=move || picker.get()>
-                <EmojiPicker on_pick=insert_emoji on_close=close_picker/>
+                {Suspend::new(emoji_picker(Callback::new(insert_emoji), Callback::new(move |()| close_picker())))}
             </Show>
             <button
                 type="button"

@@ -52,9 +52,16 @@ impl Tab {
     }
 }
 
+/// The picker, loaded with its first opening (its own wasm chunk when built
+/// with `--split`): most messages are written without it.
+#[lazy]
+pub fn emoji_picker(on_pick: Callback<String>, on_close: Callback<()>) -> AnyView {
+    view! { <EmojiPicker on_pick on_close/> }.into_any()
+}
+
 /// The picker panel. `on_pick` gets each chosen emoji; `on_close` is called on Escape.
 #[component]
-pub fn EmojiPicker(#[prop(into)] on_pick: Callback<String>, #[prop(into)] on_close: Callback<()>) -> impl IntoView {
+fn EmojiPicker(#[prop(into)] on_pick: Callback<String>, #[prop(into)] on_close: Callback<()>) -> impl IntoView {
     let i18n = use_i18n();
     let list = RwSignal::new(None::<Result<Vec<EmojiEntry>, ()>>);
     spawn_local(async move {

@@ -274,3 +274,32 @@ pub fn ActionButton(
         </button>
     }
 }
+
+/// A button that turns something off and on again (the microphone, the
+/// camera): its label says what a press does, `aria-pressed` whether it is
+/// pressed now.
+#[component]
+pub fn ToggleButton(
+    testid: &'static str,
+    #[prop(into)] pressed: Signal<bool>,
+    /// The label while not pressed, and while pressed.
+    labels: (Msg, Msg),
+    on_click: impl Fn() + 'static,
+    /// The smaller size, for a bar of controls beside other content.
+    #[prop(optional)]
+    small: bool,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <button
+            type="button"
+            class="btn secondary"
+            class:small=small
+            data-testid=testid
+            aria-pressed=move || pressed.get().to_string()
+            on:click=move |_| on_click()
+        >
+            {move || i18n.t(if pressed.get() { labels.1 } else { labels.0 })}
+        </button>
+    }
+}

@@ -21,8 +21,14 @@ use crate::{
     protocol::{ApiError, ErrorCode},
 };
 
+/// The panel, loaded when first opened (its own wasm chunk with `--split`).
+#[lazy]
+pub fn group_panel(id: ConversationId, on_close: Callback<()>) -> AnyView {
+    view! { <GroupPanel id on_close/> }.into_any()
+}
+
 #[component]
-pub fn GroupPanel(id: ConversationId, #[prop(into)] on_close: Callback<()>) -> impl IntoView {
+fn GroupPanel(id: ConversationId, #[prop(into)] on_close: Callback<()>) -> impl IntoView {
     let i18n = use_i18n();
     let live = use_live();
     let id = StoredValue::new(id);

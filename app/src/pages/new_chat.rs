@@ -14,8 +14,14 @@ use crate::{
     i18n::{use_i18n, Msg},
 };
 
+/// The dialog, loaded when first opened (its own wasm chunk with `--split`).
+#[lazy]
+pub fn new_chat(on_close: Callback<()>) -> AnyView {
+    view! { <NewChat on_close/> }.into_any()
+}
+
 #[component]
-pub fn NewChat(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
+fn NewChat(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
     let i18n = use_i18n();
     let state = FormState::new(&[]);
     let friends = RwSignal::new(None::<Vec<PublicProfile>>);

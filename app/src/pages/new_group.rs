@@ -18,8 +18,14 @@ use crate::{
     model::UserId,
 };
 
+/// The dialog, loaded when first opened (its own wasm chunk with `--split`).
+#[lazy]
+pub fn new_group(on_close: Callback<()>) -> AnyView {
+    view! { <NewGroup on_close/> }.into_any()
+}
+
 #[component]
-pub fn NewGroup(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
+fn NewGroup(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
     let i18n = use_i18n();
     let state = FormState::new(GROUP_FIELDS);
     let draft = GroupDraft::of(None);

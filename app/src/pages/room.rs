@@ -4,7 +4,10 @@
 
 use leptos::{prelude::*, task::spawn_local};
 
-use super::room_media::{show, Capture, Phase, RoomSession};
+use super::{
+    form::ToggleButton,
+    room_media::{show, Capture, Phase, RoomSession},
+};
 use crate::{
     chat::{use_live, Live},
     i18n::{use_i18n, Msg},
@@ -52,7 +55,7 @@ pub fn RoomBar(conversation: ConversationId, open: OpenRoom) -> impl IntoView {
         let conversation = conversation.get_value();
         error.set(None);
         spawn_local(async move {
-            match RoomSession::join(live, conversation, kind, role, capture).await {
+            match join_room(live, conversation, kind, role, capture).await {
                 Ok(session) => open.set(Some(session)),
                 Err(msg) => error.set(Some(msg)),
             }
@@ -111,9 +114,22 @@ pub fn RoomBar(conversation: ConversationId, open: OpenRoom) -> impl IntoView {
     }
 }
 
+/// The open room, loaded with the first room joined (its own wasm chunk with
+/// `--split`, with the browser's WebRTC side), and shown while it is open.
+#[lazy]
+pub fn room_stage(conversation: ConversationId, open: OpenRoom) -> AnyView {
+    view! { <RoomStage conversation open/> }.into_any()
+}
+
+/// Joins a room; its code arrives with the first join (see [`room_stage`]).
+#[lazy]
+async fn join_room(live: Live, conversation: ConversationId, kind: RoomKind, role: RoomRole, capture: Capture) -> Result<RoomSession, Msg> {
+    RoomSession::join(live, conversation, kind, role, capture).await
+}
+
 /// The open room: a call's grid or a broadcast, with the controls.
 #[component]
-pub fn RoomStage(conversation: ConversationId, open: OpenRoom) -> impl IntoView {
+fn RoomStage(conversation: ConversationId, open: OpenRoom) -> impl IntoView {
     let i18n = use_i18n();
     let live = use_live();
     let me = Signal::derive(move || live.inbox(|i| i.me().clone()));
@@ -168,33 +184,33 @@ pub fn RoomStage(conversation: ConversationId, open: OpenRoom) -> impl IntoView 
         (None, ..) => ().into_any(),
     };
     view! {
-        <Show when=move || open.with(Option::is_some)>
-            <section class="room-stage" data-testid="room-stage">
-                {status}
-                {body}
-                <div class="room-controls">
-                    <Show when=move || sends.get() && !over()>
-                        <button type="button" class="btn secondary small" data-testid="toggle-mute" on:click=move |_| toggle(true)>
-                            {move || i18n.t(if muted.get() { Msg::Unmute } else { Msg::Mute })}
-                        </button>
-                        <button type="button" class="btn secondary small" data-testid="toggle-camera" on:click=move |_| toggle(false)>
-                            {move || i18n.t(if camera_off.get() { Msg::CameraOn } else { Msg::CameraOff })}
-                        </button>
-                    </Show>
-                    <button type="button" class="btn danger small" data-testid="leave-room" on:click=move |_| leave()>
-                        {move || {
-                            let label = match (over(), kind.get()) {
-                                (true, _) => Msg::Close,
-                                (false, Some(RoomKind::Call)) => Msg::LeaveCall,
-                                (false, _) if sends.get() => Msg::StopLive,
-                                (false, _) => Msg::StopWatching,
-                            };
-                            i18n.t(label)
-                        }}
-                    </button>
-                </div>
-            </section>
-        </Show>
+        <section class="room-stage" data-testid="room-stage">
+            {status}
+            {body}
+            <div class="room-controls">
+                <Show when=move || sends.get() && !over()>
+                    <ToggleButton testid="toggle-mute" pressed=muted labels=(Msg::Mute, Msg::Unmute) on_click=move || toggle(true) small=true/>
+                    <ToggleButton
+                        testid="toggle-camera"
+                        pressed=camera_off
+                        labels=(Msg::CameraOff, Msg::CameraOn)
+                        on_click=move || toggle(false)
+                        small=true
+                    />
+                </Show>
+                <button type="button" class="btn danger small" data-testid="leave-room" on:click=move |_| leave()>
+                    {move || {
+                        let label = match (over(), kind.get()) {
+                            (true, _) => Msg::Close,
+                            (false, Some(RoomKind::Call)) => Msg::LeaveCall,
+                            (false, _) if sends.get() => Msg::StopLive,
+                            (false, _) => Msg::StopWatching,
+                        };
+                        i18n.t(label)
+                    }}
+                </button>
+            </div>
+        </section>
     }
 }
 
