@@ -17,22 +17,30 @@ use natter_server::sfu::probe::Probe;
 use serde_json::json;
 use support::{
     chat::{Client, User},
-    cluster::{cluster_flags, node, redis_addr},
+    cluster::{cluster_flags, node, redis_addr, NodeProcess},
     room::{join_via, room_update, Joined, LOOPBACK, VIDEO_BPS},
     TestServer,
 };
 
+/// The flags of a cluster's node relaying media on UDP port `port`, and the
+/// pattern of the cluster's room keys in Redis.
+fn with_media_port(flags: &[String], port: u16) -> Vec<String> {
+    let mut flags = flags.to_vec();
+    flags.extend(["--media-udp-port".to_owned(), port.to_string()]);
+    flags
+}
+
+fn room_key_pattern(flags: &[String]) -> String {
+    format!("natter:{}:room:*", flags[3])
+}
+
 /// Two nodes on one fresh database, each relaying media on its own UDP port
-/// (`ports`, one pair per test: the tests run at once), and the pattern of
-/// the cluster's room keys in Redis.
+/// (`ports`: the tests run at once, so each has its pair, or 0 for any free
+/// one), and the pattern of the cluster's room keys.
 async fn cluster(ports: [u16; 2]) -> (TestServer, TestServer, String) {
     let flags = cluster_flags(redis_addr());
-    let pattern = format!("natter:{}:room:*", flags[3]);
-    let with_port = |port: u16| {
-        let mut flags = flags.clone();
-        flags.extend(["--media-udp-port".to_owned(), port.to_string()]);
-        flags
-    };
+    let pattern = room_key_pattern(&flags);
+    let with_port = |port| with_media_port(&flags, port);
     let (a, b) = (node(&with_port(ports[0]), "node-a").await, node(&with_port(ports[1]), "node-b").await);
     // Both nodes must be subscribed before the first event.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -85,9 +93,9 @@ async fn a_broadcast_on_one_node_is_watched_from_the_other() {
     let (node_a, node_b, keys) = cluster([3960, 3961]).await;
     let (ann, bob) = (User::register(&node_a, "ann").await, User::register(&node_a, "bob").await);
     let group = ann.group("g", &[&bob], json!({})).await;
-    let mut host = join_via(&ann, &node_a, &group, RoomKind::Live, RoomRole::Broadcaster, Some(VIDEO_BPS)).await;
+    let mut host = join_via(&ann, node_a.addr, &group, RoomKind::Live, RoomRole::Broadcaster, Some(VIDEO_BPS)).await;
     assert_eq!(room_keys(&keys).await.len(), 2, "the host and the state of the room");
-    let mut viewer = join_via(&bob, &node_b, &group, RoomKind::Live, RoomRole::Viewer, None).await;
+    let mut viewer = join_via(&bob, node_b.addr, &group, RoomKind::Live, RoomRole::Viewer, None).await;
     viewer.receives_video(20).await;
     assert!(viewer.probe.stats.audio_frames.load(Relaxed) > 0, "the sound comes too");
     host.room_where(|s| s.viewers == 1).await;
@@ -116,8 +124,8 @@ async fn a_group_call_spans_two_nodes() {
     let (ann, bob, cat) =
         (User::register(&node_a, "ann").await, User::register(&node_a, "bob").await, User::register(&node_a, "cat").await);
     let group = ann.group("g", &[&bob, &cat], json!({})).await;
-    let mut a = join_via(&ann, &node_a, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
-    let mut b = join_via(&bob, &node_b, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
+    let mut a = join_via(&ann, node_a.addr, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
+    let mut b = join_via(&bob, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
     receives_streams(&mut a, 1).await;
     receives_streams(&mut b, 1).await;
     a.room_where(|s| s.participants.len() == 2).await;
@@ -146,8 +154,8 @@ async fn two_nodes_starting_a_call_at_once_start_one() {
     let group = ann.group("g", &[&bob], json!({})).await;
     for round in 0..4 {
         let (mut a, mut b) = tokio::join!(
-            join_via(&ann, &node_a, &group, RoomKind::Call, RoomRole::Participant, None),
-            join_via(&bob, &node_b, &group, RoomKind::Call, RoomRole::Participant, None),
+            join_via(&ann, node_a.addr, &group, RoomKind::Call, RoomRole::Participant, None),
+            join_via(&bob, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, None),
         );
         // Each sees both in one room.
         a.room_where(|s| s.participants.len() == 2).await;
@@ -170,9 +178,9 @@ async fn a_remote_participant_whose_websocket_closes_is_dropped() {
     let (ann, bob, cat) =
         (User::register(&node_a, "ann").await, User::register(&node_a, "bob").await, User::register(&node_a, "cat").await);
     let group = ann.group("g", &[&bob, &cat], json!({})).await;
-    let mut a = join_via(&ann, &node_a, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
-    let b = join_via(&bob, &node_b, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
-    let mut c = join_via(&cat, &node_b, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
+    let mut a = join_via(&ann, node_a.addr, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
+    let b = join_via(&bob, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
+    let mut c = join_via(&cat, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
     receives_streams(&mut a, 2).await;
     receives_streams(&mut c, 2).await;
     drop(b);
@@ -191,7 +199,7 @@ async fn a_remote_participant_whose_websocket_closes_is_dropped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_remote_room_requests_get_stable_codes() {
-    let (node_a, node_b, keys) = cluster([3968, 3969]).await;
+    let (node_a, node_b, keys) = cluster([0, 0]).await;
     let (ann, bob, eve) =
         (User::register(&node_a, "ann").await, User::register(&node_a, "bob").await, User::register(&node_a, "eve").await);
     let group = ann.group("g", &[&bob], json!({})).await;
@@ -200,7 +208,7 @@ async fn bad_remote_room_requests_get_stable_codes() {
     b.send(&join_frame(&group, RoomKind::Live, RoomRole::Viewer, offer.clone())).await;
     assert_eq!(b.error().await.0, WsErrorCode::NoRoom, "nobody broadcasts");
 
-    let mut host = join_via(&ann, &node_a, &group, RoomKind::Live, RoomRole::Broadcaster, Some(VIDEO_BPS)).await;
+    let mut host = join_via(&ann, node_a.addr, &group, RoomKind::Live, RoomRole::Broadcaster, Some(VIDEO_BPS)).await;
     let mut e = eve.connect_via(&node_b, vec![]).await;
     e.send(&join_frame(&group, RoomKind::Live, RoomRole::Viewer, offer.clone())).await;
     assert_eq!(e.error().await.0, WsErrorCode::NotMember, "a non-member cannot watch");
@@ -212,7 +220,7 @@ async fn bad_remote_room_requests_get_stable_codes() {
     b.send(&answer).await;
     assert_eq!(b.error().await.0, WsErrorCode::NoRoom, "an answer outside the room");
 
-    let mut viewer = join_via(&bob, &node_b, &group, RoomKind::Live, RoomRole::Viewer, None).await;
+    let mut viewer = join_via(&bob, node_b.addr, &group, RoomKind::Live, RoomRole::Viewer, None).await;
     viewer.receives_video(5).await;
     let answer = ClientFrame::RoomAnswer { conversation_id: group.clone(), kind: RoomKind::Live, sdp: "garbage".into() };
     viewer.ws.send(&answer).await;
@@ -225,5 +233,42 @@ async fn bad_remote_room_requests_get_stable_codes() {
     no_room_keys_left(&keys).await;
     e.assert_alive().await;
     node_a.stop().await;
+    node_b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rooms_of_a_node_that_dies_end_and_start_afresh() {
+    let flags = cluster_flags(redis_addr());
+    let pattern = room_key_pattern(&flags);
+    let mut node_a = NodeProcess::start(&with_media_port(&flags, 3968), "node-a").await;
+    let node_b = node(&with_media_port(&flags, 3969), "node-b").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (ann, bob) = (User::register(&node_b, "ann").await, User::register(&node_b, "bob").await);
+    let group = ann.group("g", &[&bob], json!({})).await;
+    let _a = join_via(&ann, node_a.addr, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
+    let mut b = join_via(&bob, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
+    receives_streams(&mut b, 1).await;
+
+    // Node A, hosting the call, dies: within the keys' time to live the call ends for Bob on node B.
+    node_a.kill().await;
+    let (mut left, mut ended) = (None, false);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while left.is_none() || !ended {
+        assert!(tokio::time::Instant::now() < deadline, "the call has not ended: {left:?} {ended}");
+        match b.ws.next_within(Duration::from_secs(1)).await {
+            Some(ServerFrame::RoomLeft { reason, .. }) => left = Some(reason),
+            Some(ServerFrame::Room { room }) => ended = room.state.is_none(),
+            _ => {}
+        }
+    }
+    assert_eq!(left, Some(RoomLeftReason::Failed));
+    assert!(room_keys(&pattern).await.is_empty(), "the dead node's keys expired");
+
+    // Joining again starts a fresh call, now hosted on node B.
+    let mut again = join_via(&bob, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, None).await;
+    let state = again.room_where(|s| s.participants.len() == 1).await;
+    assert_eq!(state.participants[0].user_id.0, bob.id);
+    again.ws.send(&ClientFrame::RoomLeave { conversation_id: group.clone(), kind: RoomKind::Call }).await;
+    no_room_keys_left(&pattern).await;
     node_b.stop().await;
 }

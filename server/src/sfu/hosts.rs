@@ -116,10 +116,19 @@ impl RoomHosts {
         self.registry.release(&host_key(key), &self.me.encode()).await
     }
 
-    /// Renews the keys of the rooms this node hosts.
+    /// Renews the keys of the rooms this node hosts, and claims again those
+    /// that expired meanwhile (Redis was away); their state returns with
+    /// the room's next change.
     pub async fn keep(&self, keys: &[RoomKey]) -> Result<(), Unavailable> {
-        let keys: Vec<String> = keys.iter().flat_map(|k| [host_key(k), state_key(k)]).collect();
-        self.registry.keep(&keys, HOST_TTL).await
+        let held: Vec<String> = keys.iter().flat_map(|k| [host_key(k), state_key(k)]).collect();
+        self.registry.keep(&held, HOST_TTL).await?;
+        for key in keys {
+            let host = self.claim(key).await?;
+            if host.node != self.me.node {
+                tracing::warn!(conversation = %key.conversation, other = %host.node, "another node hosts this room too");
+            }
+        }
+        Ok(())
     }
 
     /// The rooms in progress in these conversations that other nodes host.
@@ -163,6 +172,11 @@ mod tests {
         assert_eq!(Host::decode("node-a not-an-address"), None);
     }
 
+    /// The host key expires (Redis lost it).
+    async fn registry_forgets(hosts: &RoomHosts, key: &RoomKey) {
+        hosts.registry.remove(&[host_key(key)]).await.unwrap();
+    }
+
     #[tokio::test]
     async fn the_first_node_to_claim_hosts_and_others_see_its_room() {
         let registry: Arc<dyn CallRegistry> = Arc::new(LocalCallRegistry::default());
@@ -178,6 +192,9 @@ mod tests {
         assert!(a.elsewhere(&conversations).await.unwrap().is_empty(), "a tells its own rooms itself");
         b.vacate(&key).await.unwrap();
         assert_eq!(b.of(&key).await.unwrap(), Some(node("a", 1)), "only the host removes its room");
+        registry_forgets(&a, &key).await;
+        a.keep(std::slice::from_ref(&key)).await.unwrap();
+        assert_eq!(b.of(&key).await.unwrap(), Some(node("a", 1)), "an expired claim is made again");
         a.record(&update(false)).await.unwrap();
         assert_eq!(b.of(&key).await.unwrap(), None);
         assert!(b.elsewhere(&conversations).await.unwrap().is_empty());

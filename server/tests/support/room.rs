@@ -3,7 +3,7 @@
 //! on loopback.
 
 use std::{
-    net::{IpAddr, Ipv4Addr},
+    net::{IpAddr, Ipv4Addr, SocketAddr},
     sync::atomic::Ordering::Relaxed,
     time::Duration,
 };
@@ -15,10 +15,7 @@ use app::{
 };
 use natter_server::sfu::probe::Probe;
 
-use super::{
-    chat::{Client, User},
-    TestServer,
-};
+use super::chat::{Client, User};
 
 pub const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// About what a phone's camera sends.
@@ -34,19 +31,19 @@ pub struct Joined {
 
 /// Connects `user` and joins the room, publishing video when `video_bps` is given.
 pub async fn join(user: &User<'_>, conversation: &ConversationId, kind: RoomKind, role: RoomRole, video_bps: Option<u64>) -> Joined {
-    join_via(user, user.server, conversation, kind, role, video_bps).await
+    join_via(user, user.server.addr, conversation, kind, role, video_bps).await
 }
 
-/// [`join`] through the node `node` of a cluster.
+/// [`join`] through the node of a cluster at `node`.
 pub async fn join_via(
     user: &User<'_>,
-    node: &TestServer,
+    node: SocketAddr,
     conversation: &ConversationId,
     kind: RoomKind,
     role: RoomRole,
     video_bps: Option<u64>,
 ) -> Joined {
-    let mut ws = user.connect_via(node, vec![]).await;
+    let mut ws = user.connect_to(node, vec![]).await;
     let (probe, sdp) = Probe::start(LOOPBACK, video_bps).await.unwrap();
     ws.send(&ClientFrame::RoomJoin { conversation_id: conversation.clone(), kind, role, video: true, sdp }).await;
     loop {
