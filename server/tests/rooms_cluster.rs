@@ -14,6 +14,7 @@ use app::{
     room::{RoomKind, RoomLeftReason, RoomRole},
 };
 use natter_server::sfu::probe::Probe;
+use reqwest::Method;
 use serde_json::json;
 use support::{
     chat::{Client, User},
@@ -91,13 +92,22 @@ fn join_frame(group: &ConversationId, kind: RoomKind, role: RoomRole, sdp: Strin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broadcast_on_one_node_is_watched_from_the_other() {
     let (node_a, node_b, keys) = cluster([3960, 3961]).await;
-    let (ann, bob) = (User::register(&node_a, "ann").await, User::register(&node_a, "bob").await);
-    let group = ann.group("g", &[&bob], json!({})).await;
+    let (ann, bob, cat) =
+        (User::register(&node_a, "ann").await, User::register(&node_a, "bob").await, User::register(&node_a, "cat").await);
+    let group = ann.group("g", &[&bob, &cat], json!({})).await;
     let mut host = join_via(&ann, node_a.addr, &group, RoomKind::Live, RoomRole::Broadcaster, Some(VIDEO_BPS)).await;
     assert_eq!(room_keys(&keys).await.len(), 2, "the host and the state of the room");
     let mut viewer = join_via(&bob, node_b.addr, &group, RoomKind::Live, RoomRole::Viewer, None).await;
     viewer.receives_video(20).await;
     assert!(viewer.probe.stats.audio_frames.load(Relaxed) > 0, "the sound comes too");
+
+    // A viewer on node B who leaves the group is cut off by the host at once.
+    let mut leaver = join_via(&cat, node_b.addr, &group, RoomKind::Live, RoomRole::Viewer, None).await;
+    leaver.receives_video(5).await;
+    host.room_where(|s| s.viewers == 2).await;
+    assert_eq!(cat.call(Method::POST, &format!("/api/conversations/{group}/leave"), None).await.0, 204);
+    let left = leaver.until(|f| matches!(f, ServerFrame::RoomLeft { .. })).await;
+    assert!(matches!(left, ServerFrame::RoomLeft { reason: RoomLeftReason::Removed, .. }), "{left:?}");
     host.room_where(|s| s.viewers == 1).await;
 
     drop(host.ws);
