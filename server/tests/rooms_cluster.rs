@@ -54,15 +54,16 @@ async fn room_keys(pattern: &str) -> Vec<String> {
     redis::cmd("KEYS").arg(pattern).query_async(&mut conn).await.unwrap()
 }
 
-/// Waits until no room key is left (the host removes them just after the end).
-async fn no_room_keys_left(pattern: &str) {
+/// Waits until the cluster holds `count` room keys (the host writes and
+/// removes them just after a room changes).
+async fn room_keys_settle(pattern: &str, count: usize) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let keys = room_keys(pattern).await;
-        if keys.is_empty() {
+        if keys.len() == count {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "left behind: {keys:?}");
+        assert!(tokio::time::Instant::now() < deadline, "wanted {count} room keys, found {keys:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -96,7 +97,7 @@ async fn a_broadcast_on_one_node_is_watched_from_the_other() {
         (User::register(&node_a, "ann").await, User::register(&node_a, "bob").await, User::register(&node_a, "cat").await);
     let group = ann.group("g", &[&bob, &cat], json!({})).await;
     let mut host = join_via(&ann, node_a.addr, &group, RoomKind::Live, RoomRole::Broadcaster, Some(VIDEO_BPS)).await;
-    assert_eq!(room_keys(&keys).await.len(), 2, "the host and the state of the room");
+    room_keys_settle(&keys, 2).await; // the host and the state of the room
     let mut viewer = join_via(&bob, node_b.addr, &group, RoomKind::Live, RoomRole::Viewer, None).await;
     viewer.receives_video(20).await;
     assert!(viewer.probe.stats.audio_frames.load(Relaxed) > 0, "the sound comes too");
@@ -123,7 +124,7 @@ async fn a_broadcast_on_one_node_is_watched_from_the_other() {
     assert_eq!(left, Some(RoomLeftReason::Ended));
     let record = viewer.ws.message().await;
     assert_eq!((record.kind, record.sender_id.0.as_str()), (MessageKind::LiveStream, ann.id.as_str()));
-    no_room_keys_left(&keys).await;
+    room_keys_settle(&keys, 0).await;
     node_a.stop().await;
     node_b.stop().await;
 }
@@ -152,7 +153,7 @@ async fn a_group_call_spans_two_nodes() {
     a.ws.send(&ClientFrame::RoomLeave { conversation_id: group.clone(), kind: RoomKind::Call }).await;
     let record = later.message().await;
     assert_eq!(record.kind, MessageKind::VideoCall);
-    no_room_keys_left(&keys).await;
+    room_keys_settle(&keys, 0).await;
     node_a.stop().await;
     node_b.stop().await;
 }
@@ -176,7 +177,7 @@ async fn two_nodes_starting_a_call_at_once_start_one() {
         // One room, one record.
         assert_eq!(a.ws.message().await.kind, MessageKind::VideoCall, "round {round}");
         assert!(hears_no_message(&mut a.ws).await, "round {round}: a second room was recorded");
-        no_room_keys_left(&keys).await;
+        room_keys_settle(&keys, 0).await;
     }
     node_a.stop().await;
     node_b.stop().await;
@@ -202,7 +203,7 @@ async fn a_remote_participant_whose_websocket_closes_is_dropped() {
     c.receives_video(frames + 10).await;
     drop(c);
     drop(a);
-    no_room_keys_left(&keys).await;
+    room_keys_settle(&keys, 0).await;
     node_a.stop().await;
     node_b.stop().await;
 }
@@ -240,7 +241,7 @@ async fn bad_remote_room_requests_get_stable_codes() {
     host.until(|f| matches!(f, ServerFrame::RoomLeft { .. })).await;
     let left = viewer.until(|f| matches!(f, ServerFrame::RoomLeft { .. })).await;
     assert!(matches!(left, ServerFrame::RoomLeft { reason: RoomLeftReason::Ended, .. }), "{left:?}");
-    no_room_keys_left(&keys).await;
+    room_keys_settle(&keys, 0).await;
     e.assert_alive().await;
     node_a.stop().await;
     node_b.stop().await;
@@ -272,13 +273,13 @@ async fn the_rooms_of_a_node_that_dies_end_and_start_afresh() {
         }
     }
     assert_eq!(left, Some(RoomLeftReason::Failed));
-    assert!(room_keys(&pattern).await.is_empty(), "the dead node's keys expired");
+    room_keys_settle(&pattern, 0).await; // the dead node's keys expired
 
     // Joining again starts a fresh call, now hosted on node B.
     let mut again = join_via(&bob, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, None).await;
     let state = again.room_where(|s| s.participants.len() == 1).await;
     assert_eq!(state.participants[0].user_id.0, bob.id);
     again.ws.send(&ClientFrame::RoomLeave { conversation_id: group.clone(), kind: RoomKind::Call }).await;
-    no_room_keys_left(&pattern).await;
+    room_keys_settle(&pattern, 0).await;
     node_b.stop().await;
 }

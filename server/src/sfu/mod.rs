@@ -162,7 +162,7 @@ impl Sfu {
         tokio::spawn(Media::new(config, notices).run(queue));
         tokio::spawn(remote::serve(remote::Inbox {
             messages: cluster.inbox,
-            commands: commands.clone(),
+            commands: commands.downgrade(),
             relay: cluster.relay.clone(),
             hosts: hosts.clone(),
             elsewhere: elsewhere.clone(),

@@ -188,7 +188,8 @@ impl Guests {
 /// What [`serve`] works with.
 pub struct Inbox {
     pub messages: mpsc::UnboundedReceiver<Relayed>,
-    pub commands: mpsc::Sender<Command>,
+    /// Weak, so that the media task stops with the server's [`super::Sfu`].
+    pub commands: mpsc::WeakSender<Command>,
     pub relay: Arc<dyn Relay>,
     pub hosts: Arc<RoomHosts>,
     pub elsewhere: Arc<Elsewhere>,
@@ -202,45 +203,48 @@ pub async fn serve(mut inbox: Inbox) {
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
-            message = inbox.messages.recv() => match message {
-                Some(message) => handle(&inbox, &mut guests, message).await,
+            message = inbox.messages.recv() => match (message, inbox.commands.upgrade()) {
+                (Some(message), Some(commands)) => handle(&inbox, &commands, &mut guests, message).await,
+                _ => return,
+            },
+            _ = check.tick() => match inbox.commands.upgrade() {
+                Some(_) => check_hosts(&inbox).await,
                 None => return,
             },
-            _ = check.tick() => check_hosts(&inbox).await,
         }
     }
 }
 
-async fn handle(inbox: &Inbox, guests: &mut Guests, message: Relayed) {
+async fn handle(inbox: &Inbox, commands: &mpsc::Sender<Command>, guests: &mut Guests, message: Relayed) {
     let not_in = || RoomError::new(WsErrorCode::NoRoom, "you are not in this room");
     match message {
         Relayed::Join { request, from, key, user, role, video, offer } => {
             let (conn, signals) = guests.of(&from, &inbox.relay);
             let (reply, answer) = oneshot::channel();
             let join = Command::Join { key, user, conn, role, video, offer, signals, reply };
-            inbox.commands.send(join).await.ok();
+            commands.send(join).await.ok();
             reply_when(inbox, from, request, answer, |sdp| sdp);
         }
         Relayed::Answer { request, from, key, answer } => {
             let Some(conn) = guests.conn(&from) else { return send_reply(inbox, &from, request, Err(not_in())).await };
             let (reply, done) = oneshot::channel();
-            inbox.commands.send(Command::Answer { key, conn, answer, reply }).await.ok();
+            commands.send(Command::Answer { key, conn, answer, reply }).await.ok();
             reply_when(inbox, from, request, done, |()| String::new());
         }
         Relayed::Leave { request, from, key } => {
             let Some(conn) = guests.conn(&from) else { return send_reply(inbox, &from, request, Err(not_in())).await };
             let (reply, done) = oneshot::channel();
-            inbox.commands.send(Command::Leave { key, conn, reply }).await.ok();
+            commands.send(Command::Leave { key, conn, reply }).await.ok();
             reply_when(inbox, from, request, done, |()| String::new());
         }
         Relayed::Gone { from } => {
             // Dropping its signals ends the task relaying its frames.
             if let Some((conn, _)) = guests.by_tab.remove(&from) {
-                inbox.commands.send(Command::Gone { conn }).await.ok();
+                commands.send(Command::Gone { conn }).await.ok();
             }
         }
         Relayed::CutOff { conversation, user } => {
-            inbox.commands.send(Command::CutOff { conversation, user }).await.ok();
+            commands.send(Command::CutOff { conversation, user }).await.ok();
         }
         Relayed::Reply { request, result } => inbox.elsewhere.replied(request, result),
         Relayed::Frame { conn, frame } => inbox.elsewhere.deliver(conn, frame),
