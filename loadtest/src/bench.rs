@@ -97,7 +97,8 @@ impl Bench {
             mongodb: None,
             redis_url: None,
             node_id: node_id.into(),
-            media_udp_port: self.opts.media_udp_port,
+            // One port a node: cluster nodes share this machine.
+            media_udp_port: self.opts.media_udp_port + offset,
         }
     }
 

@@ -6,6 +6,11 @@
 //! frame carries its number and send time, so every viewer measures loss and
 //! delay itself. The row gives the most viewers served within the limits and
 //! the server's CPU per viewer.
+//!
+//! Scenario 10: the broadcast on one node of two, with half the viewers
+//! joining through the other: how long a join takes when its signalling is
+//! relayed to the hosting node, against one on the host, and that the
+//! media does not pass through the other node.
 
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
@@ -23,7 +28,7 @@ use natter_server::sfu::probe::{Probe, ProbeStats};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::{
-    bench::{Bench, NODE_1},
+    bench::{Bench, NODE_1, NODE_2},
     client,
     procs::Usage,
     report::Row,
@@ -195,5 +200,77 @@ pub async fn s9_live_viewers(bench: &Bench) -> Result<Row, String> {
     };
     row.pass = Some(best.is_some());
     row.notes = notes.join("; ");
+    Ok(row)
+}
+
+/// Viewers joining through each node in scenario 10.
+const VIEWERS_PER_NODE: usize = 20;
+
+/// The median and the 95th percentile of durations, in ms.
+fn median_p95(mut ms: Vec<f64>) -> (f64, f64) {
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.95))
+}
+
+pub async fn s10_cluster_viewers(bench: &mut Bench) -> Result<Row, String> {
+    let mut row = Row {
+        id: "10".into(),
+        scenario: format!("live broadcast on node 1 of two, {VIEWERS_PER_NODE} viewers through each node"),
+        target: "a join through the other node within 100 ms of one on the host".into(),
+        ..Row::default()
+    };
+    let (nodes, accounts) = bench.cluster(&[NODE_1, NODE_2], 2 * VIEWERS_PER_NODE + 1).await?;
+    let (host_addr, other_addr) = (bench.addr(NODE_1), bench.addr(NODE_2));
+    let conversation = Api::new(host_addr).group("cluster audience", &accounts[..2 * VIEWERS_PER_NODE + 1]).await?;
+    // Both nodes subscribed to Redis before the first room.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let host = seat(host_addr, &accounts[0].token, &conversation, RoomRole::Broadcaster, Some(VIDEO_BPS)).await?;
+    let mut viewers = Vec::new();
+    let (mut on_host, mut through_other, mut first_frame) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, account) in accounts[1..=2 * VIEWERS_PER_NODE].iter().enumerate() {
+        let (addr, times) = if i % 2 == 0 { (host_addr, &mut on_host) } else { (other_addr, &mut through_other) };
+        let started = tokio::time::Instant::now();
+        let viewer = seat(addr, &account.token, &conversation, RoomRole::Viewer, None).await?;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        while viewer.probe.stats.video_frames.load(Relaxed) == 0 {
+            if started.elapsed() > Duration::from_secs(30) {
+                return Err(format!("viewer {i} never received video"));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        first_frame.push(started.elapsed().as_secs_f64() * 1000.0);
+        viewers.push(viewer);
+    }
+    let stats: Vec<Arc<ProbeStats>> = viewers.iter().map(|v| v.probe.stats.clone()).collect();
+    let secs = bench.opts.step_secs.max(5.0);
+    let (host_before, other_before, before) = (nodes[0].usage(), nodes[1].usage(), seen(&stats));
+    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    let (host_after, other_after, after) = (nodes[0].usage(), nodes[1].usage(), seen(&stats));
+    let frames = after.frames - before.frames;
+    let missing = after.missing - before.missing;
+    let loss = missing as f64 / (frames + missing).max(1) as f64;
+    let delay_ms = (after.delay_us - before.delay_us) as f64 / frames.max(1) as f64 / 1000.0;
+    let mbit = (after.bytes - before.bytes) as f64 * 8.0 / secs / 1e6;
+    let (host_cpu, other_cpu) = (host_after.cpu_percent_since(&host_before), other_after.cpu_percent_since(&other_before));
+    drop(viewers);
+    drop(host);
+    for node in nodes {
+        node.stop().await;
+    }
+    let (local, local95) = median_p95(on_host);
+    let (remote, remote95) = median_p95(through_other);
+    let (first, first95) = median_p95(first_frame);
+    row.figure = format!(
+        "join through the other node {remote:.0} ms (p95 {remote95:.0}), on the host {local:.0} ms (p95 {local95:.0})"
+    );
+    row.pass = Some(remote <= local + 100.0);
+    row.server_cpu_percent = Some(host_cpu + other_cpu);
+    row.notes = format!(
+        "first video frame {first:.0} ms after joining (p95 {first95:.0}); {} viewers: {mbit:.1} Mbit/s delivered, loss {:.2}%, mean delay {delay_ms:.1} ms; CPU: hosting node {host_cpu:.0}%, other node {other_cpu:.0}%",
+        2 * VIEWERS_PER_NODE,
+        loss * 100.0
+    );
+    eprintln!("  [cluster live] {} ; {}", row.figure, row.notes);
     Ok(row)
 }

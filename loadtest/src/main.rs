@@ -32,7 +32,7 @@ use crate::{
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Scenarios to run, e.g. `--only 2,3`; all nine by default.
+    /// Scenarios to run, e.g. `--only 2,3`; all ten by default.
     #[arg(long, value_delimiter = ',')]
     only: Vec<u8>,
     /// The CI smoke run: a few users, one group, a few hundred messages; fails unless lost = duplicated = 0.
@@ -78,7 +78,8 @@ struct Cli {
     /// Seconds of each step of a rising rate.
     #[arg(long, default_value_t = 5.0)]
     step_secs: f64,
-    /// UDP port of the media relay of the servers under test (scenario 9).
+    /// UDP port of the media relay of the servers under test (scenario 9;
+    /// the second node of scenario 10 uses the next one).
     #[arg(long, default_value_t = 3960)]
     media_udp_port: u16,
     /// Seconds of scenario 2.
@@ -214,7 +215,7 @@ async fn smoke(bench: &mut Bench) -> Vec<Row> {
 
 async fn run(bench: &mut Bench, only: &[u8]) -> Vec<Row> {
     let mut rows = Vec::new();
-    for id in 1..=9u8 {
+    for id in 1..=10u8 {
         if !only.is_empty() && !only.contains(&id) {
             continue;
         }
@@ -228,7 +229,8 @@ async fn run(bench: &mut Bench, only: &[u8]) -> Vec<Row> {
             6 => scenarios::s6_persistence(bench).await,
             7 => scenarios::s7_history(bench).await,
             8 => scenarios::s8_page(bench).await,
-            _ => live::s9_live_viewers(bench).await,
+            9 => live::s9_live_viewers(bench).await,
+            _ => live::s10_cluster_viewers(bench).await,
         };
         let row = result.unwrap_or_else(|e| Row::failed(&id.to_string(), &format!("scenario {id}"), "", e));
         println!("{}", row.line());

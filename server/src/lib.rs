@@ -117,8 +117,16 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// What one node keeps in memory and a cluster shares through Redis: the
-/// event fan-out, the presence and call registries, the rate-limit counts.
-type Backplane = (Arc<dyn Fanout>, Arc<dyn Registry>, Arc<dyn CallRegistry>, Option<SharedCounts>);
+/// event fan-out, the presence, call and room registries, the relay of room
+/// signalling between nodes, the rate-limit counts.
+struct Backplane {
+    fanout: Arc<dyn Fanout>,
+    presence: Arc<dyn Registry>,
+    calls: Arc<dyn CallRegistry>,
+    rooms: Arc<dyn CallRegistry>,
+    relay: Arc<dyn sfu::relay::Relay>,
+    counts: Option<SharedCounts>,
+}
 
 /// Serves Natter on `listener` until `shutdown` completes, then stops
 /// accepting, lets in-flight requests finish and stops background tasks.
@@ -141,7 +149,8 @@ pub async fn run(
     let word_watcher = config.sensitive_words.clone().map(|path| tokio::spawn(text.clone().watch(path, stop_tx.subscribe())));
 
     let hub = Arc::new(Hub::default());
-    let (fanout, registry, call_registry, shared_counts): Backplane = match &config.redis_url {
+    let (relay_inbox, relayed) = tokio::sync::mpsc::unbounded_channel();
+    let backplane = match &config.redis_url {
         Some(url) => {
             let client = redis::Client::open(url.as_str())
                 .map_err(|e| store::StoreError::Internal(format!("invalid Redis URL: {e}")))?;
@@ -150,23 +159,38 @@ pub async fn run(
             let namespace = hub::redis::namespace(database);
             let registry = RedisRegistry::new(client.clone(), namespace.clone(), config.node_id.clone(), config.node_ttl);
             let counts = SharedCounts { conn: Arc::new(SharedConnection::new(client.clone())), namespace: namespace.clone() };
-            let call_registry = RedisCallRegistry::new(client.clone(), &namespace);
+            let calls = RedisCallRegistry::new(client.clone(), format!("{namespace}:call:"));
+            let rooms = RedisCallRegistry::new(client.clone(), format!("{namespace}:room:"));
+            let relay = sfu::relay::RedisRelay::start(client.clone(), &namespace, &config.node_id, relay_inbox);
             let fanout = hub::redis::RedisFanout::start(client, &namespace, hub.clone(), config.node_id.clone());
-            (Arc::new(fanout), Arc::new(registry), Arc::new(call_registry), Some(counts))
+            Backplane {
+                fanout: Arc::new(fanout),
+                presence: Arc::new(registry),
+                calls: Arc::new(calls),
+                rooms: Arc::new(rooms),
+                relay,
+                counts: Some(counts),
+            }
         }
-        None => (
-            Arc::new(LocalFanout(hub.clone())),
-            Arc::new(LocalRegistry::default()),
-            Arc::new(LocalCallRegistry::default()),
-            None,
-        ),
+        None => Backplane {
+            fanout: Arc::new(LocalFanout(hub.clone())),
+            presence: Arc::new(LocalRegistry::default()),
+            calls: Arc::new(LocalCallRegistry::default()),
+            rooms: Arc::new(LocalCallRegistry::default()),
+            relay: Arc::new(sfu::relay::LocalRelay(relay_inbox)),
+            counts: None,
+        },
     };
+    let Backplane { fanout, presence: registry, calls: call_registry, rooms: room_registry, relay, counts: shared_counts } =
+        backplane;
     let presence = Arc::new(PresenceTracker::new(registry, store.clone(), fanout.clone()));
     let upkeep = tokio::spawn(presence.clone().upkeep(config.node_ttl / 3, stop_rx.clone()));
     let writer = Arc::new(Writer::start(store.clone(), fanout.clone()));
     let calls =
         Arc::new(Calls::new(call_registry, store.clone(), fanout.clone(), writer.clone(), config.call_ring, config.call_grace));
-    let sfu = Arc::new(sfu::Sfu::start(config.media, fanout.clone(), writer.clone()));
+    let me = sfu::hosts::Host { node: config.node_id.clone(), media: config.media.announce };
+    let cluster = sfu::Cluster { hosts: sfu::hosts::RoomHosts::new(room_registry, me), relay, inbox: relayed };
+    let sfu = Arc::new(sfu::Sfu::start(config.media, fanout.clone(), writer.clone(), cluster));
     let state = AppState {
         leptos: leptos_options(&config),
         config: Arc::new(config),

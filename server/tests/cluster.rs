@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -16,51 +16,10 @@ use reqwest::Method;
 use serde_json::json;
 use support::{
     chat::User,
-    cluster::{cluster_flags, node, node_id, redis_addr, two_nodes},
+    cluster::{cluster_flags, node, redis_addr, two_nodes, NodeProcess},
     SwitchProxy,
 };
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-
-/// A node in a process of its own, which the test can kill.
-struct NodeProcess {
-    addr: SocketAddr,
-    child: tokio::process::Child,
-    _data: tempfile::TempDir,
-}
-
-impl NodeProcess {
-    async fn start(flags: &[String], id: &str) -> NodeProcess {
-        let (data, secret) = support::fresh_data_dir();
-        let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_natter-server"))
-            .args(flags)
-            .args(["--node-id", &node_id(flags, id), "--listen", &addr.to_string(), "--data-dir"])
-            .arg(data.path())
-            .arg("--jwt-secret-file")
-            .arg(&secret)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let client = reqwest::Client::new();
-        for _ in 0..200 {
-            if let Ok(resp) = client.get(format!("http://{addr}/readyz")).send().await {
-                if resp.status() == 200 {
-                    return NodeProcess { addr, child, _data: data };
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("node {id} did not become ready");
-    }
-
-    /// SIGKILL: no goodbye to anyone.
-    async fn kill(&mut self) {
-        self.child.start_kill().unwrap();
-        self.child.wait().await.unwrap();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_on_two_nodes_chat_in_one_conversation() {

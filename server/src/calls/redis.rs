@@ -1,5 +1,5 @@
-//! The cluster's call registry in Redis: keys under `<ns>:call:` (see
-//! `crate::hub::redis::namespace`). A claim is one `SET NX PX` and, when it
+//! The cluster's call registry in Redis: keys under a prefix, `<ns>:call:`
+//! for 1:1 calls and `<ns>:room:` for rooms (see `crate::hub::redis::namespace`). A claim is one `SET NX PX` and, when it
 //! loses, a `GET` in the same script, so nodes never see half of one.
 
 use std::time::Duration;
@@ -36,10 +36,11 @@ fn millis(ttl: Duration) -> u64 {
 }
 
 impl RedisCallRegistry {
-    pub fn new(client: redis::Client, namespace: &str) -> RedisCallRegistry {
+    /// A registry of the keys under `prefix`.
+    pub fn new(client: redis::Client, prefix: String) -> RedisCallRegistry {
         RedisCallRegistry {
             conn: SharedConnection::new(client),
-            prefix: format!("{namespace}:call:"),
+            prefix,
             claim: Script::new(CLAIM),
             release: Script::new(RELEASE),
         }
@@ -69,6 +70,14 @@ impl CallRegistry for RedisCallRegistry {
 
     async fn get(&self, key: &str) -> Result<Option<String>, Unavailable> {
         self.with_conn(|mut c| async move { redis::cmd("GET").arg(self.key(key)).query_async(&mut c).await }).await
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, Unavailable> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        self.with_conn(|mut c| async move { redis::cmd("MGET").arg(keys).query_async(&mut c).await }).await
     }
 
     async fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), Unavailable> {

@@ -5,6 +5,9 @@
 //! ([`super::redis::RedisCallRegistry`]) with `SET NX PX`, which is atomic
 //! across nodes. Every key has a time to live, renewed while the call
 //! lasts, so a crashed node's calls do not stay busy for ever.
+//!
+//! Group calls and broadcasts keep where each room is hosted in a registry
+//! of their own kind (`crate::sfu::hosts`): same keys, other prefix.
 
 use std::{
     collections::HashMap,
@@ -25,6 +28,9 @@ pub trait CallRegistry: Send + Sync {
     async fn claim(&self, key: &str, value: &str, ttl: Duration) -> Result<String, Unavailable>;
 
     async fn get(&self, key: &str) -> Result<Option<String>, Unavailable>;
+
+    /// The values of `keys`, in their order.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, Unavailable>;
 
     /// Sets `key` to `value`, whatever it held.
     async fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), Unavailable>;
@@ -61,6 +67,11 @@ impl CallRegistry for LocalCallRegistry {
 
     async fn get(&self, key: &str) -> Result<Option<String>, Unavailable> {
         Ok(self.live().get(key).map(|(v, _)| v.clone()))
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, Unavailable> {
+        let held = self.live();
+        Ok(keys.iter().map(|k| held.get(k).map(|(v, _)| v.clone())).collect())
     }
 
     async fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), Unavailable> {
@@ -117,6 +128,7 @@ mod tests {
         r.keep(&["k".to_owned(), "absent".to_owned()], TTL).await.unwrap();
         tokio::time::sleep(SHORT * 2).await;
         assert_eq!(r.get("k").await.unwrap().as_deref(), Some("c"), "kept");
+        assert_eq!(r.get_many(&["absent".to_owned(), "k".to_owned()]).await.unwrap(), vec![None, Some("c".to_owned())]);
         r.remove(&["k".to_owned()]).await.unwrap();
         assert!(r.live().is_empty());
     }

@@ -107,7 +107,7 @@ async fn run(socket: WebSocket, state: AppState, user: AuthUser) {
     };
     conn.serve(mailbox, signalled).await;
     state.hub.disconnect(id);
-    state.sfu.send(crate::sfu::Command::Gone { conn: id }).await;
+    state.sfu.gone(id).await;
     if let Some(call) = conn.call.take() {
         state.calls.dropped(conn.user.user_id.clone(), conn.endpoint.clone(), call.call_id);
     }
@@ -548,8 +548,7 @@ impl Connection {
                 if *user_id == self.user.user_id {
                     self.cursors.remove(conversation_id);
                     self.conversations.remove(conversation_id);
-                    let cut = crate::sfu::Command::CutOff { conversation: conversation_id.clone(), user: user_id.clone() };
-                    self.state.sfu.send(cut).await;
+                    self.state.sfu.cut_off(conversation_id.clone(), user_id.clone()).await;
                 }
                 self.notice(conversation_id, user_id, NoticeKind::Leave).await
             }

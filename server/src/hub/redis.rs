@@ -96,23 +96,31 @@ async fn publish_loop(client: redis::Client, channel: String, mut queue: mpsc::R
 }
 
 async fn subscribe_loop(client: redis::Client, channel: String, hub: Arc<Hub>, node_id: String) {
+    subscribe(client, channel, move |payload| match serde_json::from_str::<Envelope>(&payload) {
+        Ok(envelope) if envelope.node != node_id => hub.deliver(envelope.event),
+        Ok(_) => {} // our own, delivered when published
+        Err(e) => tracing::warn!(error = %e, "ignoring a malformed event from Redis"),
+    })
+    .await
+}
+
+/// Hands each message on `channel` to `on_message` for as long as the server
+/// runs, subscribing again with backoff whenever Redis is lost.
+pub async fn subscribe(client: redis::Client, channel: String, mut on_message: impl FnMut(String) + Send) {
     let mut backoff = BACKOFF_START;
     loop {
         match client.get_async_pubsub().await {
             Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
                 Ok(()) => {
-                    tracing::info!("receiving other nodes' events from Redis");
+                    tracing::info!(%channel, "subscribed on Redis");
                     backoff = BACKOFF_START;
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
-                        let Ok(payload) = message.get_payload::<String>() else { continue };
-                        match serde_json::from_str::<Envelope>(&payload) {
-                            Ok(envelope) if envelope.node != node_id => hub.deliver(envelope.event),
-                            Ok(_) => {} // our own, delivered when published
-                            Err(e) => tracing::warn!(error = %e, "ignoring a malformed event from Redis"),
+                        if let Ok(payload) = message.get_payload::<String>() {
+                            on_message(payload);
                         }
                     }
-                    tracing::warn!("lost the Redis subscription; reconnecting");
+                    tracing::warn!(%channel, "lost the Redis subscription; reconnecting");
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot subscribe on Redis"),
             },

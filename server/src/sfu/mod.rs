@@ -5,6 +5,8 @@
 //! |---|---|
 //! | `rooms` | who is in which room and whose media goes to whom (no I/O, unit-tested) |
 //! | `peer` | one client's WebRTC session (str0m's sans-IO `Rtc`) and its negotiation |
+//! | `hosts` | which node hosts each room of the cluster (a registry key claimed only if absent) |
+//! | `relay`, `remote` | signalling of rooms hosted on other nodes, relayed node to node |
 //! | here | [`Sfu`], the handle connections use, and the task owning the UDP socket |
 //!
 //! One task owns one UDP socket and every session; it is the only place that
@@ -16,10 +18,19 @@
 //!
 //! The socket is opened when the first room starts, so a node that never
 //! hosts a room never binds the media port.
+//!
+//! In a cluster each room lives on one node, the first to claim it in
+//! [`hosts::RoomHosts`]. A connection whose room is hosted elsewhere has its
+//! requests relayed to the host ([`relay`]), where it joins the media task
+//! like a local connection ([`remote`]); its browser sends media straight
+//! to the host, whose address the answer's ICE candidate carries.
 
+pub mod hosts;
 mod peer;
 pub mod probe;
 mod record;
+pub mod relay;
+mod remote;
 pub mod rooms;
 
 use std::{
@@ -34,6 +45,7 @@ use app::{
     protocol::{ServerFrame, WsErrorCode},
     room::{RoomLeftReason, RoomRole, RoomUpdate},
 };
+use serde::{Deserialize, Serialize};
 use str0m::media::KeyframeRequestKind;
 use tokio::{
     net::UdpSocket,
@@ -41,7 +53,10 @@ use tokio::{
 };
 
 use self::{
+    hosts::RoomHosts,
     peer::{Happened, Peer},
+    relay::{Relay, Relayed, Tab},
+    remote::Elsewhere,
     rooms::{Guest, PeerId, Refusal, RoomKey, Rooms},
 };
 use crate::hub::{ConnId, Fanout, Writer};
@@ -52,6 +67,8 @@ const DATAGRAM: usize = 2000;
 const TICK: Duration = Duration::from_millis(200);
 /// Frames a connection may have waiting from the media task.
 pub const SIGNALS: usize = 64;
+/// How long a request to the node hosting a room may take.
+const REPLY_WITHIN: Duration = Duration::from_secs(10);
 
 /// Where the media socket listens and what address browsers are told.
 #[derive(Clone, Copy, Debug)]
@@ -77,7 +94,7 @@ impl MediaConfig {
 }
 
 /// A refused room request: the code and message of its error frame.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct RoomError {
     pub code: WsErrorCode,
     pub message: String,
@@ -86,6 +103,10 @@ pub struct RoomError {
 impl RoomError {
     fn new(code: WsErrorCode, message: impl Into<String>) -> RoomError {
         RoomError { code, message: message.into() }
+    }
+
+    fn stopped() -> RoomError {
+        RoomError::new(WsErrorCode::Internal, "the media relay has stopped")
     }
 }
 
@@ -113,32 +134,160 @@ pub enum Command {
     InProgress { conversations: Vec<ConversationId>, reply: oneshot::Sender<Vec<RoomUpdate>> },
 }
 
-/// The handle to the media task.
+/// How this node finds and reaches rooms hosted on other nodes.
+pub struct Cluster {
+    pub hosts: RoomHosts,
+    pub relay: Arc<dyn Relay>,
+    /// What other nodes send this one.
+    pub inbox: mpsc::UnboundedReceiver<Relayed>,
+}
+
+/// The handle to the media task, and to the rooms other nodes host.
 pub struct Sfu {
     commands: mpsc::Sender<Command>,
+    hosts: Arc<RoomHosts>,
+    relay: Arc<dyn Relay>,
+    elsewhere: Arc<Elsewhere>,
 }
 
 impl Sfu {
     /// Starts the media task; room changes go out through `fanout`, ended
     /// rooms are recorded through `writer`.
-    pub fn start(config: MediaConfig, fanout: Arc<dyn Fanout>, writer: Arc<Writer>) -> Sfu {
+    pub fn start(config: MediaConfig, fanout: Arc<dyn Fanout>, writer: Arc<Writer>, cluster: Cluster) -> Sfu {
         let (commands, queue) = mpsc::channel(1024);
         let (notices, outbox) = mpsc::unbounded_channel();
-        tokio::spawn(record::run(outbox, fanout, writer));
+        let hosts = Arc::new(cluster.hosts);
+        let elsewhere = Arc::new(Elsewhere::default());
+        tokio::spawn(record::run(outbox, fanout.clone(), writer, hosts.clone()));
         tokio::spawn(Media::new(config, notices).run(queue));
-        Sfu { commands }
+        tokio::spawn(remote::serve(remote::Inbox {
+            messages: cluster.inbox,
+            commands: commands.downgrade(),
+            relay: cluster.relay.clone(),
+            hosts: hosts.clone(),
+            elsewhere: elsewhere.clone(),
+            fanout,
+        }));
+        Sfu { commands, hosts, relay: cluster.relay, elsewhere }
     }
 
-    /// Sends a command; the task only stops with the server.
-    pub async fn send(&self, command: Command) {
+    async fn send(&self, command: Command) {
         let _ = self.commands.send(command).await;
     }
 
     /// Sends a command and waits for its answer.
-    pub async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
+    async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
         let (reply, answer) = oneshot::channel();
         self.send(command(reply)).await;
         answer.await.ok()
+    }
+
+    fn tab(&self, conn: ConnId) -> Tab {
+        Tab { node: self.hosts.me().node.clone(), conn }
+    }
+
+    /// Sends a request to the node hosting a room and waits for its reply.
+    async fn request(&self, node: &str, message: impl FnOnce(u64) -> Relayed) -> Result<String, RoomError> {
+        let (request, reply) = self.elsewhere.expect_reply();
+        self.relay.send(node, message(request)).await;
+        match tokio::time::timeout(REPLY_WITHIN, reply).await {
+            Ok(Ok(result)) => result,
+            _ => {
+                self.elsewhere.forget(request);
+                Err(RoomError::new(WsErrorCode::MediaUnavailable, "the server hosting this room does not answer"))
+            }
+        }
+    }
+
+    /// Joins `guest` to the room of `key` on whichever node hosts it (this
+    /// one if none does and the guest may start it); the SDP answer. The
+    /// connection's later frames (offers, leaving) go to `signals`.
+    pub async fn join(
+        &self,
+        key: RoomKey,
+        guest: Guest,
+        offer: String,
+        signals: mpsc::Sender<ServerFrame>,
+    ) -> Result<String, RoomError> {
+        let host = match guest.role {
+            RoomRole::Viewer => self.hosts.of(&key).await,
+            _ => self.hosts.claim(&key).await.map(Some),
+        };
+        let host = host.map_err(|e| {
+            tracing::warn!(error = %e, "cannot tell where a room is hosted");
+            RoomError::new(WsErrorCode::Retry, "cannot reach this room now; try again")
+        })?;
+        let Guest { user, conn, role, video } = guest;
+        match host {
+            Some(host) if host.node != self.hosts.me().node => {
+                // Known before the request, so that offers overtaking the reply reach the connection.
+                let rejoining = self.elsewhere.host(conn, &key).is_some();
+                self.elsewhere.entered(conn, user.clone(), signals, key.clone(), host.node.clone());
+                let from = self.tab(conn);
+                let k = key.clone();
+                let join = |request| Relayed::Join { request, from, key: k, user, role, video, offer };
+                let answer = self.request(&host.node, join).await;
+                if answer.is_err() && !rejoining {
+                    self.elsewhere.left(conn, &key);
+                }
+                answer
+            }
+            _ => self
+                .ask(|reply| Command::Join { key, user, conn, role, video, offer, signals, reply })
+                .await
+                .unwrap_or_else(|| Err(RoomError::stopped())),
+        }
+    }
+
+    /// The connection's answer to the last offer of its room.
+    pub async fn answer(&self, key: RoomKey, conn: ConnId, answer: String) -> Result<(), RoomError> {
+        match self.elsewhere.host(conn, &key) {
+            Some(node) => {
+                let from = self.tab(conn);
+                self.request(&node, |request| Relayed::Answer { request, from, key, answer }).await.map(drop)
+            }
+            None => self.ask(|reply| Command::Answer { key, conn, answer, reply }).await.unwrap_or(Ok(())),
+        }
+    }
+
+    /// The connection leaves the room of `key`.
+    pub async fn leave(&self, key: RoomKey, conn: ConnId) -> Result<(), RoomError> {
+        match self.elsewhere.host(conn, &key) {
+            Some(node) => {
+                let from = self.tab(conn);
+                self.request(&node, |request| Relayed::Leave { request, from, key }).await.map(drop)
+            }
+            None => self.ask(|reply| Command::Leave { key, conn, reply }).await.unwrap_or(Ok(())),
+        }
+    }
+
+    /// The connection closed: it is out of every room, wherever hosted.
+    pub async fn gone(&self, conn: ConnId) {
+        self.send(Command::Gone { conn }).await;
+        for node in self.elsewhere.closed(conn) {
+            self.relay.send(&node, Relayed::Gone { from: self.tab(conn) }).await;
+        }
+    }
+
+    /// The user is no longer a member of the conversation: out of its rooms.
+    pub async fn cut_off(&self, conversation: ConversationId, user: UserId) {
+        for node in self.elsewhere.hosts_of(&conversation, &user) {
+            self.relay.send(&node, Relayed::CutOff { conversation: conversation.clone(), user: user.clone() }).await;
+        }
+        self.send(Command::CutOff { conversation, user }).await;
+    }
+
+    /// The rooms in progress in these conversations, on any node.
+    pub async fn in_progress(&self, conversations: Vec<ConversationId>) -> Vec<RoomUpdate> {
+        let elsewhere = self.hosts.elsewhere(&conversations).await.unwrap_or_else(|e| {
+            tracing::debug!(error = %e, "cannot list the rooms other nodes host");
+            Vec::new()
+        });
+        let mut rooms = self.ask(|reply| Command::InProgress { conversations, reply }).await.unwrap_or_default();
+        let here = |r: &RoomUpdate| rooms.iter().any(|l| l.conversation_id == r.conversation_id && l.kind == r.kind);
+        let others: Vec<RoomUpdate> = elsewhere.into_iter().filter(|r| !here(r)).collect();
+        rooms.extend(others);
+        rooms
     }
 }
 
@@ -146,6 +295,8 @@ impl Sfu {
 pub enum Notice {
     Update(RoomUpdate),
     Ended(rooms::Ended),
+    /// A join that would have started the room failed: nothing is hosted.
+    Vacant(RoomKey),
 }
 
 struct Member {
@@ -210,7 +361,10 @@ impl Media {
     async fn command(&mut self, command: Command) {
         match command {
             Command::Join { key, user, conn, role, video, offer, signals, reply } => {
-                let answer = self.join(key, Guest { user, conn, role, video }, &offer, signals).await;
+                let answer = self.join(key.clone(), Guest { user, conn, role, video }, &offer, signals).await;
+                if answer.is_err() && !self.rooms.holds(&key) {
+                    let _ = self.notices.send(Notice::Vacant(key));
+                }
                 let _ = reply.send(answer);
             }
             Command::Answer { key, conn, answer, reply } => {

@@ -1,8 +1,9 @@
 //! What the media task reports, done off its loop: room changes go to the
-//! conversation's members through the fan-out, in order, and each room that
-//! ends is stored as a message recording it.
+//! conversation's members through the fan-out, in order, and into the
+//! cluster's record of hosted rooms (renewed while they live); each room
+//! that ends is stored as a message recording it.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use app::{
     model::{CallOutcome, CallRecord, MessageKind},
@@ -10,7 +11,12 @@ use app::{
 };
 use tokio::sync::mpsc;
 
-use super::{rooms::Ended, Notice};
+use super::{
+    hosts::{self, RoomHosts},
+    rooms::{Ended, RoomKey},
+    Notice,
+};
+use crate::calls::registry::Unavailable;
 use crate::{
     hub::{Fanout, HubEvent, Writer},
     store::{messages::MessageDraft, StoreError},
@@ -20,13 +26,47 @@ use crate::{
 const RECORD_ATTEMPTS: u32 = 5;
 const RECORD_RETRY: Duration = Duration::from_secs(2);
 
-pub async fn run(mut notices: mpsc::UnboundedReceiver<Notice>, fanout: Arc<dyn Fanout>, writer: Arc<Writer>) {
-    while let Some(notice) = notices.recv().await {
-        match notice {
-            Notice::Update(update) => fanout.publish(HubEvent::Room { update }).await,
-            // Stored in its own task so that a slow store holds no room update back.
-            Notice::Ended(ended) => drop(tokio::spawn(record(writer.clone(), ended))),
+pub async fn run(
+    mut notices: mpsc::UnboundedReceiver<Notice>,
+    fanout: Arc<dyn Fanout>,
+    writer: Arc<Writer>,
+    hosts: Arc<RoomHosts>,
+) {
+    let mut hosted = BTreeSet::new();
+    let mut keep = tokio::time::interval(hosts::KEEP_EVERY);
+    keep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            notice = notices.recv() => match notice {
+                Some(Notice::Update(update)) => {
+                    let key = RoomKey { conversation: update.conversation_id.clone(), kind: update.kind };
+                    if update.state.is_some() {
+                        hosted.insert(key);
+                    } else {
+                        hosted.remove(&key);
+                    }
+                    fanout.publish(HubEvent::Room { update: update.clone() }).await;
+                    registered(hosts.record(&update).await);
+                }
+                Some(Notice::Vacant(key)) if !hosted.contains(&key) => registered(hosts.vacate(&key).await),
+                Some(Notice::Vacant(_)) => {}
+                // Stored in its own task so that a slow store holds no room update back.
+                Some(Notice::Ended(ended)) => drop(tokio::spawn(record(writer.clone(), ended))),
+                None => return,
+            },
+            _ = keep.tick(), if !hosted.is_empty() => {
+                let keys: Vec<RoomKey> = hosted.iter().cloned().collect();
+                registered(hosts.keep(&keys).await);
+            }
         }
+    }
+}
+
+/// A registry that is away misses this change; the next one, or the next
+/// renewal, brings it up to date.
+fn registered(result: Result<(), Unavailable>) {
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "cannot record a room in the registry");
     }
 }
 

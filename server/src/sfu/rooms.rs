@@ -26,7 +26,7 @@ pub const MAX_VIEWERS: usize = 1000;
 const SPEAKING_HOLDS: Duration = Duration::from_millis(700);
 
 /// A conversation holds at most one room of each kind.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct RoomKey {
     pub conversation: ConversationId,
     pub kind: RoomKind,
@@ -170,6 +170,11 @@ impl Rooms {
             self.ended.push(Ended { key, host: room.host, video: room.video, started_ms: room.started_ms, duration_ms });
         }
         out
+    }
+
+    /// Whether the room of `key` is on.
+    pub fn holds(&self, key: &RoomKey) -> bool {
+        self.rooms.contains_key(key)
     }
 
     /// The peer of this connection in this room.

@@ -43,3 +43,44 @@ pub async fn two_nodes(redis: SocketAddr) -> (TestServer, TestServer) {
     let flags = cluster_flags(redis);
     (node(&flags, "node-a").await, node(&flags, "node-b").await)
 }
+
+/// A node in a process of its own, which the test can kill.
+pub struct NodeProcess {
+    pub addr: SocketAddr,
+    child: tokio::process::Child,
+    _data: tempfile::TempDir,
+}
+
+impl NodeProcess {
+    pub async fn start(flags: &[String], id: &str) -> NodeProcess {
+        let (data, secret) = super::fresh_data_dir();
+        let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_natter-server"))
+            .args(flags)
+            .args(["--node-id", &node_id(flags, id), "--listen", &addr.to_string(), "--data-dir"])
+            .arg(data.path())
+            .arg("--jwt-secret-file")
+            .arg(&secret)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            if let Ok(resp) = client.get(format!("http://{addr}/readyz")).send().await {
+                if resp.status() == 200 {
+                    return NodeProcess { addr, child, _data: data };
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("node {id} did not become ready");
+    }
+
+    /// SIGKILL: no goodbye to anyone.
+    pub async fn kill(&mut self) {
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+    }
+}

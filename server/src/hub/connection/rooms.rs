@@ -1,5 +1,6 @@
 //! A connection's room frames (group calls, live broadcasts): checked here
-//! (sizes, membership in the store) before the media task sees them.
+//! (sizes, membership in the store) before the media task sees them, on
+//! this node or on the node hosting the room.
 
 use app::{
     model::ConversationId,
@@ -8,7 +9,7 @@ use app::{
 };
 
 use super::{Connection, End};
-use crate::sfu::{rooms::RoomKey, Command, RoomError};
+use crate::sfu::{rooms::{Guest, RoomKey}, RoomError};
 
 impl Connection {
     pub(super) async fn on_room_join(
@@ -30,16 +31,10 @@ impl Connection {
             Err(e) => return self.store_error(e, None).await,
         }
         let key = RoomKey { conversation: conversation_id.clone(), kind };
-        let (user, conn, signals) = (self.user.user_id.clone(), self.id, self.signals.clone());
-        let answer = self
-            .state
-            .sfu
-            .ask(|reply| Command::Join { key, user, conn, role, video, offer: sdp, signals, reply })
-            .await;
-        match answer {
-            Some(Ok(sdp)) => self.send(&ServerFrame::RoomJoined { conversation_id, kind, sdp }).await,
-            Some(Err(refused)) => self.room_error(refused).await,
-            None => self.error(WsErrorCode::Internal, "the media relay has stopped", None).await,
+        let guest = Guest { user: self.user.user_id.clone(), conn: self.id, role, video };
+        match self.state.sfu.join(key, guest, sdp, self.signals.clone()).await {
+            Ok(sdp) => self.send(&ServerFrame::RoomJoined { conversation_id, kind, sdp }).await,
+            Err(refused) => self.room_error(refused).await,
         }
     }
 
@@ -47,29 +42,29 @@ impl Connection {
         if answer.len() > MAX_SDP_BYTES {
             return self.error(WsErrorCode::BadSdp, format!("an SDP holds at most {MAX_SDP_BYTES} bytes"), None).await;
         }
-        let (key, conn) = (RoomKey { conversation, kind }, self.id);
-        match self.state.sfu.ask(|reply| Command::Answer { key, conn, answer, reply }).await {
-            Some(Ok(())) | None => Ok(()),
-            Some(Err(refused)) => self.room_error(refused).await,
-        }
+        let result = self.state.sfu.answer(RoomKey { conversation, kind }, self.id, answer).await;
+        self.room_result(result).await
     }
 
     pub(super) async fn on_room_leave(&mut self, conversation: ConversationId, kind: RoomKind) -> Result<(), End> {
-        let (key, conn) = (RoomKey { conversation, kind }, self.id);
-        match self.state.sfu.ask(|reply| Command::Leave { key, conn, reply }).await {
-            Some(Ok(())) | None => Ok(()),
-            Some(Err(refused)) => self.room_error(refused).await,
-        }
+        let result = self.state.sfu.leave(RoomKey { conversation, kind }, self.id).await;
+        self.room_result(result).await
     }
 
     /// Tells a new connection about the rooms in progress in its conversations.
     pub(super) async fn rooms_in_progress(&mut self) -> Result<(), End> {
         let conversations = self.conversations.iter().cloned().collect();
-        let rooms = self.state.sfu.ask(|reply| Command::InProgress { conversations, reply }).await.unwrap_or_default();
-        for room in rooms {
+        for room in self.state.sfu.in_progress(conversations).await {
             self.send(&ServerFrame::Room { room }).await?;
         }
         Ok(())
+    }
+
+    async fn room_result(&mut self, result: Result<(), RoomError>) -> Result<(), End> {
+        match result {
+            Ok(()) => Ok(()),
+            Err(refused) => self.room_error(refused).await,
+        }
     }
 
     async fn room_error(&mut self, refused: RoomError) -> Result<(), End> {

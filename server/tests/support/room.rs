@@ -1,0 +1,115 @@
+//! Clients in group calls and live broadcasts: a websocket doing the
+//! signalling and a str0m client (`sfu::probe`) sending and receiving media
+//! on loopback.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    sync::atomic::Ordering::Relaxed,
+    time::Duration,
+};
+
+use app::{
+    model::ConversationId,
+    protocol::{ClientFrame, ServerFrame},
+    room::{RoomKind, RoomRole, RoomState},
+};
+use natter_server::sfu::probe::Probe;
+
+use super::chat::{Client, User};
+
+pub const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+/// About what a phone's camera sends.
+pub const VIDEO_BPS: u64 = 600_000;
+
+/// One client in a room: its websocket and its media session.
+pub struct Joined {
+    pub ws: Client,
+    pub probe: Probe,
+    /// The last room state heard, whatever read it.
+    pub room: Option<RoomState>,
+}
+
+/// Connects `user` and joins the room, publishing video when `video_bps` is given.
+pub async fn join(user: &User<'_>, conversation: &ConversationId, kind: RoomKind, role: RoomRole, video_bps: Option<u64>) -> Joined {
+    join_via(user, user.server.addr, conversation, kind, role, video_bps).await
+}
+
+/// [`join`] through the node of a cluster at `node`.
+pub async fn join_via(
+    user: &User<'_>,
+    node: SocketAddr,
+    conversation: &ConversationId,
+    kind: RoomKind,
+    role: RoomRole,
+    video_bps: Option<u64>,
+) -> Joined {
+    let mut ws = user.connect_to(node, vec![]).await;
+    let (probe, sdp) = Probe::start(LOOPBACK, video_bps).await.unwrap();
+    ws.send(&ClientFrame::RoomJoin { conversation_id: conversation.clone(), kind, role, video: true, sdp }).await;
+    loop {
+        match ws.next().await {
+            ServerFrame::RoomJoined { sdp, .. } => {
+                probe.answer(sdp).await.unwrap();
+                return Joined { ws, probe, room: None };
+            }
+            ServerFrame::Error { code, message, .. } => panic!("joining failed: {code:?} {message}"),
+            _ => {}
+        }
+    }
+}
+
+impl Joined {
+    /// Reads frames, answering the server's offers, until one passes `wanted`.
+    pub async fn until(&mut self, mut wanted: impl FnMut(&ServerFrame) -> bool) -> ServerFrame {
+        loop {
+            let frame = self.ws.next().await;
+            if wanted(&frame) {
+                return frame;
+            }
+            self.answer_offer(&frame).await;
+        }
+    }
+
+    pub async fn answer_offer(&mut self, frame: &ServerFrame) {
+        if let ServerFrame::Room { room } = frame {
+            self.room = room.state.clone();
+        }
+        if let ServerFrame::RoomOffer { conversation_id, kind, sdp } = frame {
+            let sdp = self.probe.offer(sdp.clone()).await.unwrap();
+            self.ws.send(&ClientFrame::RoomAnswer { conversation_id: conversation_id.clone(), kind: *kind, sdp }).await;
+        }
+    }
+
+    /// Reads until the room's state (last heard or new) passes `wanted`.
+    pub async fn room_where(&mut self, wanted: impl Fn(&RoomState) -> bool) -> RoomState {
+        loop {
+            if let Some(state) = self.room.as_ref().filter(|s| wanted(s)) {
+                return state.clone();
+            }
+            let frame = self.ws.next().await;
+            self.answer_offer(&frame).await;
+        }
+    }
+
+    /// Answers offers until the probe has received `frames` video frames.
+    pub async fn receives_video(&mut self, frames: u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while self.probe.stats.video_frames.load(Relaxed) < frames {
+            assert!(tokio::time::Instant::now() < deadline, "only {} video frames arrived", self.probe.stats.video_frames.load(Relaxed));
+            if let Some(frame) = self.ws.next_within(Duration::from_millis(50)).await {
+                self.answer_offer(&frame).await;
+            }
+        }
+    }
+}
+
+/// Reads until a room update of `kind`; its state.
+pub async fn room_update(ws: &mut Client, kind: RoomKind) -> Option<RoomState> {
+    loop {
+        if let ServerFrame::Room { room } = ws.next().await {
+            if room.kind == kind {
+                return room.state;
+            }
+        }
+    }
+}
