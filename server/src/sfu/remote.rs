@@ -5,8 +5,7 @@
 //! As the host: a remote connection joins the media task like a local one,
 //! under a connection id of its own (from [`REMOTE_CONNS`] up), with a
 //! signals channel whose frames are relayed back to its node while it is in
-//! a room. [`serve`]
-//! handles the node's inbox for both, and checks every
+//! a room. [`serve`] handles the node's inbox for both, and checks every
 //! [`hosts::KEEP_EVERY`] that the hosts of the rooms joined elsewhere are
 //! alive: a room whose host died ends for its participants here.
 
@@ -272,8 +271,7 @@ fn reply_when<T: Send + 'static>(
 ) {
     let relay = inbox.relay.clone();
     tokio::spawn(async move {
-        let stopped = || RoomError::new(WsErrorCode::Internal, "the media relay has stopped");
-        let result = answer.await.unwrap_or_else(|_| Err(stopped())).map(ok);
+        let result = answer.await.unwrap_or_else(|_| Err(RoomError::stopped())).map(ok);
         relay.send(&to.node, Relayed::Reply { request, result }).await;
     });
 }
