@@ -4,8 +4,8 @@
 //! connection joined on which host, and the requests waiting for a reply.
 //! As the host: a remote connection joins the media task like a local one,
 //! under a connection id of its own (from [`REMOTE_CONNS`] up), with a
-//! signals channel whose frames are relayed back to its node. [`serve`]
-//! handles the node's inbox for both, and checks every
+//! signals channel whose frames are relayed back to its node while it is in
+//! a room. [`serve`] handles the node's inbox for both, and checks every
 //! [`hosts::KEEP_EVERY`] that the hosts of the rooms joined elsewhere are
 //! alive: a room whose host died ends for its participants here.
 
@@ -154,34 +154,40 @@ impl Elsewhere {
     }
 }
 
-/// The remote connections of rooms hosted here.
+/// The remote connections of rooms hosted here. Only their peers in the
+/// media task hold their signals: once a connection is in no room, its
+/// relaying task ends and its entry goes, even if its node never says
+/// goodbye (it died).
 #[derive(Default)]
 struct Guests {
-    by_tab: HashMap<Tab, (ConnId, mpsc::Sender<ServerFrame>)>,
+    by_tab: HashMap<Tab, (ConnId, mpsc::WeakSender<ServerFrame>)>,
     next: ConnId,
 }
 
 impl Guests {
-    /// The id and signals of a remote connection, made at its first join:
-    /// its signals go back to its node.
+    /// The id and signals of a remote connection, made anew when it is in
+    /// no room: its signals go back to its node.
     fn of(&mut self, tab: &Tab, relay: &Arc<dyn Relay>) -> (ConnId, mpsc::Sender<ServerFrame>) {
-        let next = &mut self.next;
-        let (conn, signals) = self.by_tab.entry(tab.clone()).or_insert_with(|| {
-            *next += 1;
-            let (signals, mut frames) = mpsc::channel(SIGNALS);
-            let (relay, tab) = (relay.clone(), tab.clone());
-            tokio::spawn(async move {
-                while let Some(frame) = frames.recv().await {
-                    relay.send(&tab.node, Relayed::Frame { conn: tab.conn, frame }).await;
-                }
-            });
-            (REMOTE_CONNS + *next, signals)
+        self.by_tab.retain(|_, (_, signals)| signals.strong_count() > 0);
+        if let Some((conn, signals)) = self.by_tab.get(tab).and_then(|(c, s)| Some((*c, s.upgrade()?))) {
+            return (conn, signals);
+        }
+        self.next += 1;
+        let conn = REMOTE_CONNS + self.next;
+        let (signals, mut frames) = mpsc::channel(SIGNALS);
+        let (relay, to) = (relay.clone(), tab.clone());
+        tokio::spawn(async move {
+            while let Some(frame) = frames.recv().await {
+                relay.send(&to.node, Relayed::Frame { conn: to.conn, frame }).await;
+            }
         });
-        (*conn, signals.clone())
+        self.by_tab.insert(tab.clone(), (conn, signals.downgrade()));
+        (conn, signals)
     }
 
+    /// The id of a remote connection in some room here.
     fn conn(&self, tab: &Tab) -> Option<ConnId> {
-        self.by_tab.get(tab).map(|(c, _)| *c)
+        self.by_tab.get(tab).filter(|(_, signals)| signals.strong_count() > 0).map(|(c, _)| *c)
     }
 }
 
@@ -238,7 +244,6 @@ async fn handle(inbox: &Inbox, commands: &mpsc::Sender<Command>, guests: &mut Gu
             reply_when(inbox, from, request, done, |()| String::new());
         }
         Relayed::Gone { from } => {
-            // Dropping its signals ends the task relaying its frames.
             if let Some((conn, _)) = guests.by_tab.remove(&from) {
                 commands.send(Command::Gone { conn }).await.ok();
             }
@@ -266,8 +271,7 @@ fn reply_when<T: Send + 'static>(
 ) {
     let relay = inbox.relay.clone();
     tokio::spawn(async move {
-        let stopped = || RoomError::new(WsErrorCode::Internal, "the media relay has stopped");
-        let result = answer.await.unwrap_or_else(|_| Err(stopped())).map(ok);
+        let result = answer.await.unwrap_or_else(|_| Err(RoomError::stopped())).map(ok);
         relay.send(&to.node, Relayed::Reply { request, result }).await;
     });
 }
@@ -325,6 +329,29 @@ mod tests {
         assert_eq!(elsewhere.rooms(), vec![(call, "node-a".to_owned())]);
         assert_eq!(elsewhere.closed(7), ["node-a"]);
         assert!(elsewhere.rooms().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_remote_connection_keeps_its_id_while_in_a_room() {
+        let (outbox, mut relayed) = mpsc::unbounded_channel();
+        let relay: Arc<dyn Relay> = Arc::new(super::super::relay::LocalRelay(outbox));
+        let mut guests = Guests::default();
+        let tab = Tab { node: "node-b".into(), conn: 7 };
+        let (conn, signals) = guests.of(&tab, &relay);
+        assert!(conn > REMOTE_CONNS);
+        let (again, second_room) = guests.of(&tab, &relay);
+        assert_eq!((again, guests.conn(&tab)), (conn, Some(conn)));
+        let left = ServerFrame::RoomLeft { conversation_id: ConversationId::from("g"), kind: RoomKind::Call, reason: RoomLeftReason::Left };
+        signals.send(left.clone()).await.unwrap();
+        match relayed.recv().await {
+            Some(Relayed::Frame { conn: 7, frame }) => assert_eq!(frame, left),
+            other => panic!("{other:?}"),
+        }
+        drop((signals, second_room));
+        assert_eq!(guests.conn(&tab), None, "in no room: gone");
+        let (fresh, _signals) = guests.of(&tab, &relay);
+        assert_ne!(fresh, conn);
+        assert_eq!(guests.by_tab.len(), 1);
     }
 
     #[tokio::test]
