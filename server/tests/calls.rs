@@ -240,9 +240,8 @@ async fn declined_cancelled_and_missed_calls_are_recorded(server: &TestServer) {
         assert_eq!(got, expected.map(|(kind, outcome)| (kind, outcome, "")));
     }
     // They count toward unread like any message, for the callee only.
-    let unread = |summaries: Vec<app::api::ConversationSummary>| summaries.into_iter().find(|s| s.conversation.id == chat).unwrap().unread;
-    assert_eq!(unread(bob.summaries().await), 3);
-    assert_eq!(unread(ann.summaries().await), 0);
+    assert_eq!(bob.summary_once_unread(&chat, 3).await.unread, 3);
+    assert_eq!(ann.summary_once_unread(&chat, 0).await.unread, 0);
 }
 
 async fn busy_callee_or_caller_is_told_busy(server: &TestServer) {

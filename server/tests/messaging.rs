@@ -318,16 +318,7 @@ async fn conversations_over_http(server: &TestServer) {
         a.answer(&format!("u{i}")).await;
     }
     let unread = |list: Vec<ConversationSummary>, id: &ConversationId| list.into_iter().find(|s| &s.conversation.id == id).unwrap();
-    // The newest message and the sender's read position are recorded just
-    // after the sender's ack: give them a moment.
-    let (mut cats, mut anns) = (unread(cat.summaries().await, &open), unread(ann.summaries().await, &open));
-    for _ in 0..50 {
-        if cats.unread == 3 && anns.unread == 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        (cats, anns) = (unread(cat.summaries().await, &open), unread(ann.summaries().await, &open));
-    }
+    let (cats, anns) = (cat.summary_once_unread(&open, 3).await, ann.summary_once_unread(&open, 0).await);
     assert_eq!((cats.unread, cats.conversation.last_message.as_ref().unwrap().text.as_str()), (3, "news"));
     assert_eq!(anns.unread, 0, "one's own messages are read");
     assert_eq!(cat.summaries().await[0].conversation.id, open, "newest activity first");

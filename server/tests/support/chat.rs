@@ -83,6 +83,22 @@ impl<'a> User<'a> {
         assert_eq!(status, 200, "{body}");
         serde_json::from_value(body).unwrap()
     }
+
+    /// The summary of `conversation` once its unread count is `unread`, or
+    /// after 5 s whatever it is: the newest message and the sender's read
+    /// position are recorded just after the sender's ack.
+    pub async fn summary_once_unread(&self, conversation: &ConversationId, unread: u64) -> ConversationSummary {
+        let find = |list: Vec<ConversationSummary>| list.into_iter().find(|s| &s.conversation.id == conversation).unwrap();
+        let mut summary = find(self.summaries().await);
+        for _ in 0..50 {
+            if summary.unread == unread {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            summary = find(self.summaries().await);
+        }
+        summary
+    }
 }
 
 pub struct Client {
