@@ -4,7 +4,10 @@
 
 use leptos::{prelude::*, task::spawn_local};
 
-use super::room_media::{show, Capture, Phase, RoomSession};
+use super::{
+    avatar::Avatar,
+    room_media::{show, Capture, Phase, RoomSession},
+};
 use crate::{
     chat::{use_live, Live},
     i18n::{use_i18n, Msg},
@@ -146,6 +149,8 @@ pub fn RoomStage(conversation: ConversationId, open: OpenRoom) -> impl IntoView 
     let over = move || matches!(phase.get(), Some(Phase::Out(_) | Phase::Failed(_)));
     let broadcaster = Signal::derive(move || state.get().and_then(|s| s.participants.first().map(|p| p.user_id.clone())));
     let sends = Signal::derive(move || kind.get() == Some(RoomKind::Call) || broadcaster.get() == Some(me.get()));
+    // A voice call sends no camera to turn off.
+    let voice = Signal::derive(move || kind.get() == Some(RoomKind::Call) && state.get().is_some_and(|s| !s.video));
     // Redrawn when the kind of room or its broadcaster changes, not on every count.
     let shape = Memo::new(move |_| (kind.get(), broadcaster.get(), me.get()));
     let viewers = move || {
@@ -177,9 +182,11 @@ pub fn RoomStage(conversation: ConversationId, open: OpenRoom) -> impl IntoView 
                         <button type="button" class="btn secondary small" data-testid="toggle-mute" on:click=move |_| toggle(true)>
                             {move || i18n.t(if muted.get() { Msg::Unmute } else { Msg::Mute })}
                         </button>
-                        <button type="button" class="btn secondary small" data-testid="toggle-camera" on:click=move |_| toggle(false)>
-                            {move || i18n.t(if camera_off.get() { Msg::CameraOn } else { Msg::CameraOff })}
-                        </button>
+                        <Show when=move || !voice.get()>
+                            <button type="button" class="btn secondary small" data-testid="toggle-camera" on:click=move |_| toggle(false)>
+                                {move || i18n.t(if camera_off.get() { Msg::CameraOn } else { Msg::CameraOff })}
+                            </button>
+                        </Show>
                     </Show>
                     <button type="button" class="btn danger small" data-testid="leave-room" on:click=move |_| leave()>
                         {move || {
@@ -199,7 +206,8 @@ pub fn RoomStage(conversation: ConversationId, open: OpenRoom) -> impl IntoView 
 }
 
 /// A tile per participant, the speaking ones ringed; one's own tile shows
-/// one's own camera.
+/// one's own camera. In a voice call tiles show avatars, and the (hidden)
+/// video elements only play the sound.
 #[component]
 fn CallGrid(open: OpenRoom, state: Signal<Option<RoomState>>, me: UserId) -> impl IntoView {
     let live = use_live();
@@ -230,14 +238,22 @@ fn Tile(
         move || state.get().is_some_and(|s| s.participants.iter().any(|p| p.user_id == user && p.speaking))
     };
     let speaking_now = speaking.clone();
-    let name = {
+    let profile = {
         let user = user.clone();
-        move || live.profile(&user).map(|p| p.nickname).unwrap_or_default()
+        Memo::new(move |_| live.profile(&user))
     };
+    let name = Signal::derive(move || profile.get().map(|p| p.nickname).unwrap_or_default());
+    let picture = Signal::derive(move || profile.get().and_then(|p| p.avatar));
+    let voice = move || state.get().is_some_and(|s| !s.video);
     let stream = (!mine).then(|| user.0.clone());
     view! {
-        <li class="room-tile" class:speaking=speaking data-testid="room-tile" data-user-id=user.0.clone()>
+        <li class="room-tile" class:speaking=speaking class:voice=voice data-testid="room-tile" data-user-id=user.0.clone()>
             <StreamVideo open user=stream muted=mine/>
+            <Show when=voice>
+                <div class="room-tile-face">
+                    <Avatar url=picture name/>
+                </div>
+            </Show>
             <span class="room-tile-name">
                 {name}
                 <span class="visually-hidden" hidden=move || !speaking_now()>" " {move || i18n.t(Msg::RoomSpeaking)}</span>
