@@ -24,7 +24,7 @@ use app::{
     room::{RoomKind, RoomRole},
 };
 use futures_util::{SinkExt, StreamExt};
-use natter_server::sfu::probe::{Probe, ProbeStats};
+use natter_server::sfu::probe::{Probe, ProbeStats, Publish};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::{
@@ -71,7 +71,7 @@ async fn seat(
     video_bps: Option<u64>,
 ) -> Result<Seat, String> {
     let mut ws = client::open(addr, Some(token), "").await?;
-    let (probe, sdp) = Probe::start(LOOPBACK, video_bps).await.map_err(|e| format!("probe: {e}"))?;
+    let (probe, sdp) = Probe::start(LOOPBACK, video_bps.map_or(Publish::Nothing, Publish::Video)).await.map_err(|e| format!("probe: {e}"))?;
     let join = ClientFrame::RoomJoin { conversation_id: conversation.clone(), kind: RoomKind::Live, role, video: true, sdp };
     ws.send(text(&join)).await.map_err(|e| e.to_string())?;
     loop {

@@ -12,7 +12,10 @@ use app::{
     protocol::{ClientFrame, ServerFrame, WsErrorCode},
     room::{RoomKind, RoomLeftReason, RoomRole, MAX_SDP_BYTES},
 };
-use natter_server::sfu::probe::Probe;
+use natter_server::sfu::{
+    probe::{Probe, Publish},
+    rooms::MAX_CALL_PARTICIPANTS,
+};
 use reqwest::Method;
 use serde_json::json;
 use support::{
@@ -37,7 +40,7 @@ async fn bad_room_requests_get_stable_codes(server: &TestServer) {
         video: false,
         sdp: sdp.to_owned(),
     };
-    let (_probe, offer) = Probe::start(LOOPBACK, Some(VIDEO_BPS)).await.unwrap();
+    let (_probe, offer) = Probe::start(LOOPBACK, Publish::Video(VIDEO_BPS)).await.unwrap();
 
     let mut e = eve.connect().await;
     e.send(&join(RoomKind::Call, RoomRole::Participant, &offer)).await;
@@ -69,7 +72,7 @@ async fn bad_room_requests_get_stable_codes(server: &TestServer) {
             _ => {}
         }
     }
-    let (_other, offer) = Probe::start(LOOPBACK, Some(VIDEO_BPS)).await.unwrap();
+    let (_other, offer) = Probe::start(LOOPBACK, Publish::Video(VIDEO_BPS)).await.unwrap();
     let mut b = bob.connect().await;
     b.send(&ClientFrame::RoomJoin { conversation_id: group.clone(), kind: RoomKind::Live, role: RoomRole::Broadcaster, video: true, sdp: offer }).await;
     assert_eq!(b.error().await.0, WsErrorCode::RoomFull, "one broadcaster at a time");
@@ -85,13 +88,13 @@ async fn a_broadcast_reaches_every_viewer_and_ends_with_its_broadcaster(server: 
         (User::register(server, "ann").await, User::register(server, "bob").await, User::register(server, "cat").await);
     let group = ann.group("g", &[&bob, &cat], json!({})).await;
     let mut watcher = cat.connect().await;
-    let mut host = join(&ann, &group, RoomKind::Live, RoomRole::Broadcaster, Some(VIDEO_BPS)).await;
+    let mut host = join(&ann, &group, RoomKind::Live, RoomRole::Broadcaster, Publish::Video(VIDEO_BPS)).await;
     let state = room_update(&mut watcher, RoomKind::Live).await.expect("live now");
     assert_eq!(state.participants[0].user_id.0, ann.id);
 
     let mut viewers = vec![
-        join(&bob, &group, RoomKind::Live, RoomRole::Viewer, None).await,
-        join(&cat, &group, RoomKind::Live, RoomRole::Viewer, None).await,
+        join(&bob, &group, RoomKind::Live, RoomRole::Viewer, Publish::Nothing).await,
+        join(&cat, &group, RoomKind::Live, RoomRole::Viewer, Publish::Nothing).await,
     ];
     for viewer in &mut viewers {
         viewer.receives_video(20).await;
@@ -122,8 +125,8 @@ async fn a_broadcast_reaches_every_viewer_and_ends_with_its_broadcaster(server: 
 async fn a_removed_viewer_is_cut_off_at_once(server: &TestServer) {
     let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
     let group = ann.group("g", &[&bob], json!({})).await;
-    let mut host = join(&ann, &group, RoomKind::Live, RoomRole::Broadcaster, Some(VIDEO_BPS)).await;
-    let mut viewer = join(&bob, &group, RoomKind::Live, RoomRole::Viewer, None).await;
+    let mut host = join(&ann, &group, RoomKind::Live, RoomRole::Broadcaster, Publish::Video(VIDEO_BPS)).await;
+    let mut viewer = join(&bob, &group, RoomKind::Live, RoomRole::Viewer, Publish::Nothing).await;
     viewer.receives_video(5).await;
     assert_eq!(bob.call(Method::POST, &format!("/api/conversations/{group}/leave"), None).await.0, 204);
     let left = viewer.until(|f| matches!(f, ServerFrame::RoomLeft { .. })).await;
@@ -132,7 +135,7 @@ async fn a_removed_viewer_is_cut_off_at_once(server: &TestServer) {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(viewer.probe.stats.video_frames.load(Relaxed) <= frames + 1, "no media after the cut");
     host.room_where(|s| s.viewers == 0).await;
-    let (_probe, offer) = Probe::start(LOOPBACK, None).await.unwrap();
+    let (_probe, offer) = Probe::start(LOOPBACK, Publish::Nothing).await.unwrap();
     viewer.ws.send(&ClientFrame::RoomJoin { conversation_id: group, kind: RoomKind::Live, role: RoomRole::Viewer, video: false, sdp: offer }).await;
     assert_eq!(viewer.ws.error().await.0, WsErrorCode::NotMember);
 }
@@ -141,9 +144,9 @@ async fn a_group_call_forwards_everyone_and_records_its_length(server: &TestServ
     let (ann, bob, cat) =
         (User::register(server, "ann").await, User::register(server, "bob").await, User::register(server, "cat").await);
     let group = ann.group("g", &[&bob, &cat], json!({})).await;
-    let mut a = join(&ann, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
-    let mut b = join(&bob, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
-    let mut c = join(&cat, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
+    let mut a = join(&ann, &group, RoomKind::Call, RoomRole::Participant, Publish::Video(VIDEO_BPS)).await;
+    let mut b = join(&bob, &group, RoomKind::Call, RoomRole::Participant, Publish::Video(VIDEO_BPS)).await;
+    let mut c = join(&cat, &group, RoomKind::Call, RoomRole::Participant, Publish::Video(VIDEO_BPS)).await;
     // Everyone gets both others' video.
     for joined in [&mut a, &mut b, &mut c] {
         joined.receives_video(60).await;
@@ -164,11 +167,54 @@ async fn a_group_call_forwards_everyone_and_records_its_length(server: &TestServ
     assert_eq!(record.call.map(|c| c.outcome), Some(CallOutcome::Ended));
 }
 
+async fn a_full_voice_call_forwards_everyone_to_everyone(server: &TestServer) {
+    call_of(server, MAX_CALL_PARTICIPANTS, Publish::Audio).await;
+}
+
+async fn a_video_call_of_eight_forwards_everyone_to_everyone(server: &TestServer) {
+    call_of(server, 8, Publish::Video(VIDEO_BPS)).await;
+}
+
+/// `people` join a call publishing `publish`; each receives every other's
+/// streams, all flowing; when one leaves the others see it.
+async fn call_of(server: &TestServer, people: usize, publish: Publish) {
+    let mut users = Vec::new();
+    for i in 0..people {
+        users.push(User::register(server, &format!("u{i}")).await);
+    }
+    let members: Vec<&User> = users[1..].iter().collect();
+    let group = users[0].group("g", &members, json!({})).await;
+    let mut joined = Vec::new();
+    for user in &users {
+        joined.push(join(user, &group, RoomKind::Call, RoomRole::Participant, publish).await);
+    }
+    let video = matches!(publish, Publish::Video(_));
+    let others = people as u64 - 1;
+    let (videos, frames) = if video { (others, 10 * others) } else { (0, 0) };
+    for one in &mut joined {
+        one.receives(|s| s.audio_streams.load(Relaxed) >= others && s.video_streams.load(Relaxed) >= videos).await;
+        let (heard, seen) = (one.probe.stats.audio_frames.load(Relaxed), one.probe.stats.video_frames.load(Relaxed));
+        one.receives(|s| s.audio_frames.load(Relaxed) >= heard + 10 * others && s.video_frames.load(Relaxed) >= seen + frames).await;
+        assert_eq!(one.probe.stats.audio_streams.load(Relaxed), others);
+        assert_eq!(one.probe.stats.video_streams.load(Relaxed), videos);
+    }
+    let state = joined[0].room_where(|s| s.participants.len() == people && s.participants.iter().all(|p| p.speaking)).await;
+    assert_eq!(state.video, video);
+
+    // One leaves; the others see it.
+    let mut leaving = joined.pop().expect("they joined");
+    leaving.ws.send(&ClientFrame::RoomLeave { conversation_id: group.clone(), kind: RoomKind::Call }).await;
+    leaving.until(|f| matches!(f, ServerFrame::RoomLeft { reason: RoomLeftReason::Left, .. })).await;
+    for one in &mut joined {
+        one.room_where(|s| s.participants.len() == people - 1).await;
+    }
+}
+
 async fn a_participant_whose_media_dies_is_dropped(server: &TestServer) {
     let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
     let group = ann.group("g", &[&bob], json!({})).await;
-    let mut a = join(&ann, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
-    let mut b = join(&bob, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
+    let mut a = join(&ann, &group, RoomKind::Call, RoomRole::Participant, Publish::Video(VIDEO_BPS)).await;
+    let mut b = join(&bob, &group, RoomKind::Call, RoomRole::Participant, Publish::Video(VIDEO_BPS)).await;
     b.receives_video(10).await;
     a.receives_video(10).await;
     // Bob's media goes silent (his network died) while his websocket stays.
@@ -186,7 +232,7 @@ async fn a_participant_whose_media_dies_is_dropped(server: &TestServer) {
 async fn a_new_connection_learns_the_rooms_in_progress(server: &TestServer) {
     let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
     let group = ann.group("g", &[&bob], json!({})).await;
-    let _host = join(&ann, &group, RoomKind::Live, RoomRole::Broadcaster, Some(VIDEO_BPS)).await;
+    let _host = join(&ann, &group, RoomKind::Live, RoomRole::Broadcaster, Publish::Video(VIDEO_BPS)).await;
     let mut later = bob.connect().await;
     let state = room_update(&mut later, RoomKind::Live).await.expect("in progress");
     assert_eq!(state.participants[0].user_id.0, ann.id);
@@ -197,6 +243,8 @@ on_both_stores!(with server;
     a_broadcast_reaches_every_viewer_and_ends_with_its_broadcaster,
     a_removed_viewer_is_cut_off_at_once,
     a_group_call_forwards_everyone_and_records_its_length,
+    a_full_voice_call_forwards_everyone_to_everyone,
+    a_video_call_of_eight_forwards_everyone_to_everyone,
     a_participant_whose_media_dies_is_dropped,
     a_new_connection_learns_the_rooms_in_progress,
 );

@@ -13,7 +13,7 @@ use app::{
     protocol::{ClientFrame, ServerFrame, WsErrorCode},
     room::{RoomKind, RoomLeftReason, RoomRole},
 };
-use natter_server::sfu::probe::Probe;
+use natter_server::sfu::probe::{Probe, Publish};
 use reqwest::Method;
 use serde_json::json;
 use support::{
@@ -96,14 +96,14 @@ async fn a_broadcast_on_one_node_is_watched_from_the_other() {
     let (ann, bob, cat) =
         (User::register(&node_a, "ann").await, User::register(&node_a, "bob").await, User::register(&node_a, "cat").await);
     let group = ann.group("g", &[&bob, &cat], json!({})).await;
-    let mut host = join_via(&ann, node_a.addr, &group, RoomKind::Live, RoomRole::Broadcaster, Some(VIDEO_BPS)).await;
+    let mut host = join_via(&ann, node_a.addr, &group, RoomKind::Live, RoomRole::Broadcaster, Publish::Video(VIDEO_BPS)).await;
     room_keys_settle(&keys, 2).await; // the host and the state of the room
-    let mut viewer = join_via(&bob, node_b.addr, &group, RoomKind::Live, RoomRole::Viewer, None).await;
+    let mut viewer = join_via(&bob, node_b.addr, &group, RoomKind::Live, RoomRole::Viewer, Publish::Nothing).await;
     viewer.receives_video(20).await;
     assert!(viewer.probe.stats.audio_frames.load(Relaxed) > 0, "the sound comes too");
 
     // A viewer on node B who leaves the group is cut off by the host at once.
-    let mut leaver = join_via(&cat, node_b.addr, &group, RoomKind::Live, RoomRole::Viewer, None).await;
+    let mut leaver = join_via(&cat, node_b.addr, &group, RoomKind::Live, RoomRole::Viewer, Publish::Nothing).await;
     leaver.receives_video(5).await;
     host.room_where(|s| s.viewers == 2).await;
     assert_eq!(cat.call(Method::POST, &format!("/api/conversations/{group}/leave"), None).await.0, 204);
@@ -135,8 +135,8 @@ async fn a_group_call_spans_two_nodes() {
     let (ann, bob, cat) =
         (User::register(&node_a, "ann").await, User::register(&node_a, "bob").await, User::register(&node_a, "cat").await);
     let group = ann.group("g", &[&bob, &cat], json!({})).await;
-    let mut a = join_via(&ann, node_a.addr, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
-    let mut b = join_via(&bob, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
+    let mut a = join_via(&ann, node_a.addr, &group, RoomKind::Call, RoomRole::Participant, Publish::Video(VIDEO_BPS)).await;
+    let mut b = join_via(&bob, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, Publish::Video(VIDEO_BPS)).await;
     receives_streams(&mut a, 1).await;
     receives_streams(&mut b, 1).await;
     a.room_where(|s| s.participants.len() == 2).await;
@@ -165,8 +165,8 @@ async fn two_nodes_starting_a_call_at_once_start_one() {
     let group = ann.group("g", &[&bob], json!({})).await;
     for round in 0..4 {
         let (mut a, mut b) = tokio::join!(
-            join_via(&ann, node_a.addr, &group, RoomKind::Call, RoomRole::Participant, None),
-            join_via(&bob, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, None),
+            join_via(&ann, node_a.addr, &group, RoomKind::Call, RoomRole::Participant, Publish::Nothing),
+            join_via(&bob, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, Publish::Nothing),
         );
         // Each sees both in one room.
         a.room_where(|s| s.participants.len() == 2).await;
@@ -189,9 +189,9 @@ async fn a_remote_participant_whose_websocket_closes_is_dropped() {
     let (ann, bob, cat) =
         (User::register(&node_a, "ann").await, User::register(&node_a, "bob").await, User::register(&node_a, "cat").await);
     let group = ann.group("g", &[&bob, &cat], json!({})).await;
-    let mut a = join_via(&ann, node_a.addr, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
-    let b = join_via(&bob, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
-    let mut c = join_via(&cat, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
+    let mut a = join_via(&ann, node_a.addr, &group, RoomKind::Call, RoomRole::Participant, Publish::Video(VIDEO_BPS)).await;
+    let b = join_via(&bob, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, Publish::Video(VIDEO_BPS)).await;
+    let mut c = join_via(&cat, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, Publish::Video(VIDEO_BPS)).await;
     receives_streams(&mut a, 2).await;
     receives_streams(&mut c, 2).await;
     drop(b);
@@ -214,12 +214,12 @@ async fn bad_remote_room_requests_get_stable_codes() {
     let (ann, bob, eve) =
         (User::register(&node_a, "ann").await, User::register(&node_a, "bob").await, User::register(&node_a, "eve").await);
     let group = ann.group("g", &[&bob], json!({})).await;
-    let (_probe, offer) = Probe::start(LOOPBACK, Some(VIDEO_BPS)).await.unwrap();
+    let (_probe, offer) = Probe::start(LOOPBACK, Publish::Video(VIDEO_BPS)).await.unwrap();
     let mut b = bob.connect_via(&node_b, vec![]).await;
     b.send(&join_frame(&group, RoomKind::Live, RoomRole::Viewer, offer.clone())).await;
     assert_eq!(b.error().await.0, WsErrorCode::NoRoom, "nobody broadcasts");
 
-    let mut host = join_via(&ann, node_a.addr, &group, RoomKind::Live, RoomRole::Broadcaster, Some(VIDEO_BPS)).await;
+    let mut host = join_via(&ann, node_a.addr, &group, RoomKind::Live, RoomRole::Broadcaster, Publish::Video(VIDEO_BPS)).await;
     let mut e = eve.connect_via(&node_b, vec![]).await;
     e.send(&join_frame(&group, RoomKind::Live, RoomRole::Viewer, offer.clone())).await;
     assert_eq!(e.error().await.0, WsErrorCode::NotMember, "a non-member cannot watch");
@@ -231,7 +231,7 @@ async fn bad_remote_room_requests_get_stable_codes() {
     b.send(&answer).await;
     assert_eq!(b.error().await.0, WsErrorCode::NoRoom, "an answer outside the room");
 
-    let mut viewer = join_via(&bob, node_b.addr, &group, RoomKind::Live, RoomRole::Viewer, None).await;
+    let mut viewer = join_via(&bob, node_b.addr, &group, RoomKind::Live, RoomRole::Viewer, Publish::Nothing).await;
     viewer.receives_video(5).await;
     let answer = ClientFrame::RoomAnswer { conversation_id: group.clone(), kind: RoomKind::Live, sdp: "garbage".into() };
     viewer.ws.send(&answer).await;
@@ -256,8 +256,8 @@ async fn the_rooms_of_a_node_that_dies_end_and_start_afresh() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (ann, bob) = (User::register(&node_b, "ann").await, User::register(&node_b, "bob").await);
     let group = ann.group("g", &[&bob], json!({})).await;
-    let _a = join_via(&ann, node_a.addr, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
-    let mut b = join_via(&bob, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, Some(VIDEO_BPS)).await;
+    let _a = join_via(&ann, node_a.addr, &group, RoomKind::Call, RoomRole::Participant, Publish::Video(VIDEO_BPS)).await;
+    let mut b = join_via(&bob, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, Publish::Video(VIDEO_BPS)).await;
     receives_streams(&mut b, 1).await;
 
     // Node A, hosting the call, dies: within the keys' time to live the call ends for Bob on node B.
@@ -276,7 +276,7 @@ async fn the_rooms_of_a_node_that_dies_end_and_start_afresh() {
     room_keys_settle(&pattern, 0).await; // the dead node's keys expired
 
     // Joining again starts a fresh call, now hosted on node B.
-    let mut again = join_via(&bob, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, None).await;
+    let mut again = join_via(&bob, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, Publish::Nothing).await;
     let state = again.room_where(|s| s.participants.len() == 1).await;
     assert_eq!(state.participants[0].user_id.0, bob.id);
     again.ws.send(&ClientFrame::RoomLeave { conversation_id: group.clone(), kind: RoomKind::Call }).await;

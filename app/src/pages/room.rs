@@ -5,6 +5,7 @@
 use leptos::{prelude::*, task::spawn_local};
 
 use super::{
+    avatar::Avatar,
     form::ToggleButton,
     room_media::{show, Capture, Phase, RoomSession},
 };
@@ -162,6 +163,8 @@ fn RoomStage(conversation: ConversationId, open: OpenRoom) -> impl IntoView {
     let over = move || matches!(phase.get(), Some(Phase::Out(_) | Phase::Failed(_)));
     let broadcaster = Signal::derive(move || state.get().and_then(|s| s.participants.first().map(|p| p.user_id.clone())));
     let sends = Signal::derive(move || kind.get() == Some(RoomKind::Call) || broadcaster.get() == Some(me.get()));
+    // A voice call sends no camera to turn off.
+    let voice = Signal::derive(move || kind.get() == Some(RoomKind::Call) && state.get().is_some_and(|s| !s.video));
     // Redrawn when the kind of room or its broadcaster changes, not on every count.
     let shape = Memo::new(move |_| (kind.get(), broadcaster.get(), me.get()));
     let viewers = move || {
@@ -190,13 +193,15 @@ fn RoomStage(conversation: ConversationId, open: OpenRoom) -> impl IntoView {
             <div class="room-controls">
                 <Show when=move || sends.get() && !over()>
                     <ToggleButton testid="toggle-mute" pressed=muted labels=(Msg::Mute, Msg::Unmute) on_click=move || toggle(true) small=true/>
-                    <ToggleButton
-                        testid="toggle-camera"
-                        pressed=camera_off
-                        labels=(Msg::CameraOff, Msg::CameraOn)
-                        on_click=move || toggle(false)
-                        small=true
-                    />
+                    <Show when=move || !voice.get()>
+                        <ToggleButton
+                            testid="toggle-camera"
+                            pressed=camera_off
+                            labels=(Msg::CameraOff, Msg::CameraOn)
+                            on_click=move || toggle(false)
+                            small=true
+                        />
+                    </Show>
                 </Show>
                 <button type="button" class="btn danger small" data-testid="leave-room" on:click=move |_| leave()>
                     {move || {
@@ -215,7 +220,8 @@ fn RoomStage(conversation: ConversationId, open: OpenRoom) -> impl IntoView {
 }
 
 /// A tile per participant, the speaking ones ringed; one's own tile shows
-/// one's own camera.
+/// one's own camera. In a voice call tiles show avatars, and the (hidden)
+/// video elements only play the sound.
 #[component]
 fn CallGrid(open: OpenRoom, state: Signal<Option<RoomState>>, me: UserId) -> impl IntoView {
     let live = use_live();
@@ -246,14 +252,22 @@ fn Tile(
         move || state.get().is_some_and(|s| s.participants.iter().any(|p| p.user_id == user && p.speaking))
     };
     let speaking_now = speaking.clone();
-    let name = {
+    let profile = {
         let user = user.clone();
-        move || live.profile(&user).map(|p| p.nickname).unwrap_or_default()
+        Memo::new(move |_| live.profile(&user))
     };
+    let name = Signal::derive(move || profile.get().map(|p| p.nickname).unwrap_or_default());
+    let picture = Signal::derive(move || profile.get().and_then(|p| p.avatar));
+    let voice = move || state.get().is_some_and(|s| !s.video);
     let stream = (!mine).then(|| user.0.clone());
     view! {
-        <li class="room-tile" class:speaking=speaking data-testid="room-tile" data-user-id=user.0.clone()>
+        <li class="room-tile" class:speaking=speaking class:voice=voice data-testid="room-tile" data-user-id=user.0.clone()>
             <StreamVideo open user=stream muted=mine/>
+            <Show when=voice>
+                <div class="room-tile-face">
+                    <Avatar url=picture name/>
+                </div>
+            </Show>
             <span class="room-tile-name">
                 {name}
                 <span class="visually-hidden" hidden=move || !speaking_now()>" " {move || i18n.t(Msg::RoomSpeaking)}</span>

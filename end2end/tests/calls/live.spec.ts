@@ -6,6 +6,7 @@ import { decodes, flow, watchPeers } from './rooms';
 // A live broadcast through the server's forwarding unit: four viewers decode
 // it while the broadcaster uploads one stream; a non-member cannot watch;
 // the broadcaster closing the tab ends it for everyone and it is recorded.
+// A broadcast of the screen (`getDisplayMedia`) reaches its viewer too.
 
 const VIEWERS = 4;
 
@@ -71,4 +72,29 @@ test('a live broadcast to four viewers, one upload, ended by closing the tab', a
   await expect(watching[0].getByTestId('message').filter({ hasText: /live/i })).toHaveCount(1);
   await contexts.closeAll();
   await dispose(host, outsider, ...viewers);
+});
+
+test('a live broadcast of the screen: the viewer decodes what the broadcaster shares', async ({ browser, baseURL }) => {
+  test.setTimeout(120_000);
+  const [host, viewer] = [await register(baseURL!, 'Screen'), await register(baseURL!, 'Viewer')];
+  const id = await group(host, `Screen ${Date.now()}`, [viewer]);
+  const contexts = new Contexts();
+  const prepare = watchPeers;
+  const on = await contexts.open(browser, baseURL!, host, `/chats/${id}`, { prepare });
+  const watching = await contexts.open(browser, baseURL!, viewer, `/chats/${id}`, { prepare });
+
+  await on.getByTestId('go-live-screen').click();
+  await expect(on.getByTestId('viewer-count')).toBeVisible();
+  // What goes out is a capture of a screen, not the camera.
+  const surface = await on.getByTestId('room-video').evaluate((video: HTMLVideoElement) => {
+    const [track] = (video.srcObject as MediaStream).getVideoTracks();
+    return track.getSettings().displaySurface;
+  });
+  expect(surface).toBe('monitor');
+  await watching.getByTestId('watch-live').click();
+  await decodes(watching, 1);
+  await on.getByTestId('leave-room').click();
+  await expect(watching.getByTestId('room-status')).toContainText('The broadcast has ended');
+  await contexts.closeAll();
+  await dispose(host, viewer);
 });

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+
 import { expect, test, type Browser, type Page } from '@playwright/test';
 
 import { Contexts, dispose, friends, register, type Account } from '../support';
@@ -75,6 +77,22 @@ function remoteAddresses(page: Page): Promise<string[]> {
       });
     }
     return addresses;
+  });
+}
+
+/** The ICE state of the page's call connection. */
+function iceState(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const pcs = (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections;
+    return pcs[pcs.length - 1].iceConnectionState;
+  });
+}
+
+/** The ICE username fragment the page's call connection offers: a restart changes it. */
+function ufrag(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const pcs = (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections;
+    return /a=ice-ufrag:(\S+)/.exec(pcs[pcs.length - 1].localDescription!.sdp)![1];
   });
 }
 
@@ -245,12 +263,7 @@ test('when the media path fails, the caller restarts ICE and the call goes on', 
   await a.getByTestId('call-video').click();
   await b.getByTestId('call-accept').click();
   await expect.poll(() => framesDecoded(b), { timeout: 20_000 }).toBeGreaterThan(10);
-  const ufrag = () =>
-    a.evaluate(() => {
-      const pcs = (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections;
-      return /a=ice-ufrag:(\S+)/.exec(pcs[pcs.length - 1].localDescription!.sdp)![1];
-    });
-  const before = await ufrag();
+  const before = await ufrag(a);
   // The loopback path cannot be cut from here, so the caller's connection
   // is made to report "disconnected", as it would when the network drops.
   await a.evaluate(() => {
@@ -262,10 +275,59 @@ test('when the media path fails, the caller restarts ICE and the call goes on', 
     delete (pc as unknown as { iceConnectionState?: string }).iceConnectionState;
   });
   await expect(b.getByTestId('peer-state')).toContainText('Reconnecting');
-  await expect.poll(ufrag).not.toBe(before);
+  await expect.poll(() => ufrag(a)).not.toBe(before);
   await expect(b.getByTestId('peer-state')).not.toContainText('Reconnecting', { timeout: 20_000 });
   const frames = await framesDecoded(b);
   await expect.poll(() => framesDecoded(b)).toBeGreaterThan(frames + 10);
+  await a.getByTestId('call-hangup').click();
+  await expect(b.getByTestId('call-view')).toBeHidden();
+});
+
+/** Runs a command as root: directly when the runner is root, else through sudo without a password. */
+function asRoot(...command: string[]) {
+  if (process.getuid?.() === 0) execFileSync(command[0], command.slice(1), { stdio: 'ignore' });
+  else execFileSync('sudo', ['-n', ...command], { stdio: 'ignore' });
+}
+
+/** Whether this runner sits in a named network namespace of its own (see
+ * scripts/test.sh), where taking loopback down cuts only the test's
+ * network, and may do it. */
+function mayCutLoopback(): boolean {
+  try {
+    if (execFileSync('ip', ['netns', 'identify', String(process.pid)]).toString().trim() === '') return false;
+    asRoot('true');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Sets the namespace's loopback `up` or `down`. */
+function loopback(state: 'up' | 'down') {
+  asRoot('ip', 'link', 'set', 'lo', state);
+}
+
+
+test('a real network drop: ICE goes down, the caller restarts it and the frames come back', async ({ browser, baseURL }) => {
+  test.skip(!mayCutLoopback(), 'takes loopback down: only as root in a network namespace of its own');
+  const a = await open(browser, baseURL!, alice, `/chats/${chat}`);
+  const b = await open(browser, baseURL!, bob, `/chats/${chat}`);
+  await a.getByTestId('call-video').click();
+  await b.getByTestId('call-accept').click();
+  await expect.poll(() => framesDecoded(b), { timeout: 20_000 }).toBeGreaterThan(10);
+  const before = await ufrag(a);
+  loopback('down');
+  try {
+    await expect.poll(() => iceState(a), { timeout: 20_000 }).toMatch(/disconnected|failed/);
+    await expect(a.getByTestId('call-view')).toBeVisible();
+  } finally {
+    loopback('up');
+  }
+  await expect.poll(() => ufrag(a)).not.toBe(before);
+  await expect.poll(() => iceState(a), { timeout: 30_000 }).toMatch(/connected|completed/);
+  await expect(b.getByTestId('peer-state')).not.toContainText('Reconnecting', { timeout: 20_000 });
+  const frames = await framesDecoded(b);
+  await expect.poll(() => framesDecoded(b), { timeout: 20_000 }).toBeGreaterThan(frames + 10);
   await a.getByTestId('call-hangup').click();
   await expect(b.getByTestId('call-view')).toBeHidden();
 });

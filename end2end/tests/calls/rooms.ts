@@ -2,7 +2,7 @@ import { expect, type Page } from '@playwright/test';
 
 // What the group-call and live specs share: every RTCPeerConnection a page
 // makes is remembered (the app keeps its own out of reach), and their
-// `getStats()` read as video frames decoded and bytes moved.
+// `getStats()` read as video frames decoded, audio heard and bytes moved.
 
 declare global {
   interface Window {
@@ -60,4 +60,33 @@ export async function decodes(page: Page, streams: number) {
   const after = (await flow(page)).decoded;
   const growing = after.filter((n, i) => n > (before[i] ?? 0)).length;
   expect(growing, `decoded ${before} then ${after}`).toBeGreaterThanOrEqual(streams);
+}
+
+/** Packets received and samples decoded of each inbound audio stream, by stats id. */
+export async function heard(page: Page): Promise<Record<string, { packets: number; samples: number }>> {
+  return page.evaluate(async () => {
+    const result: Record<string, { packets: number; samples: number }> = {};
+    for (const [i, pc] of (window.natterPeers ?? []).entries()) {
+      if (pc.connectionState === 'closed') continue;
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+          result[`${i}/${s.id}`] = { packets: s.packetsReceived ?? 0, samples: s.totalSamplesReceived ?? 0 };
+        }
+      });
+    }
+    return result;
+  });
+}
+
+/** Waits until `streams` inbound audio streams are heard, and each goes on
+ * bringing packets and decoded samples. */
+export async function hears(page: Page, streams: number) {
+  const playing = async () => Object.values(await heard(page)).filter((a) => a.packets > 0 && a.samples > 0).length;
+  await expect.poll(playing, { timeout: 30_000 }).toBeGreaterThanOrEqual(streams);
+  const before = await heard(page);
+  const growing = async () => {
+    const now = await heard(page);
+    return Object.entries(now).filter(([id, a]) => a.packets > (before[id]?.packets ?? 0) && a.samples > (before[id]?.samples ?? 0)).length;
+  };
+  await expect.poll(growing, { message: `audio streams growing on ${page.url()}` }).toBeGreaterThanOrEqual(streams);
 }

@@ -108,7 +108,11 @@ impl Peer {
     /// A session answering the client's offer, reachable at `local`.
     pub fn accept(offer: &str, local: SocketAddr, now: Instant) -> Result<(Peer, String), SdpRefused> {
         let offer = SdpOffer::from_sdp_string(offer).map_err(|e| SdpRefused::Unparsable(e.to_string()))?;
-        let mut rtc = Rtc::builder().build(now);
+        // One codec of each kind: a forwarded stream must be one every
+        // receiver decodes, and each codec more adds some 500 bytes to every
+        // m-line, which put the SDP of a video call of eight (16 m-lines, all
+        // codecs) over `MAX_SDP_BYTES`.
+        let mut rtc = Rtc::builder().clear_codecs().enable_vp8(true).enable_opus(true, false).build(now);
         let candidate = Candidate::host(local, "udp").map_err(|e| SdpRefused::Unparsable(e.to_string()))?;
         rtc.add_local_candidate(candidate);
         let answer = rtc.sdp_api().accept_offer(offer)?;

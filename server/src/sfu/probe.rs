@@ -1,13 +1,13 @@
 //! A minimal WebRTC client on str0m that joins a room the way a browser
 //! does: it publishes synthetic media (VP8-sized video frames and Opus-sized
-//! audio packets) or counts what it receives. The integration tests use it
+//! audio packets, or the audio alone) and counts what it receives. The integration tests use it
 //! as participants and viewers; the load generator as its simulated viewers.
 //!
 //! Each video frame carries its number and the time it was sent (µs since
 //! the Unix epoch), so a receiver in the same machine measures loss and delay.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     net::SocketAddr,
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
@@ -45,6 +45,8 @@ pub struct ProbeStats {
     /// How many video streams (from as many senders) delivered frames.
     pub video_streams: AtomicU64,
     pub audio_frames: AtomicU64,
+    /// How many audio streams (from as many senders) delivered packets.
+    pub audio_streams: AtomicU64,
     pub bytes_received: AtomicU64,
     pub bytes_sent: AtomicU64,
     /// Video frames sent (a publisher) or missing between received ones (a receiver).
@@ -60,6 +62,17 @@ enum Ask {
     Offer(String, oneshot::Sender<Result<String, String>>),
 }
 
+/// What a probe sends of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Publish {
+    /// Nothing: it offers a data channel and receives what the server offers later (a viewer).
+    Nothing,
+    /// Audio alone, as in a voice call.
+    Audio,
+    /// Video of this many bits per second, and audio.
+    Video(u64),
+}
+
 /// A running client; dropping its last clone ends its session.
 #[derive(Clone)]
 pub struct Probe {
@@ -68,20 +81,25 @@ pub struct Probe {
 }
 
 impl Probe {
-    /// Starts a client on `ip` and returns its SDP offer. With a bitrate it
-    /// publishes video (that many bits per second) and audio; without, it
-    /// offers only a data channel and receives what the server offers later.
-    pub async fn start(ip: std::net::IpAddr, video_bps: Option<u64>) -> std::io::Result<(Probe, String)> {
+    /// Starts a client on `ip` publishing `publish`; returns its SDP offer.
+    pub async fn start(ip: std::net::IpAddr, publish: Publish) -> std::io::Result<(Probe, String)> {
         let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
         let now = Instant::now();
         let mut rtc = Rtc::builder().build(now);
         let candidate = Candidate::host(socket.local_addr()?, "udp").map_err(std::io::Error::other)?;
         rtc.add_local_candidate(candidate);
         let mut change = rtc.sdp_api();
-        let media = video_bps.map(|bps| {
-            let video = change.add_media(MediaKind::Video, Direction::SendOnly, Some("probe".into()), None, None);
+        let video_bps = match publish {
+            Publish::Nothing | Publish::Audio => None,
+            Publish::Video(bps) => Some(bps),
+        };
+        let video = video_bps.map(|bps| {
+            let mid = change.add_media(MediaKind::Video, Direction::SendOnly, Some("probe".into()), None, None);
+            (mid, (bps / 8 / FRAMES_PER_SECOND) as usize)
+        });
+        let media = (publish != Publish::Nothing).then(|| {
             let audio = change.add_media(MediaKind::Audio, Direction::SendOnly, Some("probe".into()), None, None);
-            Sending { video, audio, frame_bytes: (bps / 8 / FRAMES_PER_SECOND) as usize, frame: 0, started: now }
+            Sending { video, audio, frame: 0, started: now }
         });
         if media.is_none() {
             change.add_channel("natter".into());
@@ -89,7 +107,15 @@ impl Probe {
         let (offer, pending) = change.apply().expect("a probe always offers something");
         let stats = Arc::new(ProbeStats::default());
         let (asks, queue) = mpsc::channel(8);
-        let session = Session { rtc, socket, pending: Some(pending), media, stats: stats.clone(), last_frame: HashMap::new() };
+        let session = Session {
+            rtc,
+            socket,
+            pending: Some(pending),
+            media,
+            stats: stats.clone(),
+            last_frame: HashMap::new(),
+            audio_heard: HashSet::new(),
+        };
         tokio::spawn(session.run(queue));
         Ok((Probe { asks, stats }, offer.to_sdp_string()))
     }
@@ -110,9 +136,9 @@ impl Probe {
 }
 
 struct Sending {
-    video: Mid,
+    /// The video's stream and the size of a delta frame, when it sends video.
+    video: Option<(Mid, usize)>,
     audio: Mid,
-    frame_bytes: usize,
     frame: u64,
     started: Instant,
 }
@@ -125,6 +151,8 @@ struct Session {
     stats: Arc<ProbeStats>,
     /// Number of the last video frame received, per stream.
     last_frame: HashMap<Mid, u64>,
+    /// The audio streams that delivered packets.
+    audio_heard: HashSet<Mid>,
 }
 
 impl Session {
@@ -201,6 +229,9 @@ impl Session {
         self.stats.bytes_received.fetch_add(data.len() as u64, Relaxed);
         if codec.is_audio() {
             self.stats.audio_frames.fetch_add(1, Relaxed);
+            if self.audio_heard.insert(mid) {
+                self.stats.audio_streams.fetch_add(1, Relaxed);
+            }
             return;
         }
         self.stats.video_frames.fetch_add(1, Relaxed);
@@ -225,15 +256,15 @@ impl Session {
 
     fn send_video(&mut self) {
         let Some(media) = &mut self.media else { return };
+        let Some((mid, frame_bytes)) = media.video else { return };
         let key = media.frame % KEYFRAME_EVERY == 0;
-        let mut frame = Vec::with_capacity(media.frame_bytes * KEYFRAME_WEIGHT);
+        let mut frame = Vec::with_capacity(frame_bytes * KEYFRAME_WEIGHT);
         frame.extend_from_slice(if key { &VP8_KEY[..] } else { &VP8_DELTA[..] });
         frame.extend_from_slice(&media.frame.to_be_bytes());
         frame.extend_from_slice(&epoch_micros().to_be_bytes());
-        let size = if key { media.frame_bytes * KEYFRAME_WEIGHT } else { media.frame_bytes };
+        let size = if key { frame_bytes * KEYFRAME_WEIGHT } else { frame_bytes };
         frame.resize(size.max(frame.len()), 0x5a);
         let time = MediaTime::from_90khz(media.started.elapsed().as_micros() as u64 * 9 / 100);
-        let mid = media.video;
         media.frame += 1;
         if write(&mut self.rtc, mid, Codec::Vp8, time, frame, None) {
             self.stats.frames_sent.fetch_add(1, Relaxed);

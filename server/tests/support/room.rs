@@ -13,7 +13,7 @@ use app::{
     protocol::{ClientFrame, ServerFrame},
     room::{RoomKind, RoomRole, RoomState},
 };
-use natter_server::sfu::probe::Probe;
+use natter_server::sfu::probe::{Probe, ProbeStats, Publish};
 
 use super::chat::{Client, User};
 
@@ -29,9 +29,10 @@ pub struct Joined {
     pub room: Option<RoomState>,
 }
 
-/// Connects `user` and joins the room, publishing video when `video_bps` is given.
-pub async fn join(user: &User<'_>, conversation: &ConversationId, kind: RoomKind, role: RoomRole, video_bps: Option<u64>) -> Joined {
-    join_via(user, user.server.addr, conversation, kind, role, video_bps).await
+/// Connects `user` and joins the room, publishing `publish` (a call it
+/// starts is a video call when that has video).
+pub async fn join(user: &User<'_>, conversation: &ConversationId, kind: RoomKind, role: RoomRole, publish: Publish) -> Joined {
+    join_via(user, user.server.addr, conversation, kind, role, publish).await
 }
 
 /// [`join`] through the node of a cluster at `node`.
@@ -41,11 +42,12 @@ pub async fn join_via(
     conversation: &ConversationId,
     kind: RoomKind,
     role: RoomRole,
-    video_bps: Option<u64>,
+    publish: Publish,
 ) -> Joined {
     let mut ws = user.connect_to(node, vec![]).await;
-    let (probe, sdp) = Probe::start(LOOPBACK, video_bps).await.unwrap();
-    ws.send(&ClientFrame::RoomJoin { conversation_id: conversation.clone(), kind, role, video: true, sdp }).await;
+    let (probe, sdp) = Probe::start(LOOPBACK, publish).await.unwrap();
+    let video = matches!(publish, Publish::Video(_));
+    ws.send(&ClientFrame::RoomJoin { conversation_id: conversation.clone(), kind, role, video, sdp }).await;
     loop {
         match ws.next().await {
             ServerFrame::RoomJoined { sdp, .. } => {
@@ -93,9 +95,14 @@ impl Joined {
 
     /// Answers offers until the probe has received `frames` video frames.
     pub async fn receives_video(&mut self, frames: u64) {
+        self.receives(|s| s.video_frames.load(Relaxed) >= frames).await;
+    }
+
+    /// Answers offers until what the probe received passes `enough` (within 20 s).
+    pub async fn receives(&mut self, enough: impl Fn(&ProbeStats) -> bool) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while self.probe.stats.video_frames.load(Relaxed) < frames {
-            assert!(tokio::time::Instant::now() < deadline, "only {} video frames arrived", self.probe.stats.video_frames.load(Relaxed));
+        while !enough(&self.probe.stats) {
+            assert!(tokio::time::Instant::now() < deadline, "not enough arrived: {:?}", self.probe.stats);
             if let Some(frame) = self.ws.next_within(Duration::from_millis(50)).await {
                 self.answer_offer(&frame).await;
             }
