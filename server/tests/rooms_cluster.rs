@@ -165,8 +165,8 @@ async fn two_nodes_starting_a_call_at_once_start_one() {
     let group = ann.group("g", &[&bob], json!({})).await;
     for round in 0..4 {
         let (mut a, mut b) = tokio::join!(
-            join_via(&ann, node_a.addr, &group, RoomKind::Call, RoomRole::Participant, Publish::Nothing),
-            join_via(&bob, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, Publish::Nothing),
+            join_via(&ann, node_a.addr, &group, RoomKind::Call, RoomRole::Participant, Publish::Audio),
+            join_via(&bob, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, Publish::Audio),
         );
         // Each sees both in one room.
         a.room_where(|s| s.participants.len() == 2).await;
@@ -175,7 +175,7 @@ async fn two_nodes_starting_a_call_at_once_start_one() {
             joined.ws.send(&ClientFrame::RoomLeave { conversation_id: group.clone(), kind: RoomKind::Call }).await;
         }
         // One room, one record.
-        assert_eq!(a.ws.message().await.kind, MessageKind::VideoCall, "round {round}");
+        assert_eq!(a.ws.message().await.kind, MessageKind::VoiceCall, "round {round}");
         assert!(hears_no_message(&mut a.ws).await, "round {round}: a second room was recorded");
         room_keys_settle(&keys, 0).await;
     }
@@ -276,7 +276,7 @@ async fn the_rooms_of_a_node_that_dies_end_and_start_afresh() {
     room_keys_settle(&pattern, 0).await; // the dead node's keys expired
 
     // Joining again starts a fresh call, now hosted on node B.
-    let mut again = join_via(&bob, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, Publish::Nothing).await;
+    let mut again = join_via(&bob, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, Publish::Audio).await;
     let state = again.room_where(|s| s.participants.len() == 1).await;
     assert_eq!(state.participants[0].user_id.0, bob.id);
     again.ws.send(&ClientFrame::RoomLeave { conversation_id: group.clone(), kind: RoomKind::Call }).await;
