@@ -1,4 +1,4 @@
-//! One Redis connection shared by a part of the server (presence, rate
+//! One Redis connection shared by a part of the server (presence, calls, rate
 //! limits): opened on first use, dropped after a failure and opened again by
 //! the next call, with short timeouts so that a dead Redis never stalls a request.
 
@@ -8,6 +8,12 @@ use redis::{aio::MultiplexedConnection, AsyncConnectionConfig, RedisError};
 use tokio::sync::Mutex;
 
 const TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A registry (calls, rooms, presence) could not reach the state the nodes
+/// share; the single-node registries, in memory, never fail.
+#[derive(Debug, thiserror::Error)]
+#[error("registry unavailable: {0}")]
+pub struct Unavailable(pub String);
 
 pub struct SharedConnection {
     client: redis::Client,
@@ -41,5 +47,14 @@ impl SharedConnection {
             *self.conn.lock().await = None;
         }
         result
+    }
+
+    /// [`run`](Self::run) for a registry kept in Redis: any failure is [`Unavailable`].
+    pub async fn query<T, F, Fut>(&self, f: F) -> Result<T, Unavailable>
+    where
+        F: FnOnce(MultiplexedConnection) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        self.run(f).await.map_err(|e| Unavailable(e.to_string()))
     }
 }

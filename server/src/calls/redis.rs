@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::{aio::MultiplexedConnection, Script};
+use redis::Script;
 
 use super::registry::{CallRegistry, Unavailable};
 use crate::redis_conn::SharedConnection;
@@ -27,10 +27,6 @@ pub struct RedisCallRegistry {
     release: Script,
 }
 
-fn unavailable(e: redis::RedisError) -> Unavailable {
-    Unavailable(e.to_string())
-}
-
 fn millis(ttl: Duration) -> u64 {
     ttl.as_millis().max(1) as u64
 }
@@ -49,27 +45,19 @@ impl RedisCallRegistry {
     fn key(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
     }
-
-    async fn with_conn<T, F, Fut>(&self, f: F) -> Result<T, Unavailable>
-    where
-        F: FnOnce(MultiplexedConnection) -> Fut,
-        Fut: std::future::Future<Output = redis::RedisResult<T>>,
-    {
-        self.conn.run(f).await.map_err(unavailable)
-    }
 }
 
 #[async_trait]
 impl CallRegistry for RedisCallRegistry {
     async fn claim(&self, key: &str, value: &str, ttl: Duration) -> Result<String, Unavailable> {
-        self.with_conn(|mut c| async move {
+        self.conn.query(|mut c| async move {
             self.claim.key(self.key(key)).arg(value).arg(millis(ttl)).invoke_async(&mut c).await
         })
         .await
     }
 
     async fn get(&self, key: &str) -> Result<Option<String>, Unavailable> {
-        self.with_conn(|mut c| async move { redis::cmd("GET").arg(self.key(key)).query_async(&mut c).await }).await
+        self.conn.query(|mut c| async move { redis::cmd("GET").arg(self.key(key)).query_async(&mut c).await }).await
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, Unavailable> {
@@ -77,11 +65,11 @@ impl CallRegistry for RedisCallRegistry {
             return Ok(Vec::new());
         }
         let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
-        self.with_conn(|mut c| async move { redis::cmd("MGET").arg(keys).query_async(&mut c).await }).await
+        self.conn.query(|mut c| async move { redis::cmd("MGET").arg(keys).query_async(&mut c).await }).await
     }
 
     async fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), Unavailable> {
-        self.with_conn(|mut c| async move {
+        self.conn.query(|mut c| async move {
             redis::cmd("SET").arg(self.key(key)).arg(value).arg("PX").arg(millis(ttl)).query_async(&mut c).await
         })
         .await
@@ -92,11 +80,11 @@ impl CallRegistry for RedisCallRegistry {
         for key in keys {
             pipe.cmd("PEXPIRE").arg(self.key(key)).arg(millis(ttl)).ignore();
         }
-        self.with_conn(|mut c| async move { pipe.query_async(&mut c).await }).await
+        self.conn.query(|mut c| async move { pipe.query_async(&mut c).await }).await
     }
 
     async fn release(&self, key: &str, value: &str) -> Result<(), Unavailable> {
-        self.with_conn(|mut c| async move {
+        self.conn.query(|mut c| async move {
             self.release.key(self.key(key)).arg(value).invoke_async::<i64>(&mut c).await
         })
         .await
@@ -105,6 +93,6 @@ impl CallRegistry for RedisCallRegistry {
 
     async fn remove(&self, keys: &[String]) -> Result<(), Unavailable> {
         let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
-        self.with_conn(|mut c| async move { redis::cmd("DEL").arg(keys).query_async::<i64>(&mut c).await }).await.map(drop)
+        self.conn.query(|mut c| async move { redis::cmd("DEL").arg(keys).query_async::<i64>(&mut c).await }).await.map(drop)
     }
 }

@@ -17,9 +17,7 @@ use std::{
 
 use async_trait::async_trait;
 
-#[derive(Debug, thiserror::Error)]
-#[error("call registry unavailable: {0}")]
-pub struct Unavailable(pub String);
+pub use crate::redis_conn::Unavailable;
 
 #[async_trait]
 pub trait CallRegistry: Send + Sync {

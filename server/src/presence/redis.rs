@@ -22,7 +22,7 @@ use std::{
 
 use app::model::UserId;
 use async_trait::async_trait;
-use redis::{aio::MultiplexedConnection, Script};
+use redis::Script;
 
 use super::{
     registry::{Registry, Transition, Unavailable},
@@ -65,10 +65,6 @@ pub struct RedisRegistry {
     started: AtomicBool,
 }
 
-fn unavailable(e: redis::RedisError) -> Unavailable {
-    Unavailable(e.to_string())
-}
-
 fn parse(value: &str) -> Tally {
     let mut parts = value.split(':').map(|n| n.parse().unwrap_or(0));
     Tally { connections: parts.next().unwrap_or(0), active: parts.next().unwrap_or(0) }
@@ -99,17 +95,10 @@ impl RedisRegistry {
         format!("{}:node:{node}:{what}", self.namespace)
     }
 
-    async fn with_conn<T, F, Fut>(&self, f: F) -> Result<T, Unavailable>
-    where
-        F: FnOnce(MultiplexedConnection) -> Fut,
-        Fut: std::future::Future<Output = redis::RedisResult<T>>,
-    {
-        self.conn.run(f).await.map_err(unavailable)
-    }
-
     async fn set(&self, node: &str, user: &UserId, tally: Tally) -> Result<Transition, Unavailable> {
         let sums: Vec<u32> = self
-            .with_conn(|mut c| async move {
+            .conn
+            .query(|mut c| async move {
                 self.record
                     .key(self.user_key(&user.0))
                     .key(self.node_key(node, "users"))
@@ -134,7 +123,8 @@ impl RedisRegistry {
     /// Removes every tally `node` holds; answers the transitions.
     async fn clear(&self, node: &str) -> Result<Vec<Transition>, Unavailable> {
         let users: Vec<String> = self
-            .with_conn(|mut c| async move { redis::cmd("SMEMBERS").arg(self.node_key(node, "users")).query_async(&mut c).await })
+            .conn
+            .query(|mut c| async move { redis::cmd("SMEMBERS").arg(self.node_key(node, "users")).query_async(&mut c).await })
             .await?;
         let mut transitions = Vec::new();
         for user in users {
@@ -146,11 +136,12 @@ impl RedisRegistry {
     /// Clears the nodes whose heartbeat ran out, each by one node only.
     async fn reap(&self) -> Result<Vec<Transition>, Unavailable> {
         let nodes: Vec<String> =
-            self.with_conn(|mut c| async move { redis::cmd("SMEMBERS").arg(self.nodes_key()).query_async(&mut c).await }).await?;
+            self.conn.query(|mut c| async move { redis::cmd("SMEMBERS").arg(self.nodes_key()).query_async(&mut c).await }).await?;
         let mut transitions = Vec::new();
         for node in nodes.into_iter().filter(|n| *n != self.node) {
             let claimed: Option<String> = self
-                .with_conn(|mut c| {
+                .conn
+                .query(|mut c| {
                     let node = node.clone();
                     async move {
                         let alive: bool = redis::cmd("EXISTS").arg(self.node_key(&node, "alive")).query_async(&mut c).await?;
@@ -172,7 +163,7 @@ impl RedisRegistry {
                 tracing::info!(%node, "a node's heartbeat ran out: its users' connections are gone");
                 transitions.extend(self.clear(&node).await?);
                 let node = node.clone();
-                self.with_conn(|mut c| async move { redis::cmd("SREM").arg(self.nodes_key()).arg(node).query_async::<i64>(&mut c).await })
+                self.conn.query(|mut c| async move { redis::cmd("SREM").arg(self.nodes_key()).arg(node).query_async::<i64>(&mut c).await })
                     .await?;
             }
         }
@@ -191,7 +182,7 @@ impl Registry for RedisRegistry {
         for user in users {
             pipe.cmd("HVALS").arg(self.user_key(&user.0));
         }
-        let values: Vec<Vec<String>> = self.with_conn(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+        let values: Vec<Vec<String>> = self.conn.query(|mut c| async move { pipe.query_async(&mut c).await }).await?;
         Ok(users
             .iter()
             .zip(values)
@@ -207,7 +198,7 @@ impl Registry for RedisRegistry {
             self.started.store(true, Ordering::Release);
         }
         let (node, ttl) = (self.node.clone(), self.ttl.as_millis() as u64);
-        self.with_conn(|mut c| async move {
+        self.conn.query(|mut c| async move {
             redis::pipe()
                 .cmd("SET")
                 .arg(self.node_key(&node, "alive"))

@@ -21,9 +21,7 @@ pub struct Transition {
     pub after: Tally,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("presence registry unavailable: {0}")]
-pub struct Unavailable(pub String);
+pub use crate::redis_conn::Unavailable;
 
 #[async_trait]
 pub trait Registry: Send + Sync {
