@@ -326,6 +326,12 @@ impl WsErrorCode {
     pub fn is_call_error(self) -> bool {
         matches!(self, WsErrorCode::NotInCall | WsErrorCode::CannotCall | WsErrorCode::BadSignal | WsErrorCode::Busy)
     }
+
+    /// Codes only a room's signalling (join, answer) is refused with: the
+    /// open room hears them, whatever step they answer.
+    pub fn is_room_error(self) -> bool {
+        matches!(self, WsErrorCode::BadSdp | WsErrorCode::NoRoom | WsErrorCode::RoomFull | WsErrorCode::MediaUnavailable)
+    }
 }
 
 /// Close codes the server ends a websocket with, beyond the standard ones.

@@ -237,7 +237,8 @@ mod browser {
                 ServerFrame::RoomLeft { conversation_id, kind, reason } if mine(&conversation_id, &kind) => {
                     self.close(Phase::Out(Some(reason)));
                 }
-                ServerFrame::Error { code, .. } if self.phase_untracked() == Phase::Joining => {
+                // Refused while joining, or an answer to a renegotiation refused.
+                ServerFrame::Error { code, .. } if self.phase_untracked() == Phase::Joining || code.is_room_error() => {
                     return Err(Msg::for_room_error(code));
                 }
                 _ => {}
