@@ -104,6 +104,13 @@ async function fitsThePhone(element: ReturnType<Page['getByTestId']>) {
   expect(box.x + box.width).toBeLessThanOrEqual(PHONE.width);
 }
 
+/** `a` calls `b` by video, `b` accepts, and `b` decodes `a`'s video. */
+async function videoCallFlowing(a: Page, b: Page) {
+  await a.getByTestId('call-video').click();
+  await b.getByTestId('call-accept').click();
+  await expect.poll(() => framesDecoded(b), { timeout: 20_000 }).toBeGreaterThan(10);
+}
+
 function records(page: Page) {
   return page.getByTestId('call-record');
 }
@@ -231,9 +238,7 @@ test('a callee whose connection drops comes back into the call (the server waits
     }),
   );
   const before = await records(a).count();
-  await a.getByTestId('call-video').click();
-  await b.getByTestId('call-accept').click();
-  await expect.poll(() => framesDecoded(b), { timeout: 20_000 }).toBeGreaterThan(10);
+  await videoCallFlowing(a, b);
   for (const id of ['call-mute', 'call-camera', 'call-hangup']) {
     await expect(b.getByTestId(id)).toBeInViewport();
   }
@@ -260,9 +265,7 @@ test('a callee whose connection drops comes back into the call (the server waits
 test('when the media path fails, the caller restarts ICE and the call goes on', async ({ browser, baseURL }) => {
   const a = await open(browser, baseURL!, alice, `/chats/${chat}`);
   const b = await open(browser, baseURL!, bob, `/chats/${chat}`);
-  await a.getByTestId('call-video').click();
-  await b.getByTestId('call-accept').click();
-  await expect.poll(() => framesDecoded(b), { timeout: 20_000 }).toBeGreaterThan(10);
+  await videoCallFlowing(a, b);
   const before = await ufrag(a);
   // The loopback path cannot be cut from here, so the caller's connection
   // is made to report "disconnected", as it would when the network drops.
@@ -312,9 +315,7 @@ test('a real network drop: ICE goes down, the caller restarts it and the frames 
   test.skip(!mayCutLoopback(), 'takes loopback down: only as root in a network namespace of its own');
   const a = await open(browser, baseURL!, alice, `/chats/${chat}`);
   const b = await open(browser, baseURL!, bob, `/chats/${chat}`);
-  await a.getByTestId('call-video').click();
-  await b.getByTestId('call-accept').click();
-  await expect.poll(() => framesDecoded(b), { timeout: 20_000 }).toBeGreaterThan(10);
+  await videoCallFlowing(a, b);
   const before = await ufrag(a);
   loopback('down');
   try {
