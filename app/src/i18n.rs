@@ -771,6 +771,15 @@ impl I18n {
         msg.text(self.locale.get())
     }
 
+    /// The text of `msg` as a view or attribute value that follows the language.
+    ///
+    /// Every label goes through this one closure type, so the reactive text
+    /// code is compiled once for all of them rather than once per label
+    /// (`move || i18n.t(..)` at each place is a type, and code, of its own).
+    pub fn tr(self, msg: Msg) -> impl Fn() -> &'static str + Copy + Send + Sync + 'static {
+        move || self.t(msg)
+    }
+
     /// What to tell the user about `err`; reactive like [`I18n::t`].
     pub fn error(&self, err: &ApiError) -> String {
         match Msg::for_error(err) {

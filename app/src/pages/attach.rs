@@ -124,7 +124,7 @@ pub fn AttachControls(id: ConversationId, at_bottom: RwSignal<bool>) -> impl Int
                                     data-testid="upload-progress"
                                     max="100"
                                     value=format!("{:.0}", sent * 100.0)
-                                    aria-label=move || i18n.t(Msg::UploadProgress)
+                                    aria-label=i18n.tr(Msg::UploadProgress)
                                 ></progress>
                             }
                         })
@@ -147,11 +147,11 @@ pub fn AttachControls(id: ConversationId, at_bottom: RwSignal<bool>) -> impl Int
             fallback=move || {
                 view! {
                     <div class="attach-controls">
-                    <label class="icon-button attach-button" title=move || i18n.t(Msg::AttachFile)>
+                    <label class="icon-button attach-button" title=i18n.tr(Msg::AttachFile)>
                         <svg viewBox="0 0 24 24" aria-hidden="true">
                             <path d="M12 5v14M5 12h14" fill="none" stroke="currentColor" stroke-width="2.5" stroke-linecap="round"></path>
                         </svg>
-                        <span class="visually-hidden">{move || i18n.t(Msg::AttachFile)}</span>
+                        <span class="visually-hidden">{i18n.tr(Msg::AttachFile)}</span>
                         <input
                             type="file"
                             class="visually-hidden"
@@ -164,8 +164,8 @@ pub fn AttachControls(id: ConversationId, at_bottom: RwSignal<bool>) -> impl Int
                         type="button"
                         class="icon-button"
                         data-testid="record-voice"
-                        title=move || i18n.t(Msg::RecordVoice)
-                        aria-label=move || i18n.t(Msg::RecordVoice)
+                        title=i18n.tr(Msg::RecordVoice)
+                        aria-label=i18n.tr(Msg::RecordVoice)
                         disabled=busy
                         on:click=move |_| record(false)
                     >
@@ -178,8 +178,8 @@ pub fn AttachControls(id: ConversationId, at_bottom: RwSignal<bool>) -> impl Int
                         type="button"
                         class="icon-button"
                         data-testid="record-video"
-                        title=move || i18n.t(Msg::RecordVideo)
-                        aria-label=move || i18n.t(Msg::RecordVideo)
+                        title=i18n.tr(Msg::RecordVideo)
+                        aria-label=i18n.tr(Msg::RecordVideo)
                         disabled=busy
                         on:click=move |_| record(true)
                     >
@@ -197,13 +197,13 @@ pub fn AttachControls(id: ConversationId, at_bottom: RwSignal<bool>) -> impl Int
             </Show>
             <div class="recording" data-testid="recording" aria-live="polite">
                 <span class="recording-dot" aria-hidden="true"></span>
-                <span>{move || i18n.t(Msg::Recording)}</span>
+                <span>{i18n.tr(Msg::Recording)}</span>
                 <span data-testid="recording-time">{move || clock(elapsed_ms.get())}</span>
                 <button type="button" class="btn" data-testid="record-stop" on:click=finish>
-                    {move || i18n.t(Msg::StopAndSend)}
+                    {i18n.tr(Msg::StopAndSend)}
                 </button>
                 <button type="button" class="link-button" data-testid="record-cancel" on:click=cancel>
-                    {move || i18n.t(Msg::CancelRecording)}
+                    {i18n.tr(Msg::CancelRecording)}
                 </button>
             </div>
         </Show>

@@ -48,7 +48,7 @@ fn Picture(attachment: Attachment, url: String) -> impl IntoView {
             <button
                 type="button"
                 class="thumbnail-button"
-                aria-label=move || i18n.t(Msg::ShowFullImage)
+                aria-label=i18n.tr(Msg::ShowFullImage)
                 on:click=move |_| open.set(true)
             >
                 <img src=thumbnail width=width height=height alt=name.clone() loading="lazy" data-testid="attachment-image"/>
@@ -57,7 +57,7 @@ fn Picture(attachment: Attachment, url: String) -> impl IntoView {
                 <div class="lightbox" role="dialog" aria-modal="true" data-testid="lightbox" on:click=move |_| open.set(false)>
                     <img src=url.clone() alt=name.clone() data-testid="full-image"/>
                     <button type="button" class="btn" on:click=move |_| open.set(false)>
-                        {move || i18n.t(Msg::CloseImage)}
+                        {i18n.tr(Msg::CloseImage)}
                     </button>
                 </div>
             </Show>
@@ -76,7 +76,7 @@ fn FileCard(attachment: Attachment, url: String) -> impl IntoView {
                 <span class="muted">
                     {size(attachment.size)} " · "
                     <a href=url download=attachment.name.clone() data-testid="attachment-download">
-                        {move || i18n.t(Msg::DownloadFile)}
+                        {i18n.tr(Msg::DownloadFile)}
                     </a>
                 </span>
             </span>

@@ -91,13 +91,13 @@ pub fn AvatarUpload() -> impl IntoView {
                         on:change=on_change
                     />
                 </Field>
-                <p class="hint">{move || i18n.t(Msg::AvatarHint)}</p>
+                <p class="hint">{i18n.tr(Msg::AvatarHint)}</p>
                 <Show when=move || progress.get().is_some()>
                     <progress
                         data-testid="avatar-progress"
                         max="100"
                         value=move || format!("{:.0}", progress.get().unwrap_or_default() * 100.0)
-                        aria-label=move || i18n.t(Msg::UploadProgress)
+                        aria-label=i18n.tr(Msg::UploadProgress)
                     ></progress>
                 </Show>
             </div>

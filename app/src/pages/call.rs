@@ -373,8 +373,8 @@ pub fn CallButtons(conversation: ConversationId, peer: PublicProfile) -> impl In
                 type="button"
                 class="btn secondary small icon-button"
                 data-testid=testid
-                title=move || i18n.t(label)
-                aria-label=move || i18n.t(label)
+                title=i18n.tr(label)
+                aria-label=i18n.tr(label)
                 disabled=move || !desk.idle()
                 on:click=move |_| desk.call(conversation.clone(), peer.clone(), media)
             >
@@ -393,7 +393,7 @@ pub fn CallOverlay() -> impl IntoView {
     let desk = use_call_desk();
     move || match desk.phase.get() {
         Phase::Idle => desk.notice.get().map(|notice| {
-            view! { <div class="call-notice" role="status" data-testid="call-notice">{move || i18n.t(notice)}</div> }.into_any()
+            view! { <div class="call-notice" role="status" data-testid="call-notice">{i18n.tr(notice)}</div> }.into_any()
         }),
         Phase::Incoming { call, accepting } => {
             let what = if call.media == CallMedia::Video { Msg::CallIncomingVideo } else { Msg::CallIncomingVoice };
@@ -406,7 +406,7 @@ pub fn CallOverlay() -> impl IntoView {
                         <p class="call-what">{move || i18n.t(if accepting { Msg::CallConnecting } else { what })}</p>
                         <div class="call-actions">
                             <button type="button" class="btn danger" data-testid="call-decline" on:click=move |_| desk.decline()>
-                                {move || i18n.t(Msg::CallDecline)}
+                                {i18n.tr(Msg::CallDecline)}
                             </button>
                             <button
                                 type="button"
@@ -415,7 +415,7 @@ pub fn CallOverlay() -> impl IntoView {
                                 disabled=accepting
                                 on:click=move |_| desk.accept()
                             >
-                                {move || i18n.t(Msg::CallAccept)}
+                                {i18n.tr(Msg::CallAccept)}
                             </button>
                         </div>
                     </div>
@@ -428,10 +428,10 @@ pub fn CallOverlay() -> impl IntoView {
                 <div class="call-overlay" role="dialog" aria-labelledby="call-who" data-testid="call-outgoing">
                     <Avatar url=peer.avatar.clone() name=peer.nickname.clone() large=true/>
                     <p id="call-who" class="call-who">{peer.nickname.clone()}</p>
-                    <p class="call-what">{move || i18n.t(Msg::CallCalling)}</p>
+                    <p class="call-what">{i18n.tr(Msg::CallCalling)}</p>
                     <div class="call-actions">
                         <button type="button" class="btn danger" data-testid="call-cancel" on:click=move |_| desk.hang_up()>
-                            {move || i18n.t(Msg::CallCancel)}
+                            {i18n.tr(Msg::CallCancel)}
                         </button>
                     </div>
                 </div>
@@ -525,11 +525,11 @@ fn InCall(peer: PublicProfile, media: CallMedia, answered_ms: Millis) -> impl In
                 </Show>
                 <Show when=several_cameras>
                     <button type="button" class="btn secondary" data-testid="call-switch" on:click=move |_| desk.switch_camera()>
-                        {move || i18n.t(Msg::CallSwitchCamera)}
+                        {i18n.tr(Msg::CallSwitchCamera)}
                     </button>
                 </Show>
                 <button type="button" class="btn danger" data-testid="call-hangup" on:click=move |_| desk.hang_up()>
-                    {move || i18n.t(Msg::CallHangUp)}
+                    {i18n.tr(Msg::CallHangUp)}
                 </button>
             </div>
         </div>

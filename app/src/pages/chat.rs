@@ -54,7 +54,7 @@ fn Thread(id: ConversationId) -> impl IntoView {
     view! {
         <section class="thread" aria-labelledby="thread-title">
             <header class="thread-head">
-                <A href="/chats" attr:class="back" attr:aria-label=move || i18n.t(Msg::BackToChats)>
+                <A href="/chats" attr:class="back" attr:aria-label=i18n.tr(Msg::BackToChats)>
                     "‹"
                 </A>
                 {move || {
@@ -85,7 +85,7 @@ fn Thread(id: ConversationId) -> impl IntoView {
                         aria-expanded=move || panel.get().to_string()
                         on:click=move |_| panel.set(true)
                     >
-                        {move || i18n.t(Msg::GroupInfo)}
+                        {i18n.tr(Msg::GroupInfo)}
                     </button>
                 </Show>
             </header>

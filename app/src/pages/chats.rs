@@ -43,7 +43,7 @@ pub fn NoChatOpen() -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <section class="thread thread-empty">
-            <p class="muted">{move || i18n.t(Msg::PickChat)}</p>
+            <p class="muted">{i18n.tr(Msg::PickChat)}</p>
         </section>
     }
 }
@@ -92,20 +92,20 @@ fn ChatList() -> impl IntoView {
     let tab = move |filter: Option<ConversationKind>, label: Msg| {
         view! {
             <button type="button" class="tab" aria-pressed=move || (kind.get() == filter).to_string() on:click=move |_| kind.set(filter)>
-                {move || i18n.t(label)}
+                {i18n.tr(label)}
             </button>
         }
     };
     view! {
         <aside class="chat-list" aria-labelledby="chats-title">
             <div class="list-head">
-                <h1 id="chats-title">{move || i18n.t(Msg::ChatsTitle)}</h1>
+                <h1 id="chats-title">{i18n.tr(Msg::ChatsTitle)}</h1>
                 <div class="list-actions">
                     <button type="button" class="btn secondary small" data-testid="new-chat" on:click=move |_| dialog.set(Dialog::NewChat)>
-                        {move || i18n.t(Msg::NewChat)}
+                        {i18n.tr(Msg::NewChat)}
                     </button>
                     <button type="button" class="btn small" data-testid="new-group" on:click=move |_| dialog.set(Dialog::NewGroup)>
-                        {move || i18n.t(Msg::NewGroup)}
+                        {i18n.tr(Msg::NewGroup)}
                     </button>
                 </div>
             </div>
@@ -117,9 +117,9 @@ fn ChatList() -> impl IntoView {
             <Invitations/>
             {move || live.list_error().map(|e| view! { <p class="error" role="alert">{i18n.error(&e)}</p> })}
             {move || match ids.with(|ids| ids.as_ref().map(Vec::is_empty)) {
-                None => view! { <p class="muted">{move || i18n.t(Msg::Loading)}</p> }.into_any(),
-                Some(true) if kind.get().is_none() => view! { <p class="muted">{move || i18n.t(Msg::NoChatsYet)}</p> }.into_any(),
-                Some(true) => view! { <p class="muted">{move || i18n.t(Msg::NoChatsOfKind)}</p> }.into_any(),
+                None => view! { <p class="muted">{i18n.tr(Msg::Loading)}</p> }.into_any(),
+                Some(true) if kind.get().is_none() => view! { <p class="muted">{i18n.tr(Msg::NoChatsYet)}</p> }.into_any(),
+                Some(true) => view! { <p class="muted">{i18n.tr(Msg::NoChatsOfKind)}</p> }.into_any(),
                 Some(false) => ().into_any(),
             }}
             <ul class="chat-rows">
@@ -128,7 +128,7 @@ fn ChatList() -> impl IntoView {
                 </For>
             </ul>
             <p class="more-links">
-                <A href="/groups">{move || i18n.t(Msg::BrowseGroups)}</A>
+                <A href="/groups">{i18n.tr(Msg::BrowseGroups)}</A>
             </p>
             {move || match dialog.get() {
                 Dialog::None => ().into_any(),
@@ -178,7 +178,7 @@ fn ChatRow(id: ConversationId) -> impl IntoView {
                                 <span class="chat-row-preview">{move || preview(&s.conversation, &me, i18n)}</span>
                                 <span class="unread" data-testid="unread" hidden=unread == 0>
                                     {unread}
-                                    <span class="visually-hidden">" " {move || i18n.t(Msg::UnreadMessages)}</span>
+                                    <span class="visually-hidden">" " {i18n.tr(Msg::UnreadMessages)}</span>
                                 </span>
                             </span>
                         </span>
@@ -240,7 +240,7 @@ fn Invitations() -> impl IntoView {
         <FormFeedback state/>
         <Show when=move || invitations.with(|list| !list.is_empty())>
             <section class="invitations">
-                <h2>{move || i18n.t(Msg::Invitations)}</h2>
+                <h2>{i18n.tr(Msg::Invitations)}</h2>
                 <ul class="rows">{rows.clone()}</ul>
             </section>
         </Show>

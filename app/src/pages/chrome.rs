@@ -27,7 +27,7 @@ pub fn Header() -> impl IntoView {
                 <img src="/icons/icon.svg" alt="" width="28" height="28"/>
                 <span>"Natter"</span>
             </a>
-            <nav class="account" aria-label=move || i18n.t(Msg::AccountMenu)>
+            <nav class="account" aria-label=i18n.tr(Msg::AccountMenu)>
                 // Empty while checking (always so on the server): no flash of
                 // the wrong links, no hydration mismatch.
                 {move || match session.auth() {
@@ -35,8 +35,8 @@ pub fn Header() -> impl IntoView {
                     Auth::SignedIn(me) => view! { <UserMenu me/> }.into_any(),
                     Auth::SignedOut(_) | Auth::Failed(_) => {
                         view! {
-                            <A href="/signin">{move || i18n.t(Msg::SignIn)}</A>
-                            <A href="/signup">{move || i18n.t(Msg::SignUp)}</A>
+                            <A href="/signin">{i18n.tr(Msg::SignIn)}</A>
+                            <A href="/signup">{i18n.tr(Msg::SignUp)}</A>
                         }
                             .into_any()
                     }
@@ -66,12 +66,12 @@ fn UserMenu(me: Me) -> impl IntoView {
             </span>
             <ConnectionIndicator/>
             <StatusPicker/>
-            <A href="/chats">{move || i18n.t(Msg::NavChats)}</A>
-            <A href="/profile">{move || i18n.t(Msg::NavProfile)}</A>
-            <A href="/friends">{move || i18n.t(Msg::NavFriends)}</A>
-            <A href="/devices">{move || i18n.t(Msg::NavDevices)}</A>
+            <A href="/chats">{i18n.tr(Msg::NavChats)}</A>
+            <A href="/profile">{i18n.tr(Msg::NavProfile)}</A>
+            <A href="/friends">{i18n.tr(Msg::NavFriends)}</A>
+            <A href="/devices">{i18n.tr(Msg::NavDevices)}</A>
             <button type="button" class="link-button" data-testid="signout" on:click=sign_out>
-                {move || i18n.t(Msg::SignOut)}
+                {i18n.tr(Msg::SignOut)}
             </button>
         </div>
     }
@@ -102,10 +102,10 @@ pub fn LanguageSwitcher() -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <label class="lang">
-            <span class="visually-hidden">{move || i18n.t(Msg::Language)}</span>
+            <span class="visually-hidden">{i18n.tr(Msg::Language)}</span>
             <select
                 data-testid="language"
-                aria-label=move || i18n.t(Msg::Language)
+                aria-label=i18n.tr(Msg::Language)
                 on:change=move |ev| {
                     if let Some(l) = Locale::from_tag(&event_target_value(&ev)) {
                         i18n.set_locale(l);

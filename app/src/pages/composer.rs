@@ -81,20 +81,20 @@ pub fn Composer(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoView 
                 type="button"
                 class="emoji-toggle"
                 data-testid="emoji-button"
-                aria-label=move || i18n.t(Msg::EmojiButton)
-                title=move || i18n.t(Msg::EmojiButton)
+                aria-label=i18n.tr(Msg::EmojiButton)
+                title=i18n.tr(Msg::EmojiButton)
                 aria-expanded=move || picker.get().to_string()
                 on:click=move |_| if picker.get_untracked() { close_picker() } else { picker.set(true) }
             >
                 "😊"
             </button>
-            <label class="visually-hidden" for="composer">{move || i18n.t(Msg::MessageLabel)}</label>
+            <label class="visually-hidden" for="composer">{i18n.tr(Msg::MessageLabel)}</label>
             <textarea
                 id="composer"
                 node_ref=textarea
                 rows="1"
                 data-testid="composer"
-                placeholder=move || i18n.t(Msg::WritePlaceholder)
+                placeholder=i18n.tr(Msg::WritePlaceholder)
                 aria-describedby="composer-count"
                 prop:value=move || text.get()
                 on:input=move |ev| {
@@ -112,11 +112,11 @@ pub fn Composer(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoView 
                     aria-live="polite"
                 >
                     {move || format!("{} / {MAX_TEXT_CHARS}", length.get())}
-                    <span class="visually-hidden">" " {move || i18n.t(Msg::CharactersUsed)}</span>
+                    <span class="visually-hidden">" " {i18n.tr(Msg::CharactersUsed)}</span>
                 </span>
             </Show>
             <button type="submit" class="btn" data-testid="send" disabled=move || !sendable()>
-                {move || i18n.t(Msg::Send)}
+                {i18n.tr(Msg::Send)}
             </button>
         </form>
     }

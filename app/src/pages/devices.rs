@@ -46,7 +46,7 @@ pub fn Devices() -> impl IntoView {
                 <div class="row-main">
                     <p class="row-title" title=user_agent>
                         {name}
-                        {current.then(|| view! { <span class="badge">{move || i18n.t(Msg::ThisDevice)}</span> })}
+                        {current.then(|| view! { <span class="badge">{i18n.tr(Msg::ThisDevice)}</span> })}
                     </p>
                     <p class="muted">
                         {move || format!("{}: {}", i18n.t(Msg::SignedInAt), i18n.time(signed_in_ms))}
@@ -67,11 +67,11 @@ pub fn Devices() -> impl IntoView {
 
     view! {
         <section class="card wide">
-            <h1>{move || i18n.t(Msg::DevicesTitle)}</h1>
-            <p class="muted">{move || i18n.t(Msg::DevicesIntro)}</p>
+            <h1>{i18n.tr(Msg::DevicesTitle)}</h1>
+            <p class="muted">{i18n.tr(Msg::DevicesIntro)}</p>
             <FormFeedback state/>
             {move || match devices.get() {
-                None => view! { <p class="muted">{move || i18n.t(Msg::Loading)}</p> }.into_any(),
+                None => view! { <p class="muted">{i18n.tr(Msg::Loading)}</p> }.into_any(),
                 Some(list) => view! { <ul class="rows">{list.into_iter().map(row).collect_view()}</ul> }.into_any(),
             }}
         </section>

@@ -54,7 +54,7 @@ pub fn Dialog(
                         type="button"
                         class="icon-button"
                         data-testid="close-dialog"
-                        aria-label=move || i18n.t(Msg::Close)
+                        aria-label=i18n.tr(Msg::Close)
                         on:click=move |_| on_close.run(())
                     >
                         "×"

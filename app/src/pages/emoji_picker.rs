@@ -148,7 +148,7 @@ fn EmojiPicker(#[prop(into)] on_pick: Callback<String>, #[prop(into)] on_close: 
         <div
             class="emoji-picker"
             role="dialog"
-            aria-label=move || i18n.t(Msg::EmojiButton)
+            aria-label=i18n.tr(Msg::EmojiButton)
             data-testid="emoji-picker"
             on:keydown=move |ev| {
                 if ev.key() == "Escape" {
@@ -162,8 +162,8 @@ fn EmojiPicker(#[prop(into)] on_pick: Callback<String>, #[prop(into)] on_close: 
                 class="emoji-search"
                 node_ref=search_box
                 data-testid="emoji-search"
-                placeholder=move || i18n.t(Msg::EmojiSearch)
-                aria-label=move || i18n.t(Msg::EmojiSearch)
+                placeholder=i18n.tr(Msg::EmojiSearch)
+                aria-label=i18n.tr(Msg::EmojiSearch)
                 prop:value=move || query.get()
                 on:input=move |ev| query.set(event_target_value(&ev))
                 on:keydown=on_search_key

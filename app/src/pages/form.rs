@@ -168,7 +168,7 @@ pub fn Field(state: FormState, name: &'static str, label: Msg, children: Childre
     let i18n = use_i18n();
     view! {
         <div class="field">
-            <label for=name>{move || i18n.t(label)}</label>
+            <label for=name>{i18n.tr(label)}</label>
             {children()}
             {move || {
                 state
@@ -243,7 +243,7 @@ pub fn CheckField(label: Msg, checked: RwSignal<bool>, testid: &'static str) -> 
                 prop:checked=move || checked.get()
                 on:change=move |ev| checked.set(event_target_checked(&ev))
             />
-            <span>{move || i18n.t(label)}</span>
+            <span>{i18n.tr(label)}</span>
         </label>
     }
 }
@@ -270,7 +270,7 @@ pub fn ActionButton(
             disabled=move || state.pending()
             on:click=move |_| on_click()
         >
-            {move || i18n.t(label)}
+            {i18n.tr(label)}
         </button>
     }
 }

@@ -78,10 +78,10 @@ pub fn Friends() -> impl IntoView {
             Some(Relation::Stranger) => button(id.clone(), Method::Post, Msg::AddFriend, "add-friend").into_any(),
             Some(Relation::Incoming) => button(id.clone(), Method::Post, Msg::Accept, "accept").into_any(),
             Some(Relation::Outgoing) => {
-                view! { <span class="badge">{move || i18n.t(Msg::RequestSent)}</span> }.into_any()
+                view! { <span class="badge">{i18n.tr(Msg::RequestSent)}</span> }.into_any()
             }
             Some(Relation::Friend) => {
-                view! { <span class="badge">{move || i18n.t(Msg::AlreadyFriends)}</span> }.into_any()
+                view! { <span class="badge">{i18n.tr(Msg::AlreadyFriends)}</span> }.into_any()
             }
             None => ().into_any(),
         };
@@ -90,7 +90,7 @@ pub fn Friends() -> impl IntoView {
 
     view! {
         <section class="card wide">
-            <h1>{move || i18n.t(Msg::FriendsTitle)}</h1>
+            <h1>{i18n.tr(Msg::FriendsTitle)}</h1>
             <UserSearch testid="friend-search" actions=result_action/>
             <FormFeedback state=actions/>
             {move || {

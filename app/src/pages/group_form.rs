@@ -107,7 +107,7 @@ pub fn GroupFields(state: FormState, draft: GroupDraft) -> impl IntoView {
                 }
             ></textarea>
         </Field>
-        <div class="checks" role="group" aria-label=move || i18n.t(Msg::GroupSettings)>
+        <div class="checks" role="group" aria-label=i18n.tr(Msg::GroupSettings)>
             <CheckField label=Msg::PublicGroup checked=draft.public testid="group-public"/>
             <CheckField label=Msg::OpenGroup checked=draft.open testid="group-open"/>
         </div>

@@ -89,7 +89,7 @@ fn GroupPanel(id: ConversationId, #[prop(into)] on_close: Callback<()>) -> impl 
                             <p class="muted">{d.conversation.description}</p>
                             <ConversationStatusPicker conversation=conversation.clone()/>
                             <h3>
-                                {move || i18n.t(Msg::Participants)}
+                                {i18n.tr(Msg::Participants)}
                                 " "
                                 <span class="muted" data-testid="online-count">
                                     {move || format!("· {} {}", online(), i18n.t(Msg::Online))}
@@ -114,7 +114,7 @@ fn GroupPanel(id: ConversationId, #[prop(into)] on_close: Callback<()>) -> impl 
                     })
             }}
             <section>
-                <h3>{move || i18n.t(Msg::InvitePeople)}</h3>
+                <h3>{i18n.tr(Msg::InvitePeople)}</h3>
                 <FormFeedback state=invites/>
                 <UserSearch testid="invite-search" actions=invite_button/>
             </section>
@@ -166,7 +166,7 @@ fn GroupEditor(conversation: Conversation, details: RwSignal<Option<Conversation
     };
     view! {
         <section>
-            <h3>{move || i18n.t(Msg::GroupSettings)}</h3>
+            <h3>{i18n.tr(Msg::GroupSettings)}</h3>
             <Form state submit=Msg::Save on_submit=submit testid="save-group">
                 <GroupFields state draft/>
             </Form>

@@ -43,7 +43,7 @@ pub fn Groups() -> impl IntoView {
     let row = move |entry: DirectoryEntry| {
         let c = entry.conversation;
         let action = if entry.joined {
-            view! { <A href=format!("/chats/{}", c.id) attr:class="btn secondary small">{move || i18n.t(Msg::OpenChat)}</A> }
+            view! { <A href=format!("/chats/{}", c.id) attr:class="btn secondary small">{i18n.tr(Msg::OpenChat)}</A> }
                 .into_any()
         } else if c.join_policy == JoinPolicy::Open {
             let open_chat = open_chat.clone();
@@ -51,7 +51,7 @@ pub fn Groups() -> impl IntoView {
             let on_click = move || state.run([], join(id.clone()), open_chat.clone());
             view! { <ActionButton state label=Msg::Join testid="join" on_click/> }.into_any()
         } else {
-            view! { <span class="badge">{move || i18n.t(Msg::InviteOnly)}</span> }.into_any()
+            view! { <span class="badge">{i18n.tr(Msg::InviteOnly)}</span> }.into_any()
         };
         let members = entry.members;
         view! {
@@ -68,13 +68,13 @@ pub fn Groups() -> impl IntoView {
     };
     view! {
         <section class="card wide">
-            <h1>{move || i18n.t(Msg::GroupsTitle)}</h1>
-            <p class="muted">{move || i18n.t(Msg::GroupsIntro)}</p>
+            <h1>{i18n.tr(Msg::GroupsTitle)}</h1>
+            <p class="muted">{i18n.tr(Msg::GroupsIntro)}</p>
             <FormFeedback state/>
             {move || match entries.get() {
-                None => view! { <p class="muted">{move || i18n.t(Msg::Loading)}</p> }.into_any(),
+                None => view! { <p class="muted">{i18n.tr(Msg::Loading)}</p> }.into_any(),
                 Some(list) if list.is_empty() => {
-                    view! { <p class="muted">{move || i18n.t(Msg::NoPublicGroups)}</p> }.into_any()
+                    view! { <p class="muted">{i18n.tr(Msg::NoPublicGroups)}</p> }.into_any()
                 }
                 Some(list) => view! { <ul class="rows">{list.into_iter().map(row.clone()).collect_view()}</ul> }.into_any(),
             }}

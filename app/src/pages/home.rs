@@ -15,9 +15,9 @@ pub fn Home() -> impl IntoView {
     ];
     view! {
         <section class="hero">
-            <h1 data-testid="headline">{move || i18n.t(Msg::HomeHeadline)}</h1>
-            <p class="tagline">{move || i18n.t(Msg::Tagline)}</p>
-            <p>{move || i18n.t(Msg::HomeIntro)}</p>
+            <h1 data-testid="headline">{i18n.tr(Msg::HomeHeadline)}</h1>
+            <p class="tagline">{i18n.tr(Msg::Tagline)}</p>
+            <p>{i18n.tr(Msg::HomeIntro)}</p>
             <ul class="features">
                 {features.into_iter().map(|m| view! { <li>{move || i18n.t(m)}</li> }).collect_view()}
             </ul>
@@ -34,9 +34,9 @@ pub fn NotFound() -> impl IntoView {
     }
     view! {
         <section class="hero">
-            <h1>{move || i18n.t(Msg::NotFoundTitle)}</h1>
-            <p>{move || i18n.t(Msg::NotFoundBody)}</p>
-            <a href="/">{move || i18n.t(Msg::BackHome)}</a>
+            <h1>{i18n.tr(Msg::NotFoundTitle)}</h1>
+            <p>{i18n.tr(Msg::NotFoundBody)}</p>
+            <a href="/">{i18n.tr(Msg::BackHome)}</a>
         </section>
     }
 }

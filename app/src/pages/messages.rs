@@ -98,12 +98,12 @@ pub fn MessageList(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoVi
                     disabled=move || older.pending()
                     on:click=move |_| load_older()
                 >
-                    {move || i18n.t(Msg::LoadEarlier)}
+                    {i18n.tr(Msg::LoadEarlier)}
                 </button>
             </Show>
             <FormFeedback state=older/>
             <Show when=move || loaded.get() && lines.with(Vec::is_empty)>
-                <p class="muted no-messages">{move || i18n.t(Msg::NoMessagesYet)}</p>
+                <p class="muted no-messages">{i18n.tr(Msg::NoMessagesYet)}</p>
             </Show>
             <ol class="message-rows">
                 <For each=move || rows.get() key=Row::key let:row>
@@ -208,7 +208,7 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
         }
         (Some(attachment), _) => view! { <AttachmentView kind attachment=*attachment/> {caption} }.into_any(),
         (None, Some(label)) => {
-            view! { <p class="message-text" data-testid="message-text"><em>{move || i18n.t(label)}</em></p> }.into_any()
+            view! { <p class="message-text" data-testid="message-text"><em>{i18n.tr(label)}</em></p> }.into_any()
         }
         (None, None) => caption.into_any(),
     };
@@ -230,7 +230,7 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
                     <time class="message-time" data-testid="message-time" title=move || i18n.time(created_ms)>
                         {move || i18n.clock(created_ms)}
                     </time>
-                    {pending.then(|| view! { <span class="sending">{move || i18n.t(Msg::Sending)}</span> })}
+                    {pending.then(|| view! { <span class="sending">{i18n.tr(Msg::Sending)}</span> })}
                 </p>
                 {body}
                 {failure
@@ -244,7 +244,7 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
                                 data-testid="retry"
                                 on:click=move |_| live.retry(conversation.clone(), &client_id)
                             >
-                                {move || i18n.t(Msg::Retry)}
+                                {i18n.tr(Msg::Retry)}
                             </button>
                         });
                         view! {

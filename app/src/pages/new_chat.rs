@@ -59,7 +59,7 @@ fn NewChat(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
                                     view! { <Person person=p testid="friend-row">{button}</Person> }
                                 });
                             view! {
-                                <h3>{move || i18n.t(Msg::YourFriends)}</h3>
+                                <h3>{i18n.tr(Msg::YourFriends)}</h3>
                                 <ul class="rows">{rows.collect_view()}</ul>
                             }
                         })

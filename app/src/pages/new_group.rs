@@ -77,8 +77,8 @@ fn NewGroup(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
             <Form state submit=Msg::CreateGroup on_submit=submit testid="create-group">
                 <GroupFields state draft/>
                 <fieldset class="members">
-                    <legend>{move || i18n.t(Msg::PickMembers)}</legend>
-                    <p class="hint">{move || i18n.t(Msg::NoFriendsToPick)}</p>
+                    <legend>{i18n.tr(Msg::PickMembers)}</legend>
+                    <p class="hint">{i18n.tr(Msg::NoFriendsToPick)}</p>
                     <ul class="rows">{move || friends.get().into_iter().map(pick).collect_view()}</ul>
                 </fieldset>
             </Form>

@@ -41,7 +41,7 @@ pub fn PasswordSettings() -> impl IntoView {
     };
     view! {
         <section class="card">
-            <h1>{move || i18n.t(Msg::ChangePassword)}</h1>
+            <h1>{i18n.tr(Msg::ChangePassword)}</h1>
             <Form state submit=Msg::ChangePassword on_submit=submit>
                 // Tells password managers whose password changes.
                 <input

@@ -61,7 +61,7 @@ pub fn UserSearch(
                 .get()
                 .map(|people| {
                     if people.is_empty() {
-                        return view! { <p class="muted">{move || i18n.t(Msg::NoOneFound)}</p> }.into_any();
+                        return view! { <p class="muted">{i18n.tr(Msg::NoOneFound)}</p> }.into_any();
                     }
                     let rows = people
                         .into_iter()

@@ -74,11 +74,11 @@ pub fn StatusPicker() -> impl IntoView {
     let current = move || live.status().map(|s| s.status).unwrap_or_default();
     view! {
         <label class="status-picker">
-            <span class="visually-hidden">{move || i18n.t(Msg::MyStatus)}</span>
+            <span class="visually-hidden">{i18n.tr(Msg::MyStatus)}</span>
             <span class="presence" data-presence=move || status_name(current()) aria-hidden="true"></span>
             <select
                 data-testid="my-status"
-                aria-label=move || i18n.t(Msg::MyStatus)
+                aria-label=i18n.tr(Msg::MyStatus)
                 on:change=move |ev| {
                     if let Some(status) = status_named(&event_target_value(&ev)) {
                         live.set_status(SetStatus { status: Some(status), conversation_id: None });
@@ -104,7 +104,7 @@ pub fn ConversationStatusPicker(conversation: ConversationId) -> impl IntoView {
     };
     view! {
         <label class="field status-here">
-            <span>{move || i18n.t(Msg::StatusHere)}</span>
+            <span>{i18n.tr(Msg::StatusHere)}</span>
             <select
                 data-testid="status-here"
                 on:change=move |ev| {
@@ -113,7 +113,7 @@ pub fn ConversationStatusPicker(conversation: ConversationId) -> impl IntoView {
                 }
             >
                 <option value="" selected=move || current().is_none()>
-                    {move || i18n.t(Msg::StatusAsEverywhere)}
+                    {i18n.tr(Msg::StatusAsEverywhere)}
                 </option>
                 {status_options(move |s| current() == Some(s))}
             </select>

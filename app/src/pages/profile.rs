@@ -47,23 +47,23 @@ pub fn Profile() -> impl IntoView {
 
     view! {
         <section class="card wide">
-            <h1>{move || i18n.t(Msg::ProfileTitle)}</h1>
+            <h1>{i18n.tr(Msg::ProfileTitle)}</h1>
             <div class="profile-head">
                 <AvatarUpload/>
                 <div>
                     <h2 class="profile-name" data-testid="profile-nickname">{move || me().map(|m| m.nickname)}</h2>
                     <dl class="facts">
-                        <dt>{move || i18n.t(Msg::Email)}</dt>
+                        <dt>{i18n.tr(Msg::Email)}</dt>
                         <dd data-testid="profile-email">{move || me().map(|m| m.email)}</dd>
-                        <dt>{move || i18n.t(Msg::MemberSince)}</dt>
+                        <dt>{i18n.tr(Msg::MemberSince)}</dt>
                         <dd>{move || me().map(|m| i18n.time(m.created_ms))}</dd>
-                        <dt>{move || i18n.t(Msg::LastSignIn)}</dt>
+                        <dt>{i18n.tr(Msg::LastSignIn)}</dt>
                         <dd>
                             {move || {
                                 me().map(|m| m.last_login_ms.map_or_else(|| i18n.t(Msg::Never).to_owned(), |t| i18n.time(t)))
                             }}
                         </dd>
-                        <dt>{move || i18n.t(Msg::SignInCount)}</dt>
+                        <dt>{i18n.tr(Msg::SignInCount)}</dt>
                         <dd data-testid="profile-login-count">{move || me().map(|m| m.login_count)}</dd>
                     </dl>
                 </div>
@@ -85,7 +85,7 @@ pub fn Profile() -> impl IntoView {
                             .map(|(g, label)| {
                                 view! {
                                     <option value=g.code().to_string() selected=move || gender.get() == g>
-                                        {move || i18n.t(label)}
+                                        {i18n.tr(label)}
                                     </option>
                                 }
                             })
@@ -94,8 +94,8 @@ pub fn Profile() -> impl IntoView {
                 </Field>
             </Form>
             <p class="links">
-                <A href="/settings/password">{move || i18n.t(Msg::ChangePassword)}</A>
-                <A href="/devices">{move || i18n.t(Msg::NavDevices)}</A>
+                <A href="/settings/password">{i18n.tr(Msg::ChangePassword)}</A>
+                <A href="/devices">{i18n.tr(Msg::NavDevices)}</A>
             </p>
         </section>
     }

@@ -270,7 +270,7 @@ fn Tile(
             </Show>
             <span class="room-tile-name">
                 {name}
-                <span class="visually-hidden" hidden=move || !speaking_now()>" " {move || i18n.t(Msg::RoomSpeaking)}</span>
+                <span class="visually-hidden" hidden=move || !speaking_now()>" " {i18n.tr(Msg::RoomSpeaking)}</span>
             </span>
         </li>
     }

@@ -220,7 +220,7 @@ pub fn RequireUser(children: ChildrenFn) -> impl IntoView {
                 Auth::Failed(e) if hydrated.get() => {
                     view! { <p class="error" role="alert">{move || i18n.error(&e)}</p> }.into_any()
                 }
-                _ => view! { <p class="muted">{move || i18n.t(Msg::Loading)}</p> }.into_any(),
+                _ => view! { <p class="muted">{i18n.tr(Msg::Loading)}</p> }.into_any(),
             }
         >
             {children()}

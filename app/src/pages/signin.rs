@@ -42,7 +42,7 @@ pub fn SignIn() -> impl IntoView {
     };
     view! {
         <section class="card">
-            <h1>{move || i18n.t(Msg::SignInTitle)}</h1>
+            <h1>{i18n.tr(Msg::SignInTitle)}</h1>
             {move || {
                 notice()
                     .map(|m| view! { <p class="notice" role="status" data-testid="signin-notice">{move || i18n.t(m)}</p> })
@@ -59,7 +59,7 @@ pub fn SignIn() -> impl IntoView {
                 />
             </Form>
             <p class="switch">
-                {move || i18n.t(Msg::NoAccount)} <A href=keeping_next("/signup")>{move || i18n.t(Msg::SignUp)}</A>
+                {i18n.tr(Msg::NoAccount)} <A href=keeping_next("/signup")>{i18n.tr(Msg::SignUp)}</A>
             </p>
         </section>
     }

@@ -39,7 +39,7 @@ pub fn SignUp() -> impl IntoView {
     };
     view! {
         <section class="card">
-            <h1>{move || i18n.t(Msg::SignUpTitle)}</h1>
+            <h1>{i18n.tr(Msg::SignUpTitle)}</h1>
             <Form state submit=Msg::SignUpSubmit on_submit=submit>
                 <TextField state name="email" label=Msg::Email value=email kind="email" autocomplete="email"/>
                 <TextField state name="nickname" label=Msg::Nickname value=nickname autocomplete="nickname"/>
@@ -53,7 +53,7 @@ pub fn SignUp() -> impl IntoView {
                 />
             </Form>
             <p class="switch">
-                {move || i18n.t(Msg::HaveAccount)} <A href=keeping_next("/signin")>{move || i18n.t(Msg::SignIn)}</A>
+                {i18n.tr(Msg::HaveAccount)} <A href=keeping_next("/signin")>{i18n.tr(Msg::SignIn)}</A>
             </p>
         </section>
     }
