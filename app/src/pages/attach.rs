@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use leptos::{html, prelude::*, task::spawn_local};
 
+use super::form::percent;
 use crate::{
     chat::use_live,
     client::{self, PickedFile},
@@ -123,7 +124,7 @@ pub fn AttachControls(id: ConversationId, at_bottom: RwSignal<bool>) -> impl Int
                                 <progress
                                     data-testid="upload-progress"
                                     max="100"
-                                    value=format!("{:.0}", sent * 100.0)
+                                    value=percent(sent)
                                     aria-label=i18n.tr(Msg::UploadProgress)
                                 ></progress>
                             }

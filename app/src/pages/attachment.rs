@@ -103,13 +103,16 @@ fn label(name: &str) -> String {
     }
 }
 
-/// "532 B", "14.2 KB", "3.1 MB".
+/// "532 B", "14.2 KB", "3.1 MB" (in integers: formatting a float would
+/// bring the float formatter into the wasm).
 fn size(bytes: u64) -> String {
-    match bytes {
-        0..1024 => format!("{bytes} B"),
-        1024..1_048_576 => format!("{:.1} KB", bytes as f64 / 1024.0),
-        _ => format!("{:.1} MB", bytes as f64 / 1_048_576.0),
-    }
+    let (unit, name) = match bytes {
+        0..1024 => return format!("{bytes} B"),
+        1024..1_048_576 => (1024, "KB"),
+        _ => (1_048_576, "MB"),
+    };
+    let tenths = (bytes * 10 + unit / 2) / unit;
+    format!("{}.{} {name}", tenths / 10, tenths % 10)
 }
 
 /// "0:04", "12:30".

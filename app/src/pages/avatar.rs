@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use super::{
-    form::{invalid, Field, FormFeedback, FormState},
+    form::{invalid, percent, Field, FormFeedback, FormState},
     session::use_session,
 };
 use crate::{
@@ -96,7 +96,7 @@ pub fn AvatarUpload() -> impl IntoView {
                     <progress
                         data-testid="avatar-progress"
                         max="100"
-                        value=move || format!("{:.0}", progress.get().unwrap_or_default() * 100.0)
+                        value=move || percent(progress.get().unwrap_or_default())
                         aria-label=i18n.tr(Msg::UploadProgress)
                     ></progress>
                 </Show>

@@ -6,7 +6,7 @@
 //! beside it (`data-testid="error-<field>"`); any other shows at the top
 //! (`data-testid="form-error"`).
 
-use std::future::Future;
+use std::{future::Future, pin::Pin};
 
 use leptos::{prelude::*, task::spawn_local};
 
@@ -82,11 +82,17 @@ impl FormState {
         request: impl Future<Output = Result<T, ApiError>> + 'static,
         on_success: impl FnOnce(T) + 'static,
     ) {
+        let problems = problems.into_iter().flatten().collect();
+        // Only this wrapper is compiled per form; the rest once for all.
+        let request = async move { request.await.map(|value| Box::new(move || on_success(value)) as Box<dyn FnOnce()>) };
+        self.run_boxed(problems, Box::pin(request));
+    }
+
+    fn run_boxed(&self, problems: Vec<ApiError>, request: Pin<Box<dyn Future<Output = Result<Box<dyn FnOnce()>, ApiError>>>>) {
         if self.pending.get_untracked() {
             return;
         }
         self.notice.set(None);
-        let problems: Vec<ApiError> = problems.into_iter().flatten().collect();
         if !problems.is_empty() {
             self.errors.set(problems);
             return;
@@ -98,7 +104,7 @@ impl FormState {
             let answer = state.session.observe(request.await);
             state.pending.set(false);
             match answer {
-                Ok(value) => on_success(value),
+                Ok(on_success) => on_success(),
                 Err(e) => state.errors.set(vec![e]),
             }
         });
@@ -302,4 +308,9 @@ pub fn ToggleButton(
             {move || i18n.t(if pressed.get() { labels.1 } else { labels.0 })}
         </button>
     }
+}
+
+/// A `<progress max="100">` value for `fraction` (0–1) done, in whole percent.
+pub fn percent(fraction: f64) -> u32 {
+    (fraction.clamp(0.0, 1.0) * 100.0).round() as u32
 }
