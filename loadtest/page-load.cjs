@@ -1,11 +1,13 @@
 // Cold page loads of Natter in headless Chromium: for each run a fresh
 // browser context (no cache, no service worker), the time to first
 // contentful paint and to interactive (the app marks <body data-hydrated>
-// once hydrated). Prints the medians as JSON: used by natter-loadtest.
-// Usage: NODE_PATH=end2end/node_modules node loadtest/page-load.cjs URL [RUNS]
+// once hydrated), and the bytes of wasm that came over the wire (as
+// served: compressed). Prints the medians as JSON: used by natter-loadtest.
+// Usage: NODE_PATH=end2end/node_modules node loadtest/page-load.cjs URL [RUNS [TOKEN]]
+// With TOKEN, the page loads signed in (the session cookie is set first).
 const { chromium } = require("@playwright/test");
 
-const [url, runsArg] = process.argv.slice(2);
+const [url, runsArg, token] = process.argv.slice(2);
 const runs = Number(runsArg || 5);
 const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -13,8 +15,10 @@ const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium" });
   const paints = [];
   const interactive = [];
+  const wasmBytes = [];
   for (let i = 0; i < runs; i++) {
     const context = await browser.newContext({ serviceWorkers: "block" });
+    if (token) await context.addCookies([{ name: "natter_token", value: token, url }]);
     const page = await context.newPage();
     await page.addInitScript(() => {
       new MutationObserver((_, observer) => {
@@ -28,14 +32,21 @@ const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     await page.waitForSelector("body[data-hydrated]", { timeout: 30000 });
     const times = await page.evaluate(() => {
       const fcp = performance.getEntriesByName("first-contentful-paint")[0];
-      return { paint: fcp ? fcp.startTime : NaN, interactive: window.__hydratedAt };
+      const wasm = performance
+        .getEntriesByType("resource")
+        .filter((r) => new URL(r.name).pathname.endsWith(".wasm"))
+        .reduce((sum, r) => sum + r.encodedBodySize, 0);
+      return { paint: fcp ? fcp.startTime : NaN, interactive: window.__hydratedAt, wasm };
     });
     paints.push(times.paint);
     interactive.push(times.interactive);
+    wasmBytes.push(times.wasm);
     await context.close();
   }
   await browser.close();
-  console.log(JSON.stringify({ first_paint_ms: median(paints), interactive_ms: median(interactive), runs }));
+  console.log(
+    JSON.stringify({ first_paint_ms: median(paints), interactive_ms: median(interactive), wasm_bytes: median(wasmBytes), runs }),
+  );
 })().catch((e) => {
   console.error(e.message);
   process.exit(1);

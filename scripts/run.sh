@@ -8,7 +8,7 @@ cd "$NATTER_ROOT"
 ensure_build_tools
 ensure_emoji_font
 say "building Natter (release; the first build takes several minutes)"
-quietly cargo leptos build --release --split
+quietly cargo leptos build --release --split --precompress
 say "starting Natter (Ctrl-C stops it)"
 # Defaults as environment, so that flags given to this script override them.
 export NATTER_SITE_ROOT=${NATTER_SITE_ROOT:-target/site} NATTER_DATA_DIR=${NATTER_DATA_DIR:-data}

@@ -145,7 +145,7 @@ IN_NETNS=()
 # The README's run command builds in release mode, with wasm-opt: check that
 # this build starts and hydrates in the browser too.
 stage "release build"
-quietly cargo leptos build --release --split
+quietly cargo leptos build --release --split --precompress
 stage "release smoke tests"
 start_node release release
 NATTER_BASE_URL=$NODE_URL run_playwright "Release" --project=chromium tests/home.spec.ts tests/pwa.spec.ts

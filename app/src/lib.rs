@@ -19,7 +19,7 @@ pub mod room;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Html, Title};
 use leptos_router::{
-    components::{ParentRoute, Route, Router, Routes},
+    components::{Route, Router, Routes},
     path, Lazy,
 };
 
@@ -78,10 +78,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/password") view={Lazy::<PasswordPage>::new()}/>
                     <Route path=path!("/devices") view={Lazy::<DevicesPage>::new()}/>
                     <Route path=path!("/friends") view={Lazy::<FriendsPage>::new()}/>
-                    <ParentRoute path=path!("/chats") view={Lazy::<ChatsPage>::new()}>
-                        <Route path=path!("") view={Lazy::<NoChatPage>::new()}/>
-                        <Route path=path!(":id") view={Lazy::<ChatPage>::new()}/>
-                    </ParentRoute>
+                    <Route path=path!("/chats/:id?") view={Lazy::<ChatsPage>::new()}/>
                     <Route path=path!("/groups") view={Lazy::<GroupsPage>::new()}/>
                 </Routes>
             </main>

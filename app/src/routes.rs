@@ -35,9 +35,9 @@ lazy_page! {
     PasswordPage => view! { <RequireUser><pages::PasswordSettings/></RequireUser> };
     DevicesPage => view! { <RequireUser><pages::Devices/></RequireUser> };
     FriendsPage => view! { <RequireUser><pages::Friends/></RequireUser> };
-    /// The chat list, with the open chat (or [`NoChatPage`]) beside it.
+    /// The chat list with the open chat beside it: one route, so one chunk
+    /// (a chat is always opened inside the list) and the list stays as it
+    /// is when another chat opens.
     ChatsPage => view! { <RequireUser><pages::Chats/></RequireUser> };
-    NoChatPage => view! { <pages::NoChatOpen/> };
-    ChatPage => view! { <pages::ChatView/> };
     GroupsPage => view! { <RequireUser><pages::Groups/></RequireUser> };
 }

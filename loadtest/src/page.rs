@@ -12,14 +12,12 @@ pub struct WasmSizes {
     pub brotli: u64,
     /// Per page (lazy route), the brotli bytes of the main module and every
     /// chunk the page needs, each compressed on its own as it is served;
-    /// largest first. A chat opens inside the chat list, so it counts both.
+    /// largest first.
     pub pages: Vec<(String, u64)>,
 }
 
 /// The split loader's manifest: each lazy function's chunks.
 const MANIFEST: &str = "__wasm_split_manifest.json";
-/// The route a nested page opens in (`/chats/:id` inside `/chats`).
-const NESTED: [(&str, &str); 1] = [("chat", "chats")];
 
 pub fn wasm_sizes(site_root: &Path) -> Result<WasmSizes, String> {
     let pkg = site_root.join("pkg");
@@ -34,20 +32,14 @@ pub fn wasm_sizes(site_root: &Path) -> Result<WasmSizes, String> {
     if let Ok(text) = std::fs::read_to_string(pkg.join(MANIFEST)) {
         let manifest: std::collections::BTreeMap<String, Vec<String>> =
             serde_json::from_str(&text).map_err(|e| format!("{MANIFEST}: {e}"))?;
-        // `__chat_page_view_<hash>` → `chat`; the other entries are parts
+        // `__chats_page_view_<hash>` → `chats`; the other entries are parts
         // loaded on first use (the emoji picker, a call's view), not on a cold load.
         let page = |key: &str| key.trim_start_matches("__").split_once("_page_view_").map(|(page, _)| page.to_owned());
         let chunks: std::collections::BTreeMap<String, &Vec<String>> =
             manifest.iter().filter_map(|(k, v)| Some((page(k)?, v))).collect();
-        for (page, own) in &chunks {
-            let mut files: std::collections::BTreeSet<&String> = own.iter().collect();
-            for (child, parent) in NESTED {
-                if page == child {
-                    files.extend(chunks.get(parent).into_iter().flat_map(|c| c.iter()));
-                }
-            }
+        for (page, files) in &chunks {
             let mut total = brotli;
-            for file in files {
+            for file in files.iter() {
                 total += file_sizes(&pkg.join(format!("{file}.wasm")))?.1;
             }
             pages.push((page.clone(), total));
@@ -68,20 +60,23 @@ fn file_sizes(path: &Path) -> Result<(u64, u64), String> {
     Ok((bytes.len() as u64, compressed.len() as u64))
 }
 
-/// Median times of cold loads, in ms.
+/// Medians of cold loads: times in ms, and the wasm bytes fetched as served
+/// (compressed when the site was built with `--precompress`).
 #[derive(Debug, Deserialize)]
 pub struct PageTimes {
     pub first_paint_ms: f64,
     pub interactive_ms: f64,
-    pub runs: usize,
+    pub wasm_bytes: u64,
 }
 
-/// Runs the Playwright script against `url` (`node_path` is where Playwright is installed).
-pub fn page_times(script: &Path, node_path: &Path, url: &str, runs: usize) -> Result<PageTimes, String> {
+/// Runs the Playwright script against `url` (`node_path` is where Playwright
+/// is installed), signed in with `token` when given.
+pub fn page_times(script: &Path, node_path: &Path, url: &str, runs: usize, token: Option<&str>) -> Result<PageTimes, String> {
     let output = Command::new("node")
         .arg(script)
         .arg(url)
         .arg(runs.to_string())
+        .args(token)
         .env("NODE_PATH", node_path)
         .output()
         .map_err(|e| format!("cannot run node: {e}"))?;

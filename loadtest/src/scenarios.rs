@@ -394,17 +394,34 @@ pub async fn s8_page(bench: &Bench) -> Result<Row, String> {
         ..Row::default()
     };
     let wasm = page::wasm_sizes(&bench.opts.site_root)?;
-    let (node, _) = bench.embedded_node("page", 1).await?;
-    let url = format!("http://{}/", bench.addr(NODE_1));
-    let times = page::page_times(&bench.opts.page_script, &bench.opts.node_path, &url, 5);
+    let (node, accounts) = bench.embedded_node("page", 2).await?;
+    let base = format!("http://{}", bench.addr(NODE_1));
+    // The heaviest page: a chat open in the list, signed in.
+    let chat = Api::new(bench.addr(NODE_1)).group("Cold load", &accounts).await;
+    let (script, node_path) = (&bench.opts.page_script, &bench.opts.node_path);
+    let home = page::page_times(script, node_path, &format!("{base}/"), 5, None);
+    let chat = chat.and_then(|id| page::page_times(script, node_path, &format!("{base}/chats/{id}"), 5, Some(&accounts[0].token)));
     node.stop().await;
-    let times = match times {
-        Ok(t) => format!("first paint {:.0} ms, interactive {:.0} ms (median of {})", t.first_paint_ms, t.interactive_ms, t.runs),
-        Err(e) => format!("page load not measured: {e}"),
-    };
     let kb = |bytes: u64| format!("{:.0} KB", bytes as f64 / 1024.0);
-    row.figure = format!("main wasm {} raw, {} brotli; {times}", kb(wasm.raw), kb(wasm.brotli));
-    row.pass = Some(wasm.brotli <= 400 * 1024);
+    let load = |name: &str, times: &Result<page::PageTimes, String>| match times {
+        Ok(t) => format!(
+            "{name}: {} of wasm fetched, first paint {:.0} ms, interactive {:.0} ms",
+            kb(t.wasm_bytes),
+            t.first_paint_ms,
+            t.interactive_ms
+        ),
+        Err(e) => format!("{name} not measured: {e}"),
+    };
+    row.figure = format!(
+        "{}; {} (medians of 5; main wasm {} raw, {} brotli)",
+        load("a chat", &chat),
+        load("the home page", &home),
+        kb(wasm.raw),
+        kb(wasm.brotli)
+    );
+    // The target holds when every page's cold load fetches at most 400 KB.
+    let heaviest = wasm.pages.first().map_or(wasm.brotli, |page| page.1);
+    row.pass = Some(heaviest <= 400 * 1024);
     if wasm.pages.is_empty() {
         row.notes = "built without --split: one wasm holds every page".into();
     } else {

@@ -7,7 +7,7 @@ use leptos_router::{components::A, hooks::use_params_map};
 use super::{
     avatar::Avatar,
     call::CallButtons,
-    chats::chat_face,
+    chats::{chat_face, NoChatOpen},
     composer::Composer,
     form::{FormFeedback, FormState},
     group_panel::group_panel,
@@ -22,12 +22,16 @@ use crate::{
     protocol::{ApiError, ErrorCode},
 };
 
+/// The open conversation, or with none open the space where it would be.
 #[component]
 pub fn ChatView() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.with(|p| p.get("id")).map(ConversationId));
     // Another id is another conversation: everything below starts afresh.
-    move || id.get().map(|id| view! { <Thread id/> })
+    move || match id.get() {
+        Some(id) => view! { <Thread id/> }.into_any(),
+        None => view! { <NoChatOpen/> }.into_any(),
+    }
 }
 
 #[component]

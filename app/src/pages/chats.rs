@@ -3,12 +3,13 @@
 
 use leptos::prelude::*;
 use leptos_router::{
-    components::{Outlet, A},
+    components::A,
     hooks::{use_location, use_navigate},
 };
 
 use super::{
     avatar::Avatar,
+    chat::ChatView,
     form::{ActionButton, FormFeedback, FormState},
     groups::join,
     new_chat::new_chat,
@@ -24,7 +25,6 @@ use crate::{
     model::{Conversation, ConversationId, ConversationKind, UserId},
 };
 
-/// The layout of both routes; the route's own page comes in the `Outlet`.
 #[component]
 pub fn Chats() -> impl IntoView {
     let location = use_location();
@@ -32,14 +32,14 @@ pub fn Chats() -> impl IntoView {
     view! {
         <div class="chats" class:chat-open=chat_open>
             <ChatList/>
-            <Outlet/>
+            <ChatView/>
         </div>
     }
 }
 
 /// `/chats` itself: on wide screens, the space where a conversation would be.
 #[component]
-pub fn NoChatOpen() -> impl IntoView {
+pub(super) fn NoChatOpen() -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <section class="thread thread-empty">

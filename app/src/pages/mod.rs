@@ -57,8 +57,7 @@ mod signin;
 mod signup;
 
 pub use call::{provide_call_desk, CallOverlay};
-pub use chat::ChatView;
-pub use chats::{Chats, NoChatOpen};
+pub use chats::Chats;
 pub use chrome::Header;
 pub use devices::Devices;
 pub use friends::Friends;
