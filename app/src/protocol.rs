@@ -192,9 +192,16 @@ pub struct Position {
     pub seq: u64,
 }
 
-/// Frames the server sends, as JSON text.
+/// Frames the server sends, as JSON text: `{"type": "message", …}`.
+///
+/// The browser reads them with [`ServerFrame::from_json`], through serde's
+/// externally tagged form (`{"message": {…}}`): serde reads an internally
+/// tagged enum by buffering each frame and its every nested type through a
+/// second, generic deserializer, which made this one derive the largest
+/// piece of the browser's wasm. The wire format is the same everywhere.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[cfg_attr(not(feature = "hydrate"), serde(tag = "type"))]
+#[serde(rename_all = "snake_case")]
 pub enum ServerFrame {
     /// First frame of every connection.
     Hello { protocol_version: u16, user_id: crate::model::UserId, node_id: String },
@@ -267,6 +274,34 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
     },
+}
+
+impl ServerFrame {
+    /// Reads a frame as the server sends it.
+    pub fn from_json(text: &str) -> serde_json::Result<ServerFrame> {
+        #[cfg(feature = "hydrate")]
+        let frame = {
+            let text = externally_tagged(text).ok_or_else(|| serde::de::Error::custom("a frame must start with its type"))?;
+            serde_json::from_str(&text)
+        };
+        #[cfg(not(feature = "hydrate"))]
+        let frame = serde_json::from_str(text);
+        frame
+    }
+}
+
+/// `{"type":"x","a":1}` as `{"x":{"a":1}}`, and `{"type":"x"}` as `"x"`:
+/// serde writes the tag of an internally tagged enum first, and the server
+/// writes compact JSON, so the frame's type is a fixed prefix.
+#[cfg_attr(not(any(feature = "hydrate", test)), allow(dead_code))]
+fn externally_tagged(text: &str) -> Option<String> {
+    let rest = text.strip_prefix(r#"{"type":""#)?;
+    let (tag, rest) = rest.split_once('"')?;
+    if rest == "}" {
+        return Some(format!(r#""{tag}""#));
+    }
+    let fields = rest.strip_prefix(',')?;
+    Some(format!(r#"{{"{tag}":{{{fields}}}"#))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -342,4 +377,46 @@ pub mod close {
     pub const SIGNED_OUT: u16 = 4002;
     /// The server is shutting down; reconnect to another node or later.
     pub const GOING_AWAY: u16 = 1001;
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Map, Value};
+
+    use super::*;
+    use crate::model::{ConversationId, UserId};
+
+    /// What `externally_tagged` must make of a frame the server writes.
+    fn expected(frame: &ServerFrame) -> Value {
+        let Value::Object(mut fields) = serde_json::to_value(frame).unwrap() else { panic!("frames are objects") };
+        let Some(Value::String(tag)) = fields.remove("type") else { panic!("frames have a type") };
+        if fields.is_empty() {
+            Value::String(tag)
+        } else {
+            Value::Object(Map::from_iter([(tag, Value::Object(fields))]))
+        }
+    }
+
+    #[test]
+    fn frames_read_in_the_browser_form_are_the_frames_sent() {
+        let frames = [
+            ServerFrame::Pong,
+            ServerFrame::Read { conversation_id: ConversationId("c1".into()), seq: 7 },
+            ServerFrame::Typing { conversation_id: ConversationId("c\"1}".into()), user_id: UserId("u{,}".into()) },
+            ServerFrame::Error { code: WsErrorCode::BadFrame, message: r#"{"type":"x"}"#.into(), client_id: None },
+        ];
+        for frame in frames {
+            let text = serde_json::to_string(&frame).unwrap();
+            let browser = externally_tagged(&text).unwrap();
+            assert_eq!(serde_json::from_str::<Value>(&browser).unwrap(), expected(&frame), "{text}");
+            assert_eq!(ServerFrame::from_json(&text).unwrap(), frame);
+        }
+    }
+
+    #[test]
+    fn a_frame_not_starting_with_its_type_is_refused() {
+        for text in [r#"{"seq":1,"type":"read"}"#, r#"{ "type":"pong"}"#, "[]", "", r#"{"type":"pong""#] {
+            assert_eq!(externally_tagged(text), None, "{text}");
+        }
+    }
 }

@@ -194,7 +194,7 @@ mod browser {
         }
 
         fn on_text(&self, text: &str) {
-            let frame = match serde_json::from_str::<ServerFrame>(text) {
+            let frame = match ServerFrame::from_json(text) {
                 Ok(frame) => frame,
                 Err(e) => {
                     leptos::logging::warn!("natter: ignoring an unknown frame: {e}");
