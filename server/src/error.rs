@@ -14,6 +14,8 @@ pub struct HttpError {
     pub body: ApiError,
     /// For `rate_limited`: the `Retry-After` header, in whole seconds.
     retry_after_secs: Option<u64>,
+    /// Answered with `Connection: close` (see [`HttpError::closing`]).
+    close: bool,
 }
 
 impl HttpError {
@@ -26,11 +28,19 @@ impl HttpError {
         e.retry_after_secs = Some(wait.as_secs().max(1));
         e
     }
+
+    /// For a refusal that leaves the request body unread: the connection
+    /// closes after the answer, and the header tells the client not to send
+    /// another request on it (it would find it closed).
+    pub fn closing(mut self) -> Self {
+        self.close = true;
+        self
+    }
 }
 
 impl<E: Into<ApiError>> From<E> for HttpError {
     fn from(e: E) -> Self {
-        Self { body: e.into(), retry_after_secs: None }
+        Self { body: e.into(), retry_after_secs: None, close: false }
     }
 }
 
@@ -43,6 +53,9 @@ impl IntoResponse for HttpError {
         let mut response = (status, Json(self.body)).into_response();
         if let Some(secs) = self.retry_after_secs {
             response.headers_mut().insert(header::RETRY_AFTER, secs.into());
+        }
+        if self.close {
+            response.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
         }
         response
     }

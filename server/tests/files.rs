@@ -237,11 +237,13 @@ async fn bad_uploads_are_refused_and_leave_nothing(server: &TestServer) {
     assert_eq!(resp.status(), 413);
     let error: Value = resp.json().await.unwrap();
     assert_eq!(error["code"], "payload_too_large");
-    // With a declared length over the limit: refused before reading. The
-    // server may close the connection while the client still sends.
+    // With a declared length over the limit: refused before reading, and the
+    // connection closes (said in the answer, so it is not reused). The
+    // client may still be sending when it closes.
     let resp = ann.request(Method::POST, "/api/files?name=big.bin").body(over.clone()).send().await;
     if let Ok(resp) = resp {
         assert_eq!(resp.status(), 413);
+        assert_eq!(resp.headers()[header::CONNECTION], "close");
     }
 
     let left = files_under(&server.data_dir().join("files"));

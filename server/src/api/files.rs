@@ -56,7 +56,7 @@ pub async fn upload(
     let max = state.config.max_upload_bytes;
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max) {
-        return Err(too_large(max));
+        return Err(too_large(max).closing());
     }
     let disk = state.files_disk();
     let mut body = body.into_data_stream();
