@@ -25,6 +25,7 @@ use crate::{
     model::{Conversation, ConversationId, ConversationKind, UserId},
 };
 
+/// The chat list, and beside it the open chat (`/chats/:id`) or the space for one (`/chats`).
 #[component]
 pub fn Chats() -> impl IntoView {
     let location = use_location();
