@@ -6,7 +6,7 @@
 //! beside it (`data-testid="error-<field>"`); any other shows at the top
 //! (`data-testid="form-error"`).
 
-use std::{future::Future, pin::Pin};
+use std::future::Future;
 
 use leptos::{prelude::*, task::spawn_local};
 
@@ -82,17 +82,11 @@ impl FormState {
         request: impl Future<Output = Result<T, ApiError>> + 'static,
         on_success: impl FnOnce(T) + 'static,
     ) {
-        let problems = problems.into_iter().flatten().collect();
-        // Only this wrapper is compiled per form; the rest once for all.
-        let request = async move { request.await.map(|value| Box::new(move || on_success(value)) as Box<dyn FnOnce()>) };
-        self.run_boxed(problems, Box::pin(request));
-    }
-
-    fn run_boxed(&self, problems: Vec<ApiError>, request: Pin<Box<dyn Future<Output = Result<Box<dyn FnOnce()>, ApiError>>>>) {
         if self.pending.get_untracked() {
             return;
         }
         self.notice.set(None);
+        let problems: Vec<ApiError> = problems.into_iter().flatten().collect();
         if !problems.is_empty() {
             self.errors.set(problems);
             return;
@@ -104,7 +98,7 @@ impl FormState {
             let answer = state.session.observe(request.await);
             state.pending.set(false);
             match answer {
-                Ok(on_success) => on_success(),
+                Ok(value) => on_success(value),
                 Err(e) => state.errors.set(vec![e]),
             }
         });
