@@ -10,7 +10,7 @@
 //! alive: a room whose host died ends for its participants here.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeSet, HashMap},
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc, Mutex,
@@ -106,23 +106,18 @@ impl Elsewhere {
 
     /// The hosts of `conn`'s rooms, which it no longer is in (it closed).
     pub fn closed(&self, conn: ConnId) -> Vec<String> {
-        let mut hosts: Vec<String> = self.joined().remove(&conn).map(|j| j.rooms.into_values().collect()).unwrap_or_default();
-        hosts.sort();
-        hosts.dedup();
-        hosts
+        distinct(self.joined().remove(&conn).into_iter().flat_map(|j| j.rooms.into_values()))
     }
 
     /// The hosts of the rooms `user`'s connections joined in `conversation`.
     pub fn hosts_of(&self, conversation: &app::model::ConversationId, user: &UserId) -> Vec<String> {
         let joined = self.joined();
-        let mut hosts: Vec<String> = joined
-            .values()
-            .filter(|j| &j.user == user)
-            .flat_map(|j| j.rooms.iter().filter(|(k, _)| &k.conversation == conversation).map(|(_, h)| h.clone()))
-            .collect();
-        hosts.sort();
-        hosts.dedup();
-        hosts
+        distinct(
+            joined
+                .values()
+                .filter(|j| &j.user == user)
+                .flat_map(|j| j.rooms.iter().filter(|(k, _)| &k.conversation == conversation).map(|(_, h)| h.clone())),
+        )
     }
 
     /// Passes a frame from a host to the connection; its leaving is noted.
@@ -136,11 +131,7 @@ impl Elsewhere {
 
     /// Every room joined elsewhere and the node hosting it.
     fn rooms(&self) -> Vec<(RoomKey, String)> {
-        let mut rooms: Vec<(RoomKey, String)> =
-            self.joined().values().flat_map(|j| j.rooms.iter().map(|(k, h)| (k.clone(), h.clone()))).collect();
-        rooms.sort();
-        rooms.dedup();
-        rooms
+        distinct(self.joined().values().flat_map(|j| j.rooms.iter().map(|(k, h)| (k.clone(), h.clone()))))
     }
 
     /// The room of `key`, hosted on `host`, is over: its connections here are told.
@@ -152,6 +143,11 @@ impl Elsewhere {
             self.deliver(conn, ServerFrame::RoomLeft { conversation_id: key.conversation.clone(), kind: key.kind, reason });
         }
     }
+}
+
+/// `items` in order, each once.
+fn distinct<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    items.into_iter().collect::<BTreeSet<T>>().into_iter().collect()
 }
 
 /// The remote connections of rooms hosted here. Only their peers in the
