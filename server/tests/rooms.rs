@@ -156,12 +156,12 @@ async fn a_group_call_forwards_everyone_and_records_its_length(server: &TestServ
     }
     let state = c.room_where(|s| s.participants.len() == 3 && s.participants.iter().all(|p| p.speaking)).await;
     assert!(state.video);
-    c.ws.send(&ClientFrame::RoomLeave { conversation_id: group.clone(), kind: RoomKind::Call }).await;
+    c.leave().await;
     let left = c.until(|f| matches!(f, ServerFrame::RoomLeft { .. })).await;
     assert!(matches!(left, ServerFrame::RoomLeft { reason: RoomLeftReason::Left, .. }));
     drop(b);
     a.room_where(|s| s.participants.len() == 1).await;
-    a.ws.send(&ClientFrame::RoomLeave { conversation_id: group.clone(), kind: RoomKind::Call }).await;
+    a.leave().await;
     let record = c.ws.message().await;
     assert_eq!((record.kind, record.sender_id.0.as_str()), (MessageKind::VideoCall, ann.id.as_str()));
     assert_eq!(record.call.map(|c| c.outcome), Some(CallOutcome::Ended));
@@ -203,7 +203,7 @@ async fn call_of(server: &TestServer, people: usize, publish: Publish) {
 
     // One leaves; the others see it.
     let mut leaving = joined.pop().expect("they joined");
-    leaving.ws.send(&ClientFrame::RoomLeave { conversation_id: group.clone(), kind: RoomKind::Call }).await;
+    leaving.leave().await;
     leaving.until(|f| matches!(f, ServerFrame::RoomLeft { reason: RoomLeftReason::Left, .. })).await;
     for one in &mut joined {
         one.room_where(|s| s.participants.len() == people - 1).await;

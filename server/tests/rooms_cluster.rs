@@ -146,11 +146,11 @@ async fn a_group_call_spans_two_nodes() {
     let state = room_update(&mut later, RoomKind::Call).await.expect("in progress");
     assert_eq!(state.participants.len(), 2);
 
-    b.ws.send(&ClientFrame::RoomLeave { conversation_id: group.clone(), kind: RoomKind::Call }).await;
+    b.leave().await;
     let left = b.until(|f| matches!(f, ServerFrame::RoomLeft { .. })).await;
     assert!(matches!(left, ServerFrame::RoomLeft { reason: RoomLeftReason::Left, .. }), "{left:?}");
     a.room_where(|s| s.participants.len() == 1).await;
-    a.ws.send(&ClientFrame::RoomLeave { conversation_id: group.clone(), kind: RoomKind::Call }).await;
+    a.leave().await;
     let record = later.message().await;
     assert_eq!(record.kind, MessageKind::VideoCall);
     room_keys_settle(&keys, 0).await;
@@ -172,7 +172,7 @@ async fn two_nodes_starting_a_call_at_once_start_one() {
         a.room_where(|s| s.participants.len() == 2).await;
         b.room_where(|s| s.participants.len() == 2).await;
         for joined in [&mut a, &mut b] {
-            joined.ws.send(&ClientFrame::RoomLeave { conversation_id: group.clone(), kind: RoomKind::Call }).await;
+            joined.leave().await;
         }
         // One room, one record.
         assert_eq!(a.ws.message().await.kind, MessageKind::VoiceCall, "round {round}");
@@ -237,7 +237,7 @@ async fn bad_remote_room_requests_get_stable_codes() {
     viewer.ws.send(&answer).await;
     assert_eq!(viewer.ws.error().await.0, WsErrorCode::BadSdp, "the host checks a remote answer");
     viewer.ws.assert_alive().await;
-    host.ws.send(&ClientFrame::RoomLeave { conversation_id: group.clone(), kind: RoomKind::Live }).await;
+    host.leave().await;
     host.until(|f| matches!(f, ServerFrame::RoomLeft { .. })).await;
     let left = viewer.until(|f| matches!(f, ServerFrame::RoomLeft { .. })).await;
     assert!(matches!(left, ServerFrame::RoomLeft { reason: RoomLeftReason::Ended, .. }), "{left:?}");
@@ -279,7 +279,7 @@ async fn the_rooms_of_a_node_that_dies_end_and_start_afresh() {
     let mut again = join_via(&bob, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, Publish::Audio).await;
     let state = again.room_where(|s| s.participants.len() == 1).await;
     assert_eq!(state.participants[0].user_id.0, bob.id);
-    again.ws.send(&ClientFrame::RoomLeave { conversation_id: group.clone(), kind: RoomKind::Call }).await;
+    again.leave().await;
     room_keys_settle(&pattern, 0).await;
     node_b.stop().await;
 }

@@ -27,6 +27,8 @@ pub struct Joined {
     pub probe: Probe,
     /// The last room state heard, whatever read it.
     pub room: Option<RoomState>,
+    conversation: ConversationId,
+    kind: RoomKind,
 }
 
 /// Connects `user` and joins the room, publishing `publish` (a call it
@@ -52,7 +54,7 @@ pub async fn join_via(
         match ws.next().await {
             ServerFrame::RoomJoined { sdp, .. } => {
                 probe.answer(sdp).await.unwrap();
-                return Joined { ws, probe, room: None };
+                return Joined { ws, probe, room: None, conversation: conversation.clone(), kind };
             }
             ServerFrame::Error { code, message, .. } => panic!("joining failed: {code:?} {message}"),
             _ => {}
@@ -61,6 +63,11 @@ pub async fn join_via(
 }
 
 impl Joined {
+    /// Says it leaves the room (the answer is for the caller to read).
+    pub async fn leave(&mut self) {
+        self.ws.send(&ClientFrame::RoomLeave { conversation_id: self.conversation.clone(), kind: self.kind }).await;
+    }
+
     /// Reads frames, answering the server's offers, until one passes `wanted`.
     pub async fn until(&mut self, mut wanted: impl FnMut(&ServerFrame) -> bool) -> ServerFrame {
         loop {
