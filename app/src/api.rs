@@ -140,7 +140,7 @@ pub fn check_email(email: &str) -> Result<String, ApiError> {
     if local.is_empty() || local.contains('@') || !domain_ok {
         return Err(bad());
     }
-    Ok(email.to_lowercase())
+    Ok(crate::client::lower_case(email))
 }
 
 /// Trims and checks a nickname: 1 to [`MAX_NICKNAME_CHARS`] characters, no control characters.

@@ -27,7 +27,7 @@ use inert as platform;
 pub use platform::{
     device_id, idle_after_ms, now_ms, page_visible, picked_file, random_id, reload_at, upload_avatar, PickedFile,
 };
-pub use platform::{recall, remember};
+pub use platform::{lower_case, recall, remember, upper_case};
 
 /// Uploads a file for a `kind` message: instant upload first (the file's
 /// SHA-256, then proof of holding the ranges the server asks for), else the
@@ -45,7 +45,7 @@ pub async fn upload_file(
         if let Ok(info) = instant_upload(&claim, &bytes).await {
             return Ok((kind, info));
         }
-        let path = format!("{FILES_PATH}?name={}&kind={}", escape(&file.name()), kind_param(kind));
+        let path = format!("{FILES_PATH}?name={}&kind={}", escape(&file.name()), kind.name());
         match platform::upload(&path, file, Some(&sha256), on_progress.clone()).await {
             Err(e) if e.code == ErrorCode::UnsupportedMediaType && kind != MessageKind::File => continue,
             answer => return answer.map(|info| (kind, info)),
@@ -64,10 +64,6 @@ async fn instant_upload(claim: &InstantClaim, bytes: &[u8]) -> Result<FileInfo, 
     }
     let proof = InstantProof { proof: platform::sha256_hex(&parts).await? };
     send(Method::Post, &format!("{FILES_PATH}/instant/{}", challenge.challenge_id), &proof).await
-}
-
-fn kind_param(kind: MessageKind) -> String {
-    serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 /// localStorage key of this browser's device id.
@@ -228,6 +224,17 @@ mod browser {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// Unicode upper case by the browser's `toUpperCase`, as Rust's
+    /// `to_uppercase` would give it: the wasm then carries no case tables.
+    pub fn upper_case(s: &str) -> String {
+        js_sys::JsString::from(s).to_upper_case().into()
+    }
+
+    /// Unicode lower case by the browser's `toLowerCase` (see [`upper_case`]).
+    pub fn lower_case(s: &str) -> String {
+        js_sys::JsString::from(s).to_lower_case().into()
+    }
+
     /// A file the user chose in an `<input type="file">`, or recorded.
     pub struct PickedFile {
         blob: web_sys::Blob,
@@ -342,8 +349,9 @@ mod browser {
         web_sys::window()
             .and_then(|w| w.local_storage().ok().flatten())
             .and_then(|s| s.get_item(IDLE_MS_KEY).ok().flatten())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(IDLE_AFTER_MS)
+            // Whole milliseconds: parsing as f64 would link the float parser and its 10 KB table.
+            .and_then(|v| v.parse::<u32>().ok())
+            .map_or(IDLE_AFTER_MS, f64::from)
     }
 
     /// Whether the page is on screen (not a background tab, not minimised).
@@ -427,6 +435,14 @@ mod inert {
 
     pub fn random_id() -> String {
         String::new()
+    }
+
+    pub fn upper_case(s: &str) -> String {
+        s.to_uppercase()
+    }
+
+    pub fn lower_case(s: &str) -> String {
+        s.to_lowercase()
     }
 
     pub fn now_ms() -> Millis {

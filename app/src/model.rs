@@ -107,6 +107,20 @@ impl MessageKind {
     pub fn from_code(code: i32) -> Option<MessageKind> {
         Self::ALL.into_iter().find(|k| k.code() == code)
     }
+
+    /// The name it has in JSON and in query strings.
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageKind::Text => "text",
+            MessageKind::Image => "image",
+            MessageKind::Voice => "voice",
+            MessageKind::Video => "video",
+            MessageKind::File => "file",
+            MessageKind::VoiceCall => "voice_call",
+            MessageKind::VideoCall => "video_call",
+            MessageKind::LiveStream => "live_stream",
+        }
+    }
 }
 
 /// A message as stored and delivered. `seq` numbers the messages of one
@@ -193,6 +207,9 @@ mod tests {
         assert_eq!(MessageKind::VideoCall.code(), 6);
         assert_eq!(MessageKind::LiveStream.code(), 7);
         assert_eq!(MessageKind::from_code(8), None);
+        for k in MessageKind::ALL {
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.name()));
+        }
         assert_eq!(Gender::from_code(2), Some(Gender::Female));
         assert_eq!(Gender::from_code(3), None);
     }

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 
 use crate::{
     api::FILES_PATH,
+    client,
     i18n::{use_i18n, Msg},
     model::{Attachment, MessageKind},
 };
@@ -98,7 +99,7 @@ fn thumbnail_size(width: Option<u32>, height: Option<u32>) -> (Option<u32>, Opti
 /// What the file's icon says: its extension ("PDF"), else "FILE".
 fn label(name: &str) -> String {
     match name.rsplit_once('.') {
-        Some((stem, ext)) if !stem.is_empty() && (1..=4).contains(&ext.chars().count()) => ext.to_uppercase(),
+        Some((stem, ext)) if !stem.is_empty() && (1..=4).contains(&ext.chars().count()) => client::upper_case(ext),
         _ => "FILE".to_owned(),
     }
 }

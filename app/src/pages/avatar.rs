@@ -27,7 +27,7 @@ pub fn Avatar(
             let initial = name.with(|n| {
                 n.chars()
                     .next()
-                    .map(|c| c.to_uppercase().to_string())
+                    .map(|c| client::upper_case(c.encode_utf8(&mut [0; 4])))
                     .unwrap_or_default()
             });
             view! { <span class="avatar" class:large=large aria-hidden="true">{initial}</span> }.into_any()

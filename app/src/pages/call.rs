@@ -568,7 +568,7 @@ pub fn CallRecordLine(kind: MessageKind, record: CallRecord, mine: bool) -> impl
     let missed = !mine && matches!(record.outcome, CallOutcome::Missed | CallOutcome::Busy);
     let duration = record.duration_ms.map(duration_text);
     view! {
-        <p class="call-record" class:missed=missed data-testid="call-record" data-outcome=format!("{:?}", record.outcome).to_lowercase()>
+        <p class="call-record" class:missed=missed data-testid="call-record" data-outcome=format!("{:?}", record.outcome).to_ascii_lowercase()>
             <span aria-hidden="true">{icon}</span>
             " "
             {move || i18n.t(label).trim_matches(['[', ']']).to_owned()}

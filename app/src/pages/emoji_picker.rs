@@ -248,7 +248,7 @@ fn with_recent(recent: &[String], emoji: &str) -> Vec<String> {
 /// Emoji whose name or a shortcode holds `query` (colons and case ignored);
 /// those where it starts the name or a shortcode first.
 fn search<'a>(list: &'a [EmojiEntry], query: &str) -> Vec<&'a EmojiEntry> {
-    let q = query.trim().trim_matches(':').to_lowercase();
+    let q = client::lower_case(query.trim().trim_matches(':'));
     if q.is_empty() {
         return Vec::new();
     }
