@@ -10,8 +10,7 @@ use leptos_router::{
 use super::{
     avatar::Avatar,
     chat::ChatView,
-    form::{ActionButton, FormFeedback, FormState},
-    groups::join,
+    invitations::Invitations,
     new_chat::new_chat,
     new_group::new_group,
     presence::PresenceDot,
@@ -20,7 +19,6 @@ use super::{
 use crate::{
     api::ConversationSummary,
     chat::use_live,
-    client,
     i18n::{use_i18n, I18n, Msg},
     model::{Conversation, ConversationId, ConversationKind, UserId},
 };
@@ -198,52 +196,5 @@ fn preview(conversation: &Conversation, me: &UserId, i18n: I18n) -> String {
         format!("{}: {text}", i18n.t(Msg::You))
     } else {
         text
-    }
-}
-
-/// The groups the user was invited to, each with a Join button.
-#[component]
-fn Invitations() -> impl IntoView {
-    let i18n = use_i18n();
-    let state = FormState::new(&[]);
-    let invitations = RwSignal::new(Vec::<Conversation>::new());
-    let live = use_live();
-    // Loaded on show, and again whenever an invitation arrives.
-    Effect::new(move || {
-        live.invitations_revision();
-        state.run([], client::get("/api/invitations"), move |list| invitations.set(list));
-    });
-    let open_chat = use_open_chat();
-    let accept = move |id: ConversationId| {
-        let open_chat = open_chat.clone();
-        state.run([], join(id.clone()), move |summary| {
-            invitations.update(|list| list.retain(|c| c.id != id));
-            open_chat(summary);
-        });
-    };
-    let rows = move || {
-        invitations
-            .get()
-            .into_iter()
-            .map(|c| {
-                let accept = accept.clone();
-                view! {
-                    <li class="row" data-testid="invitation-row">
-                        <Avatar url=None name=c.name.clone()/>
-                        <span class="row-title">{c.name}</span>
-                        <ActionButton state label=Msg::Join testid="join" on_click=move || accept(c.id.clone())/>
-                    </li>
-                }
-            })
-            .collect_view()
-    };
-    view! {
-        <FormFeedback state/>
-        <Show when=move || invitations.with(|list| !list.is_empty())>
-            <section class="invitations">
-                <h2>{i18n.tr(Msg::Invitations)}</h2>
-                <ul class="rows">{rows.clone()}</ul>
-            </section>
-        </Show>
     }
 }

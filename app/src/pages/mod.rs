@@ -11,7 +11,7 @@
 //! | `dialog` | the modal dialog |
 //! | `hydration` | when the page is live: views that must match the server's markup until then |
 //! | `home`, `signin`, `signup`, `profile`, `password`, `devices`, `friends` | the account pages |
-//! | `chats` | `/chats`: the conversation list beside the open conversation |
+//! | `chats`, `invitations` | `/chats`: the conversation list beside the open conversation; group invitations above it |
 //! | `chat`, `messages`, `composer` | `/chats/:id`: one conversation, its messages, writing one |
 //! | `call`, `call_media` | 1:1 calls: the call desk, the incoming-call overlay and in-call view, call messages; WebRTC and tones |
 //! | `attach`, `attachment` | the composer's file and recording controls; a message's attachment |
@@ -42,6 +42,7 @@ mod group_form;
 mod group_panel;
 mod groups;
 mod home;
+mod invitations;
 mod hydration;
 mod messages;
 mod new_chat;
