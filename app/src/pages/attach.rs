@@ -9,6 +9,7 @@ use leptos::{html, prelude::*, task::spawn_local};
 
 use super::form::percent;
 use crate::{
+    api::FileInfo,
     chat::use_live,
     client::{self, PickedFile},
     i18n::{use_i18n, Msg},
@@ -28,24 +29,14 @@ pub fn AttachControls(id: ConversationId, at_bottom: RwSignal<bool>) -> impl Int
     // The fraction uploaded while an upload runs.
     let progress = RwSignal::new(None::<f64>);
     let problem = RwSignal::new(None::<ApiError>);
-    // While recording: whether it is a video, and for how long so far.
+    // While the recording panel is up: whether it records a video.
     let recording = RwSignal::new(None::<bool>);
-    let elapsed_ms = RwSignal::new(0u64);
-    let recorder = StoredValue::new_local(None::<Recorder>);
-    let ticker = StoredValue::new(None::<IntervalHandle>);
-    let camera = NodeRef::<html::Video>::new();
-    // A video recording shows what the camera sees.
-    Effect::new(move || {
-        if let Some(video) = camera.get() {
-            recorder.with_value(|r| r.as_ref().map(|r| r.preview_in(&video)));
-        }
-    });
 
     let send_file = move |file: PickedFile, kind: MessageKind, duration_ms: Option<u64>| {
         progress.set(Some(0.0));
         problem.set(None);
         spawn_local(async move {
-            match client::upload_file(&file, kind, move |sent| progress.set(Some(sent))).await {
+            match upload(file, kind, progress).await {
                 Ok((kind, info)) => {
                     live.send_attachment(id.get_value(), kind, info.attach(duration_ms), String::new());
                     at_bottom.set(true);
@@ -61,54 +52,15 @@ pub fn AttachControls(id: ConversationId, at_bottom: RwSignal<bool>) -> impl Int
             send_file(file, kind, None);
         }
     };
-    let stop_ticking = move || {
-        if let Some(handle) = ticker.get_value() {
-            handle.clear();
-        }
-        ticker.set_value(None);
-        recording.set(None);
-    };
     let record = move |video: bool| {
         problem.set(None);
-        spawn_local(async move {
-            match Recorder::start(video).await {
-                Ok(started) => {
-                    let since = started.started_ms();
-                    recorder.set_value(Some(started));
-                    elapsed_ms.set(0);
-                    recording.set(Some(video));
-                    let tick = move || elapsed_ms.set((client::now_ms() - since).max(0) as u64);
-                    ticker.set_value(set_interval_with_handle(tick, TICK).ok());
-                }
-                Err(e) => problem.set(Some(e)),
-            }
-        });
+        recording.set(Some(video));
     };
-    let finish = move |_| {
+    let recorded = Callback::new(move |taken: Option<(PickedFile, u64)>| {
         let video = recording.get_untracked() == Some(true);
-        stop_ticking();
-        let Some(taken) = recorder.try_update_value(Option::take).flatten() else { return };
-        spawn_local(async move {
-            match taken.finish().await {
-                Ok((file, duration)) => {
-                    send_file(file, if video { MessageKind::Video } else { MessageKind::Voice }, Some(duration))
-                }
-                Err(e) => problem.set(Some(e)),
-            }
-        });
-    };
-    let cancel = move |_| {
-        stop_ticking();
-        if let Some(taken) = recorder.try_update_value(Option::take).flatten() {
-            taken.cancel();
-        }
-    };
-    on_cleanup(move || {
-        if let Some(handle) = ticker.try_get_value().flatten() {
-            handle.clear();
-        }
-        if let Some(taken) = recorder.try_update_value(Option::take).flatten() {
-            taken.cancel();
+        recording.set(None);
+        if let Some((file, duration)) = taken {
+            send_file(file, if video { MessageKind::Video } else { MessageKind::Voice }, Some(duration));
         }
     });
 
@@ -193,13 +145,96 @@ pub fn AttachControls(id: ConversationId, at_bottom: RwSignal<bool>) -> impl Int
                 }
             }
         >
-            <Show when=move || recording.get() == Some(true)>
+            {move || recording.get().map(|video| Suspend::new(recording_panel(video, problem, recorded)))}
+        </Show>
+    }
+}
+
+/// The upload, in its own wasm chunk: hashing, instant upload and the
+/// request with progress are needed only once someone sends a file.
+#[lazy]
+async fn upload(file: PickedFile, kind: MessageKind, progress: RwSignal<Option<f64>>) -> Result<(MessageKind, FileInfo), ApiError> {
+    client::upload_file(&file, kind, move |sent| progress.set(Some(sent))).await
+}
+
+/// The recorder, in its own wasm chunk; `on_end` gets the recording, or
+/// nothing when it was cancelled or could not start (`problem` says why).
+#[lazy]
+fn recording_panel(video: bool, problem: RwSignal<Option<ApiError>>, on_end: Callback<Option<(PickedFile, u64)>>) -> AnyView {
+    view! { <RecordingPanel video problem on_end/> }.into_any()
+}
+
+/// Asks for the microphone (and camera) on mount; shows the time and the
+/// stop and cancel buttons once recording.
+#[component]
+fn RecordingPanel(video: bool, problem: RwSignal<Option<ApiError>>, on_end: Callback<Option<(PickedFile, u64)>>) -> impl IntoView {
+    let i18n = use_i18n();
+    let recorder = StoredValue::new_local(None::<Recorder>);
+    // How long it has been recording; `None` until it started.
+    let elapsed_ms = RwSignal::new(None::<u64>);
+    let ticker = StoredValue::new(None::<IntervalHandle>);
+    let camera = NodeRef::<html::Video>::new();
+    // A video recording shows what the camera sees.
+    Effect::new(move || {
+        if let Some(video) = camera.get() {
+            recorder.with_value(|r| r.as_ref().map(|r| r.preview_in(&video)));
+        }
+    });
+    spawn_local(async move {
+        match Recorder::start(video).await {
+            Ok(started) => {
+                let since = started.started_ms();
+                recorder.set_value(Some(started));
+                elapsed_ms.set(Some(0));
+                let tick = move || elapsed_ms.set(Some((client::now_ms() - since).max(0) as u64));
+                ticker.set_value(set_interval_with_handle(tick, TICK).ok());
+            }
+            Err(e) => {
+                problem.set(Some(e));
+                on_end.run(None);
+            }
+        }
+    });
+    let stop_ticking = move || {
+        if let Some(handle) = ticker.try_update_value(Option::take).flatten() {
+            handle.clear();
+        }
+    };
+    let finish = move |_| {
+        stop_ticking();
+        let Some(taken) = recorder.try_update_value(Option::take).flatten() else { return };
+        spawn_local(async move {
+            match taken.finish().await {
+                Ok(file_and_duration) => on_end.run(Some(file_and_duration)),
+                Err(e) => {
+                    problem.set(Some(e));
+                    on_end.run(None);
+                }
+            }
+        });
+    };
+    let cancel = move |_| {
+        stop_ticking();
+        if let Some(taken) = recorder.try_update_value(Option::take).flatten() {
+            taken.cancel();
+        }
+        on_end.run(None);
+    };
+    on_cleanup(move || {
+        stop_ticking();
+        if let Some(taken) = recorder.try_update_value(Option::take).flatten() {
+            taken.cancel();
+        }
+    });
+    view! {
+        <Show when=move || elapsed_ms.with(Option::is_some)>
+            <Show when=move || video>
                 <video class="camera-preview" node_ref=camera autoplay muted playsinline data-testid="camera-preview"></video>
             </Show>
             <div class="recording" data-testid="recording" aria-live="polite">
                 <span class="recording-dot" aria-hidden="true"></span>
                 <span>{i18n.tr(Msg::Recording)}</span>
-                <span data-testid="recording-time">{move || clock(elapsed_ms.get())}</span>
+                <span data-testid="recording-time">{move || clock(elapsed_ms.get().unwrap_or_default())}</span>
                 <button type="button" class="btn" data-testid="record-stop" on:click=finish>
                     {i18n.tr(Msg::StopAndSend)}
                 </button>
