@@ -78,7 +78,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/password") view={Lazy::<PasswordPage>::new()}/>
                     <Route path=path!("/devices") view={Lazy::<DevicesPage>::new()}/>
                     <Route path=path!("/friends") view={Lazy::<FriendsPage>::new()}/>
-                    <Route path=path!("/chats/:id?") view={Lazy::<ChatsPage>::new()}/>
+                    <Route path=path!("/chats/:id?") view=ChatsPage/>
                     <Route path=path!("/groups") view={Lazy::<GroupsPage>::new()}/>
                 </Routes>
             </main>

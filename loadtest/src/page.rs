@@ -10,9 +10,9 @@ use serde::Deserialize;
 pub struct WasmSizes {
     pub raw: u64,
     pub brotli: u64,
-    /// Per page (lazy route), the brotli bytes of the main module and every
-    /// chunk the page needs, each compressed on its own as it is served;
-    /// largest first.
+    /// Per lazily loaded page (lazy route), the brotli bytes of the main
+    /// module and every chunk the page needs, each compressed on its own as
+    /// it is served; largest first.
     pub pages: Vec<(String, u64)>,
 }
 

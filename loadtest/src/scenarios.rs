@@ -419,14 +419,19 @@ pub async fn s8_page(bench: &Bench) -> Result<Row, String> {
         kb(wasm.raw),
         kb(wasm.brotli)
     );
-    // The target holds when every page's cold load fetches at most 400 KB.
-    let heaviest = wasm.pages.first().map_or(wasm.brotli, |page| page.1);
+    // The target holds when every page's cold load fetches at most 400 KB:
+    // as computed from the build, and as measured over the wire.
+    let measured = [&chat, &home].into_iter().filter_map(|t| t.as_ref().ok().map(|t| t.wasm_bytes));
+    let heaviest = wasm.pages.iter().map(|page| page.1).chain([wasm.brotli]).chain(measured).max().unwrap_or_default();
     row.pass = Some(heaviest <= 400 * 1024);
     if wasm.pages.is_empty() {
         row.notes = "built without --split: one wasm holds every page".into();
     } else {
         let pages: Vec<String> = wasm.pages.iter().map(|(page, bytes)| format!("{page} {}", kb(*bytes))).collect();
-        row.notes = format!("a cold load of each page fetches (brotli, main module included): {}", pages.join(", "));
+        row.notes = format!(
+            "the chat page is in the main module; a cold load of each other page fetches (brotli, main module included): {}",
+            pages.join(", ")
+        );
     }
     Ok(row)
 }
