@@ -18,7 +18,8 @@ const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const wasmBytes = [];
   for (let i = 0; i < runs; i++) {
     const context = await browser.newContext({ serviceWorkers: "block" });
-    if (token) await context.addCookies([{ name: "natter_token", value: token, url }]);
+    // The cookie for the whole site (given the page's URL, it would hold for its folder only).
+    if (token) await context.addCookies([{ name: "natter_token", value: token, url: new URL("/", url).href }]);
     const page = await context.newPage();
     await page.addInitScript(() => {
       new MutationObserver((_, observer) => {
