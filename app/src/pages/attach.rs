@@ -184,7 +184,10 @@ fn RecordingPanel(video: bool, problem: RwSignal<Option<ApiError>>, on_end: Call
         match Recorder::start(video).await {
             Ok(started) => {
                 let since = started.started_ms();
-                recorder.set_value(Some(started));
+                // Closed while the browser asked for the microphone: turn it off again.
+                if let Some(Some(unwanted)) = recorder.try_set_value(Some(started)) {
+                    return unwanted.cancel();
+                }
                 elapsed_ms.set(Some(0));
                 let tick = move || elapsed_ms.set(Some((client::now_ms() - since).max(0) as u64));
                 ticker.set_value(set_interval_with_handle(tick, TICK).ok());
