@@ -142,13 +142,14 @@ done
 NATTER_BASE_URL=http://127.0.0.1:3000 run_playwright "Calls (network namespace)" --project=calls
 IN_NETNS=()
 
-# The README's run command builds in release mode, with wasm-opt: check that
-# this build starts and hydrates in the browser too.
+# The README's run command builds in release mode, with wasm-opt, and
+# serves the wasm and its lazily loaded chunks precompressed: the browser
+# tests run against that build too.
 stage "release build"
 quietly cargo leptos build --release --split --precompress
-stage "release smoke tests"
-start_node release release
-NATTER_BASE_URL=$NODE_URL run_playwright "Release" --project=chromium tests/home.spec.ts tests/pwa.spec.ts
+stage "release browser tests"
+start_node release release --sensitive-words end2end/fixtures/sensitive-words.txt
+NATTER_BASE_URL=$NODE_URL run_playwright "Release" --project=chromium
 
 # The load generator's smoke run against the debug build: a few users, one
 # group, a few hundred messages, on the embedded store and on two nodes
