@@ -27,7 +27,7 @@ use inert as platform;
 pub use platform::{
     device_id, idle_after_ms, now_ms, page_visible, picked_file, random_id, reload_at, upload_avatar, PickedFile,
 };
-pub use platform::{lower_case, recall, remember, upper_case};
+pub use platform::{lower_case, recall, remember, upper_case, watch_size, SizeWatch};
 
 /// Uploads a file for a `kind` message: instant upload first (the file's
 /// SHA-256, then proof of holding the ranges the server asks for), else the
@@ -154,7 +154,7 @@ fn internal(message: String) -> ApiError {
 #[cfg(feature = "hydrate")]
 mod browser {
     use gloo_net::http::RequestBuilder;
-    use wasm_bindgen::{JsCast, JsValue};
+    use wasm_bindgen::{closure::Closure, JsCast, JsValue};
     use wasm_bindgen_futures::JsFuture;
     use web_sys::{HtmlInputElement, ProgressEvent, XmlHttpRequest};
 
@@ -354,6 +354,26 @@ mod browser {
             .map_or(IDLE_AFTER_MS, f64::from)
     }
 
+    /// Calls `on_resize` whenever `el` changes size, until the watch is dropped.
+    pub fn watch_size(el: &web_sys::Element, on_resize: impl Fn() + 'static) -> Option<SizeWatch> {
+        let callback = Closure::<dyn Fn()>::new(on_resize);
+        let observer = web_sys::ResizeObserver::new(callback.as_ref().unchecked_ref()).ok()?;
+        observer.observe(el);
+        Some(SizeWatch { observer, _callback: callback })
+    }
+
+    /// A `ResizeObserver` at work; see [`watch_size`].
+    pub struct SizeWatch {
+        observer: web_sys::ResizeObserver,
+        _callback: Closure<dyn Fn()>,
+    }
+
+    impl Drop for SizeWatch {
+        fn drop(&mut self) {
+            self.observer.disconnect();
+        }
+    }
+
     /// Whether the page is on screen (not a background tab, not minimised).
     pub fn page_visible() -> bool {
         web_sys::window()
@@ -453,6 +473,13 @@ mod inert {
 
     pub fn page_visible() -> bool {
         true
+    }
+
+    /// Nothing changes size outside the browser.
+    pub enum SizeWatch {}
+
+    pub fn watch_size(_: &leptos::web_sys::Element, _: impl Fn() + 'static) -> Option<SizeWatch> {
+        None
     }
 
     pub fn idle_after_ms() -> f64 {

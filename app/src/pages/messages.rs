@@ -16,6 +16,7 @@ use super::{
 };
 use crate::{
     chat::{use_live, Line, LineKey, NoticeLine},
+    client,
     i18n::{local_day, use_i18n, Msg},
     model::{ConversationId, Millis, UserId},
     protocol::{NoticeKind, WsErrorCode},
@@ -58,8 +59,26 @@ pub fn MessageList(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoVi
             });
         });
     };
+    // Where the list last put itself at the bottom. A scroll event that finds
+    // it there is the list's own, not the reader's, even when the content
+    // grew in between (then it goes down again): taken for the reader's, it
+    // would leave the newest message out of view.
+    let pinned_at = StoredValue::new(None::<i32>);
+    let to_bottom = move || {
+        if let Some(el) = scroller.get_untracked() {
+            el.set_scroll_top(el.scroll_height());
+            pinned_at.set_value(Some(el.scroll_top()));
+        }
+    };
     let on_scroll = move |_| {
         let Some(el) = scroller.get_untracked() else { return };
+        if pinned_at.get_value() == Some(el.scroll_top()) {
+            if at_bottom.get_untracked() {
+                to_bottom();
+            }
+            return;
+        }
+        pinned_at.set_value(None);
         let bottom = el.scroll_height() - el.scroll_top() - el.client_height() <= BOTTOM_SLACK;
         if bottom != at_bottom.get_untracked() {
             at_bottom.set(bottom);
@@ -68,15 +87,25 @@ pub fn MessageList(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoVi
             load_older();
         }
     };
+    // Whatever grows while the list is at the bottom (pictures loading, the
+    // "load earlier" button showing up) keeps it there while the reader is.
+    let content = NodeRef::<html::Div>::new();
+    let size_watch = StoredValue::new_local(None::<client::SizeWatch>);
+    Effect::new(move || {
+        if let Some(content) = content.get() {
+            let stick = move || {
+                if at_bottom.get_untracked() {
+                    to_bottom();
+                }
+            };
+            size_watch.set_value(client::watch_size(&content, stick));
+        }
+    });
     // New lines (or the user sending) while at the bottom: stay there.
     Effect::new(move || {
         rows.with(|_| ());
         if at_bottom.get() {
-            request_animation_frame(move || {
-                if let Some(el) = scroller.get_untracked() {
-                    el.set_scroll_top(el.scroll_height());
-                }
-            });
+            request_animation_frame(to_bottom);
         }
     });
     // The newest messages are read once they are in view on a visible page.
@@ -90,29 +119,31 @@ pub fn MessageList(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoVi
 
     view! {
         <div class="messages" node_ref=scroller role="log" aria-labelledby="thread-title" on:scroll=on_scroll>
-            <Show when=move || has_older.get()>
-                <button
-                    type="button"
-                    class="link-button load-earlier"
-                    data-testid="load-earlier"
-                    disabled=move || older.pending()
-                    on:click=move |_| load_older()
-                >
-                    {i18n.tr(Msg::LoadEarlier)}
-                </button>
-            </Show>
-            <FormFeedback state=older/>
-            <Show when=move || loaded.get() && lines.with(Vec::is_empty)>
-                <p class="muted no-messages">{i18n.tr(Msg::NoMessagesYet)}</p>
-            </Show>
-            <ol class="message-rows">
-                <For each=move || rows.get() key=Row::key let:row>
-                    {match row {
-                        Row::Day(ms) => view! { <DaySeparator ms/> }.into_any(),
-                        Row::Line(line) => view! { <LineRow line conversation=id.get_value()/> }.into_any(),
-                    }}
-                </For>
-            </ol>
+            <div node_ref=content>
+                <Show when=move || has_older.get()>
+                    <button
+                        type="button"
+                        class="link-button load-earlier"
+                        data-testid="load-earlier"
+                        disabled=move || older.pending()
+                        on:click=move |_| load_older()
+                    >
+                        {i18n.tr(Msg::LoadEarlier)}
+                    </button>
+                </Show>
+                <FormFeedback state=older/>
+                <Show when=move || loaded.get() && lines.with(Vec::is_empty)>
+                    <p class="muted no-messages">{i18n.tr(Msg::NoMessagesYet)}</p>
+                </Show>
+                <ol class="message-rows">
+                    <For each=move || rows.get() key=Row::key let:row>
+                        {match row {
+                            Row::Day(ms) => view! { <DaySeparator ms/> }.into_any(),
+                            Row::Line(line) => view! { <LineRow line conversation=id.get_value()/> }.into_any(),
+                        }}
+                    </For>
+                </ol>
+            </div>
         </div>
     }
 }
