@@ -84,6 +84,13 @@ impl RoomHosts {
         Ok(self.registry.get(&host_key(key)).await?.as_deref().and_then(Host::decode))
     }
 
+    /// The nodes hosting the rooms of `keys`, in their order, in one lookup.
+    pub async fn of_each(&self, keys: &[RoomKey]) -> Result<Vec<Option<Host>>, Unavailable> {
+        let names: Vec<String> = keys.iter().map(host_key).collect();
+        let held = self.registry.get_many(&names).await?;
+        Ok(held.iter().map(|value| value.as_deref().and_then(Host::decode)).collect())
+    }
+
     /// The node hosting the room of `key`: this one unless another claimed it first.
     pub async fn claim(&self, key: &RoomKey) -> Result<Host, Unavailable> {
         let held = self.registry.claim(&host_key(key), &self.me.encode(), HOST_TTL).await?;
@@ -185,6 +192,9 @@ mod tests {
         assert_eq!(a.of(&key).await.unwrap(), None);
         assert_eq!(a.claim(&key).await.unwrap(), node("a", 1));
         assert_eq!(b.claim(&key).await.unwrap(), node("a", 1), "b joins a's room");
+        let live = RoomKey { kind: RoomKind::Live, ..key.clone() };
+        assert_eq!(b.of_each(&[live, key.clone()]).await.unwrap(), [None, Some(node("a", 1))]);
+        assert!(b.of_each(&[]).await.unwrap().is_empty());
         a.record(&update(true)).await.unwrap();
         b.record(&update(true)).await.unwrap();
         let conversations = [ConversationId::from("g"), ConversationId::from("h")];

@@ -274,11 +274,15 @@ fn reply_when<T: Send + 'static>(
 
 /// Ends here the rooms whose host is gone (its keys expired) or replaced.
 async fn check_hosts(inbox: &Inbox) {
-    for (key, host) in inbox.elsewhere.rooms() {
-        let now = match inbox.hosts.of(&key).await {
-            Ok(now) => now,
-            Err(_) => continue, // cannot tell now; the next check asks again
-        };
+    let rooms = inbox.elsewhere.rooms();
+    if rooms.is_empty() {
+        return;
+    }
+    let keys: Vec<RoomKey> = rooms.iter().map(|(key, _)| key.clone()).collect();
+    let Ok(hosts_now) = inbox.hosts.of_each(&keys).await else {
+        return; // cannot tell now; the next check asks again
+    };
+    for ((key, host), now) in rooms.into_iter().zip(hosts_now) {
         if now.as_ref().is_some_and(|h| h.node == host) {
             continue;
         }
