@@ -198,14 +198,20 @@ fn RecordingPanel(video: bool, problem: RwSignal<Option<ApiError>>, on_end: Call
             }
         }
     });
-    let stop_ticking = move || {
+    // The recording as it stands, with the clock stopped.
+    let take_recording = move || {
         if let Some(handle) = ticker.try_update_value(Option::take).flatten() {
             handle.clear();
         }
+        recorder.try_update_value(Option::take).flatten()
+    };
+    let discard = move || {
+        if let Some(taken) = take_recording() {
+            taken.cancel();
+        }
     };
     let finish = move |_| {
-        stop_ticking();
-        let Some(taken) = recorder.try_update_value(Option::take).flatten() else { return };
+        let Some(taken) = take_recording() else { return };
         spawn_local(async move {
             match taken.finish().await {
                 Ok(file_and_duration) => on_end.run(Some(file_and_duration)),
@@ -217,18 +223,10 @@ fn RecordingPanel(video: bool, problem: RwSignal<Option<ApiError>>, on_end: Call
         });
     };
     let cancel = move |_| {
-        stop_ticking();
-        if let Some(taken) = recorder.try_update_value(Option::take).flatten() {
-            taken.cancel();
-        }
+        discard();
         on_end.run(None);
     };
-    on_cleanup(move || {
-        stop_ticking();
-        if let Some(taken) = recorder.try_update_value(Option::take).flatten() {
-            taken.cancel();
-        }
-    });
+    on_cleanup(discard);
     view! {
         <Show when=move || elapsed_ms.with(Option::is_some)>
             <Show when=move || video>
