@@ -354,11 +354,14 @@ mod browser {
             .map_or(IDLE_AFTER_MS, f64::from)
     }
 
-    /// Calls `on_resize` whenever `el` changes size, until the watch is dropped.
-    pub fn watch_size(el: &web_sys::Element, on_resize: impl Fn() + 'static) -> Option<SizeWatch> {
+    /// Calls `on_resize` whenever one of `elements` changes size, until the
+    /// watch is dropped.
+    pub fn watch_size(elements: &[&web_sys::Element], on_resize: impl Fn() + 'static) -> Option<SizeWatch> {
         let callback = Closure::<dyn Fn()>::new(on_resize);
         let observer = web_sys::ResizeObserver::new(callback.as_ref().unchecked_ref()).ok()?;
-        observer.observe(el);
+        for el in elements {
+            observer.observe(el);
+        }
         Some(SizeWatch { observer, _callback: callback })
     }
 
@@ -478,7 +481,7 @@ mod inert {
     /// Nothing changes size outside the browser.
     pub enum SizeWatch {}
 
-    pub fn watch_size(_: &leptos::web_sys::Element, _: impl Fn() + 'static) -> Option<SizeWatch> {
+    pub fn watch_size(_: &[&leptos::web_sys::Element], _: impl Fn() + 'static) -> Option<SizeWatch> {
         None
     }
 

@@ -59,46 +59,48 @@ pub fn MessageList(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoVi
             });
         });
     };
-    // Where the list last put itself at the bottom. A scroll event that finds
-    // it there is the list's own, not the reader's, even when the content
-    // grew in between (then it goes down again): taken for the reader's, it
-    // would leave the newest message out of view.
-    let pinned_at = StoredValue::new(None::<i32>);
     let to_bottom = move || {
         if let Some(el) = scroller.get_untracked() {
             el.set_scroll_top(el.scroll_height());
-            pinned_at.set_value(Some(el.scroll_top()));
         }
     };
+    // Only the reader moves the list up: content growing or shrinking under
+    // it (a picture loading, a message arriving between a scroll and its
+    // event) never lowers `scrollTop` short of the bottom. So the reader has
+    // left the bottom when a scroll event finds the list higher than the one
+    // before and not at the bottom; anything else that leaves it short of
+    // the bottom while following sends it down again.
+    let last_top = StoredValue::new(0);
     let on_scroll = move |_| {
         let Some(el) = scroller.get_untracked() else { return };
-        if pinned_at.get_value() == Some(el.scroll_top()) {
-            if at_bottom.get_untracked() {
-                to_bottom();
+        let top = el.scroll_top();
+        let went_up = top < last_top.get_value();
+        last_top.set_value(top);
+        let bottom = el.scroll_height() - top - el.client_height() <= BOTTOM_SLACK;
+        if bottom || went_up {
+            if bottom != at_bottom.get_untracked() {
+                at_bottom.set(bottom);
             }
-            return;
+        } else if at_bottom.get_untracked() {
+            to_bottom();
         }
-        pinned_at.set_value(None);
-        let bottom = el.scroll_height() - el.scroll_top() - el.client_height() <= BOTTOM_SLACK;
-        if bottom != at_bottom.get_untracked() {
-            at_bottom.set(bottom);
-        }
-        if el.scroll_top() < TOP_SLACK {
+        if top < TOP_SLACK {
             load_older();
         }
     };
-    // Whatever grows while the list is at the bottom (pictures loading, the
-    // "load earlier" button showing up) keeps it there while the reader is.
+    // Whatever changes size while the list is at the bottom (pictures
+    // loading, the "load earlier" button showing up, the composer growing)
+    // keeps it there while the reader is.
     let content = NodeRef::<html::Div>::new();
     let size_watch = StoredValue::new_local(None::<client::SizeWatch>);
     Effect::new(move || {
-        if let Some(content) = content.get() {
+        if let (Some(list), Some(content)) = (scroller.get(), content.get()) {
             let stick = move || {
                 if at_bottom.get_untracked() {
                     to_bottom();
                 }
             };
-            size_watch.set_value(client::watch_size(&content, stick));
+            size_watch.set_value(client::watch_size(&[&list, &content], stick));
         }
     });
     // New lines (or the user sending) while at the bottom: stay there.
