@@ -64,6 +64,12 @@ pub fn MessageList(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoVi
             el.set_scroll_top(el.scroll_height());
         }
     };
+    // Down to the newest message, while the reader follows them.
+    let follow = move || {
+        if at_bottom.get_untracked() {
+            to_bottom();
+        }
+    };
     // Only the reader moves the list up: content growing or shrinking under
     // it (a picture loading, a message arriving between a scroll and its
     // event) never lowers `scrollTop` short of the bottom. So the reader has
@@ -81,8 +87,8 @@ pub fn MessageList(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoVi
             if bottom != at_bottom.get_untracked() {
                 at_bottom.set(bottom);
             }
-        } else if at_bottom.get_untracked() {
-            to_bottom();
+        } else {
+            follow();
         }
         if top < TOP_SLACK {
             load_older();
@@ -95,12 +101,7 @@ pub fn MessageList(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoVi
     let size_watch = StoredValue::new_local(None::<client::SizeWatch>);
     Effect::new(move || {
         if let (Some(list), Some(content)) = (scroller.get(), content.get()) {
-            let stick = move || {
-                if at_bottom.get_untracked() {
-                    to_bottom();
-                }
-            };
-            size_watch.set_value(client::watch_size(&[&list, &content], stick));
+            size_watch.set_value(client::watch_size(&[&list, &content], follow));
         }
     });
     // New lines (or the user sending) while at the bottom: stay there.
