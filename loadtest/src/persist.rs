@@ -29,7 +29,7 @@ pub async fn open(data_dir: &Path, secret_file: &Path, mongodb: Option<(&str, &s
         args.extend(["--mongodb-uri".into(), uri.into(), "--mongodb-db".into(), db.into()]);
     }
     let config = Cli::try_parse_from(args).map_err(|e| e.to_string())?.validate().await.map_err(|e| e.to_string())?;
-    let store = store::open(&config).await.map_err(|e| e.to_string())?;
+    let store = store::open(config.mongodb.as_ref(), &config.data_dir).await.map_err(|e| e.to_string())?;
     store.prepare().await.map_err(|e| e.to_string())?;
     Ok(store)
 }

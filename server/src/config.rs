@@ -4,15 +4,17 @@
 //! ends the process with a one-line message and exit code 2.
 
 use std::{
-    fmt,
     net::{IpAddr, SocketAddr},
     path::{Path, PathBuf},
 };
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 
 use crate::{
-    sfu::MediaConfig,
+    secret::Secret,
+    sfu::settings::MediaSettings,
+    store::mongodb::MongoSettings,
+    telemetry::LogFormat,
     text::{filter::Matcher, SensitivePolicy},
 };
 
@@ -110,12 +112,6 @@ pub struct Cli {
     pub media_announce_addr: Option<String>,
 }
 
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
 /// Where the JWT secret came from; the secret itself is never shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretSource {
@@ -124,49 +120,17 @@ pub enum SecretSource {
     Generated(PathBuf),
 }
 
-/// The JWT signing key. `Debug` and `Display` never reveal it.
-#[derive(Clone)]
-pub struct JwtSecret(Vec<u8>);
-
-impl JwtSecret {
-    pub fn bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for JwtSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("JwtSecret(<redacted>)")
-    }
-}
-
-/// The secret a TURN server shares with Natter (coturn's `static-auth-secret`).
-#[derive(Clone)]
-pub struct TurnSecret(Vec<u8>);
-
-impl TurnSecret {
-    pub fn bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for TurnSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("TurnSecret(<redacted>)")
-    }
-}
-
 /// Validated configuration the server runs with.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub site_root: PathBuf,
-    pub mongodb: Option<MongoConfig>,
+    pub mongodb: Option<MongoSettings>,
     pub redis_url: Option<String>,
     pub node_id: String,
     pub node_ttl: std::time::Duration,
-    pub jwt_secret: JwtSecret,
+    pub jwt_secret: Secret,
     pub jwt_secret_source: SecretSource,
     pub max_upload_bytes: u64,
     pub max_avatar_bytes: u64,
@@ -176,14 +140,8 @@ pub struct Config {
     pub call_ring: std::time::Duration,
     pub call_grace: std::time::Duration,
     pub ice_servers: Vec<String>,
-    pub turn_secret: Option<TurnSecret>,
-    pub media: MediaConfig,
-}
-
-#[derive(Debug, Clone)]
-pub struct MongoConfig {
-    pub uri: String,
-    pub database: String,
+    pub turn_secret: Option<Secret>,
+    pub media: MediaSettings,
 }
 
 /// A configuration error, reported as one line.
@@ -205,7 +163,7 @@ impl Cli {
                     ConfigError(format!("invalid --mongodb-uri {}: {}", redact_url(&uri), first_line(&e.to_string())))
                 })?;
                 validate_db_name(&self.mongodb_db)?;
-                Some(MongoConfig { uri, database: self.mongodb_db })
+                Some(MongoSettings { uri, database: self.mongodb_db })
             }
             None => None,
         };
@@ -245,7 +203,7 @@ impl Cli {
                 if secret.is_empty() {
                     return Err(ConfigError(format!("--turn-secret-file {} is empty", path.display())));
                 }
-                Some(TurnSecret(secret.as_bytes().to_vec()))
+                Some(Secret::new(secret.as_bytes().to_vec()))
             }
             None => None,
         };
@@ -314,9 +272,9 @@ impl Config {
 
 /// The media socket binds the listen address's IP; the announced address
 /// is an IP (the media port goes with it) or IP:port.
-fn media_config(listen: SocketAddr, port: u16, announce: Option<&str>) -> Result<MediaConfig, ConfigError> {
+fn media_config(listen: SocketAddr, port: u16, announce: Option<&str>) -> Result<MediaSettings, ConfigError> {
     let announce = match announce {
-        None => SocketAddr::new(MediaConfig::default_announce(listen.ip()), port),
+        None => SocketAddr::new(MediaSettings::default_announce(listen.ip()), port),
         Some(text) => match (text.parse::<SocketAddr>(), text.parse::<IpAddr>()) {
             (Ok(addr), _) => addr,
             (_, Ok(ip)) => SocketAddr::new(ip, port),
@@ -330,7 +288,7 @@ fn media_config(listen: SocketAddr, port: u16, announce: Option<&str>) -> Result
     if announce.ip().is_unspecified() {
         return Err(ConfigError("invalid --media-announce-addr: browsers cannot send to a wildcard address".into()));
     }
-    Ok(MediaConfig { bind: SocketAddr::new(listen.ip(), port), announce })
+    Ok(MediaSettings { bind: SocketAddr::new(listen.ip(), port), announce })
 }
 
 fn first_line(s: &str) -> String {
@@ -369,7 +327,7 @@ fn ensure_writable_dir(dir: &Path) -> Result<(), ConfigError> {
     std::fs::remove_file(&probe).map_err(fail)
 }
 
-fn load_secret(file: Option<PathBuf>, data_dir: &Path) -> Result<(JwtSecret, SecretSource), ConfigError> {
+fn load_secret(file: Option<PathBuf>, data_dir: &Path) -> Result<(Secret, SecretSource), ConfigError> {
     if let Ok(value) = std::env::var("NATTER_JWT_SECRET") {
         return Ok((checked_secret(value.into_bytes(), "NATTER_JWT_SECRET")?, SecretSource::Env));
     }
@@ -388,7 +346,7 @@ fn load_secret(file: Option<PathBuf>, data_dir: &Path) -> Result<(JwtSecret, Sec
             let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
             write_private(&path, hex.as_bytes())
                 .map_err(|e| ConfigError(format!("cannot write {}: {e}", path.display())))?;
-            Ok((JwtSecret(hex.into_bytes()), SecretSource::Generated(path)))
+            Ok((Secret::new(hex.into_bytes()), SecretSource::Generated(path)))
         }
         Err(e) => Err(ConfigError(format!("cannot read {}: {e}", path.display()))),
     }
@@ -401,13 +359,13 @@ fn trim_ascii_end(mut bytes: Vec<u8>) -> Vec<u8> {
     bytes
 }
 
-fn checked_secret(bytes: Vec<u8>, origin: &str) -> Result<JwtSecret, ConfigError> {
+fn checked_secret(bytes: Vec<u8>, origin: &str) -> Result<Secret, ConfigError> {
     if bytes.len() < MIN_SECRET_BYTES {
         return Err(ConfigError(format!(
             "the JWT secret from {origin} is too short: at least {MIN_SECRET_BYTES} bytes are needed"
         )));
     }
-    Ok(JwtSecret(bytes))
+    Ok(Secret::new(bytes))
 }
 
 fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {

@@ -7,84 +7,55 @@
 pub mod api;
 pub mod auth;
 pub mod avatar;
+pub mod backoff;
+pub mod budget;
 pub mod calls;
+pub mod chat;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod files;
 pub mod hub;
+pub mod lease;
 pub mod metrics;
 pub mod ops;
 pub mod presence;
 pub mod ratelimit;
 pub mod redis_conn;
+pub mod secret;
+pub mod session;
 pub mod sfu;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod text;
 
-use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use app::{shell, App};
-use axum::{extract::FromRef, middleware, routing::get, serve::ListenerExt, Router};
+use axum::{middleware, routing::get, serve::ListenerExt, Router};
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::{net::TcpListener, sync::watch};
+use tokio_util::task::TaskTracker;
 use tower_http::trace::TraceLayer;
 
+pub use crate::state::AppState;
 use crate::{
-    calls::{redis::RedisCallRegistry, registry::{CallRegistry, LocalCallRegistry}, Calls},
+    auth::Authenticator,
+    calls::Calls,
+    chat::{Chat, Writer},
     config::Config,
-    hub::{Fanout, Hub, LocalFanout, Writer},
+    hub::{Fanout, Hub, LocalFanout},
+    lease::{redis::RedisLeases, Leases, LocalLeases},
     presence::{redis::RedisRegistry, registry::LocalRegistry, registry::Registry, PresenceTracker},
     ratelimit::SharedCounts,
     redis_conn::SharedConnection,
-    store::{health::StoreHealth, DynStore},
+    store::{health::StoreHealth, StoreError},
 };
 
 /// How long a stopping server waits for its websockets to close.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
-
-/// What every handler may reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub store: DynStore,
-    pub health: StoreHealth,
-    pub leptos: LeptosOptions,
-    pub auth_limits: Arc<ratelimit::AuthLimits>,
-    /// This node's websocket connections.
-    pub hub: Arc<Hub>,
-    /// Where events go so that every node's hub gets them.
-    pub fanout: Arc<dyn Fanout>,
-    pub writer: Arc<Writer>,
-    pub presence: Arc<PresenceTracker>,
-    /// Open instant-upload challenges of this node.
-    pub challenges: Arc<files::instant::Challenges>,
-    /// Shortcodes and the sensitive-word filter, applied to message text.
-    pub text: Arc<text::TextPolicy>,
-    /// 1:1 calls' state and endings.
-    pub calls: Arc<calls::Calls>,
-    /// Group calls' and live broadcasts' media relay.
-    pub sfu: Arc<sfu::Sfu>,
-}
-
-impl AppState {
-    /// Where avatar images are kept: `<data dir>/avatars`.
-    pub fn avatars_dir(&self) -> PathBuf {
-        self.config.data_dir.join("avatars")
-    }
-
-    /// Uploaded files: `<data dir>/files`.
-    pub fn files_disk(&self) -> files::Disk {
-        files::Disk::new(&self.config.data_dir)
-    }
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos.clone()
-    }
-}
 
 fn leptos_options(config: &Config) -> LeptosOptions {
     LeptosOptions::builder()
@@ -106,8 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route("/avatars/{user}/{version}/{file}", get(api::avatar_file))
         .route(
             app::protocol::WS_PATH,
-            get(hub::connection::upgrade)
-                .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate)),
+            get(session::upgrade).route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::authenticate)),
         )
         .leptos_routes(&state, routes, move || shell(leptos.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -122,10 +92,23 @@ pub fn router(state: AppState) -> Router {
 struct Backplane {
     fanout: Arc<dyn Fanout>,
     presence: Arc<dyn Registry>,
-    calls: Arc<dyn CallRegistry>,
-    rooms: Arc<dyn CallRegistry>,
+    calls: Arc<dyn Leases>,
+    rooms: Arc<dyn Leases>,
     relay: Arc<dyn sfu::relay::Relay>,
     counts: Option<SharedCounts>,
+}
+
+/// Why a server could not start or stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot load the sensitive-word list: {0}")]
+    Words(String),
+    #[error("invalid Redis URL: {0}")]
+    Redis(redis::RedisError),
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
 }
 
 /// Serves Natter on `listener` until `shutdown` completes, then stops
@@ -134,15 +117,15 @@ pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), store::StoreError> {
+) -> Result<(), RunError> {
     metrics::handle();
-    let store = store::open(&config).await?;
+    let store = store::open(config.mongodb.as_ref(), &config.data_dir).await?;
     let health = StoreHealth::default();
     let (stop_tx, stop_rx) = watch::channel(false);
     let supervisor = tokio::spawn(store::health::supervise(store.clone(), health.clone(), stop_rx.clone()));
 
     let words = match &config.sensitive_words {
-        Some(path) => text::filter::Matcher::load(path).map_err(store::StoreError::Internal)?,
+        Some(path) => text::filter::Matcher::load(path).map_err(RunError::Words)?,
         None => text::filter::Matcher::new([]).expect("an empty matcher"),
     };
     let text = Arc::new(text::TextPolicy::new(config.sensitive_policy, words));
@@ -152,15 +135,14 @@ pub async fn run(
     let (relay_inbox, relayed) = tokio::sync::mpsc::unbounded_channel();
     let backplane = match &config.redis_url {
         Some(url) => {
-            let client = redis::Client::open(url.as_str())
-                .map_err(|e| store::StoreError::Internal(format!("invalid Redis URL: {e}")))?;
+            let client = redis::Client::open(url.as_str()).map_err(RunError::Redis)?;
             // A cluster always has MongoDB (the configuration checks it).
             let database = config.mongodb.as_ref().map_or("natter", |m| m.database.as_str());
             let namespace = hub::redis::namespace(database);
             let registry = RedisRegistry::new(client.clone(), namespace.clone(), config.node_id.clone(), config.node_ttl);
             let counts = SharedCounts { conn: Arc::new(SharedConnection::new(client.clone())), namespace: namespace.clone() };
-            let calls = RedisCallRegistry::new(client.clone(), format!("{namespace}:call:"));
-            let rooms = RedisCallRegistry::new(client.clone(), format!("{namespace}:room:"));
+            let calls = RedisLeases::new(client.clone(), format!("{namespace}:call:"));
+            let rooms = RedisLeases::new(client.clone(), format!("{namespace}:room:"));
             let relay = sfu::relay::RedisRelay::start(client.clone(), &namespace, &config.node_id, relay_inbox);
             let fanout = hub::redis::RedisFanout::start(client, &namespace, hub.clone(), config.node_id.clone());
             Backplane {
@@ -175,8 +157,8 @@ pub async fn run(
         None => Backplane {
             fanout: Arc::new(LocalFanout(hub.clone())),
             presence: Arc::new(LocalRegistry::default()),
-            calls: Arc::new(LocalCallRegistry::default()),
-            rooms: Arc::new(LocalCallRegistry::default()),
+            calls: Arc::new(LocalLeases::default()),
+            rooms: Arc::new(LocalLeases::default()),
             relay: Arc::new(sfu::relay::LocalRelay(relay_inbox)),
             counts: None,
         },
@@ -186,15 +168,18 @@ pub async fn run(
     let presence = Arc::new(PresenceTracker::new(registry, store.clone(), fanout.clone()));
     let upkeep = tokio::spawn(presence.clone().upkeep(config.node_ttl / 3, stop_rx.clone()));
     let writer = Arc::new(Writer::start(store.clone(), fanout.clone()));
+    let chat = Arc::new(Chat::new(store.clone(), fanout.clone(), writer, text));
     let calls =
-        Arc::new(Calls::new(call_registry, store.clone(), fanout.clone(), writer.clone(), config.call_ring, config.call_grace));
+        Arc::new(Calls::new(call_registry, store.clone(), fanout.clone(), chat.clone(), config.call_ring, config.call_grace));
     let me = sfu::hosts::Host { node: config.node_id.clone(), media: config.media.announce };
     let cluster = sfu::Cluster { hosts: sfu::hosts::RoomHosts::new(room_registry, me), relay, inbox: relayed };
-    let sfu = Arc::new(sfu::Sfu::start(config.media, fanout.clone(), writer.clone(), cluster));
+    let sfu = Arc::new(sfu::Sfu::start(config.media, fanout.clone(), chat.clone(), cluster));
+    let sessions = TaskTracker::new();
     let state = AppState {
         leptos: leptos_options(&config),
+        auth: Arc::new(Authenticator { secret: config.jwt_secret.clone(), store: store.clone() }),
         config: Arc::new(config),
-        writer,
+        chat,
         calls,
         sfu,
         store,
@@ -204,7 +189,7 @@ pub async fn run(
         fanout,
         presence,
         challenges: Arc::default(),
-        text,
+        sessions: sessions.clone(),
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     // Chat frames are small and each should leave at once: without this,
@@ -220,15 +205,14 @@ pub async fn run(
         closing_hub.close_all();
     };
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
-    let deadline = tokio::time::Instant::now() + CLOSE_GRACE;
-    while hub.connections() > 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // Every session holds a token of the tracker until it ends.
+    sessions.close();
+    let _ = tokio::time::timeout(CLOSE_GRACE, sessions.wait()).await;
     let _ = stop_tx.send(true);
     let _ = supervisor.await;
     let _ = upkeep.await;
     if let Some(watcher) = word_watcher {
         let _ = watcher.await;
     }
-    served.map_err(|e| store::StoreError::Internal(format!("server failed: {e}")))
+    served.map_err(RunError::Serve)
 }

@@ -4,7 +4,7 @@
 use app::protocol::{Readiness, PROTOCOL_VERSION};
 use axum::{extract::State, http::StatusCode, response::IntoResponse, Json};
 
-use crate::{store::health::StoreStatus, AppState};
+use crate::{state::AppState, store::health::StoreStatus};
 
 pub async fn healthz() -> &'static str {
     "ok"

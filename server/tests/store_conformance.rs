@@ -6,8 +6,7 @@
 mod conformance;
 
 use natter_server::{
-    config::MongoConfig,
-    store::{embedded::EmbeddedStore, mongodb::MongoStore, new_id, DynStore, Store, EMBEDDED_FILE},
+    store::{embedded::EmbeddedStore, mongodb::{MongoSettings, MongoStore}, new_id, DynStore, Store, EMBEDDED_FILE},
 };
 use std::sync::Arc;
 
@@ -34,7 +33,7 @@ pub fn mongodb_uri() -> String {
 }
 
 async fn mongodb() -> Fixture {
-    let config = MongoConfig { uri: mongodb_uri(), database: format!("natter_test_{}", new_id()) };
+    let config = MongoSettings { uri: mongodb_uri(), database: format!("natter_test_{}", new_id()) };
     let a = MongoStore::open(&config).await.unwrap();
     let b = MongoStore::open(&config).await.unwrap();
     a.prepare().await.unwrap();

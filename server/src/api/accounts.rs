@@ -18,8 +18,9 @@ use axum::{
     Json,
 };
 
-use super::{json::ApiJson, users::me};
+use super::json::ApiJson;
 use crate::{
+    clock::now_millis,
     auth::{
         clear_cookie, password, session_cookie,
         token::{self, Claims},
@@ -30,11 +31,11 @@ use crate::{
     ratelimit::RateLimiter,
     store::{
         devices::DeviceRecord,
-        new_id, now_millis,
+        new_id,
         users::{UserPatch, UserRecord},
         StoreError,
     },
-    AppState,
+    state::AppState,
 };
 
 /// Longest User-Agent kept for the devices list.
@@ -52,7 +53,7 @@ fn user_agent(headers: &HeaderMap) -> String {
 /// The answer to a successful sign-in: the token in the body and as a cookie.
 fn signed_in(status: StatusCode, state: &AppState, user: &UserRecord, claims: &Claims) -> Response {
     let token = token::encode(&state.config.jwt_secret, claims);
-    let body = AuthResponse { token: token.clone(), expires_ms: claims.expires_ms(), user: me(user) };
+    let body = AuthResponse { token: token.clone(), expires_ms: claims.expires_ms(), user: user.me() };
     (status, [(header::SET_COOKIE, session_cookie(&token))], Json(body)).into_response()
 }
 

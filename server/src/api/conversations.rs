@@ -1,18 +1,17 @@
 //! Conversations over HTTP: the seed's listPublicSessions, listJoinedSessions,
 //! createPrivateSession, createGroupSession, joinSession, invite,
 //! leaveSession, updateSessionInfo, getSessionInfo, listHistoryMessages and
-//! mark read. Changes of membership are published to the hubs, so open
-//! websockets start or stop receiving the conversation at once.
+//! mark read. Thin callers of [`crate::chat::Chat`]; what is here builds the
+//! answers (summaries with unread counts and presence).
 
 use std::collections::HashMap;
 
 use app::{
     api::{
-        check_description, check_group_name, ConversationDetails, ConversationSummary, CreateGroup, DirectoryEntry,
-        MarkRead, MemberInfo, UpdateConversation, UserRef,
+        ConversationDetails, ConversationSummary, CreateGroup, DirectoryEntry, MarkRead, MemberInfo, UpdateConversation,
+        UserRef,
     },
-    model::{Conversation, ConversationId, ConversationKind, JoinPolicy, Message, Presence, Role, UserId, Visibility},
-    protocol::{ApiError, ErrorCode},
+    model::{Conversation, ConversationId, ConversationKind, Message, Presence, UserId, Visibility},
 };
 use axum::{
     extract::{Path, Query, State},
@@ -21,38 +20,14 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{json::ApiJson, users::public};
+use super::json::ApiJson;
 use crate::{
     auth::AuthUser,
+    chat::ChatError,
     error::HttpError,
-    hub::HubEvent,
-    store::{
-        conversations::{ConversationPatch, Membership, MAX_DIRECTORY_PAGE},
-        messages::MAX_PAGE,
-        new_id, now_millis, StoreError,
-    },
-    AppState,
+    store::conversations::{Membership, MAX_DIRECTORY_PAGE},
+    state::AppState,
 };
-
-/// Most members a group may be created with.
-const MAX_INITIAL_MEMBERS: usize = 200;
-
-fn not_found() -> HttpError {
-    HttpError::new(ErrorCode::NotFound, "no such conversation")
-}
-
-fn forbidden(message: &str) -> HttpError {
-    HttpError::new(ErrorCode::Forbidden, message)
-}
-
-async fn find_conversation(state: &AppState, id: &ConversationId) -> Result<Conversation, HttpError> {
-    state.store.conversation(id).await?.ok_or_else(not_found)
-}
-
-/// The asker's membership; a conversation one does not belong to looks absent.
-async fn membership(state: &AppState, id: &ConversationId, user: &UserId) -> Result<Membership, HttpError> {
-    state.store.member(id, user).await?.ok_or_else(not_found)
-}
 
 async fn summary(state: &AppState, c: Conversation, m: &Membership) -> Result<ConversationSummary, HttpError> {
     let mut summary = [bare_summary(state, c, m).await?];
@@ -81,7 +56,7 @@ async fn bare_summary(state: &AppState, c: Conversation, m: &Membership) -> Resu
         ConversationKind::Private => {
             let peer_id = if c.creator_id == m.user_id { c.peer_id.clone() } else { Some(c.creator_id.clone()) };
             match peer_id {
-                Some(id) => state.store.user_by_id(&id).await?.as_ref().map(public),
+                Some(id) => state.store.user_by_id(&id).await?.map(|u| u.public()),
                 None => None,
             }
         }
@@ -95,13 +70,6 @@ async fn bare_summary(state: &AppState, c: Conversation, m: &Membership) -> Resu
         peer,
         peer_presence: Presence::Offline,
     })
-}
-
-async fn add_member(state: &AppState, id: &ConversationId, user: &UserId, role: Role) -> Result<Membership, HttpError> {
-    let member = Membership { conversation_id: id.clone(), user_id: user.clone(), role, read_seq: 0, joined_ms: now_millis() };
-    state.store.put_member(&member).await?;
-    state.fanout.publish(HubEvent::Joined { conversation_id: id.clone(), user_id: user.clone() }).await;
-    Ok(member)
 }
 
 #[derive(Deserialize)]
@@ -169,35 +137,7 @@ pub async fn create_group(
     me: AuthUser,
     ApiJson(req): ApiJson<CreateGroup>,
 ) -> Result<(StatusCode, Json<ConversationSummary>), HttpError> {
-    let name = check_group_name(&req.name)?;
-    let description = check_description(&req.description)?;
-    if req.members.len() > MAX_INITIAL_MEMBERS {
-        return Err(ApiError::invalid("members", format!("at most {MAX_INITIAL_MEMBERS} members at first")).into());
-    }
-    let known = state.store.users_by_ids(&req.members).await?;
-    if let Some(missing) = req.members.iter().find(|id| !known.iter().any(|u| &u.id == *id)) {
-        return Err(ApiError::invalid("members", format!("no such user: {missing}")).into());
-    }
-    let now = now_millis();
-    let conversation = Conversation {
-        id: ConversationId(new_id()),
-        kind: ConversationKind::Group,
-        visibility: req.visibility,
-        join_policy: req.join_policy,
-        name,
-        description,
-        creator_id: me.user_id.clone(),
-        peer_id: None,
-        created_ms: now,
-        last_seq: 0,
-        last_message: None,
-        last_activity_ms: now,
-    };
-    state.store.insert_conversation(&conversation).await?;
-    let owner = add_member(&state, &conversation.id, &me.user_id, Role::Owner).await?;
-    for user in known.iter().filter(|u| u.id != me.user_id) {
-        add_member(&state, &conversation.id, &user.id, Role::Member).await?;
-    }
+    let (conversation, owner) = state.chat.create_group(&me.user_id, req).await?;
     Ok((StatusCode::CREATED, Json(summary(&state, conversation, &owner).await?)))
 }
 
@@ -207,40 +147,9 @@ pub async fn start_private(
     me: AuthUser,
     ApiJson(req): ApiJson<UserRef>,
 ) -> Result<(StatusCode, Json<ConversationSummary>), HttpError> {
-    if req.user_id == me.user_id {
-        return Err(ApiError::invalid("user_id", "a private chat needs someone else").into());
-    }
-    state.store.user_by_id(&req.user_id).await?.ok_or_else(super::users::no_such_user)?;
-    let id = Conversation::private_id(&me.user_id, &req.user_id);
-    let now = now_millis();
-    let conversation = Conversation {
-        id: id.clone(),
-        kind: ConversationKind::Private,
-        visibility: Visibility::Hidden,
-        join_policy: JoinPolicy::InviteOnly,
-        name: String::new(),
-        description: String::new(),
-        creator_id: me.user_id.clone(),
-        peer_id: Some(req.user_id.clone()),
-        created_ms: now,
-        last_seq: 0,
-        last_message: None,
-        last_activity_ms: now,
-    };
-    let status = match state.store.insert_conversation(&conversation).await {
-        Ok(()) => StatusCode::CREATED,
-        Err(StoreError::Conflict(_)) => StatusCode::OK,
-        Err(e) => return Err(e.into()),
-    };
-    // Both belong to it, also when an earlier attempt stopped half-way.
-    for user in [&me.user_id, &req.user_id] {
-        if state.store.member(&id, user).await?.is_none() {
-            add_member(&state, &id, user, Role::Member).await?;
-        }
-    }
-    let stored = find_conversation(&state, &id).await?;
-    let mine = membership(&state, &id, &me.user_id).await?;
-    Ok((status, Json(summary(&state, stored, &mine).await?)))
+    let (created, conversation, mine) = state.chat.start_private(&me.user_id, &req.user_id).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(summary(&state, conversation, &mine).await?)))
 }
 
 /// getSessionInfo: members see every conversation of theirs; others see public groups.
@@ -250,11 +159,11 @@ pub async fn details(
     Path(id): Path<String>,
 ) -> Result<Json<ConversationDetails>, HttpError> {
     let id = ConversationId(id);
-    let conversation = find_conversation(&state, &id).await?;
+    let conversation = state.chat.conversation(&id).await?;
     let members = state.store.members_of(&id).await?;
     let my_role = members.iter().find(|m| m.user_id == me.user_id).map(|m| m.role);
     if my_role.is_none() && conversation.visibility != Visibility::Public {
-        return Err(not_found());
+        return Err(ChatError::NotMember.into());
     }
     let ids: Vec<UserId> = members.iter().map(|m| m.user_id.clone()).collect();
     let users: HashMap<UserId, _> = state.store.users_by_ids(&ids).await?.into_iter().map(|u| (u.id.clone(), u)).collect();
@@ -263,7 +172,7 @@ pub async fn details(
         .iter()
         .filter_map(|m| {
             users.get(&m.user_id).map(|u| MemberInfo {
-                profile: public(u),
+                profile: u.public(),
                 role: m.role,
                 presence: presence.remove(&m.user_id).unwrap_or_default(),
             })
@@ -279,23 +188,7 @@ pub async fn update(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdateConversation>,
 ) -> Result<Json<Conversation>, HttpError> {
-    let id = ConversationId(id);
-    let mine = membership(&state, &id, &me.user_id).await?;
-    if find_conversation(&state, &id).await?.kind != ConversationKind::Group {
-        return Err(forbidden("private chats have no settings"));
-    }
-    if mine.role < Role::Admin {
-        return Err(forbidden("only the owner and admins may change the group"));
-    }
-    let patch = ConversationPatch {
-        name: req.name.as_deref().map(check_group_name).transpose()?,
-        description: req.description.as_deref().map(check_description).transpose()?,
-        visibility: req.visibility,
-        join_policy: req.join_policy,
-    };
-    let updated = state.store.update_conversation(&id, &patch).await?.ok_or_else(not_found)?;
-    state.fanout.publish(HubEvent::Updated { conversation_id: id, user_id: me.user_id }).await;
-    Ok(Json(updated))
+    Ok(Json(state.chat.update(&me.user_id, &ConversationId(id), req).await?))
 }
 
 /// joinSession: open groups, or invite-only ones the user was invited to.
@@ -304,21 +197,7 @@ pub async fn join(
     me: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<ConversationSummary>, HttpError> {
-    let id = ConversationId(id);
-    let conversation = find_conversation(&state, &id).await?;
-    if let Some(existing) = state.store.member(&id, &me.user_id).await? {
-        return Ok(Json(summary(&state, conversation, &existing).await?));
-    }
-    let invited = state.store.is_invited(&id, &me.user_id).await?;
-    let open = conversation.kind == ConversationKind::Group && conversation.join_policy == JoinPolicy::Open;
-    if !open && !invited {
-        if conversation.kind == ConversationKind::Private || conversation.visibility != Visibility::Public {
-            return Err(not_found());
-        }
-        return Err(forbidden("this group is invite-only: ask a member to invite you"));
-    }
-    let member = add_member(&state, &id, &me.user_id, Role::Member).await?;
-    state.store.remove_invitation(&id, &me.user_id).await?;
+    let (conversation, member) = state.chat.join(&me.user_id, &ConversationId(id)).await?;
     Ok(Json(summary(&state, conversation, &member).await?))
 }
 
@@ -329,26 +208,13 @@ pub async fn invite(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UserRef>,
 ) -> Result<StatusCode, HttpError> {
-    let id = ConversationId(id);
-    membership(&state, &id, &me.user_id).await?;
-    if find_conversation(&state, &id).await?.kind != ConversationKind::Group {
-        return Err(forbidden("nobody can be added to a private chat"));
-    }
-    state.store.user_by_id(&req.user_id).await?.ok_or_else(super::users::no_such_user)?;
-    if state.store.member(&id, &req.user_id).await?.is_some() {
-        return Err(HttpError::new(ErrorCode::Conflict, "this user is a member already"));
-    }
-    state.store.put_invitation(&id, &req.user_id, now_millis()).await?;
-    state.fanout.publish(HubEvent::Invited { conversation_id: id, user_id: req.user_id }).await;
+    state.chat.invite(&me.user_id, &ConversationId(id), &req.user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The groups the user is invited to and may join.
 pub async fn invitations(State(state): State<AppState>, me: AuthUser) -> Result<Json<Vec<Conversation>>, HttpError> {
-    let ids = state.store.invitations_of(&me.user_id).await?;
-    let mut found = state.store.conversations_by_ids(&ids).await?;
-    found.sort_by_key(|c| ids.iter().position(|id| *id == c.id));
-    Ok(Json(found))
+    Ok(Json(state.chat.invitations(&me.user_id).await?))
 }
 
 /// leaveSession. An owner who leaves hands the group to the longest-standing member.
@@ -357,21 +223,7 @@ pub async fn leave(
     me: AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, HttpError> {
-    let id = ConversationId(id);
-    let mine = membership(&state, &id, &me.user_id).await?;
-    if find_conversation(&state, &id).await?.kind == ConversationKind::Private {
-        return Err(forbidden("a private chat cannot be left"));
-    }
-    state.store.remove_member(&id, &me.user_id).await?;
-    if mine.role == Role::Owner {
-        let rest = state.store.members_of(&id).await?;
-        if !rest.iter().any(|m| m.role == Role::Owner) {
-            if let Some(heir) = rest.iter().max_by_key(|m| (m.role, std::cmp::Reverse(m.joined_ms))) {
-                state.store.put_member(&Membership { role: Role::Owner, ..heir.clone() }).await?;
-            }
-        }
-    }
-    state.fanout.publish(HubEvent::Left { conversation_id: id, user_id: me.user_id }).await;
+    state.chat.leave(&me.user_id, &ConversationId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -389,24 +241,18 @@ pub async fn history(
     Path(id): Path<String>,
     Query(query): Query<HistoryQuery>,
 ) -> Result<Json<Vec<Message>>, HttpError> {
-    let id = ConversationId(id);
-    membership(&state, &id, &me.user_id).await?;
-    if query.limit == 0 || query.limit > MAX_PAGE {
-        return Err(ApiError::invalid("limit", format!("1 to {MAX_PAGE} messages a page")).into());
-    }
-    Ok(Json(state.store.messages_before(&id, query.before, query.limit).await?))
+    let page = state.chat.history(&ConversationId(id), &me.user_id, query.before, query.limit).await?;
+    Ok(Json(page))
 }
 
-/// Mark read: moves the read position forward and tells the user's other devices.
+/// Mark read: moves the read position forward (never past the last message)
+/// and tells the user's other devices.
 pub async fn mark_read(
     State(state): State<AppState>,
     me: AuthUser,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<MarkRead>,
 ) -> Result<StatusCode, HttpError> {
-    let id = ConversationId(id);
-    membership(&state, &id, &me.user_id).await?;
-    state.store.mark_read(&id, &me.user_id, req.seq).await?;
-    state.fanout.publish(HubEvent::Read { conversation_id: id, user_id: me.user_id, seq: req.seq }).await;
+    state.chat.mark_read(&ConversationId(id), &me.user_id, req.seq).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -14,7 +14,7 @@ use axum::{
 use crate::{
     auth::{clear_cookie, AuthUser},
     error::HttpError,
-    AppState,
+    state::AppState,
 };
 
 pub async fn list(State(state): State<AppState>, me: AuthUser) -> Result<Json<Vec<DeviceInfo>>, HttpError> {

@@ -17,14 +17,15 @@ use serde::Deserialize;
 
 use super::json::ApiJson;
 use crate::{
+    clock::now_millis,
     auth::AuthUser,
     error::HttpError,
     files::{self, image_parts, instant::Challenge, serve, sniff, ReceiveError},
     store::{
         files::{BlobRecord, FileRecord},
-        new_id, now_millis,
+        new_id,
     },
-    AppState,
+    state::AppState,
 };
 
 /// Header carrying the client's hex SHA-256 of an upload, checked against the bytes.
@@ -189,7 +190,7 @@ async fn readable_file(state: &AppState, user: &UserId, id: String) -> Result<Fi
         .file(&FileId(id))
         .await?
         .ok_or_else(|| HttpError::new(ErrorCode::NotFound, "no such file"))?;
-    if !files::may_read(&state.store, user, &file).await? {
+    if !state.chat.may_read_file(user, &file).await? {
         return Err(HttpError::new(ErrorCode::Forbidden, "this file was not posted in a conversation of yours"));
     }
     Ok(file)

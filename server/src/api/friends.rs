@@ -14,15 +14,15 @@ use axum::{
     Json,
 };
 
-use super::users::{no_such_user, public};
+use super::users::no_such_user;
 use crate::{
+    clock::now_millis,
     auth::AuthUser,
     error::HttpError,
     store::{
         friends::{FriendLink, LinkState},
-        now_millis,
     },
-    AppState,
+    state::AppState,
 };
 
 pub async fn list(State(state): State<AppState>, me: AuthUser) -> Result<Json<Friends>, HttpError> {
@@ -41,7 +41,7 @@ async fn friends_of(state: &AppState, user: &UserId) -> Result<Friends, HttpErro
             LinkState::Incoming => &mut friends.incoming,
             LinkState::Outgoing => &mut friends.outgoing,
         };
-        list.push(public(other));
+        list.push(other.public());
     }
     let pairs: Vec<(ConversationId, UserId)> =
         friends.friends.iter().map(|f| (Conversation::private_id(user, &f.id), f.id.clone())).collect();

@@ -9,6 +9,7 @@ mod files;
 mod friends;
 mod json;
 mod profile;
+mod rtc;
 mod status;
 pub(crate) mod users;
 
@@ -19,7 +20,7 @@ use axum::{
     Router,
 };
 
-use crate::{auth, error::HttpError, AppState};
+use crate::{auth, error::HttpError, state::AppState};
 
 pub use profile::avatar_file;
 
@@ -55,10 +56,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/friends", get(friends::list))
         .route("/friends/{user_id}", post(friends::add).delete(friends::remove))
         .route("/emoji", get(crate::text::catalog::serve))
-        .route("/rtc/config", get(crate::calls::ice::config))
+        .route("/rtc/config", get(rtc::config))
         .fallback(|| async { HttpError::new(ErrorCode::NotFound, "no such API endpoint") })
         .method_not_allowed_fallback(|| async {
             HttpError::new(ErrorCode::MethodNotAllowed, "this endpoint does not take that method")
         })
-        .layer(middleware::from_fn_with_state(state, auth::authenticate))
+        .layer(middleware::from_fn_with_state(state.auth.clone(), auth::authenticate))
 }

@@ -12,18 +12,18 @@ use axum::{
     Json,
 };
 
-use super::{json::ApiJson, users::{me as me_view, no_such_user}};
+use super::{json::ApiJson, users::no_such_user};
 use crate::{
     auth::AuthUser,
     avatar,
     error::HttpError,
     store::users::UserPatch,
-    AppState,
+    state::AppState,
 };
 
 pub async fn me(State(state): State<AppState>, me: AuthUser) -> Result<Json<Me>, HttpError> {
     let user = state.store.user_by_id(&me.user_id).await?.ok_or_else(no_such_user)?;
-    Ok(Json(me_view(&user)))
+    Ok(Json(user.me()))
 }
 
 pub async fn update(
@@ -37,7 +37,7 @@ pub async fn update(
         ..UserPatch::default()
     };
     let user = state.store.update_user(&me.user_id, &patch).await?.ok_or_else(no_such_user)?;
-    Ok(Json(me_view(&user)))
+    Ok(Json(user.me()))
 }
 
 /// Takes the image as the raw request body, whatever its declared type: the
@@ -58,7 +58,7 @@ pub async fn upload_avatar(State(state): State<AppState>, me: AuthUser, body: Bo
     if let Err(e) = avatar::remove_other_versions(&dir, &me.user_id, &processed.version).await {
         tracing::warn!(error = %e, "could not remove old avatar images");
     }
-    Ok(Json(me_view(&user)))
+    Ok(Json(user.me()))
 }
 
 /// `GET /avatars/{user}/{version}/{file}`: public, cached forever.

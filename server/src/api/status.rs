@@ -3,7 +3,7 @@
 
 use app::{
     api::{ConversationStatus, SetStatus, StatusSettings},
-    protocol::{ApiError, ErrorCode},
+    protocol::ApiError,
 };
 use axum::{extract::State, Json};
 
@@ -11,7 +11,7 @@ use super::json::ApiJson;
 use crate::{
     auth::AuthUser,
     error::HttpError,
-    AppState,
+    state::AppState,
 };
 
 pub async fn get(State(state): State<AppState>, me: AuthUser) -> Result<Json<StatusSettings>, HttpError> {
@@ -32,9 +32,7 @@ pub async fn set(
             return Err(ApiError::invalid("status", "status: one of online, away, busy, invisible").into());
         }
         (Some(conversation_id), status) => {
-            if state.store.member(&conversation_id, &me.user_id).await?.is_none() {
-                return Err(HttpError::new(ErrorCode::NotFound, "no such conversation"));
-            }
+            state.chat.require_member(&conversation_id, &me.user_id).await?;
             settings.conversations.retain(|c| c.conversation_id != conversation_id);
             if let Some(status) = status {
                 settings.conversations.push(ConversationStatus { conversation_id, status });

@@ -1,7 +1,7 @@
 //! Other users: public profiles and search (getUserInfo for others).
 
 use app::{
-    api::{avatar_url, Me, PublicProfile, MAX_NICKNAME_CHARS},
+    api::{PublicProfile, MAX_NICKNAME_CHARS},
     model::UserId,
     protocol::{ApiError, ErrorCode},
 };
@@ -15,33 +15,9 @@ use crate::{
     auth::AuthUser,
     error::HttpError,
     store::users::{UserRecord, MAX_SEARCH_RESULTS},
-    AppState,
+    state::AppState,
 };
 
-/// The avatar shown in lists and headers.
-const AVATAR_SHOWN: u32 = 128;
-
-pub fn public(u: &UserRecord) -> PublicProfile {
-    PublicProfile {
-        id: u.id.clone(),
-        nickname: u.nickname.clone(),
-        gender: u.gender,
-        avatar: u.avatar.as_ref().map(|v| avatar_url(&u.id, v, AVATAR_SHOWN)),
-    }
-}
-
-pub fn me(u: &UserRecord) -> Me {
-    Me {
-        id: u.id.clone(),
-        email: u.email.clone(),
-        nickname: u.nickname.clone(),
-        gender: u.gender,
-        avatar: u.avatar.as_ref().map(|v| avatar_url(&u.id, v, AVATAR_SHOWN)),
-        created_ms: u.created_ms,
-        last_login_ms: u.last_login_ms,
-        login_count: u.login_count,
-    }
-}
 
 pub fn no_such_user() -> HttpError {
     HttpError::new(ErrorCode::NotFound, "no such user")
@@ -53,7 +29,7 @@ pub async fn profile(
     Path(id): Path<String>,
 ) -> Result<Json<PublicProfile>, HttpError> {
     let user = state.store.user_by_id(&UserId(id)).await?.ok_or_else(no_such_user)?;
-    Ok(Json(public(&user)))
+    Ok(Json(user.public()))
 }
 
 #[derive(Deserialize)]
@@ -78,7 +54,7 @@ pub async fn search(
             .iter()
             .filter(|u| u.id != me.user_id)
             .take(MAX_SEARCH_RESULTS as usize)
-            .map(public)
+            .map(UserRecord::public)
             .collect(),
     ))
 }

@@ -8,6 +8,8 @@
 pub mod password;
 pub mod token;
 
+use std::sync::Arc;
+
 use app::{
     api::TOKEN_COOKIE,
     model::{Millis, UserId},
@@ -21,7 +23,7 @@ use axum::{
 };
 
 use self::token::{Claims, TokenError};
-use crate::{error::HttpError, store::now_millis, AppState};
+use crate::{clock::now_millis, error::HttpError, secret::Secret, store::DynStore};
 
 /// A device unseen for this long must sign in again.
 pub const SESSION_IDLE_LIMIT_MS: Millis = 30 * 24 * 60 * 60 * 1000;
@@ -55,10 +57,17 @@ enum Source {
     Cookie,
 }
 
-pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// What checking a token needs: the key that signs tokens and the store that
+/// knows which token each device holds.
+pub struct Authenticator {
+    pub secret: Secret,
+    pub store: DynStore,
+}
+
+pub async fn authenticate(State(auth): State<Arc<Authenticator>>, mut req: Request, next: Next) -> Response {
     let (outcome, renew) = match token_of(req.headers()) {
         None => (Authentication::Failed(ErrorCode::Unauthorized), false),
-        Some((token, source)) => match check(&state, &token, source).await {
+        Some((token, source)) => match check(&auth, &token, source).await {
             Ok(checked) => checked,
             Err(e) => return e.into_response(),
         },
@@ -72,7 +81,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     if let Some(user) = renew_for {
         if !sets_token_cookie(response.headers()) {
             let claims = Claims::new(&user.user_id, &user.device_id, &user.claims.jti, now_millis());
-            let token = token::encode(&state.config.jwt_secret, &claims);
+            let token = token::encode(&auth.secret, &claims);
             response.headers_mut().append(header::SET_COOKIE, session_cookie(&token));
         }
     }
@@ -81,15 +90,15 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
 
 /// Decides what a token proves, and whether the browser's cookie needs a
 /// fresh token (it is past half its life, or expired on a live session).
-async fn check(state: &AppState, token: &str, source: Source) -> Result<(Authentication, bool), HttpError> {
-    let (claims, expired) = match token::decode(&state.config.jwt_secret, token) {
+async fn check(auth: &Authenticator, token: &str, source: Source) -> Result<(Authentication, bool), HttpError> {
+    let (claims, expired) = match token::decode(&auth.secret, token) {
         Ok(claims) => (claims, false),
         Err(TokenError::Expired(claims)) => (claims, true),
         Err(TokenError::Invalid) => return Ok((Authentication::Failed(ErrorCode::Unauthorized), false)),
     };
     let user = AuthUser { user_id: UserId(claims.sub.clone()), device_id: claims.dev.clone(), claims };
     let revoked = (Authentication::Failed(ErrorCode::TokenRevoked), false);
-    let Some(device) = state.store.device(&user.user_id, &user.device_id).await? else {
+    let Some(device) = auth.store.device(&user.user_id, &user.device_id).await? else {
         return Ok(revoked);
     };
     if device.token_id != user.claims.jti {
@@ -100,7 +109,7 @@ async fn check(state: &AppState, token: &str, source: Source) -> Result<(Authent
         return Ok((Authentication::Failed(ErrorCode::TokenExpired), false));
     }
     if now - device.last_seen_ms > TOUCH_EVERY_MS {
-        state.store.touch_device(&user.user_id, &user.device_id, now).await?;
+        auth.store.touch_device(&user.user_id, &user.device_id, now).await?;
     }
     Ok(match source {
         Source::Cookie => {

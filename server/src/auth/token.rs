@@ -2,11 +2,12 @@
 //! `alg: none` or a swapped algorithm is refused), carrying the user, the
 //! device and the token id (`jti`) that the device's session must still hold.
 
+
 use app::model::{Millis, UserId};
 use jsonwebtoken::{errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::config::JwtSecret;
+use crate::secret::Secret;
 
 /// How long a token is good for. Browsers get a fresh one while active;
 /// API clients call `POST /api/auth/refresh`.
@@ -48,12 +49,12 @@ pub enum TokenError {
     Invalid,
 }
 
-pub fn encode(secret: &JwtSecret, claims: &Claims) -> String {
+pub fn encode(secret: &Secret, claims: &Claims) -> String {
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret.bytes()))
         .expect("HS256 encoding of plain claims cannot fail")
 }
 
-pub fn decode(secret: &JwtSecret, token: &str) -> Result<Claims, TokenError> {
+pub fn decode(secret: &Secret, token: &str) -> Result<Claims, TokenError> {
     let key = DecodingKey::from_secret(secret.bytes());
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 0;

@@ -1,6 +1,7 @@
-//! `GET /api/rtc/config`: the STUN and TURN servers browsers use for calls
-//! (`--ice-servers`). With a TURN secret (`--turn-secret-file`) each answer
-//! carries fresh TURN credentials in the scheme of coturn's
+//! The STUN and TURN servers browsers use for calls (`--ice-servers`),
+//! served by `GET /api/rtc/config`. With a TURN secret
+//! (`--turn-secret-file`) each answer carries fresh TURN credentials in the
+//! scheme of coturn's
 //! `use-auth-secret`: the username is `<expiry>:<user id>`, the credential
 //! base64(HMAC-SHA1(secret, username)); the TURN server checks both with the
 //! same secret and refuses them after the expiry.
@@ -9,20 +10,18 @@ use app::{
     call::{IceServer, RtcConfig},
     model::UserId,
 };
-use axum::{extract::State, Json};
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 
-use crate::{auth::AuthUser, AppState};
+use crate::secret::Secret;
 
 /// How long TURN credentials last, in seconds.
 const TURN_CREDENTIALS_SECS: u64 = 12 * 3600;
 
-pub async fn config(State(state): State<AppState>, user: AuthUser) -> Json<RtcConfig> {
+/// What `user` is told now: TURN credentials last [`TURN_CREDENTIALS_SECS`].
+pub fn for_user(urls: &[String], turn_secret: Option<&Secret>, user: &UserId) -> RtcConfig {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let config = &state.config;
-    let secret = config.turn_secret.as_ref().map(|s| s.bytes());
-    Json(rtc_config(&config.ice_servers, secret, &user.user_id, now + TURN_CREDENTIALS_SECS))
+    rtc_config(urls, turn_secret.map(Secret::bytes), user, now + TURN_CREDENTIALS_SECS)
 }
 
 /// STUN servers as they are; TURN servers with credentials valid until `expiry` when there is a secret.

@@ -1,7 +1,7 @@
 //! 1:1 calls: signalling between two browser tabs, cluster-wide call state,
 //! and the message that records how each call ended.
 //!
-//! A call's state lives in the [`CallRegistry`] (memory on one node, Redis
+//! A call's state lives in the [`Leases`] (memory on one node, Redis
 //! in a cluster), so whichever node a frame arrives at can act on it:
 //!
 //! - `user:<id>` → the call a user is in (ringing or answered): an invite
@@ -20,24 +20,22 @@
 //! (`hub/connection.rs`) hold which call their tab is in and relay signals.
 
 pub mod ice;
-pub mod redis;
-pub mod registry;
 pub mod state;
 
 use std::{sync::Arc, time::Duration};
 
 use app::{
-    call::{CallEnd, CallId, CallInfo, CallMedia},
+    call::{CallEnd, CallId, CallInfo, CallMedia, Signal},
     model::{ConversationId, ConversationKind, UserId},
 };
 
-use self::{
-    registry::{CallRegistry, Unavailable},
-    state::{Answer, CallState, Endpoint, Side},
-};
+use self::state::{Answer, CallState, Endpoint, Side};
 use crate::{
-    hub::{Fanout, HubEvent, Writer},
-    store::{messages::MessageDraft, new_id, now_millis, DynStore, StoreError},
+    chat::{Chat, ChatError},
+    clock::now_millis,
+    hub::{Fanout, HubEvent},
+    lease::{Leases, Unavailable},
+    store::{messages::MessageDraft, new_id, DynStore, StoreError},
 };
 
 /// How long a call's keys live without renewal; tabs in a call renew them every [`KEEP_EVERY`].
@@ -47,8 +45,6 @@ pub const KEEP_EVERY: Duration = Duration::from_secs(20);
 /// Why a call request is refused; each maps to a websocket error code.
 #[derive(Debug, thiserror::Error)]
 pub enum Refused {
-    #[error("you are not a member of this conversation")]
-    NotMember,
     #[error("{0}")]
     CannotCall(&'static str),
     #[error("{0}")]
@@ -56,16 +52,22 @@ pub enum Refused {
     #[error("no such call, or this tab is not in it")]
     NotInCall,
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Chat(#[from] ChatError),
     #[error(transparent)]
     Registry(#[from] Unavailable),
 }
 
+impl From<StoreError> for Refused {
+    fn from(e: StoreError) -> Self {
+        Refused::Chat(e.into())
+    }
+}
+
 pub struct Calls {
-    registry: Arc<dyn CallRegistry>,
+    registry: Arc<dyn Leases>,
     store: DynStore,
     fanout: Arc<dyn Fanout>,
-    writer: Arc<Writer>,
+    chat: Arc<Chat>,
     /// How long a call rings before it counts as missed.
     ring: Duration,
     /// How long a dropped tab has to come back before its call ends.
@@ -86,14 +88,14 @@ fn end_key(call: &str) -> String {
 
 impl Calls {
     pub fn new(
-        registry: Arc<dyn CallRegistry>,
+        registry: Arc<dyn Leases>,
         store: DynStore,
         fanout: Arc<dyn Fanout>,
-        writer: Arc<Writer>,
+        chat: Arc<Chat>,
         ring: Duration,
         grace: Duration,
     ) -> Calls {
-        Calls { registry, store, fanout, writer, ring, grace }
+        Calls { registry, store, fanout, chat, ring, grace }
     }
 
     async fn state(&self, call: &str) -> Result<Option<CallState>, Unavailable> {
@@ -106,6 +108,11 @@ impl Calls {
         self.registry.put(&state.info.call_id, &json, KEY_TTL).await
     }
 
+    /// Passes a signal (an offer, an answer, a candidate, a state) to the other side's tab.
+    pub async fn signal(&self, call_id: CallId, to_user: UserId, to_endpoint: String, signal: Signal) {
+        self.fanout.publish(HubEvent::CallSignal { call_id, to_user, to_endpoint, signal }).await;
+    }
+
     /// `caller`'s tab `endpoint` calls `callee` in their private chat: every
     /// tab of the callee rings, and after the ring time the call is missed.
     pub async fn invite(
@@ -116,9 +123,7 @@ impl Calls {
         callee: UserId,
         media: CallMedia,
     ) -> Result<CallInfo, Refused> {
-        if self.store.member(&conversation_id, caller).await?.is_none() {
-            return Err(Refused::NotMember);
-        }
+        self.chat.require_member(&conversation_id, caller).await?;
         if callee == *caller {
             return Err(Refused::CannotCall("you cannot call yourself"));
         }
@@ -126,14 +131,16 @@ impl Calls {
             Some(c) if c.kind == ConversationKind::Private => {}
             _ => return Err(Refused::CannotCall("calls are made in private chats; groups have group calls")),
         }
-        if self.store.member(&conversation_id, &callee).await?.is_none() {
-            return Err(Refused::CannotCall("the callee is not in this chat"));
+        match self.chat.require_member(&conversation_id, &callee).await {
+            Ok(_) => {}
+            Err(ChatError::NotMember) => return Err(Refused::CannotCall("the callee is not in this chat")),
+            Err(e) => return Err(e.into()),
         }
-        let Some(profile) = self.store.user_by_id(caller).await? else { return Err(Refused::NotMember) };
+        let Some(profile) = self.store.user_by_id(caller).await? else { return Err(ChatError::NotMember.into()) };
         let info = CallInfo {
             call_id: new_id(),
             conversation_id,
-            caller: crate::api::users::public(&profile),
+            caller: profile.public(),
             callee_id: callee,
             media,
             created_ms: now_millis(),
@@ -272,7 +279,7 @@ impl Calls {
         let info = &state.info;
         let draft =
             MessageDraft::call_record(info.conversation_id.clone(), info.caller.id.clone(), state.message_kind(), &info.call_id, record);
-        if let Err(e) = self.writer.append(draft).await {
+        if let Err(e) = self.chat.record(draft).await {
             tracing::warn!(error = %e, call = %info.call_id, "could not record how a call ended");
         }
         metrics::counter!("natter_calls_ended_total", "outcome" => outcome).increment(1);

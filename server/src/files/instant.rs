@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::hex;
-use crate::store::{files::BlobRecord, now_millis};
+use crate::{clock::now_millis, store::files::BlobRecord};
 
 pub const CHALLENGE_TTL: Duration = Duration::from_secs(120);
 /// Open challenges one node keeps at most; beyond, claims are refused for a while.

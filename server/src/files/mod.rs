@@ -260,20 +260,6 @@ pub fn is_sha256(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// Whether `user` may read the file: its uploader, or a member of a
-/// conversation it was posted in.
-pub async fn may_read(store: &DynStore, user: &UserId, file: &crate::store::files::FileRecord) -> Result<bool, StoreError> {
-    if file.owner == *user {
-        return Ok(true);
-    }
-    for conversation in store.postings(&file.id).await? {
-        if store.member(&conversation, user).await?.is_some() {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
 /// Why a send's attachment is refused.
 #[derive(Debug)]
 pub enum Refused {

@@ -3,19 +3,18 @@
 //! node. One node uses [`LocalFanout`]; a cluster puts a Redis bus behind the
 //! same trait, so nothing else changes.
 //!
-//! The path of a message: a connection (`connection.rs`) checks the sender's
-//! frame and membership and hands a draft to the [`Writer`] (`writer.rs`),
-//! which stores drafts in batches, acks each sender once its message is
-//! durable, and publishes it through the [`Fanout`]. Each node's [`Hub`]
-//! routes it to its connections in that conversation, and each connection
+//! The bus is a wake-up signal, not the truth: the store's sequence is.
+//! `crate::chat` stores a message, then publishes it through the
+//! [`Fanout`]; each node's [`Hub`] routes it to its connections in that
+//! conversation (`core.rs`, no I/O), and each session (`crate::session`)
 //! delivers it in sequence order, filling any gap from the store.
+//!
+//! The hub imports nothing of the server above it: no store, no session.
 
-pub mod connection;
 mod core;
 mod delivery;
 pub mod event;
 pub mod redis;
-pub mod writer;
 
 use std::{
     collections::HashMap,
@@ -26,7 +25,7 @@ use app::model::{ConversationId, UserId};
 use async_trait::async_trait;
 use tokio::sync::{mpsc, watch};
 
-pub use self::{core::ConnId, delivery::Delivery, event::HubEvent, writer::Writer};
+pub use self::{core::ConnId, delivery::Delivery, event::HubEvent};
 use self::core::HubCore;
 
 /// Events a connection may have queued before it counts as too slow; a

@@ -7,7 +7,7 @@
 //! Redis is away heals when the client's next message shows the gap, or when
 //! it reconnects and resumes.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::{event::HubEvent, Fanout, Hub};
+use crate::backoff::Backoff;
 
 /// The prefix of every Redis key and channel of a deployment: its database
 /// name, so that deployments (and test runs) sharing one Redis never mix.
@@ -23,8 +24,6 @@ pub fn namespace(database: &str) -> String {
 }
 /// Events waiting for Redis beyond this are dropped (and healed by resume).
 const QUEUE: usize = 10_000;
-const BACKOFF_START: Duration = Duration::from_millis(250);
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 /// What travels on the channel: the event and the node it came from.
 #[derive(Serialize, Deserialize)]
@@ -63,18 +62,17 @@ impl Fanout for RedisFanout {
 }
 
 async fn publish_loop(client: redis::Client, channel: String, mut queue: mpsc::Receiver<String>) {
-    let mut backoff = BACKOFF_START;
+    let mut backoff = Backoff::default();
     let mut pending: Option<String> = None;
     loop {
         let mut conn = match client.get_multiplexed_async_connection().await {
             Ok(conn) => {
-                backoff = BACKOFF_START;
+                backoff.reset();
                 conn
             }
             Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "cannot publish to Redis");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(BACKOFF_MAX);
+                tracing::warn!(error = %e, retry_in = ?backoff.delay(), "cannot publish to Redis");
+                backoff.wait().await;
                 continue;
             }
         };
@@ -107,13 +105,13 @@ async fn subscribe_loop(client: redis::Client, channel: String, hub: Arc<Hub>, n
 /// Hands each message on `channel` to `on_message` for as long as the server
 /// runs, subscribing again with backoff whenever Redis is lost.
 pub async fn subscribe(client: redis::Client, channel: String, mut on_message: impl FnMut(String) + Send) {
-    let mut backoff = BACKOFF_START;
+    let mut backoff = Backoff::default();
     loop {
         match client.get_async_pubsub().await {
             Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
                 Ok(()) => {
                     tracing::info!(%channel, "subscribed on Redis");
-                    backoff = BACKOFF_START;
+                    backoff.reset();
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
                         if let Ok(payload) = message.get_payload::<String>() {
@@ -124,9 +122,8 @@ pub async fn subscribe(client: redis::Client, channel: String, mut on_message: i
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot subscribe on Redis"),
             },
-            Err(e) => tracing::warn!(error = %e, retry_in = ?backoff, "cannot reach Redis"),
+            Err(e) => tracing::warn!(error = %e, retry_in = ?backoff.delay(), "cannot reach Redis"),
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(BACKOFF_MAX);
+        backoff.wait().await;
     }
 }

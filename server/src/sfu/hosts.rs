@@ -1,7 +1,7 @@
 //! Where each room of the cluster is hosted, so that a conversation holds one
 //! room of each kind whichever node its members' websockets are on.
 //!
-//! Kept in a [`CallRegistry`] (memory on one node, Redis in a cluster) under
+//! Kept in a [`Leases`] (memory on one node, Redis in a cluster) under
 //! two keys per room: `<conversation>:<kind>` names the hosting node and the
 //! media address it announces, and is claimed only if absent, so that two
 //! nodes starting a room at the same moment get one host; and
@@ -20,7 +20,7 @@ use app::{
 use serde::{Deserialize, Serialize};
 
 use super::rooms::RoomKey;
-use crate::calls::registry::{CallRegistry, Unavailable};
+use crate::lease::{Leases, Unavailable};
 
 /// How long a room's keys outlive their last renewal (the hosting node died).
 pub const HOST_TTL: Duration = Duration::from_secs(15);
@@ -66,12 +66,12 @@ fn state_key(key: &RoomKey) -> String {
 
 /// This node's view of the cluster's room hosts.
 pub struct RoomHosts {
-    registry: Arc<dyn CallRegistry>,
+    registry: Arc<dyn Leases>,
     me: Host,
 }
 
 impl RoomHosts {
-    pub fn new(registry: Arc<dyn CallRegistry>, me: Host) -> RoomHosts {
+    pub fn new(registry: Arc<dyn Leases>, me: Host) -> RoomHosts {
         RoomHosts { registry, me }
     }
 
@@ -155,7 +155,7 @@ mod tests {
     use app::{model::UserId, room::{RoomParticipant, RoomState}};
 
     use super::*;
-    use crate::calls::registry::LocalCallRegistry;
+    use crate::lease::LocalLeases;
 
     fn node(name: &str, port: u16) -> Host {
         Host { node: name.to_owned(), media: SocketAddr::from(([127, 0, 0, 1], port)) }
@@ -186,7 +186,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_first_node_to_claim_hosts_and_others_see_its_room() {
-        let registry: Arc<dyn CallRegistry> = Arc::new(LocalCallRegistry::default());
+        let registry: Arc<dyn Leases> = Arc::new(LocalLeases::default());
         let (a, b) = (RoomHosts::new(registry.clone(), node("a", 1)), RoomHosts::new(registry, node("b", 2)));
         let key = RoomKey { conversation: ConversationId::from("g"), kind: RoomKind::Call };
         assert_eq!(a.of(&key).await.unwrap(), None);

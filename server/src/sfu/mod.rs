@@ -32,10 +32,11 @@ mod record;
 pub mod relay;
 mod remote;
 pub mod rooms;
+pub mod settings;
 
 use std::{
     collections::{BTreeSet, HashMap},
-    net::{IpAddr, Ipv4Addr, SocketAddr},
+    net::SocketAddr,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -58,8 +59,12 @@ use self::{
     relay::{Relay, Relayed, Tab},
     remote::Elsewhere,
     rooms::{Guest, PeerId, Refusal, RoomKey, Rooms},
+    settings::MediaSettings,
 };
-use crate::hub::{ConnId, Fanout, Writer};
+use crate::{
+    chat::Chat,
+    hub::{ConnId, Fanout},
+};
 
 /// Largest datagram read (WebRTC keeps packets under the 1,200-byte MTU target).
 const DATAGRAM: usize = 2000;
@@ -69,29 +74,6 @@ const TICK: Duration = Duration::from_millis(200);
 pub const SIGNALS: usize = 64;
 /// How long a request to the node hosting a room may take.
 const REPLY_WITHIN: Duration = Duration::from_secs(10);
-
-/// Where the media socket listens and what address browsers are told.
-#[derive(Clone, Copy, Debug)]
-pub struct MediaConfig {
-    pub bind: SocketAddr,
-    pub announce: SocketAddr,
-}
-
-impl MediaConfig {
-    /// The address announced when none is configured: the HTTP listen
-    /// address, or, when that is a wildcard, the address of the interface
-    /// holding the default route (loopback when there is none).
-    pub fn default_announce(listen: IpAddr) -> IpAddr {
-        if !listen.is_unspecified() {
-            return listen;
-        }
-        // Connecting a UDP socket sends nothing; it only picks the route.
-        let routed = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))
-            .and_then(|s| s.connect((Ipv4Addr::new(192, 0, 2, 1), 9)).map(|()| s))
-            .and_then(|s| s.local_addr());
-        routed.map(|a| a.ip()).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
-    }
-}
 
 /// A refused room request: the code and message of its error frame.
 #[derive(Debug, Serialize, Deserialize)]
@@ -152,13 +134,13 @@ pub struct Sfu {
 
 impl Sfu {
     /// Starts the media task; room changes go out through `fanout`, ended
-    /// rooms are recorded through `writer`.
-    pub fn start(config: MediaConfig, fanout: Arc<dyn Fanout>, writer: Arc<Writer>, cluster: Cluster) -> Sfu {
+    /// rooms are recorded as messages through `chat`.
+    pub fn start(config: MediaSettings, fanout: Arc<dyn Fanout>, chat: Arc<Chat>, cluster: Cluster) -> Sfu {
         let (commands, queue) = mpsc::channel(1024);
         let (notices, outbox) = mpsc::unbounded_channel();
         let hosts = Arc::new(cluster.hosts);
         let elsewhere = Arc::new(Elsewhere::default());
-        tokio::spawn(record::run(outbox, fanout.clone(), writer, hosts.clone()));
+        tokio::spawn(record::run(outbox, fanout.clone(), chat, hosts.clone()));
         tokio::spawn(Media::new(config, notices).run(queue));
         tokio::spawn(remote::serve(remote::Inbox {
             messages: cluster.inbox,
@@ -306,7 +288,7 @@ struct Member {
 
 /// The media task's state.
 struct Media {
-    config: MediaConfig,
+    config: MediaSettings,
     socket: Option<Arc<UdpSocket>>,
     rooms: Rooms,
     members: HashMap<PeerId, Member>,
@@ -318,7 +300,7 @@ struct Media {
 }
 
 impl Media {
-    fn new(config: MediaConfig, notices: mpsc::UnboundedSender<Notice>) -> Media {
+    fn new(config: MediaSettings, notices: mpsc::UnboundedSender<Notice>) -> Media {
         Media {
             config,
             socket: None,
@@ -412,7 +394,7 @@ impl Media {
         let now = Instant::now();
         let (peer, answer) =
             Peer::accept(offer, announce, now).map_err(|e| RoomError::new(WsErrorCode::BadSdp, e.to_string()))?;
-        let joined = self.rooms.join(&key, guest, now, crate::store::now_millis()).map_err(|r| match r {
+        let joined = self.rooms.join(&key, guest, now, crate::clock::now_millis()).map_err(|r| match r {
             Refusal::NoRoom => RoomError::new(WsErrorCode::NoRoom, "nobody is broadcasting in this conversation"),
             Refusal::Full => RoomError::new(WsErrorCode::RoomFull, "someone else broadcasts here, or the call is full"),
             Refusal::BadRole => RoomError::new(WsErrorCode::BadRequest, "this role does not fit this kind of room"),

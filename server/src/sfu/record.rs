@@ -16,9 +16,10 @@ use super::{
     rooms::{Ended, RoomKey},
     Notice,
 };
-use crate::calls::registry::Unavailable;
 use crate::{
-    hub::{Fanout, HubEvent, Writer},
+    chat::Chat,
+    hub::{Fanout, HubEvent},
+    lease::Unavailable,
     store::{messages::MessageDraft, StoreError},
 };
 
@@ -29,7 +30,7 @@ const RECORD_RETRY: Duration = Duration::from_secs(2);
 pub async fn run(
     mut notices: mpsc::UnboundedReceiver<Notice>,
     fanout: Arc<dyn Fanout>,
-    writer: Arc<Writer>,
+    chat: Arc<Chat>,
     hosts: Arc<RoomHosts>,
 ) {
     let mut hosted = BTreeSet::new();
@@ -51,7 +52,7 @@ pub async fn run(
                 Some(Notice::Vacant(key)) if !hosted.contains(&key) => registered(hosts.vacate(&key).await),
                 Some(Notice::Vacant(_)) => {}
                 // Stored in its own task so that a slow store holds no room update back.
-                Some(Notice::Ended(ended)) => drop(tokio::spawn(record(writer.clone(), ended))),
+                Some(Notice::Ended(ended)) => drop(tokio::spawn(record(chat.clone(), ended))),
                 None => return,
             },
             _ = keep.tick(), if !hosted.is_empty() => {
@@ -84,10 +85,10 @@ pub fn draft(ended: &Ended) -> MessageDraft {
     MessageDraft::call_record(ended.key.conversation.clone(), ended.host.clone(), kind, &event_id, record)
 }
 
-async fn record(writer: Arc<Writer>, ended: Ended) {
+async fn record(chat: Arc<Chat>, ended: Ended) {
     let draft = draft(&ended);
     for attempt in 1..=RECORD_ATTEMPTS {
-        match writer.append(draft.clone()).await {
+        match chat.record(draft.clone()).await {
             Ok(_) => return,
             Err(StoreError::Unavailable(e)) if attempt < RECORD_ATTEMPTS => {
                 tracing::debug!(error = %e, "cannot record a room yet; retrying");

@@ -12,12 +12,11 @@ use std::{
 use tokio::sync::watch;
 
 use super::DynStore;
+use crate::backoff::Backoff;
 
 /// Time between pings while the store is healthy.
 const CHECK_EVERY: Duration = Duration::from_secs(2);
 /// First and largest wait between attempts while it is not.
-const BACKOFF_START: Duration = Duration::from_millis(250);
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 /// What the supervisor last saw; cheap to read on every `/readyz`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -45,7 +44,7 @@ impl StoreHealth {
 /// Runs until `shutdown` turns true.
 pub async fn supervise(store: DynStore, health: StoreHealth, mut shutdown: watch::Receiver<bool>) {
     let mut prepared = false;
-    let mut backoff = BACKOFF_START;
+    let mut backoff = Backoff::default();
     loop {
         let result = match prepared {
             false => store.prepare().await.map(|()| prepared = true),
@@ -57,18 +56,16 @@ pub async fn supervise(store: DynStore, health: StoreHealth, mut shutdown: watch
                     tracing::info!(store = store.kind(), "store is ready");
                 }
                 health.set(StoreStatus::Ready);
-                backoff = BACKOFF_START;
+                backoff.reset();
                 CHECK_EVERY
             }
             Err(e) => {
                 let reason = e.to_string();
                 if health.status() != StoreStatus::Down(reason.clone()) {
-                    tracing::warn!(store = store.kind(), error = %reason, retry_in = ?backoff, "store is not reachable");
+                    tracing::warn!(store = store.kind(), error = %reason, retry_in = ?backoff.delay(), "store is not reachable");
                 }
                 health.set(StoreStatus::Down(reason));
-                let wait = backoff;
-                backoff = (backoff * 2).min(BACKOFF_MAX);
-                wait
+                backoff.take()
             }
         };
         tokio::select! {

@@ -18,7 +18,6 @@ pub mod users;
 
 use std::sync::Arc;
 
-use app::model::Millis;
 use async_trait::async_trait;
 
 pub use self::{
@@ -47,12 +46,12 @@ pub trait Store:
 
 pub type DynStore = Arc<dyn Store>;
 
-/// Opens the store the configuration names: MongoDB when a URI is given,
-/// else the embedded database in the data dir.
-pub async fn open(config: &crate::config::Config) -> Result<DynStore, StoreError> {
-    Ok(match &config.mongodb {
+/// Opens the store: MongoDB when its settings are given, else the embedded
+/// database in the data dir.
+pub async fn open(mongodb: Option<&mongodb::MongoSettings>, data_dir: &std::path::Path) -> Result<DynStore, StoreError> {
+    Ok(match mongodb {
         Some(mongo) => Arc::new(mongodb::MongoStore::open(mongo).await?),
-        None => Arc::new(embedded::EmbeddedStore::open(&config.data_dir.join(EMBEDDED_FILE))?),
+        None => Arc::new(embedded::EmbeddedStore::open(&data_dir.join(EMBEDDED_FILE))?),
     })
 }
 
@@ -80,14 +79,6 @@ impl From<StoreError> for app::protocol::ApiError {
             StoreError::Internal(_) => ApiError::new(ErrorCode::Internal, "internal error"),
         }
     }
-}
-
-/// The wall clock in the wire's time format.
-pub fn now_millis() -> Millis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as Millis)
-        .unwrap_or_default()
 }
 
 /// A fresh, time-ordered id for a new record.

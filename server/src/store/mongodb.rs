@@ -16,7 +16,6 @@ use mongodb::{
 };
 
 use super::{Store, StoreError};
-use crate::config::MongoConfig;
 
 /// How long an operation waits for a reachable server before failing as unavailable.
 const SERVER_WAIT: Duration = Duration::from_secs(3);
@@ -24,13 +23,20 @@ const SERVER_WAIT: Duration = Duration::from_secs(3);
 /// MongoDB's code for a unique-key violation.
 const DUPLICATE_KEY: i32 = 11000;
 
+/// Where the MongoDB store is: `--mongodb-uri` and `--mongodb-db`.
+#[derive(Debug, Clone)]
+pub struct MongoSettings {
+    pub uri: String,
+    pub database: String,
+}
+
 #[derive(Clone)]
 pub struct MongoStore {
     db: Database,
 }
 
 impl MongoStore {
-    pub async fn open(config: &MongoConfig) -> Result<Self, StoreError> {
+    pub async fn open(config: &MongoSettings) -> Result<Self, StoreError> {
         let mut options = ClientOptions::parse(&config.uri).await.map_err(internal)?;
         options.app_name = Some("natter".into());
         options.server_selection_timeout = Some(SERVER_WAIT);

@@ -11,13 +11,14 @@ use app::model::{
     CallOutcome, CallRecord, Conversation, ConversationId, ConversationKind, FileId, Gender, JoinPolicy, MessageKind, MessagePreview, Role, UserId,
     Visibility,
 };
+use natter_server::clock::now_millis;
 use natter_server::store::{
     conversations::{ConversationPatch, Membership},
     devices::DeviceRecord,
     files::{BlobRecord, FileRecord},
     friends::{FriendLink, LinkState},
     messages::{MessageDraft, MAX_PAGE},
-    new_id, now_millis,
+    new_id,
     users::{UserPatch, UserRecord},
     DynStore, StoreError,
 };

@@ -3,9 +3,12 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{page_size, Appended, MessageDraft, MessageRepo};
-use crate::store::{
-    embedded::{internal, query_all, write_transaction, EmbeddedStore},
-    new_id, now_millis, StoreError,
+use crate::{
+    clock::now_millis,
+    store::{
+        embedded::{internal, query_all, write_transaction, EmbeddedStore},
+        StoreError,
+    },
 };
 
 const COLUMNS: &str = "id, conversation_id, seq, sender_id, client_id, kind, content, created_ms, attachment, call";
@@ -58,18 +61,8 @@ fn append_in(tx: &Connection, draft: MessageDraft) -> Result<Appended, StoreErro
             duplicate: true,
         });
     }
-    let message = Message {
-        id: MessageId(new_id()),
-        seq: last_seq(tx, &draft.conversation_id.0).map_err(internal)? + 1,
-        conversation_id: draft.conversation_id,
-        sender_id: draft.sender_id,
-        client_id: draft.client_id,
-        kind: draft.kind,
-        content: draft.content,
-        created_ms: now_millis(),
-        attachment: draft.attachment,
-        call: draft.call,
-    };
+    let seq = last_seq(tx, &draft.conversation_id.0).map_err(internal)? + 1;
+    let message = draft.into_message(seq, now_millis());
     let attachment = message.attachment.as_ref().map(|a| serde_json::to_string(a).expect("attachments serialize"));
     let call = message.call.as_ref().map(|c| serde_json::to_string(c).expect("call records serialize"));
     tx.execute(

@@ -9,10 +9,10 @@
 mod embedded;
 mod mongodb;
 
-use app::model::{Attachment, CallRecord, ConversationId, Message, MessageKind, UserId};
+use app::model::{Attachment, CallRecord, ConversationId, Message, MessageId, MessageKind, Millis, UserId};
 use async_trait::async_trait;
 
-use super::StoreError;
+use super::{new_id, StoreError};
 
 /// Largest page [`MessageRepo::messages_before`] and [`MessageRepo::messages_after`] return.
 pub const MAX_PAGE: u32 = 100;
@@ -54,6 +54,22 @@ impl MessageDraft {
             content: String::new(),
             attachment: None,
             call: Some(Box::new(record)),
+        }
+    }
+
+    /// The message this draft becomes as number `seq`, stored at `created_ms`.
+    pub fn into_message(self, seq: u64, created_ms: Millis) -> Message {
+        Message {
+            id: MessageId(new_id()),
+            conversation_id: self.conversation_id,
+            seq,
+            sender_id: self.sender_id,
+            client_id: self.client_id,
+            kind: self.kind,
+            content: self.content,
+            created_ms,
+            attachment: self.attachment,
+            call: self.call,
         }
     }
 }

@@ -8,9 +8,12 @@ use mongodb::{
 use serde::{Deserialize, Serialize};
 
 use super::{page_size, Appended, MessageDraft, MessageRepo, MAX_SEQ_ATTEMPTS};
-use crate::store::{
-    mongodb::{classify, is_duplicate_key, MongoStore},
-    new_id, now_millis, StoreError,
+use crate::{
+    clock::now_millis,
+    store::{
+        mongodb::{classify, is_duplicate_key, MongoStore},
+        StoreError,
+    },
 };
 
 const MESSAGES: &str = "messages";
@@ -74,21 +77,7 @@ impl MongoStore {
         let messages: Vec<Message> = indexes
             .iter()
             .zip(1..)
-            .map(|(&i, n)| {
-                let d = &drafts[i];
-                Message {
-                    id: MessageId(new_id()),
-                    conversation_id: d.conversation_id.clone(),
-                    seq: last + n,
-                    sender_id: d.sender_id.clone(),
-                    client_id: d.client_id.clone(),
-                    kind: d.kind,
-                    content: d.content.clone(),
-                    created_ms: now,
-                    attachment: d.attachment.clone(),
-                    call: d.call.clone(),
-                }
-            })
+            .map(|(&i, n)| drafts[i].clone().into_message(last + n, now))
             .collect();
         let docs: Vec<MessageDoc> = messages.iter().map(MessageDoc::from).collect();
         match self.collection::<MessageDoc>(MESSAGES).insert_many(docs).ordered(true).await {
@@ -133,18 +122,7 @@ impl MongoStore {
 #[async_trait]
 impl MessageRepo for MongoStore {
     async fn append_message(&self, draft: MessageDraft) -> Result<Appended, StoreError> {
-        let mut message = Message {
-            id: MessageId(new_id()),
-            conversation_id: draft.conversation_id.clone(),
-            seq: 0,
-            sender_id: draft.sender_id.clone(),
-            client_id: draft.client_id.clone(),
-            kind: draft.kind,
-            content: draft.content.clone(),
-            created_ms: now_millis(),
-            attachment: draft.attachment.clone(),
-            call: draft.call.clone(),
-        };
+        let mut message = draft.clone().into_message(0, now_millis());
         for _ in 0..MAX_SEQ_ATTEMPTS {
             message.seq = self.last_seq(&draft.conversation_id).await? + 1;
             match self.collection::<MessageDoc>(MESSAGES).insert_one(MessageDoc::from(&message)).await {

@@ -3,7 +3,10 @@
 mod embedded;
 mod mongodb;
 
-use app::model::{Gender, Millis, UserId};
+use app::{
+    api::{avatar_url, Me, PublicProfile},
+    model::{Gender, Millis, UserId},
+};
 use async_trait::async_trait;
 
 use super::StoreError;
@@ -23,6 +26,35 @@ pub struct UserRecord {
     pub created_ms: Millis,
     pub last_login_ms: Option<Millis>,
     pub login_count: u64,
+}
+
+/// The avatar shown in lists and headers.
+const AVATAR_SHOWN: u32 = 128;
+
+impl UserRecord {
+    /// What anyone may see of this user.
+    pub fn public(&self) -> PublicProfile {
+        PublicProfile {
+            id: self.id.clone(),
+            nickname: self.nickname.clone(),
+            gender: self.gender,
+            avatar: self.avatar.as_ref().map(|v| avatar_url(&self.id, v, AVATAR_SHOWN)),
+        }
+    }
+
+    /// What the user sees of their own account.
+    pub fn me(&self) -> Me {
+        Me {
+            id: self.id.clone(),
+            email: self.email.clone(),
+            nickname: self.nickname.clone(),
+            gender: self.gender,
+            avatar: self.avatar.as_ref().map(|v| avatar_url(&self.id, v, AVATAR_SHOWN)),
+            created_ms: self.created_ms,
+            last_login_ms: self.last_login_ms,
+            login_count: self.login_count,
+        }
+    }
 }
 
 /// Changes to a user; `None` fields stay as they are.

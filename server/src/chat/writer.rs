@@ -10,10 +10,12 @@ use std::{collections::HashMap, sync::Arc};
 use app::model::{ConversationId, Message, MessagePreview, UserId};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{event::HubEvent, Fanout};
-use crate::store::{
-    messages::{Appended, MessageDraft},
-    DynStore, StoreError,
+use crate::{
+    hub::{Fanout, HubEvent},
+    store::{
+        messages::{Appended, MessageDraft},
+        DynStore, StoreError,
+    },
 };
 
 /// Most drafts stored in one bulk write.

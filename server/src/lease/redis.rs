@@ -1,4 +1,4 @@
-//! The cluster's call registry in Redis: keys under a prefix, `<ns>:call:`
+//! The cluster's leases in Redis: keys under a prefix, `<ns>:call:`
 //! for 1:1 calls and `<ns>:room:` for rooms (see `crate::hub::redis::namespace`). A claim is one `SET NX PX` and, when it
 //! loses, a `GET` in the same script, so nodes never see half of one.
 
@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::Script;
 
-use super::registry::{CallRegistry, Unavailable};
+use super::{Leases, Unavailable};
 use crate::redis_conn::SharedConnection;
 
 const CLAIM: &str = r#"
@@ -20,7 +20,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0
 "#;
 
-pub struct RedisCallRegistry {
+pub struct RedisLeases {
     conn: SharedConnection,
     prefix: String,
     claim: Script,
@@ -31,10 +31,10 @@ fn millis(ttl: Duration) -> u64 {
     ttl.as_millis().max(1) as u64
 }
 
-impl RedisCallRegistry {
+impl RedisLeases {
     /// A registry of the keys under `prefix`.
-    pub fn new(client: redis::Client, prefix: String) -> RedisCallRegistry {
-        RedisCallRegistry {
+    pub fn new(client: redis::Client, prefix: String) -> RedisLeases {
+        RedisLeases {
             conn: SharedConnection::new(client),
             prefix,
             claim: Script::new(CLAIM),
@@ -48,7 +48,7 @@ impl RedisCallRegistry {
 }
 
 #[async_trait]
-impl CallRegistry for RedisCallRegistry {
+impl Leases for RedisLeases {
     async fn claim(&self, key: &str, value: &str, ttl: Duration) -> Result<String, Unavailable> {
         self.conn.query(|mut c| async move {
             self.claim.key(self.key(key)).arg(value).arg(millis(ttl)).invoke_async(&mut c).await

@@ -1,6 +1,6 @@
-//! A connection's room frames (group calls, live broadcasts): checked here
-//! (sizes, membership in the store) before the media task sees them, on
-//! this node or on the node hosting the room.
+//! A session's room frames (group calls, live broadcasts): checked here
+//! (sizes, membership) before the media task sees them, on this node or on
+//! the node hosting the room.
 
 use app::{
     model::ConversationId,
@@ -8,10 +8,10 @@ use app::{
     room::{RoomKind, RoomRole, MAX_SDP_BYTES},
 };
 
-use super::{Connection, End};
+use super::{End, Session};
 use crate::sfu::{rooms::{Guest, RoomKey}, RoomError};
 
-impl Connection {
+impl Session {
     pub(super) async fn on_room_join(
         &mut self,
         conversation_id: ConversationId,
@@ -23,12 +23,8 @@ impl Connection {
         if sdp.len() > MAX_SDP_BYTES {
             return self.error(WsErrorCode::BadSdp, format!("an SDP holds at most {MAX_SDP_BYTES} bytes"), None).await;
         }
-        match self.state.store.member(&conversation_id, &self.user.user_id).await {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                return self.error(WsErrorCode::NotMember, "you are not a member of this conversation", None).await
-            }
-            Err(e) => return self.store_error(e, None).await,
+        if let Err(e) = self.state.chat.require_member(&conversation_id, &self.user.user_id).await {
+            return self.chat_error(e, None).await;
         }
         let key = RoomKey { conversation: conversation_id.clone(), kind };
         let guest = Guest { user: self.user.user_id.clone(), conn: self.id, role, video };

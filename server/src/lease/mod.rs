@@ -1,13 +1,14 @@
-//! Where a call's cluster-wide state lives: a few keys, each set only if
-//! absent, so that when two nodes race (two tabs accepting at once, a
-//! cancel meeting an answer) exactly one wins. One node keeps them in memory
-//! ([`LocalCallRegistry`]); a cluster keeps them in Redis
-//! ([`super::redis::RedisCallRegistry`]) with `SET NX PX`, which is atomic
-//! across nodes. Every key has a time to live, renewed while the call
-//! lasts, so a crashed node's calls do not stay busy for ever.
+//! Leases: keys set only if absent, each with a time to live. When two
+//! nodes race (two tabs accepting a call at once, two nodes starting the
+//! same room), exactly one claim wins, without a lock or a leader; a key
+//! that is not renewed lapses, so a crashed node's claims free themselves.
 //!
-//! Group calls and broadcasts keep where each room is hosted in a registry
-//! of their own kind (`crate::sfu::hosts`): same keys, other prefix.
+//! One node keeps them in memory ([`LocalLeases`]); a cluster keeps them in
+//! Redis ([`redis::RedisLeases`]) with `SET NX PX`, atomic across nodes.
+//! 1:1 calls (`crate::calls`) keep their state here under `<ns>:call:`, and
+//! rooms (`crate::sfu::hosts`) which node hosts each under `<ns>:room:`.
+
+pub mod redis;
 
 use std::{
     collections::HashMap,
@@ -20,7 +21,7 @@ use async_trait::async_trait;
 pub use crate::redis_conn::Unavailable;
 
 #[async_trait]
-pub trait CallRegistry: Send + Sync {
+pub trait Leases: Send + Sync {
     /// Sets `key` to `value` unless it holds something: answers what it
     /// holds afterwards, which is `value` when this call set it.
     async fn claim(&self, key: &str, value: &str, ttl: Duration) -> Result<String, Unavailable>;
@@ -44,9 +45,9 @@ pub trait CallRegistry: Send + Sync {
 
 /// The registry of a single node.
 #[derive(Default)]
-pub struct LocalCallRegistry(Mutex<HashMap<String, (String, Instant)>>);
+pub struct LocalLeases(Mutex<HashMap<String, (String, Instant)>>);
 
-impl LocalCallRegistry {
+impl LocalLeases {
     fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Instant)>> {
         let mut keys = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
@@ -56,7 +57,7 @@ impl LocalCallRegistry {
 }
 
 #[async_trait]
-impl CallRegistry for LocalCallRegistry {
+impl Leases for LocalLeases {
     async fn claim(&self, key: &str, value: &str, ttl: Duration) -> Result<String, Unavailable> {
         let mut keys = self.live();
         let held = keys.entry(key.to_owned()).or_insert_with(|| (value.to_owned(), Instant::now() + ttl));
@@ -113,7 +114,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_first_claim_wins_until_released_or_expired() {
-        let r = LocalCallRegistry::default();
+        let r = LocalLeases::default();
         assert_eq!(r.claim("k", "a", TTL).await.unwrap(), "a");
         assert_eq!(r.claim("k", "b", TTL).await.unwrap(), "a");
         r.release("k", "b").await.unwrap();

@@ -1,0 +1,184 @@
+//! The chat domain: what members may do in a conversation and what follows
+//! from it. The HTTP API and the websocket session are thin callers of
+//! [`Chat`]; neither holds a chat rule of its own.
+//!
+//! | module | holds |
+//! |---|---|
+//! | here | [`Chat`]: membership, sending, reading, typing, history, who may read a file |
+//! | `conversations` | creating, joining, inviting, leaving and changing conversations |
+//! | `writer` | the batched, durable append of messages and what follows it |
+//! | `error` | [`ChatError`], answered by both doors |
+
+mod conversations;
+mod error;
+pub mod writer;
+
+use std::sync::Arc;
+
+use app::{
+    model::{ConversationId, Message, MessageKind, UserId},
+    protocol::{AttachmentRef, MAX_CLIENT_ID_CHARS, MAX_TEXT_CHARS},
+};
+
+pub use self::{error::ChatError, writer::Writer};
+use crate::{
+    budget::Budget,
+    files,
+    hub::{Fanout, HubEvent},
+    store::{
+        conversations::Membership,
+        files::FileRecord,
+        messages::{Appended, MessageDraft, MAX_PAGE},
+        DynStore, StoreError,
+    },
+    text::TextPolicy,
+};
+
+/// A message as its sender hands it in, before any check.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    pub conversation_id: ConversationId,
+    /// The sender's own id for it: the same id again stores it once.
+    pub client_id: String,
+    pub kind: MessageKind,
+    /// The text, or an attachment's caption.
+    pub content: String,
+    pub attachment: Option<AttachmentRef>,
+}
+
+/// A stored message, as its sender learns of it.
+pub struct Sent {
+    pub message: Message,
+    /// The client id had been stored before: nothing new was written.
+    pub duplicate: bool,
+    /// The text as stored, when the text policy changed what was sent.
+    pub changed: Option<String>,
+}
+
+pub struct Chat {
+    store: DynStore,
+    fanout: Arc<dyn Fanout>,
+    writer: Arc<Writer>,
+    text: Arc<TextPolicy>,
+}
+
+impl Chat {
+    pub fn new(store: DynStore, fanout: Arc<dyn Fanout>, writer: Arc<Writer>, text: Arc<TextPolicy>) -> Chat {
+        Chat { store, fanout, writer, text }
+    }
+
+    /// The asker's membership: the one check of "is this user in it".
+    pub async fn require_member(&self, conversation: &ConversationId, user: &UserId) -> Result<Membership, ChatError> {
+        self.membership(conversation, user).await?.ok_or(ChatError::NotMember)
+    }
+
+    /// The user's membership, if any.
+    async fn membership(&self, conversation: &ConversationId, user: &UserId) -> Result<Option<Membership>, StoreError> {
+        self.store.member(conversation, user).await
+    }
+
+    /// Checks a message, stores it and answers once it is durable; the
+    /// writer then publishes it. `budget` is what the sender may still send.
+    pub async fn send(&self, sender: &UserId, message: Outgoing, budget: &mut Budget) -> Result<Sent, ChatError> {
+        let Outgoing { conversation_id, client_id, kind, content, attachment } = message;
+        let id_ok = !client_id.is_empty()
+            && client_id.chars().count() <= MAX_CLIENT_ID_CHARS
+            && !client_id.chars().any(char::is_control);
+        if !id_ok {
+            return Err(ChatError::invalid("client_id", "client_id: 1 to 64 characters, no control characters"));
+        }
+        // Attachments may come without a caption.
+        if kind == MessageKind::Text && content.trim().is_empty() {
+            return Err(ChatError::invalid("content", "a message needs some text"));
+        }
+        if content.chars().count() > MAX_TEXT_CHARS {
+            return Err(ChatError::TooLong(format!("a message holds at most {MAX_TEXT_CHARS} characters")));
+        }
+        if !budget.take() {
+            return Err(ChatError::RateLimited("sending too fast; slow down"));
+        }
+        self.require_member(&conversation_id, sender).await?;
+        // Text and captions alike: shortcodes become emoji, listed words are masked or refused.
+        let stored = self.text.apply(&content).map_err(|refused| ChatError::ContentRefused(refused.to_string()))?;
+        let attachment = match files::attach(&self.store, sender, &conversation_id, kind, attachment).await {
+            Ok(attachment) => attachment,
+            Err(files::Refused::Bad(why)) => return Err(ChatError::invalid("attachment", why)),
+            Err(files::Refused::Store(e)) => return Err(e.into()),
+        };
+        let draft = MessageDraft {
+            conversation_id,
+            sender_id: sender.clone(),
+            client_id,
+            kind,
+            content: stored,
+            attachment,
+            call: None,
+        };
+        let appended = self.writer.append(draft).await?;
+        let changed = (appended.message.content != content).then(|| appended.message.content.clone());
+        Ok(Sent { message: appended.message, duplicate: appended.duplicate, changed })
+    }
+
+    /// Stores a message the server makes on a user's behalf (how a call or
+    /// broadcast ended); published like any message.
+    pub async fn record(&self, draft: MessageDraft) -> Result<Appended, StoreError> {
+        self.writer.append(draft).await
+    }
+
+    /// Moves the user's read position forward, to `seq` or the conversation's
+    /// last message if `seq` is past it, and tells the user's other devices.
+    /// Answers the position recorded.
+    pub async fn mark_read(&self, conversation: &ConversationId, user: &UserId, seq: u64) -> Result<u64, ChatError> {
+        self.require_member(conversation, user).await?;
+        let seq = seq.min(self.store.last_seq(conversation).await?);
+        self.store.mark_read(conversation, user, seq).await?;
+        let event = HubEvent::Read { conversation_id: conversation.clone(), user_id: user.clone(), seq };
+        self.fanout.publish(event).await;
+        Ok(seq)
+    }
+
+    /// Tells the conversation's members that the user is typing.
+    pub async fn typing(&self, conversation: &ConversationId, user: &UserId) -> Result<(), ChatError> {
+        self.require_member(conversation, user).await?;
+        let event = HubEvent::Typing { conversation_id: conversation.clone(), user_id: user.clone() };
+        self.fanout.publish(event).await;
+        Ok(())
+    }
+
+    /// A member's page of history: newest first, before `before`.
+    pub async fn history(
+        &self,
+        conversation: &ConversationId,
+        user: &UserId,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<Message>, ChatError> {
+        self.require_member(conversation, user).await?;
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(ChatError::invalid("limit", format!("1 to {MAX_PAGE} messages a page")));
+        }
+        Ok(self.store.messages_before(conversation, before, limit).await?)
+    }
+
+    /// The messages after `after`, oldest first, one page: what a
+    /// connection fills a gap with. Its caller holds the membership.
+    pub async fn messages_after(&self, conversation: &ConversationId, after: u64) -> Result<Vec<Message>, StoreError> {
+        self.store.messages_after(conversation, after, MAX_PAGE).await
+    }
+
+    /// Whether `user` may read the file: its uploader, or a member of a
+    /// conversation it was posted in.
+    pub async fn may_read_file(&self, user: &UserId, file: &FileRecord) -> Result<bool, ChatError> {
+        if file.owner == *user {
+            return Ok(true);
+        }
+        for conversation in self.store.postings(&file.id).await? {
+            match self.require_member(&conversation, user).await {
+                Ok(_) => return Ok(true),
+                Err(ChatError::NotMember) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(false)
+    }
+}

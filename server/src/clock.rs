@@ -1,0 +1,11 @@
+//! The wall clock, in the wire's time format (milliseconds since the Unix epoch).
+
+use app::model::Millis;
+
+/// Now, in milliseconds since the Unix epoch.
+pub fn now_millis() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or_default()
+}

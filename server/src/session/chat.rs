@@ -1,0 +1,147 @@
+//! A session's chat frames, each a call of [`crate::chat::Chat`], and the
+//! ordered delivery of messages through the session's cursors.
+
+use std::time::{Duration, Instant};
+
+use app::{
+    model::{ConversationId, UserId},
+    protocol::{close, NoticeKind, Position, ServerFrame},
+};
+use axum::extract::ws::Message as WsMessage;
+use futures_util::SinkExt;
+
+use super::{cursor::Step, End, Session};
+use crate::{
+    chat::Outgoing,
+    clock::now_millis,
+    hub::{Delivery, HubEvent},
+};
+
+/// Typing frames a session passes on per conversation: one per this period.
+const TYPING_EVERY: Duration = Duration::from_secs(2);
+
+impl Session {
+    pub(super) async fn on_send(&mut self, message: Outgoing) -> Result<(), End> {
+        let (conversation, client_id) = (message.conversation_id.clone(), message.client_id.clone());
+        match self.state.chat.send(&self.user.user_id, message, &mut self.budget).await {
+            Ok(sent) => {
+                // The message ends this bout of typing: the next keystroke is passed on at once.
+                self.typed.remove(&conversation);
+                let m = sent.message;
+                let ack = ServerFrame::Ack {
+                    client_id: m.client_id,
+                    conversation_id: m.conversation_id,
+                    seq: m.seq,
+                    message_id: m.id,
+                    duplicate: sent.duplicate,
+                    content: sent.changed,
+                };
+                self.send(&ack).await
+            }
+            Err(e) => self.chat_error(e, Some(client_id)).await,
+        }
+    }
+
+    /// The client has each conversation up to its position: sends what follows.
+    pub(super) async fn on_resume(&mut self, positions: Vec<Position>) -> Result<(), End> {
+        for Position { conversation_id, seq } in positions {
+            if let Err(e) = self.state.chat.require_member(&conversation_id, &self.user.user_id).await {
+                self.chat_error(e, None).await?;
+                continue;
+            }
+            self.cursors.resume(&conversation_id, seq);
+            self.fill(&conversation_id, u64::MAX).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn on_read(&mut self, conversation: ConversationId, seq: u64) -> Result<(), End> {
+        match self.state.chat.mark_read(&conversation, &self.user.user_id, seq).await {
+            Ok(_) => Ok(()),
+            Err(e) => self.chat_error(e, None).await,
+        }
+    }
+
+    /// Passes typing on to the conversation, at most once per [`TYPING_EVERY`].
+    pub(super) async fn on_typing(&mut self, conversation: ConversationId) -> Result<(), End> {
+        let now = Instant::now();
+        if self.typed.get(&conversation).is_some_and(|at| now.duration_since(*at) < TYPING_EVERY) {
+            return Ok(());
+        }
+        match self.state.chat.typing(&conversation, &self.user.user_id).await {
+            Ok(()) => {
+                self.typed.insert(conversation, now);
+                Ok(())
+            }
+            Err(e) => self.chat_error(e, None).await,
+        }
+    }
+
+    /// Keep-alive: checks that the device is still signed in with this token
+    /// (in case a sign-out event from another node was missed) and records
+    /// the activity, which keeps the device's session, and so its token, alive.
+    pub(super) async fn on_ping(&mut self) -> Result<(), End> {
+        let (user, device_id) = (&self.user.user_id, &self.user.device_id);
+        match self.state.store.device(user, device_id).await {
+            Ok(Some(device)) if device.token_id == self.user.claims.jti => {
+                if let Err(e) = self.state.store.touch_device(user, device_id, now_millis()).await {
+                    tracing::debug!(error = %e, "could not record websocket activity");
+                }
+            }
+            Ok(Some(_)) => return Err(End::Close(close::SIGNED_IN_AGAIN, "signed in again on this device")),
+            Ok(None) => return Err(End::Close(close::SIGNED_OUT, "signed out")),
+            Err(_) => {} // cannot tell now; the next ping asks again
+        }
+        self.send(&ServerFrame::Pong).await
+    }
+
+    pub(super) async fn notice(&mut self, conversation: &ConversationId, user: &UserId, notice: NoticeKind) -> Result<(), End> {
+        let frame = ServerFrame::Notice { conversation_id: conversation.clone(), user_id: user.clone(), notice };
+        self.send(&frame).await
+    }
+
+    /// Delivers a live message in order: skipped if seen, after the missing
+    /// ones if it leaves a gap.
+    pub(super) async fn deliver(&mut self, delivery: &Delivery) -> Result<(), End> {
+        let HubEvent::Message { message } = &delivery.event else { return Ok(()) };
+        let conversation = &message.conversation_id;
+        let step = match self.cursors.offer(conversation, message.seq) {
+            Step::Fill { upto, .. } => {
+                self.fill(conversation, upto).await?;
+                self.cursors.offer(conversation, message.seq)
+            }
+            step => step,
+        };
+        // Seen already, or still missing some (the store failed): the next
+        // message or resume fills them.
+        if step != Step::Send {
+            return Ok(());
+        }
+        let frame = delivery.message_frame().expect("a message event has a message frame");
+        self.socket.feed(WsMessage::Text(frame)).await.map_err(|_| End::Gone)
+    }
+
+    /// Sends the stored messages after the cursor, up to `upto`.
+    async fn fill(&mut self, conversation: &ConversationId, upto: u64) -> Result<(), End> {
+        while let Some(after) = self.cursors.fill_from(conversation, upto) {
+            let page = match self.state.chat.messages_after(conversation, after).await {
+                Ok(page) => page,
+                Err(e) => {
+                    // The client keeps its position; the next message or resume retries.
+                    tracing::warn!(error = %e, %conversation, "cannot catch a connection up");
+                    return Ok(());
+                }
+            };
+            let full = page.len() == crate::store::messages::MAX_PAGE as usize;
+            for message in page.into_iter().take_while(|m| m.seq <= upto) {
+                if self.cursors.filled(conversation, message.seq) {
+                    self.send(&ServerFrame::Message { message }).await?;
+                }
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}

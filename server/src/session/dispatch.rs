@@ -1,0 +1,122 @@
+//! Which handler takes each frame from the client and each event from the hub.
+
+use app::protocol::{close, ClientFrame, NoticeKind, ServerFrame, WsErrorCode, MAX_FRAME_BYTES};
+use axum::extract::ws::Message as WsMessage;
+
+use super::{End, Session};
+use crate::{
+    chat::Outgoing,
+    hub::{Delivery, HubEvent},
+    presence::tally::Change,
+};
+
+impl Session {
+    pub(super) async fn on_frame(&mut self, frame: WsMessage) -> Result<(), End> {
+        let text = match frame {
+            WsMessage::Text(text) => text,
+            WsMessage::Close(_) => return Err(End::Gone),
+            WsMessage::Binary(_) => return self.error(WsErrorCode::BadFrame, "frames are JSON text", None).await,
+            WsMessage::Ping(_) | WsMessage::Pong(_) => return Ok(()),
+        };
+        if text.len() > MAX_FRAME_BYTES {
+            return self.error(WsErrorCode::FrameTooLarge, format!("frames are at most {MAX_FRAME_BYTES} bytes"), None).await;
+        }
+        let frame = match serde_json::from_str::<ClientFrame>(text.as_str()) {
+            Ok(frame) => frame,
+            Err(e) => return self.error(WsErrorCode::BadFrame, format!("not a frame: {e}"), None).await,
+        };
+        match frame {
+            ClientFrame::Send { conversation_id, client_id, kind, content, attachment } => {
+                self.on_send(Outgoing { conversation_id, client_id, kind, content, attachment }).await
+            }
+            ClientFrame::Resume { positions } => self.on_resume(positions).await,
+            ClientFrame::Read { conversation_id, seq } => self.on_read(conversation_id, seq).await,
+            ClientFrame::Ping => self.on_ping().await,
+            ClientFrame::Activity { active } => self.on_activity(active).await,
+            ClientFrame::Typing { conversation_id } => self.on_typing(conversation_id).await,
+            // 1:1 calls.
+            ClientFrame::CallInvite { conversation_id, callee_id, media } => {
+                self.on_call_invite(conversation_id, callee_id, media).await
+            }
+            ClientFrame::CallAccept { call_id } => self.on_call_accept(call_id).await,
+            ClientFrame::CallDecline { call_id } => self.on_call_decline(call_id).await,
+            ClientFrame::CallHangup { call_id } => self.on_call_hangup(call_id).await,
+            ClientFrame::CallSignal { call_id, signal } => self.on_call_signal(call_id, signal).await,
+            ClientFrame::CallRejoin { call_id } => self.on_call_rejoin(call_id).await,
+            // Group calls and live broadcasts (the selective forwarding unit).
+            ClientFrame::RoomJoin { conversation_id, kind, role, video, sdp } => {
+                self.on_room_join(conversation_id, kind, role, video, sdp).await
+            }
+            ClientFrame::RoomAnswer { conversation_id, kind, sdp } => self.on_room_answer(conversation_id, kind, sdp).await,
+            ClientFrame::RoomLeave { conversation_id, kind } => self.on_room_leave(conversation_id, kind).await,
+        }
+    }
+
+    pub(super) async fn on_event(&mut self, delivery: &Delivery) -> Result<(), End> {
+        match &delivery.event {
+            HubEvent::Message { .. } => self.deliver(delivery).await,
+            HubEvent::Joined { conversation_id, user_id } => {
+                if *user_id == self.user.user_id {
+                    self.conversations.insert(conversation_id.clone());
+                }
+                self.notice(conversation_id, user_id, NoticeKind::Join).await
+            }
+            HubEvent::Left { conversation_id, user_id } => {
+                if *user_id == self.user.user_id {
+                    self.cursors.forget(conversation_id);
+                    self.conversations.remove(conversation_id);
+                    self.state.sfu.cut_off(conversation_id.clone(), user_id.clone()).await;
+                }
+                self.notice(conversation_id, user_id, NoticeKind::Leave).await
+            }
+            HubEvent::Presence { user_id, .. } | HubEvent::Typing { user_id, .. } if *user_id == self.user.user_id => {
+                Ok(())
+            }
+            HubEvent::Presence { user_id, shown } => {
+                for (conversation_id, presence) in shown {
+                    if self.conversations.contains(conversation_id) {
+                        let frame = ServerFrame::Presence {
+                            conversation_id: conversation_id.clone(),
+                            user_id: user_id.clone(),
+                            presence: *presence,
+                        };
+                        self.send(&frame).await?;
+                    }
+                }
+                Ok(())
+            }
+            HubEvent::Typing { conversation_id, user_id } => {
+                let frame = ServerFrame::Typing { conversation_id: conversation_id.clone(), user_id: user_id.clone() };
+                self.send(&frame).await
+            }
+            HubEvent::Invited { conversation_id, user_id } => {
+                self.notice(conversation_id, user_id, NoticeKind::Invite).await
+            }
+            HubEvent::Updated { conversation_id, user_id } => {
+                self.notice(conversation_id, user_id, NoticeKind::Update).await
+            }
+            HubEvent::Read { conversation_id, seq, .. } => {
+                self.send(&ServerFrame::Read { conversation_id: conversation_id.clone(), seq: *seq }).await
+            }
+            HubEvent::SignedOut { close_code, .. } => Err(End::Close(
+                *close_code,
+                if *close_code == close::SIGNED_IN_AGAIN { "signed in again on this device" } else { "signed out" },
+            )),
+            HubEvent::CallRing { .. }
+            | HubEvent::CallAnswered { .. }
+            | HubEvent::CallRejoined { .. }
+            | HubEvent::CallSignal { .. }
+            | HubEvent::CallEnded { .. } => self.on_call_event(&delivery.event).await,
+            // Group calls and live broadcasts (the selective forwarding unit).
+            HubEvent::Room { update } => self.send(&ServerFrame::Room { room: update.clone() }).await,
+        }
+    }
+
+    async fn on_activity(&mut self, active: bool) -> Result<(), End> {
+        if active != self.active {
+            self.active = active;
+            self.state.presence.change(&self.user.user_id, Change::Activity { active }).await;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,225 @@
+//! One websocket session: a browser tab's connection, carrying every
+//! conversation of its user. It reads the client's frames, hands each to the
+//! service it is for, and sends the client every event of its conversations
+//! in sequence order; bad input gets an error frame and the socket stays open.
+//!
+//! | module | holds |
+//! |---|---|
+//! | here | the upgrade, the session's state and its select loop |
+//! | `dispatch` | which handler takes each client frame and each hub event |
+//! | `chat` | chat frames (send, resume, read, typing, ping) and ordered delivery |
+//! | `cursor` | the ordering decisions, without I/O: skip, send or fill a gap first |
+//! | `calls` | 1:1 call frames and events |
+//! | `rooms` | group call and broadcast frames |
+//!
+//! The live stream starts only after the client's first frame, so a client
+//! that resumes (its first frame) never sees a live message before the ones
+//! it missed.
+
+mod calls;
+mod chat;
+mod cursor;
+mod dispatch;
+mod rooms;
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Instant,
+};
+
+use app::{
+    model::ConversationId,
+    protocol::{close, ServerFrame, WsErrorCode, PROTOCOL_VERSION},
+};
+use axum::{
+    extract::{
+        ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade},
+        State,
+    },
+    response::Response,
+};
+use futures_util::SinkExt;
+
+use self::{calls::InCall, cursor::Cursors};
+use crate::{
+    auth::AuthUser,
+    budget::Budget,
+    calls::KEEP_EVERY,
+    chat::ChatError,
+    hub::{ConnId, Delivery},
+    presence::tally::Change,
+    state::AppState,
+};
+
+/// Largest websocket message read at all; beyond `MAX_FRAME_BYTES` and up to
+/// this, the client gets an error frame, beyond it the socket closes (1009).
+const MAX_SOCKET_MESSAGE: usize = 1 << 20;
+/// Initial read buffer of a websocket. The default, 128 KiB, is allocated
+/// for every connection, idle or not; frames larger than this still arrive
+/// (the buffer grows). Measured with 19,500 idle connections (the load
+/// generator's scenario 1): 136 KB per connection before, see PERFORMANCE.md.
+const READ_BUFFER: usize = 4096;
+/// Events handled at most between two writes to the socket.
+const FLUSH_AFTER: usize = 64;
+/// Sends a connection may make: a burst, then this many per second.
+const SEND_BURST: f64 = 30.0;
+const SENDS_PER_SECOND: f64 = 10.0;
+/// Call signals a connection may relay: ICE candidates come in bursts of a
+/// few dozen when a call starts or restarts, then hardly any.
+const SIGNAL_BURST: f64 = 100.0;
+const SIGNALS_PER_SECOND: f64 = 20.0;
+
+/// `GET /ws`: upgrades a signed-in request to the chat connection.
+pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, user: AuthUser) -> Response {
+    let sessions = state.sessions.clone();
+    ws.max_message_size(MAX_SOCKET_MESSAGE)
+        .read_buffer_size(READ_BUFFER)
+        .on_upgrade(move |socket| sessions.track_future(run(socket, state, user)))
+}
+
+async fn run(mut socket: WebSocket, state: AppState, user: AuthUser) {
+    let conversations = match state.store.memberships_of(&user.user_id).await {
+        Ok(ms) => ms.into_iter().map(|m| m.conversation_id).collect::<Vec<_>>(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot open a connection: the store is unavailable");
+            let _ = socket.send(close_message(1011, "the store is unavailable; reconnect later")).await;
+            return;
+        }
+    };
+    let (id, mailbox) = state.hub.connect(&user.user_id, &user.device_id, &conversations);
+    state.presence.change(&user.user_id, Change::Opened).await;
+    let (signals, signalled) = tokio::sync::mpsc::channel(crate::sfu::SIGNALS);
+    let mut session = Session {
+        endpoint: format!("{}/{id}", state.config.node_id),
+        id,
+        call: None,
+        socket,
+        state: state.clone(),
+        conversations: conversations.into_iter().collect(),
+        user,
+        cursors: Cursors::default(),
+        budget: Budget::new(SEND_BURST, SENDS_PER_SECOND),
+        signal_budget: Budget::new(SIGNAL_BURST, SIGNALS_PER_SECOND),
+        active: true,
+        typed: HashMap::new(),
+        signals,
+    };
+    session.serve(mailbox, signalled).await;
+    state.hub.disconnect(id);
+    state.sfu.gone(id).await;
+    if let Some(call) = session.call.take() {
+        state.calls.dropped(session.user.user_id.clone(), session.endpoint.clone(), call.call_id);
+    }
+    state.presence.change(&session.user.user_id, Change::Closed { active: session.active }).await;
+}
+
+/// Why a session ends.
+enum End {
+    /// The client closed it or the socket failed: nothing more to send.
+    Gone,
+    /// Close with this code and reason.
+    Close(u16, &'static str),
+}
+
+struct Session {
+    id: ConnId,
+    /// This tab's name in calls: `<node>/<connection>`.
+    endpoint: String,
+    call: Option<InCall>,
+    socket: WebSocket,
+    state: AppState,
+    user: AuthUser,
+    /// The conversations this user belongs to, kept up to date by join and
+    /// leave events: which presence changes concern the client.
+    conversations: HashSet<ConversationId>,
+    cursors: Cursors,
+    budget: Budget,
+    signal_budget: Budget,
+    /// Whether the client last said the person is using this device.
+    active: bool,
+    /// When this session last passed on typing in each conversation.
+    typed: HashMap<ConversationId, Instant>,
+    /// Where the media task sends this session's room frames.
+    signals: tokio::sync::mpsc::Sender<ServerFrame>,
+}
+
+impl Session {
+    async fn serve(
+        &mut self,
+        mut mailbox: tokio::sync::mpsc::Receiver<Arc<Delivery>>,
+        mut signalled: tokio::sync::mpsc::Receiver<ServerFrame>,
+    ) {
+        let mut closing = self.state.hub.closing();
+        let hello = ServerFrame::Hello {
+            protocol_version: PROTOCOL_VERSION,
+            user_id: self.user.user_id.clone(),
+            node_id: self.state.config.node_id.clone(),
+        };
+        let mut result = self.send(&hello).await;
+        if result.is_ok() {
+            result = self.rooms_in_progress().await;
+        }
+        if result.is_ok() {
+            result = self.socket.flush().await.map_err(|_| End::Gone);
+        }
+        let mut live = false;
+        let mut unflushed = 0;
+        let mut keep_call = tokio::time::interval(KEEP_EVERY);
+        // Ticks pass unheard between calls: no burst of renewals when one starts.
+        keep_call.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        while result.is_ok() {
+            result = tokio::select! {
+                frame = self.socket.recv() => match frame {
+                    Some(Ok(frame)) => {
+                        live = true;
+                        self.on_frame(frame).await
+                    }
+                    _ => Err(End::Gone),
+                },
+                event = mailbox.recv(), if live => match event {
+                    Some(event) => self.on_event(&event).await,
+                    None => Err(End::Close(1013, "the connection fell behind; reconnect to catch up")),
+                },
+                Some(frame) = signalled.recv() => self.send(&frame).await,
+                _ = keep_call.tick(), if self.call.is_some() => self.keep_call().await,
+                _ = async { closing.wait_for(|closing| *closing).await.map(drop) } => {
+                    Err(End::Close(close::GOING_AWAY, "the server is restarting"))
+                }
+            };
+            // Frames are queued, and written when nothing more is waiting: a
+            // busy connection writes many frames per system call.
+            unflushed += 1;
+            if result.is_ok() && (!live || mailbox.is_empty() || unflushed >= FLUSH_AFTER) {
+                result = self.socket.flush().await.map_err(|_| End::Gone);
+                unflushed = 0;
+            }
+        }
+        if let Err(End::Close(code, reason)) = result {
+            tracing::debug!(conn = self.id, code, reason, "closing websocket");
+            let _ = self.socket.send(close_message(code, reason)).await;
+        }
+    }
+
+    /// Queues a frame; the serve loop flushes.
+    async fn send(&mut self, frame: &ServerFrame) -> Result<(), End> {
+        let text = serde_json::to_string(frame).expect("frames serialize");
+        self.socket.feed(WsMessage::Text(text.into())).await.map_err(|_| End::Gone)
+    }
+
+    async fn error(&mut self, code: WsErrorCode, message: impl Into<String>, client_id: Option<String>) -> Result<(), End> {
+        self.send(&ServerFrame::Error { code, message: message.into(), client_id }).await
+    }
+
+    /// Answers a refused chat request with its error frame.
+    async fn chat_error(&mut self, e: ChatError, client_id: Option<String>) -> Result<(), End> {
+        if let ChatError::Store(e) = &e {
+            tracing::warn!(error = %e, "websocket request failed in the store");
+        }
+        self.error(e.ws_code(), e.ws_message(), client_id).await
+    }
+}
+
+fn close_message(code: u16, reason: &'static str) -> WsMessage {
+    WsMessage::Close(Some(CloseFrame { code, reason: reason.into() }))
+}

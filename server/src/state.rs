@@ -1,0 +1,65 @@
+//! [`AppState`]: the services every handler and session may reach, built
+//! once by [`crate::run`].
+
+use std::{path::PathBuf, sync::Arc};
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use tokio_util::task::TaskTracker;
+
+use crate::{
+    auth::Authenticator,
+    calls::Calls,
+    chat::Chat,
+    config::Config,
+    files,
+    hub::{Fanout, Hub},
+    presence::PresenceTracker,
+    ratelimit::AuthLimits,
+    sfu::Sfu,
+    store::{health::StoreHealth, DynStore},
+};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: DynStore,
+    pub health: StoreHealth,
+    pub leptos: LeptosOptions,
+    /// Checks the token of every `/api` request and websocket.
+    pub auth: Arc<Authenticator>,
+    pub auth_limits: Arc<AuthLimits>,
+    /// The chat domain: membership, messages, conversations.
+    pub chat: Arc<Chat>,
+    /// This node's websocket connections.
+    pub hub: Arc<Hub>,
+    /// Where events go so that every node's hub gets them.
+    pub fanout: Arc<dyn Fanout>,
+    pub presence: Arc<PresenceTracker>,
+    /// Open instant-upload challenges of this node.
+    pub challenges: Arc<files::instant::Challenges>,
+    /// 1:1 calls' state and endings.
+    pub calls: Arc<Calls>,
+    /// Group calls' and live broadcasts' media relay.
+    pub sfu: Arc<Sfu>,
+    /// The websocket sessions running: a stopping server waits for them.
+    pub sessions: TaskTracker,
+}
+
+impl AppState {
+    /// Where avatar images are kept: `<data dir>/avatars`.
+    pub fn avatars_dir(&self) -> PathBuf {
+        self.config.data_dir.join("avatars")
+    }
+
+    /// Uploaded files: `<data dir>/files`.
+    pub fn files_disk(&self) -> files::Disk {
+        files::Disk::new(&self.config.data_dir)
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
