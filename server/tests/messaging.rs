@@ -9,7 +9,7 @@ use std::time::Duration;
 use app::{
     api::{ConversationSummary, DirectoryEntry},
     model::{ConversationId, Message},
-    protocol::{close, Position, ServerFrame, WsErrorCode},
+    protocol::{close, ClientFrame, Position, ServerFrame, WsErrorCode},
 };
 use futures_util::SinkExt;
 use reqwest::Method;
@@ -336,6 +336,48 @@ async fn conversations_over_http(server: &TestServer) {
     assert_eq!(ann.call(Method::GET, "/api/conversations/nope", None).await.0, 404);
 }
 
+/// A read position past the end counts only up to the last message, through
+/// either door, so later messages still count as unread; a non-member's
+/// `read` frame is refused like its HTTP request.
+async fn read_positions_stop_at_the_last_message(server: &TestServer) {
+    let (ann, bob, cat) = (User::register(server, "ann").await, User::register(server, "bob").await, User::register(server, "cat").await);
+    let room = ann.group("room", &[&bob], json!({})).await;
+    let mut a = ann.connect().await;
+    for i in 0..3 {
+        a.send_text(&room, &format!("m{i}"), "hello").await;
+        a.answer(&format!("m{i}")).await;
+    }
+    bob.summary_once_unread(&room, 3).await;
+    let read = format!("/api/conversations/{room}/read");
+    assert_eq!(bob.call(Method::POST, &read, Some(json!({ "seq": 1_000_000 }))).await.0, 204);
+    a.send_text(&room, "m3", "after the read").await;
+    a.answer("m3").await;
+    let summary = bob.summary_once_unread(&room, 1).await;
+    assert_eq!((summary.unread, summary.read_seq), (1, 3), "the HTTP door clamps to the last seq");
+
+    // The websocket door too, and the user's other devices hear the clamped position.
+    let (mut b, mut b2) = (bob.connect().await, bob.connect().await);
+    b.send(&ClientFrame::Read { conversation_id: room.clone(), seq: 1_000_000 }).await;
+    let seq = loop {
+        match b2.next().await {
+            ServerFrame::Read { seq, .. } => break seq,
+            _ => continue,
+        }
+    };
+    assert_eq!(seq, 4);
+    a.send_text(&room, "m4", "and another").await;
+    a.answer("m4").await;
+    let summary = bob.summary_once_unread(&room, 1).await;
+    assert_eq!((summary.unread, summary.read_seq), (1, 4), "and so does the websocket's");
+
+    // A stranger's read frame is refused and changes nothing.
+    let mut c = cat.connect().await;
+    c.send(&ClientFrame::Read { conversation_id: room.clone(), seq: 2 }).await;
+    assert_eq!(c.error().await.0, WsErrorCode::NotMember);
+    let (status, _) = cat.call(Method::POST, &read, Some(json!({ "seq": 2 }))).await;
+    assert_eq!(status, 404);
+}
+
 on_both_stores!(
     delivery_reaches_members_only,
     resends_are_stored_and_delivered_once,
@@ -347,6 +389,7 @@ on_both_stores!(
     members_hear_join_leave_and_presence,
     invitations_and_setting_changes_are_announced,
     conversations_over_http,
+    read_positions_stop_at_the_last_message,
 );
 
 /// Graceful shutdown closes every websocket with "going away" (1001).
