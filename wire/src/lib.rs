@@ -5,6 +5,8 @@
 
 pub mod api;
 pub mod call;
+pub mod endpoint;
+mod error;
 pub mod model;
 pub mod protocol;
 pub mod room;
