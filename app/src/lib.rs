@@ -1,20 +1,15 @@
-//! Natter's shared crate: the wire protocol, user-facing text, and the Leptos
-//! UI that the server renders and the browser hydrates.
+//! Natter's UI crate: user-facing text and the Leptos UI that the server
+//! renders and the browser hydrates. The wire contract is the `wire` crate.
 
 // The pages' view types nest deeply (their lazy-route futures most).
 #![recursion_limit = "256"]
 
-pub mod api;
-pub mod call;
 pub mod chat;
 pub mod client;
 pub mod i18n;
-pub mod model;
 pub mod pages;
-pub mod protocol;
 pub mod recorder;
 pub mod routes;
-pub mod room;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Html, Title};

@@ -9,12 +9,10 @@
 use std::future::Future;
 
 use leptos::{prelude::*, task::spawn_local};
+use wire::protocol::ApiError;
 
 use super::session::{use_session, Session};
-use crate::{
-    i18n::{use_i18n, Msg},
-    protocol::ApiError,
-};
+use crate::i18n::{use_i18n, Msg};
 
 /// The state of a form, or of a page's action buttons: what is pending, what
 /// went wrong, what went right.

@@ -1,16 +1,19 @@
 //! `/settings/password`: change the password, which signs out the other devices.
 
 use leptos::prelude::*;
+use wire::{
+    api::{check_password, ChangePassword},
+    endpoint,
+    protocol::ApiError,
+};
 
 use super::{
     form::{Form, FormState, TextField},
     session::use_session,
 };
 use crate::{
-    api::{check_password, ChangePassword},
     client::{self, Method},
     i18n::{use_i18n, Msg},
-    protocol::ApiError,
 };
 
 /// Shown inside `RequireUser`.
@@ -32,7 +35,7 @@ pub fn PasswordSettings() -> impl IntoView {
                 .then(|| ApiError::invalid("current_password", "enter your current password")),
             check_password(&body.new_password, "new_password").err(),
         ];
-        let request = async move { client::send::<_, ()>(Method::Post, "/api/me/password", &body).await };
+        let request = async move { client::send::<_, ()>(Method::Post, endpoint::ME_PASSWORD, &body).await };
         state.run(problems, request, move |()| {
             current.set(String::new());
             new.set(String::new());
