@@ -19,7 +19,7 @@ use std::{
     sync::atomic::{AtomicU64, Ordering},
 };
 
-use app::{
+use wire::{
     api::AVATAR_SIZES,
     model::UserId,
     protocol::{ApiError, ErrorCode},

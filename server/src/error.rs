@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use app::protocol::{ApiError, ErrorCode};
+use wire::protocol::{ApiError, ErrorCode};
 use axum::{
     http::{header, StatusCode},
     response::{IntoResponse, Response},

@@ -105,7 +105,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api", api::router(state.clone()))
         .route("/avatars/{user}/{version}/{file}", get(api::avatar_file))
         .route(
-            app::protocol::WS_PATH,
+            wire::protocol::WS_PATH,
             get(hub::connection::upgrade)
                 .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate)),
         )

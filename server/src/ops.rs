@@ -1,7 +1,7 @@
 //! Operational endpoints: `/healthz` (the process answers), `/readyz` (the
 //! store answers too) and `/metrics` (Prometheus text).
 
-use app::protocol::{Readiness, PROTOCOL_VERSION};
+use wire::protocol::{Readiness, PROTOCOL_VERSION};
 use axum::{extract::State, http::StatusCode, response::IntoResponse, Json};
 
 use crate::{store::health::StoreStatus, AppState};

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use app::{
+use wire::{
     api::{
         check_device_id, check_email, check_nickname, check_password, AuthResponse, ChangePassword, LoginRequest,
         RegisterRequest,

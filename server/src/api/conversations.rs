@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use app::{
+use wire::{
     api::{
         check_description, check_group_name, ConversationDetails, ConversationSummary, CreateGroup, DirectoryEntry,
         MarkRead, MemberInfo, UpdateConversation, UserRef,

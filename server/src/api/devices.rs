@@ -1,6 +1,6 @@
 //! The signed-in devices of a user, and signing any of them out.
 
-use app::{
+use wire::{
     api::DeviceInfo,
     protocol::{close, ErrorCode},
 };

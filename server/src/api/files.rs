@@ -1,7 +1,7 @@
 //! Uploads and downloads of files for messages (`/api/files`); the disk
 //! side lives in `crate::files`.
 
-use app::{
+use wire::{
     api::{attachment_fits, check_file_name, FileInfo, InstantChallenge, InstantClaim, InstantProof},
     model::{FileId, MessageKind, UserId},
     protocol::{ApiError, ErrorCode},

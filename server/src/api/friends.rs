@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use app::{
+use wire::{
     api::Friends,
     model::{Conversation, ConversationId, UserId},
     protocol::{ApiError, ErrorCode},

@@ -1,7 +1,7 @@
 //! `ApiJson<T>`: axum's JSON extractor, with its rejections turned into the
 //! protocol's JSON errors instead of plain text.
 
-use app::protocol::ErrorCode;
+use wire::protocol::ErrorCode;
 use axum::{
     extract::{rejection::JsonRejection, FromRequest, Request},
     Json,

@@ -1,6 +1,6 @@
 //! The JSON HTTP API under `/api` (documented in `docs/API.md`; its types
-//! live in `app::api`). One module per area; all of them answer errors as
-//! `app::protocol::ApiError` bodies.
+//! live in `wire::api`). One module per area; all of them answer errors as
+//! `wire::protocol::ApiError` bodies.
 
 mod accounts;
 mod conversations;
@@ -12,7 +12,7 @@ mod profile;
 mod status;
 pub(crate) mod users;
 
-use app::protocol::ErrorCode;
+use wire::protocol::ErrorCode;
 use axum::{
     middleware,
     routing::{delete, get, post},

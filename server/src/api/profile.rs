@@ -1,7 +1,7 @@
 //! The signed-in user's own profile (getUserInfo for self, updateUserInfo)
 //! and avatar upload.
 
-use app::{
+use wire::{
     api::{check_nickname, Me, UpdateProfile},
     protocol::ErrorCode,
 };

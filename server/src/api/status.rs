@@ -1,7 +1,7 @@
 //! The signed-in user's chosen status (seed 000 item 20): online, away, busy
 //! or invisible, everywhere or in one conversation.
 
-use app::{
+use wire::{
     api::{ConversationStatus, SetStatus, StatusSettings},
     protocol::{ApiError, ErrorCode},
 };

@@ -8,7 +8,7 @@
 pub mod password;
 pub mod token;
 
-use app::{
+use wire::{
     api::TOKEN_COOKIE,
     model::{Millis, UserId},
     protocol::ErrorCode,

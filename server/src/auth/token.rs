@@ -2,7 +2,7 @@
 //! `alg: none` or a swapped algorithm is refused), carrying the user, the
 //! device and the token id (`jti`) that the device's session must still hold.
 
-use app::model::{Millis, UserId};
+use wire::model::{Millis, UserId};
 use jsonwebtoken::{errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 

@@ -5,7 +5,7 @@
 //! base64(HMAC-SHA1(secret, username)); the TURN server checks both with the
 //! same secret and refuses them after the expiry.
 
-use app::{
+use wire::{
     call::{IceServer, RtcConfig},
     model::UserId,
 };

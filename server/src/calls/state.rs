@@ -2,7 +2,7 @@
 //! may do what, and what an ending records. `mod.rs` wraps it with the
 //! registry, the fan-out and the writer; tests drive it directly.
 
-use app::{
+use wire::{
     call::{CallEnd, CallInfo, CallMedia},
     model::{CallOutcome, CallRecord, Millis, MessageKind, UserId},
 };
@@ -119,7 +119,7 @@ impl CallState {
 
 #[cfg(test)]
 mod tests {
-    use app::{api::PublicProfile, model::{ConversationId, Gender}};
+    use wire::{api::PublicProfile, model::{ConversationId, Gender}};
 
     use super::*;
 

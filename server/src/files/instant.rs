@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::{
+use wire::{
     api::InstantChallenge,
     model::{MessageKind, UserId},
 };

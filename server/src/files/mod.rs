@@ -26,7 +26,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use app::{
+use wire::{
     api::attachment_fits,
     model::{Attachment, ConversationId, MessageKind, UserId},
     protocol::AttachmentRef,

@@ -4,7 +4,7 @@
 
 use std::{io::SeekFrom, path::Path};
 
-use app::protocol::ErrorCode;
+use wire::protocol::ErrorCode;
 use axum::{
     body::Body,
     http::{header, HeaderMap, HeaderValue, StatusCode},

@@ -18,7 +18,7 @@ use std::{
     time::Instant,
 };
 
-use app::{
+use wire::{
     call::{CallEnd, CallId, CallMedia, Signal},
     model::{ConversationId, MessageKind, UserId},
     protocol::{
@@ -598,7 +598,7 @@ impl Connection {
     async fn notice(
         &mut self,
         conversation_id: &ConversationId,
-        user_id: &app::model::UserId,
+        user_id: &wire::model::UserId,
         notice: NoticeKind,
     ) -> Result<(), End> {
         let frame = ServerFrame::Notice { conversation_id: conversation_id.clone(), user_id: user_id.clone(), notice };

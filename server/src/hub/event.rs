@@ -1,7 +1,7 @@
 //! What the hubs of all nodes tell each other. Events carry no secrets and
 //! serialize to JSON, so a cross-node bus (Redis) can carry them as they are.
 
-use app::{
+use wire::{
     call::{CallEnd, CallId, CallInfo, Signal},
     model::{ConversationId, Message, Presence, UserId},
     room::RoomUpdate,

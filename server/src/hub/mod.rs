@@ -22,7 +22,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use app::model::{ConversationId, UserId};
+use wire::model::{ConversationId, UserId};
 use async_trait::async_trait;
 use tokio::sync::{mpsc, watch};
 

@@ -7,7 +7,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use app::model::{ConversationId, Message, MessagePreview, UserId};
+use wire::model::{ConversationId, Message, MessagePreview, UserId};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{event::HubEvent, Fanout};

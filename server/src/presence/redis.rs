@@ -20,7 +20,7 @@ use std::{
     time::Duration,
 };
 
-use app::model::UserId;
+use wire::model::UserId;
 use async_trait::async_trait;
 use redis::Script;
 

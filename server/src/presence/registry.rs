@@ -8,7 +8,7 @@ use std::{
     sync::Mutex,
 };
 
-use app::model::UserId;
+use wire::model::UserId;
 use async_trait::async_trait;
 
 use super::tally::Tally;

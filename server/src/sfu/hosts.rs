@@ -13,7 +13,7 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use app::{
+use wire::{
     model::ConversationId,
     room::{RoomKind, RoomUpdate},
 };
@@ -152,7 +152,7 @@ impl RoomHosts {
 
 #[cfg(test)]
 mod tests {
-    use app::{model::UserId, room::{RoomParticipant, RoomState}};
+    use wire::{model::UserId, room::{RoomParticipant, RoomState}};
 
     use super::*;
     use crate::calls::registry::LocalCallRegistry;

@@ -40,7 +40,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::{
+use wire::{
     model::{ConversationId, UserId},
     protocol::{ServerFrame, WsErrorCode},
     room::{RoomLeftReason, RoomRole, RoomUpdate},

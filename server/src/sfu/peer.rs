@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::model::UserId;
+use wire::model::UserId;
 use str0m::{
     change::{SdpAnswer, SdpOffer, SdpPendingOffer},
     media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid},

@@ -5,7 +5,7 @@
 
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
-use app::{
+use wire::{
     model::{CallOutcome, CallRecord, MessageKind},
     room::RoomKind,
 };
@@ -103,7 +103,7 @@ async fn record(writer: Arc<Writer>, ended: Ended) {
 
 #[cfg(test)]
 mod tests {
-    use app::model::{ConversationId, UserId};
+    use wire::model::{ConversationId, UserId};
 
     use super::*;
     use crate::sfu::rooms::RoomKey;

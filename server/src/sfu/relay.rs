@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use app::{
+use wire::{
     model::{ConversationId, UserId},
     protocol::ServerFrame,
     room::RoomRole,

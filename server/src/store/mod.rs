@@ -18,7 +18,7 @@ pub mod users;
 
 use std::sync::Arc;
 
-use app::model::Millis;
+use wire::model::Millis;
 use async_trait::async_trait;
 
 pub use self::{
@@ -69,9 +69,9 @@ pub enum StoreError {
     Internal(String),
 }
 
-impl From<StoreError> for app::protocol::ApiError {
+impl From<StoreError> for wire::protocol::ApiError {
     fn from(e: StoreError) -> Self {
-        use app::protocol::{ApiError, ErrorCode};
+        use wire::protocol::{ApiError, ErrorCode};
         match e {
             StoreError::Conflict(what) => ApiError::new(ErrorCode::Conflict, format!("{what} already exists")),
             StoreError::Unavailable(_) => {

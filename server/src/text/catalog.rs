@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use app::api::{EmojiEntry, EmojiGroup};
+use wire::api::{EmojiEntry, EmojiGroup};
 use axum::{
     http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},

@@ -1,4 +1,4 @@
-use app::model::{Conversation, ConversationId, MessagePreview, Millis, UserId};
+use wire::model::{Conversation, ConversationId, MessagePreview, Millis, UserId};
 use async_trait::async_trait;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 

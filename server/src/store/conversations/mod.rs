@@ -8,7 +8,7 @@
 mod embedded;
 mod mongodb;
 
-use app::model::{
+use wire::model::{
     Conversation, ConversationId, JoinPolicy, Millis, MessagePreview, Role, UserId, Visibility,
 };
 use async_trait::async_trait;

@@ -1,4 +1,4 @@
-use app::model::{
+use wire::model::{
     Conversation, ConversationId, ConversationKind, JoinPolicy, MessagePreview, Millis, Role, UserId, Visibility,
 };
 use async_trait::async_trait;

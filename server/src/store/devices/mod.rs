@@ -5,7 +5,7 @@
 mod embedded;
 mod mongodb;
 
-use app::model::{Millis, UserId};
+use wire::model::{Millis, UserId};
 use async_trait::async_trait;
 
 use super::StoreError;

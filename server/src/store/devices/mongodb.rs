@@ -1,4 +1,4 @@
-use app::model::{Millis, UserId};
+use wire::model::{Millis, UserId};
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use mongodb::bson::doc;

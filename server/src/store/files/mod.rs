@@ -5,7 +5,7 @@
 mod embedded;
 mod mongodb;
 
-use app::{
+use wire::{
     api::FileInfo,
     model::{ConversationId, FileId, Millis, UserId},
 };

@@ -1,4 +1,4 @@
-use app::model::{ConversationId, FileId, UserId};
+use wire::model::{ConversationId, FileId, UserId};
 use async_trait::async_trait;
 use mongodb::bson::doc;
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-use app::model::UserId;
+use wire::model::UserId;
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use mongodb::bson::doc;

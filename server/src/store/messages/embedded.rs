@@ -1,4 +1,4 @@
-use app::model::{ConversationId, Message, MessageId, MessageKind, UserId};
+use wire::model::{ConversationId, Message, MessageId, MessageKind, UserId};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 

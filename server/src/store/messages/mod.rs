@@ -9,7 +9,7 @@
 mod embedded;
 mod mongodb;
 
-use app::model::{Attachment, CallRecord, ConversationId, Message, MessageKind, UserId};
+use wire::model::{Attachment, CallRecord, ConversationId, Message, MessageKind, UserId};
 use async_trait::async_trait;
 
 use super::StoreError;

@@ -1,4 +1,4 @@
-use app::model::{Attachment, CallRecord, ConversationId, Message, MessageId, MessageKind, UserId};
+use wire::model::{Attachment, CallRecord, ConversationId, Message, MessageId, MessageKind, UserId};
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use mongodb::{

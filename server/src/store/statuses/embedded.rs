@@ -1,4 +1,4 @@
-use app::{api::StatusSettings, model::UserId};
+use wire::{api::StatusSettings, model::UserId};
 use async_trait::async_trait;
 use rusqlite::{params, params_from_iter, OptionalExtension};
 

@@ -5,7 +5,7 @@
 mod embedded;
 mod mongodb;
 
-use app::{api::StatusSettings, model::UserId};
+use wire::{api::StatusSettings, model::UserId};
 use async_trait::async_trait;
 
 use super::StoreError;

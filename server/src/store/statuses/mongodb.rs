@@ -1,4 +1,4 @@
-use app::{
+use wire::{
     api::{ConversationStatus, StatusSettings},
     model::UserId,
 };
@@ -20,7 +20,7 @@ const STATUSES: &str = "statuses";
 struct StatusDoc {
     #[serde(rename = "_id")]
     user_id: String,
-    status: app::model::Status,
+    status: wire::model::Status,
     conversations: Vec<ConversationStatus>,
 }
 

@@ -1,4 +1,4 @@
-use app::model::{Gender, UserId};
+use wire::model::{Gender, UserId};
 use async_trait::async_trait;
 use rusqlite::{params, params_from_iter, OptionalExtension, Row};
 

@@ -3,7 +3,7 @@
 mod embedded;
 mod mongodb;
 
-use app::model::{Gender, Millis, UserId};
+use wire::model::{Gender, Millis, UserId};
 use async_trait::async_trait;
 
 use super::StoreError;
