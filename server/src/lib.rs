@@ -25,6 +25,7 @@ pub mod text;
 use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use app::{shell, App};
+use wire::endpoint;
 use axum::{extract::FromRef, middleware, routing::get, serve::ListenerExt, Router};
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -99,11 +100,11 @@ pub fn router(state: AppState) -> Router {
     let leptos = state.leptos.clone();
     let routes = generate_route_list(App);
     Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .nest("/api", api::router(state.clone()))
-        .route("/avatars/{user}/{version}/{file}", get(api::avatar_file))
+        .route(endpoint::HEALTHZ, get(ops::healthz))
+        .route(endpoint::READYZ, get(ops::readyz))
+        .route(endpoint::METRICS, get(ops::metrics))
+        .nest(endpoint::API, api::router(state.clone()))
+        .route(endpoint::AVATAR_ROUTE, get(api::avatar_file))
         .route(
             wire::protocol::WS_PATH,
             get(hub::connection::upgrade)
