@@ -41,7 +41,7 @@ pub use self::{
 };
 use crate::{
     client::{self, Method},
-    pages::{use_session, Session},
+    session::{use_session, Session},
 };
 
 /// How often typing is told to the server while the user keeps typing.

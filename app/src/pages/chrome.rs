@@ -4,15 +4,12 @@ use leptos::{prelude::*, task::spawn_local};
 use leptos_router::components::A;
 use wire::{api::Me, endpoint};
 
-use super::{
-    avatar::Avatar,
-    presence::StatusPicker,
-    session::{use_session, Auth},
-};
+use super::{avatar::Avatar, presence::StatusPicker};
 use crate::{
     chat::{use_live, LinkState},
     client::{self, Method},
     i18n::{use_i18n, Locale, Msg},
+    session::{use_session, Auth},
 };
 
 #[component]

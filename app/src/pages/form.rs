@@ -11,8 +11,10 @@ use std::future::Future;
 use leptos::{prelude::*, task::spawn_local};
 use wire::protocol::ApiError;
 
-use super::session::{use_session, Session};
-use crate::i18n::{use_i18n, Msg};
+use crate::{
+    i18n::{use_i18n, Msg},
+    session::{use_session, Session},
+};
 
 /// The state of a form, or of a page's action buttons: what is pending, what
 /// went wrong, what went right.
@@ -139,7 +141,7 @@ pub fn Form(
     children: Children,
 ) -> impl IntoView {
     let i18n = use_i18n();
-    let hydrated = super::hydrated();
+    let hydrated = crate::hydration::hydrated();
     view! {
         <form
             class="form"

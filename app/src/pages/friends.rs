@@ -11,12 +11,12 @@ use super::{
     form::{ActionButton, FormFeedback, FormState},
     people::{Person, UserSearch},
     presence::PresenceDot,
-    session::use_session,
 };
 use crate::{
     chat::use_live,
     client::{self, Method},
     i18n::{use_i18n, Msg},
+    session::use_session,
 };
 
 /// Where someone stands with the signed-in user.

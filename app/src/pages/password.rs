@@ -7,13 +7,11 @@ use wire::{
     protocol::ApiError,
 };
 
-use super::{
-    form::{Form, FormState, TextField},
-    session::use_session,
-};
+use super::form::{Form, FormState, TextField};
 use crate::{
     client::{self, Method},
     i18n::{use_i18n, Msg},
+    session::use_session,
 };
 
 /// Shown inside `RequireUser`.

@@ -11,11 +11,11 @@ use wire::{
 use super::{
     avatar::AvatarUpload,
     form::{Field, Form, FormState, TextField},
-    session::use_session,
 };
 use crate::{
     client::{self, Method},
     i18n::{use_i18n, Msg},
+    session::use_session,
 };
 
 const GENDERS: [(Gender, Msg); 3] = [

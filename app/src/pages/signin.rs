@@ -7,13 +7,11 @@ use wire::{
     endpoint,
 };
 
-use super::{
-    form::{Form, FormState, TextField},
-    session::{keeping_next, use_finish_sign_in},
-};
+use super::form::{Form, FormState, TextField};
 use crate::{
     client::{self, Method},
     i18n::{use_i18n, Msg},
+    session::{keeping_next, use_finish_sign_in},
 };
 
 #[component]

@@ -214,7 +214,7 @@ pub fn RequireUser(children: ChildrenFn) -> impl IntoView {
     // Only the change between signed in and not re-renders the page, not
     // every update of the profile. The server renders "loading": so does
     // the page until it has hydrated.
-    let hydrated = super::hydrated();
+    let hydrated = crate::hydration::hydrated();
     let signed_in = Memo::new(move |_| hydrated.get() && matches!(session.auth(), Auth::SignedIn(_)));
     view! {
         <Show
