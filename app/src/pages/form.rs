@@ -1,7 +1,7 @@
 //! What every form shares: its request state, labelled fields with their
 //! errors, the submit button, and buttons that run a request.
 //!
-//! Errors are [`ApiError`]s, whether a local check (`app::api::check_*`) or
+//! Errors are [`ApiError`]s, whether a local check (`wire::api::check_*`) or
 //! the server found them. One whose `field` is a field of the form shows
 //! beside it (`data-testid="error-<field>"`); any other shows at the top
 //! (`data-testid="form-error"`).
