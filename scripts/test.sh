@@ -51,7 +51,7 @@ export NATTER_TEST_MONGODB_URI="mongodb://127.0.0.1:$ferret_port/"
 export NATTER_TEST_REDIS_URL="redis://127.0.0.1:$redis_port/"
 
 stage "Rust tests"
-if ! cargo test --quiet -p app -p natter-server -p natter-loadtest >"$WORK/cargo-test.log" 2>&1; then
+if ! cargo test --quiet -p natter-wire -p app -p natter-server -p natter-loadtest >"$WORK/cargo-test.log" 2>&1; then
   cat "$WORK/cargo-test.log" >&2
   exit 1
 fi

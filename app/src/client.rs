@@ -1,4 +1,4 @@
-//! The browser's side of the JSON API in [`crate::api`], and the few other
+//! The browser's side of the JSON API in [`wire::api`], and the few other
 //! browser facilities the pages need (device id, random ids, the clock, file
 //! picking, page visibility, full reloads).
 //!
@@ -12,9 +12,9 @@
 //! the only callers, so the pages need no `cfg` of their own.
 
 use serde::{de::DeserializeOwned, Serialize};
-
-use crate::{
-    api::{FileInfo, InstantChallenge, InstantClaim, InstantProof, FILES_PATH},
+use wire::{
+    api::{FileInfo, InstantChallenge, InstantClaim, InstantProof},
+    endpoint,
     model::MessageKind,
     protocol::{ApiError, ErrorCode},
 };
@@ -45,7 +45,7 @@ pub async fn upload_file(
         if let Ok(info) = instant_upload(&claim, &bytes).await {
             return Ok((kind, info));
         }
-        let path = format!("{FILES_PATH}?name={}&kind={}", escape(&file.name()), kind.name());
+        let path = format!("{}?name={}&kind={}", endpoint::FILES, escape(&file.name()), kind.name());
         match platform::upload(&path, file, Some(&sha256), on_progress.clone()).await {
             Err(e) if e.code == ErrorCode::UnsupportedMediaType && kind != MessageKind::File => continue,
             answer => return answer.map(|info| (kind, info)),
@@ -56,14 +56,14 @@ pub async fn upload_file(
 
 /// The claim, then the proof; any refusal means "upload the bytes".
 async fn instant_upload(claim: &InstantClaim, bytes: &[u8]) -> Result<FileInfo, ApiError> {
-    let challenge: InstantChallenge = send(Method::Post, &format!("{FILES_PATH}/instant"), claim).await?;
+    let challenge: InstantChallenge = send(Method::Post, endpoint::FILES_INSTANT, claim).await?;
     let mut parts: Vec<&[u8]> = vec![challenge.nonce.as_bytes()];
     for &(start, end) in &challenge.ranges {
         let range = bytes.get(start as usize..end as usize).ok_or_else(|| internal("a range past the file".into()))?;
         parts.push(range);
     }
     let proof = InstantProof { proof: platform::sha256_hex(&parts).await? };
-    send(Method::Post, &format!("{FILES_PATH}/instant/{}", challenge.challenge_id), &proof).await
+    send(Method::Post, &endpoint::files_instant_proof(&challenge.challenge_id), &proof).await
 }
 
 /// localStorage key of this browser's device id.
@@ -159,8 +159,9 @@ mod browser {
     use web_sys::{HtmlInputElement, ProgressEvent, XmlHttpRequest};
 
     use super::{decode, internal, Method, DEVICE_ID_KEY, IDLE_AFTER_MS, IDLE_MS_KEY};
-    use crate::{
+    use wire::{
         api::{check_device_id, Me},
+        endpoint,
         model::Millis,
         protocol::ApiError,
     };
@@ -293,7 +294,7 @@ mod browser {
 
     /// `POST /api/me/avatar` with the file as the body.
     pub async fn upload_avatar(file: &PickedFile, on_progress: impl Fn(f64) + 'static) -> Result<Me, ApiError> {
-        upload("/api/me/avatar", file, None, on_progress).await
+        upload(endpoint::ME_AVATAR, file, None, on_progress).await
     }
 
     /// `POST path` with the file as the body. Uses XMLHttpRequest rather than
@@ -401,7 +402,7 @@ mod browser {
 #[cfg(not(feature = "hydrate"))]
 mod inert {
     use super::{internal, Method};
-    use crate::{api::Me, model::Millis, protocol::ApiError};
+    use wire::{api::Me, model::Millis, protocol::ApiError};
 
     fn not_here() -> ApiError {
         internal("the API client runs only in the browser".into())

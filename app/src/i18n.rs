@@ -7,8 +7,7 @@
 //! that attribute (so hydration matches) and may switch at any time.
 
 use leptos::prelude::*;
-
-use crate::{
+use wire::{
     api::EmojiGroup,
     model::{MessageKind, Millis, Presence, Role, Status},
     protocol::{ApiError, ErrorCode, WsErrorCode},
@@ -1007,7 +1006,7 @@ mod tests {
         assert_eq!(Msg::for_error(&wrong), Some(Msg::ErrInvalidCredentials));
         let current = ApiError { field: Some("current_password".into()), ..wrong };
         assert_eq!(Msg::for_error(&current), Some(Msg::ErrWrongCurrentPassword));
-        let short = crate::api::check_password("short", "new_password").unwrap_err();
+        let short = wire::api::check_password("short", "new_password").unwrap_err();
         assert_eq!(Msg::for_error(&short), Some(Msg::ErrPassword));
         assert_eq!(Msg::for_error(&ApiError::new(ErrorCode::NotFound, "no such user")), None);
     }
@@ -1015,7 +1014,7 @@ mod tests {
     /// The messages spell out limits that live in `api`: keep them in step.
     #[test]
     fn error_texts_match_the_limits() {
-        use crate::api::{MAX_NICKNAME_CHARS, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+        use wire::api::{MAX_NICKNAME_CHARS, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
         for l in Locale::ALL {
             let nickname = Msg::ErrNickname.text(l);
             assert!(nickname.contains(&format!("1 到 {MAX_NICKNAME_CHARS}")) || nickname.contains(&format!("1 to {MAX_NICKNAME_CHARS}")));
@@ -1026,7 +1025,7 @@ mod tests {
 
     #[test]
     fn chat_texts_match_the_limits() {
-        use crate::{
+        use wire::{
             api::{MAX_DESCRIPTION_CHARS, MAX_GROUP_NAME_CHARS},
             protocol::MAX_TEXT_CHARS,
         };

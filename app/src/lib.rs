@@ -1,20 +1,17 @@
-//! Natter's shared crate: the wire protocol, user-facing text, and the Leptos
-//! UI that the server renders and the browser hydrates.
+//! Natter's UI crate: user-facing text and the Leptos UI that the server
+//! renders and the browser hydrates. The wire contract is the `wire` crate.
 
 // The pages' view types nest deeply (their lazy-route futures most).
 #![recursion_limit = "256"]
 
-pub mod api;
-pub mod call;
 pub mod chat;
 pub mod client;
+pub mod hydration;
 pub mod i18n;
-pub mod model;
 pub mod pages;
-pub mod protocol;
 pub mod recorder;
 pub mod routes;
-pub mod room;
+pub mod session;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Html, Title};
@@ -59,7 +56,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let i18n = provide_i18n();
-    pages::provide_session();
+    session::provide_session();
     chat::provide_live();
     pages::provide_call_desk();
 
@@ -69,7 +66,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <pages::Header/>
             <main class="page">
-                <Routes fallback=|| view! { <pages::NotFound/> <pages::MarkHydrated/> }>
+                <Routes fallback=|| view! { <pages::NotFound/> <hydration::MarkHydrated/> }>
                     <Route path=path!("/") view={Lazy::<HomePage>::new()}/>
                     <Route path=path!("/signup") view={Lazy::<SignUpPage>::new()}/>
                     <Route path=path!("/signin") view={Lazy::<SignInPage>::new()}/>

@@ -24,10 +24,8 @@ mod browser {
     use wasm_bindgen_futures::JsFuture;
     use web_sys::{Blob, BlobEvent, BlobPropertyBag, MediaRecorder, MediaStream, MediaStreamConstraints};
 
-    use crate::{
-        client::{now_ms, PickedFile},
-        protocol::{ApiError, ErrorCode},
-    };
+    use wire::protocol::{ApiError, ErrorCode};
+    use crate::client::{now_ms, PickedFile};
 
     /// A recording in progress: the microphone (and camera) stay on until
     /// [`Recorder::finish`] or [`Recorder::cancel`].
@@ -118,10 +116,8 @@ mod browser {
 
 #[cfg(not(feature = "hydrate"))]
 mod inert {
-    use crate::{
-        client::PickedFile,
-        protocol::{ApiError, ErrorCode},
-    };
+    use wire::protocol::{ApiError, ErrorCode};
+    use crate::client::PickedFile;
 
     /// Cannot exist outside the browser.
     pub enum Recorder {}

@@ -12,7 +12,7 @@
 use leptos::prelude::*;
 use leptos_router::{lazy_route, LazyRoute};
 
-use crate::pages::{self, MarkHydrated, RequireUser};
+use crate::{hydration::MarkHydrated, pages, session::RequireUser};
 
 /// Declares a page route: `Name => view` builds `view` once its chunk is loaded.
 macro_rules! lazy_page {

@@ -11,16 +11,16 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use app::{
-    model::{ConversationId, Message, MessageId, UserId},
-    protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION},
-};
 use futures_util::{SinkExt, StreamExt};
 use tokio::{net::TcpListener, sync::mpsc};
 use tokio_tungstenite::tungstenite::{
     handshake::server::{Request, Response},
     protocol::WebSocketConfig,
     Message as WsMessage, Utf8Bytes,
+};
+use wire::{
+    model::{ConversationId, Message, MessageId, UserId},
+    protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION},
 };
 
 type Mailbox = mpsc::UnboundedSender<Utf8Bytes>;

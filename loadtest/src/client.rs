@@ -1,6 +1,6 @@
 //! A websocket client that talks to the server exactly as the browser does:
 //! bearer token, `hello`, a first `resume`, then sends and receives, with
-//! every frame typed by `app::protocol`.
+//! every frame typed by `wire::protocol`.
 //!
 //! Sockets are spread over the source addresses 127.0.0.2… (bound before
 //! connecting), since one address pair has only ~28,000 ephemeral ports.
@@ -13,10 +13,6 @@ use std::{
     },
 };
 
-use app::{
-    model::{ConversationId, MessageKind},
-    protocol::{ClientFrame, ServerFrame},
-};
 use futures_util::{stream::SplitStream, SinkExt, StreamExt};
 use tokio::{
     net::{TcpSocket, TcpStream},
@@ -25,6 +21,10 @@ use tokio::{
 use tokio_tungstenite::{
     tungstenite::{client::IntoClientRequest, protocol::WebSocketConfig, Message as WsMessage},
     WebSocketStream,
+};
+use wire::{
+    model::{ConversationId, MessageKind},
+    protocol::{ClientFrame, ServerFrame, WS_PATH},
 };
 
 use crate::ledger::{self, Ledger};
@@ -54,7 +54,7 @@ pub async fn open(addr: SocketAddr, token: Option<&str>, query: &str) -> Result<
     socket.bind(SocketAddr::new(next_source(), 0)).map_err(|e| format!("bind: {e}"))?;
     let stream = socket.connect(addr).await.map_err(|e| format!("connect: {e}"))?;
     stream.set_nodelay(true).map_err(|e| format!("nodelay: {e}"))?;
-    let mut request = format!("ws://{addr}/ws{query}").into_client_request().map_err(|e| e.to_string())?;
+    let mut request = format!("ws://{addr}{WS_PATH}{query}").into_client_request().map_err(|e| e.to_string())?;
     if let Some(token) = token {
         request.headers_mut().insert("authorization", format!("Bearer {token}").parse().expect("header value"));
     }

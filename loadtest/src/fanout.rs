@@ -8,8 +8,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::model::ConversationId;
 use futures_util::{stream, StreamExt};
+use wire::model::ConversationId;
 
 use crate::{
     client::{self, Client},

@@ -14,8 +14,8 @@ use std::{
     time::Instant,
 };
 
-use app::model::{ConversationId, Message};
 use hdrhistogram::Histogram;
+use wire::model::{ConversationId, Message};
 
 static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
 
@@ -146,7 +146,7 @@ impl Ledger {
 
 #[cfg(test)]
 mod tests {
-    use app::model::{MessageId, MessageKind, UserId};
+    use wire::model::{MessageId, MessageKind, UserId};
 
     use super::*;
 
@@ -204,7 +204,7 @@ mod tests {
     fn client_ids_carry_their_send_time() {
         let id = client_id(12, 34);
         assert!(id.starts_with("12-34-"));
-        assert!(id.len() <= app::protocol::MAX_CLIENT_ID_CHARS);
+        assert!(id.len() <= wire::protocol::MAX_CLIENT_ID_CHARS);
         assert!(sent_at(&id).unwrap() <= now_us());
     }
 }

@@ -18,14 +18,14 @@ use std::{
     time::Duration,
 };
 
-use app::{
+use futures_util::{SinkExt, StreamExt};
+use natter_server::sfu::probe::{Probe, ProbeStats, Publish};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use wire::{
     model::ConversationId,
     protocol::{ClientFrame, ServerFrame},
     room::{RoomKind, RoomRole},
 };
-use futures_util::{SinkExt, StreamExt};
-use natter_server::sfu::probe::{Probe, ProbeStats, Publish};
-use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::{
     bench::{Bench, NODE_1, NODE_2},

@@ -6,12 +6,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::model::{ConversationId, MessageKind, UserId};
 use clap::Parser;
 use natter_server::{
     config::Cli,
     store::{self, messages::MessageDraft, DynStore},
 };
+use wire::model::{ConversationId, MessageKind, UserId};
 
 use crate::ledger::histogram;
 

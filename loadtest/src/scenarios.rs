@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use app::model::ConversationId;
+use wire::model::ConversationId;
 
 use crate::{
     baseline,

@@ -11,13 +11,14 @@ use std::{
     time::Duration,
 };
 
-use app::{
+use futures_util::{stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use wire::{
     api::{AuthResponse, ConversationSummary, CreateGroup, RegisterRequest},
+    endpoint,
     model::{ConversationId, Gender, JoinPolicy, UserId, Visibility},
     protocol::ApiError,
 };
-use futures_util::{stream, StreamExt};
-use serde::{Deserialize, Serialize};
 
 
 const PASSWORD: &str = "load-test-password";
@@ -74,7 +75,7 @@ impl Api {
                     .expect("an HTTP client")
             })
             .collect();
-        Api { base: format!("http://{addr}/api"), clients, next: AtomicUsize::new(0) }
+        Api { base: format!("http://{addr}"), clients, next: AtomicUsize::new(0) }
     }
 
     fn client(&self) -> &reqwest::Client {
@@ -114,13 +115,13 @@ impl Api {
             gender: Gender::Unknown,
         };
         let auth: AuthResponse =
-            self.call(reqwest::Method::POST, "/auth/register", None, Some(serde_json::to_value(request).unwrap())).await?;
+            self.call(reqwest::Method::POST, endpoint::AUTH_REGISTER, None, Some(serde_json::to_value(request).unwrap())).await?;
         Ok(Account { email, user_id: auth.user.id, token: auth.token })
     }
 
     /// A fresh token for the account's device session (also from an expired one).
     async fn refresh(&self, account: &Account) -> Result<String, String> {
-        let auth: AuthResponse = self.call(reqwest::Method::POST, "/auth/refresh", Some(&account.token), None).await?;
+        let auth: AuthResponse = self.call(reqwest::Method::POST, endpoint::AUTH_REFRESH, Some(&account.token), None).await?;
         Ok(auth.token)
     }
 
@@ -137,12 +138,12 @@ impl Api {
             members: first,
         };
         let created: ConversationSummary = self
-            .call(reqwest::Method::POST, "/conversations", Some(&owner.token), Some(serde_json::to_value(request).unwrap()))
+            .call(reqwest::Method::POST, endpoint::CONVERSATIONS, Some(&owner.token), Some(serde_json::to_value(request).unwrap()))
             .await?;
         let id = created.conversation.id;
         let joins = stream::iter(rest.iter().skip(CREATE_WITH))
             .map(|a| {
-                let path = format!("/conversations/{id}/join");
+                let path = endpoint::conversation_join(&id);
                 async move { self.call::<serde_json::Value>(reqwest::Method::POST, &path, Some(&a.token), None).await }
             })
             .buffer_unordered(PARALLEL)

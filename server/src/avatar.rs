@@ -19,11 +19,6 @@ use std::{
     sync::atomic::{AtomicU64, Ordering},
 };
 
-use app::{
-    api::AVATAR_SIZES,
-    model::UserId,
-    protocol::{ApiError, ErrorCode},
-};
 use axum::{
     http::header,
     response::{IntoResponse, Response},
@@ -36,6 +31,11 @@ use image::{
 };
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
+use wire::{
+    api::AVATAR_SIZES,
+    model::UserId,
+    protocol::{ApiError, ErrorCode},
+};
 
 use crate::error::HttpError;
 

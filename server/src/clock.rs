@@ -1,6 +1,6 @@
 //! The wall clock, in the wire's time format (milliseconds since the Unix epoch).
 
-use app::model::Millis;
+use wire::model::Millis;
 
 /// Now, in milliseconds since the Unix epoch.
 pub fn now_millis() -> Millis {

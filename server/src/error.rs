@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use app::protocol::{ApiError, ErrorCode};
 use axum::{
     http::{header, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
+use wire::protocol::{ApiError, ErrorCode};
 
 pub struct HttpError {
     pub body: ApiError,

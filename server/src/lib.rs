@@ -39,6 +39,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::{net::TcpListener, sync::watch};
 use tokio_util::task::TaskTracker;
 use tower_http::trace::TraceLayer;
+use wire::endpoint;
 
 pub use crate::state::AppState;
 use crate::{
@@ -70,13 +71,13 @@ pub fn router(state: AppState) -> Router {
     let leptos = state.leptos.clone();
     let routes = generate_route_list(App);
     Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .nest("/api", api::router(state.clone()))
-        .route("/avatars/{user}/{version}/{file}", get(api::avatar_file))
+        .route(endpoint::HEALTHZ, get(ops::healthz))
+        .route(endpoint::READYZ, get(ops::readyz))
+        .route(endpoint::METRICS, get(ops::metrics))
+        .nest(endpoint::API, api::router(state.clone()))
+        .route(endpoint::AVATAR_ROUTE, get(api::avatar_file))
         .route(
-            app::protocol::WS_PATH,
+            wire::protocol::WS_PATH,
             get(session::upgrade).route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::authenticate)),
         )
         .leptos_routes(&state, routes, move || shell(leptos.clone()))

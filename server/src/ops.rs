@@ -1,8 +1,8 @@
 //! Operational endpoints: `/healthz` (the process answers), `/readyz` (the
 //! store answers too) and `/metrics` (Prometheus text).
 
-use app::protocol::{Readiness, PROTOCOL_VERSION};
 use axum::{extract::State, http::StatusCode, response::IntoResponse, Json};
+use wire::protocol::{Readiness, PROTOCOL_VERSION};
 
 use crate::{state::AppState, store::health::StoreStatus};
 

@@ -8,17 +8,17 @@ mod support;
 
 use std::time::Duration;
 
-use app::{
-    call::{CallEnd, CallInfo, CallMedia, PeerState, Signal, MAX_SDP_BYTES},
-    model::{CallOutcome, ConversationId, Message, MessageKind, UserId},
-    protocol::{ClientFrame, ServerFrame, WsErrorCode},
-};
 use reqwest::Method;
 use serde_json::json;
 use support::{
     chat::{Client, User},
     cluster::{cluster_flags, node, redis_addr},
     TestServer,
+};
+use wire::{
+    call::{CallEnd, CallInfo, CallMedia, PeerState, Signal, MAX_SDP_BYTES},
+    model::{CallOutcome, ConversationId, Message, MessageKind, UserId},
+    protocol::{ClientFrame, ServerFrame, WsErrorCode},
 };
 
 /// Calls ring for 2 s and a dropped tab has 1 s to come back.
@@ -460,7 +460,7 @@ async fn browsers_get_the_ice_servers_with_turn_credentials() {
     let ann = User::register(&server, "ann").await;
     let (status, body) = ann.call(Method::GET, "/api/rtc/config", None).await;
     assert_eq!(status, 200);
-    let config: app::call::RtcConfig = serde_json::from_value(body).unwrap();
+    let config: wire::call::RtcConfig = serde_json::from_value(body).unwrap();
     assert_eq!(config.ice_servers[0].urls, vec!["stun:stun.example.org:3478"]);
     let turn = &config.ice_servers[1];
     assert_eq!(turn.urls.len(), 2);

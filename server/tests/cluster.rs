@@ -8,10 +8,6 @@ use std::time::Duration;
 
 use std::collections::{BTreeMap, HashSet};
 
-use app::{
-    model::{ConversationId, Presence},
-    protocol::{close, ClientFrame, Position, ServerFrame},
-};
 use reqwest::Method;
 use serde_json::json;
 use support::{
@@ -20,6 +16,10 @@ use support::{
     SwitchProxy,
 };
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use wire::{
+    model::{ConversationId, Presence},
+    protocol::{close, ClientFrame, Position, ServerFrame},
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_on_two_nodes_chat_in_one_conversation() {

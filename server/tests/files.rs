@@ -6,16 +6,16 @@ mod support;
 
 use std::{io::Cursor, path::Path};
 
-use app::{
-    api::{FileInfo, InstantChallenge},
-    model::{FileId, MessageKind},
-    protocol::{AttachmentRef, ClientFrame, ServerFrame, WsErrorCode},
-};
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use reqwest::{header, Method};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use support::{chat::User, TestServer};
+use wire::{
+    api::{FileInfo, InstantChallenge},
+    model::{FileId, MessageKind},
+    protocol::{AttachmentRef, ClientFrame, ServerFrame, WsErrorCode},
+};
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -281,7 +281,7 @@ async fn only_members_of_a_conversation_it_was_posted_in_may_download(server: &T
     assert_eq!(resp.status(), 401, "not signed in");
 }
 
-fn send(conversation: &app::model::ConversationId, client_id: &str, kind: MessageKind, file: &FileId, duration_ms: Option<u64>) -> ClientFrame {
+fn send(conversation: &wire::model::ConversationId, client_id: &str, kind: MessageKind, file: &FileId, duration_ms: Option<u64>) -> ClientFrame {
     ClientFrame::Send {
         conversation_id: conversation.clone(),
         client_id: client_id.into(),

@@ -6,16 +6,16 @@ mod support;
 
 use std::time::Duration;
 
-use app::{
-    api::{ConversationSummary, DirectoryEntry},
-    model::{ConversationId, Message},
-    protocol::{close, ClientFrame, Position, ServerFrame, WsErrorCode},
-};
 use futures_util::SinkExt;
 use reqwest::Method;
 use serde_json::json;
 use support::{chat::User, TestServer};
 use tokio_tungstenite::tungstenite::{protocol::frame::coding::CloseCode, Message as WsMessage};
+use wire::{
+    api::{ConversationSummary, DirectoryEntry},
+    model::{ConversationId, Message},
+    protocol::{close, ClientFrame, Position, ServerFrame, WsErrorCode},
+};
 
 async fn delivery_reaches_members_only(server: &TestServer) {
     let (ann, bob, cat) = (User::register(server, "ann").await, User::register(server, "bob").await, User::register(server, "cat").await);
@@ -263,11 +263,11 @@ async fn invitations_and_setting_changes_are_announced(server: &TestServer) {
             break (conversation_id, user_id.0, notice);
         }
     };
-    assert_eq!(heard, (room.clone(), bob.id.clone(), app::protocol::NoticeKind::Invite));
+    assert_eq!(heard, (room.clone(), bob.id.clone(), wire::protocol::NoticeKind::Invite));
     let rename = json!({ "name": "renamed" });
     assert_eq!(ann.call(Method::PATCH, &format!("/api/conversations/{room}"), Some(rename)).await.0, 200);
     let heard = loop {
-        if let ServerFrame::Notice { notice: app::protocol::NoticeKind::Update, user_id, .. } = a.next().await {
+        if let ServerFrame::Notice { notice: wire::protocol::NoticeKind::Update, user_id, .. } = a.next().await {
             break user_id.0;
         }
     };

@@ -18,7 +18,7 @@ async fn healthz_readyz_and_metrics_on_the_embedded_store() {
     assert_eq!(ready["ready"], true);
     assert_eq!(ready["store"], "embedded");
     assert_eq!(ready["node_id"], "alpha");
-    assert_eq!(ready["protocol_version"], app::protocol::PROTOCOL_VERSION);
+    assert_eq!(ready["protocol_version"], wire::protocol::PROTOCOL_VERSION);
     assert!(ready.get("store_error").is_none());
 
     let metrics = server.get("/metrics").await;

@@ -5,16 +5,16 @@
 #[macro_use]
 mod support;
 
-use app::{
-    api::{ConversationDetails, ConversationSummary, StatusSettings},
-    model::{ConversationId, Presence},
-    protocol::{ClientFrame, ServerFrame, WsErrorCode},
-};
 use futures_util::SinkExt;
 use reqwest::Method;
 use serde_json::json;
 use support::{chat::User, TestServer};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
+use wire::{
+    api::{ConversationDetails, ConversationSummary, StatusSettings},
+    model::{ConversationId, Presence},
+    protocol::{ClientFrame, ServerFrame, WsErrorCode},
+};
 
 async fn set_status(user: &User<'_>, body: serde_json::Value) -> StatusSettings {
     let (status, answer) = user.call(Method::PUT, "/api/me/status", Some(body)).await;

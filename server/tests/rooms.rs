@@ -7,11 +7,6 @@ mod support;
 
 use std::{sync::atomic::Ordering::Relaxed, time::Duration};
 
-use app::{
-    model::{CallOutcome, MessageKind},
-    protocol::{ClientFrame, ServerFrame, WsErrorCode},
-    room::{RoomKind, RoomLeftReason, RoomRole, MAX_SDP_BYTES},
-};
 use natter_server::sfu::{
     probe::{Probe, Publish},
     rooms::MAX_CALL_PARTICIPANTS,
@@ -22,6 +17,11 @@ use support::{
     chat::User,
     room::{join, room_update, LOOPBACK, VIDEO_BPS},
     TestServer,
+};
+use wire::{
+    model::{CallOutcome, MessageKind},
+    protocol::{ClientFrame, ServerFrame, WsErrorCode},
+    room::{RoomKind, RoomLeftReason, RoomRole, MAX_SDP_BYTES},
 };
 
 /// A server whose media port is any free one.

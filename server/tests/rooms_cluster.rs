@@ -8,11 +8,6 @@ mod support;
 
 use std::{sync::atomic::Ordering::Relaxed, time::Duration};
 
-use app::{
-    model::{ConversationId, MessageKind},
-    protocol::{ClientFrame, ServerFrame, WsErrorCode},
-    room::{RoomKind, RoomLeftReason, RoomRole},
-};
 use natter_server::sfu::probe::{Probe, Publish};
 use reqwest::Method;
 use serde_json::json;
@@ -21,6 +16,11 @@ use support::{
     cluster::{cluster_flags, node, redis_addr, NodeProcess},
     room::{join_via, room_update, Joined, LOOPBACK, VIDEO_BPS},
     TestServer,
+};
+use wire::{
+    model::{ConversationId, MessageKind},
+    protocol::{ClientFrame, ServerFrame, WsErrorCode},
+    room::{RoomKind, RoomLeftReason, RoomRole},
 };
 
 /// The flags of a cluster's node relaying media on UDP port `port`, and the

@@ -12,15 +12,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::{
-    api::{EmojiEntry, FileInfo},
-    model::{Message, MessageKind},
-    protocol::{AttachmentRef, ClientFrame, ServerFrame, WsErrorCode},
-};
 use natter_server::text::RELOAD_POLL;
 use reqwest::Method;
 use serde_json::json;
 use support::{chat::User, TestServer};
+use wire::{
+    api::{EmojiEntry, FileInfo},
+    model::{Message, MessageKind},
+    protocol::{AttachmentRef, ClientFrame, ServerFrame, WsErrorCode},
+};
 
 const WORDS: &str = "# test list\ndarn\n坏蛋\n";
 
@@ -54,7 +54,7 @@ async fn refusing(store: &str) -> Words {
     Words::start(store, "refuse").await
 }
 
-async fn history(user: &User<'_>, room: &app::model::ConversationId) -> Vec<Message> {
+async fn history(user: &User<'_>, room: &wire::model::ConversationId) -> Vec<Message> {
     let (status, body) = user.call(Method::GET, &format!("/api/conversations/{room}/messages"), None).await;
     assert_eq!(status, 200, "{body}");
     serde_json::from_value(body).unwrap()

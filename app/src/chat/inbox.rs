@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::{
+use wire::{
     api::ConversationSummary,
     model::{Attachment, Conversation, ConversationId, ConversationKind, Message, MessageId, MessageKind, MessagePreview, Millis, UserId},
     protocol::{NoticeKind, Position, WsErrorCode},
@@ -394,7 +394,7 @@ fn recount(summary: &mut ConversationSummary) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{JoinPolicy, Role, Visibility};
+    use wire::model::{JoinPolicy, Role, Visibility};
 
     fn me() -> UserId {
         UserId::from("me")
@@ -424,7 +424,7 @@ mod tests {
             read_seq,
             unread: last_seq - read_seq,
             peer: None,
-            peer_presence: crate::model::Presence::Offline,
+            peer_presence: wire::model::Presence::Offline,
         }
     }
 

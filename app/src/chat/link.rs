@@ -1,4 +1,4 @@
-//! The websocket to [`WS_PATH`](crate::protocol::WS_PATH): opened on the
+//! The websocket to [`WS_PATH`](wire::protocol::WS_PATH): opened on the
 //! page's own origin (`ws:` or `wss:` as the page is `http:` or `https:`),
 //! where the browser attaches the HttpOnly session cookie; reopened after any
 //! drop with exponential backoff; kept alive with a `ping` every 25 seconds.
@@ -16,7 +16,7 @@ pub use browser::Link;
 #[cfg(not(feature = "hydrate"))]
 pub use inert::Link;
 
-use crate::protocol::ServerFrame;
+use wire::protocol::ServerFrame;
 
 /// What the connection indicator shows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -92,7 +92,7 @@ mod browser {
     use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
     use super::{retry_delay_ms, LinkEvent, LinkState};
-    use crate::protocol::{close, ClientFrame, ServerFrame, WS_PATH};
+    use wire::protocol::{close, ClientFrame, ServerFrame, WS_PATH};
 
     const PING_EVERY: Duration = Duration::from_secs(25);
     /// Nothing heard for this long (two pings unanswered) means the connection
@@ -327,7 +327,7 @@ mod browser {
 #[cfg(not(feature = "hydrate"))]
 mod inert {
     use super::LinkEvent;
-    use crate::protocol::ClientFrame;
+    use wire::protocol::ClientFrame;
 
     pub struct Link;
 

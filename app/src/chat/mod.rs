@@ -26,6 +26,13 @@ use std::{
 };
 
 use leptos::{ev, prelude::*, task::spawn_local};
+use wire::{
+    api::{ConversationSummary, MarkRead, Me, PublicProfile, SetStatus, StatusSettings},
+    endpoint,
+    model::{Attachment, Conversation, ConversationId, Message, MessageKind, Millis, Presence, UserId},
+    protocol::{ApiError, AttachmentRef, ClientFrame, NoticeKind, Position, ServerFrame, TYPING_SHOWS_MS},
+    room::{RoomKind, RoomState},
+};
 
 use self::link::{Link, LinkEvent};
 pub use self::{
@@ -33,12 +40,8 @@ pub use self::{
     link::LinkState,
 };
 use crate::{
-    api::{ConversationSummary, MarkRead, Me, PublicProfile, SetStatus, StatusSettings},
     client::{self, Method},
-    model::{Attachment, Conversation, ConversationId, Message, MessageKind, Millis, Presence, UserId},
-    pages::{use_session, Session},
-    protocol::{ApiError, AttachmentRef, ClientFrame, NoticeKind, Position, ServerFrame, TYPING_SHOWS_MS},
-    room::{RoomKind, RoomState},
+    session::{use_session, Session},
 };
 
 /// How often typing is told to the server while the user keeps typing.
@@ -165,7 +168,7 @@ impl Live {
         self.link.set_value(Some(Link::open(move |event| self.on_link(event))));
         self.refresh_chats();
         spawn_local(async move {
-            if let Ok(settings) = self.session.observe(client::get::<StatusSettings>("/api/me/status").await) {
+            if let Ok(settings) = self.session.observe(client::get::<StatusSettings>(endpoint::ME_STATUS).await) {
                 self.status.set(Some(settings));
             }
         });
@@ -307,7 +310,7 @@ impl Live {
     /// `RequireUser` sends the user to sign in with the reason.
     fn check_session(self) {
         spawn_local(async move {
-            let _ = self.session.observe(client::get::<Me>("/api/me").await);
+            let _ = self.session.observe(client::get::<Me>(endpoint::ME).await);
             if self.session.me().is_some() {
                 self.link.with_value(|link| link.as_ref().map(Link::reconnect));
             }
@@ -363,7 +366,7 @@ impl Live {
         }
         self.listing.set_value(Listing::Busy);
         spawn_local(async move {
-            let answer = self.session.observe(client::get::<Vec<ConversationSummary>>("/api/conversations").await);
+            let answer = self.session.observe(client::get::<Vec<ConversationSummary>>(endpoint::CONVERSATIONS).await);
             match answer {
                 Ok(list) => {
                     self.remember(list.iter().filter_map(|s| s.peer.clone()));
@@ -404,7 +407,7 @@ impl Live {
 
     /// Loads the newest page of a conversation's messages.
     pub async fn load_latest(self, id: ConversationId) -> Result<(), ApiError> {
-        let page: Vec<Message> = client::get(&format!("/api/conversations/{id}/messages?limit={PAGE}")).await?;
+        let page: Vec<Message> = client::get(&format!("{}?limit={PAGE}", endpoint::conversation_messages(&id))).await?;
         self.inbox.update(|i| i.load(&id, page));
         // What was stored while the page was on its way follows its newest message.
         let positions = self.inbox.with_untracked(Inbox::positions);
@@ -415,7 +418,7 @@ impl Live {
     /// Loads the page before the oldest message loaded, if there is one.
     pub async fn load_older(self, id: ConversationId) -> Result<(), ApiError> {
         let Some(before) = self.inbox.with_untracked(|i| i.older_than(&id)) else { return Ok(()) };
-        let path = format!("/api/conversations/{id}/messages?before={before}&limit={PAGE}");
+        let path = format!("{}?before={before}&limit={PAGE}", endpoint::conversation_messages(&id));
         let page: Vec<Message> = client::get(&path).await?;
         self.inbox.update(|i| i.load(&id, page));
         Ok(())
@@ -467,7 +470,7 @@ impl Live {
     pub fn mark_read(self, id: ConversationId, seq: u64) {
         self.inbox.update(|i| i.read(&id, seq));
         spawn_local(async move {
-            let path = format!("/api/conversations/{id}/read");
+            let path = endpoint::conversation_read(&id);
             // On failure the server keeps the older position; the list shows
             // the messages unread again after its next reload. Nothing to tell.
             let _ = self.session.observe(client::send::<_, ()>(Method::Post, &path, &MarkRead { seq }).await);
@@ -535,7 +538,7 @@ impl Live {
     /// Chooses a status, everywhere or in one conversation.
     pub fn set_status(self, change: SetStatus) {
         spawn_local(async move {
-            let answer = client::send::<_, StatusSettings>(Method::Put, "/api/me/status", &change).await;
+            let answer = client::send::<_, StatusSettings>(Method::Put, endpoint::ME_STATUS, &change).await;
             match self.session.observe(answer) {
                 Ok(settings) => self.status.set(Some(settings)),
                 Err(e) => leptos::logging::warn!("natter: could not set the status: {}", e.message),
@@ -572,7 +575,7 @@ impl Live {
             self.asked.update_value(|asked| first = asked.insert(id.clone()));
             if first {
                 spawn_local(async move {
-                    if let Ok(person) = self.session.observe(client::get(&format!("/api/users/{id}")).await) {
+                    if let Ok(person) = self.session.observe(client::get(&endpoint::user(&id)).await) {
                         self.remember([person]);
                     }
                 });

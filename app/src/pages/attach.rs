@@ -6,15 +6,17 @@
 use std::time::Duration;
 
 use leptos::{html, prelude::*, task::spawn_local};
+use wire::{
+    api::FileInfo,
+    model::{ConversationId, MessageKind},
+    protocol::ApiError,
+};
 
 use super::form::percent;
 use crate::{
-    api::FileInfo,
     chat::use_live,
     client::{self, PickedFile},
     i18n::{use_i18n, Msg},
-    model::{ConversationId, MessageKind},
-    protocol::ApiError,
     recorder::Recorder,
 };
 

@@ -3,17 +3,19 @@
 //! a file card with its name, size and a download link.
 
 use leptos::prelude::*;
+use wire::{
+    endpoint,
+    model::{Attachment, MessageKind},
+};
 
 use crate::{
-    api::FILES_PATH,
     client,
     i18n::{use_i18n, Msg},
-    model::{Attachment, MessageKind},
 };
 
 #[component]
 pub fn AttachmentView(kind: MessageKind, attachment: Attachment) -> impl IntoView {
-    let url = format!("{FILES_PATH}/{}", attachment.file_id);
+    let url = endpoint::file(&attachment.file_id);
     match kind {
         MessageKind::Image if attachment.thumbnail => view! { <Picture attachment url/> }.into_any(),
         MessageKind::Voice => {

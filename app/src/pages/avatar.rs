@@ -2,13 +2,11 @@
 
 use leptos::prelude::*;
 
-use super::{
-    form::{invalid, percent, Field, FormFeedback, FormState},
-    session::use_session,
-};
+use super::form::{invalid, percent, Field, FormFeedback, FormState};
 use crate::{
     client::{self, PickedFile},
     i18n::{use_i18n, Msg},
+    session::use_session,
 };
 
 /// A user's round picture, or the first letter of their name when they have none.

@@ -10,6 +10,13 @@
 use std::{rc::Rc, time::Duration};
 
 use leptos::{html, prelude::*, task::spawn_local};
+use wire::{
+    api::PublicProfile,
+    call::{CallEnd, CallId, CallInfo, CallMedia, PeerState, RtcConfig, Signal as CallSignal},
+    endpoint,
+    model::{CallOutcome, CallRecord, ConversationId, MessageKind, Millis},
+    protocol::{ClientFrame, ServerFrame, WsErrorCode},
+};
 
 use super::{
     avatar::Avatar,
@@ -17,13 +24,9 @@ use super::{
     form::ToggleButton,
 };
 use crate::{
-    api::PublicProfile,
-    call::{CallEnd, CallId, CallInfo, CallMedia, PeerState, RtcConfig, Signal as CallSignal},
     chat::{use_live, CallFeed, Live},
     client,
     i18n::{use_i18n, Msg},
-    model::{CallOutcome, CallRecord, ConversationId, MessageKind, Millis},
-    protocol::{ClientFrame, ServerFrame, WsErrorCode},
 };
 
 /// How long a call's ending shows before the overlay closes.
@@ -117,7 +120,7 @@ impl CallDesk {
         self.media.set_value(Some(Rc::new(opened)));
         self.media_revision.update(|n| *n += 1);
         self.cameras.set(Media::camera_count().await);
-        let config = client::get::<RtcConfig>("/api/rtc/config").await.map_err(|_| Msg::CallFailed)?;
+        let config = client::get::<RtcConfig>(endpoint::RTC_CONFIG).await.map_err(|_| Msg::CallFailed)?;
         self.rtc.set_value(config);
         Ok(())
     }

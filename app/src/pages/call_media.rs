@@ -33,7 +33,7 @@ mod browser {
     };
 
     use super::MediaEvent;
-    use crate::call::RtcConfig;
+    use wire::call::RtcConfig;
 
     fn devices() -> Result<web_sys::MediaDevices, JsValue> {
         web_sys::window().ok_or(JsValue::NULL)?.navigator().media_devices()
@@ -319,7 +319,7 @@ mod browser {
 #[cfg(not(feature = "hydrate"))]
 mod inert {
     use super::MediaEvent;
-    use crate::call::RtcConfig;
+    use wire::call::RtcConfig;
 
     /// Cannot exist outside the browser.
     pub enum Media {}

@@ -3,6 +3,10 @@
 
 use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_params_map};
+use wire::{
+    model::{ConversationId, ConversationKind},
+    protocol::{ApiError, ErrorCode},
+};
 
 use super::{
     avatar::Avatar,
@@ -18,8 +22,6 @@ use super::{
 use crate::{
     chat::use_live,
     i18n::{use_i18n, Msg},
-    model::{ConversationId, ConversationKind},
-    protocol::{ApiError, ErrorCode},
 };
 
 /// The open conversation, or with none open the space where it would be.

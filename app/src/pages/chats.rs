@@ -6,6 +6,10 @@ use leptos_router::{
     components::A,
     hooks::{use_location, use_navigate},
 };
+use wire::{
+    api::ConversationSummary,
+    model::{Conversation, ConversationId, ConversationKind, UserId},
+};
 
 use super::{
     avatar::Avatar,
@@ -17,10 +21,8 @@ use super::{
     room::RoomBadges,
 };
 use crate::{
-    api::ConversationSummary,
     chat::use_live,
     i18n::{use_i18n, I18n, Msg},
-    model::{Conversation, ConversationId, ConversationKind, UserId},
 };
 
 /// The chat list, and beside it the open chat (`/chats/:id`) or the space for one (`/chats`).

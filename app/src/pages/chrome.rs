@@ -2,17 +2,14 @@
 
 use leptos::{prelude::*, task::spawn_local};
 use leptos_router::components::A;
+use wire::{api::Me, endpoint};
 
-use super::{
-    avatar::Avatar,
-    presence::StatusPicker,
-    session::{use_session, Auth},
-};
+use super::{avatar::Avatar, presence::StatusPicker};
 use crate::{
-    api::Me,
     chat::{use_live, LinkState},
     client::{self, Method},
     i18n::{use_i18n, Locale, Msg},
+    session::{use_session, Auth},
 };
 
 #[component]
@@ -53,7 +50,7 @@ fn UserMenu(me: Me) -> impl IntoView {
     let sign_out = move |_| {
         spawn_local(async move {
             // Whatever the answer, the next page asks the server who is signed in.
-            let _ = client::call::<()>(Method::Post, "/api/auth/logout").await;
+            let _ = client::call::<()>(Method::Post, endpoint::AUTH_LOGOUT).await;
             // A fresh page load drops everything this user's pages held.
             client::reload_at("/signin");
         })

@@ -3,6 +3,7 @@
 //! Files and recordings go through the attachment controls beside it (`attach`).
 
 use leptos::{html, prelude::*};
+use wire::{model::ConversationId, protocol::MAX_TEXT_CHARS};
 
 use super::{
     attach::AttachControls,
@@ -11,8 +12,6 @@ use super::{
 use crate::{
     chat::use_live,
     i18n::{use_i18n, Msg},
-    model::ConversationId,
-    protocol::MAX_TEXT_CHARS,
 };
 
 /// From this many characters on, the counter shows.

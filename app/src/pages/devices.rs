@@ -1,10 +1,10 @@
 //! `/devices`: where the account is signed in, and signing any of them out.
 
 use leptos::prelude::*;
+use wire::{api::DeviceInfo, endpoint};
 
 use super::form::{ActionButton, FormFeedback, FormState};
 use crate::{
-    api::DeviceInfo,
     client::{self, Method},
     i18n::{use_i18n, Msg},
 };
@@ -15,10 +15,10 @@ pub fn Devices() -> impl IntoView {
     let i18n = use_i18n();
     let state = FormState::new(&[]);
     let devices = RwSignal::new(None::<Vec<DeviceInfo>>);
-    state.run([], client::get("/api/devices"), move |list| devices.set(Some(list)));
+    state.run([], client::get(endpoint::DEVICES), move |list| devices.set(Some(list)));
 
     let sign_out = move |device: DeviceInfo| {
-        let path = format!("/api/devices/{}", device.device_id);
+        let path = endpoint::device(&device.device_id);
         let request = async move { client::call::<()>(Method::Delete, &path).await };
         state.run([], request, move |()| {
             if device.current {

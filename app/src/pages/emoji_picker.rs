@@ -5,9 +5,12 @@
 //! arrows move through the emoji, Enter picks, Escape closes.
 
 use leptos::{html, prelude::*, task::spawn_local, wasm_bindgen::JsCast};
+use wire::{
+    api::{EmojiEntry, EmojiGroup},
+    endpoint,
+};
 
 use crate::{
-    api::{EmojiEntry, EmojiGroup, EMOJI_PATH},
     client,
     i18n::{use_i18n, Msg},
 };
@@ -65,7 +68,7 @@ fn EmojiPicker(#[prop(into)] on_pick: Callback<String>, #[prop(into)] on_close: 
     let i18n = use_i18n();
     let list = RwSignal::new(None::<Result<Vec<EmojiEntry>, ()>>);
     spawn_local(async move {
-        let got = client::get::<Vec<EmojiEntry>>(EMOJI_PATH).await;
+        let got = client::get::<Vec<EmojiEntry>>(endpoint::EMOJI).await;
         list.set(Some(got.map_err(|e| leptos::logging::warn!("natter: no emoji list: {e}"))));
     });
     let recent = RwSignal::new(recall_recent());

@@ -1,7 +1,7 @@
 //! What every form shares: its request state, labelled fields with their
 //! errors, the submit button, and buttons that run a request.
 //!
-//! Errors are [`ApiError`]s, whether a local check (`app::api::check_*`) or
+//! Errors are [`ApiError`]s, whether a local check (`wire::api::check_*`) or
 //! the server found them. One whose `field` is a field of the form shows
 //! beside it (`data-testid="error-<field>"`); any other shows at the top
 //! (`data-testid="form-error"`).
@@ -9,11 +9,11 @@
 use std::future::Future;
 
 use leptos::{prelude::*, task::spawn_local};
+use wire::protocol::ApiError;
 
-use super::session::{use_session, Session};
 use crate::{
     i18n::{use_i18n, Msg},
-    protocol::ApiError,
+    session::{use_session, Session},
 };
 
 /// The state of a form, or of a page's action buttons: what is pending, what
@@ -141,7 +141,7 @@ pub fn Form(
     children: Children,
 ) -> impl IntoView {
     let i18n = use_i18n();
-    let hydrated = super::hydrated();
+    let hydrated = crate::hydration::hydrated();
     view! {
         <form
             class="form"

@@ -1,19 +1,22 @@
 //! `/friends`: find people, answer friend requests, see and remove friends.
 
 use leptos::prelude::*;
+use wire::{
+    api::{Friends as FriendLists, PublicProfile},
+    endpoint,
+    model::{Conversation, UserId},
+};
 
 use super::{
     form::{ActionButton, FormFeedback, FormState},
     people::{Person, UserSearch},
     presence::PresenceDot,
-    session::use_session,
 };
 use crate::{
-    api::{Friends as FriendLists, PublicProfile},
     chat::use_live,
     client::{self, Method},
     i18n::{use_i18n, Msg},
-    model::{Conversation, UserId},
+    session::use_session,
 };
 
 /// Where someone stands with the signed-in user.
@@ -58,10 +61,10 @@ pub fn Friends() -> impl IntoView {
         lists.set(Some(l));
     };
     let actions = FormState::new(&[]);
-    actions.run([], client::get("/api/friends"), take);
+    actions.run([], client::get(endpoint::FRIENDS), take);
     // `POST` asks or accepts; `DELETE` removes, cancels or declines. Both answer the new lists.
     let change = move |method: Method, id: UserId| {
-        let request = async move { client::call(method, &format!("/api/friends/{id}")).await };
+        let request = async move { client::call(method, &endpoint::friend(&id)).await };
         actions.run([], request, take);
     };
 

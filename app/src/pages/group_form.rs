@@ -3,14 +3,14 @@
 //! one share them.
 
 use leptos::prelude::*;
-
-use super::form::{invalid, CheckField, Field, FormState, TextField};
-use crate::{
+use wire::{
     api::{check_description, check_group_name, CreateGroup, UpdateConversation},
-    i18n::{use_i18n, Msg},
     model::{Conversation, JoinPolicy, UserId, Visibility},
     protocol::ApiError,
 };
+
+use super::form::{invalid, CheckField, Field, FormState, TextField};
+use crate::i18n::{use_i18n, Msg};
 
 /// The API field names [`GroupFields`] shows errors beside.
 pub const GROUP_FIELDS: &[&str] = &["name", "description"];

@@ -4,6 +4,12 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
+use wire::{
+    api::{ConversationDetails, PublicProfile, UserRef},
+    endpoint,
+    model::{Conversation, ConversationId, Role},
+    protocol::{ApiError, ErrorCode},
+};
 
 use super::{
     dialog::Dialog,
@@ -13,12 +19,9 @@ use super::{
     presence::{ConversationStatusPicker, PresenceDot},
 };
 use crate::{
-    api::{ConversationDetails, PublicProfile, UserRef},
     chat::use_live,
     client::{self, Method},
     i18n::{use_i18n, Msg},
-    model::{Conversation, ConversationId, Role},
-    protocol::{ApiError, ErrorCode},
 };
 
 /// The panel, loaded when first opened (its own wasm chunk with `--split`).
@@ -38,7 +41,7 @@ fn GroupPanel(id: ConversationId, #[prop(into)] on_close: Callback<()>) -> impl 
     Effect::new(move || {
         // Read, not just tracked: `track` would leave a memo nobody reads uncomputed, and so deaf.
         notices.with(|_| ());
-        let path = format!("/api/conversations/{}", id.read_value());
+        let path = endpoint::conversation(&id.read_value());
         state.run([], async move { client::get(&path).await }, move |d: ConversationDetails| {
             live.remember(d.members.iter().map(|m| m.profile.clone()));
             live.note_presence(&d.conversation.id, d.members.iter().map(|m| (m.profile.id.clone(), m.presence)));
@@ -49,7 +52,7 @@ fn GroupPanel(id: ConversationId, #[prop(into)] on_close: Callback<()>) -> impl 
 
     let navigate = use_navigate();
     let leave = move || {
-        let path = format!("/api/conversations/{}/leave", id.read_value());
+        let path = endpoint::conversation_leave(&id.read_value());
         let navigate = navigate.clone();
         state.run([], async move { client::call::<()>(Method::Post, &path).await }, move |()| {
             live.forget(&id.read_value());
@@ -60,7 +63,7 @@ fn GroupPanel(id: ConversationId, #[prop(into)] on_close: Callback<()>) -> impl 
 
     let invites = FormState::new(&[]);
     let invite = move |person: PublicProfile| {
-        let path = format!("/api/conversations/{}/invite", id.read_value());
+        let path = endpoint::conversation_invite(&id.read_value());
         let body = UserRef { user_id: person.id };
         let request = async move { client::send::<_, ()>(Method::Post, &path, &body).await.map_err(about_invitee) };
         invites.run([], request, move |()| invites.notify(Msg::Invited));
@@ -150,7 +153,7 @@ fn GroupEditor(conversation: Conversation, details: RwSignal<Option<Conversation
     let live = use_live();
     let state = FormState::new(GROUP_FIELDS);
     let draft = GroupDraft::of(Some(&conversation));
-    let path = format!("/api/conversations/{}", conversation.id);
+    let path = endpoint::conversation(&conversation.id);
     let submit = move || {
         let (path, body) = (path.clone(), draft.update());
         let request = async move { client::send(Method::Patch, &path, &body).await };

@@ -2,6 +2,12 @@
 
 use leptos::prelude::*;
 use leptos_router::components::A;
+use wire::{
+    api::{ConversationSummary, DirectoryEntry},
+    endpoint,
+    model::{ConversationId, JoinPolicy},
+    protocol::ApiError,
+};
 
 use super::{
     avatar::Avatar,
@@ -9,11 +15,8 @@ use super::{
     form::{ActionButton, FormFeedback, FormState},
 };
 use crate::{
-    api::{ConversationSummary, DirectoryEntry},
     client::{self, Method},
     i18n::{use_i18n, Msg},
-    model::{ConversationId, JoinPolicy},
-    protocol::ApiError,
 };
 
 /// Groups per page of the directory.
@@ -21,7 +24,7 @@ const PAGE: usize = 50;
 
 /// `POST /api/conversations/{id}/join`: for open groups, or with an invitation.
 pub async fn join(id: ConversationId) -> Result<ConversationSummary, ApiError> {
-    client::call(Method::Post, &format!("/api/conversations/{id}/join")).await
+    client::call(Method::Post, &endpoint::conversation_join(&id)).await
 }
 
 #[component]
@@ -32,7 +35,7 @@ pub fn Groups() -> impl IntoView {
     let more = RwSignal::new(false);
     let load = move || {
         let skip = entries.with_untracked(|e| e.as_ref().map_or(0, Vec::len));
-        let path = format!("/api/conversations/public?skip={skip}&limit={PAGE}");
+        let path = format!("{}?skip={skip}&limit={PAGE}", endpoint::PUBLIC_CONVERSATIONS);
         state.run([], async move { client::get::<Vec<DirectoryEntry>>(&path).await }, move |page| {
             more.set(page.len() == PAGE);
             entries.update(|e| e.get_or_insert_with(Vec::new).extend(page));

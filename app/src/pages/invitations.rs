@@ -3,6 +3,10 @@
 //! is its own wasm chunk, fetched when there is something to show.
 
 use leptos::prelude::*;
+use wire::{
+    endpoint,
+    model::{Conversation, ConversationId},
+};
 
 use super::{
     avatar::Avatar,
@@ -14,7 +18,6 @@ use crate::{
     chat::use_live,
     client,
     i18n::{use_i18n, Msg},
-    model::{Conversation, ConversationId},
 };
 
 #[component]
@@ -25,7 +28,7 @@ pub fn Invitations() -> impl IntoView {
     // Loaded on show, and again whenever an invitation arrives.
     Effect::new(move || {
         live.invitations_revision();
-        loading.run([], client::get("/api/invitations"), move |list| invitations.set(list));
+        loading.run([], client::get(endpoint::INVITATIONS), move |list| invitations.set(list));
     });
     view! {
         <FormFeedback state=loading/>

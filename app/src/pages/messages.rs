@@ -7,6 +7,10 @@
 use std::collections::BTreeSet;
 
 use leptos::{html, prelude::*};
+use wire::{
+    model::{ConversationId, Millis, UserId},
+    protocol::{NoticeKind, WsErrorCode},
+};
 
 use super::{
     attachment::AttachmentView,
@@ -18,8 +22,6 @@ use crate::{
     chat::{use_live, Line, LineKey, NoticeLine},
     client,
     i18n::{local_day, use_i18n, Msg},
-    model::{ConversationId, Millis, UserId},
-    protocol::{NoticeKind, WsErrorCode},
 };
 
 /// How close to the bottom, in pixels, still counts as at the bottom.
@@ -377,10 +379,8 @@ fn link_end(text: &str, start: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::{linkify, with_days, Line, Piece, Row};
-    use crate::{
-        chat::Outgoing,
-        model::{ConversationId, Message, MessageId, MessageKind, UserId},
-    };
+    use wire::model::{ConversationId, Message, MessageId, MessageKind, UserId};
+    use crate::chat::Outgoing;
 
     use Piece::{Link, Text};
 

@@ -3,13 +3,11 @@
 //! | module | holds |
 //! |---|---|
 //! | `chrome` | the top bar: brand, account links, connection indicator, language |
-//! | `session` | who is signed in (`Session`), the `RequireUser` guard, `?next=` handling |
 //! | `form` | form state, fields with their errors, submit and action buttons |
 //! | `avatar` | users' pictures and the avatar upload |
 //! | `people` | a row per person, and the search for users |
 //! | `presence` | status dots, the status pickers, who is typing |
 //! | `dialog` | the modal dialog |
-//! | `hydration` | when the page is live: views that must match the server's markup until then |
 //! | `home`, `signin`, `signup`, `profile`, `password`, `devices`, `friends` | the account pages |
 //! | `chats`, `invitations` | `/chats`: the conversation list beside the open conversation; group invitations above it |
 //! | `chat`, `messages`, `composer` | `/chats/:id`: one conversation, its messages, writing one |
@@ -21,8 +19,9 @@
 //! | `room`, `room_media` | group calls and live broadcasts: buttons, banners, the grid and the viewer; the browser's WebRTC side |
 //!
 //! Pages talk to the server through [`crate::client`], to the live chat
-//! through [`crate::chat::Live`], and take every text from [`crate::i18n`].
-//! `lib.rs` maps the routes to them.
+//! through [`crate::chat::Live`], learn who is signed in from
+//! [`crate::session`] (and when they are live from [`crate::hydration`]),
+//! and take every text from [`crate::i18n`]. `lib.rs` maps the routes to them.
 
 mod attach;
 mod attachment;
@@ -43,7 +42,6 @@ mod group_panel;
 mod groups;
 mod home;
 mod invitations;
-mod hydration;
 mod messages;
 mod new_chat;
 mod new_group;
@@ -53,7 +51,6 @@ mod presence;
 mod profile;
 mod room;
 mod room_media;
-mod session;
 mod signin;
 mod signup;
 
@@ -64,9 +61,7 @@ pub use devices::Devices;
 pub use friends::Friends;
 pub use groups::Groups;
 pub use home::{Home, NotFound};
-pub use hydration::{hydrated, MarkHydrated};
 pub use password::PasswordSettings;
 pub use profile::Profile;
-pub use session::{provide_session, use_session, RequireUser, Session};
 pub use signin::SignIn;
 pub use signup::SignUp;

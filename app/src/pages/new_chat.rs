@@ -1,6 +1,10 @@
 //! The "New chat" dialog: pick a friend, or find anyone, to chat with in private.
 
 use leptos::prelude::*;
+use wire::{
+    api::{ConversationSummary, Friends, PublicProfile, UserRef},
+    endpoint,
+};
 
 use super::{
     chats::use_open_chat,
@@ -9,7 +13,6 @@ use super::{
     people::{Person, UserSearch},
 };
 use crate::{
-    api::{ConversationSummary, Friends, PublicProfile, UserRef},
     client::{self, Method},
     i18n::{use_i18n, Msg},
 };
@@ -25,12 +28,12 @@ fn NewChat(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
     let i18n = use_i18n();
     let state = FormState::new(&[]);
     let friends = RwSignal::new(None::<Vec<PublicProfile>>);
-    state.run([], client::get::<Friends>("/api/friends"), move |lists| friends.set(Some(lists.friends)));
+    state.run([], client::get::<Friends>(endpoint::FRIENDS), move |lists| friends.set(Some(lists.friends)));
     let open_chat = use_open_chat();
     // The server answers the existing chat if there is one.
     let start = move |person: PublicProfile| {
         let body = UserRef { user_id: person.id };
-        let request = async move { client::send(Method::Post, "/api/conversations/private", &body).await };
+        let request = async move { client::send(Method::Post, endpoint::PRIVATE_CONVERSATIONS, &body).await };
         let open_chat = open_chat.clone();
         state.run([], request, move |summary: ConversationSummary| {
             on_close.run(());

@@ -3,6 +3,11 @@
 use std::collections::BTreeSet;
 
 use leptos::prelude::*;
+use wire::{
+    api::{ConversationSummary, Friends, PublicProfile},
+    endpoint,
+    model::UserId,
+};
 
 use super::{
     avatar::Avatar,
@@ -12,10 +17,8 @@ use super::{
     group_form::{GroupDraft, GroupFields, GROUP_FIELDS},
 };
 use crate::{
-    api::{ConversationSummary, Friends, PublicProfile},
     client::{self, Method},
     i18n::{use_i18n, Msg},
-    model::UserId,
 };
 
 /// The dialog, loaded when first opened (its own wasm chunk with `--split`).
@@ -31,11 +34,11 @@ fn NewGroup(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
     let draft = GroupDraft::of(None);
     let friends = RwSignal::new(Vec::<PublicProfile>::new());
     let picked = RwSignal::new(BTreeSet::<UserId>::new());
-    state.run([], client::get::<Friends>("/api/friends"), move |lists| friends.set(lists.friends));
+    state.run([], client::get::<Friends>(endpoint::FRIENDS), move |lists| friends.set(lists.friends));
     let open_chat = use_open_chat();
     let submit = move || {
         let body = draft.create(picked.get_untracked().into_iter().collect());
-        let request = async move { client::send(Method::Post, "/api/conversations", &body).await };
+        let request = async move { client::send(Method::Post, endpoint::CONVERSATIONS, &body).await };
         let open_chat = open_chat.clone();
         state.run(draft.problems(), request, move |summary: ConversationSummary| {
             on_close.run(());

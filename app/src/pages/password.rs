@@ -1,16 +1,17 @@
 //! `/settings/password`: change the password, which signs out the other devices.
 
 use leptos::prelude::*;
-
-use super::{
-    form::{Form, FormState, TextField},
-    session::use_session,
-};
-use crate::{
+use wire::{
     api::{check_password, ChangePassword},
+    endpoint,
+    protocol::ApiError,
+};
+
+use super::form::{Form, FormState, TextField};
+use crate::{
     client::{self, Method},
     i18n::{use_i18n, Msg},
-    protocol::ApiError,
+    session::use_session,
 };
 
 /// Shown inside `RequireUser`.
@@ -32,7 +33,7 @@ pub fn PasswordSettings() -> impl IntoView {
                 .then(|| ApiError::invalid("current_password", "enter your current password")),
             check_password(&body.new_password, "new_password").err(),
         ];
-        let request = async move { client::send::<_, ()>(Method::Post, "/api/me/password", &body).await };
+        let request = async move { client::send::<_, ()>(Method::Post, endpoint::ME_PASSWORD, &body).await };
         state.run(problems, request, move |()| {
             current.set(String::new());
             new.set(String::new());

@@ -2,16 +2,15 @@
 //! friends page, the new-chat dialog and the group panel share.
 
 use leptos::prelude::*;
+use wire::{api::PublicProfile, endpoint, protocol::ApiError};
 
 use super::{
     avatar::Avatar,
     form::{Form, FormState, TextField},
 };
 use crate::{
-    api::PublicProfile,
     client,
     i18n::{use_i18n, Msg},
-    protocol::ApiError,
 };
 
 /// One person in a list: picture, nickname, and the controls in `children`.
@@ -41,7 +40,7 @@ pub fn UserSearch(
     let submit = move || {
         let q = query.get_untracked().trim().to_owned();
         let problem = q.is_empty().then(|| ApiError::invalid("q", "type something to search for"));
-        let path = format!("/api/users?q={}", client::escape(&q));
+        let path = format!("{}?q={}", endpoint::USERS, client::escape(&q));
         search.run([problem], async move { client::get(&path).await }, move |people| found.set(Some(people)));
     };
     view! {

@@ -2,12 +2,14 @@
 //! own status (everywhere, and in one conversation), and who is typing.
 
 use leptos::prelude::*;
+use wire::{
+    api::SetStatus,
+    model::{ConversationId, Presence, Status, UserId},
+};
 
 use crate::{
-    api::SetStatus,
     chat::use_live,
     i18n::{use_i18n, Msg},
-    model::{ConversationId, Presence, Status, UserId},
 };
 
 fn presence_name(p: Presence) -> &'static str {

@@ -2,17 +2,20 @@
 
 use leptos::prelude::*;
 use leptos_router::components::A;
+use wire::{
+    api::{check_nickname, Me, UpdateProfile},
+    endpoint,
+    model::Gender,
+};
 
 use super::{
     avatar::AvatarUpload,
     form::{Field, Form, FormState, TextField},
-    session::use_session,
 };
 use crate::{
-    api::{check_nickname, Me, UpdateProfile},
     client::{self, Method},
     i18n::{use_i18n, Msg},
-    model::Gender,
+    session::use_session,
 };
 
 const GENDERS: [(Gender, Msg); 3] = [
@@ -38,7 +41,7 @@ pub fn Profile() -> impl IntoView {
             gender: Some(gender.get_untracked()),
         };
         let problems = [body.nickname.as_deref().and_then(|n| check_nickname(n).err())];
-        let request = async move { client::send::<_, Me>(Method::Patch, "/api/me", &body).await };
+        let request = async move { client::send::<_, Me>(Method::Patch, endpoint::ME, &body).await };
         state.run(problems, request, move |me| {
             session.signed_in(me);
             state.notify(Msg::Saved);

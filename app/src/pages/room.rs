@@ -3,6 +3,10 @@
 //! and the stage: the call's grid of tiles or the broadcast's viewer.
 
 use leptos::{prelude::*, task::spawn_local};
+use wire::{
+    model::{ConversationId, UserId},
+    room::{RoomKind, RoomLeftReason, RoomRole, RoomState},
+};
 
 use super::{
     avatar::Avatar,
@@ -12,8 +16,6 @@ use super::{
 use crate::{
     chat::{use_live, Live},
     i18n::{use_i18n, Msg},
-    model::{ConversationId, UserId},
-    room::{RoomKind, RoomLeftReason, RoomRole, RoomState},
 };
 
 /// The room session this page has open, if any.

@@ -1,9 +1,9 @@
 //! The browser's side of a room (group call or live broadcast): the camera,
 //! microphone or screen, one `RTCPeerConnection` to the server's forwarding
-//! unit, and the negotiation over the chat websocket (see `crate::room`).
+//! unit, and the negotiation over the chat websocket (see `wire::room`).
 //! The server build links the inert stand-in, like [`crate::recorder`].
 
-use crate::room::RoomLeftReason;
+use wire::room::RoomLeftReason;
 
 #[cfg(feature = "hydrate")]
 pub use browser::{show, RoomSession};
@@ -46,13 +46,12 @@ mod browser {
     };
 
     use super::{Capture, Phase};
-    use crate::{
-        chat::Live,
-        i18n::Msg,
+    use wire::{
         model::ConversationId,
         protocol::{ClientFrame, ServerFrame},
         room::{RoomKind, RoomRole},
     };
+    use crate::{chat::Live, i18n::Msg};
 
     /// One client in one room; cheap to clone (all clones are the one session).
     #[derive(Clone)]
@@ -290,12 +289,11 @@ mod browser {
 #[cfg(not(feature = "hydrate"))]
 mod inert {
     use super::{Capture, Phase};
-    use crate::{
-        chat::Live,
-        i18n::Msg,
+    use wire::{
         model::ConversationId,
         room::{RoomKind, RoomRole},
     };
+    use crate::{chat::Live, i18n::Msg};
 
     /// Cannot exist outside the browser.
     #[derive(Clone)]

@@ -2,15 +2,16 @@
 
 use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_query_map};
-
-use super::{
-    form::{Form, FormState, TextField},
-    session::{keeping_next, use_finish_sign_in},
+use wire::{
+    api::{check_email_address, check_password, AuthResponse, LoginRequest},
+    endpoint,
 };
+
+use super::form::{Form, FormState, TextField};
 use crate::{
-    api::{check_email, check_password, AuthResponse, LoginRequest},
     client::{self, Method},
     i18n::{use_i18n, Msg},
+    session::{keeping_next, use_finish_sign_in},
 };
 
 #[component]
@@ -34,10 +35,10 @@ pub fn SignIn() -> impl IntoView {
             device_id: client::device_id(),
         };
         let problems = [
-            check_email(&body.email).err(),
+            check_email_address(&body.email).err(),
             check_password(&body.password, "password").err(),
         ];
-        let request = async move { client::send::<_, AuthResponse>(Method::Post, "/api/auth/login", &body).await };
+        let request = async move { client::send::<_, AuthResponse>(Method::Post, endpoint::AUTH_LOGIN, &body).await };
         state.run(problems, request, finish.clone());
     };
     view! {

@@ -2,15 +2,16 @@
 
 use leptos::prelude::*;
 use leptos_router::components::A;
-
-use super::{
-    form::{Form, FormState, TextField},
-    session::{keeping_next, use_finish_sign_in},
+use wire::{
+    api::{check_email_address, check_nickname, check_password, AuthResponse, RegisterRequest},
+    endpoint,
 };
+
+use super::form::{Form, FormState, TextField};
 use crate::{
-    api::{check_email, check_nickname, check_password, AuthResponse, RegisterRequest},
     client::{self, Method},
     i18n::{use_i18n, Msg},
+    session::{keeping_next, use_finish_sign_in},
 };
 
 #[component]
@@ -30,11 +31,11 @@ pub fn SignUp() -> impl IntoView {
             gender: Default::default(),
         };
         let problems = [
-            check_email(&body.email).err(),
+            check_email_address(&body.email).err(),
             check_nickname(&body.nickname).err(),
             check_password(&body.password, "password").err(),
         ];
-        let request = async move { client::send::<_, AuthResponse>(Method::Post, "/api/auth/register", &body).await };
+        let request = async move { client::send::<_, AuthResponse>(Method::Post, endpoint::AUTH_REGISTER, &body).await };
         state.run(problems, request, finish.clone());
     };
     view! {

@@ -3,19 +3,19 @@
 
 use std::net::SocketAddr;
 
-use app::{
+use axum::{
+    extract::{ConnectInfo, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use wire::{
     api::{
         check_device_id, check_email, check_nickname, check_password, AuthResponse, ChangePassword, LoginRequest,
         RegisterRequest,
     },
     model::UserId,
     protocol::{close, ApiError, ErrorCode},
-};
-use axum::{
-    extract::{ConnectInfo, State},
-    http::{header, HeaderMap, StatusCode},
-    response::{IntoResponse, Response},
-    Json,
 };
 
 use super::json::ApiJson;

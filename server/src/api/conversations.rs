@@ -6,19 +6,19 @@
 
 use std::collections::HashMap;
 
-use app::{
-    api::{
-        ConversationDetails, ConversationSummary, CreateGroup, DirectoryEntry, MarkRead, MemberInfo, UpdateConversation,
-        UserRef,
-    },
-    model::{Conversation, ConversationId, ConversationKind, Message, Presence, UserId, Visibility},
-};
 use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
     Json,
 };
 use serde::Deserialize;
+use wire::{
+    api::{
+        ConversationDetails, ConversationSummary, CreateGroup, DirectoryEntry, MarkRead, MemberInfo, UpdateConversation,
+        UserRef,
+    },
+    model::{Conversation, ConversationId, ConversationKind, Message, Presence, UserId, Visibility},
+};
 
 use super::json::ApiJson;
 use crate::{

@@ -1,14 +1,14 @@
 //! The signed-in devices of a user, and signing any of them out.
 
-use app::{
-    api::DeviceInfo,
-    protocol::{close, ErrorCode},
-};
 use axum::{
     extract::{Path, State},
     http::{header, StatusCode},
     response::{IntoResponse, Response},
     Json,
+};
+use wire::{
+    api::DeviceInfo,
+    protocol::{close, ErrorCode},
 };
 
 use crate::{

@@ -1,11 +1,6 @@
 //! Uploads and downloads of files for messages (`/api/files`); the disk
 //! side lives in `crate::files`.
 
-use app::{
-    api::{attachment_fits, check_file_name, FileInfo, InstantChallenge, InstantClaim, InstantProof},
-    model::{FileId, MessageKind, UserId},
-    protocol::{ApiError, ErrorCode},
-};
 use axum::{
     body::Body,
     extract::{rejection::QueryRejection, Path, Query, State},
@@ -14,6 +9,11 @@ use axum::{
     Json,
 };
 use serde::Deserialize;
+use wire::{
+    api::{attachment_fits, check_file_name, FileInfo, InstantChallenge, InstantClaim, InstantProof},
+    model::{FileId, MessageKind, UserId},
+    protocol::{ApiError, ErrorCode},
+};
 
 use super::json::ApiJson;
 use crate::{

@@ -4,14 +4,14 @@
 
 use std::collections::HashMap;
 
-use app::{
-    api::Friends,
-    model::{Conversation, ConversationId, UserId},
-    protocol::{ApiError, ErrorCode},
-};
 use axum::{
     extract::{Path, State},
     Json,
+};
+use wire::{
+    api::Friends,
+    model::{Conversation, ConversationId, UserId},
+    protocol::{ApiError, ErrorCode},
 };
 
 use super::users::no_such_user;

@@ -1,12 +1,12 @@
 //! `ApiJson<T>`: axum's JSON extractor, with its rejections turned into the
 //! protocol's JSON errors instead of plain text.
 
-use app::protocol::ErrorCode;
 use axum::{
     extract::{rejection::JsonRejection, FromRequest, Request},
     Json,
 };
 use serde::de::DeserializeOwned;
+use wire::protocol::ErrorCode;
 
 use crate::error::HttpError;
 

@@ -1,6 +1,6 @@
 //! The JSON HTTP API under `/api` (documented in `docs/API.md`; its types
-//! live in `app::api`). One module per area; all of them answer errors as
-//! `app::protocol::ApiError` bodies.
+//! live in `wire::api`). One module per area; all of them answer errors as
+//! `wire::protocol::ApiError` bodies.
 
 mod accounts;
 mod conversations;
@@ -13,12 +13,12 @@ mod rtc;
 mod status;
 pub(crate) mod users;
 
-use app::protocol::ErrorCode;
 use axum::{
     middleware,
     routing::{delete, get, post},
     Router,
 };
+use wire::{endpoint::route, protocol::ErrorCode};
 
 use crate::{auth, error::HttpError, state::AppState};
 
@@ -26,37 +26,37 @@ pub use profile::avatar_file;
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
-        .route("/auth/register", post(accounts::register))
-        .route("/auth/login", post(accounts::login))
-        .route("/auth/logout", post(accounts::logout))
-        .route("/auth/refresh", post(accounts::refresh))
-        .route("/me", get(profile::me).patch(profile::update))
-        .route("/me/password", post(accounts::change_password))
-        .route("/me/avatar", post(profile::upload_avatar))
-        .route("/me/status", get(status::get).put(status::set))
-        .route("/users", get(users::search))
-        .route("/users/{id}", get(users::profile))
-        .route("/devices", get(devices::list))
-        .route("/devices/{device_id}", delete(devices::sign_out))
-        .route("/conversations", get(conversations::list).post(conversations::create_group))
-        .route("/conversations/public", get(conversations::directory))
-        .route("/conversations/private", post(conversations::start_private))
-        .route("/conversations/{id}", get(conversations::details).patch(conversations::update))
-        .route("/conversations/{id}/join", post(conversations::join))
-        .route("/conversations/{id}/invite", post(conversations::invite))
-        .route("/conversations/{id}/leave", post(conversations::leave))
-        .route("/conversations/{id}/messages", get(conversations::history))
-        .route("/conversations/{id}/read", post(conversations::mark_read))
-        .route("/invitations", get(conversations::invitations))
-        .route("/files", post(files::upload))
-        .route("/files/instant", post(files::claim))
-        .route("/files/instant/{challenge_id}", post(files::prove))
-        .route("/files/{id}", get(files::download))
-        .route("/files/{id}/thumbnail", get(files::thumbnail))
-        .route("/friends", get(friends::list))
-        .route("/friends/{user_id}", post(friends::add).delete(friends::remove))
-        .route("/emoji", get(crate::text::catalog::serve))
-        .route("/rtc/config", get(rtc::config))
+        .route(route::AUTH_REGISTER, post(accounts::register))
+        .route(route::AUTH_LOGIN, post(accounts::login))
+        .route(route::AUTH_LOGOUT, post(accounts::logout))
+        .route(route::AUTH_REFRESH, post(accounts::refresh))
+        .route(route::ME, get(profile::me).patch(profile::update))
+        .route(route::ME_PASSWORD, post(accounts::change_password))
+        .route(route::ME_AVATAR, post(profile::upload_avatar))
+        .route(route::ME_STATUS, get(status::get).put(status::set))
+        .route(route::USERS, get(users::search))
+        .route(route::USER, get(users::profile))
+        .route(route::DEVICES, get(devices::list))
+        .route(route::DEVICE, delete(devices::sign_out))
+        .route(route::CONVERSATIONS, get(conversations::list).post(conversations::create_group))
+        .route(route::PUBLIC_CONVERSATIONS, get(conversations::directory))
+        .route(route::PRIVATE_CONVERSATIONS, post(conversations::start_private))
+        .route(route::CONVERSATION, get(conversations::details).patch(conversations::update))
+        .route(route::CONVERSATION_JOIN, post(conversations::join))
+        .route(route::CONVERSATION_INVITE, post(conversations::invite))
+        .route(route::CONVERSATION_LEAVE, post(conversations::leave))
+        .route(route::CONVERSATION_MESSAGES, get(conversations::history))
+        .route(route::CONVERSATION_READ, post(conversations::mark_read))
+        .route(route::INVITATIONS, get(conversations::invitations))
+        .route(route::FILES, post(files::upload))
+        .route(route::FILES_INSTANT, post(files::claim))
+        .route(route::FILES_INSTANT_PROOF, post(files::prove))
+        .route(route::FILE, get(files::download))
+        .route(route::FILE_THUMBNAIL, get(files::thumbnail))
+        .route(route::FRIENDS, get(friends::list))
+        .route(route::FRIEND, post(friends::add).delete(friends::remove))
+        .route(route::EMOJI, get(crate::text::catalog::serve))
+        .route(route::RTC_CONFIG, get(rtc::config))
         .fallback(|| async { HttpError::new(ErrorCode::NotFound, "no such API endpoint") })
         .method_not_allowed_fallback(|| async {
             HttpError::new(ErrorCode::MethodNotAllowed, "this endpoint does not take that method")

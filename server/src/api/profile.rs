@@ -1,15 +1,15 @@
 //! The signed-in user's own profile (getUserInfo for self, updateUserInfo)
 //! and avatar upload.
 
-use app::{
-    api::{check_nickname, Me, UpdateProfile},
-    protocol::ErrorCode,
-};
 use axum::{
     body::{to_bytes, Body},
     extract::{Path, State},
     response::Response,
     Json,
+};
+use wire::{
+    api::{check_nickname, Me, UpdateProfile},
+    protocol::ErrorCode,
 };
 
 use super::{json::ApiJson, users::no_such_user};

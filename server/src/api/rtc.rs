@@ -1,7 +1,7 @@
 //! `GET /api/rtc/config`: the ICE servers, with TURN credentials, for a call.
 
-use app::call::RtcConfig;
 use axum::{extract::State, Json};
+use wire::call::RtcConfig;
 
 use crate::{auth::AuthUser, calls::ice, state::AppState};
 

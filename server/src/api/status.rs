@@ -1,11 +1,11 @@
 //! The signed-in user's chosen status (seed 000 item 20): online, away, busy
 //! or invisible, everywhere or in one conversation.
 
-use app::{
+use axum::{extract::State, Json};
+use wire::{
     api::{ConversationStatus, SetStatus, StatusSettings},
     protocol::ApiError,
 };
-use axum::{extract::State, Json};
 
 use super::json::ApiJson;
 use crate::{

@@ -1,15 +1,15 @@
 //! Other users: public profiles and search (getUserInfo for others).
 
-use app::{
-    api::{PublicProfile, MAX_NICKNAME_CHARS},
-    model::UserId,
-    protocol::{ApiError, ErrorCode},
-};
 use axum::{
     extract::{Path, Query, State},
     Json,
 };
 use serde::Deserialize;
+use wire::{
+    api::{PublicProfile, MAX_NICKNAME_CHARS},
+    model::UserId,
+    protocol::{ApiError, ErrorCode},
+};
 
 use crate::{
     auth::AuthUser,
@@ -45,7 +45,7 @@ pub async fn search(
 ) -> Result<Json<Vec<PublicProfile>>, HttpError> {
     let q = query.q.trim();
     let n = q.chars().count();
-    if n == 0 || n > MAX_NICKNAME_CHARS.max(app::api::MAX_EMAIL_CHARS) {
+    if n == 0 || n > MAX_NICKNAME_CHARS.max(wire::api::MAX_EMAIL_CHARS) {
         return Err(HttpError::from(ApiError::invalid("q", "search for 1 to 254 characters of a nickname or an e-mail")));
     }
     let found = state.store.search_users(q, MAX_SEARCH_RESULTS + 1).await?;

@@ -10,16 +10,16 @@ pub mod token;
 
 use std::sync::Arc;
 
-use app::{
-    api::TOKEN_COOKIE,
-    model::{Millis, UserId},
-    protocol::ErrorCode,
-};
 use axum::{
     extract::{FromRequestParts, Request, State},
     http::{header, request::Parts, HeaderMap, HeaderValue},
     middleware::Next,
     response::{IntoResponse, Response},
+};
+use wire::{
+    api::TOKEN_COOKIE,
+    model::{Millis, UserId},
+    protocol::ErrorCode,
 };
 
 use self::token::{Claims, TokenError};

@@ -3,9 +3,9 @@
 //! device and the token id (`jti`) that the device's session must still hold.
 
 
-use app::model::{Millis, UserId};
 use jsonwebtoken::{errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use wire::model::{Millis, UserId};
 
 use crate::secret::Secret;
 

@@ -6,12 +6,12 @@
 //! base64(HMAC-SHA1(secret, username)); the TURN server checks both with the
 //! same secret and refuses them after the expiry.
 
-use app::{
+use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
+use wire::{
     call::{IceServer, RtcConfig},
     model::UserId,
 };
-use base64::Engine;
-use hmac::{Hmac, KeyInit, Mac};
 
 use crate::secret::Secret;
 

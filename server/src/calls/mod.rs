@@ -24,7 +24,7 @@ pub mod state;
 
 use std::{sync::Arc, time::Duration};
 
-use app::{
+use wire::{
     call::{CallEnd, CallId, CallInfo, CallMedia, Signal},
     model::{ConversationId, ConversationKind, UserId},
 };
@@ -152,7 +152,7 @@ impl Calls {
         if self.registry.claim(&user_key(&info.callee_id), id, KEY_TTL).await? != *id {
             self.registry.release(&user_key(caller), id).await?;
             let state = CallState { info, caller_endpoint: endpoint.to_owned(), callee_endpoint: None, answered_ms: None };
-            let record = app::model::CallRecord { outcome: app::model::CallOutcome::Busy, duration_ms: None };
+            let record = wire::model::CallRecord { outcome: wire::model::CallOutcome::Busy, duration_ms: None };
             self.store_record(&state, record).await;
             return Err(Refused::Busy("the callee is in another call"));
         }
@@ -274,7 +274,7 @@ impl Calls {
         Ok(())
     }
 
-    async fn store_record(&self, state: &CallState, record: app::model::CallRecord) {
+    async fn store_record(&self, state: &CallState, record: wire::model::CallRecord) {
         let outcome = format!("{:?}", record.outcome).to_lowercase();
         let info = &state.info;
         let draft =

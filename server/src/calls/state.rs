@@ -2,11 +2,11 @@
 //! may do what, and what an ending records. `mod.rs` wraps it with the
 //! registry, the fan-out and the writer; tests drive it directly.
 
-use app::{
+use serde::{Deserialize, Serialize};
+use wire::{
     call::{CallEnd, CallInfo, CallMedia},
     model::{CallOutcome, CallRecord, Millis, MessageKind, UserId},
 };
-use serde::{Deserialize, Serialize};
 
 /// One tab of one node: `<node id>/<connection id>`. Signals go to a tab,
 /// not to a user, since a user may have several tabs open.
@@ -119,7 +119,7 @@ impl CallState {
 
 #[cfg(test)]
 mod tests {
-    use app::{api::PublicProfile, model::{ConversationId, Gender}};
+    use wire::{api::PublicProfile, model::{ConversationId, Gender}};
 
     use super::*;
 

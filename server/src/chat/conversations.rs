@@ -2,7 +2,7 @@
 //! change of membership or settings is published to the hubs, so open
 //! websockets start or stop receiving the conversation at once.
 
-use app::{
+use wire::{
     api::{check_description, check_group_name, CreateGroup, UpdateConversation},
     model::{Conversation, ConversationId, ConversationKind, JoinPolicy, Role, UserId, Visibility},
 };

@@ -1,7 +1,7 @@
 //! Why a chat request is refused: one error for both doors, which the HTTP
 //! API answers as an [`ApiError`] and the websocket as an error frame.
 
-use app::protocol::{ApiError, ErrorCode, WsErrorCode};
+use wire::protocol::{ApiError, ErrorCode, WsErrorCode};
 
 use crate::store::StoreError;
 

@@ -15,7 +15,7 @@ pub mod writer;
 
 use std::sync::Arc;
 
-use app::{
+use wire::{
     model::{ConversationId, Message, MessageKind, UserId},
     protocol::{AttachmentRef, MAX_CLIENT_ID_CHARS, MAX_TEXT_CHARS},
 };

@@ -7,8 +7,8 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use app::model::{ConversationId, Message, MessagePreview, UserId};
 use tokio::sync::{mpsc, oneshot};
+use wire::model::{ConversationId, Message, MessagePreview, UserId};
 
 use crate::{
     hub::{Fanout, HubEvent},

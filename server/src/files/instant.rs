@@ -14,12 +14,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::{
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use wire::{
     api::InstantChallenge,
     model::{MessageKind, UserId},
 };
-use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::hex;
 use crate::{clock::now_millis, store::files::BlobRecord};

@@ -26,15 +26,15 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use app::{
-    api::attachment_fits,
-    model::{Attachment, ConversationId, MessageKind, UserId},
-    protocol::AttachmentRef,
-};
 use futures_util::{Stream, StreamExt};
 use image::{codecs::jpeg::JpegEncoder, DynamicImage, ImageFormat};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
+use wire::{
+    api::attachment_fits,
+    model::{Attachment, ConversationId, MessageKind, UserId},
+    protocol::AttachmentRef,
+};
 
 use crate::{
     avatar,

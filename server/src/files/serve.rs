@@ -4,7 +4,6 @@
 
 use std::{io::SeekFrom, path::Path};
 
-use app::protocol::ErrorCode;
 use axum::{
     body::Body,
     http::{header, HeaderMap, HeaderValue, StatusCode},
@@ -12,6 +11,7 @@ use axum::{
 };
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
+use wire::protocol::ErrorCode;
 
 use crate::error::HttpError;
 

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use app::model::{ConversationId, UserId};
+use wire::model::{ConversationId, UserId};
 
 use super::event::HubEvent;
 
@@ -122,7 +122,7 @@ fn remove_from<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, HashSet<Con
 
 #[cfg(test)]
 mod tests {
-    use app::model::{Message, MessageId, MessageKind, Presence};
+    use wire::model::{Message, MessageId, MessageKind, Presence};
 
     use super::*;
 
@@ -185,12 +185,12 @@ mod tests {
 
     #[test]
     fn call_events_reach_the_users_in_the_call() {
-        use app::call::{CallEnd, CallInfo, CallMedia, Signal};
+        use wire::call::{CallEnd, CallInfo, CallMedia, Signal};
         let mut hub = HubCore::default();
         let a = hub.connect(&UserId::from("a"), "d", &[]);
         let (b1, b2) = (hub.connect(&UserId::from("b"), "d1", &[]), hub.connect(&UserId::from("b"), "d2", &[]));
         hub.connect(&UserId::from("c"), "d", &[]);
-        let caller = app::api::PublicProfile { id: UserId::from("a"), nickname: "a".into(), gender: Default::default(), avatar: None };
+        let caller = wire::api::PublicProfile { id: UserId::from("a"), nickname: "a".into(), gender: Default::default(), avatar: None };
         let call = CallInfo {
             call_id: "k".into(),
             conversation_id: ConversationId::from("p-a-b"),

@@ -2,8 +2,8 @@
 
 use std::sync::OnceLock;
 
-use app::protocol::ServerFrame;
 use axum::extract::ws::Utf8Bytes;
+use wire::protocol::ServerFrame;
 
 use super::event::HubEvent;
 
@@ -33,7 +33,7 @@ impl Delivery {
 
 #[cfg(test)]
 mod tests {
-    use app::model::{ConversationId, Message, MessageId, MessageKind, UserId};
+    use wire::model::{ConversationId, Message, MessageId, MessageKind, UserId};
 
     use super::*;
 

@@ -1,12 +1,12 @@
 //! What the hubs of all nodes tell each other. Events carry no secrets and
 //! serialize to JSON, so a cross-node bus (Redis) can carry them as they are.
 
-use app::{
+use serde::{Deserialize, Serialize};
+use wire::{
     call::{CallEnd, CallId, CallInfo, Signal},
     model::{ConversationId, Message, Presence, UserId},
     room::RoomUpdate,
 };
-use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

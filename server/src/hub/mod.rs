@@ -21,9 +21,9 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use app::model::{ConversationId, UserId};
 use async_trait::async_trait;
 use tokio::sync::{mpsc, watch};
+use wire::model::{ConversationId, UserId};
 
 pub use self::{core::ConnId, delivery::Delivery, event::HubEvent};
 use self::core::HubCore;

@@ -1,6 +1,6 @@
 //! Presence: who is connected, whether they are using a device, and what
 //! they chose to show; turned into what each conversation sees of them
-//! (`app::model::Presence`) and announced through the fan-out on every change.
+//! (`wire::model::Presence`) and announced through the fan-out on every change.
 //!
 //! Each node counts its own connections per user ([`tally`]); the
 //! [`registry`] sums the nodes' counts (in memory on one node, in Redis in a
@@ -15,11 +15,11 @@ pub mod tally;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use app::{
+use tokio::sync::{watch, Mutex};
+use wire::{
     api::StatusSettings,
     model::{ConversationId, Presence, UserId},
 };
-use tokio::sync::{watch, Mutex};
 
 use self::{
     registry::{Registry, Transition},

@@ -20,9 +20,9 @@ use std::{
     time::Duration,
 };
 
-use app::model::UserId;
 use async_trait::async_trait;
 use redis::Script;
+use wire::model::UserId;
 
 use super::{
     registry::{Registry, Transition, Unavailable},

@@ -8,8 +8,8 @@ use std::{
     sync::Mutex,
 };
 
-use app::model::UserId;
 use async_trait::async_trait;
+use wire::model::UserId;
 
 use super::tally::Tally;
 

@@ -30,7 +30,7 @@ impl Tally {
         self.active > 0
     }
 
-    /// Whether others could tell the two apart (see `app::model::Presence::shown`).
+    /// Whether others could tell the two apart (see `wire::model::Presence::shown`).
     pub fn shows_differently(self, other: Tally) -> bool {
         self.connected() != other.connected() || self.in_use() != other.in_use()
     }

@@ -1,7 +1,7 @@
 //! A session's 1:1 call frames and events: the call its tab is in, and the
 //! signals relayed to the other side's tab. Decisions are [`crate::calls::Calls`]'.
 
-use app::{
+use wire::{
     call::{CallEnd, CallId, CallMedia, Signal},
     model::{ConversationId, UserId},
     protocol::{ServerFrame, WsErrorCode},

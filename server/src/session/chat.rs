@@ -3,12 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use app::{
+use axum::extract::ws::Message as WsMessage;
+use futures_util::SinkExt;
+use wire::{
     model::{ConversationId, UserId},
     protocol::{close, NoticeKind, Position, ServerFrame},
 };
-use axum::extract::ws::Message as WsMessage;
-use futures_util::SinkExt;
 
 use super::{cursor::Step, End, Session};
 use crate::{

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use app::model::ConversationId;
+use wire::model::ConversationId;
 
 /// What to do with a live message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Which handler takes each frame from the client and each event from the hub.
 
-use app::protocol::{close, ClientFrame, NoticeKind, ServerFrame, WsErrorCode, MAX_FRAME_BYTES};
 use axum::extract::ws::Message as WsMessage;
+use wire::protocol::{close, ClientFrame, NoticeKind, ServerFrame, WsErrorCode, MAX_FRAME_BYTES};
 
 use super::{End, Session};
 use crate::{

@@ -28,10 +28,6 @@ use std::{
     time::Instant,
 };
 
-use app::{
-    model::ConversationId,
-    protocol::{close, ServerFrame, WsErrorCode, PROTOCOL_VERSION},
-};
 use axum::{
     extract::{
         ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade},
@@ -40,6 +36,10 @@ use axum::{
     response::Response,
 };
 use futures_util::SinkExt;
+use wire::{
+    model::ConversationId,
+    protocol::{close, ServerFrame, WsErrorCode, PROTOCOL_VERSION},
+};
 
 use self::{calls::InCall, cursor::Cursors};
 use crate::{

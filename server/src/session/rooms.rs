@@ -2,7 +2,7 @@
 //! (sizes, membership) before the media task sees them, on this node or on
 //! the node hosting the room.
 
-use app::{
+use wire::{
     model::ConversationId,
     protocol::{ServerFrame, WsErrorCode},
     room::{RoomKind, RoomRole, MAX_SDP_BYTES},

@@ -13,11 +13,11 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use app::{
+use serde::{Deserialize, Serialize};
+use wire::{
     model::ConversationId,
     room::{RoomKind, RoomUpdate},
 };
-use serde::{Deserialize, Serialize};
 
 use super::rooms::RoomKey;
 use crate::lease::{Leases, Unavailable};
@@ -152,7 +152,7 @@ impl RoomHosts {
 
 #[cfg(test)]
 mod tests {
-    use app::{model::UserId, room::{RoomParticipant, RoomState}};
+    use wire::{model::UserId, room::{RoomParticipant, RoomState}};
 
     use super::*;
     use crate::lease::LocalLeases;

@@ -41,16 +41,16 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::{
-    model::{ConversationId, UserId},
-    protocol::{ServerFrame, WsErrorCode},
-    room::{RoomLeftReason, RoomRole, RoomUpdate},
-};
 use serde::{Deserialize, Serialize};
 use str0m::media::KeyframeRequestKind;
 use tokio::{
     net::UdpSocket,
     sync::{mpsc, oneshot},
+};
+use wire::{
+    model::{ConversationId, UserId},
+    protocol::{ServerFrame, WsErrorCode},
+    room::{RoomLeftReason, RoomRole, RoomUpdate},
 };
 
 use self::{

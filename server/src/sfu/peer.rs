@@ -10,13 +10,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::model::UserId;
 use str0m::{
     change::{SdpAnswer, SdpOffer, SdpPendingOffer},
     media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid},
     Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcError,
 };
 use tokio::net::UdpSocket;
+use wire::model::UserId;
 
 use super::rooms::PeerId;
 

@@ -5,11 +5,11 @@
 
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
-use app::{
+use tokio::sync::mpsc;
+use wire::{
     model::{CallOutcome, CallRecord, MessageKind},
     room::RoomKind,
 };
-use tokio::sync::mpsc;
 
 use super::{
     hosts::{self, RoomHosts},
@@ -104,7 +104,7 @@ async fn record(chat: Arc<Chat>, ended: Ended) {
 
 #[cfg(test)]
 mod tests {
-    use app::model::{ConversationId, UserId};
+    use wire::model::{ConversationId, UserId};
 
     use super::*;
     use crate::sfu::rooms::RoomKey;

@@ -7,14 +7,14 @@
 
 use std::sync::Arc;
 
-use app::{
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use wire::{
     model::{ConversationId, UserId},
     protocol::ServerFrame,
     room::RoomRole,
 };
-use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 
 use super::{rooms::RoomKey, RoomError};
 use crate::{hub::ConnId, redis_conn::SharedConnection};

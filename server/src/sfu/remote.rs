@@ -17,12 +17,12 @@ use std::{
     },
 };
 
-use app::{
+use tokio::sync::{mpsc, oneshot};
+use wire::{
     model::UserId,
     protocol::{ServerFrame, WsErrorCode},
     room::{RoomLeftReason, RoomUpdate},
 };
-use tokio::sync::{mpsc, oneshot};
 
 use super::{
     hosts::{self, RoomHosts},
@@ -110,7 +110,7 @@ impl Elsewhere {
     }
 
     /// The hosts of the rooms `user`'s connections joined in `conversation`.
-    pub fn hosts_of(&self, conversation: &app::model::ConversationId, user: &UserId) -> Vec<String> {
+    pub fn hosts_of(&self, conversation: &wire::model::ConversationId, user: &UserId) -> Vec<String> {
         let joined = self.joined();
         distinct(
             joined
@@ -297,7 +297,7 @@ async fn check_hosts(inbox: &Inbox) {
 
 #[cfg(test)]
 mod tests {
-    use app::{model::ConversationId, room::RoomKind};
+    use wire::{model::ConversationId, room::RoomKind};
 
     use super::*;
 

@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::{
+use wire::{
     model::{ConversationId, Millis, UserId},
     room::{RoomKind, RoomParticipant, RoomRole, RoomState, RoomUpdate},
 };

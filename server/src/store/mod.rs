@@ -68,9 +68,9 @@ pub enum StoreError {
     Internal(String),
 }
 
-impl From<StoreError> for app::protocol::ApiError {
+impl From<StoreError> for wire::protocol::ApiError {
     fn from(e: StoreError) -> Self {
-        use app::protocol::{ApiError, ErrorCode};
+        use wire::protocol::{ApiError, ErrorCode};
         match e {
             StoreError::Conflict(what) => ApiError::new(ErrorCode::Conflict, format!("{what} already exists")),
             StoreError::Unavailable(_) => {

@@ -3,12 +3,12 @@
 
 use std::sync::OnceLock;
 
-use app::api::{EmojiEntry, EmojiGroup};
 use axum::{
     http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
 use sha2::{Digest, Sha256};
+use wire::api::{EmojiEntry, EmojiGroup};
 
 /// The newest emoji the served colour font (Twemoji 15) draws.
 const NEWEST: emojis::UnicodeVersion = emojis::UnicodeVersion::new(15, 0);

@@ -7,10 +7,6 @@
 
 use std::collections::BTreeSet;
 
-use app::model::{
-    CallOutcome, CallRecord, Conversation, ConversationId, ConversationKind, FileId, Gender, JoinPolicy, MessageKind, MessagePreview, Role, UserId,
-    Visibility,
-};
 use natter_server::clock::now_millis;
 use natter_server::store::{
     conversations::{ConversationPatch, Membership},
@@ -21,6 +17,10 @@ use natter_server::store::{
     new_id,
     users::{UserPatch, UserRecord},
     DynStore, StoreError,
+};
+use wire::model::{
+    CallOutcome, CallRecord, Conversation, ConversationId, ConversationKind, FileId, Gender, JoinPolicy, MessageKind, MessagePreview, Role, UserId,
+    Visibility,
 };
 
 fn user(email: &str) -> UserRecord {
@@ -445,7 +445,7 @@ pub async fn racing_batches_on_two_nodes_stay_gap_free(a: &DynStore, b: &DynStor
 }
 
 pub async fn status_settings_default_then_round_trip(a: &DynStore, b: &DynStore) {
-    use app::{
+    use wire::{
         api::{ConversationStatus, StatusSettings},
         model::Status,
     };

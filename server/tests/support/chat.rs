@@ -1,18 +1,19 @@
 //! A chat user and a websocket client for integration tests, speaking the
-//! protocol types from `app`.
+//! protocol types from `wire`.
 
 use std::time::Duration;
 
-use app::{
-    api::{AuthResponse, ConversationSummary},
-    model::{ConversationId, Message, MessageKind, Presence},
-    protocol::{ClientFrame, Position, ServerFrame, WsErrorCode},
-};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{tungstenite::{client::IntoClientRequest, Message as WsMessage}, MaybeTlsStream, WebSocketStream};
+use wire::{
+    api::{AuthResponse, ConversationSummary},
+    endpoint,
+    model::{ConversationId, Message, MessageKind, Presence},
+    protocol::{ClientFrame, Position, ServerFrame, WsErrorCode, WS_PATH},
+};
 
 use super::TestServer;
 
@@ -26,7 +27,7 @@ pub struct User<'a> {
 impl<'a> User<'a> {
     pub async fn register(server: &'a TestServer, name: &str) -> User<'a> {
         let body = json!({ "email": format!("{name}@example.org"), "nickname": name, "password": "correct horse", "device_id": "d1" });
-        let resp = server.client.post(server.url("/api/auth/register")).json(&body).send().await.unwrap();
+        let resp = server.client.post(server.url(endpoint::AUTH_REGISTER)).json(&body).send().await.unwrap();
         assert_eq!(resp.status(), 201);
         let auth: AuthResponse = resp.json().await.unwrap();
         User { server, id: auth.user.id.0, token: auth.token }
@@ -47,7 +48,7 @@ impl<'a> User<'a> {
         if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
             body.extend(extra.clone());
         }
-        let (status, created) = self.call(Method::POST, "/api/conversations", Some(body)).await;
+        let (status, created) = self.call(Method::POST, endpoint::CONVERSATIONS, Some(body)).await;
         assert_eq!(status, 201, "{created}");
         ConversationId(created["conversation"]["id"].as_str().unwrap().to_owned())
     }
@@ -69,7 +70,7 @@ impl<'a> User<'a> {
 
     /// A connection to the server at `addr` that first resumes from `positions`.
     pub async fn connect_to(&self, addr: std::net::SocketAddr, positions: Vec<Position>) -> Client {
-        let mut req = format!("ws://{addr}/ws").into_client_request().unwrap();
+        let mut req = format!("ws://{addr}{WS_PATH}").into_client_request().unwrap();
         req.headers_mut().insert("authorization", format!("Bearer {}", self.token).parse().unwrap());
         let (stream, _) = tokio_tungstenite::connect_async(req).await.unwrap();
         let mut client = Client { stream };
@@ -79,7 +80,7 @@ impl<'a> User<'a> {
     }
 
     pub async fn summaries(&self) -> Vec<ConversationSummary> {
-        let (status, body) = self.call(Method::GET, "/api/conversations", None).await;
+        let (status, body) = self.call(Method::GET, endpoint::CONVERSATIONS, None).await;
         assert_eq!(status, 200, "{body}");
         serde_json::from_value(body).unwrap()
     }

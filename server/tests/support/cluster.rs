@@ -34,7 +34,7 @@ pub async fn node(flags: &[String], name: &str) -> TestServer {
     let mut args: Vec<&str> = flags.iter().map(String::as_str).collect();
     args.extend(["--node-id", &id]);
     let node = TestServer::start(&args).await;
-    node.wait_for_status("/readyz", 200, Duration::from_secs(20)).await;
+    node.wait_for_status(wire::endpoint::READYZ, 200, Duration::from_secs(20)).await;
     node
 }
 

@@ -89,7 +89,7 @@ impl TestServer {
             }
             other => panic!("unknown store {other}"),
         };
-        server.wait_for_status("/readyz", 200, Duration::from_secs(20)).await;
+        server.wait_for_status(wire::endpoint::READYZ, 200, Duration::from_secs(20)).await;
         server
     }
 

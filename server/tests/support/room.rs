@@ -8,12 +8,12 @@ use std::{
     time::Duration,
 };
 
-use app::{
+use natter_server::sfu::probe::{Probe, ProbeStats, Publish};
+use wire::{
     model::ConversationId,
     protocol::{ClientFrame, ServerFrame},
     room::{RoomKind, RoomRole, RoomState},
 };
-use natter_server::sfu::probe::{Probe, ProbeStats, Publish};
 
 use super::chat::{Client, User};
 

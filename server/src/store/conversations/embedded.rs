@@ -1,6 +1,6 @@
-use app::model::{Conversation, ConversationId, MessagePreview, Millis, UserId};
 use async_trait::async_trait;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+use wire::model::{Conversation, ConversationId, MessagePreview, Millis, UserId};
 
 use super::{ConversationPatch, ConversationRepo, Membership, MAX_DIRECTORY_PAGE};
 use crate::store::{

@@ -8,10 +8,10 @@
 mod embedded;
 mod mongodb;
 
-use app::model::{
+use async_trait::async_trait;
+use wire::model::{
     Conversation, ConversationId, JoinPolicy, Millis, MessagePreview, Role, UserId, Visibility,
 };
-use async_trait::async_trait;
 
 use super::StoreError;
 

@@ -1,6 +1,3 @@
-use app::model::{
-    Conversation, ConversationId, ConversationKind, JoinPolicy, MessagePreview, Millis, Role, UserId, Visibility,
-};
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use mongodb::{
@@ -8,6 +5,9 @@ use mongodb::{
     options::ReturnDocument,
 };
 use serde::{Deserialize, Serialize};
+use wire::model::{
+    Conversation, ConversationId, ConversationKind, JoinPolicy, MessagePreview, Millis, Role, UserId, Visibility,
+};
 
 use super::{ConversationPatch, ConversationRepo, Membership, MAX_DIRECTORY_PAGE};
 use crate::store::{

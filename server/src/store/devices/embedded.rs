@@ -1,6 +1,6 @@
-use app::model::{Millis, UserId};
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Row};
+use wire::model::{Millis, UserId};
 
 use super::{DeviceRecord, DeviceRepo};
 use crate::store::{

@@ -1,8 +1,8 @@
-use app::model::{Millis, UserId};
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use mongodb::bson::doc;
 use serde::{Deserialize, Serialize};
+use wire::model::{Millis, UserId};
 
 use super::{DeviceRecord, DeviceRepo};
 use crate::store::{

@@ -1,6 +1,6 @@
-use app::model::{ConversationId, FileId, UserId};
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Row};
+use wire::model::{ConversationId, FileId, UserId};
 
 use super::{BlobRecord, FileRecord, FileRepo};
 use crate::store::{

@@ -5,11 +5,11 @@
 mod embedded;
 mod mongodb;
 
-use app::{
+use async_trait::async_trait;
+use wire::{
     api::FileInfo,
     model::{ConversationId, FileId, Millis, UserId},
 };
-use async_trait::async_trait;
 
 use super::StoreError;
 

@@ -1,7 +1,7 @@
-use app::model::{ConversationId, FileId, UserId};
 use async_trait::async_trait;
 use mongodb::bson::doc;
 use serde::{Deserialize, Serialize};
+use wire::model::{ConversationId, FileId, UserId};
 
 use super::{BlobRecord, FileRecord, FileRepo};
 use crate::store::{

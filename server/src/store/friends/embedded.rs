@@ -1,6 +1,6 @@
-use app::model::UserId;
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Row};
+use wire::model::UserId;
 
 use super::{FriendLink, FriendRepo, LinkState};
 use crate::store::{

@@ -5,8 +5,8 @@
 mod embedded;
 mod mongodb;
 
-use app::model::{Millis, UserId};
 use async_trait::async_trait;
+use wire::model::{Millis, UserId};
 
 use super::StoreError;
 

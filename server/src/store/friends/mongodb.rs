@@ -1,8 +1,8 @@
-use app::model::UserId;
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use mongodb::bson::doc;
 use serde::{Deserialize, Serialize};
+use wire::model::UserId;
 
 use super::{FriendLink, FriendRepo, LinkState};
 use crate::store::{

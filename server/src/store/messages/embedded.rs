@@ -1,6 +1,6 @@
-use app::model::{ConversationId, Message, MessageId, MessageKind, UserId};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use wire::model::{ConversationId, Message, MessageId, MessageKind, UserId};
 
 use super::{page_size, Appended, MessageDraft, MessageRepo};
 use crate::{

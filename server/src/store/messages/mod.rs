@@ -9,8 +9,8 @@
 mod embedded;
 mod mongodb;
 
-use app::model::{Attachment, CallRecord, ConversationId, Message, MessageId, MessageKind, Millis, UserId};
 use async_trait::async_trait;
+use wire::model::{Attachment, CallRecord, ConversationId, Message, MessageId, MessageKind, Millis, UserId};
 
 use super::{new_id, StoreError};
 

@@ -1,4 +1,3 @@
-use app::model::{Attachment, CallRecord, ConversationId, Message, MessageId, MessageKind, UserId};
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use mongodb::{
@@ -6,6 +5,7 @@ use mongodb::{
     error::ErrorKind,
 };
 use serde::{Deserialize, Serialize};
+use wire::model::{Attachment, CallRecord, ConversationId, Message, MessageId, MessageKind, UserId};
 
 use super::{page_size, Appended, MessageDraft, MessageRepo, MAX_SEQ_ATTEMPTS};
 use crate::{

@@ -1,6 +1,6 @@
-use app::{api::StatusSettings, model::UserId};
 use async_trait::async_trait;
 use rusqlite::{params, params_from_iter, OptionalExtension};
+use wire::{api::StatusSettings, model::UserId};
 
 use super::StatusRepo;
 use crate::store::{

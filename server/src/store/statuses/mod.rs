@@ -5,8 +5,8 @@
 mod embedded;
 mod mongodb;
 
-use app::{api::StatusSettings, model::UserId};
 use async_trait::async_trait;
+use wire::{api::StatusSettings, model::UserId};
 
 use super::StoreError;
 

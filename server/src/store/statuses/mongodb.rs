@@ -1,11 +1,11 @@
-use app::{
-    api::{ConversationStatus, StatusSettings},
-    model::UserId,
-};
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use mongodb::bson::doc;
 use serde::{Deserialize, Serialize};
+use wire::{
+    api::{ConversationStatus, StatusSettings},
+    model::UserId,
+};
 
 use super::StatusRepo;
 use crate::store::{
@@ -20,7 +20,7 @@ const STATUSES: &str = "statuses";
 struct StatusDoc {
     #[serde(rename = "_id")]
     user_id: String,
-    status: app::model::Status,
+    status: wire::model::Status,
     conversations: Vec<ConversationStatus>,
 }
 

@@ -1,6 +1,6 @@
-use app::model::{Gender, UserId};
 use async_trait::async_trait;
 use rusqlite::{params, params_from_iter, OptionalExtension, Row};
+use wire::model::{Gender, UserId};
 
 use super::{UserPatch, UserRecord, UserRepo, MAX_SEARCH_RESULTS};
 use crate::store::{

@@ -3,11 +3,11 @@
 mod embedded;
 mod mongodb;
 
-use app::{
+use async_trait::async_trait;
+use wire::{
     api::{avatar_url, Me, PublicProfile},
     model::{Gender, Millis, UserId},
 };
-use async_trait::async_trait;
 
 use super::StoreError;
 

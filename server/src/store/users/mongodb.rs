@@ -1,4 +1,3 @@
-use app::model::{Gender, UserId};
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use mongodb::{
@@ -6,6 +5,7 @@ use mongodb::{
     options::ReturnDocument,
 };
 use serde::{Deserialize, Serialize};
+use wire::model::{Gender, UserId};
 
 use super::{UserPatch, UserRecord, UserRepo, MAX_SEARCH_RESULTS};
 use crate::store::{

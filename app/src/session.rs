@@ -11,12 +11,15 @@ use leptos_router::{
     hooks::{use_location, use_navigate, use_query_map},
     NavigateOptions,
 };
+use wire::{
+    api::{AuthResponse, Me},
+    endpoint,
+    protocol::{ApiError, ErrorCode},
+};
 
 use crate::{
-    api::{AuthResponse, Me},
     client::{self, Method},
     i18n::{use_i18n, Msg},
-    protocol::{ApiError, ErrorCode},
 };
 
 /// Where a page goes after signing in when no `?next=` says otherwise.
@@ -98,9 +101,9 @@ impl Session {
         let session = *self;
         let generation = self.generation.get_value();
         spawn_local(async move {
-            let answer = match client::get::<Me>("/api/me").await {
+            let answer = match client::get::<Me>(endpoint::ME).await {
                 Err(e) if e.code == ErrorCode::TokenExpired => {
-                    client::call::<AuthResponse>(Method::Post, "/api/auth/refresh")
+                    client::call::<AuthResponse>(Method::Post, endpoint::AUTH_REFRESH)
                         .await
                         .map(|r| r.user)
                 }
@@ -211,7 +214,7 @@ pub fn RequireUser(children: ChildrenFn) -> impl IntoView {
     // Only the change between signed in and not re-renders the page, not
     // every update of the profile. The server renders "loading": so does
     // the page until it has hydrated.
-    let hydrated = super::hydrated();
+    let hydrated = crate::hydration::hydrated();
     let signed_in = Memo::new(move |_| hydrated.get() && matches!(session.auth(), Auth::SignedIn(_)));
     view! {
         <Show

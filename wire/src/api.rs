@@ -7,8 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    error::ApiError,
     model::{Gender, Millis, UserId},
-    protocol::ApiError,
 };
 
 /// Cookie carrying the browser's token (HttpOnly, SameSite=Lax).
@@ -121,11 +121,18 @@ pub struct Friends {
 /// URL of a user's avatar at one of [`AVATAR_SIZES`]; `version` changes with
 /// every upload, so the images may be cached forever.
 pub fn avatar_url(user: &UserId, version: &str, size: u32) -> String {
-    format!("/avatars/{user}/{version}/{size}.webp")
+    crate::endpoint::avatar(user, version, &format!("{size}.webp"))
 }
 
-/// Trims and checks an e-mail address; returns it lower-cased.
+/// Trims and checks an e-mail address; returns it lower-cased (Rust's
+/// Unicode case mapping: the server's; the browser checks with
+/// [`check_email_address`], which keeps those tables out of the wasm).
 pub fn check_email(email: &str) -> Result<String, ApiError> {
+    check_email_address(email).map(str::to_lowercase)
+}
+
+/// Trims and checks an e-mail address; returns it trimmed, as typed.
+pub fn check_email_address(email: &str) -> Result<&str, ApiError> {
     let email = email.trim();
     let bad = || ApiError::invalid("email", "enter a valid e-mail address");
     if email.is_empty() || email.chars().count() > MAX_EMAIL_CHARS || email.chars().any(char::is_whitespace) {
@@ -140,7 +147,7 @@ pub fn check_email(email: &str) -> Result<String, ApiError> {
     if local.is_empty() || local.contains('@') || !domain_ok {
         return Err(bad());
     }
-    Ok(crate::client::lower_case(email))
+    Ok(email)
 }
 
 /// Trims and checks a nickname: 1 to [`MAX_NICKNAME_CHARS`] characters, no control characters.
@@ -190,6 +197,12 @@ mod tests {
         for bad in ["", "ada", "ada@", "@example.org", "ada@example", "a b@example.org", "ada@exa..mple.org", "a@b@c.org"] {
             assert_eq!(check_email(bad).unwrap_err().field.as_deref(), Some("email"), "{bad}");
         }
+    }
+
+    #[test]
+    fn email_addresses_are_checked_as_typed() {
+        assert_eq!(check_email_address("  Ada@Example.ORG ").unwrap(), "Ada@Example.ORG");
+        assert!(check_email_address("ada@example").is_err());
     }
 
     #[test]
@@ -314,9 +327,6 @@ pub fn check_description(description: &str) -> Result<String, ApiError> {
     Ok(description.to_owned())
 }
 
-/// `GET /api/emoji`: every emoji the picker offers, in the dataset's order.
-pub const EMOJI_PATH: &str = "/api/emoji";
-
 /// One emoji of `GET /api/emoji`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmojiEntry {
@@ -392,8 +402,6 @@ pub struct SetStatus {
 
 /// Longest name, in characters, an uploaded file may have.
 pub const MAX_FILE_NAME_CHARS: usize = 200;
-/// Path of the file upload endpoint; `/api/files/{id}` serves a file.
-pub const FILES_PATH: &str = "/api/files";
 
 /// Answer of `POST /api/files` and of a proven instant upload: the uploaded
 /// file as the server recorded it.

@@ -4,79 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::error::{ApiError, ErrorCode};
+
 /// Version of the HTTP API and websocket frames defined in this module.
 pub const PROTOCOL_VERSION: u16 = 1;
-
-/// Stable, machine-readable error codes. Clients switch on these, never on text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    /// The request is malformed: unparsable JSON, a missing or invalid field.
-    BadRequest,
-    /// No valid token came with a request that needs one.
-    Unauthorized,
-    /// The token has expired: refresh it or sign in again.
-    TokenExpired,
-    /// The token's device signed in again, signed out, or changed password.
-    TokenRevoked,
-    /// E-mail and password do not match an account (deliberately not saying which).
-    InvalidCredentials,
-    /// The signed-in user may not do this.
-    Forbidden,
-    NotFound,
-    MethodNotAllowed,
-    Conflict,
-    /// The e-mail address belongs to another account.
-    EmailTaken,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    /// Too many attempts; the `Retry-After` header says when to try again.
-    RateLimited,
-    StoreUnavailable,
-    Internal,
-}
-
-impl ErrorCode {
-    /// The HTTP status an answer with this code carries.
-    pub fn http_status(self) -> u16 {
-        use ErrorCode::*;
-        match self {
-            BadRequest => 400,
-            Unauthorized | TokenExpired | TokenRevoked | InvalidCredentials => 401,
-            Forbidden => 403,
-            NotFound => 404,
-            MethodNotAllowed => 405,
-            Conflict | EmailTaken => 409,
-            PayloadTooLarge => 413,
-            UnsupportedMediaType => 415,
-            RateLimited => 429,
-            StoreUnavailable => 503,
-            Internal => 500,
-        }
-    }
-}
-
-/// The JSON body of every error answer: `{"code": "...", "message": "..."}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[error("{code:?}: {message}")]
-pub struct ApiError {
-    pub code: ErrorCode,
-    pub message: String,
-    /// The request field the error concerns, so a form can show it beside that field.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-}
-
-impl ApiError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), field: None }
-    }
-
-    /// A [`ErrorCode::BadRequest`] about one field.
-    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self { code: ErrorCode::BadRequest, message: message.into(), field: Some(field.to_owned()) }
-    }
-}
 
 /// Answer of `GET /readyz`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,7 +131,7 @@ pub struct Position {
 /// second, generic deserializer, which made this one derive the largest
 /// piece of the browser's wasm. The wire format is the same everywhere.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(not(feature = "hydrate"), serde(tag = "type"))]
+#[cfg_attr(not(feature = "browser"), serde(tag = "type"))]
 #[serde(rename_all = "snake_case")]
 pub enum ServerFrame {
     /// First frame of every connection.
@@ -279,12 +210,12 @@ pub enum ServerFrame {
 impl ServerFrame {
     /// Reads a frame as the server sends it.
     pub fn from_json(text: &str) -> serde_json::Result<ServerFrame> {
-        #[cfg(feature = "hydrate")]
+        #[cfg(feature = "browser")]
         let frame = {
             let text = externally_tagged(text).ok_or_else(|| serde::de::Error::custom("a frame must start with its type"))?;
             serde_json::from_str(&text)
         };
-        #[cfg(not(feature = "hydrate"))]
+        #[cfg(not(feature = "browser"))]
         let frame = serde_json::from_str(text);
         frame
     }
@@ -293,7 +224,7 @@ impl ServerFrame {
 /// `{"type":"x","a":1}` as `{"x":{"a":1}}`, and `{"type":"x"}` as `"x"`:
 /// serde writes the tag of an internally tagged enum first, and the server
 /// writes compact JSON, so the frame's type is a fixed prefix.
-#[cfg_attr(not(any(feature = "hydrate", test)), allow(dead_code))]
+#[cfg_attr(not(any(feature = "browser", test)), allow(dead_code))]
 fn externally_tagged(text: &str) -> Option<String> {
     let rest = text.strip_prefix(r#"{"type":""#)?;
     let (tag, rest) = rest.split_once('"')?;
@@ -398,6 +329,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(feature = "browser", ignore = "frames must be written as the server writes them, without `browser`")]
     fn frames_read_in_the_browser_form_are_the_frames_sent() {
         let frames = [
             ServerFrame::Pong,

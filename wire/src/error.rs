@@ -1,0 +1,77 @@
+//! The JSON body of every API error and its stable error codes, part of the
+//! protocol ([`crate::protocol::PROTOCOL_VERSION`]) and imported from there.
+//! A module of its own so that [`crate::api`]'s input rules can return them
+//! without importing `protocol`, whose frames hold the API's types.
+
+use serde::{Deserialize, Serialize};
+
+/// Stable, machine-readable error codes. Clients switch on these, never on text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request is malformed: unparsable JSON, a missing or invalid field.
+    BadRequest,
+    /// No valid token came with a request that needs one.
+    Unauthorized,
+    /// The token has expired: refresh it or sign in again.
+    TokenExpired,
+    /// The token's device signed in again, signed out, or changed password.
+    TokenRevoked,
+    /// E-mail and password do not match an account (deliberately not saying which).
+    InvalidCredentials,
+    /// The signed-in user may not do this.
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    /// The e-mail address belongs to another account.
+    EmailTaken,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    /// Too many attempts; the `Retry-After` header says when to try again.
+    RateLimited,
+    StoreUnavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status an answer with this code carries.
+    pub fn http_status(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            BadRequest => 400,
+            Unauthorized | TokenExpired | TokenRevoked | InvalidCredentials => 401,
+            Forbidden => 403,
+            NotFound => 404,
+            MethodNotAllowed => 405,
+            Conflict | EmailTaken => 409,
+            PayloadTooLarge => 413,
+            UnsupportedMediaType => 415,
+            RateLimited => 429,
+            StoreUnavailable => 503,
+            Internal => 500,
+        }
+    }
+}
+
+/// The JSON body of every error answer: `{"code": "...", "message": "..."}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The request field the error concerns, so a form can show it beside that field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), field: None }
+    }
+
+    /// A [`ErrorCode::BadRequest`] about one field.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self { code: ErrorCode::BadRequest, message: message.into(), field: Some(field.to_owned()) }
+    }
+}
