@@ -1,7 +1,7 @@
 //! 1:1 calls: signalling between two browser tabs, cluster-wide call state,
 //! and the message that records how each call ended.
 //!
-//! A call's state lives in the [`Leases`] (memory on one node, Redis
+//! A call's state lives in [`Leases`] (memory on one node, Redis
 //! in a cluster), so whichever node a frame arrives at can act on it:
 //!
 //! - `user:<id>` → the call a user is in (ringing or answered): an invite
@@ -13,11 +13,11 @@
 //! - `<call id>:end` → claimed by the first hang-up or drop of an answered call.
 //!
 //! Whoever decides an ending removes the keys, tells both users through the
-//! [`Fanout`] and stores one call message through the [`Writer`] (its client
+//! [`Fanout`] and stores one call message through [`Chat::record`] (its client
 //! id derives from the call id, so it is stored once). The ring timer runs
 //! on the caller's node; a tab that drops is given a grace period to come
 //! back (`call_rejoin`) before its call ends. Websocket connections
-//! (`hub/connection.rs`) hold which call their tab is in and relay signals.
+//! (`session/calls.rs`) hold which call their tab is in and relay signals.
 
 pub mod ice;
 pub mod state;
