@@ -90,6 +90,17 @@ pub struct Cli {
     #[arg(long, env = "NATTER_CALL_GRACE_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120))]
     pub call_grace_secs: u64,
 
+    // Websockets.
+    /// How often the server pings each websocket, in seconds; one that has
+    /// not answered the previous ping by the next is closed.
+    #[arg(long, env = "NATTER_WS_PING_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub ws_ping_secs: u64,
+
+    /// How long a write to a websocket may wait for the client to read, in
+    /// seconds, before the connection is dropped (the client resumes).
+    #[arg(long, env = "NATTER_WS_WRITE_TIMEOUT_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub ws_write_timeout_secs: u64,
+
     /// STUN and TURN servers handed to browsers for calls, comma-separated
     /// `stun:`, `turn:` or `turns:` URLs. None: host candidates only, which
     /// works on one machine and a LAN.
@@ -139,6 +150,8 @@ pub struct Config {
     pub sensitive_policy: SensitivePolicy,
     pub call_ring: std::time::Duration,
     pub call_grace: std::time::Duration,
+    pub ws_ping: std::time::Duration,
+    pub ws_write_timeout: std::time::Duration,
     pub ice_servers: Vec<String>,
     pub turn_secret: Option<Secret>,
     pub media: MediaSettings,
@@ -226,6 +239,8 @@ impl Cli {
             sensitive_policy: self.sensitive_policy,
             call_ring: std::time::Duration::from_secs(self.call_ring_secs),
             call_grace: std::time::Duration::from_secs(self.call_grace_secs),
+            ws_ping: std::time::Duration::from_secs(self.ws_ping_secs),
+            ws_write_timeout: std::time::Duration::from_secs(self.ws_write_timeout_secs),
             ice_servers: self.ice_servers,
             turn_secret,
         })
@@ -262,6 +277,8 @@ impl Config {
             ("sensitive_policy", format!("{:?}", self.sensitive_policy).to_lowercase()),
             ("call_ring", format!("{}s", self.call_ring.as_secs())),
             ("call_grace", format!("{}s", self.call_grace.as_secs())),
+            ("ws_ping", format!("{}s", self.ws_ping.as_secs())),
+            ("ws_write_timeout", format!("{}s", self.ws_write_timeout.as_secs())),
             ("ice_servers", if self.ice_servers.is_empty() { "none (host candidates only)".into() } else { self.ice_servers.join(",") }),
             ("turn_secret", if self.turn_secret.is_some() { "<redacted>".into() } else { "none".into() }),
             ("media_udp", self.media.bind.to_string()),

@@ -1,13 +1,15 @@
 //! A session's chat frames, each a call of [`crate::chat::Chat`], and the
 //! ordered delivery of messages through the session's cursors.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 use axum::extract::ws::Message as WsMessage;
-use futures_util::SinkExt;
 use wire::{
     model::{ConversationId, UserId},
-    protocol::{close, NoticeKind, Position, ServerFrame},
+    protocol::{close, NoticeKind, Position, ServerFrame, WsErrorCode},
 };
 
 use super::{cursor::Step, End, Session};
@@ -42,9 +44,19 @@ impl Session {
         }
     }
 
-    /// The client has each conversation up to its position: sends what follows.
+    /// The client has each conversation up to its position: sends what
+    /// follows. A conversation named twice is caught up once, from the
+    /// lower position.
     pub(super) async fn on_resume(&mut self, positions: Vec<Position>) -> Result<(), End> {
+        if !self.resume_budget.take() {
+            return self.error(WsErrorCode::RateLimited, "resuming too often; slow down", None).await;
+        }
+        let mut lowest: HashMap<ConversationId, u64> = HashMap::new();
         for Position { conversation_id, seq } in positions {
+            let at = lowest.entry(conversation_id).or_insert(seq);
+            *at = (*at).min(seq);
+        }
+        for (conversation_id, seq) in lowest {
             if let Err(e) = self.state.chat.require_member(&conversation_id, &self.user.user_id).await {
                 self.chat_error(e, None).await?;
                 continue;
@@ -118,7 +130,7 @@ impl Session {
             return Ok(());
         }
         let frame = delivery.message_frame().expect("a message event has a message frame");
-        self.socket.feed(WsMessage::Text(frame)).await.map_err(|_| End::Gone)
+        self.feed(WsMessage::Text(frame)).await
     }
 
     /// Sends the stored messages after the cursor, up to `upto`.

@@ -3,7 +3,7 @@
 use axum::extract::ws::Message as WsMessage;
 use wire::protocol::{close, ClientFrame, NoticeKind, ServerFrame, WsErrorCode, MAX_FRAME_BYTES};
 
-use super::{End, Session};
+use super::{End, Session, ACTIVITY_EVERY};
 use crate::{
     chat::Outgoing,
     hub::{Delivery, HubEvent},
@@ -112,11 +112,21 @@ impl Session {
         }
     }
 
+    /// The client says whether the person is using this device: told to the
+    /// presence at once, or at the end of the current [`ACTIVITY_EVERY`].
     async fn on_activity(&mut self, active: bool) -> Result<(), End> {
-        if active != self.active {
-            self.active = active;
-            self.state.presence.change(&self.user.user_id, Change::Activity { active }).await;
+        self.active = active;
+        if active != self.reported_active && tokio::time::Instant::now() >= self.next_activity_report {
+            self.report_activity().await;
         }
         Ok(())
+    }
+
+    /// Tells the presence tracker the client's latest activity.
+    pub(super) async fn report_activity(&mut self) {
+        self.reported_active = self.active;
+        self.next_activity_report = tokio::time::Instant::now() + ACTIVITY_EVERY;
+        let change = Change::Activity { active: self.active };
+        self.state.presence.change(&self.user.user_id, change).await;
     }
 }

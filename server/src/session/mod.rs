@@ -24,8 +24,9 @@ mod rooms;
 
 use std::{
     collections::{HashMap, HashSet},
+    future::Future,
     sync::Arc,
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use axum::{
@@ -69,6 +70,12 @@ const SENDS_PER_SECOND: f64 = 10.0;
 /// few dozen when a call starts or restarts, then hardly any.
 const SIGNAL_BURST: f64 = 100.0;
 const SIGNALS_PER_SECOND: f64 = 20.0;
+/// Resumes a connection may ask for: one when it opens, a few more at most.
+const RESUME_BURST: f64 = 4.0;
+const RESUMES_PER_SECOND: f64 = 0.2;
+/// Activity changes reach the presence at most once per this period: a
+/// client flipping between active and idle cannot flood its watchers.
+const ACTIVITY_EVERY: Duration = Duration::from_secs(2);
 
 /// `GET /ws`: upgrades a signed-in request to the chat connection.
 pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, user: AuthUser) -> Response {
@@ -101,7 +108,10 @@ async fn run(mut socket: WebSocket, state: AppState, user: AuthUser) {
         cursors: Cursors::default(),
         budget: Budget::new(SEND_BURST, SENDS_PER_SECOND),
         signal_budget: Budget::new(SIGNAL_BURST, SIGNALS_PER_SECOND),
+        resume_budget: Budget::new(RESUME_BURST, RESUMES_PER_SECOND),
         active: true,
+        reported_active: true,
+        next_activity_report: tokio::time::Instant::now(),
         typed: HashMap::new(),
         signals,
     };
@@ -111,7 +121,7 @@ async fn run(mut socket: WebSocket, state: AppState, user: AuthUser) {
     if let Some(call) = session.call.take() {
         state.calls.dropped(session.user.user_id.clone(), session.endpoint.clone(), call.call_id);
     }
-    state.presence.change(&session.user.user_id, Change::Closed { active: session.active }).await;
+    state.presence.change(&session.user.user_id, Change::Closed { active: session.reported_active }).await;
 }
 
 /// Why a session ends.
@@ -136,8 +146,12 @@ struct Session {
     cursors: Cursors,
     budget: Budget,
     signal_budget: Budget,
+    resume_budget: Budget,
     /// Whether the client last said the person is using this device.
     active: bool,
+    /// What the presence tracker was last told of it, and when it may be told again.
+    reported_active: bool,
+    next_activity_report: tokio::time::Instant,
     /// When this session last passed on typing in each conversation.
     typed: HashMap<ConversationId, Instant>,
     /// Where the media task sends this session's room frames.
@@ -161,9 +175,13 @@ impl Session {
             result = self.rooms_in_progress().await;
         }
         if result.is_ok() {
-            result = self.socket.flush().await.map_err(|_| End::Gone);
+            result = self.flush().await;
         }
         let mut live = false;
+        let ping_every = self.state.config.ws_ping;
+        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+        // Whether the client has answered the last ping.
+        let mut ponged = true;
         let mut unflushed = 0;
         let mut keep_call = tokio::time::interval(KEEP_EVERY);
         // Ticks pass unheard between calls: no burst of renewals when one starts.
@@ -171,12 +189,24 @@ impl Session {
         while result.is_ok() {
             result = tokio::select! {
                 frame = self.socket.recv() => match frame {
+                    Some(Ok(WsMessage::Pong(_))) => {
+                        ponged = true;
+                        Ok(())
+                    }
                     Some(Ok(frame)) => {
                         live = true;
                         self.on_frame(frame).await
                     }
                     _ => Err(End::Gone),
                 },
+                _ = ping.tick() => match std::mem::replace(&mut ponged, false) {
+                    true => self.feed(WsMessage::Ping(Default::default())).await,
+                    false => Err(End::Close(close::GOING_AWAY, "no answer to pings")),
+                },
+                _ = tokio::time::sleep_until(self.next_activity_report), if self.active != self.reported_active => {
+                    self.report_activity().await;
+                    Ok(())
+                }
                 event = mailbox.recv(), if live => match event {
                     Some(event) => self.on_event(&event).await,
                     None => Err(End::Close(1013, "the connection fell behind; reconnect to catch up")),
@@ -191,20 +221,29 @@ impl Session {
             // busy connection writes many frames per system call.
             unflushed += 1;
             if result.is_ok() && (!live || mailbox.is_empty() || unflushed >= FLUSH_AFTER) {
-                result = self.socket.flush().await.map_err(|_| End::Gone);
+                result = self.flush().await;
                 unflushed = 0;
             }
         }
         if let Err(End::Close(code, reason)) = result {
             tracing::debug!(conn = self.id, code, reason, "closing websocket");
-            let _ = self.socket.send(close_message(code, reason)).await;
+            let _ = in_time(self.state.config.ws_write_timeout, self.socket.send(close_message(code, reason))).await;
         }
     }
 
     /// Queues a frame; the serve loop flushes.
     async fn send(&mut self, frame: &ServerFrame) -> Result<(), End> {
         let text = serde_json::to_string(frame).expect("frames serialize");
-        self.socket.feed(WsMessage::Text(text.into())).await.map_err(|_| End::Gone)
+        self.feed(WsMessage::Text(text.into())).await
+    }
+
+    /// Queues a message; writes to the socket when its buffer is full.
+    async fn feed(&mut self, message: WsMessage) -> Result<(), End> {
+        in_time(self.state.config.ws_write_timeout, self.socket.feed(message)).await
+    }
+
+    async fn flush(&mut self) -> Result<(), End> {
+        in_time(self.state.config.ws_write_timeout, self.socket.flush()).await
     }
 
     async fn error(&mut self, code: WsErrorCode, message: impl Into<String>, client_id: Option<String>) -> Result<(), End> {
@@ -217,6 +256,20 @@ impl Session {
             tracing::warn!(error = %e, "websocket request failed in the store");
         }
         self.error(e.ws_code(), e.ws_message(), client_id).await
+    }
+}
+
+/// A write that must finish within `limit`: a client that stops reading is
+/// dropped (it resumes when it comes back) instead of holding its session
+/// and its mailbox for ever.
+async fn in_time<E>(limit: Duration, write: impl Future<Output = Result<(), E>>) -> Result<(), End> {
+    match tokio::time::timeout(limit, write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(End::Gone),
+        Err(_) => {
+            metrics::counter!("natter_ws_write_timeouts_total").increment(1);
+            Err(End::Gone)
+        }
     }
 }
 
