@@ -4,13 +4,13 @@
 #[macro_use]
 mod support;
 
-use std::{io::Cursor, path::Path};
+use std::io::Cursor;
 
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use reqwest::{header, Method};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use support::{chat::User, TestServer};
+use support::{chat::User, files_under, TestServer};
 use wire::{
     api::{FileInfo, InstantChallenge},
     model::{FileId, MessageKind},
@@ -129,16 +129,6 @@ fn urlencode(s: &str) -> String {
 }
 
 /// Every regular file under `dir`.
-fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return vec![] };
-    entries
-        .flat_map(|e| {
-            let path = e.unwrap().path();
-            if path.is_dir() { files_under(&path) } else { vec![path] }
-        })
-        .collect()
-}
-
 async fn uploads_come_back_byte_for_byte_with_ranges(server: &TestServer) {
     let ann = User::register(server, "ann").await;
     let bytes = noise(300_000, 1);
