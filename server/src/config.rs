@@ -136,6 +136,12 @@ pub struct Cli {
     /// new ones are closed unanswered.
     #[arg(long, env = "NATTER_MAX_CONNECTIONS_PER_IP", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections_per_ip: u64,
+
+    /// File holding a token that `/metrics` then asks for (`Authorization:
+    /// Bearer …`), from any address. Without it `/metrics` answers only
+    /// requests from this machine that came through no proxy.
+    #[arg(long, env = "NATTER_METRICS_TOKEN_FILE")]
+    pub metrics_token_file: Option<PathBuf>,
 }
 
 /// Where the JWT secret came from; the secret itself is never shown.
@@ -174,6 +180,7 @@ pub struct Config {
     /// `None`: derived from the open-file limit at start-up.
     pub max_connections: Option<usize>,
     pub max_connections_per_ip: usize,
+    pub metrics_token: Option<Secret>,
 }
 
 /// A configuration error, reported as one line.
@@ -228,6 +235,8 @@ impl Cli {
             }
         }
         let turn_secret = self.turn_secret_file.as_deref().map(|p| read_secret_file(p, "--turn-secret-file")).transpose()?;
+        let metrics_token =
+            self.metrics_token_file.as_deref().map(|p| read_secret_file(p, "--metrics-token-file")).transpose()?;
         let media = media_config(self.listen, self.media_udp_port, self.media_announce_addr.as_deref())?;
         Ok(Config {
             media,
@@ -254,6 +263,7 @@ impl Cli {
             body_timeout: std::time::Duration::from_secs(self.body_timeout_secs),
             max_connections: self.max_connections.map(|n| n as usize),
             max_connections_per_ip: self.max_connections_per_ip as usize,
+            metrics_token,
         })
     }
 }
@@ -300,6 +310,10 @@ impl Config {
                 self.max_connections.map_or_else(|| "3/4 of the open-file limit".into(), |n| n.to_string()),
             ),
             ("max_connections_per_ip", self.max_connections_per_ip.to_string()),
+            (
+                "metrics",
+                if self.metrics_token.is_some() { "token <redacted>".into() } else { "this machine only".into() },
+            ),
         ]
     }
 }

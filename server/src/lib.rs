@@ -59,6 +59,9 @@ use crate::{
 /// How long a stopping server waits for its websockets to close.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
+/// How often the metrics recorder folds its histograms' samples.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
 fn leptos_options(config: &Config) -> LeptosOptions {
     LeptosOptions::builder()
         .output_name("natter")
@@ -183,6 +186,7 @@ pub async fn run(
         backplane;
     let presence = Arc::new(PresenceTracker::new(registry, store.clone(), fanout.clone()));
     let upkeep = tokio::spawn(presence.clone().upkeep(config.node_ttl / 3, stop_rx.clone()));
+    let metrics_upkeep = tokio::spawn(metrics::upkeep(METRICS_UPKEEP, stop_rx.clone()));
     let writer = Arc::new(Writer::start(store.clone(), fanout.clone()));
     let chat = Arc::new(Chat::new(store.clone(), fanout.clone(), writer, text));
     let calls =
@@ -220,6 +224,7 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let _ = supervisor.await;
     let _ = upkeep.await;
+    let _ = metrics_upkeep.await;
     if let Some(watcher) = word_watcher {
         let _ = watcher.await;
     }

@@ -1,6 +1,7 @@
 //! What an anonymous client on the internet could do to a node, from the
-//! issue "Safe on the internet (1)": slow and idle connections (item 1);
-//! each attack next to a signed-in pair whose messages must still go through. Timeouts are made short by
+//! issue "Safe on the internet (1)": slow and idle connections (item 1) and
+//! the open, growing `/metrics` (item 8); each attack next to a signed-in
+//! pair whose messages must still go through. Timeouts are made short by
 //! flags. On the embedded store: the store plays no part.
 
 #[macro_use]
@@ -12,7 +13,7 @@ use std::{
 };
 
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
 use support::{
     chat::{Client, User},
     files_under, TestServer,
@@ -213,5 +214,53 @@ async fn idle_connections_are_capped_per_address_and_in_total() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(healthz_from(&server, "127.0.0.9").await);
     pair.nothing_lost().await;
+    server.stop().await;
+}
+
+/// Series of the request counter in a `/metrics` text.
+fn request_series(text: &str) -> usize {
+    text.lines().filter(|l| l.starts_with("natter_http_requests_total{")).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_methods_add_no_series_and_metrics_stay_on_this_machine() {
+    let server = TestServer::on_store("embedded").await;
+    let mut pair = Pair::new(&server).await;
+    let _ = server.client.request(Method::from_bytes(b"WARMUP").unwrap(), server.url("/healthz")).send().await.unwrap();
+    let before = request_series(&server.get("/metrics").await.text().await.unwrap());
+    for i in 0..300 {
+        let method = Method::from_bytes(format!("M{i}X").as_bytes()).unwrap();
+        server.client.request(method, server.url("/healthz")).send().await.unwrap();
+    }
+    pair.still_talk().await;
+    let text = server.get("/metrics").await.text().await.unwrap();
+    assert!(text.contains(r#"method="other""#), "{text}");
+    assert!(!text.contains("M17X"), "no made-up method is a label");
+    // The /metrics scrape itself may add its own series; 300 methods add none.
+    assert!(request_series(&text) <= before + 2, "{before} series, then {}", request_series(&text));
+
+    // Forwarded to it by a proxy, /metrics says no (only this machine, unproxied).
+    let resp = server.client.get(server.url("/metrics")).header("X-Forwarded-For", "203.0.113.9").send().await.unwrap();
+    assert_eq!(resp.status(), 403);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "forbidden");
+    pair.nothing_lost().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_token_metrics_answers_only_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("metrics-token");
+    std::fs::write(&token_file, "scrape-me-0123456789\n").unwrap();
+    let server = TestServer::on_store_with("embedded", &["--metrics-token-file", token_file.to_str().unwrap()]).await;
+    let resp = server.get("/metrics").await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(resp.json::<Value>().await.unwrap()["code"], "unauthorized");
+    let resp = server.client.get(server.url("/metrics")).bearer_auth("wrong").send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = server.client.get(server.url("/metrics")).bearer_auth("scrape-me-0123456789").send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains("natter_http_requests_total"));
     server.stop().await;
 }
