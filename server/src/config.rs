@@ -121,6 +121,38 @@ pub struct Cli {
     /// is a wildcard, this machine's address on its default route.
     #[arg(long, env = "NATTER_MEDIA_ANNOUNCE_ADDR")]
     pub media_announce_addr: Option<String>,
+
+    // Connections.
+    /// Seconds a client has to send a request head whole, from the moment
+    /// its connection opens or its last answer ends (slow clients are cut off).
+    #[arg(long, env = "NATTER_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub header_timeout_secs: u64,
+
+    /// Seconds an HTTP connection may move no byte either way before it is
+    /// closed (a websocket, once upgraded, is its session's business).
+    #[arg(long, env = "NATTER_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout_secs: u64,
+
+    /// Seconds an API request's body may pause between two pieces before the
+    /// request fails (an upload may take longer as a whole).
+    #[arg(long, env = "NATTER_BODY_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout_secs: u64,
+
+    /// Connections open at once, in total; beyond, new ones are closed
+    /// unanswered. Default: three quarters of the open-file limit.
+    #[arg(long, env = "NATTER_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+
+    /// Connections open at once from one IPv4 address or IPv6 /64; beyond,
+    /// new ones are closed unanswered.
+    #[arg(long, env = "NATTER_MAX_CONNECTIONS_PER_IP", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections_per_ip: u64,
+
+    /// File holding a token that `/metrics` then asks for (`Authorization:
+    /// Bearer …`), from any address. Without it `/metrics` answers only
+    /// requests from this machine that came through no proxy.
+    #[arg(long, env = "NATTER_METRICS_TOKEN_FILE")]
+    pub metrics_token_file: Option<PathBuf>,
 }
 
 /// Where the JWT secret came from; the secret itself is never shown.
@@ -155,6 +187,13 @@ pub struct Config {
     pub ice_servers: Vec<String>,
     pub turn_secret: Option<Secret>,
     pub media: MediaSettings,
+    pub header_timeout: std::time::Duration,
+    pub idle_timeout: std::time::Duration,
+    pub body_timeout: std::time::Duration,
+    /// `None`: derived from the open-file limit at start-up.
+    pub max_connections: Option<usize>,
+    pub max_connections_per_ip: usize,
+    pub metrics_token: Option<Secret>,
 }
 
 /// A configuration error, reported as one line.
@@ -208,18 +247,9 @@ impl Cli {
                 return Err(ConfigError(format!("invalid --ice-servers entry {url:?}: use stun:, stuns:, turn: or turns: URLs")));
             }
         }
-        let turn_secret = match &self.turn_secret_file {
-            Some(path) => {
-                let secret = std::fs::read_to_string(path)
-                    .map_err(|e| ConfigError(format!("cannot read --turn-secret-file {}: {e}", path.display())))?;
-                let secret = secret.trim();
-                if secret.is_empty() {
-                    return Err(ConfigError(format!("--turn-secret-file {} is empty", path.display())));
-                }
-                Some(Secret::new(secret.as_bytes().to_vec()))
-            }
-            None => None,
-        };
+        let turn_secret = self.turn_secret_file.as_deref().map(|p| read_secret_file(p, "--turn-secret-file")).transpose()?;
+        let metrics_token =
+            self.metrics_token_file.as_deref().map(|p| read_secret_file(p, "--metrics-token-file")).transpose()?;
         let media = media_config(self.listen, self.media_udp_port, self.media_announce_addr.as_deref())?;
         Ok(Config {
             media,
@@ -243,6 +273,12 @@ impl Cli {
             ws_write_timeout: std::time::Duration::from_secs(self.ws_write_timeout_secs),
             ice_servers: self.ice_servers,
             turn_secret,
+            header_timeout: std::time::Duration::from_secs(self.header_timeout_secs),
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_secs),
+            body_timeout: std::time::Duration::from_secs(self.body_timeout_secs),
+            max_connections: self.max_connections.map(|n| n as usize),
+            max_connections_per_ip: self.max_connections_per_ip as usize,
+            metrics_token,
         })
     }
 }
@@ -283,6 +319,18 @@ impl Config {
             ("turn_secret", if self.turn_secret.is_some() { "<redacted>".into() } else { "none".into() }),
             ("media_udp", self.media.bind.to_string()),
             ("media_announce", self.media.announce.to_string()),
+            ("header_timeout", format!("{}s", self.header_timeout.as_secs())),
+            ("idle_timeout", format!("{}s", self.idle_timeout.as_secs())),
+            ("body_timeout", format!("{}s", self.body_timeout.as_secs())),
+            (
+                "max_connections",
+                self.max_connections.map_or_else(|| "3/4 of the open-file limit".into(), |n| n.to_string()),
+            ),
+            ("max_connections_per_ip", self.max_connections_per_ip.to_string()),
+            (
+                "metrics",
+                if self.metrics_token.is_some() { "token <redacted>".into() } else { "this machine only".into() },
+            ),
         ]
     }
 }
@@ -306,6 +354,16 @@ fn media_config(listen: SocketAddr, port: u16, announce: Option<&str>) -> Result
         return Err(ConfigError("invalid --media-announce-addr: browsers cannot send to a wildcard address".into()));
     }
     Ok(MediaSettings { bind: SocketAddr::new(listen.ip(), port), announce })
+}
+
+/// A secret kept in a file, surrounding whitespace trimmed; `flag` names it in errors.
+fn read_secret_file(path: &Path, flag: &str) -> Result<Secret, ConfigError> {
+    let secret = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("cannot read {flag} {}: {e}", path.display())))?;
+    let secret = secret.trim();
+    if secret.is_empty() {
+        return Err(ConfigError(format!("{flag} {} is empty", path.display())));
+    }
+    Ok(Secret::new(secret.as_bytes().to_vec()))
 }
 
 fn first_line(s: &str) -> String {

@@ -23,6 +23,7 @@ pub mod presence;
 pub mod ratelimit;
 pub mod redis_conn;
 pub mod secret;
+pub mod serve;
 pub mod session;
 pub mod sfu;
 pub mod state;
@@ -30,15 +31,15 @@ pub mod store;
 pub mod telemetry;
 pub mod text;
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use app::{shell, App};
-use axum::{middleware, routing::get, serve::ListenerExt, Router};
+use axum::{middleware, routing::get, Router};
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::{net::TcpListener, sync::watch};
 use tokio_util::task::TaskTracker;
-use tower_http::trace::TraceLayer;
+use tower_http::{timeout::RequestBodyTimeoutLayer, trace::TraceLayer};
 use wire::endpoint;
 
 pub use crate::state::AppState;
@@ -58,6 +59,9 @@ use crate::{
 /// How long a stopping server waits for its websockets to close.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
+/// How often the metrics recorder folds its histograms' samples.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
 fn leptos_options(config: &Config) -> LeptosOptions {
     LeptosOptions::builder()
         .output_name("natter")
@@ -74,7 +78,9 @@ pub fn router(state: AppState) -> Router {
         .route(endpoint::HEALTHZ, get(ops::healthz))
         .route(endpoint::READYZ, get(ops::readyz))
         .route(endpoint::METRICS, get(ops::metrics))
-        .nest(endpoint::API, api::router(state.clone()))
+        // A body pausing longer fails its request (not on the websocket,
+        // whose upgrade has no body and whose session lives long).
+        .nest(endpoint::API, api::router(state.clone()).layer(RequestBodyTimeoutLayer::new(state.config.body_timeout)))
         .route(endpoint::AVATAR_ROUTE, get(api::avatar_file))
         .route(
             wire::protocol::WS_PATH,
@@ -120,6 +126,18 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     metrics::handle();
+    let open_files = serve::raise_open_file_limit();
+    let limits = serve::Limits {
+        header_timeout: config.header_timeout,
+        idle_timeout: config.idle_timeout,
+        max_connections: config.max_connections.unwrap_or_else(|| serve::default_max_connections(open_files)),
+        max_connections_per_ip: config.max_connections_per_ip,
+    };
+    tracing::info!(
+        open_file_limit = open_files.map_or_else(|| "unknown".into(), |n| n.to_string()),
+        max_connections = limits.max_connections,
+        "connections capped"
+    );
     let store = store::open(config.mongodb.as_ref(), &config.data_dir).await?;
     let health = StoreHealth::default();
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -168,6 +186,7 @@ pub async fn run(
         backplane;
     let presence = Arc::new(PresenceTracker::new(registry, store.clone(), fanout.clone()));
     let upkeep = tokio::spawn(presence.clone().upkeep(config.node_ttl / 3, stop_rx.clone()));
+    let metrics_upkeep = tokio::spawn(metrics::upkeep(METRICS_UPKEEP, stop_rx.clone()));
     let writer = Arc::new(Writer::start(store.clone(), fanout.clone()));
     let chat = Arc::new(Chat::new(store.clone(), fanout.clone(), writer, text));
     let calls =
@@ -192,26 +211,20 @@ pub async fn run(
         challenges: Arc::default(),
         sessions: sessions.clone(),
     };
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    // Chat frames are small and each should leave at once: without this,
-    // Nagle's algorithm held them for the peer's delayed ACK (~40 ms).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
+    let app = router(state);
     let closing_hub = hub.clone();
     let shutdown = async move {
         shutdown.await;
         closing_hub.close_all();
     };
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let served = serve::serve(listener, app, limits, shutdown).await;
     // Every session holds a token of the tracker until it ends.
     sessions.close();
     let _ = tokio::time::timeout(CLOSE_GRACE, sessions.wait()).await;
     let _ = stop_tx.send(true);
     let _ = supervisor.await;
     let _ = upkeep.await;
+    let _ = metrics_upkeep.await;
     if let Some(watcher) = word_watcher {
         let _ = watcher.await;
     }

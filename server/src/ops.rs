@@ -1,10 +1,17 @@
 //! Operational endpoints: `/healthz` (the process answers), `/readyz` (the
 //! store answers too) and `/metrics` (Prometheus text).
 
-use axum::{extract::State, http::StatusCode, response::IntoResponse, Json};
-use wire::protocol::{Readiness, PROTOCOL_VERSION};
+use std::net::SocketAddr;
 
-use crate::{state::AppState, store::health::StoreStatus};
+use axum::{
+    extract::{ConnectInfo, State},
+    http::{header, HeaderMap, StatusCode},
+    response::IntoResponse,
+    Json,
+};
+use wire::protocol::{ErrorCode, Readiness, PROTOCOL_VERSION};
+
+use crate::{error::HttpError, state::AppState, store::health::StoreStatus};
 
 pub async fn healthz() -> &'static str {
     "ok"
@@ -27,9 +34,39 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     (code, Json(body))
 }
 
-pub async fn metrics() -> impl IntoResponse {
-    (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        crate::metrics::handle().render(),
-    )
+/// `/metrics`: with `--metrics-token-file`, to requests bearing the token;
+/// without, only to requests from this machine that no proxy forwarded (a
+/// reverse proxy on this machine would otherwise hand it to anyone).
+pub async fn metrics(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, HttpError> {
+    match &state.config.metrics_token {
+        Some(token) => {
+            let offered = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or_default();
+            if !same_bytes(offered.trim().as_bytes(), token.bytes()) {
+                return Err(HttpError::new(ErrorCode::Unauthorized, "/metrics needs its token: Authorization: Bearer …"));
+            }
+        }
+        None => {
+            let forwarded = ["forwarded", "x-forwarded-for", "x-real-ip"].iter().any(|h| headers.contains_key(*h));
+            if !peer.ip().is_loopback() || forwarded {
+                return Err(HttpError::new(
+                    ErrorCode::Forbidden,
+                    "/metrics answers only this machine; set --metrics-token-file to scrape it from elsewhere",
+                ));
+            }
+        }
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::handle().render()))
+}
+
+/// Compares in time independent of where the bytes first differ.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -4,13 +4,13 @@
 #[macro_use]
 mod support;
 
-use std::{io::Cursor, path::Path};
+use std::io::Cursor;
 
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use reqwest::{header, Method};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use support::{chat::User, TestServer};
+use support::{chat::User, files_under, TestServer};
 use wire::{
     api::{FileInfo, InstantChallenge},
     model::{FileId, MessageKind},
@@ -129,16 +129,6 @@ fn urlencode(s: &str) -> String {
 }
 
 /// Every regular file under `dir`.
-fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return vec![] };
-    entries
-        .flat_map(|e| {
-            let path = e.unwrap().path();
-            if path.is_dir() { files_under(&path) } else { vec![path] }
-        })
-        .collect()
-}
-
 async fn uploads_come_back_byte_for_byte_with_ranges(server: &TestServer) {
     let ann = User::register(server, "ann").await;
     let bytes = noise(300_000, 1);
@@ -339,6 +329,48 @@ async fn instant_uploads_need_proof_of_possession(server: &TestServer) {
     assert_eq!(status, 404);
 }
 
+/// Issue "Safe on the internet (1)", item 9: one user re-claiming their own
+/// file more often than the node's whole table holds (10,000) used to fill
+/// it and turn instant upload off for everyone.
+async fn one_user_reclaiming_in_a_loop_leaves_instant_upload_to_the_others(server: &TestServer) {
+    let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
+    let bytes = noise(20_000, 5);
+    let original = ann.upload("mine.bin", "file", &bytes).await;
+    let claim = json!({ "sha256": sha256(&bytes), "size": bytes.len(), "name": "again.bin" });
+    let started = std::time::Instant::now();
+    let mut first = None;
+    let mut last = None;
+    for _ in 0..10_001 {
+        let (status, body) = ann.call(Method::POST, "/api/files/instant", Some(claim.clone())).await;
+        assert_eq!(status, 200, "ann's own claims are never refused: her oldest make way ({body})");
+        let challenge: InstantChallenge = serde_json::from_value(body).unwrap();
+        first.get_or_insert(challenge.clone());
+        last = Some(challenge);
+    }
+    eprintln!("10,001 claims in {:?}", started.elapsed());
+
+    // Bob is still served, within a normal request's time, and gets his file.
+    let asked = std::time::Instant::now();
+    let (status, body) = bob.call(Method::POST, "/api/files/instant", Some(claim.clone())).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(asked.elapsed() < std::time::Duration::from_secs(2), "bob waited {:?}", asked.elapsed());
+    let challenge: InstantChallenge = serde_json::from_value(body).unwrap();
+    let path = format!("/api/files/instant/{}", challenge.challenge_id);
+    assert_eq!(bob.call(Method::POST, &path, Some(json!({ "proof": proof(&challenge, &bytes) }))).await.0, 201);
+
+    // Ann's newest challenge still answers; her oldest made way.
+    let (first, last) = (first.unwrap(), last.unwrap());
+    let path = format!("/api/files/instant/{}", first.challenge_id);
+    let (status, _) = ann.call(Method::POST, &path, Some(json!({ "proof": proof(&first, &bytes) }))).await;
+    assert_eq!(status, 404);
+    let path = format!("/api/files/instant/{}", last.challenge_id);
+    assert_eq!(ann.call(Method::POST, &path, Some(json!({ "proof": proof(&last, &bytes) }))).await.0, 201);
+
+    // Nothing stored was lost: the original still comes back whole.
+    assert_eq!(ann.download(&format!("/api/files/{}", original.id), None).await.bytes().await.unwrap(), bytes);
+    assert_eq!(files_under(&server.data_dir().join("files")).len(), 1);
+}
+
 fn proof(challenge: &InstantChallenge, bytes: &[u8]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(challenge.nonce.as_bytes());
@@ -408,6 +440,13 @@ async fn attachment_messages_travel_over_the_websocket(server: &TestServer) {
 
 mod limits {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn instant_upload_claims_are_capped_per_user() {
+        let server = TestServer::on_store("embedded").await;
+        one_user_reclaiming_in_a_loop_leaves_instant_upload_to_the_others(&server).await;
+        server.stop().await;
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn bad_uploads_on_the_embedded_store() {

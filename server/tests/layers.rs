@@ -20,6 +20,7 @@ const LAYERS: &[&[&str]] = &[
     &["config"],
     &["state"],
     &["api", "ops", "session"],
+    &["serve"],
 ];
 
 type Graph = BTreeMap<String, BTreeMap<String, BTreeSet<String>>>;

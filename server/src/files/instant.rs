@@ -25,8 +25,13 @@ use super::hex;
 use crate::{clock::now_millis, store::files::BlobRecord};
 
 pub const CHALLENGE_TTL: Duration = Duration::from_secs(120);
-/// Open challenges one node keeps at most; beyond, claims are refused for a while.
+/// Open challenges one node keeps at most, for all users: a backstop, since
+/// [`MAX_OPEN_PER_USER`] bounds each user.
 const MAX_OPEN: usize = 10_000;
+/// Open challenges one user holds at most; a new claim beyond retires that
+/// user's oldest, so a user re-claiming (their own files, in a loop) only
+/// ever holds this many and never fills the table for the others.
+pub const MAX_OPEN_PER_USER: usize = 20;
 /// Ranges per challenge, and the longest one.
 const RANGES: usize = 3;
 const RANGE_BYTES: u64 = 4096;
@@ -49,11 +54,21 @@ pub struct Challenges {
 }
 
 impl Challenges {
-    /// Opens a challenge for `user`'s claim to hold `blob`; `None` when too many are open.
+    /// Opens a challenge for `user`'s claim to hold `blob`, retiring that
+    /// user's oldest beyond [`MAX_OPEN_PER_USER`]; `None` when the node holds
+    /// [`MAX_OPEN`] challenges.
     pub fn issue(&self, user: UserId, blob: BlobRecord, name: String, kind: MessageKind) -> Option<InstantChallenge> {
         let now = Instant::now();
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         open.retain(|_, c| c.expires > now);
+        let mut own: Vec<(Instant, String)> =
+            open.iter().filter(|(_, c)| c.user == user).map(|(id, c)| (c.expires, id.clone())).collect();
+        if own.len() >= MAX_OPEN_PER_USER {
+            own.sort_unstable();
+            for (_, id) in &own[..=own.len() - MAX_OPEN_PER_USER] {
+                open.remove(id);
+            }
+        }
         if open.len() >= MAX_OPEN {
             return None;
         }
@@ -160,6 +175,21 @@ mod tests {
         assert!(challenges.take(&c.challenge_id, &bob).is_none(), "not bob's");
         assert!(challenges.take(&c.challenge_id, &ann).is_some());
         assert!(challenges.take(&c.challenge_id, &ann).is_none(), "used up");
+    }
+
+    #[test]
+    fn a_user_holds_at_most_their_share_and_loses_their_oldest_first() {
+        let challenges = Challenges::default();
+        let (ann, bob) = (UserId::from("ann"), UserId::from("bob"));
+        let claim = |who: &UserId| challenges.issue(who.clone(), blob(5), "a.txt".into(), MessageKind::File).unwrap();
+        let first = claim(&ann);
+        let ids: Vec<_> = (0..MAX_OPEN * 2).map(|_| claim(&ann).challenge_id).collect();
+        let theirs = challenges.open.lock().unwrap().values().filter(|c| c.user == ann).count();
+        assert_eq!(theirs, MAX_OPEN_PER_USER);
+        assert!(challenges.take(&first.challenge_id, &ann).is_none(), "the oldest went first");
+        assert!(challenges.take(ids.last().unwrap(), &ann).is_some(), "the newest is kept");
+        let c = claim(&bob);
+        assert!(challenges.take(&c.challenge_id, &bob).is_some(), "others are still served");
     }
 
     #[tokio::test]

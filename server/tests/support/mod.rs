@@ -169,6 +169,17 @@ impl SwitchProxy {
     }
 }
 
+/// Every file under `dir`, at any depth (none if `dir` is missing).
+pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return vec![] };
+    entries
+        .flat_map(|e| {
+            let path = e.unwrap().path();
+            if path.is_dir() { files_under(&path) } else { vec![path] }
+        })
+        .collect()
+}
+
 /// The address of the MongoDB (FerretDB) server the test run provides.
 pub fn mongodb_addr() -> SocketAddr {
     let uri = std::env::var("NATTER_TEST_MONGODB_URI")
