@@ -41,8 +41,8 @@ use crate::error::HttpError;
 
 /// Widest and tallest image the decoders accept.
 const MAX_SIDE: u32 = 8192;
-/// Most pixels an upload may have; phone photos stay below it.
-const MAX_PIXELS: u64 = 40_000_000;
+/// Most pixels an avatar upload may have; phone photos stay below it.
+pub const MAX_PIXELS: u64 = 40_000_000;
 /// Most bytes a decoder may allocate, decoded image included.
 const MAX_ALLOC: u64 = 128 * 1024 * 1024;
 const FILTER: FilterType = FilterType::Lanczos3;
@@ -93,7 +93,7 @@ pub fn process(bytes: &[u8], max_bytes: usize) -> Result<Processed, AvatarError>
     if bytes.len() > max_bytes {
         return Err(AvatarError::TooLarge { max: max_bytes });
     }
-    let (image, orientation) = decode(bytes)?;
+    let (image, orientation) = decode(bytes, MAX_PIXELS)?;
     let images = resize(image.into_rgba8(), orientation)
         .into_iter()
         .map(|(size, image)| Ok((size, encode_webp(&image)?)))
@@ -102,9 +102,10 @@ pub fn process(bytes: &[u8], max_bytes: usize) -> Result<Processed, AvatarError>
     Ok(Processed { version, images })
 }
 
-/// Decodes a PNG, JPEG, WebP or GIF (its first frame), refusing oversized
-/// images from their header, before pixels are decoded.
-pub(crate) fn decode(bytes: &[u8]) -> Result<(DynamicImage, Orientation), AvatarError> {
+/// Decodes a PNG, JPEG, WebP or GIF (its first frame), refusing images of
+/// more than `max_pixels` (or [`MAX_PIXELS`]) from their header, before
+/// pixels are decoded.
+pub(crate) fn decode(bytes: &[u8], max_pixels: u64) -> Result<(DynamicImage, Orientation), AvatarError> {
     let mut reader =
         ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| AvatarError::Corrupt(e.to_string()))?;
     match reader.format() {
@@ -123,7 +124,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(DynamicImage, Orientation), Avatar
     if width == 0 || height == 0 {
         return Err(AvatarError::Corrupt("the image has no pixels".to_owned()));
     }
-    if u64::from(width) * u64::from(height) > MAX_PIXELS || decoder.total_bytes() > MAX_ALLOC {
+    if u64::from(width) * u64::from(height) > max_pixels.min(MAX_PIXELS) || decoder.total_bytes() > MAX_ALLOC {
         return Err(AvatarError::TooManyPixels);
     }
     // A broken EXIF block is no reason to refuse an image.

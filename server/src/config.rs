@@ -67,6 +67,26 @@ pub struct Cli {
     #[arg(long, env = "NATTER_MAX_AVATAR_MIB", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub max_avatar_mib: u64,
 
+    /// Images decoded at once (avatars and message images together); 0: one
+    /// per CPU core.
+    #[arg(long, env = "NATTER_IMAGE_DECODES", default_value_t = 0)]
+    pub image_decodes: u64,
+
+    /// Uploads waiting for a decode slot; beyond, an image upload is answered
+    /// 429 `rate_limited` with `Retry-After`.
+    #[arg(long, env = "NATTER_IMAGE_DECODE_QUEUE", default_value_t = 16)]
+    pub image_decode_queue: u64,
+
+    /// Largest message image, in megapixels, that gets a thumbnail and a copy
+    /// without metadata; larger ones are stored as plain files.
+    #[arg(long, env = "NATTER_MAX_IMAGE_MEGAPIXELS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=40))]
+    pub max_image_megapixels: u64,
+
+    /// Uploads (files and avatars) one user may start a minute on this node,
+    /// in bursts of as many; beyond, 429 `rate_limited` with `Retry-After`.
+    #[arg(long, env = "NATTER_UPLOADS_PER_MINUTE", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub uploads_per_minute: u64,
+
     /// Log output format.
     #[arg(long, env = "NATTER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -177,6 +197,7 @@ pub struct Config {
     pub jwt_secret_source: SecretSource,
     pub max_upload_bytes: u64,
     pub max_avatar_bytes: u64,
+    pub images: ImageSettings,
     pub log_format: LogFormat,
     pub sensitive_words: Option<PathBuf>,
     pub sensitive_policy: SensitivePolicy,
@@ -194,6 +215,18 @@ pub struct Config {
     pub max_connections: Option<usize>,
     pub max_connections_per_ip: usize,
     pub metrics_token: Option<Secret>,
+}
+
+/// Bounds on the work and memory images cost.
+#[derive(Debug, Clone, Copy)]
+pub struct ImageSettings {
+    /// Decodes running at once.
+    pub decodes: usize,
+    /// Decodes waiting for one of those.
+    pub queue: usize,
+    /// Most pixels of a message image that is decoded.
+    pub max_pixels: u64,
+    pub uploads_per_minute: u32,
 }
 
 /// A configuration error, reported as one line.
@@ -264,6 +297,15 @@ impl Cli {
             jwt_secret_source,
             max_upload_bytes: self.max_upload_mib * MIB,
             max_avatar_bytes: self.max_avatar_mib * MIB,
+            images: ImageSettings {
+                decodes: match self.image_decodes {
+                    0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                    n => n as usize,
+                },
+                queue: self.image_decode_queue as usize,
+                max_pixels: self.max_image_megapixels * 1_000_000,
+                uploads_per_minute: self.uploads_per_minute as u32,
+            },
             log_format: self.log_format,
             sensitive_words: self.sensitive_words,
             sensitive_policy: self.sensitive_policy,
@@ -308,6 +350,9 @@ impl Config {
             ("jwt_secret", secret),
             ("max_upload_bytes", self.max_upload_bytes.to_string()),
             ("max_avatar_bytes", self.max_avatar_bytes.to_string()),
+            ("image_decodes", format!("{} (queue {})", self.images.decodes, self.images.queue)),
+            ("max_image_pixels", self.images.max_pixels.to_string()),
+            ("uploads_per_minute", self.images.uploads_per_minute.to_string()),
             ("log_format", format!("{:?}", self.log_format).to_lowercase()),
             ("sensitive_words", self.sensitive_words.as_ref().map_or_else(|| "none".into(), |p| p.display().to_string())),
             ("sensitive_policy", format!("{:?}", self.sensitive_policy).to_lowercase()),

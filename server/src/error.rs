@@ -24,8 +24,13 @@ impl HttpError {
     }
 
     pub fn rate_limited(wait: Duration) -> Self {
-        let mut e = HttpError::new(ErrorCode::RateLimited, "too many attempts; try again later");
-        e.retry_after_secs = Some(wait.as_secs().max(1));
+        HttpError::rate_limited_for("too many attempts; try again later", wait)
+    }
+
+    /// `rate_limited`, saying why.
+    pub fn rate_limited_for(message: impl Into<String>, wait: Duration) -> Self {
+        let mut e = HttpError::new(ErrorCode::RateLimited, message);
+        e.retry_after_secs = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
         e
     }
 

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod files;
+pub mod gate;
 pub mod hub;
 pub mod lease;
 pub mod metrics;
@@ -195,6 +196,7 @@ pub async fn run(
     let cluster = sfu::Cluster { hosts: sfu::hosts::RoomHosts::new(room_registry, me), relay, inbox: relayed };
     let sfu = Arc::new(sfu::Sfu::start(config.media, fanout.clone(), chat.clone(), cluster));
     let sessions = TaskTracker::new();
+    let images = config.images;
     let state = AppState {
         leptos: leptos_options(&config),
         auth: Arc::new(Authenticator { secret: config.jwt_secret.clone(), store: store.clone() }),
@@ -205,6 +207,8 @@ pub async fn run(
         store,
         health,
         auth_limits: Arc::new(ratelimit::AuthLimits::new(shared_counts)),
+        decodes: Arc::new(gate::Gate::new(images.decodes, images.queue)),
+        upload_budgets: Arc::new(ratelimit::UploadBudgets::new(images.uploads_per_minute)),
         hub: hub.clone(),
         fanout,
         presence,

@@ -15,7 +15,8 @@ use crate::{
     files,
     hub::{Fanout, Hub},
     presence::PresenceTracker,
-    ratelimit::AuthLimits,
+    gate::Gate,
+    ratelimit::{AuthLimits, UploadBudgets},
     sfu::Sfu,
     store::{health::StoreHealth, DynStore},
 };
@@ -29,6 +30,10 @@ pub struct AppState {
     /// Checks the token of every `/api` request and websocket.
     pub auth: Arc<Authenticator>,
     pub auth_limits: Arc<AuthLimits>,
+    /// Image decodes running and waiting (avatars and message images).
+    pub decodes: Arc<Gate>,
+    /// Uploads each user may start on this node.
+    pub upload_budgets: Arc<UploadBudgets>,
     /// The chat domain: membership, messages, conversations.
     pub chat: Arc<Chat>,
     /// This node's websocket connections.

@@ -20,7 +20,7 @@ use crate::{
     clock::now_millis,
     auth::AuthUser,
     error::HttpError,
-    files::{self, image_parts, instant::Challenge, serve, sniff, ReceiveError},
+    files::{self, image_parts, instant::Challenge, serve, sniff, NoParts, ReceiveError},
     store::{
         files::{BlobRecord, FileRecord},
         new_id,
@@ -54,6 +54,7 @@ pub async fn upload(
         Some(v) => Some(sha256_param(v.to_str().unwrap_or_default())?),
         None => None,
     };
+    upload_budget(&state, &me.user_id)?;
     let max = state.config.max_upload_bytes;
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max) {
@@ -84,11 +85,30 @@ pub async fn upload(
     }
     let image = match mime.starts_with("image/") {
         true => {
+            // The bytes are read only once a decode slot is held: waiting
+            // uploads hold nothing but their temporary file.
+            let slot = decode_slot(&state).await?;
             let bytes = disk.read_received(&received).await.map_err(io_failure)?;
-            let sniffed = mime.clone();
-            tokio::task::spawn_blocking(move || image_parts(&bytes, &sniffed))
-                .await
-                .map_err(|e| HttpError::new(ErrorCode::Internal, format!("image task failed: {e}")))?
+            let (sniffed, max_pixels) = (mime.clone(), state.config.images.max_pixels);
+            let parts = tokio::task::spawn_blocking(move || {
+                let _slot = slot;
+                image_parts(&bytes, &sniffed, max_pixels)
+            })
+            .await
+            .map_err(|e| HttpError::new(ErrorCode::Internal, format!("image task failed: {e}")))?;
+            match parts {
+                Ok(parts) => Some(parts),
+                Err(NoParts::TooManyPixels) if kind == MessageKind::Image => {
+                    return Err(HttpError::new(
+                        ErrorCode::UnsupportedMediaType,
+                        format!(
+                            "an image message may have at most {} megapixels; send this one as a file; nothing was stored",
+                            max_pixels / 1_000_000
+                        ),
+                    ))
+                }
+                Err(_) => None,
+            }
         }
         false => None,
     };
@@ -207,6 +227,27 @@ fn fits(kind: MessageKind, mime: &str, thumbnail: bool) -> Result<(), HttpError>
         HttpError::new(ErrorCode::UnsupportedMediaType, format!("{why} (this is {mime}); nothing was stored"))
     })
 }
+
+/// Spends one of the user's uploads, before the body is read; when none is
+/// left, 429 `rate_limited` (the body stays unread, so the connection closes).
+pub(super) fn upload_budget(state: &AppState, user: &UserId) -> Result<(), HttpError> {
+    state.upload_budgets.take(&user.0).map_err(|wait| {
+        HttpError::rate_limited_for("too many uploads; try again later", wait).closing()
+    })
+}
+
+/// A slot to decode an image in: held until dropped (move it into the
+/// blocking task). When the slots and their queue are taken, 429
+/// `rate_limited`: the client tries again, rather than its image silently
+/// arriving as a plain file.
+pub(super) async fn decode_slot(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, HttpError> {
+    state.decodes.enter().await.map_err(|_| {
+        HttpError::rate_limited_for("the server is busy decoding images; try again shortly", DECODE_RETRY)
+    })
+}
+
+/// Retry-After of an upload turned away because decodes are all taken.
+const DECODE_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A hex SHA-256 from the client, lower-cased.
 fn sha256_param(s: &str) -> Result<String, HttpError> {

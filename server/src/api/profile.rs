@@ -43,12 +43,17 @@ pub async fn update(
 /// Takes the image as the raw request body, whatever its declared type: the
 /// bytes decide what it is.
 pub async fn upload_avatar(State(state): State<AppState>, me: AuthUser, body: Body) -> Result<Json<Me>, HttpError> {
+    super::files::upload_budget(&state, &me.user_id)?;
     let max = state.config.max_avatar_bytes as usize;
     // One byte more than allowed is enough to know it is too large.
     let bytes = to_bytes(body, max + 1).await.map_err(|_| {
         HttpError::new(ErrorCode::PayloadTooLarge, format!("an avatar may be at most {} MiB", max >> 20))
     })?;
-    let processed = tokio::task::spawn_blocking(move || avatar::process(&bytes, max))
+    let slot = super::files::decode_slot(&state).await?;
+    let processed = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        avatar::process(&bytes, max)
+    })
         .await
         .map_err(|e| HttpError::new(ErrorCode::Internal, format!("avatar task failed: {e}")))??;
     let dir = state.avatars_dir();

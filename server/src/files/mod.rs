@@ -27,7 +27,7 @@ use std::{
 };
 
 use futures_util::{Stream, StreamExt};
-use image::{codecs::jpeg::JpegEncoder, DynamicImage, ImageFormat};
+use image::{codecs::jpeg::JpegEncoder, ImageFormat};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use wire::{
@@ -219,36 +219,59 @@ async fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Decodes an image (with the avatar decoder's limits against bombs), and
-/// makes its thumbnail and a copy without metadata. `None` when it is not an
-/// image the server can decode. CPU-bound: run it with `spawn_blocking`.
-pub fn image_parts(bytes: &[u8], mime: &str) -> Option<ImageParts> {
+/// Why an image got no thumbnail and is kept as a plain file.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NoParts {
+    /// More pixels than the server decodes for a message.
+    TooManyPixels,
+    /// Not an image the server can decode.
+    Undecodable,
+}
+
+/// Decodes an image of at most `max_pixels` (with the avatar decoder's
+/// limits against bombs), and makes its thumbnail and a copy without
+/// metadata. CPU-bound: run it with `spawn_blocking`, holding a slot of the
+/// decode gate. The decoded pixels are the only full-size copy made.
+pub fn image_parts(bytes: &[u8], mime: &str, max_pixels: u64) -> Result<ImageParts, NoParts> {
     let format = match mime {
         "image/png" => ImageFormat::Png,
         "image/jpeg" => ImageFormat::Jpeg,
         "image/webp" => ImageFormat::WebP,
         "image/gif" => ImageFormat::Gif,
-        _ => return None,
+        _ => return Err(NoParts::Undecodable),
     };
-    let (mut image, orientation) = avatar::decode(bytes).ok()?;
+    let (mut image, orientation) = avatar::decode(bytes, max_pixels).map_err(|e| match e {
+        avatar::AvatarError::TooManyPixels => NoParts::TooManyPixels,
+        _ => NoParts::Undecodable,
+    })?;
     image.apply_orientation(orientation);
-    let thumbnail = avatar::encode_webp(&image.thumbnail(THUMBNAIL_SIDE, THUMBNAIL_SIDE).into_rgba8()).ok()?;
+    let undecodable = |_| NoParts::Undecodable;
+    let thumbnail =
+        avatar::encode_webp(&image.thumbnail(THUMBNAIL_SIDE, THUMBNAIL_SIDE).into_rgba8()).map_err(undecodable)?;
     let clean = match format {
         ImageFormat::Gif => None,
-        ImageFormat::WebP => Some(avatar::encode_webp(&image.to_rgba8()).ok()?),
+        ImageFormat::WebP => Some(match image.as_rgba8() {
+            Some(rgba) => avatar::encode_webp(rgba),
+            None => avatar::encode_webp(&image.to_rgba8()),
+        }
+        .map_err(undecodable)?),
         ImageFormat::Jpeg => {
             let mut out = Vec::new();
-            let rgb = DynamicImage::ImageRgb8(image.to_rgb8());
-            rgb.write_with_encoder(JpegEncoder::new_with_quality(&mut out, 90)).ok()?;
+            let mut encoder = JpegEncoder::new_with_quality(&mut out, 90);
+            match image.as_rgb8() {
+                Some(rgb) => encoder.encode_image(rgb),
+                None => encoder.encode_image(&image.to_rgb8()),
+            }
+            .map_err(|_| NoParts::Undecodable)?;
             Some(out)
         }
         _ => {
             let mut out = Cursor::new(Vec::new());
-            image.write_to(&mut out, format).ok()?;
+            image.write_to(&mut out, format).map_err(|_| NoParts::Undecodable)?;
             Some(out.into_inner())
         }
     };
-    Some(ImageParts { width: image.width(), height: image.height(), thumbnail, clean })
+    Ok(ImageParts { width: image.width(), height: image.height(), thumbnail, clean })
 }
 
 pub fn hex(bytes: &[u8]) -> String {
