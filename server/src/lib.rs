@@ -195,6 +195,8 @@ pub async fn run(
     let cluster = sfu::Cluster { hosts: sfu::hosts::RoomHosts::new(room_registry, me), relay, inbox: relayed };
     let sfu = Arc::new(sfu::Sfu::start(config.media, fanout.clone(), chat.clone(), cluster));
     let sessions = TaskTracker::new();
+    let auth_limits = Arc::new(ratelimit::AuthLimits::new(shared_counts, config.sign_ins_per_sec));
+    let hasher = Arc::new(auth::password::Hasher::new(config.hashing));
     let state = AppState {
         leptos: leptos_options(&config),
         auth: Arc::new(Authenticator { secret: config.jwt_secret.clone(), store: store.clone() }),
@@ -204,7 +206,8 @@ pub async fn run(
         sfu,
         store,
         health,
-        auth_limits: Arc::new(ratelimit::AuthLimits::new(shared_counts)),
+        auth_limits,
+        hasher,
         hub: hub.clone(),
         fanout,
         presence,

@@ -8,7 +8,7 @@ use leptos::config::LeptosOptions;
 use tokio_util::task::TaskTracker;
 
 use crate::{
-    auth::Authenticator,
+    auth::{password::Hasher, Authenticator},
     calls::Calls,
     chat::Chat,
     config::Config,
@@ -29,6 +29,8 @@ pub struct AppState {
     /// Checks the token of every `/api` request and websocket.
     pub auth: Arc<Authenticator>,
     pub auth_limits: Arc<AuthLimits>,
+    /// Password hashing, a bounded number at once.
+    pub hasher: Arc<Hasher>,
     /// The chat domain: membership, messages, conversations.
     pub chat: Arc<Chat>,
     /// This node's websocket connections.
