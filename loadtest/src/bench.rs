@@ -99,7 +99,16 @@ impl Bench {
             node_id: node_id.into(),
             // One port a node: cluster nodes share this machine.
             media_udp_port: self.opts.media_udp_port + offset,
+            extra_args: Vec::new(),
         }
+    }
+
+    /// A node on a fresh embedded store, started with `extra_args` too.
+    pub async fn fresh_node(&self, name: &str, extra_args: &[String]) -> Result<Proc, String> {
+        let data = self.path(&format!("run-{name}"));
+        fresh_dir(&data)?;
+        let spec = NodeSpec { extra_args: extra_args.to_vec(), ..self.node_spec(NODE_1, data, name) };
+        procs::start_node(&spec).await
     }
 
     /// Makes sure the embedded template data dir holds at least `n` users.

@@ -16,6 +16,7 @@ mod persist;
 mod procs;
 mod report;
 mod scenarios;
+mod signin;
 mod users;
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
@@ -113,6 +114,18 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         first_token: usize,
     },
+    /// Many wrong sign-ins at once from several addresses against a fresh
+    /// node: prints its peak RSS, the answers, a real sign-in's time.
+    SignInFlood {
+        #[arg(long, default_value_t = 500)]
+        attempts: usize,
+        /// Addresses they come from: 127.0.0.2 and on.
+        #[arg(long, default_value_t = 4)]
+        sources: u8,
+        /// Flags for the node, after `--`.
+        #[arg(last = true)]
+        server_args: Vec<String>,
+    },
 }
 
 fn expand_home(path: &str) -> PathBuf {
@@ -124,7 +137,14 @@ fn expand_home(path: &str) -> PathBuf {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    let flood = match cli.command.take() {
+        Some(Command::SignInFlood { attempts, sources, server_args }) => Some((attempts, sources, server_args)),
+        other => {
+            cli.command = other;
+            None
+        }
+    };
     if let Some(command) = cli.command {
         limits::raise_open_files(1 << 20);
         let result = match command {
@@ -142,6 +162,7 @@ async fn main() -> ExitCode {
                     Err(e) => Err(e),
                 }
             }
+            Command::SignInFlood { .. } => unreachable!("taken above"),
         };
         return match result {
             Ok(()) => ExitCode::SUCCESS,
@@ -182,6 +203,17 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some((attempts, sources, server_args)) = flood {
+        let result = signin::flood(&bench, attempts, sources, &server_args).await;
+        bench.stop().await;
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("natter-loadtest: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     println!("{HEADER}");
     let rows = if cli.smoke { smoke(&mut bench).await } else { run(&mut bench, &cli.only).await };
     bench.stop().await;

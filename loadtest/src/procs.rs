@@ -44,6 +44,14 @@ impl Proc {
     }
 }
 
+/// A field of `/proc/<pid>/status` in kB (`VmRSS:`, `VmHWM:` the peak), 0 if unreadable.
+pub fn status_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .unwrap_or(0)
+}
+
 /// Memory and CPU time of a process at one moment.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Usage {
@@ -55,10 +63,7 @@ pub struct Usage {
 
 impl Usage {
     pub fn of(pid: u32) -> Usage {
-        let rss_kb = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
-            .unwrap_or(0);
+        let rss_kb = status_kb(pid, "VmRSS:");
         let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .ok()
             .and_then(|s| {
@@ -111,6 +116,8 @@ pub struct NodeSpec {
     pub node_id: String,
     /// The media relay's UDP port (opened only when a room starts).
     pub media_udp_port: u16,
+    /// More flags, after the ones above.
+    pub extra_args: Vec<String>,
 }
 
 /// Starts a node and waits until `/readyz` answers 200.
@@ -141,6 +148,7 @@ pub async fn start_node(spec: &NodeSpec) -> Result<Proc, String> {
     if let Some(url) = &spec.redis_url {
         command.arg("--redis-url").arg(url);
     }
+    command.args(&spec.extra_args);
     let log = spec.data_dir.with_extension("log");
     let proc = Proc::spawn(&spec.node_id, command, &log)?;
     let client = reqwest::Client::new();

@@ -11,6 +11,7 @@ use std::{
 use clap::Parser;
 
 use crate::{
+    auth::password::HashLimits,
     secret::Secret,
     sfu::settings::MediaSettings,
     store::mongodb::MongoSettings,
@@ -168,6 +169,27 @@ pub struct Cli {
     #[arg(long, env = "NATTER_MAX_CONNECTIONS_PER_IP", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections_per_ip: u64,
 
+    // Sign-in.
+    /// Password hashes (argon2id, 19 MiB each) computed at once by sign-ins,
+    /// sign-ups and password changes. Default: the number of cores.
+    #[arg(long, env = "NATTER_HASH_CONCURRENCY", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub hash_concurrency: Option<u64>,
+
+    /// Requests that may wait for a free hash; beyond, they are answered 429
+    /// with `Retry-After`. Default: twice the hash concurrency.
+    #[arg(long, env = "NATTER_HASH_QUEUE", value_parser = clap::value_parser!(u64).range(0..=100_000))]
+    pub hash_queue: Option<u64>,
+
+    /// Milliseconds a request waits for a free hash before it is answered 429.
+    #[arg(long, env = "NATTER_HASH_WAIT_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub hash_wait_ms: u64,
+
+    /// Sign-ins and sign-ups per second from all addresses together (in a
+    /// cluster, on all nodes together), besides the limits per address and
+    /// per account; beyond, 429 with `Retry-After`.
+    #[arg(long, env = "NATTER_SIGN_INS_PER_SEC", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sign_ins_per_sec: u32,
+
     /// File holding a token that `/metrics` then asks for (`Authorization:
     /// Bearer …`), from any address. Without it `/metrics` answers only
     /// requests from this machine that came through no proxy.
@@ -215,6 +237,8 @@ pub struct Config {
     pub max_connections: Option<usize>,
     pub max_connections_per_ip: usize,
     pub metrics_token: Option<Secret>,
+    pub hashing: HashLimits,
+    pub sign_ins_per_sec: u32,
 }
 
 /// Bounds on the work and memory images cost.
@@ -284,8 +308,17 @@ impl Cli {
         let metrics_token =
             self.metrics_token_file.as_deref().map(|p| read_secret_file(p, "--metrics-token-file")).transpose()?;
         let media = media_config(self.listen, self.media_udp_port, self.media_announce_addr.as_deref())?;
+        let machine = HashLimits::for_this_machine();
+        let concurrent = self.hash_concurrency.map_or(machine.concurrent, |n| n as usize);
+        let hashing = HashLimits {
+            concurrent,
+            queue: self.hash_queue.map_or(2 * concurrent, |n| n as usize),
+            max_wait: std::time::Duration::from_millis(self.hash_wait_ms),
+        };
         Ok(Config {
             media,
+            hashing,
+            sign_ins_per_sec: self.sign_ins_per_sec,
             listen: self.listen,
             data_dir: self.data_dir,
             site_root: self.site_root,
@@ -372,6 +405,16 @@ impl Config {
                 self.max_connections.map_or_else(|| "3/4 of the open-file limit".into(), |n| n.to_string()),
             ),
             ("max_connections_per_ip", self.max_connections_per_ip.to_string()),
+            (
+                "password_hashing",
+                format!(
+                    "{} at once, {} waiting at most {}ms",
+                    self.hashing.concurrent,
+                    self.hashing.queue,
+                    self.hashing.max_wait.as_millis()
+                ),
+            ),
+            ("sign_ins_per_sec", self.sign_ins_per_sec.to_string()),
             (
                 "metrics",
                 if self.metrics_token.is_some() { "token <redacted>".into() } else { "this machine only".into() },

@@ -10,6 +10,7 @@ use axum::{
 };
 use wire::protocol::{ApiError, ErrorCode};
 
+#[derive(Debug)]
 pub struct HttpError {
     pub body: ApiError,
     /// For `rate_limited`: the `Retry-After` header, in whole seconds.

@@ -197,6 +197,8 @@ pub async fn run(
     let sfu = Arc::new(sfu::Sfu::start(config.media, fanout.clone(), chat.clone(), cluster));
     let sessions = TaskTracker::new();
     let images = config.images;
+    let auth_limits = Arc::new(ratelimit::AuthLimits::new(shared_counts, config.sign_ins_per_sec));
+    let hasher = Arc::new(auth::password::Hasher::new(config.hashing));
     let state = AppState {
         leptos: leptos_options(&config),
         auth: Arc::new(Authenticator { secret: config.jwt_secret.clone(), store: store.clone() }),
@@ -206,7 +208,8 @@ pub async fn run(
         sfu,
         store,
         health,
-        auth_limits: Arc::new(ratelimit::AuthLimits::new(shared_counts)),
+        auth_limits,
+        hasher,
         decodes: Arc::new(gate::Gate::new(images.decodes, images.queue)),
         upload_budgets: Arc::new(ratelimit::UploadBudgets::new(images.uploads_per_minute)),
         hub: hub.clone(),

@@ -112,14 +112,21 @@ pub struct AuthLimits {
     pub register_per_ip: RateLimiter,
     pub login_per_ip: RateLimiter,
     pub login_per_account: RateLimiter,
+    /// Sign-ins and sign-ups from all addresses together, per second: many
+    /// addresses each under their own limit still meet this one.
+    pub login_total: RateLimiter,
 }
 
+/// The key of [`AuthLimits::login_total`]: one count for everyone.
+pub const EVERYONE: &str = "all";
+
 impl AuthLimits {
-    pub fn new(shared: Option<SharedCounts>) -> AuthLimits {
+    pub fn new(shared: Option<SharedCounts>, sign_ins_per_sec: u32) -> AuthLimits {
         AuthLimits {
             register_per_ip: RateLimiter::new("register-ip", 30, Duration::from_secs(600), shared.clone()),
             login_per_ip: RateLimiter::new("login-ip", 30, Duration::from_secs(60), shared.clone()),
-            login_per_account: RateLimiter::new("login-account", 10, Duration::from_secs(300), shared),
+            login_per_account: RateLimiter::new("login-account", 10, Duration::from_secs(300), shared.clone()),
+            login_total: RateLimiter::new("login-all", sign_ins_per_sec, Duration::from_secs(1), shared),
         }
     }
 }

@@ -8,14 +8,14 @@ use leptos::config::LeptosOptions;
 use tokio_util::task::TaskTracker;
 
 use crate::{
-    auth::Authenticator,
+    auth::{password::Hasher, Authenticator},
     calls::Calls,
     chat::Chat,
     config::Config,
     files,
+    gate::Gate,
     hub::{Fanout, Hub},
     presence::PresenceTracker,
-    gate::Gate,
     ratelimit::{AuthLimits, UploadBudgets},
     sfu::Sfu,
     store::{health::StoreHealth, DynStore},
@@ -34,6 +34,8 @@ pub struct AppState {
     pub decodes: Arc<Gate>,
     /// Uploads each user may start on this node.
     pub upload_budgets: Arc<UploadBudgets>,
+    /// Password hashing, a bounded number at once.
+    pub hasher: Arc<Hasher>,
     /// The chat domain: membership, messages, conversations.
     pub chat: Arc<Chat>,
     /// This node's websocket connections.

@@ -22,13 +22,13 @@ use super::json::ApiJson;
 use crate::{
     clock::now_millis,
     auth::{
-        clear_cookie, password, session_cookie,
+        clear_cookie, session_cookie,
         token::{self, Claims},
         AuthUser, RefreshableUser,
     },
     error::HttpError,
     hub::HubEvent,
-    ratelimit::RateLimiter,
+    ratelimit::{RateLimiter, EVERYONE},
     store::{
         devices::DeviceRecord,
         new_id,
@@ -93,11 +93,12 @@ pub async fn register(
     let nickname = check_nickname(&req.nickname)?;
     check_password(&req.password, "password")?;
     check_device_id(&req.device_id)?;
+    limited(&state.auth_limits.login_total, EVERYONE).await?;
     let user = UserRecord {
         id: UserId(new_id()),
         email,
         nickname,
-        password_hash: password::hash(req.password).await?,
+        password_hash: state.hasher.hash(req.password).await?,
         gender: req.gender,
         avatar: None,
         created_ms: now_millis(),
@@ -129,9 +130,11 @@ pub async fn login(
     check_device_id(&req.device_id)?;
     let email = check_email(&req.email)?;
     limited(&state.auth_limits.login_per_account, &email).await?;
+    // Counted last, so attempts the other limits refuse do not use it up.
+    limited(&state.auth_limits.login_total, EVERYONE).await?;
     let user = state.store.user_by_email(&email).await?;
     // Unknown e-mail and wrong password take the same time and get the same answer.
-    if !password::verify(req.password, user.as_ref().map(|u| u.password_hash.clone())).await {
+    if !state.hasher.verify(req.password, user.as_ref().map(|u| u.password_hash.clone())).await? {
         return Err(HttpError::new(ErrorCode::InvalidCredentials, "wrong e-mail address or password"));
     }
     let user = user.expect("verified against a stored hash");
@@ -168,14 +171,14 @@ pub async fn change_password(
     check_password(&req.new_password, "new_password")?;
     limited(&state.auth_limits.login_per_account, &me.user_id.0).await?;
     let user = state.store.user_by_id(&me.user_id).await?.ok_or_else(super::users::no_such_user)?;
-    if !password::verify(req.current_password, Some(user.password_hash)).await {
+    if !state.hasher.verify(req.current_password, Some(user.password_hash)).await? {
         return Err(HttpError::from(ApiError {
             code: ErrorCode::InvalidCredentials,
             message: "the current password is wrong".into(),
             field: Some("current_password".into()),
         }));
     }
-    let patch = UserPatch { password_hash: Some(password::hash(req.new_password).await?), ..UserPatch::default() };
+    let patch = UserPatch { password_hash: Some(state.hasher.hash(req.new_password).await?), ..UserPatch::default() };
     state.store.update_user(&me.user_id, &patch).await?;
     let others = state.store.devices_of(&me.user_id).await?;
     state.store.remove_other_devices(&me.user_id, &me.device_id).await?;
