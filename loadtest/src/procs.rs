@@ -141,6 +141,10 @@ pub async fn start_node(spec: &NodeSpec) -> Result<Proc, String> {
         // per-address cap is for the internet, not for this machine's benchmark.
         .arg("--max-connections-per-ip")
         .arg("1000000")
+        // Thousands of sign-ups: the bounded hashing still paces them (the
+        // client waits out each 429), but no global cap per second.
+        .arg("--sign-ins-per-sec")
+        .arg("1000000")
         .env("RUST_LOG", "warn");
     if let Some((uri, db)) = &spec.mongodb {
         command.arg("--mongodb-uri").arg(uri).arg("--mongodb-db").arg(db);

@@ -25,6 +25,8 @@ const PASSWORD: &str = "load-test-password";
 const DEVICE: &str = "loadtest";
 /// Requests in flight while preparing users.
 const PARALLEL: usize = 16;
+/// How often one call waits out a `429` before giving up.
+const MAX_RETRIES: u32 = 30;
 /// Most members a group may be created with (the server's limit is 200).
 const CREATE_WITH: usize = 150;
 
@@ -82,6 +84,8 @@ impl Api {
         &self.clients[self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len()]
     }
 
+    /// One API call; a `429` is waited out as its `Retry-After` says (sign-ups
+    /// share the server's bounded password hashing), a few times at most.
     async fn call<T: serde::de::DeserializeOwned>(
         &self,
         method: reqwest::Method,
@@ -89,16 +93,27 @@ impl Api {
         token: Option<&str>,
         body: Option<serde_json::Value>,
     ) -> Result<T, String> {
-        let mut request = self.client().request(method.clone(), format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.map_err(|e| format!("{method} {path}: {e}"))?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| format!("{method} {path}: {e}"))?;
+        let mut tries = 0;
+        let (status, bytes) = loop {
+            let mut request = self.client().request(method.clone(), format!("{}{path}", self.base));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            let response = request.send().await.map_err(|e| format!("{method} {path}: {e}"))?;
+            let status = response.status();
+            let retry_after = response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()?.parse().ok());
+            let bytes = response.bytes().await.map_err(|e| format!("{method} {path}: {e}"))?;
+            match retry_after {
+                Some(secs) if status == reqwest::StatusCode::TOO_MANY_REQUESTS && tries < MAX_RETRIES => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+                }
+                _ => break (status, bytes),
+            }
+        };
         if !status.is_success() {
             let error = serde_json::from_slice::<ApiError>(&bytes).map(|e| e.to_string());
             return Err(format!("{method} {path}: {status} {}", error.unwrap_or_default()));
