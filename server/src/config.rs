@@ -308,8 +308,7 @@ impl Cli {
         let metrics_token =
             self.metrics_token_file.as_deref().map(|p| read_secret_file(p, "--metrics-token-file")).transpose()?;
         let media = media_config(self.listen, self.media_udp_port, self.media_announce_addr.as_deref())?;
-        let machine = HashLimits::for_this_machine();
-        let concurrent = self.hash_concurrency.map_or(machine.concurrent, |n| n as usize);
+        let concurrent = self.hash_concurrency.map_or_else(cores, |n| n as usize);
         let hashing = HashLimits {
             concurrent,
             queue: self.hash_queue.map_or(2 * concurrent, |n| n as usize),
@@ -332,7 +331,7 @@ impl Cli {
             max_avatar_bytes: self.max_avatar_mib * MIB,
             images: ImageSettings {
                 decodes: match self.image_decodes {
-                    0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                    0 => cores(),
                     n => n as usize,
                 },
                 queue: self.image_decode_queue as usize,
@@ -425,6 +424,12 @@ impl Config {
 
 /// The media socket binds the listen address's IP; the announced address
 /// is an IP (the media port goes with it) or IP:port.
+/// This machine's cores: the default number of password hashes and image
+/// decodes running at once.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 fn media_config(listen: SocketAddr, port: u16, announce: Option<&str>) -> Result<MediaSettings, ConfigError> {
     let announce = match announce {
         None => SocketAddr::new(MediaSettings::default_announce(listen.ip()), port),

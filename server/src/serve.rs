@@ -55,7 +55,7 @@ pub struct Limits {
 }
 
 /// Open connections, in total and per client address.
-pub struct Gate {
+pub struct ConnectionCaps {
     max_total: usize,
     max_per_ip: usize,
     open: Mutex<Open>,
@@ -69,7 +69,7 @@ struct Open {
 
 /// One admitted connection's place; given back when dropped.
 pub struct Permit {
-    gate: Arc<Gate>,
+    caps: Arc<ConnectionCaps>,
     key: IpAddr,
 }
 
@@ -80,9 +80,9 @@ pub enum Refused {
     PerIp,
 }
 
-impl Gate {
-    pub fn new(max_total: usize, max_per_ip: usize) -> Arc<Gate> {
-        Arc::new(Gate { max_total, max_per_ip, open: Mutex::default() })
+impl ConnectionCaps {
+    pub fn new(max_total: usize, max_per_ip: usize) -> Arc<ConnectionCaps> {
+        Arc::new(ConnectionCaps { max_total, max_per_ip, open: Mutex::default() })
     }
 
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Permit, Refused> {
@@ -97,7 +97,7 @@ impl Gate {
         }
         *mine += 1;
         open.total += 1;
-        Ok(Permit { gate: self.clone(), key })
+        Ok(Permit { caps: self.clone(), key })
     }
 
     /// Connections open now.
@@ -108,7 +108,7 @@ impl Gate {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        let mut open = self.gate.open.lock().unwrap_or_else(|p| p.into_inner());
+        let mut open = self.caps.open.lock().unwrap_or_else(|p| p.into_inner());
         open.total -= 1;
         if let Some(n) = open.per_ip.get_mut(&self.key) {
             *n -= 1;
@@ -169,7 +169,7 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let gate = Gate::new(limits.max_connections, limits.max_connections_per_ip);
+    let caps = ConnectionCaps::new(limits.max_connections, limits.max_connections_per_ip);
     let mut make_service = app.into_make_service_with_connect_info::<SocketAddr>();
     // HTTP/1.1 only, as `axum::serve` served it here (axum's `http2` is off).
     let mut builder = http1::Builder::new();
@@ -195,7 +195,7 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let permit = match gate.admit(peer.ip()) {
+        let permit = match caps.admit(peer.ip()) {
             Ok(permit) => permit,
             Err(why) => {
                 // Dropping the socket closes it; one log line a second at most.
@@ -367,17 +367,17 @@ mod tests {
 
     #[test]
     fn connections_are_capped_per_address_and_in_total_and_given_back() {
-        let gate = Gate::new(3, 2);
+        let caps = ConnectionCaps::new(3, 2);
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
-        let a1 = gate.admit(a).unwrap();
-        let _a2 = gate.admit(a).unwrap();
-        assert_eq!(gate.admit(a).err(), Some(Refused::PerIp));
-        let _b1 = gate.admit(b).unwrap();
-        assert_eq!(gate.admit(b).err(), Some(Refused::Total));
+        let a1 = caps.admit(a).unwrap();
+        let _a2 = caps.admit(a).unwrap();
+        assert_eq!(caps.admit(a).err(), Some(Refused::PerIp));
+        let _b1 = caps.admit(b).unwrap();
+        assert_eq!(caps.admit(b).err(), Some(Refused::Total));
         drop(a1);
-        assert_eq!(gate.open(), 2);
-        assert!(gate.admit(a).is_ok(), "a closed connection gives its place back");
+        assert_eq!(caps.open(), 2);
+        assert!(caps.admit(a).is_ok(), "a closed connection gives its place back");
     }
 
     #[test]

@@ -22,14 +22,6 @@ pub struct HashLimits {
     pub max_wait: Duration,
 }
 
-impl HashLimits {
-    /// A permit per core, twice as many waiting, two seconds at most.
-    pub fn for_this_machine() -> HashLimits {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        HashLimits { concurrent: cores, queue: 2 * cores, max_wait: Duration::from_secs(2) }
-    }
-}
-
 /// The bounded hasher every handler shares.
 pub struct Hasher {
     gate: Gate,
