@@ -159,6 +159,7 @@ pub enum Msg {
     ConnConnecting,
     ConnOnline,
     ConnOffline,
+    ConnCrowded,
     // Conversation list
     ChatsTitle,
     FilterAll,
@@ -308,6 +309,7 @@ pub enum Msg {
     CallPeerCameraOff,
     CallReconnecting,
     CallBusy,
+    CallTooOften,
     CallDeclined,
     CallCancelled,
     CallMissed,
@@ -336,6 +338,8 @@ pub enum Msg {
     RoomEnded,
     RoomRemoved,
     RoomFailed,
+    RoomElsewhere,
+    RoomTooOften,
     RoomNotMember,
     RoomFull,
     RoomUnavailable,
@@ -430,6 +434,10 @@ impl Msg {
             ConnConnecting => l.pick("Connecting…", "连接中…"),
             ConnOnline => l.pick("Connected", "已连接"),
             ConnOffline => l.pick("Offline, reconnecting…", "已离线，正在重连…"),
+            ConnCrowded => l.pick(
+                "Too many tabs or devices are connected to your account; close some. Retrying…",
+                "你的账号连接的标签页或设备过多，请关闭一些。正在重试…",
+            ),
             ChatsTitle => l.pick("Chats", "聊天"),
             FilterAll => l.pick("All", "全部"),
             FilterPrivate => l.pick("Private", "私聊"),
@@ -597,6 +605,7 @@ impl Msg {
             CallPeerCameraOff => l.pick("Camera off", "对方已关闭摄像头"),
             CallReconnecting => l.pick("Reconnecting…", "正在重新连接…"),
             CallBusy => l.pick("Busy: they are in another call", "对方正在通话中"),
+            CallTooOften => l.pick("You are calling too often; wait a moment.", "呼叫过于频繁，请稍候。"),
             CallDeclined => l.pick("Declined", "已拒绝"),
             CallCancelled => l.pick("Cancelled", "已取消"),
             CallMissed => l.pick("Missed call", "未接来电"),
@@ -624,6 +633,8 @@ impl Msg {
             RoomEnded => l.pick("The broadcast has ended.", "直播已结束。"),
             RoomRemoved => l.pick("You are no longer a member of this group.", "你已不再是该群组的成员。"),
             RoomFailed => l.pick("The connection was lost.", "连接已断开。"),
+            RoomElsewhere => l.pick("You joined from another tab or device.", "你已在其他标签页或设备上加入。"),
+            RoomTooOften => l.pick("You are joining too often; wait a moment.", "加入过于频繁，请稍候。"),
             RoomNotMember => l.pick("Only members of this group can take part.", "只有本群组成员才能参与。"),
             RoomFull => l.pick("Someone else is broadcasting, or the call is full.", "已有其他人在直播，或通话人数已满。"),
             RoomUnavailable => l.pick("Calls are unavailable on this server right now.", "此服务器当前无法通话。"),
@@ -639,6 +650,7 @@ impl Msg {
             WsErrorCode::RoomFull => Msg::RoomFull,
             WsErrorCode::NoRoom => Msg::RoomEnded,
             WsErrorCode::MediaUnavailable => Msg::RoomUnavailable,
+            WsErrorCode::RoomRateLimited => Msg::RoomTooOften,
             _ => Msg::RoomFailed,
         }
     }
@@ -1002,9 +1014,9 @@ mod tests {
 
     #[test]
     fn localizes_errors_by_code_and_field() {
-        let wrong = ApiError { code: ErrorCode::InvalidCredentials, message: String::new(), field: None };
+        let wrong = ApiError::new(ErrorCode::InvalidCredentials, "");
         assert_eq!(Msg::for_error(&wrong), Some(Msg::ErrInvalidCredentials));
-        let current = ApiError { field: Some("current_password".into()), ..wrong };
+        let current = wrong.clone().about("current_password");
         assert_eq!(Msg::for_error(&current), Some(Msg::ErrWrongCurrentPassword));
         let short = wire::api::check_password("short", "new_password").unwrap_err();
         assert_eq!(Msg::for_error(&short), Some(Msg::ErrPassword));

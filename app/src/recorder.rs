@@ -40,7 +40,7 @@ mod browser {
 
     /// Field `recording`, which the UI tells apart from upload errors.
     fn refused(e: JsValue) -> ApiError {
-        ApiError { field: Some("recording".into()), ..ApiError::new(ErrorCode::Forbidden, format!("cannot record: {e:?}")) }
+        ApiError::new(ErrorCode::Forbidden, format!("cannot record: {e:?}")).about("recording")
     }
 
     impl Recorder {

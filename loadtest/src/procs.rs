@@ -145,6 +145,9 @@ pub async fn start_node(spec: &NodeSpec) -> Result<Proc, String> {
         // client waits out each 429), but no global cap per second.
         .arg("--sign-ins-per-sec")
         .arg("1000000")
+        // Hundreds of tabs per user (scenario 1) and one sender at hundreds
+        // of messages a second (scenario 4): shapes of a benchmark, not of people.
+        .args(["--sockets-per-user", "100000", "--sockets-per-device", "100000", "--sends-per-sec", "100000"])
         .env("RUST_LOG", "warn");
     if let Some((uri, db)) = &spec.mongodb {
         command.arg("--mongodb-uri").arg(uri).arg("--mongodb-db").arg(db);

@@ -122,6 +122,20 @@ pub struct Cli {
     #[arg(long, env = "NATTER_WS_WRITE_TIMEOUT_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub ws_write_timeout_secs: u64,
 
+    /// Messages one user may send a second, over all devices and nodes,
+    /// after a burst of three seconds' worth.
+    #[arg(long, env = "NATTER_SENDS_PER_SEC", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sends_per_sec: u32,
+
+    /// Websockets one user may have open at once, over all devices and nodes
+    /// (a tab is one); the next is closed with code 4003.
+    #[arg(long, env = "NATTER_SOCKETS_PER_USER", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sockets_per_user: u32,
+
+    /// Websockets one signed-in device (one browser) may have open at once on a node.
+    #[arg(long, env = "NATTER_SOCKETS_PER_DEVICE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sockets_per_device: u32,
+
     /// STUN and TURN servers handed to browsers for calls, comma-separated
     /// `stun:`, `turn:` or `turns:` URLs. None: host candidates only, which
     /// works on one machine and a LAN.
@@ -227,6 +241,9 @@ pub struct Config {
     pub call_grace: std::time::Duration,
     pub ws_ping: std::time::Duration,
     pub ws_write_timeout: std::time::Duration,
+    pub sends_per_sec: u32,
+    pub sockets_per_user: u32,
+    pub sockets_per_device: u32,
     pub ice_servers: Vec<String>,
     pub turn_secret: Option<Secret>,
     pub media: MediaSettings,
@@ -345,6 +362,9 @@ impl Cli {
             call_grace: std::time::Duration::from_secs(self.call_grace_secs),
             ws_ping: std::time::Duration::from_secs(self.ws_ping_secs),
             ws_write_timeout: std::time::Duration::from_secs(self.ws_write_timeout_secs),
+            sends_per_sec: self.sends_per_sec,
+            sockets_per_user: self.sockets_per_user,
+            sockets_per_device: self.sockets_per_device,
             ice_servers: self.ice_servers,
             turn_secret,
             header_timeout: std::time::Duration::from_secs(self.header_timeout_secs),
@@ -392,6 +412,8 @@ impl Config {
             ("call_grace", format!("{}s", self.call_grace.as_secs())),
             ("ws_ping", format!("{}s", self.ws_ping.as_secs())),
             ("ws_write_timeout", format!("{}s", self.ws_write_timeout.as_secs())),
+            ("sends_per_sec", self.sends_per_sec.to_string()),
+            ("sockets", format!("{} per user, {} per device", self.sockets_per_user, self.sockets_per_device)),
             ("ice_servers", if self.ice_servers.is_empty() { "none (host candidates only)".into() } else { self.ice_servers.join(",") }),
             ("turn_secret", if self.turn_secret.is_some() { "<redacted>".into() } else { "none".into() }),
             ("media_udp", self.media.bind.to_string()),

@@ -13,8 +13,6 @@ use wire::protocol::{ApiError, ErrorCode};
 #[derive(Debug)]
 pub struct HttpError {
     pub body: ApiError,
-    /// For `rate_limited`: the `Retry-After` header, in whole seconds.
-    retry_after_secs: Option<u64>,
     /// Answered with `Connection: close` (see [`HttpError::closing`]).
     close: bool,
 }
@@ -30,9 +28,7 @@ impl HttpError {
 
     /// `rate_limited`, saying why.
     pub fn rate_limited_for(message: impl Into<String>, wait: Duration) -> Self {
-        let mut e = HttpError::new(ErrorCode::RateLimited, message);
-        e.retry_after_secs = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
-        e
+        ApiError::rate_limited(message, wait).into()
     }
 
     /// For a refusal that leaves the request body unread: the connection
@@ -46,7 +42,7 @@ impl HttpError {
 
 impl<E: Into<ApiError>> From<E> for HttpError {
     fn from(e: E) -> Self {
-        Self { body: e.into(), retry_after_secs: None, close: false }
+        Self { body: e.into(), close: false }
     }
 }
 
@@ -56,8 +52,9 @@ impl IntoResponse for HttpError {
         if status.is_server_error() {
             tracing::warn!(code = ?self.body.code, message = %self.body.message, "request failed");
         }
+        let retry_after_secs = self.body.retry_after_secs;
         let mut response = (status, Json(self.body)).into_response();
-        if let Some(secs) = self.retry_after_secs {
+        if let Some(secs) = retry_after_secs {
             response.headers_mut().insert(header::RETRY_AFTER, secs.into());
         }
         if self.close {

@@ -189,9 +189,17 @@ pub async fn run(
     let upkeep = tokio::spawn(presence.clone().upkeep(config.node_ttl / 3, stop_rx.clone()));
     let metrics_upkeep = tokio::spawn(metrics::upkeep(METRICS_UPKEEP, stop_rx.clone()));
     let writer = Arc::new(Writer::start(store.clone(), fanout.clone()));
-    let chat = Arc::new(Chat::new(store.clone(), fanout.clone(), writer, text));
-    let calls =
-        Arc::new(Calls::new(call_registry, store.clone(), fanout.clone(), chat.clone(), config.call_ring, config.call_grace));
+    let budgets = Arc::new(ratelimit::budgets::UserBudgets::new(config.sends_per_sec, shared_counts.clone()));
+    let chat = Arc::new(Chat::new(store.clone(), fanout.clone(), writer, text, budgets.clone()));
+    let calls = Arc::new(Calls::new(
+        call_registry,
+        store.clone(),
+        fanout.clone(),
+        chat.clone(),
+        budgets.clone(),
+        config.call_ring,
+        config.call_grace,
+    ));
     let me = sfu::hosts::Host { node: config.node_id.clone(), media: config.media.announce };
     let cluster = sfu::Cluster { hosts: sfu::hosts::RoomHosts::new(room_registry, me), relay, inbox: relayed };
     let sfu = Arc::new(sfu::Sfu::start(config.media, fanout.clone(), chat.clone(), cluster));
@@ -212,6 +220,7 @@ pub async fn run(
         hasher,
         decodes: Arc::new(gate::Gate::new(images.decodes, images.queue)),
         upload_budgets: Arc::new(ratelimit::UploadBudgets::new(images.uploads_per_minute)),
+        budgets,
         hub: hub.clone(),
         fanout,
         presence,

@@ -63,15 +63,30 @@ pub struct ApiError {
     /// The request field the error concerns, so a form can show it beside that field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For [`ErrorCode::RateLimited`]: whole seconds to wait before trying
+    /// again (also the `Retry-After` header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), field: None }
+        Self { code, message: message.into(), field: None, retry_after_secs: None }
+    }
+
+    /// A [`ErrorCode::RateLimited`]: try again after `wait`.
+    pub fn rate_limited(message: impl Into<String>, wait: std::time::Duration) -> Self {
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        Self { retry_after_secs: Some(secs), ..Self::new(ErrorCode::RateLimited, message) }
     }
 
     /// A [`ErrorCode::BadRequest`] about one field.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self { code: ErrorCode::BadRequest, message: message.into(), field: Some(field.to_owned()) }
+        Self::new(ErrorCode::BadRequest, message).about(field)
+    }
+
+    /// The same error, about the request field `field`.
+    pub fn about(self, field: &str) -> Self {
+        Self { field: Some(field.to_owned()), ..self }
     }
 }

@@ -116,6 +116,15 @@ pub struct AttachmentRef {
     pub duration_ms: Option<u64>,
 }
 
+/// Positions one [`ClientFrame::Resume`] may hold (a client in more
+/// conversations names its most recently active ones).
+pub const MAX_RESUME_POSITIONS: usize = 1000;
+/// Messages of one conversation a resume replays at most; earlier ones are
+/// [`ServerFrame::Skipped`].
+pub const MAX_REPLAY_PER_CONVERSATION: u64 = 200;
+/// Messages one resume replays at most, over all its conversations.
+pub const MAX_REPLAY_PER_RESUME: u64 = 2000;
+
 /// How far a client has a conversation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
@@ -138,6 +147,11 @@ pub enum ServerFrame {
     Hello { protocol_version: u16, user_id: crate::model::UserId, node_id: String },
     /// A stored message, live or caught up; per conversation in `seq` order, each once.
     Message { message: crate::model::Message },
+    /// A resume's replay leaves out the conversation's messages up to
+    /// `upto` (more than one replay carries, see [`MAX_REPLAY_PER_CONVERSATION`]):
+    /// the client drops what it holds of the conversation, the replay goes
+    /// on from `upto + 1`, and history pages fetch the rest when wanted.
+    Skipped { conversation_id: crate::model::ConversationId, upto: u64 },
     /// The sender's message is stored durably under `seq`.
     Ack {
         client_id: String,
@@ -276,6 +290,8 @@ pub enum WsErrorCode {
     BadSignal,
     /// The callee, or the caller, is in another call already.
     Busy,
+    /// The user placed calls too often; wait a moment.
+    CallRateLimited,
     // Group calls and live broadcasts (the selective forwarding unit).
     /// An SDP offer or answer that cannot be parsed or accepted.
     BadSdp,
@@ -283,6 +299,8 @@ pub enum WsErrorCode {
     NoRoom,
     /// Someone else is broadcasting in this conversation already, or the call is full.
     RoomFull,
+    /// The user joined rooms too often; wait a moment.
+    RoomRateLimited,
     /// The server cannot relay media now (its UDP port could not be opened).
     MediaUnavailable,
 }
@@ -290,13 +308,27 @@ pub enum WsErrorCode {
 impl WsErrorCode {
     /// Whether the code answers a call frame (which carries no client id).
     pub fn is_call_error(self) -> bool {
-        matches!(self, WsErrorCode::NotInCall | WsErrorCode::CannotCall | WsErrorCode::BadSignal | WsErrorCode::Busy)
+        matches!(
+            self,
+            WsErrorCode::NotInCall
+                | WsErrorCode::CannotCall
+                | WsErrorCode::BadSignal
+                | WsErrorCode::Busy
+                | WsErrorCode::CallRateLimited
+        )
     }
 
     /// Codes only a room's signalling (join, answer) is refused with: the
     /// open room hears them, whatever step they answer.
     pub fn is_room_error(self) -> bool {
-        matches!(self, WsErrorCode::BadSdp | WsErrorCode::NoRoom | WsErrorCode::RoomFull | WsErrorCode::MediaUnavailable)
+        matches!(
+            self,
+            WsErrorCode::BadSdp
+                | WsErrorCode::NoRoom
+                | WsErrorCode::RoomFull
+                | WsErrorCode::RoomRateLimited
+                | WsErrorCode::MediaUnavailable
+        )
     }
 }
 
@@ -306,6 +338,9 @@ pub mod close {
     pub const SIGNED_IN_AGAIN: u16 = 4001;
     /// The device was signed out (by the user, or by a password change).
     pub const SIGNED_OUT: u16 = 4002;
+    /// The user (or this device) has as many connections open as the server
+    /// allows; the client waits before trying again.
+    pub const TOO_MANY_CONNECTIONS: u16 = 4003;
     /// The server is shutting down; reconnect to another node or later.
     pub const GOING_AWAY: u16 = 1001;
 }

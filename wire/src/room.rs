@@ -75,6 +75,8 @@ pub enum RoomLeftReason {
     Removed,
     /// The media connection failed or timed out.
     Failed,
+    /// The user took their place in the room from another tab or device.
+    Elsewhere,
 }
 
 /// The room of a conversation, for the `Room` frame (`state: null` once it ended).

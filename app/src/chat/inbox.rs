@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use wire::{
     api::ConversationSummary,
     model::{Attachment, Conversation, ConversationId, ConversationKind, Message, MessageId, MessageKind, MessagePreview, Millis, UserId},
-    protocol::{NoticeKind, Position, WsErrorCode},
+    protocol::{NoticeKind, Position, WsErrorCode, MAX_RESUME_POSITIONS},
 };
 
 #[derive(Clone, Debug, PartialEq)]
@@ -362,14 +362,28 @@ impl Inbox {
 
     /// How far this browser has each conversation: for a loaded one, its
     /// newest message; otherwise the newest the list knows. A resume with
-    /// these brings everything after.
+    /// these brings everything after. Loaded conversations come first, then
+    /// the list's, most recently active first, as many as one resume holds.
     pub fn positions(&self) -> Vec<Position> {
-        let mut seqs: BTreeMap<&ConversationId, u64> =
-            self.threads.iter().map(|(id, t)| (id, t.newest())).collect();
-        for summary in self.chats.iter().flatten() {
-            seqs.entry(&summary.conversation.id).or_insert(summary.conversation.last_seq);
+        let mut loaded: Vec<(&ConversationId, u64)> = self.threads.iter().map(|(id, t)| (id, t.newest())).collect();
+        loaded.sort_unstable();
+        let listed = self.chats.iter().flatten().map(|s| (&s.conversation.id, s.conversation.last_seq));
+        let listed = listed.filter(|(id, _)| !self.threads.contains_key(*id));
+        loaded
+            .into_iter()
+            .chain(listed)
+            .take(MAX_RESUME_POSITIONS)
+            .map(|(id, seq)| Position { conversation_id: id.clone(), seq })
+            .collect()
+    }
+
+    /// A resume left out the conversation's messages up to `upto`: what is
+    /// loaded of it (all older) goes, so that the loaded run stays unbroken;
+    /// history pages bring the rest back when wanted.
+    pub fn skipped(&mut self, conversation: &ConversationId, upto: u64) {
+        if let Some(thread) = self.threads.get_mut(conversation) {
+            thread.messages.retain(|seq, _| *seq > upto);
         }
-        seqs.into_iter().map(|(id, seq)| Position { conversation_id: id.clone(), seq }).collect()
     }
 }
 
@@ -568,7 +582,18 @@ mod tests {
         inbox.load(&cid("b"), vec![message("b", 3, "ada", "x")]);
         let positions: Vec<(String, u64)> =
             inbox.positions().into_iter().map(|p| (p.conversation_id.0, p.seq)).collect();
-        assert_eq!(positions, [("a".into(), 7), ("b".into(), 3)]);
+        assert_eq!(positions, [("b".into(), 3), ("a".into(), 7)]);
+    }
+
+    #[test]
+    fn a_skip_drops_what_is_loaded_so_history_fills_downwards() {
+        let mut inbox = Inbox::new(me());
+        inbox.set_chats(vec![summary("a", 2, 2, 10)]);
+        inbox.load(&cid("a"), vec![message("a", 1, "ada", "x"), message("a", 2, "ada", "y")]);
+        inbox.skipped(&cid("a"), 300);
+        inbox.receive(message("a", 301, "ada", "z"));
+        assert_eq!(inbox.older_than(&cid("a")), Some(301));
+        assert_eq!(inbox.positions()[0].seq, 301);
     }
 
     #[test]

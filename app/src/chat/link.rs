@@ -28,6 +28,9 @@ pub enum LinkState {
     Online,
     /// The connection dropped or could not be made; the next attempt is scheduled.
     Offline,
+    /// The server refused the connection: the account or device has as many
+    /// open as it allows. Tried again later, in case some have closed.
+    Crowded,
 }
 
 impl LinkState {
@@ -37,6 +40,7 @@ impl LinkState {
             LinkState::Connecting => "connecting",
             LinkState::Online => "online",
             LinkState::Offline => "offline",
+            LinkState::Crowded => "crowded",
         }
     }
 }
@@ -268,10 +272,15 @@ mod browser {
             state.socket = None;
             std::mem::take(&mut state.ready)
         };
-        inner.emit(LinkEvent::State(LinkState::Offline));
         if code == close::SIGNED_IN_AGAIN || code == close::SIGNED_OUT {
+            inner.emit(LinkEvent::State(LinkState::Offline));
             return inner.emit(LinkEvent::SignedOut);
         }
+        if code == close::TOO_MANY_CONNECTIONS {
+            inner.emit(LinkEvent::State(LinkState::Crowded));
+            return retry_later(inner);
+        }
+        inner.emit(LinkEvent::State(LinkState::Offline));
         if !was_ready {
             inner.emit(LinkEvent::Refused);
         }

@@ -233,6 +233,7 @@ impl Live {
                     self.refresh_chats();
                 }
             }
+            ServerFrame::Skipped { conversation_id, upto } => self.inbox.update(|i| i.skipped(&conversation_id, upto)),
             ServerFrame::Ack { client_id, conversation_id, seq, message_id, content, .. } => {
                 self.inbox.update(|i| i.ack(&conversation_id, &client_id, seq, message_id, content));
             }

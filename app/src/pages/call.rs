@@ -266,7 +266,11 @@ impl CallDesk {
             }
             ServerFrame::Error { code, .. } => match phase {
                 Phase::Outgoing { .. } => {
-                    self.finish(Some(if code == WsErrorCode::Busy { Msg::CallBusy } else { Msg::CallFailed }))
+                    self.finish(Some(match code {
+                        WsErrorCode::Busy => Msg::CallBusy,
+                        WsErrorCode::CallRateLimited => Msg::CallTooOften,
+                        _ => Msg::CallFailed,
+                    }))
                 }
                 Phase::Incoming { accepting: true, .. } if code == WsErrorCode::NotInCall => self.finish(None),
                 // A rejoin after the call ended while this tab was away.

@@ -83,6 +83,7 @@ fn ConnectionIndicator() -> impl IntoView {
         LinkState::Connecting => i18n.t(Msg::ConnConnecting),
         LinkState::Online => i18n.t(Msg::ConnOnline),
         LinkState::Offline => i18n.t(Msg::ConnOffline),
+        LinkState::Crowded => i18n.t(Msg::ConnCrowded),
     };
     view! {
         <span class="connection" data-testid="connection" data-state=move || live.state().name() role="status" title=label>

@@ -158,6 +158,7 @@ fn RoomStage(conversation: ConversationId, open: OpenRoom) -> impl IntoView {
             Phase::Failed(msg) => msg,
             Phase::Out(Some(RoomLeftReason::Ended)) => Msg::RoomEnded,
             Phase::Out(Some(RoomLeftReason::Removed)) => Msg::RoomRemoved,
+            Phase::Out(Some(RoomLeftReason::Elsewhere)) => Msg::RoomElsewhere,
             Phase::Out(Some(_)) => Msg::RoomFailed,
         };
         Some(view! { <p class="room-status" data-testid="room-status" role="status">{i18n.t(msg)}</p> })

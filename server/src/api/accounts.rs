@@ -108,11 +108,8 @@ pub async fn register(
     match state.store.insert_user(&user).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
-            return Err(HttpError::from(ApiError {
-                code: ErrorCode::EmailTaken,
-                message: "an account with this e-mail address exists already".into(),
-                field: Some("email".into()),
-            }))
+            let taken = ApiError::new(ErrorCode::EmailTaken, "an account with this e-mail address exists already");
+            return Err(taken.about("email").into());
         }
         Err(e) => return Err(e.into()),
     }
@@ -172,11 +169,8 @@ pub async fn change_password(
     limited(&state.auth_limits.login_per_account, &me.user_id.0).await?;
     let user = state.store.user_by_id(&me.user_id).await?.ok_or_else(super::users::no_such_user)?;
     if !state.hasher.verify(req.current_password, Some(user.password_hash)).await? {
-        return Err(HttpError::from(ApiError {
-            code: ErrorCode::InvalidCredentials,
-            message: "the current password is wrong".into(),
-            field: Some("current_password".into()),
-        }));
+        let wrong = ApiError::new(ErrorCode::InvalidCredentials, "the current password is wrong");
+        return Err(wrong.about("current_password").into());
     }
     let patch = UserPatch { password_hash: Some(state.hasher.hash(req.new_password).await?), ..UserPatch::default() };
     state.store.update_user(&me.user_id, &patch).await?;

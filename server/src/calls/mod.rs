@@ -35,6 +35,7 @@ use crate::{
     clock::now_millis,
     hub::{Fanout, HubEvent},
     lease::{Leases, Unavailable},
+    ratelimit::budgets::{Action, UserBudgets},
     store::{messages::MessageDraft, new_id, DynStore, StoreError},
 };
 
@@ -51,6 +52,9 @@ pub enum Refused {
     Busy(&'static str),
     #[error("no such call, or this tab is not in it")]
     NotInCall,
+    /// The caller placed calls too often; one is allowed again after the wait.
+    #[error("calling too often; wait a moment")]
+    TooFast(Duration),
     #[error(transparent)]
     Chat(#[from] ChatError),
     #[error(transparent)]
@@ -68,6 +72,7 @@ pub struct Calls {
     store: DynStore,
     fanout: Arc<dyn Fanout>,
     chat: Arc<Chat>,
+    budgets: Arc<UserBudgets>,
     /// How long a call rings before it counts as missed.
     ring: Duration,
     /// How long a dropped tab has to come back before its call ends.
@@ -92,10 +97,11 @@ impl Calls {
         store: DynStore,
         fanout: Arc<dyn Fanout>,
         chat: Arc<Chat>,
+        budgets: Arc<UserBudgets>,
         ring: Duration,
         grace: Duration,
     ) -> Calls {
-        Calls { registry, store, fanout, chat, ring, grace }
+        Calls { registry, store, fanout, chat, budgets, ring, grace }
     }
 
     async fn state(&self, call: &str) -> Result<Option<CallState>, Unavailable> {
@@ -136,6 +142,8 @@ impl Calls {
             Err(ChatError::NotMember) => return Err(Refused::CannotCall("the callee is not in this chat")),
             Err(e) => return Err(e.into()),
         }
+        // Every call rings all of the callee's tabs and is recorded.
+        self.budgets.spend(Action::Call, caller).await.map_err(Refused::TooFast)?;
         let Some(profile) = self.store.user_by_id(caller).await? else { return Err(ChatError::NotMember.into()) };
         let info = CallInfo {
             call_id: new_id(),

@@ -11,6 +11,7 @@ use super::{Chat, ChatError};
 use crate::{
     clock::now_millis,
     hub::HubEvent,
+    ratelimit::budgets::Action,
     store::{
         conversations::{ConversationPatch, Membership},
         new_id, StoreError,
@@ -43,6 +44,7 @@ impl Chat {
         if group.members.len() > MAX_INITIAL_MEMBERS {
             return Err(ChatError::invalid("members", format!("at most {MAX_INITIAL_MEMBERS} members at first")));
         }
+        self.spend(Action::CreateGroup, creator, "creating groups too often; wait a while").await?;
         let known = self.store.users_by_ids(&group.members).await?;
         if let Some(missing) = group.members.iter().find(|id| !known.iter().any(|u| &u.id == *id)) {
             return Err(ChatError::invalid("members", format!("no such user: {missing}")));

@@ -1,6 +1,8 @@
 //! Why a chat request is refused: one error for both doors, which the HTTP
 //! API answers as an [`ApiError`] and the websocket as an error frame.
 
+use std::time::Duration;
+
 use wire::protocol::{ApiError, ErrorCode, WsErrorCode};
 
 use crate::store::StoreError;
@@ -28,9 +30,9 @@ pub enum ChatError {
     ContentRefused(String),
     #[error("{0}")]
     Conflict(&'static str),
-    /// The sender's budget is spent for now.
-    #[error("{0}")]
-    RateLimited(&'static str),
+    /// The user's budget for this is spent for now.
+    #[error("{why}")]
+    RateLimited { why: &'static str, wait: Duration },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -50,7 +52,7 @@ impl ChatError {
             }
             ChatError::TooLong(_) => WsErrorCode::TooLong,
             ChatError::ContentRefused(_) => WsErrorCode::ContentRefused,
-            ChatError::RateLimited(_) => WsErrorCode::RateLimited,
+            ChatError::RateLimited { .. } => WsErrorCode::RateLimited,
             ChatError::Store(StoreError::Unavailable(_)) => WsErrorCode::Retry,
             ChatError::Store(_) => WsErrorCode::Internal,
         }
@@ -84,7 +86,7 @@ impl From<ChatError> for ApiError {
             ChatError::Invalid(e) => e,
             ChatError::TooLong(why) | ChatError::ContentRefused(why) => ApiError::invalid("content", why),
             ChatError::Conflict(why) => ApiError::new(ErrorCode::Conflict, why),
-            ChatError::RateLimited(why) => ApiError::new(ErrorCode::RateLimited, why),
+            ChatError::RateLimited { why, wait } => ApiError::rate_limited(why, wait),
             ChatError::Store(e) => e.into(),
         }
     }

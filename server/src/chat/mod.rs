@@ -22,9 +22,9 @@ use wire::{
 
 pub use self::{error::ChatError, writer::Writer};
 use crate::{
-    budget::Budget,
     files,
     hub::{Fanout, HubEvent},
+    ratelimit::budgets::{Action, UserBudgets},
     store::{
         conversations::Membership,
         files::FileRecord,
@@ -60,11 +60,23 @@ pub struct Chat {
     fanout: Arc<dyn Fanout>,
     writer: Arc<Writer>,
     text: Arc<TextPolicy>,
+    budgets: Arc<UserBudgets>,
 }
 
 impl Chat {
-    pub fn new(store: DynStore, fanout: Arc<dyn Fanout>, writer: Arc<Writer>, text: Arc<TextPolicy>) -> Chat {
-        Chat { store, fanout, writer, text }
+    pub fn new(
+        store: DynStore,
+        fanout: Arc<dyn Fanout>,
+        writer: Arc<Writer>,
+        text: Arc<TextPolicy>,
+        budgets: Arc<UserBudgets>,
+    ) -> Chat {
+        Chat { store, fanout, writer, text, budgets }
+    }
+
+    /// Spends one of the user's `action`s, or says how long to wait.
+    async fn spend(&self, action: Action, user: &UserId, why: &'static str) -> Result<(), ChatError> {
+        self.budgets.spend(action, user).await.map_err(|wait| ChatError::RateLimited { why, wait })
     }
 
     /// The asker's membership: the one check of "is this user in it".
@@ -78,8 +90,8 @@ impl Chat {
     }
 
     /// Checks a message, stores it and answers once it is durable; the
-    /// writer then publishes it. `budget` is what the sender may still send.
-    pub async fn send(&self, sender: &UserId, message: Outgoing, budget: &mut Budget) -> Result<Sent, ChatError> {
+    /// writer then publishes it.
+    pub async fn send(&self, sender: &UserId, message: Outgoing) -> Result<Sent, ChatError> {
         let Outgoing { conversation_id, client_id, kind, content, attachment } = message;
         let id_ok = !client_id.is_empty()
             && client_id.chars().count() <= MAX_CLIENT_ID_CHARS
@@ -94,9 +106,7 @@ impl Chat {
         if content.chars().count() > MAX_TEXT_CHARS {
             return Err(ChatError::TooLong(format!("a message holds at most {MAX_TEXT_CHARS} characters")));
         }
-        if !budget.take() {
-            return Err(ChatError::RateLimited("sending too fast; slow down"));
-        }
+        self.spend(Action::Send, sender, "sending too fast; slow down").await?;
         self.require_member(&conversation_id, sender).await?;
         // Text and captions alike: shortcodes become emoji, listed words are masked or refused.
         let stored = self.text.apply(&content).map_err(|refused| ChatError::ContentRefused(refused.to_string()))?;
@@ -140,6 +150,7 @@ impl Chat {
     /// Tells the conversation's members that the user is typing.
     pub async fn typing(&self, conversation: &ConversationId, user: &UserId) -> Result<(), ChatError> {
         self.require_member(conversation, user).await?;
+        self.spend(Action::Typing, user, "typing notices too often; slow down").await?;
         let event = HubEvent::Typing { conversation_id: conversation.clone(), user_id: user.clone() };
         self.fanout.publish(event).await;
         Ok(())
@@ -158,6 +169,11 @@ impl Chat {
             return Err(ChatError::invalid("limit", format!("1 to {MAX_PAGE} messages a page")));
         }
         Ok(self.store.messages_before(conversation, before, limit).await?)
+    }
+
+    /// The conversation's newest sequence number. Its caller holds the membership.
+    pub async fn last_seq(&self, conversation: &ConversationId) -> Result<u64, StoreError> {
+        self.store.last_seq(conversation).await
     }
 
     /// The messages after `after`, oldest first, one page: what a

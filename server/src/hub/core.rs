@@ -39,6 +39,12 @@ impl HubCore {
         id
     }
 
+    /// How many connections `user`'s `device` has on this node.
+    pub fn device_connections(&self, user: &UserId, device: &str) -> usize {
+        let Some(ids) = self.by_user.get(user) else { return 0 };
+        ids.iter().filter(|id| self.conns.get(id).is_some_and(|c| c.device == device)).count()
+    }
+
     pub fn disconnect(&mut self, id: ConnId) {
         let Some(conn) = self.conns.remove(&id) else { return };
         remove_from(&mut self.by_user, &conn.user, id);

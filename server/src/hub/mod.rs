@@ -72,19 +72,24 @@ impl Hub {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Registers a connection; its mailbox ends when the hub drops it.
+    /// Registers a connection, unless `device` has `per_device` on this
+    /// node already; its mailbox ends when the hub drops it.
     pub fn connect(
         &self,
         user: &UserId,
         device: &str,
         conversations: &[ConversationId],
-    ) -> (ConnId, mpsc::Receiver<Arc<Delivery>>) {
-        let (tx, rx) = mpsc::channel(MAILBOX);
+        per_device: usize,
+    ) -> Option<(ConnId, mpsc::Receiver<Arc<Delivery>>)> {
         let mut inner = self.lock();
+        if inner.core.device_connections(user, device) >= per_device {
+            return None;
+        }
+        let (tx, rx) = mpsc::channel(MAILBOX);
         let id = inner.core.connect(user, device, conversations);
         inner.mailboxes.insert(id, tx);
         metrics::gauge!("natter_ws_connections").set(inner.core.len() as f64);
-        (id, rx)
+        Some((id, rx))
     }
 
     pub fn disconnect(&self, id: ConnId) {

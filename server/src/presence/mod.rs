@@ -30,6 +30,10 @@ use crate::{
     store::{DynStore, StoreError},
 };
 
+/// The user has as many connections open as allowed.
+#[derive(Debug)]
+pub struct Crowded;
+
 pub struct PresenceTracker {
     registry: Arc<dyn Registry>,
     store: DynStore,
@@ -55,10 +59,32 @@ impl PresenceTracker {
 
     /// A connection of `user` on this node opened, closed or changed activity.
     pub async fn change(&self, user: &UserId, change: Change) {
+        let _ = self.apply(user, change, None).await;
+    }
+
+    /// A connection of `user` opens on this node, unless the user has `cap`
+    /// open already. Nodes count their own exactly; in a cluster, what other
+    /// nodes open at the same moment can be missed, so a user may end up a
+    /// few over (at most one per node).
+    pub async fn open(&self, user: &UserId, cap: u32) -> Result<(), Crowded> {
+        self.apply(user, Change::Opened, Some(cap)).await
+    }
+
+    async fn apply(&self, user: &UserId, change: Change, cap: Option<u32>) -> Result<(), Crowded> {
         let transition = {
-            // Held across the registry call, so that records reach it in order.
+            // Held across the registry calls, so that records reach it in
+            // order and no other opening on this node slips in between.
             let mut node = self.node.lock().await;
             let before = node.tallies.get(user).copied().unwrap_or_default();
+            if let Some(cap) = cap {
+                let cluster = match self.registry.tallies(std::slice::from_ref(user)).await {
+                    Ok(mut tallies) => tallies.remove(user).unwrap_or_default(),
+                    Err(_) => before,
+                };
+                if cluster.connections.max(before.connections) >= cap {
+                    return Err(Crowded);
+                }
+            }
             let after = before.apply(change);
             if after.connected() {
                 node.tallies.insert(user.clone(), after);
@@ -75,6 +101,7 @@ impl PresenceTracker {
             }
         };
         self.announce_if_visible(transition).await;
+        Ok(())
     }
 
     /// The user chose new statuses: tells the conversations where they show differently now.

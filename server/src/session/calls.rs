@@ -8,7 +8,7 @@ use wire::{
 };
 
 use super::{End, Session};
-use crate::{calls::Refused, hub::HubEvent};
+use crate::{calls::Refused, hub::HubEvent, ratelimit::budgets::Action};
 
 /// The call a tab is in, and where the other side's tab is.
 pub(super) struct InCall {
@@ -88,7 +88,7 @@ impl Session {
         if let Err(bad) = signal.check() {
             return self.error(WsErrorCode::BadSignal, bad.to_string(), None).await;
         }
-        if !self.signal_budget.take() {
+        if self.state.budgets.spend(Action::Signal, &self.user.user_id).await.is_err() {
             return self.error(WsErrorCode::RateLimited, "signalling too fast; slow down", None).await;
         }
         self.state.calls.signal(call_id, to_user, to_endpoint, signal).await;
@@ -116,6 +116,7 @@ impl Session {
             Refused::CannotCall(_) => WsErrorCode::CannotCall,
             Refused::Busy(_) => WsErrorCode::Busy,
             Refused::NotInCall => WsErrorCode::NotInCall,
+            Refused::TooFast(_) => WsErrorCode::CallRateLimited,
             Refused::Chat(e) => return self.chat_error(e, None).await,
             Refused::Registry(e) => {
                 tracing::warn!(error = %e, "a call request failed in the registry");

@@ -9,7 +9,10 @@ use std::{
 use axum::extract::ws::Message as WsMessage;
 use wire::{
     model::{ConversationId, UserId},
-    protocol::{close, NoticeKind, Position, ServerFrame, WsErrorCode},
+    protocol::{
+        close, NoticeKind, Position, ServerFrame, WsErrorCode, MAX_REPLAY_PER_CONVERSATION, MAX_REPLAY_PER_RESUME,
+        MAX_RESUME_POSITIONS,
+    },
 };
 
 use super::{cursor::Step, End, Session};
@@ -17,6 +20,7 @@ use crate::{
     chat::Outgoing,
     clock::now_millis,
     hub::{Delivery, HubEvent},
+    ratelimit::budgets::Action,
 };
 
 /// Typing frames a session passes on per conversation: one per this period.
@@ -25,7 +29,7 @@ const TYPING_EVERY: Duration = Duration::from_secs(2);
 impl Session {
     pub(super) async fn on_send(&mut self, message: Outgoing) -> Result<(), End> {
         let (conversation, client_id) = (message.conversation_id.clone(), message.client_id.clone());
-        match self.state.chat.send(&self.user.user_id, message, &mut self.budget).await {
+        match self.state.chat.send(&self.user.user_id, message).await {
             Ok(sent) => {
                 // The message ends this bout of typing: the next keystroke is passed on at once.
                 self.typed.remove(&conversation);
@@ -45,24 +49,44 @@ impl Session {
     }
 
     /// The client has each conversation up to its position: sends what
-    /// follows. A conversation named twice is caught up once, from the
-    /// lower position.
+    /// follows, at most [`MAX_REPLAY_PER_CONVERSATION`] messages of each and
+    /// [`MAX_REPLAY_PER_RESUME`] in all, in the order the client named them;
+    /// what is left out is announced as skipped. A conversation named twice
+    /// is caught up once, from the lower position.
     pub(super) async fn on_resume(&mut self, positions: Vec<Position>) -> Result<(), End> {
-        if !self.resume_budget.take() {
+        if positions.len() > MAX_RESUME_POSITIONS {
+            let why = format!("a resume names at most {MAX_RESUME_POSITIONS} conversations");
+            return self.error(WsErrorCode::BadRequest, why, None).await;
+        }
+        if self.state.budgets.spend(Action::Resume, &self.user.user_id).await.is_err() {
             return self.error(WsErrorCode::RateLimited, "resuming too often; slow down", None).await;
         }
-        let mut lowest: HashMap<ConversationId, u64> = HashMap::new();
+        let mut lowest: Vec<(ConversationId, u64)> = Vec::with_capacity(positions.len());
+        let mut index: HashMap<ConversationId, usize> = HashMap::with_capacity(positions.len());
         for Position { conversation_id, seq } in positions {
-            let at = lowest.entry(conversation_id).or_insert(seq);
-            *at = (*at).min(seq);
+            match index.get(&conversation_id) {
+                Some(&i) => lowest[i].1 = lowest[i].1.min(seq),
+                None => {
+                    index.insert(conversation_id.clone(), lowest.len());
+                    lowest.push((conversation_id, seq));
+                }
+            }
         }
+        let mut allowance = MAX_REPLAY_PER_RESUME;
         for (conversation_id, seq) in lowest {
             if let Err(e) = self.state.chat.require_member(&conversation_id, &self.user.user_id).await {
                 self.chat_error(e, None).await?;
                 continue;
             }
-            self.cursors.resume(&conversation_id, seq);
-            self.fill(&conversation_id, u64::MAX).await?;
+            // When the store cannot say, the fill (which fails too) is retried by the next message.
+            let last = self.state.chat.last_seq(&conversation_id).await.unwrap_or(seq);
+            let upto = last.max(seq);
+            let skipped = self.cursors.resume_within(&conversation_id, seq, upto, allowance.min(MAX_REPLAY_PER_CONVERSATION));
+            if let Some(upto) = skipped {
+                self.send(&ServerFrame::Skipped { conversation_id: conversation_id.clone(), upto }).await?;
+            }
+            allowance -= upto - skipped.unwrap_or(seq);
+            self.fill(&conversation_id, upto).await?;
         }
         Ok(())
     }

@@ -35,6 +35,15 @@ impl Cursors {
         self.at.insert(conversation.clone(), seq);
     }
 
+    /// Resumes `conversation` from the client's `position`, leaving at most
+    /// `allowance` messages up to `last` to replay: when more are missing,
+    /// the earlier ones are skipped. Answers where the skip ends, if any.
+    pub fn resume_within(&mut self, conversation: &ConversationId, position: u64, last: u64, allowance: u64) -> Option<u64> {
+        let from = position.max(last.saturating_sub(allowance));
+        self.resume(conversation, from);
+        (from > position).then_some(from)
+    }
+
     /// The client no longer follows `conversation` (it left).
     pub fn forget(&mut self, conversation: &ConversationId) {
         self.at.remove(conversation);
@@ -166,5 +175,16 @@ mod tests {
         cursors.resume(&c(), 5);
         cursors.forget(&c());
         assert_eq!(cursors.offer(&c(), 9), Step::Send, "as a conversation never resumed");
+    }
+
+    #[test]
+    fn a_resume_replays_at_most_its_allowance_and_skips_the_rest() {
+        let mut cursors = Cursors::default();
+        assert_eq!(cursors.resume_within(&c(), 10, 500, 200), Some(300), "messages 11 to 300 are skipped");
+        assert_eq!(cursors.fill_from(&c(), 500), Some(300));
+        assert_eq!(cursors.resume_within(&c(), 450, 500, 200), None, "50 missing: all replayed");
+        assert_eq!(cursors.fill_from(&c(), 500), Some(450));
+        assert_eq!(cursors.resume_within(&c(), 0, 500, 0), Some(500), "no allowance left: nothing replayed");
+        assert_eq!(cursors.fill_from(&c(), 500), None);
     }
 }

@@ -8,6 +8,7 @@ use crate::{
     chat::Outgoing,
     hub::{Delivery, HubEvent},
     presence::tally::Change,
+    ratelimit::budgets::Action,
 };
 
 impl Session {
@@ -122,8 +123,13 @@ impl Session {
         Ok(())
     }
 
-    /// Tells the presence tracker the client's latest activity.
+    /// Tells the presence tracker the client's latest activity, unless the
+    /// user's activity budget is spent: then it is told when there is one again.
     pub(super) async fn report_activity(&mut self) {
+        if let Err(wait) = self.state.budgets.spend(Action::Activity, &self.user.user_id).await {
+            self.next_activity_report = tokio::time::Instant::now() + wait;
+            return;
+        }
         self.reported_active = self.active;
         self.next_activity_report = tokio::time::Instant::now() + ACTIVITY_EVERY;
         let change = Change::Activity { active: self.active };

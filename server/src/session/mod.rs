@@ -45,7 +45,6 @@ use wire::{
 use self::{calls::InCall, cursor::Cursors};
 use crate::{
     auth::AuthUser,
-    budget::Budget,
     calls::KEEP_EVERY,
     chat::ChatError,
     hub::{ConnId, Delivery},
@@ -63,16 +62,6 @@ const MAX_SOCKET_MESSAGE: usize = 1 << 20;
 const READ_BUFFER: usize = 4096;
 /// Events handled at most between two writes to the socket.
 const FLUSH_AFTER: usize = 64;
-/// Sends a connection may make: a burst, then this many per second.
-const SEND_BURST: f64 = 30.0;
-const SENDS_PER_SECOND: f64 = 10.0;
-/// Call signals a connection may relay: ICE candidates come in bursts of a
-/// few dozen when a call starts or restarts, then hardly any.
-const SIGNAL_BURST: f64 = 100.0;
-const SIGNALS_PER_SECOND: f64 = 20.0;
-/// Resumes a connection may ask for: one when it opens, a few more at most.
-const RESUME_BURST: f64 = 4.0;
-const RESUMES_PER_SECOND: f64 = 0.2;
 /// Activity changes reach the presence at most once per this period: a
 /// client flipping between active and idle cannot flood its watchers.
 const ACTIVITY_EVERY: Duration = Duration::from_secs(2);
@@ -94,8 +83,14 @@ async fn run(mut socket: WebSocket, state: AppState, user: AuthUser) {
             return;
         }
     };
-    let (id, mailbox) = state.hub.connect(&user.user_id, &user.device_id, &conversations);
-    state.presence.change(&user.user_id, Change::Opened).await;
+    let per_device = state.config.sockets_per_device as usize;
+    let Some((id, mailbox)) = state.hub.connect(&user.user_id, &user.device_id, &conversations, per_device) else {
+        return crowded(socket, &state, "this device has too many connections open; close some tabs").await;
+    };
+    if state.presence.open(&user.user_id, state.config.sockets_per_user).await.is_err() {
+        state.hub.disconnect(id);
+        return crowded(socket, &state, "your account has too many connections open; close some tabs or devices").await;
+    }
     let (signals, signalled) = tokio::sync::mpsc::channel(crate::sfu::SIGNALS);
     let mut session = Session {
         endpoint: format!("{}/{id}", state.config.node_id),
@@ -106,9 +101,6 @@ async fn run(mut socket: WebSocket, state: AppState, user: AuthUser) {
         conversations: conversations.into_iter().collect(),
         user,
         cursors: Cursors::default(),
-        budget: Budget::new(SEND_BURST, SENDS_PER_SECOND),
-        signal_budget: Budget::new(SIGNAL_BURST, SIGNALS_PER_SECOND),
-        resume_budget: Budget::new(RESUME_BURST, RESUMES_PER_SECOND),
         active: true,
         reported_active: true,
         next_activity_report: tokio::time::Instant::now(),
@@ -122,6 +114,12 @@ async fn run(mut socket: WebSocket, state: AppState, user: AuthUser) {
         state.calls.dropped(session.user.user_id.clone(), session.endpoint.clone(), call.call_id);
     }
     state.presence.change(&session.user.user_id, Change::Closed { active: session.reported_active }).await;
+}
+
+/// Closes a connection over its user's or device's cap.
+async fn crowded(mut socket: WebSocket, state: &AppState, reason: &'static str) {
+    metrics::counter!("natter_ws_refused_total", "reason" => "crowded").increment(1);
+    let _ = in_time(state.config.ws_write_timeout, socket.send(close_message(close::TOO_MANY_CONNECTIONS, reason))).await;
 }
 
 /// Why a session ends.
@@ -144,9 +142,6 @@ struct Session {
     /// leave events: which presence changes concern the client.
     conversations: HashSet<ConversationId>,
     cursors: Cursors,
-    budget: Budget,
-    signal_budget: Budget,
-    resume_budget: Budget,
     /// Whether the client last said the person is using this device.
     active: bool,
     /// What the presence tracker was last told of it, and when it may be told again.

@@ -9,7 +9,13 @@ use wire::{
 };
 
 use super::{End, Session};
-use crate::sfu::{rooms::{Guest, RoomKey}, RoomError};
+use crate::{
+    ratelimit::budgets::Action,
+    sfu::{
+        rooms::{Guest, RoomKey},
+        RoomError,
+    },
+};
 
 impl Session {
     pub(super) async fn on_room_join(
@@ -25,6 +31,10 @@ impl Session {
         }
         if let Err(e) = self.state.chat.require_member(&conversation_id, &self.user.user_id).await {
             return self.chat_error(e, None).await;
+        }
+        // Every join and leave is told to all members; a room that ends is recorded.
+        if self.state.budgets.spend(Action::RoomJoin, &self.user.user_id).await.is_err() {
+            return self.error(WsErrorCode::RoomRateLimited, "joining rooms too often; wait a moment", None).await;
         }
         let key = RoomKey { conversation: conversation_id.clone(), kind };
         let guest = Guest { user: self.user.user_id.clone(), conn: self.id, role, video };

@@ -394,6 +394,9 @@ impl Media {
         let now = Instant::now();
         let (peer, answer) =
             Peer::accept(offer, announce, now).map_err(|e| RoomError::new(WsErrorCode::BadSdp, e.to_string()))?;
+        for displaced in self.rooms.displaced_by(&key, &guest) {
+            self.drop_peer(displaced, Some(RoomLeftReason::Elsewhere));
+        }
         let joined = self.rooms.join(&key, guest, now, crate::clock::now_millis()).map_err(|r| match r {
             Refusal::NoRoom => RoomError::new(WsErrorCode::NoRoom, "nobody is broadcasting in this conversation"),
             Refusal::Full => RoomError::new(WsErrorCode::RoomFull, "someone else broadcasts here, or the call is full"),

@@ -183,6 +183,18 @@ impl Rooms {
         room.members.iter().find(|(_, m)| m.conn == conn).map(|(p, _)| *p)
     }
 
+    /// The places a guest joining `key` takes over, to be left first: a
+    /// connection is in one room at a time, and a user has one place in a
+    /// room (joining from another tab or device moves it). The connection's
+    /// own earlier join of this room is not among them: it is replaced.
+    pub fn displaced_by(&self, key: &RoomKey, guest: &Guest) -> Vec<PeerId> {
+        let elsewhere = self.members().filter(|(p, m)| m.conn == guest.conn && self.peers.get(p) != Some(key));
+        let other_tabs = self.rooms.get(key).into_iter().flat_map(|r| {
+            r.members.iter().filter(|(_, m)| m.user == guest.user && m.conn != guest.conn).map(|(p, m)| (*p, m))
+        });
+        elsewhere.chain(other_tabs).map(|(p, _)| p).collect()
+    }
+
     /// Every peer of a connection, in any room.
     pub fn peers_of_conn(&self, conn: ConnId) -> Vec<PeerId> {
         self.members().filter(|(_, m)| m.conn == conn).map(|(p, _)| p).collect()
@@ -413,5 +425,17 @@ mod tests {
         assert!(!updates[0].state.as_ref().unwrap().participants[0].speaking);
         assert_eq!(rooms.in_progress(&[ConversationId::from("g")]).len(), 1);
         assert!(rooms.in_progress(&[ConversationId::from("h")]).is_empty());
+    }
+
+    #[test]
+    fn a_connection_is_in_one_room_and_a_user_has_one_place_in_each() {
+        let mut rooms = Rooms::default();
+        let other = RoomKey { conversation: ConversationId::from("h"), kind: RoomKind::Call };
+        let first = join(&mut rooms, RoomKind::Call, "a", 1, RoomRole::Participant).unwrap();
+        let elsewhere = rooms.join(&other, guest("a", 1, RoomRole::Participant, false), Instant::now(), 1000).unwrap();
+        let _b = join(&mut rooms, RoomKind::Call, "b", 2, RoomRole::Participant).unwrap();
+        assert_eq!(rooms.displaced_by(&key(RoomKind::Call), &guest("a", 1, RoomRole::Participant, false)), vec![elsewhere.peer]);
+        assert_eq!(rooms.displaced_by(&key(RoomKind::Call), &guest("a", 3, RoomRole::Participant, false)), vec![first]);
+        assert_eq!(rooms.displaced_by(&key(RoomKind::Call), &guest("c", 4, RoomRole::Participant, false)), Vec::<PeerId>::new());
     }
 }

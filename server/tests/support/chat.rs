@@ -33,6 +33,17 @@ impl<'a> User<'a> {
         User { server, id: auth.user.id.0, token: auth.token }
     }
 
+    /// The same account signed in on another device.
+    pub async fn on_device(&self, device: &str) -> User<'a> {
+        let name = self.server.client.get(self.server.url(endpoint::ME)).bearer_auth(&self.token).send().await.unwrap();
+        let me: Value = name.json().await.unwrap();
+        let body = json!({ "email": me["email"], "password": "correct horse", "device_id": device });
+        let resp = self.server.client.post(self.server.url(endpoint::AUTH_LOGIN)).json(&body).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let auth: AuthResponse = resp.json().await.unwrap();
+        User { server: self.server, id: auth.user.id.0, token: auth.token }
+    }
+
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let mut req = self.server.client.request(method, self.server.url(path)).bearer_auth(&self.token);
         if let Some(body) = body {
@@ -70,13 +81,26 @@ impl<'a> User<'a> {
 
     /// A connection to the server at `addr` that first resumes from `positions`.
     pub async fn connect_to(&self, addr: std::net::SocketAddr, positions: Vec<Position>) -> Client {
+        let mut client = self.open(addr).await.unwrap_or_else(|code| panic!("websocket closed with {code}"));
+        client.send(&ClientFrame::Resume { positions }).await;
+        client
+    }
+
+    /// A websocket to the server at `addr` once it said hello, or the code
+    /// it was closed with instead.
+    pub async fn open(&self, addr: std::net::SocketAddr) -> Result<Client, u16> {
         let mut req = format!("ws://{addr}{WS_PATH}").into_client_request().unwrap();
         req.headers_mut().insert("authorization", format!("Bearer {}", self.token).parse().unwrap());
         let (stream, _) = tokio_tungstenite::connect_async(req).await.unwrap();
         let mut client = Client { stream };
-        assert!(matches!(client.next().await, ServerFrame::Hello { .. }));
-        client.send(&ClientFrame::Resume { positions }).await;
-        client
+        match tokio::time::timeout(Duration::from_secs(10), client.stream.next()).await.expect("an answer within 10 s") {
+            Some(Ok(WsMessage::Text(text))) => {
+                assert!(matches!(serde_json::from_str(text.as_str()).unwrap(), ServerFrame::Hello { .. }));
+                Ok(client)
+            }
+            Some(Ok(WsMessage::Close(Some(frame)))) => Err(frame.code.into()),
+            other => panic!("expected a hello or a close, got {other:?}"),
+        }
     }
 
     pub async fn summaries(&self) -> Vec<ConversationSummary> {

@@ -2,6 +2,13 @@
 //! cluster the windows are counted in Redis, so attempts spread over the
 //! nodes count together; while Redis is unreachable (and on a single node)
 //! each node counts in memory.
+//!
+//! | module | holds |
+//! |---|---|
+//! | here | fixed windows per key (sign-in limits), upload budgets per node |
+//! | `budgets` | token buckets per user and action, across connections and nodes |
+
+pub mod budgets;
 
 use std::{
     collections::HashMap,
