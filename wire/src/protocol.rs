@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::error::{ApiError, ErrorCode};
 
 /// Version of the HTTP API and websocket frames defined in this module.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Answer of `GET /readyz`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
