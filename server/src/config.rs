@@ -11,7 +11,8 @@ use std::{
 use clap::Parser;
 
 use crate::{
-    auth::password::HashLimits,
+    auth::{password::HashLimits, Origins, SessionRules},
+    client_addr::TrustedProxies,
     secret::Secret,
     sfu::settings::MediaSettings,
     store::mongodb::MongoSettings,
@@ -204,6 +205,50 @@ pub struct Cli {
     #[arg(long, env = "NATTER_SIGN_INS_PER_SEC", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub sign_ins_per_sec: u32,
 
+    // Sessions.
+    /// The address browsers reach Natter at, e.g. `https://chat.example.org`.
+    /// A browser's cookie then authenticates websockets and state-changing
+    /// requests only from this origin (and `--allowed-origins`); with
+    /// `https://` the cookie is `Secure` and named `__Host-natter_token`.
+    /// Without it, a request's `Origin` must name the host its `Host` header does.
+    #[arg(long, env = "NATTER_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// More origins (comma-separated `scheme://host[:port]`) whose pages may
+    /// use the cookie for websockets and state-changing requests.
+    #[arg(long, env = "NATTER_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Reverse proxies (comma-separated addresses or networks such as
+    /// `10.0.0.0/8`) whose `Forwarded` / `X-Forwarded-For` headers name the
+    /// client; from any other peer those headers are ignored.
+    #[arg(long, env = "NATTER_TRUSTED_PROXY", value_delimiter = ',')]
+    pub trusted_proxy: Vec<String>,
+
+    /// Seconds a token is good for; browsers' cookies are renewed past half of it.
+    #[arg(long, env = "NATTER_TOKEN_TTL_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub token_ttl_secs: u64,
+
+    /// Seconds after a token's expiry during which it may still be refreshed
+    /// (a browser's cookie renewed); later, sign in again.
+    #[arg(long, env = "NATTER_TOKEN_RENEW_GRACE_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub token_renew_grace_secs: u64,
+
+    /// Seconds the token a refresh replaced stays valid, for requests under
+    /// way; using it later signs the device out (its tokens were copied).
+    #[arg(long, env = "NATTER_TOKEN_REUSE_GRACE_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=300))]
+    pub token_reuse_grace_secs: u64,
+
+    /// Longest a device stays signed in, however active: a number with `s`,
+    /// `m`, `h` or `d` (days).
+    #[arg(long, env = "NATTER_SESSION_LIFETIME", default_value = "90d", value_parser = parse_duration)]
+    pub session_lifetime: std::time::Duration,
+
+    /// Seconds between checks, by each open websocket, that its device is
+    /// still signed in (closing it if not, even when no sign-out event reached this node).
+    #[arg(long, env = "NATTER_SESSION_RECHECK_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub session_recheck_secs: u64,
+
     /// File holding a token that `/metrics` then asks for (`Authorization:
     /// Bearer …`), from any address. Without it `/metrics` answers only
     /// requests from this machine that came through no proxy.
@@ -256,6 +301,12 @@ pub struct Config {
     pub metrics_token: Option<Secret>,
     pub hashing: HashLimits,
     pub sign_ins_per_sec: u32,
+    pub sessions: SessionRules,
+    pub origins: Origins,
+    /// The public URL is https: cookies are `Secure`, `__Host-` named.
+    pub secure_cookie: bool,
+    pub trusted_proxies: TrustedProxies,
+    pub session_recheck: std::time::Duration,
 }
 
 /// Bounds on the work and memory images cost.
@@ -324,6 +375,15 @@ impl Cli {
         let turn_secret = self.turn_secret_file.as_deref().map(|p| read_secret_file(p, "--turn-secret-file")).transpose()?;
         let metrics_token =
             self.metrics_token_file.as_deref().map(|p| read_secret_file(p, "--metrics-token-file")).transpose()?;
+        let (origins, secure_cookie) = origins(self.public_url.as_deref(), &self.allowed_origins)?;
+        let trusted_proxies =
+            TrustedProxies::parse(&self.trusted_proxy).map_err(|e| ConfigError(format!("invalid --trusted-proxy: {e}")))?;
+        let sessions = SessionRules {
+            token_ttl_secs: self.token_ttl_secs as i64,
+            renew_grace_ms: self.token_renew_grace_secs as i64 * 1000,
+            reuse_grace_ms: self.token_reuse_grace_secs as i64 * 1000,
+            lifetime_ms: self.session_lifetime.as_millis() as i64,
+        };
         let media = media_config(self.listen, self.media_udp_port, self.media_announce_addr.as_deref())?;
         let concurrent = self.hash_concurrency.map_or_else(cores, |n| n as usize);
         let hashing = HashLimits {
@@ -332,6 +392,11 @@ impl Cli {
             max_wait: std::time::Duration::from_millis(self.hash_wait_ms),
         };
         Ok(Config {
+            sessions,
+            origins,
+            secure_cookie,
+            trusted_proxies,
+            session_recheck: std::time::Duration::from_secs(self.session_recheck_secs),
             media,
             hashing,
             sign_ins_per_sec: self.sign_ins_per_sec,
@@ -436,6 +501,28 @@ impl Config {
                 ),
             ),
             ("sign_ins_per_sec", self.sign_ins_per_sec.to_string()),
+            ("public_url", self.origins.public.clone().unwrap_or_else(|| "none (same host as each request)".into())),
+            ("allowed_origins", if self.origins.allowed.is_empty() { "none".into() } else { self.origins.allowed.join(",") }),
+            ("secure_cookie", self.secure_cookie.to_string()),
+            (
+                "trusted_proxies",
+                if self.trusted_proxies.0.is_empty() {
+                    "none".into()
+                } else {
+                    self.trusted_proxies.0.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(",")
+                },
+            ),
+            (
+                "tokens",
+                format!(
+                    "{}s, renewable {}s after expiry, replaced ones valid {}s",
+                    self.sessions.token_ttl_secs,
+                    self.sessions.renew_grace_ms / 1000,
+                    self.sessions.reuse_grace_ms / 1000
+                ),
+            ),
+            ("session_lifetime", format!("{}s", self.sessions.lifetime_ms / 1000)),
+            ("session_recheck", format!("{}s", self.session_recheck.as_secs())),
             (
                 "metrics",
                 if self.metrics_token.is_some() { "token <redacted>".into() } else { "this machine only".into() },
@@ -481,24 +568,101 @@ fn read_secret_file(path: &Path, flag: &str) -> Result<Secret, ConfigError> {
     Ok(Secret::new(secret.as_bytes().to_vec()))
 }
 
+/// `--public-url` and `--allowed-origins` as origins (`scheme://host[:port]`,
+/// lower case), and whether cookies are to be `Secure`.
+fn origins(public_url: Option<&str>, allowed: &[String]) -> Result<(Origins, bool), ConfigError> {
+    let origin = |url: &str, flag: &str| -> Result<String, ConfigError> {
+        let url = url.trim().trim_end_matches('/').to_ascii_lowercase();
+        let bad = || ConfigError(format!("invalid {flag} {url:?}: use http://host[:port] or https://host[:port]"));
+        let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).ok_or_else(bad)?;
+        let host = rest.split('/').next().unwrap_or_default();
+        if host.is_empty() || host.contains(['@', '?', '#', ' ']) {
+            return Err(bad());
+        }
+        let scheme = if url.starts_with("https://") { "https" } else { "http" };
+        Ok(format!("{scheme}://{host}"))
+    };
+    let public = public_url.filter(|u| !u.trim().is_empty()).map(|u| origin(u, "--public-url")).transpose()?;
+    let allowed = allowed
+        .iter()
+        .filter(|u| !u.trim().is_empty())
+        .map(|u| origin(u, "--allowed-origins"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let secure = public.as_deref().is_some_and(|p| p.starts_with("https://"));
+    Ok((Origins { public, allowed }, secure))
+}
+
+/// A duration: a whole number with `s`, `m`, `h` or `d`; a bare number is seconds.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = number.parse().map_err(|_| format!("{text:?}: use a number with s, m, h or d, such as 90d"))?;
+    let secs = match unit.trim() {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("{text:?}: use a number with s, m, h or d, such as 90d")),
+    };
+    if secs == 0 || secs > 10 * 365 * 86_400 {
+        return Err(format!("{text:?}: between 1s and 3650d"));
+    }
+    Ok(std::time::Duration::from_secs(secs))
+}
+
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().to_string()
 }
 
-/// Hides the password of a `scheme://user:password@host` URL.
+/// Query parameters whose values are hidden in logs: credentials by any
+/// usual name (`password`, `tlsCertificateKeyFilePassword`, `token`, `apiKey`, …).
+fn is_secret_param(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["pass", "pwd", "secret", "token", "credential", "signature"].iter().any(|s| name.contains(s)) || name.ends_with("key")
+}
+
+/// Hides the password of a `scheme://user:password@host` URL and the values
+/// of query parameters that carry secrets (`?password=…`, `…Password=…`, `token=…`).
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
     };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => {
-            let userinfo = &rest[..at];
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:<redacted>{}", &rest[at..])
+    let mut out = match base.split_once("://") {
+        None => base.to_string(),
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => {
+                    let user = rest[..at].split(':').next().unwrap_or_default();
+                    format!("{scheme}://{user}:<redacted>{}", &rest[at..])
+                }
+                None => base.to_string(),
+            }
         }
-        None => url.to_string(),
+    };
+    if let Some(query) = query {
+        let (query, fragment) = match query.split_once('#') {
+            Some((q, f)) => (q, Some(f)),
+            None => (query, None),
+        };
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if is_secret_param(name) => format!("{name}=<redacted>"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
+        if fragment.is_some() {
+            out.push_str("#<redacted>");
+        }
     }
+    out
 }
 
 fn validate_db_name(name: &str) -> Result<(), ConfigError> {
@@ -576,6 +740,26 @@ mod tests {
         assert_eq!(redact_url("mongodb://u:secret@h:1/db"), "mongodb://u:<redacted>@h:1/db");
         assert_eq!(redact_url("redis://h:6379/0"), "redis://h:6379/0");
         assert_eq!(redact_url("redis://:pw@h"), "redis://:<redacted>@h");
+        assert_eq!(
+            redact_url("mongodb://h1:1,h2:2/db?replicaSet=rs&password=hunter2&tlsCertificateKeyFilePassword=x&authSource=admin"),
+            "mongodb://h1:1,h2:2/db?replicaSet=rs&password=<redacted>&tlsCertificateKeyFilePassword=<redacted>&authSource=admin"
+        );
+        assert_eq!(redact_url("rediss://u:p@h/0?token=abc&timeout=5"), "rediss://u:<redacted>@h/0?token=<redacted>&timeout=5");
+        assert_eq!(redact_url("redis://h/?apiKey=k"), "redis://h/?apiKey=<redacted>");
+    }
+
+    #[test]
+    fn durations_and_origins_parse() {
+        assert_eq!(parse_duration("90d").unwrap().as_secs(), 90 * 86_400);
+        assert_eq!(parse_duration("5").unwrap().as_secs(), 5);
+        assert_eq!(parse_duration("12h").unwrap().as_secs(), 12 * 3600);
+        assert!(parse_duration("0s").is_err() && parse_duration("ten").is_err() && parse_duration("3w").is_err());
+        let (o, secure) = origins(Some("https://Chat.Example.org/"), &["http://localhost:3000".into()]).unwrap();
+        assert_eq!(o.public.as_deref(), Some("https://chat.example.org"));
+        assert_eq!(o.allowed, vec!["http://localhost:3000".to_string()]);
+        assert!(secure);
+        assert!(!origins(Some("http://h:1"), &[]).unwrap().1);
+        assert!(origins(Some("chat.example.org"), &[]).is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod backoff;
 pub mod budget;
 pub mod calls;
 pub mod chat;
+pub mod client_addr;
 pub mod clock;
 pub mod config;
 pub mod error;
@@ -41,7 +42,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::{net::TcpListener, sync::watch};
 use tokio_util::task::TaskTracker;
 use tower_http::{timeout::RequestBodyTimeoutLayer, trace::TraceLayer};
-use wire::endpoint;
+use wire::{endpoint, model::UserId};
 
 pub use crate::state::AppState;
 use crate::{
@@ -49,7 +50,7 @@ use crate::{
     calls::Calls,
     chat::{Chat, Writer},
     config::Config,
-    hub::{Fanout, Hub, LocalFanout},
+    hub::{Fanout, Hub, HubEvent, LocalFanout},
     lease::{redis::RedisLeases, Leases, LocalLeases},
     presence::{redis::RedisRegistry, registry::LocalRegistry, registry::Registry, PresenceTracker},
     ratelimit::SharedCounts,
@@ -85,13 +86,27 @@ pub fn router(state: AppState) -> Router {
         .route(endpoint::AVATAR_ROUTE, get(api::avatar_file))
         .route(
             wire::protocol::WS_PATH,
-            get(session::upgrade).route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::authenticate)),
+            get(session::upgrade).route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::authenticate_socket)),
         )
         .leptos_routes(&state, routes, move || shell(leptos.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn(metrics::track))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Tells every node a device was signed out (its sockets close), without
+/// holding up the request that found out.
+fn signed_out_by(fanout: Arc<dyn Fanout>) -> Box<dyn Fn(&UserId, &str) + Send + Sync> {
+    Box::new(move |user, device| {
+        let event = HubEvent::SignedOut {
+            user_id: user.clone(),
+            device_id: device.to_owned(),
+            close_code: wire::protocol::close::SIGNED_OUT,
+        };
+        let fanout = fanout.clone();
+        tokio::spawn(async move { fanout.publish(event).await });
+    })
 }
 
 /// What one node keeps in memory and a cluster shares through Redis: the
@@ -209,7 +224,14 @@ pub async fn run(
     let hasher = Arc::new(auth::password::Hasher::new(config.hashing));
     let state = AppState {
         leptos: leptos_options(&config),
-        auth: Arc::new(Authenticator { secret: config.jwt_secret.clone(), store: store.clone() }),
+        auth: Arc::new(Authenticator {
+            secret: config.jwt_secret.clone(),
+            store: store.clone(),
+            rules: config.sessions,
+            origins: config.origins.clone(),
+            secure_cookie: config.secure_cookie,
+            on_theft: signed_out_by(fanout.clone()),
+        }),
         config: Arc::new(config),
         chat,
         calls,

@@ -11,7 +11,7 @@ use axum::{
 };
 use wire::protocol::{ErrorCode, Readiness, PROTOCOL_VERSION};
 
-use crate::{error::HttpError, state::AppState, store::health::StoreStatus};
+use crate::{client_addr::forwarded, error::HttpError, state::AppState, store::health::StoreStatus};
 
 pub async fn healthz() -> &'static str {
     "ok"
@@ -36,7 +36,8 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 
 /// `/metrics`: with `--metrics-token-file`, to requests bearing the token;
 /// without, only to requests from this machine that no proxy forwarded (a
-/// reverse proxy on this machine would otherwise hand it to anyone).
+/// reverse proxy on this machine would otherwise hand it to anyone), or
+/// that a `--trusted-proxy` forwarded for this machine.
 pub async fn metrics(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -54,8 +55,15 @@ pub async fn metrics(
             }
         }
         None => {
-            let forwarded = ["forwarded", "x-forwarded-for", "x-real-ip"].iter().any(|h| headers.contains_key(*h));
-            if !peer.ip().is_loopback() || forwarded {
+            // Through a trusted proxy, the client it names must be this
+            // machine; from anyone else, a forwarding header means a proxy
+            // passed the request on, from who knows where.
+            let proxies = &state.config.trusted_proxies;
+            let local = match proxies.trusts(peer.ip()) {
+                true => proxies.client(peer.ip(), &headers).is_loopback(),
+                false => peer.ip().is_loopback() && !forwarded(&headers),
+            };
+            if !local {
                 return Err(HttpError::new(
                     ErrorCode::Forbidden,
                     "/metrics answers only this machine; set --metrics-token-file to scrape it from elsewhere",

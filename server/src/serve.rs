@@ -14,7 +14,7 @@ use std::{
     collections::HashMap,
     future::Future,
     io,
-    net::{IpAddr, Ipv6Addr, SocketAddr},
+    net::{IpAddr, SocketAddr},
     pin::Pin,
     sync::{
         atomic::{AtomicU64, Ordering},
@@ -86,7 +86,7 @@ impl ConnectionCaps {
     }
 
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Permit, Refused> {
-        let key = address_key(ip);
+        let key = crate::client_addr::address_key(ip);
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         if open.total >= self.max_total {
             return Err(Refused::Total);
@@ -116,18 +116,6 @@ impl Drop for Permit {
                 open.per_ip.remove(&self.key);
             }
         }
-    }
-}
-
-/// The address a connection counts against: IPv4 as is (also when mapped
-/// into IPv6), IPv6 by its /64.
-fn address_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(Ipv6Addr::from(v6.to_bits() & !((1u128 << 64) - 1))),
-        },
     }
 }
 
@@ -385,9 +373,9 @@ mod tests {
         let one: IpAddr = "2001:db8:1:2::1".parse().unwrap();
         let two: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
         let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        assert_eq!(address_key(one), address_key(two));
-        assert_ne!(address_key(one), address_key(other));
-        assert_eq!(address_key("::ffff:10.0.0.1".parse().unwrap()), "10.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(crate::client_addr::address_key(one), crate::client_addr::address_key(two));
+        assert_ne!(crate::client_addr::address_key(one), crate::client_addr::address_key(other));
+        assert_eq!(crate::client_addr::address_key("::ffff:10.0.0.1".parse().unwrap()), "10.0.0.1".parse::<IpAddr>().unwrap());
     }
 
     #[test]

@@ -83,6 +83,7 @@ suite!(
     users_search_by_nickname_prefix_or_email,
     users_by_ids_skips_unknown,
     devices_hold_one_token_each,
+    token_rotation_keeps_the_previous_id,
     friend_links_round_trip,
     conversations_round_trip_and_update,
     last_message_only_moves_forward,

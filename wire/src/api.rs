@@ -13,6 +13,10 @@ use crate::{
 
 /// Cookie carrying the browser's token (HttpOnly, SameSite=Lax).
 pub const TOKEN_COOKIE: &str = "natter_token";
+/// Its name when the server is reached over HTTPS (`--public-url https://…`):
+/// the `__Host-` prefix makes browsers keep it only when set `Secure`, for the
+/// whole site, by the site itself.
+pub const SECURE_TOKEN_COOKIE: &str = "__Host-natter_token";
 
 pub const MAX_NICKNAME_CHARS: usize = 64;
 pub const MIN_PASSWORD_CHARS: usize = 8;

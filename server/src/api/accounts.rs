@@ -21,8 +21,8 @@ use wire::{
 use super::json::ApiJson;
 use crate::{
     clock::now_millis,
+    client_addr::address_key,
     auth::{
-        clear_cookie, session_cookie,
         token::{self, Claims},
         AuthUser, RefreshableUser,
     },
@@ -45,6 +45,12 @@ async fn limited(limiter: &RateLimiter, key: &str) -> Result<(), HttpError> {
     limiter.hit(key).await.map_err(HttpError::rate_limited)
 }
 
+/// The key the client's address counts under in the sign-in limits: the
+/// address a trusted proxy forwarded for, else the peer's; IPv6 by its /64.
+fn client_key(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> String {
+    address_key(state.config.trusted_proxies.client(peer.ip(), headers)).to_string()
+}
+
 fn user_agent(headers: &HeaderMap) -> String {
     let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("unknown");
     ua.chars().take(MAX_USER_AGENT_CHARS).collect()
@@ -54,14 +60,18 @@ fn user_agent(headers: &HeaderMap) -> String {
 fn signed_in(status: StatusCode, state: &AppState, user: &UserRecord, claims: &Claims) -> Response {
     let token = token::encode(&state.config.jwt_secret, claims);
     let body = AuthResponse { token: token.clone(), expires_ms: claims.expires_ms(), user: user.me() };
-    (status, [(header::SET_COOKIE, session_cookie(&token))], Json(body)).into_response()
+    (status, [(header::SET_COOKIE, state.auth.session_cookie(&token))], Json(body)).into_response()
 }
 
 /// Starts a session on the device, replacing (and so revoking) any token it had.
 async fn start_session(state: &AppState, user: &UserId, device_id: &str, headers: &HeaderMap) -> Result<(UserRecord, Claims), HttpError> {
-    let now = now_millis();
+    let mut now = now_millis();
     let token_id = new_id();
-    let replaced = state.store.device(user, device_id).await?.is_some();
+    let replaced = state.store.device(user, device_id).await?;
+    // The sign-in time names the session: a new one never shares the old one's.
+    if let Some(old) = &replaced {
+        now = now.max(old.signed_in_ms + 1);
+    }
     state
         .store
         .put_device(&DeviceRecord {
@@ -71,14 +81,16 @@ async fn start_session(state: &AppState, user: &UserId, device_id: &str, headers
             user_agent: user_agent(headers),
             signed_in_ms: now,
             last_seen_ms: now,
+            previous_token_id: None,
+            rotated_ms: 0,
         })
         .await?;
-    if replaced {
+    if replaced.is_some() {
         signed_out(state, user, device_id, close::SIGNED_IN_AGAIN).await;
     }
     let patch = UserPatch { login_at: Some(now), ..UserPatch::default() };
     let user = state.store.update_user(user, &patch).await?.ok_or_else(super::users::no_such_user)?;
-    Ok((user.clone(), Claims::new(&user.id, device_id, &token_id, now)))
+    Ok((user.clone(), state.auth.claims(&user.id, device_id, &token_id, now, now_millis())))
 }
 
 pub async fn register(
@@ -87,7 +99,7 @@ pub async fn register(
     headers: HeaderMap,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<Response, HttpError> {
-    limited(&state.auth_limits.register_per_ip, &peer.ip().to_string()).await?;
+    limited(&state.auth_limits.register_per_ip, &client_key(&state, peer, &headers)).await?;
     let email = check_email(&req.email)?;
     limited(&state.auth_limits.login_per_account, &email).await?;
     let nickname = check_nickname(&req.nickname)?;
@@ -123,17 +135,25 @@ pub async fn login(
     headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, HttpError> {
-    limited(&state.auth_limits.login_per_ip, &peer.ip().to_string()).await?;
+    let client = client_key(&state, peer, &headers);
+    limited(&state.auth_limits.login_per_ip, &client).await?;
     check_device_id(&req.device_id)?;
     let email = check_email(&req.email)?;
+    // Wrong passwords slow down guesses at this account from this address only.
+    let pair = format!("{email}|{client}");
+    state.auth_limits.login_backoff.check(&pair).await.map_err(|wait| {
+        HttpError::rate_limited_for("too many wrong passwords from this address: wait before trying again", wait)
+    })?;
     limited(&state.auth_limits.login_per_account, &email).await?;
     // Counted last, so attempts the other limits refuse do not use it up.
     limited(&state.auth_limits.login_total, EVERYONE).await?;
     let user = state.store.user_by_email(&email).await?;
     // Unknown e-mail and wrong password take the same time and get the same answer.
     if !state.hasher.verify(req.password, user.as_ref().map(|u| u.password_hash.clone())).await? {
+        state.auth_limits.login_backoff.failed(&pair).await;
         return Err(HttpError::new(ErrorCode::InvalidCredentials, "wrong e-mail address or password"));
     }
+    state.auth_limits.login_backoff.succeeded(&pair).await;
     let user = user.expect("verified against a stored hash");
     let (user, claims) = start_session(&state, &user.id, &req.device_id, &headers).await?;
     Ok(signed_in(StatusCode::OK, &state, &user, &claims))
@@ -148,14 +168,17 @@ pub(super) async fn signed_out(state: &AppState, user: &UserId, device_id: &str,
 pub async fn logout(State(state): State<AppState>, me: AuthUser) -> Result<Response, HttpError> {
     state.store.remove_device(&me.user_id, &me.device_id).await?;
     signed_out(&state, &me.user_id, &me.device_id, close::SIGNED_OUT).await;
-    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear_cookie())]).into_response())
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, state.auth.clear_cookie())]).into_response())
 }
 
-/// A fresh token for the same device session; also takes an expired token
-/// while the session is alive.
+/// A fresh token, with a new token id, for the same device session; also
+/// takes a token expired less than the renewal grace ago. The token
+/// refreshed stays valid a few seconds more, for requests under way.
 pub async fn refresh(State(state): State<AppState>, RefreshableUser(me): RefreshableUser) -> Result<Response, HttpError> {
     let user = state.store.user_by_id(&me.user_id).await?.ok_or_else(super::users::no_such_user)?;
-    let claims = Claims::new(&me.user_id, &me.device_id, &me.claims.jti, now_millis());
+    let Some(claims) = state.auth.rotate(&me).await? else {
+        return Err(HttpError::new(ErrorCode::TokenRevoked, "this token was refreshed already: use the newer one"));
+    };
     Ok(signed_in(StatusCode::OK, &state, &user, &claims))
 }
 

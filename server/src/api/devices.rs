@@ -12,7 +12,7 @@ use wire::{
 };
 
 use crate::{
-    auth::{clear_cookie, AuthUser},
+    auth::AuthUser,
     error::HttpError,
     state::AppState,
 };
@@ -43,7 +43,7 @@ pub async fn sign_out(
     }
     super::accounts::signed_out(&state, &me.user_id, &device_id, close::SIGNED_OUT).await;
     if device_id == me.device_id {
-        return Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear_cookie())]).into_response());
+        return Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, state.auth.clear_cookie())]).into_response());
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -9,8 +9,8 @@ use wire::model::{Millis, UserId};
 
 use crate::secret::Secret;
 
-/// How long a token is good for. Browsers get a fresh one while active;
-/// API clients call `POST /api/auth/refresh`.
+/// How long a token is good for by default (`--token-ttl-secs`). Browsers
+/// get a fresh one while active; API clients call `POST /api/auth/refresh`.
 pub const TOKEN_TTL_SECS: i64 = 15 * 60;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,14 +21,25 @@ pub struct Claims {
     pub dev: String,
     /// The token id; the device's session names the one valid token.
     pub jti: String,
+    /// The device session: when it was signed in (ms), which a sign-in again
+    /// on the device changes. 0 in tokens from before it was carried.
+    #[serde(default)]
+    pub ses: Millis,
     pub iat: i64,
     pub exp: i64,
 }
 
 impl Claims {
-    pub fn new(user: &UserId, device_id: &str, token_id: &str, now_ms: Millis) -> Claims {
+    pub fn new(user: &UserId, device_id: &str, token_id: &str, session_ms: Millis, now_ms: Millis, ttl_secs: i64) -> Claims {
         let iat = now_ms / 1000;
-        Claims { sub: user.0.clone(), dev: device_id.to_owned(), jti: token_id.to_owned(), iat, exp: iat + TOKEN_TTL_SECS }
+        Claims {
+            sub: user.0.clone(),
+            dev: device_id.to_owned(),
+            jti: token_id.to_owned(),
+            ses: session_ms,
+            iat,
+            exp: iat + ttl_secs,
+        }
     }
 
     pub fn expires_ms(&self) -> Millis {
@@ -37,7 +48,7 @@ impl Claims {
 
     /// Past half its life: time to hand out a fresh one.
     pub fn is_ageing(&self, now_ms: Millis) -> bool {
-        now_ms / 1000 >= self.iat + TOKEN_TTL_SECS / 2
+        now_ms / 1000 >= self.iat + (self.exp - self.iat) / 2
     }
 }
 

@@ -17,6 +17,7 @@ use wire::{
 
 use super::{cursor::Step, End, Session};
 use crate::{
+    auth::SessionState,
     chat::Outgoing,
     clock::now_millis,
     hub::{Delivery, HubEvent},
@@ -117,18 +118,27 @@ impl Session {
     /// (in case a sign-out event from another node was missed) and records
     /// the activity, which keeps the device's session, and so its token, alive.
     pub(super) async fn on_ping(&mut self) -> Result<(), End> {
-        let (user, device_id) = (&self.user.user_id, &self.user.device_id);
-        match self.state.store.device(user, device_id).await {
-            Ok(Some(device)) if device.token_id == self.user.claims.jti => {
-                if let Err(e) = self.state.store.touch_device(user, device_id, now_millis()).await {
-                    tracing::debug!(error = %e, "could not record websocket activity");
-                }
+        if self.recheck().await? {
+            let (user, device_id) = (&self.user.user_id, &self.user.device_id);
+            if let Err(e) = self.state.store.touch_device(user, device_id, now_millis()).await {
+                tracing::debug!(error = %e, "could not record websocket activity");
             }
-            Ok(Some(_)) => return Err(End::Close(close::SIGNED_IN_AGAIN, "signed in again on this device")),
-            Ok(None) => return Err(End::Close(close::SIGNED_OUT, "signed out")),
-            Err(_) => {} // cannot tell now; the next ping asks again
         }
         self.send(&ServerFrame::Pong).await
+    }
+
+    /// Whether the device session this socket was opened on still stands
+    /// (false: the store cannot tell now; the next check asks again); ends
+    /// the session when it does not. The serve loop calls it every
+    /// `--session-recheck-secs`, so a sign-out whose event never reached this
+    /// node still closes the socket.
+    pub(super) async fn recheck(&mut self) -> Result<bool, End> {
+        match self.state.auth.session_state(&self.user).await {
+            Ok(SessionState::Alive) => Ok(true),
+            Ok(SessionState::Replaced) => Err(End::Close(close::SIGNED_IN_AGAIN, "signed in again on this device")),
+            Ok(SessionState::Ended) => Err(End::Close(close::SIGNED_OUT, "signed out")),
+            Err(_) => Ok(false),
+        }
     }
 
     pub(super) async fn notice(&mut self, conversation: &ConversationId, user: &UserId, notice: NoticeKind) -> Result<(), End> {

@@ -178,6 +178,9 @@ impl Session {
         // Whether the client has answered the last ping.
         let mut ponged = true;
         let mut unflushed = 0;
+        let recheck_every = self.state.config.session_recheck;
+        let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + recheck_every, recheck_every);
+        recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut keep_call = tokio::time::interval(KEEP_EVERY);
         // Ticks pass unheard between calls: no burst of renewals when one starts.
         keep_call.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -208,6 +211,7 @@ impl Session {
                 },
                 Some(frame) = signalled.recv() => self.send(&frame).await,
                 _ = keep_call.tick(), if self.call.is_some() => self.keep_call().await,
+                _ = recheck.tick() => self.recheck().await.map(drop),
                 _ = async { closing.wait_for(|closing| *closing).await.map(drop) } => {
                     Err(End::Close(close::GOING_AWAY, "the server is restarting"))
                 }

@@ -124,6 +124,9 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 5: the call record of a call or broadcast message (JSON).
     "ALTER TABLE messages ADD COLUMN call TEXT;",
+    // 6: token rotation: the token id a refresh replaced, and when.
+    "ALTER TABLE devices ADD COLUMN previous_token_id TEXT;
+    ALTER TABLE devices ADD COLUMN rotated_ms INTEGER NOT NULL DEFAULT 0;",
 ];
 
 #[derive(Clone)]

@@ -249,7 +249,29 @@ fn device(user: &UserId, id: &str, token: &str, at: i64) -> DeviceRecord {
         user_agent: "Mozilla/5.0 (X11; Linux x86_64)".into(),
         signed_in_ms: at,
         last_seen_ms: at,
+        previous_token_id: None,
+        rotated_ms: 0,
     }
+}
+
+pub async fn token_rotation_keeps_the_previous_id(a: &DynStore, b: &DynStore) {
+    let u = UserId::from("u");
+    a.put_device(&device(&u, "laptop", "t1", 1_000)).await.unwrap();
+    assert!(b.rotate_token(&u, "laptop", "t1", "t2", 5_000).await.unwrap());
+    let d = a.device(&u, "laptop").await.unwrap().unwrap();
+    assert_eq!((d.token_id.as_str(), d.previous_token_id.as_deref(), d.rotated_ms), ("t2", Some("t1"), 5_000));
+    assert_eq!((d.signed_in_ms, d.last_seen_ms), (1_000, 1_000), "the session itself is unchanged");
+    // A second rotation from the same id loses: another request rotated first.
+    assert!(!a.rotate_token(&u, "laptop", "t1", "t3", 6_000).await.unwrap());
+    assert_eq!(b.device(&u, "laptop").await.unwrap().unwrap().token_id, "t2");
+    assert!(a.rotate_token(&u, "laptop", "t2", "t3", 7_000).await.unwrap());
+    let d = b.device(&u, "laptop").await.unwrap().unwrap();
+    assert_eq!((d.token_id.as_str(), d.previous_token_id.as_deref(), d.rotated_ms), ("t3", Some("t2"), 7_000));
+    assert!(!a.rotate_token(&u, "nope", "t3", "t4", 8_000).await.unwrap(), "no such device");
+    // Signing in again starts afresh.
+    b.put_device(&device(&u, "laptop", "t9", 9_000)).await.unwrap();
+    let d = a.device(&u, "laptop").await.unwrap().unwrap();
+    assert_eq!((d.previous_token_id, d.rotated_ms), (None, 0));
 }
 
 pub async fn devices_hold_one_token_each(a: &DynStore, b: &DynStore) {

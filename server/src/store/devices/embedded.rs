@@ -8,7 +8,8 @@ use crate::store::{
     StoreError,
 };
 
-const COLUMNS: &str = "user_id, device_id, token_id, user_agent, signed_in_ms, last_seen_ms";
+const COLUMNS: &str =
+    "user_id, device_id, token_id, user_agent, signed_in_ms, last_seen_ms, previous_token_id, rotated_ms";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
     Ok(DeviceRecord {
@@ -18,6 +19,8 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
         user_agent: row.get(3)?,
         signed_in_ms: row.get(4)?,
         last_seen_ms: row.get(5)?,
+        previous_token_id: row.get(6)?,
+        rotated_ms: row.get(7)?,
     })
 }
 
@@ -27,14 +30,16 @@ impl DeviceRepo for EmbeddedStore {
         let d = device.clone();
         self.call(move |c| {
             c.execute(
-                &format!("INSERT OR REPLACE INTO devices ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                &format!("INSERT OR REPLACE INTO devices ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
                 params![
                     d.user_id.0,
                     d.device_id,
                     d.token_id,
                     d.user_agent,
                     d.signed_in_ms,
-                    d.last_seen_ms
+                    d.last_seen_ms,
+                    d.previous_token_id,
+                    d.rotated_ms
                 ],
             )
             .map_err(internal)?;
@@ -79,6 +84,21 @@ impl DeviceRepo for EmbeddedStore {
             )
             .map_err(internal)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn rotate_token(&self, user: &UserId, device_id: &str, from: &str, to: &str, at: Millis) -> Result<bool, StoreError> {
+        let (user, device_id, from, to) = (user.0.clone(), device_id.to_owned(), from.to_owned(), to.to_owned());
+        self.call(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE devices SET previous_token_id = token_id, token_id = ?4, rotated_ms = ?5
+                     WHERE user_id = ?1 AND device_id = ?2 AND token_id = ?3",
+                    params![user, device_id, from, to, at],
+                )
+                .map_err(internal)?;
+            Ok(n > 0)
         })
         .await
     }

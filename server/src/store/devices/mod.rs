@@ -1,6 +1,9 @@
 //! Devices: one signed-in session per (user, device). Its `token_id` is the
 //! `jti` of the only token that device may use; signing in again on the same
-//! device replaces it, which revokes the older token at once.
+//! device replaces it, which revokes the older token at once. Each refresh
+//! rotates it ([`DeviceRepo::rotate_token`]): the token id it replaced stays
+//! in `previous_token_id`, valid for a few seconds after `rotated_ms` for
+//! requests that were already under way.
 
 mod embedded;
 mod mongodb;
@@ -18,6 +21,10 @@ pub struct DeviceRecord {
     pub user_agent: String,
     pub signed_in_ms: Millis,
     pub last_seen_ms: Millis,
+    /// The token id the last rotation replaced, if any.
+    pub previous_token_id: Option<String>,
+    /// When `token_id` last replaced another (0: never).
+    pub rotated_ms: Millis,
 }
 
 #[async_trait]
@@ -32,6 +39,11 @@ pub trait DeviceRepo {
 
     /// Records activity of a device.
     async fn touch_device(&self, user: &UserId, device_id: &str, at: Millis) -> Result<(), StoreError>;
+
+    /// Replaces the device's token id `from` by `to` at `at`, keeping `from`
+    /// as the previous one; false (and nothing changed) when the device does
+    /// not hold `from` (any more): another request rotated it first.
+    async fn rotate_token(&self, user: &UserId, device_id: &str, from: &str, to: &str, at: Millis) -> Result<bool, StoreError>;
 
     /// Signs a device out; false if it was not signed in.
     async fn remove_device(&self, user: &UserId, device_id: &str) -> Result<bool, StoreError>;

@@ -23,6 +23,10 @@ struct DeviceDoc {
     user_agent: String,
     signed_in_ms: i64,
     last_seen_ms: i64,
+    #[serde(default)]
+    previous_token_id: Option<String>,
+    #[serde(default)]
+    rotated_ms: i64,
 }
 
 fn key(user: &UserId, device_id: &str) -> String {
@@ -39,6 +43,8 @@ impl From<&DeviceRecord> for DeviceDoc {
             user_agent: d.user_agent.clone(),
             signed_in_ms: d.signed_in_ms,
             last_seen_ms: d.last_seen_ms,
+            previous_token_id: d.previous_token_id.clone(),
+            rotated_ms: d.rotated_ms,
         }
     }
 }
@@ -52,6 +58,8 @@ impl From<DeviceDoc> for DeviceRecord {
             user_agent: d.user_agent,
             signed_in_ms: d.signed_in_ms,
             last_seen_ms: d.last_seen_ms,
+            previous_token_id: d.previous_token_id,
+            rotated_ms: d.rotated_ms,
         }
     }
 }
@@ -94,6 +102,18 @@ impl DeviceRepo for MongoStore {
             .await
             .map_err(classify)?;
         Ok(())
+    }
+
+    async fn rotate_token(&self, user: &UserId, device_id: &str, from: &str, to: &str, at: Millis) -> Result<bool, StoreError> {
+        let result = self
+            .collection::<DeviceDoc>(DEVICES)
+            .update_one(
+                doc! { "_id": key(user, device_id), "token_id": from },
+                doc! { "$set": { "token_id": to, "previous_token_id": from, "rotated_ms": at } },
+            )
+            .await
+            .map_err(classify)?;
+        Ok(result.modified_count > 0)
     }
 
     async fn remove_device(&self, user: &UserId, device_id: &str) -> Result<bool, StoreError> {
