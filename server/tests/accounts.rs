@@ -222,7 +222,7 @@ async fn browsers_get_a_fresh_cookie_while_active(server: &TestServer) {
     let mut claims = claims_of(api.token.as_ref().unwrap());
     claims["iat"] = json!(now_secs() - 16 * 60);
     claims["exp"] = json!(now_secs() - 60);
-    let expired = sign(claims, SECRET.as_bytes());
+    let expired = sign(claims.clone(), SECRET.as_bytes());
     let resp = server.client.get(server.url("/api/me")).header(header::COOKIE, format!("natter_token={expired}")).send().await.unwrap();
     assert_eq!(resp.status(), 200, "a live session's cookie is renewed, not refused");
     let cookie = resp.headers()[header::SET_COOKIE].to_str().unwrap();
