@@ -239,6 +239,19 @@ async fn through_a_trusted_proxy_each_forwarded_client_has_its_own_sign_in_limit
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_through_a_trusted_proxy_answer_only_this_machine() {
+    let server = TestServer::start(&["--trusted-proxy", "127.0.0.1"]).await;
+    let metrics = |client: &'static str| server.client.get(server.url("/metrics")).header("x-forwarded-for", client).send();
+    assert_eq!(metrics("203.0.113.1").await.unwrap().status(), 403);
+    assert_eq!(metrics("127.0.0.1").await.unwrap().status(), 200);
+    server.stop().await;
+    let server = TestServer::start(&[]).await;
+    let forwarded = server.client.get(server.url("/metrics")).header("x-forwarded-for", "127.0.0.1").send().await.unwrap();
+    assert_eq!(forwarded.status(), 403, "from an untrusted peer, any forwarding header refuses");
+    server.stop().await;
+}
+
 async fn login_from(server: &TestServer, client: &str, password: &str) -> Response {
     let body = json!({ "email": "alice@example.org", "password": password, "device_id": "d1" });
     server.client.post(server.url(endpoint::AUTH_LOGIN)).header("x-forwarded-for", client).json(&body).send().await.unwrap()

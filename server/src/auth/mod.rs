@@ -387,3 +387,35 @@ impl<S: Send + Sync> FromRequestParts<S> for RefreshableUser {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_cookie_counts_from_the_own_origin_only() {
+        let by_host = Origins::default();
+        let host = ("host", "chat.example.org:3000");
+        assert!(by_host.admits(&headers(&[host, ("origin", "http://chat.example.org:3000")])));
+        assert!(by_host.admits(&headers(&[host, ("origin", "https://CHAT.example.org:3000/")])));
+        assert!(!by_host.admits(&headers(&[host, ("origin", "http://evil.example")])));
+        assert!(!by_host.admits(&headers(&[host, ("origin", "null")])));
+        assert!(by_host.admits(&headers(&[host, ("sec-fetch-site", "same-origin")])));
+        assert!(!by_host.admits(&headers(&[host, ("sec-fetch-site", "same-site")])));
+        assert!(by_host.admits(&headers(&[host])), "no browser's cross-site request");
+        let public = Origins { public: Some("https://chat.example.org".into()), allowed: vec!["https://app.example.org".into()] };
+        let host = ("host", "127.0.0.1:3000");
+        assert!(public.admits(&headers(&[host, ("origin", "https://chat.example.org")])));
+        assert!(public.admits(&headers(&[host, ("origin", "https://app.example.org")])));
+        assert!(!public.admits(&headers(&[host, ("origin", "http://127.0.0.1:3000")])));
+        assert!(!public.admits(&headers(&[host, ("origin", "http://chat.example.org")])), "the scheme counts");
+    }
+}
