@@ -117,6 +117,30 @@ async fn refresh_rotates_the_token_id_and_reuse_of_the_old_one_after_the_grace_s
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_refreshing_with_an_ageing_cookie_rotates_once_so_its_requests_under_way_still_count() {
+    let server = TestServer::start(&["--token-ttl-secs", "2", "--token-reuse-grace-secs", "1"]).await;
+    let alice = User::register(&server, "alice").await;
+    tokio::time::sleep(Duration::from_millis(1100)).await; // past half its life
+    let resp = server
+        .client
+        .post(server.url(endpoint::AUTH_REFRESH))
+        .header(header::COOKIE, format!("natter_token={}", alice.token))
+        .header("origin", own_origin(&server))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let cookies = resp.headers().get_all(header::SET_COOKIE).iter().count();
+    assert_eq!(cookies, 1, "one new cookie");
+    let fresh = cookie_token(&resp, "natter_token").unwrap();
+    // A request sent with the old cookie just before still counts: the old
+    // token id is the previous one, not an older one (which would sign the device out).
+    assert_eq!(me_cookie(&server, &alice.token).await.status(), 200);
+    assert_eq!(me_bearer(&server, &fresh).await.0, 200);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_ends_after_its_lifetime_however_active() {
     let server = TestServer::start(&["--session-lifetime", "3s", "--session-recheck-secs", "1"]).await;
     let alice = User::register(&server, "alice").await;

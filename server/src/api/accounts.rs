@@ -176,6 +176,11 @@ pub async fn logout(State(state): State<AppState>, me: AuthUser) -> Result<Respo
 /// refreshed stays valid a few seconds more, for requests under way.
 pub async fn refresh(State(state): State<AppState>, RefreshableUser(me): RefreshableUser) -> Result<Response, HttpError> {
     let user = state.store.user_by_id(&me.user_id).await?.ok_or_else(super::users::no_such_user)?;
+    // A cookie the middleware renewed for this very request is rotated once, not twice
+    // (twice would make the cookie of the browser's requests under way look stolen).
+    if me.renewed {
+        return Ok(signed_in(StatusCode::OK, &state, &user, &me.claims));
+    }
     let Some(claims) = state.auth.rotate(&me).await? else {
         return Err(HttpError::new(ErrorCode::TokenRevoked, "this token was refreshed already: use the newer one"));
     };

@@ -126,6 +126,9 @@ pub struct AuthUser {
     /// The device session (its sign-in time), as the store has it.
     pub session_ms: Millis,
     pub claims: Claims,
+    /// The middleware rotated the token id for this request (a browser's
+    /// cookie renewed): `claims` are the new token's.
+    pub renewed: bool,
 }
 
 /// Like [`AuthUser`], but also accepts a token expired less than the renewal
@@ -308,7 +311,7 @@ impl Authenticator {
         if now - device.last_seen_ms > TOUCH_EVERY_MS {
             self.store.touch_device(&user_id, &device_id, now).await?;
         }
-        let mut user = AuthUser { user_id, device_id, session_ms: device.signed_in_ms, claims };
+        let mut user = AuthUser { user_id, device_id, session_ms: device.signed_in_ms, claims, renewed: false };
         Ok(match source {
             // The socket renews nothing: an expired cookie is renewed through the API first.
             Source::Cookie if expired && !renew => (Authentication::Failed(ErrorCode::TokenExpired), None),
@@ -318,6 +321,7 @@ impl Authenticator {
                 Some(claims) => {
                     let token = token::encode(&self.secret, &claims);
                     user.claims = claims;
+                    user.renewed = true;
                     (Authentication::Valid(user), Some(token))
                 }
                 None if !expired => (Authentication::Valid(user), None),
