@@ -84,6 +84,15 @@ fn a_cluster_node_on_the_embedded_store_is_refused() {
 }
 
 #[test]
+fn bad_session_settings() {
+    refuses(&["--public-url", "chat.example.org"], "invalid --public-url");
+    refuses(&["--allowed-origins", "ftp://x"], "invalid --allowed-origins");
+    refuses(&["--trusted-proxy", "proxy.example"], "invalid --trusted-proxy");
+    refuses(&["--session-lifetime", "3w"], "--session-lifetime");
+    refuses(&["--session-recheck-secs", "61"], "--session-recheck-secs");
+}
+
+#[test]
 fn bad_node_id() {
     refuses(&["--node-id", "no spaces"], "--node-id");
 }
@@ -120,7 +129,9 @@ fn help_documents_every_flag() {
     let help = String::from_utf8_lossy(&out.stdout);
     for flag in [
         "--listen", "--data-dir", "--mongodb-uri", "--mongodb-db", "--redis-url", "--node-id",
-        "--jwt-secret-file", "--max-upload-mib", "--max-avatar-mib", "--log-format",
+        "--jwt-secret-file", "--max-upload-mib", "--max-avatar-mib", "--log-format", "--public-url",
+        "--allowed-origins", "--trusted-proxy", "--token-ttl-secs", "--token-renew-grace-secs",
+        "--token-reuse-grace-secs", "--session-lifetime", "--session-recheck-secs",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
     }
