@@ -18,7 +18,7 @@ use std::{
 
 use redis::Script;
 
-use crate::{budget::Budget, redis_conn::SharedConnection};
+use crate::{budget::Budget, clock::now_millis, redis_conn::SharedConnection};
 
 /// Counts one attempt in a window that starts with the first; answers the
 /// count so far and the milliseconds left in the window.
@@ -162,7 +162,7 @@ impl Backoff {
                 counts.conn.run(|mut c| async move { redis::cmd("HMGET").arg(redis_key).arg("n").arg("last").query_async(&mut c).await }).await;
             match read {
                 Ok((n, last)) => {
-                    let since = Duration::from_millis((crate_now_ms() - last.unwrap_or(0)).max(0) as u64);
+                    let since = Duration::from_millis((now_millis() - last.unwrap_or(0)).max(0) as u64);
                     return self.left(n.unwrap_or(0), since);
                 }
                 Err(e) => tracing::debug!(error = %e, "back-off read on this node only"),
@@ -186,7 +186,7 @@ impl Backoff {
     pub async fn failed(&self, key: &str) {
         if let Some((counts, script)) = &self.shared {
             let redis_key = self.redis_key(counts, key);
-            let (now, forget) = (crate_now_ms(), self.forget.as_millis() as u64);
+            let (now, forget) = (now_millis(), self.forget.as_millis() as u64);
             let counted: Result<u32, _> = counts
                 .conn
                 .run(|mut c| async move { script.key(redis_key).arg(now).arg(forget).invoke_async(&mut c).await })
@@ -220,10 +220,6 @@ impl Backoff {
         }
         self.local.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
     }
-}
-
-fn crate_now_ms() -> i64 {
-    crate::clock::now_millis()
 }
 
 /// The limits on signing up and signing in.
