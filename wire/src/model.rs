@@ -382,4 +382,10 @@ impl Conversation {
         let (low, high) = if a <= b { (a, b) } else { (b, a) };
         ConversationId(format!("p-{low}-{high}"))
     }
+
+    /// What someone outside the conversation may see of it (the directory, a
+    /// group's page, an invitation): no message, no sequence number.
+    pub fn for_outsiders(self) -> Conversation {
+        Conversation { last_seq: 0, last_message: None, ..self }
+    }
 }

@@ -171,7 +171,7 @@ impl Chat {
         let ids = self.store.invitations_of(me).await?;
         let mut found = self.store.conversations_by_ids(&ids).await?;
         found.sort_by_key(|c| ids.iter().position(|id| *id == c.id));
-        Ok(found)
+        Ok(found.into_iter().map(Conversation::for_outsiders).collect())
     }
 
     /// Leaves a group. An owner who leaves hands it to the longest-standing

@@ -37,6 +37,8 @@ pub enum Action {
     RoomJoin,
     /// A group created.
     CreateGroup,
+    /// Call credentials (TURN) minted.
+    IceConfig,
 }
 
 /// A burst, then so many a second.
@@ -57,6 +59,7 @@ impl Action {
             Action::Signal => "signal",
             Action::RoomJoin => "room",
             Action::CreateGroup => "group",
+            Action::IceConfig => "ice",
         }
     }
 
@@ -75,6 +78,7 @@ impl Action {
             Action::Signal => (100, 20.0),
             Action::RoomJoin => (10, 0.2),
             Action::CreateGroup => (10, 1.0 / 60.0),
+            Action::IceConfig => (10, 1.0 / 30.0),
         };
         Allowance { burst, per_second }
     }
