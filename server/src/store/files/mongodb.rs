@@ -1,7 +1,8 @@
 use async_trait::async_trait;
-use mongodb::bson::doc;
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, Document};
 use serde::{Deserialize, Serialize};
-use wire::model::{ConversationId, FileId, UserId};
+use wire::model::{ConversationId, FileId, Millis, UserId};
 
 use super::{BlobRecord, FileRecord, FileRepo};
 use crate::store::{
@@ -11,6 +12,22 @@ use crate::store::{
 
 const BLOBS: &str = "blobs";
 const FILES: &str = "files";
+
+/// Matches files never posted. (An empty-array test the way FerretDB gets right.)
+fn unposted() -> Document {
+    doc! { "conversations.0": { "$exists": false } }
+}
+
+/// The part of a file document [`FileRepo::bytes_used_by`] reads.
+#[derive(Deserialize)]
+struct SizeDoc {
+    blob: SizeOnly,
+}
+
+#[derive(Deserialize)]
+struct SizeOnly {
+    size: i64,
+}
 
 /// A blob, keyed by its hash.
 #[derive(Clone, Serialize, Deserialize)]
@@ -91,7 +108,12 @@ impl FileRepo for MongoStore {
             blob: BlobDoc::from(&file.blob),
             conversations: Vec::new(),
         };
-        self.collection::<FileDoc>(FILES).insert_one(doc).await.map(drop).map_err(classify)
+        self.insert_blob(&file.blob).await?;
+        match self.collection::<FileDoc>(FILES).insert_one(doc).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_duplicate_key(&e) => Err(StoreError::Conflict("a file with this id".into())),
+            Err(e) => Err(classify(e)),
+        }
     }
 
     async fn file(&self, id: &FileId) -> Result<Option<FileRecord>, StoreError> {
@@ -105,16 +127,86 @@ impl FileRepo for MongoStore {
         }))
     }
 
-    async fn record_posting(&self, file: &FileId, conversation: &ConversationId) -> Result<(), StoreError> {
+    async fn record_posting(&self, file: &FileId, conversation: &ConversationId) -> Result<bool, StoreError> {
         self.collection::<FileDoc>(FILES)
             .update_one(doc! { "_id": &file.0 }, doc! { "$addToSet": { "conversations": &conversation.0 } })
             .await
-            .map(drop)
+            .map(|r| r.matched_count == 1)
             .map_err(classify)
     }
 
     async fn postings(&self, file: &FileId) -> Result<Vec<ConversationId>, StoreError> {
         let found = self.collection::<FileDoc>(FILES).find_one(doc! { "_id": &file.0 }).await.map_err(classify)?;
         Ok(found.map(|d| d.conversations.into_iter().map(ConversationId).collect()).unwrap_or_default())
+    }
+
+    async fn bytes_used_by(&self, owner: &UserId) -> Result<u64, StoreError> {
+        // Summed here, not by `$group` (FerretDB 1.x sums only constants).
+        let sizes: Vec<SizeDoc> = self
+            .collection::<SizeDoc>(FILES)
+            .find(doc! { "owner": &owner.0 })
+            .projection(doc! { "blob.size": 1 })
+            .await
+            .map_err(classify)?
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        Ok(sizes.iter().map(|d| d.blob.size.max(0) as u64).sum())
+    }
+
+    async fn unposted_files(&self, before_ms: Millis, limit: u32) -> Result<Vec<FileId>, StoreError> {
+        let mut filter = unposted();
+        filter.insert("created_ms", doc! { "$lt": before_ms });
+        let found: Vec<Document> = self
+            .collection::<Document>(FILES)
+            .find(filter)
+            .projection(doc! { "_id": 1 })
+            .limit(i64::from(limit))
+            .await
+            .map_err(classify)?
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        Ok(found.iter().filter_map(|d| d.get_str("_id").ok()).map(|id| FileId(id.to_owned())).collect())
+    }
+
+    async fn delete_unposted_file(&self, id: &FileId) -> Result<bool, StoreError> {
+        let mut filter = unposted();
+        filter.insert("_id", &id.0);
+        let deleted = self.collection::<Document>(FILES).delete_one(filter).await.map_err(classify)?;
+        Ok(deleted.deleted_count == 1)
+    }
+
+    async fn referenced_blobs(&self, sha256s: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in sha256s.chunks(500) {
+            let values = self
+                .collection::<Document>(FILES)
+                .distinct("blob._id", doc! { "blob._id": { "$in": chunk } })
+                .await
+                .map_err(classify)?;
+            found.extend(values.into_iter().filter_map(|v| v.as_str().map(str::to_owned)));
+        }
+        Ok(found)
+    }
+
+    async fn delete_unreferenced_blob(&self, sha256: &str) -> Result<bool, StoreError> {
+        // No transaction spans the two collections: look, delete, look again,
+        // and put the record back when a file appeared in between.
+        let files = self.collection::<Document>(FILES);
+        let referenced = || async { files.find_one(doc! { "blob._id": sha256 }).await.map(|d| d.is_some()).map_err(classify) };
+        if referenced().await? {
+            return Ok(false);
+        }
+        let blobs = self.collection::<BlobDoc>(BLOBS);
+        let record = blobs.find_one(doc! { "_id": sha256 }).await.map_err(classify)?;
+        blobs.delete_one(doc! { "_id": sha256 }).await.map_err(classify)?;
+        if !referenced().await? {
+            return Ok(true);
+        }
+        if let Some(record) = record {
+            self.insert_blob(&record.into()).await?;
+        }
+        Ok(false)
     }
 }
