@@ -188,6 +188,8 @@ pub async fn run(
     let presence = Arc::new(PresenceTracker::new(registry, store.clone(), fanout.clone()));
     let upkeep = tokio::spawn(presence.clone().upkeep(config.node_ttl / 3, stop_rx.clone()));
     let metrics_upkeep = tokio::spawn(metrics::upkeep(METRICS_UPKEEP, stop_rx.clone()));
+    let files_disk = files::Disk::new(&config.data_dir);
+    let sweeper = tokio::spawn(files::sweep::run(store.clone(), files_disk, config.unposted_file_ttl, stop_rx.clone()));
     let writer = Arc::new(Writer::start(store.clone(), fanout.clone()));
     let chat = Arc::new(Chat::new(store.clone(), fanout.clone(), writer, text));
     let calls =
@@ -199,6 +201,7 @@ pub async fn run(
     let images = config.images;
     let auth_limits = Arc::new(ratelimit::AuthLimits::new(shared_counts, config.sign_ins_per_sec));
     let hasher = Arc::new(auth::password::Hasher::new(config.hashing));
+    let upload_slots = ratelimit::UploadSlots::new(config.concurrent_uploads);
     let state = AppState {
         leptos: leptos_options(&config),
         auth: Arc::new(Authenticator { secret: config.jwt_secret.clone(), store: store.clone() }),
@@ -212,6 +215,7 @@ pub async fn run(
         hasher,
         decodes: Arc::new(gate::Gate::new(images.decodes, images.queue)),
         upload_budgets: Arc::new(ratelimit::UploadBudgets::new(images.uploads_per_minute)),
+        upload_slots,
         hub: hub.clone(),
         fanout,
         presence,
@@ -232,6 +236,7 @@ pub async fn run(
     let _ = supervisor.await;
     let _ = upkeep.await;
     let _ = metrics_upkeep.await;
+    let _ = sweeper.await;
     if let Some(watcher) = word_watcher {
         let _ = watcher.await;
     }

@@ -16,7 +16,7 @@ use crate::{
     gate::Gate,
     hub::{Fanout, Hub},
     presence::PresenceTracker,
-    ratelimit::{AuthLimits, UploadBudgets},
+    ratelimit::{AuthLimits, UploadBudgets, UploadSlots},
     sfu::Sfu,
     store::{health::StoreHealth, DynStore},
 };
@@ -34,6 +34,8 @@ pub struct AppState {
     pub decodes: Arc<Gate>,
     /// Uploads each user may start on this node.
     pub upload_budgets: Arc<UploadBudgets>,
+    /// Uploads each user has running on this node.
+    pub upload_slots: Arc<UploadSlots>,
     /// Password hashing, a bounded number at once.
     pub hasher: Arc<Hasher>,
     /// The chat domain: membership, messages, conversations.
