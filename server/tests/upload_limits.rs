@@ -103,8 +103,8 @@ async fn uploads_beyond_the_quota_are_refused_and_store_nothing(server: &TestSer
     assert!(message.contains("600000 bytes") && message.contains(&format!("{QUOTA} bytes")), "used and allowed: {message}");
 
     // Without a length the body is read until it passes what is left.
-    let (_tx, streamed) = held_body(bytes(600_000, 2));
-    drop(_tx);
+    let (tx, streamed) = held_body(bytes(600_000, 2));
+    drop(tx);
     let (status, body, _) = upload(&ann, "streamed.bin", streamed).await;
     assert_eq!((status, body["code"].as_str()), (413, Some("quota_exceeded")), "{body}");
     assert_eq!(stored(server), kept, "nothing stored");
@@ -202,7 +202,8 @@ fn gauge(text: &str, name: &str) -> Option<f64> {
 }
 
 /// Files never posted within the age are swept with their bytes; a posted
-/// file, a fresh one and content a posted file shares stay. One test for both
+/// file, a fresh one, content a posted file shares and content uploaded
+/// again stay. One test for both
 /// stores, one after the other, so that no other server of this binary sets
 /// the disk gauges meanwhile (they are the process's).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -217,10 +218,11 @@ async fn unposted_files_are_swept_with_their_bytes() {
 async fn sweep_scenario(server: &TestServer) {
     let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
     let room = ann.group("room", &[&bob], json!({})).await;
-    let (posted_bytes, old_bytes, fresh_bytes) = (bytes(3000, 1), bytes(5000, 2), bytes(7000, 3));
+    let (posted_bytes, old_bytes, fresh_bytes, again_bytes) = (bytes(3000, 1), bytes(5000, 2), bytes(7000, 3), bytes(9000, 4));
     let posted = upload_ok(&ann, "posted.bin", &posted_bytes).await;
     let old = upload_ok(&ann, "old.bin", &old_bytes).await;
     let shares = upload_ok(&ann, "copy.bin", &posted_bytes).await;
+    let first_copy = upload_ok(&ann, "again.bin", &again_bytes).await;
     let mut ws = ann.connect().await;
     ws.send(&ClientFrame::Send {
         conversation_id: room,
@@ -235,6 +237,7 @@ async fn sweep_scenario(server: &TestServer) {
 
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let fresh = upload_ok(&ann, "fresh.bin", &fresh_bytes).await;
+    let second_copy = upload_ok(&bob, "again.bin", &again_bytes).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while download_status(&ann, &old.id.0).await != 404 {
         assert!(tokio::time::Instant::now() < deadline, "the unposted file was never swept");
@@ -243,22 +246,24 @@ async fn sweep_scenario(server: &TestServer) {
     assert_eq!(download_status(&ann, &shares.id.0).await, 404, "unposted, though its content stays");
     assert_eq!(download_status(&bob, &posted.id.0).await, 200, "the posted file stays");
     assert_eq!(download_status(&ann, &fresh.id.0).await, 200, "the fresh file stays");
+    assert_eq!(download_status(&ann, &first_copy.id.0).await, 404, "swept");
+    assert_eq!(download_status(&bob, &second_copy.id.0).await, 200, "content uploaded again stays");
     assert!(!old_path.exists(), "the swept file's bytes are gone");
     let mut left: Vec<_> = stored(server).iter().map(|p| p.file_name().unwrap().to_str().unwrap().to_owned()).collect();
     left.sort();
-    let mut want = vec![posted.sha256.clone(), fresh.sha256.clone()];
+    let mut want = vec![posted.sha256.clone(), fresh.sha256.clone(), second_copy.sha256.clone()];
     want.sort();
     assert_eq!(left, want);
 
-    let expected_bytes = (posted_bytes.len() + fresh_bytes.len()) as f64;
+    let expected_bytes = (posted_bytes.len() + fresh_bytes.len() + again_bytes.len()) as f64;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let text = server.get("/metrics").await.text().await.unwrap();
         let (blobs, bytes) = (gauge(&text, "natter_files_blobs"), gauge(&text, "natter_files_bytes"));
-        if (blobs, bytes) == (Some(2.0), Some(expected_bytes)) {
+        if (blobs, bytes) == (Some(3.0), Some(expected_bytes)) {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "disk gauges {blobs:?} {bytes:?}, wanted 2 and {expected_bytes}");
+        assert!(tokio::time::Instant::now() < deadline, "disk gauges {blobs:?} {bytes:?}, wanted 3 and {expected_bytes}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

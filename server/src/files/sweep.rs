@@ -236,7 +236,10 @@ async fn put_back(moved: &[(PathBuf, PathBuf)]) {
 
 #[cfg(test)]
 mod tests {
+    use wire::model::{FileId, UserId};
+
     use super::*;
+    use crate::store::files::{BlobRecord, FileRecord};
 
     #[test]
     fn only_a_blobs_own_names_are_its_files() {
@@ -264,6 +267,54 @@ mod tests {
         assert_eq!(period(Duration::from_secs(86_400)), Duration::from_secs(3600));
         assert_eq!(period(Duration::from_secs(8)), Duration::from_secs(1));
         assert_eq!(period(Duration::from_secs(1)), Duration::from_millis(250));
+    }
+
+    /// A store with `sha`'s record, a disk with its original and thumbnail.
+    async fn one_blob(dir: &Path, sha: &str) -> (DynStore, Disk) {
+        let store: DynStore =
+            std::sync::Arc::new(crate::store::embedded::EmbeddedStore::open(&dir.join("db.sqlite3")).unwrap());
+        let blob = BlobRecord {
+            sha256: sha.to_owned(),
+            size: 5,
+            mime: "image/png".into(),
+            width: Some(1),
+            height: Some(1),
+            thumbnail: true,
+            created_ms: 0,
+        };
+        store.insert_blob(&blob).await.unwrap();
+        let disk = Disk::new(dir);
+        std::fs::create_dir_all(disk.blob_path(sha).parent().unwrap()).unwrap();
+        std::fs::write(disk.blob_path(sha), b"12345").unwrap();
+        std::fs::write(disk.thumbnail_path(sha), b"123").unwrap();
+        (store, disk)
+    }
+
+    #[tokio::test]
+    async fn content_no_file_refers_to_goes_with_its_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let sha = "ef".repeat(32);
+        let (store, disk) = one_blob(dir.path(), &sha).await;
+        assert!(remove_blob(&store, &disk, &sha).await.unwrap());
+        assert!(!disk.blob_path(&sha).exists() && !disk.thumbnail_path(&sha).exists());
+        assert_eq!(store.blob(&sha).await.unwrap(), None);
+        assert_eq!(std::fs::read_dir(disk.root.join(SWEPT_DIR)).unwrap().count(), 0, "nothing left aside");
+    }
+
+    #[tokio::test]
+    async fn content_a_file_came_to_refer_to_is_put_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let sha = "ef".repeat(32);
+        let (store, disk) = one_blob(dir.path(), &sha).await;
+        // Found unreferenced by the survey, then uploaded again before its removal.
+        let blob = store.blob(&sha).await.unwrap().unwrap();
+        let file = FileRecord { id: FileId::from("f1"), owner: UserId::from("u1"), name: "a.png".into(), blob, created_ms: 0 };
+        store.insert_file(&file).await.unwrap();
+        assert!(!remove_blob(&store, &disk, &sha).await.unwrap());
+        assert_eq!(std::fs::read(disk.blob_path(&sha)).unwrap(), b"12345");
+        assert_eq!(std::fs::read(disk.thumbnail_path(&sha)).unwrap(), b"123");
+        assert!(store.blob(&sha).await.unwrap().is_some());
+        assert_eq!(std::fs::read_dir(disk.root.join(SWEPT_DIR)).unwrap().count(), 0, "nothing left aside");
     }
 
     #[tokio::test]
