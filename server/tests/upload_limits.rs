@@ -220,9 +220,10 @@ async fn sweep_scenario(server: &TestServer) {
     let room = ann.group("room", &[&bob], json!({})).await;
     let (posted_bytes, old_bytes, fresh_bytes, again_bytes) = (bytes(3000, 1), bytes(5000, 2), bytes(7000, 3), bytes(9000, 4));
     let posted = upload_ok(&ann, "posted.bin", &posted_bytes).await;
-    let old = upload_ok(&ann, "old.bin", &old_bytes).await;
     let shares = upload_ok(&ann, "copy.bin", &posted_bytes).await;
     let first_copy = upload_ok(&ann, "again.bin", &again_bytes).await;
+    // The last old one: once it is gone, so are those before it.
+    let old = upload_ok(&ann, "old.bin", &old_bytes).await;
     let mut ws = ann.connect().await;
     ws.send(&ClientFrame::Send {
         conversation_id: room,

@@ -143,7 +143,7 @@ pub async fn upload(
     // sweep from removing them under it (see `files::sweep`).
     let file = record_file(&state, &me.user_id, blob, name).await?;
     if let Err(e) = disk.keep(received, image.as_ref()).await {
-        let _ = state.store.delete_unposted_file(&file.id).await;
+        let _ = state.store.delete_unposted_files(&[file.id.clone()]).await;
         return Err(io_failure(e));
     }
     Ok((StatusCode::CREATED, Json(file.info())))
@@ -189,7 +189,7 @@ pub async fn prove(
     let file = record_file(&state, &me.user_id, challenge.blob, challenge.name).await?;
     // A sweep may have taken the content between the proof and the record.
     if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
-        let _ = state.store.delete_unposted_file(&file.id).await;
+        let _ = state.store.delete_unposted_files(&[file.id.clone()]).await;
         return Err(HttpError::new(ErrorCode::NotFound, "the server no longer holds this content: upload it"));
     }
     Ok((StatusCode::CREATED, Json(file.info())))

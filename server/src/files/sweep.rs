@@ -97,9 +97,7 @@ pub async fn sweep(store: &DynStore, disk: &Disk, ttl: Duration) -> Result<Repor
     let before_ms = now_millis() - ttl.as_millis() as i64;
     loop {
         let ids = store.unposted_files(before_ms, BATCH).await?;
-        for id in &ids {
-            report.files_deleted += u64::from(store.delete_unposted_file(id).await?);
-        }
+        report.files_deleted += store.delete_unposted_files(&ids).await?;
         if ids.len() < BATCH as usize {
             break;
         }
@@ -109,9 +107,10 @@ pub async fn sweep(store: &DynStore, disk: &Disk, ttl: Duration) -> Result<Repor
     let stale = stale(&survey.blobs, SystemTime::now() - ttl);
     let referenced: HashSet<String> = store.referenced_blobs(&stale).await?.into_iter().collect();
     let (mut bytes, mut blobs) = (survey.bytes, survey.blobs.values().filter(|b| b.original).count() as u64);
-    for sha256 in stale.iter().filter(|s| !referenced.contains(*s)) {
-        if remove_blob(store, disk, sha256).await? {
-            let gone = &survey.blobs[sha256];
+    let unreferenced: Vec<String> = stale.into_iter().filter(|s| !referenced.contains(s)).collect();
+    for batch in unreferenced.chunks(BATCH as usize) {
+        for sha256 in remove_blobs(store, disk, batch).await? {
+            let gone = &survey.blobs[&sha256];
             report.blobs_deleted += 1;
             bytes = bytes.saturating_sub(gone.bytes);
             blobs -= u64::from(gone.original);
@@ -185,44 +184,51 @@ fn stale(blobs: &HashMap<String, OnDisk>, cutoff: SystemTime) -> Vec<String> {
     blobs.iter().filter(|(_, b)| b.written < cutoff).map(|(sha256, _)| sha256.clone()).collect()
 }
 
-/// Removes a blob's files and record unless a file refers to it (see the
-/// module's notes); whether it did.
-async fn remove_blob(store: &DynStore, disk: &Disk, sha256: &str) -> Result<bool, SweepError> {
+/// Removes the files and records of those blobs no file refers to (see the
+/// module's notes); answers those it removed files of.
+async fn remove_blobs(store: &DynStore, disk: &Disk, sha256s: &[String]) -> Result<Vec<String>, SweepError> {
     let aside = disk.root.join(SWEPT_DIR);
     tokio::fs::create_dir_all(&aside).await?;
-    let mut moved: Vec<(PathBuf, PathBuf)> = Vec::new();
-    for part in PARTS {
-        let path = disk.blob_path(sha256).with_file_name(format!("{sha256}{part}"));
-        let to = aside.join(format!("{sha256}{part}.{}", crate::store::new_id()));
-        match tokio::fs::rename(&path, &to).await {
-            Ok(()) => moved.push((path, to)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                put_back(&moved).await;
-                return Err(e.into());
+    let mut moved: HashMap<&str, Vec<(PathBuf, PathBuf)>> = HashMap::new();
+    for sha256 in sha256s {
+        for part in PARTS {
+            let path = disk.blob_path(sha256).with_file_name(format!("{sha256}{part}"));
+            let to = aside.join(format!("{sha256}{part}.{}", crate::store::new_id()));
+            match tokio::fs::rename(&path, &to).await {
+                Ok(()) => moved.entry(sha256).or_default().push((path, to)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    put_back(moved.values().flatten()).await;
+                    return Err(e.into());
+                }
             }
         }
     }
-    match store.delete_unreferenced_blob(sha256).await {
-        Ok(true) => {
-            for (_, to) in &moved {
-                tokio::fs::remove_file(to).await?;
-            }
-            Ok(!moved.is_empty())
-        }
-        Ok(false) => {
-            put_back(&moved).await;
-            Ok(false)
-        }
+    let gone: HashSet<String> = match store.delete_unreferenced_blobs(sha256s).await {
+        Ok(gone) => gone.into_iter().collect(),
         Err(e) => {
-            put_back(&moved).await;
-            Err(e.into())
+            put_back(moved.values().flatten()).await;
+            return Err(e.into());
         }
+    };
+    let mut removed = Vec::new();
+    for (sha256, files) in moved {
+        if !gone.contains(sha256) {
+            put_back(&files).await;
+            continue;
+        }
+        for (_, to) in &files {
+            if let Err(e) = tokio::fs::remove_file(to).await {
+                tracing::warn!(error = %e, path = %to.display(), "cannot remove a swept file");
+            }
+        }
+        removed.push(sha256.to_owned());
     }
+    Ok(removed)
 }
 
 /// Moves files back where they were, unless an upload put them there anew meanwhile.
-async fn put_back(moved: &[(PathBuf, PathBuf)]) {
+async fn put_back<'a>(moved: impl IntoIterator<Item = &'a (PathBuf, PathBuf)>) {
     for (path, to) in moved {
         let back = match tokio::fs::try_exists(path).await {
             Ok(false) => tokio::fs::rename(to, path).await,
@@ -295,7 +301,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sha = "ef".repeat(32);
         let (store, disk) = one_blob(dir.path(), &sha).await;
-        assert!(remove_blob(&store, &disk, &sha).await.unwrap());
+        assert_eq!(remove_blobs(&store, &disk, &[sha.clone()]).await.unwrap(), [sha.clone()]);
         assert!(!disk.blob_path(&sha).exists() && !disk.thumbnail_path(&sha).exists());
         assert_eq!(store.blob(&sha).await.unwrap(), None);
         assert_eq!(std::fs::read_dir(disk.root.join(SWEPT_DIR)).unwrap().count(), 0, "nothing left aside");
@@ -310,7 +316,7 @@ mod tests {
         let blob = store.blob(&sha).await.unwrap().unwrap();
         let file = FileRecord { id: FileId::from("f1"), owner: UserId::from("u1"), name: "a.png".into(), blob, created_ms: 0 };
         store.insert_file(&file).await.unwrap();
-        assert!(!remove_blob(&store, &disk, &sha).await.unwrap());
+        assert!(remove_blobs(&store, &disk, &[sha.clone()]).await.unwrap().is_empty());
         assert_eq!(std::fs::read(disk.blob_path(&sha)).unwrap(), b"12345");
         assert_eq!(std::fs::read(disk.thumbnail_path(&sha)).unwrap(), b"123");
         assert!(store.blob(&sha).await.unwrap().is_some());

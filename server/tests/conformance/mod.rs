@@ -580,9 +580,9 @@ pub async fn only_old_unposted_files_are_swept(a: &DynStore, b: &DynStore) {
     assert_eq!(b.unposted_files(5_000, 10).await.unwrap(), vec![old.id.clone()]);
     assert_eq!(b.unposted_files(10_000, 10).await.unwrap().len(), 2);
     assert_eq!(b.unposted_files(10_000, 1).await.unwrap().len(), 1, "at most the limit");
-    assert!(!b.delete_unposted_file(&posted.id).await.unwrap(), "a posted file stays");
-    assert!(b.delete_unposted_file(&old.id).await.unwrap());
-    assert!(!b.delete_unposted_file(&old.id).await.unwrap(), "gone already");
+    assert_eq!(b.delete_unposted_files(&[posted.id.clone(), old.id.clone()]).await.unwrap(), 1, "a posted file stays");
+    assert_eq!(b.delete_unposted_files(&[old.id.clone()]).await.unwrap(), 0, "gone already");
+    assert_eq!(b.delete_unposted_files(&[]).await.unwrap(), 0);
     assert_eq!(a.file(&old.id).await.unwrap(), None);
     assert!(!a.record_posting(&old.id, &ConversationId::from("c1")).await.unwrap(), "a swept file cannot be posted");
     assert!(a.file(&posted.id).await.unwrap().is_some() && a.file(&fresh.id).await.unwrap().is_some());
@@ -595,12 +595,13 @@ pub async fn blobs_go_only_when_no_file_refers_to_them(a: &DynStore, b: &DynStor
     a.insert_blob(&orphan).await.unwrap();
     let asked = [kept.sha256.clone(), orphan.sha256.clone(), unknown.clone()];
     assert_eq!(b.referenced_blobs(&asked).await.unwrap(), vec![kept.sha256.clone()]);
-    assert!(!b.delete_unreferenced_blob(&kept.sha256).await.unwrap());
+    let mut gone = b.delete_unreferenced_blobs(&asked).await.unwrap();
+    gone.sort();
+    assert_eq!(gone, [orphan.sha256.clone(), unknown.clone()], "no record, no file: nothing to keep either");
     assert_eq!(a.blob(&kept.sha256).await.unwrap(), Some(kept.clone()), "a referenced blob keeps its record");
-    assert!(b.delete_unreferenced_blob(&orphan.sha256).await.unwrap());
     assert_eq!(a.blob(&orphan.sha256).await.unwrap(), None);
-    assert!(b.delete_unreferenced_blob(&unknown).await.unwrap(), "no record, no file: nothing to keep");
-    assert!(a.delete_unposted_file(&file.id).await.unwrap());
+    assert_eq!(a.delete_unposted_files(&[file.id.clone()]).await.unwrap(), 1);
     assert!(b.referenced_blobs(&asked).await.unwrap().is_empty());
-    assert!(b.delete_unreferenced_blob(&kept.sha256).await.unwrap(), "its last file is gone");
+    assert_eq!(b.delete_unreferenced_blobs(&asked[..1]).await.unwrap(), [kept.sha256.clone()], "its last file is gone");
+    assert!(b.delete_unreferenced_blobs(&[]).await.unwrap().is_empty());
 }

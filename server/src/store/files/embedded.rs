@@ -32,9 +32,6 @@ fn insert_blob(c: &rusqlite::Connection, b: &BlobRecord) -> Result<(), StoreErro
     .map_err(internal)
 }
 
-/// Whether some file's content is the blob `sha256`.
-const REFERENCED: &str = "SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = ?1)";
-
 #[async_trait]
 impl FileRepo for EmbeddedStore {
     async fn insert_blob(&self, blob: &BlobRecord) -> Result<(), StoreError> {
@@ -149,15 +146,19 @@ impl FileRepo for EmbeddedStore {
         .await
     }
 
-    async fn delete_unposted_file(&self, id: &FileId) -> Result<bool, StoreError> {
-        let id = id.0.clone();
+    async fn delete_unposted_files(&self, ids: &[FileId]) -> Result<u64, StoreError> {
+        let ids: Vec<String> = ids.iter().map(|id| id.0.clone()).collect();
         self.call(move |c| {
-            c.execute(
-                "DELETE FROM files WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM file_postings WHERE file_id = ?1)",
-                [id],
-            )
-            .map(|n| n == 1)
-            .map_err(internal)
+            let mut deleted = 0;
+            for chunk in ids.chunks(500) {
+                let sql = format!(
+                    "DELETE FROM files WHERE id IN ({})
+                     AND NOT EXISTS (SELECT 1 FROM file_postings p WHERE p.file_id = files.id)",
+                    placeholders(chunk.len())
+                );
+                deleted += c.execute(&sql, rusqlite::params_from_iter(chunk)).map_err(internal)? as u64;
+            }
+            Ok(deleted)
         })
         .await
     }
@@ -176,16 +177,22 @@ impl FileRepo for EmbeddedStore {
         .await
     }
 
-    async fn delete_unreferenced_blob(&self, sha256: &str) -> Result<bool, StoreError> {
-        let sha256 = sha256.to_owned();
+    async fn delete_unreferenced_blobs(&self, sha256s: &[String]) -> Result<Vec<String>, StoreError> {
+        let sha256s = sha256s.to_vec();
         self.call(move |c| {
             let tx = write_transaction(c)?;
-            let referenced: bool = tx.query_row(REFERENCED, [&sha256], |r| r.get(0)).map_err(internal)?;
-            if !referenced {
-                tx.execute("DELETE FROM blobs WHERE sha256 = ?1", [&sha256]).map_err(internal)?;
+            let mut gone = Vec::new();
+            for sha256 in sha256s {
+                let referenced: bool = tx
+                    .query_row("SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = ?1)", [&sha256], |r| r.get(0))
+                    .map_err(internal)?;
+                if !referenced {
+                    tx.execute("DELETE FROM blobs WHERE sha256 = ?1", [&sha256]).map_err(internal)?;
+                    gone.push(sha256);
+                }
             }
             tx.commit().map_err(internal)?;
-            Ok(!referenced)
+            Ok(gone)
         })
         .await
     }

@@ -81,14 +81,14 @@ pub trait FileRepo {
     /// At most `limit` files created before `before_ms` and never posted.
     async fn unposted_files(&self, before_ms: Millis, limit: u32) -> Result<Vec<FileId>, StoreError>;
 
-    /// Deletes the file unless it was posted, in one step that a racing
-    /// [`FileRepo::record_posting`] cannot split; whether it was deleted.
-    async fn delete_unposted_file(&self, id: &FileId) -> Result<bool, StoreError>;
+    /// Deletes those of the files that were never posted, each in one step
+    /// that a racing [`FileRepo::record_posting`] cannot split; how many.
+    async fn delete_unposted_files(&self, ids: &[FileId]) -> Result<u64, StoreError>;
 
     /// Those of `sha256s` that some file's content is, in no particular order.
     async fn referenced_blobs(&self, sha256s: &[String]) -> Result<Vec<String>, StoreError>;
 
-    /// Deletes the blob's record unless a file refers to it; `true` when no
-    /// file does (and no record is left), `false` when one does (the record stays).
-    async fn delete_unreferenced_blob(&self, sha256: &str) -> Result<bool, StoreError>;
+    /// Deletes the records of those blobs no file refers to, and answers
+    /// them (whether they had a record or not); the others keep theirs.
+    async fn delete_unreferenced_blobs(&self, sha256s: &[String]) -> Result<Vec<String>, StoreError>;
 }

@@ -1,3 +1,5 @@
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Document};
@@ -170,11 +172,15 @@ impl FileRepo for MongoStore {
         Ok(found.iter().filter_map(|d| d.get_str("_id").ok()).map(|id| FileId(id.to_owned())).collect())
     }
 
-    async fn delete_unposted_file(&self, id: &FileId) -> Result<bool, StoreError> {
-        let mut filter = unposted();
-        filter.insert("_id", &id.0);
-        let deleted = self.collection::<Document>(FILES).delete_one(filter).await.map_err(classify)?;
-        Ok(deleted.deleted_count == 1)
+    async fn delete_unposted_files(&self, ids: &[FileId]) -> Result<u64, StoreError> {
+        // One `delete_many` a batch: each document is tested and deleted in one step.
+        let mut deleted = 0;
+        for chunk in ids.chunks(500) {
+            let mut filter = unposted();
+            filter.insert("_id", doc! { "$in": chunk.iter().map(|id| id.0.as_str()).collect::<Vec<_>>() });
+            deleted += self.collection::<Document>(FILES).delete_many(filter).await.map_err(classify)?.deleted_count;
+        }
+        Ok(deleted)
     }
 
     async fn referenced_blobs(&self, sha256s: &[String]) -> Result<Vec<String>, StoreError> {
@@ -190,23 +196,27 @@ impl FileRepo for MongoStore {
         Ok(found)
     }
 
-    async fn delete_unreferenced_blob(&self, sha256: &str) -> Result<bool, StoreError> {
+    async fn delete_unreferenced_blobs(&self, sha256s: &[String]) -> Result<Vec<String>, StoreError> {
         // No transaction spans the two collections: look, delete, look again,
-        // and put the record back when a file appeared in between.
-        let files = self.collection::<Document>(FILES);
-        let referenced = || async { files.find_one(doc! { "blob._id": sha256 }).await.map(|d| d.is_some()).map_err(classify) };
-        if referenced().await? {
-            return Ok(false);
-        }
+        // and put back the records of blobs a file came to refer to meanwhile.
         let blobs = self.collection::<BlobDoc>(BLOBS);
-        let record = blobs.find_one(doc! { "_id": sha256 }).await.map_err(classify)?;
-        blobs.delete_one(doc! { "_id": sha256 }).await.map_err(classify)?;
-        if !referenced().await? {
-            return Ok(true);
+        let mut gone = Vec::new();
+        for chunk in sha256s.chunks(500) {
+            let referenced: HashSet<String> = self.referenced_blobs(chunk).await?.into_iter().collect();
+            let candidates: Vec<String> = chunk.iter().filter(|s| !referenced.contains(*s)).cloned().collect();
+            if candidates.is_empty() {
+                continue;
+            }
+            let these = doc! { "_id": { "$in": &candidates } };
+            let records: Vec<BlobDoc> =
+                blobs.find(these.clone()).await.map_err(classify)?.try_collect().await.map_err(classify)?;
+            blobs.delete_many(these).await.map_err(classify)?;
+            let referenced: HashSet<String> = self.referenced_blobs(&candidates).await?.into_iter().collect();
+            for record in records.into_iter().filter(|r| referenced.contains(&r.sha256)) {
+                self.insert_blob(&record.into()).await?;
+            }
+            gone.extend(candidates.into_iter().filter(|s| !referenced.contains(s)));
         }
-        if let Some(record) = record {
-            self.insert_blob(&record.into()).await?;
-        }
-        Ok(false)
+        Ok(gone)
     }
 }
