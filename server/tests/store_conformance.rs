@@ -107,4 +107,5 @@ suite!(
     bytes_used_count_each_file_in_full,
     only_old_unposted_files_are_swept,
     blobs_go_only_when_no_file_refers_to_them,
+    a_posting_and_a_sweep_never_both_win,
 );

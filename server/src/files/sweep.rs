@@ -5,8 +5,8 @@
 //!
 //! Content is shared, and may be uploaded or instantly claimed again while
 //! it is being removed; what keeps the two apart:
-//! - a posting and the deletion of an unposted file are each one atomic step
-//!   of the store, so a file is either posted or gone, never posted and gone;
+//! - a posting and the deletion of an unposted file never both win (see
+//!   `FileRepo::delete_unposted_files`), so a file is either posted or gone;
 //! - uploads record their file before they put its bytes in place, and an
 //!   instant upload checks the bytes are there after recording its file;
 //! - the sweep only considers content last written longer than the age ago,

@@ -605,3 +605,38 @@ pub async fn blobs_go_only_when_no_file_refers_to_them(a: &DynStore, b: &DynStor
     assert_eq!(b.delete_unreferenced_blobs(&asked[..1]).await.unwrap(), [kept.sha256.clone()], "its last file is gone");
     assert!(b.delete_unreferenced_blobs(&[]).await.unwrap().is_empty());
 }
+
+pub async fn a_posting_and_a_sweep_never_both_win(a: &DynStore, b: &DynStore) {
+    let content = blob('5', "text/plain");
+    let files: Vec<FileRecord> = (0..40).map(|i| file_of("u1", &content, &format!("f{i}"))).collect();
+    for file in &files {
+        a.insert_file(file).await.unwrap();
+    }
+    let ids: Vec<FileId> = files.iter().map(|f| f.id.clone()).collect();
+    let postings = ids.iter().rev().map(|id| {
+        let (a, id) = (a.clone(), id.clone());
+        tokio::spawn(async move { (a.record_posting(&id, &ConversationId::from("c1")).await.unwrap(), id) })
+    });
+    let postings: Vec<_> = postings.collect();
+    let swept = {
+        let b = b.clone();
+        tokio::spawn(async move {
+            let mut n = 0;
+            for chunk in ids.chunks(8) {
+                n += b.delete_unposted_files(chunk).await.unwrap();
+            }
+            n
+        })
+    };
+    let mut outcomes = Vec::new();
+    for posting in postings {
+        outcomes.push(posting.await.unwrap());
+    }
+    let swept = swept.await.unwrap();
+    for (won, id) in &outcomes {
+        let exists = b.file(id).await.unwrap().is_some();
+        assert_eq!(*won, exists, "a file is posted and kept, or swept and not posted");
+    }
+    let posted = outcomes.iter().filter(|(won, _)| *won).count() as u64;
+    assert_eq!(posted + swept, 40, "each file went one way");
+}

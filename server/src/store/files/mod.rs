@@ -81,8 +81,8 @@ pub trait FileRepo {
     /// At most `limit` files created before `before_ms` and never posted.
     async fn unposted_files(&self, before_ms: Millis, limit: u32) -> Result<Vec<FileId>, StoreError>;
 
-    /// Deletes those of the files that were never posted, each in one step
-    /// that a racing [`FileRepo::record_posting`] cannot split; how many.
+    /// Deletes those of the files that were never posted; how many. Against a
+    /// racing [`FileRepo::record_posting`] of one, exactly one of the two wins.
     async fn delete_unposted_files(&self, ids: &[FileId]) -> Result<u64, StoreError>;
 
     /// Those of `sha256s` that some file's content is, in no particular order.

@@ -14,6 +14,10 @@ use crate::store::{
 
 const BLOBS: &str = "blobs";
 const FILES: &str = "files";
+/// Whether each file was posted or swept, `{_id: file id, fate}`: see [`MongoStore::fate`].
+const FATES: &str = "file_fates";
+const POSTED: &str = "posted";
+const SWEPT: &str = "swept";
 
 /// Matches files never posted. (An empty-array test the way FerretDB gets right.)
 fn unposted() -> Document {
@@ -130,6 +134,9 @@ impl FileRepo for MongoStore {
     }
 
     async fn record_posting(&self, file: &FileId, conversation: &ConversationId) -> Result<bool, StoreError> {
+        if self.fate(&file.0, POSTED).await? != POSTED {
+            return Ok(false);
+        }
         self.collection::<FileDoc>(FILES)
             .update_one(doc! { "_id": &file.0 }, doc! { "$addToSet": { "conversations": &conversation.0 } })
             .await
@@ -173,12 +180,19 @@ impl FileRepo for MongoStore {
     }
 
     async fn delete_unposted_files(&self, ids: &[FileId]) -> Result<u64, StoreError> {
-        // One `delete_many` a batch: each document is tested and deleted in one step.
+        let mut doomed = Vec::new();
+        for id in ids {
+            if self.fate(&id.0, SWEPT).await? == SWEPT {
+                doomed.push(id.0.as_str());
+            }
+        }
         let mut deleted = 0;
-        for chunk in ids.chunks(500) {
+        for chunk in doomed.chunks(500) {
             let mut filter = unposted();
-            filter.insert("_id", doc! { "$in": chunk.iter().map(|id| id.0.as_str()).collect::<Vec<_>>() });
+            filter.insert("_id", doc! { "$in": chunk });
             deleted += self.collection::<Document>(FILES).delete_many(filter).await.map_err(classify)?.deleted_count;
+            // Once the file is gone a late posting finds no file: the fate has done its work.
+            self.collection::<Document>(FATES).delete_many(doc! { "_id": { "$in": chunk } }).await.map_err(classify)?;
         }
         Ok(deleted)
     }
@@ -218,5 +232,24 @@ impl FileRepo for MongoStore {
             gone.extend(candidates.into_iter().filter(|s| !referenced.contains(s)));
         }
         Ok(gone)
+    }
+}
+
+impl MongoStore {
+    /// Decides once whether a file is posted or swept: the first to insert its
+    /// fate under the file's id wins, and the other reads it. (FerretDB does
+    /// not test a condition and delete in one step against a racing update,
+    /// which a unique key it does arbitrate.) Answers the fate.
+    async fn fate(&self, file: &str, wanted: &str) -> Result<String, StoreError> {
+        let fates = self.collection::<Document>(FATES);
+        match fates.insert_one(doc! { "_id": file, "fate": wanted }).await {
+            Ok(_) => Ok(wanted.to_owned()),
+            Err(e) if is_duplicate_key(&e) => {
+                let found = fates.find_one(doc! { "_id": file }).await.map_err(classify)?;
+                // Gone meanwhile: a sweep finished with the file, which a posting then does not find.
+                Ok(found.and_then(|d| d.get_str("fate").ok().map(str::to_owned)).unwrap_or_else(|| wanted.to_owned()))
+            }
+            Err(e) => Err(classify(e)),
+        }
     }
 }
