@@ -87,6 +87,13 @@ impl From<AvatarError> for ApiError {
     }
 }
 
+impl Processed {
+    /// The bytes the stored images take.
+    pub fn stored_bytes(&self) -> u64 {
+        self.images.iter().map(|(_, image)| image.len() as u64).sum()
+    }
+}
+
 /// Checks an upload of at most `max_bytes` and makes the stored images.
 /// CPU-bound: run it with `spawn_blocking`.
 pub fn process(bytes: &[u8], max_bytes: usize) -> Result<Processed, AvatarError> {
@@ -216,6 +223,20 @@ async fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let _ = tokio::fs::remove_file(&tmp).await;
     }
     written
+}
+
+/// The bytes `user`'s avatar images of `version` take on disk (0 when absent).
+pub async fn stored_bytes(avatars_dir: &Path, user: &UserId, version: &str) -> io::Result<u64> {
+    let dir = avatars_dir.join(safe_component(&user.0)?).join(safe_component(version)?);
+    let mut total = 0;
+    for size in AVATAR_SIZES {
+        match tokio::fs::metadata(dir.join(file_name(size))).await {
+            Ok(meta) => total += meta.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(total)
 }
 
 /// Versions younger than this survive a clean-up: one may belong to an upload

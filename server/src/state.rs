@@ -16,7 +16,7 @@ use crate::{
     gate::Gate,
     hub::{Fanout, Hub},
     presence::PresenceTracker,
-    ratelimit::{budgets::UserBudgets, AuthLimits, UploadBudgets},
+    ratelimit::{budgets::UserBudgets, slots::UploadSlots, AuthLimits},
     sfu::Sfu,
     store::{health::StoreHealth, DynStore},
 };
@@ -32,10 +32,10 @@ pub struct AppState {
     pub auth_limits: Arc<AuthLimits>,
     /// Image decodes running and waiting (avatars and message images).
     pub decodes: Arc<Gate>,
-    /// Uploads each user may start on this node.
-    pub upload_budgets: Arc<UploadBudgets>,
     /// How often each user may do each thing, over all their connections and the nodes.
     pub budgets: Arc<UserBudgets>,
+    /// Uploads each user has running on this node.
+    pub upload_slots: Arc<UploadSlots>,
     /// Password hashing, a bounded number at once.
     pub hasher: Arc<Hasher>,
     /// The chat domain: membership, messages, conversations.

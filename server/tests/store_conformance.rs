@@ -103,4 +103,9 @@ suite!(
     blobs_are_recorded_once_per_hash,
     files_round_trip_with_their_blob,
     file_postings_are_a_set,
+    a_file_records_its_blob_if_missing,
+    bytes_used_count_each_file_in_full,
+    only_old_unposted_files_are_swept,
+    blobs_go_only_when_no_file_refers_to_them,
+    a_posting_and_a_sweep_never_both_win,
 );

@@ -27,6 +27,9 @@ pub enum ErrorCode {
     /// The e-mail address belongs to another account.
     EmailTaken,
     PayloadTooLarge,
+    /// The upload would take the user past their storage quota; the message
+    /// says how much they use and may use.
+    QuotaExceeded,
     UnsupportedMediaType,
     /// Too many attempts; the `Retry-After` header says when to try again.
     RateLimited,
@@ -45,7 +48,7 @@ impl ErrorCode {
             NotFound => 404,
             MethodNotAllowed => 405,
             Conflict | EmailTaken => 409,
-            PayloadTooLarge => 413,
+            PayloadTooLarge | QuotaExceeded => 413,
             UnsupportedMediaType => 415,
             RateLimited => 429,
             StoreUnavailable => 503,

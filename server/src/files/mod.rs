@@ -16,10 +16,14 @@
 //! | `sniff` | the type of content from its first bytes |
 //! | `instant` | instant upload: challenges proving possession of content |
 //! | `serve` | answering downloads: ranges, safe names, caching |
+//! | `quota` | what each user's uploads take, against their quota |
+//! | `sweep` | deleting files never posted, and content no file refers to |
 
 pub mod instant;
+pub mod quota;
 pub mod serve;
 pub mod sniff;
+pub mod sweep;
 
 use std::{
     io::Cursor,
@@ -163,7 +167,7 @@ impl Disk {
     }
 
     /// Moves a checked upload into place (unless identical content is there
-    /// already) with its image derivatives.
+    /// already) with its image derivatives. Record the file first: see `sweep`.
     pub async fn keep(&self, mut received: Received, image: Option<&ImageParts>) -> std::io::Result<()> {
         let target = self.blob_path(&received.sha256);
         tokio::fs::create_dir_all(target.parent().expect("blob paths have a parent")).await?;
@@ -332,6 +336,8 @@ pub async fn attach(
         (MessageKind::Voice | MessageKind::Video, duration) => duration,
         _ => None,
     };
-    store.record_posting(&file.id, conversation).await?;
+    if !store.record_posting(&file.id, conversation).await? {
+        return bad("attachment: no such file among your uploads"); // swept meanwhile
+    }
     Ok(Some(Box::new(file.info().attach(duration_ms))))
 }

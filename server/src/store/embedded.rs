@@ -124,6 +124,10 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 5: the call record of a call or broadcast message (JSON).
     "ALTER TABLE messages ADD COLUMN call TEXT;",
+    // 6: what a user's uploads take, unposted files by age, the files of a blob.
+    "CREATE INDEX files_by_owner ON files (owner);
+    CREATE INDEX files_by_created ON files (created_ms);
+    CREATE INDEX files_by_blob ON files (sha256);",
 ];
 
 #[derive(Clone)]

@@ -541,9 +541,102 @@ pub async fn file_postings_are_a_set(a: &DynStore, b: &DynStore) {
     a.insert_file(&file).await.unwrap();
     assert!(b.postings(&file.id).await.unwrap().is_empty());
     for conversation in ["c1", "c2", "c1"] {
-        a.record_posting(&file.id, &ConversationId::from(conversation)).await.unwrap();
+        assert!(a.record_posting(&file.id, &ConversationId::from(conversation)).await.unwrap());
     }
     let posted: BTreeSet<ConversationId> = b.postings(&file.id).await.unwrap().into_iter().collect();
     assert_eq!(posted, BTreeSet::from([ConversationId::from("c1"), ConversationId::from("c2")]));
     assert!(b.postings(&FileId::from("nope")).await.unwrap().is_empty());
+    assert!(!b.record_posting(&FileId::from("nope"), &ConversationId::from("c1")).await.unwrap(), "no such file");
+    assert!(b.postings(&FileId::from("nope")).await.unwrap().is_empty(), "nothing recorded");
+}
+
+pub async fn a_file_records_its_blob_if_missing(a: &DynStore, b: &DynStore) {
+    let content = blob('e', "text/plain");
+    let file = file_of("u1", &content, "a.txt");
+    a.insert_file(&file).await.unwrap();
+    assert_eq!(b.blob(&content.sha256).await.unwrap(), Some(content.clone()));
+    assert_eq!(b.file(&file.id).await.unwrap(), Some(file));
+}
+
+pub async fn bytes_used_count_each_file_in_full(a: &DynStore, b: &DynStore) {
+    let (shared, other) = (blob('f', "image/png"), BlobRecord { size: 100, ..blob('0', "text/plain") });
+    assert_eq!(b.bytes_used_by(&UserId::from("u1")).await.unwrap(), 0);
+    for (owner, content) in [("u1", &shared), ("u1", &shared), ("u1", &other), ("u2", &shared)] {
+        a.insert_file(&file_of(owner, content, "x")).await.unwrap();
+    }
+    assert_eq!(b.bytes_used_by(&UserId::from("u1")).await.unwrap(), 2 * 1234 + 100, "deduplicated content counts twice");
+    assert_eq!(b.bytes_used_by(&UserId::from("u2")).await.unwrap(), 1234);
+}
+
+pub async fn only_old_unposted_files_are_swept(a: &DynStore, b: &DynStore) {
+    let content = blob('1', "text/plain");
+    let at = |file: FileRecord, ms: i64| FileRecord { created_ms: ms, ..file };
+    let (old, posted, fresh) =
+        (at(file_of("u1", &content, "old"), 1_000), at(file_of("u1", &content, "posted"), 1_000), at(file_of("u1", &content, "new"), 9_000));
+    for file in [&old, &posted, &fresh] {
+        a.insert_file(file).await.unwrap();
+    }
+    assert!(a.record_posting(&posted.id, &ConversationId::from("c1")).await.unwrap());
+    assert_eq!(b.unposted_files(5_000, 10).await.unwrap(), vec![old.id.clone()]);
+    assert_eq!(b.unposted_files(10_000, 10).await.unwrap().len(), 2);
+    assert_eq!(b.unposted_files(10_000, 1).await.unwrap().len(), 1, "at most the limit");
+    assert_eq!(b.delete_unposted_files(&[posted.id.clone(), old.id.clone()]).await.unwrap(), 1, "a posted file stays");
+    assert_eq!(b.delete_unposted_files(&[old.id.clone()]).await.unwrap(), 0, "gone already");
+    assert_eq!(b.delete_unposted_files(&[]).await.unwrap(), 0);
+    assert_eq!(a.file(&old.id).await.unwrap(), None);
+    assert!(!a.record_posting(&old.id, &ConversationId::from("c1")).await.unwrap(), "a swept file cannot be posted");
+    assert!(a.file(&posted.id).await.unwrap().is_some() && a.file(&fresh.id).await.unwrap().is_some());
+}
+
+pub async fn blobs_go_only_when_no_file_refers_to_them(a: &DynStore, b: &DynStore) {
+    let (kept, orphan, unknown) = (blob('2', "text/plain"), blob('3', "text/plain"), "4".repeat(64));
+    let file = file_of("u1", &kept, "a.txt");
+    a.insert_file(&file).await.unwrap();
+    a.insert_blob(&orphan).await.unwrap();
+    let asked = [kept.sha256.clone(), orphan.sha256.clone(), unknown.clone()];
+    assert_eq!(b.referenced_blobs(&asked).await.unwrap(), vec![kept.sha256.clone()]);
+    let mut gone = b.delete_unreferenced_blobs(&asked).await.unwrap();
+    gone.sort();
+    assert_eq!(gone, [orphan.sha256.clone(), unknown.clone()], "no record, no file: nothing to keep either");
+    assert_eq!(a.blob(&kept.sha256).await.unwrap(), Some(kept.clone()), "a referenced blob keeps its record");
+    assert_eq!(a.blob(&orphan.sha256).await.unwrap(), None);
+    assert_eq!(a.delete_unposted_files(&[file.id.clone()]).await.unwrap(), 1);
+    assert!(b.referenced_blobs(&asked).await.unwrap().is_empty());
+    assert_eq!(b.delete_unreferenced_blobs(&asked[..1]).await.unwrap(), [kept.sha256.clone()], "its last file is gone");
+    assert!(b.delete_unreferenced_blobs(&[]).await.unwrap().is_empty());
+}
+
+pub async fn a_posting_and_a_sweep_never_both_win(a: &DynStore, b: &DynStore) {
+    let content = blob('5', "text/plain");
+    let files: Vec<FileRecord> = (0..40).map(|i| file_of("u1", &content, &format!("f{i}"))).collect();
+    for file in &files {
+        a.insert_file(file).await.unwrap();
+    }
+    let ids: Vec<FileId> = files.iter().map(|f| f.id.clone()).collect();
+    let postings = ids.iter().rev().map(|id| {
+        let (a, id) = (a.clone(), id.clone());
+        tokio::spawn(async move { (a.record_posting(&id, &ConversationId::from("c1")).await.unwrap(), id) })
+    });
+    let postings: Vec<_> = postings.collect();
+    let swept = {
+        let b = b.clone();
+        tokio::spawn(async move {
+            let mut n = 0;
+            for chunk in ids.chunks(8) {
+                n += b.delete_unposted_files(chunk).await.unwrap();
+            }
+            n
+        })
+    };
+    let mut outcomes = Vec::new();
+    for posting in postings {
+        outcomes.push(posting.await.unwrap());
+    }
+    let swept = swept.await.unwrap();
+    for (won, id) in &outcomes {
+        let exists = b.file(id).await.unwrap().is_some();
+        assert_eq!(*won, exists, "a file is posted and kept, or swept and not posted");
+    }
+    let posted = outcomes.iter().filter(|(won, _)| *won).count() as u64;
+    assert_eq!(posted + swept, 40, "each file went one way");
 }
