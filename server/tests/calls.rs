@@ -36,9 +36,7 @@ async fn pair<'a>(server: &'a TestServer, first: &str, second: &str) -> (User<'a
 }
 
 async fn private_chat(a: &User<'_>, b: &User<'_>) -> ConversationId {
-    let (status, body) = a.call(Method::POST, "/api/conversations/private", Some(json!({ "user_id": b.id }))).await;
-    assert!(status == 201 || status == 200, "{body}");
-    ConversationId(body["conversation"]["id"].as_str().unwrap().to_owned())
+    a.private_chat(b).await
 }
 
 fn invite(chat: &ConversationId, callee: &User<'_>, media: CallMedia) -> ClientFrame {

@@ -77,6 +77,27 @@ pub struct PublicProfile {
     pub avatar: Option<String>,
 }
 
+/// Who may message and call a user directly.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactPolicy {
+    /// Friends directly; anyone else may ask: their private chat or group
+    /// invitation waits among the user's invitations until accepted.
+    #[default]
+    Everyone,
+    /// Friends only: others cannot start a private chat, call or invite.
+    Friends,
+}
+
+/// `GET`/`PUT /api/me/privacy`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Privacy {
+    pub contact: ContactPolicy,
+    /// Whether someone searching for the user's exact e-mail address finds them.
+    #[serde(default)]
+    pub findable_by_email: bool,
+}
+
 /// `PATCH /api/me`: fields left out stay as they are.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpdateProfile {

@@ -21,6 +21,9 @@ pub enum ErrorCode {
     InvalidCredentials,
     /// The signed-in user may not do this.
     Forbidden,
+    /// The other user does not accept this from the asker (their privacy
+    /// settings, or a block either way; which is not said).
+    NotAccepting,
     NotFound,
     MethodNotAllowed,
     Conflict,
@@ -44,7 +47,7 @@ impl ErrorCode {
         match self {
             BadRequest => 400,
             Unauthorized | TokenExpired | TokenRevoked | InvalidCredentials => 401,
-            Forbidden => 403,
+            Forbidden | NotAccepting => 403,
             NotFound => 404,
             MethodNotAllowed => 405,
             Conflict | EmailTaken => 409,

@@ -168,6 +168,10 @@ pub async fn details(
     let ids: Vec<UserId> = members.iter().map(|m| m.user_id.clone()).collect();
     let users: HashMap<UserId, _> = state.store.users_by_ids(&ids).await?.into_iter().map(|u| (u.id.clone(), u)).collect();
     let mut presence = state.presence.shown_in(&id, &ids).await?;
+    // A block keeps each out of the other's sight.
+    for user in state.chat.kept_apart(&me.user_id).await? {
+        presence.remove(&user);
+    }
     let members = members
         .iter()
         .filter_map(|m| {
@@ -209,6 +213,12 @@ pub async fn invite(
     ApiJson(req): ApiJson<UserRef>,
 ) -> Result<StatusCode, HttpError> {
     state.chat.invite(&me.user_id, &ConversationId(id), &req.user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Declines an invitation.
+pub async fn decline(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> Result<StatusCode, HttpError> {
+    state.chat.decline(&me.user_id, &ConversationId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -41,6 +41,10 @@ pub enum Action {
     IceConfig,
     /// An upload started (a file or an avatar), before its body is read.
     Upload,
+    /// An invitation sent: into a group, or a stranger asked into a private chat.
+    Invite,
+    /// A search for users.
+    Search,
 }
 
 /// A burst, then so many a second.
@@ -63,6 +67,8 @@ impl Action {
             Action::CreateGroup => "group",
             Action::IceConfig => "ice",
             Action::Upload => "upload",
+            Action::Invite => "invite",
+            Action::Search => "search",
         }
     }
 
@@ -84,6 +90,8 @@ impl Action {
             Action::RoomJoin => (10, 0.2),
             Action::CreateGroup => (10, 1.0 / 60.0),
             Action::IceConfig => (10, 1.0 / 30.0),
+            Action::Invite => (20, 1.0 / 30.0),
+            Action::Search => (20, 1.0),
         };
         Allowance { burst, per_second }
     }

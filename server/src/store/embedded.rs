@@ -128,6 +128,12 @@ const MIGRATIONS: &[&str] = &[
     "CREATE INDEX files_by_owner ON files (owner);
     CREATE INDEX files_by_created ON files (created_ms);
     CREATE INDEX files_by_blob ON files (sha256);",
+    // 7: who may reach each user; blocks are friend links of their own states.
+    "CREATE TABLE privacy (
+        user_id           TEXT PRIMARY KEY,
+        contact           INTEGER NOT NULL,
+        findable_by_email INTEGER NOT NULL
+    );",
 ];
 
 #[derive(Clone)]
