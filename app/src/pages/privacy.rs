@@ -39,7 +39,7 @@ pub fn PrivacySettings() -> impl IntoView {
     view! {
         <section class="card wide">
             <h2>{i18n.tr(Msg::PrivacyTitle)}</h2>
-            <Form state submit=Msg::Save on_submit=save>
+            <Form state submit=Msg::Save on_submit=save testid="save-privacy">
                 <Field state name="contact" label=Msg::WhoMayContact>
                     <select
                         id="contact"
