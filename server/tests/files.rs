@@ -281,11 +281,24 @@ fn send(conversation: &wire::model::ConversationId, client_id: &str, kind: Messa
     }
 }
 
+/// `owner` posts `file` in a new group with `member`, who may then read it.
+async fn post_in_a_group_with(owner: &User<'_>, member: &User<'_>, file: &FileInfo) {
+    let room = owner.group("shared", &[member], json!({})).await;
+    let mut ws = owner.connect().await;
+    ws.send(&send(&room, "posting", MessageKind::File, &file.id, None)).await;
+    assert!(matches!(ws.answer("posting").await, ServerFrame::Ack { .. }));
+}
+
 async fn instant_uploads_need_proof_of_possession(server: &TestServer) {
     let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
     let bytes = noise(100_000, 3);
     let original = ann.upload("big.bin", "file", &bytes).await;
     let claim = json!({ "sha256": sha256(&bytes), "size": bytes.len(), "name": "mine.bin" });
+    // Instant upload is offered only for content the claimer may read:
+    // for anyone else the server does not say whether it holds it.
+    let (status, body) = bob.call(Method::POST, "/api/files/instant", Some(claim.clone())).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")), "not posted where bob is: {body}");
+    post_in_a_group_with(&ann, &bob, &original).await;
 
     // A wrong proof is refused, and uses the challenge up.
     let (status, body) = bob.call(Method::POST, "/api/files/instant", Some(claim.clone())).await;
@@ -312,8 +325,16 @@ async fn instant_uploads_need_proof_of_possession(server: &TestServer) {
     assert_ne!(mine.id, original.id);
     assert_eq!((mine.name.as_str(), mine.sha256.as_str(), mine.size), ("mine.bin", original.sha256.as_str(), original.size));
     assert_eq!(bob.download(&format!("/api/files/{}", mine.id), None).await.bytes().await.unwrap(), bytes);
-    assert_eq!(bob.download(&format!("/api/files/{}", original.id), None).await.status(), 403, "ann's record stays hers");
     assert_eq!(files_under(&server.data_dir().join("files")).len(), 1);
+
+    // A stranger to the file: the same answer as for content never uploaded;
+    // sending the bytes stores them once all the same.
+    let cat = User::register(server, "cat").await;
+    let (status, body) = cat.call(Method::POST, "/api/files/instant", Some(claim.clone())).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")), "{body}");
+    let theirs = cat.upload("same.bin", "file", &bytes).await;
+    assert_eq!(theirs.sha256, original.sha256);
+    assert_eq!(files_under(&server.data_dir().join("files")).len(), 1, "stored once");
 
     let cases = [
         (json!({ "sha256": sha256(b"never uploaded"), "size": 14, "name": "x" }), 404),
@@ -336,6 +357,7 @@ async fn one_user_reclaiming_in_a_loop_leaves_instant_upload_to_the_others(serve
     let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
     let bytes = noise(20_000, 5);
     let original = ann.upload("mine.bin", "file", &bytes).await;
+    post_in_a_group_with(&ann, &bob, &original).await;
     let claim = json!({ "sha256": sha256(&bytes), "size": bytes.len(), "name": "again.bin" });
     let started = std::time::Instant::now();
     let mut first = None;

@@ -73,6 +73,21 @@ async fn upload_ok(user: &User<'_>, name: &str, content: &[u8]) -> FileInfo {
     serde_json::from_value(body).unwrap()
 }
 
+/// `from` posts `file` in a new group with `to`, who may then read it.
+async fn post(from: &User<'_>, to: &User<'_>, file: &FileInfo) {
+    let room = from.group("shared", &[to], json!({})).await;
+    let mut ws = from.connect().await;
+    ws.send(&ClientFrame::Send {
+        conversation_id: room,
+        client_id: "post".into(),
+        kind: MessageKind::File,
+        content: String::new(),
+        attachment: Some(AttachmentRef { file_id: file.id.clone(), duration_ms: None }),
+    })
+    .await;
+    assert!(matches!(ws.answer("post").await, ServerFrame::Ack { .. }));
+}
+
 /// A body that sends `first` and then whatever the sender sends, until it is dropped.
 fn held_body(first: Vec<u8>) -> (mpsc::Sender<Vec<u8>>, reqwest::Body) {
     let (tx, rx) = mpsc::channel::<Vec<u8>>(4);
@@ -109,9 +124,10 @@ async fn uploads_beyond_the_quota_are_refused_and_store_nothing(server: &TestSer
     assert_eq!((status, body["code"].as_str()), (413, Some("quota_exceeded")), "{body}");
     assert_eq!(stored(server), kept, "nothing stored");
 
-    // An instant upload counts too.
+    // An instant upload counts too (of content ann may read: bob posted it to her).
     let theirs = bytes(500_000, 3);
-    upload_ok(&bob, "theirs.bin", &theirs).await;
+    let posted = upload_ok(&bob, "theirs.bin", &theirs).await;
+    post(&bob, &ann, &posted).await;
     let claim = json!({ "sha256": sha256_hex(&theirs), "size": theirs.len(), "name": "mine.bin" });
     let (status, body) = ann.call(Method::POST, "/api/files/instant", Some(claim)).await;
     assert_eq!(status, 200, "{body}");

@@ -159,6 +159,11 @@ pub async fn claim(
     let name = check_file_name(&req.name)?;
     let not_held = || HttpError::new(ErrorCode::NotFound, "the server does not hold this content: upload it");
     let blob = state.store.blob(&sha256).await?.filter(|b| b.size == req.size).ok_or_else(not_held)?;
+    // Only content the claimer may read already: otherwise the answer would
+    // tell anyone whether someone's file is on the server.
+    if !may_read_content(&state, &me.user_id, &sha256).await? {
+        return Err(not_held());
+    }
     if !tokio::fs::try_exists(state.files_disk().blob_path(&sha256)).await.unwrap_or(false) {
         return Err(not_held());
     }
@@ -168,6 +173,20 @@ pub async fn claim(
         .issue(me.user_id.clone(), blob, name, req.kind)
         .map(Json)
         .ok_or_else(|| HttpError::new(ErrorCode::RateLimited, "too many instant uploads at once; upload the file"))
+}
+
+/// Uploads of one content looked at to decide whether a user may read it.
+const READABLE_LOOKUPS: u32 = 50;
+
+/// Whether `user` may read some upload of the content `sha256` (their own,
+/// or one posted where they are a member), among the first [`READABLE_LOOKUPS`].
+async fn may_read_content(state: &AppState, user: &UserId, sha256: &str) -> Result<bool, HttpError> {
+    for file in state.store.files_of_blob(sha256, READABLE_LOOKUPS).await? {
+        if state.chat.may_read_file(user, &file).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// `POST /api/files/instant/{challenge_id}`: the proof; 201 with the new file.

@@ -546,9 +546,16 @@ pub async fn files_round_trip_with_their_blob(a: &DynStore, b: &DynStore) {
     a.insert_file(&mine).await.unwrap();
     b.insert_file(&theirs).await.unwrap();
     assert_eq!(b.file(&mine.id).await.unwrap(), Some(mine.clone()));
-    assert_eq!(a.file(&theirs.id).await.unwrap(), Some(theirs));
+    assert_eq!(a.file(&theirs.id).await.unwrap(), Some(theirs.clone()));
     assert_eq!(a.file(&FileId::from("nope")).await.unwrap(), None);
     assert!(matches!(b.insert_file(&mine).await, Err(StoreError::Conflict(_))), "ids are unique");
+    let mut both = b.files_of_blob(&shared.sha256, 10).await.unwrap();
+    both.sort_by(|x, y| x.id.0.cmp(&y.id.0));
+    let mut expected = vec![mine, theirs];
+    expected.sort_by(|x, y| x.id.0.cmp(&y.id.0));
+    assert_eq!(both, expected, "every upload of the content");
+    assert_eq!(a.files_of_blob(&shared.sha256, 1).await.unwrap().len(), 1, "at most the limit");
+    assert!(a.files_of_blob(&blob('d', "text/plain").sha256, 10).await.unwrap().is_empty());
 }
 
 pub async fn file_postings_are_a_set(a: &DynStore, b: &DynStore) {

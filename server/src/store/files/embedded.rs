@@ -32,6 +32,11 @@ fn insert_blob(c: &rusqlite::Connection, b: &BlobRecord) -> Result<(), StoreErro
     .map_err(internal)
 }
 
+/// A file and its blob, selected as `f.id, f.owner, f.name, f.created_ms, {BLOB_COLUMNS}`.
+fn file_from(r: &Row<'_>) -> rusqlite::Result<FileRecord> {
+    Ok(FileRecord { id: FileId(r.get(0)?), owner: UserId(r.get(1)?), name: r.get(2)?, created_ms: r.get(3)?, blob: blob_from(r, 4)? })
+}
+
 #[async_trait]
 impl FileRepo for EmbeddedStore {
     async fn insert_blob(&self, blob: &BlobRecord) -> Result<(), StoreError> {
@@ -67,24 +72,21 @@ impl FileRepo for EmbeddedStore {
     async fn file(&self, id: &FileId) -> Result<Option<FileRecord>, StoreError> {
         let id = id.0.clone();
         self.call(move |c| {
-            c.query_row(
-                &format!(
-                    "SELECT f.id, f.owner, f.name, f.created_ms, {BLOB_COLUMNS}
-                     FROM files f JOIN blobs b ON b.sha256 = f.sha256 WHERE f.id = ?1"
-                ),
-                [id],
-                |r| {
-                    Ok(FileRecord {
-                        id: FileId(r.get(0)?),
-                        owner: UserId(r.get(1)?),
-                        name: r.get(2)?,
-                        created_ms: r.get(3)?,
-                        blob: blob_from(r, 4)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(internal)
+            c.query_row(&format!("SELECT f.id, f.owner, f.name, f.created_ms, {BLOB_COLUMNS} FROM files f JOIN blobs b ON b.sha256 = f.sha256 WHERE f.id = ?1"), [id], file_from)
+                .optional()
+                .map_err(internal)
+        })
+        .await
+    }
+
+    async fn files_of_blob(&self, sha256: &str, limit: u32) -> Result<Vec<FileRecord>, StoreError> {
+        let sha256 = sha256.to_owned();
+        self.call(move |c| {
+            let sql = format!(
+                "SELECT f.id, f.owner, f.name, f.created_ms, {BLOB_COLUMNS}
+                 FROM files f JOIN blobs b ON b.sha256 = f.sha256 WHERE f.sha256 = ?1 LIMIT ?2"
+            );
+            query_all(c, &sql, params![sha256, limit], file_from)
         })
         .await
     }

@@ -67,6 +67,9 @@ pub trait FileRepo {
 
     async fn file(&self, id: &FileId) -> Result<Option<FileRecord>, StoreError>;
 
+    /// Uploads of the content `sha256`, at most `limit`, in no particular order.
+    async fn files_of_blob(&self, sha256: &str, limit: u32) -> Result<Vec<FileRecord>, StoreError>;
+
     /// Records that the file was posted in the conversation; idempotent.
     /// `false` when there is no such file (a sweep removed it): nothing recorded.
     async fn record_posting(&self, file: &FileId, conversation: &ConversationId) -> Result<bool, StoreError>;

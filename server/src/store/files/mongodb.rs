@@ -62,6 +62,12 @@ struct FileDoc {
     conversations: Vec<String>,
 }
 
+impl From<FileDoc> for FileRecord {
+    fn from(d: FileDoc) -> Self {
+        FileRecord { id: FileId(d.id), owner: UserId(d.owner), name: d.name, created_ms: d.created_ms, blob: d.blob.into() }
+    }
+}
+
 impl From<&BlobRecord> for BlobDoc {
     fn from(b: &BlobRecord) -> Self {
         BlobDoc {
@@ -124,13 +130,14 @@ impl FileRepo for MongoStore {
 
     async fn file(&self, id: &FileId) -> Result<Option<FileRecord>, StoreError> {
         let found = self.collection::<FileDoc>(FILES).find_one(doc! { "_id": &id.0 }).await.map_err(classify)?;
-        Ok(found.map(|d| FileRecord {
-            id: FileId(d.id),
-            owner: UserId(d.owner),
-            name: d.name,
-            created_ms: d.created_ms,
-            blob: d.blob.into(),
-        }))
+        Ok(found.map(FileRecord::from))
+    }
+
+    async fn files_of_blob(&self, sha256: &str, limit: u32) -> Result<Vec<FileRecord>, StoreError> {
+        let cursor =
+            self.collection::<FileDoc>(FILES).find(doc! { "blob._id": sha256 }).limit(i64::from(limit)).await.map_err(classify)?;
+        let docs: Vec<FileDoc> = cursor.try_collect().await.map_err(classify)?;
+        Ok(docs.into_iter().map(FileRecord::from).collect())
     }
 
     async fn record_posting(&self, file: &FileId, conversation: &ConversationId) -> Result<bool, StoreError> {
