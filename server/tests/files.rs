@@ -156,6 +156,14 @@ async fn uploads_come_back_byte_for_byte_with_ranges(server: &TestServer) {
     let resp = ann.download(&path, Some("bytes=300000-")).await;
     assert_eq!(resp.status(), 416);
     assert_eq!(resp.headers()[header::CONTENT_RANGE], "bytes */300000");
+    // A last byte at u64::MAX saturates to the end instead of wrapping into a malformed answer.
+    let resp = ann.download(&path, Some("bytes=1-18446744073709551615")).await;
+    assert_eq!(resp.status(), 206);
+    assert_eq!(resp.headers()[header::CONTENT_RANGE], "bytes 1-299999/300000");
+    assert_eq!(resp.headers()[header::CONTENT_LENGTH], "299999");
+    assert_eq!(resp.bytes().await.unwrap(), bytes[1..]);
+    let resp = ann.download(&path, Some("bytes=18446744073709551615-18446744073709551615")).await;
+    assert_eq!((resp.status().as_u16(), resp.headers()[header::CONTENT_RANGE].to_str().unwrap()), (416, "bytes */300000"));
 
     // The same content again is stored once on disk, under a new record.
     let again = ann.upload("copy.bin", "file", &bytes).await;
