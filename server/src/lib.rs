@@ -21,6 +21,7 @@ pub mod lease;
 pub mod metrics;
 pub mod ops;
 pub mod presence;
+pub mod private;
 pub mod ratelimit;
 pub mod redis_conn;
 pub mod secret;

@@ -471,6 +471,45 @@ mod limits {
     }
 }
 
+/// Data at rest is the server's user's only: a data dir found open is
+/// closed, and every directory and file the server makes in it (database,
+/// uploads, thumbnails, avatars) is private, whatever the umask.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_at_rest_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let (data, secret) = support::fresh_data_dir();
+    std::fs::set_permissions(data.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let server = TestServer::start_in(data, &secret, &[]).await;
+    let ann = User::register(&server, "ann").await;
+    ann.upload("notes.bin", "file", &noise(5000, 3)).await;
+    ann.upload("photo.jpg", "image", &jpeg_with_exif()).await;
+    let resp = server.client.post(server.url("/api/me/avatar")).bearer_auth(&ann.token).body(png(64, 64)).send().await;
+    assert_eq!(resp.unwrap().status(), 200);
+
+    let root = server.data_dir();
+    assert_eq!(mode(root), 0o700, "the data dir");
+    let mut walked = vec![];
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path.clone());
+            }
+            walked.push((mode(&path), path));
+        }
+    }
+    for want in [natter_server::store::EMBEDDED_FILE, "avatars", "files"] {
+        assert!(walked.iter().any(|(_, p)| p.starts_with(root.join(want))), "{want} in {walked:?}");
+    }
+    let open: Vec<_> = walked.iter().filter(|(m, _)| m & 0o077 != 0).collect();
+    assert!(open.is_empty(), "open to others: {open:?}");
+    server.stop().await;
+}
+
 on_both_stores!(
     uploads_come_back_byte_for_byte_with_ranges,
     images_get_thumbnails_and_lose_their_exif,
