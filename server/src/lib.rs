@@ -191,7 +191,7 @@ pub async fn run(
     let metrics_upkeep = tokio::spawn(metrics::upkeep(METRICS_UPKEEP, stop_rx.clone()));
     let writer = Arc::new(Writer::start(store.clone(), fanout.clone()));
     let budgets = Arc::new(ratelimit::budgets::UserBudgets::new(config.sends_per_sec, shared_counts.clone()));
-    let chat = Arc::new(Chat::new(store.clone(), fanout.clone(), writer, text, budgets.clone()));
+    let chat = Arc::new(Chat::new(store.clone(), fanout.clone(), writer, text.clone(), budgets.clone()));
     let calls = Arc::new(Calls::new(
         call_registry,
         store.clone(),
@@ -213,6 +213,7 @@ pub async fn run(
         auth: Arc::new(Authenticator { secret: config.jwt_secret.clone(), store: store.clone() }),
         config: Arc::new(config),
         chat,
+        text,
         calls,
         sfu,
         store,
