@@ -71,9 +71,20 @@ pub fn fold_word(word: &str) -> String {
     fold(word).text
 }
 
+/// The CJK Unified Ideographs block: most Chinese text.
+const CJK: std::ops::RangeInclusive<char> = '\u{4E00}'..='\u{9FFF}';
+
 fn fold_char(c: char, emit: &mut dyn FnMut(char)) {
-    // ASCII is most text: its folds are worked out once.
+    // ASCII and common ideographs are most text: their folds are worked out once.
     static ASCII: OnceLock<Vec<Vec<char>>> = OnceLock::new();
+    static CJK_UNCHANGED: OnceLock<Vec<bool>> = OnceLock::new();
+    if CJK.contains(&c) {
+        let unchanged = CJK_UNCHANGED.get_or_init(|| CJK.map(|c| folds_to_itself(c)).collect());
+        if unchanged[c as usize - *CJK.start() as usize] {
+            return emit(c);
+        }
+        return fold_slowly(c, emit);
+    }
     if c.is_ascii() {
         let table = ASCII.get_or_init(|| {
             (0..128u8)
@@ -99,6 +110,12 @@ fn fold_slowly(c: char, emit: &mut dyn FnMut(char)) {
             }
         }
     });
+}
+
+fn folds_to_itself(c: char) -> bool {
+    let mut out = vec![];
+    fold_slowly(c, &mut |f| out.push(f));
+    out == [c]
 }
 
 /// Whether a folded character takes part in matching.
@@ -151,12 +168,12 @@ mod tests {
     }
 
     #[test]
-    fn ascii_takes_the_same_path_as_the_rest() {
-        for b in 0..128u8 {
+    fn tables_fold_as_the_slow_path_does() {
+        for c in (0..128u8).map(char::from).chain(CJK) {
             let (mut fast, mut slow) = (vec![], vec![]);
-            fold_char(char::from(b), &mut |c| fast.push(c));
-            fold_slowly(char::from(b), &mut |c| slow.push(c));
-            assert_eq!(fast, slow);
+            fold_char(c, &mut |f| fast.push(f));
+            fold_slowly(c, &mut |f| slow.push(f));
+            assert_eq!(fast, slow, "{c:?}");
         }
     }
 }
