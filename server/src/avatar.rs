@@ -200,7 +200,7 @@ fn file_name(size: u32) -> String {
 /// appears complete or not at all.
 pub async fn save(avatars_dir: &Path, user: &UserId, p: &Processed) -> io::Result<()> {
     let dir = avatars_dir.join(safe_component(&user.0)?).join(safe_component(&p.version)?);
-    tokio::fs::create_dir_all(&dir).await?;
+    crate::private::create_dir_all_async(&dir).await?;
     for (size, bytes) in &p.images {
         write_atomically(&dir.join(file_name(*size)), bytes).await?;
     }
@@ -213,7 +213,7 @@ async fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let unique = format!("{}-{}.tmp", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
     let tmp = path.with_extension(unique);
     let written = async {
-        let mut file = tokio::fs::File::create(&tmp).await?;
+        let mut file = crate::private::create_file(&tmp).await?;
         file.write_all(bytes).await?;
         file.sync_all().await?;
         tokio::fs::rename(&tmp, path).await

@@ -536,7 +536,11 @@ fn validate_db_name(name: &str) -> Result<(), ConfigError> {
 
 fn ensure_writable_dir(dir: &Path) -> Result<(), ConfigError> {
     let fail = |e: std::io::Error| ConfigError(format!("data dir {} is not writable: {e}", dir.display()));
-    std::fs::create_dir_all(dir).map_err(fail)?;
+    crate::private::create_dir_all(dir).map_err(fail)?;
+    if crate::private::tighten_dir(dir).map_err(fail)? {
+        // Logging is not set up yet: say it on stderr.
+        eprintln!("natter-server: the data dir {} was open to other users; it is now 0700", dir.display());
+    }
     let probe = dir.join(".write-probe");
     std::fs::write(&probe, b"ok").map_err(fail)?;
     std::fs::remove_file(&probe).map_err(fail)

@@ -21,6 +21,7 @@ pub mod lease;
 pub mod metrics;
 pub mod ops;
 pub mod presence;
+pub mod private;
 pub mod ratelimit;
 pub mod redis_conn;
 pub mod secret;
@@ -198,7 +199,7 @@ pub async fn run(
         },
         shared_counts.clone(),
     ));
-    let chat = Arc::new(Chat::new(store.clone(), fanout.clone(), writer, text, budgets.clone()));
+    let chat = Arc::new(Chat::new(store.clone(), fanout.clone(), writer, text.clone(), budgets.clone()));
     let calls = Arc::new(Calls::new(
         call_registry,
         store.clone(),
@@ -221,6 +222,7 @@ pub async fn run(
         auth: Arc::new(Authenticator { secret: config.jwt_secret.clone(), store: store.clone() }),
         config: Arc::new(config),
         chat,
+        text,
         calls,
         sfu,
         store,

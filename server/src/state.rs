@@ -19,6 +19,7 @@ use crate::{
     ratelimit::{budgets::UserBudgets, slots::UploadSlots, AuthLimits},
     sfu::Sfu,
     store::{health::StoreHealth, DynStore},
+    text::TextPolicy,
 };
 
 #[derive(Clone)]
@@ -40,6 +41,8 @@ pub struct AppState {
     pub hasher: Arc<Hasher>,
     /// The chat domain: membership, messages, conversations.
     pub chat: Arc<Chat>,
+    /// Shortcodes and the sensitive-word list, for names and file names too.
+    pub text: Arc<TextPolicy>,
     /// This node's websocket connections.
     pub hub: Arc<Hub>,
     /// Where events go so that every node's hub gets them.

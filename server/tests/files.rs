@@ -156,6 +156,14 @@ async fn uploads_come_back_byte_for_byte_with_ranges(server: &TestServer) {
     let resp = ann.download(&path, Some("bytes=300000-")).await;
     assert_eq!(resp.status(), 416);
     assert_eq!(resp.headers()[header::CONTENT_RANGE], "bytes */300000");
+    // A last byte at u64::MAX saturates to the end instead of wrapping into a malformed answer.
+    let resp = ann.download(&path, Some("bytes=1-18446744073709551615")).await;
+    assert_eq!(resp.status(), 206);
+    assert_eq!(resp.headers()[header::CONTENT_RANGE], "bytes 1-299999/300000");
+    assert_eq!(resp.headers()[header::CONTENT_LENGTH], "299999");
+    assert_eq!(resp.bytes().await.unwrap(), bytes[1..]);
+    let resp = ann.download(&path, Some("bytes=18446744073709551615-18446744073709551615")).await;
+    assert_eq!((resp.status().as_u16(), resp.headers()[header::CONTENT_RANGE].to_str().unwrap()), (416, "bytes */300000"));
 
     // The same content again is stored once on disk, under a new record.
     let again = ann.upload("copy.bin", "file", &bytes).await;
@@ -484,6 +492,45 @@ mod limits {
         bad_uploads_are_refused_and_leave_nothing(&server).await;
         server.stop().await;
     }
+}
+
+/// Data at rest is the server's user's only: a data dir found open is
+/// closed, and every directory and file the server makes in it (database,
+/// uploads, thumbnails, avatars) is private, whatever the umask.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_at_rest_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let (data, secret) = support::fresh_data_dir();
+    std::fs::set_permissions(data.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let server = TestServer::start_in(data, &secret, &[]).await;
+    let ann = User::register(&server, "ann").await;
+    ann.upload("notes.bin", "file", &noise(5000, 3)).await;
+    ann.upload("photo.jpg", "image", &jpeg_with_exif()).await;
+    let resp = server.client.post(server.url("/api/me/avatar")).bearer_auth(&ann.token).body(png(64, 64)).send().await;
+    assert_eq!(resp.unwrap().status(), 200);
+
+    let root = server.data_dir();
+    assert_eq!(mode(root), 0o700, "the data dir");
+    let mut walked = vec![];
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path.clone());
+            }
+            walked.push((mode(&path), path));
+        }
+    }
+    for want in [natter_server::store::EMBEDDED_FILE, "avatars", "files"] {
+        assert!(walked.iter().any(|(_, p)| p.starts_with(root.join(want))), "{want} in {walked:?}");
+    }
+    let open: Vec<_> = walked.iter().filter(|(m, _)| m & 0o077 != 0).collect();
+    assert!(open.is_empty(), "open to others: {open:?}");
+    server.stop().await;
 }
 
 on_both_stores!(

@@ -54,7 +54,7 @@ pub async fn upload(
     body: Body,
 ) -> Result<(StatusCode, Json<FileInfo>), HttpError> {
     let Query(query) = query.map_err(|e| HttpError::new(ErrorCode::BadRequest, e.body_text()))?;
-    let name = check_file_name(query.name.as_deref().unwrap_or_default())?;
+    let name = state.text.check_name(check_file_name(query.name.as_deref().unwrap_or_default())?, "name")?;
     let kind = query.kind.unwrap_or(MessageKind::File);
     let claimed_sha256 = match headers.get(CONTENT_SHA256) {
         Some(v) => Some(sha256_param(v.to_str().unwrap_or_default())?),
@@ -156,7 +156,7 @@ pub async fn claim(
     ApiJson(req): ApiJson<InstantClaim>,
 ) -> Result<Json<InstantChallenge>, HttpError> {
     let sha256 = sha256_param(&req.sha256)?;
-    let name = check_file_name(&req.name)?;
+    let name = state.text.check_name(check_file_name(&req.name)?, "name")?;
     let not_held = || HttpError::new(ErrorCode::NotFound, "the server does not hold this content: upload it");
     let blob = state.store.blob(&sha256).await?.filter(|b| b.size == req.size).ok_or_else(not_held)?;
     // Only content the claimer may read already: otherwise the answer would

@@ -32,7 +32,10 @@ pub async fn update(
     ApiJson(req): ApiJson<UpdateProfile>,
 ) -> Result<Json<Me>, HttpError> {
     let patch = UserPatch {
-        nickname: req.nickname.as_deref().map(check_nickname).transpose()?,
+        nickname: match req.nickname.as_deref() {
+            Some(nickname) => Some(state.text.check_name(check_nickname(nickname)?, "nickname")?),
+            None => None,
+        },
         gender: req.gender,
         ..UserPatch::default()
     };

@@ -5,6 +5,7 @@
 use wire::{
     api::{check_description, check_group_name, CreateGroup, UpdateConversation},
     model::{Conversation, ConversationId, ConversationKind, JoinPolicy, Role, UserId, Visibility},
+    protocol::ApiError,
 };
 
 use super::{contacts::Reach, Chat, ChatError, NO_SUCH_USER};
@@ -36,12 +37,22 @@ impl Chat {
         Ok(member)
     }
 
+    /// A group name by its input rule and the word list.
+    fn group_name(&self, name: &str) -> Result<String, ApiError> {
+        self.text.check_name(check_group_name(name)?, "name")
+    }
+
+    /// A group description by its input rule and the word list.
+    fn description(&self, description: &str) -> Result<String, ApiError> {
+        self.text.check_name(check_description(description)?, "description")
+    }
+
     /// A new group; its creator becomes its owner. Of the members named,
     /// the creator's friends are added, others who take invitations from
     /// the creator are invited, and the rest are left out.
     pub async fn create_group(&self, creator: &UserId, group: CreateGroup) -> Result<(Conversation, Membership), ChatError> {
-        let name = check_group_name(&group.name)?;
-        let description = check_description(&group.description)?;
+        let name = self.group_name(&group.name)?;
+        let description = self.description(&group.description)?;
         if group.members.len() > MAX_INITIAL_MEMBERS {
             return Err(ChatError::invalid("members", format!("at most {MAX_INITIAL_MEMBERS} members at first")));
         }
@@ -146,8 +157,8 @@ impl Chat {
             return Err(ChatError::Forbidden("only the owner and admins may change the group"));
         }
         let patch = ConversationPatch {
-            name: req.name.as_deref().map(check_group_name).transpose()?,
-            description: req.description.as_deref().map(check_description).transpose()?,
+            name: req.name.as_deref().map(|name| self.group_name(name)).transpose()?,
+            description: req.description.as_deref().map(|d| self.description(d)).transpose()?,
             visibility: req.visibility,
             join_policy: req.join_policy,
         };

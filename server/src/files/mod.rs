@@ -141,10 +141,10 @@ impl Disk {
         E: std::fmt::Display,
     {
         let dir = self.root.join("tmp");
-        tokio::fs::create_dir_all(&dir).await?;
+        crate::private::create_dir_all_async(&dir).await?;
         let tmp = TempFile(Some(dir.join(format!("{}.part", crate::store::new_id()))));
         let path = tmp.0.clone().expect("just set");
-        let mut file = tokio::fs::File::create(&path).await?;
+        let mut file = crate::private::create_file(&path).await?;
         let (mut hasher, mut size, mut head) = (Sha256::new(), 0u64, Vec::new());
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| ReceiveError::Body(e.to_string()))?;
@@ -170,7 +170,7 @@ impl Disk {
     /// already) with its image derivatives. Record the file first: see `sweep`.
     pub async fn keep(&self, mut received: Received, image: Option<&ImageParts>) -> std::io::Result<()> {
         let target = self.blob_path(&received.sha256);
-        tokio::fs::create_dir_all(target.parent().expect("blob paths have a parent")).await?;
+        crate::private::create_dir_all_async(target.parent().expect("blob paths have a parent")).await?;
         if let Some(parts) = image {
             write_atomically(&self.thumbnail_path(&received.sha256), &parts.thumbnail).await?;
             if let Some(clean) = &parts.clean {
@@ -215,7 +215,7 @@ where
 async fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut tmp = TempFile(Some(path.with_extension(format!("{}.part", crate::store::new_id()))));
     let tmp_path = tmp.0.clone().expect("just set");
-    let mut file = tokio::fs::File::create(&tmp_path).await?;
+    let mut file = crate::private::create_file(&tmp_path).await?;
     file.write_all(bytes).await?;
     file.sync_all().await?;
     tokio::fs::rename(&tmp_path, path).await?;

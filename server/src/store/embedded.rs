@@ -144,6 +144,10 @@ pub struct EmbeddedStore {
 impl EmbeddedStore {
     /// Opens (or creates) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        // The file exists 0600 before SQLite opens it; its -wal and -shm files take that mode.
+        if path != Path::new(":memory:") {
+            crate::private::touch(path).map_err(|e| StoreError::Internal(format!("cannot create {}: {e}", path.display())))?;
+        }
         let mut conn = Connection::open(path).map_err(internal)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(internal)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(internal)?;
