@@ -163,10 +163,16 @@ pub fn signin_url(next: &str, reason: ErrorCode) -> String {
     url
 }
 
-/// The `?next=` target of the sign-in and sign-up pages. Only paths on this
-/// site count, so the link cannot send the user elsewhere after signing in.
+/// The `?next=` target of the sign-in and sign-up pages. It is resolved
+/// against this site as the browser resolves a link (which drops tabs and
+/// line breaks and reads a backslash as a slash), and only a place on this site counts,
+/// so the link cannot send the user elsewhere after signing in.
 pub fn next_path(next: Option<String>) -> String {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\"))
+    let here = url::Url::parse("https://natter.invalid/").expect("a valid base");
+    next.filter(|n| n.starts_with('/'))
+        .and_then(|n| here.join(&n).ok())
+        .filter(|to| to.origin() == here.origin())
+        .map(|to| to[url::Position::BeforePath..].to_owned())
         .unwrap_or_else(|| DEFAULT_NEXT.to_owned())
 }
 
@@ -242,6 +248,11 @@ mod tests {
         assert_eq!(next_path(Some("/\\evil.example".into())), DEFAULT_NEXT);
         assert_eq!(next_path(Some("https://evil.example".into())), DEFAULT_NEXT);
         assert_eq!(next_path(None), DEFAULT_NEXT);
+        // `?next=/%09/other-host/x`, decoded: the browser drops the tab.
+        assert_eq!(next_path(Some("/\t/other-host/x".into())), DEFAULT_NEXT);
+        assert_eq!(next_path(Some("/\n\r/other-host".into())), DEFAULT_NEXT);
+        assert_eq!(next_path(Some("/chats?c=1#end".into())), "/chats?c=1#end");
+        assert_eq!(next_path(Some("/a/../friends".into())), "/friends");
     }
 
     #[test]

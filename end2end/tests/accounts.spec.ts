@@ -296,7 +296,7 @@ test('finds a user, sends a friend request, and sees it accepted', async ({ page
 
     await page.goto('/friends');
     await hydrated(page);
-    await page.getByTestId('friend-search').fill(other.email);
+    await page.getByTestId('friend-search').fill(other.nickname);
     await page.getByTestId('submit').click();
     const result = page.getByTestId('search-result');
     await expect(result).toHaveCount(1);

@@ -30,7 +30,11 @@ export async function register(baseURL: string, tag: string): Promise<Account> {
   const api = await playwrightRequest.newContext({ baseURL });
   const res = await api.post('/api/auth/register', { data: { ...user, device_id: deviceId } });
   expect(res.status(), await res.text()).toBe(201);
-  return { id: (await res.json()).user.id, email: user.email, nickname: user.nickname, deviceId, api };
+  const id = (await res.json()).user.id;
+  // The specs find each other by e-mail address, which each must allow.
+  const privacy = await api.put('/api/me/privacy', { data: { contact: 'everyone', findable_by_email: true } });
+  expect(privacy.status(), await privacy.text()).toBe(200);
+  return { id, email: user.email, nickname: user.nickname, deviceId, api };
 }
 
 /** Alice and Bob, registered and made friends: the pair most chat specs start from. */
@@ -66,11 +70,17 @@ export async function open(browser: Browser, baseURL: string, account: Account, 
   return { context, page };
 }
 
-/** A group of `owner` with `members`, made through the API. */
+/** A group of `owner` with `members`, made through the API; each member
+ *  accepts the invitation a stranger gets (friends are in already). */
 export async function group(owner: Account, name: string, members: Account[], extra: object = {}): Promise<string> {
   const res = await owner.api.post('/api/conversations', { data: { name, members: members.map((m) => m.id), ...extra } });
   expect(res.status(), await res.text()).toBe(201);
-  return (await res.json()).conversation.id;
+  const id = (await res.json()).conversation.id;
+  for (const member of members) {
+    const joined = await member.api.post(`/api/conversations/${id}/join`);
+    expect(joined.status(), await joined.text()).toBe(200);
+  }
+  return id;
 }
 
 export async function send(page: Page, text: string) {

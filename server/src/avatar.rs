@@ -87,6 +87,13 @@ impl From<AvatarError> for ApiError {
     }
 }
 
+impl Processed {
+    /// The bytes the stored images take.
+    pub fn stored_bytes(&self) -> u64 {
+        self.images.iter().map(|(_, image)| image.len() as u64).sum()
+    }
+}
+
 /// Checks an upload of at most `max_bytes` and makes the stored images.
 /// CPU-bound: run it with `spawn_blocking`.
 pub fn process(bytes: &[u8], max_bytes: usize) -> Result<Processed, AvatarError> {
@@ -193,7 +200,7 @@ fn file_name(size: u32) -> String {
 /// appears complete or not at all.
 pub async fn save(avatars_dir: &Path, user: &UserId, p: &Processed) -> io::Result<()> {
     let dir = avatars_dir.join(safe_component(&user.0)?).join(safe_component(&p.version)?);
-    tokio::fs::create_dir_all(&dir).await?;
+    crate::private::create_dir_all_async(&dir).await?;
     for (size, bytes) in &p.images {
         write_atomically(&dir.join(file_name(*size)), bytes).await?;
     }
@@ -206,7 +213,7 @@ async fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let unique = format!("{}-{}.tmp", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
     let tmp = path.with_extension(unique);
     let written = async {
-        let mut file = tokio::fs::File::create(&tmp).await?;
+        let mut file = crate::private::create_file(&tmp).await?;
         file.write_all(bytes).await?;
         file.sync_all().await?;
         tokio::fs::rename(&tmp, path).await
@@ -216,6 +223,20 @@ async fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let _ = tokio::fs::remove_file(&tmp).await;
     }
     written
+}
+
+/// The bytes `user`'s avatar images of `version` take on disk (0 when absent).
+pub async fn stored_bytes(avatars_dir: &Path, user: &UserId, version: &str) -> io::Result<u64> {
+    let dir = avatars_dir.join(safe_component(&user.0)?).join(safe_component(version)?);
+    let mut total = 0;
+    for size in AVATAR_SIZES {
+        match tokio::fs::metadata(dir.join(file_name(size))).await {
+            Ok(meta) => total += meta.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(total)
 }
 
 /// Versions younger than this survive a clean-up: one may belong to an upload

@@ -89,6 +89,22 @@ pub struct Cli {
     #[arg(long, env = "NATTER_UPLOADS_PER_MINUTE", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub uploads_per_minute: u64,
 
+    /// Storage one user's uploads may take, their files and avatar together,
+    /// in MiB (content shared with others counts for each uploader); beyond,
+    /// 413 `quota_exceeded`.
+    #[arg(long, env = "NATTER_UPLOAD_QUOTA_MIB", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
+    pub upload_quota_mib: u64,
+
+    /// Uploads (files and avatars) one user may have running at once on this
+    /// node; beyond, 429 `rate_limited` with `Retry-After`.
+    #[arg(long, env = "NATTER_CONCURRENT_UPLOADS", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub concurrent_uploads: u64,
+
+    /// Seconds an uploaded file may stay unposted (in no message) before it is
+    /// deleted, and its content with it when no other file has it.
+    #[arg(long, env = "NATTER_UNPOSTED_FILE_TTL_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..))]
+    pub unposted_file_ttl_secs: u64,
+
     /// Log output format.
     #[arg(long, env = "NATTER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -279,6 +295,9 @@ pub struct Config {
     pub max_upload_bytes: u64,
     pub max_avatar_bytes: u64,
     pub images: ImageSettings,
+    pub upload_quota_bytes: u64,
+    pub concurrent_uploads: usize,
+    pub unposted_file_ttl: std::time::Duration,
     pub log_format: LogFormat,
     pub sensitive_words: Option<PathBuf>,
     pub sensitive_policy: SensitivePolicy,
@@ -420,6 +439,9 @@ impl Cli {
                 max_pixels: self.max_image_megapixels * 1_000_000,
                 uploads_per_minute: self.uploads_per_minute as u32,
             },
+            upload_quota_bytes: self.upload_quota_mib * MIB,
+            concurrent_uploads: self.concurrent_uploads as usize,
+            unposted_file_ttl: std::time::Duration::from_secs(self.unposted_file_ttl_secs),
             log_format: self.log_format,
             sensitive_words: self.sensitive_words,
             sensitive_policy: self.sensitive_policy,
@@ -470,6 +492,9 @@ impl Config {
             ("image_decodes", format!("{} (queue {})", self.images.decodes, self.images.queue)),
             ("max_image_pixels", self.images.max_pixels.to_string()),
             ("uploads_per_minute", self.images.uploads_per_minute.to_string()),
+            ("upload_quota_bytes", self.upload_quota_bytes.to_string()),
+            ("concurrent_uploads", self.concurrent_uploads.to_string()),
+            ("unposted_file_ttl", format!("{}s", self.unposted_file_ttl.as_secs())),
             ("log_format", format!("{:?}", self.log_format).to_lowercase()),
             ("sensitive_words", self.sensitive_words.as_ref().map_or_else(|| "none".into(), |p| p.display().to_string())),
             ("sensitive_policy", format!("{:?}", self.sensitive_policy).to_lowercase()),
@@ -675,7 +700,11 @@ fn validate_db_name(name: &str) -> Result<(), ConfigError> {
 
 fn ensure_writable_dir(dir: &Path) -> Result<(), ConfigError> {
     let fail = |e: std::io::Error| ConfigError(format!("data dir {} is not writable: {e}", dir.display()));
-    std::fs::create_dir_all(dir).map_err(fail)?;
+    crate::private::create_dir_all(dir).map_err(fail)?;
+    if crate::private::tighten_dir(dir).map_err(fail)? {
+        // Logging is not set up yet: say it on stderr.
+        eprintln!("natter-server: the data dir {} was open to other users; it is now 0700", dir.display());
+    }
     let probe = dir.join(".write-probe");
     std::fs::write(&probe, b"ok").map_err(fail)?;
     std::fs::remove_file(&probe).map_err(fail)

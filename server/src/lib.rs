@@ -22,6 +22,7 @@ pub mod lease;
 pub mod metrics;
 pub mod ops;
 pub mod presence;
+pub mod private;
 pub mod ratelimit;
 pub mod redis_conn;
 pub mod secret;
@@ -203,9 +204,17 @@ pub async fn run(
     let presence = Arc::new(PresenceTracker::new(registry, store.clone(), fanout.clone()));
     let upkeep = tokio::spawn(presence.clone().upkeep(config.node_ttl / 3, stop_rx.clone()));
     let metrics_upkeep = tokio::spawn(metrics::upkeep(METRICS_UPKEEP, stop_rx.clone()));
+    let files_disk = files::Disk::new(&config.data_dir);
+    let sweeper = tokio::spawn(files::sweep::run(store.clone(), files_disk, config.unposted_file_ttl, stop_rx.clone()));
     let writer = Arc::new(Writer::start(store.clone(), fanout.clone()));
-    let budgets = Arc::new(ratelimit::budgets::UserBudgets::new(config.sends_per_sec, shared_counts.clone()));
-    let chat = Arc::new(Chat::new(store.clone(), fanout.clone(), writer, text, budgets.clone()));
+    let budgets = Arc::new(ratelimit::budgets::UserBudgets::new(
+        ratelimit::budgets::Configured {
+            sends_per_sec: config.sends_per_sec,
+            uploads_per_minute: config.images.uploads_per_minute,
+        },
+        shared_counts.clone(),
+    ));
+    let chat = Arc::new(Chat::new(store.clone(), fanout.clone(), writer, text.clone(), budgets.clone()));
     let calls = Arc::new(Calls::new(
         call_registry,
         store.clone(),
@@ -222,6 +231,7 @@ pub async fn run(
     let images = config.images;
     let auth_limits = Arc::new(ratelimit::AuthLimits::new(shared_counts, config.sign_ins_per_sec));
     let hasher = Arc::new(auth::password::Hasher::new(config.hashing));
+    let upload_slots = ratelimit::slots::UploadSlots::new(config.concurrent_uploads);
     let state = AppState {
         leptos: leptos_options(&config),
         auth: Arc::new(Authenticator {
@@ -234,6 +244,7 @@ pub async fn run(
         }),
         config: Arc::new(config),
         chat,
+        text,
         calls,
         sfu,
         store,
@@ -241,8 +252,8 @@ pub async fn run(
         auth_limits,
         hasher,
         decodes: Arc::new(gate::Gate::new(images.decodes, images.queue)),
-        upload_budgets: Arc::new(ratelimit::UploadBudgets::new(images.uploads_per_minute)),
         budgets,
+        upload_slots,
         hub: hub.clone(),
         fanout,
         presence,
@@ -263,6 +274,7 @@ pub async fn run(
     let _ = supervisor.await;
     let _ = upkeep.await;
     let _ = metrics_upkeep.await;
+    let _ = sweeper.await;
     if let Some(watcher) = word_watcher {
         let _ = watcher.await;
     }

@@ -16,9 +16,10 @@ use crate::{
     gate::Gate,
     hub::{Fanout, Hub},
     presence::PresenceTracker,
-    ratelimit::{budgets::UserBudgets, AuthLimits, UploadBudgets},
+    ratelimit::{budgets::UserBudgets, slots::UploadSlots, AuthLimits},
     sfu::Sfu,
     store::{health::StoreHealth, DynStore},
+    text::TextPolicy,
 };
 
 #[derive(Clone)]
@@ -32,14 +33,16 @@ pub struct AppState {
     pub auth_limits: Arc<AuthLimits>,
     /// Image decodes running and waiting (avatars and message images).
     pub decodes: Arc<Gate>,
-    /// Uploads each user may start on this node.
-    pub upload_budgets: Arc<UploadBudgets>,
     /// How often each user may do each thing, over all their connections and the nodes.
     pub budgets: Arc<UserBudgets>,
+    /// Uploads each user has running on this node.
+    pub upload_slots: Arc<UploadSlots>,
     /// Password hashing, a bounded number at once.
     pub hasher: Arc<Hasher>,
     /// The chat domain: membership, messages, conversations.
     pub chat: Arc<Chat>,
+    /// Shortcodes and the sensitive-word list, for names and file names too.
+    pub text: Arc<TextPolicy>,
     /// This node's websocket connections.
     pub hub: Arc<Hub>,
     /// Where events go so that every node's hub gets them.

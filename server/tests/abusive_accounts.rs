@@ -96,9 +96,7 @@ async fn sends_over_many_sockets_share_one_budget(server: &TestServer) {
 /// rooms and creating groups; each is cut down to the user's budget.
 async fn calls_rooms_typing_and_groups_take_the_users_budget(server: &TestServer) {
     let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
-    let (status, body) = ann.call(Method::POST, "/api/conversations/private", Some(json!({ "user_id": bob.id }))).await;
-    assert!(status == 201 || status == 200, "{body}");
-    let private = ConversationId(body["conversation"]["id"].as_str().unwrap().to_owned());
+    let private = ann.private_chat(&bob).await;
     let mut ws = ann.connect().await;
     let mut rang = 0;
     for _ in 0..10 {

@@ -271,7 +271,7 @@ async fn devices_and_password_change(server: &TestServer) {
 async fn profiles_and_search(server: &TestServer) {
     let ada = register(server, "ada@example.org", "Ada", "d").await;
     let adam = register(server, "adam@example.org", "adam", "d").await;
-    register(server, "bob@example.org", "Bob", "d").await;
+    let bob = register(server, "bob@example.org", "Bob", "d").await;
 
     let (status, me) = ada.call(Method::PATCH, "/api/me", Some(json!({ "nickname": "  Ada L. ", "gender": "female" }))).await;
     assert_eq!(status, 200, "{me}");
@@ -293,6 +293,10 @@ async fn profiles_and_search(server: &TestServer) {
     let (_, found) = adam.get("/api/users?q=ad").await;
     let names: Vec<&str> = found.as_array().unwrap().iter().map(|u| u["nickname"].as_str().unwrap()).collect();
     assert_eq!(names, vec!["Ada L."], "prefix, ignoring case, without oneself");
+    let (_, found) = ada.get("/api/users?q=BOB@example.org").await;
+    assert_eq!(found.as_array().unwrap().len(), 0, "an e-mail address finds only who allows it");
+    let findable = json!({ "contact": "everyone", "findable_by_email": true });
+    assert_eq!(bob.call(Method::PUT, "/api/me/privacy", Some(findable)).await.0, 200);
     let (_, found) = ada.get("/api/users?q=BOB@example.org").await;
     assert_eq!(found[0]["nickname"], "Bob");
     let (_, found) = ada.get("/api/users?q=.*").await;

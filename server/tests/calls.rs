@@ -36,9 +36,7 @@ async fn pair<'a>(server: &'a TestServer, first: &str, second: &str) -> (User<'a
 }
 
 async fn private_chat(a: &User<'_>, b: &User<'_>) -> ConversationId {
-    let (status, body) = a.call(Method::POST, "/api/conversations/private", Some(json!({ "user_id": b.id }))).await;
-    assert!(status == 201 || status == 200, "{body}");
-    ConversationId(body["conversation"]["id"].as_str().unwrap().to_owned())
+    a.private_chat(b).await
 }
 
 fn invite(chat: &ConversationId, callee: &User<'_>, media: CallMedia) -> ClientFrame {
@@ -468,7 +466,15 @@ async fn browsers_get_the_ice_servers_with_turn_credentials() {
     let (expiry, user) = username.split_once(':').unwrap();
     assert_eq!(user, ann.id);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    assert!(expiry.parse::<u64>().unwrap() > now + 3600, "credentials last hours");
+    let expiry = expiry.parse::<u64>().unwrap();
+    assert!(expiry > now + 3500 && expiry <= now + 3601, "credentials last an hour, not {}", expiry - now);
     assert_eq!(turn.credential.as_ref().map(String::len), Some(28), "base64 of a 20-byte HMAC-SHA1");
+    // Minting relay credentials takes the user's budget: ten, then one every 30 s.
+    for _ in 1..10 {
+        assert_eq!(ann.call(Method::GET, "/api/rtc/config", None).await.0, 200);
+    }
+    let (status, body) = ann.call(Method::GET, "/api/rtc/config", None).await;
+    assert_eq!((status, body["code"].as_str()), (429, Some("rate_limited")), "{body}");
+    assert!(body["retry_after_secs"].as_u64().is_some_and(|s| (1..=30).contains(&s)), "{body}");
     server.stop().await;
 }

@@ -156,6 +156,14 @@ async fn uploads_come_back_byte_for_byte_with_ranges(server: &TestServer) {
     let resp = ann.download(&path, Some("bytes=300000-")).await;
     assert_eq!(resp.status(), 416);
     assert_eq!(resp.headers()[header::CONTENT_RANGE], "bytes */300000");
+    // A last byte at u64::MAX saturates to the end instead of wrapping into a malformed answer.
+    let resp = ann.download(&path, Some("bytes=1-18446744073709551615")).await;
+    assert_eq!(resp.status(), 206);
+    assert_eq!(resp.headers()[header::CONTENT_RANGE], "bytes 1-299999/300000");
+    assert_eq!(resp.headers()[header::CONTENT_LENGTH], "299999");
+    assert_eq!(resp.bytes().await.unwrap(), bytes[1..]);
+    let resp = ann.download(&path, Some("bytes=18446744073709551615-18446744073709551615")).await;
+    assert_eq!((resp.status().as_u16(), resp.headers()[header::CONTENT_RANGE].to_str().unwrap()), (416, "bytes */300000"));
 
     // The same content again is stored once on disk, under a new record.
     let again = ann.upload("copy.bin", "file", &bytes).await;
@@ -281,11 +289,24 @@ fn send(conversation: &wire::model::ConversationId, client_id: &str, kind: Messa
     }
 }
 
+/// `owner` posts `file` in a new group with `member`, who may then read it.
+async fn post_in_a_group_with(owner: &User<'_>, member: &User<'_>, file: &FileInfo) {
+    let room = owner.group("shared", &[member], json!({})).await;
+    let mut ws = owner.connect().await;
+    ws.send(&send(&room, "posting", MessageKind::File, &file.id, None)).await;
+    assert!(matches!(ws.answer("posting").await, ServerFrame::Ack { .. }));
+}
+
 async fn instant_uploads_need_proof_of_possession(server: &TestServer) {
     let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
     let bytes = noise(100_000, 3);
     let original = ann.upload("big.bin", "file", &bytes).await;
     let claim = json!({ "sha256": sha256(&bytes), "size": bytes.len(), "name": "mine.bin" });
+    // Instant upload is offered only for content the claimer may read:
+    // for anyone else the server does not say whether it holds it.
+    let (status, body) = bob.call(Method::POST, "/api/files/instant", Some(claim.clone())).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")), "not posted where bob is: {body}");
+    post_in_a_group_with(&ann, &bob, &original).await;
 
     // A wrong proof is refused, and uses the challenge up.
     let (status, body) = bob.call(Method::POST, "/api/files/instant", Some(claim.clone())).await;
@@ -312,8 +333,16 @@ async fn instant_uploads_need_proof_of_possession(server: &TestServer) {
     assert_ne!(mine.id, original.id);
     assert_eq!((mine.name.as_str(), mine.sha256.as_str(), mine.size), ("mine.bin", original.sha256.as_str(), original.size));
     assert_eq!(bob.download(&format!("/api/files/{}", mine.id), None).await.bytes().await.unwrap(), bytes);
-    assert_eq!(bob.download(&format!("/api/files/{}", original.id), None).await.status(), 403, "ann's record stays hers");
     assert_eq!(files_under(&server.data_dir().join("files")).len(), 1);
+
+    // A stranger to the file: the same answer as for content never uploaded;
+    // sending the bytes stores them once all the same.
+    let cat = User::register(server, "cat").await;
+    let (status, body) = cat.call(Method::POST, "/api/files/instant", Some(claim.clone())).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")), "{body}");
+    let theirs = cat.upload("same.bin", "file", &bytes).await;
+    assert_eq!(theirs.sha256, original.sha256);
+    assert_eq!(files_under(&server.data_dir().join("files")).len(), 1, "stored once");
 
     let cases = [
         (json!({ "sha256": sha256(b"never uploaded"), "size": 14, "name": "x" }), 404),
@@ -336,6 +365,7 @@ async fn one_user_reclaiming_in_a_loop_leaves_instant_upload_to_the_others(serve
     let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
     let bytes = noise(20_000, 5);
     let original = ann.upload("mine.bin", "file", &bytes).await;
+    post_in_a_group_with(&ann, &bob, &original).await;
     let claim = json!({ "sha256": sha256(&bytes), "size": bytes.len(), "name": "again.bin" });
     let started = std::time::Instant::now();
     let mut first = None;
@@ -409,8 +439,9 @@ async fn attachment_messages_travel_over_the_websocket(server: &TestServer) {
     assert_eq!(status, 200);
     assert_eq!(history[0]["attachment"]["file_id"], json!(file.id), "history keeps attachments");
     assert_eq!(history[0]["attachment"]["mime"], "application/octet-stream");
-    let summaries = bob.summaries().await;
-    assert_eq!(summaries[0].conversation.last_message.as_ref().unwrap().kind, MessageKind::File);
+    // The newest message is recorded on the conversation just after the ack.
+    let summary = bob.summary_once_unread(&room, 4).await;
+    assert_eq!(summary.conversation.last_message.as_ref().unwrap().kind, MessageKind::File);
 
     // Refused: another's file, a file of the wrong kind, a missing or extra attachment, a call.
     let bobs = bob.upload("b.txt", "file", b"bob's").await;
@@ -461,6 +492,45 @@ mod limits {
         bad_uploads_are_refused_and_leave_nothing(&server).await;
         server.stop().await;
     }
+}
+
+/// Data at rest is the server's user's only: a data dir found open is
+/// closed, and every directory and file the server makes in it (database,
+/// uploads, thumbnails, avatars) is private, whatever the umask.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_at_rest_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let (data, secret) = support::fresh_data_dir();
+    std::fs::set_permissions(data.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let server = TestServer::start_in(data, &secret, &[]).await;
+    let ann = User::register(&server, "ann").await;
+    ann.upload("notes.bin", "file", &noise(5000, 3)).await;
+    ann.upload("photo.jpg", "image", &jpeg_with_exif()).await;
+    let resp = server.client.post(server.url("/api/me/avatar")).bearer_auth(&ann.token).body(png(64, 64)).send().await;
+    assert_eq!(resp.unwrap().status(), 200);
+
+    let root = server.data_dir();
+    assert_eq!(mode(root), 0o700, "the data dir");
+    let mut walked = vec![];
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path.clone());
+            }
+            walked.push((mode(&path), path));
+        }
+    }
+    for want in [natter_server::store::EMBEDDED_FILE, "avatars", "files"] {
+        assert!(walked.iter().any(|(_, p)| p.starts_with(root.join(want))), "{want} in {walked:?}");
+    }
+    let open: Vec<_> = walked.iter().filter(|(m, _)| m & 0o077 != 0).collect();
+    assert!(open.is_empty(), "open to others: {open:?}");
+    server.stop().await;
 }
 
 on_both_stores!(

@@ -56,9 +56,7 @@ async fn chosen_statuses_show_to_others(server: &TestServer) {
 
 async fn invisible_users_are_left_out_of_online_lists(server: &TestServer) {
     let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
-    let (status, chat) = ann.call(Method::POST, "/api/conversations/private", Some(json!({ "user_id": bob.id }))).await;
-    assert!(status == 200 || status == 201, "{chat}");
-    let private = ConversationId(chat["conversation"]["id"].as_str().unwrap().to_owned());
+    let private = ann.private_chat(&bob).await;
     set_status(&bob, json!({ "status": "invisible" })).await;
     let mut a = ann.connect().await;
     let _b = bob.connect().await;

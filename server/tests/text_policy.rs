@@ -18,6 +18,7 @@ use serde_json::json;
 use support::{chat::User, TestServer};
 use wire::{
     api::{EmojiEntry, FileInfo},
+    endpoint,
     model::{Message, MessageKind},
     protocol::{AttachmentRef, ClientFrame, ServerFrame, WsErrorCode},
 };
@@ -118,6 +119,45 @@ async fn captions_are_filtered_too(fx: &Words) {
     assert_eq!((got.kind, got.content.as_str()), (MessageKind::File, "**** notes 📝"));
 }
 
+/// Uploads `body` as a file named `name`: the status and the answer.
+async fn upload(user: &User<'_>, name: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
+    let url = user.server.url("/api/files?kind=file");
+    let resp = user.server.client.post(url).query(&[("name", name)]).bearer_auth(&user.token).body(body).send().await.unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+/// The answer is a 400 about `field`.
+#[track_caller]
+fn refused(answer: (u16, serde_json::Value), field: &str) {
+    let (status, body) = answer;
+    assert_eq!((status, body["code"].as_str(), body["field"].as_str()), (400, Some("bad_request"), Some(field)), "{body}");
+}
+
+async fn disguised_words_are_masked_too(fx: &Words) {
+    let (ann, bob) = (User::register(&fx.server, "ann").await, User::register(&fx.server, "bob").await);
+    let room = ann.group("room", &[&bob], json!({})).await;
+    let (mut a, mut b) = (ann.connect().await, bob.connect().await);
+    a.send_text(&room, "m1", "ｄａｒｎ, d\u{200B}arn, d a r n, 你这个壞蛋").await;
+    assert!(matches!(a.answer("m1").await, ServerFrame::Ack { seq: 1, .. }));
+    assert_eq!(b.message().await.content, "****, *****, *******, 你这个**");
+}
+
+async fn names_and_file_names_are_stored_masked(fx: &Words) {
+    let ann = User::register(&fx.server, "ann").await;
+    let (status, me) = ann.call(Method::PATCH, endpoint::ME, Some(json!({ "nickname": "Darn Ann" }))).await;
+    assert_eq!((status, me["nickname"].as_str()), (200, Some("**** Ann")), "{me}");
+    let group = json!({ "name": "d a r n club", "description": "壞蛋 welcome\nall", "members": [] });
+    let (status, created) = ann.call(Method::POST, endpoint::CONVERSATIONS, Some(group)).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["conversation"]["name"], "******* club");
+    assert_eq!(created["conversation"]["description"], "** welcome\nall");
+    let id = wire::model::ConversationId(created["conversation"]["id"].as_str().unwrap().to_owned());
+    let (status, changed) = ann.call(Method::PATCH, &endpoint::conversation(&id), Some(json!({ "name": "DARN!" }))).await;
+    assert_eq!((status, changed["name"].as_str()), (200, Some("****!")), "{changed}");
+    let (status, file) = upload(&ann, "darn list.txt", vec![7; 100]).await;
+    assert_eq!((status, file["name"].as_str()), (201, Some("**** list.txt")), "{file}");
+}
+
 async fn an_edited_list_takes_effect_while_running(fx: &Words) {
     let ann = User::register(&fx.server, "ann").await;
     let room = ann.group("room", &[], json!({})).await;
@@ -145,6 +185,8 @@ on_both_stores!(
     with masking;
     shortcodes_arrive_as_emoji,
     listed_words_are_stored_masked,
+    disguised_words_are_masked_too,
+    names_and_file_names_are_stored_masked,
     captions_are_filtered_too,
     an_edited_list_takes_effect_while_running,
 );
@@ -168,7 +210,65 @@ mod refuse {
         assert_counted(&fx.server, "natter_messages_refused_total").await;
     }
 
-    on_both_stores!(with refusing; refused_messages_are_not_stored);
+    /// Names under the list are refused as bad input, and nothing changes.
+    async fn names_with_listed_words_are_refused(fx: &Words) {
+        let server = &fx.server;
+        let body = json!({ "email": "x@example.org", "nickname": "ｄａｒｎ", "password": "correct horse", "device_id": "d1" });
+        let resp = server.client.post(server.url(endpoint::AUTH_REGISTER)).json(&body).send().await.unwrap();
+        refused((resp.status().as_u16(), resp.json().await.unwrap()), "nickname");
+        let ann = User::register(server, "ann").await;
+        refused(ann.call(Method::PATCH, endpoint::ME, Some(json!({ "nickname": "da\u{00AD}rn" }))).await, "nickname");
+        assert_eq!(ann.call(Method::GET, endpoint::ME, None).await.1["nickname"], "ann", "unchanged");
+        let group = |name: &str, description: &str| Some(json!({ "name": name, "description": description, "members": [] }));
+        refused(ann.call(Method::POST, endpoint::CONVERSATIONS, group("坏 蛋们", "")).await, "name");
+        refused(ann.call(Method::POST, endpoint::CONVERSATIONS, group("fine", "you 壞蛋")).await, "description");
+        let room = ann.group("fine", &[], json!({})).await;
+        let rename = Some(json!({ "name": "DARN" }));
+        refused(ann.call(Method::PATCH, &endpoint::conversation(&room), rename).await, "name");
+        assert_eq!(ann.summaries().await.len(), 1, "no group was made by the refused ones");
+        refused(upload(&ann, "d-a-r-n.txt", vec![7; 100]).await, "name");
+
+        let (status, file) = upload(&ann, "notes.bin", vec![7; 100]).await;
+        assert_eq!(status, 201);
+        let file: FileInfo = serde_json::from_value(file).unwrap();
+        let mut a = ann.connect().await;
+        let caption = |client_id: &str, content: &str| ClientFrame::Send {
+            conversation_id: room.clone(),
+            client_id: client_id.into(),
+            kind: MessageKind::File,
+            content: content.into(),
+            attachment: Some(AttachmentRef { file_id: file.id.clone(), duration_ms: None }),
+        };
+        a.send(&caption("f1", "my ｄａｒｎ notes")).await;
+        assert_eq!(a.error().await, (WsErrorCode::ContentRefused, Some("f1".into())), "a caption");
+        assert!(history(&ann, &room).await.is_empty());
+    }
+
+    on_both_stores!(with refusing; refused_messages_are_not_stored, names_with_listed_words_are_refused);
+}
+
+/// Characters that hide or reorder the text around them are refused in
+/// names (400 about the field, nothing changed); message text keeps them,
+/// the app shows it isolated.
+#[tokio::test]
+async fn spoofing_characters_are_refused_in_names() {
+    let server = TestServer::start(&[]).await;
+    let body = json!({ "email": "x@example.org", "nickname": "nna\u{202E}", "password": "correct horse", "device_id": "d1" });
+    let resp = server.client.post(server.url(endpoint::AUTH_REGISTER)).json(&body).send().await.unwrap();
+    refused((resp.status().as_u16(), resp.json().await.unwrap()), "nickname");
+    let ann = User::register(&server, "ann").await;
+    refused(ann.call(Method::PATCH, endpoint::ME, Some(json!({ "nickname": "\u{2067}ann" }))).await, "nickname");
+    let group = |name: &str, description: &str| Some(json!({ "name": name, "description": description, "members": [] }));
+    refused(ann.call(Method::POST, endpoint::CONVERSATIONS, group("team\u{202D}", "")).await, "name");
+    refused(ann.call(Method::POST, endpoint::CONVERSATIONS, group("team", "bell\u{0007}")).await, "description");
+    refused(ann.call(Method::POST, endpoint::CONVERSATIONS, group("team", "a\u{200F}b")).await, "description");
+    let room = ann.group("team", &[], json!({ "description": "two\nlines" })).await;
+    refused(ann.call(Method::PATCH, &endpoint::conversation(&room), Some(json!({ "name": "\u{061C}team" }))).await, "name");
+    refused(upload(&ann, "gnp\u{202E}exe.png", vec![7; 100]).await, "name");
+    let mut a = ann.connect().await;
+    a.send_text(&room, "m1", "שלום \u{202E}abc").await;
+    assert_eq!(a.message().await.content, "שלום \u{202E}abc", "message text keeps them");
+    server.stop().await;
 }
 
 #[tokio::test]

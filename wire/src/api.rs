@@ -81,6 +81,27 @@ pub struct PublicProfile {
     pub avatar: Option<String>,
 }
 
+/// Who may message and call a user directly.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactPolicy {
+    /// Friends directly; anyone else may ask: their private chat or group
+    /// invitation waits among the user's invitations until accepted.
+    #[default]
+    Everyone,
+    /// Friends only: others cannot start a private chat, call or invite.
+    Friends,
+}
+
+/// `GET`/`PUT /api/me/privacy`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Privacy {
+    pub contact: ContactPolicy,
+    /// Whether someone searching for the user's exact e-mail address finds them.
+    #[serde(default)]
+    pub findable_by_email: bool,
+}
+
 /// `PATCH /api/me`: fields left out stay as they are.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpdateProfile {
@@ -154,7 +175,8 @@ pub fn check_email_address(email: &str) -> Result<&str, ApiError> {
     Ok(email)
 }
 
-/// Trims and checks a nickname: 1 to [`MAX_NICKNAME_CHARS`] characters, no control characters.
+/// Trims and checks a nickname: 1 to [`MAX_NICKNAME_CHARS`] characters, no
+/// hidden characters ([`is_hidden`]).
 pub fn check_nickname(nickname: &str) -> Result<String, ApiError> {
     let nickname = nickname.trim();
     let n = nickname.chars().count();
@@ -164,9 +186,7 @@ pub fn check_nickname(nickname: &str) -> Result<String, ApiError> {
     if n > MAX_NICKNAME_CHARS {
         return Err(ApiError::invalid("nickname", format!("at most {MAX_NICKNAME_CHARS} characters")));
     }
-    if nickname.chars().any(char::is_control) {
-        return Err(ApiError::invalid("nickname", "no control characters"));
-    }
+    check_visible(nickname, "nickname", "a nickname", false)?;
     Ok(nickname.to_owned())
 }
 
@@ -216,6 +236,27 @@ mod tests {
         assert!(check_nickname(&"字".repeat(64)).is_ok());
         assert!(check_nickname(&"字".repeat(65)).is_err());
         assert!(check_nickname("a\u{0}b").is_err());
+        assert_eq!(check_nickname("👨‍👩‍👧 Ana").unwrap(), "👨‍👩‍👧 Ana", "joiners of emoji sequences stay");
+        assert_eq!(check_nickname("می‌خواهم").unwrap(), "می‌خواهم", "and the non-joiner of Persian");
+    }
+
+    /// Names and descriptions refuse what would hide or reorder text around it.
+    #[test]
+    fn names_refuse_spoofing_characters() {
+        let spoofs = ["ann\u{202E}", "\u{202A}x", "a\u{2066}b", "a\u{2069}", "a\u{200E}", "a\u{200F}", "a\u{061C}", "a\u{0007}b"];
+        let hidden = ["a\u{200B}b", "a\u{00AD}b", "a\u{2060}b", "\u{FEFF}a", "a\u{E0041}", "a\u{2028}b"];
+        for bad in spoofs.iter().chain(&hidden) {
+            assert_eq!(check_nickname(bad).unwrap_err().field.as_deref(), Some("nickname"), "{bad:?}");
+            assert_eq!(check_group_name(bad).unwrap_err().field.as_deref(), Some("name"), "{bad:?}");
+            assert_eq!(check_description(bad).unwrap_err().field.as_deref(), Some("description"), "{bad:?}");
+            assert_eq!(check_file_name(bad).unwrap_err().field.as_deref(), Some("name"), "{bad:?}");
+        }
+        assert!(check_nickname("a\nb").is_err());
+        assert!(check_group_name("a\nb").is_err());
+        assert_eq!(check_description(" line one\r\nline two\n ").unwrap(), "line one\nline two");
+        assert!(check_description("a\tb").is_err());
+        assert!(check_description("a\u{0}b").is_err());
+        assert_eq!(check_group_name("  家人 👨‍👩‍👧 ").unwrap(), "家人 👨‍👩‍👧");
     }
 
     #[test]
@@ -317,18 +358,21 @@ pub struct MarkRead {
 pub fn check_group_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     let n = name.chars().count();
-    if n == 0 || n > MAX_GROUP_NAME_CHARS || name.chars().any(char::is_control) {
+    if n == 0 || n > MAX_GROUP_NAME_CHARS {
         return Err(ApiError::invalid("name", format!("a group name is 1 to {MAX_GROUP_NAME_CHARS} characters")));
     }
+    check_visible(name, "name", "a group name", false)?;
     Ok(name.to_owned())
 }
 
+/// Trims and checks a description; it may hold line breaks (`\r\n` becomes `\n`).
 pub fn check_description(description: &str) -> Result<String, ApiError> {
-    let description = description.trim();
+    let description = description.trim().replace("\r\n", "\n");
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
         return Err(ApiError::invalid("description", format!("at most {MAX_DESCRIPTION_CHARS} characters")));
     }
-    Ok(description.to_owned())
+    check_visible(&description, "description", "a description", true)?;
+    Ok(description)
 }
 
 /// One emoji of `GET /api/emoji`.
@@ -492,14 +536,57 @@ pub fn check_file_name(name: &str) -> Result<String, ApiError> {
     if name.contains(['/', '\\']) || name == "." || name == ".." {
         return bad("a file name, not a path");
     }
-    if name.chars().any(|c| c.is_control() || is_bidi_control(c)) {
-        return bad("no control or text-direction characters in a file name");
-    }
+    check_visible(name, "name", "a file name", false)?;
     Ok(name.to_owned())
 }
 
-/// Unicode's invisible text-direction controls (LRE … RLO, LRI … PDI, the marks).
-fn is_bidi_control(c: char) -> bool {
+/// Refuses [`is_hidden`] characters in `text`, but line feeds where `line_breaks`.
+/// `what` names the text in the message: "a nickname".
+fn check_visible(text: &str, field: &str, what: &str, line_breaks: bool) -> Result<(), ApiError> {
+    match text.chars().any(|c| is_hidden(c) && !(line_breaks && c == '\n')) {
+        true => Err(ApiError::invalid(field, format!("no control or text-direction characters in {what}"))),
+        false => Ok(()),
+    }
+}
+
+/// Whether `c` is a character that does not show but changes what the text
+/// around it shows: controls, line and paragraph separators, and format
+/// characters (soft hyphen, zero-width space, word joiner, byte-order mark,
+/// invisible operators, tags, the bidirectional controls of
+/// [`is_bidi_control`]). The zero-width joiner and non-joiner stay allowed:
+/// emoji sequences and several scripts need them. The list is Unicode 16's
+/// `Cf` category, written out so that the browser carries no tables.
+pub fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || is_bidi_control(c)
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{0600}'..='\u{0605}'
+                | '\u{06DD}'
+                | '\u{070F}'
+                | '\u{0890}'..='\u{0891}'
+                | '\u{08E2}'
+                | '\u{180E}'
+                | '\u{200B}'
+                | '\u{2028}'..='\u{2029}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{206A}'..='\u{206F}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{110BD}'
+                | '\u{110CD}'
+                | '\u{13430}'..='\u{1343F}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0001}'
+                | '\u{E0020}'..='\u{E007F}'
+        )
+}
+
+/// Unicode's invisible text-direction controls (LRE … RLO, LRI … PDI, the
+/// marks): they can make `exe.png` out of `gnp.exe`.
+pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 

@@ -55,6 +55,12 @@ api_paths! {
     ME_AVATAR = "/me/avatar";
     /// `GET`, `PUT`: the user's chosen statuses.
     ME_STATUS = "/me/status";
+    /// `GET`, `PUT`: who may reach the user, and how they are found.
+    ME_PRIVACY = "/me/privacy";
+    /// `GET`: the users this user blocked.
+    BLOCKS = "/blocks";
+    /// `PUT`: block a user; `DELETE`: unblock.
+    BLOCK block(user_id: &UserId) = "/blocks/{user_id}";
     /// `GET ?q=`: search users.
     USERS = "/users";
     /// `GET`: a user's public profile.
@@ -81,8 +87,11 @@ api_paths! {
     CONVERSATION_MESSAGES conversation_messages(id: &ConversationId) = "/conversations/{id}/messages";
     /// `POST`: mark read up to a message.
     CONVERSATION_READ conversation_read(id: &ConversationId) = "/conversations/{id}/read";
-    /// `GET`: the groups the user is invited to.
+    /// `GET`: the groups the user is invited to, and the private chats others
+    /// asked to start with them.
     INVITATIONS = "/invitations";
+    /// `DELETE`: decline an invitation.
+    INVITATION invitation(id: &ConversationId) = "/invitations/{id}";
     /// `POST ?name=&kind=`: upload a file.
     FILES = "/files";
     /// `POST`: claim an instant upload.

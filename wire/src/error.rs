@@ -21,12 +21,18 @@ pub enum ErrorCode {
     InvalidCredentials,
     /// The signed-in user may not do this.
     Forbidden,
+    /// The other user does not accept this from the asker (their privacy
+    /// settings, or a block either way; which is not said).
+    NotAccepting,
     NotFound,
     MethodNotAllowed,
     Conflict,
     /// The e-mail address belongs to another account.
     EmailTaken,
     PayloadTooLarge,
+    /// The upload would take the user past their storage quota; the message
+    /// says how much they use and may use.
+    QuotaExceeded,
     UnsupportedMediaType,
     /// Too many attempts; the `Retry-After` header says when to try again.
     RateLimited,
@@ -41,11 +47,11 @@ impl ErrorCode {
         match self {
             BadRequest => 400,
             Unauthorized | TokenExpired | TokenRevoked | InvalidCredentials => 401,
-            Forbidden => 403,
+            Forbidden | NotAccepting => 403,
             NotFound => 404,
             MethodNotAllowed => 405,
             Conflict | EmailTaken => 409,
-            PayloadTooLarge => 413,
+            PayloadTooLarge | QuotaExceeded => 413,
             UnsupportedMediaType => 415,
             RateLimited => 429,
             StoreUnavailable => 503,

@@ -215,6 +215,16 @@ mod tests {
     }
 
     #[test]
+    fn a_private_chat_names_its_two_users() {
+        let (ann, bob) = (UserId::from("ann-1"), UserId::from("bob"));
+        let id = Conversation::private_id(&ann, &bob);
+        assert_eq!(Conversation::private_peer(&id, &ann), Some(bob.clone()));
+        assert_eq!(Conversation::private_peer(&id, &bob), Some(ann));
+        assert_eq!(Conversation::private_peer(&id, &UserId::from("cat")), None);
+        assert_eq!(Conversation::private_peer(&ConversationId::from("g1"), &bob), None);
+    }
+
+    #[test]
     fn presence_follows_status_connection_and_activity() {
         use Presence as P;
         assert_eq!(P::shown(Status::Online, true, true), P::Online);
@@ -381,5 +391,22 @@ impl Conversation {
     pub fn private_id(a: &UserId, b: &UserId) -> ConversationId {
         let (low, high) = if a <= b { (a, b) } else { (b, a) };
         ConversationId(format!("p-{low}-{high}"))
+    }
+
+    /// The other user of the private chat `id`, seen from `me` (one of its two).
+    pub fn private_peer(id: &ConversationId, me: &UserId) -> Option<UserId> {
+        let pair = id.0.strip_prefix("p-")?;
+        let other = match (pair.strip_prefix(me.0.as_str()), pair.strip_suffix(me.0.as_str())) {
+            (Some(rest), _) if rest.starts_with('-') => &rest[1..],
+            (_, Some(rest)) if rest.ends_with('-') => &rest[..rest.len() - 1],
+            _ => return None,
+        };
+        Some(UserId(other.to_owned()))
+    }
+
+    /// What someone outside the conversation may see of it (the directory, a
+    /// group's page, an invitation): no message, no sequence number.
+    pub fn for_outsiders(self) -> Conversation {
+        Conversation { last_seq: 0, last_message: None, ..self }
     }
 }

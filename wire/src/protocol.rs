@@ -280,6 +280,9 @@ pub enum WsErrorCode {
     Internal,
     /// The text holds a word the server's sensitive-word list refuses: nothing was stored.
     ContentRefused,
+    /// The other user does not take messages or calls from this user
+    /// (their privacy settings, or a block either way; which is not said).
+    NotAccepting,
     // 1:1 calls.
     /// The call does not exist (any more), or this tab is not in it.
     NotInCall,
@@ -315,6 +318,7 @@ impl WsErrorCode {
                 | WsErrorCode::BadSignal
                 | WsErrorCode::Busy
                 | WsErrorCode::CallRateLimited
+                | WsErrorCode::NotAccepting
         )
     }
 

@@ -269,6 +269,7 @@ impl CallDesk {
                     self.finish(Some(match code {
                         WsErrorCode::Busy => Msg::CallBusy,
                         WsErrorCode::CallRateLimited => Msg::CallTooOften,
+                        WsErrorCode::NotAccepting => Msg::CallNotAccepting,
                         _ => Msg::CallFailed,
                     }))
                 }

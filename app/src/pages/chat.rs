@@ -17,6 +17,7 @@ use super::{
     group_panel::group_panel,
     messages::MessageList,
     presence::{PresenceDot, TypingLine},
+    privacy::BlockButton,
     room::{room_stage, RoomBar},
 };
 use crate::{
@@ -72,7 +73,13 @@ fn Thread(id: ConversationId) -> impl IntoView {
                                 .peer
                                 .as_ref()
                                 .map(|p| view! { <PresenceDot conversation=s.conversation.id.clone() user=p.id.clone()/> });
-                            let calls = s.peer.clone().map(|peer| view! { <CallButtons conversation=s.conversation.id.clone() peer/> });
+                            let calls = s.peer.clone().map(|peer| {
+                                let user = peer.id.clone();
+                                view! {
+                                    <CallButtons conversation=s.conversation.id.clone() peer/>
+                                    <BlockButton user/>
+                                }
+                            });
                             view! {
                                 <span class="avatar-with-dot">
                                     <Avatar url=avatar name=title.clone()/>

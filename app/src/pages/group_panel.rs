@@ -89,7 +89,7 @@ fn GroupPanel(id: ConversationId, #[prop(into)] on_close: Callback<()>) -> impl 
                         };
                         view! {
                             <h3 class="panel-name">{d.conversation.name}</h3>
-                            <p class="muted">{d.conversation.description}</p>
+                            <p class="muted panel-description" dir="auto">{d.conversation.description}</p>
                             <ConversationStatusPicker conversation=conversation.clone()/>
                             <h3>
                                 {i18n.tr(Msg::Participants)}

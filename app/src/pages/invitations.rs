@@ -1,11 +1,14 @@
-//! The groups the user was invited to, above the chat list, each with a
-//! Join button. Most people have none most of the time, so the list itself
-//! is its own wasm chunk, fetched when there is something to show.
+//! The groups the user was invited to, and the private chats strangers ask
+//! to start, above the chat list: each with Join (or Accept) and Decline, a
+//! stranger's with Block too. Most people have none most of the time, so
+//! the list itself is its own wasm chunk, fetched when there is something
+//! to show.
 
 use leptos::prelude::*;
 use wire::{
+    api::PublicProfile,
     endpoint,
-    model::{Conversation, ConversationId},
+    model::{Conversation, ConversationId, ConversationKind, UserId},
 };
 
 use super::{
@@ -16,8 +19,9 @@ use super::{
 };
 use crate::{
     chat::use_live,
-    client,
+    client::{self, Method},
     i18n::{use_i18n, Msg},
+    session::use_session,
 };
 
 #[component]
@@ -55,17 +59,50 @@ fn InvitationList(invitations: RwSignal<Vec<Conversation>>) -> impl IntoView {
             open_chat(summary);
         });
     };
+    // Declining (and blocking, for a stranger's chat) takes the row away.
+    let decline = move |id: ConversationId, block: Option<UserId>| {
+        let request = async move {
+            client::call::<()>(Method::Delete, &endpoint::invitation(&id)).await?;
+            if let Some(user) = block {
+                client::call::<()>(Method::Put, &endpoint::block(&user)).await?;
+            }
+            Ok(id)
+        };
+        state.run([], request, move |id| invitations.update(|list| list.retain(|c| c.id != id)));
+    };
+    let me = use_session();
     let rows = move || {
         invitations
             .get()
             .into_iter()
             .map(|c| {
-                let accept = accept.clone();
+                let (accept, decline) = (accept.clone(), decline.clone());
+                let (id, block_id) = (c.id.clone(), c.id.clone());
+                // A private chat is a stranger asking: show who.
+                let asker = (c.kind == ConversationKind::Private)
+                    .then(|| me.me().and_then(|me| Conversation::private_peer(&c.id, &me.id)))
+                    .flatten();
+                let title = match asker.clone() {
+                    Some(user) => view! { <Asker user/> }.into_any(),
+                    None => view! { <bdi class="row-title">{c.name.clone()}</bdi> }.into_any(),
+                };
+                let block = asker.map(|user| {
+                    let decline = decline.clone();
+                    let id = block_id.clone();
+                    view! {
+                        <ActionButton state label=Msg::Block testid="block-asker" secondary=true
+                            on_click=move || decline(id.clone(), Some(user.clone()))/>
+                    }
+                });
+                let label = if c.kind == ConversationKind::Private { Msg::Accept } else { Msg::Join };
                 view! {
                     <li class="row" data-testid="invitation-row">
                         <Avatar url=None name=c.name.clone()/>
-                        <span class="row-title">{c.name}</span>
-                        <ActionButton state label=Msg::Join testid="join" on_click=move || accept(c.id.clone())/>
+                        {title}
+                        <ActionButton state label testid="join" on_click=move || accept(c.id.clone())/>
+                        <ActionButton state label=Msg::Decline testid="decline" secondary=true
+                            on_click=move || decline(id.clone(), None)/>
+                        {block}
                     </li>
                 }
             })
@@ -77,5 +114,22 @@ fn InvitationList(invitations: RwSignal<Vec<Conversation>>) -> impl IntoView {
             <h2>{i18n.tr(Msg::Invitations)}</h2>
             <ul class="rows">{rows}</ul>
         </section>
+    }
+}
+
+/// "Ada wants to chat with you": the asker's name, looked up.
+#[component]
+fn Asker(user: UserId) -> impl IntoView {
+    let i18n = use_i18n();
+    let state = FormState::new(&[]);
+    let name = RwSignal::new(String::new());
+    let request = async move { client::get::<PublicProfile>(&endpoint::user(&user)).await };
+    state.run([], request, move |p| name.set(p.nickname));
+    view! {
+        <span class="row-title" data-testid="asker">
+            <bdi>{name}</bdi>
+            " "
+            {i18n.tr(Msg::WantsToChat)}
+        </span>
     }
 }

@@ -237,7 +237,7 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
     let failure = outgoing.as_ref().and_then(|o| o.failure.map(|code| (code, o.client_id.clone())));
     let failed = failure.is_some();
     // An attachment with its caption; a kind without one (a call) by its name.
-    let caption = (!content.is_empty()).then(|| view! { <p class="message-text" data-testid="message-text">{linkified(&content)}</p> });
+    let caption = (!content.is_empty()).then(|| view! { <p class="message-text" dir="auto" data-testid="message-text">{linkified(&content)}</p> });
     let body = match (attachment, Msg::for_kind(kind)) {
         _ if call.is_some() => {
             view! { <CallRecordLine kind record=*call.expect("checked") mine/> }.into_any()
@@ -262,7 +262,7 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
             <Avatar url=avatar name=nickname/>
             <div class="bubble">
                 <p class="message-meta">
-                    <span class="message-sender" data-testid="message-sender">{nickname}</span>
+                    <span class="message-sender" dir="auto" data-testid="message-sender">{nickname}</span>
                     <time class="message-time" data-testid="message-time" title=move || i18n.time(created_ms)>
                         {move || i18n.clock(created_ms)}
                     </time>
@@ -304,7 +304,7 @@ fn linkified(text: &str) -> impl IntoView {
         .map(|piece| match piece {
             Piece::Text(t) => t.to_owned().into_any(),
             Piece::Link(url) => {
-                view! { <a href=url.to_owned() target="_blank" rel="noopener noreferrer">{url.to_owned()}</a> }.into_any()
+                view! { <a href=url.to_owned() dir="ltr" target="_blank" rel="noopener noreferrer">{url.to_owned()}</a> }.into_any()
             }
         })
         .collect_view()
@@ -317,7 +317,9 @@ enum Piece<'a> {
 }
 
 /// Splits text into plain runs and `http(s)://` links. A link ends at white
-/// space, at `<`, `>` or `"`, or at Chinese punctuation; punctuation that
+/// space, at a control or hidden character (a text-direction override must
+/// not ride into an address or its shown text), at `<`, `>` or `"`, or at
+/// Chinese punctuation; punctuation that
 /// ends a sentence is left out of it, and so is a closing bracket it did not open.
 fn linkify(text: &str) -> Vec<Piece<'_>> {
     let mut pieces = Vec::new();
@@ -356,7 +358,7 @@ fn link_end(text: &str, start: usize) -> usize {
     const STOPS: &str = "<>\"，。！？；：、（）【】《》「」“”‘’";
     let mut end = text[start..]
         .char_indices()
-        .find(|(_, c)| c.is_whitespace() || c.is_control() || STOPS.contains(*c))
+        .find(|(_, c)| c.is_whitespace() || wire::api::is_hidden(*c) || STOPS.contains(*c))
         .map_or(text.len(), |(i, _)| start + i);
     while let Some(last) = text[start..end].chars().next_back() {
         let link = &text[start..end];
@@ -403,6 +405,17 @@ mod tests {
         assert_eq!(linkify("<b>x</b> http://a.b"), [Text("<b>x</b> "), Link("http://a.b")]);
         assert_eq!(linkify("bare https:// and xhttps://a.b"), [Text("bare https:// and xhttps://a.b")]);
         assert_eq!(linkify("javascript:alert(1) ftp://a.b"), [Text("javascript:alert(1) ftp://a.b")]);
+    }
+
+    #[test]
+    fn links_carry_no_direction_controls() {
+        assert_eq!(
+            linkify("https://a.example/\u{202E}fdp.exe"),
+            [Link("https://a.example/"), Text("\u{202E}fdp.exe")]
+        );
+        assert_eq!(linkify("https://a.b\u{2067}x"), [Link("https://a.b"), Text("\u{2067}x")]);
+        assert_eq!(linkify("go\u{200F}https://a.b"), [Text("go\u{200F}"), Link("https://a.b")]);
+        assert_eq!(linkify("https://a\u{200B}.b"), [Link("https://a"), Text("\u{200B}.b")]);
     }
 
     #[test]

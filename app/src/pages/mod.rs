@@ -9,7 +9,8 @@
 //! | `presence` | status dots, the status pickers, who is typing |
 //! | `dialog` | the modal dialog |
 //! | `home`, `signin`, `signup`, `profile`, `password`, `devices`, `friends` | the account pages |
-//! | `chats`, `invitations` | `/chats`: the conversation list beside the open conversation; group invitations above it |
+//! | `privacy` | who may reach the user, whom they blocked, the Block button |
+//! | `chats`, `invitations` | `/chats`: the conversation list beside the open conversation; invitations (to groups, and strangers' chats) above it |
 //! | `chat`, `messages`, `composer` | `/chats/:id`: one conversation, its messages, writing one |
 //! | `call`, `call_media` | 1:1 calls: the call desk, the incoming-call overlay and in-call view, call messages; WebRTC and tones |
 //! | `attach`, `attachment` | the composer's file and recording controls; a message's attachment |
@@ -48,6 +49,7 @@ mod new_group;
 mod password;
 mod people;
 mod presence;
+mod privacy;
 mod profile;
 mod room;
 mod room_media;

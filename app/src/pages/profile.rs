@@ -11,6 +11,7 @@ use wire::{
 use super::{
     avatar::AvatarUpload,
     form::{Field, Form, FormState, TextField},
+    privacy::PrivacySettings,
 };
 use crate::{
     client::{self, Method},
@@ -101,5 +102,6 @@ pub fn Profile() -> impl IntoView {
                 <A href="/devices">{i18n.tr(Msg::NavDevices)}</A>
             </p>
         </section>
+        <PrivacySettings/>
     }
 }

@@ -209,6 +209,8 @@ test('calling someone already in a call says busy', async ({ browser, baseURL })
   const cat = await register(baseURL!, 'Cat');
   const res = await cat.api.post('/api/conversations/private', { data: { user_id: bob.id } });
   const catChat = (await res.json()).conversation.id;
+  // A stranger's chat is a request until bob accepts it.
+  expect((await bob.api.post(`/api/conversations/${catChat}/join`)).status()).toBe(200);
   const a = await open(browser, baseURL!, alice, `/chats/${chat}`);
   const b = await open(browser, baseURL!, bob, '/chats');
   const c = await open(browser, baseURL!, cat, `/chats/${catChat}`);

@@ -102,7 +102,7 @@ pub async fn register(
     limited(&state.auth_limits.register_per_ip, &client_key(&state, peer, &headers)).await?;
     let email = check_email(&req.email)?;
     limited(&state.auth_limits.login_per_account, &email).await?;
-    let nickname = check_nickname(&req.nickname)?;
+    let nickname = state.text.check_name(check_nickname(&req.nickname)?, "nickname")?;
     check_password(&req.password, "password")?;
     check_device_id(&req.device_id)?;
     limited(&state.auth_limits.login_total, EVERYONE).await?;

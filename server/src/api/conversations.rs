@@ -122,11 +122,9 @@ pub async fn directory(
     let mut out = Vec::with_capacity(groups.len());
     for conversation in groups {
         let members = state.store.members_of(&conversation.id).await?;
-        out.push(DirectoryEntry {
-            joined: members.iter().any(|m| m.user_id == me.user_id),
-            members: members.len() as u64,
-            conversation,
-        });
+        let joined = members.iter().any(|m| m.user_id == me.user_id);
+        let conversation = if joined { conversation } else { conversation.for_outsiders() };
+        out.push(DirectoryEntry { joined, members: members.len() as u64, conversation });
     }
     Ok(Json(out))
 }
@@ -162,12 +160,18 @@ pub async fn details(
     let conversation = state.chat.conversation(&id).await?;
     let members = state.store.members_of(&id).await?;
     let my_role = members.iter().find(|m| m.user_id == me.user_id).map(|m| m.role);
-    if my_role.is_none() && conversation.visibility != Visibility::Public {
-        return Err(ChatError::NotMember.into());
-    }
+    let conversation = match my_role {
+        Some(_) => conversation,
+        None if conversation.visibility == Visibility::Public => conversation.for_outsiders(),
+        None => return Err(ChatError::NotMember.into()),
+    };
     let ids: Vec<UserId> = members.iter().map(|m| m.user_id.clone()).collect();
     let users: HashMap<UserId, _> = state.store.users_by_ids(&ids).await?.into_iter().map(|u| (u.id.clone(), u)).collect();
     let mut presence = state.presence.shown_in(&id, &ids).await?;
+    // A block keeps each out of the other's sight.
+    for user in state.chat.kept_apart(&me.user_id).await? {
+        presence.remove(&user);
+    }
     let members = members
         .iter()
         .filter_map(|m| {
@@ -209,6 +213,12 @@ pub async fn invite(
     ApiJson(req): ApiJson<UserRef>,
 ) -> Result<StatusCode, HttpError> {
     state.chat.invite(&me.user_id, &ConversationId(id), &req.user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Declines an invitation.
+pub async fn decline(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> Result<StatusCode, HttpError> {
+    state.chat.decline(&me.user_id, &ConversationId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

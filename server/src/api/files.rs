@@ -20,7 +20,13 @@ use crate::{
     clock::now_millis,
     auth::AuthUser,
     error::HttpError,
-    files::{self, image_parts, instant::Challenge, serve, sniff, NoParts, ReceiveError},
+    files::{
+        self, image_parts,
+        instant::Challenge,
+        quota::{Quota, Usage},
+        serve, sniff, NoParts, ReceiveError,
+    },
+    ratelimit::{budgets::Action, slots::UploadSlot},
     store::{
         files::{BlobRecord, FileRecord},
         new_id,
@@ -48,30 +54,39 @@ pub async fn upload(
     body: Body,
 ) -> Result<(StatusCode, Json<FileInfo>), HttpError> {
     let Query(query) = query.map_err(|e| HttpError::new(ErrorCode::BadRequest, e.body_text()))?;
-    let name = check_file_name(query.name.as_deref().unwrap_or_default())?;
+    let name = state.text.check_name(check_file_name(query.name.as_deref().unwrap_or_default())?, "name")?;
     let kind = query.kind.unwrap_or(MessageKind::File);
     let claimed_sha256 = match headers.get(CONTENT_SHA256) {
         Some(v) => Some(sha256_param(v.to_str().unwrap_or_default())?),
         None => None,
     };
-    upload_budget(&state, &me.user_id)?;
+    let _slot = start_upload(&state, &me.user_id).await?;
     let max = state.config.max_upload_bytes;
+    let usage = quota_usage(&state, &me.user_id, true).await?;
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max) {
         return Err(too_large(max).closing());
     }
+    if let Some(n) = declared {
+        usage.admit(n).map_err(|e| HttpError::from(e).closing())?;
+    }
+    // A body without a length stops at what the quota leaves, if less than the size limit.
+    let cap = max.min(usage.room());
     let disk = state.files_disk();
     let mut body = body.into_data_stream();
-    let received = disk.receive(&mut body, max).await;
+    let received = disk.receive(&mut body, cap).await;
     if matches!(received, Err(ReceiveError::TooLarge)) {
         files::drain(&mut body).await;
     }
     let received = received.map_err(|e| match e {
+        ReceiveError::TooLarge if cap < max => usage.refuse(None).into(),
         ReceiveError::TooLarge => too_large(max),
         ReceiveError::Empty => ApiError::invalid("body", "the file is empty").into(),
         ReceiveError::Body(why) => HttpError::new(ErrorCode::BadRequest, format!("the upload broke off: {why}")),
         ReceiveError::Io(e) => io_failure(e),
     })?;
+    // Again, now that the size is known: the user's other uploads may have ended meanwhile.
+    quota_usage(&state, &me.user_id, true).await?.admit(received.size)?;
     if claimed_sha256.as_ref().is_some_and(|claimed| *claimed != received.sha256) {
         return Err(ApiError::invalid("sha256", "the bytes received do not match X-Content-Sha256; nothing was stored").into());
     }
@@ -122,12 +137,16 @@ pub async fn upload(
         thumbnail: image.is_some(),
         created_ms: now_millis(),
     };
-    disk.keep(received, image.as_ref()).await.map_err(io_failure)?;
-    state.store.insert_blob(&blob).await?;
     // Identical content uploaded before keeps its first record (its facts are the same).
     let blob = state.store.blob(&blob.sha256).await?.unwrap_or(blob);
-    let info = record_file(&state, &me.user_id, blob, name).await?;
-    Ok((StatusCode::CREATED, Json(info)))
+    // The file is recorded before its bytes are put in place, which keeps a
+    // sweep from removing them under it (see `files::sweep`).
+    let file = record_file(&state, &me.user_id, blob, name).await?;
+    if let Err(e) = disk.keep(received, image.as_ref()).await {
+        let _ = state.store.delete_unposted_files(&[file.id.clone()]).await;
+        return Err(io_failure(e));
+    }
+    Ok((StatusCode::CREATED, Json(file.info())))
 }
 
 /// `POST /api/files/instant`: a challenge when the server holds the content, else 404.
@@ -137,9 +156,14 @@ pub async fn claim(
     ApiJson(req): ApiJson<InstantClaim>,
 ) -> Result<Json<InstantChallenge>, HttpError> {
     let sha256 = sha256_param(&req.sha256)?;
-    let name = check_file_name(&req.name)?;
+    let name = state.text.check_name(check_file_name(&req.name)?, "name")?;
     let not_held = || HttpError::new(ErrorCode::NotFound, "the server does not hold this content: upload it");
     let blob = state.store.blob(&sha256).await?.filter(|b| b.size == req.size).ok_or_else(not_held)?;
+    // Only content the claimer may read already: otherwise the answer would
+    // tell anyone whether someone's file is on the server.
+    if !may_read_content(&state, &me.user_id, &sha256).await? {
+        return Err(not_held());
+    }
     if !tokio::fs::try_exists(state.files_disk().blob_path(&sha256)).await.unwrap_or(false) {
         return Err(not_held());
     }
@@ -149,6 +173,20 @@ pub async fn claim(
         .issue(me.user_id.clone(), blob, name, req.kind)
         .map(Json)
         .ok_or_else(|| HttpError::new(ErrorCode::RateLimited, "too many instant uploads at once; upload the file"))
+}
+
+/// Uploads of one content looked at to decide whether a user may read it.
+const READABLE_LOOKUPS: u32 = 50;
+
+/// Whether `user` may read some upload of the content `sha256` (their own,
+/// or one posted where they are a member), among the first [`READABLE_LOOKUPS`].
+async fn may_read_content(state: &AppState, user: &UserId, sha256: &str) -> Result<bool, HttpError> {
+    for file in state.store.files_of_blob(sha256, READABLE_LOOKUPS).await? {
+        if state.chat.may_read_file(user, &file).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// `POST /api/files/instant/{challenge_id}`: the proof; 201 with the new file.
@@ -166,8 +204,14 @@ pub async fn prove(
     if !challenge.verify(&path, &req.proof).await.map_err(io_failure)? {
         return Err(HttpError::new(ErrorCode::Forbidden, "the proof does not match the content; nothing was stored"));
     }
-    let info = record_file(&state, &me.user_id, challenge.blob, challenge.name).await?;
-    Ok((StatusCode::CREATED, Json(info)))
+    quota_usage(&state, &me.user_id, true).await?.admit(challenge.blob.size)?;
+    let file = record_file(&state, &me.user_id, challenge.blob, challenge.name).await?;
+    // A sweep may have taken the content between the proof and the record.
+    if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
+        let _ = state.store.delete_unposted_files(&[file.id.clone()]).await;
+        return Err(HttpError::new(ErrorCode::NotFound, "the server no longer holds this content: upload it"));
+    }
+    Ok((StatusCode::CREATED, Json(file.info())))
 }
 
 /// `GET /api/files/{id}`: the content (images without their metadata).
@@ -216,10 +260,10 @@ async fn readable_file(state: &AppState, user: &UserId, id: String) -> Result<Fi
     Ok(file)
 }
 
-async fn record_file(state: &AppState, owner: &UserId, blob: BlobRecord, name: String) -> Result<FileInfo, HttpError> {
+async fn record_file(state: &AppState, owner: &UserId, blob: BlobRecord, name: String) -> Result<FileRecord, HttpError> {
     let file = FileRecord { id: FileId(new_id()), owner: owner.clone(), name, blob, created_ms: now_millis() };
     state.store.insert_file(&file).await?;
-    Ok(file.info())
+    Ok(file)
 }
 
 fn fits(kind: MessageKind, mime: &str, thumbnail: bool) -> Result<(), HttpError> {
@@ -228,12 +272,28 @@ fn fits(kind: MessageKind, mime: &str, thumbnail: bool) -> Result<(), HttpError>
     })
 }
 
-/// Spends one of the user's uploads, before the body is read; when none is
-/// left, 429 `rate_limited` (the body stays unread, so the connection closes).
-pub(super) fn upload_budget(state: &AppState, user: &UserId) -> Result<(), HttpError> {
-    state.upload_budgets.take(&user.0).map_err(|wait| {
+/// Starts one of the user's uploads (files and avatars), before the body is
+/// read: takes one of the slots they may hold at once (given back when the
+/// guard drops, however the request ends) and one of their upload budget.
+/// Else 429 `rate_limited` (the body stays unread, so the connection closes).
+pub(super) async fn start_upload(state: &AppState, user: &UserId) -> Result<UploadSlot, HttpError> {
+    let slot = state.upload_slots.enter(&user.0).ok_or_else(|| {
+        HttpError::rate_limited_for("too many uploads at once; wait for one to finish", SLOT_RETRY).closing()
+    })?;
+    state.budgets.spend(Action::Upload, user).await.map_err(|wait| {
         HttpError::rate_limited_for("too many uploads; try again later", wait).closing()
-    })
+    })?;
+    Ok(slot)
+}
+
+/// Retry-After of an upload turned away because the user's slots are all taken.
+const SLOT_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What the user's uploads take now, against their quota; `with_avatar`:
+/// their avatar counted too (not when it is being replaced).
+pub(super) async fn quota_usage(state: &AppState, user: &UserId, with_avatar: bool) -> Result<Usage, HttpError> {
+    let quota = Quota { limit: state.config.upload_quota_bytes };
+    Ok(quota.usage(&state.store, &state.avatars_dir(), user, with_avatar).await?)
 }
 
 /// A slot to decode an image in: held until dropped (move it into the

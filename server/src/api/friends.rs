@@ -18,6 +18,7 @@ use super::users::no_such_user;
 use crate::{
     clock::now_millis,
     auth::AuthUser,
+    chat::ChatError,
     error::HttpError,
     store::{
         friends::{FriendLink, LinkState},
@@ -40,6 +41,7 @@ async fn friends_of(state: &AppState, user: &UserId) -> Result<Friends, HttpErro
             LinkState::Friends => &mut friends.friends,
             LinkState::Incoming => &mut friends.incoming,
             LinkState::Outgoing => &mut friends.outgoing,
+            LinkState::Blocked | LinkState::BlockedBy => continue, // see `/api/blocks`
         };
         list.push(other.public());
     }
@@ -77,6 +79,7 @@ pub async fn add(
             state.store.put_link(&link(&me.user_id, &other, LinkState::Outgoing)).await?;
         }
         Some(LinkState::Outgoing | LinkState::Friends) => {} // asked already, or friends already
+        Some(LinkState::Blocked | LinkState::BlockedBy) => return Err(ChatError::NotAccepting.into()),
     }
     Ok(Json(friends_of(&state, &me.user_id).await?))
 }
@@ -88,7 +91,7 @@ pub async fn remove(
     Path(other): Path<String>,
 ) -> Result<Json<Friends>, HttpError> {
     let other = UserId(other);
-    if state.store.link(&me.user_id, &other).await?.is_none() {
+    if state.store.link(&me.user_id, &other).await?.is_none_or(|l| l.state.is_block()) {
         return Err(HttpError::new(ErrorCode::NotFound, "no friendship or request with this user"));
     }
     state.store.remove_link(&other, &me.user_id).await?;

@@ -8,6 +8,7 @@ mod devices;
 mod files;
 mod friends;
 mod json;
+mod privacy;
 mod profile;
 mod rtc;
 mod status;
@@ -15,7 +16,7 @@ pub(crate) mod users;
 
 use axum::{
     middleware,
-    routing::{delete, get, post},
+    routing::{delete, get, post, put},
     Router,
 };
 use wire::{endpoint::route, protocol::ErrorCode};
@@ -34,6 +35,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(route::ME_PASSWORD, post(accounts::change_password))
         .route(route::ME_AVATAR, post(profile::upload_avatar))
         .route(route::ME_STATUS, get(status::get).put(status::set))
+        .route(route::ME_PRIVACY, get(privacy::get).put(privacy::set))
+        .route(route::BLOCKS, get(privacy::blocked))
+        .route(route::BLOCK, put(privacy::block).delete(privacy::unblock))
         .route(route::USERS, get(users::search))
         .route(route::USER, get(users::profile))
         .route(route::DEVICES, get(devices::list))
@@ -48,6 +52,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(route::CONVERSATION_MESSAGES, get(conversations::history))
         .route(route::CONVERSATION_READ, post(conversations::mark_read))
         .route(route::INVITATIONS, get(conversations::invitations))
+        .route(route::INVITATION, delete(conversations::decline))
         .route(route::FILES, post(files::upload))
         .route(route::FILES_INSTANT, post(files::claim))
         .route(route::FILES_INSTANT_PROOF, post(files::prove))

@@ -32,7 +32,10 @@ pub async fn update(
     ApiJson(req): ApiJson<UpdateProfile>,
 ) -> Result<Json<Me>, HttpError> {
     let patch = UserPatch {
-        nickname: req.nickname.as_deref().map(check_nickname).transpose()?,
+        nickname: match req.nickname.as_deref() {
+            Some(nickname) => Some(state.text.check_name(check_nickname(nickname)?, "nickname")?),
+            None => None,
+        },
         gender: req.gender,
         ..UserPatch::default()
     };
@@ -43,7 +46,7 @@ pub async fn update(
 /// Takes the image as the raw request body, whatever its declared type: the
 /// bytes decide what it is.
 pub async fn upload_avatar(State(state): State<AppState>, me: AuthUser, body: Body) -> Result<Json<Me>, HttpError> {
-    super::files::upload_budget(&state, &me.user_id)?;
+    let _slot = super::files::start_upload(&state, &me.user_id).await?;
     let max = state.config.max_avatar_bytes as usize;
     // One byte more than allowed is enough to know it is too large.
     let bytes = to_bytes(body, max + 1).await.map_err(|_| {
@@ -56,6 +59,8 @@ pub async fn upload_avatar(State(state): State<AppState>, me: AuthUser, body: Bo
     })
         .await
         .map_err(|e| HttpError::new(ErrorCode::Internal, format!("avatar task failed: {e}")))??;
+    // The new images replace the old ones in the quota.
+    super::files::quota_usage(&state, &me.user_id, false).await?.admit(processed.stored_bytes())?;
     let dir = state.avatars_dir();
     avatar::save(&dir, &me.user_id, &processed).await.map_err(io_failure)?;
     let patch = UserPatch { avatar: Some(processed.version.clone()), ..UserPatch::default() };

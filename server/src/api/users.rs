@@ -14,6 +14,7 @@ use wire::{
 use crate::{
     auth::AuthUser,
     error::HttpError,
+    ratelimit::budgets::Action,
     store::users::{UserRecord, MAX_SEARCH_RESULTS},
     state::AppState,
 };
@@ -23,12 +24,17 @@ pub fn no_such_user() -> HttpError {
     HttpError::new(ErrorCode::NotFound, "no such user")
 }
 
+/// A user's public profile; one a block keeps apart looks absent.
 pub async fn profile(
     State(state): State<AppState>,
-    _: AuthUser,
+    me: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<PublicProfile>, HttpError> {
-    let user = state.store.user_by_id(&UserId(id)).await?.ok_or_else(no_such_user)?;
+    let id = UserId(id);
+    if state.chat.kept_apart(&me.user_id).await?.contains(&id) {
+        return Err(no_such_user());
+    }
+    let user = state.store.user_by_id(&id).await?.ok_or_else(no_such_user)?;
     Ok(Json(user.public()))
 }
 
@@ -48,11 +54,20 @@ pub async fn search(
     if n == 0 || n > MAX_NICKNAME_CHARS.max(wire::api::MAX_EMAIL_CHARS) {
         return Err(HttpError::from(ApiError::invalid("q", "search for 1 to 254 characters of a nickname or an e-mail")));
     }
-    let found = state.store.search_users(q, MAX_SEARCH_RESULTS + 1).await?;
+    let spent = state.budgets.spend(Action::Search, &me.user_id).await;
+    spent.map_err(|wait| HttpError::rate_limited_for("searching too often; slow down", wait))?;
+    let mut found = state.store.search_users(q, MAX_SEARCH_RESULTS + 1).await?;
+    // An exact e-mail address finds its owner only if they allow it.
+    if let Some(owner) = state.store.user_by_email(q).await? {
+        if state.store.privacy(&owner.id).await?.findable_by_email && !found.iter().any(|u| u.id == owner.id) {
+            found.insert(0, owner);
+        }
+    }
+    let apart = state.chat.kept_apart(&me.user_id).await?;
     Ok(Json(
         found
             .iter()
-            .filter(|u| u.id != me.user_id)
+            .filter(|u| u.id != me.user_id && !apart.contains(&u.id))
             .take(MAX_SEARCH_RESULTS as usize)
             .map(UserRecord::public)
             .collect(),

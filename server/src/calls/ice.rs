@@ -15,8 +15,11 @@ use wire::{
 
 use crate::secret::Secret;
 
-/// How long TURN credentials last, in seconds.
-const TURN_CREDENTIALS_SECS: u64 = 12 * 3600;
+/// How long TURN credentials last, in seconds: they cannot be revoked, so
+/// those of a device that signs out must run out soon. (A relayed call
+/// that is up outlives them: coturn checks them when the allocation is made
+/// and refreshed, and browsers fetch new ones for each call.)
+const TURN_CREDENTIALS_SECS: u64 = 3600;
 
 /// What `user` is told now: TURN credentials last [`TURN_CREDENTIALS_SECS`].
 pub fn for_user(urls: &[String], turn_secret: Option<&Secret>, user: &UserId) -> RtcConfig {

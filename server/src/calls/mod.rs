@@ -142,6 +142,7 @@ impl Calls {
             Err(ChatError::NotMember) => return Err(Refused::CannotCall("the callee is not in this chat")),
             Err(e) => return Err(e.into()),
         }
+        self.chat.require_unblocked(caller, &callee).await?;
         // Every call rings all of the callee's tabs and is recorded.
         self.budgets.spend(Action::Call, caller).await.map_err(Refused::TooFast)?;
         let Some(profile) = self.store.user_by_id(caller).await? else { return Err(ChatError::NotMember.into()) };

@@ -5,9 +5,10 @@
 use wire::{
     api::{check_description, check_group_name, CreateGroup, UpdateConversation},
     model::{Conversation, ConversationId, ConversationKind, JoinPolicy, Role, UserId, Visibility},
+    protocol::ApiError,
 };
 
-use super::{Chat, ChatError};
+use super::{contacts::Reach, Chat, ChatError, NO_SUCH_USER};
 use crate::{
     clock::now_millis,
     hub::HubEvent,
@@ -22,7 +23,6 @@ use crate::{
 const MAX_INITIAL_MEMBERS: usize = 200;
 
 const NO_SUCH_CONVERSATION: ChatError = ChatError::NotFound("no such conversation");
-const NO_SUCH_USER: ChatError = ChatError::NotFound("no such user");
 
 impl Chat {
     pub async fn conversation(&self, id: &ConversationId) -> Result<Conversation, ChatError> {
@@ -37,10 +37,22 @@ impl Chat {
         Ok(member)
     }
 
-    /// A new group; its creator becomes its owner.
+    /// A group name by its input rule and the word list.
+    fn group_name(&self, name: &str) -> Result<String, ApiError> {
+        self.text.check_name(check_group_name(name)?, "name")
+    }
+
+    /// A group description by its input rule and the word list.
+    fn description(&self, description: &str) -> Result<String, ApiError> {
+        self.text.check_name(check_description(description)?, "description")
+    }
+
+    /// A new group; its creator becomes its owner. Of the members named,
+    /// the creator's friends are added, others who take invitations from
+    /// the creator are invited, and the rest are left out.
     pub async fn create_group(&self, creator: &UserId, group: CreateGroup) -> Result<(Conversation, Membership), ChatError> {
-        let name = check_group_name(&group.name)?;
-        let description = check_description(&group.description)?;
+        let name = self.group_name(&group.name)?;
+        let description = self.description(&group.description)?;
         if group.members.len() > MAX_INITIAL_MEMBERS {
             return Err(ChatError::invalid("members", format!("at most {MAX_INITIAL_MEMBERS} members at first")));
         }
@@ -67,19 +79,34 @@ impl Chat {
         self.store.insert_conversation(&conversation).await?;
         let owner = self.add_member(&conversation.id, creator, Role::Owner).await?;
         for user in known.iter().filter(|u| u.id != *creator) {
-            self.add_member(&conversation.id, &user.id, Role::Member).await?;
+            match self.reach(creator, &user.id).await? {
+                Reach::Direct => drop(self.add_member(&conversation.id, &user.id, Role::Member).await?),
+                // Strangers asked within the creator's invitation budget; beyond it, left out.
+                Reach::Ask if self.budgets.spend(Action::Invite, creator).await.is_ok() => {
+                    self.put_invitation(&conversation.id, &user.id).await?
+                }
+                _ => {}
+            }
         }
         Ok((conversation, owner))
     }
 
     /// The private chat of two users: one per pair; asking again finds the
-    /// same one. Answers whether this call created it.
+    /// same one. Answers whether this call created it. Friends are both in
+    /// it at once; a stranger is asked (invited) first, and one who takes
+    /// nothing from strangers, or a block either way, refuses it. Starting a
+    /// chat one was asked into accepts it.
     pub async fn start_private(&self, me: &UserId, peer: &UserId) -> Result<(bool, Conversation, Membership), ChatError> {
         if peer == me {
             return Err(ChatError::invalid("user_id", "a private chat needs someone else"));
         }
         self.store.user_by_id(peer).await?.ok_or(NO_SUCH_USER)?;
         let id = Conversation::private_id(me, peer);
+        let reach = self.reach(me, peer).await?;
+        let peer_in = self.membership(&id, peer).await?.is_some();
+        if reach == Reach::Refused && !(peer_in && self.membership(&id, me).await?.is_some()) {
+            return Err(ChatError::NotAccepting);
+        }
         let now = now_millis();
         let conversation = Conversation {
             id: id.clone(),
@@ -100,10 +127,19 @@ impl Chat {
             Err(StoreError::Conflict(_)) => false,
             Err(e) => return Err(e.into()),
         };
-        // Both belong to it, also when an earlier attempt stopped half-way.
-        for user in [me, peer] {
-            if self.membership(&id, user).await?.is_none() {
-                self.add_member(&id, user, Role::Member).await?;
+        // The asker belongs to it (also when an earlier attempt stopped
+        // half-way); the peer too, or is asked.
+        if self.membership(&id, me).await?.is_none() {
+            self.add_member(&id, me, Role::Member).await?;
+            self.store.remove_invitation(&id, me).await?;
+        }
+        match reach {
+            _ if peer_in => {}
+            Reach::Direct => drop(self.add_member(&id, peer, Role::Member).await?),
+            _ if self.store.is_invited(&id, peer).await? => {}
+            _ => {
+                self.spend(Action::Invite, me, "inviting too often; wait a while").await?;
+                self.put_invitation(&id, peer).await?;
             }
         }
         let stored = self.conversation(&id).await?;
@@ -121,8 +157,8 @@ impl Chat {
             return Err(ChatError::Forbidden("only the owner and admins may change the group"));
         }
         let patch = ConversationPatch {
-            name: req.name.as_deref().map(check_group_name).transpose()?,
-            description: req.description.as_deref().map(check_description).transpose()?,
+            name: req.name.as_deref().map(|name| self.group_name(name)).transpose()?,
+            description: req.description.as_deref().map(|d| self.description(d)).transpose()?,
             visibility: req.visibility,
             join_policy: req.join_policy,
         };
@@ -151,7 +187,8 @@ impl Chat {
         Ok((conversation, member))
     }
 
-    /// Any member of a group may invite someone, who may then join.
+    /// Any member of a group may invite someone who takes invitations from
+    /// them; the invited may then join.
     pub async fn invite(&self, me: &UserId, id: &ConversationId, user: &UserId) -> Result<(), ChatError> {
         self.require_member(id, me).await?;
         if self.conversation(id).await?.kind != ConversationKind::Group {
@@ -161,17 +198,34 @@ impl Chat {
         if self.membership(id, user).await?.is_some() {
             return Err(ChatError::Conflict("this user is a member already"));
         }
+        if self.reach(me, user).await? == Reach::Refused {
+            return Err(ChatError::NotAccepting);
+        }
+        self.spend(Action::Invite, me, "inviting too often; wait a while").await?;
+        self.put_invitation(id, user).await
+    }
+
+    async fn put_invitation(&self, id: &ConversationId, user: &UserId) -> Result<(), ChatError> {
         self.store.put_invitation(id, user, now_millis()).await?;
         self.fanout.publish(HubEvent::Invited { conversation_id: id.clone(), user_id: user.clone() }).await;
         Ok(())
     }
 
-    /// The groups the user is invited to and may join, newest invitation first.
+    /// Declines an invitation (to a group, or into someone's private chat).
+    pub async fn decline(&self, me: &UserId, id: &ConversationId) -> Result<(), ChatError> {
+        if !self.store.is_invited(id, me).await? {
+            return Err(ChatError::NotFound("no such invitation"));
+        }
+        Ok(self.store.remove_invitation(id, me).await?)
+    }
+
+    /// The groups the user is invited to and may join, and the private chats
+    /// others asked them into, newest invitation first.
     pub async fn invitations(&self, me: &UserId) -> Result<Vec<Conversation>, ChatError> {
         let ids = self.store.invitations_of(me).await?;
         let mut found = self.store.conversations_by_ids(&ids).await?;
         found.sort_by_key(|c| ids.iter().position(|id| *id == c.id));
-        Ok(found)
+        Ok(found.into_iter().map(Conversation::for_outsiders).collect())
     }
 
     /// Leaves a group. An owner who leaves hands it to the longest-standing

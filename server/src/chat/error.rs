@@ -30,6 +30,9 @@ pub enum ChatError {
     ContentRefused(String),
     #[error("{0}")]
     Conflict(&'static str),
+    /// The other user does not take this from the asker (privacy settings or a block; which is not said).
+    #[error("this user does not accept this from you")]
+    NotAccepting,
     /// The user's budget for this is spent for now.
     #[error("{why}")]
     RateLimited { why: &'static str, wait: Duration },
@@ -51,6 +54,7 @@ impl ChatError {
                 WsErrorCode::BadRequest
             }
             ChatError::TooLong(_) => WsErrorCode::TooLong,
+            ChatError::NotAccepting => WsErrorCode::NotAccepting,
             ChatError::ContentRefused(_) => WsErrorCode::ContentRefused,
             ChatError::RateLimited { .. } => WsErrorCode::RateLimited,
             ChatError::Store(StoreError::Unavailable(_)) => WsErrorCode::Retry,
@@ -86,6 +90,7 @@ impl From<ChatError> for ApiError {
             ChatError::Invalid(e) => e,
             ChatError::TooLong(why) | ChatError::ContentRefused(why) => ApiError::invalid("content", why),
             ChatError::Conflict(why) => ApiError::new(ErrorCode::Conflict, why),
+            ChatError::NotAccepting => ApiError::new(ErrorCode::NotAccepting, "this user does not accept this from you"),
             ChatError::RateLimited { why, wait } => ApiError::rate_limited(why, wait),
             ChatError::Store(e) => e.into(),
         }

@@ -6,9 +6,11 @@
 //! |---|---|
 //! | here | [`Chat`]: membership, sending, reading, typing, history, who may read a file |
 //! | `conversations` | creating, joining, inviting, leaving and changing conversations |
+//! | `contacts` | who may reach whom: blocks, privacy settings, friendship |
 //! | `writer` | the batched, durable append of messages and what follows it |
 //! | `error` | [`ChatError`], answered by both doors |
 
+pub mod contacts;
 mod conversations;
 mod error;
 pub mod writer;
@@ -54,6 +56,8 @@ pub struct Sent {
     /// The text as stored, when the text policy changed what was sent.
     pub changed: Option<String>,
 }
+
+const NO_SUCH_USER: ChatError = ChatError::NotFound("no such user");
 
 pub struct Chat {
     store: DynStore,
@@ -108,6 +112,7 @@ impl Chat {
         }
         self.spend(Action::Send, sender, "sending too fast; slow down").await?;
         self.require_member(&conversation_id, sender).await?;
+        self.require_unblocked_in(&conversation_id, sender).await?;
         // Text and captions alike: shortcodes become emoji, listed words are masked or refused.
         let stored = self.text.apply(&content).map_err(|refused| ChatError::ContentRefused(refused.to_string()))?;
         let attachment = match files::attach(&self.store, sender, &conversation_id, kind, attachment).await {

@@ -16,10 +16,14 @@
 //! | `sniff` | the type of content from its first bytes |
 //! | `instant` | instant upload: challenges proving possession of content |
 //! | `serve` | answering downloads: ranges, safe names, caching |
+//! | `quota` | what each user's uploads take, against their quota |
+//! | `sweep` | deleting files never posted, and content no file refers to |
 
 pub mod instant;
+pub mod quota;
 pub mod serve;
 pub mod sniff;
+pub mod sweep;
 
 use std::{
     io::Cursor,
@@ -137,10 +141,10 @@ impl Disk {
         E: std::fmt::Display,
     {
         let dir = self.root.join("tmp");
-        tokio::fs::create_dir_all(&dir).await?;
+        crate::private::create_dir_all_async(&dir).await?;
         let tmp = TempFile(Some(dir.join(format!("{}.part", crate::store::new_id()))));
         let path = tmp.0.clone().expect("just set");
-        let mut file = tokio::fs::File::create(&path).await?;
+        let mut file = crate::private::create_file(&path).await?;
         let (mut hasher, mut size, mut head) = (Sha256::new(), 0u64, Vec::new());
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| ReceiveError::Body(e.to_string()))?;
@@ -163,10 +167,10 @@ impl Disk {
     }
 
     /// Moves a checked upload into place (unless identical content is there
-    /// already) with its image derivatives.
+    /// already) with its image derivatives. Record the file first: see `sweep`.
     pub async fn keep(&self, mut received: Received, image: Option<&ImageParts>) -> std::io::Result<()> {
         let target = self.blob_path(&received.sha256);
-        tokio::fs::create_dir_all(target.parent().expect("blob paths have a parent")).await?;
+        crate::private::create_dir_all_async(target.parent().expect("blob paths have a parent")).await?;
         if let Some(parts) = image {
             write_atomically(&self.thumbnail_path(&received.sha256), &parts.thumbnail).await?;
             if let Some(clean) = &parts.clean {
@@ -211,7 +215,7 @@ where
 async fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut tmp = TempFile(Some(path.with_extension(format!("{}.part", crate::store::new_id()))));
     let tmp_path = tmp.0.clone().expect("just set");
-    let mut file = tokio::fs::File::create(&tmp_path).await?;
+    let mut file = crate::private::create_file(&tmp_path).await?;
     file.write_all(bytes).await?;
     file.sync_all().await?;
     tokio::fs::rename(&tmp_path, path).await?;
@@ -332,6 +336,8 @@ pub async fn attach(
         (MessageKind::Voice | MessageKind::Video, duration) => duration,
         _ => None,
     };
-    store.record_posting(&file.id, conversation).await?;
+    if !store.record_posting(&file.id, conversation).await? {
+        return bad("attachment: no such file among your uploads"); // swept meanwhile
+    }
     Ok(Some(Box::new(file.info().attach(duration_ms))))
 }

@@ -105,7 +105,8 @@ fn parse_range(header: &str, size: u64) -> Range {
             None => return Range::Ignored,
         },
         (false, false) => match (number(first), number(last)) {
-            (Some(start), Some(last)) if last >= start => (start, (last + 1).min(size)),
+            // A last byte past the end (up to u64::MAX) means the end: saturate, never wrap.
+            (Some(start), Some(last)) if last >= start => (start, last.saturating_add(1).min(size)),
             _ => return Range::Ignored,
         },
         (true, true) => return Range::Ignored,
@@ -149,6 +150,16 @@ mod tests {
         assert_eq!(parse_range("bytes=5-1", 100), Range::Ignored);
         assert_eq!(parse_range("bytes=0-1,5-6", 100), Range::Ignored);
         assert_eq!(parse_range("items=0-1", 100), Range::Ignored);
+    }
+
+    #[test]
+    fn saturates_huge_ranges() {
+        assert_eq!(parse_range("bytes=1-18446744073709551615", 100), Range::Bytes(1, 100));
+        assert_eq!(parse_range("bytes=0-18446744073709551615", 0), Range::Unsatisfiable);
+        assert_eq!(parse_range("bytes=18446744073709551615-18446744073709551615", 100), Range::Unsatisfiable);
+        assert_eq!(parse_range("bytes=18446744073709551615-", 100), Range::Unsatisfiable);
+        assert_eq!(parse_range("bytes=-18446744073709551615", 100), Range::Bytes(0, 100));
+        assert_eq!(parse_range("bytes=1-18446744073709551616", 100), Range::Ignored, "past u64: not a range we read");
     }
 
     #[test]

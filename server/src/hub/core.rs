@@ -73,7 +73,9 @@ impl HubCore {
                 }
                 to
             }
-            HubEvent::Read { user_id, .. } | HubEvent::Invited { user_id, .. } => self.of_user(user_id),
+            HubEvent::Read { user_id, .. } | HubEvent::Invited { user_id, .. } | HubEvent::Blocks { user_id } => {
+                self.of_user(user_id)
+            }
             HubEvent::Updated { conversation_id, .. } | HubEvent::Typing { conversation_id, .. } => {
                 self.in_conversation(conversation_id)
             }

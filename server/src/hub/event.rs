@@ -21,6 +21,9 @@ pub enum HubEvent {
     Invited { conversation_id: ConversationId, user_id: UserId },
     /// A member changed the conversation's settings.
     Updated { conversation_id: ConversationId, user_id: UserId },
+    /// Someone blocked or unblocked the user, or the user someone: their
+    /// connections look again at whose presence and typing they hide.
+    Blocks { user_id: UserId },
     /// A user read a conversation up to `seq` (on one of their devices).
     Read { conversation_id: ConversationId, user_id: UserId, seq: u64 },
     /// How a user shows now in each of their conversations (see `crate::presence`).

@@ -37,6 +37,14 @@ pub enum Action {
     RoomJoin,
     /// A group created.
     CreateGroup,
+    /// Call credentials (TURN) minted.
+    IceConfig,
+    /// An upload started (a file or an avatar), before its body is read.
+    Upload,
+    /// An invitation sent: into a group, or a stranger asked into a private chat.
+    Invite,
+    /// A search for users.
+    Search,
 }
 
 /// A burst, then so many a second.
@@ -57,14 +65,20 @@ impl Action {
             Action::Signal => "signal",
             Action::RoomJoin => "room",
             Action::CreateGroup => "group",
+            Action::IceConfig => "ice",
+            Action::Upload => "upload",
+            Action::Invite => "invite",
+            Action::Search => "search",
         }
     }
 
-    /// What every user may do (documented in the README's limits table);
-    /// sends are configured (`sends_per_sec`, with a burst of three seconds' worth).
-    fn allowance(self, sends_per_sec: u32) -> Allowance {
+    /// What every user may do (documented in the README's limits table).
+    fn allowance(self, configured: Configured) -> Allowance {
         let (burst, per_second) = match self {
-            Action::Send => (sends_per_sec.saturating_mul(3), f64::from(sends_per_sec)),
+            // A burst of three seconds' worth.
+            Action::Send => (configured.sends_per_sec.saturating_mul(3), f64::from(configured.sends_per_sec)),
+            // A burst of a minute's worth.
+            Action::Upload => (configured.uploads_per_minute, f64::from(configured.uploads_per_minute) / 60.0),
             // One a conversation every two seconds is all a client sends.
             Action::Typing => (10, 2.0),
             Action::Activity => (10, 0.5),
@@ -75,6 +89,9 @@ impl Action {
             Action::Signal => (100, 20.0),
             Action::RoomJoin => (10, 0.2),
             Action::CreateGroup => (10, 1.0 / 60.0),
+            Action::IceConfig => (10, 1.0 / 30.0),
+            Action::Invite => (20, 1.0 / 30.0),
+            Action::Search => (20, 1.0),
         };
         Allowance { burst, per_second }
     }
@@ -99,22 +116,33 @@ return 0
 /// Buckets kept in memory before full ones (nothing to remember) are swept.
 const SWEEP_AT: usize = 10_000;
 
+/// The allowances set by flags (`--sends-per-sec`, `--uploads-per-minute`).
+#[derive(Clone, Copy, Debug)]
+pub struct Configured {
+    pub sends_per_sec: u32,
+    pub uploads_per_minute: u32,
+}
+
 pub struct UserBudgets {
-    sends_per_sec: u32,
+    configured: Configured,
     local: Mutex<HashMap<(Action, UserId), Budget>>,
     shared: Option<(SharedCounts, Script)>,
 }
 
 impl UserBudgets {
-    pub fn new(sends_per_sec: u32, shared: Option<SharedCounts>) -> UserBudgets {
-        UserBudgets { sends_per_sec: sends_per_sec.max(1), local: Mutex::default(), shared: shared.map(|s| (s, Script::new(SPEND))) }
+    pub fn new(configured: Configured, shared: Option<SharedCounts>) -> UserBudgets {
+        let configured = Configured {
+            sends_per_sec: configured.sends_per_sec.max(1),
+            uploads_per_minute: configured.uploads_per_minute.max(1),
+        };
+        UserBudgets { configured, local: Mutex::default(), shared: shared.map(|s| (s, Script::new(SPEND))) }
     }
 
     /// Spends one of `user`'s `action`s; when none is left, how long until one is.
     pub async fn spend(&self, action: Action, user: &UserId) -> Result<(), Duration> {
         if let Some((counts, script)) = &self.shared {
             let key = format!("{}:budget:{}:{}", counts.namespace, action.name(), user.0);
-            let Allowance { burst, per_second } = action.allowance(self.sends_per_sec);
+            let Allowance { burst, per_second } = action.allowance(self.configured);
             let interval_ms = (1000.0 / per_second).ceil() as u64;
             let spent: Result<u64, _> = counts
                 .conn
@@ -134,7 +162,7 @@ impl UserBudgets {
         if buckets.len() >= SWEEP_AT {
             buckets.retain(|_, budget| !budget.is_full());
         }
-        let Allowance { burst, per_second } = action.allowance(self.sends_per_sec);
+        let Allowance { burst, per_second } = action.allowance(self.configured);
         let budget = buckets.entry((action, user.clone())).or_insert_with(|| Budget::new(f64::from(burst), per_second));
         match budget.take() {
             true => Ok(()),
@@ -149,7 +177,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_burst_then_a_pace_per_user_and_action() {
-        let budgets = UserBudgets::new(10, None);
+        let budgets = UserBudgets::new(Configured { sends_per_sec: 10, uploads_per_minute: 2 }, None);
         let (ada, bob) = (UserId::from("ada"), UserId::from("bob"));
         for _ in 0..5 {
             budgets.spend(Action::Call, &ada).await.unwrap();
@@ -158,5 +186,18 @@ mod tests {
         assert!(wait > Duration::from_secs(9) && wait <= Duration::from_secs(10), "{wait:?}");
         assert!(budgets.spend(Action::Call, &bob).await.is_ok(), "other users are not affected");
         assert!(budgets.spend(Action::Send, &ada).await.is_ok(), "other actions are not affected");
+    }
+
+    #[tokio::test]
+    async fn configured_allowances_apply() {
+        let budgets = UserBudgets::new(Configured { sends_per_sec: 10, uploads_per_minute: 2 }, None);
+        let ada = UserId::from("ada");
+        assert!(budgets.spend(Action::Upload, &ada).await.is_ok() && budgets.spend(Action::Upload, &ada).await.is_ok());
+        let wait = budgets.spend(Action::Upload, &ada).await.unwrap_err();
+        assert!(wait > Duration::from_secs(25) && wait <= Duration::from_secs(30), "{wait:?}");
+        for _ in 0..30 {
+            budgets.spend(Action::Send, &ada).await.unwrap();
+        }
+        assert!(budgets.spend(Action::Send, &ada).await.is_err(), "30 at once, three seconds' worth");
     }
 }

@@ -5,10 +5,12 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | here | fixed windows per key (sign-in limits), upload budgets per node |
+//! | here | fixed windows per key (sign-in limits) |
 //! | `budgets` | token buckets per user and action, across connections and nodes |
+//! | `slots` | uploads each user has running at once on a node |
 
 pub mod budgets;
+pub mod slots;
 
 use std::{
     collections::HashMap,
@@ -18,7 +20,7 @@ use std::{
 
 use redis::Script;
 
-use crate::{budget::Budget, clock::now_millis, redis_conn::SharedConnection};
+use crate::{clock::now_millis, redis_conn::SharedConnection};
 
 /// Counts one attempt in a window that starts with the first; answers the
 /// count so far and the milliseconds left in the window.
@@ -83,34 +85,6 @@ impl RateLimiter {
         }
         entry.1 += 1;
         Ok(())
-    }
-}
-
-/// Uploads each user may start on this node: a token bucket per user, so a
-/// burst of as many as a minute allows, then that pace. (Counted per node,
-/// not across a cluster: the work they bound is each node's own.)
-pub struct UploadBudgets {
-    per_minute: u32,
-    buckets: Mutex<HashMap<String, Budget>>,
-}
-
-impl UploadBudgets {
-    pub fn new(per_minute: u32) -> UploadBudgets {
-        UploadBudgets { per_minute: per_minute.max(1), buckets: Mutex::default() }
-    }
-
-    /// Spends one of `key`'s uploads; when none is left, how long until one is.
-    pub fn take(&self, key: &str) -> Result<(), Duration> {
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() >= SWEEP_AT {
-            buckets.retain(|_, budget| !budget.is_full());
-        }
-        let per_minute = f64::from(self.per_minute);
-        let budget = buckets.entry(key.to_owned()).or_insert_with(|| Budget::new(per_minute, per_minute / 60.0));
-        match budget.take() {
-            true => Ok(()),
-            false => Err(budget.wait()),
-        }
     }
 }
 
@@ -274,15 +248,6 @@ mod tests {
         let wait = limiter.hit("a").await.unwrap_err();
         assert!(wait > Duration::from_secs(58) && wait <= Duration::from_secs(60));
         assert!(limiter.hit("b").await.is_ok(), "other keys are not affected");
-    }
-
-    #[test]
-    fn uploads_come_in_a_burst_then_at_a_pace() {
-        let budgets = UploadBudgets::new(2);
-        assert!(budgets.take("a").is_ok() && budgets.take("a").is_ok());
-        let wait = budgets.take("a").unwrap_err();
-        assert!(wait > Duration::from_secs(25) && wait <= Duration::from_secs(30), "{wait:?}");
-        assert!(budgets.take("b").is_ok(), "other users are not affected");
     }
 
     #[tokio::test]

@@ -70,7 +70,15 @@ impl Session {
                 }
                 self.notice(conversation_id, user_id, NoticeKind::Leave).await
             }
-            HubEvent::Presence { user_id, .. } | HubEvent::Typing { user_id, .. } if *user_id == self.user.user_id => {
+            HubEvent::Presence { user_id, .. } | HubEvent::Typing { user_id, .. }
+                if *user_id == self.user.user_id || self.kept_apart.contains(user_id) =>
+            {
+                Ok(())
+            }
+            HubEvent::Blocks { .. } => {
+                if let Ok(users) = self.state.chat.kept_apart(&self.user.user_id).await {
+                    self.kept_apart = users;
+                }
                 Ok(())
             }
             HubEvent::Presence { user_id, shown } => {

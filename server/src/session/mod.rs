@@ -38,7 +38,7 @@ use axum::{
 };
 use futures_util::SinkExt;
 use wire::{
-    model::ConversationId,
+    model::{ConversationId, UserId},
     protocol::{close, ServerFrame, WsErrorCode, PROTOCOL_VERSION},
 };
 
@@ -91,6 +91,7 @@ async fn run(mut socket: WebSocket, state: AppState, user: AuthUser) {
         state.hub.disconnect(id);
         return crowded(socket, &state, "your account has too many connections open; close some tabs or devices").await;
     }
+    let kept_apart = state.chat.kept_apart(&user.user_id).await.unwrap_or_default();
     let (signals, signalled) = tokio::sync::mpsc::channel(crate::sfu::SIGNALS);
     let mut session = Session {
         endpoint: format!("{}/{id}", state.config.node_id),
@@ -99,6 +100,7 @@ async fn run(mut socket: WebSocket, state: AppState, user: AuthUser) {
         socket,
         state: state.clone(),
         conversations: conversations.into_iter().collect(),
+        kept_apart,
         user,
         cursors: Cursors::default(),
         active: true,
@@ -141,6 +143,8 @@ struct Session {
     /// The conversations this user belongs to, kept up to date by join and
     /// leave events: which presence changes concern the client.
     conversations: HashSet<ConversationId>,
+    /// Users a block keeps apart from this one: their presence and typing are not passed on.
+    kept_apart: HashSet<UserId>,
     cursors: Cursors,
     /// Whether the client last said the person is using this device.
     active: bool,

@@ -124,7 +124,17 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 5: the call record of a call or broadcast message (JSON).
     "ALTER TABLE messages ADD COLUMN call TEXT;",
-    // 6: token rotation: the token id a refresh replaced, and when.
+    // 6: what a user's uploads take, unposted files by age, the files of a blob.
+    "CREATE INDEX files_by_owner ON files (owner);
+    CREATE INDEX files_by_created ON files (created_ms);
+    CREATE INDEX files_by_blob ON files (sha256);",
+    // 7: who may reach each user; blocks are friend links of their own states.
+    "CREATE TABLE privacy (
+        user_id           TEXT PRIMARY KEY,
+        contact           INTEGER NOT NULL,
+        findable_by_email INTEGER NOT NULL
+    );",
+    // 8: token rotation: the token id a refresh replaced, and when.
     "ALTER TABLE devices ADD COLUMN previous_token_id TEXT;
     ALTER TABLE devices ADD COLUMN rotated_ms INTEGER NOT NULL DEFAULT 0;",
 ];
@@ -137,6 +147,10 @@ pub struct EmbeddedStore {
 impl EmbeddedStore {
     /// Opens (or creates) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        // The file exists 0600 before SQLite opens it; its -wal and -shm files take that mode.
+        if path != Path::new(":memory:") {
+            crate::private::touch(path).map_err(|e| StoreError::Internal(format!("cannot create {}: {e}", path.display())))?;
+        }
         let mut conn = Connection::open(path).map_err(internal)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(internal)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(internal)?;

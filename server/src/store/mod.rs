@@ -13,6 +13,7 @@ pub mod friends;
 pub mod health;
 pub mod messages;
 pub mod mongodb;
+pub mod privacy;
 pub mod statuses;
 pub mod users;
 
@@ -22,7 +23,7 @@ use async_trait::async_trait;
 
 pub use self::{
     conversations::ConversationRepo, devices::DeviceRepo, files::FileRepo, friends::FriendRepo, messages::MessageRepo,
-    statuses::StatusRepo, users::UserRepo,
+    privacy::PrivacyRepo, statuses::StatusRepo, users::UserRepo,
 };
 
 /// File name of the embedded database inside the data dir.
@@ -31,7 +32,17 @@ pub const EMBEDDED_FILE: &str = "natter.sqlite3";
 /// Every repository, behind one object.
 #[async_trait]
 pub trait Store:
-    UserRepo + DeviceRepo + FriendRepo + ConversationRepo + MessageRepo + FileRepo + StatusRepo + Send + Sync + 'static
+    UserRepo
+    + DeviceRepo
+    + FriendRepo
+    + ConversationRepo
+    + MessageRepo
+    + FileRepo
+    + StatusRepo
+    + PrivacyRepo
+    + Send
+    + Sync
+    + 'static
 {
     /// `"embedded"` or `"mongodb"`, as reported by `/readyz`.
     fn kind(&self) -> &'static str;

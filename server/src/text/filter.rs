@@ -1,14 +1,15 @@
 //! The sensitive-word matcher: one Aho-Corasick automaton over the word list,
-//! leftmost-longest, ignoring letter case.
-//!
-//! Case is folded one character to one character (a character whose lower
-//! case is several characters is kept as it is), so a match in the folded
-//! text covers the same characters of the original, whatever their sizes in
-//! bytes: masking counts characters, not bytes.
+//! leftmost-longest, on text and words folded alike ([`super::fold`]: case,
+//! look-alikes, invisible characters, spacing and punctuation, traditional
+//! Chinese). A match masks the original characters it came from, every one
+//! from its first to its last, so masking counts characters, not bytes, and
+//! what lay hidden inside a word goes with it.
 
 use std::path::Path;
 
 use aho_corasick::{AhoCorasick, MatchKind};
+
+use super::fold::{fold, fold_word};
 
 /// The words of one version of the list.
 #[derive(Debug)]
@@ -20,7 +21,7 @@ pub struct Matcher {
 impl Matcher {
     /// A matcher for these words or phrases (blank ones are skipped).
     pub fn new<'a>(words: impl IntoIterator<Item = &'a str>) -> Result<Matcher, String> {
-        let mut folded: Vec<String> = words.into_iter().map(str::trim).filter(|w| !w.is_empty()).map(fold).collect();
+        let mut folded: Vec<String> = words.into_iter().map(fold_word).filter(|w| !w.is_empty()).collect();
         folded.sort();
         folded.dedup();
         let automaton = match folded.is_empty() {
@@ -56,33 +57,22 @@ impl Matcher {
     pub fn mask(&self, text: &str) -> Option<String> {
         let automaton = self.automaton.as_ref()?;
         let folded = fold(text);
-        let mut matches = automaton.find_iter(&folded).peekable();
-        matches.peek()?;
-        // Original and folded characters correspond one to one: walk them together.
+        // Matches do not overlap and come in order: so do their original spans.
+        let mut spans = automaton.find_iter(&folded.text).map(|m| folded.origin(m.start(), m.end())).peekable();
+        spans.peek()?;
         let mut out = String::with_capacity(text.len());
-        let mut current = matches.next();
-        for ((at, _), original) in folded.char_indices().zip(text.chars()) {
-            while current.is_some_and(|m| m.end() <= at) {
-                current = matches.next();
+        let (mut current, mut masked) = (spans.next(), false);
+        for (at, original) in text.chars().enumerate() {
+            while current.is_some_and(|(_, last)| last < at) {
+                current = spans.next();
             }
-            let inside = current.is_some_and(|m| m.start() <= at);
-            out.push(if inside { '*' } else { original });
+            // Marks that decorated a word's last character go with it.
+            let mark = masked && unicode_normalization::char::is_combining_mark(original);
+            masked = mark || current.is_some_and(|(first, _)| first <= at);
+            out.push(if masked { '*' } else { original });
         }
         Some(out)
     }
-}
-
-/// Lower case, one character for one character.
-fn fold(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            let mut lower = c.to_lowercase();
-            match (lower.next(), lower.next()) {
-                (Some(l), None) => l,
-                _ => c,
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -100,7 +90,37 @@ mod tests {
         assert_eq!(m.mask("你这个坏蛋！").as_deref(), Some("你这个**！"));
         assert_eq!(m.mask("买苹果手机").as_deref(), Some("买****"));
         assert_eq!(m.mask("nothing here"), None);
-        assert_eq!(m.mask("坏 蛋"), None);
+        assert_eq!(m.mask("坏 蛋").as_deref(), Some("***"), "spacing inside a word does not hide it");
+    }
+
+    /// Each disguise is masked on the original characters, from the word's
+    /// first to its last, the rest untouched.
+    #[test]
+    fn masks_disguised_words() {
+        let m = matcher(&["bad", "ass", "坏蛋"]);
+        for (text, want) in [
+            ("so b\u{200B}ad!", "so ****!"),
+            ("so b\u{00AD}ad!", "so ****!"),
+            ("so ba\u{2060}d!", "so ****!"),
+            ("so ｂａｄ!", "so ***!"),
+            ("so BÁD!", "so ***!"),
+            ("so b\u{0336}a\u{0336}d\u{0336}!", "so ******!"),
+            ("so b a d!", "so *****!"),
+            ("kick аss now", "kick *** now"),
+            ("你这个壞蛋！", "你这个**！"),
+            ("你这个坏 蛋！", "你这个***！"),
+        ] {
+            assert_eq!(m.mask(text).as_deref(), Some(want), "{text:?}");
+        }
+        assert_eq!(m.mask("a good day"), None);
+    }
+
+    #[test]
+    fn listed_words_are_folded_too() {
+        let m = matcher(&["ＢＡＤ", "壞蛋", "b-a-d"]);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m.mask("bad 坏蛋").as_deref(), Some("*** **"));
+        assert!(matcher(&["...", " - "]).is_empty(), "a word of punctuation folds to nothing and is skipped");
     }
 
     #[test]
@@ -121,7 +141,7 @@ mod tests {
 
     #[test]
     fn keeps_characters_whose_case_folds_to_several() {
-        // 'İ' lowers to two characters: kept as is, the rest still lines up.
+        // 'İ' lowers to two characters: the rest still lines up.
         let m = matcher(&["darn"]);
         assert_eq!(m.mask("İ darn İ").as_deref(), Some("İ **** İ"));
         assert_eq!(m.mask("😄darn😄").as_deref(), Some("😄****😄"));

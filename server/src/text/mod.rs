@@ -1,10 +1,15 @@
 //! What happens to the text of a message before it is stored: `:shortcodes:`
 //! become emoji, then the sensitive-word filter masks or refuses it. The
-//! websocket connection calls [`TextPolicy::apply`] once per text message.
+//! websocket connection calls [`TextPolicy::apply`] once per text message;
+//! nicknames, group names, descriptions and file names go through
+//! [`TextPolicy::check_name`].
 
 pub mod catalog;
 pub mod filter;
+pub mod fold;
 pub mod shortcodes;
+
+use wire::protocol::ApiError;
 
 use std::{
     path::PathBuf,
@@ -40,6 +45,19 @@ pub enum SensitivePolicy {
 #[error("the message contains a word that is not allowed here")]
 pub struct Refused;
 
+enum Filtered {
+    Kept(String),
+    Masked(String),
+}
+
+impl Filtered {
+    fn into_text(self) -> String {
+        match self {
+            Filtered::Kept(text) | Filtered::Masked(text) => text,
+        }
+    }
+}
+
 /// The shortcode replacement and the current word list, shared by every connection.
 pub struct TextPolicy {
     policy: SensitivePolicy,
@@ -57,17 +75,33 @@ impl TextPolicy {
 
     /// The text to store for `text`, or the refusal.
     pub fn apply(&self, text: &str) -> Result<String, Refused> {
-        let text = shortcodes::replace(text);
+        let filtered = self.filter(shortcodes::replace(text));
+        let counter = match &filtered {
+            Ok(Filtered::Kept(_)) => None,
+            Ok(Filtered::Masked(_)) => Some(MASKED),
+            Err(Refused) => Some(REFUSED),
+        };
+        if let Some(counter) = counter {
+            metrics::counter!(counter).increment(1);
+        }
+        filtered.map(Filtered::into_text)
+    }
+
+    /// A nickname, group name, description or file name (already through
+    /// its input rule) under the word list, as typed (no shortcodes): stored
+    /// masked, or refused as a bad `field`.
+    pub fn check_name(&self, name: String, field: &str) -> Result<String, ApiError> {
+        match self.filter(name) {
+            Ok(filtered) => Ok(filtered.into_text()),
+            Err(Refused) => Err(ApiError::invalid(field, "it holds a word that is not allowed here")),
+        }
+    }
+
+    fn filter(&self, text: String) -> Result<Filtered, Refused> {
         match (self.words.load().mask(&text), self.policy) {
-            (None, _) => Ok(text),
-            (Some(masked), SensitivePolicy::Mask) => {
-                metrics::counter!(MASKED).increment(1);
-                Ok(masked)
-            }
-            (Some(_), SensitivePolicy::Refuse) => {
-                metrics::counter!(REFUSED).increment(1);
-                Err(Refused)
-            }
+            (None, _) => Ok(Filtered::Kept(text)),
+            (Some(masked), SensitivePolicy::Mask) => Ok(Filtered::Masked(masked)),
+            (Some(_), SensitivePolicy::Refuse) => Err(Refused),
         }
     }
 
@@ -125,6 +159,15 @@ mod tests {
         assert_eq!(p.apply("well DARN"), Err(Refused));
         assert_eq!(p.apply("a :smile:"), Err(Refused), "the filter sees the emoji a shortcode became");
         assert_eq!(p.apply("fine"), Ok("fine".into()));
+    }
+
+    #[test]
+    fn names_are_masked_or_refused_as_typed() {
+        let p = policy(SensitivePolicy::Mask, &["darn"]);
+        assert_eq!(p.check_name("d a r n :smile:".into(), "name"), Ok("******* :smile:".into()));
+        let p = policy(SensitivePolicy::Refuse, &["坏蛋"]);
+        assert_eq!(p.check_name("壞蛋".into(), "nickname").unwrap_err().field.as_deref(), Some("nickname"));
+        assert_eq!(p.check_name("fine".into(), "nickname"), Ok("fine".into()));
     }
 
     #[test]

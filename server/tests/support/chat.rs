@@ -54,6 +54,8 @@ impl<'a> User<'a> {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// A group of this user's with `members` in it: each accepts the
+    /// invitation strangers get (friends are in already; joining again is no change).
     pub async fn group(&self, name: &str, members: &[&User<'_>], extra: Value) -> ConversationId {
         let mut body = json!({ "name": name, "members": members.iter().map(|u| u.id.clone()).collect::<Vec<_>>() });
         if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
@@ -61,7 +63,22 @@ impl<'a> User<'a> {
         }
         let (status, created) = self.call(Method::POST, endpoint::CONVERSATIONS, Some(body)).await;
         assert_eq!(status, 201, "{created}");
-        ConversationId(created["conversation"]["id"].as_str().unwrap().to_owned())
+        let id = ConversationId(created["conversation"]["id"].as_str().unwrap().to_owned());
+        for member in members {
+            let (status, body) = member.call(Method::POST, &endpoint::conversation_join(&id), None).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        id
+    }
+
+    /// The private chat of this user with `other`, who accepts it.
+    pub async fn private_chat(&self, other: &User<'_>) -> ConversationId {
+        let (status, body) = self.call(Method::POST, endpoint::PRIVATE_CONVERSATIONS, Some(json!({ "user_id": other.id }))).await;
+        assert!(status == 201 || status == 200, "{body}");
+        let id = ConversationId(body["conversation"]["id"].as_str().unwrap().to_owned());
+        let (status, body) = other.call(Method::POST, &endpoint::conversation_join(&id), None).await;
+        assert_eq!(status, 200, "{body}");
+        id
     }
 
     /// A connection on the live stream (its first frame is an empty resume).

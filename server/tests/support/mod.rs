@@ -48,6 +48,11 @@ impl TestServer {
     /// Starts a server with a fresh data dir and the given extra flags.
     pub async fn start(extra: &[&str]) -> TestServer {
         let (data, secret) = fresh_data_dir();
+        TestServer::start_in(data, &secret, extra).await
+    }
+
+    /// Starts a server on a data dir the test prepared, with `secret` its JWT secret file.
+    pub async fn start_in(data: tempfile::TempDir, secret: &std::path::Path, extra: &[&str]) -> TestServer {
         let mut args = vec![
             "natter-server".to_owned(),
             "--data-dir".to_owned(),

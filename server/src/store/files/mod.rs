@@ -61,14 +61,37 @@ pub trait FileRepo {
 
     async fn blob(&self, sha256: &str) -> Result<Option<BlobRecord>, StoreError>;
 
-    /// Records an upload. Its blob must be recorded first.
+    /// Records an upload, and its blob unless one with this hash is recorded
+    /// (so a sweep removing the blob in between cannot strand the file).
     async fn insert_file(&self, file: &FileRecord) -> Result<(), StoreError>;
 
     async fn file(&self, id: &FileId) -> Result<Option<FileRecord>, StoreError>;
 
+    /// Uploads of the content `sha256`, at most `limit`, in no particular order.
+    async fn files_of_blob(&self, sha256: &str, limit: u32) -> Result<Vec<FileRecord>, StoreError>;
+
     /// Records that the file was posted in the conversation; idempotent.
-    async fn record_posting(&self, file: &FileId, conversation: &ConversationId) -> Result<(), StoreError>;
+    /// `false` when there is no such file (a sweep removed it): nothing recorded.
+    async fn record_posting(&self, file: &FileId, conversation: &ConversationId) -> Result<bool, StoreError>;
 
     /// The conversations the file was posted in, in no particular order.
     async fn postings(&self, file: &FileId) -> Result<Vec<ConversationId>, StoreError>;
+
+    /// The bytes `owner`'s files take: each file counts its content in full,
+    /// even content other files share.
+    async fn bytes_used_by(&self, owner: &UserId) -> Result<u64, StoreError>;
+
+    /// At most `limit` files created before `before_ms` and never posted.
+    async fn unposted_files(&self, before_ms: Millis, limit: u32) -> Result<Vec<FileId>, StoreError>;
+
+    /// Deletes those of the files that were never posted; how many. Against a
+    /// racing [`FileRepo::record_posting`] of one, exactly one of the two wins.
+    async fn delete_unposted_files(&self, ids: &[FileId]) -> Result<u64, StoreError>;
+
+    /// Those of `sha256s` that some file's content is, in no particular order.
+    async fn referenced_blobs(&self, sha256s: &[String]) -> Result<Vec<String>, StoreError>;
+
+    /// Deletes the records of those blobs no file refers to, and answers
+    /// them (whether they had a record or not); the others keep theirs.
+    async fn delete_unreferenced_blobs(&self, sha256s: &[String]) -> Result<Vec<String>, StoreError>;
 }

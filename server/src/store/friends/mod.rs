@@ -17,6 +17,11 @@ pub enum LinkState {
     /// The other asked the owner.
     Incoming,
     Friends,
+    /// The owner blocked the other (whatever the other did).
+    Blocked,
+    /// The other blocked the owner. Kept on the owner's side so that one
+    /// look-up tells either; never shown to the owner.
+    BlockedBy,
 }
 
 impl LinkState {
@@ -25,11 +30,20 @@ impl LinkState {
             LinkState::Outgoing => 1,
             LinkState::Incoming => 2,
             LinkState::Friends => 3,
+            LinkState::Blocked => 4,
+            LinkState::BlockedBy => 5,
         }
     }
 
+    /// Whether the link stands for a block, either way.
+    pub fn is_block(self) -> bool {
+        matches!(self, LinkState::Blocked | LinkState::BlockedBy)
+    }
+
     pub fn from_code(code: i32) -> Option<LinkState> {
-        [LinkState::Outgoing, LinkState::Incoming, LinkState::Friends].into_iter().find(|s| s.code() == code)
+        [LinkState::Outgoing, LinkState::Incoming, LinkState::Friends, LinkState::Blocked, LinkState::BlockedBy]
+            .into_iter()
+            .find(|s| s.code() == code)
     }
 }
 

@@ -147,17 +147,17 @@ impl UserRepo for EmbeddedStore {
     }
 
     async fn search_users(&self, query: &str, limit: u32) -> Result<Vec<UserRecord>, StoreError> {
-        let (prefix, email) = (like_prefix(query), query.to_lowercase());
+        let prefix = like_prefix(query);
         let limit = limit.clamp(1, MAX_SEARCH_RESULTS);
         self.call(move |c| {
             query_all(
                 c,
                 &format!(
                     "SELECT {COLUMNS} FROM users
-                     WHERE nickname LIKE ?1 ESCAPE '\\' OR email = ?2
-                     ORDER BY nickname COLLATE NOCASE, id LIMIT ?3"
+                     WHERE nickname LIKE ?1 ESCAPE '\\'
+                     ORDER BY nickname COLLATE NOCASE, id LIMIT ?2"
                 ),
-                params![prefix, email, limit],
+                params![prefix, limit],
                 from_row,
             )
         })

@@ -87,7 +87,8 @@ pub trait UserRepo {
     /// Applies `patch`; returns the updated user, or `None` if there is no such user.
     async fn update_user(&self, id: &UserId, patch: &UserPatch) -> Result<Option<UserRecord>, StoreError>;
 
-    /// Users whose nickname starts with `query` (ignoring case) or whose
-    /// e-mail is exactly `query`; at most `limit` (≤ [`MAX_SEARCH_RESULTS`]), by nickname.
+    /// Users whose nickname starts with `query` (ignoring case); at most
+    /// `limit` (≤ [`MAX_SEARCH_RESULTS`]), by nickname. (Finding someone by
+    /// e-mail is their choice: see `api::users::search`.)
     async fn search_users(&self, query: &str, limit: u32) -> Result<Vec<UserRecord>, StoreError>;
 }

@@ -129,10 +129,7 @@ impl UserRepo for MongoStore {
     }
 
     async fn search_users(&self, query: &str, limit: u32) -> Result<Vec<UserRecord>, StoreError> {
-        let filter = doc! { "$or": [
-            { "nickname": { "$regex": format!("^{}", regex_escape(query)), "$options": "i" } },
-            { "email": query.to_lowercase() },
-        ] };
+        let filter = doc! { "nickname": { "$regex": format!("^{}", regex_escape(query)), "$options": "i" } };
         let cursor = self
             .collection::<UserDoc>(USERS)
             .find(filter)
