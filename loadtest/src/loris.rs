@@ -347,7 +347,7 @@ async fn measure(bench: &Bench, node: &Proc, spec: &Loris, sign_ins: usize, mine
             Err(e) => real.failures.push(e),
         }
         eprintln!(
-            "  sign-in {}: {} held now, {} closed by the server so far; sign-in p99 {}, send→ack p99 {}",
+            "  sign-in {}: {} held now, {} closed by the server so far; sign-in p50/p99/max {}, send→ack p50/p99/max {}",
             round + 1,
             counters.held.load(Relaxed),
             counters.closed.load(Relaxed) - closed_before,
