@@ -8,9 +8,11 @@ mod bench;
 mod client;
 mod fanout;
 mod idle;
+mod imageflood;
 mod ledger;
 mod limits;
 mod live;
+mod loris;
 mod page;
 mod persist;
 mod procs;
@@ -126,6 +128,61 @@ enum Command {
         #[arg(last = true)]
         server_args: Vec<String>,
     },
+    /// Many users at once each upload a 36-megapixel image (a PNG that
+    /// compresses to ~100 KiB, then a noisy JPEG) as a message image to a
+    /// fresh node with its default image limits: prints the answers, its RSS
+    /// before and its peak, a real user's small uploads meanwhile.
+    ImageFlood {
+        /// Users uploading at once (one upload each per round).
+        #[arg(long, default_value_t = 20)]
+        users: usize,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// The images' width and height in pixels (6000: 36 megapixels).
+        #[arg(long, default_value_t = 6000)]
+        side: u32,
+        /// Flags for the node, after `--`.
+        #[arg(last = true)]
+        server_args: Vec<String>,
+    },
+    /// Thousands of connections that never finish their request head (a
+    /// byte every few seconds), reopened as the server closes them, while a
+    /// real user signs in and sends messages: prints the user's times, how
+    /// many were held and closed, the server's RSS and CPU and this tool's.
+    SlowLoris {
+        /// Connections held at once.
+        #[arg(long, default_value_t = 10_000)]
+        connections: usize,
+        /// Connections per source address (127.2.0.1 and on); the server's
+        /// default cap is 256 per address.
+        #[arg(long, default_value_t = 250)]
+        per_source: usize,
+        /// Seconds between two bytes of one connection.
+        #[arg(long, default_value_t = 3.0)]
+        byte_secs: f64,
+        /// Seconds over which the connections are first opened.
+        #[arg(long, default_value_t = 5.0)]
+        ramp_secs: f64,
+        /// Seconds measured once they are open.
+        #[arg(long, default_value_t = 60.0)]
+        secs: f64,
+        /// The real user's sign-ins (a fresh account each), spread over the measurement.
+        #[arg(long, default_value_t = 10)]
+        sign_ins: usize,
+        /// Messages the real user sends after each sign-in, each waiting for its ack.
+        #[arg(long, default_value_t = 20)]
+        sends: usize,
+        /// Flags for the node, after `--` (without one, `--max-connections-per-ip 256`, its default).
+        #[arg(last = true)]
+        server_args: Vec<String>,
+    },
+}
+
+/// The subcommands that measure a node started on the benchmark's work dir.
+enum Flood {
+    SignIn { attempts: usize, sources: u8, server_args: Vec<String> },
+    Image { users: usize, rounds: usize, side: u32, server_args: Vec<String> },
+    Loris { spec: loris::Loris, server_args: Vec<String> },
 }
 
 fn expand_home(path: &str) -> PathBuf {
@@ -139,7 +196,14 @@ fn expand_home(path: &str) -> PathBuf {
 async fn main() -> ExitCode {
     let mut cli = Cli::parse();
     let flood = match cli.command.take() {
-        Some(Command::SignInFlood { attempts, sources, server_args }) => Some((attempts, sources, server_args)),
+        Some(Command::SignInFlood { attempts, sources, server_args }) => Some(Flood::SignIn { attempts, sources, server_args }),
+        Some(Command::ImageFlood { users, rounds, side, server_args }) => {
+            Some(Flood::Image { users, rounds, side, server_args })
+        }
+        Some(Command::SlowLoris { connections, per_source, byte_secs, ramp_secs, secs, sign_ins, sends, server_args }) => {
+            let spec = loris::Loris { connections, per_source, byte_secs, ramp_secs, secs, sign_ins, sends };
+            Some(Flood::Loris { spec, server_args })
+        }
         other => {
             cli.command = other;
             None
@@ -162,7 +226,9 @@ async fn main() -> ExitCode {
                     Err(e) => Err(e),
                 }
             }
-            Command::SignInFlood { .. } => unreachable!("taken above"),
+            Command::SignInFlood { .. } | Command::ImageFlood { .. } | Command::SlowLoris { .. } => {
+                unreachable!("taken above")
+            }
         };
         return match result {
             Ok(()) => ExitCode::SUCCESS,
@@ -203,8 +269,14 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Some((attempts, sources, server_args)) = flood {
-        let result = signin::flood(&bench, attempts, sources, &server_args).await;
+    if let Some(flood) = flood {
+        let result = match flood {
+            Flood::SignIn { attempts, sources, server_args } => signin::flood(&bench, attempts, sources, &server_args).await,
+            Flood::Image { users, rounds, side, server_args } => {
+                imageflood::flood(&bench, users, rounds, side, &server_args).await
+            }
+            Flood::Loris { spec, server_args } => loris::run(&bench, &spec, &server_args).await,
+        };
         bench.stop().await;
         return match result {
             Ok(()) => ExitCode::SUCCESS,

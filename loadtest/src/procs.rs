@@ -120,6 +120,15 @@ pub struct NodeSpec {
     pub extra_args: Vec<String>,
 }
 
+/// Flags every node of the benchmark gets unless its `extra_args` set them.
+const BENCHMARK_FLAGS: [(&str, &str); 5] = [
+    ("--max-connections-per-ip", "1000000"),
+    ("--sign-ins-per-sec", "1000000"),
+    ("--sockets-per-user", "100000"),
+    ("--sockets-per-device", "100000"),
+    ("--sends-per-sec", "100000"),
+];
+
 /// Starts a node and waits until `/readyz` answers 200.
 pub async fn start_node(spec: &NodeSpec) -> Result<Proc, String> {
     std::fs::create_dir_all(&spec.data_dir).map_err(|e| format!("{}: {e}", spec.data_dir.display()))?;
@@ -137,18 +146,20 @@ pub async fn start_node(spec: &NodeSpec) -> Result<Proc, String> {
         .arg(&spec.node_id)
         .arg("--media-udp-port")
         .arg(spec.media_udp_port.to_string())
-        // The clients come from 100 loopback addresses, hundreds each: the
-        // per-address cap is for the internet, not for this machine's benchmark.
-        .arg("--max-connections-per-ip")
-        .arg("1000000")
-        // Thousands of sign-ups: the bounded hashing still paces them (the
-        // client waits out each 429), but no global cap per second.
-        .arg("--sign-ins-per-sec")
-        .arg("1000000")
-        // Hundreds of tabs per user (scenario 1) and one sender at hundreds
-        // of messages a second (scenario 4): shapes of a benchmark, not of people.
-        .args(["--sockets-per-user", "100000", "--sockets-per-device", "100000", "--sends-per-sec", "100000"])
         .env("RUST_LOG", "warn");
+    // The benchmark's shapes, each unless `extra_args` sets that flag itself
+    // (a flag given twice is an error): the clients come from 100 loopback
+    // addresses, hundreds each, so the per-address cap is for the internet,
+    // not for this machine's benchmark; thousands of sign-ups are paced by
+    // the bounded hashing (the client waits out each 429) but not capped per
+    // second; hundreds of tabs per user (scenario 1) and one sender at
+    // hundreds of messages a second (scenario 4) are shapes of a benchmark,
+    // not of people.
+    for (flag, value) in BENCHMARK_FLAGS {
+        if !spec.extra_args.iter().any(|a| a == flag || a.starts_with(&format!("{flag}="))) {
+            command.arg(flag).arg(value);
+        }
+    }
     if let Some((uri, db)) = &spec.mongodb {
         command.arg("--mongodb-uri").arg(uri).arg("--mongodb-db").arg(db);
     }
@@ -178,4 +189,67 @@ pub fn fresh_dir(path: &Path) -> Result<(), String> {
         std::fs::remove_dir_all(path).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     std::fs::create_dir_all(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The CPUs this process may run on.
+pub fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: sched_getaffinity writes only the set passed; CPU_ISSET reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Vec::new();
+        }
+        (0..libc::CPU_SETSIZE as usize).filter(|&cpu| libc::CPU_ISSET(cpu, &set)).collect()
+    }
+}
+
+/// Pins every thread of `pid` to `cpu`, as `taskset -a -p -c <cpu> <pid>`
+/// does (threads started later inherit it from the one starting them);
+/// false if any thread could not be pinned.
+pub fn pin(pid: u32, cpu: usize) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
+    // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET writes inside it;
+    // sched_setaffinity only reads it.
+    let set = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        set
+    };
+    let mut all = true;
+    for tid in tasks.flatten().filter_map(|t| t.file_name().to_str()?.parse::<i32>().ok()) {
+        // SAFETY: see above.
+        all &= unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) } == 0;
+    }
+    all
+}
+
+/// The usual placement of a flood: the node on the first allowed CPU, this
+/// tool on the second, so the tool's CPU does not come out of the server's;
+/// says where each went (or why not).
+pub fn place(server_pid: u32) -> String {
+    match allowed_cpus()[..] {
+        [server, tool, ..] if pin(server_pid, server) && pin(std::process::id(), tool) => {
+            format!("server on CPU {server}, load generator on CPU {tool}")
+        }
+        [_, _, ..] => "not pinned (sched_setaffinity failed): server and load generator share the CPUs".into(),
+        _ => "not pinned (one CPU): server and load generator share it".into(),
+    }
+}
+
+/// Resets the peak RSS (`VmHWM`) of `pid` to its current RSS (Linux ≥ 4.0);
+/// false if not allowed.
+pub fn reset_peak(pid: u32) -> bool {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
+}
+
+/// The soft open-file limit of `pid`, from `/proc/<pid>/limits`.
+pub fn open_file_limit(pid: u32) -> Option<u64> {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files").split_whitespace().next()?.parse().ok()
+}
+
+/// Files `pid` has open now.
+pub fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
 }

@@ -21,7 +21,7 @@ use wire::{
 };
 
 
-const PASSWORD: &str = "load-test-password";
+pub(crate) const PASSWORD: &str = "load-test-password";
 const DEVICE: &str = "loadtest";
 /// Requests in flight while preparing users.
 const PARALLEL: usize = 16;
