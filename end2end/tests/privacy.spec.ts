@@ -53,9 +53,12 @@ test('friends only: the setting is saved, and a stranger cannot even ask', async
   await d.getByTestId('contact-policy').selectOption('friends');
   await d.getByTestId('save-privacy').click();
   await expect(d.getByText('已保存。')).toBeVisible();
-  const res = await eve.api.post('/api/conversations/private', { data: { user_id: dana.id } });
+  // Someone dana has no chat with yet (eve's, accepted above, stays open).
+  const finn = await register(baseURL!, 'Finn');
+  const res = await finn.api.post('/api/conversations/private', { data: { user_id: dana.id } });
   expect(res.status()).toBe(403);
   expect((await res.json()).code).toBe('not_accepting');
+  await dispose(finn);
   // Back to everyone, for the other tests.
   await d.getByTestId('contact-policy').selectOption('everyone');
   await d.getByTestId('save-privacy').click();
