@@ -99,7 +99,8 @@ async fn calls_rooms_typing_and_groups_take_the_users_budget(server: &TestServer
     let private = ann.private_chat(&bob).await;
     let mut ws = ann.connect().await;
     let mut rang = 0;
-    for _ in 0..10 {
+    let calling = Instant::now();
+    for _ in 0..15 {
         ws.send(&ClientFrame::CallInvite { conversation_id: private.clone(), callee_id: UserId(bob.id.clone()), media: CallMedia::Voice }).await;
         let call_id = loop {
             match ws.next().await {
@@ -114,7 +115,8 @@ async fn calls_rooms_typing_and_groups_take_the_users_budget(server: &TestServer
         ws.send(&ClientFrame::CallHangup { call_id }).await;
         while !matches!(ws.next().await, ServerFrame::CallEnded { .. }) {}
     }
-    assert_eq!(rang, 5, "five calls, then one each ten seconds");
+    let allowed = 10 + (calling.elapsed().as_secs_f64() / 6.0) as usize;
+    assert!((10..=allowed).contains(&rang), "ten calls, then one every six seconds: {rang} rang");
 
     // Room joins: each costs a join, even one whose offer is refused.
     let group = ann.group("group", &[&bob], json!({})).await;

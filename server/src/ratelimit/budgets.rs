@@ -84,7 +84,9 @@ impl Action {
             Action::Activity => (10, 0.5),
             // One when each tab opens; a restart reconnects them all at once.
             Action::Resume => (20, 0.2),
-            Action::Call => (5, 0.1),
+            // Ten at once, then one every six seconds: a caller retrying a
+            // bad line or calling round is never stopped; a flood rings ten.
+            Action::Call => (10, 1.0 / 6.0),
             // ICE candidates come in bursts of a few dozen when a call starts.
             Action::Signal => (100, 20.0),
             Action::RoomJoin => (10, 0.2),
@@ -179,11 +181,11 @@ mod tests {
     async fn a_burst_then_a_pace_per_user_and_action() {
         let budgets = UserBudgets::new(Configured { sends_per_sec: 10, uploads_per_minute: 2 }, None);
         let (ada, bob) = (UserId::from("ada"), UserId::from("bob"));
-        for _ in 0..5 {
+        for _ in 0..10 {
             budgets.spend(Action::Call, &ada).await.unwrap();
         }
         let wait = budgets.spend(Action::Call, &ada).await.unwrap_err();
-        assert!(wait > Duration::from_secs(9) && wait <= Duration::from_secs(10), "{wait:?}");
+        assert!(wait > Duration::from_secs(5) && wait <= Duration::from_secs(6), "{wait:?}");
         assert!(budgets.spend(Action::Call, &bob).await.is_ok(), "other users are not affected");
         assert!(budgets.spend(Action::Send, &ada).await.is_ok(), "other actions are not affected");
     }
