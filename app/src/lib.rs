@@ -6,6 +6,7 @@
 
 pub mod chat;
 pub mod client;
+pub mod csp;
 pub mod hydration;
 pub mod i18n;
 pub mod pages;
@@ -27,6 +28,7 @@ use crate::{
 
 /// The HTML document around the app; rendered only on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    csp::send();
     view! {
         <!DOCTYPE html>
         <html>
@@ -41,7 +43,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <leptos_meta::MetaTags/>
-                <script>
+                <script nonce=leptos::nonce::use_nonce()>
                     "if ('serviceWorker' in navigator) { navigator.serviceWorker.register('/sw.js'); }"
                 </script>
             </head>

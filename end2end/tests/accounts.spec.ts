@@ -1,11 +1,11 @@
 import {
   expect,
   request as playwrightRequest,
-  test,
   type APIRequestContext,
   type Browser,
   type Page,
 } from '@playwright/test';
+import { test } from './support';
 
 // Accounts in the browser: sign-up, sign-in and out, the profile with its
 // avatar, devices, friends. Every test makes its own users, with e-mail

@@ -1,6 +1,19 @@
-import { expect, request as playwrightRequest, test, type Browser } from '@playwright/test';
+import { expect, request as playwrightRequest, type Browser } from '@playwright/test';
 
-import { Contexts, dispose, friends, group, messages, PASSWORD, register, row, send, type Account, type Options } from './support';
+import {
+  Contexts,
+  dispose,
+  friends,
+  group,
+  messages,
+  PASSWORD,
+  register,
+  row,
+  send,
+  test,
+  type Account,
+  type Options,
+} from './support';
 
 // Conversations in the browser: private chats and groups between two users,
 // live delivery, unread badges, safe rendering, catching up after going

@@ -1,6 +1,6 @@
-import { expect, test } from '@playwright/test';
+import { expect } from '@playwright/test';
 
-import { Contexts, group, messages, register, send } from './support';
+import { Contexts, group, messages, register, send, test } from './support';
 
 // Seed 000's demo: two server nodes on two ports sharing MongoDB and Redis,
 // two browsers, one on each node, in one group. The test script starts the

@@ -1,6 +1,6 @@
-import { expect, test, type Browser, type Page } from '@playwright/test';
+import { expect, type Browser, type Page } from '@playwright/test';
 
-import { Contexts, group, register, type Account, type Options } from './support';
+import { Contexts, group, register, test, type Account, type Options } from './support';
 
 // Emoji and the sensitive-word filter in the browser: the picker inserts at
 // the caret and remembers what was used, a typed :shortcode: arrives as its

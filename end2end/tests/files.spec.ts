@@ -2,10 +2,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { deflateSync } from 'node:zlib';
 
-import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
 
 import config from '../playwright.config';
-import { group, open, register, type Account } from './support';
+import { group, open, register, test, type Account } from './support';
 
 // Files in the browser: one user sends a picture and a file, the other sees
 // the thumbnail, opens the full picture and downloads the same bytes; the

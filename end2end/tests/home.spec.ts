@@ -1,4 +1,5 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, type Page } from '@playwright/test';
+import { test } from './support';
 
 const EN_HEADLINE = 'Welcome to Natter';
 const ZH_HEADLINE = '欢迎使用 Natter';
@@ -76,4 +77,19 @@ test.describe('on a phone', () => {
       expect(overflow).toBeLessThanOrEqual(0);
     });
   }
+});
+
+test('a page runs no script it was not sent with', async ({ page, cspViolations }) => {
+  await page.goto('/');
+  await hydrated(page);
+  const ran = await page.evaluate(() => {
+    const injected = document.createElement('script');
+    injected.textContent = 'document.body.dataset.injected = "yes"';
+    document.head.append(injected);
+    return document.body.dataset.injected === 'yes';
+  });
+  expect(ran).toBe(false);
+  // The watcher every test has saw it; this test meant it, so it clears it.
+  await expect.poll(() => cspViolations.join()).toContain('script-src');
+  cspViolations.length = 0;
 });

@@ -1,6 +1,6 @@
-import { expect, test, type Browser, type Page } from '@playwright/test';
+import { expect, type Browser, type Page } from '@playwright/test';
 
-import { Contexts, dispose, friends, group, row, type Account } from './support';
+import { Contexts, dispose, friends, group, row, test, type Account } from './support';
 
 // Presence in the browser: the status picker, status dots that follow it
 // live, invisible users left out of the online count, a status for one

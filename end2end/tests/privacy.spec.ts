@@ -1,6 +1,6 @@
-import { expect, test } from '@playwright/test';
+import { expect } from '@playwright/test';
 
-import { Contexts, dispose, register, send, type Account } from './support';
+import { Contexts, dispose, register, send, test, type Account } from './support';
 
 // Strangers and consent in the browser: a stranger's private chat arrives as
 // a request to accept, decline or block; the privacy settings and the block

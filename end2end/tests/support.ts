@@ -1,6 +1,7 @@
 import {
   expect,
   request as playwrightRequest,
+  test as base,
   type APIRequestContext,
   type Browser,
   type BrowserContext,
@@ -10,6 +11,42 @@ import {
 // What the chat specs share: accounts made through the API (sign-up is rate
 // limited per IP, so specs register a few users once), signed-in browser
 // pages, groups, sending and finding messages.
+
+/** Every spec's `test`: a test fails when a page it opened, in any browser
+ *  context, broke the Content-Security-Policy (a script, style, picture or
+ *  connection the policy blocked). A test that means to break it reads and
+ *  empties `cspViolations`. */
+export const test = base.extend<{ cspViolations: string[] }>({
+  cspViolations: [
+    async ({ browser, context }, use) => {
+      const violations: string[] = [];
+      const watch = async (watched: BrowserContext) => {
+        await watched.addInitScript(() =>
+          document.addEventListener('securitypolicyviolation', (e) =>
+            console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline code'}`),
+          ),
+        );
+        watched.on('console', (m) => {
+          if (m.text().startsWith('CSP violation')) violations.push(`${m.location().url}: ${m.text()}`);
+        });
+      };
+      await watch(context);
+      const newContext = browser.newContext;
+      browser.newContext = async (options) => {
+        const made = await newContext.call(browser, options);
+        await watch(made);
+        return made;
+      };
+      try {
+        await use(violations);
+      } finally {
+        browser.newContext = newContext;
+      }
+      expect(violations, 'Content-Security-Policy violations').toEqual([]);
+    },
+    { auto: true },
+  ],
+});
 
 export const PASSWORD = 'correct horse battery';
 

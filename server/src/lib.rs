@@ -17,6 +17,7 @@ pub mod config;
 pub mod error;
 pub mod files;
 pub mod gate;
+pub mod headers;
 pub mod hub;
 pub mod lease;
 pub mod metrics;
@@ -83,7 +84,12 @@ pub fn router(state: AppState) -> Router {
         .route(endpoint::METRICS, get(ops::metrics))
         // A body pausing longer fails its request (not on the websocket,
         // whose upgrade has no body and whose session lives long).
-        .nest(endpoint::API, api::router(state.clone()).layer(RequestBodyTimeoutLayer::new(state.config.body_timeout)))
+        .nest(
+            endpoint::API,
+            api::router(state.clone())
+                .layer(RequestBodyTimeoutLayer::new(state.config.body_timeout))
+                .layer(middleware::from_fn(headers::api_answer)),
+        )
         .route(endpoint::AVATAR_ROUTE, get(api::avatar_file))
         .route(
             wire::protocol::WS_PATH,
@@ -91,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         )
         .leptos_routes(&state, routes, move || shell(leptos.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(headers::every_answer))
         .layer(middleware::from_fn(metrics::track))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -12,7 +12,10 @@ use std::{
 /// `server/src`'s top-level modules, lowest layer first. `lib.rs` and
 /// `main.rs` assemble them all and stand above.
 const LAYERS: &[&[&str]] = &[
-    &["backoff", "budget", "client_addr", "clock", "error", "gate", "metrics", "private", "redis_conn", "secret", "telemetry"],
+    &[
+        "backoff", "budget", "client_addr", "clock", "error", "gate", "headers", "metrics", "private", "redis_conn", "secret",
+        "telemetry",
+    ],
     &["avatar", "lease", "ratelimit", "store", "text"],
     &["auth", "files", "hub"],
     &["chat", "presence"],

@@ -1,6 +1,6 @@
-import { expect, test } from '@playwright/test';
+import { expect } from '@playwright/test';
 
-import { Contexts, dispose, group, register } from '../support';
+import { Contexts, dispose, group, register, test } from '../support';
 import { flow, hears, watchPeers } from './rooms';
 
 // A voice call of eight through the server's forwarding unit (the size the

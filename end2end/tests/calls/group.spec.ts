@@ -1,6 +1,6 @@
-import { expect, test } from '@playwright/test';
+import { expect } from '@playwright/test';
 
-import { Contexts, dispose, group, register } from '../support';
+import { Contexts, dispose, group, register, test } from '../support';
 import { decodes, watchPeers } from './rooms';
 
 // A group call through the server's forwarding unit: three browsers, each

@@ -1,6 +1,6 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, type Page } from '@playwright/test';
 
-import { Contexts, dispose, group, register } from '../support';
+import { Contexts, dispose, group, register, test } from '../support';
 import { decodes, flow, watchPeers } from './rooms';
 
 // A live broadcast through the server's forwarding unit: four viewers decode

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 
-import { expect, test, type Browser, type Page } from '@playwright/test';
+import { expect, type Browser, type Page } from '@playwright/test';
 
-import { Contexts, dispose, friends, register, type Account } from '../support';
+import { Contexts, dispose, friends, register, test, type Account } from '../support';
 
 // 1:1 calls between real browsers with fake cameras and microphones, media
 // over loopback only (run in a network namespace: see scripts/test.sh). The
