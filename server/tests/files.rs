@@ -10,11 +10,14 @@ use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use reqwest::{header, Method};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use support::{chat::User, files_under, TestServer};
+use support::{
+    chat::{file_send, User},
+    files_under, TestServer,
+};
 use wire::{
     api::{FileInfo, InstantChallenge},
     model::{FileId, MessageKind},
-    protocol::{AttachmentRef, ClientFrame, ServerFrame, WsErrorCode},
+    protocol::{ClientFrame, ServerFrame, WsErrorCode},
 };
 
 fn hex(bytes: &[u8]) -> String {
@@ -266,7 +269,7 @@ async fn only_members_of_a_conversation_it_was_posted_in_may_download(server: &T
     assert_eq!(bob.download(&path, None).await.status(), 403, "not posted yet");
 
     let mut a = ann.connect().await;
-    a.send(&send(&room, "f1", MessageKind::File, &info.id, None)).await;
+    a.send(&file_send(&room, "f1", MessageKind::File, &info.id, None, "")).await;
     assert!(matches!(a.answer("f1").await, ServerFrame::Ack { .. }));
     let resp = bob.download(&path, None).await;
     assert_eq!(resp.status(), 200);
@@ -279,24 +282,6 @@ async fn only_members_of_a_conversation_it_was_posted_in_may_download(server: &T
     assert_eq!(resp.status(), 401, "not signed in");
 }
 
-fn send(conversation: &wire::model::ConversationId, client_id: &str, kind: MessageKind, file: &FileId, duration_ms: Option<u64>) -> ClientFrame {
-    ClientFrame::Send {
-        conversation_id: conversation.clone(),
-        client_id: client_id.into(),
-        kind,
-        content: String::new(),
-        attachment: Some(AttachmentRef { file_id: file.clone(), duration_ms }),
-    }
-}
-
-/// `owner` posts `file` in a new group with `member`, who may then read it.
-async fn post_in_a_group_with(owner: &User<'_>, member: &User<'_>, file: &FileInfo) {
-    let room = owner.group("shared", &[member], json!({})).await;
-    let mut ws = owner.connect().await;
-    ws.send(&send(&room, "posting", MessageKind::File, &file.id, None)).await;
-    assert!(matches!(ws.answer("posting").await, ServerFrame::Ack { .. }));
-}
-
 async fn instant_uploads_need_proof_of_possession(server: &TestServer) {
     let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
     let bytes = noise(100_000, 3);
@@ -306,7 +291,7 @@ async fn instant_uploads_need_proof_of_possession(server: &TestServer) {
     // for anyone else the server does not say whether it holds it.
     let (status, body) = bob.call(Method::POST, "/api/files/instant", Some(claim.clone())).await;
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")), "not posted where bob is: {body}");
-    post_in_a_group_with(&ann, &bob, &original).await;
+    ann.share_file(&bob, &original.id).await;
 
     // A wrong proof is refused, and uses the challenge up.
     let (status, body) = bob.call(Method::POST, "/api/files/instant", Some(claim.clone())).await;
@@ -365,7 +350,7 @@ async fn one_user_reclaiming_in_a_loop_leaves_instant_upload_to_the_others(serve
     let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
     let bytes = noise(20_000, 5);
     let original = ann.upload("mine.bin", "file", &bytes).await;
-    post_in_a_group_with(&ann, &bob, &original).await;
+    ann.share_file(&bob, &original.id).await;
     let claim = json!({ "sha256": sha256(&bytes), "size": bytes.len(), "name": "again.bin" });
     let started = std::time::Instant::now();
     let mut first = None;
@@ -425,11 +410,7 @@ async fn attachment_messages_travel_over_the_websocket(server: &TestServer) {
         (MessageKind::File, &file, None),
     ];
     for (i, (kind, info, duration)) in sends.iter().enumerate() {
-        let mut frame = send(&room, &format!("m{i}"), *kind, &info.id, *duration);
-        if let ClientFrame::Send { content, .. } = &mut frame {
-            *content = format!("caption {i}");
-        }
-        a.send(&frame).await;
+        a.send(&file_send(&room, &format!("m{i}"), *kind, &info.id, *duration, &format!("caption {i}"))).await;
         assert!(matches!(a.answer(&format!("m{i}")).await, ServerFrame::Ack { .. }));
         let got = b.message().await;
         assert_eq!((got.kind, got.content.clone()), (*kind, format!("caption {i}")));
@@ -446,14 +427,14 @@ async fn attachment_messages_travel_over_the_websocket(server: &TestServer) {
     // Refused: another's file, a file of the wrong kind, a missing or extra attachment, a call.
     let bobs = bob.upload("b.txt", "file", b"bob's").await;
     let wrong = [
-        send(&room, "x1", MessageKind::File, &bobs.id, None),
-        send(&room, "x2", MessageKind::Image, &file.id, None),
-        send(&room, "x3", MessageKind::Voice, &image.id, None),
-        send(&room, "x4", MessageKind::Video, &image.id, None),
-        send(&room, "x5", MessageKind::Text, &file.id, None),
-        send(&room, "x6", MessageKind::File, &FileId::from("nope"), None),
-        send(&room, "x7", MessageKind::VoiceCall, &file.id, None),
-        send(&room, "x8", MessageKind::Voice, &voice.id, Some(100 * 24 * 3600 * 1000)),
+        file_send(&room, "x1", MessageKind::File, &bobs.id, None, ""),
+        file_send(&room, "x2", MessageKind::Image, &file.id, None, ""),
+        file_send(&room, "x3", MessageKind::Voice, &image.id, None, ""),
+        file_send(&room, "x4", MessageKind::Video, &image.id, None, ""),
+        file_send(&room, "x5", MessageKind::Text, &file.id, None, ""),
+        file_send(&room, "x6", MessageKind::File, &FileId::from("nope"), None, ""),
+        file_send(&room, "x7", MessageKind::VoiceCall, &file.id, None, ""),
+        file_send(&room, "x8", MessageKind::Voice, &voice.id, Some(100 * 24 * 3600 * 1000), ""),
         ClientFrame::Send { conversation_id: room.clone(), client_id: "x9".into(), kind: MessageKind::Image, content: "hi".into(), attachment: None },
     ];
     for frame in wrong {

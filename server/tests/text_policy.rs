@@ -15,12 +15,15 @@ use std::{
 use natter_server::text::RELOAD_POLL;
 use reqwest::Method;
 use serde_json::json;
-use support::{chat::User, TestServer};
+use support::{
+    chat::{file_send, User},
+    TestServer,
+};
 use wire::{
     api::{EmojiEntry, FileInfo},
     endpoint,
     model::{Message, MessageKind},
-    protocol::{AttachmentRef, ClientFrame, ServerFrame, WsErrorCode},
+    protocol::{ServerFrame, WsErrorCode},
 };
 
 const WORDS: &str = "# test list\ndarn\n坏蛋\n";
@@ -106,14 +109,7 @@ async fn captions_are_filtered_too(fx: &Words) {
     assert_eq!(resp.status(), 201);
     let file: FileInfo = resp.json().await.unwrap();
     let (mut a, mut b) = (ann.connect().await, bob.connect().await);
-    let frame = ClientFrame::Send {
-        conversation_id: room.clone(),
-        client_id: "f1".into(),
-        kind: MessageKind::File,
-        content: "darn notes :memo:".into(),
-        attachment: Some(AttachmentRef { file_id: file.id, duration_ms: None }),
-    };
-    a.send(&frame).await;
+    a.send(&file_send(&room, "f1", MessageKind::File, &file.id, None, "darn notes :memo:")).await;
     assert!(matches!(a.answer("f1").await, ServerFrame::Ack { .. }));
     let got = b.message().await;
     assert_eq!((got.kind, got.content.as_str()), (MessageKind::File, "**** notes 📝"));
@@ -232,13 +228,7 @@ mod refuse {
         assert_eq!(status, 201);
         let file: FileInfo = serde_json::from_value(file).unwrap();
         let mut a = ann.connect().await;
-        let caption = |client_id: &str, content: &str| ClientFrame::Send {
-            conversation_id: room.clone(),
-            client_id: client_id.into(),
-            kind: MessageKind::File,
-            content: content.into(),
-            attachment: Some(AttachmentRef { file_id: file.id.clone(), duration_ms: None }),
-        };
+        let caption = |client_id: &str, content: &str| file_send(&room, client_id, MessageKind::File, &file.id, None, content);
         a.send(&caption("f1", "my ｄａｒｎ notes")).await;
         assert_eq!(a.error().await, (WsErrorCode::ContentRefused, Some("f1".into())), "a caption");
         assert!(history(&ann, &room).await.is_empty());

@@ -12,12 +12,15 @@ use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use reqwest::{header, Method, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use support::{chat::User, files_under, TestServer};
+use support::{
+    chat::{file_send, User},
+    files_under, TestServer,
+};
 use tokio::sync::mpsc;
 use wire::{
     api::{FileInfo, InstantChallenge},
     model::MessageKind,
-    protocol::{AttachmentRef, ClientFrame, ServerFrame},
+    protocol::ServerFrame,
 };
 
 const QUOTA: u64 = 1 << 20;
@@ -73,20 +76,6 @@ async fn upload_ok(user: &User<'_>, name: &str, content: &[u8]) -> FileInfo {
     serde_json::from_value(body).unwrap()
 }
 
-/// `from` posts `file` in a new group with `to`, who may then read it.
-async fn post(from: &User<'_>, to: &User<'_>, file: &FileInfo) {
-    let room = from.group("shared", &[to], json!({})).await;
-    let mut ws = from.connect().await;
-    ws.send(&ClientFrame::Send {
-        conversation_id: room,
-        client_id: "post".into(),
-        kind: MessageKind::File,
-        content: String::new(),
-        attachment: Some(AttachmentRef { file_id: file.id.clone(), duration_ms: None }),
-    })
-    .await;
-    assert!(matches!(ws.answer("post").await, ServerFrame::Ack { .. }));
-}
 
 /// A body that sends `first` and then whatever the sender sends, until it is dropped.
 fn held_body(first: Vec<u8>) -> (mpsc::Sender<Vec<u8>>, reqwest::Body) {
@@ -127,7 +116,7 @@ async fn uploads_beyond_the_quota_are_refused_and_store_nothing(server: &TestSer
     // An instant upload counts too (of content ann may read: bob posted it to her).
     let theirs = bytes(500_000, 3);
     let posted = upload_ok(&bob, "theirs.bin", &theirs).await;
-    post(&bob, &ann, &posted).await;
+    bob.share_file(&ann, &posted.id).await;
     let claim = json!({ "sha256": sha256_hex(&theirs), "size": theirs.len(), "name": "mine.bin" });
     let (status, body) = ann.call(Method::POST, "/api/files/instant", Some(claim)).await;
     assert_eq!(status, 200, "{body}");
@@ -241,14 +230,7 @@ async fn sweep_scenario(server: &TestServer) {
     // The last old one: once it is gone, so are those before it.
     let old = upload_ok(&ann, "old.bin", &old_bytes).await;
     let mut ws = ann.connect().await;
-    ws.send(&ClientFrame::Send {
-        conversation_id: room,
-        client_id: "c1".into(),
-        kind: MessageKind::File,
-        content: String::new(),
-        attachment: Some(AttachmentRef { file_id: posted.id.clone(), duration_ms: None }),
-    })
-    .await;
+    ws.send(&file_send(&room, "c1", MessageKind::File, &posted.id, None, "")).await;
     assert!(matches!(ws.answer("c1").await, ServerFrame::Ack { .. }));
     let old_path = stored(server).into_iter().find(|p| p.ends_with(&old.sha256)).expect("the old file's bytes");
 

@@ -11,8 +11,8 @@ use tokio_tungstenite::{tungstenite::{client::IntoClientRequest, Message as WsMe
 use wire::{
     api::{AuthResponse, ConversationSummary},
     endpoint,
-    model::{ConversationId, Message, MessageKind, Presence},
-    protocol::{ClientFrame, Position, ServerFrame, WsErrorCode, WS_PATH},
+    model::{ConversationId, FileId, Message, MessageKind, Presence},
+    protocol::{AttachmentRef, ClientFrame, Position, ServerFrame, WsErrorCode, WS_PATH},
 };
 
 use super::TestServer;
@@ -81,6 +81,15 @@ impl<'a> User<'a> {
         id
     }
 
+    /// Posts `file` in a new group of this user's with `member`, who may then read it.
+    pub async fn share_file(&self, member: &User<'_>, file: &FileId) -> ConversationId {
+        let room = self.group("shared", &[member], json!({})).await;
+        let mut ws = self.connect().await;
+        ws.send(&file_send(&room, "shared", MessageKind::File, file, None, "")).await;
+        assert!(matches!(ws.answer("shared").await, ServerFrame::Ack { .. }));
+        room
+    }
+
     /// A connection on the live stream (its first frame is an empty resume).
     pub async fn connect(&self) -> Client {
         self.connect_via(self.server, vec![]).await
@@ -145,6 +154,25 @@ impl<'a> User<'a> {
 
 pub struct Client {
     pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+/// A send of the uploaded `file` as a `kind` message (a voice note or video
+/// `duration_ms` long) with `caption`.
+pub fn file_send(
+    conversation: &ConversationId,
+    client_id: &str,
+    kind: MessageKind,
+    file: &FileId,
+    duration_ms: Option<u64>,
+    caption: &str,
+) -> ClientFrame {
+    ClientFrame::Send {
+        conversation_id: conversation.clone(),
+        client_id: client_id.into(),
+        kind,
+        content: caption.into(),
+        attachment: Some(AttachmentRef { file_id: file.clone(), duration_ms }),
+    }
 }
 
 impl Client {
