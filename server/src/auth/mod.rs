@@ -395,14 +395,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RefreshableUser {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, HeaderValue::from_str(v).unwrap());
-        }
-        h
-    }
+    use crate::client_addr::tests::headers;
 
     #[test]
     fn the_cookie_counts_from_the_own_origin_only() {
