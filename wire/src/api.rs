@@ -215,6 +215,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn hidden_characters_are_unicodes_format_characters_but_the_joiners() {
+        use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let format = c.general_category() == GeneralCategory::Format;
+            let joiner = matches!(c, '\u{200C}' | '\u{200D}');
+            let expected = c.is_control() || (format && !joiner) || matches!(c, '\u{2028}' | '\u{2029}');
+            assert_eq!(is_hidden(c), expected, "U+{:04X} (tables of Unicode {:?})", c as u32, unicode_properties::UNICODE_VERSION);
+        }
+    }
+
+    #[test]
     fn emails() {
         assert_eq!(check_email("  Ada@Example.ORG ").unwrap(), "ada@example.org");
         assert_eq!(check_email("张三@例子.中国").unwrap(), "张三@例子.中国");
@@ -555,7 +566,8 @@ fn check_visible(text: &str, field: &str, what: &str, line_breaks: bool) -> Resu
 /// invisible operators, tags, the bidirectional controls of
 /// [`is_bidi_control`]). The zero-width joiner and non-joiner stay allowed:
 /// emoji sequences and several scripts need them. The list is Unicode 16's
-/// `Cf` category, written out so that the browser carries no tables.
+/// `Cf` category, written out so that the browser carries no tables (a test
+/// holds it to the `unicode-properties` crate's).
 pub fn is_hidden(c: char) -> bool {
     c.is_control()
         || is_bidi_control(c)
