@@ -14,7 +14,7 @@ use std::{
 const LAYERS: &[&[&str]] = &[
     &["backoff", "budget", "client_addr", "clock", "error", "gate", "metrics", "private", "redis_conn", "secret", "telemetry"],
     &["avatar", "lease", "ratelimit", "store", "text"],
-    &["auth", "files", "hub"],
+    &["auth", "files", "hub", "signup"],
     &["chat", "presence"],
     &["calls", "sfu"],
     &["config"],
