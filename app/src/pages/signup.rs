@@ -23,18 +23,19 @@ pub fn SignUp() -> impl IntoView {
     // Open until the server says otherwise: the form is what most servers show.
     let mode = RwSignal::new(SignupMode::Open);
     let loading = FormState::new(&[]);
-    loading.run([], client::get::<SignupInfo>(endpoint::SIGNUP), move |info| mode.set(info.mode));
+    // Asked once the page is live: effects run only in the browser.
+    Effect::new(move || loading.run([], client::get::<SignupInfo>(endpoint::SIGNUP), move |info| mode.set(info.mode)));
     // Why no form is shown, if none is.
-    let refusal = move || match (mode.get(), invite()) {
+    let refusal = Memo::new(move |_| match (mode.get(), invite()) {
         (SignupMode::Closed, _) => Some(Msg::SignupClosed),
         (SignupMode::Invite, None) => Some(Msg::SignupInviteOnly),
         _ => None,
-    };
+    });
     view! {
         <section class="card">
             <h1>{i18n.tr(Msg::SignUpTitle)}</h1>
             <FormFeedback state=loading/>
-            {move || match refusal() {
+            {move || match refusal.get() {
                 Some(msg) => view! { <p class="notice" data-testid="signup-refusal">{i18n.tr(msg)}</p> }.into_any(),
                 None => view! { <SignUpForm invite=invite()/> }.into_any(),
             }}
