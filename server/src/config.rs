@@ -420,7 +420,9 @@ impl Cli {
         let admins = self
             .admin
             .iter()
-            .map(|email| check_email(email).map_err(|_| ConfigError(format!("invalid --admin {email:?}: not an e-mail address"))))
+            .map(|email| {
+                check_email(email).map_err(|_| ConfigError(format!("invalid --admin {email:?}: not an e-mail address")))
+            })
             .collect::<Result<_, _>>()?;
         let media = media_config(self.listen, self.media_udp_port, self.media_announce_addr.as_deref())?;
         let concurrent = self.hash_concurrency.map_or_else(cores, |n| n as usize);
@@ -548,7 +550,7 @@ impl Config {
             ),
             ("sign_ins_per_sec", self.sign_ins_per_sec.to_string()),
             ("signup", format!("{:?}", self.signup).to_lowercase()),
-            ("admins", std::iter::once("the first account").chain(self.admins.iter().map(String::as_str)).collect::<Vec<_>>().join(",")),
+            ("admins", format!("the first account{}", self.admins.iter().map(|a| format!(",{a}")).collect::<String>())),
             ("public_url", self.origins.public.clone().unwrap_or_else(|| "none (same host as each request)".into())),
             ("allowed_origins", if self.origins.allowed.is_empty() { "none".into() } else { self.origins.allowed.join(",") }),
             ("secure_cookie", self.secure_cookie.to_string()),

@@ -46,14 +46,16 @@ fn Invites() -> impl IntoView {
 
     let create = move || {
         let body = wanted.get_untracked();
-        let request = async move { client::send::<_, CreatedInvite>(Method::Post, endpoint::SIGNUP_INVITES, &body).await };
+        let request =
+            async move { client::send::<_, CreatedInvite>(Method::Post, endpoint::SIGNUP_INVITES, &body).await };
         state.run([body.check().err()], request, move |created| {
             made.set(Some(format!("{}/signup?invite={}", client::page_origin(), created.token)));
             links.update(|list| list.insert(0, created.invite));
         });
     };
     let revoke = move |id: String| {
-        let request = async move { client::call::<()>(Method::Delete, &endpoint::signup_invite(&id)).await.map(|()| id) };
+        let path = endpoint::signup_invite(&id);
+        let request = async move { client::call::<()>(Method::Delete, &path).await.map(|()| id) };
         list_state.run([], request, move |id| links.update(|list| list.retain(|l| l.id != id)));
     };
     // A select of `options` for the field `get` reads and `set` writes.

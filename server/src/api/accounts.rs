@@ -58,7 +58,12 @@ fn user_agent(headers: &HeaderMap) -> String {
 }
 
 /// The answer to a successful sign-in: the token in the body and as a cookie.
-async fn signed_in(status: StatusCode, state: &AppState, user: &UserRecord, claims: &Claims) -> Result<Response, HttpError> {
+async fn signed_in(
+    status: StatusCode,
+    state: &AppState,
+    user: &UserRecord,
+    claims: &Claims,
+) -> Result<Response, HttpError> {
     let token = token::encode(&state.config.jwt_secret, claims);
     let me = user.me(state.signup.is_admin(user).await?);
     let body = AuthResponse { token: token.clone(), expires_ms: claims.expires_ms(), user: me };
@@ -101,7 +106,8 @@ async fn admitted(state: &AppState, client: &str, invite: Option<&str>) -> Resul
     let backoff = &state.auth_limits.invite_backoff;
     if invite.is_some() {
         backoff.check(client).await.map_err(|wait| {
-            HttpError::rate_limited_for("too many invalid invitation links from this address: wait before trying again", wait)
+            let why = "too many invalid invitation links from this address: wait before trying again";
+            HttpError::rate_limited_for(why, wait)
         })?;
     }
     match state.signup.check(invite).await {

@@ -43,7 +43,11 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(CreatedInvite { token, invite })))
 }
 
-pub async fn revoke(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> Result<StatusCode, HttpError> {
+pub async fn revoke(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, HttpError> {
     admin(&state, &me).await?;
     if !state.signup.revoke(&id).await? {
         return Err(HttpError::new(ErrorCode::NotFound, "no such invitation link"));

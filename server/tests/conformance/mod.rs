@@ -348,7 +348,8 @@ pub async fn first_user_is_the_earliest_created(a: &DynStore, b: &DynStore) {
 }
 
 fn invite(id: &str, created_ms: i64, max_uses: u32) -> InviteRecord {
-    InviteRecord { id: id.to_owned(), created_by: UserId::from("ann"), created_ms, expires_ms: created_ms + 1000, max_uses }
+    let expires_ms = created_ms + 1000;
+    InviteRecord { id: id.to_owned(), created_by: UserId::from("ann"), created_ms, expires_ms, max_uses }
 }
 
 pub async fn invites_round_trip_with_their_uses(a: &DynStore, b: &DynStore) {

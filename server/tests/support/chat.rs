@@ -27,7 +27,8 @@ pub struct User<'a> {
 /// Asks to sign `name` up (`<name>@example.org`), with an invitation token
 /// if given: the answer's status and body.
 pub async fn sign_up(server: &TestServer, name: &str, invite: Option<&str>) -> (u16, Value) {
-    let mut body = json!({ "email": format!("{name}@example.org"), "nickname": name, "password": "correct horse", "device_id": "d1" });
+    let email = format!("{name}@example.org");
+    let mut body = json!({ "email": email, "nickname": name, "password": "correct horse", "device_id": "d1" });
     if let Some(invite) = invite {
         body["invite"] = json!(invite);
     }

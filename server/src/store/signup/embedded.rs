@@ -84,9 +84,8 @@ impl SignupRepo for EmbeddedStore {
     async fn claim_use(&self, id: &str, n: u32, at: Millis) -> Result<bool, StoreError> {
         let id = id.to_owned();
         self.call(move |c| {
-            let inserted = c
-                .execute("INSERT OR IGNORE INTO signup_uses (invite_id, n, used_ms) VALUES (?1, ?2, ?3)", params![id, n, at])
-                .map_err(internal)?;
+            let sql = "INSERT OR IGNORE INTO signup_uses (invite_id, n, used_ms) VALUES (?1, ?2, ?3)";
+            let inserted = c.execute(sql, params![id, n, at]).map_err(internal)?;
             Ok(inserted == 1)
         })
         .await
