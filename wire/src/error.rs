@@ -24,6 +24,12 @@ pub enum ErrorCode {
     /// The other user does not accept this from the asker (their privacy
     /// settings, or a block either way; which is not said).
     NotAccepting,
+    /// This server takes no sign-ups (`--signup closed`).
+    SignupClosed,
+    /// This server takes sign-ups with an invitation link only, and none came.
+    InviteRequired,
+    /// The invitation is unknown, expired, used up or revoked (which is not said).
+    InviteInvalid,
     NotFound,
     MethodNotAllowed,
     Conflict,
@@ -47,7 +53,7 @@ impl ErrorCode {
         match self {
             BadRequest => 400,
             Unauthorized | TokenExpired | TokenRevoked | InvalidCredentials => 401,
-            Forbidden | NotAccepting => 403,
+            Forbidden | NotAccepting | SignupClosed | InviteRequired | InviteInvalid => 403,
             NotFound => 404,
             MethodNotAllowed => 405,
             Conflict | EmailTaken => 409,
