@@ -1,5 +1,5 @@
-import { expect, request as playwrightRequest, test, type APIRequestContext, type Browser } from '@playwright/test';
-import { PASSWORD, open, type Account } from './support';
+import { expect, request as playwrightRequest, type APIRequestContext, type Browser } from '@playwright/test';
+import { open, PASSWORD, test, type Account } from './support';
 
 // Sign-up modes in the browser, on two servers of their own that
 // scripts/test.sh starts: one with `--signup invite` at NATTER_INVITE_URL,
