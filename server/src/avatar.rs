@@ -175,7 +175,7 @@ pub(crate) fn decode(bytes: &[u8], max_pixels: u64, need: Need) -> Result<Decode
     // A broken EXIF block is no reason to refuse an image.
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let scaled = match format {
-        ImageFormat::Jpeg => jpeg::decode(bytes, need)?,
+        ImageFormat::Jpeg => jpeg::decode(bytes, need),
         _ => None,
     };
     let image = match scaled {

@@ -18,32 +18,32 @@ use img_parts::{
 };
 use jpeg_decoder::Decoder;
 
-use super::{AvatarError, Need, MAX_ALLOC};
+use super::{Need, MAX_ALLOC};
 
 /// Decodes `bytes`, a JPEG whose header [`super::decode`] has checked, at the
-/// smallest scale that meets `need`; `None` when that is the full size or
-/// the JPEG is not one decoded here.
-pub(super) fn decode(bytes: &[u8], need: Need) -> Result<Option<DynamicImage>, AvatarError> {
-    let Some((width, height, components)) = frame(bytes) else { return Ok(None) };
+/// smallest scale that meets `need`; `None` when that is the full size, the
+/// JPEG is not one decoded here, or this decoder fails on it (the full decode
+/// then has its say, under the same limits).
+pub(super) fn decode(bytes: &[u8], need: Need) -> Option<DynamicImage> {
+    let (width, height, components) = frame(bytes)?;
     // jpeg-decoder takes the smallest scale at which either side is at least
     // the one asked for; asking u16::MAX of a side leaves it to the other.
     let side = |pixels: u32| u16::try_from(pixels).unwrap_or(u16::MAX);
     let (wanted_width, wanted_height) = match need {
-        Need::Full => return Ok(None),
+        Need::Full => return None,
         Need::LongSide(pixels) => (side(pixels), side(pixels)),
         Need::ShortSide(pixels) if width <= height => (side(pixels), u16::MAX),
         Need::ShortSide(pixels) => (u16::MAX, side(pixels)),
     };
     let mut decoder = Decoder::new(Cursor::new(bytes));
-    let (scaled_width, scaled_height) = decoder.scale(wanted_width, wanted_height).map_err(corrupt)?;
+    let (scaled_width, scaled_height) = decoder.scale(wanted_width, wanted_height).ok()?;
     decoder.set_max_decoding_buffer_size(usize::try_from(MAX_ALLOC).unwrap_or(usize::MAX));
-    let pixels = decoder.decode().map_err(corrupt)?;
+    let pixels = decoder.decode().ok()?;
     let (scaled_width, scaled_height) = (u32::from(scaled_width), u32::from(scaled_height));
-    let image = match components {
+    match components {
         1 => GrayImage::from_raw(scaled_width, scaled_height, pixels).map(DynamicImage::ImageLuma8),
         _ => RgbImage::from_raw(scaled_width, scaled_height, pixels).map(DynamicImage::ImageRgb8),
-    };
-    image.map(Some).ok_or_else(|| AvatarError::Corrupt("too few pixels decoded".to_owned()))
+    }
 }
 
 /// The width, height and number of components of a baseline (or extended
@@ -60,8 +60,4 @@ fn frame(bytes: &[u8]) -> Option<(u16, u16, u8)> {
         }
         _ => None,
     }
-}
-
-fn corrupt(e: jpeg_decoder::Error) -> AvatarError {
-    AvatarError::Corrupt(e.to_string())
 }
