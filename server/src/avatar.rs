@@ -5,10 +5,11 @@
 //! (never from the client's content type) and reads the declared dimensions
 //! before decoding any pixels: a few hundred bytes of PNG can claim to be
 //! gigapixels, and such decompression bombs are refused without allocating.
-//! A JPEG is decoded scaled down as far as the largest size allows (see
-//! `jpeg`). The image is then centre-cropped to a square and re-encoded from raw pixels
-//! as lossless WebP at each of [`AVATAR_SIZES`]; re-encoding drops everything
-//! but the pixels, so EXIF data such as GPS positions never leaves the server.
+//! A JPEG is decoded scaled down as far as the largest size allows (`jpeg`).
+//! The image is then centre-cropped to a square and re-encoded from raw
+//! pixels as lossless WebP at each of [`AVATAR_SIZES`]; re-encoding drops
+//! everything but the pixels, so EXIF data such as GPS positions never leaves
+//! the server.
 //!
 //! Each upload is stored under a version derived from its content
 //! (`{dir}/{user}/{version}/{size}.webp`), so a URL always names the same
@@ -47,7 +48,7 @@ const MAX_SIDE: u32 = 8192;
 /// Most pixels an avatar upload may have; phone photos stay below it.
 pub const MAX_PIXELS: u64 = 40_000_000;
 /// Most bytes a decoder may allocate, decoded image included.
-pub(crate) const MAX_ALLOC: u64 = 128 * 1024 * 1024;
+const MAX_ALLOC: u64 = 128 * 1024 * 1024;
 const FILTER: FilterType = FilterType::Lanczos3;
 
 /// An upload turned into the stored images.
