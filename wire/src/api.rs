@@ -616,7 +616,9 @@ pub fn attachment_fits(kind: crate::model::MessageKind, mime: &str, thumbnail: b
         Voice => Err("a voice message needs an audio file"),
         Video if mime.starts_with("video/") || container => Ok(()),
         Video => Err("a video message needs a video file"),
-        Text | VoiceCall | VideoCall | LiveStream => Err("this kind of message carries no file"),
+        Text | VoiceCall | VideoCall | LiveStream | Edit | Delete | React | Unreact | Pin | Unpin => {
+            Err("this kind of message carries no file")
+        }
     }
 }
 
