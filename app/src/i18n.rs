@@ -758,6 +758,13 @@ impl Msg {
             MessageKind::VoiceCall => Msg::KindVoiceCall,
             MessageKind::VideoCall => Msg::KindVideoCall,
             MessageKind::LiveStream => Msg::KindLiveStream,
+            // Folded into the message they change; never a line of their own.
+            MessageKind::Edit
+            | MessageKind::Delete
+            | MessageKind::React
+            | MessageKind::Unreact
+            | MessageKind::Pin
+            | MessageKind::Unpin => return None,
         })
     }
 

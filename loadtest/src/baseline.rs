@@ -116,9 +116,8 @@ async fn connection(stream: tokio::net::TcpStream, rooms: Arc<Mutex<Rooms>>) {
             client_id,
             kind,
             content,
-            attachment: None,
-            call: None,
             created_ms: 0,
+            ..Default::default()
         };
         let text = encode(&ServerFrame::Message { message });
         for member in room.members.values() {

@@ -245,7 +245,7 @@ impl Inbox {
             content: content.unwrap_or(sent.content),
             created_ms: sent.created_ms,
             attachment: sent.attachment,
-            call: None,
+            ..Message::default()
         });
     }
 
@@ -452,8 +452,7 @@ mod tests {
             kind: MessageKind::Text,
             content: format!("text {seq}"),
             created_ms: 1000 + seq as Millis,
-            attachment: None,
-            call: None,
+            ..Default::default()
         }
     }
 

@@ -430,8 +430,7 @@ mod tests {
                 kind: MessageKind::Text,
                 content: String::new(),
                 created_ms,
-                attachment: None,
-                call: None,
+                ..Default::default()
             })
         };
         const DAY: i64 = 86_400_000;

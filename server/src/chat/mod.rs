@@ -127,7 +127,7 @@ impl Chat {
             kind,
             content: stored,
             attachment,
-            call: None,
+            ..MessageDraft::default()
         };
         let appended = self.writer.append(draft).await?;
         let changed = (appended.message.content != content).then(|| appended.message.content.clone());

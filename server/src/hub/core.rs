@@ -145,8 +145,7 @@ mod tests {
                 kind: MessageKind::Text,
                 content: "hi".into(),
                 created_ms: 0,
-                attachment: None,
-                call: None,
+                ..Default::default()
             },
         }
     }

@@ -137,6 +137,14 @@ const MIGRATIONS: &[&str] = &[
     // 8: token rotation: the token id a refresh replaced, and when.
     "ALTER TABLE devices ADD COLUMN previous_token_id TEXT;
     ALTER TABLE devices ADD COLUMN rotated_ms INTEGER NOT NULL DEFAULT 0;",
+    // 9: changes to messages as entries naming their target; replies,
+    // mentions; shown numbers (every entry before this step was shown).
+    "ALTER TABLE messages ADD COLUMN target_seq INTEGER;
+    ALTER TABLE messages ADD COLUMN reply_to INTEGER;
+    ALTER TABLE messages ADD COLUMN mentions TEXT;
+    ALTER TABLE messages ADD COLUMN shown INTEGER NOT NULL DEFAULT 0;
+    UPDATE messages SET shown = seq;
+    CREATE INDEX messages_by_target ON messages (conversation_id, target_seq) WHERE target_seq IS NOT NULL;",
 ];
 
 #[derive(Clone)]
