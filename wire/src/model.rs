@@ -169,6 +169,10 @@ pub struct Message {
     pub id: MessageId,
     pub conversation_id: ConversationId,
     pub seq: u64,
+    /// How many messages members see up to this entry: changes are not
+    /// counted, so unread counts are differences of these.
+    #[serde(default)]
+    pub shown: u64,
     pub sender_id: UserId,
     /// The sender's own id for the message, which makes resending idempotent.
     pub client_id: String,
@@ -396,6 +400,10 @@ pub enum Role {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessagePreview {
     pub seq: u64,
+    /// How many messages members see up to this one (changes are not
+    /// counted): unread counts are differences of these.
+    #[serde(default)]
+    pub shown: u64,
     pub sender_id: UserId,
     pub kind: MessageKind,
     /// The start of the text, at most [`PREVIEW_CHARS`] characters.
@@ -410,6 +418,7 @@ impl MessagePreview {
     pub fn of(message: &Message) -> MessagePreview {
         MessagePreview {
             seq: message.seq,
+            shown: message.shown,
             sender_id: message.sender_id.clone(),
             kind: message.kind,
             text: message.content.chars().take(PREVIEW_CHARS).collect(),

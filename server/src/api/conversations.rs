@@ -63,7 +63,7 @@ async fn bare_summary(state: &AppState, c: Conversation, m: &Membership) -> Resu
         ConversationKind::Group => None,
     };
     Ok(ConversationSummary {
-        unread: c.last_seq.saturating_sub(m.read_seq),
+        unread: c.last_message.as_ref().map_or(0, |p| p.shown).saturating_sub(m.read_shown),
         read_seq: m.read_seq,
         role: m.role,
         conversation: c,

@@ -146,7 +146,8 @@ impl Chat {
     pub async fn mark_read(&self, conversation: &ConversationId, user: &UserId, seq: u64) -> Result<u64, ChatError> {
         self.require_member(conversation, user).await?;
         let seq = seq.min(self.store.last_seq(conversation).await?);
-        self.store.mark_read(conversation, user, seq).await?;
+        let shown = self.store.shown_at(conversation, seq).await?;
+        self.store.mark_read(conversation, user, seq, shown).await?;
         let event = HubEvent::Read { conversation_id: conversation.clone(), user_id: user.clone(), seq };
         self.fanout.publish(event).await;
         Ok(seq)

@@ -144,7 +144,10 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE messages ADD COLUMN mentions TEXT;
     ALTER TABLE messages ADD COLUMN shown INTEGER NOT NULL DEFAULT 0;
     UPDATE messages SET shown = seq;
-    CREATE INDEX messages_by_target ON messages (conversation_id, target_seq) WHERE target_seq IS NOT NULL;",
+    CREATE INDEX messages_by_target ON messages (conversation_id, target_seq) WHERE target_seq IS NOT NULL;
+    ALTER TABLE members ADD COLUMN read_shown INTEGER NOT NULL DEFAULT 0;
+    UPDATE members SET read_shown = read_seq;
+    UPDATE conversations SET last_message = json_set(last_message, '$.shown', last_seq) WHERE last_message IS NOT NULL;",
 ];
 
 #[derive(Clone)]

@@ -353,7 +353,7 @@ fn group(id: &str, visibility: Visibility, activity: i64) -> Conversation {
 }
 
 fn preview(seq: u64, at: i64) -> MessagePreview {
-    MessagePreview { seq, sender_id: UserId::from("u"), kind: MessageKind::Text, text: format!("m{seq}"), created_ms: at }
+    MessagePreview { seq, shown: seq, sender_id: UserId::from("u"), kind: MessageKind::Text, text: format!("m{seq}"), created_ms: at }
 }
 
 pub async fn conversations_round_trip_and_update(a: &DynStore, b: &DynStore) {
@@ -412,6 +412,7 @@ pub async fn members_roles_and_read_positions(a: &DynStore, b: &DynStore) {
         user_id: UserId::from(user),
         role,
         read_seq: 0,
+        read_shown: 0,
         joined_ms,
     };
     a.put_member(&member("owner", Role::Owner, 1)).await.unwrap();
@@ -422,9 +423,10 @@ pub async fn members_roles_and_read_positions(a: &DynStore, b: &DynStore) {
     assert_eq!(users(b.members_of(&conv).await.unwrap()), vec![("owner".into(), Role::Owner), ("m".into(), Role::Admin)]);
     assert_eq!(b.memberships_of(&UserId::from("m")).await.unwrap().len(), 2);
 
-    b.mark_read(&conv, &UserId::from("m"), 7).await.unwrap();
-    a.mark_read(&conv, &UserId::from("m"), 3).await.unwrap();
-    assert_eq!(a.member(&conv, &UserId::from("m")).await.unwrap().unwrap().read_seq, 7, "never goes back");
+    b.mark_read(&conv, &UserId::from("m"), 7, 5).await.unwrap();
+    a.mark_read(&conv, &UserId::from("m"), 3, 3).await.unwrap();
+    let read = a.member(&conv, &UserId::from("m")).await.unwrap().unwrap();
+    assert_eq!((read.read_seq, read.read_shown), (7, 5), "never goes back");
 
     assert!(a.remove_member(&conv, &UserId::from("m")).await.unwrap());
     assert!(!a.remove_member(&conv, &UserId::from("m")).await.unwrap());
@@ -534,10 +536,10 @@ pub async fn changes_share_the_sequence_but_not_the_shown_count(a: &DynStore, b:
         change("changes", "u1", "e1", MessageKind::Edit, 1, "hello, @u2"),
     ];
     let stored: Vec<_> = b.append_messages(batch).await.into_iter().map(Result::unwrap).collect();
-    let numbers: Vec<_> = stored.iter().map(|s| (s.message.seq, s.shown)).collect();
-    assert_eq!((first.shown, numbers), (1, vec![(2, 1), (3, 2), (4, 2)]), "changes are numbered, not shown");
+    let numbers: Vec<_> = stored.iter().map(|s| (s.message.seq, s.message.shown)).collect();
+    assert_eq!((first.message.shown, numbers), (1, vec![(2, 1), (3, 2), (4, 2)]), "changes are numbered, not shown");
     let again = a.append_message(change("changes", "u1", "e1", MessageKind::Edit, 1, "hello, @u2")).await.unwrap();
-    assert_eq!((again.duplicate, again.message.seq, again.shown), (true, 4, 2));
+    assert_eq!((again.duplicate, again.message.seq, again.message.shown), (true, 4, 2));
     assert_eq!(a.tip(&c).await.unwrap(), Tip { seq: 4, shown: 2 });
     let shown: Vec<u64> = futures_util::future::join_all((0..=5).map(|seq| b.shown_at(&c, seq))).await.into_iter().map(Result::unwrap).collect();
     assert_eq!(shown, [0, 1, 1, 2, 2, 2]);

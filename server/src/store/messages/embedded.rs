@@ -12,7 +12,7 @@ use crate::{
 };
 
 const COLUMNS: &str =
-    "id, conversation_id, seq, sender_id, client_id, kind, content, created_ms, attachment, call, target_seq, reply_to, mentions";
+    "id, conversation_id, seq, sender_id, client_id, kind, content, created_ms, attachment, call, target_seq, reply_to, mentions, shown";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     let kind: i32 = row.get(5)?;
@@ -30,6 +30,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         target: row.get::<_, Option<i64>>(10)?.map(|seq| seq as u64),
         reply_to: row.get::<_, Option<i64>>(11)?.map(|seq| seq as u64),
         mentions: row.get::<_, Option<String>>(12)?.map(|json| json_column(12, &json)).transpose()?.unwrap_or_default(),
+        shown: row.get::<_, i64>(13)? as u64,
     })
 }
 
@@ -63,17 +64,15 @@ fn tip_at(c: &Connection, conversation: &str, seq: u64) -> rusqlite::Result<Tip>
 /// Stores one draft inside the caller's write transaction.
 fn append_in(tx: &Connection, draft: MessageDraft) -> Result<Appended, StoreError> {
     if let Some(message) = by_client_id(tx, &draft).map_err(internal)? {
-        let shown = tip_at(tx, &message.conversation_id.0, message.seq).map_err(internal)?.shown;
-        return Ok(Appended { message, duplicate: true, shown });
+        return Ok(Appended { message, duplicate: true });
     }
     let tip = tip_at(tx, &draft.conversation_id.0, u64::MAX).map_err(internal)?;
-    let shown = draft.shown_after(tip.shown);
-    let message = draft.into_message(tip.seq + 1, now_millis());
+    let message = draft.into_message(tip, now_millis());
     let attachment = message.attachment.as_ref().map(|a| serde_json::to_string(a).expect("attachments serialize"));
     let call = message.call.as_ref().map(|c| serde_json::to_string(c).expect("call records serialize"));
     let mentions = (!message.mentions.is_empty()).then(|| serde_json::to_string(&message.mentions).expect("ids serialize"));
     tx.execute(
-        &format!("INSERT INTO messages ({COLUMNS}, shown) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
+        &format!("INSERT INTO messages ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
         params![
             message.id.0,
             message.conversation_id.0,
@@ -88,11 +87,11 @@ fn append_in(tx: &Connection, draft: MessageDraft) -> Result<Appended, StoreErro
             message.target.map(|seq| seq as i64),
             message.reply_to.map(|seq| seq as i64),
             mentions,
-            shown as i64
+            message.shown as i64
         ],
     )
     .map_err(internal)?;
-    Ok(Appended { message, duplicate: false, shown })
+    Ok(Appended { message, duplicate: false })
 }
 
 #[async_trait]

@@ -67,12 +67,13 @@ impl MessageDraft {
         }
     }
 
-    /// The message this draft becomes as number `seq`, stored at `created_ms`.
-    pub fn into_message(self, seq: u64, created_ms: Millis) -> Message {
+    /// The message this draft becomes as the entry after `tip`, stored at `created_ms`.
+    pub fn into_message(self, tip: Tip, created_ms: Millis) -> Message {
         Message {
             id: MessageId(new_id()),
             conversation_id: self.conversation_id,
-            seq,
+            seq: tip.seq + 1,
+            shown: tip.shown + u64::from(!self.kind.is_change()),
             sender_id: self.sender_id,
             client_id: self.client_id,
             kind: self.kind,
@@ -85,11 +86,6 @@ impl MessageDraft {
             mentions: self.mentions,
         }
     }
-
-    /// The shown number of this draft's entry, after an entry shown as `before`.
-    pub fn shown_after(&self, before: u64) -> u64 {
-        before + u64::from(!self.kind.is_change())
-    }
 }
 
 /// The result of [`MessageRepo::append_message`].
@@ -98,8 +94,6 @@ pub struct Appended {
     pub message: Message,
     /// True when the draft had been stored before: nothing new was written.
     pub duplicate: bool,
-    /// How many messages members see up to and including this entry.
-    pub shown: u64,
 }
 
 /// The newest entry of a conversation: where the next one follows.

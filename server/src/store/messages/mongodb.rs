@@ -45,7 +45,7 @@ struct MessageDoc {
 }
 
 impl MessageDoc {
-    fn new(m: &Message, shown: u64) -> Self {
+    fn new(m: &Message) -> Self {
         MessageDoc {
             id: m.id.0.clone(),
             conversation_id: m.conversation_id.0.clone(),
@@ -60,7 +60,7 @@ impl MessageDoc {
             target_seq: m.target.map(|seq| seq as i64),
             reply_to: m.reply_to.map(|seq| seq as i64),
             mentions: m.mentions.iter().map(|u| u.0.clone()).collect(),
-            shown: Some(shown as i64),
+            shown: Some(m.shown as i64),
         }
     }
 
@@ -85,6 +85,7 @@ impl From<MessageDoc> for Message {
             target: d.target_seq.map(|seq| seq as u64),
             reply_to: d.reply_to.map(|seq| seq as u64),
             mentions: d.mentions.into_iter().map(UserId).collect(),
+            shown: d.shown.unwrap_or(d.seq).max(0) as u64,
         }
     }
 }
@@ -94,16 +95,16 @@ impl MongoStore {
     /// after `tip`, in order; returns those stored before the first that failed.
     async fn insert_group(&self, drafts: &[MessageDraft], indexes: &[usize], tip: Tip) -> Result<Vec<Appended>, StoreError> {
         let now = now_millis();
-        let mut shown = tip.shown;
+        let mut tip = tip;
         let appended: Vec<Appended> = indexes
             .iter()
-            .zip(1..)
-            .map(|(&i, n)| {
-                shown = drafts[i].shown_after(shown);
-                Appended { message: drafts[i].clone().into_message(tip.seq + n, now), duplicate: false, shown }
+            .map(|&i| {
+                let message = drafts[i].clone().into_message(tip, now);
+                tip = Tip { seq: message.seq, shown: message.shown };
+                Appended { message, duplicate: false }
             })
             .collect();
-        let docs: Vec<MessageDoc> = appended.iter().map(|a| MessageDoc::new(&a.message, a.shown)).collect();
+        let docs: Vec<MessageDoc> = appended.iter().map(|a| MessageDoc::new(&a.message)).collect();
         match self.collection::<MessageDoc>(MESSAGES).insert_many(docs).ordered(true).await {
             Ok(_) => Ok(appended),
             Err(e) => match &*e.kind {
@@ -128,7 +129,7 @@ impl MongoStore {
             "client_id": &d.client_id,
         };
         let found = self.collection::<MessageDoc>(MESSAGES).find_one(filter).await.map_err(classify)?;
-        Ok(found.map(|doc| Appended { shown: doc.tip().shown, message: doc.into(), duplicate: true }))
+        Ok(found.map(|doc| Appended { message: doc.into(), duplicate: true }))
     }
 
     async fn docs(&self, filter: Document, ascending: bool, limit: i64) -> Result<Vec<MessageDoc>, StoreError> {
@@ -156,13 +157,11 @@ impl MongoStore {
 #[async_trait]
 impl MessageRepo for MongoStore {
     async fn append_message(&self, draft: MessageDraft) -> Result<Appended, StoreError> {
-        let mut message = draft.clone().into_message(0, now_millis());
+        let created_ms = now_millis();
         for _ in 0..MAX_SEQ_ATTEMPTS {
-            let tip = self.tip(&draft.conversation_id).await?;
-            message.seq = tip.seq + 1;
-            let shown = draft.shown_after(tip.shown);
-            match self.collection::<MessageDoc>(MESSAGES).insert_one(MessageDoc::new(&message, shown)).await {
-                Ok(_) => return Ok(Appended { message, duplicate: false, shown }),
+            let message = draft.clone().into_message(self.tip(&draft.conversation_id).await?, created_ms);
+            match self.collection::<MessageDoc>(MESSAGES).insert_one(MessageDoc::new(&message)).await {
+                Ok(_) => return Ok(Appended { message, duplicate: false }),
                 // Either another writer took this number, or this very message
                 // was stored before (same client id): tell which.
                 Err(e) if is_duplicate_key(&e) => {
