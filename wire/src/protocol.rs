@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::error::{ApiError, ErrorCode};
 
 /// Version of the HTTP API and websocket frames defined in this module.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// Answer of `GET /readyz`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +47,17 @@ pub enum ClientFrame {
         /// The user's own uploaded file, for image, voice, video and file messages.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         attachment: Option<AttachmentRef>,
+        /// For a change (edit, delete, reaction, pin; the `kind` says which):
+        /// the seq of the message it changes. An edit's new text, or a
+        /// reaction's emoji, is the `content`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<u64>,
+        /// The seq of the message this one answers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<u64>,
+        /// Members the text mentions; others are dropped. `all` (owners and admins only) is everyone.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        mentions: Vec<crate::model::UserId>,
     },
     /// The client has every message of these conversations up to the given
     /// sequence number; the server sends what follows, then the live stream.
@@ -306,6 +317,17 @@ pub enum WsErrorCode {
     RoomRateLimited,
     /// The server cannot relay media now (its UDP port could not be opened).
     MediaUnavailable,
+    // Changes to messages (see `crate::fold`).
+    /// The user may not do this to this message: another's message, or no right in the group.
+    Forbidden,
+    /// The change names a seq that holds no message.
+    NoSuchMessage,
+    /// The message was deleted: it takes no more changes or replies.
+    MessageDeleted,
+    /// Edits are allowed only for a while after sending.
+    EditWindowClosed,
+    /// The message has as many different reactions as it may.
+    TooManyReactions,
 }
 
 impl WsErrorCode {

@@ -463,6 +463,9 @@ impl Live {
                 .attachment
                 .as_ref()
                 .map(|a| AttachmentRef { file_id: a.file_id.clone(), duration_ms: a.duration_ms }),
+            target: None,
+            reply_to: None,
+            mentions: Vec::new(),
         });
     }
 

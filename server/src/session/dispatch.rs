@@ -27,8 +27,9 @@ impl Session {
             Err(e) => return self.error(WsErrorCode::BadFrame, format!("not a frame: {e}"), None).await,
         };
         match frame {
-            ClientFrame::Send { conversation_id, client_id, kind, content, attachment } => {
-                self.on_send(Outgoing { conversation_id, client_id, kind, content, attachment }).await
+            ClientFrame::Send { conversation_id, client_id, kind, content, attachment, target, reply_to, mentions } => {
+                self.on_send(Outgoing { conversation_id, client_id, kind, content, attachment, target, reply_to, mentions })
+                    .await
             }
             ClientFrame::Resume { positions } => self.on_resume(positions).await,
             ClientFrame::Read { conversation_id, seq } => self.on_read(conversation_id, seq).await,

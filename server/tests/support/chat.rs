@@ -172,6 +172,9 @@ pub fn file_send(
         kind,
         content: caption.into(),
         attachment: Some(AttachmentRef { file_id: file.clone(), duration_ms }),
+        target: None,
+        reply_to: None,
+        mentions: Vec::new(),
     }
 }
 
@@ -187,6 +190,9 @@ impl Client {
             kind: MessageKind::Text,
             content: text.into(),
             attachment: None,
+            target: None,
+            reply_to: None,
+            mentions: Vec::new(),
         };
         self.send(&frame).await;
     }
