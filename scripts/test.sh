@@ -102,9 +102,15 @@ run_playwright() {
 }
 
 stage "browser tests"
+# end2end/tests/signup.spec.ts's: a server taking sign-ups by invitation
+# only, and one taking none.
+start_node debug invite --signup invite
+invite=$NODE_URL
+start_node debug closed --signup closed
+closed=$NODE_URL
 # The word list is what end2end/tests/emoji.spec.ts expects to see masked.
 start_node debug debug --sensitive-words end2end/fixtures/sensitive-words.txt
-NATTER_BASE_URL=$NODE_URL run_playwright "Browser" --project=chromium
+NATTER_BASE_URL=$NODE_URL NATTER_INVITE_URL=$invite NATTER_CLOSED_URL=$closed run_playwright "Browser" --project=chromium
 
 # Seed 000's demo: two nodes on one database and one Redis, a browser on each.
 stage "two-node browser tests"

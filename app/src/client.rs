@@ -25,7 +25,8 @@ use browser as platform;
 use inert as platform;
 
 pub use platform::{
-    device_id, idle_after_ms, now_ms, page_visible, picked_file, random_id, reload_at, upload_avatar, PickedFile,
+    device_id, idle_after_ms, now_ms, page_origin, page_visible, picked_file, random_id, reload_at, upload_avatar,
+    PickedFile,
 };
 pub use platform::{lower_case, recall, remember, upper_case, watch_size, SizeWatch};
 
@@ -340,6 +341,11 @@ mod browser {
         }
     }
 
+    /// The page's `scheme://host[:port]`, for links to hand to others.
+    pub fn page_origin() -> String {
+        web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default()
+    }
+
     pub fn now_ms() -> Millis {
         js_sys::Date::now() as Millis
     }
@@ -456,6 +462,10 @@ mod inert {
     }
 
     pub fn reload_at(_: &str) {}
+
+    pub fn page_origin() -> String {
+        String::new()
+    }
 
     pub fn random_id() -> String {
         String::new()

@@ -79,6 +79,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/friends") view={Lazy::<FriendsPage>::new()}/>
                     <Route path=path!("/chats/:id?") view=ChatsPage/>
                     <Route path=path!("/groups") view={Lazy::<GroupsPage>::new()}/>
+                    <Route path=path!("/admin") view={Lazy::<AdminPage>::new()}/>
                 </Routes>
             </main>
             <pages::CallOverlay/>

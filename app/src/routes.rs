@@ -42,6 +42,7 @@ lazy_page! {
     DevicesPage => view! { <RequireUser><pages::Devices/></RequireUser> };
     FriendsPage => view! { <RequireUser><pages::Friends/></RequireUser> };
     GroupsPage => view! { <RequireUser><pages::Groups/></RequireUser> };
+    AdminPage => view! { <RequireUser><pages::Admin/></RequireUser> };
 }
 
 /// The chat list with the open chat beside it: one route (a chat is always

@@ -126,6 +126,7 @@ impl Api {
             password: PASSWORD.into(),
             device_id: DEVICE.into(),
             gender: Gender::Unknown,
+            invite: None,
         };
         let auth: AuthResponse =
             self.call(reqwest::Method::POST, endpoint::AUTH_REGISTER, None, Some(serde_json::to_value(request).unwrap())).await?;

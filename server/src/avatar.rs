@@ -5,9 +5,11 @@
 //! (never from the client's content type) and reads the declared dimensions
 //! before decoding any pixels: a few hundred bytes of PNG can claim to be
 //! gigapixels, and such decompression bombs are refused without allocating.
-//! The image is then centre-cropped to a square and re-encoded from raw pixels
-//! as lossless WebP at each of [`AVATAR_SIZES`]; re-encoding drops everything
-//! but the pixels, so EXIF data such as GPS positions never leaves the server.
+//! A JPEG is decoded scaled down as far as the largest size allows (`jpeg`).
+//! The image is then centre-cropped to a square and re-encoded from raw
+//! pixels as lossless WebP at each of [`AVATAR_SIZES`]; re-encoding drops
+//! everything but the pixels, so EXIF data such as GPS positions never leaves
+//! the server.
 //!
 //! Each upload is stored under a version derived from its content
 //! (`{dir}/{user}/{version}/{size}.webp`), so a URL always names the same
@@ -38,6 +40,8 @@ use wire::{
 };
 
 use crate::error::HttpError;
+
+mod jpeg;
 
 /// Widest and tallest image the decoders accept.
 const MAX_SIDE: u32 = 8192;
@@ -100,8 +104,8 @@ pub fn process(bytes: &[u8], max_bytes: usize) -> Result<Processed, AvatarError>
     if bytes.len() > max_bytes {
         return Err(AvatarError::TooLarge { max: max_bytes });
     }
-    let (image, orientation) = decode(bytes, MAX_PIXELS)?;
-    let images = resize(image.into_rgba8(), orientation)
+    let decoded = decode(bytes, MAX_PIXELS, Need::ShortSide(largest_size()))?;
+    let images = resize(decoded.image.into_rgba8(), decoded.orientation)
         .into_iter()
         .map(|(size, image)| Ok((size, encode_webp(&image)?)))
         .collect::<Result<_, AvatarError>>()?;
@@ -109,17 +113,52 @@ pub fn process(bytes: &[u8], max_bytes: usize) -> Result<Processed, AvatarError>
     Ok(Processed { version, images })
 }
 
+/// How large a decoded image must be, where the original is that large.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Need {
+    /// Every pixel.
+    Full,
+    /// This many pixels on its shorter side.
+    ShortSide(u32),
+    /// This many pixels on its longer side.
+    LongSide(u32),
+}
+
+/// A decoded image: at least the size [`Need`]ed, maybe not the original's.
+#[derive(Debug)]
+pub(crate) struct Decoded {
+    pub image: DynamicImage,
+    /// How to turn the pixels to show them upright (EXIF orientation).
+    pub orientation: Orientation,
+    /// The original's width and height, as stored (not turned).
+    pub size: (u32, u32),
+}
+
+impl Decoded {
+    /// The original's width and height once shown upright.
+    pub fn upright_size(&self) -> (u32, u32) {
+        let (width, height) = self.size;
+        match self.orientation {
+            Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH => (height, width),
+            _ => (width, height),
+        }
+    }
+}
+
 /// Decodes a PNG, JPEG, WebP or GIF (its first frame), refusing images of
 /// more than `max_pixels` (or [`MAX_PIXELS`]) from their header, before
-/// pixels are decoded.
-pub(crate) fn decode(bytes: &[u8], max_pixels: u64) -> Result<(DynamicImage, Orientation), AvatarError> {
+/// pixels are decoded. Only a JPEG can be decoded at less than its full size.
+pub(crate) fn decode(bytes: &[u8], max_pixels: u64, need: Need) -> Result<Decoded, AvatarError> {
     let mut reader =
         ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| AvatarError::Corrupt(e.to_string()))?;
-    match reader.format() {
-        Some(ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP | ImageFormat::Gif) => {}
+    let format = match reader.format() {
+        Some(format @ (ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP | ImageFormat::Gif)) => format,
         Some(_) => return Err(AvatarError::Unsupported),
         None => return Err(AvatarError::NotAnImage),
-    }
+    };
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
@@ -136,8 +175,15 @@ pub(crate) fn decode(bytes: &[u8], max_pixels: u64) -> Result<(DynamicImage, Ori
     }
     // A broken EXIF block is no reason to refuse an image.
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
-    Ok((image, orientation))
+    let scaled = match format {
+        ImageFormat::Jpeg => jpeg::decode(bytes, need),
+        _ => None,
+    };
+    let image = match scaled {
+        Some(image) => image,
+        None => DynamicImage::from_decoder(decoder).map_err(decode_error)?,
+    };
+    Ok(Decoded { image, orientation, size: (width, height) })
 }
 
 fn decode_error(e: ImageError) -> AvatarError {
@@ -148,13 +194,17 @@ fn decode_error(e: ImageError) -> AvatarError {
     }
 }
 
+fn largest_size() -> u32 {
+    AVATAR_SIZES.iter().copied().max().unwrap_or(0)
+}
+
 /// Centre-crops `image` to a square and scales it to each of [`AVATAR_SIZES`].
 fn resize(image: RgbaImage, orientation: Orientation) -> Vec<(u32, RgbaImage)> {
     let (width, height) = image.dimensions();
     let side = width.min(height);
     let square = imageops::crop_imm(&image, (width - side) / 2, (height - side) / 2, side, side);
     // Scale a large source down once; the smaller sizes come from that.
-    let largest = AVATAR_SIZES.iter().copied().max().unwrap_or(side);
+    let largest = largest_size();
     let base = if side > largest { imageops::resize(&*square, largest, largest, FILTER) } else { square.to_image() };
     drop(image);
     // The centre square maps onto itself under EXIF's rotations and flips,
@@ -361,40 +411,58 @@ mod tests {
         }
     }
 
-    /// `jpeg` with an EXIF segment carrying `orientation` inserted after SOI.
-    fn with_exif_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
-        let mut tiff = b"MM\0\x2a\0\0\0\x08".to_vec();
-        tiff.extend(1u16.to_be_bytes()); // one IFD entry:
-        tiff.extend(0x0112u16.to_be_bytes()); // Orientation,
-        tiff.extend(3u16.to_be_bytes()); // a SHORT,
-        tiff.extend(1u32.to_be_bytes()); // one of them,
-        tiff.extend(orientation.to_be_bytes());
-        tiff.extend([0, 0]);
-        tiff.extend(0u32.to_be_bytes()); // no next IFD
-        let payload = [b"Exif\0\0".as_slice(), &tiff].concat();
-        let mut out = jpeg[..2].to_vec();
-        out.extend([0xFF, 0xE1]);
-        out.extend(u16::try_from(payload.len() + 2).unwrap().to_be_bytes());
-        out.extend(payload);
-        out.extend(&jpeg[2..]);
-        out
+    /// `jpeg` with an EXIF segment carrying `orientation`.
+    fn with_exif_orientation(jpeg: &[u8], orientation: Orientation) -> Vec<u8> {
+        let mut jpeg = img_parts::jpeg::Jpeg::from_bytes(jpeg.to_vec().into()).unwrap();
+        img_parts::ImageEXIF::set_exif(&mut jpeg, Some(crate::files::strip::orientation_exif(orientation)));
+        jpeg.encoder().bytes().to_vec()
     }
 
     #[test]
     fn exif_orientation_is_applied_and_metadata_stripped() {
-        // Red above blue; EXIF orientation 6 rotates it 90° clockwise.
-        let image: DynamicImage =
-            RgbImage::from_fn(64, 64, |_, y| if y < 32 { Rgb([255, 0, 0]) } else { Rgb([0, 0, 255]) }).into();
-        let jpeg = with_exif_orientation(&encoded(&image, ImageFormat::Jpeg), 6);
-        assert!(jpeg.windows(4).any(|w| w == b"Exif"));
+        // Small, and large enough to decode scaled.
+        for side in [64, 2048] {
+            // Red above blue; EXIF orientation 6 rotates it 90° clockwise.
+            let image: DynamicImage =
+                RgbImage::from_fn(side, side, |_, y| if y < side / 2 { Rgb([255, 0, 0]) } else { Rgb([0, 0, 255]) })
+                    .into();
+            let jpeg = with_exif_orientation(&encoded(&image, ImageFormat::Jpeg), Orientation::Rotate90);
+            assert!(jpeg.windows(4).any(|w| w == b"Exif"));
 
-        let p = process(&jpeg, 1 << 20).unwrap();
-        for (size, webp) in &p.images {
-            assert!(!webp.windows(4).any(|w| w.eq_ignore_ascii_case(b"exif")), "{size}");
-            let out = decoded(webp);
-            assert_colour(&out, size / 8, size / 2, [0, 0, 255]);
-            assert_colour(&out, size - size / 8, size / 2, [255, 0, 0]);
+            let p = process(&jpeg, 1 << 22).unwrap();
+            for (size, webp) in &p.images {
+                assert!(!webp.windows(4).any(|w| w.eq_ignore_ascii_case(b"exif")), "{size}");
+                let out = decoded(webp);
+                assert_colour(&out, size / 8, size / 2, [0, 0, 255]);
+                assert_colour(&out, size - size / 8, size / 2, [255, 0, 0]);
+            }
         }
+    }
+
+    #[test]
+    fn a_large_jpeg_is_decoded_scaled_down() {
+        let noise = RgbImage::from_fn(4000, 3000, |x, y| Rgb([(x * 7 ^ y * 13) as u8, (x + y) as u8, (x * y) as u8]));
+        let jpeg = encoded(&noise.into(), ImageFormat::Jpeg);
+        let largest = largest_size();
+        let d = decode(&jpeg, MAX_PIXELS, Need::ShortSide(largest)).unwrap();
+        // 1/4 a side: 1/8 would leave the short side under the largest avatar.
+        assert_eq!((d.size, d.image.width(), d.image.height()), ((4000, 3000), 1000, 750));
+        let d = decode(&jpeg, MAX_PIXELS, Need::LongSide(320)).unwrap();
+        assert_eq!((d.image.width(), d.image.height()), (500, 375));
+        let d = decode(&jpeg, MAX_PIXELS, Need::Full).unwrap();
+        assert_eq!((d.image.width(), d.image.height()), (4000, 3000));
+        // A grey one too.
+        let grey = encoded(&DynamicImage::ImageLuma8(image::imageops::grayscale(&d.image)), ImageFormat::Jpeg);
+        let d = decode(&grey, MAX_PIXELS, Need::ShortSide(largest)).unwrap();
+        assert_eq!((d.image.color(), d.image.width(), d.image.height()), (image::ColorType::L8, 1000, 750));
+    }
+
+    #[test]
+    fn the_upright_size_is_turned_with_the_picture() {
+        let image: DynamicImage = gradient(300, 200);
+        let jpeg = with_exif_orientation(&encoded(&image, ImageFormat::Jpeg), Orientation::Rotate270);
+        let d = decode(&jpeg, MAX_PIXELS, Need::LongSide(100)).unwrap();
+        assert_eq!((d.size, d.upright_size(), d.orientation), ((300, 200), (200, 300), Orientation::Rotate270));
     }
 
     #[test]

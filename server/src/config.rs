@@ -20,6 +20,7 @@ use crate::{
     telemetry::LogFormat,
     text::{filter::Matcher, SensitivePolicy},
 };
+use wire::api::{check_email, SignupMode};
 
 #[derive(Parser, Debug, Clone)]
 #[command(name = "natter-server", version, about = "Natter: self-hosted instant messaging")]
@@ -234,6 +235,16 @@ pub struct Cli {
     #[arg(long, env = "NATTER_SIGN_INS_PER_SEC", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub sign_ins_per_sec: u32,
 
+    /// Who may sign up: `open` (anyone), `invite` (with an invitation link an
+    /// administrator made) or `closed` (no one). The first account always may.
+    #[arg(long, env = "NATTER_SIGNUP", default_value = "open", value_parser = parse_signup_mode)]
+    pub signup: SignupMode,
+
+    /// E-mail addresses (comma-separated) of accounts that administer the
+    /// server besides the first account: they make invitation links.
+    #[arg(long, env = "NATTER_ADMIN", value_delimiter = ',')]
+    pub admin: Vec<String>,
+
     // Sessions.
     /// The address browsers reach Natter at, e.g. `https://chat.example.org`.
     /// A browser's cookie then authenticates websockets and state-changing
@@ -334,6 +345,9 @@ pub struct Config {
     pub metrics_token: Option<Secret>,
     pub hashing: HashLimits,
     pub sign_ins_per_sec: u32,
+    pub signup: SignupMode,
+    /// Lower-cased e-mail addresses of the administrators `--admin` names.
+    pub admins: Vec<String>,
     pub sessions: SessionRules,
     pub origins: Origins,
     /// The public URL is https: cookies are `Secure`, `__Host-` named.
@@ -417,6 +431,13 @@ impl Cli {
             reuse_grace_ms: self.token_reuse_grace_secs as i64 * 1000,
             lifetime_ms: self.session_lifetime.as_millis() as i64,
         };
+        let admins = self
+            .admin
+            .iter()
+            .map(|email| {
+                check_email(email).map_err(|_| ConfigError(format!("invalid --admin {email:?}: not an e-mail address")))
+            })
+            .collect::<Result<_, _>>()?;
         let media = media_config(self.listen, self.media_udp_port, self.media_announce_addr.as_deref())?;
         let concurrent = self.hash_concurrency.map_or_else(cores, |n| n as usize);
         let hashing = HashLimits {
@@ -433,6 +454,8 @@ impl Cli {
             media,
             hashing,
             sign_ins_per_sec: self.sign_ins_per_sec,
+            signup: self.signup,
+            admins,
             listen: self.listen,
             data_dir: self.data_dir,
             site_root: self.site_root,
@@ -554,6 +577,8 @@ impl Config {
                 ),
             ),
             ("sign_ins_per_sec", self.sign_ins_per_sec.to_string()),
+            ("signup", format!("{:?}", self.signup).to_lowercase()),
+            ("admins", format!("the first account{}", self.admins.iter().map(|a| format!(",{a}")).collect::<String>())),
             ("public_url", self.origins.public.clone().unwrap_or_else(|| "none (same host as each request)".into())),
             ("allowed_origins", if self.origins.allowed.is_empty() { "none".into() } else { self.origins.allowed.join(",") }),
             ("secure_cookie", self.secure_cookie.to_string()),
@@ -646,6 +671,11 @@ fn origins(public_url: Option<&str>, allowed: &[String]) -> Result<(Origins, boo
 }
 
 /// A duration: a whole number with `s`, `m`, `h` or `d`; a bare number is seconds.
+fn parse_signup_mode(text: &str) -> Result<SignupMode, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|_| format!("{text:?}: use open, invite or closed"))
+}
+
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let text = text.trim();
     let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {

@@ -30,6 +30,7 @@ pub mod secret;
 pub mod serve;
 pub mod session;
 pub mod sfu;
+pub mod signup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
@@ -239,6 +240,7 @@ pub async fn run(
     let auth_limits = Arc::new(ratelimit::AuthLimits::new(shared_counts, config.sign_ins_per_sec));
     let hasher = Arc::new(auth::password::Hasher::new(config.hashing));
     let upload_slots = ratelimit::slots::UploadSlots::new(config.concurrent_uploads);
+    let signup = Arc::new(signup::Signup::new(config.signup, config.admins.clone(), store.clone()));
     let state = AppState {
         leptos: leptos_options(&config),
         auth: Arc::new(Authenticator {
@@ -257,6 +259,7 @@ pub async fn run(
         store,
         health,
         auth_limits,
+        signup,
         hasher,
         decodes: Arc::new(gate::Gate::new(images.decodes, images.queue)),
         budgets,

@@ -18,6 +18,7 @@ use crate::{
     presence::PresenceTracker,
     ratelimit::{budgets::UserBudgets, slots::UploadSlots, AuthLimits},
     sfu::Sfu,
+    signup::Signup,
     store::{health::StoreHealth, DynStore},
     text::TextPolicy,
 };
@@ -31,6 +32,8 @@ pub struct AppState {
     /// Checks the token of every `/api` request and websocket.
     pub auth: Arc<Authenticator>,
     pub auth_limits: Arc<AuthLimits>,
+    /// Who may sign up, who administers, the invitation links.
+    pub signup: Arc<Signup>,
     /// Image decodes running and waiting (avatars and message images).
     pub decodes: Arc<Gate>,
     /// How often each user may do each thing, over all their connections and the nodes.

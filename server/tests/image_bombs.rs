@@ -105,6 +105,37 @@ async fn message_images_above_the_pixel_cap_go_as_plain_files() {
     server.stop().await;
 }
 
+/// A 6000×4000 photo's worth of noise as a JPEG: megabytes, 72 MB of pixels.
+fn noisy_photo() -> Vec<u8> {
+    let (width, height) = (6000u32, 4000u32);
+    let pixels = image::RgbImage::from_fn(width, height, |x, y| {
+        let noise = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)) >> 11 & 31;
+        image::Rgb([(x / 24 + noise) as u8, (y / 16 + noise) as u8, ((x + y) / 40) as u8])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80).encode_image(&pixels).unwrap();
+    assert!(out.len() > 1 << 20, "{} bytes", out.len());
+    out
+}
+
+#[tokio::test]
+async fn a_photo_at_the_pixel_cap_is_kept_bit_for_bit_with_a_thumbnail() {
+    let server = TestServer::start(&[]).await;
+    let ann = User::register(&server, "ann").await;
+    let photo = noisy_photo();
+    let (status, _, body) = upload(&ann, "image", photo.clone()).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!((&body["width"], &body["height"], &body["thumbnail"]), (&json!(6000), &json!(4000), &json!(true)));
+    let id = body["id"].as_str().unwrap();
+    let get = |path: String| ann.server.client.get(server.url(&path)).bearer_auth(&ann.token).send();
+    let served = get(format!("/api/files/{id}")).await.unwrap().bytes().await.unwrap();
+    assert!(served.as_ref() == photo.as_slice(), "no metadata to drop: the very same bytes, not a re-encoding");
+    let thumbnail = get(format!("/api/files/{id}/thumbnail")).await.unwrap().bytes().await.unwrap();
+    let thumbnail = image::load_from_memory_with_format(&thumbnail, image::ImageFormat::WebP).unwrap();
+    assert_eq!((thumbnail.width(), thumbnail.height()), (320, 213));
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn uploads_beyond_a_users_budget_are_refused_before_the_body_is_read() {
     let server = TestServer::start(&["--uploads-per-minute", "2"]).await;

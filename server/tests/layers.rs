@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
         "telemetry",
     ],
     &["avatar", "lease", "ratelimit", "store", "text"],
-    &["auth", "files", "hub"],
+    &["auth", "files", "hub", "signup"],
     &["chat", "presence"],
     &["calls", "sfu"],
     &["config"],

@@ -37,6 +37,10 @@ pub struct RegisterRequest {
     pub device_id: String,
     #[serde(default)]
     pub gender: Gender,
+    /// The token of an invitation link (`/signup?invite=…`), which a server
+    /// in [`SignupMode::Invite`] asks for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<String>,
 }
 
 /// `POST /api/auth/login`
@@ -70,6 +74,9 @@ pub struct Me {
     pub created_ms: Millis,
     pub last_login_ms: Option<Millis>,
     pub login_count: u64,
+    /// The user administers the server: creates invitation links.
+    #[serde(default)]
+    pub is_admin: bool,
 }
 
 /// What anyone signed in may see of a user: `GET /api/users/{id}`.
@@ -100,6 +107,87 @@ pub struct Privacy {
     /// Whether someone searching for the user's exact e-mail address finds them.
     #[serde(default)]
     pub findable_by_email: bool,
+}
+
+/// Who may sign up (`--signup`). The first account may always.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignupMode {
+    /// Anyone.
+    #[default]
+    Open,
+    /// Whoever has an invitation link an administrator made.
+    Invite,
+    /// No one.
+    Closed,
+}
+
+/// `GET /api/signup`: who may sign up now (before the first account: anyone).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignupInfo {
+    pub mode: SignupMode,
+}
+
+/// Most sign-ups one invitation link may admit.
+pub const MAX_INVITE_USES: u32 = 100;
+/// Longest an invitation link may stay valid, in days.
+pub const MAX_INVITE_DAYS: u32 = 30;
+
+/// `POST /api/signup/invites`: a new invitation link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateInvite {
+    /// Sign-ups it admits, 1 to [`MAX_INVITE_USES`].
+    #[serde(default = "one_use")]
+    pub max_uses: u32,
+    /// Days it stays valid, 1 to [`MAX_INVITE_DAYS`].
+    #[serde(default = "one_week")]
+    pub valid_days: u32,
+}
+
+fn one_use() -> u32 {
+    1
+}
+
+fn one_week() -> u32 {
+    7
+}
+
+impl Default for CreateInvite {
+    fn default() -> Self {
+        CreateInvite { max_uses: one_use(), valid_days: one_week() }
+    }
+}
+
+impl CreateInvite {
+    pub fn check(self) -> Result<Self, ApiError> {
+        if !(1..=MAX_INVITE_USES).contains(&self.max_uses) {
+            return Err(ApiError::invalid("max_uses", format!("an invitation admits 1 to {MAX_INVITE_USES} sign-ups")));
+        }
+        if !(1..=MAX_INVITE_DAYS).contains(&self.valid_days) {
+            return Err(ApiError::invalid("valid_days", format!("an invitation is valid 1 to {MAX_INVITE_DAYS} days")));
+        }
+        Ok(self)
+    }
+}
+
+/// An invitation link as administrators see it in `GET /api/signup/invites`
+/// (its token is shown once, when it is made).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteInfo {
+    /// Names it for revoking; not the token.
+    pub id: String,
+    pub created_ms: Millis,
+    pub expires_ms: Millis,
+    pub max_uses: u32,
+    pub uses_left: u32,
+}
+
+/// Answer of `POST /api/signup/invites`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedInvite {
+    /// Goes into the link: `/signup?invite=<token>`.
+    pub token: String,
+    pub invite: InviteInfo,
 }
 
 /// `PATCH /api/me`: fields left out stay as they are.

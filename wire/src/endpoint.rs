@@ -47,6 +47,12 @@ api_paths! {
     AUTH_LOGOUT = "/auth/logout";
     /// `POST`: a fresh token for the device's session.
     AUTH_REFRESH = "/auth/refresh";
+    /// `GET`: who may sign up.
+    SIGNUP = "/signup";
+    /// `GET`: the invitation links (administrators); `POST`: make one.
+    SIGNUP_INVITES = "/signup/invites";
+    /// `DELETE`: revoke an invitation link.
+    SIGNUP_INVITE signup_invite(id: &str) = "/signup/invites/{id}";
     /// `GET`, `PATCH`: the signed-in user's own profile.
     ME = "/me";
     /// `POST`: change the password.

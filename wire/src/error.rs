@@ -24,6 +24,12 @@ pub enum ErrorCode {
     /// The other user does not accept this from the asker (their privacy
     /// settings, or a block either way; which is not said).
     NotAccepting,
+    /// This server takes no sign-ups (`--signup closed`).
+    SignupClosed,
+    /// This server takes sign-ups with an invitation link only, and none came.
+    InviteRequired,
+    /// The invitation is unknown, expired, used up or revoked (which is not said).
+    InviteInvalid,
     NotFound,
     /// A change names a seq that holds no message (or holds a change).
     NoSuchMessage,
@@ -55,7 +61,7 @@ impl ErrorCode {
         match self {
             BadRequest => 400,
             Unauthorized | TokenExpired | TokenRevoked | InvalidCredentials => 401,
-            Forbidden | NotAccepting | EditWindowClosed => 403,
+            Forbidden | NotAccepting | SignupClosed | InviteRequired | InviteInvalid | EditWindowClosed => 403,
             NotFound | NoSuchMessage => 404,
             MessageDeleted => 410,
             MethodNotAllowed => 405,

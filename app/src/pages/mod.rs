@@ -9,6 +9,7 @@
 //! | `presence` | status dots, the status pickers, who is typing |
 //! | `dialog` | the modal dialog |
 //! | `home`, `signin`, `signup`, `profile`, `password`, `devices`, `friends` | the account pages |
+//! | `admin` | `/admin`: administrators' invitation links |
 //! | `privacy` | who may reach the user, whom they blocked, the Block button |
 //! | `chats`, `invitations` | `/chats`: the conversation list beside the open conversation; invitations (to groups, and strangers' chats) above it |
 //! | `chat`, `messages`, `composer` | `/chats/:id`: one conversation, its messages, writing one |
@@ -24,6 +25,7 @@
 //! [`crate::session`] (and when they are live from [`crate::hydration`]),
 //! and take every text from [`crate::i18n`]. `lib.rs` maps the routes to them.
 
+mod admin;
 mod attach;
 mod attachment;
 mod avatar;
@@ -56,6 +58,7 @@ mod room_media;
 mod signin;
 mod signup;
 
+pub use admin::Admin;
 pub use call::{provide_call_desk, CallOverlay};
 pub use chats::Chats;
 pub use chrome::Header;

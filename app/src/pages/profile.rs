@@ -100,6 +100,9 @@ pub fn Profile() -> impl IntoView {
             <p class="links">
                 <A href="/settings/password">{i18n.tr(Msg::ChangePassword)}</A>
                 <A href="/devices">{i18n.tr(Msg::NavDevices)}</A>
+                <Show when=move || me().is_some_and(|m| m.is_admin)>
+                    <A href="/admin" attr:data-testid="admin-link">{i18n.tr(Msg::NavAdmin)}</A>
+                </Show>
             </p>
         </section>
         <PrivacySettings/>

@@ -29,6 +29,7 @@ use crate::{
     error::HttpError,
     hub::HubEvent,
     ratelimit::{RateLimiter, EVERYONE},
+    signup::{SignupError, Ticket},
     store::{
         devices::DeviceRecord,
         new_id,
@@ -57,10 +58,16 @@ fn user_agent(headers: &HeaderMap) -> String {
 }
 
 /// The answer to a successful sign-in: the token in the body and as a cookie.
-fn signed_in(status: StatusCode, state: &AppState, user: &UserRecord, claims: &Claims) -> Response {
+async fn signed_in(
+    status: StatusCode,
+    state: &AppState,
+    user: &UserRecord,
+    claims: &Claims,
+) -> Result<Response, HttpError> {
     let token = token::encode(&state.config.jwt_secret, claims);
-    let body = AuthResponse { token: token.clone(), expires_ms: claims.expires_ms(), user: user.me() };
-    (status, [(header::SET_COOKIE, state.auth.session_cookie(&token))], Json(body)).into_response()
+    let me = user.me(state.signup.is_admin(user).await?);
+    let body = AuthResponse { token: token.clone(), expires_ms: claims.expires_ms(), user: me };
+    Ok((status, [(header::SET_COOKIE, state.auth.session_cookie(&token))], Json(body)).into_response())
 }
 
 /// Starts a session on the device, replacing (and so revoking) any token it had.
@@ -93,19 +100,40 @@ async fn start_session(state: &AppState, user: &UserId, device_id: &str, headers
     Ok((user.clone(), state.auth.claims(&user.id, device_id, &token_id, now, now_millis())))
 }
 
+/// Whether this server takes the sign-up (its mode, the invitation); wrong
+/// invitation tokens slow down further guesses from the address.
+async fn admitted(state: &AppState, client: &str, invite: Option<&str>) -> Result<Ticket, HttpError> {
+    let backoff = &state.auth_limits.invite_backoff;
+    if invite.is_some() {
+        backoff.check(client).await.map_err(|wait| {
+            let why = "too many invalid invitation links from this address: wait before trying again";
+            HttpError::rate_limited_for(why, wait)
+        })?;
+    }
+    match state.signup.check(invite).await {
+        Err(SignupError::InviteInvalid) => {
+            backoff.failed(client).await;
+            Err(SignupError::InviteInvalid.into())
+        }
+        checked => Ok(checked?),
+    }
+}
+
 pub async fn register(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<Response, HttpError> {
-    limited(&state.auth_limits.register_per_ip, &client_key(&state, peer, &headers)).await?;
+    let client = client_key(&state, peer, &headers);
+    limited(&state.auth_limits.register_per_ip, &client).await?;
     let email = check_email(&req.email)?;
     limited(&state.auth_limits.login_per_account, &email).await?;
     let nickname = state.text.check_name(check_nickname(&req.nickname)?, "nickname")?;
     check_password(&req.password, "password")?;
     check_device_id(&req.device_id)?;
     limited(&state.auth_limits.login_total, EVERYONE).await?;
+    let ticket = admitted(&state, &client, req.invite.as_deref()).await?;
     let user = UserRecord {
         id: UserId(new_id()),
         email,
@@ -117,16 +145,20 @@ pub async fn register(
         last_login_ms: None,
         login_count: 0,
     };
+    let claim = state.signup.claim(ticket).await?;
     match state.store.insert_user(&user).await {
         Ok(()) => {}
-        Err(StoreError::Conflict(_)) => {
-            let taken = ApiError::new(ErrorCode::EmailTaken, "an account with this e-mail address exists already");
-            return Err(taken.about("email").into());
+        Err(e) => {
+            state.signup.release(claim).await;
+            if let StoreError::Conflict(_) = e {
+                let taken = ApiError::new(ErrorCode::EmailTaken, "an account with this e-mail address exists already");
+                return Err(taken.about("email").into());
+            }
+            return Err(e.into());
         }
-        Err(e) => return Err(e.into()),
     }
     let (user, claims) = start_session(&state, &user.id, &req.device_id, &headers).await?;
-    Ok(signed_in(StatusCode::CREATED, &state, &user, &claims))
+    signed_in(StatusCode::CREATED, &state, &user, &claims).await
 }
 
 pub async fn login(
@@ -156,7 +188,7 @@ pub async fn login(
     state.auth_limits.login_backoff.succeeded(&pair).await;
     let user = user.expect("verified against a stored hash");
     let (user, claims) = start_session(&state, &user.id, &req.device_id, &headers).await?;
-    Ok(signed_in(StatusCode::OK, &state, &user, &claims))
+    signed_in(StatusCode::OK, &state, &user, &claims).await
 }
 
 /// Tells every node that a device's session ended, so its open websockets close.
@@ -179,12 +211,12 @@ pub async fn refresh(State(state): State<AppState>, RefreshableUser(me): Refresh
     // A cookie the middleware renewed for this very request is rotated once, not twice
     // (twice would make the cookie of the browser's requests under way look stolen).
     if me.renewed {
-        return Ok(signed_in(StatusCode::OK, &state, &user, &me.claims));
+        return signed_in(StatusCode::OK, &state, &user, &me.claims).await;
     }
     let Some(claims) = state.auth.rotate(&me).await? else {
         return Err(HttpError::new(ErrorCode::TokenRevoked, "this token was refreshed already: use the newer one"));
     };
-    Ok(signed_in(StatusCode::OK, &state, &user, &claims))
+    signed_in(StatusCode::OK, &state, &user, &claims).await
 }
 
 /// Changes the password and signs out every other device.

@@ -11,6 +11,7 @@ mod json;
 mod privacy;
 mod profile;
 mod rtc;
+mod signup;
 mod status;
 pub(crate) mod users;
 
@@ -31,6 +32,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(route::AUTH_LOGIN, post(accounts::login))
         .route(route::AUTH_LOGOUT, post(accounts::logout))
         .route(route::AUTH_REFRESH, post(accounts::refresh))
+        .route(route::SIGNUP, get(signup::info))
+        .route(route::SIGNUP_INVITES, get(signup::list).post(signup::create))
+        .route(route::SIGNUP_INVITE, delete(signup::revoke))
         .route(route::ME, get(profile::me).patch(profile::update))
         .route(route::ME_PASSWORD, post(accounts::change_password))
         .route(route::ME_AVATAR, post(profile::upload_avatar))

@@ -23,7 +23,7 @@ use crate::{
 
 pub async fn me(State(state): State<AppState>, me: AuthUser) -> Result<Json<Me>, HttpError> {
     let user = state.store.user_by_id(&me.user_id).await?.ok_or_else(no_such_user)?;
-    Ok(Json(user.me()))
+    Ok(Json(user.me(state.signup.is_admin(&user).await?)))
 }
 
 pub async fn update(
@@ -40,7 +40,7 @@ pub async fn update(
         ..UserPatch::default()
     };
     let user = state.store.update_user(&me.user_id, &patch).await?.ok_or_else(no_such_user)?;
-    Ok(Json(user.me()))
+    Ok(Json(user.me(state.signup.is_admin(&user).await?)))
 }
 
 /// Takes the image as the raw request body, whatever its declared type: the
@@ -68,7 +68,7 @@ pub async fn upload_avatar(State(state): State<AppState>, me: AuthUser, body: Bo
     if let Err(e) = avatar::remove_other_versions(&dir, &me.user_id, &processed.version).await {
         tracing::warn!(error = %e, "could not remove old avatar images");
     }
-    Ok(Json(user.me()))
+    Ok(Json(user.me(state.signup.is_admin(&user).await?)))
 }
 
 /// `GET /avatars/{user}/{version}/{file}`: public, cached forever.

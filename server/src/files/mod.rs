@@ -6,14 +6,17 @@
 //! the client's hash and the type checks pass is it synced and renamed into
 //! place, so a failed upload leaves nothing behind. Images the server can
 //! decode also get `<sha256>.thumb.webp` and `<sha256>.image`, a copy
-//! re-encoded from pixels (EXIF and other metadata gone), which is what is
-//! served in place of the original; GIFs, which carry no EXIF, are served as
-//! they are.
+//! without EXIF and other metadata, which is what is served in place of the
+//! original: a JPEG's is the same JPEG with its metadata segments dropped
+//! (`strip`), so only its thumbnail needs decoding, at a reduced scale; PNG
+//! and WebP are re-encoded from their pixels; GIFs, which carry no EXIF, are
+//! served as they are.
 //!
 //! | module | holds |
 //! |---|---|
 //! | here | the disk layout, receiving an upload, image derivatives, access |
 //! | `sniff` | the type of content from its first bytes |
+//! | `strip` | a JPEG's metadata dropped without decoding it |
 //! | `instant` | instant upload: challenges proving possession of content |
 //! | `serve` | answering downloads: ranges, safe names, caching |
 //! | `quota` | what each user's uploads take, against their quota |
@@ -23,6 +26,7 @@ pub mod instant;
 pub mod quota;
 pub mod serve;
 pub mod sniff;
+pub mod strip;
 pub mod sweep;
 
 use std::{
@@ -41,7 +45,7 @@ use wire::{
 };
 
 use crate::{
-    avatar,
+    avatar::{self, Need},
     store::{files::BlobRecord, DynStore, StoreError},
 };
 
@@ -235,7 +239,8 @@ pub enum NoParts {
 /// Decodes an image of at most `max_pixels` (with the avatar decoder's
 /// limits against bombs), and makes its thumbnail and a copy without
 /// metadata. CPU-bound: run it with `spawn_blocking`, holding a slot of the
-/// decode gate. The decoded pixels are the only full-size copy made.
+/// decode gate. The decoded pixels are the only full-size copy made, and a
+/// JPEG whose metadata [`strip::jpeg`] can drop is decoded at a reduced scale.
 pub fn image_parts(bytes: &[u8], mime: &str, max_pixels: u64) -> Result<ImageParts, NoParts> {
     let format = match mime {
         "image/png" => ImageFormat::Png,
@@ -244,22 +249,30 @@ pub fn image_parts(bytes: &[u8], mime: &str, max_pixels: u64) -> Result<ImagePar
         "image/gif" => ImageFormat::Gif,
         _ => return Err(NoParts::Undecodable),
     };
-    let (mut image, orientation) = avatar::decode(bytes, max_pixels).map_err(|e| match e {
+    let stripped = match format {
+        ImageFormat::Jpeg => strip::jpeg(bytes),
+        _ => None,
+    };
+    let need = if stripped.is_some() { Need::LongSide(THUMBNAIL_SIDE) } else { Need::Full };
+    let decoded = avatar::decode(bytes, max_pixels, need).map_err(|e| match e {
         avatar::AvatarError::TooManyPixels => NoParts::TooManyPixels,
         _ => NoParts::Undecodable,
     })?;
-    image.apply_orientation(orientation);
+    let (width, height) = decoded.upright_size();
+    let mut image = decoded.image;
+    image.apply_orientation(decoded.orientation);
     let undecodable = |_| NoParts::Undecodable;
     let thumbnail =
         avatar::encode_webp(&image.thumbnail(THUMBNAIL_SIDE, THUMBNAIL_SIDE).into_rgba8()).map_err(undecodable)?;
-    let clean = match format {
-        ImageFormat::Gif => None,
-        ImageFormat::WebP => Some(match image.as_rgba8() {
+    let clean = match (stripped, format) {
+        (stripped @ Some(_), _) => stripped,
+        (None, ImageFormat::Gif) => None,
+        (None, ImageFormat::WebP) => Some(match image.as_rgba8() {
             Some(rgba) => avatar::encode_webp(rgba),
             None => avatar::encode_webp(&image.to_rgba8()),
         }
         .map_err(undecodable)?),
-        ImageFormat::Jpeg => {
+        (None, ImageFormat::Jpeg) => {
             let mut out = Vec::new();
             let mut encoder = JpegEncoder::new_with_quality(&mut out, 90);
             match image.as_rgb8() {
@@ -269,13 +282,13 @@ pub fn image_parts(bytes: &[u8], mime: &str, max_pixels: u64) -> Result<ImagePar
             .map_err(|_| NoParts::Undecodable)?;
             Some(out)
         }
-        _ => {
+        (None, _) => {
             let mut out = Cursor::new(Vec::new());
             image.write_to(&mut out, format).map_err(|_| NoParts::Undecodable)?;
             Some(out.into_inner())
         }
     };
-    Ok(ImageParts { width: image.width(), height: image.height(), thumbnail, clean })
+    Ok(ImageParts { width, height, thumbnail, clean })
 }
 
 pub fn hex(bytes: &[u8]) -> String {

@@ -209,6 +209,9 @@ pub struct AuthLimits {
     /// Sign-ins and sign-ups from all addresses together, per second: many
     /// addresses each under their own limit still meet this one.
     pub login_total: RateLimiter,
+    /// Invitation tokens that were not valid, per client address: guessing
+    /// slows down like wrong passwords do.
+    pub invite_backoff: Backoff,
 }
 
 /// Wrong passwords from one address for one account before each further one
@@ -218,19 +221,19 @@ pub const LOGIN_FREE_FAILURES: u32 = 5;
 /// The key of [`AuthLimits::login_total`]: one count for everyone.
 pub const EVERYONE: &str = "all";
 
+/// The back-off of guesses at a secret: the first few free, then 2 s, 4 s, … up to 15 minutes.
+fn guesses(name: &'static str, shared: Option<SharedCounts>) -> Backoff {
+    Backoff::new(name, LOGIN_FREE_FAILURES, Duration::from_secs(2), Duration::from_secs(15 * 60), shared)
+}
+
 impl AuthLimits {
     pub fn new(shared: Option<SharedCounts>, sign_ins_per_sec: u32) -> AuthLimits {
         AuthLimits {
             register_per_ip: RateLimiter::new("register-ip", 30, Duration::from_secs(600), shared.clone()),
             login_per_ip: RateLimiter::new("login-ip", 30, Duration::from_secs(60), shared.clone()),
-            login_backoff: Backoff::new(
-                "login-pair",
-                LOGIN_FREE_FAILURES,
-                Duration::from_secs(2),
-                Duration::from_secs(15 * 60),
-                shared.clone(),
-            ),
+            login_backoff: guesses("login-pair", shared.clone()),
             login_per_account: RateLimiter::new("login-account", 100, Duration::from_secs(900), shared.clone()),
+            invite_backoff: guesses("invite-ip", shared.clone()),
             login_total: RateLimiter::new("login-all", sign_ins_per_sec, Duration::from_secs(1), shared),
         }
     }

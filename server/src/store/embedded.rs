@@ -137,7 +137,23 @@ const MIGRATIONS: &[&str] = &[
     // 8: token rotation: the token id a refresh replaced, and when.
     "ALTER TABLE devices ADD COLUMN previous_token_id TEXT;
     ALTER TABLE devices ADD COLUMN rotated_ms INTEGER NOT NULL DEFAULT 0;",
-    // 9: changes to messages as entries naming their target; replies,
+    // 9: invitation links (by the SHA-256 of their token) and the uses taken
+    // of them; the first account by creation time.
+    "CREATE TABLE signup_invites (
+        id         TEXT PRIMARY KEY,
+        created_by TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL,
+        max_uses   INTEGER NOT NULL
+    );
+    CREATE TABLE signup_uses (
+        invite_id TEXT NOT NULL,
+        n         INTEGER NOT NULL,
+        used_ms   INTEGER NOT NULL,
+        PRIMARY KEY (invite_id, n)
+    );
+    CREATE INDEX users_by_created ON users (created_ms);",
+    // 10: changes to messages as entries naming their target; replies,
     // mentions; shown numbers (every entry before this step was shown).
     "ALTER TABLE messages ADD COLUMN target_seq INTEGER;
     ALTER TABLE messages ADD COLUMN reply_to INTEGER;

@@ -66,6 +66,8 @@ fn indexes() -> Vec<(&'static str, IndexModel)> {
     vec![
         ("users", unique(doc! { "email": 1 })),
         ("users", IndexModel::builder().keys(doc! { "nickname": 1 }).build()),
+        // The first account, the server's administrator.
+        ("users", IndexModel::builder().keys(doc! { "created_ms": 1 }).build()),
         ("devices", IndexModel::builder().keys(doc! { "user_id": 1 }).build()),
         ("friend_links", IndexModel::builder().keys(doc! { "owner": 1, "since_ms": 1 }).build()),
         ("conversations", IndexModel::builder().keys(doc! { "visibility": 1, "last_activity_ms": -1 }).build()),
@@ -82,6 +84,7 @@ fn indexes() -> Vec<(&'static str, IndexModel)> {
         ("files", IndexModel::builder().keys(doc! { "owner": 1 }).build()),
         ("files", IndexModel::builder().keys(doc! { "created_ms": 1 }).build()),
         ("files", IndexModel::builder().keys(doc! { "blob._id": 1 }).build()),
+        ("signup_uses", IndexModel::builder().keys(doc! { "invite_id": 1 }).build()),
     ]
 }
 

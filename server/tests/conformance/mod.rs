@@ -15,6 +15,7 @@ use natter_server::store::{
     friends::{FriendLink, LinkState},
     messages::{MessageDraft, Tip, MAX_PAGE},
     new_id,
+    signup::InviteRecord,
     users::{UserPatch, UserRecord},
     DynStore, StoreError,
 };
@@ -333,6 +334,71 @@ pub async fn privacy_default_then_round_trip(a: &DynStore, b: &DynStore) {
     assert_eq!(b.privacy(&bob).await.unwrap(), Privacy::default(), "per user");
     b.put_privacy(&ann, &Privacy::default()).await.unwrap();
     assert_eq!(a.privacy(&ann).await.unwrap(), Privacy::default(), "replaced");
+}
+
+pub async fn first_user_is_the_earliest_created(a: &DynStore, b: &DynStore) {
+    assert_eq!(a.first_user().await.unwrap(), None);
+    let (mut early, mut late) = (user("early@example.org"), user("late@example.org"));
+    late.created_ms = 2_000;
+    early.created_ms = 1_000;
+    a.insert_user(&late).await.unwrap();
+    b.insert_user(&early).await.unwrap();
+    assert_eq!(a.first_user().await.unwrap(), Some(early.id));
+}
+
+fn invite(id: &str, created_ms: i64, max_uses: u32) -> InviteRecord {
+    let expires_ms = created_ms + 1000;
+    InviteRecord { id: id.to_owned(), created_by: UserId::from("ann"), created_ms, expires_ms, max_uses }
+}
+
+pub async fn invites_round_trip_with_their_uses(a: &DynStore, b: &DynStore) {
+    let (old, new) = (invite("old", 1_000, 3), invite("new", 2_000, 1));
+    a.insert_invite(&old).await.unwrap();
+    a.insert_invite(&new).await.unwrap();
+    assert!(matches!(b.insert_invite(&old).await, Err(StoreError::Conflict(_))));
+    assert_eq!(b.invite("old").await.unwrap(), Some(old.clone()));
+    assert_eq!(b.invite("none").await.unwrap(), None);
+    assert!(a.claim_use("old", 1, 5).await.unwrap());
+    assert!(b.claim_use("old", 2, 5).await.unwrap());
+    assert!(!b.claim_use("old", 2, 6).await.unwrap(), "a slot is taken once");
+    assert_eq!(a.uses("old").await.unwrap(), 2);
+    assert_eq!(b.invites().await.unwrap(), vec![(new.clone(), 0), (old.clone(), 2)], "newest first");
+    b.release_use("old", 1).await.unwrap();
+    assert_eq!(a.uses("old").await.unwrap(), 1);
+    assert!(a.claim_use("old", 1, 7).await.unwrap(), "a slot given back is free again");
+
+    assert!(b.remove_invite("old").await.unwrap());
+    assert!(!a.remove_invite("old").await.unwrap());
+    assert_eq!(a.invite("old").await.unwrap(), None);
+    assert_eq!(a.uses("old").await.unwrap(), 0, "its uses went with it");
+    assert_eq!(a.invites().await.unwrap(), vec![(new, 0)]);
+}
+
+/// Sign-ups on two nodes racing for the slots of one invitation: each slot
+/// goes to exactly one of them.
+pub async fn racing_claims_take_each_slot_once(a: &DynStore, b: &DynStore) {
+    const RACERS: usize = 8;
+    const SLOTS: u32 = 3;
+    a.insert_invite(&invite("race", 1_000, SLOTS)).await.unwrap();
+    let mut tasks = Vec::new();
+    for r in 0..RACERS {
+        let store = if r % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            for n in 1..=SLOTS {
+                if store.claim_use("race", n, 1).await.unwrap() {
+                    return Some(n);
+                }
+            }
+            None
+        }));
+    }
+    let mut won = Vec::new();
+    for t in tasks {
+        won.extend(t.await.unwrap());
+    }
+    won.sort();
+    assert_eq!(won, (1..=SLOTS).collect::<Vec<_>>(), "every slot taken, none twice");
+    assert_eq!(b.uses("race").await.unwrap(), SLOTS);
 }
 
 fn group(id: &str, visibility: Visibility, activity: i64) -> Conversation {

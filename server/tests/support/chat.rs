@@ -24,12 +24,28 @@ pub struct User<'a> {
     pub token: String,
 }
 
+/// Asks to sign `name` up (`<name>@example.org`), with an invitation token
+/// if given: the answer's status and body.
+pub async fn sign_up(server: &TestServer, name: &str, invite: Option<&str>) -> (u16, Value) {
+    let email = format!("{name}@example.org");
+    let mut body = json!({ "email": email, "nickname": name, "password": "correct horse", "device_id": "d1" });
+    if let Some(invite) = invite {
+        body["invite"] = json!(invite);
+    }
+    let resp = server.client.post(server.url(endpoint::AUTH_REGISTER)).json(&body).send().await.unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+}
+
 impl<'a> User<'a> {
     pub async fn register(server: &'a TestServer, name: &str) -> User<'a> {
-        let body = json!({ "email": format!("{name}@example.org"), "nickname": name, "password": "correct horse", "device_id": "d1" });
-        let resp = server.client.post(server.url(endpoint::AUTH_REGISTER)).json(&body).send().await.unwrap();
-        assert_eq!(resp.status(), 201);
-        let auth: AuthResponse = resp.json().await.unwrap();
+        User::invited(server, name, None).await
+    }
+
+    /// Signs `name` up with an invitation token.
+    pub async fn invited(server: &'a TestServer, name: &str, invite: Option<&str>) -> User<'a> {
+        let (status, body) = sign_up(server, name, invite).await;
+        assert_eq!(status, 201, "{body}");
+        let auth: AuthResponse = serde_json::from_value(body).unwrap();
         User { server, id: auth.user.id.0, token: auth.token }
     }
 

@@ -18,7 +18,14 @@ use std::{
 };
 
 use clap::Parser;
-use natter_server::config::Cli;
+use natter_server::{
+    config::Cli,
+    store::{
+        embedded::EmbeddedStore,
+        mongodb::{MongoSettings, MongoStore},
+        DynStore, EMBEDDED_FILE,
+    },
+};
 use tokio::{
     net::{TcpListener, TcpStream},
     sync::{oneshot, watch},
@@ -33,6 +40,8 @@ pub struct TestServer {
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     _data: tempfile::TempDir,
+    /// The MongoDB database it stores into, if not its embedded store.
+    mongodb: Option<MongoSettings>,
 }
 
 /// A throw-away data dir holding a file with the tests' JWT secret (so that
@@ -72,7 +81,7 @@ impl TestServer {
             .await
             .unwrap();
         });
-        TestServer { addr, client: reqwest::Client::new(), stop: Some(stop), task, _data: data }
+        TestServer { addr, client: reqwest::Client::new(), stop: Some(stop), task, _data: data, mongodb: None }
     }
 
     /// Starts a server on the named store, ready to serve: `"embedded"`, or
@@ -90,12 +99,23 @@ impl TestServer {
                 let db = format!("natter_test_{}", natter_server::store::new_id());
                 let mut flags = vec!["--mongodb-uri", &uri, "--mongodb-db", &db];
                 flags.extend(extra);
-                TestServer::start(&flags).await
+                let mut server = TestServer::start(&flags).await;
+                server.mongodb = Some(MongoSettings { uri, database: db });
+                server
             }
             other => panic!("unknown store {other}"),
         };
         server.wait_for_status(wire::endpoint::READYZ, 200, Duration::from_secs(20)).await;
         server
+    }
+
+    /// Another handle to the server's store, for a test to look into or
+    /// change behind the server's back.
+    pub async fn store(&self) -> DynStore {
+        match &self.mongodb {
+            Some(settings) => Arc::new(MongoStore::open(settings).await.unwrap()),
+            None => Arc::new(EmbeddedStore::open(&self.data_dir().join(EMBEDDED_FILE)).unwrap()),
+        }
     }
 
     /// The server's data dir (its files, its embedded database).

@@ -163,4 +163,14 @@ impl UserRepo for EmbeddedStore {
         })
         .await
     }
+
+    async fn first_user(&self) -> Result<Option<UserId>, StoreError> {
+        self.call(|c| {
+            c.query_row("SELECT id FROM users ORDER BY created_ms, id LIMIT 1", [], |row| row.get(0))
+                .optional()
+                .map(|id| id.map(UserId))
+                .map_err(internal)
+        })
+        .await
+    }
 }

@@ -43,7 +43,7 @@ impl UserRecord {
     }
 
     /// What the user sees of their own account.
-    pub fn me(&self) -> Me {
+    pub fn me(&self, is_admin: bool) -> Me {
         Me {
             id: self.id.clone(),
             email: self.email.clone(),
@@ -53,6 +53,7 @@ impl UserRecord {
             created_ms: self.created_ms,
             last_login_ms: self.last_login_ms,
             login_count: self.login_count,
+            is_admin,
         }
     }
 }
@@ -91,4 +92,7 @@ pub trait UserRepo {
     /// `limit` (≤ [`MAX_SEARCH_RESULTS`]), by nickname. (Finding someone by
     /// e-mail is their choice: see `api::users::search`.)
     async fn search_users(&self, query: &str, limit: u32) -> Result<Vec<UserRecord>, StoreError>;
+
+    /// The account created first (by creation time, then id), if any.
+    async fn first_user(&self) -> Result<Option<UserId>, StoreError>;
 }

@@ -140,6 +140,17 @@ impl UserRepo for MongoStore {
         let docs: Vec<UserDoc> = cursor.try_collect().await.map_err(classify)?;
         Ok(docs.into_iter().map(UserRecord::from).collect())
     }
+
+    async fn first_user(&self) -> Result<Option<UserId>, StoreError> {
+        let first = self
+            .collection::<Document>(USERS)
+            .find_one(doc! {})
+            .sort(doc! { "created_ms": 1, "_id": 1 })
+            .projection(doc! { "_id": 1 })
+            .await
+            .map_err(classify)?;
+        Ok(first.and_then(|d| d.get_str("_id").ok().map(|id| UserId(id.to_owned()))))
+    }
 }
 
 /// Makes `text` match itself literally inside a regular expression.
