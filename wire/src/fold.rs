@@ -45,6 +45,13 @@ pub struct Reaction {
     pub users: Vec<UserId>,
 }
 
+impl From<Message> for Shown {
+    /// A message with no change to it.
+    fn from(message: Message) -> Shown {
+        Shown { message, edited_ms: None, deleted_by: None, reactions: Vec::new(), pinned: false }
+    }
+}
+
 impl Thread {
     /// Takes in an entry (again is no change).
     pub fn add(&mut self, entry: Message) {
@@ -99,8 +106,7 @@ impl Thread {
 fn fold<'a>(message: &Message, changes: impl Iterator<Item = &'a Message>) -> Shown {
     let mut changes: Vec<&Message> = changes.collect();
     changes.sort_unstable_by_key(|c| c.seq);
-    let mut shown =
-        Shown { message: message.clone(), edited_ms: None, deleted_by: None, reactions: Vec::new(), pinned: false };
+    let mut shown = Shown::from(message.clone());
     for change in changes {
         match change.kind {
             MessageKind::Edit if change.sender_id == message.sender_id => {

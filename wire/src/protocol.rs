@@ -169,6 +169,9 @@ pub enum ServerFrame {
         conversation_id: crate::model::ConversationId,
         seq: u64,
         message_id: crate::model::MessageId,
+        /// The entry's shown number (see [`crate::model::Message::shown`]).
+        #[serde(default)]
+        shown: u64,
         /// True when this client id had been stored before.
         duplicate: bool,
         /// The text as stored, when it differs from what was sent (the
@@ -178,8 +181,13 @@ pub enum ServerFrame {
     },
     /// Something happened in a conversation (seed 000's notices).
     Notice { conversation_id: crate::model::ConversationId, user_id: crate::model::UserId, notice: NoticeKind },
-    /// One of the user's devices read a conversation up to `seq`.
-    Read { conversation_id: crate::model::ConversationId, seq: u64 },
+    /// One of the user's devices read a conversation up to `seq`, shown number `shown`.
+    Read {
+        conversation_id: crate::model::ConversationId,
+        seq: u64,
+        #[serde(default)]
+        shown: u64,
+    },
     /// How a member shows in a conversation now (sent on every change).
     Presence {
         conversation_id: crate::model::ConversationId,
@@ -394,7 +402,7 @@ mod tests {
     fn frames_read_in_the_browser_form_are_the_frames_sent() {
         let frames = [
             ServerFrame::Pong,
-            ServerFrame::Read { conversation_id: ConversationId("c1".into()), seq: 7 },
+            ServerFrame::Read { conversation_id: ConversationId("c1".into()), seq: 7, shown: 5 },
             ServerFrame::Typing { conversation_id: ConversationId("c\"1}".into()), user_id: UserId("u{,}".into()) },
             ServerFrame::Error { code: WsErrorCode::BadFrame, message: r#"{"type":"x"}"#.into(), client_id: None },
         ];

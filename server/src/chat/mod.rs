@@ -218,7 +218,7 @@ impl Chat {
         let seq = seq.min(self.store.last_seq(conversation).await?);
         let shown = self.store.shown_at(conversation, seq).await?;
         self.store.mark_read(conversation, user, seq, shown).await?;
-        let event = HubEvent::Read { conversation_id: conversation.clone(), user_id: user.clone(), seq };
+        let event = HubEvent::Read { conversation_id: conversation.clone(), user_id: user.clone(), seq, shown };
         self.fanout.publish(event).await;
         Ok(seq)
     }

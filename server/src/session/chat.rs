@@ -40,6 +40,7 @@ impl Session {
                     client_id,
                     conversation_id: m.conversation_id,
                     seq: m.seq,
+                    shown: m.shown,
                     message_id: m.id,
                     duplicate: sent.duplicate,
                     content: sent.changed,

@@ -105,8 +105,8 @@ impl Session {
             HubEvent::Updated { conversation_id, user_id } => {
                 self.notice(conversation_id, user_id, NoticeKind::Update).await
             }
-            HubEvent::Read { conversation_id, seq, .. } => {
-                self.send(&ServerFrame::Read { conversation_id: conversation_id.clone(), seq: *seq }).await
+            HubEvent::Read { conversation_id, seq, shown, .. } => {
+                self.send(&ServerFrame::Read { conversation_id: conversation_id.clone(), seq: *seq, shown: *shown }).await
             }
             HubEvent::SignedOut { close_code, .. } => Err(End::Close(
                 *close_code,
