@@ -106,27 +106,22 @@ impl Chat {
     /// Checks a message or a change, stores it and answers once it is
     /// durable; the writer then publishes it.
     pub async fn send(&self, sender: &UserId, message: Outgoing) -> Result<Sent, ChatError> {
-        let Outgoing { conversation_id, client_id, kind, content, attachment, target, reply_to, mentions } = message;
+        let client_id = &message.client_id;
         let id_ok = !client_id.is_empty()
             && client_id.chars().count() <= MAX_CLIENT_ID_CHARS
             && !client_id.chars().any(char::is_control);
         if !id_ok {
             return Err(ChatError::invalid("client_id", "client_id: 1 to 64 characters, no control characters"));
         }
-        if kind.is_change() {
-            let change = Outgoing { conversation_id, client_id, kind, content, attachment, target, reply_to, mentions };
-            return self.change(sender, change).await;
+        if message.kind.is_change() {
+            return self.change(sender, message).await;
         }
+        let Outgoing { conversation_id, client_id, kind, content, attachment, reply_to, mentions, .. } = message;
         // Attachments may come without a caption.
         if kind == MessageKind::Text && content.trim().is_empty() {
             return Err(ChatError::invalid("content", "a message needs some text"));
         }
-        if content.chars().count() > MAX_TEXT_CHARS {
-            return Err(ChatError::TooLong(format!("a message holds at most {MAX_TEXT_CHARS} characters")));
-        }
-        self.spend(Action::Send, sender, "sending too fast; slow down").await?;
-        let member = self.require_member(&conversation_id, sender).await?;
-        self.require_unblocked_in(&conversation_id, sender).await?;
+        let member = self.admit(sender, &conversation_id, &content).await?;
         if let Some(seq) = reply_to {
             self.check_reply(&conversation_id, seq).await?;
         }
@@ -161,12 +156,7 @@ impl Chat {
         if attachment.is_some() {
             return Err(ChatError::invalid("attachment", "a change carries no file"));
         }
-        if content.chars().count() > MAX_TEXT_CHARS {
-            return Err(ChatError::TooLong(format!("a message holds at most {MAX_TEXT_CHARS} characters")));
-        }
-        self.spend(Action::Send, sender, "sending too fast; slow down").await?;
-        let member = self.require_member(&conversation_id, sender).await?;
-        self.require_unblocked_in(&conversation_id, sender).await?;
+        let member = self.admit(sender, &conversation_id, &content).await?;
         let stored = match self.check_change(&member, kind, target, &content).await? {
             Verdict::Store(stored) => stored,
             Verdict::AlreadySo(entry) => return Ok(Sent { message: entry, duplicate: true, changed: None }),
@@ -180,6 +170,18 @@ impl Chat {
         }
         let changed = (appended.message.content != content).then(|| appended.message.content.clone());
         Ok(Sent { message: appended.message, duplicate: appended.duplicate, changed })
+    }
+
+    /// What every entry passes, message or change: its length, the sender's
+    /// budget, membership, no block between the two of a private chat.
+    async fn admit(&self, sender: &UserId, conversation: &ConversationId, content: &str) -> Result<Membership, ChatError> {
+        if content.chars().count() > MAX_TEXT_CHARS {
+            return Err(ChatError::TooLong(format!("a message holds at most {MAX_TEXT_CHARS} characters")));
+        }
+        self.spend(Action::Send, sender, "sending too fast; slow down").await?;
+        let member = self.require_member(conversation, sender).await?;
+        self.require_unblocked_in(conversation, sender).await?;
+        Ok(member)
     }
 
     /// The members among `mentions` (others are dropped), `all` only from an
