@@ -239,6 +239,10 @@ pub enum Msg {
     KindFile,
     KindVoiceCall,
     KindLiveStream,
+    /// Where a deleted message was.
+    MessageDeleted,
+    /// Beside the time of an edited message.
+    Edited,
     KindVideoCall,
     // Attachments
     AttachFile,
@@ -574,6 +578,8 @@ impl Msg {
             KindVoiceCall => l.pick("[Voice call]", "[语音通话]"),
             KindVideoCall => l.pick("[Video call]", "[视频通话]"),
             KindLiveStream => l.pick("[Live broadcast]", "[直播]"),
+            MessageDeleted => l.pick("Message deleted", "消息已删除"),
+            Edited => l.pick("edited", "已编辑"),
             AttachFile => l.pick("Attach a picture or file", "发送图片或文件"),
             RecordVoice => l.pick("Record a voice message", "录制语音"),
             RecordVideo => l.pick("Record a video", "录制视频"),
@@ -816,6 +822,13 @@ impl Msg {
             MessageKind::VoiceCall => Msg::KindVoiceCall,
             MessageKind::VideoCall => Msg::KindVideoCall,
             MessageKind::LiveStream => Msg::KindLiveStream,
+            // Folded into the message they change; never a line of their own.
+            MessageKind::Edit
+            | MessageKind::Delete
+            | MessageKind::React
+            | MessageKind::Unreact
+            | MessageKind::Pin
+            | MessageKind::Unpin => return None,
         })
     }
 

@@ -103,6 +103,7 @@ async fn connection(stream: tokio::net::TcpStream, rooms: Arc<Mutex<Rooms>>) {
             client_id: client_id.clone(),
             conversation_id: conversation_id.clone(),
             seq,
+            shown: seq,
             message_id: message_id.clone(),
             duplicate: false,
             content: None,
@@ -112,13 +113,13 @@ async fn connection(stream: tokio::net::TcpStream, rooms: Arc<Mutex<Rooms>>) {
             id: message_id,
             conversation_id: ConversationId(conversation_id.0.clone()),
             seq,
+            shown: seq,
             sender_id: UserId(format!("baseline-{id}")),
             client_id,
             kind,
             content,
-            attachment: None,
-            call: None,
             created_ms: 0,
+            ..Default::default()
         };
         let text = encode(&ServerFrame::Message { message });
         for member in room.members.values() {

@@ -118,6 +118,9 @@ impl Client {
             kind: MessageKind::Text,
             content: format!("load message {n} from client {}", self.index),
             attachment: None,
+            target: None,
+            reply_to: None,
+            mentions: Vec::new(),
         };
         if self.outgoing.send(text(&frame)).is_ok() {
             ledger::SENT.fetch_add(1, Ordering::Relaxed);

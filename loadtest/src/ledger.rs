@@ -159,9 +159,8 @@ mod tests {
             client_id: client_id(1, seq),
             kind: MessageKind::Text,
             content: "hi".into(),
-            attachment: None,
-            call: None,
             created_ms: 0,
+            ..Default::default()
         }
     }
 

@@ -187,6 +187,9 @@ async fn send_some(addr: SocketAddr, token: &str, conversation: &ConversationId,
             kind: MessageKind::Text,
             content: format!("message {k} of round {round}, through the slow loris"),
             attachment: None,
+            target: None,
+            reply_to: None,
+            mentions: Vec::new(),
         };
         let sent = Instant::now();
         ws.send(WsMessage::Text(serde_json::to_string(&frame).expect("frames serialize").into())).await.map_err(|e| format!("send: {e}"))?;

@@ -41,8 +41,7 @@ fn draft(conversation: &ConversationId, i: u64) -> MessageDraft {
         client_id: format!("c{i}"),
         kind: MessageKind::Text,
         content: format!("message {i}: about as long as what people usually write"),
-        attachment: None,
-        call: None,
+        ..Default::default()
     }
 }
 

@@ -12,6 +12,7 @@ use clap::Parser;
 
 use crate::{
     auth::{password::HashLimits, Origins, SessionRules},
+    chat::ChangeLimits,
     client_addr::TrustedProxies,
     secret::Secret,
     sfu::settings::MediaSettings,
@@ -144,6 +145,18 @@ pub struct Cli {
     /// after a burst of three seconds' worth.
     #[arg(long, env = "NATTER_SENDS_PER_SEC", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub sends_per_sec: u32,
+
+    /// How long after sending a message its sender may edit it, in hours (0: never).
+    #[arg(long, env = "NATTER_EDIT_WINDOW_HOURS", default_value_t = 48, value_parser = clap::value_parser!(u64).range(0..=87_600))]
+    pub edit_window_hours: u64,
+
+    /// Most different emoji one message may be reacted with.
+    #[arg(long, env = "NATTER_MAX_REACTIONS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_reactions: u32,
+
+    /// Most members one message may mention.
+    #[arg(long, env = "NATTER_MAX_MENTIONS", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_mentions: u32,
 
     /// Websockets one user may have open at once, over all devices and nodes
     /// (a tab is one); the next is closed with code 4003.
@@ -317,6 +330,7 @@ pub struct Config {
     pub ws_ping: std::time::Duration,
     pub ws_write_timeout: std::time::Duration,
     pub sends_per_sec: u32,
+    pub changes: ChangeLimits,
     pub sockets_per_user: u32,
     pub sockets_per_device: u32,
     pub ice_servers: Vec<String>,
@@ -473,6 +487,11 @@ impl Cli {
             ws_ping: std::time::Duration::from_secs(self.ws_ping_secs),
             ws_write_timeout: std::time::Duration::from_secs(self.ws_write_timeout_secs),
             sends_per_sec: self.sends_per_sec,
+            changes: ChangeLimits {
+                edit_window: std::time::Duration::from_secs(self.edit_window_hours * 3600),
+                max_reactions: self.max_reactions as usize,
+                max_mentions: self.max_mentions as usize,
+            },
             sockets_per_user: self.sockets_per_user,
             sockets_per_device: self.sockets_per_device,
             ice_servers: self.ice_servers,
@@ -526,6 +545,15 @@ impl Config {
             ("ws_ping", format!("{}s", self.ws_ping.as_secs())),
             ("ws_write_timeout", format!("{}s", self.ws_write_timeout.as_secs())),
             ("sends_per_sec", self.sends_per_sec.to_string()),
+            (
+                "changes",
+                format!(
+                    "edits for {}h, {} reactions and {} mentions a message",
+                    self.changes.edit_window.as_secs() / 3600,
+                    self.changes.max_reactions,
+                    self.changes.max_mentions
+                ),
+            ),
             ("sockets", format!("{} per user, {} per device", self.sockets_per_user, self.sockets_per_device)),
             ("ice_servers", if self.ice_servers.is_empty() { "none (host candidates only)".into() } else { self.ice_servers.join(",") }),
             ("turn_secret", if self.turn_secret.is_some() { "<redacted>".into() } else { "none".into() }),

@@ -222,7 +222,7 @@ pub async fn run(
         },
         shared_counts.clone(),
     ));
-    let chat = Arc::new(Chat::new(store.clone(), fanout.clone(), writer, text.clone(), budgets.clone()));
+    let chat = Arc::new(Chat::new(store.clone(), fanout.clone(), writer, text.clone(), budgets.clone(), config.changes));
     let calls = Arc::new(Calls::new(
         call_registry,
         store.clone(),

@@ -437,7 +437,13 @@ async fn attachment_messages_travel_over_the_websocket(server: &TestServer) {
         file_send(&room, "x6", MessageKind::File, &FileId::from("nope"), None, ""),
         file_send(&room, "x7", MessageKind::VoiceCall, &file.id, None, ""),
         file_send(&room, "x8", MessageKind::Voice, &voice.id, Some(100 * 24 * 3600 * 1000), ""),
-        ClientFrame::Send { conversation_id: room.clone(), client_id: "x9".into(), kind: MessageKind::Image, content: "hi".into(), attachment: None },
+        {
+            let mut frame = file_send(&room, "x9", MessageKind::Image, &file.id, None, "hi");
+            if let ClientFrame::Send { attachment, .. } = &mut frame {
+                *attachment = None;
+            }
+            frame
+        },
     ];
     for frame in wrong {
         let ClientFrame::Send { client_id, .. } = &frame else { unreachable!() };

@@ -105,6 +105,8 @@ suite!(
     racing_claims_take_each_slot_once,
     messages_keep_their_attachment,
     messages_keep_their_call_record,
+    changes_share_the_sequence_but_not_the_shown_count,
+    a_scrubbed_message_keeps_its_place_but_not_its_words,
     blobs_are_recorded_once_per_hash,
     files_round_trip_with_their_blob,
     file_postings_are_a_set,

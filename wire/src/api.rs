@@ -378,7 +378,10 @@ pub struct ConversationSummary {
     pub role: crate::model::Role,
     /// The highest sequence number this user has read.
     pub read_seq: u64,
-    /// `conversation.last_seq − read_seq`.
+    /// The shown number at `read_seq` (see [`crate::model::Message::shown`]).
+    #[serde(default)]
+    pub read_shown: u64,
+    /// The messages after `read_seq`: the newest message's shown number less `read_shown`.
     pub unread: u64,
     /// For a private chat: the other participant.
     pub peer: Option<PublicProfile>,
@@ -704,7 +707,9 @@ pub fn attachment_fits(kind: crate::model::MessageKind, mime: &str, thumbnail: b
         Voice => Err("a voice message needs an audio file"),
         Video if mime.starts_with("video/") || container => Ok(()),
         Video => Err("a video message needs a video file"),
-        Text | VoiceCall | VideoCall | LiveStream => Err("this kind of message carries no file"),
+        Text | VoiceCall | VideoCall | LiveStream | Edit | Delete | React | Unreact | Pin | Unpin => {
+            Err("this kind of message carries no file")
+        }
     }
 }
 

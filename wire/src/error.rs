@@ -31,6 +31,14 @@ pub enum ErrorCode {
     /// The invitation is unknown, expired, used up or revoked (which is not said).
     InviteInvalid,
     NotFound,
+    /// A change names a seq that holds no message (or holds a change).
+    NoSuchMessage,
+    /// The message was deleted: it takes no more changes or replies.
+    MessageDeleted,
+    /// Edits are allowed only for a while after sending.
+    EditWindowClosed,
+    /// The message has as many different reactions as it may.
+    TooManyReactions,
     MethodNotAllowed,
     Conflict,
     /// The e-mail address belongs to another account.
@@ -53,10 +61,11 @@ impl ErrorCode {
         match self {
             BadRequest => 400,
             Unauthorized | TokenExpired | TokenRevoked | InvalidCredentials => 401,
-            Forbidden | NotAccepting | SignupClosed | InviteRequired | InviteInvalid => 403,
-            NotFound => 404,
+            Forbidden | NotAccepting | SignupClosed | InviteRequired | InviteInvalid | EditWindowClosed => 403,
+            NotFound | NoSuchMessage => 404,
+            MessageDeleted => 410,
             MethodNotAllowed => 405,
-            Conflict | EmailTaken => 409,
+            Conflict | EmailTaken | TooManyReactions => 409,
             PayloadTooLarge | QuotaExceeded => 413,
             UnsupportedMediaType => 415,
             RateLimited => 429,

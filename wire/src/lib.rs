@@ -6,6 +6,7 @@
 pub mod api;
 pub mod call;
 pub mod endpoint;
+pub mod fold;
 mod error;
 pub mod model;
 pub mod protocol;

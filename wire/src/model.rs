@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(transparent)]
         pub struct $name(pub String);
 
@@ -85,10 +85,22 @@ pub enum MessageKind {
     VideoCall,
     /// A live broadcast to a group; carries a [`CallRecord`] once it ended.
     LiveStream,
+    // The changes: entries of the sequence that change the earlier message
+    // their `target` names. Members see the message changed, never these.
+    /// Its sender's new text for the target (a text or a caption).
+    Edit,
+    /// The target's text and attachment are gone; the sender removed it.
+    Delete,
+    /// The sender reacted to the target with the emoji in `content`.
+    React,
+    /// The sender took back their reaction `content`.
+    Unreact,
+    Pin,
+    Unpin,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 8] = [
+    pub const ALL: [MessageKind; 14] = [
         MessageKind::Text,
         MessageKind::Image,
         MessageKind::Voice,
@@ -97,7 +109,27 @@ impl MessageKind {
         MessageKind::VoiceCall,
         MessageKind::VideoCall,
         MessageKind::LiveStream,
+        MessageKind::Edit,
+        MessageKind::Delete,
+        MessageKind::React,
+        MessageKind::Unreact,
+        MessageKind::Pin,
+        MessageKind::Unpin,
     ];
+
+    /// Whether entries of this kind change an earlier message rather than
+    /// show as one (and so count for no one's unread).
+    pub fn is_change(self) -> bool {
+        matches!(
+            self,
+            MessageKind::Edit
+                | MessageKind::Delete
+                | MessageKind::React
+                | MessageKind::Unreact
+                | MessageKind::Pin
+                | MessageKind::Unpin
+        )
+    }
 
     /// The seed's numeric code, which is also how the stores keep it.
     pub fn code(self) -> i32 {
@@ -119,17 +151,28 @@ impl MessageKind {
             MessageKind::VoiceCall => "voice_call",
             MessageKind::VideoCall => "video_call",
             MessageKind::LiveStream => "live_stream",
+            MessageKind::Edit => "edit",
+            MessageKind::Delete => "delete",
+            MessageKind::React => "react",
+            MessageKind::Unreact => "unreact",
+            MessageKind::Pin => "pin",
+            MessageKind::Unpin => "unpin",
         }
     }
 }
 
 /// A message as stored and delivered. `seq` numbers the messages of one
 /// conversation 1, 2, 3, … with no gap and no repeat, whichever node stored them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Messages and the changes to them share that sequence (see [`crate::fold`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub id: MessageId,
     pub conversation_id: ConversationId,
     pub seq: u64,
+    /// How many messages members see up to this entry: changes are not
+    /// counted, so unread counts are differences of these.
+    #[serde(default)]
+    pub shown: u64,
     pub sender_id: UserId,
     /// The sender's own id for the message, which makes resending idempotent.
     pub client_id: String,
@@ -145,7 +188,19 @@ pub struct Message {
     /// makes these messages; boxed like the attachment).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call: Option<Box<CallRecord>>,
+    /// For a change ([`MessageKind::is_change`]): the seq of the message it changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<u64>,
+    /// The seq of the message this one answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<u64>,
+    /// The members the text mentions, by id (`@all` is [`MENTION_ALL`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<UserId>,
 }
+
+/// The mention of every member of a group, which owners and admins may make.
+pub const MENTION_ALL: &str = "all";
 
 /// What a voice call, video call or live broadcast message records.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -206,7 +261,8 @@ mod tests {
         }
         assert_eq!(MessageKind::VideoCall.code(), 6);
         assert_eq!(MessageKind::LiveStream.code(), 7);
-        assert_eq!(MessageKind::from_code(8), None);
+        assert_eq!((MessageKind::Edit.code(), MessageKind::Unpin.code()), (8, 13));
+        assert_eq!(MessageKind::from_code(14), None);
         for k in MessageKind::ALL {
             assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.name()));
         }
@@ -344,6 +400,10 @@ pub enum Role {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessagePreview {
     pub seq: u64,
+    /// How many messages members see up to this one (changes are not
+    /// counted): unread counts are differences of these.
+    #[serde(default)]
+    pub shown: u64,
     pub sender_id: UserId,
     pub kind: MessageKind,
     /// The start of the text, at most [`PREVIEW_CHARS`] characters.
@@ -358,6 +418,7 @@ impl MessagePreview {
     pub fn of(message: &Message) -> MessagePreview {
         MessagePreview {
             seq: message.seq,
+            shown: message.shown,
             sender_id: message.sender_id.clone(),
             kind: message.kind,
             text: message.content.chars().take(PREVIEW_CHARS).collect(),

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::error::{ApiError, ErrorCode};
 
 /// Version of the HTTP API and websocket frames defined in this module.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// Answer of `GET /readyz`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +47,17 @@ pub enum ClientFrame {
         /// The user's own uploaded file, for image, voice, video and file messages.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         attachment: Option<AttachmentRef>,
+        /// For a change (edit, delete, reaction, pin; the `kind` says which):
+        /// the seq of the message it changes. An edit's new text, or a
+        /// reaction's emoji, is the `content`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<u64>,
+        /// The seq of the message this one answers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<u64>,
+        /// Members the text mentions; others are dropped. `all` (owners and admins only) is everyone.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        mentions: Vec<crate::model::UserId>,
     },
     /// The client has every message of these conversations up to the given
     /// sequence number; the server sends what follows, then the live stream.
@@ -158,6 +169,9 @@ pub enum ServerFrame {
         conversation_id: crate::model::ConversationId,
         seq: u64,
         message_id: crate::model::MessageId,
+        /// The entry's shown number (see [`crate::model::Message::shown`]).
+        #[serde(default)]
+        shown: u64,
         /// True when this client id had been stored before.
         duplicate: bool,
         /// The text as stored, when it differs from what was sent (the
@@ -167,8 +181,13 @@ pub enum ServerFrame {
     },
     /// Something happened in a conversation (seed 000's notices).
     Notice { conversation_id: crate::model::ConversationId, user_id: crate::model::UserId, notice: NoticeKind },
-    /// One of the user's devices read a conversation up to `seq`.
-    Read { conversation_id: crate::model::ConversationId, seq: u64 },
+    /// One of the user's devices read a conversation up to `seq`, shown number `shown`.
+    Read {
+        conversation_id: crate::model::ConversationId,
+        seq: u64,
+        #[serde(default)]
+        shown: u64,
+    },
     /// How a member shows in a conversation now (sent on every change).
     Presence {
         conversation_id: crate::model::ConversationId,
@@ -306,6 +325,17 @@ pub enum WsErrorCode {
     RoomRateLimited,
     /// The server cannot relay media now (its UDP port could not be opened).
     MediaUnavailable,
+    // Changes to messages (see `crate::fold`).
+    /// The user may not do this to this message: another's message, or no right in the group.
+    Forbidden,
+    /// The change names a seq that holds no message.
+    NoSuchMessage,
+    /// The message was deleted: it takes no more changes or replies.
+    MessageDeleted,
+    /// Edits are allowed only for a while after sending.
+    EditWindowClosed,
+    /// The message has as many different reactions as it may.
+    TooManyReactions,
 }
 
 impl WsErrorCode {
@@ -372,7 +402,7 @@ mod tests {
     fn frames_read_in_the_browser_form_are_the_frames_sent() {
         let frames = [
             ServerFrame::Pong,
-            ServerFrame::Read { conversation_id: ConversationId("c1".into()), seq: 7 },
+            ServerFrame::Read { conversation_id: ConversationId("c1".into()), seq: 7, shown: 5 },
             ServerFrame::Typing { conversation_id: ConversationId("c\"1}".into()), user_id: UserId("u{,}".into()) },
             ServerFrame::Error { code: WsErrorCode::BadFrame, message: r#"{"type":"x"}"#.into(), client_id: None },
         ];

@@ -7,16 +7,19 @@
 //! and API answers.
 //!
 //! Two rules keep what is shown right whatever order things arrive in:
-//! - Messages are kept by `seq`, so a message that comes twice (live, then
-//!   again when a resume refills it) is shown once, and a conversation's
-//!   newest `seq` only moves forward.
-//! - Unread counts are derived, `last_seq − read_seq`, so a message counted
-//!   by the list answer and again by the live stream is not counted twice.
+//! - Entries are kept by `seq`, so one that comes twice (live, then again
+//!   when a resume refills it) is shown once, and a conversation's newest
+//!   `seq` only moves forward. Changes (edits, deletes, reactions, pins) are
+//!   entries too, folded into their message when shown ([`wire::fold`]).
+//! - Unread counts are derived from shown numbers (the newest message's less
+//!   the read position's), so a message counted by the list answer and
+//!   again by the live stream is not counted twice, and a change never is.
 
 use std::collections::{BTreeMap, HashMap};
 
 use wire::{
     api::ConversationSummary,
+    fold::Shown,
     model::{Attachment, Conversation, ConversationId, ConversationKind, Message, MessageId, MessageKind, MessagePreview, Millis, UserId},
     protocol::{NoticeKind, Position, WsErrorCode, MAX_RESUME_POSITIONS},
 };
@@ -74,7 +77,8 @@ impl Outgoing {
 /// One line of a conversation as the chat view shows it, oldest first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Line {
-    Message(Message),
+    /// A stored message with its changes folded in.
+    Message(Box<Shown>),
     Notice(NoticeLine),
     Outgoing(Outgoing),
 }
@@ -92,7 +96,7 @@ pub enum LineKey {
 impl Line {
     pub fn key(&self) -> LineKey {
         match self {
-            Line::Message(m) => LineKey::Seq(m.seq),
+            Line::Message(m) => LineKey::Seq(m.message.seq),
             Line::Notice(n) => LineKey::Notice(n.n),
             Line::Outgoing(o) => LineKey::Outgoing { client_id: o.client_id.clone(), failed: o.failure.is_some() },
         }
@@ -101,7 +105,7 @@ impl Line {
     /// Whom the line shows, when someone else than the user.
     pub fn user(&self) -> Option<&UserId> {
         match self {
-            Line::Message(m) => Some(&m.sender_id),
+            Line::Message(m) => Some(&m.message.sender_id),
             Line::Notice(n) => Some(&n.user_id),
             Line::Outgoing(_) => None,
         }
@@ -110,7 +114,7 @@ impl Line {
     /// When it happened, for the day separators.
     pub fn created_ms(&self) -> Option<Millis> {
         match self {
-            Line::Message(m) => Some(m.created_ms),
+            Line::Message(m) => Some(m.message.created_ms),
             Line::Outgoing(o) => Some(o.created_ms),
             Line::Notice(_) => None,
         }
@@ -199,6 +203,8 @@ impl Inbox {
     pub fn receive(&mut self, message: Message) -> bool {
         let mine = message.sender_id == self.me;
         let missing = match self.summary_mut(&message.conversation_id) {
+            // A change moves neither the list nor the read position.
+            Some(_) if message.kind.is_change() => false,
             Some(summary) => {
                 let c = &mut summary.conversation;
                 if message.seq > c.last_seq {
@@ -209,6 +215,7 @@ impl Inbox {
                 // The server records the sender's read position with the message.
                 if mine {
                     summary.read_seq = summary.read_seq.max(message.seq);
+                    summary.read_shown = summary.read_shown.max(message.shown);
                 }
                 recount(summary);
                 false
@@ -225,9 +232,17 @@ impl Inbox {
         missing
     }
 
-    /// The server stored the user's message `client_id` under `seq`, with
-    /// `content` when that is not the text sent.
-    pub fn ack(&mut self, conversation: &ConversationId, client_id: &str, seq: u64, id: MessageId, content: Option<String>) {
+    /// The server stored the user's message `client_id` under `seq` (shown
+    /// number `shown`), with `content` when that is not the text sent.
+    pub fn ack(
+        &mut self,
+        conversation: &ConversationId,
+        client_id: &str,
+        seq: u64,
+        shown: u64,
+        id: MessageId,
+        content: Option<String>,
+    ) {
         let Some(thread) = self.threads.get_mut(conversation) else { return };
         let Some(at) = thread.outbox.iter().position(|o| o.client_id == client_id) else { return };
         let sent = thread.outbox.remove(at);
@@ -239,13 +254,14 @@ impl Inbox {
             id,
             conversation_id: conversation.clone(),
             seq,
+            shown,
             sender_id: self.me.clone(),
             client_id: sent.client_id,
             kind: sent.kind,
             content: content.unwrap_or(sent.content),
             created_ms: sent.created_ms,
             attachment: sent.attachment,
-            call: None,
+            ..Message::default()
         });
     }
 
@@ -278,10 +294,16 @@ impl Inbox {
             .collect()
     }
 
-    /// The user has read the conversation up to `seq` (here or on another device).
-    pub fn read(&mut self, conversation: &ConversationId, seq: u64) {
+    /// The user has read the conversation up to `seq` (here or on another
+    /// device), whose shown number is `shown` when the server said it.
+    pub fn read(&mut self, conversation: &ConversationId, seq: u64, shown: Option<u64>) {
+        let held = self.threads.get(conversation).and_then(|t| t.messages.range(..=seq).next_back()).map(|(_, m)| m.shown);
         if let Some(summary) = self.summary_mut(conversation) {
+            let newest = summary.conversation.last_message.as_ref().filter(|p| p.seq <= seq).map(|p| p.shown);
             summary.read_seq = summary.read_seq.max(seq);
+            if let Some(shown) = shown.or(held).or(newest) {
+                summary.read_shown = summary.read_shown.max(shown);
+            }
             recount(summary);
         }
     }
@@ -339,8 +361,8 @@ impl Inbox {
         self.threads.get(conversation).map_or(0, |t| t.notices.len())
     }
 
-    /// The conversation's lines in order: stored messages with the notices
-    /// between them, then the messages on their way.
+    /// The conversation's lines in order: stored messages (their changes
+    /// folded in) with the notices between them, then the messages on their way.
     pub fn lines(&self, conversation: &ConversationId) -> Vec<Line> {
         let Some(thread) = self.threads.get(conversation) else { return Vec::new() };
         let mut notices = thread.notices.iter().peekable();
@@ -349,9 +371,12 @@ impl Inbox {
         // would be out of place above history that is not loaded yet.
         let oldest = thread.messages.first_key_value().map_or(0, |(seq, _)| *seq);
         while notices.next_if(|n| n.after_seq < oldest).is_some() {}
-        for (seq, message) in &thread.messages {
-            lines.push(Line::Message(message.clone()));
-            while let Some(n) = notices.next_if(|n| n.after_seq <= *seq) {
+        let mut folded = wire::fold::Thread::default();
+        thread.messages.values().cloned().for_each(|m| folded.add(m));
+        for shown in folded.all_shown() {
+            let seq = shown.message.seq;
+            lines.push(Line::Message(Box::new(shown)));
+            while let Some(n) = notices.next_if(|n| n.after_seq <= seq) {
                 lines.push(Line::Notice(n.clone()));
             }
         }
@@ -396,13 +421,15 @@ fn merge(known: ConversationSummary, mut fresh: ConversationSummary) -> Conversa
         c.last_activity_ms = c.last_activity_ms.max(known.conversation.last_activity_ms);
     }
     fresh.read_seq = fresh.read_seq.max(known.read_seq);
+    fresh.read_shown = fresh.read_shown.max(known.read_shown);
     fresh.peer = fresh.peer.or(known.peer);
     recount(&mut fresh);
     fresh
 }
 
 fn recount(summary: &mut ConversationSummary) {
-    summary.unread = summary.conversation.last_seq.saturating_sub(summary.read_seq);
+    let newest = summary.conversation.last_message.as_ref().map_or(0, |p| p.shown);
+    summary.unread = newest.saturating_sub(summary.read_shown);
 }
 
 #[cfg(test)]
@@ -431,11 +458,19 @@ mod tests {
                 peer_id: None,
                 created_ms: 0,
                 last_seq,
-                last_message: None,
+                last_message: (last_seq > 0).then(|| MessagePreview {
+                    seq: last_seq,
+                    shown: last_seq,
+                    sender_id: UserId::from("them"),
+                    kind: MessageKind::Text,
+                    text: String::new(),
+                    created_ms: activity,
+                }),
                 last_activity_ms: activity,
             },
             role: Role::Member,
             read_seq,
+            read_shown: read_seq,
             unread: last_seq - read_seq,
             peer: None,
             peer_presence: wire::model::Presence::Offline,
@@ -447,14 +482,40 @@ mod tests {
             id: MessageId(format!("{conversation}-{seq}")),
             conversation_id: cid(conversation),
             seq,
+            shown: seq,
             sender_id: UserId::from(sender),
             client_id: client_id.into(),
             kind: MessageKind::Text,
             content: format!("text {seq}"),
             created_ms: 1000 + seq as Millis,
-            attachment: None,
-            call: None,
+            ..Default::default()
         }
+    }
+
+    #[test]
+    fn changes_fold_into_their_message_and_count_for_no_unread() {
+        let mut inbox = Inbox::new(me());
+        inbox.set_chats(vec![summary("a", 1, 1, 0)]);
+        inbox.load(&cid("a"), vec![message("a", 1, "them", "x")]);
+        let react = Message {
+            kind: MessageKind::React,
+            target: Some(1),
+            content: "👍".into(),
+            shown: 1,
+            ..message("a", 2, "them", "r")
+        };
+        inbox.receive(react);
+        inbox.receive(Message { shown: 2, ..message("a", 3, "them", "y") });
+        assert_eq!(inbox.summary(&cid("a")).unwrap().unread, 1, "the reaction is no message");
+        assert_eq!(seqs(&inbox, "a"), [1, 3], "nor a line");
+        match &inbox.lines(&cid("a"))[0] {
+            Line::Message(m) => assert_eq!(m.reactions.len(), 1),
+            other => panic!("{other:?}"),
+        }
+        inbox.read(&cid("a"), 2, None);
+        assert_eq!(inbox.summary(&cid("a")).unwrap().unread, 1, "read up to the reaction: the third is still new");
+        inbox.read(&cid("a"), 3, Some(2));
+        assert_eq!(inbox.summary(&cid("a")).unwrap().unread, 0);
     }
 
     fn outgoing(client_id: &str) -> Outgoing {
@@ -466,7 +527,7 @@ mod tests {
             .lines(&cid(id))
             .iter()
             .filter_map(|l| match l {
-                Line::Message(m) => Some(m.seq),
+                Line::Message(m) => Some(m.message.seq),
                 _ => None,
             })
             .collect()
@@ -488,7 +549,7 @@ mod tests {
         inbox.receive(message("b", 3, "ada", "y"));
         assert_eq!(inbox.summary(&cid("b")).unwrap().unread, 2);
         // Read on another device.
-        inbox.read(&cid("b"), 3);
+        inbox.read(&cid("b"), 3, None);
         assert_eq!(inbox.summary(&cid("b")).unwrap().unread, 0);
         // One's own messages are read already.
         inbox.receive(message("a", 4, "me", "z"));
@@ -525,11 +586,11 @@ mod tests {
             assert_eq!(inbox.unsent().len(), 1);
             let echo = message("a", 2, "me", "c1");
             if ack_first {
-                inbox.ack(&cid("a"), "c1", 2, echo.id.clone(), None);
+                inbox.ack(&cid("a"), "c1", 2, 2, echo.id.clone(), None);
                 inbox.receive(echo);
             } else {
                 inbox.receive(echo.clone());
-                inbox.ack(&cid("a"), "c1", 2, echo.id, None);
+                inbox.ack(&cid("a"), "c1", 2, 2, echo.id, None);
             }
             assert_eq!(seqs(&inbox, "a"), [1, 2]);
             assert_eq!(inbox.lines(&cid("a")).len(), 2, "nothing pending is left");
@@ -542,9 +603,9 @@ mod tests {
     fn an_ack_carries_the_text_as_stored() {
         let mut inbox = Inbox::new(me());
         inbox.queue(&cid("a"), outgoing("c1"));
-        inbox.ack(&cid("a"), "c1", 1, MessageId("m1".into()), Some("stored 😄".into()));
+        inbox.ack(&cid("a"), "c1", 1, 1, MessageId("m1".into()), Some("stored 😄".into()));
         match inbox.lines(&cid("a")).as_slice() {
-            [Line::Message(m)] => assert_eq!(m.content, "stored 😄"),
+            [Line::Message(m)] => assert_eq!(m.message.content, "stored 😄"),
             other => panic!("{other:?}"),
         }
     }
@@ -619,7 +680,7 @@ mod tests {
         assert_eq!(inbox.unread_shown(&cid("a")), None);
         inbox.set_chats(vec![summary("a", 2, 1, 10)]);
         assert_eq!(inbox.unread_shown(&cid("a")), Some(2));
-        inbox.read(&cid("a"), 2);
+        inbox.read(&cid("a"), 2, None);
         assert_eq!(inbox.unread_shown(&cid("a")), None);
     }
 }

@@ -234,8 +234,8 @@ impl Live {
                 }
             }
             ServerFrame::Skipped { conversation_id, upto } => self.inbox.update(|i| i.skipped(&conversation_id, upto)),
-            ServerFrame::Ack { client_id, conversation_id, seq, message_id, content, .. } => {
-                self.inbox.update(|i| i.ack(&conversation_id, &client_id, seq, message_id, content));
+            ServerFrame::Ack { client_id, conversation_id, seq, shown, message_id, content, .. } => {
+                self.inbox.update(|i| i.ack(&conversation_id, &client_id, seq, shown, message_id, content));
             }
             ServerFrame::Presence { conversation_id, user_id, presence } => {
                 self.note_presence(&conversation_id, [(user_id.clone(), presence)]);
@@ -252,7 +252,9 @@ impl Live {
                     self.refresh_chats();
                 }
             }
-            ServerFrame::Read { conversation_id, seq } => self.inbox.update(|i| i.read(&conversation_id, seq)),
+            ServerFrame::Read { conversation_id, seq, shown } => {
+                self.inbox.update(|i| i.read(&conversation_id, seq, Some(shown)))
+            }
             ServerFrame::Error { code, client_id: Some(client_id), .. } => {
                 self.inbox.update(|i| i.fail(&client_id, code));
             }
@@ -463,13 +465,16 @@ impl Live {
                 .attachment
                 .as_ref()
                 .map(|a| AttachmentRef { file_id: a.file_id.clone(), duration_ms: a.duration_ms }),
+            target: None,
+            reply_to: None,
+            mentions: Vec::new(),
         });
     }
 
     /// Marks a conversation read up to `seq`: here at once, then on the
     /// server, which tells the user's other devices.
     pub fn mark_read(self, id: ConversationId, seq: u64) {
-        self.inbox.update(|i| i.read(&id, seq));
+        self.inbox.update(|i| i.read(&id, seq, None));
         spawn_local(async move {
             let path = endpoint::conversation_read(&id);
             // On failure the server keeps the older position; the list shows

@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 
 use leptos::{html, prelude::*};
 use wire::{
-    model::{ConversationId, Millis, UserId},
+    fold::Shown,
+    model::{ConversationId, Message, Millis, UserId},
     protocol::{NoticeKind, WsErrorCode},
 };
 
@@ -222,13 +223,24 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
     let i18n = use_i18n();
     let live = use_live();
     let me = live.inbox(|i| i.me().clone());
-    let (sender, content, kind, attachment, call, created_ms, seq, outgoing) = match line {
-        Line::Message(m) => (m.sender_id, m.content, m.kind, m.attachment, m.call, m.created_ms, Some(m.seq), None),
+    let (shown, outgoing) = match line {
+        Line::Message(shown) => (*shown, None),
         Line::Outgoing(o) => {
-            (me.clone(), o.content.clone(), o.kind, o.attachment.clone(), None, o.created_ms, None, Some(o))
+            let message = Message {
+                sender_id: me.clone(),
+                kind: o.kind,
+                content: o.content.clone(),
+                attachment: o.attachment.clone(),
+                created_ms: o.created_ms,
+                ..Message::default()
+            };
+            (Shown::from(message), Some(o))
         }
         Line::Notice(notice) => return view! { <NoticeRow notice/> }.into_any(),
     };
+    let Shown { message: m, edited_ms, deleted_by, .. } = shown;
+    let (sender, content, kind, attachment, call, created_ms) = (m.sender_id, m.content, m.kind, m.attachment, m.call, m.created_ms);
+    let seq = outgoing.is_none().then_some(m.seq);
     let mine = sender == me;
     let profile = Signal::derive(move || live.profile(&sender));
     let nickname = Signal::derive(move || profile.with(|p| p.as_ref().map(|p| p.nickname.clone()).unwrap_or_default()));
@@ -239,6 +251,10 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
     // An attachment with its caption; a kind without one (a call) by its name.
     let caption = (!content.is_empty()).then(|| view! { <p class="message-text" dir="auto" data-testid="message-text">{linkified(&content)}</p> });
     let body = match (attachment, Msg::for_kind(kind)) {
+        _ if deleted_by.is_some() => view! {
+            <p class="message-text deleted" data-testid="message-deleted"><em>{i18n.tr(Msg::MessageDeleted)}</em></p>
+        }
+        .into_any(),
         _ if call.is_some() => {
             view! { <CallRecordLine kind record=*call.expect("checked") mine/> }.into_any()
         }
@@ -267,6 +283,15 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
                         {move || i18n.clock(created_ms)}
                     </time>
                     {pending.then(|| view! { <span class="sending">{i18n.tr(Msg::Sending)}</span> })}
+                    {edited_ms
+                        .filter(|_| deleted_by.is_none())
+                        .map(|at| {
+                            view! {
+                                <span class="edited" data-testid="message-edited" title=move || i18n.time(at)>
+                                    {i18n.tr(Msg::Edited)}
+                                </span>
+                            }
+                        })}
                 </p>
                 {body}
                 {failure
@@ -381,7 +406,10 @@ fn link_end(text: &str, start: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::{linkify, with_days, Line, Piece, Row};
-    use wire::model::{ConversationId, Message, MessageId, MessageKind, UserId};
+    use wire::{
+        fold::Shown,
+        model::{ConversationId, Message, MessageId, MessageKind, UserId},
+    };
     use crate::chat::Outgoing;
 
     use Piece::{Link, Text};
@@ -421,7 +449,7 @@ mod tests {
     #[test]
     fn separates_days() {
         let message = |seq: u64, created_ms: i64| {
-            Line::Message(Message {
+            Line::Message(Box::new(Shown::from(Message {
                 id: MessageId(seq.to_string()),
                 conversation_id: ConversationId::from("c"),
                 seq,
@@ -430,9 +458,8 @@ mod tests {
                 kind: MessageKind::Text,
                 content: String::new(),
                 created_ms,
-                attachment: None,
-                call: None,
-            })
+                ..Default::default()
+            })))
         };
         const DAY: i64 = 86_400_000;
         let pending = Line::Outgoing(Outgoing::text("c".into(), String::new(), 2 * DAY + 5));

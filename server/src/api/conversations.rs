@@ -63,8 +63,9 @@ async fn bare_summary(state: &AppState, c: Conversation, m: &Membership) -> Resu
         ConversationKind::Group => None,
     };
     Ok(ConversationSummary {
-        unread: c.last_seq.saturating_sub(m.read_seq),
+        unread: c.last_message.as_ref().map_or(0, |p| p.shown).saturating_sub(m.read_shown),
         read_seq: m.read_seq,
+        read_shown: m.read_shown,
         role: m.role,
         conversation: c,
         peer,

@@ -30,6 +30,15 @@ pub enum ChatError {
     ContentRefused(String),
     #[error("{0}")]
     Conflict(&'static str),
+    /// A change or reply names a seq that holds no message.
+    #[error("no such message")]
+    NoSuchMessage,
+    #[error("this message was deleted")]
+    MessageDeleted,
+    #[error("this message can no longer be edited")]
+    EditWindowClosed,
+    #[error("this message has as many different reactions as it may")]
+    TooManyReactions,
     /// The other user does not take this from the asker (privacy settings or a block; which is not said).
     #[error("this user does not accept this from you")]
     NotAccepting,
@@ -50,9 +59,12 @@ impl ChatError {
     pub fn ws_code(&self) -> WsErrorCode {
         match self {
             ChatError::NotMember => WsErrorCode::NotMember,
-            ChatError::NotFound(_) | ChatError::Forbidden(_) | ChatError::Invalid(_) | ChatError::Conflict(_) => {
-                WsErrorCode::BadRequest
-            }
+            ChatError::NotFound(_) | ChatError::Invalid(_) | ChatError::Conflict(_) => WsErrorCode::BadRequest,
+            ChatError::Forbidden(_) => WsErrorCode::Forbidden,
+            ChatError::NoSuchMessage => WsErrorCode::NoSuchMessage,
+            ChatError::MessageDeleted => WsErrorCode::MessageDeleted,
+            ChatError::EditWindowClosed => WsErrorCode::EditWindowClosed,
+            ChatError::TooManyReactions => WsErrorCode::TooManyReactions,
             ChatError::TooLong(_) => WsErrorCode::TooLong,
             ChatError::NotAccepting => WsErrorCode::NotAccepting,
             ChatError::ContentRefused(_) => WsErrorCode::ContentRefused,
@@ -90,6 +102,10 @@ impl From<ChatError> for ApiError {
             ChatError::Invalid(e) => e,
             ChatError::TooLong(why) | ChatError::ContentRefused(why) => ApiError::invalid("content", why),
             ChatError::Conflict(why) => ApiError::new(ErrorCode::Conflict, why),
+            ChatError::NoSuchMessage => ApiError::new(ErrorCode::NoSuchMessage, e.to_string()),
+            ChatError::MessageDeleted => ApiError::new(ErrorCode::MessageDeleted, e.to_string()),
+            ChatError::EditWindowClosed => ApiError::new(ErrorCode::EditWindowClosed, e.to_string()),
+            ChatError::TooManyReactions => ApiError::new(ErrorCode::TooManyReactions, e.to_string()),
             ChatError::NotAccepting => ApiError::new(ErrorCode::NotAccepting, "this user does not accept this from you"),
             ChatError::RateLimited { why, wait } => ApiError::rate_limited(why, wait),
             ChatError::Store(e) => e.into(),

@@ -5,11 +5,13 @@
 //! | module | holds |
 //! |---|---|
 //! | here | [`Chat`]: membership, sending, reading, typing, history, who may read a file |
+//! | `changes` | edits, deletes, reactions and pins: who may change what |
 //! | `conversations` | creating, joining, inviting, leaving and changing conversations |
 //! | `contacts` | who may reach whom: blocks, privacy settings, friendship |
 //! | `writer` | the batched, durable append of messages and what follows it |
 //! | `error` | [`ChatError`], answered by both doors |
 
+mod changes;
 pub mod contacts;
 mod conversations;
 mod error;
@@ -18,11 +20,12 @@ pub mod writer;
 use std::sync::Arc;
 
 use wire::{
-    model::{ConversationId, Message, MessageKind, UserId},
+    model::{ConversationId, Message, MessageKind, UserId, MENTION_ALL},
     protocol::{AttachmentRef, MAX_CLIENT_ID_CHARS, MAX_TEXT_CHARS},
 };
 
-pub use self::{error::ChatError, writer::Writer};
+pub use self::{changes::ChangeLimits, error::ChatError, writer::Writer};
+use self::changes::Verdict;
 use crate::{
     files,
     hub::{Fanout, HubEvent},
@@ -43,9 +46,14 @@ pub struct Outgoing {
     /// The sender's own id for it: the same id again stores it once.
     pub client_id: String,
     pub kind: MessageKind,
-    /// The text, or an attachment's caption.
+    /// The text, or an attachment's caption; an edit's new text; a reaction's emoji.
     pub content: String,
     pub attachment: Option<AttachmentRef>,
+    /// For a change: the seq of the message it changes.
+    pub target: Option<u64>,
+    /// The seq of the message this one answers.
+    pub reply_to: Option<u64>,
+    pub mentions: Vec<UserId>,
 }
 
 /// A stored message, as its sender learns of it.
@@ -65,6 +73,7 @@ pub struct Chat {
     writer: Arc<Writer>,
     text: Arc<TextPolicy>,
     budgets: Arc<UserBudgets>,
+    limits: ChangeLimits,
 }
 
 impl Chat {
@@ -74,8 +83,9 @@ impl Chat {
         writer: Arc<Writer>,
         text: Arc<TextPolicy>,
         budgets: Arc<UserBudgets>,
+        limits: ChangeLimits,
     ) -> Chat {
-        Chat { store, fanout, writer, text, budgets }
+        Chat { store, fanout, writer, text, budgets, limits }
     }
 
     /// Spends one of the user's `action`s, or says how long to wait.
@@ -93,26 +103,29 @@ impl Chat {
         self.store.member(conversation, user).await
     }
 
-    /// Checks a message, stores it and answers once it is durable; the
-    /// writer then publishes it.
+    /// Checks a message or a change, stores it and answers once it is
+    /// durable; the writer then publishes it.
     pub async fn send(&self, sender: &UserId, message: Outgoing) -> Result<Sent, ChatError> {
-        let Outgoing { conversation_id, client_id, kind, content, attachment } = message;
+        let client_id = &message.client_id;
         let id_ok = !client_id.is_empty()
             && client_id.chars().count() <= MAX_CLIENT_ID_CHARS
             && !client_id.chars().any(char::is_control);
         if !id_ok {
             return Err(ChatError::invalid("client_id", "client_id: 1 to 64 characters, no control characters"));
         }
+        if message.kind.is_change() {
+            return self.change(sender, message).await;
+        }
+        let Outgoing { conversation_id, client_id, kind, content, attachment, reply_to, mentions, .. } = message;
         // Attachments may come without a caption.
         if kind == MessageKind::Text && content.trim().is_empty() {
             return Err(ChatError::invalid("content", "a message needs some text"));
         }
-        if content.chars().count() > MAX_TEXT_CHARS {
-            return Err(ChatError::TooLong(format!("a message holds at most {MAX_TEXT_CHARS} characters")));
+        let member = self.admit(sender, &conversation_id, &content).await?;
+        if let Some(seq) = reply_to {
+            self.check_reply(&conversation_id, seq).await?;
         }
-        self.spend(Action::Send, sender, "sending too fast; slow down").await?;
-        self.require_member(&conversation_id, sender).await?;
-        self.require_unblocked_in(&conversation_id, sender).await?;
+        let mentions = self.mentioned(&member, mentions).await?;
         // Text and captions alike: shortcodes become emoji, listed words are masked or refused.
         let stored = self.text.apply(&content).map_err(|refused| ChatError::ContentRefused(refused.to_string()))?;
         let attachment = match files::attach(&self.store, sender, &conversation_id, kind, attachment).await {
@@ -127,11 +140,70 @@ impl Chat {
             kind,
             content: stored,
             attachment,
-            call: None,
+            reply_to,
+            mentions,
+            ..MessageDraft::default()
         };
         let appended = self.writer.append(draft).await?;
         let changed = (appended.message.content != content).then(|| appended.message.content.clone());
         Ok(Sent { message: appended.message, duplicate: appended.duplicate, changed })
+    }
+
+    /// Checks a change (an edit, delete, reaction or pin) and stores it; a
+    /// delete then erases what the message said from the store.
+    async fn change(&self, sender: &UserId, change: Outgoing) -> Result<Sent, ChatError> {
+        let Outgoing { conversation_id, client_id, kind, content, attachment, target, .. } = change;
+        if attachment.is_some() {
+            return Err(ChatError::invalid("attachment", "a change carries no file"));
+        }
+        let member = self.admit(sender, &conversation_id, &content).await?;
+        let stored = match self.check_change(&member, kind, target, &content).await? {
+            Verdict::Store(stored) => stored,
+            Verdict::AlreadySo(entry) => return Ok(Sent { message: entry, duplicate: true, changed: None }),
+        };
+        let draft =
+            MessageDraft { conversation_id, sender_id: sender.clone(), client_id, kind, content: stored, target, ..MessageDraft::default() };
+        let appended = self.writer.append(draft).await?;
+        if let (MessageKind::Delete, Some(target)) = (kind, target) {
+            // Again for a resent delete: the erasure may not have happened the first time.
+            self.store.scrub(&appended.message.conversation_id, target).await?;
+        }
+        let changed = (appended.message.content != content).then(|| appended.message.content.clone());
+        Ok(Sent { message: appended.message, duplicate: appended.duplicate, changed })
+    }
+
+    /// What every entry passes, message or change: its length, the sender's
+    /// budget, membership, no block between the two of a private chat.
+    async fn admit(&self, sender: &UserId, conversation: &ConversationId, content: &str) -> Result<Membership, ChatError> {
+        if content.chars().count() > MAX_TEXT_CHARS {
+            return Err(ChatError::TooLong(format!("a message holds at most {MAX_TEXT_CHARS} characters")));
+        }
+        self.spend(Action::Send, sender, "sending too fast; slow down").await?;
+        let member = self.require_member(conversation, sender).await?;
+        self.require_unblocked_in(conversation, sender).await?;
+        Ok(member)
+    }
+
+    /// The members among `mentions` (others are dropped), `all` only from an
+    /// owner or admin of a group; more than the limit is refused.
+    async fn mentioned(&self, member: &Membership, mentions: Vec<UserId>) -> Result<Vec<UserId>, ChatError> {
+        if mentions.is_empty() {
+            return Ok(mentions);
+        }
+        if mentions.len() > self.limits.max_mentions {
+            let why = format!("a message mentions at most {} members", self.limits.max_mentions);
+            return Err(ChatError::invalid("mentions", why));
+        }
+        let members = self.store.members_of(&member.conversation_id).await?;
+        let may_mention_all = changes::moderates(member);
+        let mut kept: Vec<UserId> = Vec::new();
+        for user in mentions {
+            let known = if user.0 == MENTION_ALL { may_mention_all } else { members.iter().any(|m| m.user_id == user) };
+            if known && !kept.contains(&user) {
+                kept.push(user);
+            }
+        }
+        Ok(kept)
     }
 
     /// Stores a message the server makes on a user's behalf (how a call or
@@ -146,8 +218,9 @@ impl Chat {
     pub async fn mark_read(&self, conversation: &ConversationId, user: &UserId, seq: u64) -> Result<u64, ChatError> {
         self.require_member(conversation, user).await?;
         let seq = seq.min(self.store.last_seq(conversation).await?);
-        self.store.mark_read(conversation, user, seq).await?;
-        let event = HubEvent::Read { conversation_id: conversation.clone(), user_id: user.clone(), seq };
+        let shown = self.store.shown_at(conversation, seq).await?;
+        self.store.mark_read(conversation, user, seq, shown).await?;
+        let event = HubEvent::Read { conversation_id: conversation.clone(), user_id: user.clone(), seq, shown };
         self.fanout.publish(event).await;
         Ok(seq)
     }

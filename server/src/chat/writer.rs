@@ -76,18 +76,19 @@ async fn run(mut queue: mpsc::Receiver<Job>, store: DynStore, fanout: Arc<dyn Fa
 
 /// What follows storing: the fan-out first, since recipients wait for it
 /// and nothing else does; then each conversation's newest message and each
-/// sender's read position (one has read what one wrote).
-async fn after_store(store: &DynStore, fanout: &dyn Fanout, messages: Vec<Message>) {
+/// sender's read position (one has read what one wrote). A change moves
+/// neither: a reaction to an old message reads nothing newer.
+async fn after_store(store: &DynStore, fanout: &dyn Fanout, entries: Vec<Message>) {
     let mut newest: HashMap<ConversationId, MessagePreview> = HashMap::new();
-    let mut read: HashMap<(ConversationId, UserId), u64> = HashMap::new();
-    for m in &messages {
+    let mut read: HashMap<(ConversationId, UserId), (u64, u64)> = HashMap::new();
+    for m in entries.iter().filter(|m| !m.kind.is_change()) {
         if newest.get(&m.conversation_id).is_none_or(|p| m.seq > p.seq) {
             newest.insert(m.conversation_id.clone(), MessagePreview::of(m));
         }
-        let seq = read.entry((m.conversation_id.clone(), m.sender_id.clone())).or_default();
-        *seq = (*seq).max(m.seq);
+        let position = read.entry((m.conversation_id.clone(), m.sender_id.clone())).or_default();
+        *position = (*position).max((m.seq, m.shown));
     }
-    for message in messages {
+    for message in entries {
         fanout.publish(HubEvent::Message { message }).await;
     }
     for (conversation, preview) in newest {
@@ -95,8 +96,8 @@ async fn after_store(store: &DynStore, fanout: &dyn Fanout, messages: Vec<Messag
             tracing::warn!(error = %e, %conversation, "could not record the newest message");
         }
     }
-    for ((conversation, user), seq) in read {
-        if let Err(e) = store.mark_read(&conversation, &user, seq).await {
+    for ((conversation, user), (seq, shown)) in read {
+        if let Err(e) = store.mark_read(&conversation, &user, seq, shown).await {
             tracing::warn!(error = %e, %conversation, "could not move the sender's read position");
         }
     }

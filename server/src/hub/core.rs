@@ -145,8 +145,7 @@ mod tests {
                 kind: MessageKind::Text,
                 content: "hi".into(),
                 created_ms: 0,
-                attachment: None,
-                call: None,
+                ..Default::default()
             },
         }
     }
@@ -233,7 +232,7 @@ mod tests {
         let phone = hub.connect(&UserId::from("a"), "phone", std::slice::from_ref(&c));
         let out = HubEvent::SignedOut { user_id: UserId::from("a"), device_id: "phone".into(), close_code: 4001 };
         assert_eq!(hub.route(&out), vec![phone]);
-        let read = HubEvent::Read { conversation_id: c.clone(), user_id: UserId::from("a"), seq: 3 };
+        let read = HubEvent::Read { conversation_id: c.clone(), user_id: UserId::from("a"), seq: 3, shown: 3 };
         assert_eq!(hub.route(&read), vec![laptop, phone]);
         hub.disconnect(phone);
         hub.disconnect(phone);

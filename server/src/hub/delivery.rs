@@ -48,8 +48,7 @@ mod tests {
             kind: MessageKind::Text,
             content: "hi".into(),
             created_ms: 1,
-            attachment: None,
-            call: None,
+            ..Default::default()
         };
         let delivery = Delivery::new(HubEvent::Message { message: message.clone() });
         let text = delivery.message_frame().unwrap();

@@ -25,7 +25,7 @@ pub enum HubEvent {
     /// connections look again at whose presence and typing they hide.
     Blocks { user_id: UserId },
     /// A user read a conversation up to `seq` (on one of their devices).
-    Read { conversation_id: ConversationId, user_id: UserId, seq: u64 },
+    Read { conversation_id: ConversationId, user_id: UserId, seq: u64, shown: u64 },
     /// How a user shows now in each of their conversations (see `crate::presence`).
     Presence { user_id: UserId, shown: Vec<(ConversationId, Presence)> },
     /// A user is typing in a conversation.

@@ -35,10 +35,12 @@ impl Session {
                 // The message ends this bout of typing: the next keystroke is passed on at once.
                 self.typed.remove(&conversation);
                 let m = sent.message;
+                // The request's client id: a change that was already so is acked with an older entry.
                 let ack = ServerFrame::Ack {
-                    client_id: m.client_id,
+                    client_id,
                     conversation_id: m.conversation_id,
                     seq: m.seq,
+                    shown: m.shown,
                     message_id: m.id,
                     duplicate: sent.duplicate,
                     content: sent.changed,

@@ -27,8 +27,9 @@ impl Session {
             Err(e) => return self.error(WsErrorCode::BadFrame, format!("not a frame: {e}"), None).await,
         };
         match frame {
-            ClientFrame::Send { conversation_id, client_id, kind, content, attachment } => {
-                self.on_send(Outgoing { conversation_id, client_id, kind, content, attachment }).await
+            ClientFrame::Send { conversation_id, client_id, kind, content, attachment, target, reply_to, mentions } => {
+                self.on_send(Outgoing { conversation_id, client_id, kind, content, attachment, target, reply_to, mentions })
+                    .await
             }
             ClientFrame::Resume { positions } => self.on_resume(positions).await,
             ClientFrame::Read { conversation_id, seq } => self.on_read(conversation_id, seq).await,
@@ -104,8 +105,8 @@ impl Session {
             HubEvent::Updated { conversation_id, user_id } => {
                 self.notice(conversation_id, user_id, NoticeKind::Update).await
             }
-            HubEvent::Read { conversation_id, seq, .. } => {
-                self.send(&ServerFrame::Read { conversation_id: conversation_id.clone(), seq: *seq }).await
+            HubEvent::Read { conversation_id, seq, shown, .. } => {
+                self.send(&ServerFrame::Read { conversation_id: conversation_id.clone(), seq: *seq, shown: *shown }).await
             }
             HubEvent::SignedOut { close_code, .. } => Err(End::Close(
                 *close_code,

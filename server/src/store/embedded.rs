@@ -153,6 +153,17 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (invite_id, n)
     );
     CREATE INDEX users_by_created ON users (created_ms);",
+    // 10: changes to messages as entries naming their target; replies,
+    // mentions; shown numbers (every entry before this step was shown).
+    "ALTER TABLE messages ADD COLUMN target_seq INTEGER;
+    ALTER TABLE messages ADD COLUMN reply_to INTEGER;
+    ALTER TABLE messages ADD COLUMN mentions TEXT;
+    ALTER TABLE messages ADD COLUMN shown INTEGER NOT NULL DEFAULT 0;
+    UPDATE messages SET shown = seq;
+    CREATE INDEX messages_by_target ON messages (conversation_id, target_seq) WHERE target_seq IS NOT NULL;
+    ALTER TABLE members ADD COLUMN read_shown INTEGER NOT NULL DEFAULT 0;
+    UPDATE members SET read_shown = read_seq;
+    UPDATE conversations SET last_message = json_set(last_message, '$.shown', last_seq) WHERE last_message IS NOT NULL;",
 ];
 
 #[derive(Clone)]

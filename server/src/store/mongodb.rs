@@ -78,6 +78,8 @@ fn indexes() -> Vec<(&'static str, IndexModel)> {
         ("messages", unique(doc! { "conversation_id": 1, "seq": 1 })),
         // Makes a resent message (same client id) a duplicate rather than a second copy.
         ("messages", unique(doc! { "conversation_id": 1, "sender_id": 1, "client_id": 1 })),
+        // The changes to one message.
+        ("messages", IndexModel::builder().keys(doc! { "conversation_id": 1, "target_seq": 1 }).build()),
         // What a user's uploads take; unposted files by age; the files of a blob.
         ("files", IndexModel::builder().keys(doc! { "owner": 1 }).build()),
         ("files", IndexModel::builder().keys(doc! { "created_ms": 1 }).build()),

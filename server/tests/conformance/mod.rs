@@ -13,7 +13,7 @@ use natter_server::store::{
     devices::DeviceRecord,
     files::{BlobRecord, FileRecord},
     friends::{FriendLink, LinkState},
-    messages::{MessageDraft, MAX_PAGE},
+    messages::{MessageDraft, Tip, MAX_PAGE},
     new_id,
     signup::InviteRecord,
     users::{UserPatch, UserRecord},
@@ -46,8 +46,7 @@ fn draft(conversation: &str, sender: &str, client_id: &str, text: &str) -> Messa
         client_id: client_id.to_owned(),
         kind: MessageKind::Text,
         content: text.to_owned(),
-        attachment: None,
-        call: None,
+        ..Default::default()
     }
 }
 
@@ -420,7 +419,7 @@ fn group(id: &str, visibility: Visibility, activity: i64) -> Conversation {
 }
 
 fn preview(seq: u64, at: i64) -> MessagePreview {
-    MessagePreview { seq, sender_id: UserId::from("u"), kind: MessageKind::Text, text: format!("m{seq}"), created_ms: at }
+    MessagePreview { seq, shown: seq, sender_id: UserId::from("u"), kind: MessageKind::Text, text: format!("m{seq}"), created_ms: at }
 }
 
 pub async fn conversations_round_trip_and_update(a: &DynStore, b: &DynStore) {
@@ -479,6 +478,7 @@ pub async fn members_roles_and_read_positions(a: &DynStore, b: &DynStore) {
         user_id: UserId::from(user),
         role,
         read_seq: 0,
+        read_shown: 0,
         joined_ms,
     };
     a.put_member(&member("owner", Role::Owner, 1)).await.unwrap();
@@ -489,9 +489,10 @@ pub async fn members_roles_and_read_positions(a: &DynStore, b: &DynStore) {
     assert_eq!(users(b.members_of(&conv).await.unwrap()), vec![("owner".into(), Role::Owner), ("m".into(), Role::Admin)]);
     assert_eq!(b.memberships_of(&UserId::from("m")).await.unwrap().len(), 2);
 
-    b.mark_read(&conv, &UserId::from("m"), 7).await.unwrap();
-    a.mark_read(&conv, &UserId::from("m"), 3).await.unwrap();
-    assert_eq!(a.member(&conv, &UserId::from("m")).await.unwrap().unwrap().read_seq, 7, "never goes back");
+    b.mark_read(&conv, &UserId::from("m"), 7, 5).await.unwrap();
+    a.mark_read(&conv, &UserId::from("m"), 3, 3).await.unwrap();
+    let read = a.member(&conv, &UserId::from("m")).await.unwrap().unwrap();
+    assert_eq!((read.read_seq, read.read_shown), (7, 5), "never goes back");
 
     assert!(a.remove_member(&conv, &UserId::from("m")).await.unwrap());
     assert!(!a.remove_member(&conv, &UserId::from("m")).await.unwrap());
@@ -583,6 +584,60 @@ fn blob(sha_digit: char, mime: &str) -> BlobRecord {
         thumbnail: true,
         created_ms: now_millis(),
     }
+}
+
+/// A change by `sender` to the message at `target` in `conversation`.
+fn change(conversation: &str, sender: &str, client_id: &str, kind: MessageKind, target: u64, content: &str) -> MessageDraft {
+    MessageDraft { kind, target: Some(target), ..draft(conversation, sender, client_id, content) }
+}
+
+pub async fn changes_share_the_sequence_but_not_the_shown_count(a: &DynStore, b: &DynStore) {
+    let c = ConversationId::from("changes");
+    let mut hello = draft("changes", "u1", "m1", "hello @u2");
+    hello.mentions = vec![UserId::from("u2")];
+    let first = a.append_message(hello).await.unwrap();
+    let batch = vec![
+        change("changes", "u2", "r1", MessageKind::React, 1, "👍"),
+        MessageDraft { reply_to: Some(1), ..draft("changes", "u2", "m2", "hi") },
+        change("changes", "u1", "e1", MessageKind::Edit, 1, "hello, @u2"),
+    ];
+    let stored: Vec<_> = b.append_messages(batch).await.into_iter().map(Result::unwrap).collect();
+    let numbers: Vec<_> = stored.iter().map(|s| (s.message.seq, s.message.shown)).collect();
+    assert_eq!((first.message.shown, numbers), (1, vec![(2, 1), (3, 2), (4, 2)]), "changes are numbered, not shown");
+    let again = a.append_message(change("changes", "u1", "e1", MessageKind::Edit, 1, "hello, @u2")).await.unwrap();
+    assert_eq!((again.duplicate, again.message.seq, again.message.shown), (true, 4, 2));
+    assert_eq!(a.tip(&c).await.unwrap(), Tip { seq: 4, shown: 2 });
+    let shown: Vec<u64> = futures_util::future::join_all((0..=5).map(|seq| b.shown_at(&c, seq))).await.into_iter().map(Result::unwrap).collect();
+    assert_eq!(shown, [0, 1, 1, 2, 2, 2]);
+    let reply = a.message_at(&c, 3).await.unwrap().unwrap();
+    assert_eq!((reply.reply_to, reply.target), (Some(1), None));
+    assert_eq!(a.message_at(&c, 1).await.unwrap().unwrap().mentions, [UserId::from("u2")]);
+    assert_eq!(a.message_at(&c, 9).await.unwrap(), None);
+    let changes = b.changes_of(&c, 1).await.unwrap();
+    assert_eq!(changes.iter().map(|m| (m.seq, m.kind, m.target)).collect::<Vec<_>>(), [
+        (2, MessageKind::React, Some(1)),
+        (4, MessageKind::Edit, Some(1)),
+    ]);
+    assert!(b.changes_of(&c, 3).await.unwrap().is_empty());
+}
+
+pub async fn a_scrubbed_message_keeps_its_place_but_not_its_words(a: &DynStore, b: &DynStore) {
+    let c = ConversationId::from("scrub");
+    let mut photo = draft("scrub", "u1", "m1", "my address is …");
+    photo.kind = MessageKind::Image;
+    photo.attachment = Some(Box::new(file_of("u1", &blob('s', "image/png"), "home.png").info().attach(None)));
+    photo.mentions = vec![UserId::from("u2")];
+    a.append_message(photo).await.unwrap();
+    a.append_message(change("scrub", "u1", "e1", MessageKind::Edit, 1, "my new address is …")).await.unwrap();
+    a.append_message(change("scrub", "u2", "r1", MessageKind::React, 1, "🏠")).await.unwrap();
+    let kept = a.append_message(draft("scrub", "u2", "m2", "nice")).await.unwrap().message;
+    b.scrub(&c, 1).await.unwrap();
+    let gone = a.message_at(&c, 1).await.unwrap().unwrap();
+    assert_eq!((gone.content.as_str(), gone.attachment, gone.mentions.len()), ("", None, 0));
+    assert_eq!((gone.seq, gone.kind), (1, MessageKind::Image));
+    let changes = a.changes_of(&c, 1).await.unwrap();
+    assert_eq!(changes.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(), ["", "🏠"], "the edit's words go too");
+    assert_eq!(a.message_at(&c, 4).await.unwrap(), Some(kept));
 }
 
 fn file_of(owner: &str, blob: &BlobRecord, name: &str) -> FileRecord {

@@ -188,10 +188,40 @@ pub fn file_send(
         kind,
         content: caption.into(),
         attachment: Some(AttachmentRef { file_id: file.clone(), duration_ms }),
+        target: None,
+        reply_to: None,
+        mentions: Vec::new(),
+    }
+}
+
+/// A change (`kind`: edit, delete, react, …) to the message at `target`, with `content`.
+pub fn change_send(conversation: &ConversationId, client_id: &str, kind: MessageKind, target: u64, content: &str) -> ClientFrame {
+    ClientFrame::Send {
+        conversation_id: conversation.clone(),
+        client_id: client_id.into(),
+        kind,
+        content: content.into(),
+        attachment: None,
+        target: Some(target),
+        reply_to: None,
+        mentions: Vec::new(),
     }
 }
 
 impl Client {
+    /// Sends a change to the message at `target`; the ack or error answering it.
+    pub async fn change(
+        &mut self,
+        conversation: &ConversationId,
+        client_id: &str,
+        kind: MessageKind,
+        target: u64,
+        content: &str,
+    ) -> ServerFrame {
+        self.send(&change_send(conversation, client_id, kind, target, content)).await;
+        self.answer(client_id).await
+    }
+
     pub async fn send(&mut self, frame: &ClientFrame) {
         self.stream.send(WsMessage::Text(serde_json::to_string(frame).unwrap().into())).await.unwrap();
     }
@@ -203,6 +233,9 @@ impl Client {
             kind: MessageKind::Text,
             content: text.into(),
             attachment: None,
+            target: None,
+            reply_to: None,
+            mentions: Vec::new(),
         };
         self.send(&frame).await;
     }

@@ -12,7 +12,7 @@ use crate::store::{
 
 const COLUMNS: &str = "id, kind, visibility, join_policy, name, description, creator_id, peer_id, created_ms, \
                        last_seq, last_message, last_activity_ms";
-const MEMBER_COLUMNS: &str = "conversation_id, user_id, role, read_seq, joined_ms";
+const MEMBER_COLUMNS: &str = "conversation_id, user_id, role, read_seq, joined_ms, read_shown";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
     let last_message: Option<String> = row.get(10)?;
@@ -42,6 +42,7 @@ fn member_from_row(row: &Row<'_>) -> rusqlite::Result<Membership> {
         role: enum_from_text(row.get(2)?)?,
         read_seq: row.get::<_, i64>(3)? as u64,
         joined_ms: row.get(4)?,
+        read_shown: row.get::<_, i64>(5)? as u64,
     })
 }
 
@@ -188,13 +189,14 @@ impl ConversationRepo for EmbeddedStore {
         let m = member.clone();
         self.call(move |c| {
             c.execute(
-                &format!("INSERT OR REPLACE INTO members ({MEMBER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
+                &format!("INSERT OR REPLACE INTO members ({MEMBER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
                 params![
                     m.conversation_id.0,
                     m.user_id.0,
                     enum_text(m.role),
                     m.read_seq as i64,
-                    m.joined_ms
+                    m.joined_ms,
+                    m.read_shown as i64
                 ],
             )
             .map_err(internal)?;
@@ -257,12 +259,13 @@ impl ConversationRepo for EmbeddedStore {
         .await
     }
 
-    async fn mark_read(&self, conversation: &ConversationId, user: &UserId, seq: u64) -> Result<(), StoreError> {
+    async fn mark_read(&self, conversation: &ConversationId, user: &UserId, seq: u64, shown: u64) -> Result<(), StoreError> {
         let (conv, user) = (conversation.0.clone(), user.0.clone());
         self.call(move |c| {
             c.execute(
-                "UPDATE members SET read_seq = MAX(read_seq, ?3) WHERE conversation_id = ?1 AND user_id = ?2",
-                params![conv, user, seq as i64],
+                "UPDATE members SET read_seq = MAX(read_seq, ?3), read_shown = MAX(read_shown, ?4)
+                 WHERE conversation_id = ?1 AND user_id = ?2",
+                params![conv, user, seq as i64, shown as i64],
             )
             .map_err(internal)?;
             Ok(())

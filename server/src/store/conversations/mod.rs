@@ -1,8 +1,8 @@
 //! Conversations (seed 000's `sessions`), their members with role and read
 //! position, and invitations to invite-only groups.
 //!
-//! Unread counts are `conversation.last_seq − member.read_seq`: no counting
-//! queries. The conversation's newest message is recorded only if it is newer
+//! Unread counts are the newest message's shown number (see `messages`)
+//! less the member's `read_shown`: no counting queries. The conversation's newest message is recorded only if it is newer
 //! than the one recorded, so racing writers on several nodes cannot move it back.
 
 mod embedded;
@@ -25,6 +25,8 @@ pub struct Membership {
     pub role: Role,
     /// The highest sequence number this member has read.
     pub read_seq: u64,
+    /// The shown number at `read_seq`.
+    pub read_shown: u64,
     pub joined_ms: Millis,
 }
 
@@ -72,8 +74,10 @@ pub trait ConversationRepo {
     /// False if the user was not a member.
     async fn remove_member(&self, conversation: &ConversationId, user: &UserId) -> Result<bool, StoreError>;
 
-    /// Moves the member's read position forward to `seq` (never back).
-    async fn mark_read(&self, conversation: &ConversationId, user: &UserId, seq: u64) -> Result<(), StoreError>;
+    /// Moves the member's read position forward to `seq`, shown number
+    /// `shown` (never back).
+    async fn mark_read(&self, conversation: &ConversationId, user: &UserId, seq: u64, shown: u64)
+        -> Result<(), StoreError>;
 
     /// Records that `user` may join the invite-only `conversation`.
     async fn put_invitation(&self, conversation: &ConversationId, user: &UserId, at: Millis) -> Result<(), StoreError>;

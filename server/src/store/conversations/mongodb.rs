@@ -68,7 +68,8 @@ impl From<ConversationDoc> for Conversation {
             peer_id: d.peer_id.map(UserId),
             created_ms: d.created_ms,
             last_seq: d.last_seq.max(0) as u64,
-            last_message: d.last_message,
+            // Previews from before changes existed lack their shown number: every entry was shown.
+            last_message: d.last_message.map(|p| MessagePreview { shown: if p.shown == 0 { p.seq } else { p.shown }, ..p }),
             last_activity_ms: d.last_activity_ms,
         }
     }
@@ -84,6 +85,9 @@ struct MemberDoc {
     role: Role,
     read_seq: i64,
     joined_ms: i64,
+    /// Absent on members from before changes existed: every entry was shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    read_shown: Option<i64>,
 }
 
 fn key(conversation: &ConversationId, user: &UserId) -> String {
@@ -98,6 +102,7 @@ impl From<MemberDoc> for Membership {
             role: d.role,
             read_seq: d.read_seq.max(0) as u64,
             joined_ms: d.joined_ms,
+            read_shown: d.read_shown.unwrap_or(d.read_seq).max(0) as u64,
         }
     }
 }
@@ -214,6 +219,7 @@ impl ConversationRepo for MongoStore {
             role: m.role,
             read_seq: m.read_seq as i64,
             joined_ms: m.joined_ms,
+            read_shown: Some(m.read_shown as i64),
         };
         self.collection::<MemberDoc>(MEMBERS)
             .replace_one(doc! { "_id": &doc.key }, &doc)
@@ -249,9 +255,10 @@ impl ConversationRepo for MongoStore {
         Ok(result.deleted_count > 0)
     }
 
-    async fn mark_read(&self, conversation: &ConversationId, user: &UserId, seq: u64) -> Result<(), StoreError> {
+    async fn mark_read(&self, conversation: &ConversationId, user: &UserId, seq: u64, shown: u64) -> Result<(), StoreError> {
+        let forward = doc! { "$max": { "read_seq": seq as i64, "read_shown": shown as i64 } };
         self.collection::<MemberDoc>(MEMBERS)
-            .update_one(doc! { "_id": key(conversation, user) }, doc! { "$max": { "read_seq": seq as i64 } })
+            .update_one(doc! { "_id": key(conversation, user) }, forward)
             .await
             .map_err(classify)?;
         Ok(())

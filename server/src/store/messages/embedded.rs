@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use wire::model::{ConversationId, Message, MessageId, MessageKind, UserId};
 
-use super::{page_size, Appended, MessageDraft, MessageRepo};
+use super::{page_size, Appended, MessageDraft, MessageRepo, Tip, MAX_CHANGES};
 use crate::{
     clock::now_millis,
     store::{
@@ -11,7 +11,8 @@ use crate::{
     },
 };
 
-const COLUMNS: &str = "id, conversation_id, seq, sender_id, client_id, kind, content, created_ms, attachment, call";
+const COLUMNS: &str =
+    "id, conversation_id, seq, sender_id, client_id, kind, content, created_ms, attachment, call, target_seq, reply_to, mentions, shown";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     let kind: i32 = row.get(5)?;
@@ -26,6 +27,10 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         created_ms: row.get(7)?,
         attachment: row.get::<_, Option<String>>(8)?.map(|json| json_column(8, &json)).transpose()?,
         call: row.get::<_, Option<String>>(9)?.map(|json| json_column(9, &json)).transpose()?,
+        target: row.get::<_, Option<i64>>(10)?.map(|seq| seq as u64),
+        reply_to: row.get::<_, Option<i64>>(11)?.map(|seq| seq as u64),
+        mentions: row.get::<_, Option<String>>(12)?.map(|json| json_column(12, &json)).transpose()?.unwrap_or_default(),
+        shown: row.get::<_, i64>(13)? as u64,
     })
 }
 
@@ -44,29 +49,30 @@ fn by_client_id(c: &Connection, d: &MessageDraft) -> rusqlite::Result<Option<Mes
     .optional()
 }
 
-fn last_seq(c: &Connection, conversation: &str) -> rusqlite::Result<u64> {
+/// The newest entry at or before `seq`.
+fn tip_at(c: &Connection, conversation: &str, seq: u64) -> rusqlite::Result<Tip> {
+    let seq = i64::try_from(seq).unwrap_or(i64::MAX);
     c.query_row(
-        "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conversation_id = ?1",
-        [conversation],
-        |r| r.get::<_, i64>(0),
+        "SELECT seq, shown FROM messages WHERE conversation_id = ?1 AND seq <= ?2 ORDER BY seq DESC LIMIT 1",
+        params![conversation, seq],
+        |r| Ok(Tip { seq: r.get::<_, i64>(0)? as u64, shown: r.get::<_, i64>(1)? as u64 }),
     )
-    .map(|n| n as u64)
+    .optional()
+    .map(Option::unwrap_or_default)
 }
 
 /// Stores one draft inside the caller's write transaction.
 fn append_in(tx: &Connection, draft: MessageDraft) -> Result<Appended, StoreError> {
     if let Some(message) = by_client_id(tx, &draft).map_err(internal)? {
-        return Ok(Appended {
-            message,
-            duplicate: true,
-        });
+        return Ok(Appended { message, duplicate: true });
     }
-    let seq = last_seq(tx, &draft.conversation_id.0).map_err(internal)? + 1;
-    let message = draft.into_message(seq, now_millis());
+    let tip = tip_at(tx, &draft.conversation_id.0, u64::MAX).map_err(internal)?;
+    let message = draft.into_message(tip, now_millis());
     let attachment = message.attachment.as_ref().map(|a| serde_json::to_string(a).expect("attachments serialize"));
     let call = message.call.as_ref().map(|c| serde_json::to_string(c).expect("call records serialize"));
+    let mentions = (!message.mentions.is_empty()).then(|| serde_json::to_string(&message.mentions).expect("ids serialize"));
     tx.execute(
-        &format!("INSERT INTO messages ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+        &format!("INSERT INTO messages ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
         params![
             message.id.0,
             message.conversation_id.0,
@@ -77,14 +83,15 @@ fn append_in(tx: &Connection, draft: MessageDraft) -> Result<Appended, StoreErro
             message.content,
             message.created_ms,
             attachment,
-            call
+            call,
+            message.target.map(|seq| seq as i64),
+            message.reply_to.map(|seq| seq as i64),
+            mentions,
+            message.shown as i64
         ],
     )
     .map_err(internal)?;
-    Ok(Appended {
-        message,
-        duplicate: false,
-    })
+    Ok(Appended { message, duplicate: false })
 }
 
 #[async_trait]
@@ -113,9 +120,66 @@ impl MessageRepo for EmbeddedStore {
         }
     }
 
-    async fn last_seq(&self, conversation: &ConversationId) -> Result<u64, StoreError> {
+    async fn tip(&self, conversation: &ConversationId) -> Result<Tip, StoreError> {
         let conversation = conversation.0.clone();
-        self.call(move |c| last_seq(c, &conversation).map_err(internal)).await
+        self.call(move |c| tip_at(c, &conversation, u64::MAX).map_err(internal)).await
+    }
+
+    async fn shown_at(&self, conversation: &ConversationId, seq: u64) -> Result<u64, StoreError> {
+        let conversation = conversation.0.clone();
+        self.call(move |c| Ok(tip_at(c, &conversation, seq).map_err(internal)?.shown)).await
+    }
+
+    async fn message_at(&self, conversation: &ConversationId, seq: u64) -> Result<Option<Message>, StoreError> {
+        let conversation = conversation.0.clone();
+        let Ok(seq) = i64::try_from(seq) else { return Ok(None) };
+        self.call(move |c| {
+            c.query_row(
+                &format!("SELECT {COLUMNS} FROM messages WHERE conversation_id = ?1 AND seq = ?2"),
+                params![conversation, seq],
+                from_row,
+            )
+            .optional()
+            .map_err(internal)
+        })
+        .await
+    }
+
+    async fn changes_of(&self, conversation: &ConversationId, target: u64) -> Result<Vec<Message>, StoreError> {
+        let conversation = conversation.0.clone();
+        let Ok(target) = i64::try_from(target) else { return Ok(Vec::new()) };
+        self.call(move |c| {
+            query_all(
+                c,
+                &format!(
+                    "SELECT {COLUMNS} FROM messages WHERE conversation_id = ?1 AND target_seq = ?2 ORDER BY seq LIMIT ?3"
+                ),
+                params![conversation, target, MAX_CHANGES],
+                from_row,
+            )
+        })
+        .await
+    }
+
+    async fn scrub(&self, conversation: &ConversationId, target: u64) -> Result<(), StoreError> {
+        let conversation = conversation.0.clone();
+        let Ok(target) = i64::try_from(target) else { return Ok(()) };
+        self.call(move |c| {
+            let tx = write_transaction(c)?;
+            tx.execute(
+                "UPDATE messages SET content = '', attachment = NULL, mentions = NULL
+                 WHERE conversation_id = ?1 AND seq = ?2",
+                params![conversation, target],
+            )
+            .map_err(internal)?;
+            tx.execute(
+                "UPDATE messages SET content = '' WHERE conversation_id = ?1 AND target_seq = ?2 AND kind = ?3",
+                params![conversation, target, MessageKind::Edit.code()],
+            )
+            .map_err(internal)?;
+            tx.commit().map_err(internal)
+        })
+        .await
     }
 
     async fn messages_before(

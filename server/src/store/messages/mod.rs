@@ -5,6 +5,12 @@
 //! (conversation, seq) arbitrates, and a writer that loses the race re-reads
 //! the highest number and tries the next one. That keeps numbers unique and
 //! gap-free on MongoDB and on FerretDB alike.
+//!
+//! Changes to a message (edits, deletes, reactions, pins) are entries of
+//! the same sequence, naming their target ([`wire::fold`]). Each entry also
+//! records how many messages members see up to it (its *shown number*):
+//! unread counts subtract shown numbers, so changes count for no one's
+//! unread and no count query is needed.
 
 mod embedded;
 mod mongodb;
@@ -21,7 +27,7 @@ pub const MAX_PAGE: u32 = 100;
 const MAX_SEQ_ATTEMPTS: usize = 64;
 
 /// A message as its sender hands it in; the store gives it an id and a number.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MessageDraft {
     pub conversation_id: ConversationId,
     pub sender_id: UserId,
@@ -33,6 +39,11 @@ pub struct MessageDraft {
     pub attachment: Option<Box<Attachment>>,
     /// What a call or broadcast came to: only in messages the server makes.
     pub call: Option<Box<CallRecord>>,
+    /// For a change: the seq of the message it changes.
+    pub target: Option<u64>,
+    /// The seq of the message this one answers.
+    pub reply_to: Option<u64>,
+    pub mentions: Vec<UserId>,
 }
 
 impl MessageDraft {
@@ -51,18 +62,18 @@ impl MessageDraft {
             sender_id,
             client_id: format!("call:{event_id}"),
             kind,
-            content: String::new(),
-            attachment: None,
             call: Some(Box::new(record)),
+            ..MessageDraft::default()
         }
     }
 
-    /// The message this draft becomes as number `seq`, stored at `created_ms`.
-    pub fn into_message(self, seq: u64, created_ms: Millis) -> Message {
+    /// The message this draft becomes as the entry after `tip`, stored at `created_ms`.
+    pub fn into_message(self, tip: Tip, created_ms: Millis) -> Message {
         Message {
             id: MessageId(new_id()),
             conversation_id: self.conversation_id,
-            seq,
+            seq: tip.seq + 1,
+            shown: tip.shown + u64::from(!self.kind.is_change()),
             sender_id: self.sender_id,
             client_id: self.client_id,
             kind: self.kind,
@@ -70,6 +81,9 @@ impl MessageDraft {
             created_ms,
             attachment: self.attachment,
             call: self.call,
+            target: self.target,
+            reply_to: self.reply_to,
+            mentions: self.mentions,
         }
     }
 }
@@ -82,6 +96,17 @@ pub struct Appended {
     pub duplicate: bool,
 }
 
+/// The newest entry of a conversation: where the next one follows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tip {
+    pub seq: u64,
+    pub shown: u64,
+}
+
+/// Most changes [`MessageRepo::changes_of`] returns: reactions are bounded
+/// per message and edits by a window, so a message has far fewer.
+pub const MAX_CHANGES: u32 = 2000;
+
 #[async_trait]
 pub trait MessageRepo {
     /// Stores a message under the conversation's next sequence number, or
@@ -93,7 +118,26 @@ pub trait MessageRepo {
     async fn append_messages(&self, drafts: Vec<MessageDraft>) -> Vec<Result<Appended, StoreError>>;
 
     /// Highest sequence number of the conversation; 0 when it has no message.
-    async fn last_seq(&self, conversation: &ConversationId) -> Result<u64, StoreError>;
+    async fn last_seq(&self, conversation: &ConversationId) -> Result<u64, StoreError> {
+        Ok(self.tip(conversation).await?.seq)
+    }
+
+    /// The conversation's newest entry's seq and shown number (zeros when empty).
+    async fn tip(&self, conversation: &ConversationId) -> Result<Tip, StoreError>;
+
+    /// The shown number of the newest entry at or before `seq` (0 before the first).
+    async fn shown_at(&self, conversation: &ConversationId, seq: u64) -> Result<u64, StoreError>;
+
+    /// The entry numbered `seq`, message or change.
+    async fn message_at(&self, conversation: &ConversationId, seq: u64) -> Result<Option<Message>, StoreError>;
+
+    /// The changes to the message at `target`, oldest first (at most [`MAX_CHANGES`]).
+    async fn changes_of(&self, conversation: &ConversationId, target: u64) -> Result<Vec<Message>, StoreError>;
+
+    /// Erases what a deleted message said: the text, attachment and mentions
+    /// of the message at `target` and the text of its edits. The entries stay
+    /// (their seqs are part of the sequence).
+    async fn scrub(&self, conversation: &ConversationId, target: u64) -> Result<(), StoreError>;
 
     /// Up to `limit` (at most [`MAX_PAGE`]) messages with `seq < before`, newest first;
     /// `before: None` starts from the newest.

@@ -7,7 +7,7 @@ use mongodb::{
 use serde::{Deserialize, Serialize};
 use wire::model::{Attachment, CallRecord, ConversationId, Message, MessageId, MessageKind, UserId};
 
-use super::{page_size, Appended, MessageDraft, MessageRepo, MAX_SEQ_ATTEMPTS};
+use super::{page_size, Appended, MessageDraft, MessageRepo, Tip, MAX_CHANGES, MAX_SEQ_ATTEMPTS};
 use crate::{
     clock::now_millis,
     store::{
@@ -33,10 +33,19 @@ struct MessageDoc {
     attachment: Option<Box<Attachment>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     call: Option<Box<CallRecord>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    target_seq: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reply_to: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    mentions: Vec<String>,
+    /// Absent on entries stored before changes existed: every one was shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shown: Option<i64>,
 }
 
-impl From<&Message> for MessageDoc {
-    fn from(m: &Message) -> Self {
+impl MessageDoc {
+    fn new(m: &Message) -> Self {
         MessageDoc {
             id: m.id.0.clone(),
             conversation_id: m.conversation_id.0.clone(),
@@ -48,7 +57,15 @@ impl From<&Message> for MessageDoc {
             created_ms: m.created_ms,
             attachment: m.attachment.clone(),
             call: m.call.clone(),
+            target_seq: m.target.map(|seq| seq as i64),
+            reply_to: m.reply_to.map(|seq| seq as i64),
+            mentions: m.mentions.iter().map(|u| u.0.clone()).collect(),
+            shown: Some(m.shown as i64),
         }
+    }
+
+    fn tip(&self) -> Tip {
+        Tip { seq: self.seq as u64, shown: self.shown.unwrap_or(self.seq) as u64 }
     }
 }
 
@@ -65,23 +82,31 @@ impl From<MessageDoc> for Message {
             created_ms: d.created_ms,
             attachment: d.attachment,
             call: d.call,
+            target: d.target_seq.map(|seq| seq as u64),
+            reply_to: d.reply_to.map(|seq| seq as u64),
+            mentions: d.mentions.into_iter().map(UserId).collect(),
+            shown: d.shown.unwrap_or(d.seq).max(0) as u64,
         }
     }
 }
 
 impl MongoStore {
     /// Inserts the drafts at `indexes` (all of one conversation) numbered from
-    /// `last + 1`, in order; returns those stored before the first that failed.
-    async fn insert_group(&self, drafts: &[MessageDraft], indexes: &[usize], last: u64) -> Result<Vec<Message>, StoreError> {
+    /// after `tip`, in order; returns those stored before the first that failed.
+    async fn insert_group(&self, drafts: &[MessageDraft], indexes: &[usize], tip: Tip) -> Result<Vec<Appended>, StoreError> {
         let now = now_millis();
-        let messages: Vec<Message> = indexes
+        let mut tip = tip;
+        let appended: Vec<Appended> = indexes
             .iter()
-            .zip(1..)
-            .map(|(&i, n)| drafts[i].clone().into_message(last + n, now))
+            .map(|&i| {
+                let message = drafts[i].clone().into_message(tip, now);
+                tip = Tip { seq: message.seq, shown: message.shown };
+                Appended { message, duplicate: false }
+            })
             .collect();
-        let docs: Vec<MessageDoc> = messages.iter().map(MessageDoc::from).collect();
+        let docs: Vec<MessageDoc> = appended.iter().map(|a| MessageDoc::new(&a.message)).collect();
         match self.collection::<MessageDoc>(MESSAGES).insert_many(docs).ordered(true).await {
-            Ok(_) => Ok(messages),
+            Ok(_) => Ok(appended),
             Err(e) => match &*e.kind {
                 ErrorKind::InsertMany(failure) => {
                     let first_failed = failure
@@ -89,49 +114,59 @@ impl MongoStore {
                         .as_ref()
                         .and_then(|errors| errors.iter().map(|w| w.index).min())
                         .unwrap_or(0);
-                    Ok(messages.into_iter().take(first_failed).collect())
+                    Ok(appended.into_iter().take(first_failed).collect())
                 }
                 _ => Err(classify(e)),
             },
         }
     }
 
-    async fn by_client_id(&self, d: &MessageDraft) -> Result<Option<Message>, StoreError> {
+    /// The draft as stored before, if its client id was seen.
+    async fn by_client_id(&self, d: &MessageDraft) -> Result<Option<Appended>, StoreError> {
         let filter = doc! {
             "conversation_id": &d.conversation_id.0,
             "sender_id": &d.sender_id.0,
             "client_id": &d.client_id,
         };
         let found = self.collection::<MessageDoc>(MESSAGES).find_one(filter).await.map_err(classify)?;
-        Ok(found.map(Message::from))
+        Ok(found.map(|doc| Appended { message: doc.into(), duplicate: true }))
     }
 
-    async fn page(&self, filter: Document, ascending: bool, limit: u32) -> Result<Vec<Message>, StoreError> {
+    async fn docs(&self, filter: Document, ascending: bool, limit: i64) -> Result<Vec<MessageDoc>, StoreError> {
         let cursor = self
             .collection::<MessageDoc>(MESSAGES)
             .find(filter)
             .sort(doc! { "seq": if ascending { 1 } else { -1 } })
-            .limit(i64::from(page_size(limit)))
+            .limit(limit)
             .await
             .map_err(classify)?;
-        let docs: Vec<MessageDoc> = cursor.try_collect().await.map_err(classify)?;
+        cursor.try_collect().await.map_err(classify)
+    }
+
+    async fn page(&self, filter: Document, ascending: bool, limit: u32) -> Result<Vec<Message>, StoreError> {
+        let docs = self.docs(filter, ascending, i64::from(page_size(limit))).await?;
         Ok(docs.into_iter().map(Message::from).collect())
+    }
+
+    /// The newest entry matching `filter`.
+    async fn tip_of(&self, filter: Document) -> Result<Tip, StoreError> {
+        Ok(self.docs(filter, false, 1).await?.first().map(MessageDoc::tip).unwrap_or_default())
     }
 }
 
 #[async_trait]
 impl MessageRepo for MongoStore {
     async fn append_message(&self, draft: MessageDraft) -> Result<Appended, StoreError> {
-        let mut message = draft.clone().into_message(0, now_millis());
+        let created_ms = now_millis();
         for _ in 0..MAX_SEQ_ATTEMPTS {
-            message.seq = self.last_seq(&draft.conversation_id).await? + 1;
-            match self.collection::<MessageDoc>(MESSAGES).insert_one(MessageDoc::from(&message)).await {
+            let message = draft.clone().into_message(self.tip(&draft.conversation_id).await?, created_ms);
+            match self.collection::<MessageDoc>(MESSAGES).insert_one(MessageDoc::new(&message)).await {
                 Ok(_) => return Ok(Appended { message, duplicate: false }),
                 // Either another writer took this number, or this very message
                 // was stored before (same client id): tell which.
                 Err(e) if is_duplicate_key(&e) => {
                     if let Some(stored) = self.by_client_id(&draft).await? {
-                        return Ok(Appended { message: stored, duplicate: true });
+                        return Ok(stored);
                     }
                 }
                 Err(e) => return Err(classify(e)),
@@ -157,8 +192,8 @@ impl MessageRepo for MongoStore {
             }
         }
         for (conversation, indexes) in groups {
-            let stored = match self.last_seq(&conversation).await {
-                Ok(last) => self.insert_group(&drafts, &indexes, last).await,
+            let stored = match self.tip(&conversation).await {
+                Ok(tip) => self.insert_group(&drafts, &indexes, tip).await,
                 Err(e) => Err(e),
             };
             let stored = match stored {
@@ -171,19 +206,47 @@ impl MessageRepo for MongoStore {
                     continue;
                 }
             };
-            for (&i, message) in indexes.iter().zip(&stored) {
-                results[i] = Some(Ok(Appended { message: message.clone(), duplicate: false }));
+            let done = stored.len();
+            for (&i, appended) in indexes.iter().zip(stored) {
+                results[i] = Some(Ok(appended));
             }
-            for &i in &indexes[stored.len()..] {
+            for &i in &indexes[done..] {
                 results[i] = Some(self.append_message(drafts[i].clone()).await);
             }
         }
         results.into_iter().map(|r| r.expect("every draft has a result")).collect()
     }
 
-    async fn last_seq(&self, conversation: &ConversationId) -> Result<u64, StoreError> {
-        let newest = self.page(doc! { "conversation_id": &conversation.0 }, false, 1).await?;
-        Ok(newest.first().map_or(0, |m| m.seq))
+    async fn tip(&self, conversation: &ConversationId) -> Result<Tip, StoreError> {
+        self.tip_of(doc! { "conversation_id": &conversation.0 }).await
+    }
+
+    async fn shown_at(&self, conversation: &ConversationId, seq: u64) -> Result<u64, StoreError> {
+        let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+        Ok(self.tip_of(doc! { "conversation_id": &conversation.0, "seq": { "$lte": seq } }).await?.shown)
+    }
+
+    async fn message_at(&self, conversation: &ConversationId, seq: u64) -> Result<Option<Message>, StoreError> {
+        let Ok(seq) = i64::try_from(seq) else { return Ok(None) };
+        let filter = doc! { "conversation_id": &conversation.0, "seq": seq };
+        Ok(self.collection::<MessageDoc>(MESSAGES).find_one(filter).await.map_err(classify)?.map(Message::from))
+    }
+
+    async fn changes_of(&self, conversation: &ConversationId, target: u64) -> Result<Vec<Message>, StoreError> {
+        let Ok(target) = i64::try_from(target) else { return Ok(Vec::new()) };
+        let filter = doc! { "conversation_id": &conversation.0, "target_seq": target };
+        let docs = self.docs(filter, true, i64::from(MAX_CHANGES)).await?;
+        Ok(docs.into_iter().map(Message::from).collect())
+    }
+
+    async fn scrub(&self, conversation: &ConversationId, target: u64) -> Result<(), StoreError> {
+        let Ok(target) = i64::try_from(target) else { return Ok(()) };
+        let messages = self.collection::<MessageDoc>(MESSAGES);
+        let erase = doc! { "$set": { "content": "" }, "$unset": { "attachment": "", "mentions": "" } };
+        messages.update_one(doc! { "conversation_id": &conversation.0, "seq": target }, erase).await.map_err(classify)?;
+        let edits = doc! { "conversation_id": &conversation.0, "target_seq": target, "kind": MessageKind::Edit.code() };
+        messages.update_many(edits, doc! { "$set": { "content": "" } }).await.map_err(classify)?;
+        Ok(())
     }
 
     async fn messages_before(
