@@ -1,7 +1,8 @@
 //! Edits, deletes, reactions and pins (issue "Everyday messaging"): each an
 //! entry of the conversation's sequence, seen live by every member, carried
 //! by resume and history exactly once, folded by `wire::fold` into what the
-//! message shows; the rules of who may change what; on both stores.
+//! message shows; the rules of who may change what; the same over HTTP for
+//! bots; on both stores.
 
 #[macro_use]
 mod support;
@@ -15,6 +16,7 @@ use support::{
     TestServer,
 };
 use wire::{
+    endpoint,
     fold::Thread,
     model::{ConversationId, Message, MessageKind::*, UserId},
     protocol::{Position, ServerFrame, WsErrorCode},
@@ -169,7 +171,49 @@ async fn replies_name_a_live_message(server: &TestServer) {
     assert_eq!(acked(a.answer("m4").await), Err(WsErrorCode::MessageDeleted));
 }
 
+async fn bots_send_and_change_over_http(server: &TestServer) {
+    let (ann, bob, eve) =
+        (User::register(server, "ann").await, User::register(server, "bob").await, User::register(server, "eve").await);
+    let room = ann.group("room", &[&bob], json!({})).await;
+    let mut b = bob.connect().await;
+    let messages = endpoint::conversation_messages(&room);
+    let hello = json!({ "client_id": "bot-1", "content": "helo :wave:" });
+    let (status, sent) = ann.call(Method::POST, &messages, Some(hello.clone())).await;
+    assert_eq!((status, sent["content"].as_str()), (201, Some("helo 👋")), "{sent}");
+    let seq = sent["seq"].as_u64().unwrap();
+    assert_eq!(b.message().await.seq, seq, "delivered live like any message");
+    assert_eq!(ann.call(Method::POST, &messages, Some(hello)).await.0, 200, "a resent client id is stored once");
+
+    let message = endpoint::conversation_message(&room, seq);
+    let reaction = endpoint::message_reaction(&room, seq, "👍");
+    let pin = endpoint::message_pin(&room, seq);
+    let steps = [
+        (&ann, Method::PATCH, message.as_str(), Some(json!({ "content": "hello" })), 201, None),
+        (&bob, Method::PUT, reaction.as_str(), None, 201, None),
+        (&bob, Method::PUT, reaction.as_str(), None, 200, None),
+        (&ann, Method::PUT, pin.as_str(), None, 201, None),
+        (&bob, Method::PATCH, message.as_str(), Some(json!({ "content": "mine now" })), 403, Some("forbidden")),
+        (&bob, Method::DELETE, pin.as_str(), None, 403, Some("forbidden")),
+        (&eve, Method::PUT, reaction.as_str(), None, 404, Some("not_found")),
+        (&bob, Method::DELETE, reaction.as_str(), None, 201, None),
+        (&ann, Method::DELETE, message.as_str(), None, 201, None),
+        (&ann, Method::DELETE, message.as_str(), None, 410, Some("message_deleted")),
+    ];
+    for (i, (user, method, path, body, status, code)) in steps.into_iter().enumerate() {
+        let (got, answer) = user.call(method, path, body).await;
+        assert_eq!((got, answer["code"].as_str()), (status, code), "step {i}: {answer}");
+    }
+    let absent = endpoint::conversation_message(&room, 999);
+    let (status, answer) = ann.call(Method::PATCH, &absent, Some(json!({ "content": "x" }))).await;
+    assert_eq!((status, answer["code"].as_str()), (404, Some("no_such_message")));
+    let change = json!({ "client_id": "bot-2", "kind": "edit", "content": "x" });
+    assert_eq!(ann.call(Method::POST, &messages, Some(change)).await.0, 400, "changes have their own endpoints");
+    let shown = folded(&bob, &room).await.shown(seq).unwrap();
+    assert_eq!((shown.message.content.as_str(), shown.deleted_by.is_some()), ("", true));
+}
+
 on_both_stores!(
+    bots_send_and_change_over_http,
     everyone_sees_each_change_and_the_rules_hold,
     an_offline_member_catches_up_on_exactly_the_changes,
     unread_counts_ignore_changes,

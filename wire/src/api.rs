@@ -451,6 +451,30 @@ pub struct UpdateConversation {
     pub join_policy: Option<crate::model::JoinPolicy>,
 }
 
+/// `POST /api/conversations/{id}/messages`: a message, as the websocket's
+/// `send` frame carries it (a bot's door; the browser uses the websocket).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendMessage {
+    /// The sender's own id for it: the same id again stores it once.
+    pub client_id: String,
+    #[serde(default)]
+    pub kind: crate::model::MessageKind,
+    #[serde(default)]
+    pub content: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<crate::model::AttachmentRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<crate::model::UserId>,
+}
+
+/// `PATCH /api/conversations/{id}/messages/{seq}`: the message's new text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditMessage {
+    pub content: String,
+}
+
 /// `POST /api/conversations/{id}/read` (mark read).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MarkRead {

@@ -202,6 +202,15 @@ pub struct Message {
 /// The mention of every member of a group, which owners and admins may make.
 pub const MENTION_ALL: &str = "all";
 
+/// Names a file the sender uploaded (`POST /api/files`) for a message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentRef {
+    pub file_id: FileId,
+    /// A voice note's or video's length in milliseconds, as recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+}
+
 /// What a voice call, video call or live broadcast message records.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CallRecord {

@@ -118,14 +118,7 @@ pub enum ClientFrame {
 /// How long a [`ServerFrame::Typing`] shows without being repeated, in ms.
 pub const TYPING_SHOWS_MS: u64 = 6000;
 
-/// Names a file the sender uploaded (`POST /api/files`) for a message.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AttachmentRef {
-    pub file_id: crate::model::FileId,
-    /// A voice note's or video's length in milliseconds, as recorded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration_ms: Option<u64>,
-}
+pub use crate::model::AttachmentRef;
 
 /// Positions one [`ClientFrame::Resume`] may hold (a client in more
 /// conversations names its most recently active ones).

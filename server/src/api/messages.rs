@@ -1,0 +1,96 @@
+//! Sending and changing messages over HTTP, for bots: the same [`Chat`]
+//! calls as the websocket's `send` frame, so the same rules, budgets and
+//! fan-out. Each answers the stored entry: 201 when new, 200 when it was
+//! already so (a resent client id, a reaction given again).
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    Json,
+};
+use wire::{
+    api::{EditMessage, SendMessage},
+    model::{ConversationId, Message, MessageKind},
+    protocol::ApiError,
+};
+
+use super::json::ApiJson;
+use crate::{
+    auth::AuthUser,
+    chat::{Outgoing, Sent},
+    error::HttpError,
+    state::AppState,
+    store::new_id,
+};
+
+type Answer = Result<(StatusCode, Json<Message>), HttpError>;
+
+fn answer(sent: Sent) -> (StatusCode, Json<Message>) {
+    let status = if sent.duplicate { StatusCode::OK } else { StatusCode::CREATED };
+    (status, Json(sent.message))
+}
+
+/// `POST …/messages`: a message, as the websocket's `send` frame.
+pub async fn send(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>, ApiJson(req): ApiJson<SendMessage>) -> Answer {
+    let SendMessage { client_id, kind, content, attachment, reply_to, mentions } = req;
+    if kind.is_change() {
+        return Err(ApiError::invalid("kind", "changes have endpoints of their own").into());
+    }
+    let message =
+        Outgoing { conversation_id: ConversationId(id), client_id, kind, content, attachment, target: None, reply_to, mentions };
+    Ok(answer(state.chat.send(&me.user_id, message).await?))
+}
+
+/// A change to the message at `seq`, under a client id of its own.
+async fn change(state: &AppState, me: &AuthUser, id: String, seq: u64, kind: MessageKind, content: String) -> Answer {
+    let change = Outgoing {
+        conversation_id: ConversationId(id),
+        client_id: format!("http-{}", new_id()),
+        kind,
+        content,
+        attachment: None,
+        target: Some(seq),
+        reply_to: None,
+        mentions: Vec::new(),
+    };
+    Ok(answer(state.chat.send(&me.user_id, change).await?))
+}
+
+/// `PATCH …/messages/{seq}`: new text for one's own message.
+pub async fn edit(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Path((id, seq)): Path<(String, u64)>,
+    ApiJson(req): ApiJson<EditMessage>,
+) -> Answer {
+    change(&state, &me, id, seq, MessageKind::Edit, req.content).await
+}
+
+/// `DELETE …/messages/{seq}`.
+pub async fn delete(State(state): State<AppState>, me: AuthUser, Path((id, seq)): Path<(String, u64)>) -> Answer {
+    change(&state, &me, id, seq, MessageKind::Delete, String::new()).await
+}
+
+/// `PUT …/reactions/{emoji}`.
+pub async fn react(State(state): State<AppState>, me: AuthUser, Path((id, seq, emoji)): Path<(String, u64, String)>) -> Answer {
+    change(&state, &me, id, seq, MessageKind::React, emoji).await
+}
+
+/// `DELETE …/reactions/{emoji}`.
+pub async fn unreact(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Path((id, seq, emoji)): Path<(String, u64, String)>,
+) -> Answer {
+    change(&state, &me, id, seq, MessageKind::Unreact, emoji).await
+}
+
+/// `PUT …/pin`.
+pub async fn pin(State(state): State<AppState>, me: AuthUser, Path((id, seq)): Path<(String, u64)>) -> Answer {
+    change(&state, &me, id, seq, MessageKind::Pin, String::new()).await
+}
+
+/// `DELETE …/pin`.
+pub async fn unpin(State(state): State<AppState>, me: AuthUser, Path((id, seq)): Path<(String, u64)>) -> Answer {
+    change(&state, &me, id, seq, MessageKind::Unpin, String::new()).await
+}
