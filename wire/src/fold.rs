@@ -23,7 +23,7 @@ pub struct Thread {
 }
 
 /// A message as its conversation's members see it, its changes folded in.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Shown {
     /// The message with its text now (the last edit's) and, once deleted,
     /// no text and no attachment.
@@ -38,7 +38,7 @@ pub struct Shown {
 }
 
 /// One emoji's reactions to a message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Reaction {
     pub emoji: String,
     /// Who gave it, first first.

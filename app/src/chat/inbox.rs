@@ -20,7 +20,10 @@ use std::collections::{BTreeMap, HashMap};
 use wire::{
     api::ConversationSummary,
     fold::Shown,
-    model::{Attachment, Conversation, ConversationId, ConversationKind, Message, MessageId, MessageKind, MessagePreview, Millis, UserId},
+    model::{
+        Attachment, Conversation, ConversationId, ConversationKind, Message, MessageId, MessageKind, MessagePreview,
+        Millis, UserId, MENTION_ALL,
+    },
     protocol::{NoticeKind, Position, WsErrorCode, MAX_RESUME_POSITIONS},
 };
 
@@ -31,6 +34,9 @@ pub struct Inbox {
     chats: Option<Vec<ConversationSummary>>,
     /// The conversations whose messages were loaded, and everything since.
     threads: HashMap<ConversationId, Thread>,
+    /// Why the server refused the user's latest change (an edit, a delete,
+    /// a reaction, a pin), until the user has seen it.
+    refused: Option<WsErrorCode>,
 }
 
 /// The loaded part of one conversation. Its messages always form one
@@ -54,8 +60,8 @@ pub struct NoticeLine {
     pub n: usize,
 }
 
-/// A message the user sent that the server has not acknowledged.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// A message or a change the user sent that the server has not acknowledged.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Outgoing {
     /// Sent again with the same id after a reconnect, the server stores it once.
     pub client_id: String,
@@ -63,6 +69,12 @@ pub struct Outgoing {
     pub content: String,
     /// The uploaded file an image, voice, video or file message carries.
     pub attachment: Option<Box<Attachment>>,
+    /// For a change: the seq of the message it changes.
+    pub target: Option<u64>,
+    /// The seq of the message this one answers.
+    pub reply_to: Option<u64>,
+    /// The members the text mentions.
+    pub mentions: Vec<UserId>,
     pub created_ms: Millis,
     /// Why the server refused it; `None` while it is pending.
     pub failure: Option<WsErrorCode>,
@@ -70,7 +82,12 @@ pub struct Outgoing {
 
 impl Outgoing {
     pub fn text(client_id: String, content: String, created_ms: Millis) -> Outgoing {
-        Outgoing { client_id, kind: MessageKind::Text, content, attachment: None, created_ms, failure: None }
+        Outgoing { client_id, kind: MessageKind::Text, content, created_ms, ..Outgoing::default() }
+    }
+
+    /// An edit, delete, reaction or pin of the message at `target`.
+    pub fn change(client_id: String, kind: MessageKind, target: u64, content: String, created_ms: Millis) -> Outgoing {
+        Outgoing { client_id, kind, content, target: Some(target), created_ms, ..Outgoing::default() }
     }
 }
 
@@ -125,11 +142,18 @@ impl Thread {
     fn newest(&self) -> u64 {
         self.messages.last_key_value().map_or(0, |(seq, _)| *seq)
     }
+
+    /// Every loaded entry, folded: what members see.
+    fn folded(&self) -> wire::fold::Thread {
+        let mut folded = wire::fold::Thread::default();
+        self.messages.values().cloned().for_each(|m| folded.add(m));
+        folded
+    }
 }
 
 impl Inbox {
     pub fn new(me: UserId) -> Inbox {
-        Inbox { me, chats: None, threads: HashMap::new() }
+        Inbox { me, chats: None, threads: HashMap::new(), refused: None }
     }
 
     pub fn me(&self) -> &UserId {
@@ -222,6 +246,10 @@ impl Inbox {
             }
             None => self.chats.is_some(),
         };
+        let mentioned = !mine && message.mentions.iter().any(|m| m == &self.me || m.0 == MENTION_ALL);
+        if let Some(summary) = self.summary_mut(&message.conversation_id).filter(|_| mentioned) {
+            summary.mention_seq = summary.mention_seq.max(message.seq);
+        }
         if let Some(thread) = self.threads.get_mut(&message.conversation_id) {
             if mine {
                 thread.outbox.retain(|o| o.client_id != message.client_id);
@@ -261,6 +289,9 @@ impl Inbox {
             content: content.unwrap_or(sent.content),
             created_ms: sent.created_ms,
             attachment: sent.attachment,
+            target: sent.target,
+            reply_to: sent.reply_to,
+            mentions: sent.mentions,
             ..Message::default()
         });
     }
@@ -270,12 +301,29 @@ impl Inbox {
         self.threads.entry(conversation.clone()).or_default().outbox.push(outgoing);
     }
 
-    /// The server refused the message `client_id`.
+    /// The server refused the message `client_id`. A refused change is
+    /// dropped (there is nothing to retry: the message stays as it was),
+    /// and why is kept for the user to see.
     pub fn fail(&mut self, client_id: &str, code: WsErrorCode) {
-        let found = self.threads.values_mut().flat_map(|t| t.outbox.iter_mut()).find(|o| o.client_id == client_id);
-        if let Some(outgoing) = found {
-            outgoing.failure = Some(code);
+        for thread in self.threads.values_mut() {
+            let Some(at) = thread.outbox.iter().position(|o| o.client_id == client_id) else { continue };
+            if thread.outbox[at].kind.is_change() {
+                thread.outbox.remove(at);
+                self.refused = Some(code);
+            } else {
+                thread.outbox[at].failure = Some(code);
+            }
+            return;
         }
+    }
+
+    /// Why the server refused the user's latest change, until dismissed.
+    pub fn refused(&self) -> Option<WsErrorCode> {
+        self.refused
+    }
+
+    pub fn dismiss_refusal(&mut self) {
+        self.refused = None;
     }
 
     /// Makes a failed message pending again and returns it, to be sent again.
@@ -371,9 +419,7 @@ impl Inbox {
         // would be out of place above history that is not loaded yet.
         let oldest = thread.messages.first_key_value().map_or(0, |(seq, _)| *seq);
         while notices.next_if(|n| n.after_seq < oldest).is_some() {}
-        let mut folded = wire::fold::Thread::default();
-        thread.messages.values().cloned().for_each(|m| folded.add(m));
-        for shown in folded.all_shown() {
+        for shown in thread.folded().all_shown() {
             let seq = shown.message.seq;
             lines.push(Line::Message(Box::new(shown)));
             while let Some(n) = notices.next_if(|n| n.after_seq <= seq) {
@@ -381,8 +427,51 @@ impl Inbox {
             }
         }
         lines.extend(notices.cloned().map(Line::Notice));
-        lines.extend(thread.outbox.iter().cloned().map(Line::Outgoing));
+        // Changes on their way show once stored, folded into their message.
+        lines.extend(thread.outbox.iter().filter(|o| !o.kind.is_change()).cloned().map(Line::Outgoing));
         lines
+    }
+
+    /// The message at `seq` with its changes folded in, if it is loaded.
+    pub fn shown(&self, conversation: &ConversationId, seq: u64) -> Option<Shown> {
+        let thread = self.threads.get(conversation)?;
+        let message = thread.messages.get(&seq).filter(|m| !m.kind.is_change())?;
+        let mut folded = wire::fold::Thread::default();
+        folded.add(message.clone());
+        let changes = thread.messages.values().filter(|m| m.target == Some(seq) && m.kind.is_change());
+        changes.cloned().for_each(|c| folded.add(c));
+        folded.shown(seq)
+    }
+
+    /// The earlier texts of the message at `seq` and when each was replaced:
+    /// its text as sent, then each edit but the last.
+    pub fn edit_history(&self, conversation: &ConversationId, seq: u64) -> Vec<(String, Millis)> {
+        let Some(thread) = self.threads.get(conversation) else { return Vec::new() };
+        let Some(message) = thread.messages.get(&seq) else { return Vec::new() };
+        let folded = thread.folded();
+        let edits = folded.edits(seq);
+        let edits = edits.iter().filter(|e| e.sender_id == message.sender_id);
+        let texts = std::iter::once(&message.content).chain(edits.clone().map(|e| &e.content));
+        texts.zip(edits.map(|e| e.created_ms)).map(|(text, replaced)| (text.clone(), replaced)).collect()
+    }
+
+    /// The pinned messages among those loaded, the latest pinned first.
+    pub fn pinned(&self, conversation: &ConversationId) -> Vec<u64> {
+        self.threads.get(conversation).map(|t| t.folded().pinned()).unwrap_or_default()
+    }
+
+    /// The user's newest loaded text message still standing: what Up in an empty composer edits.
+    pub fn last_editable(&self, conversation: &ConversationId) -> Option<u64> {
+        let thread = self.threads.get(conversation)?;
+        let folded = thread.folded();
+        let mine = thread.messages.values().rev().filter(|m| m.sender_id == self.me && !m.kind.is_change());
+        let editable = mine.filter(|m| !m.content.is_empty() && m.call.is_none());
+        editable.map(|m| m.seq).find(|seq| folded.shown(*seq).is_some_and(|s| s.deleted_by.is_none()))
+    }
+
+    /// Whether the entry at `seq` is loaded.
+    pub fn holds(&self, conversation: &ConversationId, seq: u64) -> bool {
+        self.threads.get(conversation).is_some_and(|t| t.messages.contains_key(&seq))
     }
 
     /// How far this browser has each conversation: for a loaded one, its
@@ -422,6 +511,7 @@ fn merge(known: ConversationSummary, mut fresh: ConversationSummary) -> Conversa
     }
     fresh.read_seq = fresh.read_seq.max(known.read_seq);
     fresh.read_shown = fresh.read_shown.max(known.read_shown);
+    fresh.mention_seq = fresh.mention_seq.max(known.mention_seq);
     fresh.peer = fresh.peer.or(known.peer);
     recount(&mut fresh);
     fresh
@@ -472,6 +562,7 @@ mod tests {
             read_seq,
             read_shown: read_seq,
             unread: last_seq - read_seq,
+            mention_seq: 0,
             peer: None,
             peer_presence: wire::model::Presence::Offline,
         }

@@ -72,6 +72,15 @@ pub fn PrivacySettings() -> impl IntoView {
                     />
                     {i18n.tr(Msg::FindableByEmail)}
                 </label>
+                <label class="check">
+                    <input
+                        type="checkbox"
+                        data-testid="read-receipts"
+                        prop:checked=move || privacy.get().read_receipts
+                        on:change=move |ev| privacy.update(|p| p.read_receipts = event_target_checked(&ev))
+                    />
+                    {i18n.tr(Msg::SendReadReceipts)}
+                </label>
             </Form>
             <BlockedList/>
         </section>
