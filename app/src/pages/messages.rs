@@ -54,17 +54,20 @@ pub fn MessageList(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoVi
     // the "new messages" line goes below it, and stays while the chat is open.
     let read_at_open = RwSignal::new(None::<u64>);
     let opened = StoredValue::new(false);
-    Effect::new(move || {
-        let Some((read_seq, unread)) = live.inbox(|i| i.summary(&id.read_value()).map(|s| (s.read_seq, s.unread))) else {
+    // Taken the first time the list knows the conversation, before anything is marked read.
+    let note_opening = move || {
+        if opened.get_value() {
             return;
-        };
-        if !opened.get_value() && loaded.get() {
+        }
+        let summary = live.inbox(|i| i.summary(&id.read_value()).map(|s| (s.read_seq, s.unread)));
+        if let Some((read_seq, unread)) = summary {
             opened.set_value(true);
             if unread > 0 {
                 read_at_open.set(Some(read_seq));
             }
         }
-    });
+    };
+    Effect::new(note_opening);
     let me = live.inbox(|i| i.me().clone());
     let rows = Memo::new(move |_| with_days(lines.get(), read_at_open.get(), &me));
     let chat = use_chat();
@@ -168,6 +171,7 @@ pub fn MessageList(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoVi
     // The newest messages are read once they are in view on a visible page.
     Effect::new(move || {
         if let Some(seq) = unread.get() {
+            note_opening();
             if at_bottom.get() && live.visible() {
                 live.mark_read(id.get_value(), seq);
             }
