@@ -143,7 +143,13 @@ pub fn provide_live() {
     });
     Effect::new(move || {
         if let Some(me) = session.me() {
-            live.remember([PublicProfile { id: me.id, nickname: me.nickname, gender: me.gender, avatar: me.avatar }]);
+            live.remember([PublicProfile {
+                id: me.id,
+                nickname: me.nickname,
+                gender: me.gender,
+                avatar: me.avatar,
+                pinyin: String::new(),
+            }]);
         }
     });
     Effect::new(move || {
@@ -255,6 +261,8 @@ impl Live {
             ServerFrame::Read { conversation_id, seq, shown } => {
                 self.inbox.update(|i| i.read(&conversation_id, seq, Some(shown)))
             }
+            // Not shown yet (the receipts UI comes with its own change).
+            ServerFrame::Receipt { .. } => {}
             ServerFrame::Error { code, client_id: Some(client_id), .. } => {
                 self.inbox.update(|i| i.fail(&client_id, code));
             }
