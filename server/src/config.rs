@@ -158,6 +158,11 @@ pub struct Cli {
     #[arg(long, env = "NATTER_MAX_MENTIONS", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub max_mentions: u32,
 
+    /// Most members a group may have for its members to see read receipts
+    /// ("seen by"); private chats always have them.
+    #[arg(long, env = "NATTER_RECEIPTS_GROUP_LIMIT", default_value_t = 200, value_parser = clap::value_parser!(u32).range(2..=10_000))]
+    pub receipts_group_limit: u32,
+
     /// Websockets one user may have open at once, over all devices and nodes
     /// (a tab is one); the next is closed with code 4003.
     #[arg(long, env = "NATTER_SOCKETS_PER_USER", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
@@ -491,6 +496,7 @@ impl Cli {
                 edit_window: std::time::Duration::from_secs(self.edit_window_hours * 3600),
                 max_reactions: self.max_reactions as usize,
                 max_mentions: self.max_mentions as usize,
+                receipts_group_limit: self.receipts_group_limit as usize,
             },
             sockets_per_user: self.sockets_per_user,
             sockets_per_device: self.sockets_per_device,
@@ -548,10 +554,11 @@ impl Config {
             (
                 "changes",
                 format!(
-                    "edits for {}h, {} reactions and {} mentions a message",
+                    "edits for {}h, {} reactions and {} mentions a message, receipts in groups up to {}",
                     self.changes.edit_window.as_secs() / 3600,
                     self.changes.max_reactions,
-                    self.changes.max_mentions
+                    self.changes.max_mentions,
+                    self.changes.receipts_group_limit
                 ),
             ),
             ("sockets", format!("{} per user, {} per device", self.sockets_per_user, self.sockets_per_device)),

@@ -213,7 +213,8 @@ pub async fn run(
     let upkeep = tokio::spawn(presence.clone().upkeep(config.node_ttl / 3, stop_rx.clone()));
     let metrics_upkeep = tokio::spawn(metrics::upkeep(METRICS_UPKEEP, stop_rx.clone()));
     let files_disk = files::Disk::new(&config.data_dir);
-    let sweeper = tokio::spawn(files::sweep::run(store.clone(), files_disk, config.unposted_file_ttl, stop_rx.clone()));
+    let sweeper =
+        tokio::spawn(files::sweep::run(store.clone(), files_disk.clone(), config.unposted_file_ttl, stop_rx.clone()));
     let writer = Arc::new(Writer::start(store.clone(), fanout.clone()));
     let budgets = Arc::new(ratelimit::budgets::UserBudgets::new(
         ratelimit::budgets::Configured {
@@ -222,7 +223,8 @@ pub async fn run(
         },
         shared_counts.clone(),
     ));
-    let chat = Arc::new(Chat::new(store.clone(), fanout.clone(), writer, text.clone(), budgets.clone(), config.changes));
+    let chat =
+        Arc::new(Chat::new(store.clone(), fanout.clone(), writer, text.clone(), budgets.clone(), config.changes, files_disk));
     let calls = Arc::new(Calls::new(
         call_registry,
         store.clone(),

@@ -514,6 +514,9 @@ pub struct SendMessage {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EditMessage {
     pub content: String,
+    /// Members the new text mentions, as with a send; they replace the old text's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<UserId>,
 }
 
 /// `POST /api/conversations/{id}/read` (mark read).

@@ -151,8 +151,13 @@ pub fn provide_live() {
     });
     Effect::new(move || {
         if let Some(me) = session.me() {
-            let pinyin = String::new();
-            live.remember([PublicProfile { id: me.id, nickname: me.nickname, gender: me.gender, avatar: me.avatar, pinyin }]);
+            live.remember([PublicProfile {
+                id: me.id,
+                nickname: me.nickname,
+                gender: me.gender,
+                avatar: me.avatar,
+                pinyin: String::new(),
+            }]);
         }
     });
     Effect::new(move || {

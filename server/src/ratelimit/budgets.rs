@@ -45,6 +45,8 @@ pub enum Action {
     Invite,
     /// A search for users.
     Search,
+    /// A delivered position reported, or the receipts of a conversation asked for.
+    Receipts,
 }
 
 /// A burst, then so many a second.
@@ -69,6 +71,7 @@ impl Action {
             Action::Upload => "upload",
             Action::Invite => "invite",
             Action::Search => "search",
+            Action::Receipts => "receipts",
         }
     }
 
@@ -94,6 +97,9 @@ impl Action {
             Action::IceConfig => (10, 1.0 / 30.0),
             Action::Invite => (20, 1.0 / 30.0),
             Action::Search => (20, 1.0),
+            // Clients report deliveries a moment after messages arrive, per
+            // conversation: a reconnect reports many conversations at once.
+            Action::Receipts => (60, 5.0),
         };
         Allowance { burst, per_second }
     }

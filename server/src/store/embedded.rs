@@ -164,6 +164,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE members ADD COLUMN read_shown INTEGER NOT NULL DEFAULT 0;
     UPDATE members SET read_shown = read_seq;
     UPDATE conversations SET last_message = json_set(last_message, '$.shown', last_seq) WHERE last_message IS NOT NULL;",
+    // 11: receipts and mentions as positions per member; the receipts switch;
+    // the messages of a file (a deleted message's file goes with its last).
+    "ALTER TABLE members ADD COLUMN delivered_seq INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE members ADD COLUMN mention_seq INTEGER NOT NULL DEFAULT 0;
+    UPDATE members SET delivered_seq = read_seq;
+    ALTER TABLE privacy ADD COLUMN read_receipts INTEGER NOT NULL DEFAULT 1;
+    CREATE INDEX messages_by_file ON messages (json_extract(attachment, '$.file_id')) WHERE attachment IS NOT NULL;",
 ];
 
 #[derive(Clone)]

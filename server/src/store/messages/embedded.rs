@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use wire::model::{ConversationId, Message, MessageId, MessageKind, UserId};
+use wire::model::{ConversationId, FileId, Message, MessageId, MessageKind, UserId};
 
 use super::{page_size, Appended, MessageDraft, MessageRepo, Tip, MAX_CHANGES};
 use crate::{
@@ -178,6 +178,21 @@ impl MessageRepo for EmbeddedStore {
             )
             .map_err(internal)?;
             tx.commit().map_err(internal)
+        })
+        .await
+    }
+
+    async fn file_in_use(&self, file: &FileId) -> Result<bool, StoreError> {
+        let file = file.0.clone();
+        self.call(move |c| {
+            // The expression of the index `messages_by_file`, so that it is used.
+            c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM messages
+                 WHERE json_extract(attachment, '$.file_id') = ?1 AND attachment IS NOT NULL)",
+                [file],
+                |r| r.get(0),
+            )
+            .map_err(internal)
         })
         .await
     }

@@ -16,7 +16,7 @@ mod embedded;
 mod mongodb;
 
 use async_trait::async_trait;
-use wire::model::{Attachment, CallRecord, ConversationId, Message, MessageId, MessageKind, Millis, UserId};
+use wire::model::{Attachment, CallRecord, ConversationId, FileId, Message, MessageId, MessageKind, Millis, UserId};
 
 use super::{new_id, StoreError};
 
@@ -138,6 +138,10 @@ pub trait MessageRepo {
     /// of the message at `target` and the text of its edits. The entries stay
     /// (their seqs are part of the sequence).
     async fn scrub(&self, conversation: &ConversationId, target: u64) -> Result<(), StoreError>;
+
+    /// Whether a message (in any conversation) still carries the upload
+    /// `file`: a scrubbed one does not.
+    async fn file_in_use(&self, file: &FileId) -> Result<bool, StoreError>;
 
     /// Up to `limit` (at most [`MAX_PAGE`]) messages with `seq < before`, newest first;
     /// `before: None` starts from the newest.

@@ -5,7 +5,7 @@ use mongodb::{
     error::ErrorKind,
 };
 use serde::{Deserialize, Serialize};
-use wire::model::{Attachment, CallRecord, ConversationId, Message, MessageId, MessageKind, UserId};
+use wire::model::{Attachment, CallRecord, ConversationId, FileId, Message, MessageId, MessageKind, UserId};
 
 use super::{page_size, Appended, MessageDraft, MessageRepo, Tip, MAX_CHANGES, MAX_SEQ_ATTEMPTS};
 use crate::{
@@ -247,6 +247,16 @@ impl MessageRepo for MongoStore {
         let edits = doc! { "conversation_id": &conversation.0, "target_seq": target, "kind": MessageKind::Edit.code() };
         messages.update_many(edits, doc! { "$set": { "content": "" } }).await.map_err(classify)?;
         Ok(())
+    }
+
+    async fn file_in_use(&self, file: &FileId) -> Result<bool, StoreError> {
+        let found = self
+            .collection::<Document>(MESSAGES)
+            .find_one(doc! { "attachment.file_id": &file.0 })
+            .projection(doc! { "_id": 1 })
+            .await
+            .map_err(classify)?;
+        Ok(found.is_some())
     }
 
     async fn messages_before(
