@@ -46,9 +46,14 @@ async function post(account: Account, conversation: string, content: string, ext
   }
 }
 
+/** The message whose own text (not a quote of it) holds `text`. */
+function line(page: Page, text: string) {
+  return page.getByTestId('message').filter({ has: page.getByTestId('message-text').filter({ hasText: text }) });
+}
+
 /** Opens a message's toolbar. */
 async function actions(page: Page, text: string) {
-  const message = messages(page, text);
+  const message = line(page, text);
   await message.hover();
   await message.getByTestId('message-actions').click();
   return message.getByTestId('message-toolbar');
@@ -62,7 +67,7 @@ for (const look of LOOKS) {
   test(`reply, edit, react, pin and delete, live on both sides (${look.name})`, async ({ browser, baseURL }) => {
     const id = await privateChat(alice, bob);
     const original = `Original ${Date.now()}`;
-    await post(alice, id, original);
+    const originalSeq = await post(alice, id, original);
     const a = await openAs(browser, baseURL!, alice, `/chats/${id}`, look.options);
     const b = await openAs(browser, baseURL!, bob, `/chats/${id}`, look.options);
     await expect(messages(b, original)).toHaveCount(1);
@@ -78,7 +83,7 @@ for (const look of LOOKS) {
     }
     // Clicking the quote brings the original into view, highlighted.
     await messages(a, answer).getByTestId('reply-quote').click();
-    await expect(messages(a, original)).toHaveClass(/flash/);
+    await expect(line(a, original)).toHaveClass(/flash/);
 
     // Alice edits hers: both see the new text, marked edited, with its history.
     await (await actions(a, original)).getByTestId('edit').click();
@@ -88,14 +93,14 @@ for (const look of LOOKS) {
     await a.getByTestId('composer').fill(edited);
     await a.getByTestId('composer').press('Enter');
     for (const page of [a, b]) {
-      await expect(messages(page, edited).getByTestId('message-edited')).toBeVisible();
+      await expect(line(page, edited).getByTestId('message-edited')).toBeVisible();
     }
-    await messages(b, edited).getByTestId('message-edited').click();
-    await expect(messages(b, edited).getByTestId('edit-history')).toContainText(original);
+    await line(b, edited).getByTestId('message-edited').click();
+    await expect(line(b, edited).getByTestId('edit-history')).toContainText(original);
 
     // Bob reacts with the first quick reaction; Alice adds hers by the chip.
     await (await actions(b, edited)).getByTestId('quick-reaction').first().click();
-    const chipOf = (page: Page) => messages(page, edited).getByTestId('reaction');
+    const chipOf = (page: Page) => line(page, edited).getByTestId('reaction');
     await expect(chipOf(b)).toHaveAttribute('aria-pressed', 'true');
     await expect(chipOf(a)).toHaveAttribute('aria-pressed', 'false');
     await expect(chipOf(a)).toContainText('1');
@@ -112,16 +117,16 @@ for (const look of LOOKS) {
       await expect(page.getByTestId('pinned-bar')).toContainText(edited);
     }
     await b.getByTestId('pinned-bar').click();
-    await expect(messages(b, edited)).toHaveClass(/flash/);
+    await expect(line(b, edited)).toHaveClass(/flash/);
 
     // Alice deletes hers for everyone: gone on both sides, the reply says so.
     await (await actions(a, edited)).getByTestId('delete').click();
     await a.getByTestId('confirm-delete').click();
     for (const page of [a, b]) {
-      await expect(page.getByTestId('message-deleted')).toHaveText(look.deleted);
-      await expect(messages(page, edited)).toHaveCount(0);
+      await expect(page.locator(`[data-seq="${originalSeq}"]`).getByTestId('message-deleted')).toHaveText(look.deleted);
+      await expect(line(page, edited)).toHaveCount(0);
       await expect(messages(page, answer).getByTestId('reply-quote')).toHaveText(look.quoteGone);
-      await expect(page.getByTestId('pinned-bar')).toHaveCount(0);
+      await expect(page.getByTestId('pinned-bar').filter({ hasText: edited })).toHaveCount(0);
     }
     // The text is gone from the server too, not only hidden.
     const history = await (await bob.api.get(`/api/conversations/${id}/messages?limit=50`)).text();

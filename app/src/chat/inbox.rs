@@ -101,11 +101,12 @@ pub enum Line {
 }
 
 /// What identifies a [`Line`] on screen. A pending message becomes a stored
-/// one (a new key) once acknowledged, and changes key when it fails, so its
-/// row is redrawn exactly then.
+/// one (a new key) once acknowledged, and changes key when it fails; a
+/// stored one changes key with what its changes make of it (an edit, a
+/// reaction): so its row is redrawn exactly then.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum LineKey {
-    Seq(u64),
+    Seq { seq: u64, look: u64 },
     Notice(usize),
     Outgoing { client_id: String, failed: bool },
 }
@@ -113,7 +114,7 @@ pub enum LineKey {
 impl Line {
     pub fn key(&self) -> LineKey {
         match self {
-            Line::Message(m) => LineKey::Seq(m.message.seq),
+            Line::Message(m) => LineKey::Seq { seq: m.message.seq, look: look(m) },
             Line::Notice(n) => LineKey::Notice(n.n),
             Line::Outgoing(o) => LineKey::Outgoing { client_id: o.client_id.clone(), failed: o.failure.is_some() },
         }
@@ -136,6 +137,16 @@ impl Line {
             Line::Notice(_) => None,
         }
     }
+}
+
+/// A fingerprint of what a message's changes make of it.
+fn look(shown: &Shown) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut hasher = DefaultHasher::new();
+    let Shown { message, edited_ms, deleted_by, reactions, pinned } = shown;
+    (&message.content, &message.mentions, edited_ms, deleted_by, pinned).hash(&mut hasher);
+    reactions.iter().for_each(|r| (&r.emoji, &r.users).hash(&mut hasher));
+    hasher.finish()
 }
 
 impl Thread {
@@ -588,6 +599,7 @@ mod tests {
         let mut inbox = Inbox::new(me());
         inbox.set_chats(vec![summary("a", 1, 1, 0)]);
         inbox.load(&cid("a"), vec![message("a", 1, "them", "x")]);
+        let before = inbox.lines(&cid("a"))[0].key();
         let react = Message {
             kind: MessageKind::React,
             target: Some(1),
@@ -597,6 +609,7 @@ mod tests {
         };
         inbox.receive(react);
         inbox.receive(Message { shown: 2, ..message("a", 3, "them", "y") });
+        assert_ne!(inbox.lines(&cid("a"))[0].key(), before, "a reacted message is drawn again");
         assert_eq!(inbox.summary(&cid("a")).unwrap().unread, 1, "the reaction is no message");
         assert_eq!(seqs(&inbox, "a"), [1, 3], "nor a line");
         match &inbox.lines(&cid("a"))[0] {
@@ -756,7 +769,7 @@ mod tests {
         inbox.notice(&cid("a"), &UserId::from("bo"), NoticeKind::Join);
         inbox.receive(message("a", 2, "bo", "y"));
         let keys: Vec<LineKey> = inbox.lines(&cid("a")).iter().map(Line::key).collect();
-        assert_eq!(keys, [LineKey::Seq(1), LineKey::Notice(0), LineKey::Seq(2)]);
+        assert!(matches!(keys[..], [LineKey::Seq { seq: 1, .. }, LineKey::Notice(0), LineKey::Seq { seq: 2, .. }]));
         assert_eq!(inbox.notices_seen(&cid("a")), 1);
 
         assert!(inbox.notice(&cid("new"), &me(), NoticeKind::Join), "joined elsewhere: reload the list");

@@ -54,7 +54,7 @@ pub fn MessageActions(shown: Shown, open: RwSignal<bool>) -> impl IntoView {
         done();
     };
     let pinned = shown.with_value(|s| s.pinned);
-    let quick = QUICK_REACTIONS.map(|emoji| {
+    let quick = move || QUICK_REACTIONS.map(|emoji| {
         view! {
             <button type="button" class="quick-reaction" data-testid="quick-reaction" on:click=move |_| react(emoji.to_owned())>
                 {emoji}
@@ -70,7 +70,7 @@ pub fn MessageActions(shown: Shown, open: RwSignal<bool>) -> impl IntoView {
                 aria-label=i18n.tr(Msg::MessageActions)
                 on:keydown=move |ev| if ev.key() == "Escape" { done() }
             >
-                {quick.clone()}
+                {quick()}
                 <button
                     type="button"
                     class="quick-reaction"

@@ -72,20 +72,33 @@ pub fn MessageList(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoVi
     let rows = Memo::new(move |_| with_days(lines.get(), read_at_open.get(), &me));
     let chat = use_chat();
     Effect::new(move || {
-        let people: BTreeSet<UserId> = lines.with(|lines| lines.iter().filter_map(Line::user).cloned().collect());
+        // Senders, and the people their messages mention (shown by name).
+        let mentioned = |line: &Line| match line {
+            Line::Message(m) => m.message.mentions.iter().filter(|u| u.0 != MENTION_ALL).cloned().collect(),
+            _ => Vec::new(),
+        };
+        let people: BTreeSet<UserId> =
+            lines.with(|lines| lines.iter().flat_map(|l| l.user().cloned().into_iter().chain(mentioned(l))).collect());
         live.want_profiles(people);
     });
 
     let scroller = NodeRef::<html::Div>::new();
     let older = FormState::new(&[]);
+    // How many jumps there were: a page loaded for scrolling up keeps the reader's place only if none came between.
+    let jumps = StoredValue::new(0u64);
     let load_older = move || {
         let Some(el) = scroller.get_untracked() else { return };
         if !has_older.get_untracked() {
             return;
         }
-        // The page lands above what the reader sees: keep that where it is.
+        // The page lands above what the reader sees: keep that where it is
+        // (unless a jump took the reader elsewhere meanwhile).
         let from_bottom = el.scroll_height() - el.scroll_top();
+        let jumps_then = jumps.get_value();
         older.run([], live.load_older(id.get_value()), move |()| {
+            if jumps.get_value() != jumps_then {
+                return;
+            }
             request_animation_frame(move || {
                 if let Some(el) = scroller.get_untracked() {
                     el.set_scroll_top(el.scroll_height() - from_bottom);
@@ -152,11 +165,16 @@ pub fn MessageList(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoVi
             return;
         }
         chat.jump.set(None);
+        jumps.update_value(|n| *n += 1);
+        // Pages loading on the way must not send the list to the bottom.
+        at_bottom.set(false);
         spawn_local(async move {
             let _ = live.load_until(id.get_value(), seq).await;
             request_animation_frame(move || {
                 let Some(el) = scroller.get_untracked() else { return };
                 let Some((row, shown_seq)) = row_at(&el, seq) else { return };
+                // Pages that came on the way may have found the list at the bottom (scroll
+                // anchoring keeps the view where it was): it no longer follows new messages.
                 at_bottom.set(false);
                 row.scroll_into_view_with_bool(true);
                 el.set_scroll_top(el.scroll_top() - el.client_height() / 3);
@@ -179,6 +197,17 @@ pub fn MessageList(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoVi
     });
 
     view! {
+        // Outside the list: clicking it scrolls nothing there.
+        <Show when=move || read_at_open.get().is_some_and(|r| !live.inbox(|i| i.holds(&id.read_value(), r + 1)))>
+            <button
+                type="button"
+                class="btn secondary small jump-unread"
+                data-testid="jump-unread"
+                on:click=move |_| chat.jump.set(read_at_open.get_untracked().map(|r| r + 1))
+            >
+                "↑ " {i18n.tr(Msg::JumpToUnread)}
+            </button>
+        </Show>
         <div class="messages" node_ref=scroller role="log" aria-labelledby="thread-title" on:scroll=on_scroll>
             <div node_ref=content>
                 <Show when=move || has_older.get()>
@@ -195,16 +224,6 @@ pub fn MessageList(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoVi
                 <FormFeedback state=older/>
                 <Show when=move || loaded.get() && lines.with(Vec::is_empty)>
                     <p class="muted no-messages">{i18n.tr(Msg::NoMessagesYet)}</p>
-                </Show>
-                <Show when=move || read_at_open.get().is_some_and(|r| !live.inbox(|i| i.holds(&id.read_value(), r + 1)))>
-                    <button
-                        type="button"
-                        class="link-button jump-unread"
-                        data-testid="jump-unread"
-                        on:click=move |_| chat.jump.set(read_at_open.get_untracked().map(|r| r + 1))
-                    >
-                        {i18n.tr(Msg::JumpToUnread)}
-                    </button>
                 </Show>
                 <ol class="message-rows">
                     <For each=move || rows.get() key=Row::key let:row>
@@ -388,7 +407,8 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
     let quote = reply_to.map(|to| view! { <Quote conversation=conversation.clone() seq=to/> });
     let chips = stored.clone().filter(|s| !s.reactions.is_empty() && standing).map(|shown| view! { <ReactionChips shown/> });
     let receipt = seq.filter(|_| mine && standing).map(|seq| view! { <ReceiptMark conversation=conversation.clone() seq group/> });
-    let actions = stored.filter(|_| standing).map(|shown| {
+    let toolbar = stored.clone().filter(|_| standing).map(|shown| view! { <MessageActions shown open=actions_open/> });
+    let more = stored.filter(|_| standing).map(|_| {
         view! {
             <button
                 type="button"
@@ -401,7 +421,6 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
             >
                 "⋯"
             </button>
-            <MessageActions shown open=actions_open/>
         }
     });
     let history_of = (conversation.clone(), seq);
@@ -440,7 +459,7 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
                 {quote}
                 {body}
                 {chips}
-                {actions}
+                {toolbar}
                 {failure
                     .map(|(code, client_id)| {
                         // Sending refused text again would be refused again.
@@ -463,6 +482,7 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
                         }
                     })}
             </div>
+            {more}
         </li>
     }
     .into_any()
