@@ -240,6 +240,12 @@ pub struct Cli {
     #[arg(long, env = "NATTER_SIGN_INS_PER_SEC", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub sign_ins_per_sec: u32,
 
+    /// Sign-ups from one address (an IPv6 /64) per 10 minutes (in a cluster,
+    /// on all nodes together); beyond, 429 with `Retry-After`. Raise it when
+    /// many people sign up from behind one address (a school's NAT).
+    #[arg(long, env = "NATTER_SIGN_UPS_PER_ADDRESS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sign_ups_per_address: u32,
+
     /// Who may sign up: `open` (anyone), `invite` (with an invitation link an
     /// administrator made) or `closed` (no one). The first account always may.
     #[arg(long, env = "NATTER_SIGNUP", default_value = "open", value_parser = parse_signup_mode)]
@@ -350,6 +356,7 @@ pub struct Config {
     pub metrics_token: Option<Secret>,
     pub hashing: HashLimits,
     pub sign_ins_per_sec: u32,
+    pub sign_ups_per_address: u32,
     pub signup: SignupMode,
     /// Lower-cased e-mail addresses of the administrators `--admin` names.
     pub admins: Vec<String>,
@@ -459,6 +466,7 @@ impl Cli {
             media,
             hashing,
             sign_ins_per_sec: self.sign_ins_per_sec,
+            sign_ups_per_address: self.sign_ups_per_address,
             signup: self.signup,
             admins,
             listen: self.listen,
@@ -584,6 +592,7 @@ impl Config {
                 ),
             ),
             ("sign_ins_per_sec", self.sign_ins_per_sec.to_string()),
+            ("sign_ups_per_address", format!("{} per 10 minutes", self.sign_ups_per_address)),
             ("signup", format!("{:?}", self.signup).to_lowercase()),
             ("admins", format!("the first account{}", self.admins.iter().map(|a| format!(",{a}")).collect::<String>())),
             ("public_url", self.origins.public.clone().unwrap_or_else(|| "none (same host as each request)".into())),

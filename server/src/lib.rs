@@ -239,7 +239,7 @@ pub async fn run(
     let sfu = Arc::new(sfu::Sfu::start(config.media, fanout.clone(), chat.clone(), cluster));
     let sessions = TaskTracker::new();
     let images = config.images;
-    let auth_limits = Arc::new(ratelimit::AuthLimits::new(shared_counts, config.sign_ins_per_sec));
+    let auth_limits = Arc::new(ratelimit::AuthLimits::new(shared_counts, config.sign_ins_per_sec, config.sign_ups_per_address));
     let hasher = Arc::new(auth::password::Hasher::new(config.hashing));
     let upload_slots = ratelimit::slots::UploadSlots::new(config.concurrent_uploads);
     let signup = Arc::new(signup::Signup::new(config.signup, config.admins.clone(), store.clone()));
