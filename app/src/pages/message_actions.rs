@@ -53,6 +53,22 @@ pub fn MessageActions(shown: Shown, open: RwSignal<bool>) -> impl IntoView {
         live.change(chat.id(), kind, seq, String::new(), Vec::new());
         done();
     };
+    // Reply and Edit hand the message to the composer.
+    let draft_button = move |testid: &'static str, label: Msg, draft: Draft| {
+        view! {
+            <button
+                type="button"
+                class="link-button"
+                data-testid=testid
+                on:click=move |_| {
+                    chat.draft.set(draft);
+                    done();
+                }
+            >
+                {i18n.tr(label)}
+            </button>
+        }
+    };
     let pinned = shown.with_value(|s| s.pinned);
     let quick = move || QUICK_REACTIONS.map(|emoji| {
         view! {
@@ -81,30 +97,8 @@ pub fn MessageActions(shown: Shown, open: RwSignal<bool>) -> impl IntoView {
                 >
                     "+"
                 </button>
-                <button
-                    type="button"
-                    class="link-button"
-                    data-testid="reply"
-                    on:click=move |_| {
-                        chat.draft.set(Draft::Reply(seq));
-                        done();
-                    }
-                >
-                    {i18n.tr(Msg::Reply)}
-                </button>
-                {editable.then(|| view! {
-                    <button
-                        type="button"
-                        class="link-button"
-                        data-testid="edit"
-                        on:click=move |_| {
-                            chat.draft.set(Draft::Edit(seq));
-                            done();
-                        }
-                    >
-                        {i18n.tr(Msg::EditMessage)}
-                    </button>
-                })}
+                {draft_button("reply", Msg::Reply, Draft::Reply(seq))}
+                {editable.then(|| draft_button("edit", Msg::EditMessage, Draft::Edit(seq)))}
                 <Show when=move || mine || chat.moderates()>
                     <Show
                         when=move || confirming.get()
