@@ -212,8 +212,38 @@ async fn bots_send_and_change_over_http(server: &TestServer) {
     assert_eq!((shown.message.content.as_str(), shown.deleted_by.is_some()), ("", true));
 }
 
+/// The pinned bar's list: pins however old, the latest first, without the
+/// unpinned or deleted; for members only.
+async fn the_pinned_list_holds_pins_of_any_age(server: &TestServer) {
+    let (ann, bob, eve) =
+        (User::register(server, "ann").await, User::register(server, "bob").await, User::register(server, "eve").await);
+    let room = ann.group("room", &[&bob], json!({})).await;
+    let mut a = ann.connect().await;
+    let mut said = Vec::new();
+    for n in 0..4 {
+        said.push(say(&mut a, &room, &format!("m{n}"), &format!("text {n}")).await);
+    }
+    for (n, target) in said.iter().enumerate() {
+        assert!(acked(a.change(&room, &format!("p{n}"), Pin, *target, "").await).is_ok());
+    }
+    assert!(acked(a.change(&room, "u1", Unpin, said[1], "").await).is_ok());
+    assert!(acked(a.change(&room, "d2", Delete, said[2], "").await).is_ok());
+    // Later messages: the list comes from the pins, not from what is newest.
+    for n in 0..10 {
+        say(&mut a, &room, &format!("f{n}"), "filler").await;
+    }
+    let pins = endpoint::conversation_pins(&room);
+    let (status, list) = bob.call(Method::GET, &pins, None).await;
+    assert_eq!(status, 200, "{list}");
+    let list: Vec<wire::fold::Shown> = serde_json::from_value(list).unwrap();
+    let pinned: Vec<(u64, &str)> = list.iter().map(|s| (s.message.seq, s.message.content.as_str())).collect();
+    assert_eq!(pinned, [(said[3], "text 3"), (said[0], "text 0")]);
+    assert_eq!(eve.call(Method::GET, &pins, None).await.0, 404, "not a member");
+}
+
 on_both_stores!(
     bots_send_and_change_over_http,
+    the_pinned_list_holds_pins_of_any_age,
     everyone_sees_each_change_and_the_rules_hold,
     an_offline_member_catches_up_on_exactly_the_changes,
     unread_counts_ignore_changes,

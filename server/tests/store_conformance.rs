@@ -108,6 +108,7 @@ suite!(
     a_file_is_in_use_while_a_message_carries_it,
     messages_keep_their_call_record,
     changes_share_the_sequence_but_not_the_shown_count,
+    pins_and_unpins_come_newest_first,
     a_scrubbed_message_keeps_its_place_but_not_its_words,
     blobs_are_recorded_once_per_hash,
     files_round_trip_with_their_blob,

@@ -96,6 +96,8 @@ api_paths! {
     /// `PUT`: react to a message with an emoji (percent-encoded); `DELETE`: take it back.
     MESSAGE_REACTION message_reaction(id: &ConversationId, seq: u64, emoji: &str) =
         "/conversations/{id}/messages/{seq}/reactions/{emoji}";
+    /// `GET`: the messages pinned now, the latest pinned first.
+    CONVERSATION_PINS conversation_pins(id: &ConversationId) = "/conversations/{id}/pins";
     /// `PUT`: pin a message; `DELETE`: unpin it.
     MESSAGE_PIN message_pin(id: &ConversationId, seq: u64) = "/conversations/{id}/messages/{seq}/pin";
     /// `POST`: mark read up to a message.

@@ -37,6 +37,9 @@ pub struct Inbox {
     /// Why the server refused the user's latest change (an edit, a delete,
     /// a reaction, a pin), until the user has seen it.
     refused: Option<WsErrorCode>,
+    /// The messages pinned when a chat opened (`GET …/pins`), latest pinned
+    /// first: pins older than the loaded entries count from these.
+    pins_at_open: HashMap<ConversationId, Vec<u64>>,
 }
 
 /// The loaded part of one conversation. Its messages always form one
@@ -164,7 +167,7 @@ impl Thread {
 
 impl Inbox {
     pub fn new(me: UserId) -> Inbox {
-        Inbox { me, chats: None, threads: HashMap::new(), refused: None }
+        Inbox { me, chats: None, threads: HashMap::new(), refused: None, pins_at_open: HashMap::new() }
     }
 
     pub fn me(&self) -> &UserId {
@@ -225,6 +228,7 @@ impl Inbox {
             chats.retain(|s| &s.conversation.id != id);
         }
         self.threads.remove(id);
+        self.pins_at_open.remove(id);
     }
 
     fn sort(&mut self) {
@@ -466,9 +470,25 @@ impl Inbox {
         texts.zip(edits.map(|e| e.created_ms)).map(|(text, replaced)| (text.clone(), replaced)).collect()
     }
 
-    /// The pinned messages among those loaded, the latest pinned first.
+    /// The pinned messages, the latest pinned first: as the loaded entries
+    /// say, then those pinned when the chat opened that no loaded entry
+    /// unpinned or deleted since.
     pub fn pinned(&self, conversation: &ConversationId) -> Vec<u64> {
-        self.threads.get(conversation).map(|t| t.folded().pinned()).unwrap_or_default()
+        let Some(thread) = self.threads.get(conversation) else { return Vec::new() };
+        let mut pinned = thread.folded().pinned();
+        let decided = |seq: &u64| {
+            let decides = |m: &Message| matches!(m.kind, MessageKind::Pin | MessageKind::Unpin | MessageKind::Delete);
+            thread.messages.values().any(|m| m.target == Some(*seq) && decides(m))
+        };
+        let at_open = self.pins_at_open.get(conversation).into_iter().flatten();
+        let earlier: Vec<u64> = at_open.filter(|s| !decided(s) && !pinned.contains(s)).copied().collect();
+        pinned.extend(earlier);
+        pinned
+    }
+
+    /// Takes the messages pinned now, from the server.
+    pub fn set_pins(&mut self, conversation: &ConversationId, pins: Vec<u64>) {
+        self.pins_at_open.insert(conversation.clone(), pins);
     }
 
     /// The user's newest loaded text message still standing: what Up in an empty composer edits.
@@ -592,6 +612,19 @@ mod tests {
             created_ms: 1000 + seq as Millis,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn pins_from_before_the_loaded_entries_count_until_unpinned() {
+        let mut inbox = Inbox::new(me());
+        inbox.load(&cid("a"), vec![message("a", 10, "them", "x"), message("a", 11, "them", "y")]);
+        inbox.set_pins(&cid("a"), vec![3, 10]);
+        assert_eq!(inbox.pinned(&cid("a")), [3, 10]);
+        let pin = |seq, target| Message { kind: MessageKind::Pin, target: Some(target), ..message("a", seq, "them", "p") };
+        inbox.receive(pin(12, 11));
+        assert_eq!(inbox.pinned(&cid("a")), [11, 3, 10], "the latest pinned first");
+        inbox.receive(Message { kind: MessageKind::Unpin, ..pin(13, 3) });
+        assert_eq!(inbox.pinned(&cid("a")), [11, 10]);
     }
 
     #[test]

@@ -466,6 +466,14 @@ impl Live {
         self.receipts.load(conversation).await;
     }
 
+    /// Loads the messages pinned now, however long ago each was pinned.
+    pub async fn load_pins(self, conversation: ConversationId) {
+        if let Ok(pins) = client::get::<Vec<Shown>>(&endpoint::conversation_pins(&conversation)).await {
+            let seqs = pins.iter().map(|p| p.message.seq).collect();
+            self.inbox.update(|i| i.set_pins(&conversation, seqs));
+        }
+    }
+
     /// Loads the page before the oldest message loaded, if there is one.
     pub async fn load_older(self, id: ConversationId) -> Result<(), ApiError> {
         let Some(before) = self.inbox.with_untracked(|i| i.older_than(&id)) else { return Ok(()) };

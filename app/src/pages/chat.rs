@@ -56,6 +56,7 @@ fn Thread(id: ConversationId) -> impl IntoView {
         }
     });
     spawn_local(live.load_receipts(id.clone()));
+    spawn_local(live.load_pins(id.clone()));
     let request = {
         let id = id.clone();
         async move { live.load_latest(id).await.map_err(about_conversation) }

@@ -48,6 +48,11 @@ pub async fn one(State(state): State<AppState>, me: AuthUser, Path((id, seq)): P
     Ok(Json(state.chat.message(&ConversationId(id), &me.user_id, seq).await?))
 }
 
+/// `GET …/pins`: the messages pinned now, the latest pinned first.
+pub async fn pinned(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> Result<Json<Vec<Shown>>, HttpError> {
+    Ok(Json(state.chat.pinned(&ConversationId(id), &me.user_id).await?))
+}
+
 /// A change to the message at `seq`, under a client id of its own.
 async fn change(state: &AppState, me: &AuthUser, id: String, seq: u64, kind: MessageKind, content: String) -> Answer {
     mentioning_change(state, me, id, seq, kind, content, Vec::new()).await

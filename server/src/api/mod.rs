@@ -56,6 +56,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(route::CONVERSATION_LEAVE, post(conversations::leave))
         .route(route::CONVERSATION_MESSAGES, get(conversations::history).post(messages::send))
         .route(route::CONVERSATION_MESSAGE, get(messages::one).patch(messages::edit).delete(messages::delete))
+        .route(route::CONVERSATION_PINS, get(messages::pinned))
         .route(route::MESSAGE_REACTION, put(messages::react).delete(messages::unreact))
         .route(route::MESSAGE_PIN, put(messages::pin).delete(messages::unpin))
         .route(route::CONVERSATION_READ, post(conversations::mark_read))

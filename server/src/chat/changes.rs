@@ -4,7 +4,7 @@
 //! from the target and the changes it has had. [`Chat::send`] stores them.
 //! Also one message with its changes folded in, as members see it.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 use wire::{
     fold::{Shown, Thread},
@@ -12,7 +12,10 @@ use wire::{
 };
 
 use super::{Chat, ChatError};
-use crate::{clock::now_millis, store::conversations::Membership};
+use crate::{clock::now_millis, ratelimit::budgets::Action, store::conversations::Membership};
+
+/// Most messages the pinned bar gets.
+pub const MAX_PINNED: usize = 50;
 
 /// What users may do to messages, and how far receipts reach, from the server's flags.
 #[derive(Clone, Copy, Debug)]
@@ -101,9 +104,36 @@ impl Chat {
     /// A member's view of the message at `seq`: with its changes folded in.
     /// A seq that holds a change, or nothing, is no message.
     pub async fn message(&self, conversation: &ConversationId, user: &UserId, seq: u64) -> Result<Shown, ChatError> {
+        self.spend(Action::Lookup, user, "looking up messages too often; slow down").await?;
         self.require_member(conversation, user).await?;
         let (message, changes) = self.message_with_changes(conversation, seq).await?;
         Ok(folded(&message, &changes))
+    }
+
+    /// The messages pinned now, the latest pinned first (at most [`MAX_PINNED`]):
+    /// what the pinned bar shows, however long ago each was pinned.
+    pub async fn pinned(&self, conversation: &ConversationId, user: &UserId) -> Result<Vec<Shown>, ChatError> {
+        self.spend(Action::Lookup, user, "looking up messages too often; slow down").await?;
+        self.require_member(conversation, user).await?;
+        let mut decided = HashSet::new();
+        let mut pinned = Vec::new();
+        // Newest first: each target's newest pin or unpin decides.
+        for change in self.store.pin_changes(conversation).await? {
+            let Some(target) = change.target.filter(|t| decided.insert(*t)) else { continue };
+            if change.kind != MessageKind::Pin {
+                continue;
+            }
+            let (message, changes) = self.message_with_changes(conversation, target).await?;
+            let shown = folded(&message, &changes);
+            // A deleted message is pinned no more.
+            if shown.pinned {
+                pinned.push(shown);
+            }
+            if pinned.len() == MAX_PINNED {
+                break;
+            }
+        }
+        Ok(pinned)
     }
 
     /// The message at `seq` (not a change) and its changes so far.

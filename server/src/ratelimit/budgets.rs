@@ -47,6 +47,8 @@ pub enum Action {
     Search,
     /// A delivered position reported, or the receipts of a conversation asked for.
     Receipts,
+    /// One message, or a conversation's pinned ones, looked up.
+    Lookup,
 }
 
 /// A burst, then so many a second.
@@ -72,6 +74,7 @@ impl Action {
             Action::Invite => "invite",
             Action::Search => "search",
             Action::Receipts => "receipts",
+            Action::Lookup => "lookup",
         }
     }
 
@@ -100,6 +103,8 @@ impl Action {
             // Clients report deliveries a moment after messages arrive, per
             // conversation: a reconnect reports many conversations at once.
             Action::Receipts => (60, 5.0),
+            // A chat opening looks up its pins and the originals its replies quote.
+            Action::Lookup => (100, 10.0),
         };
         Allowance { burst, per_second }
     }

@@ -171,6 +171,8 @@ const MIGRATIONS: &[&str] = &[
     UPDATE members SET delivered_seq = read_seq;
     ALTER TABLE privacy ADD COLUMN read_receipts INTEGER NOT NULL DEFAULT 1;
     CREATE INDEX messages_by_file ON messages (json_extract(attachment, '$.file_id')) WHERE attachment IS NOT NULL;",
+    // 12: a conversation's pins and unpins, for its pinned bar.
+    "CREATE INDEX messages_pins ON messages (conversation_id, seq) WHERE kind IN (12, 13);",
 ];
 
 #[derive(Clone)]

@@ -672,6 +672,24 @@ pub async fn changes_share_the_sequence_but_not_the_shown_count(a: &DynStore, b:
     assert!(b.changes_of(&c, 3).await.unwrap().is_empty());
 }
 
+pub async fn pins_and_unpins_come_newest_first(a: &DynStore, b: &DynStore) {
+    let c = ConversationId::from("pins");
+    for n in 1..=2 {
+        a.append_message(draft("pins", "u1", &format!("m{n}"), "pin me")).await.unwrap();
+    }
+    a.append_message(change("pins", "u1", "p1", MessageKind::Pin, 1, "")).await.unwrap();
+    a.append_message(change("pins", "u2", "r1", MessageKind::React, 1, "📌")).await.unwrap();
+    a.append_message(change("pins", "u1", "p2", MessageKind::Pin, 2, "")).await.unwrap();
+    a.append_message(change("pins", "u1", "u1", MessageKind::Unpin, 1, "")).await.unwrap();
+    let pins = b.pin_changes(&c).await.unwrap();
+    assert_eq!(pins.iter().map(|m| (m.seq, m.kind, m.target)).collect::<Vec<_>>(), [
+        (6, MessageKind::Unpin, Some(1)),
+        (5, MessageKind::Pin, Some(2)),
+        (3, MessageKind::Pin, Some(1)),
+    ]);
+    assert!(b.pin_changes(&ConversationId::from("none")).await.unwrap().is_empty());
+}
+
 pub async fn a_scrubbed_message_keeps_its_place_but_not_its_words(a: &DynStore, b: &DynStore) {
     let c = ConversationId::from("scrub");
     let mut photo = draft("scrub", "u1", "m1", "my address is …");

@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use wire::model::{ConversationId, FileId, Message, MessageId, MessageKind, UserId};
 
-use super::{page_size, Appended, MessageDraft, MessageRepo, Tip, MAX_CHANGES};
+use super::{page_size, Appended, MessageDraft, MessageRepo, Tip, MAX_CHANGES, MAX_PIN_CHANGES};
 use crate::{
     clock::now_millis,
     store::{
@@ -159,6 +159,17 @@ impl MessageRepo for EmbeddedStore {
             )
         })
         .await
+    }
+
+    async fn pin_changes(&self, conversation: &ConversationId) -> Result<Vec<Message>, StoreError> {
+        let conversation = conversation.0.clone();
+        // The kinds written out, so SQLite sees the query fits `messages_pins`.
+        let sql = format!(
+            "SELECT {COLUMNS} FROM messages WHERE conversation_id = ?1 AND kind IN ({}, {}) ORDER BY seq DESC LIMIT ?2",
+            MessageKind::Pin.code(),
+            MessageKind::Unpin.code()
+        );
+        self.call(move |c| query_all(c, &sql, params![conversation, MAX_PIN_CHANGES], from_row)).await
     }
 
     async fn scrub(&self, conversation: &ConversationId, target: u64) -> Result<(), StoreError> {

@@ -107,6 +107,9 @@ pub struct Tip {
 /// per message and edits by a window, so a message has far fewer.
 pub const MAX_CHANGES: u32 = 2000;
 
+/// Most pin and unpin entries [`MessageRepo::pin_changes`] returns, the newest.
+pub const MAX_PIN_CHANGES: u32 = 1000;
+
 #[async_trait]
 pub trait MessageRepo {
     /// Stores a message under the conversation's next sequence number, or
@@ -133,6 +136,9 @@ pub trait MessageRepo {
 
     /// The changes to the message at `target`, oldest first (at most [`MAX_CHANGES`]).
     async fn changes_of(&self, conversation: &ConversationId, target: u64) -> Result<Vec<Message>, StoreError>;
+
+    /// The conversation's pins and unpins, newest first (at most [`MAX_PIN_CHANGES`]).
+    async fn pin_changes(&self, conversation: &ConversationId) -> Result<Vec<Message>, StoreError>;
 
     /// Erases what a deleted message said: the text, attachment and mentions
     /// of the message at `target` and the text of its edits. The entries stay

@@ -7,7 +7,7 @@ use mongodb::{
 use serde::{Deserialize, Serialize};
 use wire::model::{Attachment, CallRecord, ConversationId, FileId, Message, MessageId, MessageKind, UserId};
 
-use super::{page_size, Appended, MessageDraft, MessageRepo, Tip, MAX_CHANGES, MAX_SEQ_ATTEMPTS};
+use super::{page_size, Appended, MessageDraft, MessageRepo, Tip, MAX_CHANGES, MAX_PIN_CHANGES, MAX_SEQ_ATTEMPTS};
 use crate::{
     clock::now_millis,
     store::{
@@ -236,6 +236,13 @@ impl MessageRepo for MongoStore {
         let Ok(target) = i64::try_from(target) else { return Ok(Vec::new()) };
         let filter = doc! { "conversation_id": &conversation.0, "target_seq": target };
         let docs = self.docs(filter, true, i64::from(MAX_CHANGES)).await?;
+        Ok(docs.into_iter().map(Message::from).collect())
+    }
+
+    async fn pin_changes(&self, conversation: &ConversationId) -> Result<Vec<Message>, StoreError> {
+        let kinds = [MessageKind::Pin.code(), MessageKind::Unpin.code()];
+        let filter = doc! { "conversation_id": &conversation.0, "kind": { "$in": kinds.to_vec() } };
+        let docs = self.docs(filter, false, i64::from(MAX_PIN_CHANGES)).await?;
         Ok(docs.into_iter().map(Message::from).collect())
     }
 
