@@ -13,6 +13,7 @@ use reqwest::Method;
 use serde_json::json;
 use support::{
     chat::{Client, User},
+    cluster::{redis_addr, two_nodes},
     TestServer,
 };
 use wire::{
@@ -241,8 +242,34 @@ async fn the_pinned_list_holds_pins_of_any_age(server: &TestServer) {
     assert_eq!(eve.call(Method::GET, &pins, None).await.0, 404, "not a member");
 }
 
+/// History pages fold right whichever page a change and its message are
+/// on: an edit on the newest page of a message on the third.
+async fn history_pages_fold_across_their_boundaries(server: &TestServer) {
+    let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
+    let room = ann.group("room", &[&bob], json!({})).await;
+    let mut a = ann.connect().await;
+    let first = say(&mut a, &room, "m0", "first draft").await;
+    for n in 1..5 {
+        say(&mut a, &room, &format!("m{n}"), &format!("text {n}")).await;
+    }
+    acked(a.change(&room, "e1", Edit, first, "first, edited").await).unwrap();
+    let mut thread = Thread::default();
+    let mut before = None::<u64>;
+    for _ in 0..3 {
+        let at = before.map(|b| format!("&before={b}")).unwrap_or_default();
+        let (status, page) = bob.call(Method::GET, &format!("/api/conversations/{room}/messages?limit=2{at}"), None).await;
+        assert_eq!(status, 200, "{page}");
+        let page: Vec<Message> = serde_json::from_value(page).unwrap();
+        before = page.iter().map(|m| m.seq).min();
+        page.into_iter().for_each(|m| thread.add(m));
+    }
+    assert_eq!(before, Some(first), "the message came on the third page");
+    assert_eq!(thread.shown(first).unwrap().message.content, "first, edited");
+}
+
 on_both_stores!(
     bots_send_and_change_over_http,
+    history_pages_fold_across_their_boundaries,
     the_pinned_list_holds_pins_of_any_age,
     everyone_sees_each_change_and_the_rules_hold,
     an_offline_member_catches_up_on_exactly_the_changes,
@@ -264,4 +291,29 @@ async fn limits_come_from_the_flags() {
     let mut b = bob.connect().await;
     assert!(acked(b.change(&room, "r4", React, first, "🎉").await).is_ok(), "one of the two given: fine");
     server.stop().await;
+}
+
+/// Two nodes: a change made through one reaches a member on the other, and
+/// the sender's own device there, live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_reach_every_device_across_nodes() {
+    let (node_a, node_b) = two_nodes(redis_addr()).await;
+    let (ann, bob) = (User::register(&node_a, "ann").await, User::register(&node_a, "bob").await);
+    let room = ann.group("room", &[&bob], json!({})).await;
+    let mut a = ann.connect_via(&node_a, vec![]).await;
+    let mut a_elsewhere = ann.connect_via(&node_b, vec![]).await;
+    let mut b = bob.connect_via(&node_b, vec![]).await;
+    // Both nodes must be subscribed before the first event.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let seq = say(&mut a, &room, "m1", "hello").await;
+    acked(a.change(&room, "e1", Edit, seq, "hello, all").await).unwrap();
+    acked(a.change(&room, "r1", React, seq, "👋").await).unwrap();
+    for client in [&mut b, &mut a_elsewhere] {
+        let edit = entry_of(client, Edit).await;
+        let reaction = entry_of(client, React).await;
+        assert_eq!((edit.target, edit.content.as_str()), (Some(seq), "hello, all"));
+        assert_eq!((reaction.target, reaction.content.as_str()), (Some(seq), "👋"));
+    }
+    node_a.stop().await;
+    node_b.stop().await;
 }
