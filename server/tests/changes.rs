@@ -267,8 +267,25 @@ async fn history_pages_fold_across_their_boundaries(server: &TestServer) {
     assert_eq!(thread.shown(first).unwrap().message.content, "first, edited");
 }
 
+/// A deleted message's words are gone from the store itself (read behind
+/// the server's back), and so are those of its edits; others' stay.
+async fn a_delete_leaves_no_word_in_the_store(server: &TestServer) {
+    let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
+    let room = ann.group("room", &[&bob], json!({})).await;
+    let mut a = ann.connect().await;
+    let secret = say(&mut a, &room, "m1", "the door code is 4711-secret").await;
+    acked(a.change(&room, "e1", Edit, secret, "the door code is 4712-secret").await).unwrap();
+    say(&mut a, &room, "m2", "the meeting is at noon").await;
+    assert!(server.store_holds_text("4711-secret").await && server.store_holds_text("4712-secret").await);
+    acked(a.change(&room, "d1", Delete, secret, "").await).unwrap();
+    assert!(!server.store_holds_text("4711-secret").await, "the message's words are gone");
+    assert!(!server.store_holds_text("4712-secret").await, "and its edit's");
+    assert!(server.store_holds_text("meeting is at noon").await, "others' stay");
+}
+
 on_both_stores!(
     bots_send_and_change_over_http,
+    a_delete_leaves_no_word_in_the_store,
     history_pages_fold_across_their_boundaries,
     the_pinned_list_holds_pins_of_any_age,
     everyone_sees_each_change_and_the_rules_hold,

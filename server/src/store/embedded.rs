@@ -191,6 +191,8 @@ impl EmbeddedStore {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(internal)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(internal)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(internal)?;
+        // What is deleted or overwritten (a deleted message's words) is zeroed, not left in free space.
+        conn.pragma_update(None, "secure_delete", "ON").map_err(internal)?;
         // Another process may hold the file (a second server, a backup tool): wait for it.
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(internal)?;
         migrate(&mut conn).map_err(internal)?;

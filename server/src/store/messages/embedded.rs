@@ -188,7 +188,11 @@ impl MessageRepo for EmbeddedStore {
                 params![conversation, target, MessageKind::Edit.code()],
             )
             .map_err(internal)?;
-            tx.commit().map_err(internal)
+            tx.commit().map_err(internal)?;
+            // The words may still sit in the write-ahead log's older copies of
+            // the page: fold the log into the file (where `secure_delete` has
+            // zeroed them) and empty it. A busy log is emptied by a later one.
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(internal)
         })
         .await
     }
