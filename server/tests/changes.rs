@@ -281,6 +281,13 @@ async fn a_delete_leaves_no_word_in_the_store(server: &TestServer) {
     assert!(!server.store_holds_text("4711-secret").await, "the message's words are gone");
     assert!(!server.store_holds_text("4712-secret").await, "and its edit's");
     assert!(server.store_holds_text("meeting is at noon").await, "others' stay");
+    // The newest message deleted: the conversation's preview of it goes too.
+    let last = say(&mut a, &room, "m3", "last words 0815-secret").await;
+    acked(a.change(&room, "d2", Delete, last, "").await).unwrap();
+    let summaries = ann.summaries().await;
+    let preview = summaries.iter().find(|s| s.conversation.id == room).unwrap().conversation.last_message.clone().unwrap();
+    assert_eq!((preview.seq, preview.text.as_str()), (last, ""));
+    assert!(!server.store_holds_text("0815-secret").await);
 }
 
 on_both_stores!(

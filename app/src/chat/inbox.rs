@@ -242,8 +242,15 @@ impl Inbox {
     pub fn receive(&mut self, message: Message) -> bool {
         let mine = message.sender_id == self.me;
         let missing = match self.summary_mut(&message.conversation_id) {
-            // A change moves neither the list nor the read position.
-            Some(_) if message.kind.is_change() => false,
+            // A change moves neither the list nor the read position; a
+            // delete of the newest message empties its preview.
+            Some(summary) if message.kind.is_change() => {
+                let preview = summary.conversation.last_message.as_mut();
+                if let Some(p) = preview.filter(|p| message.kind == MessageKind::Delete && message.target == Some(p.seq)) {
+                    p.text.clear();
+                }
+                false
+            }
             Some(summary) => {
                 let c = &mut summary.conversation;
                 if message.seq > c.last_seq {

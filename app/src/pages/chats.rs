@@ -230,7 +230,12 @@ fn ChatRow(id: ConversationId) -> impl IntoView {
 /// The newest message of a conversation in a line: its text, or what kind it is.
 fn preview(conversation: &Conversation, me: &UserId, i18n: I18n) -> String {
     let Some(last) = &conversation.last_message else { return String::new() };
-    let text = Msg::for_kind(last.kind).map_or_else(|| last.text.clone(), |m| i18n.t(m).to_owned());
+    let text = match Msg::for_kind(last.kind) {
+        Some(kind) => i18n.t(kind).to_owned(),
+        // Text is never empty, but once deleted.
+        None if last.text.is_empty() => i18n.t(Msg::MessageDeleted).to_owned(),
+        None => last.text.clone(),
+    };
     if &last.sender_id == me {
         format!("{}: {text}", i18n.t(Msg::You))
     } else {

@@ -11,7 +11,7 @@
 //! than the one recorded, so racing writers on several nodes cannot move it back.
 
 mod embedded;
-mod mongodb;
+pub(super) mod mongodb;
 
 use async_trait::async_trait;
 use wire::model::{

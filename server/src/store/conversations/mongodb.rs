@@ -15,7 +15,8 @@ use crate::store::{
     StoreError,
 };
 
-const CONVERSATIONS: &str = "conversations";
+/// The collection of conversations (their previews are erased with a deleted message).
+pub(in crate::store) const CONVERSATIONS: &str = "conversations";
 const MEMBERS: &str = "members";
 const INVITATIONS: &str = "invitations";
 

@@ -188,6 +188,12 @@ impl MessageRepo for EmbeddedStore {
                 params![conversation, target, MessageKind::Edit.code()],
             )
             .map_err(internal)?;
+            tx.execute(
+                "UPDATE conversations SET last_message = json_set(last_message, '$.text', '')
+                 WHERE id = ?1 AND json_extract(last_message, '$.seq') = ?2",
+                params![conversation, target],
+            )
+            .map_err(internal)?;
             tx.commit().map_err(internal)?;
             // The words may still sit in the write-ahead log's older copies of
             // the page: fold the log into the file (where `secure_delete` has

@@ -141,7 +141,8 @@ pub trait MessageRepo {
     async fn pin_changes(&self, conversation: &ConversationId) -> Result<Vec<Message>, StoreError>;
 
     /// Erases what a deleted message said: the text, attachment and mentions
-    /// of the message at `target` and the text of its edits. The entries stay
+    /// of the message at `target`, the text of its edits, and the
+    /// conversation's preview of it when it is the newest. The entries stay
     /// (their seqs are part of the sequence).
     async fn scrub(&self, conversation: &ConversationId, target: u64) -> Result<(), StoreError>;
 

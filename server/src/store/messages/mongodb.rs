@@ -11,6 +11,7 @@ use super::{page_size, Appended, MessageDraft, MessageRepo, Tip, MAX_CHANGES, MA
 use crate::{
     clock::now_millis,
     store::{
+        conversations::mongodb::CONVERSATIONS,
         mongodb::{classify, is_duplicate_key, MongoStore},
         StoreError,
     },
@@ -253,6 +254,9 @@ impl MessageRepo for MongoStore {
         messages.update_one(doc! { "conversation_id": &conversation.0, "seq": target }, erase).await.map_err(classify)?;
         let edits = doc! { "conversation_id": &conversation.0, "target_seq": target, "kind": MessageKind::Edit.code() };
         messages.update_many(edits, doc! { "$set": { "content": "" } }).await.map_err(classify)?;
+        let preview = doc! { "_id": &conversation.0, "last_message.seq": target };
+        let conversations = self.collection::<Document>(CONVERSATIONS);
+        conversations.update_one(preview, doc! { "$set": { "last_message.text": "" } }).await.map_err(classify)?;
         Ok(())
     }
 
