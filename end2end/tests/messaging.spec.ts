@@ -226,6 +226,8 @@ test('opening a chat with many unread: the new-messages line and the jump to the
   await post(alice, id, first);
   for (let n = 0; n < 60; n++) await post(alice, id, `filler ${n}`);
   await expect(row(b, id).getByTestId('unread')).toContainText('61');
+  // The tab's title counts them too, and stops once they are read.
+  await expect(b).toHaveTitle(/^\(61\) Natter/);
 
   await row(b, id).click();
   await expect(messages(b, 'filler 59')).toHaveCount(1);
@@ -238,4 +240,7 @@ test('opening a chat with many unread: the new-messages line and the jump to the
   // The line sits right above the first unread message.
   const above = await divider.evaluate((el) => el.nextElementSibling?.textContent ?? '');
   expect(above).toContain(first);
+  await b.getByTestId('composer').press('End');
+  await messages(b, 'filler 59').scrollIntoViewIfNeeded();
+  await expect(b).toHaveTitle(/^Natter/);
 });
