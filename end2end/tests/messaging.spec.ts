@@ -231,6 +231,7 @@ test('opening a chat with many unread: the new-messages line and the jump to the
 
   await row(b, id).click();
   await expect(messages(b, 'filler 59')).toHaveCount(1);
+  await expect(b).toHaveTitle(/^Natter/);
   // The first unread is older than the page loaded: the button goes there.
   await b.getByTestId('jump-unread').click();
   await expect(messages(b, first)).toHaveClass(/flash/);
@@ -240,7 +241,4 @@ test('opening a chat with many unread: the new-messages line and the jump to the
   // The line sits right above the first unread message.
   const above = await divider.evaluate((el) => el.nextElementSibling?.textContent ?? '');
   expect(above).toContain(first);
-  await b.getByTestId('composer').press('End');
-  await messages(b, 'filler 59').scrollIntoViewIfNeeded();
-  await expect(b).toHaveTitle(/^Natter/);
 });
