@@ -472,6 +472,7 @@ mod tests {
             read_seq,
             read_shown: read_seq,
             unread: last_seq - read_seq,
+            mention_seq: 0,
             peer: None,
             peer_presence: wire::model::Presence::Offline,
         }
