@@ -162,6 +162,26 @@ async fn who_turns_receipts_off_neither_sends_nor_sees_them(server: &TestServer)
     assert_eq!(seen, [UserId(bob.id.clone())], "cat's is not told");
 }
 
+/// A block keeps two members of a group apart in receipts too, either way.
+async fn a_block_keeps_receipts_apart(server: &TestServer) {
+    let (ann, bob, cat) =
+        (User::register(server, "ann").await, User::register(server, "bob").await, User::register(server, "cat").await);
+    let room = ann.group("room", &[&bob, &cat], json!({})).await;
+    let (status, body) = ann.call(Method::PUT, &endpoint::block(&UserId(bob.id.clone())), None).await;
+    assert!(status < 300, "{body}");
+    let mut a = ann.connect().await;
+    let seq = say(&mut a, &room, "m1", &[]).await;
+    read(&bob, &room, seq).await;
+    no_receipt(&mut a).await;
+    read(&cat, &room, seq).await;
+    assert_eq!(receipt(&mut a, &room).await, receipt_of(&cat, seq, seq));
+    let seen = |body: Value| -> Vec<UserId> {
+        serde_json::from_value::<Receipts>(body).unwrap().receipts.into_iter().map(|r| r.user_id).collect()
+    };
+    assert_eq!(seen(receipts(&ann, &room).await.1), [UserId(cat.id.clone())], "the blocked one's is not told");
+    assert!(!seen(receipts(&bob, &room).await.1).contains(&UserId(ann.id.clone())), "nor the blocker's to them");
+}
+
 async fn mention_badges_follow_mentions_edits_and_reading(server: &TestServer) {
     let (ann, bob, cat) =
         (User::register(server, "ann").await, User::register(server, "bob").await, User::register(server, "cat").await);
@@ -279,6 +299,7 @@ on_both_stores!(
     with server;
     receipts_follow_delivery_and_reading_on_any_device,
     who_turns_receipts_off_neither_sends_nor_sees_them,
+    a_block_keeps_receipts_apart,
     mention_badges_follow_mentions_edits_and_reading,
     a_file_goes_with_the_last_message_that_carries_it,
 );

@@ -73,15 +73,18 @@ impl Chat {
         Ok(others.into_iter().map(|m| m.user_id).collect())
     }
 
-    /// The members other than `me` who send receipts; `None` for a group
-    /// over the limit (told from one bounded read, not by reading it all).
+    /// The members other than `me` who send receipts and are not kept
+    /// apart from `me` by a block (either way); `None` for a group over the
+    /// limit (told from one bounded read, not by reading it all).
     async fn receipt_peers(&self, conversation: &ConversationId, me: &UserId) -> Result<Option<Vec<Membership>>, StoreError> {
         let limit = self.limits.receipts_group_limit;
         let members = self.store.first_members(conversation, u32::try_from(limit + 1).unwrap_or(u32::MAX)).await?;
         if members.len() > limit {
             return Ok(None);
         }
-        let others: Vec<Membership> = members.into_iter().filter(|m| m.user_id != *me).collect();
+        let links = self.store.links_of(me).await?;
+        let apart: Vec<UserId> = links.into_iter().filter(|l| l.state.is_block()).map(|l| l.other).collect();
+        let others: Vec<Membership> = members.into_iter().filter(|m| m.user_id != *me && !apart.contains(&m.user_id)).collect();
         let ids: Vec<UserId> = others.iter().map(|m| m.user_id.clone()).collect();
         let off = self.store.receipts_off(&ids).await?;
         Ok(Some(others.into_iter().filter(|m| !off.contains(&m.user_id)).collect()))
