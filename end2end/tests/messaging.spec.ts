@@ -216,9 +216,19 @@ test('opening a chat with many unread: the new-messages line and the jump to the
   browser,
   baseURL,
 }) => {
+  // A pair of its own: the tab title counts every unread chat of the reader.
+  const [alice, bob] = await friends(baseURL!);
+  try {
+    await manyUnread(browser, baseURL!, alice, bob);
+  } finally {
+    await dispose(alice, bob);
+  }
+});
+
+async function manyUnread(browser: Browser, baseURL: string, alice: Account, bob: Account) {
   const id = await group(alice, `Unread ${Date.now()}`, [bob]);
   await post(alice, id, 'read before');
-  const b = await openAs(browser, baseURL!, bob, `/chats/${id}`);
+  const b = await openAs(browser, baseURL, bob, `/chats/${id}`);
   await expect(messages(b, 'read before')).toHaveCount(1);
   await b.goto('/chats');
   await b.locator('body[data-hydrated="true"]').waitFor();
@@ -241,4 +251,4 @@ test('opening a chat with many unread: the new-messages line and the jump to the
   // The line sits right above the first unread message.
   const above = await divider.evaluate((el) => el.nextElementSibling?.textContent ?? '');
   expect(above).toContain(first);
-});
+}
