@@ -45,6 +45,8 @@ pub enum Action {
     Invite,
     /// A search for users.
     Search,
+    /// A search of messages (the search box asks as one types).
+    SearchMessages,
 }
 
 /// A burst, then so many a second.
@@ -69,6 +71,7 @@ impl Action {
             Action::Upload => "upload",
             Action::Invite => "invite",
             Action::Search => "search",
+            Action::SearchMessages => "search_messages",
         }
     }
 
@@ -94,6 +97,8 @@ impl Action {
             Action::IceConfig => (10, 1.0 / 30.0),
             Action::Invite => (20, 1.0 / 30.0),
             Action::Search => (20, 1.0),
+            // Results as one types (after a pause) and pages as one scrolls.
+            Action::SearchMessages => (60, 4.0),
         };
         Allowance { burst, per_second }
     }
