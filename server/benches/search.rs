@@ -109,7 +109,7 @@ fn main() {
             let last = *seqs.end() as u64;
             let ops = seqs
                 .map(|seq| {
-                    Op::Put(Doc {
+                    Op::Add(Doc {
                         conversation_id: conversation.clone(),
                         seq: seq as u64,
                         sender_id: UserId(format!("u{}", (c + seq) % 50)),

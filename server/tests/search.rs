@@ -226,6 +226,11 @@ async fn deletes_vanish_and_edits_are_found(server: &TestServer) {
     assert_eq!(seqs(&bob, &q("原来")).await, Vec::<u64>::new());
     until_found(&bob, &q("doomed"), &[]).await;
     assert_eq!(seqs(&bob, &q("删除")).await, Vec::<u64>::new());
+    // How far behind the index is shows in the metrics.
+    let metrics = server.get(endpoint::METRICS).await.text().await.unwrap();
+    for name in ["natter_search_lag_seconds", "natter_search_documents", "natter_search_entries_total"] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
 }
 
 async fn a_rebuilt_index_answers_the_same(server: TestServer) {

@@ -217,9 +217,9 @@ impl Follower {
                 let Some(original) = self.store.message_at(&entry.conversation_id, target).await? else {
                     return Ok(None);
                 };
-                Some(Doc::of(&original, &entry.content).map_or_else(|| remove(target), Op::Put))
+                Some(Doc::of(&original, &entry.content).map_or_else(|| remove(target), Op::Replace))
             }
-            _ => Doc::of(entry, &entry.content).map(Op::Put),
+            _ => Doc::of(entry, &entry.content).map(Op::Add),
         })
     }
 

@@ -78,8 +78,11 @@ impl Doc {
 /// A change to the index.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
-    /// Adds the document, or replaces the one of the same message.
-    Put(Doc),
+    /// A new message's document. Entries are read once (past the cursor),
+    /// so it cannot be there already, and adding it costs no delete.
+    Add(Doc),
+    /// The document of an edited message, in place of the one it had.
+    Replace(Doc),
     Remove { conversation_id: ConversationId, seq: u64 },
 }
 
@@ -218,29 +221,35 @@ impl SearchIndex {
     pub fn apply(&self, conversation: &ConversationId, ops: Vec<Op>, seq: u64) -> Result<(), IndexError> {
         let f = self.fields;
         let writer = self.writer();
+        let remove = |conversation: &ConversationId, seq| {
+            writer.delete_term(Term::from_field_text(f.key, &key(conversation, seq)));
+        };
         for op in ops {
-            match op {
-                Op::Put(doc) => {
-                    writer.delete_term(Term::from_field_text(f.key, &key(&doc.conversation_id, doc.seq)));
-                    let mut d = TantivyDocument::default();
-                    d.add_text(f.key, key(&doc.conversation_id, doc.seq));
-                    d.add_text(f.conversation, &doc.conversation_id.0);
-                    d.add_u64(f.seq, doc.seq);
-                    d.add_text(f.sender, &doc.sender_id.0);
-                    d.add_text(f.kind, doc.kind.name());
-                    d.add_i64(f.created, doc.created_ms);
-                    d.add_text(f.body, &doc.text);
-                    d.add_text(f.text, &doc.text);
-                    if let Some(name) = &doc.file_name {
-                        d.add_text(f.body, name);
-                        d.add_text(f.file_name, name);
-                    }
-                    writer.add_document(d)?;
+            let doc = match op {
+                Op::Add(doc) => doc,
+                Op::Replace(doc) => {
+                    remove(&doc.conversation_id, doc.seq);
+                    doc
                 }
                 Op::Remove { conversation_id, seq } => {
-                    writer.delete_term(Term::from_field_text(f.key, &key(&conversation_id, seq)));
+                    remove(&conversation_id, seq);
+                    continue;
                 }
+            };
+            let mut d = TantivyDocument::default();
+            d.add_text(f.key, key(&doc.conversation_id, doc.seq));
+            d.add_text(f.conversation, &doc.conversation_id.0);
+            d.add_u64(f.seq, doc.seq);
+            d.add_text(f.sender, &doc.sender_id.0);
+            d.add_text(f.kind, doc.kind.name());
+            d.add_i64(f.created, doc.created_ms);
+            d.add_text(f.body, &doc.text);
+            d.add_text(f.text, &doc.text);
+            if let Some(name) = &doc.file_name {
+                d.add_text(f.body, name);
+                d.add_text(f.file_name, name);
             }
+            writer.add_document(d)?;
         }
         self.cursors().insert(conversation.clone(), seq);
         Ok(())
