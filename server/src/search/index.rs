@@ -18,6 +18,10 @@ use std::{
 use serde::{Deserialize, Serialize};
 use tantivy::{
     collector::TopDocs,
+    directory::{
+        error::{LockError, OpenReadError, OpenWriteError, DeleteError},
+        Directory, DirectoryLock, FileHandle, Lock, MmapDirectory, WatchCallback, WatchHandle, WritePtr,
+    },
     query::Query,
     schema::{
         Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED,
@@ -171,13 +175,13 @@ impl SearchIndex {
             std::fs::remove_dir_all(dir)?;
         }
         crate::private::create_dir_all(dir)?;
-        let index = Index::create_in_dir(dir, schema().0)?;
+        let index = Index::create(PrivateDirectory::open(dir)?, schema().0, Default::default())?;
         Ok((Self::with(index, dir, HashMap::new())?, true))
     }
 
     /// `None` when there is no usable index of this format.
     fn open_existing(dir: &Path) -> Option<Result<SearchIndex, IndexError>> {
-        let index = Index::open_in_dir(dir).ok()?;
+        let index = Index::open(PrivateDirectory::open(dir).ok()?).ok()?;
         let payload = index.load_metas().ok()?.payload?;
         let payload: Payload = serde_json::from_str(&payload).ok()?;
         if payload.format != FORMAT || index.schema() != schema().0 {
@@ -353,6 +357,73 @@ impl SearchIndex {
     /// The index's size on disk, in bytes.
     pub fn bytes(&self) -> u64 {
         crate::search::dir_bytes(&self.dir)
+    }
+}
+
+/// tantivy's directory on disk, but every file it makes is private
+/// (`crate::private`): tantivy creates them with the umask's mode. The
+/// directory is `0700` from the start, so nobody else reaches a file in the
+/// moment before its mode is set.
+#[derive(Clone, Debug)]
+struct PrivateDirectory {
+    inner: MmapDirectory,
+    root: PathBuf,
+}
+
+impl PrivateDirectory {
+    fn open(root: &Path) -> Result<PrivateDirectory, IndexError> {
+        let inner = MmapDirectory::open(root).map_err(|e| IndexError::Io(std::io::Error::other(e.to_string())))?;
+        Ok(PrivateDirectory { inner, root: root.to_owned() })
+    }
+
+    fn restrict(&self, path: &Path) {
+        if let Err(e) = crate::private::restrict_file(&self.root.join(path)) {
+            tracing::warn!(error = %e, path = %path.display(), "search index: cannot make a file private");
+        }
+    }
+}
+
+impl Directory for PrivateDirectory {
+    fn get_file_handle(&self, path: &Path) -> Result<std::sync::Arc<dyn FileHandle>, OpenReadError> {
+        self.inner.get_file_handle(path)
+    }
+
+    fn delete(&self, path: &Path) -> Result<(), DeleteError> {
+        self.inner.delete(path)
+    }
+
+    fn exists(&self, path: &Path) -> Result<bool, OpenReadError> {
+        self.inner.exists(path)
+    }
+
+    fn open_write(&self, path: &Path) -> Result<WritePtr, OpenWriteError> {
+        let written = self.inner.open_write(path)?;
+        self.restrict(path);
+        Ok(written)
+    }
+
+    fn atomic_read(&self, path: &Path) -> Result<Vec<u8>, OpenReadError> {
+        self.inner.atomic_read(path)
+    }
+
+    fn atomic_write(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
+        self.inner.atomic_write(path, data)?;
+        self.restrict(path);
+        Ok(())
+    }
+
+    fn sync_directory(&self) -> std::io::Result<()> {
+        self.inner.sync_directory()
+    }
+
+    fn acquire_lock(&self, lock: &Lock) -> Result<DirectoryLock, LockError> {
+        let held = self.inner.acquire_lock(lock)?;
+        self.restrict(&lock.filepath);
+        Ok(held)
+    }
+
+    fn watch(&self, callback: WatchCallback) -> tantivy::Result<WatchHandle> {
+        self.inner.watch(callback)
     }
 }
 
