@@ -68,8 +68,9 @@ start_node() {
   local profile=$1 name=$2 port i
   shift 2
   port=$(free_port)
+  # The browser specs sign up dozens of people from one address.
   "$CARGO_TARGET_DIR/$profile/natter-server" --listen "127.0.0.1:$port" --data-dir "$WORK/data-$name" \
-    --site-root target/site "$@" >"$WORK/server-$name.log" 2>&1 &
+    --site-root target/site --sign-ups-per-address 200 "$@" >"$WORK/server-$name.log" 2>&1 &
   PIDS+=($!)
   wait_for_port "$port" natter-server "$WORK/server-$name.log"
   NODE_URL="http://127.0.0.1:$port"

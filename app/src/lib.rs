@@ -61,10 +61,16 @@ pub fn App() -> impl IntoView {
     session::provide_session();
     chat::provide_live();
     pages::provide_call_desk();
+    let live = chat::use_live();
+    // The unread messages of every conversation, in the tab's title.
+    let unread = Memo::new(move |_| live.inbox(|i| i.chats(None).map_or(0, |list| list.iter().map(|s| s.unread).sum::<u64>())));
 
     view! {
         <Html attr:lang=move || i18n.locale().tag()/>
-        <Title text=move || format!("Natter · {}", i18n.t(Msg::Tagline))/>
+        <Title text=move || match unread.get() {
+            0 => format!("Natter · {}", i18n.t(Msg::Tagline)),
+            n => format!("({n}) Natter · {}", i18n.t(Msg::Tagline)),
+        }/>
         <Router>
             <pages::Header/>
             <main class="page">

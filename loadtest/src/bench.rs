@@ -38,6 +38,8 @@ pub struct Options {
     pub step_secs: f64,
     pub latency_secs: f64,
     pub media_udp_port: u16,
+    /// Percentage of the sends of scenarios 2–5 that are edits and reactions.
+    pub changes_percent: u64,
 }
 
 pub struct Bench {

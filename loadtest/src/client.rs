@@ -6,6 +6,7 @@
 //! connecting), since one address pair has only ~28,000 ephemeral ports.
 
 use std::{
+    collections::HashSet,
     net::{IpAddr, Ipv4Addr, SocketAddr},
     sync::{
         atomic::{AtomicUsize, Ordering},
@@ -91,6 +92,9 @@ pub struct Client {
     outgoing: mpsc::UnboundedSender<WsMessage>,
     /// This client's number, part of the client ids it sends.
     pub index: usize,
+    /// The messages this client has reacted to (and not taken it back), so
+    /// that every reaction it sends changes something.
+    reacted: Mutex<HashSet<u64>>,
 }
 
 impl Client {
@@ -107,7 +111,7 @@ impl Client {
             let _ = sink.close().await;
         });
         tokio::spawn(read(stream, ledger.clone()));
-        Client { ledger, outgoing, index }
+        Client { ledger, outgoing, index, reacted: Mutex::default() }
     }
 
     /// Queues a text message; its client id carries the send time.
@@ -119,6 +123,39 @@ impl Client {
             content: format!("load message {n} from client {}", self.index),
             attachment: None,
             target: None,
+            reply_to: None,
+            mentions: Vec::new(),
+        };
+        if self.outgoing.send(text(&frame)).is_ok() {
+            ledger::SENT.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Queues a change to this client's newest acked message: an edit when
+    /// `n` is even, else a 👍 given or taken back (whichever changes it); a
+    /// message instead while none is acked yet. Its client id carries the
+    /// send time like a message's.
+    pub fn send_change(&self, conversation: &ConversationId, n: u64) {
+        let Some(target) = self.ledger.lock().unwrap().own_newest.get(conversation).copied() else {
+            return self.send_text(conversation, n);
+        };
+        let (kind, content) = if n % 2 == 0 {
+            (MessageKind::Edit, format!("load message edited ({n}) by client {}", self.index))
+        } else {
+            let mut reacted = self.reacted.lock().unwrap();
+            let kind = if reacted.insert(target) { MessageKind::React } else { MessageKind::Unreact };
+            if kind == MessageKind::Unreact {
+                reacted.remove(&target);
+            }
+            (kind, "👍".to_owned())
+        };
+        let frame = ClientFrame::Send {
+            conversation_id: conversation.clone(),
+            client_id: ledger::change_id(self.index, n),
+            kind,
+            content,
+            attachment: None,
+            target: Some(target),
             reply_to: None,
             mentions: Vec::new(),
         };

@@ -43,6 +43,9 @@ pub struct Fleet {
     pub groups: Vec<Group>,
     next_client: usize,
     sent: AtomicU64,
+    /// The percentage of sends that are changes (edits and reactions to
+    /// the sender's own earlier messages) rather than messages.
+    changes_percent: u64,
 }
 
 /// What one step of a given rate measured.
@@ -87,7 +90,12 @@ pub struct Check {
 
 impl Fleet {
     pub fn new() -> Fleet {
-        Fleet { groups: Vec::new(), next_client: 0, sent: AtomicU64::new(0) }
+        Fleet::with_changes(0)
+    }
+
+    /// A fleet whose sends are `changes_percent` % edits and reactions.
+    pub fn with_changes(changes_percent: u64) -> Fleet {
+        Fleet { groups: Vec::new(), next_client: 0, sent: AtomicU64::new(0), changes_percent }
     }
 
     /// Connects the seats of one conversation; `query` tells the baseline server which.
@@ -155,7 +163,12 @@ impl Fleet {
                     credit[g] -= 1.0;
                     let sender = &group.clients[group.senders[turn[g] % group.senders.len()]];
                     turn[g] += 1;
-                    sender.send_text(&group.conversation, turn[g] as u64);
+                    // Spread evenly: exactly `changes_percent` of every hundred sends.
+                    if (sent * self.changes_percent) % 100 + self.changes_percent >= 100 {
+                        sender.send_change(&group.conversation, turn[g] as u64);
+                    } else {
+                        sender.send_text(&group.conversation, turn[g] as u64);
+                    }
                     sent += 1;
                 }
             }

@@ -29,6 +29,12 @@ pub fn client_id(sender: usize, n: u64) -> String {
     format!("{sender}-{n}-{}", now_us())
 }
 
+/// The client id of a change (an edit or a reaction): `c<sender>-<n>-<µs>`,
+/// so that its ack is not taken for a message one may change.
+pub fn change_id(sender: usize, n: u64) -> String {
+    format!("c{}", client_id(sender, n))
+}
+
 fn sent_at(client_id: &str) -> Option<u64> {
     client_id.rsplit('-').next()?.parse().ok()
 }
@@ -100,6 +106,9 @@ pub struct Ledger {
     pub closed: Option<u16>,
     /// Sends answered with an ack or an error.
     pub answered: u64,
+    /// Per conversation, the seq of this client's newest acked message (not
+    /// a change): what its edits and reactions change.
+    pub own_newest: HashMap<ConversationId, u64>,
 }
 
 impl Ledger {
@@ -116,6 +125,10 @@ impl Ledger {
         let acked = self.acked.entry(conversation.clone()).or_default();
         acked.count += 1;
         acked.max_seq = acked.max_seq.max(seq);
+        if !client_id.starts_with('c') {
+            let newest = self.own_newest.entry(conversation.clone()).or_default();
+            *newest = (*newest).max(seq);
+        }
     }
 
     pub fn on_message(&mut self, message: &Message) {
@@ -191,10 +204,12 @@ mod tests {
         ledger.on_ack(&client_id(1, 1), &conversation, 7, false);
         ledger.on_ack(&client_id(1, 2), &conversation, 4, true);
         ledger.on_error("rate_limited".into(), true);
+        ledger.on_ack(&change_id(1, 3), &conversation, 9, false);
         let acked = ledger.acked[&conversation];
-        assert_eq!((acked.count, acked.max_seq, ledger.answered), (2, 7, 3));
+        assert_eq!((acked.count, acked.max_seq, ledger.answered), (3, 9, 4));
+        assert_eq!(ledger.own_newest[&conversation], 7, "a change is no message to change");
         let window = ledger.take_window();
-        assert_eq!(window.ack.len(), 2);
+        assert_eq!(window.ack.len(), 3);
         assert_eq!(window.errors["duplicate_ack"], 1);
         assert_eq!(window.errors["rate_limited"], 1);
     }

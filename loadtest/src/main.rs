@@ -88,6 +88,11 @@ struct Cli {
     /// Seconds of scenario 2.
     #[arg(long, default_value_t = 20.0)]
     latency_secs: f64,
+    /// Percentage of the sends of scenarios 2–5 that are changes (edits and
+    /// 👍 given or taken back, each to the sender's own newest message)
+    /// instead of messages; the reference server gets the same frames.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=100))]
+    changes_percent: u64,
     /// Also write the rows to this file as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -261,6 +266,7 @@ async fn main() -> ExitCode {
         step_secs: cli.step_secs,
         latency_secs: cli.latency_secs,
         media_udp_port: cli.media_udp_port,
+        changes_percent: cli.changes_percent,
     };
     let mut bench = match Bench::new(opts, files) {
         Ok(bench) => bench,

@@ -193,7 +193,7 @@ pub async fn s2_latency(bench: &Bench) -> Result<Row, String> {
     };
     let (node, accounts) = bench.embedded_node("latency", GROUPS * GROUP).await?;
     let api = Api::new(bench.addr(NODE_1));
-    let mut fleet = Fleet::new();
+    let mut fleet = Fleet::with_changes(bench.opts.changes_percent);
     let addr = bench.addr(NODE_1);
     natter_groups(&api, &mut fleet, &accounts, GROUPS, GROUP, |_| addr).await?;
     let step = fleet.step("s2", rate, bench.opts.latency_secs, &[&node]).await;
@@ -223,7 +223,7 @@ async fn start_baseline(bench: &Bench) -> Result<Proc, String> {
 /// Scenario 3's reference: the bare broadcast server, same groups, same rates.
 async fn baseline_fanout(bench: &Bench) -> Result<Option<Step>, String> {
     let base = start_baseline(bench).await?;
-    let mut fleet = Fleet::new();
+    let mut fleet = Fleet::with_changes(bench.opts.changes_percent);
     baseline_groups(&mut fleet, bench.addr(BASELINE), GROUPS, GROUP).await?;
     let (best, _) = rising("s3 baseline", &fleet, &GROUP_RATES, bench.opts.step_secs, &[&base]).await;
     fleet.close();
@@ -240,7 +240,7 @@ pub async fn s3_fanout(bench: &Bench) -> Result<Row, String> {
     };
     let (node, accounts) = bench.embedded_node("fanout", GROUPS * GROUP).await?;
     let api = Api::new(bench.addr(NODE_1));
-    let mut fleet = Fleet::new();
+    let mut fleet = Fleet::with_changes(bench.opts.changes_percent);
     let addr = bench.addr(NODE_1);
     natter_groups(&api, &mut fleet, &accounts, GROUPS, GROUP, |_| addr).await?;
     let (best, all) = rising("s3 natter", &fleet, &GROUP_RATES, bench.opts.step_secs, &[&node]).await;
@@ -297,7 +297,7 @@ pub async fn s4_big_group(bench: &Bench) -> Result<Row, String> {
     let mut seats: Vec<Seat> =
         (0..sender_connections).map(|_| Seat { addr, token: Some(accounts[0].token.clone()), sends: true }).collect();
     seats.extend(accounts[1..].iter().map(|a| Seat { addr, token: Some(a.token.clone()), sends: false }));
-    let mut fleet = Fleet::new();
+    let mut fleet = Fleet::with_changes(bench.opts.changes_percent);
     fleet.add_group(conversation, seats).await?;
     let (best, all) = rising("s4", &fleet, &BIG_GROUP_RATES, bench.opts.step_secs, &[&node]).await;
     fleet_row(&mut row, &all, &fleet, best.as_ref());
@@ -318,7 +318,7 @@ pub async fn s5_cluster(bench: &mut Bench) -> Result<Row, String> {
     };
     let (nodes, accounts) = bench.cluster(&[NODE_1, NODE_2], GROUPS * GROUP).await?;
     let api = Api::new(bench.addr(NODE_1));
-    let mut fleet = Fleet::new();
+    let mut fleet = Fleet::with_changes(bench.opts.changes_percent);
     let (a, b) = (bench.addr(NODE_1), bench.addr(NODE_2));
     natter_groups(&api, &mut fleet, &accounts, GROUPS, GROUP, |i| if i % 2 == 0 { a } else { b }).await?;
     let servers: Vec<&Proc> = nodes.iter().collect();

@@ -158,6 +158,11 @@ pub struct Cli {
     #[arg(long, env = "NATTER_MAX_MENTIONS", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub max_mentions: u32,
 
+    /// Most members a group may have for its members to see read receipts
+    /// ("seen by"); private chats always have them.
+    #[arg(long, env = "NATTER_RECEIPTS_GROUP_LIMIT", default_value_t = 200, value_parser = clap::value_parser!(u32).range(2..=10_000))]
+    pub receipts_group_limit: u32,
+
     /// Websockets one user may have open at once, over all devices and nodes
     /// (a tab is one); the next is closed with code 4003.
     #[arg(long, env = "NATTER_SOCKETS_PER_USER", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
@@ -234,6 +239,12 @@ pub struct Cli {
     /// per account; beyond, 429 with `Retry-After`.
     #[arg(long, env = "NATTER_SIGN_INS_PER_SEC", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub sign_ins_per_sec: u32,
+
+    /// Sign-ups from one address (an IPv6 /64) per 10 minutes (in a cluster,
+    /// on all nodes together); beyond, 429 with `Retry-After`. Raise it when
+    /// many people sign up from behind one address (a school's NAT).
+    #[arg(long, env = "NATTER_SIGN_UPS_PER_ADDRESS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sign_ups_per_address: u32,
 
     /// Who may sign up: `open` (anyone), `invite` (with an invitation link an
     /// administrator made) or `closed` (no one). The first account always may.
@@ -345,6 +356,7 @@ pub struct Config {
     pub metrics_token: Option<Secret>,
     pub hashing: HashLimits,
     pub sign_ins_per_sec: u32,
+    pub sign_ups_per_address: u32,
     pub signup: SignupMode,
     /// Lower-cased e-mail addresses of the administrators `--admin` names.
     pub admins: Vec<String>,
@@ -454,6 +466,7 @@ impl Cli {
             media,
             hashing,
             sign_ins_per_sec: self.sign_ins_per_sec,
+            sign_ups_per_address: self.sign_ups_per_address,
             signup: self.signup,
             admins,
             listen: self.listen,
@@ -491,6 +504,7 @@ impl Cli {
                 edit_window: std::time::Duration::from_secs(self.edit_window_hours * 3600),
                 max_reactions: self.max_reactions as usize,
                 max_mentions: self.max_mentions as usize,
+                receipts_group_limit: self.receipts_group_limit as usize,
             },
             sockets_per_user: self.sockets_per_user,
             sockets_per_device: self.sockets_per_device,
@@ -548,10 +562,11 @@ impl Config {
             (
                 "changes",
                 format!(
-                    "edits for {}h, {} reactions and {} mentions a message",
+                    "edits for {}h, {} reactions and {} mentions a message, receipts in groups up to {}",
                     self.changes.edit_window.as_secs() / 3600,
                     self.changes.max_reactions,
-                    self.changes.max_mentions
+                    self.changes.max_mentions,
+                    self.changes.receipts_group_limit
                 ),
             ),
             ("sockets", format!("{} per user, {} per device", self.sockets_per_user, self.sockets_per_device)),
@@ -577,6 +592,7 @@ impl Config {
                 ),
             ),
             ("sign_ins_per_sec", self.sign_ins_per_sec.to_string()),
+            ("sign_ups_per_address", format!("{} per 10 minutes", self.sign_ups_per_address)),
             ("signup", format!("{:?}", self.signup).to_lowercase()),
             ("admins", format!("the first account{}", self.admins.iter().map(|a| format!(",{a}")).collect::<String>())),
             ("public_url", self.origins.public.clone().unwrap_or_else(|| "none (same host as each request)".into())),

@@ -216,7 +216,8 @@ pub async fn run(
     let upkeep = tokio::spawn(presence.clone().upkeep(config.node_ttl / 3, stop_rx.clone()));
     let metrics_upkeep = tokio::spawn(metrics::upkeep(METRICS_UPKEEP, stop_rx.clone()));
     let files_disk = files::Disk::new(&config.data_dir);
-    let sweeper = tokio::spawn(files::sweep::run(store.clone(), files_disk, config.unposted_file_ttl, stop_rx.clone()));
+    let sweeper =
+        tokio::spawn(files::sweep::run(store.clone(), files_disk.clone(), config.unposted_file_ttl, stop_rx.clone()));
     let writer = Arc::new(Writer::start(store.clone(), fanout.clone()));
     let budgets = Arc::new(ratelimit::budgets::UserBudgets::new(
         ratelimit::budgets::Configured {
@@ -227,7 +228,8 @@ pub async fn run(
     ));
     let (search, indexer) =
         search::Search::start(&config.data_dir, store.clone(), &hub, budgets.clone(), stop_rx.clone())?;
-    let chat = Arc::new(Chat::new(store.clone(), fanout.clone(), writer, text.clone(), budgets.clone(), config.changes));
+    let chat =
+        Arc::new(Chat::new(store.clone(), fanout.clone(), writer, text.clone(), budgets.clone(), config.changes, files_disk));
     let calls = Arc::new(Calls::new(
         call_registry,
         store.clone(),
@@ -242,7 +244,7 @@ pub async fn run(
     let sfu = Arc::new(sfu::Sfu::start(config.media, fanout.clone(), chat.clone(), cluster));
     let sessions = TaskTracker::new();
     let images = config.images;
-    let auth_limits = Arc::new(ratelimit::AuthLimits::new(shared_counts, config.sign_ins_per_sec));
+    let auth_limits = Arc::new(ratelimit::AuthLimits::new(shared_counts, config.sign_ins_per_sec, config.sign_ups_per_address));
     let hasher = Arc::new(auth::password::Hasher::new(config.hashing));
     let upload_slots = ratelimit::slots::UploadSlots::new(config.concurrent_uploads);
     let signup = Arc::new(signup::Signup::new(config.signup, config.admins.clone(), store.clone()));

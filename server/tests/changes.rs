@@ -13,6 +13,7 @@ use reqwest::Method;
 use serde_json::json;
 use support::{
     chat::{Client, User},
+    cluster::{redis_addr, two_nodes},
     TestServer,
 };
 use wire::{
@@ -212,8 +213,88 @@ async fn bots_send_and_change_over_http(server: &TestServer) {
     assert_eq!((shown.message.content.as_str(), shown.deleted_by.is_some()), ("", true));
 }
 
+/// The pinned bar's list: pins however old, the latest first, without the
+/// unpinned or deleted; for members only.
+async fn the_pinned_list_holds_pins_of_any_age(server: &TestServer) {
+    let (ann, bob, eve) =
+        (User::register(server, "ann").await, User::register(server, "bob").await, User::register(server, "eve").await);
+    let room = ann.group("room", &[&bob], json!({})).await;
+    let mut a = ann.connect().await;
+    let mut said = Vec::new();
+    for n in 0..4 {
+        said.push(say(&mut a, &room, &format!("m{n}"), &format!("text {n}")).await);
+    }
+    for (n, target) in said.iter().enumerate() {
+        assert!(acked(a.change(&room, &format!("p{n}"), Pin, *target, "").await).is_ok());
+    }
+    assert!(acked(a.change(&room, "u1", Unpin, said[1], "").await).is_ok());
+    assert!(acked(a.change(&room, "d2", Delete, said[2], "").await).is_ok());
+    // Later messages: the list comes from the pins, not from what is newest.
+    for n in 0..10 {
+        say(&mut a, &room, &format!("f{n}"), "filler").await;
+    }
+    let pins = endpoint::conversation_pins(&room);
+    let (status, list) = bob.call(Method::GET, &pins, None).await;
+    assert_eq!(status, 200, "{list}");
+    let list: Vec<wire::fold::Shown> = serde_json::from_value(list).unwrap();
+    let pinned: Vec<(u64, &str)> = list.iter().map(|s| (s.message.seq, s.message.content.as_str())).collect();
+    assert_eq!(pinned, [(said[3], "text 3"), (said[0], "text 0")]);
+    assert_eq!(eve.call(Method::GET, &pins, None).await.0, 404, "not a member");
+}
+
+/// History pages fold right whichever page a change and its message are
+/// on: an edit on the newest page of a message on the third.
+async fn history_pages_fold_across_their_boundaries(server: &TestServer) {
+    let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
+    let room = ann.group("room", &[&bob], json!({})).await;
+    let mut a = ann.connect().await;
+    let first = say(&mut a, &room, "m0", "first draft").await;
+    for n in 1..5 {
+        say(&mut a, &room, &format!("m{n}"), &format!("text {n}")).await;
+    }
+    acked(a.change(&room, "e1", Edit, first, "first, edited").await).unwrap();
+    let mut thread = Thread::default();
+    let mut before = None::<u64>;
+    for _ in 0..3 {
+        let at = before.map(|b| format!("&before={b}")).unwrap_or_default();
+        let (status, page) = bob.call(Method::GET, &format!("/api/conversations/{room}/messages?limit=2{at}"), None).await;
+        assert_eq!(status, 200, "{page}");
+        let page: Vec<Message> = serde_json::from_value(page).unwrap();
+        before = page.iter().map(|m| m.seq).min();
+        page.into_iter().for_each(|m| thread.add(m));
+    }
+    assert_eq!(before, Some(first), "the message came on the third page");
+    assert_eq!(thread.shown(first).unwrap().message.content, "first, edited");
+}
+
+/// A deleted message's words are gone from the store itself (read behind
+/// the server's back), and so are those of its edits; others' stay.
+async fn a_delete_leaves_no_word_in_the_store(server: &TestServer) {
+    let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
+    let room = ann.group("room", &[&bob], json!({})).await;
+    let mut a = ann.connect().await;
+    let secret = say(&mut a, &room, "m1", "the door code is 4711-secret").await;
+    acked(a.change(&room, "e1", Edit, secret, "the door code is 4712-secret").await).unwrap();
+    say(&mut a, &room, "m2", "the meeting is at noon").await;
+    assert!(server.store_holds_text("4711-secret").await && server.store_holds_text("4712-secret").await);
+    acked(a.change(&room, "d1", Delete, secret, "").await).unwrap();
+    assert!(!server.store_holds_text("4711-secret").await, "the message's words are gone");
+    assert!(!server.store_holds_text("4712-secret").await, "and its edit's");
+    assert!(server.store_holds_text("meeting is at noon").await, "others' stay");
+    // The newest message deleted: the conversation's preview of it goes too.
+    let last = say(&mut a, &room, "m3", "last words 0815-secret").await;
+    acked(a.change(&room, "d2", Delete, last, "").await).unwrap();
+    let summaries = ann.summaries().await;
+    let preview = summaries.iter().find(|s| s.conversation.id == room).unwrap().conversation.last_message.clone().unwrap();
+    assert_eq!((preview.seq, preview.text.as_str()), (last, ""));
+    assert!(!server.store_holds_text("0815-secret").await);
+}
+
 on_both_stores!(
     bots_send_and_change_over_http,
+    a_delete_leaves_no_word_in_the_store,
+    history_pages_fold_across_their_boundaries,
+    the_pinned_list_holds_pins_of_any_age,
     everyone_sees_each_change_and_the_rules_hold,
     an_offline_member_catches_up_on_exactly_the_changes,
     unread_counts_ignore_changes,
@@ -234,4 +315,29 @@ async fn limits_come_from_the_flags() {
     let mut b = bob.connect().await;
     assert!(acked(b.change(&room, "r4", React, first, "🎉").await).is_ok(), "one of the two given: fine");
     server.stop().await;
+}
+
+/// Two nodes: a change made through one reaches a member on the other, and
+/// the sender's own device there, live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_reach_every_device_across_nodes() {
+    let (node_a, node_b) = two_nodes(redis_addr()).await;
+    let (ann, bob) = (User::register(&node_a, "ann").await, User::register(&node_a, "bob").await);
+    let room = ann.group("room", &[&bob], json!({})).await;
+    let mut a = ann.connect_via(&node_a, vec![]).await;
+    let mut a_elsewhere = ann.connect_via(&node_b, vec![]).await;
+    let mut b = bob.connect_via(&node_b, vec![]).await;
+    // Both nodes must be subscribed before the first event.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let seq = say(&mut a, &room, "m1", "hello").await;
+    acked(a.change(&room, "e1", Edit, seq, "hello, all").await).unwrap();
+    acked(a.change(&room, "r1", React, seq, "👋").await).unwrap();
+    for client in [&mut b, &mut a_elsewhere] {
+        let edit = entry_of(client, Edit).await;
+        let reaction = entry_of(client, React).await;
+        assert_eq!((edit.target, edit.content.as_str()), (Some(seq), "hello, all"));
+        assert_eq!((reaction.target, reaction.content.as_str()), (Some(seq), "👋"));
+    }
+    node_a.stop().await;
+    node_b.stop().await;
 }

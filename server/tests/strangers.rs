@@ -122,7 +122,8 @@ async fn strangers_ask_friends_reach(server: &TestServer) {
 
     // Friends only: strangers get nothing through.
     let closed = json!({ "contact": "friends", "findable_by_email": false });
-    assert_eq!(dan.call(Method::PUT, endpoint::ME_PRIVACY, Some(closed.clone())).await, (200, closed));
+    let answer = json!({ "contact": "friends", "findable_by_email": false, "read_receipts": true });
+    assert_eq!(dan.call(Method::PUT, endpoint::ME_PRIVACY, Some(closed)).await, (200, answer), "receipts stay on unless said");
     let (status, body) = private_chat(&cat, &dan).await;
     assert_eq!((status, body["code"].as_str()), (403, Some("not_accepting")), "{body}");
     let other = named_group(&cat, "other", &[&dan]).await;

@@ -86,6 +86,11 @@ pub struct PublicProfile {
     pub nickname: String,
     pub gender: Gender,
     pub avatar: Option<String>,
+    /// The nickname's Chinese characters in toneless pinyin, whole syllables
+    /// then initials (`张三` → `zhangsan zs`), for finding people by typing
+    /// Latin letters; empty when the nickname has none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub pinyin: String,
 }
 
 /// Who may message and call a user directly.
@@ -101,12 +106,44 @@ pub enum ContactPolicy {
 }
 
 /// `GET`/`PUT /api/me/privacy`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Privacy {
     pub contact: ContactPolicy,
     /// Whether someone searching for the user's exact e-mail address finds them.
     #[serde(default)]
     pub findable_by_email: bool,
+    /// Whether others see how far the user has received and read; a user
+    /// who sends none sees none either.
+    #[serde(default = "yes")]
+    pub read_receipts: bool,
+}
+
+impl Default for Privacy {
+    fn default() -> Privacy {
+        Privacy { contact: ContactPolicy::default(), findable_by_email: false, read_receipts: true }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// How far one member has a conversation: one entry of
+/// `GET /api/conversations/{id}/receipts`, and of [`crate::protocol::ServerFrame::Receipt`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub user_id: UserId,
+    /// The newest seq one of the member's devices has received.
+    pub delivered_seq: u64,
+    /// The newest seq the member has read.
+    pub read_seq: u64,
+}
+
+/// `GET /api/conversations/{id}/receipts`: the other members who send
+/// receipts. Private chats, and groups up to the server's receipt limit.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipts {
+    pub receipts: Vec<Receipt>,
 }
 
 /// Who may sign up (`--signup`). The first account may always.
@@ -399,6 +436,10 @@ pub struct ConversationSummary {
     pub read_shown: u64,
     /// The messages after `read_seq`: the newest message's shown number less `read_shown`.
     pub unread: u64,
+    /// The newest seq whose message mentions this user (by name, or `@all`);
+    /// 0 when none has. Above `read_seq`: the list shows an "@" badge.
+    #[serde(default)]
+    pub mention_seq: u64,
     /// For a private chat: the other participant.
     pub peer: Option<PublicProfile>,
     /// For a private chat: how the other participant shows in it.
@@ -489,6 +530,9 @@ pub struct SendMessage {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EditMessage {
     pub content: String,
+    /// Members the new text mentions, as with a send; they replace the old text's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<UserId>,
 }
 
 /// `POST /api/conversations/{id}/read` (mark read).

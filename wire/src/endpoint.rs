@@ -94,15 +94,19 @@ api_paths! {
     CONVERSATION_LEAVE conversation_leave(id: &ConversationId) = "/conversations/{id}/leave";
     /// `GET ?before=&limit=`: a page of the history; `POST`: send a message.
     CONVERSATION_MESSAGES conversation_messages(id: &ConversationId) = "/conversations/{id}/messages";
-    /// `PATCH`: edit a message; `DELETE`: delete it.
+    /// `GET`: one message with its changes folded in; `PATCH`: edit it; `DELETE`: delete it.
     CONVERSATION_MESSAGE conversation_message(id: &ConversationId, seq: u64) = "/conversations/{id}/messages/{seq}";
     /// `PUT`: react to a message with an emoji (percent-encoded); `DELETE`: take it back.
     MESSAGE_REACTION message_reaction(id: &ConversationId, seq: u64, emoji: &str) =
         "/conversations/{id}/messages/{seq}/reactions/{emoji}";
+    /// `GET`: the messages pinned now, the latest pinned first.
+    CONVERSATION_PINS conversation_pins(id: &ConversationId) = "/conversations/{id}/pins";
     /// `PUT`: pin a message; `DELETE`: unpin it.
     MESSAGE_PIN message_pin(id: &ConversationId, seq: u64) = "/conversations/{id}/messages/{seq}/pin";
     /// `POST`: mark read up to a message.
     CONVERSATION_READ conversation_read(id: &ConversationId) = "/conversations/{id}/read";
+    /// `GET`: how far the other members have received and read.
+    CONVERSATION_RECEIPTS conversation_receipts(id: &ConversationId) = "/conversations/{id}/receipts";
     /// `GET`: the groups the user is invited to, and the private chats others
     /// asked to start with them.
     INVITATIONS = "/invitations";

@@ -44,6 +44,10 @@ pub enum ErrorCode {
     EditWindowClosed,
     /// The message has as many different reactions as it may.
     TooManyReactions,
+    /// The user sends no read receipts, so sees none.
+    ReceiptsOff,
+    /// The group has more members than receipts are kept for.
+    GroupTooLargeForReceipts,
     MethodNotAllowed,
     Conflict,
     /// The e-mail address belongs to another account.
@@ -66,11 +70,11 @@ impl ErrorCode {
         match self {
             BadRequest | EmptyQuery | QueryTooLong => 400,
             Unauthorized | TokenExpired | TokenRevoked | InvalidCredentials => 401,
-            Forbidden | NotAccepting | SignupClosed | InviteRequired | InviteInvalid | EditWindowClosed => 403,
+            Forbidden | NotAccepting | SignupClosed | InviteRequired | InviteInvalid | EditWindowClosed | ReceiptsOff => 403,
             NotFound | NoSuchMessage => 404,
             MessageDeleted => 410,
             MethodNotAllowed => 405,
-            Conflict | EmailTaken | TooManyReactions => 409,
+            Conflict | EmailTaken | TooManyReactions | GroupTooLargeForReceipts => 409,
             PayloadTooLarge | QuotaExceeded => 413,
             UnsupportedMediaType => 415,
             RateLimited => 429,

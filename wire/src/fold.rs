@@ -11,6 +11,8 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::model::{Message, MessageKind, Millis, UserId};
 
 /// The entries of one conversation a client holds.
@@ -22,11 +24,12 @@ pub struct Thread {
     changes: BTreeMap<u64, BTreeMap<u64, Message>>,
 }
 
-/// A message as its conversation's members see it, its changes folded in.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A message as its conversation's members see it, its changes folded in;
+/// also `GET /api/conversations/{id}/messages/{seq}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shown {
-    /// The message with its text now (the last edit's) and, once deleted,
-    /// no text and no attachment.
+    /// The message with its text and mentions now (the last edit's) and,
+    /// once deleted, no text and no attachment.
     pub message: Message,
     /// When it was last edited.
     pub edited_ms: Option<Millis>,
@@ -38,7 +41,7 @@ pub struct Shown {
 }
 
 /// One emoji's reactions to a message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reaction {
     pub emoji: String,
     /// Who gave it, first first.
@@ -111,6 +114,8 @@ fn fold<'a>(message: &Message, changes: impl Iterator<Item = &'a Message>) -> Sh
         match change.kind {
             MessageKind::Edit if change.sender_id == message.sender_id => {
                 shown.message.content.clone_from(&change.content);
+                // An edit is the whole new text: whom it mentions replaces whom the old one did.
+                shown.message.mentions.clone_from(&change.mentions);
                 shown.edited_ms = Some(change.created_ms);
             }
             MessageKind::Delete => {
@@ -203,6 +208,17 @@ mod tests {
         assert_eq!(thread.edits(1).len(), 3, "every edit is kept, the refused one too");
         assert_eq!(thread.pinned(), [2]);
         assert_eq!(thread.all_shown().map(|s| s.message.seq).collect::<Vec<_>>(), [1, 2], "changes show as no line");
+    }
+
+    #[test]
+    fn an_edit_brings_its_own_mentions() {
+        let mut thread = Thread::default();
+        thread.add(Message { mentions: users(&["bob"]), ..text(1, "ann", "hi @bob") });
+        assert_eq!(thread.shown(1).unwrap().message.mentions, users(&["bob"]));
+        thread.add(Message { mentions: users(&["cat"]), ..change(2, "ann", MessageKind::Edit, 1, "hi @cat") });
+        assert_eq!(thread.shown(1).unwrap().message.mentions, users(&["cat"]));
+        thread.add(change(3, "ann", MessageKind::Edit, 1, "hi all"));
+        assert!(thread.shown(1).unwrap().message.mentions.is_empty(), "an edit mentioning no one mentions no one");
     }
 
     #[test]

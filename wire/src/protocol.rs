@@ -67,6 +67,9 @@ pub enum ClientFrame {
     Resume { positions: Vec<Position> },
     /// The user has read the conversation up to `seq`.
     Read { conversation_id: crate::model::ConversationId, seq: u64 },
+    /// This device has received the conversation's messages up to `seq`
+    /// (clients send it a moment after messages arrive, not for each one).
+    Delivered { conversation_id: crate::model::ConversationId, seq: u64 },
     /// Keep-alive; answered with [`ServerFrame::Pong`].
     Ping,
     /// Whether the person is using this device: after a while without input
@@ -181,6 +184,9 @@ pub enum ServerFrame {
         #[serde(default)]
         shown: u64,
     },
+    /// Another member's receipt moved (private chats and groups up to the
+    /// receipt limit; only between users who both send receipts).
+    Receipt { conversation_id: crate::model::ConversationId, receipt: crate::api::Receipt },
     /// How a member shows in a conversation now (sent on every change).
     Presence {
         conversation_id: crate::model::ConversationId,

@@ -20,7 +20,10 @@ use std::collections::{BTreeMap, HashMap};
 use wire::{
     api::ConversationSummary,
     fold::Shown,
-    model::{Attachment, Conversation, ConversationId, ConversationKind, Message, MessageId, MessageKind, MessagePreview, Millis, UserId},
+    model::{
+        Attachment, Conversation, ConversationId, ConversationKind, Message, MessageId, MessageKind, MessagePreview,
+        Millis, UserId, MENTION_ALL,
+    },
     protocol::{NoticeKind, Position, WsErrorCode, MAX_RESUME_POSITIONS},
 };
 
@@ -31,6 +34,12 @@ pub struct Inbox {
     chats: Option<Vec<ConversationSummary>>,
     /// The conversations whose messages were loaded, and everything since.
     threads: HashMap<ConversationId, Thread>,
+    /// Why the server refused the user's latest change (an edit, a delete,
+    /// a reaction, a pin), until the user has seen it.
+    refused: Option<WsErrorCode>,
+    /// The messages pinned when a chat opened (`GET …/pins`), latest pinned
+    /// first: pins older than the loaded entries count from these.
+    pins_at_open: HashMap<ConversationId, Vec<u64>>,
 }
 
 /// The loaded part of one conversation. Its messages always form one
@@ -54,8 +63,8 @@ pub struct NoticeLine {
     pub n: usize,
 }
 
-/// A message the user sent that the server has not acknowledged.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// A message or a change the user sent that the server has not acknowledged.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Outgoing {
     /// Sent again with the same id after a reconnect, the server stores it once.
     pub client_id: String,
@@ -63,6 +72,12 @@ pub struct Outgoing {
     pub content: String,
     /// The uploaded file an image, voice, video or file message carries.
     pub attachment: Option<Box<Attachment>>,
+    /// For a change: the seq of the message it changes.
+    pub target: Option<u64>,
+    /// The seq of the message this one answers.
+    pub reply_to: Option<u64>,
+    /// The members the text mentions.
+    pub mentions: Vec<UserId>,
     pub created_ms: Millis,
     /// Why the server refused it; `None` while it is pending.
     pub failure: Option<WsErrorCode>,
@@ -70,7 +85,12 @@ pub struct Outgoing {
 
 impl Outgoing {
     pub fn text(client_id: String, content: String, created_ms: Millis) -> Outgoing {
-        Outgoing { client_id, kind: MessageKind::Text, content, attachment: None, created_ms, failure: None }
+        Outgoing { client_id, kind: MessageKind::Text, content, created_ms, ..Outgoing::default() }
+    }
+
+    /// An edit, delete, reaction or pin of the message at `target`.
+    pub fn change(client_id: String, kind: MessageKind, target: u64, content: String, created_ms: Millis) -> Outgoing {
+        Outgoing { client_id, kind, content, target: Some(target), created_ms, ..Outgoing::default() }
     }
 }
 
@@ -84,11 +104,12 @@ pub enum Line {
 }
 
 /// What identifies a [`Line`] on screen. A pending message becomes a stored
-/// one (a new key) once acknowledged, and changes key when it fails, so its
-/// row is redrawn exactly then.
+/// one (a new key) once acknowledged, and changes key when it fails; a
+/// stored one changes key with what its changes make of it (an edit, a
+/// reaction): so its row is redrawn exactly then.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum LineKey {
-    Seq(u64),
+    Seq { seq: u64, look: u64 },
     Notice(usize),
     Outgoing { client_id: String, failed: bool },
 }
@@ -96,7 +117,7 @@ pub enum LineKey {
 impl Line {
     pub fn key(&self) -> LineKey {
         match self {
-            Line::Message(m) => LineKey::Seq(m.message.seq),
+            Line::Message(m) => LineKey::Seq { seq: m.message.seq, look: look(m) },
             Line::Notice(n) => LineKey::Notice(n.n),
             Line::Outgoing(o) => LineKey::Outgoing { client_id: o.client_id.clone(), failed: o.failure.is_some() },
         }
@@ -121,15 +142,32 @@ impl Line {
     }
 }
 
+/// A fingerprint of what a message's changes make of it.
+fn look(shown: &Shown) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut hasher = DefaultHasher::new();
+    let Shown { message, edited_ms, deleted_by, reactions, pinned } = shown;
+    (&message.content, &message.mentions, edited_ms, deleted_by, pinned).hash(&mut hasher);
+    reactions.iter().for_each(|r| (&r.emoji, &r.users).hash(&mut hasher));
+    hasher.finish()
+}
+
 impl Thread {
     fn newest(&self) -> u64 {
         self.messages.last_key_value().map_or(0, |(seq, _)| *seq)
+    }
+
+    /// Every loaded entry, folded: what members see.
+    fn folded(&self) -> wire::fold::Thread {
+        let mut folded = wire::fold::Thread::default();
+        self.messages.values().cloned().for_each(|m| folded.add(m));
+        folded
     }
 }
 
 impl Inbox {
     pub fn new(me: UserId) -> Inbox {
-        Inbox { me, chats: None, threads: HashMap::new() }
+        Inbox { me, chats: None, threads: HashMap::new(), refused: None, pins_at_open: HashMap::new() }
     }
 
     pub fn me(&self) -> &UserId {
@@ -190,6 +228,7 @@ impl Inbox {
             chats.retain(|s| &s.conversation.id != id);
         }
         self.threads.remove(id);
+        self.pins_at_open.remove(id);
     }
 
     fn sort(&mut self) {
@@ -203,8 +242,15 @@ impl Inbox {
     pub fn receive(&mut self, message: Message) -> bool {
         let mine = message.sender_id == self.me;
         let missing = match self.summary_mut(&message.conversation_id) {
-            // A change moves neither the list nor the read position.
-            Some(_) if message.kind.is_change() => false,
+            // A change moves neither the list nor the read position; a
+            // delete of the newest message empties its preview.
+            Some(summary) if message.kind.is_change() => {
+                let preview = summary.conversation.last_message.as_mut();
+                if let Some(p) = preview.filter(|p| message.kind == MessageKind::Delete && message.target == Some(p.seq)) {
+                    p.text.clear();
+                }
+                false
+            }
             Some(summary) => {
                 let c = &mut summary.conversation;
                 if message.seq > c.last_seq {
@@ -222,6 +268,10 @@ impl Inbox {
             }
             None => self.chats.is_some(),
         };
+        let mentioned = !mine && message.mentions.iter().any(|m| m == &self.me || m.0 == MENTION_ALL);
+        if let Some(summary) = self.summary_mut(&message.conversation_id).filter(|_| mentioned) {
+            summary.mention_seq = summary.mention_seq.max(message.seq);
+        }
         if let Some(thread) = self.threads.get_mut(&message.conversation_id) {
             if mine {
                 thread.outbox.retain(|o| o.client_id != message.client_id);
@@ -261,6 +311,9 @@ impl Inbox {
             content: content.unwrap_or(sent.content),
             created_ms: sent.created_ms,
             attachment: sent.attachment,
+            target: sent.target,
+            reply_to: sent.reply_to,
+            mentions: sent.mentions,
             ..Message::default()
         });
     }
@@ -270,12 +323,29 @@ impl Inbox {
         self.threads.entry(conversation.clone()).or_default().outbox.push(outgoing);
     }
 
-    /// The server refused the message `client_id`.
+    /// The server refused the message `client_id`. A refused change is
+    /// dropped (there is nothing to retry: the message stays as it was),
+    /// and why is kept for the user to see.
     pub fn fail(&mut self, client_id: &str, code: WsErrorCode) {
-        let found = self.threads.values_mut().flat_map(|t| t.outbox.iter_mut()).find(|o| o.client_id == client_id);
-        if let Some(outgoing) = found {
-            outgoing.failure = Some(code);
+        for thread in self.threads.values_mut() {
+            let Some(at) = thread.outbox.iter().position(|o| o.client_id == client_id) else { continue };
+            if thread.outbox[at].kind.is_change() {
+                thread.outbox.remove(at);
+                self.refused = Some(code);
+            } else {
+                thread.outbox[at].failure = Some(code);
+            }
+            return;
         }
+    }
+
+    /// Why the server refused the user's latest change, until dismissed.
+    pub fn refused(&self) -> Option<WsErrorCode> {
+        self.refused
+    }
+
+    pub fn dismiss_refusal(&mut self) {
+        self.refused = None;
     }
 
     /// Makes a failed message pending again and returns it, to be sent again.
@@ -371,9 +441,7 @@ impl Inbox {
         // would be out of place above history that is not loaded yet.
         let oldest = thread.messages.first_key_value().map_or(0, |(seq, _)| *seq);
         while notices.next_if(|n| n.after_seq < oldest).is_some() {}
-        let mut folded = wire::fold::Thread::default();
-        thread.messages.values().cloned().for_each(|m| folded.add(m));
-        for shown in folded.all_shown() {
+        for shown in thread.folded().all_shown() {
             let seq = shown.message.seq;
             lines.push(Line::Message(Box::new(shown)));
             while let Some(n) = notices.next_if(|n| n.after_seq <= seq) {
@@ -381,8 +449,67 @@ impl Inbox {
             }
         }
         lines.extend(notices.cloned().map(Line::Notice));
-        lines.extend(thread.outbox.iter().cloned().map(Line::Outgoing));
+        // Changes on their way show once stored, folded into their message.
+        lines.extend(thread.outbox.iter().filter(|o| !o.kind.is_change()).cloned().map(Line::Outgoing));
         lines
+    }
+
+    /// The message at `seq` with its changes folded in, if it is loaded.
+    pub fn shown(&self, conversation: &ConversationId, seq: u64) -> Option<Shown> {
+        let thread = self.threads.get(conversation)?;
+        let message = thread.messages.get(&seq).filter(|m| !m.kind.is_change())?;
+        let mut folded = wire::fold::Thread::default();
+        folded.add(message.clone());
+        let changes = thread.messages.values().filter(|m| m.target == Some(seq) && m.kind.is_change());
+        changes.cloned().for_each(|c| folded.add(c));
+        folded.shown(seq)
+    }
+
+    /// The earlier texts of the message at `seq` and when each was replaced:
+    /// its text as sent, then each edit but the last.
+    pub fn edit_history(&self, conversation: &ConversationId, seq: u64) -> Vec<(String, Millis)> {
+        let Some(thread) = self.threads.get(conversation) else { return Vec::new() };
+        let Some(message) = thread.messages.get(&seq) else { return Vec::new() };
+        let folded = thread.folded();
+        let edits = folded.edits(seq);
+        let edits = edits.iter().filter(|e| e.sender_id == message.sender_id);
+        let texts = std::iter::once(&message.content).chain(edits.clone().map(|e| &e.content));
+        texts.zip(edits.map(|e| e.created_ms)).map(|(text, replaced)| (text.clone(), replaced)).collect()
+    }
+
+    /// The pinned messages, the latest pinned first: as the loaded entries
+    /// say, then those pinned when the chat opened that no loaded entry
+    /// unpinned or deleted since.
+    pub fn pinned(&self, conversation: &ConversationId) -> Vec<u64> {
+        let Some(thread) = self.threads.get(conversation) else { return Vec::new() };
+        let mut pinned = thread.folded().pinned();
+        let decided = |seq: &u64| {
+            let decides = |m: &Message| matches!(m.kind, MessageKind::Pin | MessageKind::Unpin | MessageKind::Delete);
+            thread.messages.values().any(|m| m.target == Some(*seq) && decides(m))
+        };
+        let at_open = self.pins_at_open.get(conversation).into_iter().flatten();
+        let earlier: Vec<u64> = at_open.filter(|s| !decided(s) && !pinned.contains(s)).copied().collect();
+        pinned.extend(earlier);
+        pinned
+    }
+
+    /// Takes the messages pinned now, from the server.
+    pub fn set_pins(&mut self, conversation: &ConversationId, pins: Vec<u64>) {
+        self.pins_at_open.insert(conversation.clone(), pins);
+    }
+
+    /// The user's newest loaded text message still standing: what Up in an empty composer edits.
+    pub fn last_editable(&self, conversation: &ConversationId) -> Option<u64> {
+        let thread = self.threads.get(conversation)?;
+        let folded = thread.folded();
+        let mine = thread.messages.values().rev().filter(|m| m.sender_id == self.me && !m.kind.is_change());
+        let editable = mine.filter(|m| !m.content.is_empty() && m.call.is_none());
+        editable.map(|m| m.seq).find(|seq| folded.shown(*seq).is_some_and(|s| s.deleted_by.is_none()))
+    }
+
+    /// Whether the entry at `seq` is loaded.
+    pub fn holds(&self, conversation: &ConversationId, seq: u64) -> bool {
+        self.threads.get(conversation).is_some_and(|t| t.messages.contains_key(&seq))
     }
 
     /// How far this browser has each conversation: for a loaded one, its
@@ -422,6 +549,7 @@ fn merge(known: ConversationSummary, mut fresh: ConversationSummary) -> Conversa
     }
     fresh.read_seq = fresh.read_seq.max(known.read_seq);
     fresh.read_shown = fresh.read_shown.max(known.read_shown);
+    fresh.mention_seq = fresh.mention_seq.max(known.mention_seq);
     fresh.peer = fresh.peer.or(known.peer);
     recount(&mut fresh);
     fresh
@@ -472,6 +600,7 @@ mod tests {
             read_seq,
             read_shown: read_seq,
             unread: last_seq - read_seq,
+            mention_seq: 0,
             peer: None,
             peer_presence: wire::model::Presence::Offline,
         }
@@ -493,10 +622,24 @@ mod tests {
     }
 
     #[test]
+    fn pins_from_before_the_loaded_entries_count_until_unpinned() {
+        let mut inbox = Inbox::new(me());
+        inbox.load(&cid("a"), vec![message("a", 10, "them", "x"), message("a", 11, "them", "y")]);
+        inbox.set_pins(&cid("a"), vec![3, 10]);
+        assert_eq!(inbox.pinned(&cid("a")), [3, 10]);
+        let pin = |seq, target| Message { kind: MessageKind::Pin, target: Some(target), ..message("a", seq, "them", "p") };
+        inbox.receive(pin(12, 11));
+        assert_eq!(inbox.pinned(&cid("a")), [11, 3, 10], "the latest pinned first");
+        inbox.receive(Message { kind: MessageKind::Unpin, ..pin(13, 3) });
+        assert_eq!(inbox.pinned(&cid("a")), [11, 10]);
+    }
+
+    #[test]
     fn changes_fold_into_their_message_and_count_for_no_unread() {
         let mut inbox = Inbox::new(me());
         inbox.set_chats(vec![summary("a", 1, 1, 0)]);
         inbox.load(&cid("a"), vec![message("a", 1, "them", "x")]);
+        let before = inbox.lines(&cid("a"))[0].key();
         let react = Message {
             kind: MessageKind::React,
             target: Some(1),
@@ -506,6 +649,7 @@ mod tests {
         };
         inbox.receive(react);
         inbox.receive(Message { shown: 2, ..message("a", 3, "them", "y") });
+        assert_ne!(inbox.lines(&cid("a"))[0].key(), before, "a reacted message is drawn again");
         assert_eq!(inbox.summary(&cid("a")).unwrap().unread, 1, "the reaction is no message");
         assert_eq!(seqs(&inbox, "a"), [1, 3], "nor a line");
         match &inbox.lines(&cid("a"))[0] {
@@ -665,7 +809,7 @@ mod tests {
         inbox.notice(&cid("a"), &UserId::from("bo"), NoticeKind::Join);
         inbox.receive(message("a", 2, "bo", "y"));
         let keys: Vec<LineKey> = inbox.lines(&cid("a")).iter().map(Line::key).collect();
-        assert_eq!(keys, [LineKey::Seq(1), LineKey::Notice(0), LineKey::Seq(2)]);
+        assert!(matches!(keys[..], [LineKey::Seq { seq: 1, .. }, LineKey::Notice(0), LineKey::Seq { seq: 2, .. }]));
         assert_eq!(inbox.notices_seen(&cid("a")), 1);
 
         assert!(inbox.notice(&cid("new"), &me(), NoticeKind::Join), "joined elsewhere: reload the list");

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `inbox` | what the browser knows of the user's conversations: plain data, unit-tested |
 //! | `link` | the websocket: reconnecting with backoff, keep-alive |
+//! | `receipts` | how far the other members have received and read; telling what this device received |
 //! | here | [`Live`], the context that ties both to the session, the API and the pages |
 //!
 //! `Live` opens the link while a user is signed in. On every (re)connection
@@ -19,6 +20,7 @@
 mod activity;
 mod inbox;
 mod link;
+mod receipts;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -27,14 +29,18 @@ use std::{
 
 use leptos::{ev, prelude::*, task::spawn_local};
 use wire::{
-    api::{ConversationSummary, MarkRead, Me, PublicProfile, SetStatus, StatusSettings},
+    api::{ConversationSummary, MarkRead, Me, PublicProfile, Receipt, SetStatus, StatusSettings},
     endpoint,
+    fold::Shown,
     model::{Attachment, Conversation, ConversationId, Message, MessageKind, Millis, Presence, UserId},
     protocol::{ApiError, AttachmentRef, ClientFrame, NoticeKind, Position, ServerFrame, TYPING_SHOWS_MS},
     room::{RoomKind, RoomState},
 };
 
-use self::link::{Link, LinkEvent};
+use self::{
+    link::{Link, LinkEvent},
+    receipts::ReceiptBook,
+};
 pub use self::{
     inbox::{Inbox, Line, LineKey, NoticeLine, Outgoing},
     link::LinkState,
@@ -86,6 +92,7 @@ pub struct Live {
     rooms: RwSignal<HashMap<(ConversationId, RoomKind), RoomState>>,
     /// The open room session, which takes this connection's room frames.
     room_frames: StoredValue<Option<RoomFrames>, LocalStorage>,
+    receipts: ReceiptBook,
 }
 
 type CallHandler = std::rc::Rc<dyn Fn(CallFeed)>;
@@ -134,6 +141,7 @@ pub fn provide_live() {
         session,
         rooms: RwSignal::new(HashMap::new()),
         room_frames: StoredValue::new_local(None),
+        receipts: ReceiptBook::new(),
     };
     provide_context(live);
     let user = Memo::new(move |_| session.me().map(|me| me.id));
@@ -143,7 +151,13 @@ pub fn provide_live() {
     });
     Effect::new(move || {
         if let Some(me) = session.me() {
-            live.remember([PublicProfile { id: me.id, nickname: me.nickname, gender: me.gender, avatar: me.avatar }]);
+            live.remember([PublicProfile {
+                id: me.id,
+                nickname: me.nickname,
+                gender: me.gender,
+                avatar: me.avatar,
+                pinyin: String::new(),
+            }]);
         }
     });
     Effect::new(move || {
@@ -229,6 +243,12 @@ impl Live {
             ServerFrame::Hello { .. } | ServerFrame::Pong => {}
             ServerFrame::Message { message } => {
                 self.typing_stopped(&message.conversation_id, &message.sender_id);
+                if self.inbox.with_untracked(|i| i.me() != &message.sender_id) {
+                    let tell = move |conversation_id, seq| {
+                        self.send_frame(&ClientFrame::Delivered { conversation_id, seq });
+                    };
+                    self.receipts.received(message.conversation_id.clone(), message.seq, tell);
+                }
                 if self.inbox.try_update(|i| i.receive(message)).unwrap_or(false) {
                     self.refresh_chats();
                 }
@@ -255,6 +275,7 @@ impl Live {
             ServerFrame::Read { conversation_id, seq, shown } => {
                 self.inbox.update(|i| i.read(&conversation_id, seq, Some(shown)))
             }
+            ServerFrame::Receipt { conversation_id, receipt } => self.receipts.note(&conversation_id, receipt),
             ServerFrame::Error { code, client_id: Some(client_id), .. } => {
                 self.inbox.update(|i| i.fail(&client_id, code));
             }
@@ -418,6 +439,41 @@ impl Live {
         Ok(())
     }
 
+    /// Loads older pages until the entry at `seq` is loaded (a reply's
+    /// original, a search result, the first unread message).
+    pub async fn load_until(self, id: ConversationId, seq: u64) -> Result<(), ApiError> {
+        while !self.inbox.with_untracked(|i| i.holds(&id, seq)) {
+            if self.inbox.with_untracked(|i| i.older_than(&id)).is_none() {
+                break;
+            }
+            self.load_older(id.clone()).await?;
+        }
+        Ok(())
+    }
+
+    /// One message with its changes, from the server: a reply's original that is not loaded.
+    pub async fn fetch_shown(self, id: ConversationId, seq: u64) -> Result<Shown, ApiError> {
+        client::get(&endpoint::conversation_message(&id, seq)).await
+    }
+
+    /// The other members' receipts in a conversation (loading them when it
+    /// opens); `None` when the server keeps none for the user. Reactive.
+    pub fn receipts(self, conversation: &ConversationId) -> Option<Vec<Receipt>> {
+        self.receipts.of(conversation)
+    }
+
+    pub async fn load_receipts(self, conversation: ConversationId) {
+        self.receipts.load(conversation).await;
+    }
+
+    /// Loads the messages pinned now, however long ago each was pinned.
+    pub async fn load_pins(self, conversation: ConversationId) {
+        if let Ok(pins) = client::get::<Vec<Shown>>(&endpoint::conversation_pins(&conversation)).await {
+            let seqs = pins.iter().map(|p| p.message.seq).collect();
+            self.inbox.update(|i| i.set_pins(&conversation, seqs));
+        }
+    }
+
     /// Loads the page before the oldest message loaded, if there is one.
     pub async fn load_older(self, id: ConversationId) -> Result<(), ApiError> {
         let Some(before) = self.inbox.with_untracked(|i| i.older_than(&id)) else { return Ok(()) };
@@ -427,10 +483,30 @@ impl Live {
         Ok(())
     }
 
-    /// Sends a message: shown at once as pending, sent now if the link is
-    /// up, else as soon as it is back.
-    pub fn send(self, conversation: ConversationId, content: String) {
-        self.queue(conversation, Outgoing::text(client::random_id(), content, client::now_ms()));
+    /// Sends a message, answering `reply_to` and mentioning `mentions`:
+    /// shown at once as pending, sent now if the link is up, else as soon as it is back.
+    pub fn send(self, conversation: ConversationId, content: String, reply_to: Option<u64>, mentions: Vec<UserId>) {
+        let text = Outgoing::text(client::random_id(), content, client::now_ms());
+        self.queue(conversation, Outgoing { reply_to, mentions, ..text });
+    }
+
+    /// Edits, deletes, reacts to or pins the message at `target` (`kind`
+    /// says which; `content` is an edit's text or a reaction's emoji). Like a
+    /// message it waits for the link, and is shown once stored.
+    pub fn change(self, conversation: ConversationId, kind: MessageKind, target: u64, content: String, mentions: Vec<UserId>) {
+        let change = Outgoing::change(client::random_id(), kind, target, content, client::now_ms());
+        let change = Outgoing { mentions, ..change };
+        self.inbox.update(|i| i.queue(&conversation, change.clone()));
+        self.transmit(conversation, &change);
+    }
+
+    /// Why the server refused the user's latest change, until dismissed; reactive.
+    pub fn refused(self) -> Option<wire::protocol::WsErrorCode> {
+        self.inbox.with(Inbox::refused)
+    }
+
+    pub fn dismiss_refusal(self) {
+        self.inbox.update(Inbox::dismiss_refusal);
     }
 
     /// Sends a message carrying an uploaded file, with `caption` as its text.
@@ -465,9 +541,9 @@ impl Live {
                 .attachment
                 .as_ref()
                 .map(|a| AttachmentRef { file_id: a.file_id.clone(), duration_ms: a.duration_ms }),
-            target: None,
-            reply_to: None,
-            mentions: Vec::new(),
+            target: outgoing.target,
+            reply_to: outgoing.reply_to,
+            mentions: outgoing.mentions.clone(),
         });
     }
 

@@ -1,8 +1,12 @@
-//! `/chats/:id`: one conversation: its header, its messages, the composer,
-//! and for groups the group panel.
+//! `/chats/:id`: one conversation: its header, its pinned messages, its
+//! messages, the composer, and for groups the group panel. `?at=seq` brings
+//! that message into view (a search result, a link to a message).
 
-use leptos::prelude::*;
-use leptos_router::{components::A, hooks::use_params_map};
+use leptos::{prelude::*, task::spawn_local};
+use leptos_router::{
+    components::A,
+    hooks::{use_params_map, use_query_map},
+};
 use wire::{
     model::{ConversationId, ConversationKind},
     protocol::{ApiError, ErrorCode},
@@ -16,6 +20,8 @@ use super::{
     form::{FormFeedback, FormState},
     group_panel::group_panel,
     messages::MessageList,
+    open_chat::OpenChat,
+    pinned::PinnedBar,
     presence::{PresenceDot, TypingLine},
     privacy::BlockButton,
     room::{room_stage, RoomBar},
@@ -43,6 +49,15 @@ fn Thread(id: ConversationId) -> impl IntoView {
     let i18n = use_i18n();
     let live = use_live();
     let loading = FormState::new(&[]);
+    let chat = OpenChat::provide(id.clone());
+    let query = use_query_map();
+    Effect::new(move || {
+        if let Some(seq) = query.with(|q| q.get("at")).and_then(|at| at.parse().ok()) {
+            chat.jump.set(Some(seq));
+        }
+    });
+    spawn_local(live.load_receipts(id.clone()));
+    spawn_local(live.load_pins(id.clone()));
     let request = {
         let id = id.clone();
         async move { live.load_latest(id).await.map_err(about_conversation) }
@@ -110,7 +125,14 @@ fn Thread(id: ConversationId) -> impl IntoView {
             <Show when=move || open_room.with(Option::is_some)>
                 {Suspend::new(room_stage(stage_id.clone(), open_room))}
             </Show>
+            <PinnedBar/>
             <FormFeedback state=loading/>
+            {move || live.refused().map(|code| view! {
+                <p class="error change-error" role="alert" data-testid="change-error">
+                    {i18n.t(Msg::for_change_error(code))} " "
+                    <button type="button" class="link-button" on:click=move |_| live.dismiss_refusal()>{i18n.tr(Msg::Close)}</button>
+                </p>
+            })}
             <MessageList id=id.clone() at_bottom/>
             <TypingLine conversation=id.clone()/>
             <Composer id at_bottom/>

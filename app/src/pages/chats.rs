@@ -86,14 +86,29 @@ fn ChatList() -> impl IntoView {
     // The live stream keeps the list current; a fresh copy heals what it could not tell.
     Effect::new(move || live.refresh_chats());
     let kind = RwSignal::new(None::<ConversationKind>);
+    // Only the conversations where someone mentioned the user since they last read.
+    let mentioned = RwSignal::new(false);
     let ids = Memo::new(move |_| {
-        live.inbox(|i| i.chats(kind.get()).map(|list| list.into_iter().map(|s| s.conversation.id).collect::<Vec<_>>()))
+        let only_mentioned = mentioned.get();
+        live.inbox(|i| {
+            let list = i.chats(kind.get())?;
+            let list = list.into_iter().filter(|s| !only_mentioned || s.mention_seq > s.read_seq);
+            Some(list.map(|s| s.conversation.id).collect::<Vec<_>>())
+        })
     });
     let dialog = RwSignal::new(Dialog::None);
     let close = move || dialog.set(Dialog::None);
     let tab = move |filter: Option<ConversationKind>, label: Msg| {
         view! {
-            <button type="button" class="tab" aria-pressed=move || (kind.get() == filter).to_string() on:click=move |_| kind.set(filter)>
+            <button
+                type="button"
+                class="tab"
+                aria-pressed=move || (kind.get() == filter && !mentioned.get()).to_string()
+                on:click=move |_| {
+                    kind.set(filter);
+                    mentioned.set(false);
+                }
+            >
                 {i18n.tr(label)}
             </button>
         }
@@ -116,12 +131,24 @@ fn ChatList() -> impl IntoView {
                 {tab(None, Msg::FilterAll)}
                 {tab(Some(ConversationKind::Private), Msg::FilterPrivate)}
                 {tab(Some(ConversationKind::Group), Msg::FilterGroups)}
+                <button
+                    type="button"
+                    class="tab"
+                    data-testid="filter-mentions"
+                    aria-pressed=move || mentioned.get().to_string()
+                    on:click=move |_| {
+                        kind.set(None);
+                        mentioned.set(true);
+                    }
+                >
+                    {i18n.tr(Msg::FilterMentions)}
+                </button>
             </div>
             <Invitations/>
             {move || live.list_error().map(|e| view! { <p class="error" role="alert">{i18n.error(&e)}</p> })}
             {move || match ids.with(|ids| ids.as_ref().map(Vec::is_empty)) {
                 None => view! { <p class="muted">{i18n.tr(Msg::Loading)}</p> }.into_any(),
-                Some(true) if kind.get().is_none() => view! { <p class="muted">{i18n.tr(Msg::NoChatsYet)}</p> }.into_any(),
+                Some(true) if kind.get().is_none() && !mentioned.get() => view! { <p class="muted">{i18n.tr(Msg::NoChatsYet)}</p> }.into_any(),
                 Some(true) => view! { <p class="muted">{i18n.tr(Msg::NoChatsOfKind)}</p> }.into_any(),
                 Some(false) => ().into_any(),
             }}
@@ -156,6 +183,7 @@ fn ChatRow(id: ConversationId) -> impl IntoView {
         summary.get().map(|(s, me)| {
             let (title, avatar) = chat_face(&s);
             let unread = s.unread;
+            let mentioned = s.mention_seq > s.read_seq;
             let activity = s.conversation.last_activity_ms;
             let dot = s.peer.as_ref().map(|p| view! { <PresenceDot conversation=id.clone() user=p.id.clone()/> });
             let rooms_of = id.clone();
@@ -179,6 +207,15 @@ fn ChatRow(id: ConversationId) -> impl IntoView {
                             <span class="chat-row-line">
                                 <RoomBadges conversation=rooms_of/>
                                 <span class="chat-row-preview">{move || preview(&s.conversation, &me, i18n)}</span>
+                                <span
+                                    class="mention-badge"
+                                    data-testid="mention-badge"
+                                    hidden=!mentioned
+                                    title=i18n.tr(Msg::Mentioned)
+                                >
+                                    "@"
+                                    <span class="visually-hidden">{i18n.tr(Msg::Mentioned)}</span>
+                                </span>
                                 <span class="unread" data-testid="unread" hidden=unread == 0>
                                     {unread}
                                     <span class="visually-hidden">" " {i18n.tr(Msg::UnreadMessages)}</span>
@@ -195,7 +232,12 @@ fn ChatRow(id: ConversationId) -> impl IntoView {
 /// The newest message of a conversation in a line: its text, or what kind it is.
 fn preview(conversation: &Conversation, me: &UserId, i18n: I18n) -> String {
     let Some(last) = &conversation.last_message else { return String::new() };
-    let text = Msg::for_kind(last.kind).map_or_else(|| last.text.clone(), |m| i18n.t(m).to_owned());
+    let text = match Msg::for_kind(last.kind) {
+        Some(kind) => i18n.t(kind).to_owned(),
+        // Text is never empty, but once deleted.
+        None if last.text.is_empty() => i18n.t(Msg::MessageDeleted).to_owned(),
+        None => last.text.clone(),
+    };
     if &last.sender_id == me {
         format!("{}: {text}", i18n.t(Msg::You))
     } else {

@@ -1,15 +1,18 @@
 //! A conversation's messages: day separators; each message with its
-//! sender's picture, nickname and time, its text with clickable links (text
-//! nodes, never HTML); join and leave lines. The list loads older messages
-//! when scrolled to the top, follows new ones while the reader is at the
-//! bottom, and marks what is shown as read.
+//! sender's picture, nickname and time, the message it answers, its text
+//! with clickable links and highlighted mentions (text nodes, never HTML),
+//! its reactions, and for the user's own how far it got; join and leave
+//! lines; a "new messages" line above the first one unread when the chat
+//! opened. The list loads older messages when scrolled to the top, follows
+//! new ones while the reader is at the bottom, marks what is shown as read,
+//! and brings a message into view on request (a quote, a pin, a search result).
 
 use std::collections::BTreeSet;
 
-use leptos::{html, prelude::*};
+use leptos::{html, prelude::*, task::spawn_local};
 use wire::{
     fold::Shown,
-    model::{ConversationId, Message, Millis, UserId},
+    model::{ConversationId, Message, Millis, UserId, MENTION_ALL},
     protocol::{NoticeKind, WsErrorCode},
 };
 
@@ -18,6 +21,12 @@ use super::{
     avatar::Avatar,
     call::CallRecordLine,
     form::{FormFeedback, FormState},
+    mentions::split_mentions,
+    message_actions::MessageActions,
+    open_chat::use_chat,
+    quote::Quote,
+    reactions::ReactionChips,
+    receipt_marks::ReceiptMark,
 };
 use crate::{
     chat::{use_live, Line, LineKey, NoticeLine},
@@ -29,6 +38,8 @@ use crate::{
 const BOTTOM_SLACK: i32 = 48;
 /// How close to the top, in pixels, starts loading older messages.
 const TOP_SLACK: i32 = 200;
+/// How long a message brought into view stays highlighted.
+const FLASH_MS: u64 = 2500;
 
 #[component]
 pub fn MessageList(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoView {
@@ -39,22 +50,55 @@ pub fn MessageList(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoVi
     let loaded = Memo::new(move |_| live.inbox(|i| i.has_thread(&id.read_value())));
     let has_older = Memo::new(move |_| live.inbox(|i| i.older_than(&id.read_value()).is_some()));
     let unread = Memo::new(move |_| live.inbox(|i| i.unread_shown(&id.read_value())));
-    let rows = Memo::new(move |_| with_days(lines.get()));
+    // Where the user had read to when the chat opened with unread messages:
+    // the "new messages" line goes below it, and stays while the chat is open.
+    let read_at_open = RwSignal::new(None::<u64>);
+    let opened = StoredValue::new(false);
+    // Taken the first time the list knows the conversation, before anything is marked read.
+    let note_opening = move || {
+        if opened.get_value() {
+            return;
+        }
+        let summary = live.inbox(|i| i.summary(&id.read_value()).map(|s| (s.read_seq, s.unread)));
+        if let Some((read_seq, unread)) = summary {
+            opened.set_value(true);
+            if unread > 0 {
+                read_at_open.set(Some(read_seq));
+            }
+        }
+    };
+    Effect::new(note_opening);
+    let me = live.inbox(|i| i.me().clone());
+    let rows = Memo::new(move |_| with_days(lines.get(), read_at_open.get(), &me));
+    let chat = use_chat();
     Effect::new(move || {
-        let people: BTreeSet<UserId> = lines.with(|lines| lines.iter().filter_map(Line::user).cloned().collect());
+        // Senders, and the people their messages mention (shown by name).
+        let mentioned = |line: &Line| match line {
+            Line::Message(m) => m.message.mentions.iter().filter(|u| u.0 != MENTION_ALL).cloned().collect(),
+            _ => Vec::new(),
+        };
+        let people: BTreeSet<UserId> =
+            lines.with(|lines| lines.iter().flat_map(|l| l.user().cloned().into_iter().chain(mentioned(l))).collect());
         live.want_profiles(people);
     });
 
     let scroller = NodeRef::<html::Div>::new();
     let older = FormState::new(&[]);
+    // How many jumps there were: a page loaded for scrolling up keeps the reader's place only if none came between.
+    let jumps = StoredValue::new(0u64);
     let load_older = move || {
         let Some(el) = scroller.get_untracked() else { return };
         if !has_older.get_untracked() {
             return;
         }
-        // The page lands above what the reader sees: keep that where it is.
+        // The page lands above what the reader sees: keep that where it is
+        // (unless a jump took the reader elsewhere meanwhile).
         let from_bottom = el.scroll_height() - el.scroll_top();
+        let jumps_then = jumps.get_value();
         older.run([], live.load_older(id.get_value()), move |()| {
+            if jumps.get_value() != jumps_then {
+                return;
+            }
             request_animation_frame(move || {
                 if let Some(el) = scroller.get_untracked() {
                     el.set_scroll_top(el.scroll_height() - from_bottom);
@@ -114,9 +158,38 @@ pub fn MessageList(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoVi
             request_animation_frame(to_bottom);
         }
     });
+    // A message asked for comes into view (loading history down to it) and flashes.
+    Effect::new(move || {
+        let Some(seq) = chat.jump.get() else { return };
+        if !loaded.get() {
+            return;
+        }
+        chat.jump.set(None);
+        jumps.update_value(|n| *n += 1);
+        // Pages loading on the way must not send the list to the bottom.
+        at_bottom.set(false);
+        spawn_local(async move {
+            let _ = live.load_until(id.get_value(), seq).await;
+            request_animation_frame(move || {
+                let Some(el) = scroller.get_untracked() else { return };
+                let Some((row, shown_seq)) = row_at(&el, seq) else { return };
+                // Pages that came on the way may have found the list at the bottom (scroll
+                // anchoring keeps the view where it was): it no longer follows new messages.
+                at_bottom.set(false);
+                row.scroll_into_view_with_bool(true);
+                el.set_scroll_top(el.scroll_top() - el.client_height() / 3);
+                chat.flash.set(Some(shown_seq));
+                set_timeout(
+                    move || chat.flash.maybe_update(|f| f.take_if(|f| *f == shown_seq).is_some()),
+                    std::time::Duration::from_millis(FLASH_MS),
+                );
+            });
+        });
+    });
     // The newest messages are read once they are in view on a visible page.
     Effect::new(move || {
         if let Some(seq) = unread.get() {
+            note_opening();
             if at_bottom.get() && live.visible() {
                 live.mark_read(id.get_value(), seq);
             }
@@ -124,6 +197,17 @@ pub fn MessageList(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoVi
     });
 
     view! {
+        // Outside the list: clicking it scrolls nothing there.
+        <Show when=move || read_at_open.get().is_some_and(|r| !live.inbox(|i| i.holds(&id.read_value(), r + 1)))>
+            <button
+                type="button"
+                class="btn secondary small jump-unread"
+                data-testid="jump-unread"
+                on:click=move |_| chat.jump.set(read_at_open.get_untracked().map(|r| r + 1))
+            >
+                "↑ " {i18n.tr(Msg::JumpToUnread)}
+            </button>
+        </Show>
         <div class="messages" node_ref=scroller role="log" aria-labelledby="thread-title" on:scroll=on_scroll>
             <div node_ref=content>
                 <Show when=move || has_older.get()>
@@ -145,6 +229,12 @@ pub fn MessageList(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoVi
                     <For each=move || rows.get() key=Row::key let:row>
                         {match row {
                             Row::Day(ms) => view! { <DaySeparator ms/> }.into_any(),
+                            Row::Unread => view! {
+                                <li class="unread-divider" role="separator" data-testid="unread-divider">
+                                    <span>{i18n.tr(Msg::NewMessages)}</span>
+                                </li>
+                            }
+                            .into_any(),
                             Row::Line(line) => view! { <LineRow line conversation=id.get_value()/> }.into_any(),
                         }}
                     </For>
@@ -154,17 +244,30 @@ pub fn MessageList(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoVi
     }
 }
 
-/// A line of the list: a conversation's line, or the start of a day.
+/// The row of the message at `seq`, or of the first one after it (`seq`
+/// may be a change, or a message not shown), with that message's seq.
+fn row_at(list: &leptos::web_sys::HtmlDivElement, seq: u64) -> Option<(leptos::web_sys::Element, u64)> {
+    /// How many seqs on a row is looked at: changes between messages are few.
+    const LOOK_AHEAD: u64 = 500;
+    (seq..seq + LOOK_AHEAD).find_map(|at| {
+        let row = list.query_selector(&format!("li[data-seq=\"{at}\"]")).ok().flatten()?;
+        Some((row, at))
+    })
+}
+
+/// A line of the list: a conversation's line, the start of a day, or where the unread messages start.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Row {
     /// The day of this moment starts here.
     Day(Millis),
+    Unread,
     Line(Line),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum RowKey {
     Day(i64),
+    Unread,
     Line(LineKey),
 }
 
@@ -172,20 +275,29 @@ impl Row {
     fn key(&self) -> RowKey {
         match self {
             Row::Day(ms) => RowKey::Day(local_day(*ms)),
+            Row::Unread => RowKey::Unread,
             Row::Line(line) => RowKey::Line(line.key()),
         }
     }
 }
 
-/// The lines with a day separator before the first of each day.
-fn with_days(lines: Vec<Line>) -> Vec<Row> {
-    let mut rows = Vec::with_capacity(lines.len() + 1);
+/// The lines with a day separator before the first of each day, and the
+/// "new messages" line before the first message after `read` not the user's.
+fn with_days(lines: Vec<Line>, read: Option<u64>, me: &UserId) -> Vec<Row> {
+    let mut rows = Vec::with_capacity(lines.len() + 2);
     let mut day = None;
+    let mut unread_from = read;
     for line in lines {
         if let Some(ms) = line.created_ms() {
             if day != Some(local_day(ms)) {
                 day = Some(local_day(ms));
                 rows.push(Row::Day(ms));
+            }
+        }
+        if let (Some(read), Line::Message(m)) = (unread_from, &line) {
+            if m.message.seq > read && &m.message.sender_id != me {
+                rows.push(Row::Unread);
+                unread_from = None;
             }
         }
         rows.push(Row::Line(line));
@@ -238,10 +350,26 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
         }
         Line::Notice(notice) => return view! { <NoticeRow notice/> }.into_any(),
     };
+    let chat = use_chat();
+    let stored = outgoing.is_none().then(|| shown.clone());
     let Shown { message: m, edited_ms, deleted_by, .. } = shown;
     let (sender, content, kind, attachment, call, created_ms) = (m.sender_id, m.content, m.kind, m.attachment, m.call, m.created_ms);
+    let (reply_to, mentions) = (m.reply_to, m.mentions);
     let seq = outgoing.is_none().then_some(m.seq);
     let mine = sender == me;
+    let mentions_me = mentions_me(&mentions, &me);
+    // Who removed the message, when not its sender.
+    let remover = deleted_by.clone().filter(|by| by != &sender);
+    let group = chat.is_group();
+    let actions_open = RwSignal::new(false);
+    // The names its mentions stand for in the text: `@nickname`, `@all`.
+    let mention_names = Signal::derive(move || {
+        let name = |id: &UserId| match id.0.as_str() {
+            MENTION_ALL => Some(format!("@{MENTION_ALL}")),
+            _ => live.profile(id).map(|p| format!("@{}", p.nickname)),
+        };
+        mentions.iter().filter_map(name).collect::<Vec<_>>()
+    });
     let profile = Signal::derive(move || live.profile(&sender));
     let nickname = Signal::derive(move || profile.with(|p| p.as_ref().map(|p| p.nickname.clone()).unwrap_or_default()));
     let avatar = Signal::derive(move || profile.with(|p| p.as_ref().and_then(|p| p.avatar.clone())));
@@ -249,12 +377,23 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
     let failure = outgoing.as_ref().and_then(|o| o.failure.map(|code| (code, o.client_id.clone())));
     let failed = failure.is_some();
     // An attachment with its caption; a kind without one (a call) by its name.
-    let caption = (!content.is_empty()).then(|| view! { <p class="message-text" dir="auto" data-testid="message-text">{linkified(&content)}</p> });
+    let caption = (!content.is_empty()).then(|| {
+        let content = content.clone();
+        view! { <p class="message-text" dir="auto" data-testid="message-text">{move || linkified(&content, &mention_names.get())}</p> }
+    });
     let body = match (attachment, Msg::for_kind(kind)) {
-        _ if deleted_by.is_some() => view! {
-            <p class="message-text deleted" data-testid="message-deleted"><em>{i18n.tr(Msg::MessageDeleted)}</em></p>
+        _ if deleted_by.is_some() => {
+            let removed_by = remover.map(|by| {
+                let who = move || live.profile(&by).map(|p| p.nickname).unwrap_or_default();
+                view! { " · " {i18n.tr(Msg::RemovedBy)} " " {who} }
+            });
+            view! {
+                <p class="message-text deleted" data-testid="message-deleted">
+                    <em>{i18n.tr(Msg::MessageDeleted)} {removed_by}</em>
+                </p>
+            }
+            .into_any()
         }
-        .into_any(),
         _ if call.is_some() => {
             view! { <CallRecordLine kind record=*call.expect("checked") mine/> }.into_any()
         }
@@ -264,16 +403,45 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
         }
         (None, None) => caption.into_any(),
     };
+    let standing = deleted_by.is_none();
+    let quote = reply_to.map(|to| view! { <Quote conversation=conversation.clone() seq=to/> });
+    let chips = stored.clone().filter(|s| !s.reactions.is_empty() && standing).map(|shown| view! { <ReactionChips shown/> });
+    let receipt = seq.filter(|_| mine && standing).map(|seq| view! { <ReceiptMark conversation=conversation.clone() seq group/> });
+    let toolbar = stored.clone().filter(|_| standing).map(|shown| view! { <MessageActions shown open=actions_open/> });
+    let more = stored.filter(|_| standing).map(|_| {
+        view! {
+            <button
+                type="button"
+                class="message-more"
+                data-testid="message-actions"
+                aria-label=i18n.tr(Msg::MessageActions)
+                title=i18n.tr(Msg::MessageActions)
+                aria-expanded=move || actions_open.get().to_string()
+                on:click=move |_| actions_open.update(|o| *o = !*o)
+            >
+                "⋯"
+            </button>
+        }
+    });
+    let history_of = (conversation.clone(), seq);
     view! {
         <li
             class="message"
             class:mine=mine
             class:pending=pending
             class:failed=failed
+            class:mentions-me=mentions_me
+            class:flash=move || seq.is_some() && chat.flash.get() == seq
             data-testid="message"
             data-seq=seq.map(|s| s.to_string())
             data-pending=pending.then_some("true")
             data-failed=failed.then_some("true")
+            on:contextmenu=move |ev| {
+                if seq.is_some() && standing {
+                    ev.prevent_default();
+                    actions_open.set(true);
+                }
+            }
         >
             <Avatar url=avatar name=nickname/>
             <div class="bubble">
@@ -284,16 +452,14 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
                     </time>
                     {pending.then(|| view! { <span class="sending">{i18n.tr(Msg::Sending)}</span> })}
                     {edited_ms
-                        .filter(|_| deleted_by.is_none())
-                        .map(|at| {
-                            view! {
-                                <span class="edited" data-testid="message-edited" title=move || i18n.time(at)>
-                                    {i18n.tr(Msg::Edited)}
-                                </span>
-                            }
-                        })}
+                        .filter(|_| standing)
+                        .map(|at| view! { <EditedMark at conversation=history_of.0.clone() seq=history_of.1.unwrap_or_default()/> })}
+                    {receipt}
                 </p>
+                {quote}
                 {body}
+                {chips}
+                {toolbar}
                 {failure
                     .map(|(code, client_id)| {
                         // Sending refused text again would be refused again.
@@ -316,18 +482,66 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
                         }
                     })}
             </div>
+            {more}
         </li>
     }
     .into_any()
 }
 
-/// Text with its web addresses as links that open in a new tab. Every piece
-/// is a text node, so markup in a message shows as typed.
-fn linkified(text: &str) -> impl IntoView {
+/// Whether a message's mentions include the user (or everyone).
+fn mentions_me(mentions: &[UserId], me: &UserId) -> bool {
+    mentions.iter().any(|m| m == me || m.0 == MENTION_ALL)
+}
+
+/// "edited", with when on hover; a click lists the texts it had before.
+#[component]
+fn EditedMark(at: Millis, conversation: ConversationId, seq: u64) -> impl IntoView {
+    let i18n = use_i18n();
+    let live = use_live();
+    let open = RwSignal::new(false);
+    let history = move || live.inbox(|i| i.edit_history(&conversation, seq));
+    view! {
+        <button
+            type="button"
+            class="link-button edited"
+            data-testid="message-edited"
+            title=move || i18n.time(at)
+            aria-expanded=move || open.get().to_string()
+            on:click=move |_| open.update(|o| *o = !*o)
+        >
+            {i18n.tr(Msg::Edited)}
+        </button>
+        <Show when=move || open.get()>
+            <div class="edit-history" data-testid="edit-history" role="status">
+                <p class="muted">{i18n.tr(Msg::EditHistory)}</p>
+                <ol>
+                    {history()
+                        .into_iter()
+                        .map(|(text, replaced)| view! {
+                            <li><time>{i18n.time(replaced)}</time> " " <span dir="auto">{text}</span></li>
+                        })
+                        .collect_view()}
+                </ol>
+            </div>
+        </Show>
+    }
+}
+
+/// Text with its web addresses as links that open in a new tab and the
+/// `@names` it mentions highlighted. Every piece is a text node, so markup
+/// in a message shows as typed.
+fn linkified(text: &str, mentions: &[String]) -> impl IntoView {
     linkify(text)
         .into_iter()
         .map(|piece| match piece {
-            Piece::Text(t) => t.to_owned().into_any(),
+            Piece::Text(t) => split_mentions(t, mentions)
+                .into_iter()
+                .map(|(run, mention)| match mention {
+                    true => view! { <span class="mention" data-testid="mention">{run.to_owned()}</span> }.into_any(),
+                    false => run.to_owned().into_any(),
+                })
+                .collect_view()
+                .into_any(),
             Piece::Link(url) => {
                 view! { <a href=url.to_owned() dir="ltr" target="_blank" rel="noopener noreferrer">{url.to_owned()}</a> }.into_any()
             }
@@ -463,7 +677,8 @@ mod tests {
         };
         const DAY: i64 = 86_400_000;
         let pending = Line::Outgoing(Outgoing::text("c".into(), String::new(), 2 * DAY + 5));
-        let rows = with_days(vec![message(1, 10), message(2, 20), message(3, DAY + 1), pending.clone()]);
+        let me = UserId::from("me");
+        let rows = with_days(vec![message(1, 10), message(2, 20), message(3, DAY + 1), pending.clone()], None, &me);
         assert_eq!(
             rows,
             [
@@ -476,5 +691,20 @@ mod tests {
                 Row::Line(pending),
             ]
         );
+    }
+
+    #[test]
+    fn the_new_messages_line_goes_before_the_first_unread_from_others() {
+        let me = UserId::from("me");
+        let line = |seq: u64, sender: &str| {
+            Line::Message(Box::new(Shown::from(Message {
+                seq,
+                sender_id: UserId::from(sender),
+                created_ms: 10,
+                ..Default::default()
+            })))
+        };
+        let rows = with_days(vec![line(1, "u"), line(2, "me"), line(3, "u")], Some(1), &me);
+        assert_eq!(rows, [Row::Day(10), Row::Line(line(1, "u")), Row::Line(line(2, "me")), Row::Unread, Row::Line(line(3, "u"))]);
     }
 }

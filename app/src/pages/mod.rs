@@ -13,6 +13,8 @@
 //! | `privacy` | who may reach the user, whom they blocked, the Block button |
 //! | `chats`, `invitations` | `/chats`: the conversation list beside the open conversation; invitations (to groups, and strangers' chats) above it |
 //! | `chat`, `messages`, `composer` | `/chats/:id`: one conversation, its messages, writing one |
+//! | `open_chat` | what an open chat's parts share: the conversation, the user's rights, the draft, jumps |
+//! | `message_actions`, `reactions`, `quote`, `pinned`, `receipt_marks`, `mentions` | a message's toolbar, its reaction chips, quoted messages, the pinned bar, receipts, @mentions |
 //! | `call`, `call_media` | 1:1 calls: the call desk, the incoming-call overlay and in-call view, call messages; WebRTC and tones |
 //! | `attach`, `attachment` | the composer's file and recording controls; a message's attachment |
 //! | `emoji_picker` | the composer's emoji picker |
@@ -46,14 +48,21 @@ mod group_panel;
 mod groups;
 mod home;
 mod invitations;
+mod mentions;
+mod message_actions;
 mod messages;
 mod new_chat;
 mod new_group;
+mod open_chat;
 mod password;
 mod people;
 mod presence;
+mod pinned;
 mod privacy;
 mod profile;
+mod quote;
+mod reactions;
+mod receipt_marks;
 mod room;
 mod room_media;
 mod search;

@@ -36,6 +36,20 @@ pub fn PrivacySettings() -> impl IntoView {
             state.notify(Msg::Saved);
         });
     };
+    // A yes-or-no setting: a checkbox bound to one field of the settings.
+    let switch = move |testid: &'static str, label: Msg, field: fn(&mut Privacy) -> &mut bool| {
+        view! {
+            <label class="check">
+                <input
+                    type="checkbox"
+                    data-testid=testid
+                    prop:checked=move || *field(&mut privacy.get())
+                    on:change=move |ev| privacy.update(|p| *field(p) = event_target_checked(&ev))
+                />
+                {i18n.tr(label)}
+            </label>
+        }
+    };
     view! {
         <section class="card wide">
             <h2>{i18n.tr(Msg::PrivacyTitle)}</h2>
@@ -63,15 +77,8 @@ pub fn PrivacySettings() -> impl IntoView {
                             .collect_view()}
                     </select>
                 </Field>
-                <label class="check">
-                    <input
-                        type="checkbox"
-                        data-testid="findable-by-email"
-                        prop:checked=move || privacy.get().findable_by_email
-                        on:change=move |ev| privacy.update(|p| p.findable_by_email = event_target_checked(&ev))
-                    />
-                    {i18n.tr(Msg::FindableByEmail)}
-                </label>
+                {switch("findable-by-email", Msg::FindableByEmail, |p| &mut p.findable_by_email)}
+                {switch("read-receipts", Msg::SendReadReceipts, |p| &mut p.read_receipts)}
             </Form>
             <BlockedList/>
         </section>

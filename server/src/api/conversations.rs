@@ -14,8 +14,8 @@ use axum::{
 use serde::Deserialize;
 use wire::{
     api::{
-        ConversationDetails, ConversationSummary, CreateGroup, DirectoryEntry, MarkRead, MemberInfo, UpdateConversation,
-        UserRef,
+        ConversationDetails, ConversationSummary, CreateGroup, DirectoryEntry, MarkRead, MemberInfo, Receipts,
+        UpdateConversation, UserRef,
     },
     model::{Conversation, ConversationId, ConversationKind, Message, Presence, UserId, Visibility},
 };
@@ -66,6 +66,7 @@ async fn bare_summary(state: &AppState, c: Conversation, m: &Membership) -> Resu
         unread: c.last_message.as_ref().map_or(0, |p| p.shown).saturating_sub(m.read_shown),
         read_seq: m.read_seq,
         read_shown: m.read_shown,
+        mention_seq: m.mention_seq,
         role: m.role,
         conversation: c,
         peer,
@@ -266,4 +267,10 @@ pub async fn mark_read(
 ) -> Result<StatusCode, HttpError> {
     state.chat.mark_read(&ConversationId(id), &me.user_id, req.seq).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// How far the other members have received and read: private chats and
+/// groups within the receipt limit, for a member who sends receipts.
+pub async fn receipts(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> Result<Json<Receipts>, HttpError> {
+    Ok(Json(state.chat.receipts(&ConversationId(id), &me.user_id).await?))
 }

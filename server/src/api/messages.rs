@@ -1,7 +1,8 @@
 //! Sending and changing messages over HTTP, for bots: the same [`Chat`]
 //! calls as the websocket's `send` frame, so the same rules, budgets and
 //! fan-out. Each answers the stored entry: 201 when new, 200 when it was
-//! already so (a resent client id, a reaction given again).
+//! already so (a resent client id, a reaction given again). Also one
+//! message as members see it, for quoting one not loaded.
 
 use axum::{
     extract::{Path, State},
@@ -10,7 +11,8 @@ use axum::{
 };
 use wire::{
     api::{EditMessage, SendMessage},
-    model::{ConversationId, Message, MessageKind},
+    fold::Shown,
+    model::{ConversationId, Message, MessageKind, UserId},
     protocol::ApiError,
 };
 
@@ -41,8 +43,31 @@ pub async fn send(State(state): State<AppState>, me: AuthUser, Path(id): Path<St
     Ok(answer(state.chat.send(&me.user_id, message).await?))
 }
 
+/// `GET …/messages/{seq}`: the message with its changes folded in.
+pub async fn one(State(state): State<AppState>, me: AuthUser, Path((id, seq)): Path<(String, u64)>) -> Result<Json<Shown>, HttpError> {
+    Ok(Json(state.chat.message(&ConversationId(id), &me.user_id, seq).await?))
+}
+
+/// `GET …/pins`: the messages pinned now, the latest pinned first.
+pub async fn pinned(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> Result<Json<Vec<Shown>>, HttpError> {
+    Ok(Json(state.chat.pinned(&ConversationId(id), &me.user_id).await?))
+}
+
 /// A change to the message at `seq`, under a client id of its own.
 async fn change(state: &AppState, me: &AuthUser, id: String, seq: u64, kind: MessageKind, content: String) -> Answer {
+    mentioning_change(state, me, id, seq, kind, content, Vec::new()).await
+}
+
+/// A change whose text mentions members (an edit).
+async fn mentioning_change(
+    state: &AppState,
+    me: &AuthUser,
+    id: String,
+    seq: u64,
+    kind: MessageKind,
+    content: String,
+    mentions: Vec<UserId>,
+) -> Answer {
     let change = Outgoing {
         conversation_id: ConversationId(id),
         client_id: format!("http-{}", new_id()),
@@ -51,7 +76,7 @@ async fn change(state: &AppState, me: &AuthUser, id: String, seq: u64, kind: Mes
         attachment: None,
         target: Some(seq),
         reply_to: None,
-        mentions: Vec::new(),
+        mentions,
     };
     Ok(answer(state.chat.send(&me.user_id, change).await?))
 }
@@ -63,7 +88,7 @@ pub async fn edit(
     Path((id, seq)): Path<(String, u64)>,
     ApiJson(req): ApiJson<EditMessage>,
 ) -> Answer {
-    change(&state, &me, id, seq, MessageKind::Edit, req.content).await
+    mentioning_change(&state, &me, id, seq, MessageKind::Edit, req.content, req.mentions).await
 }
 
 /// `DELETE …/messages/{seq}`.

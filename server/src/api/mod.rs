@@ -19,7 +19,7 @@ pub(crate) mod users;
 
 use axum::{
     middleware,
-    routing::{delete, get, patch, post, put},
+    routing::{delete, get, post, put},
     Router,
 };
 use wire::{endpoint::route, protocol::ErrorCode};
@@ -57,10 +57,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(route::CONVERSATION_INVITE, post(conversations::invite))
         .route(route::CONVERSATION_LEAVE, post(conversations::leave))
         .route(route::CONVERSATION_MESSAGES, get(conversations::history).post(messages::send))
-        .route(route::CONVERSATION_MESSAGE, patch(messages::edit).delete(messages::delete))
+        .route(route::CONVERSATION_MESSAGE, get(messages::one).patch(messages::edit).delete(messages::delete))
+        .route(route::CONVERSATION_PINS, get(messages::pinned))
         .route(route::MESSAGE_REACTION, put(messages::react).delete(messages::unreact))
         .route(route::MESSAGE_PIN, put(messages::pin).delete(messages::unpin))
         .route(route::CONVERSATION_READ, post(conversations::mark_read))
+        .route(route::CONVERSATION_RECEIPTS, get(conversations::receipts))
         .route(route::INVITATIONS, get(conversations::invitations))
         .route(route::INVITATION, delete(conversations::decline))
         .route(route::FILES, post(files::upload))

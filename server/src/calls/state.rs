@@ -128,7 +128,13 @@ mod tests {
             info: CallInfo {
                 call_id: "c1".into(),
                 conversation_id: ConversationId::from("p-a-b"),
-                caller: PublicProfile { id: UserId::from("a"), nickname: "Ada".into(), gender: Gender::Female, avatar: None },
+                caller: PublicProfile {
+                    id: UserId::from("a"),
+                    nickname: "Ada".into(),
+                    gender: Gender::Female,
+                    avatar: None,
+                    pinyin: String::new(),
+                },
                 callee_id: UserId::from("b"),
                 media: CallMedia::Video,
                 created_ms: 1_000,

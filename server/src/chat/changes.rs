@@ -2,8 +2,9 @@
 //! as an entry of the conversation's sequence naming its target
 //! ([`wire::fold`]); here are the rules of who may change what, worked out
 //! from the target and the changes it has had. [`Chat::send`] stores them.
+//! Also one message with its changes folded in, as members see it.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 use wire::{
     fold::{Shown, Thread},
@@ -11,9 +12,12 @@ use wire::{
 };
 
 use super::{Chat, ChatError};
-use crate::{clock::now_millis, store::conversations::Membership};
+use crate::{clock::now_millis, ratelimit::budgets::Action, store::conversations::Membership};
 
-/// What users may do to messages, from the server's flags.
+/// Most messages the pinned bar gets.
+pub const MAX_PINNED: usize = 50;
+
+/// What users may do to messages, and how far receipts reach, from the server's flags.
 #[derive(Clone, Copy, Debug)]
 pub struct ChangeLimits {
     /// How long after sending a message its sender may edit it.
@@ -22,13 +26,16 @@ pub struct ChangeLimits {
     pub max_reactions: usize,
     /// Most members one message mentions.
     pub max_mentions: usize,
+    /// Most members a group may have for its members to see receipts
+    /// (private chats always have them).
+    pub receipts_group_limit: usize,
 }
 
 /// What a change comes to.
 pub enum Verdict {
     /// Store the change with this content (an edit's text, a reaction's emoji
-    /// as Unicode writes it).
-    Store(String),
+    /// as Unicode writes it); `target` is the message as shown before it.
+    Store { content: String, target: Shown },
     /// The message already is as asked (a reaction given again, a pin of a
     /// pinned message): nothing to store, no error. Acked with this entry:
     /// the change that made it so, or the message.
@@ -48,10 +55,7 @@ impl Chat {
         let conversation = &member.conversation_id;
         let target = target.ok_or_else(|| ChatError::invalid("target", "a change names the message it changes"))?;
         let (message, changes) = self.message_with_changes(conversation, target).await?;
-        let mut thread = Thread::default();
-        thread.add(message.clone());
-        changes.iter().cloned().for_each(|c| thread.add(c));
-        let shown = thread.shown(target).expect("the message was just added");
+        let shown = folded(&message, &changes);
         if shown.deleted_by.is_some() {
             return Err(ChatError::MessageDeleted);
         }
@@ -60,10 +64,12 @@ impl Chat {
             let last = changes.iter().rev().find(|c| kinds.contains(&c.kind) && c.sender_id == *user);
             Ok(Verdict::AlreadySo(last.unwrap_or(&message).clone()))
         };
-        match kind {
-            MessageKind::Edit => self.check_edit(&message, user, content),
-            MessageKind::Delete if message.sender_id == *user || moderates(member) => Ok(Verdict::Store(String::new())),
-            MessageKind::Delete => Err(ChatError::Forbidden("only its sender, or an owner or admin of the group, deletes a message")),
+        let content = match kind {
+            MessageKind::Edit => self.check_edit(&message, user, content)?,
+            MessageKind::Delete if message.sender_id == *user || moderates(member) => String::new(),
+            MessageKind::Delete => {
+                return Err(ChatError::Forbidden("only its sender, or an owner or admin of the group, deletes a message"))
+            }
             MessageKind::React | MessageKind::Unreact => {
                 let emoji = emojis::get(content)
                     .ok_or_else(|| ChatError::invalid("content", "a reaction is one emoji"))?
@@ -71,12 +77,12 @@ impl Chat {
                     .to_owned();
                 let given = shown.reactions.iter().any(|r| r.emoji == emoji && r.users.contains(user));
                 match (kind, given) {
-                    (MessageKind::React, true) => already(&[MessageKind::React]),
-                    (MessageKind::Unreact, false) => already(&[MessageKind::Unreact]),
+                    (MessageKind::React, true) => return already(&[MessageKind::React]),
+                    (MessageKind::Unreact, false) => return already(&[MessageKind::Unreact]),
                     (MessageKind::React, false) if is_new_and_too_many(&shown, &emoji, self.limits.max_reactions) => {
-                        Err(ChatError::TooManyReactions)
+                        return Err(ChatError::TooManyReactions)
                     }
-                    _ => Ok(Verdict::Store(emoji)),
+                    _ => emoji,
                 }
             }
             MessageKind::Pin | MessageKind::Unpin => {
@@ -84,12 +90,50 @@ impl Chat {
                     return Err(ChatError::Forbidden("only owners and admins pin messages in a group"));
                 }
                 match (kind, shown.pinned) {
-                    (MessageKind::Pin, true) | (MessageKind::Unpin, false) => already(&[MessageKind::Pin, MessageKind::Unpin]),
-                    _ => Ok(Verdict::Store(String::new())),
+                    (MessageKind::Pin, true) | (MessageKind::Unpin, false) => {
+                        return already(&[MessageKind::Pin, MessageKind::Unpin])
+                    }
+                    _ => String::new(),
                 }
             }
             _ => unreachable!("only changes are checked here"),
+        };
+        Ok(Verdict::Store { content, target: shown })
+    }
+
+    /// A member's view of the message at `seq`: with its changes folded in.
+    /// A seq that holds a change, or nothing, is no message.
+    pub async fn message(&self, conversation: &ConversationId, user: &UserId, seq: u64) -> Result<Shown, ChatError> {
+        self.spend(Action::Lookup, user, "looking up messages too often; slow down").await?;
+        self.require_member(conversation, user).await?;
+        let (message, changes) = self.message_with_changes(conversation, seq).await?;
+        Ok(folded(&message, &changes))
+    }
+
+    /// The messages pinned now, the latest pinned first (at most [`MAX_PINNED`]):
+    /// what the pinned bar shows, however long ago each was pinned.
+    pub async fn pinned(&self, conversation: &ConversationId, user: &UserId) -> Result<Vec<Shown>, ChatError> {
+        self.spend(Action::Lookup, user, "looking up messages too often; slow down").await?;
+        self.require_member(conversation, user).await?;
+        let mut decided = HashSet::new();
+        let mut pinned = Vec::new();
+        // Newest first: each target's newest pin or unpin decides.
+        for change in self.store.pin_changes(conversation).await? {
+            let Some(target) = change.target.filter(|t| decided.insert(*t)) else { continue };
+            if change.kind != MessageKind::Pin {
+                continue;
+            }
+            let (message, changes) = self.message_with_changes(conversation, target).await?;
+            let shown = folded(&message, &changes);
+            // A deleted message is pinned no more.
+            if shown.pinned {
+                pinned.push(shown);
+            }
+            if pinned.len() == MAX_PINNED {
+                break;
+            }
         }
+        Ok(pinned)
     }
 
     /// The message at `seq` (not a change) and its changes so far.
@@ -113,8 +157,9 @@ impl Chat {
     }
 
     /// An edit of `message` by `user` to `content`: the sender's own message
-    /// with text (or a caption), within the edit window, under the text policy.
-    fn check_edit(&self, message: &Message, user: &UserId, content: &str) -> Result<Verdict, ChatError> {
+    /// with text (or a caption), within the edit window, under the text
+    /// policy. Answers the text to store.
+    fn check_edit(&self, message: &Message, user: &UserId, content: &str) -> Result<String, ChatError> {
         if message.sender_id != *user {
             return Err(ChatError::Forbidden("only its sender edits a message"));
         }
@@ -132,9 +177,16 @@ impl Chat {
         if message.kind == MessageKind::Text && content.trim().is_empty() {
             return Err(ChatError::invalid("content", "a message needs some text; delete it instead"));
         }
-        let text = self.text.apply(content).map_err(|refused| ChatError::ContentRefused(refused.to_string()))?;
-        Ok(Verdict::Store(text))
+        self.text.apply(content).map_err(|refused| ChatError::ContentRefused(refused.to_string()))
     }
+}
+
+/// `message` as shown with `changes` (its own) folded in.
+fn folded(message: &Message, changes: &[Message]) -> Shown {
+    let mut thread = Thread::default();
+    thread.add(message.clone());
+    changes.iter().cloned().for_each(|c| thread.add(c));
+    thread.shown(message.seq).expect("the message was just added")
 }
 
 /// Whether the member moderates their group (owners and admins).

@@ -30,8 +30,16 @@ impl Chat {
     }
 
     async fn add_member(&self, id: &ConversationId, user: &UserId, role: Role) -> Result<Membership, ChatError> {
-        let member =
-            Membership { conversation_id: id.clone(), user_id: user.clone(), role, read_seq: 0, read_shown: 0, joined_ms: now_millis() };
+        let member = Membership {
+            conversation_id: id.clone(),
+            user_id: user.clone(),
+            role,
+            read_seq: 0,
+            read_shown: 0,
+            delivered_seq: 0,
+            mention_seq: 0,
+            joined_ms: now_millis(),
+        };
         self.store.put_member(&member).await?;
         self.fanout.publish(HubEvent::Joined { conversation_id: id.clone(), user_id: user.clone() }).await;
         Ok(member)

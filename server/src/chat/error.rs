@@ -39,6 +39,11 @@ pub enum ChatError {
     EditWindowClosed,
     #[error("this message has as many different reactions as it may")]
     TooManyReactions,
+    /// The asker sends no read receipts, so sees none.
+    #[error("you send no read receipts, so you see none")]
+    ReceiptsOff,
+    #[error("this group has more members than receipts are kept for")]
+    GroupTooLargeForReceipts,
     /// The other user does not take this from the asker (privacy settings or a block; which is not said).
     #[error("this user does not accept this from you")]
     NotAccepting,
@@ -60,7 +65,8 @@ impl ChatError {
         match self {
             ChatError::NotMember => WsErrorCode::NotMember,
             ChatError::NotFound(_) | ChatError::Invalid(_) | ChatError::Conflict(_) => WsErrorCode::BadRequest,
-            ChatError::Forbidden(_) => WsErrorCode::Forbidden,
+            ChatError::Forbidden(_) | ChatError::ReceiptsOff => WsErrorCode::Forbidden,
+            ChatError::GroupTooLargeForReceipts => WsErrorCode::BadRequest,
             ChatError::NoSuchMessage => WsErrorCode::NoSuchMessage,
             ChatError::MessageDeleted => WsErrorCode::MessageDeleted,
             ChatError::EditWindowClosed => WsErrorCode::EditWindowClosed,
@@ -106,6 +112,8 @@ impl From<ChatError> for ApiError {
             ChatError::MessageDeleted => ApiError::new(ErrorCode::MessageDeleted, e.to_string()),
             ChatError::EditWindowClosed => ApiError::new(ErrorCode::EditWindowClosed, e.to_string()),
             ChatError::TooManyReactions => ApiError::new(ErrorCode::TooManyReactions, e.to_string()),
+            ChatError::ReceiptsOff => ApiError::new(ErrorCode::ReceiptsOff, e.to_string()),
+            ChatError::GroupTooLargeForReceipts => ApiError::new(ErrorCode::GroupTooLargeForReceipts, e.to_string()),
             ChatError::NotAccepting => ApiError::new(ErrorCode::NotAccepting, "this user does not accept this from you"),
             ChatError::RateLimited { why, wait } => ApiError::rate_limited(why, wait),
             ChatError::Store(e) => e.into(),

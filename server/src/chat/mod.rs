@@ -5,7 +5,8 @@
 //! | module | holds |
 //! |---|---|
 //! | here | [`Chat`]: membership, sending, reading, typing, history, who may read a file |
-//! | `changes` | edits, deletes, reactions and pins: who may change what |
+//! | `changes` | edits, deletes, reactions and pins: who may change what; one message with its changes |
+//! | `receipts` | delivered and read positions as others see them, and who sees them |
 //! | `conversations` | creating, joining, inviting, leaving and changing conversations |
 //! | `contacts` | who may reach whom: blocks, privacy settings, friendship |
 //! | `writer` | the batched, durable append of messages and what follows it |
@@ -15,6 +16,7 @@ mod changes;
 pub mod contacts;
 mod conversations;
 mod error;
+mod receipts;
 pub mod writer;
 
 use std::sync::Arc;
@@ -27,7 +29,7 @@ use wire::{
 pub use self::{changes::ChangeLimits, error::ChatError, writer::Writer};
 use self::changes::Verdict;
 use crate::{
-    files,
+    files::{self, Disk},
     hub::{Fanout, HubEvent},
     ratelimit::budgets::{Action, UserBudgets},
     store::{
@@ -74,6 +76,8 @@ pub struct Chat {
     text: Arc<TextPolicy>,
     budgets: Arc<UserBudgets>,
     limits: ChangeLimits,
+    /// Where uploads are kept: a deleted message's file goes once no message carries it.
+    disk: Disk,
 }
 
 impl Chat {
@@ -84,8 +88,9 @@ impl Chat {
         text: Arc<TextPolicy>,
         budgets: Arc<UserBudgets>,
         limits: ChangeLimits,
+        disk: Disk,
     ) -> Chat {
-        Chat { store, fanout, writer, text, budgets, limits }
+        Chat { store, fanout, writer, text, budgets, limits, disk }
     }
 
     /// Spends one of the user's `action`s, or says how long to wait.
@@ -150,23 +155,45 @@ impl Chat {
     }
 
     /// Checks a change (an edit, delete, reaction or pin) and stores it; a
-    /// delete then erases what the message said from the store.
+    /// delete then erases what the message said from the store, and its file
+    /// once no other message carries it. An edit's mentions replace the
+    /// message's; those it newly mentions get an "@" badge up to the edit.
     async fn change(&self, sender: &UserId, change: Outgoing) -> Result<Sent, ChatError> {
-        let Outgoing { conversation_id, client_id, kind, content, attachment, target, .. } = change;
+        let Outgoing { conversation_id, client_id, kind, content, attachment, target, mentions, .. } = change;
         if attachment.is_some() {
             return Err(ChatError::invalid("attachment", "a change carries no file"));
         }
         let member = self.admit(sender, &conversation_id, &content).await?;
-        let stored = match self.check_change(&member, kind, target, &content).await? {
-            Verdict::Store(stored) => stored,
+        let (stored, before) = match self.check_change(&member, kind, target, &content).await? {
+            Verdict::Store { content, target } => (content, target),
             Verdict::AlreadySo(entry) => return Ok(Sent { message: entry, duplicate: true, changed: None }),
         };
-        let draft =
-            MessageDraft { conversation_id, sender_id: sender.clone(), client_id, kind, content: stored, target, ..MessageDraft::default() };
+        // Only an edit has text that mentions anyone.
+        let mentions = if kind == MessageKind::Edit { self.mentioned(&member, mentions).await? } else { Vec::new() };
+        let newly: Vec<UserId> = mentions.iter().filter(|u| !before.message.mentions.contains(u)).cloned().collect();
+        let draft = MessageDraft {
+            conversation_id,
+            sender_id: sender.clone(),
+            client_id,
+            kind,
+            content: stored,
+            target,
+            mentions,
+            ..MessageDraft::default()
+        };
         let appended = self.writer.append(draft).await?;
+        let conversation = &appended.message.conversation_id;
+        if !newly.is_empty() && !appended.duplicate {
+            writer::raise_mentions(&self.store, conversation, sender, &newly, appended.message.seq).await?;
+        }
         if let (MessageKind::Delete, Some(target)) = (kind, target) {
             // Again for a resent delete: the erasure may not have happened the first time.
-            self.store.scrub(&appended.message.conversation_id, target).await?;
+            self.store.scrub(conversation, target).await?;
+            if let Some(attachment) = &before.message.attachment {
+                if let Err(e) = files::sweep::release(&self.store, &self.disk, &attachment.file_id).await {
+                    tracing::warn!(error = %e, file = %attachment.file_id, "could not remove a deleted message's file");
+                }
+            }
         }
         let changed = (appended.message.content != content).then(|| appended.message.content.clone());
         Ok(Sent { message: appended.message, duplicate: appended.duplicate, changed })
@@ -215,13 +242,17 @@ impl Chat {
     /// Moves the user's read position forward, to `seq` or the conversation's
     /// last message if `seq` is past it, and tells the user's other devices.
     /// Answers the position recorded.
+    /// Others who see receipts learn of it when the position moved.
     pub async fn mark_read(&self, conversation: &ConversationId, user: &UserId, seq: u64) -> Result<u64, ChatError> {
-        self.require_member(conversation, user).await?;
+        let member = self.require_member(conversation, user).await?;
         let seq = seq.min(self.store.last_seq(conversation).await?);
         let shown = self.store.shown_at(conversation, seq).await?;
         self.store.mark_read(conversation, user, seq, shown).await?;
         let event = HubEvent::Read { conversation_id: conversation.clone(), user_id: user.clone(), seq, shown };
         self.fanout.publish(event).await;
+        if seq > member.read_seq {
+            self.receipt_moved(&member, member.delivered_seq.max(seq), seq).await;
+        }
         Ok(seq)
     }
 

@@ -8,11 +8,12 @@
 use std::{collections::HashMap, sync::Arc};
 
 use tokio::sync::{mpsc, oneshot};
-use wire::model::{ConversationId, Message, MessagePreview, UserId};
+use wire::model::{ConversationId, Message, MessagePreview, UserId, MENTION_ALL};
 
 use crate::{
     hub::{Fanout, HubEvent},
     store::{
+        conversations::Mentioned,
         messages::{Appended, MessageDraft},
         DynStore, StoreError,
     },
@@ -75,9 +76,11 @@ async fn run(mut queue: mpsc::Receiver<Job>, store: DynStore, fanout: Arc<dyn Fa
 }
 
 /// What follows storing: the fan-out first, since recipients wait for it
-/// and nothing else does; then each conversation's newest message and each
-/// sender's read position (one has read what one wrote). A change moves
-/// neither: a reaction to an old message reads nothing newer.
+/// and nothing else does; then each conversation's newest message, each
+/// sender's read position (one has read what one wrote) and the mentioned
+/// members' mention positions. A change moves none: a reaction to an old
+/// message reads nothing newer (an edit's new mentions are `Chat`'s, which
+/// knows whom the message mentioned before).
 async fn after_store(store: &DynStore, fanout: &dyn Fanout, entries: Vec<Message>) {
     let mut newest: HashMap<ConversationId, MessagePreview> = HashMap::new();
     let mut read: HashMap<(ConversationId, UserId), (u64, u64)> = HashMap::new();
@@ -88,6 +91,11 @@ async fn after_store(store: &DynStore, fanout: &dyn Fanout, entries: Vec<Message
         let position = read.entry((m.conversation_id.clone(), m.sender_id.clone())).or_default();
         *position = (*position).max((m.seq, m.shown));
     }
+    let mentioning: Vec<(ConversationId, UserId, Vec<UserId>, u64)> = entries
+        .iter()
+        .filter(|m| !m.kind.is_change() && !m.mentions.is_empty())
+        .map(|m| (m.conversation_id.clone(), m.sender_id.clone(), m.mentions.clone(), m.seq))
+        .collect();
     for message in entries {
         fanout.publish(HubEvent::Message { message }).await;
     }
@@ -101,4 +109,25 @@ async fn after_store(store: &DynStore, fanout: &dyn Fanout, entries: Vec<Message
             tracing::warn!(error = %e, %conversation, "could not move the sender's read position");
         }
     }
+    for (conversation, sender, mentions, seq) in mentioning {
+        if let Err(e) = raise_mentions(store, &conversation, &sender, &mentions, seq).await {
+            tracing::warn!(error = %e, %conversation, "could not record a mention");
+        }
+    }
+}
+
+/// Raises the mention position of each member `mentions` names to `seq`, in
+/// one update: `@all` is every member but the sender.
+pub(super) async fn raise_mentions(
+    store: &DynStore,
+    conversation: &ConversationId,
+    sender: &UserId,
+    mentions: &[UserId],
+    seq: u64,
+) -> Result<(), StoreError> {
+    let who = match mentions.iter().any(|u| u.0 == MENTION_ALL) {
+        true => Mentioned::AllBut(sender),
+        false => Mentioned::Members(mentions),
+    };
+    store.raise_mention_seq(conversation, who, seq).await
 }

@@ -1,7 +1,8 @@
 //! The clean-up of uploads, run every so often by [`run`]: files never posted
 //! within `--unposted-file-ttl-secs` are deleted, then content on disk that
 //! no file refers to any more (the original, `.thumb.webp`, `.image`). Each
-//! pass also measures the files directory for `/metrics`.
+//! pass also measures the files directory for `/metrics`. [`release`] does
+//! the same at once for one upload whose last message was deleted.
 //!
 //! Content is shared, and may be uploaded or instantly claimed again while
 //! it is being removed; what keeps the two apart:
@@ -25,6 +26,7 @@ use std::{
 };
 
 use tokio::sync::watch;
+use wire::model::FileId;
 
 use super::{is_sha256, Disk};
 use crate::{
@@ -120,6 +122,21 @@ pub async fn sweep(store: &DynStore, disk: &Disk, ttl: Duration) -> Result<Repor
     metrics::gauge!(FILES_BLOBS).set(blobs as f64);
     (report.bytes, report.blobs) = (bytes, blobs);
     Ok(report)
+}
+
+/// Deletes the upload `id` once no message carries it any more (the last
+/// that did was deleted): its record, so its owner's quota gets its size
+/// back, and its content on disk unless another upload (say, an instant
+/// upload of the same bytes) still refers to it. Deleting one message of
+/// several that carry the upload changes nothing.
+pub async fn release(store: &DynStore, disk: &Disk, id: &FileId) -> Result<(), SweepError> {
+    if store.file_in_use(id).await? {
+        return Ok(());
+    }
+    let Some(file) = store.file(id).await? else { return Ok(()) };
+    store.delete_file(id).await?;
+    remove_blobs(store, disk, &[file.blob.sha256]).await?;
+    Ok(())
 }
 
 /// One content's files on disk.

@@ -76,6 +76,14 @@ impl HubCore {
             HubEvent::Read { user_id, .. } | HubEvent::Invited { user_id, .. } | HubEvent::Blocks { user_id } => {
                 self.of_user(user_id)
             }
+            // Those named, on their connections that receive the conversation.
+            HubEvent::Receipt { conversation_id, to, .. } => {
+                let receiving = self.by_conversation.get(conversation_id);
+                to.iter()
+                    .flat_map(|user| self.of_user(user))
+                    .filter(|id| receiving.is_some_and(|conns| conns.contains(id)))
+                    .collect()
+            }
             HubEvent::Updated { conversation_id, .. } | HubEvent::Typing { conversation_id, .. } => {
                 self.in_conversation(conversation_id)
             }
@@ -197,7 +205,13 @@ mod tests {
         let a = hub.connect(&UserId::from("a"), "d", &[]);
         let (b1, b2) = (hub.connect(&UserId::from("b"), "d1", &[]), hub.connect(&UserId::from("b"), "d2", &[]));
         hub.connect(&UserId::from("c"), "d", &[]);
-        let caller = wire::api::PublicProfile { id: UserId::from("a"), nickname: "a".into(), gender: Default::default(), avatar: None };
+        let caller = wire::api::PublicProfile {
+            id: UserId::from("a"),
+            nickname: "a".into(),
+            gender: Default::default(),
+            avatar: None,
+            pinyin: String::new(),
+        };
         let call = CallInfo {
             call_id: "k".into(),
             conversation_id: ConversationId::from("p-a-b"),
@@ -234,6 +248,12 @@ mod tests {
         assert_eq!(hub.route(&out), vec![phone]);
         let read = HubEvent::Read { conversation_id: c.clone(), user_id: UserId::from("a"), seq: 3, shown: 3 };
         assert_eq!(hub.route(&read), vec![laptop, phone]);
+        let receipt = HubEvent::Receipt {
+            conversation_id: c.clone(),
+            receipt: wire::api::Receipt { user_id: UserId::from("b"), delivered_seq: 3, read_seq: 2 },
+            to: vec![UserId::from("a"), UserId::from("z")],
+        };
+        assert_eq!(hub.route(&receipt), vec![laptop, phone], "to those named who receive the conversation");
         hub.disconnect(phone);
         hub.disconnect(phone);
         assert_eq!(hub.route(&message("c")), vec![laptop]);

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use wire::{
+    api::Receipt,
     call::{CallEnd, CallId, CallInfo, Signal},
     model::{ConversationId, Message, Presence, UserId},
     room::RoomUpdate,
@@ -26,6 +27,9 @@ pub enum HubEvent {
     Blocks { user_id: UserId },
     /// A user read a conversation up to `seq` (on one of their devices).
     Read { conversation_id: ConversationId, user_id: UserId, seq: u64, shown: u64 },
+    /// A member's receipt moved: for the members `to` (those who see
+    /// receipts, at most the receipts group limit), chosen when published.
+    Receipt { conversation_id: ConversationId, receipt: Receipt, to: Vec<UserId> },
     /// How a user shows now in each of their conversations (see `crate::presence`).
     Presence { user_id: UserId, shown: Vec<(ConversationId, Presence)> },
     /// A user is typing in a conversation.

@@ -47,6 +47,10 @@ pub enum Action {
     Search,
     /// A search of messages (the search box asks as one types).
     SearchMessages,
+    /// A delivered position reported, or the receipts of a conversation asked for.
+    Receipts,
+    /// One message, or a conversation's pinned ones, looked up.
+    Lookup,
 }
 
 /// A burst, then so many a second.
@@ -72,6 +76,8 @@ impl Action {
             Action::Invite => "invite",
             Action::Search => "search",
             Action::SearchMessages => "search_messages",
+            Action::Receipts => "receipts",
+            Action::Lookup => "lookup",
         }
     }
 
@@ -99,6 +105,11 @@ impl Action {
             Action::Search => (20, 1.0),
             // Results as one types (after a pause) and pages as one scrolls.
             Action::SearchMessages => (60, 4.0),
+            // Clients report deliveries a moment after messages arrive, per
+            // conversation: a reconnect reports many conversations at once.
+            Action::Receipts => (60, 5.0),
+            // A chat opening looks up its pins and the originals its replies quote.
+            Action::Lookup => (100, 10.0),
         };
         Allowance { burst, per_second }
     }

@@ -227,9 +227,9 @@ fn guesses(name: &'static str, shared: Option<SharedCounts>) -> Backoff {
 }
 
 impl AuthLimits {
-    pub fn new(shared: Option<SharedCounts>, sign_ins_per_sec: u32) -> AuthLimits {
+    pub fn new(shared: Option<SharedCounts>, sign_ins_per_sec: u32, sign_ups_per_address: u32) -> AuthLimits {
         AuthLimits {
-            register_per_ip: RateLimiter::new("register-ip", 30, Duration::from_secs(600), shared.clone()),
+            register_per_ip: RateLimiter::new("register-ip", sign_ups_per_address, Duration::from_secs(600), shared.clone()),
             login_per_ip: RateLimiter::new("login-ip", 30, Duration::from_secs(60), shared.clone()),
             login_backoff: guesses("login-pair", shared.clone()),
             login_per_account: RateLimiter::new("login-account", 100, Duration::from_secs(900), shared.clone()),

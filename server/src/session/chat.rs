@@ -101,6 +101,13 @@ impl Session {
         }
     }
 
+    pub(super) async fn on_delivered(&mut self, conversation: ConversationId, seq: u64) -> Result<(), End> {
+        match self.state.chat.delivered(&conversation, &self.user.user_id, seq).await {
+            Ok(()) => Ok(()),
+            Err(e) => self.chat_error(e, None).await,
+        }
+    }
+
     /// Passes typing on to the conversation, at most once per [`TYPING_EVERY`].
     pub(super) async fn on_typing(&mut self, conversation: ConversationId) -> Result<(), End> {
         let now = Instant::now();

@@ -33,6 +33,7 @@ impl Session {
             }
             ClientFrame::Resume { positions } => self.on_resume(positions).await,
             ClientFrame::Read { conversation_id, seq } => self.on_read(conversation_id, seq).await,
+            ClientFrame::Delivered { conversation_id, seq } => self.on_delivered(conversation_id, seq).await,
             ClientFrame::Ping => self.on_ping().await,
             ClientFrame::Activity { active } => self.on_activity(active).await,
             ClientFrame::Typing { conversation_id } => self.on_typing(conversation_id).await,
@@ -107,6 +108,9 @@ impl Session {
             }
             HubEvent::Read { conversation_id, seq, shown, .. } => {
                 self.send(&ServerFrame::Read { conversation_id: conversation_id.clone(), seq: *seq, shown: *shown }).await
+            }
+            HubEvent::Receipt { conversation_id, receipt, .. } => {
+                self.send(&ServerFrame::Receipt { conversation_id: conversation_id.clone(), receipt: receipt.clone() }).await
             }
             HubEvent::SignedOut { close_code, .. } => Err(End::Close(
                 *close_code,

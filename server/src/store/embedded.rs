@@ -164,6 +164,15 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE members ADD COLUMN read_shown INTEGER NOT NULL DEFAULT 0;
     UPDATE members SET read_shown = read_seq;
     UPDATE conversations SET last_message = json_set(last_message, '$.shown', last_seq) WHERE last_message IS NOT NULL;",
+    // 11: receipts and mentions as positions per member; the receipts switch;
+    // the messages of a file (a deleted message's file goes with its last).
+    "ALTER TABLE members ADD COLUMN delivered_seq INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE members ADD COLUMN mention_seq INTEGER NOT NULL DEFAULT 0;
+    UPDATE members SET delivered_seq = read_seq;
+    ALTER TABLE privacy ADD COLUMN read_receipts INTEGER NOT NULL DEFAULT 1;
+    CREATE INDEX messages_by_file ON messages (json_extract(attachment, '$.file_id')) WHERE attachment IS NOT NULL;",
+    // 12: a conversation's pins and unpins, for its pinned bar.
+    "CREATE INDEX messages_pins ON messages (conversation_id, seq) WHERE kind IN (12, 13);",
 ];
 
 #[derive(Clone)]
@@ -182,6 +191,8 @@ impl EmbeddedStore {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(internal)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(internal)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(internal)?;
+        // What is deleted or overwritten (a deleted message's words) is zeroed, not left in free space.
+        conn.pragma_update(None, "secure_delete", "ON").map_err(internal)?;
         // Another process may hold the file (a second server, a backup tool): wait for it.
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(internal)?;
         migrate(&mut conn).map_err(internal)?;

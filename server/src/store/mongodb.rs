@@ -80,6 +80,9 @@ fn indexes() -> Vec<(&'static str, IndexModel)> {
         ("messages", unique(doc! { "conversation_id": 1, "sender_id": 1, "client_id": 1 })),
         // The changes to one message.
         ("messages", IndexModel::builder().keys(doc! { "conversation_id": 1, "target_seq": 1 }).build()),
+        ("messages", IndexModel::builder().keys(doc! { "conversation_id": 1, "kind": 1, "seq": -1 }).build()),
+        // Whether a deleted message's upload is still carried by another.
+        ("messages", IndexModel::builder().keys(doc! { "attachment.file_id": 1 }).build()),
         // What a user's uploads take; unposted files by age; the files of a blob.
         ("files", IndexModel::builder().keys(doc! { "owner": 1 }).build()),
         ("files", IndexModel::builder().keys(doc! { "created_ms": 1 }).build()),

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use natter_server::clock::now_millis;
 use natter_server::store::{
-    conversations::{ConversationPatch, Membership},
+    conversations::{ConversationPatch, Membership, Mentioned},
     devices::DeviceRecord,
     files::{BlobRecord, FileRecord},
     friends::{FriendLink, LinkState},
@@ -328,12 +328,17 @@ pub async fn friend_links_round_trip(a: &DynStore, b: &DynStore) {
 pub async fn privacy_default_then_round_trip(a: &DynStore, b: &DynStore) {
     let (ann, bob) = (UserId::from("ann"), UserId::from("bob"));
     assert_eq!(a.privacy(&ann).await.unwrap(), Privacy::default());
-    let closed = Privacy { contact: ContactPolicy::Friends, findable_by_email: true };
+    assert!(Privacy::default().read_receipts, "receipts are on unless turned off");
+    let closed = Privacy { contact: ContactPolicy::Friends, findable_by_email: true, read_receipts: false };
     a.put_privacy(&ann, &closed).await.unwrap();
     assert_eq!(b.privacy(&ann).await.unwrap(), closed);
     assert_eq!(b.privacy(&bob).await.unwrap(), Privacy::default(), "per user");
+    let some = [ann.clone(), bob.clone(), UserId::from("cat")];
+    assert_eq!(a.receipts_off(&some).await.unwrap(), [ann.clone()], "bob never set his: on");
+    assert!(a.receipts_off(&[]).await.unwrap().is_empty());
     b.put_privacy(&ann, &Privacy::default()).await.unwrap();
     assert_eq!(a.privacy(&ann).await.unwrap(), Privacy::default(), "replaced");
+    assert!(b.receipts_off(&some).await.unwrap().is_empty());
 }
 
 pub async fn first_user_is_the_earliest_created(a: &DynStore, b: &DynStore) {
@@ -493,6 +498,8 @@ pub async fn members_roles_and_read_positions(a: &DynStore, b: &DynStore) {
         role,
         read_seq: 0,
         read_shown: 0,
+        delivered_seq: 0,
+        mention_seq: 0,
         joined_ms,
     };
     a.put_member(&member("owner", Role::Owner, 1)).await.unwrap();
@@ -512,6 +519,50 @@ pub async fn members_roles_and_read_positions(a: &DynStore, b: &DynStore) {
     assert!(!a.remove_member(&conv, &UserId::from("m")).await.unwrap());
     assert_eq!(b.member(&conv, &UserId::from("m")).await.unwrap(), None);
     assert!(b.member(&ConversationId::from("other"), &UserId::from("m")).await.unwrap().is_some());
+}
+
+pub async fn delivered_and_mention_positions_only_move_forward(a: &DynStore, b: &DynStore) {
+    let conv = ConversationId::from("g");
+    let member = |user: &str, joined_ms| Membership {
+        conversation_id: conv.clone(),
+        user_id: UserId::from(user),
+        role: Role::Member,
+        read_seq: 0,
+        read_shown: 0,
+        delivered_seq: 0,
+        mention_seq: 0,
+        joined_ms,
+    };
+    for (i, user) in ["ann", "bob", "cat"].into_iter().enumerate() {
+        a.put_member(&member(user, i as i64)).await.unwrap();
+    }
+    let (ann, bob, cat) = (UserId::from("ann"), UserId::from("bob"), UserId::from("cat"));
+    let at = |m: Option<Membership>| m.map(|m| (m.delivered_seq, m.read_seq, m.mention_seq)).unwrap();
+
+    assert!(a.mark_delivered(&conv, &bob, 5).await.unwrap());
+    assert!(!b.mark_delivered(&conv, &bob, 5).await.unwrap(), "not moved: the same");
+    assert!(!b.mark_delivered(&conv, &bob, 3).await.unwrap(), "not moved: back");
+    b.mark_read(&conv, &bob, 8, 8).await.unwrap();
+    assert_eq!(at(a.member(&conv, &bob).await.unwrap()), (8, 8, 0), "reading is receiving");
+    assert!(!a.mark_delivered(&conv, &bob, 7).await.unwrap(), "below what was read");
+    assert!(a.mark_delivered(&conv, &bob, 9).await.unwrap());
+
+    a.raise_mention_seq(&conv, Mentioned::Members(&[bob.clone(), UserId::from("stranger")]), 4).await.unwrap();
+    b.raise_mention_seq(&conv, Mentioned::Members(&[]), 99).await.unwrap();
+    assert_eq!(at(b.member(&conv, &bob).await.unwrap()).2, 4);
+    assert_eq!(at(b.member(&conv, &cat).await.unwrap()).2, 0);
+    b.raise_mention_seq(&conv, Mentioned::AllBut(&ann), 6).await.unwrap();
+    a.raise_mention_seq(&conv, Mentioned::Members(std::slice::from_ref(&cat)), 5).await.unwrap();
+    let mentions: Vec<u64> = a.members_of(&conv).await.unwrap().into_iter().map(|m| m.mention_seq).collect();
+    assert_eq!(mentions, [0, 6, 6], "all but the sender; never lowered");
+    // The other columns survive a replaced membership (a role change).
+    let bobs = a.member(&conv, &bob).await.unwrap().unwrap();
+    b.put_member(&Membership { role: Role::Admin, ..bobs.clone() }).await.unwrap();
+    assert_eq!(at(a.member(&conv, &bob).await.unwrap()), (9, 8, 6));
+
+    let first: Vec<String> = b.first_members(&conv, 2).await.unwrap().into_iter().map(|m| m.user_id.0).collect();
+    assert_eq!(first, ["ann", "bob"], "the first to join, at most the limit");
+    assert_eq!(b.first_members(&conv, 10).await.unwrap().len(), 3);
 }
 
 pub async fn invitations_round_trip(a: &DynStore, b: &DynStore) {
@@ -635,6 +686,24 @@ pub async fn changes_share_the_sequence_but_not_the_shown_count(a: &DynStore, b:
     assert!(b.changes_of(&c, 3).await.unwrap().is_empty());
 }
 
+pub async fn pins_and_unpins_come_newest_first(a: &DynStore, b: &DynStore) {
+    let c = ConversationId::from("pins");
+    for n in 1..=2 {
+        a.append_message(draft("pins", "u1", &format!("m{n}"), "pin me")).await.unwrap();
+    }
+    a.append_message(change("pins", "u1", "p1", MessageKind::Pin, 1, "")).await.unwrap();
+    a.append_message(change("pins", "u2", "r1", MessageKind::React, 1, "📌")).await.unwrap();
+    a.append_message(change("pins", "u1", "p2", MessageKind::Pin, 2, "")).await.unwrap();
+    a.append_message(change("pins", "u1", "u1", MessageKind::Unpin, 1, "")).await.unwrap();
+    let pins = b.pin_changes(&c).await.unwrap();
+    assert_eq!(pins.iter().map(|m| (m.seq, m.kind, m.target)).collect::<Vec<_>>(), [
+        (6, MessageKind::Unpin, Some(1)),
+        (5, MessageKind::Pin, Some(2)),
+        (3, MessageKind::Pin, Some(1)),
+    ]);
+    assert!(b.pin_changes(&ConversationId::from("none")).await.unwrap().is_empty());
+}
+
 pub async fn a_scrubbed_message_keeps_its_place_but_not_its_words(a: &DynStore, b: &DynStore) {
     let c = ConversationId::from("scrub");
     let mut photo = draft("scrub", "u1", "m1", "my address is …");
@@ -666,6 +735,30 @@ pub async fn messages_keep_their_attachment(a: &DynStore, b: &DynStore) {
     assert_eq!(stored.attachment.as_ref().unwrap().duration_ms, Some(4200));
     let read = b.messages_before(&ConversationId::from("att"), None, 10).await.unwrap();
     assert_eq!(read, vec![stored]);
+}
+
+pub async fn a_file_is_in_use_while_a_message_carries_it(a: &DynStore, b: &DynStore) {
+    let file = file_of("u1", &blob('9', "text/plain"), "a.txt");
+    a.insert_file(&file).await.unwrap();
+    a.record_posting(&file.id, &ConversationId::from("c")).await.unwrap();
+    assert!(!b.file_in_use(&file.id).await.unwrap());
+    let mut seqs = Vec::new();
+    for client_id in ["one", "two"] {
+        let mut d = draft("c", "u1", client_id, "");
+        d.kind = MessageKind::File;
+        d.attachment = Some(Box::new(file.info().attach(None)));
+        seqs.push(a.append_message(d).await.unwrap().message.seq);
+    }
+    assert!(b.file_in_use(&file.id).await.unwrap());
+    a.scrub(&ConversationId::from("c"), seqs[0]).await.unwrap();
+    assert!(b.file_in_use(&file.id).await.unwrap(), "the second still carries it");
+    b.scrub(&ConversationId::from("c"), seqs[1]).await.unwrap();
+    assert!(!a.file_in_use(&file.id).await.unwrap());
+    a.delete_file(&file.id).await.unwrap();
+    assert_eq!(b.file(&file.id).await.unwrap(), None);
+    assert!(b.postings(&file.id).await.unwrap().is_empty());
+    assert_eq!(b.bytes_used_by(&UserId::from("u1")).await.unwrap(), 0, "its size no longer counts");
+    assert!(!b.record_posting(&file.id, &ConversationId::from("c")).await.unwrap(), "nothing to post");
 }
 
 pub async fn messages_keep_their_call_record(a: &DynStore, b: &DynStore) {

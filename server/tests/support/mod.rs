@@ -135,6 +135,32 @@ impl TestServer {
         }
     }
 
+    /// Whether `text` is anywhere in the stored messages, read behind the
+    /// server's back: in MongoDB by a query of its own; in the embedded
+    /// store by a query, and in the bytes of the database file and its log.
+    pub async fn store_holds_text(&self, text: &str) -> bool {
+        match &self.mongodb {
+            Some(settings) => {
+                let client = mongodb::Client::with_uri_str(&settings.uri).await.unwrap();
+                let messages = client.database(&settings.database).collection::<mongodb::bson::Document>("messages");
+                let pattern = mongodb::bson::Regex { pattern: regex_escape(text), options: String::new() };
+                let found = messages.find_one(mongodb::bson::doc! { "content": pattern }).await.unwrap();
+                found.is_some()
+            }
+            None => {
+                let path = self.data_dir().join(EMBEDDED_FILE);
+                let db = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+                let query = "SELECT count(*) FROM messages WHERE instr(content, ?1) > 0";
+                let rows: i64 = db.query_row(query, [text], |row| row.get(0)).unwrap();
+                let on_disk = ["", "-wal"].iter().any(|suffix| {
+                    let bytes = std::fs::read(format!("{}{suffix}", path.display())).unwrap_or_default();
+                    bytes.windows(text.len()).any(|w| w == text.as_bytes())
+                });
+                rows > 0 || on_disk
+            }
+        }
+    }
+
     /// The server's data dir (its files, its embedded database).
     pub fn data_dir(&self) -> &std::path::Path {
         self._data.path()
@@ -282,4 +308,9 @@ macro_rules! on_both_stores {
             )*
         }
     };
+}
+
+/// `text` as a regular expression matching itself.
+fn regex_escape(text: &str) -> String {
+    text.chars().flat_map(|c| if c.is_ascii_alphanumeric() { vec![c] } else { vec!['\\', c] }).collect()
 }

@@ -1,8 +1,8 @@
 use async_trait::async_trait;
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+use rusqlite::{params, params_from_iter, types::Value, Connection, OptionalExtension, Row};
 use wire::model::{Conversation, ConversationId, MessagePreview, Millis, UserId};
 
-use super::{ConversationPatch, ConversationRepo, Membership, MAX_DIRECTORY_PAGE, MAX_ID_PAGE};
+use super::{ConversationPatch, ConversationRepo, Membership, Mentioned, MAX_DIRECTORY_PAGE, MAX_ID_PAGE};
 use crate::store::{
     embedded::{
         enum_from_text, enum_text, internal, placeholders, query_all, write_error, write_transaction, EmbeddedStore,
@@ -12,7 +12,8 @@ use crate::store::{
 
 const COLUMNS: &str = "id, kind, visibility, join_policy, name, description, creator_id, peer_id, created_ms, \
                        last_seq, last_message, last_activity_ms";
-const MEMBER_COLUMNS: &str = "conversation_id, user_id, role, read_seq, joined_ms, read_shown";
+const MEMBER_COLUMNS: &str =
+    "conversation_id, user_id, role, read_seq, joined_ms, read_shown, delivered_seq, mention_seq";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
     let last_message: Option<String> = row.get(10)?;
@@ -43,6 +44,8 @@ fn member_from_row(row: &Row<'_>) -> rusqlite::Result<Membership> {
         read_seq: row.get::<_, i64>(3)? as u64,
         joined_ms: row.get(4)?,
         read_shown: row.get::<_, i64>(5)? as u64,
+        delivered_seq: row.get::<_, i64>(6)?.max(row.get::<_, i64>(3)?) as u64,
+        mention_seq: row.get::<_, i64>(7)? as u64,
     })
 }
 
@@ -206,14 +209,16 @@ impl ConversationRepo for EmbeddedStore {
         let m = member.clone();
         self.call(move |c| {
             c.execute(
-                &format!("INSERT OR REPLACE INTO members ({MEMBER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                &format!("INSERT OR REPLACE INTO members ({MEMBER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
                 params![
                     m.conversation_id.0,
                     m.user_id.0,
                     enum_text(m.role),
                     m.read_seq as i64,
                     m.joined_ms,
-                    m.read_shown as i64
+                    m.read_shown as i64,
+                    m.delivered_seq as i64,
+                    m.mention_seq as i64
                 ],
             )
             .map_err(internal)?;
@@ -243,6 +248,21 @@ impl ConversationRepo for EmbeddedStore {
                 c,
                 &format!("SELECT {MEMBER_COLUMNS} FROM members WHERE conversation_id = ?1 ORDER BY joined_ms, user_id"),
                 [conv],
+                member_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn first_members(&self, conversation: &ConversationId, limit: u32) -> Result<Vec<Membership>, StoreError> {
+        let conv = conversation.0.clone();
+        self.call(move |c| {
+            query_all(
+                c,
+                &format!(
+                    "SELECT {MEMBER_COLUMNS} FROM members WHERE conversation_id = ?1 ORDER BY joined_ms, user_id LIMIT ?2"
+                ),
+                params![conv, limit],
                 member_from_row,
             )
         })
@@ -280,11 +300,45 @@ impl ConversationRepo for EmbeddedStore {
         let (conv, user) = (conversation.0.clone(), user.0.clone());
         self.call(move |c| {
             c.execute(
-                "UPDATE members SET read_seq = MAX(read_seq, ?3), read_shown = MAX(read_shown, ?4)
+                "UPDATE members SET read_seq = MAX(read_seq, ?3), read_shown = MAX(read_shown, ?4),
+                 delivered_seq = MAX(delivered_seq, ?3)
                  WHERE conversation_id = ?1 AND user_id = ?2",
                 params![conv, user, seq as i64, shown as i64],
             )
             .map_err(internal)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn mark_delivered(&self, conversation: &ConversationId, user: &UserId, seq: u64) -> Result<bool, StoreError> {
+        let (conv, user) = (conversation.0.clone(), user.0.clone());
+        self.call(move |c| {
+            let moved = c
+                .execute(
+                    "UPDATE members SET delivered_seq = ?3
+                     WHERE conversation_id = ?1 AND user_id = ?2 AND delivered_seq < ?3 AND read_seq < ?3",
+                    params![conv, user, seq as i64],
+                )
+                .map_err(internal)?;
+            Ok(moved > 0)
+        })
+        .await
+    }
+
+    async fn raise_mention_seq(&self, conversation: &ConversationId, who: Mentioned<'_>, seq: u64) -> Result<(), StoreError> {
+        let conv = conversation.0.clone();
+        let (filter, users): (String, Vec<String>) = match who {
+            Mentioned::Members([]) => return Ok(()),
+            Mentioned::Members(users) => {
+                (format!("user_id IN ({})", placeholders(users.len())), users.iter().map(|u| u.0.clone()).collect())
+            }
+            Mentioned::AllBut(sender) => ("user_id != ?".into(), vec![sender.0.clone()]),
+        };
+        self.call(move |c| {
+            let sql = format!("UPDATE members SET mention_seq = MAX(mention_seq, ?) WHERE conversation_id = ? AND {filter}");
+            let values = [Value::Integer(seq as i64), Value::Text(conv)].into_iter().chain(users.into_iter().map(Value::Text));
+            c.execute(&sql, params_from_iter(values)).map_err(internal)?;
             Ok(())
         })
         .await

@@ -1,12 +1,17 @@
 //! Conversations (seed 000's `sessions`), their members with role and read
 //! position, and invitations to invite-only groups.
 //!
+//! Receipts are positions too: each member has one `delivered_seq` (the
+//! newest entry one of their devices received) beside `read_seq`, and one
+//! `mention_seq` (the newest entry mentioning them). All three only move
+//! forward (`MAX()`, `$max`), so racing devices and nodes cannot move them back.
+//!
 //! Unread counts are the newest message's shown number (see `messages`)
 //! less the member's `read_shown`: no counting queries. The conversation's newest message is recorded only if it is newer
 //! than the one recorded, so racing writers on several nodes cannot move it back.
 
 mod embedded;
-mod mongodb;
+pub(super) mod mongodb;
 
 use async_trait::async_trait;
 use wire::model::{
@@ -29,7 +34,21 @@ pub struct Membership {
     pub read_seq: u64,
     /// The shown number at `read_seq`.
     pub read_shown: u64,
+    /// The highest sequence number one of the member's devices has received;
+    /// never below `read_seq` (reading implies receiving).
+    pub delivered_seq: u64,
+    /// The newest sequence number whose message mentions this member; 0 if none.
+    pub mention_seq: u64,
     pub joined_ms: Millis,
+}
+
+/// Whom a message mentions, for [`ConversationRepo::raise_mention_seq`].
+#[derive(Clone, Copy, Debug)]
+pub enum Mentioned<'a> {
+    /// These members (bounded by the mention limit).
+    Members(&'a [UserId]),
+    /// `@all`: every member but the sender.
+    AllBut(&'a UserId),
 }
 
 /// Changes to a conversation's settings; `None` fields stay as they are.
@@ -75,6 +94,10 @@ pub trait ConversationRepo {
     /// The conversation's members, in the order they joined.
     async fn members_of(&self, conversation: &ConversationId) -> Result<Vec<Membership>, StoreError>;
 
+    /// The conversation's first `limit` members in the order they joined:
+    /// enough to tell a group larger than `limit - 1` without reading it all.
+    async fn first_members(&self, conversation: &ConversationId, limit: u32) -> Result<Vec<Membership>, StoreError>;
+
     /// The conversations a user belongs to.
     async fn memberships_of(&self, user: &UserId) -> Result<Vec<Membership>, StoreError>;
 
@@ -82,8 +105,17 @@ pub trait ConversationRepo {
     async fn remove_member(&self, conversation: &ConversationId, user: &UserId) -> Result<bool, StoreError>;
 
     /// Moves the member's read position forward to `seq`, shown number
-    /// `shown` (never back).
+    /// `shown` (never back), and the delivered position with it.
     async fn mark_read(&self, conversation: &ConversationId, user: &UserId, seq: u64, shown: u64)
+        -> Result<(), StoreError>;
+
+    /// Moves the member's delivered position forward to `seq` (never back);
+    /// whether it moved.
+    async fn mark_delivered(&self, conversation: &ConversationId, user: &UserId, seq: u64) -> Result<bool, StoreError>;
+
+    /// Raises the `mention_seq` of the mentioned members to `seq` (never
+    /// lowers it), in one update.
+    async fn raise_mention_seq(&self, conversation: &ConversationId, who: Mentioned<'_>, seq: u64)
         -> Result<(), StoreError>;
 
     /// Records that `user` may join the invite-only `conversation`.

@@ -9,13 +9,14 @@ use wire::model::{
     Conversation, ConversationId, ConversationKind, JoinPolicy, MessagePreview, Millis, Role, UserId, Visibility,
 };
 
-use super::{ConversationPatch, ConversationRepo, Membership, MAX_DIRECTORY_PAGE, MAX_ID_PAGE};
+use super::{ConversationPatch, ConversationRepo, Membership, Mentioned, MAX_DIRECTORY_PAGE, MAX_ID_PAGE};
 use crate::store::{
     mongodb::{classify, is_duplicate_key, MongoStore},
     StoreError,
 };
 
-const CONVERSATIONS: &str = "conversations";
+/// The collection of conversations (their previews are erased with a deleted message).
+pub(in crate::store) const CONVERSATIONS: &str = "conversations";
 const MEMBERS: &str = "members";
 const INVITATIONS: &str = "invitations";
 
@@ -88,6 +89,11 @@ struct MemberDoc {
     /// Absent on members from before changes existed: every entry was shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     read_shown: Option<i64>,
+    /// Absent on members from before receipts: as far as they read.
+    #[serde(default)]
+    delivered_seq: i64,
+    #[serde(default)]
+    mention_seq: i64,
 }
 
 fn key(conversation: &ConversationId, user: &UserId) -> String {
@@ -103,6 +109,8 @@ impl From<MemberDoc> for Membership {
             read_seq: d.read_seq.max(0) as u64,
             joined_ms: d.joined_ms,
             read_shown: d.read_shown.unwrap_or(d.read_seq).max(0) as u64,
+            delivered_seq: d.delivered_seq.max(d.read_seq).max(0) as u64,
+            mention_seq: d.mention_seq.max(0) as u64,
         }
     }
 }
@@ -125,13 +133,13 @@ impl MongoStore {
         Ok(docs.into_iter().map(Conversation::from).collect())
     }
 
-    async fn find_members(&self, filter: Document) -> Result<Vec<Membership>, StoreError> {
-        let cursor = self
-            .collection::<MemberDoc>(MEMBERS)
-            .find(filter)
-            .sort(doc! { "joined_ms": 1, "user_id": 1 })
-            .await
-            .map_err(classify)?;
+    async fn find_members(&self, filter: Document, limit: Option<u32>) -> Result<Vec<Membership>, StoreError> {
+        let members = self.collection::<MemberDoc>(MEMBERS);
+        let mut find = members.find(filter).sort(doc! { "joined_ms": 1, "user_id": 1 });
+        if let Some(limit) = limit {
+            find = find.limit(i64::from(limit));
+        }
+        let cursor = find.await.map_err(classify)?;
         let docs: Vec<MemberDoc> = cursor.try_collect().await.map_err(classify)?;
         Ok(docs.into_iter().map(Membership::from).collect())
     }
@@ -245,6 +253,8 @@ impl ConversationRepo for MongoStore {
             read_seq: m.read_seq as i64,
             joined_ms: m.joined_ms,
             read_shown: Some(m.read_shown as i64),
+            delivered_seq: m.delivered_seq as i64,
+            mention_seq: m.mention_seq as i64,
         };
         self.collection::<MemberDoc>(MEMBERS)
             .replace_one(doc! { "_id": &doc.key }, &doc)
@@ -264,11 +274,15 @@ impl ConversationRepo for MongoStore {
     }
 
     async fn members_of(&self, conversation: &ConversationId) -> Result<Vec<Membership>, StoreError> {
-        self.find_members(doc! { "conversation_id": &conversation.0 }).await
+        self.find_members(doc! { "conversation_id": &conversation.0 }, None).await
+    }
+
+    async fn first_members(&self, conversation: &ConversationId, limit: u32) -> Result<Vec<Membership>, StoreError> {
+        self.find_members(doc! { "conversation_id": &conversation.0 }, Some(limit)).await
     }
 
     async fn memberships_of(&self, user: &UserId) -> Result<Vec<Membership>, StoreError> {
-        self.find_members(doc! { "user_id": &user.0 }).await
+        self.find_members(doc! { "user_id": &user.0 }, None).await
     }
 
     async fn remove_member(&self, conversation: &ConversationId, user: &UserId) -> Result<bool, StoreError> {
@@ -281,9 +295,39 @@ impl ConversationRepo for MongoStore {
     }
 
     async fn mark_read(&self, conversation: &ConversationId, user: &UserId, seq: u64, shown: u64) -> Result<(), StoreError> {
-        let forward = doc! { "$max": { "read_seq": seq as i64, "read_shown": shown as i64 } };
+        let seq = seq as i64;
+        let forward = doc! { "$max": { "read_seq": seq, "read_shown": shown as i64, "delivered_seq": seq } };
         self.collection::<MemberDoc>(MEMBERS)
             .update_one(doc! { "_id": key(conversation, user) }, forward)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn mark_delivered(&self, conversation: &ConversationId, user: &UserId, seq: u64) -> Result<bool, StoreError> {
+        let seq = seq as i64;
+        // A missing delivered_seq (a member from before receipts) is taken as 0; the read
+        // position is checked in the filter, since reading implies receiving.
+        let filter = doc! { "_id": key(conversation, user), "read_seq": { "$lt": seq } };
+        let result = self
+            .collection::<MemberDoc>(MEMBERS)
+            .update_one(filter, doc! { "$max": { "delivered_seq": seq } })
+            .await
+            .map_err(classify)?;
+        Ok(result.modified_count > 0)
+    }
+
+    async fn raise_mention_seq(&self, conversation: &ConversationId, who: Mentioned<'_>, seq: u64) -> Result<(), StoreError> {
+        let filter = match who {
+            Mentioned::Members([]) => return Ok(()),
+            Mentioned::Members(users) => {
+                let keys: Vec<String> = users.iter().map(|u| key(conversation, u)).collect();
+                doc! { "_id": { "$in": keys } }
+            }
+            Mentioned::AllBut(sender) => doc! { "conversation_id": &conversation.0, "user_id": { "$ne": &sender.0 } },
+        };
+        self.collection::<MemberDoc>(MEMBERS)
+            .update_many(filter, doc! { "$max": { "mention_seq": seq as i64 } })
             .await
             .map_err(classify)?;
         Ok(())

@@ -111,6 +111,17 @@ impl FileRepo for EmbeddedStore {
         .await
     }
 
+    async fn delete_file(&self, id: &FileId) -> Result<(), StoreError> {
+        let id = id.0.clone();
+        self.call(move |c| {
+            let tx = write_transaction(c)?;
+            tx.execute("DELETE FROM file_postings WHERE file_id = ?1", [&id]).map_err(internal)?;
+            tx.execute("DELETE FROM files WHERE id = ?1", [&id]).map_err(internal)?;
+            tx.commit().map_err(internal)
+        })
+        .await
+    }
+
     async fn postings(&self, file: &FileId) -> Result<Vec<ConversationId>, StoreError> {
         let file = file.0.clone();
         self.call(move |c| {

@@ -74,6 +74,10 @@ pub trait FileRepo {
     /// `false` when there is no such file (a sweep removed it): nothing recorded.
     async fn record_posting(&self, file: &FileId, conversation: &ConversationId) -> Result<bool, StoreError>;
 
+    /// Deletes the upload and its postings (its blob stays; see
+    /// `crate::files::release`). Its size no longer counts for its owner.
+    async fn delete_file(&self, id: &FileId) -> Result<(), StoreError>;
+
     /// The conversations the file was posted in, in no particular order.
     async fn postings(&self, file: &FileId) -> Result<Vec<ConversationId>, StoreError>;
 

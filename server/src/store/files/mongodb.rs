@@ -151,6 +151,12 @@ impl FileRepo for MongoStore {
             .map_err(classify)
     }
 
+    async fn delete_file(&self, id: &FileId) -> Result<(), StoreError> {
+        self.collection::<Document>(FILES).delete_one(doc! { "_id": &id.0 }).await.map_err(classify)?;
+        // Its fate stays "posted": a late posting finds no file, as after a sweep.
+        Ok(())
+    }
+
     async fn postings(&self, file: &FileId) -> Result<Vec<ConversationId>, StoreError> {
         let found = self.collection::<FileDoc>(FILES).find_one(doc! { "_id": &file.0 }).await.map_err(classify)?;
         Ok(found.map(|d| d.conversations.into_iter().map(ConversationId).collect()).unwrap_or_default())

@@ -1,8 +1,8 @@
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use wire::model::{ConversationId, Message, MessageId, MessageKind, UserId};
+use wire::model::{ConversationId, FileId, Message, MessageId, MessageKind, UserId};
 
-use super::{page_size, Appended, MessageDraft, MessageRepo, Tip, MAX_CHANGES};
+use super::{page_size, Appended, MessageDraft, MessageRepo, Tip, MAX_CHANGES, MAX_PIN_CHANGES};
 use crate::{
     clock::now_millis,
     store::{
@@ -161,6 +161,17 @@ impl MessageRepo for EmbeddedStore {
         .await
     }
 
+    async fn pin_changes(&self, conversation: &ConversationId) -> Result<Vec<Message>, StoreError> {
+        let conversation = conversation.0.clone();
+        // The kinds written out, so SQLite sees the query fits `messages_pins`.
+        let sql = format!(
+            "SELECT {COLUMNS} FROM messages WHERE conversation_id = ?1 AND kind IN ({}, {}) ORDER BY seq DESC LIMIT ?2",
+            MessageKind::Pin.code(),
+            MessageKind::Unpin.code()
+        );
+        self.call(move |c| query_all(c, &sql, params![conversation, MAX_PIN_CHANGES], from_row)).await
+    }
+
     async fn scrub(&self, conversation: &ConversationId, target: u64) -> Result<(), StoreError> {
         let conversation = conversation.0.clone();
         let Ok(target) = i64::try_from(target) else { return Ok(()) };
@@ -177,7 +188,32 @@ impl MessageRepo for EmbeddedStore {
                 params![conversation, target, MessageKind::Edit.code()],
             )
             .map_err(internal)?;
-            tx.commit().map_err(internal)
+            tx.execute(
+                "UPDATE conversations SET last_message = json_set(last_message, '$.text', '')
+                 WHERE id = ?1 AND json_extract(last_message, '$.seq') = ?2",
+                params![conversation, target],
+            )
+            .map_err(internal)?;
+            tx.commit().map_err(internal)?;
+            // The words may still sit in the write-ahead log's older copies of
+            // the page: fold the log into the file (where `secure_delete` has
+            // zeroed them) and empty it. A busy log is emptied by a later one.
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(internal)
+        })
+        .await
+    }
+
+    async fn file_in_use(&self, file: &FileId) -> Result<bool, StoreError> {
+        let file = file.0.clone();
+        self.call(move |c| {
+            // The expression of the index `messages_by_file`, so that it is used.
+            c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM messages
+                 WHERE json_extract(attachment, '$.file_id') = ?1 AND attachment IS NOT NULL)",
+                [file],
+                |r| r.get(0),
+            )
+            .map_err(internal)
         })
         .await
     }

@@ -16,7 +16,7 @@ mod embedded;
 mod mongodb;
 
 use async_trait::async_trait;
-use wire::model::{Attachment, CallRecord, ConversationId, Message, MessageId, MessageKind, Millis, UserId};
+use wire::model::{Attachment, CallRecord, ConversationId, FileId, Message, MessageId, MessageKind, Millis, UserId};
 
 use super::{new_id, StoreError};
 
@@ -107,6 +107,9 @@ pub struct Tip {
 /// per message and edits by a window, so a message has far fewer.
 pub const MAX_CHANGES: u32 = 2000;
 
+/// Most pin and unpin entries [`MessageRepo::pin_changes`] returns, the newest.
+pub const MAX_PIN_CHANGES: u32 = 1000;
+
 #[async_trait]
 pub trait MessageRepo {
     /// Stores a message under the conversation's next sequence number, or
@@ -134,10 +137,18 @@ pub trait MessageRepo {
     /// The changes to the message at `target`, oldest first (at most [`MAX_CHANGES`]).
     async fn changes_of(&self, conversation: &ConversationId, target: u64) -> Result<Vec<Message>, StoreError>;
 
+    /// The conversation's pins and unpins, newest first (at most [`MAX_PIN_CHANGES`]).
+    async fn pin_changes(&self, conversation: &ConversationId) -> Result<Vec<Message>, StoreError>;
+
     /// Erases what a deleted message said: the text, attachment and mentions
-    /// of the message at `target` and the text of its edits. The entries stay
+    /// of the message at `target`, the text of its edits, and the
+    /// conversation's preview of it when it is the newest. The entries stay
     /// (their seqs are part of the sequence).
     async fn scrub(&self, conversation: &ConversationId, target: u64) -> Result<(), StoreError>;
+
+    /// Whether a message (in any conversation) still carries the upload
+    /// `file`: a scrubbed one does not.
+    async fn file_in_use(&self, file: &FileId) -> Result<bool, StoreError>;
 
     /// Up to `limit` (at most [`MAX_PAGE`]) messages with `seq < before`, newest first;
     /// `before: None` starts from the newest.

@@ -5,12 +5,13 @@ use mongodb::{
     error::ErrorKind,
 };
 use serde::{Deserialize, Serialize};
-use wire::model::{Attachment, CallRecord, ConversationId, Message, MessageId, MessageKind, UserId};
+use wire::model::{Attachment, CallRecord, ConversationId, FileId, Message, MessageId, MessageKind, UserId};
 
-use super::{page_size, Appended, MessageDraft, MessageRepo, Tip, MAX_CHANGES, MAX_SEQ_ATTEMPTS};
+use super::{page_size, Appended, MessageDraft, MessageRepo, Tip, MAX_CHANGES, MAX_PIN_CHANGES, MAX_SEQ_ATTEMPTS};
 use crate::{
     clock::now_millis,
     store::{
+        conversations::mongodb::CONVERSATIONS,
         mongodb::{classify, is_duplicate_key, MongoStore},
         StoreError,
     },
@@ -239,6 +240,13 @@ impl MessageRepo for MongoStore {
         Ok(docs.into_iter().map(Message::from).collect())
     }
 
+    async fn pin_changes(&self, conversation: &ConversationId) -> Result<Vec<Message>, StoreError> {
+        let kinds = [MessageKind::Pin.code(), MessageKind::Unpin.code()];
+        let filter = doc! { "conversation_id": &conversation.0, "kind": { "$in": kinds.to_vec() } };
+        let docs = self.docs(filter, false, i64::from(MAX_PIN_CHANGES)).await?;
+        Ok(docs.into_iter().map(Message::from).collect())
+    }
+
     async fn scrub(&self, conversation: &ConversationId, target: u64) -> Result<(), StoreError> {
         let Ok(target) = i64::try_from(target) else { return Ok(()) };
         let messages = self.collection::<MessageDoc>(MESSAGES);
@@ -246,7 +254,20 @@ impl MessageRepo for MongoStore {
         messages.update_one(doc! { "conversation_id": &conversation.0, "seq": target }, erase).await.map_err(classify)?;
         let edits = doc! { "conversation_id": &conversation.0, "target_seq": target, "kind": MessageKind::Edit.code() };
         messages.update_many(edits, doc! { "$set": { "content": "" } }).await.map_err(classify)?;
+        let preview = doc! { "_id": &conversation.0, "last_message.seq": target };
+        let conversations = self.collection::<Document>(CONVERSATIONS);
+        conversations.update_one(preview, doc! { "$set": { "last_message.text": "" } }).await.map_err(classify)?;
         Ok(())
+    }
+
+    async fn file_in_use(&self, file: &FileId) -> Result<bool, StoreError> {
+        let found = self
+            .collection::<Document>(MESSAGES)
+            .find_one(doc! { "attachment.file_id": &file.0 })
+            .projection(doc! { "_id": 1 })
+            .await
+            .map_err(classify)?;
+        Ok(found.is_some())
     }
 
     async fn messages_before(

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, params_from_iter, OptionalExtension};
 use wire::{
     api::{ContactPolicy, Privacy},
     model::UserId,
@@ -7,7 +7,7 @@ use wire::{
 
 use super::PrivacyRepo;
 use crate::store::{
-    embedded::{internal, EmbeddedStore},
+    embedded::{internal, placeholders, query_all, EmbeddedStore},
     StoreError,
 };
 
@@ -27,8 +27,9 @@ impl PrivacyRepo for EmbeddedStore {
     async fn privacy(&self, user: &UserId) -> Result<Privacy, StoreError> {
         let user = user.0.clone();
         self.call(move |c| {
-            c.query_row("SELECT contact, findable_by_email FROM privacy WHERE user_id = ?1", params![user], |row| {
-                Ok(Privacy { contact: contact_of(row.get(0)?), findable_by_email: row.get(1)? })
+            let sql = "SELECT contact, findable_by_email, read_receipts FROM privacy WHERE user_id = ?1";
+            c.query_row(sql, params![user], |row| {
+                Ok(Privacy { contact: contact_of(row.get(0)?), findable_by_email: row.get(1)?, read_receipts: row.get(2)? })
             })
             .optional()
             .map(Option::unwrap_or_default)
@@ -41,11 +42,24 @@ impl PrivacyRepo for EmbeddedStore {
         let (user, p) = (user.0.clone(), *privacy);
         self.call(move |c| {
             c.execute(
-                "INSERT OR REPLACE INTO privacy (user_id, contact, findable_by_email) VALUES (?1, ?2, ?3)",
-                params![user, contact_code(p.contact), p.findable_by_email],
+                "INSERT OR REPLACE INTO privacy (user_id, contact, findable_by_email, read_receipts) VALUES (?1, ?2, ?3, ?4)",
+                params![user, contact_code(p.contact), p.findable_by_email, p.read_receipts],
             )
             .map_err(internal)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn receipts_off(&self, users: &[UserId]) -> Result<Vec<UserId>, StoreError> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let users: Vec<String> = users.iter().map(|u| u.0.clone()).collect();
+        self.call(move |c| {
+            let sql =
+                format!("SELECT user_id FROM privacy WHERE read_receipts = 0 AND user_id IN ({})", placeholders(users.len()));
+            query_all(c, &sql, params_from_iter(users.iter()), |r| r.get(0).map(UserId))
         })
         .await
     }

@@ -1,5 +1,5 @@
-//! Privacy settings: who may reach each user directly, and whether their
-//! e-mail address finds them. Blocks are friend links (`store::friends`).
+//! Privacy settings: who may reach each user directly, whether their
+//! e-mail address finds them, and whether they send read receipts. Blocks are friend links (`store::friends`).
 
 mod embedded;
 mod mongodb;
@@ -15,4 +15,7 @@ pub trait PrivacyRepo {
     async fn privacy(&self, user: &UserId) -> Result<Privacy, StoreError>;
 
     async fn put_privacy(&self, user: &UserId, privacy: &Privacy) -> Result<(), StoreError>;
+
+    /// Those of `users` who turned read receipts off, in no particular order.
+    async fn receipts_off(&self, users: &[UserId]) -> Result<Vec<UserId>, StoreError>;
 }

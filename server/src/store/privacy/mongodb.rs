@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use futures_util::TryStreamExt;
 use mongodb::bson::doc;
 use serde::{Deserialize, Serialize};
 use wire::{
@@ -21,6 +22,19 @@ struct PrivacyDoc {
     user_id: String,
     contact: ContactPolicy,
     findable_by_email: bool,
+    /// Absent on settings from before receipts: on.
+    #[serde(default = "yes")]
+    read_receipts: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl From<PrivacyDoc> for Privacy {
+    fn from(d: PrivacyDoc) -> Privacy {
+        Privacy { contact: d.contact, findable_by_email: d.findable_by_email, read_receipts: d.read_receipts }
+    }
 }
 
 #[async_trait]
@@ -28,17 +42,35 @@ impl PrivacyRepo for MongoStore {
     async fn privacy(&self, user: &UserId) -> Result<Privacy, StoreError> {
         let found =
             self.collection::<PrivacyDoc>(PRIVACY).find_one(doc! { "_id": &user.0 }).await.map_err(classify)?;
-        Ok(found.map_or_else(Privacy::default, |d| Privacy { contact: d.contact, findable_by_email: d.findable_by_email }))
+        Ok(found.map_or_else(Privacy::default, Privacy::from))
     }
 
     async fn put_privacy(&self, user: &UserId, privacy: &Privacy) -> Result<(), StoreError> {
-        let doc =
-            PrivacyDoc { user_id: user.0.clone(), contact: privacy.contact, findable_by_email: privacy.findable_by_email };
+        let doc = PrivacyDoc {
+            user_id: user.0.clone(),
+            contact: privacy.contact,
+            findable_by_email: privacy.findable_by_email,
+            read_receipts: privacy.read_receipts,
+        };
         self.collection::<PrivacyDoc>(PRIVACY)
             .replace_one(doc! { "_id": &doc.user_id }, &doc)
             .upsert(true)
             .await
             .map_err(classify)?;
         Ok(())
+    }
+
+    async fn receipts_off(&self, users: &[UserId]) -> Result<Vec<UserId>, StoreError> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = users.iter().map(|u| u.0.as_str()).collect();
+        let cursor = self
+            .collection::<PrivacyDoc>(PRIVACY)
+            .find(doc! { "_id": { "$in": ids }, "read_receipts": false })
+            .await
+            .map_err(classify)?;
+        let docs: Vec<PrivacyDoc> = cursor.try_collect().await.map_err(classify)?;
+        Ok(docs.into_iter().map(|d| UserId(d.user_id)).collect())
     }
 }

@@ -2,6 +2,7 @@
 
 mod embedded;
 mod mongodb;
+mod pinyin;
 
 use async_trait::async_trait;
 use wire::{
@@ -39,6 +40,7 @@ impl UserRecord {
             nickname: self.nickname.clone(),
             gender: self.gender,
             avatar: self.avatar.as_ref().map(|v| avatar_url(&self.id, v, AVATAR_SHOWN)),
+            pinyin: pinyin::of(&self.nickname),
         }
     }
 
