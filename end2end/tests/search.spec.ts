@@ -4,7 +4,8 @@ import { Contexts, dispose, group, messages, register, test, type Account } from
 
 // Message search (issue 21): the box above the chat list finds a message by
 // part of its Chinese text, shows it with what matched marked, and a click
-// opens the chat at that message; a chat's own search looks in it alone.
+// opens the chat at that message, which flashes; a chat's own search looks
+// in it alone.
 // In both languages, and at a phone's width. One account (sign-ups are
 // limited per address) in groups of its own is all search needs.
 
@@ -74,7 +75,11 @@ for (const { lang, placeholder, viewport } of cases) {
     await expect(hits).toHaveCount(1);
     await hits.first().click();
     await expect(page).toHaveURL(new RegExp(`/chats/${room}\\?at=${wantedSeq}$`));
-    await expect(messages(page, wanted)).toBeVisible();
+    // The chat scrolls to the message and flashes it.
+    const line = page.locator(`li[data-testid="message"][data-seq="${wantedSeq}"]`);
+    await expect(line).toContainText(wanted);
+    await expect(line).toHaveClass(/flash/);
+    await expect(messages(page, wanted)).toBeInViewport();
     await expect(page.getByTestId('search-result')).toHaveCount(0);
   });
 }
