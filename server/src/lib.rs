@@ -26,6 +26,7 @@ pub mod presence;
 pub mod private;
 pub mod ratelimit;
 pub mod redis_conn;
+pub mod search;
 pub mod secret;
 pub mod serve;
 pub mod session;
@@ -137,6 +138,8 @@ pub enum RunError {
     Store(#[from] StoreError),
     #[error("cannot load the sensitive-word list: {0}")]
     Words(String),
+    #[error(transparent)]
+    Search(#[from] search::index::IndexError),
     #[error("invalid Redis URL: {0}")]
     Redis(redis::RedisError),
     #[error("server failed: {0}")]
@@ -223,6 +226,8 @@ pub async fn run(
         },
         shared_counts.clone(),
     ));
+    let (search, indexer) =
+        search::Search::start(&config.data_dir, store.clone(), &hub, budgets.clone(), stop_rx.clone())?;
     let chat =
         Arc::new(Chat::new(store.clone(), fanout.clone(), writer, text.clone(), budgets.clone(), config.changes, files_disk));
     let calls = Arc::new(Calls::new(
@@ -255,6 +260,7 @@ pub async fn run(
         }),
         config: Arc::new(config),
         chat,
+        search,
         text,
         calls,
         sfu,
@@ -287,6 +293,7 @@ pub async fn run(
     let _ = upkeep.await;
     let _ = metrics_upkeep.await;
     let _ = sweeper.await;
+    let _ = indexer.await;
     if let Some(watcher) = word_watcher {
         let _ = watcher.await;
     }

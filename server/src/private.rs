@@ -47,6 +47,13 @@ pub fn touch(path: &Path) -> io::Result<()> {
     options.open(path).map(drop)
 }
 
+/// Makes a file another library created (with the umask's mode) `0600`.
+pub fn restrict_file(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(FILE_MODE))?;
+    Ok(())
+}
+
 /// Takes group and other permissions off an existing directory; returns
 /// whether it had any. Only the directory itself changes: without access
 /// to it nobody else reaches what lies below, and walking a large upload

@@ -17,6 +17,7 @@ use crate::{
     hub::{Fanout, Hub},
     presence::PresenceTracker,
     ratelimit::{budgets::UserBudgets, slots::UploadSlots, AuthLimits},
+    search::Search,
     sfu::Sfu,
     signup::Signup,
     store::{health::StoreHealth, DynStore},
@@ -44,6 +45,8 @@ pub struct AppState {
     pub hasher: Arc<Hasher>,
     /// The chat domain: membership, messages, conversations.
     pub chat: Arc<Chat>,
+    /// Message search: the node's index and its queries.
+    pub search: Arc<Search>,
     /// Shortcodes and the sensitive-word list, for names and file names too.
     pub text: Arc<TextPolicy>,
     /// This node's websocket connections.

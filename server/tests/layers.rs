@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     ],
     &["avatar", "lease", "ratelimit", "store", "text"],
     &["auth", "files", "hub", "signup"],
-    &["chat", "presence"],
+    &["chat", "presence", "search"],
     &["calls", "sfu"],
     &["config"],
     &["state"],

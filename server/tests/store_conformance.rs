@@ -88,6 +88,7 @@ suite!(
     conversations_round_trip_and_update,
     last_message_only_moves_forward,
     public_directory_lists_newest_activity_first,
+    conversation_ids_walk_every_conversation_once,
     members_roles_and_read_positions,
     delivered_and_mention_positions_only_move_forward,
     invitations_round_trip,

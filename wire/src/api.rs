@@ -340,6 +340,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn search_params_check_the_query_and_the_limit() {
+        use crate::error::ErrorCode;
+        let params = |q: &str, limit| SearchParams { q: q.into(), limit, ..SearchParams::default() };
+        assert_eq!(params(" 上海 ", None).check(), Ok(("上海", DEFAULT_SEARCH_LIMIT)));
+        assert_eq!(params("  ", None).check().unwrap_err().code, ErrorCode::EmptyQuery);
+        let long = "字".repeat(MAX_SEARCH_QUERY_CHARS + 1);
+        assert_eq!(params(&long, None).check().unwrap_err().code, ErrorCode::QueryTooLong);
+        assert!(params(&long[3..], Some(MAX_SEARCH_LIMIT)).check().is_ok());
+        for limit in [0, MAX_SEARCH_LIMIT + 1] {
+            assert_eq!(params("x", Some(limit)).check().unwrap_err().field.as_deref(), Some("limit"));
+        }
+        let newest = SearchParams { order: SearchOrder::Newest, ..params("a b", Some(5)) };
+        assert_eq!(newest.pairs(), [("q", "a b".into()), ("order", "newest".into()), ("limit", "5".into())]);
+    }
+
+    #[test]
     fn hidden_characters_are_unicodes_format_characters_but_the_joiners() {
         use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
         for c in (0..=0x10FFFF).filter_map(char::from_u32) {
@@ -523,6 +539,116 @@ pub struct EditMessage {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MarkRead {
     pub seq: u64,
+}
+
+/// Longest search query, in characters.
+pub const MAX_SEARCH_QUERY_CHARS: usize = 200;
+/// Results one search page holds by default, and at most.
+pub const DEFAULT_SEARCH_LIMIT: u32 = 20;
+pub const MAX_SEARCH_LIMIT: u32 = 50;
+/// How deep paging goes: results past this many are never returned (refine the query).
+pub const MAX_SEARCH_DEPTH: u32 = 500;
+
+/// How search results are ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchOrder {
+    /// Best match first; equally good ones newest first.
+    #[default]
+    Relevance,
+    Newest,
+}
+
+/// The query string of `GET /api/search`. `q` is looked for in messages'
+/// text and attachments' file names: every word (as a prefix) and every run
+/// of Chinese, Japanese or Korean characters (as a substring) must occur;
+/// text in double quotes must occur as it is, in that order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchParams {
+    pub q: String,
+    /// Only this conversation (one the user is in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<crate::model::ConversationId>,
+    /// Only messages this user sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<UserId>,
+    /// Only messages of this kind: `text`, `image`, `file`, `voice` or `video`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<crate::model::MessageKind>,
+    /// Only messages sent at or after this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Millis>,
+    /// Only messages sent before this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Millis>,
+    #[serde(default)]
+    pub order: SearchOrder,
+    /// Where the previous page ended ([`SearchResults::next_cursor`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// 1 to [`MAX_SEARCH_LIMIT`]; [`DEFAULT_SEARCH_LIMIT`] when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+impl SearchParams {
+    /// The query string's pairs, values not yet percent-encoded.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = vec![("q", self.q.clone())];
+        let mut add = |name, value: Option<String>| pairs.extend(value.map(|v| (name, v)));
+        add("conversation", self.conversation.as_ref().map(|c| c.0.clone()));
+        add("from", self.from.as_ref().map(|u| u.0.clone()));
+        add("kind", self.kind.map(|k| k.name().to_owned()));
+        add("after", self.after.map(|t| t.to_string()));
+        add("before", self.before.map(|t| t.to_string()));
+        add("order", (self.order == SearchOrder::Newest).then(|| "newest".to_owned()));
+        add("cursor", self.cursor.clone());
+        add("limit", self.limit.map(|l| l.to_string()));
+        pairs
+    }
+
+    /// Checks the query's length and the limit; the query, trimmed, and the limit.
+    pub fn check(&self) -> Result<(&str, u32), ApiError> {
+        use crate::error::ErrorCode;
+        let q = self.q.trim();
+        if q.is_empty() {
+            return Err(ApiError::new(ErrorCode::EmptyQuery, "the search query is empty").about("q"));
+        }
+        if q.chars().count() > MAX_SEARCH_QUERY_CHARS {
+            let message = format!("a search query is at most {MAX_SEARCH_QUERY_CHARS} characters");
+            return Err(ApiError::new(ErrorCode::QueryTooLong, message).about("q"));
+        }
+        let limit = self.limit.unwrap_or(DEFAULT_SEARCH_LIMIT);
+        if !(1..=MAX_SEARCH_LIMIT).contains(&limit) {
+            return Err(ApiError::invalid("limit", format!("limit is 1 to {MAX_SEARCH_LIMIT}")));
+        }
+        Ok((q, limit))
+    }
+}
+
+/// One message found by `GET /api/search`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub conversation_id: crate::model::ConversationId,
+    pub seq: u64,
+    pub sender_id: UserId,
+    pub kind: crate::model::MessageKind,
+    pub created_ms: Millis,
+    /// Part of the text (or, when only it matched, the attachment's file
+    /// name) around the first match; `…` marks a cut.
+    pub excerpt: String,
+    /// What matched in `excerpt`: `[start, end)` ranges in characters
+    /// (Unicode scalar values, not bytes or UTF-16 units), in order, not overlapping.
+    pub highlights: Vec<[u32; 2]>,
+}
+
+/// `GET /api/search`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchResults {
+    pub hits: Vec<SearchHit>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 pub fn check_group_name(name: &str) -> Result<String, ApiError> {

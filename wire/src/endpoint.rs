@@ -69,6 +69,9 @@ api_paths! {
     BLOCK block(user_id: &UserId) = "/blocks/{user_id}";
     /// `GET ?q=`: search users.
     USERS = "/users";
+    /// `GET ?q=&conversation=&from=&kind=&after=&before=&order=&cursor=&limit=`:
+    /// search the messages of the user's conversations.
+    SEARCH = "/search";
     /// `GET`: a user's public profile.
     USER user(id: &UserId) = "/users/{id}";
     /// `GET`: the user's signed-in devices.

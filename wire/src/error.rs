@@ -31,6 +31,11 @@ pub enum ErrorCode {
     /// The invitation is unknown, expired, used up or revoked (which is not said).
     InviteInvalid,
     NotFound,
+    /// A search query holds nothing to look for: empty, blank, or only
+    /// punctuation.
+    EmptyQuery,
+    /// A search query is longer than [`crate::api::MAX_SEARCH_QUERY_CHARS`].
+    QueryTooLong,
     /// A change names a seq that holds no message (or holds a change).
     NoSuchMessage,
     /// The message was deleted: it takes no more changes or replies.
@@ -63,7 +68,7 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         use ErrorCode::*;
         match self {
-            BadRequest => 400,
+            BadRequest | EmptyQuery | QueryTooLong => 400,
             Unauthorized | TokenExpired | TokenRevoked | InvalidCredentials => 401,
             Forbidden | NotAccepting | SignupClosed | InviteRequired | InviteInvalid | EditWindowClosed | ReceiptsOff => 403,
             NotFound | NoSuchMessage => 404,

@@ -25,6 +25,7 @@ use super::{
     presence::{PresenceDot, TypingLine},
     privacy::BlockButton,
     room::{room_stage, RoomBar},
+    search::ChatSearch,
 };
 use crate::{
     chat::use_live,
@@ -105,6 +106,7 @@ fn Thread(id: ConversationId) -> impl IntoView {
                             }
                         })
                 }}
+                <ChatSearch conversation=id.clone()/>
                 <Show when=is_group>
                     <button
                         type="button"

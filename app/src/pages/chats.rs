@@ -19,6 +19,7 @@ use super::{
     new_group::new_group,
     presence::PresenceDot,
     room::RoomBadges,
+    search::SearchBox,
 };
 use crate::{
     chat::use_live,
@@ -125,6 +126,7 @@ fn ChatList() -> impl IntoView {
                     </button>
                 </div>
             </div>
+            <SearchBox/>
             <div class="tabs" role="group">
                 {tab(None, Msg::FilterAll)}
                 {tab(Some(ConversationKind::Private), Msg::FilterPrivate)}

@@ -20,6 +20,7 @@
 //! | `emoji_picker` | the composer's emoji picker |
 //! | `new_chat`, `new_group`, `group_form`, `group_panel` | starting chats, creating and managing groups |
 //! | `groups` | `/groups`: the public-group directory |
+//! | `search` | message search: the box above the chat list, and a chat's own |
 //! | `room`, `room_media` | group calls and live broadcasts: buttons, banners, the grid and the viewer; the browser's WebRTC side |
 //!
 //! Pages talk to the server through [`crate::client`], to the live chat
@@ -64,6 +65,7 @@ mod reactions;
 mod receipt_marks;
 mod room;
 mod room_media;
+mod search;
 mod signin;
 mod signup;
 

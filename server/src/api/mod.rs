@@ -12,6 +12,7 @@ mod messages;
 mod privacy;
 mod profile;
 mod rtc;
+mod search;
 mod signup;
 mod status;
 pub(crate) mod users;
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(route::BLOCK, put(privacy::block).delete(privacy::unblock))
         .route(route::USERS, get(users::search))
         .route(route::USER, get(users::profile))
+        .route(route::SEARCH, get(search::messages))
         .route(route::DEVICES, get(devices::list))
         .route(route::DEVICE, delete(devices::sign_out))
         .route(route::CONVERSATIONS, get(conversations::list).post(conversations::create_group))

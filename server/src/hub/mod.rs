@@ -55,15 +55,19 @@ struct Inner {
     mailboxes: HashMap<ConnId, mpsc::Sender<Arc<Delivery>>>,
 }
 
+/// Sees every event a hub delivers (see [`Hub::observe`]).
+type Observer = Box<dyn Fn(&HubEvent) + Send + Sync>;
+
 /// This node's connections and their mailboxes.
 pub struct Hub {
     inner: Mutex<Inner>,
     closing: watch::Sender<bool>,
+    observers: Mutex<Vec<Observer>>,
 }
 
 impl Default for Hub {
     fn default() -> Self {
-        Hub { inner: Mutex::default(), closing: watch::Sender::new(false) }
+        Hub { inner: Mutex::default(), closing: watch::Sender::new(false), observers: Mutex::default() }
     }
 }
 
@@ -99,8 +103,19 @@ impl Hub {
         metrics::gauge!("natter_ws_connections").set(inner.core.len() as f64);
     }
 
+    /// Calls `observer` with every event this hub delivers from now on,
+    /// whichever node published it: services that follow the cluster's
+    /// events without a connection (the search index). It runs on the
+    /// delivering task, so it must only note the event and return.
+    pub fn observe(&self, observer: impl Fn(&HubEvent) + Send + Sync + 'static) {
+        self.observers.lock().unwrap_or_else(|p| p.into_inner()).push(Box::new(observer));
+    }
+
     /// Hands an event to every connection of this node it concerns.
     pub fn deliver(&self, event: HubEvent) {
+        for observer in self.observers.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            observer(&event);
+        }
         let mut inner = self.lock();
         let recipients = inner.core.route(&event);
         let delivery = Arc::new(Delivery::new(event));

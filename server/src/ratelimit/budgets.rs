@@ -45,6 +45,8 @@ pub enum Action {
     Invite,
     /// A search for users.
     Search,
+    /// A search of messages (the search box asks as one types).
+    SearchMessages,
     /// A delivered position reported, or the receipts of a conversation asked for.
     Receipts,
     /// One message, or a conversation's pinned ones, looked up.
@@ -73,6 +75,7 @@ impl Action {
             Action::Upload => "upload",
             Action::Invite => "invite",
             Action::Search => "search",
+            Action::SearchMessages => "search_messages",
             Action::Receipts => "receipts",
             Action::Lookup => "lookup",
         }
@@ -100,6 +103,8 @@ impl Action {
             Action::IceConfig => (10, 1.0 / 30.0),
             Action::Invite => (20, 1.0 / 30.0),
             Action::Search => (20, 1.0),
+            // Results as one types (after a pause) and pages as one scrolls.
+            Action::SearchMessages => (60, 4.0),
             // Clients report deliveries a moment after messages arrive, per
             // conversation: a reconnect reports many conversations at once.
             Action::Receipts => (60, 5.0),

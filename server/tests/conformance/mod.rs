@@ -476,6 +476,20 @@ pub async fn public_directory_lists_newest_activity_first(a: &DynStore, b: &DynS
     assert_eq!(ids(b.public_conversations(0, 1).await.unwrap()), vec!["old"]);
 }
 
+pub async fn conversation_ids_walk_every_conversation_once(a: &DynStore, b: &DynStore) {
+    for (id, visibility) in [("c", Visibility::Hidden), ("a", Visibility::Public), ("b", Visibility::Hidden)] {
+        a.insert_conversation(&group(id, visibility, 1)).await.unwrap();
+    }
+    let page = |after: Option<&str>, limit| {
+        let after = after.map(ConversationId::from);
+        async move { b.conversation_ids_after(after.as_ref(), limit).await.unwrap().into_iter().map(|c| c.0).collect::<Vec<_>>() }
+    };
+    assert_eq!(page(None, 10).await, ["a", "b", "c"]);
+    assert_eq!(page(None, 2).await, ["a", "b"]);
+    assert_eq!(page(Some("b"), 2).await, ["c"]);
+    assert!(page(Some("c"), 2).await.is_empty());
+}
+
 pub async fn members_roles_and_read_positions(a: &DynStore, b: &DynStore) {
     let conv = ConversationId::from("g");
     let member = |user: &str, role, joined_ms| Membership {

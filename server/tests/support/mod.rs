@@ -42,6 +42,8 @@ pub struct TestServer {
     _data: tempfile::TempDir,
     /// The MongoDB database it stores into, if not its embedded store.
     mongodb: Option<MongoSettings>,
+    /// The flags it was started with, besides the data dir and secret.
+    extra: Vec<String>,
 }
 
 /// A throw-away data dir holding a file with the tests' JWT secret (so that
@@ -81,7 +83,22 @@ impl TestServer {
             .await
             .unwrap();
         });
-        TestServer { addr, client: reqwest::Client::new(), stop: Some(stop), task, _data: data, mongodb: None }
+        let extra = extra.iter().map(|s| s.to_string()).collect();
+        TestServer { addr, client: reqwest::Client::new(), stop: Some(stop), task, _data: data, mongodb: None, extra }
+    }
+
+    /// Stops the server, lets `between` change its data dir, and starts it
+    /// again on that data dir with the same flags, ready to serve.
+    pub async fn restart(mut self, between: impl FnOnce(&std::path::Path)) -> TestServer {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(Duration::from_secs(10), &mut self.task).await.unwrap().unwrap();
+        between(self._data.path());
+        let secret = self._data.path().join("secret");
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        let mut server = TestServer::start_in(self._data, &secret, &extra).await;
+        server.mongodb = self.mongodb;
+        server.wait_for_status(wire::endpoint::READYZ, 200, Duration::from_secs(20)).await;
+        server
     }
 
     /// Starts a server on the named store, ready to serve: `"embedded"`, or

@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use rusqlite::{params, params_from_iter, types::Value, Connection, OptionalExtension, Row};
 use wire::model::{Conversation, ConversationId, MessagePreview, Millis, UserId};
 
-use super::{ConversationPatch, ConversationRepo, Membership, Mentioned, MAX_DIRECTORY_PAGE};
+use super::{ConversationPatch, ConversationRepo, Membership, Mentioned, MAX_DIRECTORY_PAGE, MAX_ID_PAGE};
 use crate::store::{
     embedded::{
         enum_from_text, enum_text, internal, placeholders, query_all, write_error, write_transaction, EmbeddedStore,
@@ -183,6 +183,23 @@ impl ConversationRepo for EmbeddedStore {
                 ),
                 params![limit, skip],
                 from_row,
+            )
+        })
+        .await
+    }
+
+    async fn conversation_ids_after(
+        &self,
+        after: Option<&ConversationId>,
+        limit: u32,
+    ) -> Result<Vec<ConversationId>, StoreError> {
+        let (after, limit) = (after.map_or_else(String::new, |a| a.0.clone()), limit.clamp(1, MAX_ID_PAGE));
+        self.call(move |c| {
+            query_all(
+                c,
+                "SELECT id FROM conversations WHERE id > ?1 ORDER BY id LIMIT ?2",
+                params![after, limit],
+                |row| Ok(ConversationId(row.get(0)?)),
             )
         })
         .await

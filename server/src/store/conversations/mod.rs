@@ -22,6 +22,8 @@ use super::StoreError;
 
 /// Most conversations one [`ConversationRepo::public_conversations`] page holds.
 pub const MAX_DIRECTORY_PAGE: u32 = 100;
+/// Most ids one [`ConversationRepo::conversation_ids_after`] page holds.
+pub const MAX_ID_PAGE: u32 = 1000;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Membership {
@@ -78,6 +80,11 @@ pub trait ConversationRepo {
 
     /// Public groups, most recently active first.
     async fn public_conversations(&self, skip: u32, limit: u32) -> Result<Vec<Conversation>, StoreError>;
+
+    /// Up to `limit` (at most [`MAX_ID_PAGE`]) conversation ids after `after`, in id
+    /// order: a walk over every conversation (the search index's catch-up).
+    async fn conversation_ids_after(&self, after: Option<&ConversationId>, limit: u32)
+        -> Result<Vec<ConversationId>, StoreError>;
 
     /// Adds a member or replaces its membership.
     async fn put_member(&self, member: &Membership) -> Result<(), StoreError>;

@@ -9,7 +9,7 @@ use wire::model::{
     Conversation, ConversationId, ConversationKind, JoinPolicy, MessagePreview, Millis, Role, UserId, Visibility,
 };
 
-use super::{ConversationPatch, ConversationRepo, Membership, Mentioned, MAX_DIRECTORY_PAGE};
+use super::{ConversationPatch, ConversationRepo, Membership, Mentioned, MAX_DIRECTORY_PAGE, MAX_ID_PAGE};
 use crate::store::{
     mongodb::{classify, is_duplicate_key, MongoStore},
     StoreError,
@@ -217,6 +217,31 @@ impl ConversationRepo for MongoStore {
         let filter = doc! { "visibility": bson_of(Visibility::Public) };
         let sort = doc! { "last_activity_ms": -1, "_id": 1 };
         self.find_conversations(filter, Some(sort), skip, Some(limit.clamp(1, MAX_DIRECTORY_PAGE))).await
+    }
+
+    async fn conversation_ids_after(
+        &self,
+        after: Option<&ConversationId>,
+        limit: u32,
+    ) -> Result<Vec<ConversationId>, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct IdOnly {
+            #[serde(rename = "_id")]
+            id: String,
+        }
+        let filter = after.map_or_else(Document::new, |a| doc! { "_id": { "$gt": &a.0 } });
+        let docs: Vec<IdOnly> = self
+            .collection::<IdOnly>(CONVERSATIONS)
+            .find(filter)
+            .projection(doc! { "_id": 1 })
+            .sort(doc! { "_id": 1 })
+            .limit(i64::from(limit.clamp(1, MAX_ID_PAGE)))
+            .await
+            .map_err(classify)?
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        Ok(docs.into_iter().map(|d| ConversationId(d.id)).collect())
     }
 
     async fn put_member(&self, m: &Membership) -> Result<(), StoreError> {
