@@ -801,7 +801,7 @@ fn load_secret(file: Option<PathBuf>, data_dir: &Path) -> Result<(Secret, Secret
             let mut raw = [0u8; 32];
             getrandom::fill(&mut raw).map_err(|e| ConfigError(format!("cannot generate a JWT secret: {e}")))?;
             let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-            write_private(&path, hex.as_bytes())
+            crate::private::write_new(&path, hex.as_bytes())
                 .map_err(|e| ConfigError(format!("cannot write {}: {e}", path.display())))?;
             Ok((Secret::new(hex.into_bytes()), SecretSource::Generated(path)))
         }
@@ -823,15 +823,6 @@ fn checked_secret(bytes: Vec<u8>, origin: &str) -> Result<Secret, ConfigError> {
         )));
     }
     Ok(Secret::new(bytes))
-}
-
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(contents)
 }
 
 #[cfg(test)]
