@@ -653,6 +653,15 @@ pub async fn push_subscriptions_one_per_device(a: &DynStore, b: &DynStore) {
     assert!(!b.remove_push_subscription(&ann, "laptop", None).await.unwrap());
     assert!(a.push_subscriptions_of(&ann).await.unwrap().is_empty());
     assert_eq!(a.push_subscriptions_of(&bob).await.unwrap().len(), 1, "other users' stay");
+    // Signing a device out takes its subscription with it.
+    for device in ["phone", "tablet", "tv"] {
+        a.put_push_subscription(&sub(&ann, device, &format!("https://push.example/{device}"))).await.unwrap();
+    }
+    a.remove_device(&ann, "phone").await.unwrap();
+    b.remove_other_devices(&ann, "tablet").await.unwrap();
+    let left: Vec<String> = a.push_subscriptions_of(&ann).await.unwrap().into_iter().map(|s| s.device_id).collect();
+    assert_eq!(left, vec!["tablet"]);
+    assert_eq!(a.push_subscriptions_of(&bob).await.unwrap().len(), 1, "other users' stay");
 }
 
 pub async fn notify_settings_default_then_round_trip(a: &DynStore, b: &DynStore) {
