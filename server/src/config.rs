@@ -463,6 +463,13 @@ impl Cli {
         let metrics_token =
             self.metrics_token_file.as_deref().map(|p| read_secret_file(p, "--metrics-token-file")).transpose()?;
         let (origins, secure_cookie) = origins(self.public_url.as_deref(), &self.allowed_origins)?;
+        if self.redis_url.is_some() && self.vapid_private_key_file.is_none() {
+            // Not refused, for clusters that predate pushes; their pushes fail until it is given.
+            eprintln!(
+                "natter-server: a cluster's nodes need one VAPID key (--vapid-private-key-file): \
+                 with a key of its own in each data dir, push services refuse other nodes' pushes"
+            );
+        }
         let (vapid_key, vapid_key_source) =
             crate::push::keys::load(self.vapid_private_key_file.as_deref(), &self.data_dir).map_err(ConfigError)?;
         let push = PushSettings {

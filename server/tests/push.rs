@@ -200,7 +200,7 @@ async fn a_message_to_an_offline_user_is_pushed_once_with_its_preview(server: &T
     say(&mut ws, &chat, "c1", "  lunch at one?  ", &[]).await;
     let push = phone.push(server).await;
     assert_eq!(push.payload.conversation_id, chat);
-    assert_eq!((push.payload.seq, push.payload.sender.as_str()), (1, "ann"));
+    assert_eq!((push.payload.seq, push.payload.kind, push.payload.sender.as_str()), (1, MessageKind::Text, "ann"));
     assert_eq!(push.payload.preview.as_deref(), Some("lunch at one?"));
     assert_eq!(push.payload.conversation, None, "a private chat's title is the sender");
     assert!(!push.payload.mention);

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     error::ApiError,
-    model::{ConversationId, ConversationKind, Millis, UserId},
+    model::{ConversationId, ConversationKind, MessageKind, Millis, UserId},
 };
 
 /// Longest subscription endpoint accepted: browsers' push services use a
@@ -220,6 +220,8 @@ impl NotifySettings {
 pub struct PushPayload {
     pub conversation_id: ConversationId,
     pub seq: u64,
+    /// What was sent, for a notification without text ("Photo", "Voice message").
+    pub kind: MessageKind,
     pub sender_id: UserId,
     /// The sender's nickname.
     pub sender: String,

@@ -165,6 +165,7 @@ impl Pushes {
             let payload = PushPayload {
                 conversation_id: id.clone(),
                 seq: message.seq,
+                kind: message.kind,
                 sender_id: message.sender_id.clone(),
                 sender: sender.clone(),
                 conversation: (conversation.kind == ConversationKind::Group).then(|| conversation.name.clone()),
