@@ -294,8 +294,28 @@ async fn a_gone_subscription_is_removed_and_a_bad_one_refused(server: &TestServe
     assert_eq!(bob.call(Method::DELETE, endpoint::ME_PUSH, None).await.0, 204);
 }
 
+async fn a_busy_push_service_is_tried_again(server: &TestServer) {
+    let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
+    let chat = ann.private_chat(&bob).await;
+    let phone = Device::start().await;
+    phone.subscribe(&bob).await;
+    phone.status.store(503, Ordering::SeqCst);
+    let mut ws = ann.connect().await;
+    say(&mut ws, &chat, "c1", "knock knock", &[]).await;
+    let first = phone.push(server).await;
+    phone.status.store(201, Ordering::SeqCst);
+    let again = phone.push(server).await;
+    assert_eq!((first.payload.seq, again.payload.seq), (1, 1), "the same push, after a backoff");
+    phone.no_push(server).await;
+    let metrics = server.get(endpoint::METRICS).await.text().await.unwrap();
+    for name in ["natter_push_sent_total", "natter_push_queue"] {
+        assert!(metrics.contains(name), "{name} in /metrics");
+    }
+}
+
 on_both_stores!(
     with server;
+    a_busy_push_service_is_tried_again,
     a_message_to_an_offline_user_is_pushed_once_with_its_preview,
     levels_mutes_and_mentions_decide_who_is_pushed,
     a_user_using_natter_is_told_by_the_page_not_pushed,
