@@ -315,8 +315,23 @@ async fn a_busy_push_service_is_tried_again(server: &TestServer) {
     }
 }
 
+async fn a_block_keeps_pushes_apart(server: &TestServer) {
+    let ann = User::register(server, "ann").await;
+    let (bob, cat) = (User::register(server, "bob").await, User::register(server, "cat").await);
+    let room = ann.group("shared", &[&bob, &cat], json!({})).await;
+    let phone = Device::start().await;
+    phone.subscribe(&bob).await;
+    let (status, body) = bob.call(Method::PUT, &endpoint::block(&UserId(ann.id.clone())), None).await;
+    assert!(status < 300, "{status} {body}");
+    say(&mut ann.connect().await, &room, "from-ann", "hello", &[&bob.id]).await;
+    say(&mut cat.connect().await, &room, "from-cat", "hi", &[]).await;
+    let push = phone.push(server).await;
+    assert_eq!((push.payload.seq, push.payload.sender.as_str()), (2, "cat"), "nothing of ann's reaches bob");
+}
+
 on_both_stores!(
     with server;
+    a_block_keeps_pushes_apart,
     a_busy_push_service_is_tried_again,
     a_message_to_an_offline_user_is_pushed_once_with_its_preview,
     levels_mutes_and_mentions_decide_who_is_pushed,

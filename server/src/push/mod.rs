@@ -118,16 +118,16 @@ impl Pushes {
     }
 
     /// The pushes `message` causes: gathers what [`decide`] needs for every
-    /// member, then takes each pushed member's coalescing window and reads
-    /// their subscriptions.
+    /// member at once, then for each member it lets through reads their
+    /// subscriptions, checks blocks and takes their coalescing window.
     async fn pushes_for(&self, message: &Message) -> Result<Vec<Push>, StoreError> {
         if message.kind.is_change() {
             return Ok(Vec::new());
         }
         let id = &message.conversation_id;
         let Some(conversation) = self.store.conversation(id).await? else { return Ok(Vec::new()) };
-        let members: Vec<UserId> =
-            self.store.members_of(id).await?.into_iter().map(|m| m.user_id).filter(|u| u != &message.sender_id).collect();
+        let members: Vec<UserId> = self.store.members_of(id).await?.into_iter().map(|m| m.user_id).collect();
+        let members: Vec<UserId> = members.into_iter().filter(|u| u != &message.sender_id).collect();
         if members.is_empty() {
             return Ok(Vec::new());
         }
@@ -154,7 +154,12 @@ impl Pushes {
                 active: tallies.get(user).is_some_and(|t| t.in_use()),
             };
             let Verdict::Push { mention } = decide(message, facts, member, now) else { continue };
-            // The block is read only for those who would be pushed: one look-up, not one per member.
+            // What costs a round trip is asked only of those still in: their
+            // devices, a block either way, then the window.
+            let subscriptions = self.store.push_subscriptions_of(user).await?;
+            if subscriptions.is_empty() {
+                continue;
+            }
             if self.store.link(user, &message.sender_id).await?.is_some_and(|l| l.state.is_block()) {
                 continue;
             }
@@ -174,7 +179,7 @@ impl Pushes {
             };
             let payload = serde_json::to_vec(&payload).expect("a payload serializes");
             let urgent = mention || conversation.kind == ConversationKind::Private;
-            for subscription in self.store.push_subscriptions_of(user).await? {
+            for subscription in subscriptions {
                 pushes.push(Push { subscription, payload: payload.clone(), urgent, topic: send::topic(&id.0) });
             }
         }
