@@ -82,6 +82,7 @@ impl Pushes {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("the TLS backend initialises");
+        queue::describe();
         let (messages, stored) = mpsc::channel(queue::MESSAGES);
         let (decided, pending) = mpsc::channel(queue::PUSHES);
         let pushes = Arc::new(Pushes { settings, store, presence, windows, client });
@@ -164,7 +165,7 @@ impl Pushes {
                 continue;
             }
             if !self.take_window(user, message).await {
-                metrics::counter!("natter_push_coalesced_total").increment(1);
+                metrics::counter!(queue::COALESCED).increment(1);
                 continue;
             }
             let payload = PushPayload {
@@ -201,7 +202,7 @@ impl Pushes {
 impl Listener for Inbox {
     fn stored(&self, message: Message) {
         if self.0.try_send(message).is_err() {
-            metrics::counter!("natter_push_dropped_total").increment(1);
+            metrics::counter!(queue::DROPPED).increment(1);
         }
     }
 }

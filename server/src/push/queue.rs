@@ -21,8 +21,22 @@ pub const MESSAGES: usize = 4096;
 pub const PUSHES: usize = 4096;
 /// Pushes sent at once.
 pub const SENDERS: usize = 8;
-/// The gauge of pushes waiting for a sender.
-const QUEUED: &str = "natter_push_queue";
+pub(super) const QUEUED: &str = "natter_push_queue";
+pub(super) const SENT: &str = "natter_push_sent_total";
+pub(super) const FAILED: &str = "natter_push_failed_total";
+pub(super) const PRUNED: &str = "natter_push_pruned_total";
+pub(super) const DROPPED: &str = "natter_push_dropped_total";
+pub(super) const COALESCED: &str = "natter_push_coalesced_total";
+
+/// Says what each metric counts (in `/metrics`).
+pub(super) fn describe() {
+    metrics::describe_gauge!(QUEUED, "Pushes waiting for a sender");
+    metrics::describe_counter!(SENT, "Pushes a push service took");
+    metrics::describe_counter!(FAILED, "Pushes given up: refused, or still failing after every try");
+    metrics::describe_counter!(PRUNED, "Subscriptions removed because their push service said they are gone");
+    metrics::describe_counter!(DROPPED, "Messages or pushes dropped because a push queue was full");
+    metrics::describe_counter!(COALESCED, "Pushes left out because one went for the conversation moments before");
+}
 /// Tries of one push, the first included.
 pub const ATTEMPTS: u32 = 3;
 
@@ -39,7 +53,7 @@ pub(super) async fn decide(pushes: Arc<Pushes>, mut messages: mpsc::Receiver<Mes
         for push in decided {
             match queue.try_send(push) {
                 Ok(()) => metrics::gauge!(QUEUED).increment(1.0),
-                Err(_) => metrics::counter!("natter_push_dropped_total").increment(1),
+                Err(_) => metrics::counter!(DROPPED).increment(1),
             }
         }
     }
@@ -72,11 +86,11 @@ async fn deliver(pushes: &Pushes, push: Push) {
         let s = &push.subscription;
         match outcome {
             Outcome::Sent => {
-                metrics::counter!("natter_push_sent_total").increment(1);
+                metrics::counter!(SENT).increment(1);
                 return;
             }
             Outcome::Gone => {
-                metrics::counter!("natter_push_pruned_total").increment(1);
+                metrics::counter!(PRUNED).increment(1);
                 if let Err(e) = pushes.store.remove_push_subscription(&s.user_id, &s.device_id, Some(&s.endpoint)).await {
                     tracing::warn!(error = %e, "could not remove an expired push subscription");
                 }
@@ -93,5 +107,5 @@ async fn deliver(pushes: &Pushes, push: Push) {
             }
         }
     }
-    metrics::counter!("natter_push_failed_total").increment(1);
+    metrics::counter!(FAILED).increment(1);
 }
