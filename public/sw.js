@@ -85,7 +85,7 @@ async function staleWhileRevalidate(event) {
 
 // Web Push (ARCHITECTURE.md, "Notifications"). The server pushes only when
 // none of the user's devices is open and in use; each push carries a
-// `PushPayload` (wire/src/push.rs) as JSON. Notifications are tagged per
+// `PushEvent` (wire/src/push.rs) as JSON, told apart by its `type`. Notifications are tagged per
 // conversation, so a later one replaces the earlier one.
 const WORDS = {
   en: { text: 'New message', image: 'Photo', voice: 'Voice message', video: 'Video', file: 'File' },
@@ -124,7 +124,7 @@ self.addEventListener('push', (event) => {
     payload = null;
   }
   // Browsers require a notification for every push; one that cannot be read says only that something came.
-  const { title, options } = payload && payload.conversation_id
+  const { title, options } = payload && payload.type === 'message'
     ? notificationOf(payload)
     : { title: 'Natter', options: { body: words().text, tag: 'natter', icon: '/icons/icon-192.png' } };
   event.waitUntil(self.registration.showNotification(title, options));

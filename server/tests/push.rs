@@ -43,7 +43,7 @@ use wire::{
     endpoint,
     model::{ConversationId, MessageKind, UserId},
     protocol::{ClientFrame, ServerFrame},
-    push::{PushKey, PushPayload, MUTED_FOREVER},
+    push::{PushEvent, PushKey, PushPayload, MUTED_FOREVER},
 };
 
 /// A push as the device got it.
@@ -115,7 +115,7 @@ impl Device {
         let (body, headers) = tokio::time::timeout(wait, self.received.lock().await.recv()).await.ok()??;
         self.check_vapid(server, &headers).await;
         assert_eq!(headers["content-encoding"], "aes128gcm");
-        let payload = serde_json::from_slice(&decrypt(&self.secret, &self.auth, &body)).unwrap();
+        let PushEvent::Message(payload) = serde_json::from_slice(&decrypt(&self.secret, &self.auth, &body)).unwrap();
         Some(Received { payload, headers })
     }
 

@@ -214,8 +214,17 @@ impl NotifySettings {
     }
 }
 
-/// What a push carries to the service worker (JSON, encrypted): enough to
-/// show a notification without a request, under a tag per conversation.
+/// What a push carries to the service worker (JSON, encrypted), told apart
+/// by `type`: room for pushes of other kinds (a call ringing, a
+/// conversation read elsewhere) beside messages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PushEvent {
+    Message(PushPayload),
+}
+
+/// A new message: enough to show a notification without a request, under
+/// a tag per conversation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushPayload {
     pub conversation_id: ConversationId,
@@ -342,6 +351,24 @@ mod tests {
         assert!(NotifySettings { quiet_hours: Some(late), ..NotifySettings::default() }.check().is_err());
         let far = QuietHours { start_minute: 0, end_minute: 60, utc_offset_minutes: 15 * 60 };
         assert!(NotifySettings { quiet_hours: Some(far), ..NotifySettings::default() }.check().is_err());
+    }
+
+    #[test]
+    fn pushes_say_their_type() {
+        let message = PushPayload {
+            conversation_id: ConversationId("g".into()),
+            seq: 7,
+            kind: MessageKind::Image,
+            sender_id: UserId("u".into()),
+            sender: "Ann".into(),
+            conversation: None,
+            preview: None,
+            mention: false,
+        };
+        let json = serde_json::to_value(PushEvent::Message(message.clone())).unwrap();
+        let fields = (json["type"].as_str(), json["kind"].as_str(), json["seq"].as_u64());
+        assert_eq!(fields, (Some("message"), Some("image"), Some(7)));
+        assert_eq!(serde_json::from_value::<PushEvent>(json).unwrap(), PushEvent::Message(message));
     }
 
     #[test]

@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use wire::{
     model::{ConversationKind, Message, UserId},
     protocol::ApiError,
-    push::{preview_of, NotifySettings, PushPayload, PushSubscription},
+    push::{preview_of, NotifySettings, PushEvent, PushPayload, PushSubscription},
 };
 
 use self::{
@@ -178,7 +178,7 @@ impl Pushes {
                 preview: if mine.hide_previews { None } else { preview_of(&message.content) },
                 mention,
             };
-            let payload = serde_json::to_vec(&payload).expect("a payload serializes");
+            let payload = serde_json::to_vec(&PushEvent::Message(payload)).expect("a payload serializes");
             let urgent = mention || conversation.kind == ConversationKind::Private;
             for subscription in subscriptions {
                 pushes.push(Push { subscription, payload: payload.clone(), urgent, topic: send::topic(&id.0) });

@@ -21,7 +21,7 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 #[derive(Clone, Debug)]
 pub struct Push {
     pub subscription: StoredSubscription,
-    /// The JSON of a `wire::push::PushPayload`.
+    /// The JSON of a `wire::push::PushEvent`.
     pub payload: Vec<u8>,
     /// Private chats and mentions wake a phone; the rest may wait for it.
     pub urgent: bool,
