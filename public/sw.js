@@ -88,8 +88,8 @@ async function staleWhileRevalidate(event) {
 // `PushEvent` (wire/src/push.rs) as JSON, told apart by its `type`. Notifications are tagged per
 // conversation, so a later one replaces the earlier one.
 const WORDS = {
-  en: { text: 'New message', image: 'Photo', voice: 'Voice message', video: 'Video', file: 'File' },
-  zh: { text: '新消息', image: '图片', voice: '语音消息', video: '视频', file: '文件' },
+  en: { text: 'New message', image: 'Photo', voice: 'Voice message', video: 'Video', file: 'File', test: 'Notifications work.' },
+  zh: { text: '新消息', image: '图片', voice: '语音消息', video: '视频', file: '文件', test: '通知已可用。' },
 };
 
 // The worker cannot read the page's language cookie: the browser's language decides.
@@ -124,9 +124,9 @@ self.addEventListener('push', (event) => {
     payload = null;
   }
   // Browsers require a notification for every push; one that cannot be read says only that something came.
-  const { title, options } = payload && payload.type === 'message'
-    ? notificationOf(payload)
-    : { title: 'Natter', options: { body: words().text, tag: 'natter', icon: '/icons/icon-192.png' } };
+  const notice = (body) => ({ title: 'Natter', options: { body, tag: 'natter', icon: '/icons/icon-192.png' } });
+  const type = payload && payload.type;
+  const { title, options } = type === 'message' ? notificationOf(payload) : notice(type === 'test' ? words().test : words().text);
   event.waitUntil(self.registration.showNotification(title, options));
 });
 

@@ -46,7 +46,7 @@ use wire::{
     push::{PushEvent, PushKey, PushPayload, MUTED_FOREVER},
 };
 
-/// A push as the device got it.
+/// A message's push as the device got it.
 #[derive(Debug)]
 struct Received {
     payload: PushPayload,
@@ -111,12 +111,19 @@ impl Device {
     }
 
     /// The next push, within `wait`, decrypted; its VAPID token checked against `server`'s key.
-    async fn push_within(&self, server: &TestServer, wait: Duration) -> Option<Received> {
+    async fn event_within(&self, server: &TestServer, wait: Duration) -> Option<(PushEvent, HeaderMap)> {
         let (body, headers) = tokio::time::timeout(wait, self.received.lock().await.recv()).await.ok()??;
         self.check_vapid(server, &headers).await;
         assert_eq!(headers["content-encoding"], "aes128gcm");
-        let PushEvent::Message(payload) = serde_json::from_slice(&decrypt(&self.secret, &self.auth, &body)).unwrap();
-        Some(Received { payload, headers })
+        Some((serde_json::from_slice(&decrypt(&self.secret, &self.auth, &body)).unwrap(), headers))
+    }
+
+    /// The next push within `wait`, which must be a message's.
+    async fn push_within(&self, server: &TestServer, wait: Duration) -> Option<Received> {
+        match self.event_within(server, wait).await? {
+            (PushEvent::Message(payload), headers) => Some(Received { payload, headers }),
+            other => panic!("a message's push expected: {other:?}"),
+        }
     }
 
     async fn push(&self, server: &TestServer) -> Received {
@@ -329,8 +336,23 @@ async fn a_block_keeps_pushes_apart(server: &TestServer) {
     assert_eq!((push.payload.seq, push.payload.sender.as_str()), (2, "cat"), "nothing of ann's reaches bob");
 }
 
+async fn a_device_can_ask_for_a_test_push_now_and_then(server: &TestServer) {
+    let bob = User::register(server, "bob").await;
+    let (status, body) = bob.call(Method::POST, endpoint::ME_PUSH_TEST, None).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")), "no subscription yet");
+    let phone = Device::start().await;
+    phone.subscribe(&bob).await;
+    assert_eq!(bob.call(Method::POST, endpoint::ME_PUSH_TEST, None).await.0, 202);
+    let (event, headers) = phone.event_within(server, Duration::from_secs(10)).await.expect("the test push");
+    assert_eq!(event, PushEvent::Test);
+    assert_eq!(headers["urgency"], "high");
+    let (status, body) = bob.call(Method::POST, endpoint::ME_PUSH_TEST, None).await;
+    assert_eq!((status, body["code"].as_str()), (429, Some("rate_limited")), "one every few seconds");
+}
+
 on_both_stores!(
     with server;
+    a_device_can_ask_for_a_test_push_now_and_then,
     a_block_keeps_pushes_apart,
     a_busy_push_service_is_tried_again,
     a_message_to_an_offline_user_is_pushed_once_with_its_preview,

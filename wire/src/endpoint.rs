@@ -67,6 +67,8 @@ api_paths! {
     ME_NOTIFICATIONS = "/me/notifications";
     /// `PUT`: this device's Web Push subscription; `DELETE`: remove it.
     ME_PUSH = "/me/push";
+    /// `POST`: push a test notification to this device.
+    ME_PUSH_TEST = "/me/push/test";
     /// `GET`: the server's VAPID public key, to subscribe with.
     PUSH_KEY = "/push/key";
     /// `GET`: the users this user blocked.

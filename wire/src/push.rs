@@ -13,6 +13,8 @@ use crate::{
 /// Longest subscription endpoint accepted: browsers' push services use a
 /// few hundred characters; the server posts to it, so it is bounded.
 pub const MAX_PUSH_ENDPOINT_CHARS: usize = 1024;
+/// Seconds a device waits between two test pushes.
+pub const PUSH_TEST_EVERY_SECS: u64 = 10;
 /// Most push subscriptions one user may hold (one per signed-in device).
 pub const MAX_PUSH_SUBSCRIPTIONS: usize = 16;
 /// Most conversations whose notification level or mute a user sets.
@@ -221,6 +223,8 @@ impl NotifySettings {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PushEvent {
     Message(PushPayload),
+    /// The user asked for a test (`POST /api/me/push/test`).
+    Test,
 }
 
 /// A new message: enough to show a notification without a request, under
@@ -369,6 +373,7 @@ mod tests {
         let fields = (json["type"].as_str(), json["kind"].as_str(), json["seq"].as_u64());
         assert_eq!(fields, (Some("message"), Some("image"), Some(7)));
         assert_eq!(serde_json::from_value::<PushEvent>(json).unwrap(), PushEvent::Message(message));
+        assert_eq!(serde_json::to_string(&PushEvent::Test).unwrap(), r#"{"type":"test"}"#);
     }
 
     #[test]

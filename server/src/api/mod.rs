@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(route::ME_PRIVACY, get(privacy::get).put(privacy::set))
         .route(route::ME_NOTIFICATIONS, get(push::settings).put(push::put_settings))
         .route(route::ME_PUSH, put(push::subscribe).delete(push::unsubscribe))
+        .route(route::ME_PUSH_TEST, post(push::test))
         .route(route::PUSH_KEY, get(push::key))
         .route(route::BLOCKS, get(privacy::blocked))
         .route(route::BLOCK, put(privacy::block).delete(privacy::unblock))

@@ -1,5 +1,6 @@
 //! Web Push: the server's key (`/api/push/key`), this device's subscription
-//! (`/api/me/push`) and the user's notification settings (`/api/me/notifications`).
+//! (`/api/me/push`, a test push: `/api/me/push/test`) and the user's
+//! notification settings (`/api/me/notifications`).
 
 use axum::{extract::State, http::StatusCode, Json};
 use wire::push::{NotifySettings, PushKey, PushSubscription};
@@ -25,6 +26,12 @@ pub async fn subscribe(
 pub async fn unsubscribe(State(state): State<AppState>, me: AuthUser) -> Result<StatusCode, HttpError> {
     state.pushes.unsubscribe(&me.user_id, &me.device_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// 202: the push is queued; whether the push service takes it shows on the device.
+pub async fn test(State(state): State<AppState>, me: AuthUser) -> Result<StatusCode, HttpError> {
+    state.pushes.send_test(&me.user_id, &me.device_id).await?;
+    Ok(StatusCode::ACCEPTED)
 }
 
 pub async fn settings(State(state): State<AppState>, me: AuthUser) -> Result<Json<NotifySettings>, HttpError> {

@@ -22,8 +22,8 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use tokio::sync::mpsc;
 use wire::{
     model::{ConversationKind, Message, UserId},
-    protocol::ApiError,
-    push::{preview_of, NotifySettings, PushEvent, PushPayload, PushSubscription},
+    protocol::{ApiError, ErrorCode},
+    push::{preview_of, NotifySettings, PushEvent, PushPayload, PushSubscription, PUSH_TEST_EVERY_SECS},
 };
 
 use self::{
@@ -63,6 +63,9 @@ pub struct Pushes {
     /// Coalescing windows, one key per member and conversation (shared by the cluster).
     windows: Arc<dyn Leases>,
     client: reqwest::Client,
+    /// The senders' queue, for pushes no message caused (a test). Weak: the
+    /// senders end once the decisions' task, which holds it, has.
+    pending: mpsc::WeakSender<Push>,
 }
 
 /// Where the writer hands stored messages (see [`Pushes::start`]).
@@ -85,7 +88,7 @@ impl Pushes {
         queue::describe();
         let (messages, stored) = mpsc::channel(queue::MESSAGES);
         let (decided, pending) = mpsc::channel(queue::PUSHES);
-        let pushes = Arc::new(Pushes { settings, store, presence, windows, client });
+        let pushes = Arc::new(Pushes { settings, store, presence, windows, client, pending: decided.downgrade() });
         tokio::spawn(queue::decide(pushes.clone(), stored, decided));
         queue::start_senders(pushes.clone(), pending);
         (pushes, Inbox(messages))
@@ -105,6 +108,36 @@ impl Pushes {
     /// Removes the device's subscription; false if it had none.
     pub async fn unsubscribe(&self, user: &UserId, device: &str) -> Result<bool, StoreError> {
         self.store.remove_push_subscription(user, device, None).await
+    }
+
+    /// Pushes a test notification to the device's subscription, at most
+    /// once every [`PUSH_TEST_EVERY_SECS`] per device (the server posts on
+    /// the user's word, so it is bounded like any other request).
+    pub async fn send_test(&self, user: &UserId, device: &str) -> Result<(), ApiError> {
+        let subscriptions = self.store.push_subscriptions_of(user).await?;
+        let Some(subscription) = subscriptions.into_iter().find(|s| s.device_id == device) else {
+            return Err(ApiError::new(ErrorCode::NotFound, "this device has no push subscription"));
+        };
+        let every = Duration::from_secs(PUSH_TEST_EVERY_SECS);
+        let key = format!("test:{}:{device}", user.0);
+        let too_soon = || ApiError::rate_limited("a test push went moments ago", every);
+        // A claim answers what the key holds: a value of this request's own tells it won.
+        let mine = crate::store::new_id();
+        match self.windows.claim(&key, &mine, every).await {
+            Ok(holder) if holder == mine => {}
+            Ok(_) => return Err(too_soon()),
+            Err(_) => return Err(ApiError::new(ErrorCode::StoreUnavailable, "try again in a moment")),
+        }
+        let payload = serde_json::to_vec(&PushEvent::Test).expect("a payload serializes");
+        let push = Push { subscription, payload, urgent: true, topic: send::topic("test") };
+        let queued = self.pending.upgrade().is_some_and(|queue| queue.try_send(push).is_ok());
+        match queued {
+            true => {
+                metrics::gauge!(queue::QUEUED).increment(1.0);
+                Ok(())
+            }
+            false => Err(too_soon()),
+        }
     }
 
     pub async fn settings(&self, user: &UserId) -> Result<NotifySettings, StoreError> {
