@@ -566,13 +566,19 @@ impl Cli {
     }
 }
 
-/// The contact in VAPID tokens: `--push-contact`, else the public URL, else
-/// a placeholder some push services (Apple's) refuse, which the summary shows.
+/// The contact in VAPID tokens: `--push-contact`, else the public URL if
+/// https, else a placeholder, said on stderr: Apple's push service refuses
+/// tokens whose contact is not a real address (`localhost`, `.invalid`).
 fn push_contact(given: Option<String>, public: Option<&str>) -> Result<String, ConfigError> {
-    match given {
-        Some(c) if (c.starts_with("mailto:") || c.starts_with("https://")) && !c.chars().any(char::is_whitespace) => Ok(c),
-        Some(c) => Err(ConfigError(format!("invalid --push-contact {c:?}: use a mailto: or https: URL"))),
-        None => Ok(public.filter(|p| p.starts_with("https://")).map_or_else(|| "mailto:admin@localhost".into(), str::to_owned)),
+    let usable = |c: &str| (c.starts_with("mailto:") || c.starts_with("https://")) && !c.contains(char::is_whitespace);
+    match (given, public) {
+        (Some(c), _) if usable(&c) => Ok(c),
+        (Some(c), _) => Err(ConfigError(format!("invalid --push-contact {c:?}: use a mailto: or https: URL"))),
+        (None, Some(url)) if url.starts_with("https://") => Ok(url.to_owned()),
+        (None, _) => {
+            eprintln!("natter-server: no --push-contact (nor an https --public-url): Safari and iPhones get no pushes");
+            Ok("mailto:admin@localhost".into())
+        }
     }
 }
 
