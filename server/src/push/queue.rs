@@ -21,6 +21,9 @@ pub const MESSAGES: usize = 4096;
 pub const PUSHES: usize = 4096;
 /// Pushes sent at once.
 pub const SENDERS: usize = 8;
+/// Tries of one push, the first included.
+pub const ATTEMPTS: u32 = 3;
+
 pub(super) const QUEUED: &str = "natter_push_queue";
 pub(super) const SENT: &str = "natter_push_sent_total";
 pub(super) const FAILED: &str = "natter_push_failed_total";
@@ -37,8 +40,6 @@ pub(super) fn describe() {
     metrics::describe_counter!(DROPPED, "Messages or pushes dropped because a push queue was full");
     metrics::describe_counter!(COALESCED, "Pushes left out because one went for the conversation moments before");
 }
-/// Tries of one push, the first included.
-pub const ATTEMPTS: u32 = 3;
 
 /// Decides for each stored message in turn and queues its pushes.
 pub(super) async fn decide(pushes: Arc<Pushes>, mut messages: mpsc::Receiver<Message>, queue: mpsc::Sender<Push>) {
