@@ -82,3 +82,84 @@ async function staleWhileRevalidate(event) {
   event.waitUntil(refresh.catch(() => {})); // offline: keep serving the cached copy
   return cached;
 }
+
+// Web Push (ARCHITECTURE.md, "Notifications"). The server pushes only when
+// none of the user's devices is open and in use; each push carries a
+// `PushEvent` (wire/src/push.rs) as JSON, told apart by its `type`. Notifications are tagged per
+// conversation, so a later one replaces the earlier one.
+const WORDS = {
+  en: { text: 'New message', image: 'Photo', voice: 'Voice message', video: 'Video', file: 'File', test: 'Notifications work.' },
+  zh: { text: '新消息', image: '图片', voice: '语音消息', video: '视频', file: '文件', test: '通知已可用。' },
+};
+
+// The worker cannot read the page's language cookie: the browser's language decides.
+function words() {
+  return (self.navigator.language || '').toLowerCase().startsWith('zh') ? WORDS.zh : WORDS.en;
+}
+
+// The title and options of the notification for one payload.
+function notificationOf(p) {
+  const w = words();
+  // Without a preview (hidden, or no text) the kind says what came.
+  const what = p.preview || w[p.kind] || w.text;
+  return {
+    title: p.conversation || p.sender,
+    options: {
+      body: p.conversation ? `${p.sender}: ${what}` : what,
+      tag: `conversation:${p.conversation_id}`,
+      renotify: true,
+      icon: '/icons/icon-192.png',
+      badge: '/icons/icon-192.png',
+      timestamp: Date.now(),
+      data: { url: `/chats/${encodeURIComponent(p.conversation_id)}`, conversation_id: p.conversation_id, seq: p.seq },
+    },
+  };
+}
+
+self.addEventListener('push', (event) => {
+  let payload;
+  try {
+    payload = event.data ? event.data.json() : null;
+  } catch (err) {
+    payload = null;
+  }
+  // Browsers require a notification for every push; one that cannot be read says only that something came.
+  const notice = (body) => ({ title: 'Natter', options: { body, tag: 'natter', icon: '/icons/icon-192.png' } });
+  const type = payload && payload.type;
+  const { title, options } = type === 'message' ? notificationOf(payload) : notice(type === 'test' ? words().test : words().text);
+  event.waitUntil(self.registration.showNotification(title, options));
+});
+
+// A click opens the conversation: in a window of the app if one is open, else in a new one.
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  const url = new URL((event.notification.data && event.notification.data.url) || '/chats', self.location.origin).href;
+  event.waitUntil((async () => {
+    const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+    const open = windows.find((c) => c.url === url) || windows.find((c) => new URL(c.url).origin === self.location.origin);
+    if (!open) return self.clients.openWindow(url);
+    const focused = await open.focus();
+    if (focused.url === url) return focused;
+    // Only a window this worker controls can be navigated by it.
+    return focused.navigate(url).catch(() => self.clients.openWindow(url));
+  })());
+});
+
+// The push service replaced the subscription (it expired, or the browser
+// rotated it): subscribe again with the server's key and tell the server.
+// Without a signed-in cookie the server refuses, and the app subscribes on its next start.
+self.addEventListener('pushsubscriptionchange', (event) => {
+  event.waitUntil((async () => {
+    const answer = await fetch('/api/push/key', { credentials: 'same-origin' });
+    if (!answer.ok) return;
+    const { public_key: key } = await answer.json();
+    const bytes = Uint8Array.from(atob(key.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+    const subscription = await self.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: bytes });
+    await fetch('/api/me/push', {
+      method: 'PUT',
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(subscription.toJSON()),
+    });
+  })());
+});

@@ -14,6 +14,7 @@ use crate::{
     auth::{password::HashLimits, Origins, SessionRules},
     chat::ChangeLimits,
     client_addr::TrustedProxies,
+    push::{keys::KeySource, PushSettings},
     secret::Secret,
     sfu::settings::MediaSettings,
     store::mongodb::MongoSettings,
@@ -62,6 +63,31 @@ pub struct Cli {
     /// NATTER_JWT_SECRET variable; with neither, one is generated into the data dir.
     #[arg(long, env = "NATTER_JWT_SECRET_FILE")]
     pub jwt_secret_file: Option<PathBuf>,
+
+    /// File holding the VAPID private key of Web Push (a P-256 scalar in
+    /// base64url); without it one is generated into the data dir. Browsers'
+    /// subscriptions belong to the key: a new one needs every device to subscribe again.
+    #[arg(long, env = "NATTER_VAPID_PRIVATE_KEY_FILE")]
+    pub vapid_private_key_file: Option<PathBuf>,
+
+    /// The operator's contact that push services see with every push
+    /// (`mailto:` or `https:`); by default the public URL.
+    #[arg(long, env = "NATTER_PUSH_CONTACT")]
+    pub push_contact: Option<String>,
+
+    /// At most one push per member and conversation in this many seconds;
+    /// the messages in between are coalesced into it.
+    #[arg(long, env = "NATTER_PUSH_COALESCE_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub push_coalesce_secs: u64,
+
+    /// Groups with more members than this notify of mentions only, unless a member chooses otherwise.
+    #[arg(long, env = "NATTER_NOTIFY_GROUP_SIZE", default_value_t = 50, value_parser = clap::value_parser!(u64).range(2..=100_000))]
+    pub notify_group_size: u64,
+
+    /// Lets push subscriptions name `http` and local endpoints: for tests
+    /// and development only (the server posts to them).
+    #[arg(long, hide = true)]
+    pub push_insecure_endpoints: bool,
 
     /// Largest accepted file upload, in MiB.
     #[arg(long, env = "NATTER_MAX_UPLOAD_MIB", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=4096))]
@@ -366,6 +392,8 @@ pub struct Config {
     pub secure_cookie: bool,
     pub trusted_proxies: TrustedProxies,
     pub session_recheck: std::time::Duration,
+    pub push: PushSettings,
+    pub vapid_key_source: KeySource,
 }
 
 /// Bounds on the work and memory images cost.
@@ -435,6 +463,22 @@ impl Cli {
         let metrics_token =
             self.metrics_token_file.as_deref().map(|p| read_secret_file(p, "--metrics-token-file")).transpose()?;
         let (origins, secure_cookie) = origins(self.public_url.as_deref(), &self.allowed_origins)?;
+        if self.redis_url.is_some() && self.vapid_private_key_file.is_none() {
+            // Not refused, for clusters that predate pushes; their pushes fail until it is given.
+            eprintln!(
+                "natter-server: a cluster's nodes need one VAPID key (--vapid-private-key-file): \
+                 with a key of its own in each data dir, push services refuse other nodes' pushes"
+            );
+        }
+        let (vapid_key, vapid_key_source) =
+            crate::push::keys::load(self.vapid_private_key_file.as_deref(), &self.data_dir).map_err(ConfigError)?;
+        let push = PushSettings {
+            key: vapid_key,
+            contact: push_contact(self.push_contact, origins.public.as_deref())?,
+            coalesce: std::time::Duration::from_secs(self.push_coalesce_secs),
+            group_size: self.notify_group_size as usize,
+            insecure_endpoints: self.push_insecure_endpoints,
+        };
         let trusted_proxies =
             TrustedProxies::parse(&self.trusted_proxy).map_err(|e| ConfigError(format!("invalid --trusted-proxy: {e}")))?;
         let sessions = SessionRules {
@@ -516,7 +560,25 @@ impl Cli {
             max_connections: self.max_connections.map(|n| n as usize),
             max_connections_per_ip: self.max_connections_per_ip as usize,
             metrics_token,
+            push,
+            vapid_key_source,
         })
+    }
+}
+
+/// The contact in VAPID tokens: `--push-contact`, else the public URL if
+/// https, else a placeholder, said on stderr: Apple's push service refuses
+/// tokens whose contact is not a real address (`localhost`, `.invalid`).
+fn push_contact(given: Option<String>, public: Option<&str>) -> Result<String, ConfigError> {
+    let usable = |c: &str| (c.starts_with("mailto:") || c.starts_with("https://")) && !c.contains(char::is_whitespace);
+    match (given, public) {
+        (Some(c), _) if usable(&c) => Ok(c),
+        (Some(c), _) => Err(ConfigError(format!("invalid --push-contact {c:?}: use a mailto: or https: URL"))),
+        (None, Some(url)) if url.starts_with("https://") => Ok(url.to_owned()),
+        (None, _) => {
+            eprintln!("natter-server: no --push-contact (nor an https --public-url): Safari and iPhones get no pushes");
+            Ok("mailto:admin@localhost".into())
+        }
     }
 }
 
@@ -543,6 +605,16 @@ impl Config {
             ("node_id", self.node_id.clone()),
             ("node_ttl", format!("{}s", self.node_ttl.as_secs())),
             ("jwt_secret", secret),
+            (
+                "vapid_key",
+                match &self.vapid_key_source {
+                    KeySource::File(p) => format!("{} (from {})", self.push.key.public_key(), p.display()),
+                    KeySource::Generated(p) => format!("{} (generated in {})", self.push.key.public_key(), p.display()),
+                },
+            ),
+            ("push_contact", self.push.contact.clone()),
+            ("push_coalesce", format!("{}s", self.push.coalesce.as_secs())),
+            ("notify_group_size", self.push.group_size.to_string()),
             ("max_upload_bytes", self.max_upload_bytes.to_string()),
             ("max_avatar_bytes", self.max_avatar_bytes.to_string()),
             ("image_decodes", format!("{} (queue {})", self.images.decodes, self.images.queue)),
@@ -801,7 +873,7 @@ fn load_secret(file: Option<PathBuf>, data_dir: &Path) -> Result<(Secret, Secret
             let mut raw = [0u8; 32];
             getrandom::fill(&mut raw).map_err(|e| ConfigError(format!("cannot generate a JWT secret: {e}")))?;
             let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-            write_private(&path, hex.as_bytes())
+            crate::private::write_new(&path, hex.as_bytes())
                 .map_err(|e| ConfigError(format!("cannot write {}: {e}", path.display())))?;
             Ok((Secret::new(hex.into_bytes()), SecretSource::Generated(path)))
         }
@@ -823,15 +895,6 @@ fn checked_secret(bytes: Vec<u8>, origin: &str) -> Result<Secret, ConfigError> {
         )));
     }
     Ok(Secret::new(bytes))
-}
-
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(contents)
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod ops;
 pub mod presence;
 pub mod private;
+pub mod push;
 pub mod ratelimit;
 pub mod redis_conn;
 pub mod search;
@@ -127,6 +128,8 @@ struct Backplane {
     presence: Arc<dyn Registry>,
     calls: Arc<dyn Leases>,
     rooms: Arc<dyn Leases>,
+    /// Push coalescing windows.
+    pushes: Arc<dyn Leases>,
     relay: Arc<dyn sfu::relay::Relay>,
     counts: Option<SharedCounts>,
 }
@@ -190,6 +193,7 @@ pub async fn run(
             let counts = SharedCounts { conn: Arc::new(SharedConnection::new(client.clone())), namespace: namespace.clone() };
             let calls = RedisLeases::new(client.clone(), format!("{namespace}:call:"));
             let rooms = RedisLeases::new(client.clone(), format!("{namespace}:room:"));
+            let pushes = RedisLeases::new(client.clone(), format!("{namespace}:push:"));
             let relay = sfu::relay::RedisRelay::start(client.clone(), &namespace, &config.node_id, relay_inbox);
             let fanout = hub::redis::RedisFanout::start(client, &namespace, hub.clone(), config.node_id.clone());
             Backplane {
@@ -197,6 +201,7 @@ pub async fn run(
                 presence: Arc::new(registry),
                 calls: Arc::new(calls),
                 rooms: Arc::new(rooms),
+                pushes: Arc::new(pushes),
                 relay,
                 counts: Some(counts),
             }
@@ -206,19 +211,28 @@ pub async fn run(
             presence: Arc::new(LocalRegistry::default()),
             calls: Arc::new(LocalLeases::default()),
             rooms: Arc::new(LocalLeases::default()),
+            pushes: Arc::new(LocalLeases::default()),
             relay: Arc::new(sfu::relay::LocalRelay(relay_inbox)),
             counts: None,
         },
     };
-    let Backplane { fanout, presence: registry, calls: call_registry, rooms: room_registry, relay, counts: shared_counts } =
-        backplane;
+    let Backplane {
+        fanout,
+        presence: registry,
+        calls: call_registry,
+        rooms: room_registry,
+        pushes: push_windows,
+        relay,
+        counts: shared_counts,
+    } = backplane;
+    let (pushes, push_inbox) = push::Pushes::start(config.push.clone(), store.clone(), registry.clone(), push_windows);
     let presence = Arc::new(PresenceTracker::new(registry, store.clone(), fanout.clone()));
     let upkeep = tokio::spawn(presence.clone().upkeep(config.node_ttl / 3, stop_rx.clone()));
     let metrics_upkeep = tokio::spawn(metrics::upkeep(METRICS_UPKEEP, stop_rx.clone()));
     let files_disk = files::Disk::new(&config.data_dir);
     let sweeper =
         tokio::spawn(files::sweep::run(store.clone(), files_disk.clone(), config.unposted_file_ttl, stop_rx.clone()));
-    let writer = Arc::new(Writer::start(store.clone(), fanout.clone()));
+    let writer = Arc::new(Writer::start(store.clone(), fanout.clone(), push_inbox));
     let budgets = Arc::new(ratelimit::budgets::UserBudgets::new(
         ratelimit::budgets::Configured {
             sends_per_sec: config.sends_per_sec,
@@ -276,6 +290,7 @@ pub async fn run(
         fanout,
         presence,
         challenges: Arc::default(),
+        pushes,
         sessions: sessions.clone(),
     };
     let app = router(state);

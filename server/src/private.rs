@@ -37,6 +37,16 @@ pub async fn create_file(path: &Path) -> io::Result<tokio::fs::File> {
     options.open(path).await
 }
 
+/// Writes a new file `0600` (generated keys); fails if `path` exists.
+pub fn write_new(path: &Path, contents: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, FILE_MODE);
+    options.open(path)?.write_all(contents)
+}
+
 /// Creates `path` empty and `0600` unless it exists, so that a library
 /// opening it afterwards (SQLite) keeps that mode.
 pub fn touch(path: &Path) -> io::Result<()> {

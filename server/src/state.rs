@@ -16,6 +16,7 @@ use crate::{
     gate::Gate,
     hub::{Fanout, Hub},
     presence::PresenceTracker,
+    push::Pushes,
     ratelimit::{budgets::UserBudgets, slots::UploadSlots, AuthLimits},
     search::Search,
     sfu::Sfu,
@@ -60,6 +61,8 @@ pub struct AppState {
     pub calls: Arc<Calls>,
     /// Group calls' and live broadcasts' media relay.
     pub sfu: Arc<Sfu>,
+    /// Web Push: subscriptions, settings, and the pushes stored messages cause.
+    pub pushes: Arc<Pushes>,
     /// The websocket sessions running: a stopping server waits for them.
     pub sessions: TaskTracker,
 }

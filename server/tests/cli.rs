@@ -131,7 +131,8 @@ fn help_documents_every_flag() {
         "--listen", "--data-dir", "--mongodb-uri", "--mongodb-db", "--redis-url", "--node-id",
         "--jwt-secret-file", "--max-upload-mib", "--max-avatar-mib", "--log-format", "--public-url",
         "--allowed-origins", "--trusted-proxy", "--token-ttl-secs", "--token-renew-grace-secs",
-        "--token-reuse-grace-secs", "--session-lifetime", "--session-recheck-secs",
+        "--token-reuse-grace-secs", "--session-lifetime", "--session-recheck-secs", "--vapid-private-key-file",
+        "--push-contact", "--push-coalesce-secs", "--notify-group-size",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
     }

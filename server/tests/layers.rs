@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["avatar", "lease", "ratelimit", "store", "text"],
     &["auth", "files", "hub", "signup"],
     &["chat", "presence", "search"],
-    &["calls", "sfu"],
+    &["calls", "sfu", "push"],
     &["config"],
     &["state"],
     &["api", "ops", "session"],

@@ -101,6 +101,8 @@ suite!(
     batches_store_each_draft_as_one_by_one_would,
     racing_batches_on_two_nodes_stay_gap_free,
     status_settings_default_then_round_trip,
+    push_subscriptions_one_per_device,
+    notify_settings_default_then_round_trip,
     privacy_default_then_round_trip,
     first_user_is_the_earliest_created,
     invites_round_trip_with_their_uses,

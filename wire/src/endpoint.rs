@@ -63,6 +63,14 @@ api_paths! {
     ME_STATUS = "/me/status";
     /// `GET`, `PUT`: who may reach the user, and how they are found.
     ME_PRIVACY = "/me/privacy";
+    /// `GET`, `PUT`: the user's notification settings.
+    ME_NOTIFICATIONS = "/me/notifications";
+    /// `PUT`: this device's Web Push subscription; `DELETE`: remove it.
+    ME_PUSH = "/me/push";
+    /// `POST`: push a test notification to this device.
+    ME_PUSH_TEST = "/me/push/test";
+    /// `GET`: the server's VAPID public key, to subscribe with.
+    PUSH_KEY = "/push/key";
     /// `GET`: the users this user blocked.
     BLOCKS = "/blocks";
     /// `PUT`: block a user; `DELETE`: unblock.

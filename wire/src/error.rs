@@ -52,6 +52,9 @@ pub enum ErrorCode {
     Conflict,
     /// The e-mail address belongs to another account.
     EmailTaken,
+    /// The user holds as many push subscriptions as allowed
+    /// (`wire::push::MAX_PUSH_SUBSCRIPTIONS`); signing a device out frees its one.
+    TooManySubscriptions,
     PayloadTooLarge,
     /// The upload would take the user past their storage quota; the message
     /// says how much they use and may use.
@@ -74,7 +77,7 @@ impl ErrorCode {
             NotFound | NoSuchMessage => 404,
             MessageDeleted => 410,
             MethodNotAllowed => 405,
-            Conflict | EmailTaken | TooManyReactions | GroupTooLargeForReceipts => 409,
+            Conflict | EmailTaken | TooManyReactions | GroupTooLargeForReceipts | TooManySubscriptions => 409,
             PayloadTooLarge | QuotaExceeded => 413,
             UnsupportedMediaType => 415,
             RateLimited => 429,

@@ -1,6 +1,7 @@
 //! Natter's wire contract, shared by the server, the browser, the tests and
 //! the load generator: ids and model, websocket frames, error codes, HTTP API
-//! bodies and input rules, call and room types, and every endpoint's path.
+//! bodies and input rules, call and room types, notifications, and every
+//! endpoint's path.
 //! Only serde-level dependencies: no UI, no browser, no server.
 
 pub mod api;
@@ -10,4 +11,5 @@ pub mod fold;
 mod error;
 pub mod model;
 pub mod protocol;
+pub mod push;
 pub mod room;

@@ -10,6 +10,7 @@ mod friends;
 mod json;
 mod messages;
 mod privacy;
+mod push;
 mod profile;
 mod rtc;
 mod search;
@@ -42,6 +43,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(route::ME_AVATAR, post(profile::upload_avatar))
         .route(route::ME_STATUS, get(status::get).put(status::set))
         .route(route::ME_PRIVACY, get(privacy::get).put(privacy::set))
+        .route(route::ME_NOTIFICATIONS, get(push::settings).put(push::put_settings))
+        .route(route::ME_PUSH, put(push::subscribe).delete(push::unsubscribe))
+        .route(route::ME_PUSH_TEST, post(push::test))
+        .route(route::PUSH_KEY, get(push::key))
         .route(route::BLOCKS, get(privacy::blocked))
         .route(route::BLOCK, put(privacy::block).delete(privacy::unblock))
         .route(route::USERS, get(users::search))

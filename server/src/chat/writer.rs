@@ -33,11 +33,17 @@ pub struct Writer {
     jobs: mpsc::Sender<Job>,
 }
 
+/// Told of each message this node stored, after its fan-out (pushes). It
+/// must not wait: whatever it does with the message happens elsewhere.
+pub trait Listener: Send + Sync + 'static {
+    fn stored(&self, message: Message);
+}
+
 impl Writer {
     /// Starts the writing task; it ends when the last `Writer` handle is dropped.
-    pub fn start(store: DynStore, fanout: Arc<dyn Fanout>) -> Writer {
+    pub fn start(store: DynStore, fanout: Arc<dyn Fanout>, listener: impl Listener) -> Writer {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(queue, store, fanout));
+        tokio::spawn(run(queue, store, fanout, listener));
         Writer { jobs }
     }
 
@@ -50,7 +56,7 @@ impl Writer {
     }
 }
 
-async fn run(mut queue: mpsc::Receiver<Job>, store: DynStore, fanout: Arc<dyn Fanout>) {
+async fn run(mut queue: mpsc::Receiver<Job>, store: DynStore, fanout: Arc<dyn Fanout>, listener: impl Listener) {
     while let Some(first) = queue.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -71,17 +77,18 @@ async fn run(mut queue: mpsc::Receiver<Job>, store: DynStore, fanout: Arc<dyn Fa
             }
             let _ = reply.send(result); // the sender may have gone; the message stays stored
         }
-        after_store(&store, fanout.as_ref(), stored).await;
+        after_store(&store, fanout.as_ref(), &listener, stored).await;
     }
 }
 
 /// What follows storing: the fan-out first, since recipients wait for it
-/// and nothing else does; then each conversation's newest message, each
+/// and nothing else does, each message then handed to the listener
+/// (pushes, queued); then each conversation's newest message, each
 /// sender's read position (one has read what one wrote) and the mentioned
 /// members' mention positions. A change moves none: a reaction to an old
 /// message reads nothing newer (an edit's new mentions are `Chat`'s, which
 /// knows whom the message mentioned before).
-async fn after_store(store: &DynStore, fanout: &dyn Fanout, entries: Vec<Message>) {
+async fn after_store(store: &DynStore, fanout: &dyn Fanout, listener: &impl Listener, entries: Vec<Message>) {
     let mut newest: HashMap<ConversationId, MessagePreview> = HashMap::new();
     let mut read: HashMap<(ConversationId, UserId), (u64, u64)> = HashMap::new();
     for m in entries.iter().filter(|m| !m.kind.is_change()) {
@@ -97,7 +104,8 @@ async fn after_store(store: &DynStore, fanout: &dyn Fanout, entries: Vec<Message
         .map(|m| (m.conversation_id.clone(), m.sender_id.clone(), m.mentions.clone(), m.seq))
         .collect();
     for message in entries {
-        fanout.publish(HubEvent::Message { message }).await;
+        fanout.publish(HubEvent::Message { message: message.clone() }).await;
+        listener.stored(message);
     }
     for (conversation, preview) in newest {
         if let Err(e) = store.record_last_message(&conversation, &preview).await {

@@ -173,6 +173,20 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_by_file ON messages (json_extract(attachment, '$.file_id')) WHERE attachment IS NOT NULL;",
     // 12: a conversation's pins and unpins, for its pinned bar.
     "CREATE INDEX messages_pins ON messages (conversation_id, seq) WHERE kind IN (12, 13);",
+    // 13: Web Push subscriptions, one per device; notification settings.
+    "CREATE TABLE push_subscriptions (
+        user_id    TEXT NOT NULL,
+        device_id  TEXT NOT NULL,
+        endpoint   TEXT NOT NULL,
+        p256dh     TEXT NOT NULL,
+        auth       TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        PRIMARY KEY (user_id, device_id)
+    );
+    CREATE TABLE notify_settings (
+        user_id  TEXT PRIMARY KEY,
+        settings TEXT NOT NULL
+    );",
 ];
 
 #[derive(Clone)]

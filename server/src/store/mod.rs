@@ -14,6 +14,7 @@ pub mod health;
 pub mod messages;
 pub mod mongodb;
 pub mod privacy;
+pub mod push;
 pub mod signup;
 pub mod statuses;
 pub mod users;
@@ -24,7 +25,7 @@ use async_trait::async_trait;
 
 pub use self::{
     conversations::ConversationRepo, devices::DeviceRepo, files::FileRepo, friends::FriendRepo, messages::MessageRepo,
-    privacy::PrivacyRepo, signup::SignupRepo, statuses::StatusRepo, users::UserRepo,
+    privacy::PrivacyRepo, push::PushRepo, signup::SignupRepo, statuses::StatusRepo, users::UserRepo,
 };
 
 /// File name of the embedded database inside the data dir.
@@ -41,6 +42,7 @@ pub trait Store:
     + FileRepo
     + StatusRepo
     + PrivacyRepo
+    + PushRepo
     + SignupRepo
     + Send
     + Sync

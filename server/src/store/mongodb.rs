@@ -88,6 +88,7 @@ fn indexes() -> Vec<(&'static str, IndexModel)> {
         ("files", IndexModel::builder().keys(doc! { "created_ms": 1 }).build()),
         ("files", IndexModel::builder().keys(doc! { "blob._id": 1 }).build()),
         ("signup_uses", IndexModel::builder().keys(doc! { "invite_id": 1 }).build()),
+        ("push_subscriptions", IndexModel::builder().keys(doc! { "user_id": 1 }).build()),
     ]
 }
 

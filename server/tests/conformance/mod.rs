@@ -639,6 +639,78 @@ pub async fn status_settings_default_then_round_trip(a: &DynStore, b: &DynStore)
     assert_eq!(some, want, "those who never set one are left out");
 }
 
+pub async fn push_subscriptions_one_per_device(a: &DynStore, b: &DynStore) {
+    use natter_server::store::push::StoredSubscription;
+    let (ann, bob) = (UserId(new_id()), UserId(new_id()));
+    let sub = |user: &UserId, device: &str, endpoint: &str| StoredSubscription {
+        user_id: user.clone(),
+        device_id: device.to_owned(),
+        endpoint: endpoint.to_owned(),
+        p256dh: "B".repeat(87),
+        auth: "A".repeat(22),
+        created_ms: 1_700_000_000_000,
+    };
+    assert!(a.push_subscriptions_of(&ann).await.unwrap().is_empty());
+    a.put_push_subscription(&sub(&ann, "phone", "https://push.example/1")).await.unwrap();
+    a.put_push_subscription(&sub(&ann, "laptop", "https://push.example/2")).await.unwrap();
+    a.put_push_subscription(&sub(&bob, "phone", "https://push.example/3")).await.unwrap();
+    // Subscribing anew replaces the device's subscription.
+    let renewed = sub(&ann, "phone", "https://push.example/4");
+    b.put_push_subscription(&renewed).await.unwrap();
+    let mut anns = b.push_subscriptions_of(&ann).await.unwrap();
+    anns.sort_by(|x, y| x.device_id.cmp(&y.device_id));
+    assert_eq!(anns, vec![sub(&ann, "laptop", "https://push.example/2"), renewed]);
+    // A push service's "gone" for the old endpoint leaves the new one.
+    assert!(!a.remove_push_subscription(&ann, "phone", Some("https://push.example/1")).await.unwrap());
+    assert!(a.remove_push_subscription(&ann, "phone", Some("https://push.example/4")).await.unwrap());
+    assert!(b.remove_push_subscription(&ann, "laptop", None).await.unwrap());
+    assert!(!b.remove_push_subscription(&ann, "laptop", None).await.unwrap());
+    assert!(a.push_subscriptions_of(&ann).await.unwrap().is_empty());
+    assert_eq!(a.push_subscriptions_of(&bob).await.unwrap().len(), 1, "other users' stay");
+    // Signing a device out takes its subscription with it.
+    for device in ["phone", "tablet", "tv"] {
+        a.put_push_subscription(&sub(&ann, device, &format!("https://push.example/{device}"))).await.unwrap();
+    }
+    a.remove_device(&ann, "phone").await.unwrap();
+    b.remove_other_devices(&ann, "tablet").await.unwrap();
+    let left: Vec<String> = a.push_subscriptions_of(&ann).await.unwrap().into_iter().map(|s| s.device_id).collect();
+    assert_eq!(left, vec!["tablet"]);
+    assert_eq!(a.push_subscriptions_of(&bob).await.unwrap().len(), 1, "other users' stay");
+}
+
+pub async fn notify_settings_default_then_round_trip(a: &DynStore, b: &DynStore) {
+    use wire::push::{ConversationNotify, NotifyLevel, NotifySettings, QuietHours, MUTED_FOREVER};
+    let (ann, bob, cat) = (UserId(new_id()), UserId(new_id()), UserId(new_id()));
+    assert_eq!(a.notify_settings(&ann).await.unwrap(), NotifySettings::default());
+    assert!(a.notify_settings_of(&[]).await.unwrap().is_empty());
+    let quiet = NotifySettings {
+        conversations: vec![
+            ConversationNotify {
+                conversation_id: ConversationId::from("work"),
+                level: Some(NotifyLevel::Mentions),
+                muted_until_ms: None,
+            },
+            ConversationNotify {
+                conversation_id: ConversationId::from("news"),
+                level: None,
+                muted_until_ms: Some(MUTED_FOREVER),
+            },
+        ],
+        quiet_hours: Some(QuietHours { start_minute: 22 * 60, end_minute: 7 * 60, utc_offset_minutes: -300 }),
+        hide_previews: true,
+    };
+    a.put_notify_settings(&ann, &quiet).await.unwrap();
+    a.put_notify_settings(&bob, &quiet).await.unwrap();
+    assert_eq!(b.notify_settings(&ann).await.unwrap(), quiet);
+    // Replaced whole.
+    b.put_notify_settings(&bob, &NotifySettings::default()).await.unwrap();
+    let mut some = b.notify_settings_of(&[ann.clone(), bob.clone(), cat]).await.unwrap();
+    some.sort_by(|x, y| x.0 .0.cmp(&y.0 .0));
+    let mut want = vec![(ann, quiet), (bob, NotifySettings::default())];
+    want.sort_by(|x, y| x.0 .0.cmp(&y.0 .0));
+    assert_eq!(some, want, "those who never set any are left out");
+}
+
 fn blob(sha_digit: char, mime: &str) -> BlobRecord {
     BlobRecord {
         sha256: sha_digit.to_string().repeat(64),

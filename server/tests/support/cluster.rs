@@ -19,9 +19,18 @@ pub fn cluster_flags(redis: SocketAddr) -> Vec<String> {
     let uri = std::env::var("NATTER_TEST_MONGODB_URI").expect("NATTER_TEST_MONGODB_URI");
     let tag = natter_server::store::new_id();
     let db = format!("natter_test_{tag}");
-    ["--mongodb-uri", &uri, "--mongodb-db", &db, "--redis-url", &format!("redis://{redis}/"), "--node-ttl-secs", "3"]
-        .map(String::from)
-        .to_vec()
+    let (redis, vapid) = (format!("redis://{redis}/"), vapid_key_file(&tag).display().to_string());
+    let flags = ["--mongodb-uri", &uri, "--mongodb-db", &db, "--redis-url", &redis, "--node-ttl-secs", "3"];
+    flags.into_iter().chain(["--vapid-private-key-file", &vapid]).map(String::from).collect()
+}
+
+/// A file with the VAPID key the nodes of the cluster `tag` share, as one
+/// deployment's nodes must (a test key).
+fn vapid_key_file(tag: &str) -> std::path::PathBuf {
+    const TEST_KEY: &str = "RS0WdYWWo1HajXg3NZR1olzCf31i-ZBGDkFyCs7j1jw";
+    let path = std::env::temp_dir().join(format!("natter-test-vapid-{tag}"));
+    std::fs::write(&path, TEST_KEY).unwrap();
+    path
 }
 
 /// A node id unique to the cluster `flags` describe.

@@ -4,7 +4,7 @@ use wire::model::{Millis, UserId};
 
 use super::{DeviceRecord, DeviceRepo};
 use crate::store::{
-    embedded::{internal, query_all, EmbeddedStore},
+    embedded::{internal, query_all, write_transaction, EmbeddedStore},
     StoreError,
 };
 
@@ -106,12 +106,13 @@ impl DeviceRepo for EmbeddedStore {
     async fn remove_device(&self, user: &UserId, device_id: &str) -> Result<bool, StoreError> {
         let (user, device_id) = (user.0.clone(), device_id.to_owned());
         self.call(move |c| {
-            let n = c
-                .execute(
-                    "DELETE FROM devices WHERE user_id = ?1 AND device_id = ?2",
-                    params![user, device_id],
-                )
+            let tx = write_transaction(c)?;
+            let n = tx
+                .execute("DELETE FROM devices WHERE user_id = ?1 AND device_id = ?2", params![user, device_id])
                 .map_err(internal)?;
+            tx.execute("DELETE FROM push_subscriptions WHERE user_id = ?1 AND device_id = ?2", params![user, device_id])
+                .map_err(internal)?;
+            tx.commit().map_err(internal)?;
             Ok(n > 0)
         })
         .await
@@ -120,11 +121,12 @@ impl DeviceRepo for EmbeddedStore {
     async fn remove_other_devices(&self, user: &UserId, keep: &str) -> Result<(), StoreError> {
         let (user, keep) = (user.0.clone(), keep.to_owned());
         self.call(move |c| {
-            c.execute(
-                "DELETE FROM devices WHERE user_id = ?1 AND device_id != ?2",
-                params![user, keep],
-            )
-            .map_err(internal)?;
+            let tx = write_transaction(c)?;
+            tx.execute("DELETE FROM devices WHERE user_id = ?1 AND device_id != ?2", params![user, keep])
+                .map_err(internal)?;
+            tx.execute("DELETE FROM push_subscriptions WHERE user_id = ?1 AND device_id != ?2", params![user, keep])
+                .map_err(internal)?;
+            tx.commit().map_err(internal)?;
             Ok(())
         })
         .await

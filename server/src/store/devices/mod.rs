@@ -45,9 +45,9 @@ pub trait DeviceRepo {
     /// not hold `from` (any more): another request rotated it first.
     async fn rotate_token(&self, user: &UserId, device_id: &str, from: &str, to: &str, at: Millis) -> Result<bool, StoreError>;
 
-    /// Signs a device out; false if it was not signed in.
+    /// Signs a device out, with its push subscription; false if it was not signed in.
     async fn remove_device(&self, user: &UserId, device_id: &str) -> Result<bool, StoreError>;
 
-    /// Signs out every device of the user but `keep`.
+    /// Signs out every device of the user but `keep`, with their push subscriptions.
     async fn remove_other_devices(&self, user: &UserId, keep: &str) -> Result<(), StoreError>;
 }

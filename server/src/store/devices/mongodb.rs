@@ -11,6 +11,8 @@ use crate::store::{
 };
 
 const DEVICES: &str = "devices";
+/// A device's sign-out takes its push subscription with it (`store::push`).
+const PUSH_SUBSCRIPTIONS: &str = "push_subscriptions";
 
 /// Keyed by `"user:device"`, so every lookup is by `_id`.
 #[derive(Serialize, Deserialize)]
@@ -122,14 +124,18 @@ impl DeviceRepo for MongoStore {
             .delete_one(doc! { "_id": key(user, device_id) })
             .await
             .map_err(classify)?;
+        // The same key as the subscription's.
+        self.collection::<mongodb::bson::Document>(PUSH_SUBSCRIPTIONS)
+            .delete_one(doc! { "_id": key(user, device_id) })
+            .await
+            .map_err(classify)?;
         Ok(result.deleted_count > 0)
     }
 
     async fn remove_other_devices(&self, user: &UserId, keep: &str) -> Result<(), StoreError> {
-        self.collection::<DeviceDoc>(DEVICES)
-            .delete_many(doc! { "user_id": &user.0, "device_id": { "$ne": keep } })
-            .await
-            .map_err(classify)?;
+        let others = doc! { "user_id": &user.0, "device_id": { "$ne": keep } };
+        self.collection::<DeviceDoc>(DEVICES).delete_many(others.clone()).await.map_err(classify)?;
+        self.collection::<mongodb::bson::Document>(PUSH_SUBSCRIPTIONS).delete_many(others).await.map_err(classify)?;
         Ok(())
     }
 }
