@@ -75,7 +75,7 @@ impl NodeProcess {
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        let client = reqwest::Client::new();
+        let client = super::http_client();
         for _ in 0..200 {
             if let Ok(resp) = client.get(format!("http://{addr}/readyz")).send().await {
                 if resp.status() == 200 {

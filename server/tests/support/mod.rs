@@ -46,6 +46,14 @@ pub struct TestServer {
     extra: Vec<String>,
 }
 
+/// A client that lets an idle pooled connection go after 5 s: the server
+/// closes one after its 10 s header timeout, and a request sent on it in that
+/// very moment (say after a test spent 10 s building a large upload) would
+/// fail with `IncompleteMessage`.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(5)).build().unwrap()
+}
+
 /// A throw-away data dir holding a file with the tests' JWT secret (so that
 /// every server of a test accepts the others' tokens), and that file's path.
 pub fn fresh_data_dir() -> (tempfile::TempDir, std::path::PathBuf) {
@@ -84,7 +92,7 @@ impl TestServer {
             .unwrap();
         });
         let extra = extra.iter().map(|s| s.to_string()).collect();
-        TestServer { addr, client: reqwest::Client::new(), stop: Some(stop), task, _data: data, mongodb: None, extra }
+        TestServer { addr, client: http_client(), stop: Some(stop), task, _data: data, mongodb: None, extra }
     }
 
     /// Stops the server, lets `between` change its data dir, and starts it
