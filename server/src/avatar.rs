@@ -12,13 +12,14 @@
 //! the server.
 //!
 //! Each upload is stored under a version derived from its content
-//! (`{dir}/{user}/{version}/{size}.webp`), so a URL always names the same
-//! bytes and [`serve_file`] lets browsers cache it forever.
+//! (`{user}/{version}/{size}.webp` in the avatars' blob storage: the data
+//! dir's `avatars/`, or GridFS), so a URL always names the same bytes and
+//! [`serve_file`] lets browsers cache it forever.
 
 use std::{
+    collections::HashMap,
     io::{self, Cursor},
-    path::Path,
-    sync::atomic::{AtomicU64, Ordering},
+    time::SystemTime,
 };
 
 use axum::{
@@ -32,14 +33,16 @@ use image::{
     DynamicImage, ExtendedColorType, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits, RgbaImage,
 };
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 use wire::{
     api::AVATAR_SIZES,
     model::UserId,
     protocol::{ApiError, ErrorCode},
 };
 
-use crate::error::HttpError;
+use crate::{
+    blobs::{self, Blobs},
+    error::HttpError,
+};
 
 mod jpeg;
 
@@ -246,44 +249,25 @@ fn file_name(size: u32) -> String {
     format!("{size}.webp")
 }
 
-/// Stores `p` as `{avatars_dir}/{user}/{version}/{size}.webp`; each file
-/// appears complete or not at all.
-pub async fn save(avatars_dir: &Path, user: &UserId, p: &Processed) -> io::Result<()> {
-    let dir = avatars_dir.join(safe_component(&user.0)?).join(safe_component(&p.version)?);
-    crate::private::create_dir_all_async(&dir).await?;
+/// The name of one stored image: `{user}/{version}/{size}.webp`.
+fn image_name(user: &str, version: &str, file: &str) -> io::Result<String> {
+    Ok(format!("{}/{}/{file}", safe_component(user)?, safe_component(version)?))
+}
+
+/// Stores `p` as `{user}/{version}/{size}.webp`; each image appears complete or not at all.
+pub async fn save(avatars: &dyn Blobs, user: &UserId, p: &Processed) -> io::Result<()> {
     for (size, bytes) in &p.images {
-        write_atomically(&dir.join(file_name(*size)), bytes).await?;
+        avatars.put(&image_name(&user.0, &p.version, &file_name(*size))?, bytes).await?;
     }
     Ok(())
 }
 
-/// Writes a temporary file beside `path`, then renames it over `path`.
-async fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let unique = format!("{}-{}.tmp", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-    let tmp = path.with_extension(unique);
-    let written = async {
-        let mut file = crate::private::create_file(&tmp).await?;
-        file.write_all(bytes).await?;
-        file.sync_all().await?;
-        tokio::fs::rename(&tmp, path).await
-    }
-    .await;
-    if written.is_err() {
-        let _ = tokio::fs::remove_file(&tmp).await;
-    }
-    written
-}
-
-/// The bytes `user`'s avatar images of `version` take on disk (0 when absent).
-pub async fn stored_bytes(avatars_dir: &Path, user: &UserId, version: &str) -> io::Result<u64> {
-    let dir = avatars_dir.join(safe_component(&user.0)?).join(safe_component(version)?);
+/// The bytes `user`'s avatar images of `version` take (0 when absent).
+pub async fn stored_bytes(avatars: &dyn Blobs, user: &UserId, version: &str) -> io::Result<u64> {
     let mut total = 0;
     for size in AVATAR_SIZES {
-        match tokio::fs::metadata(dir.join(file_name(size))).await {
-            Ok(meta) => total += meta.len(),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
+        if let Some(image) = avatars.open(&image_name(&user.0, version, &file_name(size))?).await? {
+            total += image.len();
         }
     }
     Ok(total)
@@ -294,20 +278,19 @@ pub async fn stored_bytes(avatars_dir: &Path, user: &UserId, version: &str) -> i
 const CLEANUP_GRACE: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Deletes the stored versions of `user`'s avatar other than `keep_version`
-/// that are older than [`CLEANUP_GRACE`]; a later upload removes the rest.
-pub async fn remove_other_versions(avatars_dir: &Path, user: &UserId, keep_version: &str) -> io::Result<()> {
-    let user_dir = avatars_dir.join(safe_component(&user.0)?);
+/// whose newest image is older than [`CLEANUP_GRACE`]; a later upload removes the rest.
+pub async fn remove_other_versions(avatars: &dyn Blobs, user: &UserId, keep_version: &str) -> io::Result<()> {
+    let prefix = format!("{}/", safe_component(&user.0)?);
     safe_component(keep_version)?;
-    let mut entries = match tokio::fs::read_dir(&user_dir).await {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    while let Some(entry) = entries.next_entry().await? {
-        let meta = entry.metadata().await?;
-        let age = meta.modified()?.elapsed().unwrap_or_default();
-        if entry.file_name() != keep_version && meta.is_dir() && age >= CLEANUP_GRACE {
-            tokio::fs::remove_dir_all(entry.path()).await?;
+    let mut newest: HashMap<String, SystemTime> = HashMap::new();
+    for entry in avatars.list(&prefix).await? {
+        let Some((version, _)) = entry.name[prefix.len()..].split_once('/') else { continue };
+        let written = newest.entry(version.to_owned()).or_insert(entry.written);
+        *written = (*written).max(entry.written);
+    }
+    for (version, written) in newest {
+        if version != keep_version && written.elapsed().unwrap_or_default() >= CLEANUP_GRACE {
+            avatars.remove_all(&format!("{prefix}{}/", safe_component(&version)?)).await?;
         }
     }
     Ok(())
@@ -315,14 +298,18 @@ pub async fn remove_other_versions(avatars_dir: &Path, user: &UserId, keep_versi
 
 /// Answers `GET /avatars/{user}/{version}/{file}`: the stored image, cacheable
 /// forever since a version never changes, or a 404 [`ApiError`].
-pub async fn serve_file(avatars_dir: &Path, user: &str, version: &str, file: &str) -> Response {
+pub async fn serve_file(avatars: &dyn Blobs, user: &str, version: &str, file: &str) -> Response {
     let known_file = AVATAR_SIZES.iter().any(|&size| file == file_name(size));
     if !(known_file && is_safe_component(user) && is_safe_component(version)) {
         return not_found();
     }
-    let path = avatars_dir.join(user).join(version).join(file);
-    match tokio::fs::read(&path).await {
-        Ok(bytes) => (
+    let Ok(name) = image_name(user, version, file) else { return not_found() };
+    let read = match avatars.open(&name).await {
+        Ok(Some(image)) => blobs::read_all(&*image).await.map(Some),
+        other => other.map(|_| None),
+    };
+    match read {
+        Ok(Some(bytes)) => (
             [
                 (header::CONTENT_TYPE, "image/webp"),
                 (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
@@ -331,9 +318,9 @@ pub async fn serve_file(avatars_dir: &Path, user: &str, version: &str, file: &st
             bytes,
         )
             .into_response(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => not_found(),
+        Ok(None) => not_found(),
         Err(e) => {
-            tracing::error!(path = %path.display(), error = %e, "reading an avatar failed");
+            tracing::error!(name, error = %e, "reading an avatar failed");
             HttpError::new(ErrorCode::Internal, "the avatar cannot be read").into_response()
         }
     }
@@ -351,6 +338,7 @@ mod tests {
     use image::{Rgb, RgbImage};
 
     use super::*;
+    use crate::blobs::dir::DirBlobs;
 
     fn encoded(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
         let mut out = Cursor::new(Vec::new());
@@ -571,12 +559,13 @@ mod tests {
     async fn saved_files_are_served_with_immutable_caching() {
         let dir = tempfile::tempdir().unwrap();
         let user = UserId::from("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
-        save(dir.path(), &user, &sample("0123456789abcdef")).await.unwrap();
+        let avatars = DirBlobs::new(dir.path().to_owned());
+        save(&avatars, &user, &sample("0123456789abcdef")).await.unwrap();
 
         let files = std::fs::read_dir(dir.path().join(&user.0).join("0123456789abcdef")).unwrap().count();
         assert_eq!(files, AVATAR_SIZES.len(), "no temporary files are left behind");
 
-        let response = serve_file(dir.path(), &user.0, "0123456789abcdef", "128.webp").await;
+        let response = serve_file(&avatars, &user.0, "0123456789abcdef", "128.webp").await;
         assert_eq!(response.status(), StatusCode::OK);
         let headers = response.headers();
         assert_eq!(headers[header::CONTENT_TYPE], "image/webp");
@@ -588,7 +577,7 @@ mod tests {
     #[tokio::test]
     async fn serve_file_answers_404_for_anything_else() {
         let dir = tempfile::tempdir().unwrap();
-        let avatars = dir.path().join("avatars");
+        let avatars = DirBlobs::new(dir.path().join("avatars"));
         save(&avatars, &UserId::from("u1"), &sample("v1")).await.unwrap();
         std::fs::write(dir.path().join("secret"), "secret").unwrap();
 
@@ -620,11 +609,12 @@ mod tests {
     #[tokio::test]
     async fn unsafe_path_components_are_refused() {
         let dir = tempfile::tempdir().unwrap();
+        let avatars = DirBlobs::new(dir.path().to_owned());
         for (user, version) in [("../evil", "v1"), ("u1", ".."), ("", "v1"), ("u1", "a/b")] {
-            let error = save(dir.path(), &UserId::from(user), &sample(version)).await.unwrap_err();
+            let error = save(&avatars, &UserId::from(user), &sample(version)).await.unwrap_err();
             assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{user}/{version}");
         }
-        let error = remove_other_versions(dir.path(), &UserId::from(".."), "v1").await.unwrap_err();
+        let error = remove_other_versions(&avatars, &UserId::from(".."), "v1").await.unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
@@ -633,18 +623,21 @@ mod tests {
     async fn old_versions_are_removed_after_a_grace_period() {
         let dir = tempfile::tempdir().unwrap();
         let user = UserId::from("u1");
-        remove_other_versions(dir.path(), &user, "v1").await.unwrap();
+        let avatars = DirBlobs::new(dir.path().to_owned());
+        remove_other_versions(&avatars, &user, "v1").await.unwrap();
         for version in ["v1", "v2", "v3", "v4"] {
-            save(dir.path(), &user, &sample(version)).await.unwrap();
+            save(&avatars, &user, &sample(version)).await.unwrap();
         }
         let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
         for old in ["v1", "v2", "v3"] {
-            std::fs::File::open(dir.path().join("u1").join(old)).unwrap().set_modified(an_hour_ago).unwrap();
+            for image in std::fs::read_dir(dir.path().join("u1").join(old)).unwrap() {
+                std::fs::File::open(image.unwrap().path()).unwrap().set_modified(an_hour_ago).unwrap();
+            }
         }
-        remove_other_versions(dir.path(), &user, "v2").await.unwrap();
+        remove_other_versions(&avatars, &user, "v2").await.unwrap();
         let mut left: Vec<_> = std::fs::read_dir(dir.path().join("u1")).unwrap().map(|e| e.unwrap().file_name()).collect();
         left.sort();
         assert_eq!(left, ["v2", "v4"], "v4 is too recent to remove");
-        assert_eq!(serve_file(dir.path(), "u1", "v2", "512.webp").await.status(), StatusCode::OK);
+        assert_eq!(serve_file(&avatars, "u1", "v2", "512.webp").await.status(), StatusCode::OK);
     }
 }

@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod avatar;
 pub mod backoff;
+pub mod blobs;
 pub mod budget;
 pub mod calls;
 pub mod chat;
@@ -132,6 +133,8 @@ struct Backplane {
     pushes: Arc<dyn Leases>,
     relay: Arc<dyn sfu::relay::Relay>,
     counts: Option<SharedCounts>,
+    /// Instant-upload challenges.
+    challenges: Arc<dyn files::instant::Challenges>,
 }
 
 /// Why a server could not start or stopped serving.
@@ -195,6 +198,7 @@ pub async fn run(
             let rooms = RedisLeases::new(client.clone(), format!("{namespace}:room:"));
             let pushes = RedisLeases::new(client.clone(), format!("{namespace}:push:"));
             let relay = sfu::relay::RedisRelay::start(client.clone(), &namespace, &config.node_id, relay_inbox);
+            let challenges = files::instant::redis::RedisChallenges::new(client.clone(), &namespace);
             let fanout = hub::redis::RedisFanout::start(client, &namespace, hub.clone(), config.node_id.clone());
             Backplane {
                 fanout: Arc::new(fanout),
@@ -204,6 +208,7 @@ pub async fn run(
                 pushes: Arc::new(pushes),
                 relay,
                 counts: Some(counts),
+                challenges: Arc::new(challenges),
             }
         }
         None => Backplane {
@@ -214,6 +219,7 @@ pub async fn run(
             pushes: Arc::new(LocalLeases::default()),
             relay: Arc::new(sfu::relay::LocalRelay(relay_inbox)),
             counts: None,
+            challenges: Arc::new(files::instant::LocalChallenges::default()),
         },
     };
     let Backplane {
@@ -224,14 +230,16 @@ pub async fn run(
         pushes: push_windows,
         relay,
         counts: shared_counts,
+        challenges,
     } = backplane;
     let (pushes, push_inbox) = push::Pushes::start(config.push.clone(), store.clone(), registry.clone(), push_windows);
     let presence = Arc::new(PresenceTracker::new(registry, store.clone(), fanout.clone()));
     let upkeep = tokio::spawn(presence.clone().upkeep(config.node_ttl / 3, stop_rx.clone()));
     let metrics_upkeep = tokio::spawn(metrics::upkeep(METRICS_UPKEEP, stop_rx.clone()));
-    let files_disk = files::Disk::new(&config.data_dir);
+    let uploads = files::Uploads::new(store.blobs(&config.data_dir, blobs::Area::Files), &config.data_dir);
+    let avatars = store.blobs(&config.data_dir, blobs::Area::Avatars);
     let sweeper =
-        tokio::spawn(files::sweep::run(store.clone(), files_disk.clone(), config.unposted_file_ttl, stop_rx.clone()));
+        tokio::spawn(files::sweep::run(store.clone(), uploads.clone(), config.unposted_file_ttl, stop_rx.clone()));
     let writer = Arc::new(Writer::start(store.clone(), fanout.clone(), push_inbox));
     let budgets = Arc::new(ratelimit::budgets::UserBudgets::new(
         ratelimit::budgets::Configured {
@@ -242,8 +250,8 @@ pub async fn run(
     ));
     let (search, indexer) =
         search::Search::start(&config.data_dir, store.clone(), &hub, budgets.clone(), stop_rx.clone())?;
-    let chat =
-        Arc::new(Chat::new(store.clone(), fanout.clone(), writer, text.clone(), budgets.clone(), config.changes, files_disk));
+    let (changes, kept) = (config.changes, uploads.clone());
+    let chat = Arc::new(Chat::new(store.clone(), fanout.clone(), writer, text.clone(), budgets.clone(), changes, kept));
     let calls = Arc::new(Calls::new(
         call_registry,
         store.clone(),
@@ -289,7 +297,9 @@ pub async fn run(
         hub: hub.clone(),
         fanout,
         presence,
-        challenges: Arc::default(),
+        challenges,
+        uploads,
+        avatars,
         pushes,
         sessions: sessions.clone(),
     };

@@ -1,7 +1,7 @@
 //! [`AppState`]: the services every handler and session may reach, built
 //! once by [`crate::run`].
 
-use std::{path::PathBuf, sync::Arc};
+use std::sync::Arc;
 
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -9,6 +9,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::{
     auth::{password::Hasher, Authenticator},
+    blobs::DynBlobs,
     calls::Calls,
     chat::Chat,
     config::Config,
@@ -55,8 +56,12 @@ pub struct AppState {
     /// Where events go so that every node's hub gets them.
     pub fanout: Arc<dyn Fanout>,
     pub presence: Arc<PresenceTracker>,
-    /// Open instant-upload challenges of this node.
-    pub challenges: Arc<files::instant::Challenges>,
+    /// Open instant-upload challenges: this node's, or the cluster's in Redis.
+    pub challenges: Arc<dyn files::instant::Challenges>,
+    /// Uploaded files' content (the data dir, or GridFS with MongoDB).
+    pub uploads: files::Uploads,
+    /// Avatar images (the data dir, or GridFS with MongoDB).
+    pub avatars: DynBlobs,
     /// 1:1 calls' state and endings.
     pub calls: Arc<Calls>,
     /// Group calls' and live broadcasts' media relay.
@@ -65,18 +70,6 @@ pub struct AppState {
     pub pushes: Arc<Pushes>,
     /// The websocket sessions running: a stopping server waits for them.
     pub sessions: TaskTracker,
-}
-
-impl AppState {
-    /// Where avatar images are kept: `<data dir>/avatars`.
-    pub fn avatars_dir(&self) -> PathBuf {
-        self.config.data_dir.join("avatars")
-    }
-
-    /// Uploaded files: `<data dir>/files`.
-    pub fn files_disk(&self) -> files::Disk {
-        files::Disk::new(&self.config.data_dir)
-    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

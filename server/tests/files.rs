@@ -171,9 +171,7 @@ async fn uploads_come_back_byte_for_byte_with_ranges(server: &TestServer) {
     // The same content again is stored once on disk, under a new record.
     let again = ann.upload("copy.bin", "file", &bytes).await;
     assert_ne!(again.id, info.id);
-    let stored = files_under(&server.data_dir().join("files"));
-    assert_eq!(stored.len(), 1, "{stored:?}");
-    assert_eq!(stored[0].file_name().unwrap().to_str().unwrap(), info.sha256);
+    assert_eq!(server.stored_uploads().await, [info.sha256.clone()]);
 
     let (status, body) = ann.call(Method::GET, "/api/files/nope", None).await;
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
@@ -249,8 +247,10 @@ async fn bad_uploads_are_refused_and_leave_nothing(server: &TestServer) {
         assert_eq!(resp.headers()[header::CONNECTION], "close");
     }
 
+    let left = server.stored_uploads().await;
+    assert!(left.is_empty(), "nothing stored: {left:?}");
     let left = files_under(&server.data_dir().join("files"));
-    assert!(left.is_empty(), "nothing stored on disk: {left:?}");
+    assert!(left.is_empty(), "nothing left on disk: {left:?}");
     for content in [over, text, elf()] {
         let claim = json!({ "sha256": sha256(&content), "size": content.len(), "name": "x" });
         let (status, _) = ann.call(Method::POST, "/api/files/instant", Some(claim)).await;
@@ -320,7 +320,7 @@ async fn instant_uploads_need_proof_of_possession(server: &TestServer) {
     assert_ne!(mine.id, original.id);
     assert_eq!((mine.name.as_str(), mine.sha256.as_str(), mine.size), ("mine.bin", original.sha256.as_str(), original.size));
     assert_eq!(bob.download(&format!("/api/files/{}", mine.id), None).await.bytes().await.unwrap(), bytes);
-    assert_eq!(files_under(&server.data_dir().join("files")).len(), 1);
+    assert_eq!(server.stored_uploads().await.len(), 1);
 
     // A stranger to the file: the same answer as for content never uploaded;
     // sending the bytes stores them once all the same.
@@ -329,7 +329,7 @@ async fn instant_uploads_need_proof_of_possession(server: &TestServer) {
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")), "{body}");
     let theirs = cat.upload("same.bin", "file", &bytes).await;
     assert_eq!(theirs.sha256, original.sha256);
-    assert_eq!(files_under(&server.data_dir().join("files")).len(), 1, "stored once");
+    assert_eq!(server.stored_uploads().await.len(), 1, "stored once");
 
     let cases = [
         (json!({ "sha256": sha256(b"never uploaded"), "size": 14, "name": "x" }), 404),
@@ -385,7 +385,7 @@ async fn one_user_reclaiming_in_a_loop_leaves_instant_upload_to_the_others(serve
 
     // Nothing stored was lost: the original still comes back whole.
     assert_eq!(ann.download(&format!("/api/files/{}", original.id), None).await.bytes().await.unwrap(), bytes);
-    assert_eq!(files_under(&server.data_dir().join("files")).len(), 1);
+    assert_eq!(server.stored_uploads().await.len(), 1);
 }
 
 fn proof(challenge: &InstantChallenge, bytes: &[u8]) -> String {

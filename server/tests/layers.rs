@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
         "backoff", "budget", "client_addr", "clock", "error", "gate", "headers", "metrics", "private", "redis_conn", "secret",
         "telemetry",
     ],
+    &["blobs"],
     &["avatar", "lease", "ratelimit", "store", "text"],
     &["auth", "files", "hub", "signup"],
     &["chat", "presence", "search"],

@@ -122,3 +122,86 @@ suite!(
     blobs_go_only_when_no_file_refers_to_them,
     a_posting_and_a_sweep_never_both_win,
 );
+
+/// The blob storages (`natter_server::blobs`) behave alike: the data dir and
+/// GridFS, each given by its store. Items larger than a GridFS chunk (255 KiB)
+/// come back by ranges that start and end inside chunks.
+mod blob_storage {
+    use std::time::{Duration, SystemTime};
+
+    use natter_server::blobs::{collect, read_all, Area, DynBlobs};
+
+    use super::*;
+
+    async fn each_backend(test: impl AsyncFn(DynBlobs)) {
+        let dir = tempfile::tempdir().unwrap();
+        let embedded = EmbeddedStore::open(&dir.path().join(EMBEDDED_FILE)).unwrap();
+        test(embedded.blobs(dir.path(), Area::Files)).await;
+        let f = mongodb().await;
+        test(f.a.blobs(dir.path(), Area::Files)).await;
+        f.cleanup().await;
+    }
+
+    fn pattern(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 7 % 251) as u8).collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn items_come_back_whole_and_by_ranges() {
+        each_backend(async |blobs: DynBlobs| {
+            let kind = blobs.kind();
+            let bytes = pattern(600_000);
+            let dir = tempfile::tempdir().unwrap();
+            let from = dir.path().join("upload.part");
+            std::fs::write(&from, &bytes).unwrap();
+            assert!(blobs.open("ab/cd/big").await.unwrap().is_none(), "{kind}");
+            blobs.put_file("ab/cd/big", &from).await.unwrap();
+            let stored = blobs.open("ab/cd/big").await.unwrap().unwrap();
+            assert_eq!(stored.len(), 600_000, "{kind}");
+            assert_eq!(read_all(&*stored).await.unwrap(), bytes, "{kind}");
+            for (start, end) in [(0, 1), (261_119, 261_121), (100_000, 550_000), (599_990, 600_000), (5, 5)] {
+                let got = collect(stored.read(start, end)).await.unwrap();
+                assert_eq!(got, bytes[start as usize..end as usize], "{kind}: {start}..{end}");
+            }
+            blobs.put("ab/cd/small", b"first").await.unwrap();
+            blobs.put("ab/cd/small", b"second").await.unwrap();
+            let small = blobs.open("ab/cd/small").await.unwrap().unwrap();
+            assert_eq!(read_all(&*small).await.unwrap(), b"second", "{kind}: a put replaces");
+            assert!(blobs.open("../x").await.is_err(), "{kind}: no way out");
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn items_are_listed_renamed_and_removed() {
+        each_backend(async |blobs: DynBlobs| {
+            let kind = blobs.kind();
+            let started = SystemTime::now() - Duration::from_secs(2);
+            for name in ["u1/v1/64.webp", "u1/v1/128.webp", "u1/v2/64.webp", "u10/v1/64.webp", "ab/cd/x.thumb.webp"] {
+                blobs.put(name, name.as_bytes()).await.unwrap();
+            }
+            let names = |prefix: &'static str| {
+                let blobs = blobs.clone();
+                async move {
+                    let listed = blobs.list(prefix).await.unwrap();
+                    assert!(listed.iter().all(|e| e.written >= started && e.len == e.name.len() as u64), "{listed:?}");
+                    let mut names: Vec<String> = listed.into_iter().map(|e| e.name).collect();
+                    names.sort();
+                    names
+                }
+            };
+            assert_eq!(names("u1/").await, ["u1/v1/128.webp", "u1/v1/64.webp", "u1/v2/64.webp"], "{kind}");
+            assert_eq!(names("").await.len(), 5, "{kind}");
+            assert!(blobs.rename("ab/cd/x.thumb.webp", "swept/x.thumb.webp.1").await.unwrap(), "{kind}");
+            assert!(!blobs.rename("ab/cd/x.thumb.webp", "swept/x.thumb.webp.2").await.unwrap(), "{kind}");
+            assert!(blobs.open("ab/cd/x.thumb.webp").await.unwrap().is_none(), "{kind}");
+            let moved = blobs.open("swept/x.thumb.webp.1").await.unwrap().unwrap();
+            assert_eq!(read_all(&*moved).await.unwrap(), b"ab/cd/x.thumb.webp", "{kind}");
+            blobs.remove("swept/x.thumb.webp.1").await.unwrap();
+            blobs.remove("swept/x.thumb.webp.1").await.unwrap();
+            blobs.remove_all("u1/v1/").await.unwrap();
+            assert_eq!(names("").await, ["u1/v2/64.webp", "u10/v1/64.webp"], "{kind}");
+        })
+        .await;
+    }
+}

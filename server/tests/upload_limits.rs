@@ -5,7 +5,7 @@
 #[macro_use]
 mod support;
 
-use std::{io::Cursor, path::PathBuf, time::Duration};
+use std::{io::Cursor, time::Duration};
 
 use futures_util::stream;
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
@@ -49,14 +49,6 @@ fn png(side: u32, shade: u8) -> Vec<u8> {
     out.into_inner()
 }
 
-/// The contents kept under the server's files directory (not its temporary files).
-fn stored(server: &TestServer) -> Vec<PathBuf> {
-    let root = server.data_dir().join("files");
-    let mut kept: Vec<_> =
-        files_under(&root).into_iter().filter(|p| !p.starts_with(root.join("tmp")) && !p.starts_with(root.join("swept"))).collect();
-    kept.sort();
-    kept
-}
 
 /// Uploads being received now: their temporary files.
 fn receiving(server: &TestServer) -> usize {
@@ -98,7 +90,7 @@ async fn uploads_beyond_the_quota_are_refused_and_store_nothing(server: &TestSer
     let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
     let first = bytes(600_000, 1);
     upload_ok(&ann, "first.bin", &first).await;
-    let kept = stored(server);
+    let kept = server.stored_uploads().await;
 
     // The same content again: kept once on disk, but it counts for each upload.
     let (status, body, _) = upload(&ann, "again.bin", first.clone().into()).await;
@@ -111,7 +103,7 @@ async fn uploads_beyond_the_quota_are_refused_and_store_nothing(server: &TestSer
     drop(tx);
     let (status, body, _) = upload(&ann, "streamed.bin", streamed).await;
     assert_eq!((status, body["code"].as_str()), (413, Some("quota_exceeded")), "{body}");
-    assert_eq!(stored(server), kept, "nothing stored");
+    assert_eq!(server.stored_uploads().await, kept, "nothing stored");
 
     // An instant upload counts too (of content ann may read: bob posted it to her).
     let theirs = bytes(500_000, 3);
@@ -232,7 +224,7 @@ async fn sweep_scenario(server: &TestServer) {
     let mut ws = ann.connect().await;
     ws.send(&file_send(&room, "c1", MessageKind::File, &posted.id, None, "")).await;
     assert!(matches!(ws.answer("c1").await, ServerFrame::Ack { .. }));
-    let old_path = stored(server).into_iter().find(|p| p.ends_with(&old.sha256)).expect("the old file's bytes");
+    assert!(server.stored_uploads().await.contains(&old.sha256), "the old file's bytes");
 
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let fresh = upload_ok(&ann, "fresh.bin", &fresh_bytes).await;
@@ -247,9 +239,8 @@ async fn sweep_scenario(server: &TestServer) {
     assert_eq!(download_status(&ann, &fresh.id.0).await, 200, "the fresh file stays");
     assert_eq!(download_status(&ann, &first_copy.id.0).await, 404, "swept");
     assert_eq!(download_status(&bob, &second_copy.id.0).await, 200, "content uploaded again stays");
-    assert!(!old_path.exists(), "the swept file's bytes are gone");
-    let mut left: Vec<_> = stored(server).iter().map(|p| p.file_name().unwrap().to_str().unwrap().to_owned()).collect();
-    left.sort();
+    let left = server.stored_uploads().await;
+    assert!(!left.contains(&old.sha256), "the swept file's bytes are gone");
     let mut want = vec![posted.sha256.clone(), fresh.sha256.clone(), second_copy.sha256.clone()];
     want.sort();
     assert_eq!(left, want);

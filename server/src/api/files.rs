@@ -1,4 +1,4 @@
-//! Uploads and downloads of files for messages (`/api/files`); the disk
+//! Uploads and downloads of files for messages (`/api/files`); the storage
 //! side lives in `crate::files`.
 
 use axum::{
@@ -72,9 +72,9 @@ pub async fn upload(
     }
     // A body without a length stops at what the quota leaves, if less than the size limit.
     let cap = max.min(usage.room());
-    let disk = state.files_disk();
+    let uploads = &state.uploads;
     let mut body = body.into_data_stream();
-    let received = disk.receive(&mut body, cap).await;
+    let received = uploads.receive(&mut body, cap).await;
     if matches!(received, Err(ReceiveError::TooLarge)) {
         files::drain(&mut body).await;
     }
@@ -103,7 +103,7 @@ pub async fn upload(
             // The bytes are read only once a decode slot is held: waiting
             // uploads hold nothing but their temporary file.
             let slot = decode_slot(&state).await?;
-            let bytes = disk.read_received(&received).await.map_err(io_failure)?;
+            let bytes = uploads.read_received(&received).await.map_err(io_failure)?;
             let (sniffed, max_pixels) = (mime.clone(), state.config.images.max_pixels);
             let parts = tokio::task::spawn_blocking(move || {
                 let _slot = slot;
@@ -142,7 +142,7 @@ pub async fn upload(
     // The file is recorded before its bytes are put in place, which keeps a
     // sweep from removing them under it (see `files::sweep`).
     let file = record_file(&state, &me.user_id, blob, name).await?;
-    if let Err(e) = disk.keep(received, image.as_ref()).await {
+    if let Err(e) = uploads.keep(received, image.as_ref()).await {
         let _ = state.store.delete_unposted_files(&[file.id.clone()]).await;
         return Err(io_failure(e));
     }
@@ -164,13 +164,15 @@ pub async fn claim(
     if !may_read_content(&state, &me.user_id, &sha256).await? {
         return Err(not_held());
     }
-    if !tokio::fs::try_exists(state.files_disk().blob_path(&sha256)).await.unwrap_or(false) {
+    if !state.uploads.holds(&sha256).await.map_err(io_failure)? {
         return Err(not_held());
     }
     fits(req.kind, &blob.mime, blob.thumbnail)?;
     state
         .challenges
         .issue(me.user_id.clone(), blob, name, req.kind)
+        .await
+        .map_err(challenges_unavailable)?
         .map(Json)
         .ok_or_else(|| HttpError::new(ErrorCode::RateLimited, "too many instant uploads at once; upload the file"))
 }
@@ -199,17 +201,20 @@ pub async fn prove(
     let challenge: Challenge = state
         .challenges
         .take(&challenge_id, &me.user_id)
+        .await
+        .map_err(challenges_unavailable)?
         .ok_or_else(|| HttpError::new(ErrorCode::NotFound, "no such challenge, or it expired: claim again"))?;
-    let path = state.files_disk().blob_path(&challenge.blob.sha256);
-    if !challenge.verify(&path, &req.proof).await.map_err(io_failure)? {
+    let gone = || HttpError::new(ErrorCode::NotFound, "the server no longer holds this content: upload it");
+    let content = state.uploads.open(&challenge.blob.sha256).await.map_err(io_failure)?.ok_or_else(gone)?;
+    if !challenge.verify(&*content, &req.proof).await.map_err(io_failure)? {
         return Err(HttpError::new(ErrorCode::Forbidden, "the proof does not match the content; nothing was stored"));
     }
     quota_usage(&state, &me.user_id, true).await?.admit(challenge.blob.size)?;
     let file = record_file(&state, &me.user_id, challenge.blob, challenge.name).await?;
     // A sweep may have taken the content between the proof and the record.
-    if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
+    if !state.uploads.holds(&file.blob.sha256).await.unwrap_or(false) {
         let _ = state.store.delete_unposted_files(&[file.id.clone()]).await;
-        return Err(HttpError::new(ErrorCode::NotFound, "the server no longer holds this content: upload it"));
+        return Err(gone());
     }
     Ok((StatusCode::CREATED, Json(file.info())))
 }
@@ -222,11 +227,10 @@ pub async fn download(
     headers: HeaderMap,
 ) -> Result<Response, HttpError> {
     let file = readable_file(&state, &me.user_id, id).await?;
-    let disk = state.files_disk();
     let blob = &file.blob;
     let inline = blob.thumbnail || blob.mime.starts_with("audio/") || blob.mime.starts_with("video/");
-    let path = disk.served_path(blob);
-    let download = serve::Download { path: &path, mime: &blob.mime, name: &file.name, inline, etag: blob.sha256.clone() };
+    let content = state.uploads.open_served(blob).await;
+    let download = serve::Download { content, mime: &blob.mime, name: &file.name, inline, etag: blob.sha256.clone() };
     Ok(serve::send(download, &headers).await)
 }
 
@@ -241,10 +245,10 @@ pub async fn thumbnail(
     if !file.blob.thumbnail {
         return Err(HttpError::new(ErrorCode::NotFound, "this file has no thumbnail"));
     }
-    let path = state.files_disk().thumbnail_path(&file.blob.sha256);
+    let content = state.uploads.open_thumbnail(&file.blob.sha256).await;
     let name = format!("{}.webp", file.name);
     let etag = format!("{}-thumb", file.blob.sha256);
-    let download = serve::Download { path: &path, mime: "image/webp", name: &name, inline: true, etag };
+    let download = serve::Download { content, mime: "image/webp", name: &name, inline: true, etag };
     Ok(serve::send(download, &headers).await)
 }
 
@@ -293,7 +297,7 @@ const SLOT_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 /// their avatar counted too (not when it is being replaced).
 pub(super) async fn quota_usage(state: &AppState, user: &UserId, with_avatar: bool) -> Result<Usage, HttpError> {
     let quota = Quota { limit: state.config.upload_quota_bytes };
-    Ok(quota.usage(&state.store, &state.avatars_dir(), user, with_avatar).await?)
+    Ok(quota.usage(&state.store, &*state.avatars, user, with_avatar).await?)
 }
 
 /// A slot to decode an image in: held until dropped (move it into the
@@ -321,6 +325,12 @@ fn sha256_param(s: &str) -> Result<String, HttpError> {
 
 fn too_large(max: u64) -> HttpError {
     HttpError::new(ErrorCode::PayloadTooLarge, format!("a file may be at most {} MiB; nothing was stored", max >> 20))
+}
+
+/// Redis, holding a cluster's challenges, does not answer: the client uploads the file instead.
+fn challenges_unavailable(e: crate::redis_conn::Unavailable) -> HttpError {
+    tracing::warn!(error = %e, "instant-upload challenges unavailable");
+    HttpError::new(ErrorCode::StoreUnavailable, "instant upload is unavailable now; upload the file")
 }
 
 fn io_failure(e: std::io::Error) -> HttpError {

@@ -61,11 +61,10 @@ pub async fn upload_avatar(State(state): State<AppState>, me: AuthUser, body: Bo
         .map_err(|e| HttpError::new(ErrorCode::Internal, format!("avatar task failed: {e}")))??;
     // The new images replace the old ones in the quota.
     super::files::quota_usage(&state, &me.user_id, false).await?.admit(processed.stored_bytes())?;
-    let dir = state.avatars_dir();
-    avatar::save(&dir, &me.user_id, &processed).await.map_err(io_failure)?;
+    avatar::save(&*state.avatars, &me.user_id, &processed).await.map_err(io_failure)?;
     let patch = UserPatch { avatar: Some(processed.version.clone()), ..UserPatch::default() };
     let user = state.store.update_user(&me.user_id, &patch).await?.ok_or_else(no_such_user)?;
-    if let Err(e) = avatar::remove_other_versions(&dir, &me.user_id, &processed.version).await {
+    if let Err(e) = avatar::remove_other_versions(&*state.avatars, &me.user_id, &processed.version).await {
         tracing::warn!(error = %e, "could not remove old avatar images");
     }
     Ok(Json(user.me(state.signup.is_admin(&user).await?)))
@@ -76,7 +75,7 @@ pub async fn avatar_file(
     State(state): State<AppState>,
     Path((user, version, file)): Path<(String, String, String)>,
 ) -> Response {
-    avatar::serve_file(&state.avatars_dir(), &user, &version, &file).await
+    avatar::serve_file(&*state.avatars, &user, &version, &file).await
 }
 
 fn io_failure(e: std::io::Error) -> HttpError {

@@ -29,7 +29,7 @@ use wire::{
 pub use self::{changes::ChangeLimits, error::ChatError, writer::Writer};
 use self::changes::Verdict;
 use crate::{
-    files::{self, Disk},
+    files::{self, Uploads},
     hub::{Fanout, HubEvent},
     ratelimit::budgets::{Action, UserBudgets},
     store::{
@@ -77,7 +77,7 @@ pub struct Chat {
     budgets: Arc<UserBudgets>,
     limits: ChangeLimits,
     /// Where uploads are kept: a deleted message's file goes once no message carries it.
-    disk: Disk,
+    uploads: Uploads,
 }
 
 impl Chat {
@@ -88,9 +88,9 @@ impl Chat {
         text: Arc<TextPolicy>,
         budgets: Arc<UserBudgets>,
         limits: ChangeLimits,
-        disk: Disk,
+        uploads: Uploads,
     ) -> Chat {
-        Chat { store, fanout, writer, text, budgets, limits, disk }
+        Chat { store, fanout, writer, text, budgets, limits, uploads }
     }
 
     /// Spends one of the user's `action`s, or says how long to wait.
@@ -190,7 +190,7 @@ impl Chat {
             // Again for a resent delete: the erasure may not have happened the first time.
             self.store.scrub(conversation, target).await?;
             if let Some(attachment) = &before.message.attachment {
-                if let Err(e) = files::sweep::release(&self.store, &self.disk, &attachment.file_id).await {
+                if let Err(e) = files::sweep::release(&self.store, &self.uploads, &attachment.file_id).await {
                     tracing::warn!(error = %e, file = %attachment.file_id, "could not remove a deleted message's file");
                 }
             }

@@ -1,20 +1,21 @@
-//! Uploaded files on disk, and who may read them.
+//! Uploaded files, and who may read them.
 //!
-//! Content is stored once per SHA-256 under `<data dir>/files/ab/cd/<sha256>`
-//! (names the server makes, never the client). An upload streams into
-//! `files/tmp/` while it is hashed and counted; only when the size limit,
-//! the client's hash and the type checks pass is it synced and renamed into
-//! place, so a failed upload leaves nothing behind. Images the server can
-//! decode also get `<sha256>.thumb.webp` and `<sha256>.image`, a copy
-//! without EXIF and other metadata, which is what is served in place of the
-//! original: a JPEG's is the same JPEG with its metadata segments dropped
-//! (`strip`), so only its thumbnail needs decoding, at a reduced scale; PNG
-//! and WebP are re-encoded from their pixels; GIFs, which carry no EXIF, are
-//! served as they are.
+//! Content is stored once per SHA-256 as `ab/cd/<sha256>` in the blob
+//! storage (`crate::blobs`: the data dir's `files/`, or GridFS with
+//! MongoDB; names the server makes, never the client). An upload streams
+//! into a temporary file of this node's `<data dir>/files/tmp/` while it is
+//! hashed and counted; only when the size limit, the client's hash and the
+//! type checks pass is it synced and put in place, so a failed upload leaves
+//! nothing behind. Images the server can decode also get
+//! `<sha256>.thumb.webp` and `<sha256>.image`, a copy without EXIF and other
+//! metadata, which is what is served in place of the original: a JPEG's is
+//! the same JPEG with its metadata segments dropped (`strip`), so only its
+//! thumbnail needs decoding, at a reduced scale; PNG and WebP are re-encoded
+//! from their pixels; GIFs, which carry no EXIF, are served as they are.
 //!
 //! | module | holds |
 //! |---|---|
-//! | here | the disk layout, receiving an upload, image derivatives, access |
+//! | here | the names of stored content, receiving an upload, image derivatives, access |
 //! | `sniff` | the type of content from its first bytes |
 //! | `strip` | a JPEG's metadata dropped without decoding it |
 //! | `instant` | instant upload: challenges proving possession of content |
@@ -46,6 +47,7 @@ use wire::{
 
 use crate::{
     avatar::{self, Need},
+    blobs::{DynBlobs, Stored},
     store::{files::BlobRecord, DynStore, StoreError},
 };
 
@@ -58,10 +60,12 @@ const THUMBNAIL_SIDE: u32 = 320;
 /// Longest voice note or video a message may claim to last.
 const MAX_DURATION_MS: u64 = 24 * 3600 * 1000;
 
-/// The files directory: `<data dir>/files`.
-#[derive(Clone, Debug)]
-pub struct Disk {
-    root: PathBuf,
+/// Uploaded content: where it is kept, and this node's directory for uploads being received.
+#[derive(Clone)]
+pub struct Uploads {
+    blobs: DynBlobs,
+    /// `<data dir>/files/tmp`.
+    receiving: PathBuf,
 }
 
 /// An upload received into a temporary file, not yet in place.
@@ -108,32 +112,35 @@ pub struct ImageParts {
     pub clean: Option<Vec<u8>>,
 }
 
-impl Disk {
-    pub fn new(data_dir: &Path) -> Disk {
-        Disk { root: data_dir.join("files") }
+impl Uploads {
+    pub fn new(blobs: DynBlobs, data_dir: &Path) -> Uploads {
+        Uploads { blobs, receiving: data_dir.join("files").join("tmp") }
     }
 
-    /// Where the content with this hash lives. `sha256` must be 64 hex digits.
-    pub fn blob_path(&self, sha256: &str) -> PathBuf {
-        debug_assert!(is_sha256(sha256));
-        self.root.join(&sha256[..2]).join(&sha256[2..4]).join(sha256)
+    pub fn blobs(&self) -> &DynBlobs {
+        &self.blobs
     }
 
-    pub fn thumbnail_path(&self, sha256: &str) -> PathBuf {
-        self.blob_path(sha256).with_extension("thumb.webp")
+    /// The original content with this hash, if it is stored.
+    pub async fn open(&self, sha256: &str) -> std::io::Result<Option<Box<dyn Stored>>> {
+        self.blobs.open(&blob_name(sha256)).await
     }
 
-    fn clean_path(&self, sha256: &str) -> PathBuf {
-        self.blob_path(sha256).with_extension("image")
+    pub async fn open_thumbnail(&self, sha256: &str) -> std::io::Result<Option<Box<dyn Stored>>> {
+        self.blobs.open(&thumbnail_name(sha256)).await
     }
 
     /// The bytes a download of this blob gets: images without their metadata.
-    pub fn served_path(&self, blob: &BlobRecord) -> PathBuf {
-        if blob.thumbnail && blob.mime != "image/gif" {
-            self.clean_path(&blob.sha256)
-        } else {
-            self.blob_path(&blob.sha256)
+    pub async fn open_served(&self, blob: &BlobRecord) -> std::io::Result<Option<Box<dyn Stored>>> {
+        match blob.thumbnail && blob.mime != "image/gif" {
+            true => self.blobs.open(&clean_name(&blob.sha256)).await,
+            false => self.open(&blob.sha256).await,
         }
+    }
+
+    /// Whether the original content with this hash is stored.
+    pub async fn holds(&self, sha256: &str) -> std::io::Result<bool> {
+        Ok(self.open(sha256).await?.is_some())
     }
 
     /// Streams `body` into a temporary file, hashing it; stops with
@@ -144,9 +151,8 @@ impl Disk {
         B: AsRef<[u8]>,
         E: std::fmt::Display,
     {
-        let dir = self.root.join("tmp");
-        crate::private::create_dir_all_async(&dir).await?;
-        let tmp = TempFile(Some(dir.join(format!("{}.part", crate::store::new_id()))));
+        crate::private::create_dir_all_async(&self.receiving).await?;
+        let tmp = TempFile(Some(self.receiving.join(format!("{}.part", crate::store::new_id()))));
         let path = tmp.0.clone().expect("just set");
         let mut file = crate::private::create_file(&path).await?;
         let (mut hasher, mut size, mut head) = (Sha256::new(), 0u64, Vec::new());
@@ -170,32 +176,44 @@ impl Disk {
         Ok(Received { tmp, sha256: hex(&hasher.finalize()), size, head })
     }
 
-    /// Moves a checked upload into place (unless identical content is there
+    /// Puts a checked upload in place (unless identical content is there
     /// already) with its image derivatives. Record the file first: see `sweep`.
-    pub async fn keep(&self, mut received: Received, image: Option<&ImageParts>) -> std::io::Result<()> {
-        let target = self.blob_path(&received.sha256);
-        crate::private::create_dir_all_async(target.parent().expect("blob paths have a parent")).await?;
+    pub async fn keep(&self, received: Received, image: Option<&ImageParts>) -> std::io::Result<()> {
+        let sha256 = &received.sha256;
         if let Some(parts) = image {
-            write_atomically(&self.thumbnail_path(&received.sha256), &parts.thumbnail).await?;
+            self.blobs.put(&thumbnail_name(sha256), &parts.thumbnail).await?;
             if let Some(clean) = &parts.clean {
-                write_atomically(&self.clean_path(&received.sha256), clean).await?;
+                self.blobs.put(&clean_name(sha256), clean).await?;
             }
         }
-        if tokio::fs::try_exists(&target).await? {
+        if self.holds(sha256).await? {
             return Ok(()); // the temporary file goes when `received` drops
         }
-        let tmp = received.tmp.0.take().expect("a received upload has its file");
-        let renamed = tokio::fs::rename(&tmp, &target).await;
-        if renamed.is_err() {
-            let _ = tokio::fs::remove_file(&tmp).await;
-        }
-        renamed
+        let tmp = received.tmp.0.as_ref().expect("a received upload has its file");
+        self.blobs.put_file(&blob_name(sha256), tmp).await
     }
 
     /// Reads the whole received upload, for image processing.
     pub async fn read_received(&self, received: &Received) -> std::io::Result<Vec<u8>> {
         tokio::fs::read(received.tmp.0.as_ref().expect("a received upload has its file")).await
     }
+}
+
+/// What a blob's items are named after its hash, each a suffix of [`blob_name`].
+pub const PARTS: [&str; 3] = ["", ".thumb.webp", ".image"];
+
+/// The name of the content with this hash: `ab/cd/<sha256>`. `sha256` must be 64 hex digits.
+pub fn blob_name(sha256: &str) -> String {
+    debug_assert!(is_sha256(sha256));
+    format!("{}/{}/{sha256}", &sha256[..2], &sha256[2..4])
+}
+
+fn thumbnail_name(sha256: &str) -> String {
+    blob_name(sha256) + PARTS[1]
+}
+
+fn clean_name(sha256: &str) -> String {
+    blob_name(sha256) + PARTS[2]
 }
 
 /// Reads and drops what follows of a refused upload, up to [`DRAIN_BYTES`]:
@@ -213,18 +231,6 @@ where
             return;
         }
     }
-}
-
-/// Writes a temporary file beside `path`, syncs it and renames it over `path`.
-async fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut tmp = TempFile(Some(path.with_extension(format!("{}.part", crate::store::new_id()))));
-    let tmp_path = tmp.0.clone().expect("just set");
-    let mut file = crate::private::create_file(&tmp_path).await?;
-    file.write_all(bytes).await?;
-    file.sync_all().await?;
-    tokio::fs::rename(&tmp_path, path).await?;
-    tmp.0 = None; // renamed: nothing left to remove
-    Ok(())
 }
 
 /// Why an image got no thumbnail and is kept as a plain file.

@@ -2,14 +2,12 @@
 //! counts its content in full, even content deduplicated with other files,
 //! plus their avatar's stored images) against `--upload-quota-mib`.
 
-use std::path::Path;
-
 use wire::{
     model::UserId,
     protocol::{ApiError, ErrorCode},
 };
 
-use crate::{avatar, store::DynStore, store::StoreError};
+use crate::{avatar, blobs::Blobs, store::DynStore, store::StoreError};
 
 #[derive(Clone, Copy, Debug)]
 pub struct Quota {
@@ -35,12 +33,18 @@ pub struct Usage {
 impl Quota {
     /// What `user`'s files take, and with `with_avatar` their avatar too (an
     /// avatar upload leaves it out: the new one replaces it).
-    pub async fn usage(self, store: &DynStore, avatars_dir: &Path, user: &UserId, with_avatar: bool) -> Result<Usage, StoreError> {
+    pub async fn usage(
+        self,
+        store: &DynStore,
+        avatars: &dyn Blobs,
+        user: &UserId,
+        with_avatar: bool,
+    ) -> Result<Usage, StoreError> {
         let mut used = store.bytes_used_by(user).await?;
         if with_avatar {
             if let Some(version) = store.user_by_id(user).await?.and_then(|u| u.avatar) {
-                // An unreadable avatar directory is the operator's problem, not the user's.
-                used += avatar::stored_bytes(avatars_dir, user, &version).await.unwrap_or(0);
+                // Unreadable avatar storage is the operator's problem, not the user's.
+                used += avatar::stored_bytes(avatars, user, &version).await.unwrap_or(0);
             }
         }
         Ok(Usage { used, quota: self })

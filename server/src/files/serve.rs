@@ -2,22 +2,19 @@
 //! seek with them), a `Content-Disposition` name no browser can be tricked
 //! by, and caching forever, privately, since content never changes.
 
-use std::{io::SeekFrom, path::Path};
-
 use axum::{
     body::Body,
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 use wire::protocol::ErrorCode;
 
-use crate::error::HttpError;
+use crate::{blobs::Stored, error::HttpError};
 
 /// What to send and how to label it.
 pub struct Download<'a> {
-    pub path: &'a Path,
+    /// The bytes, as the blob storage found them; `None` when they are missing.
+    pub content: std::io::Result<Option<Box<dyn Stored>>>,
     pub mime: &'a str,
     pub name: &'a str,
     /// Shown in the page (images, audio, video) rather than saved.
@@ -26,19 +23,21 @@ pub struct Download<'a> {
     pub etag: String,
 }
 
-/// Streams the file, whole or the one range `Range` asks for.
+/// Streams the content, whole or the one range `Range` asks for; only
+/// that range is read from the blob storage, a little at a time.
 pub async fn send(download: Download<'_>, request: &HeaderMap) -> Response {
-    let mut file = match tokio::fs::File::open(download.path).await {
-        Ok(file) => file,
+    let content = match download.content {
+        Ok(Some(content)) => content,
+        Ok(None) => {
+            tracing::error!(etag = download.etag, "a recorded file's content is missing");
+            return HttpError::new(ErrorCode::Internal, "the file cannot be read").into_response();
+        }
         Err(e) => {
-            tracing::error!(path = %download.path.display(), error = %e, "a stored file cannot be opened");
+            tracing::error!(etag = download.etag, error = %e, "a stored file cannot be opened");
             return HttpError::new(ErrorCode::Internal, "the file cannot be read").into_response();
         }
     };
-    let size = match file.metadata().await {
-        Ok(meta) => meta.len(),
-        Err(_) => return HttpError::new(ErrorCode::Internal, "the file cannot be read").into_response(),
-    };
+    let size = content.len();
     let range = request.get(header::RANGE).and_then(|v| v.to_str().ok()).map(|v| parse_range(v, size));
     let (status, start, end) = match range {
         None | Some(Range::Ignored) => (StatusCode::OK, 0, size),
@@ -52,10 +51,7 @@ pub async fn send(download: Download<'_>, request: &HeaderMap) -> Response {
             return response;
         }
     };
-    if start > 0 && file.seek(SeekFrom::Start(start)).await.is_err() {
-        return HttpError::new(ErrorCode::Internal, "the file cannot be read").into_response();
-    }
-    let body = Body::from_stream(ReaderStream::new(file.take(end - start)));
+    let body = Body::from_stream(content.read(start, end));
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, value(download.mime));

@@ -16,6 +16,7 @@ use std::{
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
 
+use crate::blobs::{dir::DirBlobs, Area, DynBlobs};
 use super::{Store, StoreError};
 
 /// Schema steps, applied in order; `PRAGMA user_version` records how many ran.
@@ -257,6 +258,10 @@ impl Store for EmbeddedStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.call(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(internal))
             .await
+    }
+
+    fn blobs(&self, data_dir: &std::path::Path, area: Area) -> DynBlobs {
+        std::sync::Arc::new(DirBlobs::new(data_dir.join(area.dir())))
     }
 }
 

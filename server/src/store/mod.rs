@@ -23,6 +23,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::blobs::{Area, DynBlobs};
+
 pub use self::{
     conversations::ConversationRepo, devices::DeviceRepo, files::FileRepo, friends::FriendRepo, messages::MessageRepo,
     privacy::PrivacyRepo, push::PushRepo, signup::SignupRepo, statuses::StatusRepo, users::UserRepo,
@@ -57,6 +59,10 @@ pub trait Store:
 
     /// A cheap round trip that proves the store answers.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Where the bytes of `area` are kept with this store: under the data
+    /// dir with the embedded one, in GridFS with MongoDB (any node reads them).
+    fn blobs(&self, data_dir: &std::path::Path, area: Area) -> DynBlobs;
 }
 
 pub type DynStore = Arc<dyn Store>;

@@ -16,6 +16,7 @@ use mongodb::{
 };
 
 use super::{Store, StoreError};
+use crate::blobs::{gridfs::GridFsBlobs, Area, DynBlobs};
 
 /// How long an operation waits for a reachable server before failing as unavailable.
 const SERVER_WAIT: Duration = Duration::from_secs(3);
@@ -89,6 +90,12 @@ fn indexes() -> Vec<(&'static str, IndexModel)> {
         ("files", IndexModel::builder().keys(doc! { "blob._id": 1 }).build()),
         ("signup_uses", IndexModel::builder().keys(doc! { "invite_id": 1 }).build()),
         ("push_subscriptions", IndexModel::builder().keys(doc! { "user_id": 1 }).build()),
+        // GridFS (`crate::blobs::gridfs`), as the driver would make them on a first upload:
+        // an item by name, newest first; a range's chunks.
+        ("uploads.files", IndexModel::builder().keys(doc! { "filename": 1, "uploadDate": 1 }).build()),
+        ("uploads.chunks", unique(doc! { "files_id": 1, "n": 1 })),
+        ("avatars.files", IndexModel::builder().keys(doc! { "filename": 1, "uploadDate": 1 }).build()),
+        ("avatars.chunks", unique(doc! { "files_id": 1, "n": 1 })),
     ]
 }
 
@@ -110,6 +117,10 @@ impl Store for MongoStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.db.run_command(doc! { "ping": 1 }).await.map(drop).map_err(classify)
+    }
+
+    fn blobs(&self, _data_dir: &std::path::Path, area: Area) -> DynBlobs {
+        std::sync::Arc::new(GridFsBlobs::new(&self.db, area.bucket()))
     }
 }
 

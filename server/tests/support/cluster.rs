@@ -42,7 +42,9 @@ pub async fn node(flags: &[String], name: &str) -> TestServer {
     let id = node_id(flags, name);
     let mut args: Vec<&str> = flags.iter().map(String::as_str).collect();
     args.extend(["--node-id", &id]);
-    let node = TestServer::start(&args).await;
+    let mut node = TestServer::start(&args).await;
+    let (uri, database) = (flags[1].clone(), flags[3].clone());
+    node.mongodb = Some(natter_server::store::mongodb::MongoSettings { uri, database });
     node.wait_for_status(wire::endpoint::READYZ, 200, Duration::from_secs(20)).await;
     node
 }
@@ -85,6 +87,11 @@ impl NodeProcess {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("node {id} did not become ready");
+    }
+
+    /// The node's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the node is running")
     }
 
     /// SIGKILL: no goodbye to anyone.

@@ -143,6 +143,24 @@ impl TestServer {
         }
     }
 
+    /// What the server keeps of uploads (originals, thumbnails, clean copies),
+    /// wherever it keeps them (the data dir, GridFS): each item's last name
+    /// component (`<sha256>`, `<sha256>.thumb.webp`), sorted; not the
+    /// uploads being received nor what a sweep moved aside.
+    pub async fn stored_uploads(&self) -> Vec<String> {
+        let blobs = self.store().await.blobs(self.data_dir(), natter_server::blobs::Area::Files);
+        let mut names: Vec<String> = blobs
+            .list("")
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| !e.name.starts_with("tmp/") && !e.name.starts_with("swept/"))
+            .map(|e| e.name.rsplit('/').next().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
     /// Whether `text` is anywhere in the stored messages, read behind the
     /// server's back: in MongoDB by a query of its own; in the embedded
     /// store by a query, and in the bytes of the database file and its log.

@@ -13,8 +13,9 @@ use wire::{
 
 use super::StoreError;
 
-/// One distinct content, whoever uploaded it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One distinct content, whoever uploaded it. Serialised only into an
+/// instant upload's challenge kept in Redis.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BlobRecord {
     /// Hex SHA-256 of the bytes; also names the file on disk.
     pub sha256: String,
