@@ -205,3 +205,76 @@ mod blob_storage {
         .await;
     }
 }
+
+/// The indexes the MongoDB store creates, each with the queries that rely
+/// on it (ARCHITECTURE.md, "Stores", lists the same). A query without its
+/// index is a collection scan on MongoDB; an index nothing uses slows every
+/// write. So a change to either side changes this list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongodb_indexes_back_the_queries() {
+    use futures_util::TryStreamExt;
+    use mongodb::bson::Document;
+    use natter_server::blobs::Area;
+
+    const EXPECTED: &[(&str, &str, bool)] = &[
+        // (collection, keys, unique)
+        ("users", "email:1", true),                                     // sign-in by e-mail
+        ("users", "nickname:1", false),                                 // people search by name
+        ("users", "created_ms:1", false),                               // the first account (the administrator)
+        ("devices", "user_id:1", false),                                // a user's devices, sign-out everywhere
+        ("friend_links", "owner:1,since_ms:1", false),                  // a user's friends, newest first
+        ("conversations", "visibility:1,last_activity_ms:-1", false),   // the public directory
+        ("members", "conversation_id:1,joined_ms:1", false),            // a conversation's members
+        ("members", "user_id:1", false),                                // a user's conversations
+        ("invitations", "user_id:1,invited_ms:1", false),               // a user's pending invitations
+        ("messages", "conversation_id:1,seq:1", true),                  // the arbiter of seq; history pages
+        ("messages", "conversation_id:1,sender_id:1,client_id:1", true), // a resend is a duplicate
+        ("messages", "conversation_id:1,target_seq:1", false),          // the changes to one message
+        ("messages", "conversation_id:1,kind:1,seq:-1", false),         // pins, newest first
+        ("messages", "attachment.file_id:1", false),                    // is a deleted message's file still carried
+        ("files", "owner:1", false),                                    // quota: what a user's uploads take
+        ("files", "created_ms:1", false),                               // the sweep: unposted files by age
+        ("files", "blob._id:1", false),                                 // uploads of one content
+        ("signup_uses", "invite_id:1", false),                          // an invitation's uses
+        ("push_subscriptions", "user_id:1", false),                     // a user's push subscriptions
+        ("uploads.files", "filename:1,uploadDate:1", false),            // GridFS: an item by name, newest
+        ("uploads.chunks", "files_id:1,n:1", true),                     // GridFS: the chunks of a range
+        ("avatars.files", "filename:1,uploadDate:1", false),
+        ("avatars.chunks", "files_id:1,n:1", true),
+    ];
+    let config = MongoSettings { uri: mongodb_uri(), database: format!("natter_test_{}", new_id()) };
+    let store = MongoStore::open(&config).await.unwrap();
+    store.prepare().await.unwrap();
+    store.prepare().await.unwrap();
+    // The driver adds none of its own for small items; large ones take the same.
+    for (area, len) in [(Area::Files, 300_000), (Area::Avatars, 10)] {
+        store.blobs(std::path::Path::new(""), area).put("a/b", &vec![7; len]).await.unwrap();
+    }
+    let db = mongodb::Client::with_uri_str(&config.uri).await.unwrap().database(&config.database);
+    let mut found = Vec::new();
+    for collection in db.list_collection_names().await.unwrap() {
+        let indexes: Vec<mongodb::IndexModel> =
+            db.collection::<Document>(&collection).list_indexes().await.unwrap().try_collect().await.unwrap();
+        for index in indexes {
+            let direction = |v: &mongodb::bson::Bson| match v {
+                mongodb::bson::Bson::Int32(n) => n.to_string(),
+                mongodb::bson::Bson::Int64(n) => n.to_string(),
+                mongodb::bson::Bson::Double(n) => (*n as i64).to_string(),
+                other => other.to_string(),
+            };
+            let keys: Vec<String> = index.keys.iter().map(|(k, v)| format!("{k}:{}", direction(v))).collect();
+            let keys = keys.join(",");
+            if keys == "_id:1" {
+                continue;
+            }
+            let unique = index.options.as_ref().and_then(|o| o.unique).unwrap_or(false);
+            found.push((collection.clone(), keys, unique));
+        }
+    }
+    found.sort();
+    let mut expected: Vec<(String, String, bool)> =
+        EXPECTED.iter().map(|&(c, k, u)| (c.to_owned(), k.to_owned(), u)).collect();
+    expected.sort();
+    assert_eq!(found, expected);
+    store.drop_database().await.unwrap();
+}

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use mongodb::{
     bson::doc,
     error::{Error, ErrorKind, WriteFailure},
-    options::{ClientOptions, IndexOptions},
+    options::{ClientOptions, IndexOptions, WriteConcern},
     Client, Collection, Database, IndexModel,
 };
 
@@ -90,8 +90,9 @@ fn indexes() -> Vec<(&'static str, IndexModel)> {
         ("files", IndexModel::builder().keys(doc! { "blob._id": 1 }).build()),
         ("signup_uses", IndexModel::builder().keys(doc! { "invite_id": 1 }).build()),
         ("push_subscriptions", IndexModel::builder().keys(doc! { "user_id": 1 }).build()),
-        // GridFS (`crate::blobs::gridfs`), as the driver would make them on a first upload:
-        // an item by name, newest first; a range's chunks.
+        // GridFS (`crate::blobs::gridfs`): an item by name, newest first; a range's chunks. The
+        // driver makes them only before writing a whole chunk, so a bucket of small items
+        // (avatars, thumbnails) would have none.
         ("uploads.files", IndexModel::builder().keys(doc! { "filename": 1, "uploadDate": 1 }).build()),
         ("uploads.chunks", unique(doc! { "files_id": 1, "n": 1 })),
         ("avatars.files", IndexModel::builder().keys(doc! { "filename": 1, "uploadDate": 1 }).build()),
@@ -126,6 +127,13 @@ impl Store for MongoStore {
 
 fn internal(e: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(e.to_string())
+}
+
+/// The write concern of messages: acknowledged once a majority of the
+/// replica set holds the write, so the sender's `ack` (sent only after it)
+/// survives the primary failing over. A single server is its own majority.
+pub(super) fn durable() -> WriteConcern {
+    WriteConcern::majority()
 }
 
 /// Whether a write failed on a unique key.

@@ -12,7 +12,7 @@ use crate::{
     clock::now_millis,
     store::{
         conversations::mongodb::CONVERSATIONS,
-        mongodb::{classify, is_duplicate_key, MongoStore},
+        mongodb::{classify, durable, is_duplicate_key, MongoStore},
         StoreError,
     },
 };
@@ -106,7 +106,7 @@ impl MongoStore {
             })
             .collect();
         let docs: Vec<MessageDoc> = appended.iter().map(|a| MessageDoc::new(&a.message)).collect();
-        match self.collection::<MessageDoc>(MESSAGES).insert_many(docs).ordered(true).await {
+        match self.collection::<MessageDoc>(MESSAGES).insert_many(docs).ordered(true).write_concern(durable()).await {
             Ok(_) => Ok(appended),
             Err(e) => match &*e.kind {
                 ErrorKind::InsertMany(failure) => {
@@ -161,7 +161,8 @@ impl MessageRepo for MongoStore {
         let created_ms = now_millis();
         for _ in 0..MAX_SEQ_ATTEMPTS {
             let message = draft.clone().into_message(self.tip(&draft.conversation_id).await?, created_ms);
-            match self.collection::<MessageDoc>(MESSAGES).insert_one(MessageDoc::new(&message)).await {
+            let messages = self.collection::<MessageDoc>(MESSAGES);
+            match messages.insert_one(MessageDoc::new(&message)).write_concern(durable()).await {
                 Ok(_) => return Ok(Appended { message, duplicate: false }),
                 // Either another writer took this number, or this very message
                 // was stored before (same client id): tell which.
