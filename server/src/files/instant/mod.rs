@@ -8,11 +8,7 @@
 
 pub mod redis;
 
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::Duration,
-};
+use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
