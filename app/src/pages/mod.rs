@@ -29,6 +29,7 @@
 //! and take every text from [`crate::i18n`]. `lib.rs` maps the routes to them.
 
 mod admin;
+mod as_you_type;
 mod attach;
 mod attachment;
 mod avatar;
