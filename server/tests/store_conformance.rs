@@ -123,3 +123,44 @@ suite!(
     blobs_go_only_when_no_file_refers_to_them,
     a_posting_and_a_sweep_never_both_win,
 );
+
+/// Rows from before search keys (their keys emptied or removed) are found
+/// once the store has started again: the backfill writes their keys.
+mod backfill {
+    use super::*;
+    use natter_server::text::search_fold::KeyQuery;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn embedded_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(EMBEDDED_FILE);
+        let store: DynStore = Arc::new(EmbeddedStore::open(&path).unwrap());
+        conformance::put_named_rows(&store).await;
+        drop(store);
+        let db = rusqlite::Connection::open(&path).unwrap();
+        db.execute_batch("UPDATE users SET search_key = ''; UPDATE conversations SET search_key = '';").unwrap();
+        drop(db);
+        let store: DynStore = Arc::new(EmbeddedStore::open(&path).unwrap());
+        conformance::named_rows_are_found(&store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mongodb_store() {
+        use mongodb::bson::{doc, Document};
+        let config = MongoSettings { uri: mongodb_uri(), database: format!("natter_test_{}", new_id()) };
+        let mongo = MongoStore::open(&config).await.unwrap();
+        mongo.prepare().await.unwrap();
+        let store: DynStore = Arc::new(mongo.clone());
+        conformance::put_named_rows(&store).await;
+        let db = mongodb::Client::with_uri_str(&config.uri).await.unwrap().database(&config.database);
+        for collection in ["users", "conversations"] {
+            let unset = doc! { "$unset": { "search_key": "" } };
+            db.collection::<Document>(collection).update_many(doc! {}, unset).await.unwrap();
+        }
+        let unkeyed = store.search_users(&KeyQuery::new("三丰").unwrap(), 10).await.unwrap();
+        assert!(unkeyed.is_empty(), "the keys are gone");
+        mongo.prepare().await.unwrap();
+        conformance::named_rows_are_found(&store).await;
+        mongo.drop_database().await.unwrap();
+    }
+}

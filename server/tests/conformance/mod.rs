@@ -1049,3 +1049,22 @@ pub async fn a_posting_and_a_sweep_never_both_win(a: &DynStore, b: &DynStore) {
     let posted = outcomes.iter().filter(|(won, _)| *won).count() as u64;
     assert_eq!(posted + swept, 40, "each file went one way");
 }
+
+/// A user and a public group to find once their search keys are gone
+/// and written again (see `store_conformance.rs`).
+pub async fn put_named_rows(a: &DynStore) {
+    let mut u = user("zsf@example.org");
+    u.nickname = "張三豐".into();
+    a.insert_user(&u).await.unwrap();
+    a.insert_conversation(&Conversation { name: "臺灣美食".into(), ..group("tw", Visibility::Public, 1) }).await.unwrap();
+}
+
+/// Whether [`put_named_rows`]' rows are found by their folded keys.
+pub async fn named_rows_are_found(a: &DynStore) {
+    let people = a.search_users(&KeyQuery::new("三丰").unwrap(), 10).await.unwrap();
+    assert_eq!(people.iter().map(|u| u.nickname.as_str()).collect::<Vec<_>>(), ["張三豐"]);
+    let zhang = a.search_users(&KeyQuery::new("zhang").unwrap(), 10).await.unwrap();
+    assert_eq!(zhang.len(), 1);
+    let groups = a.public_conversations(Some(&KeyQuery::new("台湾").unwrap()), 0, 10).await.unwrap();
+    assert_eq!(groups.iter().map(|c| c.id.0.as_str()).collect::<Vec<_>>(), ["tw"]);
+}
