@@ -356,6 +356,27 @@ mod tests {
     }
 
     #[test]
+    fn directory_params_check_the_query_the_limit_and_the_depth() {
+        use crate::error::ErrorCode;
+        let people = |q: &str, limit| PeopleParams { q: q.into(), limit };
+        assert_eq!(people(" 三丰 ", None).check(), Ok(("三丰", DEFAULT_SEARCH_LIMIT)));
+        assert_eq!(people(" ", None).check().unwrap_err().code, ErrorCode::EmptyQuery);
+        let email = format!("{}@x.org", "a".repeat(MAX_PEOPLE_QUERY_CHARS - 6));
+        assert!(people(&email, None).check().is_ok(), "an e-mail address of any length");
+        assert_eq!(people(&format!("a{email}"), None).check().unwrap_err().code, ErrorCode::QueryTooLong);
+        assert_eq!(people("x", Some(0)).check().unwrap_err().field.as_deref(), Some("limit"));
+
+        let groups = |q: Option<&str>, skip, limit| DirectoryParams { q: q.map(str::to_owned), skip, limit };
+        assert_eq!(groups(None, 5000, None).check(), Ok((None, DEFAULT_DIRECTORY_LIMIT)), "listing goes deep");
+        assert_eq!(groups(Some(" 台湾 "), 450, Some(50)).check(), Ok((Some("台湾"), 50)));
+        assert_eq!(groups(Some("台湾"), 451, Some(50)).check().unwrap_err().field.as_deref(), Some("skip"));
+        assert_eq!(groups(Some(""), 0, None).check().unwrap_err().code, ErrorCode::EmptyQuery);
+        assert_eq!(groups(None, 0, Some(MAX_DIRECTORY_LIMIT + 1)).check().unwrap_err().field.as_deref(), Some("limit"));
+        let pairs = groups(Some("a b"), 2, Some(3)).pairs();
+        assert_eq!(pairs, [("q", "a b".into()), ("skip", "2".into()), ("limit", "3".into())]);
+    }
+
+    #[test]
     fn hidden_characters_are_unicodes_format_characters_but_the_joiners() {
         use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
         for c in (0..=0x10FFFF).filter_map(char::from_u32) {
