@@ -120,10 +120,10 @@ pub async fn directory(
     let (q, limit) = params.check()?;
     let spent = state.budgets.spend(Action::Directory, &me.user_id).await;
     spent.map_err(|wait| HttpError::rate_limited_for("searching too often; slow down", wait))?;
+    // A query of control characters alone folds to nothing, and finds nothing.
     let groups = match q.map(KeyQuery::new) {
         Some(None) => Vec::new(),
-        Some(key) => state.store.public_conversations(key.as_ref(), params.skip, limit).await?,
-        None => state.store.public_conversations(None, params.skip, limit).await?,
+        key => state.store.public_conversations(key.flatten().as_ref(), params.skip, limit).await?,
     };
     let mut out = Vec::with_capacity(groups.len());
     for conversation in groups {
