@@ -42,8 +42,8 @@ pub fn Groups() -> impl IntoView {
         let skip = if fresh { 0 } else { entries.with_untracked(|e| e.as_ref().map_or(0, Vec::len)) as u32 };
         let q = query.with_untracked(|q| Some(q.trim().to_owned()).filter(|q| !q.is_empty()));
         let params = DirectoryParams { q, skip, limit: Some(PAGE) };
-        let pairs: Vec<String> = params.pairs().into_iter().map(|(k, v)| format!("{k}={}", client::escape(&v))).collect();
-        let path = format!("{}?{}", endpoint::PUBLIC_CONVERSATIONS, pairs.join("&"));
+        let pairs = params.pairs().into_iter().map(|(k, v)| format!("{k}={}", client::escape(&v)));
+        let path = format!("{}?{}", endpoint::PUBLIC_CONVERSATIONS, pairs.collect::<Vec<_>>().join("&"));
         let number = asked.latest();
         leptos::task::spawn_local(async move {
             let answer: Result<Vec<DirectoryEntry>, ApiError> = client::get(&path).await;
@@ -122,7 +122,13 @@ pub fn Groups() -> impl IntoView {
                 Some(list) => view! { <ul class="rows">{list.into_iter().map(row.clone()).collect_view()}</ul> }.into_any(),
             }}
             <Show when=move || more.get()>
-                <ActionButton state label=Msg::LoadMore testid="more-groups" secondary=true on_click=move || load(false)/>
+                <ActionButton
+                    state
+                    label=Msg::LoadMore
+                    testid="more-groups"
+                    secondary=true
+                    on_click=move || load(false)
+                />
             </Show>
         </section>
     }
