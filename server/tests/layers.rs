@@ -14,9 +14,9 @@ use std::{
 const LAYERS: &[&[&str]] = &[
     &[
         "backoff", "budget", "client_addr", "clock", "error", "gate", "headers", "metrics", "private", "redis_conn", "secret",
-        "telemetry",
+        "telemetry", "text",
     ],
-    &["avatar", "lease", "ratelimit", "store", "text"],
+    &["avatar", "lease", "ratelimit", "store"],
     &["auth", "files", "hub", "signup"],
     &["chat", "presence", "search"],
     &["calls", "sfu", "push"],

@@ -187,7 +187,7 @@ async fn search_by_email_is_the_users_choice(server: &TestServer) {
     assert_eq!(bob.call(Method::PUT, endpoint::ME_PRIVACY, Some(open)).await.0, 200);
     let (_, found) = ann.call(Method::GET, &by_email, None).await;
     assert_eq!(found[0]["id"], bob.id.as_str());
-    for _ in 0..18 {
+    for _ in 0..28 {
         assert_eq!(ann.call(Method::GET, &format!("{}?q=b", endpoint::USERS), None).await.0, 200);
     }
     let (status, body) = ann.call(Method::GET, &format!("{}?q=b", endpoint::USERS), None).await;

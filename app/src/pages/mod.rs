@@ -4,8 +4,9 @@
 //! |---|---|
 //! | `chrome` | the top bar: brand, account links, connection indicator, language |
 //! | `form` | form state, fields with their errors, submit and action buttons |
+//! | `as_you_type` | search boxes' timing: asking once typing pauses, dropping stale answers |
 //! | `avatar` | users' pictures and the avatar upload |
-//! | `people` | a row per person, and the search for users |
+//! | `people` | a row per person, and the search for users (as one types) |
 //! | `presence` | status dots, the status pickers, who is typing |
 //! | `dialog` | the modal dialog |
 //! | `home`, `signin`, `signup`, `profile`, `password`, `devices`, `friends` | the account pages |
@@ -19,7 +20,7 @@
 //! | `attach`, `attachment` | the composer's file and recording controls; a message's attachment |
 //! | `emoji_picker` | the composer's emoji picker |
 //! | `new_chat`, `new_group`, `group_form`, `group_panel` | starting chats, creating and managing groups |
-//! | `groups` | `/groups`: the public-group directory |
+//! | `groups` | `/groups`: the public-group directory and its search |
 //! | `search` | message search: the box above the chat list, and a chat's own |
 //! | `room`, `room_media` | group calls and live broadcasts: buttons, banners, the grid and the viewer; the browser's WebRTC side |
 //!
@@ -29,6 +30,7 @@
 //! and take every text from [`crate::i18n`]. `lib.rs` maps the routes to them.
 
 mod admin;
+mod as_you_type;
 mod attach;
 mod attachment;
 mod avatar;
