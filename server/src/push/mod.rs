@@ -8,12 +8,14 @@
 //! | `keys` | the VAPID key pair, its file, the signed token |
 //! | `subscriptions` | a device's subscription checked and kept |
 //! | `decide` | whether one member is pushed for one message; no I/O |
+//! | `reach` | which addresses a push may be posted to: public ones, no redirects |
 //! | `queue` | the bounded queues, the senders, retries |
 //! | `send` | one encrypted, signed request and what its answer means |
 
 mod decide;
 pub mod keys;
 mod queue;
+mod reach;
 mod send;
 mod subscriptions;
 
@@ -53,9 +55,6 @@ pub struct PushSettings {
     pub insecure_endpoints: bool,
 }
 
-/// How long a push service may take to answer.
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-
 pub struct Pushes {
     settings: PushSettings,
     store: DynStore,
@@ -80,11 +79,7 @@ impl Pushes {
         presence: Arc<dyn Registry>,
         windows: Arc<dyn Leases>,
     ) -> (Arc<Pushes>, Inbox) {
-        let client = reqwest::Client::builder()
-            .timeout(SEND_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("the TLS backend initialises");
+        let client = reach::client(settings.insecure_endpoints);
         queue::describe();
         let (messages, stored) = mpsc::channel(queue::MESSAGES);
         let (decided, pending) = mpsc::channel(queue::PUSHES);
@@ -170,8 +165,8 @@ impl Pushes {
             members: members.len() + 1,
             group_size: self.settings.group_size,
         };
-        // A registry that cannot be reached counts nobody active: a push too many beats a missed one.
-        let tallies = self.presence.tallies(&members).await.unwrap_or_default();
+        // A registry that cannot be reached counts nobody viewing: a push too many beats a missed one.
+        let viewers = self.presence.viewers(&members, id).await.unwrap_or_default();
         let mut settings: HashMap<UserId, NotifySettings> =
             self.store.notify_settings_of(&members).await?.into_iter().collect();
         let statuses: HashMap<_, _> = self.store.status_settings_of(&members).await?.into_iter().collect();
