@@ -2,7 +2,9 @@
 //! deployment's namespace (see `crate::hub::redis::namespace`):
 //!
 //! - `<ns>:presence:<user>`: a hash from node id to that node's tally of
-//!   the user (`"connections:active"`); the user's cluster tally is its sum.
+//!   the user (`"connections:active"`, then `:` and the conversations its
+//!   connections have in view, space-separated, if any); the user's
+//!   cluster tally is the sum of the counts.
 //! - `<ns>:node:<node>:users`: the users a node has a tally for.
 //! - `<ns>:node:<node>:alive`: the node's heartbeat, renewed every third of
 //!   its time to live.
@@ -15,14 +17,14 @@
 //! are made by one script each, so concurrent nodes never see half of one.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::atomic::{AtomicBool, Ordering},
     time::Duration,
 };
 
 use async_trait::async_trait;
 use redis::Script;
-use wire::model::UserId;
+use wire::model::{ConversationId, UserId};
 
 use super::{
     registry::{Registry, Transition, Unavailable},
@@ -37,15 +39,15 @@ const RECORD: &str = r#"
 local function sum()
   local c, a = 0, 0
   for _, v in ipairs(redis.call('HVALS', KEYS[1])) do
-    local i = string.find(v, ':')
-    c = c + tonumber(string.sub(v, 1, i - 1))
-    a = a + tonumber(string.sub(v, i + 1))
+    local nc, na = string.match(v, '^(%d+):(%d+)')
+    c = c + tonumber(nc)
+    a = a + tonumber(na)
   end
   return c, a
 end
 local c0, a0 = sum()
 if tonumber(ARGV[2]) > 0 then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3] .. ARGV[5])
   redis.call('SADD', KEYS[2], ARGV[4])
 else
   redis.call('HDEL', KEYS[1], ARGV[1])
@@ -68,6 +70,11 @@ pub struct RedisRegistry {
 fn parse(value: &str) -> Tally {
     let mut parts = value.split(':').map(|n| n.parse().unwrap_or(0));
     Tally { connections: parts.next().unwrap_or(0), active: parts.next().unwrap_or(0) }
+}
+
+/// The conversations in view in one node's entry.
+fn viewed(value: &str) -> impl Iterator<Item = &str> {
+    value.splitn(3, ':').nth(2).unwrap_or_default().split(' ').filter(|c| !c.is_empty())
 }
 
 impl RedisRegistry {
@@ -95,7 +102,15 @@ impl RedisRegistry {
         format!("{}:node:{node}:{what}", self.namespace)
     }
 
-    async fn set(&self, node: &str, user: &UserId, tally: Tally) -> Result<Transition, Unavailable> {
+    async fn set(
+        &self,
+        node: &str,
+        user: &UserId,
+        tally: Tally,
+        viewing: &[ConversationId],
+    ) -> Result<Transition, Unavailable> {
+        let viewing: String = viewing.iter().map(|c| format!(" {}", c.0)).collect();
+        let viewing = viewing.strip_prefix(' ').map(|v| format!(":{v}")).unwrap_or_default();
         let sums: Vec<u32> = self
             .conn
             .query(|mut c| async move {
@@ -106,6 +121,7 @@ impl RedisRegistry {
                     .arg(tally.connections)
                     .arg(tally.active)
                     .arg(&user.0)
+                    .arg(&viewing)
                     .invoke_async(&mut c)
                     .await
             })
@@ -120,6 +136,15 @@ impl RedisRegistry {
         })
     }
 
+    /// Every node's entry for each of `users`.
+    async fn entries(&self, users: &[UserId]) -> Result<Vec<Vec<String>>, Unavailable> {
+        let mut pipe = redis::pipe();
+        for user in users {
+            pipe.cmd("HVALS").arg(self.user_key(&user.0));
+        }
+        self.conn.query(|mut c| async move { pipe.query_async(&mut c).await }).await
+    }
+
     /// Removes every tally `node` holds; answers the transitions.
     async fn clear(&self, node: &str) -> Result<Vec<Transition>, Unavailable> {
         let users: Vec<String> = self
@@ -128,7 +153,7 @@ impl RedisRegistry {
             .await?;
         let mut transitions = Vec::new();
         for user in users {
-            transitions.push(self.set(node, &UserId(user), Tally::default()).await?);
+            transitions.push(self.set(node, &UserId(user), Tally::default(), &[]).await?);
         }
         Ok(transitions)
     }
@@ -173,22 +198,24 @@ impl RedisRegistry {
 
 #[async_trait]
 impl Registry for RedisRegistry {
-    async fn record(&self, user: &UserId, node: Tally) -> Result<Transition, Unavailable> {
-        self.set(&self.node, user, node).await
+    async fn record(&self, user: &UserId, node: Tally, viewing: &[ConversationId]) -> Result<Transition, Unavailable> {
+        self.set(&self.node, user, node, viewing).await
     }
 
     async fn tallies(&self, users: &[UserId]) -> Result<HashMap<UserId, Tally>, Unavailable> {
-        let mut pipe = redis::pipe();
-        for user in users {
-            pipe.cmd("HVALS").arg(self.user_key(&user.0));
-        }
-        let values: Vec<Vec<String>> = self.conn.query(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+        let values = self.entries(users).await?;
         Ok(users
             .iter()
             .zip(values)
             .map(|(user, values)| (user.clone(), Tally::sum(values.iter().map(|v| parse(v)))))
             .filter(|(_, tally)| tally.connected())
             .collect())
+    }
+
+    async fn viewers(&self, users: &[UserId], conversation: &ConversationId) -> Result<HashSet<UserId>, Unavailable> {
+        let values = self.entries(users).await?;
+        let viewing = |values: &Vec<String>| values.iter().any(|v| viewed(v).any(|c| c == conversation.0));
+        Ok(users.iter().zip(values).filter(|(_, values)| viewing(values)).map(|(user, _)| user.clone()).collect())
     }
 
     async fn upkeep(&self) -> Result<Vec<Transition>, Unavailable> {

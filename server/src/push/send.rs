@@ -23,10 +23,29 @@ pub struct Push {
     pub subscription: StoredSubscription,
     /// The JSON of a `wire::push::PushEvent`.
     pub payload: Vec<u8>,
-    /// Private chats and mentions wake a phone; the rest may wait for it.
-    pub urgent: bool,
+    pub urgency: Urgency,
     /// The push service replaces an undelivered push of the same topic.
     pub topic: String,
+}
+
+/// How soon the push service should wake the device (RFC 8030 `Urgency`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Urgency {
+    /// A conversation read elsewhere: whenever the device is awake anyway.
+    Low,
+    Normal,
+    /// Private chats, mentions, calls and tests wake a phone.
+    High,
+}
+
+impl Urgency {
+    fn header(self) -> &'static str {
+        match self {
+            Urgency::Low => "low",
+            Urgency::Normal => "normal",
+            Urgency::High => "high",
+        }
+    }
 }
 
 /// The `Topic` of a conversation's pushes: at most 32 characters of
@@ -54,7 +73,7 @@ pub fn request(push: &Push, key: &VapidKey, contact: &str, now_secs: u64) -> Res
     let header = |text: &str| HeaderValue::from_str(text).map_err(|e| e.to_string());
     let headers = request.headers_mut();
     headers.insert("authorization", header(&key.authorization(&audience, contact, now_secs))?);
-    headers.insert("urgency", HeaderValue::from_static(if push.urgent { "high" } else { "normal" }));
+    headers.insert("urgency", HeaderValue::from_static(push.urgency.header()));
     headers.insert("topic", header(&push.topic)?);
     reqwest::Request::try_from(request).map_err(|e| e.to_string())
 }
