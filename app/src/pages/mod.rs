@@ -20,6 +20,7 @@
 //! | `emoji_picker` | the composer's emoji picker |
 //! | `new_chat`, `new_group`, `group_form`, `group_panel` | starting chats, creating and managing groups |
 //! | `groups` | `/groups`: the public-group directory |
+//! | `notifications`, `chat_notify`, `notify_banner` | `/settings/notifications`; a chat's bell: its level and mute; the one request for permission |
 //! | `search` | message search: the box above the chat list, and a chat's own |
 //! | `room`, `room_media` | group calls and live broadcasts: buttons, banners, the grid and the viewer; the browser's WebRTC side |
 //!
@@ -35,6 +36,7 @@ mod avatar;
 mod call;
 mod call_media;
 mod chat;
+mod chat_notify;
 mod chats;
 mod chrome;
 mod composer;
@@ -53,6 +55,8 @@ mod message_actions;
 mod messages;
 mod new_chat;
 mod new_group;
+mod notifications;
+mod notify_banner;
 mod open_chat;
 mod password;
 mod people;
@@ -77,6 +81,7 @@ pub use devices::Devices;
 pub use friends::Friends;
 pub use groups::Groups;
 pub use home::{Home, NotFound};
+pub use notifications::NotificationSettings;
 pub use password::PasswordSettings;
 pub use profile::Profile;
 pub use signin::SignIn;
