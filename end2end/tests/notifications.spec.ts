@@ -194,3 +194,38 @@ test("a chat's bell sets its level and mutes it", async ({ browser, baseURL }) =
   await page.getByTestId('notify-later').click();
   await expect(page.getByTestId('notify-banner')).toBeHidden();
 });
+
+test('while Natter is open but not in view, a message elsewhere shows a desktop notification unless muted', async ({ browser, baseURL }) => {
+  const sender = await contexts.open(browser, baseURL!, alice, `/chats/${chatId}`);
+  const page = await contexts.open(browser, baseURL!, bob, '/friends');
+  // The Notification API recorded, and the window as if another had the focus.
+  await page.context().addInitScript(() => {
+    const shown: object[] = [];
+    (window as unknown as { shown: object[] }).shown = shown;
+    class Recorded {
+      static permission = 'granted';
+      static requestPermission = async () => 'granted';
+      constructor(title: string, options: { body: string; tag: string }) {
+        shown.push({ title, body: options.body, tag: options.tag });
+      }
+      close() {}
+    }
+    (window as unknown as { Notification: unknown }).Notification = Recorded;
+    document.hasFocus = () => false;
+  });
+  await page.reload();
+  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'online');
+  const recorded = () => page.evaluate(() => (window as unknown as { shown: object[] }).shown);
+  await send(sender, 'are you around?');
+  await expect.poll(recorded).toEqual([{ title: alice.nickname, body: 'are you around?', tag: `conversation:${chatId}` }]);
+  // Muted, the page keeps quiet too.
+  const muted = { conversations: [{ conversation_id: chatId, muted_until_ms: Date.now() + 3_600_000 }] };
+  expect((await bob.api.put('/api/me/notifications', { data: muted })).status()).toBe(200);
+  await page.reload();
+  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'online');
+  await page.waitForTimeout(500); // the settings load beside the connection
+  await send(sender, 'still there?');
+  await page.waitForTimeout(1000);
+  expect(await recorded()).toEqual([]);
+  expect((await bob.api.put('/api/me/notifications', { data: {} })).status()).toBe(200);
+});

@@ -94,12 +94,13 @@ impl Live {
             return;
         }
         let i18n = self.i18n;
-        let sender = self.profile(&message.sender_id).map(|p| p.nickname).unwrap_or_default();
-        let group = self.inbox.with_untracked(|i| {
-            i.summary(&message.conversation_id)
-                .filter(|s| s.conversation.kind == ConversationKind::Group)
-                .map(|s| s.conversation.name.clone())
+        let (group, peer) = self.inbox.with_untracked(|i| match i.summary(&message.conversation_id) {
+            Some(s) if s.conversation.kind == ConversationKind::Group => (Some(s.conversation.name.clone()), None),
+            Some(s) => (None, s.peer.as_ref().map(|p| p.nickname.clone())),
+            None => (None, None),
         });
+        let known = self.profiles.with_untracked(|p| p.get(&message.sender_id).map(|p| p.nickname.clone()));
+        let sender = known.or(peer).unwrap_or_default();
         let text = match message.content.trim() {
             "" => i18n.t(Msg::NotifyNewMessage).to_owned(),
             text => text.chars().take(wire::push::MAX_PUSH_PREVIEW_CHARS).collect(),
