@@ -478,6 +478,7 @@ impl Cli {
             coalesce: std::time::Duration::from_secs(self.push_coalesce_secs),
             group_size: self.notify_group_size as usize,
             insecure_endpoints: self.push_insecure_endpoints,
+            call_ring: std::time::Duration::from_secs(self.call_ring_secs),
         };
         let trusted_proxies =
             TrustedProxies::parse(&self.trusted_proxy).map_err(|e| ConfigError(format!("invalid --trusted-proxy: {e}")))?;

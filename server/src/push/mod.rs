@@ -54,6 +54,8 @@ pub struct PushSettings {
     pub group_size: usize,
     /// Lets `http` and local endpoints subscribe (tests and development).
     pub insecure_endpoints: bool,
+    /// How long a call rings: its push is not delivered later.
+    pub call_ring: Duration,
 }
 
 pub struct Pushes {
@@ -124,16 +126,23 @@ impl Pushes {
             Ok(_) => return Err(too_soon()),
             Err(_) => return Err(ApiError::new(ErrorCode::StoreUnavailable, "try again in a moment")),
         }
-        match self.enqueue(&PushEvent::Test, subscription, Urgency::High, send::topic("test")) {
+        match self.enqueue(&PushEvent::Test, subscription, Urgency::High, send::topic("test"), send::TTL) {
             true => Ok(()),
             false => Err(too_soon()),
         }
     }
 
     /// Queues a push no message caused; false if the queue is full or closed.
-    fn enqueue(&self, event: &PushEvent, subscription: StoredSubscription, urgency: Urgency, topic: String) -> bool {
+    fn enqueue(
+        &self,
+        event: &PushEvent,
+        subscription: StoredSubscription,
+        urgency: Urgency,
+        topic: String,
+        ttl: Duration,
+    ) -> bool {
         let payload = serde_json::to_vec(event).expect("a payload serializes");
-        let push = Push { subscription, payload, urgency, topic };
+        let push = Push { subscription, payload, urgency, topic, ttl };
         let queued = self.pending.upgrade().is_some_and(|queue| queue.try_send(push).is_ok());
         match queued {
             true => metrics::gauge!(queue::QUEUED).increment(1.0),
@@ -161,7 +170,7 @@ impl Pushes {
         let event = PushEvent::Read { conversation_id: conversation.clone() };
         for subscription in subscriptions {
             // The conversation's topic: an undelivered message push is replaced, not delivered.
-            self.enqueue(&event, subscription, Urgency::Low, send::topic(&conversation.0));
+            self.enqueue(&event, subscription, Urgency::Low, send::topic(&conversation.0), send::TTL);
         }
     }
 
@@ -196,7 +205,8 @@ impl Pushes {
             media: call.media,
         });
         for subscription in subscriptions {
-            self.enqueue(&event, subscription, Urgency::High, send::topic(&format!("call:{}", call.call_id)));
+            let topic = send::topic(&format!("call:{}", call.call_id));
+            self.enqueue(&event, subscription, Urgency::High, topic, self.settings.call_ring);
         }
     }
 
@@ -275,7 +285,8 @@ impl Pushes {
             let urgent = mention || conversation.kind == ConversationKind::Private;
             let urgency = if urgent { Urgency::High } else { Urgency::Normal };
             for subscription in subscriptions {
-                pushes.push(Push { subscription, payload: payload.clone(), urgency, topic: send::topic(&id.0) });
+                let (payload, topic) = (payload.clone(), send::topic(&id.0));
+                pushes.push(Push { subscription, payload, urgency, topic, ttl: send::TTL });
             }
             // Until they read this far, a notification may be showing (see `read`).
             if let Err(e) = self.windows.put(&shown_key(user, id), &message.seq.to_string(), send::TTL).await {

@@ -12,7 +12,8 @@ use web_push_native::{p256::PublicKey, Auth, WebPushBuilder};
 use super::keys::VapidKey;
 use crate::store::push::StoredSubscription;
 
-/// How long a push service keeps a push for a device that is offline.
+/// How long a push service keeps a push for a device that is offline
+/// (a call's: while it rings).
 pub const TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// The longest `Retry-After` waited for; a longer one fails the push.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
@@ -24,6 +25,8 @@ pub struct Push {
     /// The JSON of a `wire::push::PushEvent`.
     pub payload: Vec<u8>,
     pub urgency: Urgency,
+    /// How long the push service keeps it for a device that is offline.
+    pub ttl: Duration,
     /// The push service replaces an undelivered push of the same topic.
     pub topic: String,
 }
@@ -66,7 +69,7 @@ pub fn request(push: &Push, key: &VapidKey, contact: &str, now_secs: u64) -> Res
     }
     let uri = s.endpoint.parse().map_err(|e| format!("endpoint: {e}"))?;
     let mut request = WebPushBuilder::new(uri, public, Auth::clone_from_slice(&auth))
-        .with_valid_duration(TTL)
+        .with_valid_duration(push.ttl)
         .build(push.payload.clone())
         .map_err(|e| format!("encryption: {e}"))?;
     let audience = endpoint.origin().ascii_serialization();
