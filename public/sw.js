@@ -192,7 +192,7 @@ async function openChat(path) {
 
 // The push service replaced the subscription (it expired, or the browser
 // rotated it): subscribe again with the server's key and tell the server.
-// Without a signed-in cookie the server refuses, and the app subscribes on its next start.
+// Without a signed-in cookie the server refuses, and the app tells it on its next start (`notify::push_renew`).
 self.addEventListener('pushsubscriptionchange', (event) => {
   event.waitUntil((async () => {
     const answer = await fetch('/api/push/key', { credentials: 'same-origin' });

@@ -69,6 +69,21 @@ pub async fn push_on() -> Result<(), PushProblem> {
     client::send::<_, ()>(Method::Put, endpoint::ME_PUSH, &subscription).await.map_err(PushProblem::Server)
 }
 
+/// Tells the server this device's subscription again, if it has one, at
+/// each start: the server may have dropped it (its push service said it
+/// expired, the device signed out and in), or the server's key changed, or
+/// the browser replaced it while no page was signed in. Never asks anything.
+pub async fn push_renew() {
+    if web::permission() != "granted" || !web::subscribed().await {
+        return;
+    }
+    let Ok(key) = client::get::<PushKey>(endpoint::PUSH_KEY).await else { return };
+    let Some(json) = web::subscribe(&key.public_key, SUBSCRIBE_TIMEOUT_MS).await else { return };
+    if let Ok(subscription) = serde_json::from_str::<PushSubscription>(&json) {
+        let _ = client::send::<_, ()>(Method::Put, endpoint::ME_PUSH, &subscription).await;
+    }
+}
+
 /// Unsubscribes this device, here and on the server.
 pub async fn push_off() -> Result<(), ApiError> {
     web::unsubscribe().await;
@@ -173,9 +188,12 @@ export async function askPermission() {
 }
 const within = (ms, p) => Promise.race([p, new Promise((_, no) => setTimeout(() => no(new Error('timeout')), ms))]);
 const bytes = (key) => Uint8Array.from(atob(key.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
-const same = (a, b) => a && b && a.byteLength === b.byteLength && new Uint8Array(a).every((x, i) => x === b[i]);
+// A browser that does not say which key a subscription has is taken at its word.
+const same = (a, b) => !a || (a.byteLength === b.byteLength && new Uint8Array(a).every((x, i) => x === b[i]));
 export async function subscribe(key, ms) {
   try {
+    // The page registers the worker at load; should that have failed, now.
+    if (!(await navigator.serviceWorker.getRegistration())) await navigator.serviceWorker.register('/sw.js');
     const reg = await within(ms, navigator.serviceWorker.ready);
     let sub = await reg.pushManager.getSubscription();
     // A subscription made with another server key (the key changed) cannot be used.

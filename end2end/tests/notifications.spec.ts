@@ -110,20 +110,21 @@ async function stubPushManager(context: BrowserContext, works: boolean) {
   const keys = { p256dh: ecdh.getPublicKey().toString('base64url'), auth: randomBytes(16).toString('base64url') };
   await context.addInitScript(
     ({ keys, works }) => {
-      let current: object | null = null;
+      // Kept across page loads, as the browser keeps a subscription.
+      const held = () => localStorage.getItem('e2e-subscribed') === 'yes';
       const fake = {
         endpoint: 'https://push.example.com/e2e',
         options: { applicationServerKey: null },
         toJSON: () => ({ endpoint: 'https://push.example.com/e2e', keys }),
         unsubscribe: async () => {
-          current = null;
+          localStorage.removeItem('e2e-subscribed');
           return true;
         },
       };
-      PushManager.prototype.getSubscription = async () => current as PushSubscription | null;
+      PushManager.prototype.getSubscription = async () => (held() ? (fake as unknown as PushSubscription) : null);
       PushManager.prototype.subscribe = async () => {
         if (!works) throw new DOMException('Registration failed - push service not available', 'AbortError');
-        current = fake;
+        localStorage.setItem('e2e-subscribed', 'yes');
         return fake as unknown as PushSubscription;
       };
     },
@@ -144,6 +145,12 @@ test('the settings page turns pushes on, sends a test, and turns them off', asyn
   await expect(page.getByTestId('push-status')).toHaveText('On for this device.');
   await page.getByTestId('push-test').click();
   await expect(page.getByTestId('form-notice').first()).toHaveText('A test notification is on its way.');
+  // The server lost it (its push service said it expired, say): the next start tells it again.
+  expect((await bob.api.delete('/api/me/push')).status()).toBe(204);
+  expect((await bob.api.post('/api/me/push/test')).status()).toBe(404);
+  await page.reload();
+  await page.locator('body[data-hydrated="true"]').waitFor();
+  await expect.poll(async () => (await bob.api.post('/api/me/push/test')).status()).not.toBe(404);
   // Settings kept on the server.
   await page.getByTestId('hide-previews').check();
   await expect.poll(async () => (await (await bob.api.get('/api/me/notifications')).json()).hide_previews).toBe(true);

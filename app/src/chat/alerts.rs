@@ -64,7 +64,17 @@ impl Live {
         self.notify.get()
     }
 
+    pub fn notify_settings_untracked(self) -> Option<NotifySettings> {
+        self.notify.get_untracked()
+    }
+
+    /// Loads the notification settings, and renews this device's push subscription.
     pub(super) fn load_notify_settings(self) {
+        spawn_local(notify::push_renew());
+        self.reload_notify_settings();
+    }
+
+    fn reload_notify_settings(self) {
         spawn_local(async move {
             let settings = client::get::<NotifySettings>(endpoint::ME_NOTIFICATIONS).await;
             if let Ok(settings) = self.session.observe(settings) {
@@ -73,11 +83,25 @@ impl Live {
         });
     }
 
-    /// Saves new settings; answers them as the server stored them.
-    pub async fn save_notify_settings(self, settings: NotifySettings) -> Result<NotifySettings, ApiError> {
-        let saved = client::send::<_, NotifySettings>(Method::Put, endpoint::ME_NOTIFICATIONS, &settings).await?;
-        self.notify.set(Some(saved.clone()));
-        Ok(saved)
+    /// Saves new settings. They show at once, before the answer (tidied by
+    /// the server's rules), so that a change made meanwhile builds on them; a
+    /// refusal brings back what the server keeps.
+    pub fn save_notify_settings(
+        self,
+        settings: NotifySettings,
+    ) -> impl std::future::Future<Output = Result<NotifySettings, ApiError>> + 'static {
+        let checked = settings.check();
+        if let Ok(checked) = &checked {
+            self.notify.set(Some(checked.clone()));
+        }
+        async move {
+            let checked = checked?;
+            let saved = client::send::<_, NotifySettings>(Method::Put, endpoint::ME_NOTIFICATIONS, &checked).await;
+            if saved.is_err() {
+                self.reload_notify_settings();
+            }
+            saved
+        }
     }
 
     /// A message came live: unless the page shows its conversation, or the

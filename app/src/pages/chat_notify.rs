@@ -57,10 +57,11 @@ pub(super) fn choose(
     conversation: ConversationId,
     change: impl FnOnce(&mut ConversationNotify) + 'static,
 ) {
-    let settings = with_choice(live.notify_settings().unwrap_or_default(), &conversation, change);
+    let settings = with_choice(live.notify_settings_untracked().unwrap_or_default(), &conversation, change);
+    let saved = live.save_notify_settings(settings);
+    // A refusal brings the settings back as they were: the menu shows them.
     spawn_local(async move {
-        // A refusal leaves the settings as they were: the menu shows them.
-        let _ = live.save_notify_settings(settings).await;
+        let _ = saved.await;
     });
 }
 

@@ -70,10 +70,18 @@ pub fn NotificationSettings() -> impl IntoView {
     // The settings kept on the server, saved as a whole.
     let saving = FormState::new(&["quiet_hours"]);
     let settings = move || live.notify_settings().unwrap_or_default();
+    // Each change shows at once and is saved on its own (not one at a time:
+    // a quick second change must not be lost while the first is on its way).
     let save = move |change: Box<dyn FnOnce(&mut NotifySettings)>| {
-        let mut next = settings();
+        let mut next = live.notify_settings_untracked().unwrap_or_default();
         change(&mut next);
-        saving.run([], live.save_notify_settings(next), move |_| saving.notify(Msg::Saved));
+        let saved = live.save_notify_settings(next);
+        spawn_local(async move {
+            match saved.await {
+                Ok(_) => saving.notify(Msg::Saved),
+                Err(e) => saving.run([Some(e)], async { Ok(()) }, |()| ()),
+            }
+        });
     };
     let sound = RwSignal::new(notify::sound_on());
     let quiet = move || settings().quiet_hours;
