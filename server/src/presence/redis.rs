@@ -2,9 +2,11 @@
 //! deployment's namespace (see `crate::hub::redis::namespace`):
 //!
 //! - `<ns>:presence:<user>`: a hash from node id to that node's tally of
-//!   the user (`"connections:active"`, then `:` and the conversations its
-//!   connections have in view, space-separated, if any); the user's
-//!   cluster tally is the sum of the counts.
+//!   the user (`"connections:active"`); the user's cluster tally is its sum.
+//! - `<ns>:viewing:<user>`: a hash from node id to the conversations the
+//!   user's connections there have in view, space-separated; written with
+//!   the tally, gone with it. A key of its own: nodes of an earlier version,
+//!   which sum every field of the tallies' hash, keep working beside it.
 //! - `<ns>:node:<node>:users`: the users a node has a tally for.
 //! - `<ns>:node:<node>:alive`: the node's heartbeat, renewed every third of
 //!   its time to live.
@@ -33,25 +35,31 @@ use super::{
 use crate::redis_conn::SharedConnection;
 
 
-/// Sets (or with 0 connections removes) one node's tally of a user, keeping
-/// the node's user set in step; returns the user's summed tally before and after.
+/// Sets (or with 0 connections removes) one node's tally of a user and the
+/// conversations in view there, keeping the node's user set in step;
+/// returns the user's summed tally before and after.
 const RECORD: &str = r#"
 local function sum()
   local c, a = 0, 0
   for _, v in ipairs(redis.call('HVALS', KEYS[1])) do
-    local nc, na = string.match(v, '^(%d+):(%d+)')
-    c = c + tonumber(nc)
-    a = a + tonumber(na)
+    local i = string.find(v, ':')
+    c = c + tonumber(string.sub(v, 1, i - 1))
+    a = a + tonumber(string.sub(v, i + 1))
   end
   return c, a
 end
 local c0, a0 = sum()
 if tonumber(ARGV[2]) > 0 then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3] .. ARGV[5])
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
   redis.call('SADD', KEYS[2], ARGV[4])
 else
   redis.call('HDEL', KEYS[1], ARGV[1])
   redis.call('SREM', KEYS[2], ARGV[4])
+end
+if tonumber(ARGV[2]) > 0 and ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])
+else
+  redis.call('HDEL', KEYS[3], ARGV[1])
 end
 local c1, a1 = sum()
 return {c0, a0, c1, a1}
@@ -70,11 +78,6 @@ pub struct RedisRegistry {
 fn parse(value: &str) -> Tally {
     let mut parts = value.split(':').map(|n| n.parse().unwrap_or(0));
     Tally { connections: parts.next().unwrap_or(0), active: parts.next().unwrap_or(0) }
-}
-
-/// The conversations in view in one node's entry.
-fn viewed(value: &str) -> impl Iterator<Item = &str> {
-    value.splitn(3, ':').nth(2).unwrap_or_default().split(' ').filter(|c| !c.is_empty())
 }
 
 impl RedisRegistry {
@@ -98,6 +101,10 @@ impl RedisRegistry {
         format!("{}:presence:{user}", self.namespace)
     }
 
+    fn viewing_key(&self, user: &str) -> String {
+        format!("{}:viewing:{user}", self.namespace)
+    }
+
     fn node_key(&self, node: &str, what: &str) -> String {
         format!("{}:node:{node}:{what}", self.namespace)
     }
@@ -109,14 +116,15 @@ impl RedisRegistry {
         tally: Tally,
         viewing: &[ConversationId],
     ) -> Result<Transition, Unavailable> {
-        let viewing: String = viewing.iter().map(|c| format!(" {}", c.0)).collect();
-        let viewing = viewing.strip_prefix(' ').map(|v| format!(":{v}")).unwrap_or_default();
+        let viewing: Vec<&str> = viewing.iter().map(|c| c.0.as_str()).collect();
+        let viewing = viewing.join(" ");
         let sums: Vec<u32> = self
             .conn
             .query(|mut c| async move {
                 self.record
                     .key(self.user_key(&user.0))
                     .key(self.node_key(node, "users"))
+                    .key(self.viewing_key(&user.0))
                     .arg(node)
                     .arg(tally.connections)
                     .arg(tally.active)
@@ -136,11 +144,15 @@ impl RedisRegistry {
         })
     }
 
-    /// Every node's entry for each of `users`.
-    async fn entries(&self, users: &[UserId]) -> Result<Vec<Vec<String>>, Unavailable> {
+    /// Every node's field of the hash `key` gives for each of `users`.
+    async fn fields(
+        &self,
+        users: &[UserId],
+        key: impl Fn(&str) -> String,
+    ) -> Result<Vec<Vec<String>>, Unavailable> {
         let mut pipe = redis::pipe();
         for user in users {
-            pipe.cmd("HVALS").arg(self.user_key(&user.0));
+            pipe.cmd("HVALS").arg(key(&user.0));
         }
         self.conn.query(|mut c| async move { pipe.query_async(&mut c).await }).await
     }
@@ -203,7 +215,7 @@ impl Registry for RedisRegistry {
     }
 
     async fn tallies(&self, users: &[UserId]) -> Result<HashMap<UserId, Tally>, Unavailable> {
-        let values = self.entries(users).await?;
+        let values = self.fields(users, |u| self.user_key(u)).await?;
         Ok(users
             .iter()
             .zip(values)
@@ -213,8 +225,8 @@ impl Registry for RedisRegistry {
     }
 
     async fn viewers(&self, users: &[UserId], conversation: &ConversationId) -> Result<HashSet<UserId>, Unavailable> {
-        let values = self.entries(users).await?;
-        let viewing = |values: &Vec<String>| values.iter().any(|v| viewed(v).any(|c| c == conversation.0));
+        let values = self.fields(users, |u| self.viewing_key(u)).await?;
+        let viewing = |values: &Vec<String>| values.iter().any(|v| v.split(' ').any(|c| c == conversation.0));
         Ok(users.iter().zip(values).filter(|(_, values)| viewing(values)).map(|(user, _)| user.clone()).collect())
     }
 
