@@ -20,7 +20,7 @@
 //! | `emoji_picker` | the composer's emoji picker |
 //! | `new_chat`, `new_group`, `group_form`, `group_panel` | starting chats, creating and managing groups |
 //! | `groups` | `/groups`: the public-group directory |
-//! | `notifications`, `chat_notify`, `notify_banner` | `/settings/notifications`; a chat's bell: its level and mute; the one request for permission |
+//! | `notifications`, `chat_notify`, `notify_banner` | `/settings/notifications`; a chat's bell; the permission banner |
 //! | `search` | message search: the box above the chat list, and a chat's own |
 //! | `room`, `room_media` | group calls and live broadcasts: buttons, banners, the grid and the viewer; the browser's WebRTC side |
 //!

@@ -149,7 +149,8 @@ mod tests {
         assert_eq!(skip(&message(MessageKind::VoiceCall, &[]), bob(&none)), Verdict::Skip(Why::NotNews));
         let ann = UserId("ann".into());
         assert_eq!(skip(&message(MessageKind::Text, &[]), Member { user: &ann, ..bob(&none) }), Verdict::Skip(Why::Sender));
-        assert_eq!(skip(&message(MessageKind::Text, &[]), Member { viewing: true, ..bob(&none) }), Verdict::Skip(Why::Viewing));
+        let viewing = Member { viewing: true, ..bob(&none) };
+        assert_eq!(skip(&message(MessageKind::Text, &[]), viewing), Verdict::Skip(Why::Viewing));
     }
 
     #[test]

@@ -163,7 +163,8 @@ impl Pushes {
     async fn close_read(&self, user: &UserId, conversation: &ConversationId, seq: u64) {
         let key = shown_key(user, conversation);
         let Ok(Some(pushed)) = self.windows.get(&key).await else { return };
-        if pushed.parse::<u64>().is_ok_and(|pushed| pushed > seq) || self.windows.release(&key, &pushed).await.is_err() {
+        let unread = pushed.parse::<u64>().is_ok_and(|pushed| pushed > seq);
+        if unread || self.windows.release(&key, &pushed).await.is_err() {
             return;
         }
         let Ok(subscriptions) = self.store.push_subscriptions_of(user).await else { return };
