@@ -162,11 +162,20 @@ self.addEventListener('push', (event) => {
     event.waitUntil(closeRead(payload.conversation_id));
     return;
   }
+  if (type === 'call') {
+    // Shown while the call could still ring, then gone: the worker stays awake that long.
+    const { title, options } = callOf(payload);
+    const ringing = (ms) => new Promise((done) => setTimeout(done, Math.min(ms || 0, 120000)));
+    event.waitUntil(self.registration.showNotification(title, options)
+      .then(() => ringing(payload.ring_ms))
+      .then(() => self.registration.getNotifications({ tag: options.tag }))
+      .then((shown) => shown.forEach((n) => n.close())));
+    return;
+  }
   // Browsers require a notification for every other push; one that cannot be read says only that something came.
   const notice = (body) => ({ title: 'Natter', options: { body, tag: 'natter', icon: '/icons/icon-192.png' } });
   const { title, options } = type === 'message' ? notificationOf(payload)
-    : type === 'call' ? callOf(payload)
-      : notice(type === 'test' ? words().test : words().text);
+    : notice(type === 'test' ? words().test : words().text);
   event.waitUntil(self.registration.showNotification(title, options));
 });
 

@@ -98,9 +98,11 @@ test('a pushed message shows a notification that opens the chat and closes when 
   await push(context, page, { type: 'read', conversation_id: chatId });
   await expect.poll(() => shown(page)).toEqual([]);
 
-  // A call rings with a notification that waits for an answer.
-  await push(context, page, { type: 'call', call_id: 'c1', conversation_id: chatId, caller: alice.nickname, media: 'video' });
+  // A call rings with a notification that waits for an answer, as long as the call rings.
+  const call = { type: 'call', call_id: 'c1', conversation_id: chatId, caller: alice.nickname, media: 'video', ring_ms: 3000 };
+  await push(context, page, call);
   await expect.poll(() => shown(page)).toEqual([{ title: alice.nickname, tag: 'call:c1', body: 'Incoming video call' }]);
+  await expect.poll(() => shown(page), { timeout: 10_000 }).toEqual([]);
 });
 
 /** A stand-in for the browser's push subscription, with a real P-256 key, before the page loads. */

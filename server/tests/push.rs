@@ -403,6 +403,7 @@ async fn a_call_to_a_closed_app_rings_through_push(server: &TestServer) {
     let (event, headers) = phone.event_within(server, Duration::from_secs(10)).await.expect("a call push");
     let PushEvent::Call(call) = event else { panic!("a call's push expected: {event:?}") };
     assert_eq!((call.conversation_id, call.caller.as_str(), call.media), (chat, "ann", CallMedia::Video));
+    assert!(call.ring_ms > 0, "the notification closes when the ringing would have stopped");
     assert_eq!(headers["urgency"], "high");
     assert!(headers["ttl"].to_str().unwrap().parse::<u64>().unwrap() <= 120, "not delivered after it stops ringing");
     // The page the notification opens rings.

@@ -241,6 +241,8 @@ pub struct CallPush {
     /// The caller's nickname.
     pub caller: String,
     pub media: crate::call::CallMedia,
+    /// How long it rings at most: the notification closes then.
+    pub ring_ms: u64,
 }
 
 /// A new message: enough to show a notification without a request, under

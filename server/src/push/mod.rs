@@ -204,6 +204,7 @@ impl Pushes {
             conversation_id: call.conversation_id.clone(),
             caller: call.caller.nickname.clone(),
             media: call.media,
+            ring_ms: self.settings.call_ring.as_millis() as u64,
         });
         for subscription in subscriptions {
             let topic = send::topic(&format!("call:{}", call.call_id));
