@@ -9,6 +9,7 @@ pub mod client;
 pub mod csp;
 pub mod hydration;
 pub mod i18n;
+pub mod notify;
 pub mod pages;
 pub mod recorder;
 pub mod routes;
@@ -64,6 +65,8 @@ pub fn App() -> impl IntoView {
     let live = chat::use_live();
     // The unread messages of every conversation, in the tab's title.
     let unread = Memo::new(move |_| live.inbox(|i| i.chats(None).map_or(0, |list| list.iter().map(|s| s.unread).sum::<u64>())));
+    // And on the installed app's icon.
+    Effect::new(move || notify::badge(unread.get()));
 
     view! {
         <Html attr:lang=move || i18n.locale().tag()/>
@@ -82,6 +85,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/profile") view={Lazy::<ProfilePage>::new()}/>
                     <Route path=path!("/settings/password") view={Lazy::<PasswordPage>::new()}/>
                     <Route path=path!("/devices") view={Lazy::<DevicesPage>::new()}/>
+                    <Route path=path!("/settings/notifications") view={Lazy::<NotificationsPage>::new()}/>
                     <Route path=path!("/friends") view={Lazy::<FriendsPage>::new()}/>
                     <Route path=path!("/chats/:id?") view=ChatsPage/>
                     <Route path=path!("/groups") view={Lazy::<GroupsPage>::new()}/>

@@ -15,6 +15,7 @@ use wire::{
 use super::{
     avatar::Avatar,
     call::CallButtons,
+    chat_notify::ChatNotify,
     chats::{chat_face, NoChatOpen},
     composer::Composer,
     form::{FormFeedback, FormState},
@@ -107,6 +108,7 @@ fn Thread(id: ConversationId) -> impl IntoView {
                         })
                 }}
                 <ChatSearch conversation=id.clone()/>
+                <ChatNotify conversation=id.clone()/>
                 <Show when=is_group>
                     <button
                         type="button"

@@ -11,6 +11,7 @@ use wire::{
     model::{Conversation, ConversationId, ConversationKind, UserId},
 };
 
+use super::notify_banner::NotifyBanner;
 use super::{
     avatar::Avatar,
     chat::ChatView,
@@ -145,6 +146,7 @@ fn ChatList() -> impl IntoView {
                 </button>
             </div>
             <Invitations/>
+            <NotifyBanner/>
             {move || live.list_error().map(|e| view! { <p class="error" role="alert">{i18n.error(&e)}</p> })}
             {move || match ids.with(|ids| ids.as_ref().map(Vec::is_empty)) {
                 None => view! { <p class="muted">{i18n.tr(Msg::Loading)}</p> }.into_any(),

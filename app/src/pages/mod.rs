@@ -21,6 +21,7 @@
 //! | `emoji_picker` | the composer's emoji picker |
 //! | `new_chat`, `new_group`, `group_form`, `group_panel` | starting chats, creating and managing groups |
 //! | `groups` | `/groups`: the public-group directory and its search |
+//! | `notifications`, `chat_notify`, `notify_banner` | `/settings/notifications`; a chat's bell; the permission banner |
 //! | `search` | message search: the box above the chat list, and a chat's own |
 //! | `room`, `room_media` | group calls and live broadcasts: buttons, banners, the grid and the viewer; the browser's WebRTC side |
 //!
@@ -37,6 +38,7 @@ mod avatar;
 mod call;
 mod call_media;
 mod chat;
+mod chat_notify;
 mod chats;
 mod chrome;
 mod composer;
@@ -55,6 +57,8 @@ mod message_actions;
 mod messages;
 mod new_chat;
 mod new_group;
+mod notifications;
+mod notify_banner;
 mod open_chat;
 mod password;
 mod people;
@@ -79,6 +83,7 @@ pub use devices::Devices;
 pub use friends::Friends;
 pub use groups::Groups;
 pub use home::{Home, NotFound};
+pub use notifications::NotificationSettings;
 pub use password::PasswordSettings;
 pub use profile::Profile;
 pub use signin::SignIn;

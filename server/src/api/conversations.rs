@@ -269,7 +269,9 @@ pub async fn mark_read(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<MarkRead>,
 ) -> Result<StatusCode, HttpError> {
-    state.chat.mark_read(&ConversationId(id), &me.user_id, req.seq).await?;
+    let conversation = ConversationId(id);
+    let seq = state.chat.mark_read(&conversation, &me.user_id, req.seq).await?;
+    state.pushes.read(me.user_id, conversation, seq);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -114,6 +114,15 @@ impl Calls {
         self.registry.put(&state.info.call_id, &json, KEY_TTL).await
     }
 
+    /// The call ringing for `user` as its callee, if any: a tab opened
+    /// while it rings (from a call's push) rings too.
+    pub async fn ringing_for(&self, user: &UserId) -> Option<CallInfo> {
+        let call = self.registry.get(&user_key(user)).await.ok()??;
+        let state = self.state(&call).await.ok()??;
+        let answered = self.registry.get(&answer_key(&call)).await.ok()?.is_some();
+        (state.info.callee_id == *user && !answered).then_some(state.info)
+    }
+
     /// Passes a signal (an offer, an answer, a candidate, a state) to the other side's tab.
     pub async fn signal(&self, call_id: CallId, to_user: UserId, to_endpoint: String, signal: Signal) {
         self.fanout.publish(HubEvent::CallSignal { call_id, to_user, to_endpoint, signal }).await;
