@@ -61,6 +61,14 @@ pub fn chat_face(summary: &ConversationSummary) -> (String, Option<String>) {
     }
 }
 
+/// What picks a conversation's letter colour: the other person's id, or the group's.
+pub fn face_seed(summary: &ConversationSummary) -> String {
+    match &summary.peer {
+        Some(peer) if summary.conversation.kind == ConversationKind::Private => peer.id.to_string(),
+        _ => summary.conversation.id.to_string(),
+    }
+}
+
 /// What follows starting or joining a conversation: it joins the list and opens.
 pub fn use_open_chat() -> impl Fn(ConversationSummary) + Clone + 'static {
     let live = use_live();
@@ -182,6 +190,7 @@ fn ChatRow(id: ConversationId) -> impl IntoView {
     move || {
         summary.get().map(|(s, me)| {
             let (title, avatar) = chat_face(&s);
+            let seed = face_seed(&s);
             let unread = s.unread;
             let mentioned = s.mention_seq > s.read_seq;
             let activity = s.conversation.last_activity_ms;
@@ -196,7 +205,7 @@ fn ChatRow(id: ConversationId) -> impl IntoView {
                         attr:data-conversation-id=id.to_string()
                     >
                         <span class="avatar-with-dot">
-                            <Avatar url=avatar name=title.clone()/>
+                            <Avatar url=avatar name=title.clone() seed/>
                             {dot}
                         </span>
                         <span class="chat-row-main">
