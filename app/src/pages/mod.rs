@@ -2,7 +2,9 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | `chrome` | the top bar: brand, account links, connection indicator, language |
+//! | `chrome` | the frame: the rail (chats, friends, groups, the account menu) or, signed out, the top bar |
+//! | `menu`, `icons` | the button with a panel of actions or settings; inline SVG icons |
+//! | `theme`, `shortcuts` | light and dark; the keyboard shortcuts and their dialogs |
 //! | `form` | form state, fields with their errors, submit and action buttons |
 //! | `avatar` | users' pictures and the avatar upload |
 //! | `people` | a row per person, and the search for users |
@@ -47,8 +49,10 @@ mod group_form;
 mod group_panel;
 mod groups;
 mod home;
+mod icons;
 mod invitations;
 mod mentions;
+mod menu;
 mod message_actions;
 mod messages;
 mod new_chat;
@@ -66,8 +70,10 @@ mod receipt_marks;
 mod room;
 mod room_media;
 mod search;
+mod shortcuts;
 mod signin;
 mod signup;
+mod theme;
 
 pub use admin::Admin;
 pub use call::{provide_call_desk, CallOverlay};
@@ -79,5 +85,7 @@ pub use groups::Groups;
 pub use home::{Home, NotFound};
 pub use password::PasswordSettings;
 pub use profile::Profile;
+pub use shortcuts::{provide_shortcuts, KeyboardShortcuts};
+pub use theme::provide_theme;
 pub use signin::SignIn;
 pub use signup::SignUp;
