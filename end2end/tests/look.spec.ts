@@ -179,6 +179,23 @@ test('keyboard: jump to a chat, move between chats, the list of shortcuts', asyn
   await context.close();
 });
 
+test('a long press on a message opens its actions', async ({ browser, baseURL }) => {
+  const { ann, groupId } = await world(browser, baseURL!);
+  const context = await openAs(browser, baseURL!, ann, 'en', 'light', { width: 390, height: 844 });
+  const page = await context.newPage();
+  await load(page, `/chats/${groupId}`);
+  const message = page.getByTestId('message').filter({ hasText: 'No spoilers' });
+  await message.dispatchEvent('pointerdown', { pointerType: 'touch', isPrimary: true });
+  await expect(message.getByTestId('message-toolbar')).toBeVisible();
+  // A touch let go of at once is a tap: no actions.
+  const other = page.getByTestId('message').filter({ hasText: 'Two chapters' });
+  await other.dispatchEvent('pointerdown', { pointerType: 'touch', isPrimary: true });
+  await other.dispatchEvent('pointerup', { pointerType: 'touch', isPrimary: true });
+  await page.waitForTimeout(800);
+  await expect(other.getByTestId('message-toolbar')).toHaveCount(0);
+  await context.close();
+});
+
 test.describe('screenshots', () => {
   test.describe.configure({ timeout: 180_000 });
 

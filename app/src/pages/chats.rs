@@ -14,6 +14,7 @@ use wire::{
 use super::{
     avatar::Avatar,
     chat::ChatView,
+    icons::{Icon, Svg},
     invitations::Invitations,
     new_chat::new_chat,
     new_group::new_group,
@@ -45,7 +46,10 @@ pub(super) fn NoChatOpen() -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <section class="thread thread-empty">
-            <p class="muted">{i18n.tr(Msg::PickChat)}</p>
+            <div class="empty-state">
+                <Svg icon=Icon::Chats/>
+                <p class="muted">{i18n.tr(Msg::PickChat)}</p>
+            </div>
         </section>
     }
 }

@@ -284,6 +284,9 @@ impl Row {
     }
 }
 
+/// How long a touch on a message opens its actions.
+const LONG_PRESS: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Messages of one sender this close after each other show as one run: one name and picture.
 const RUN_GAP_MS: Millis = 5 * 60 * 1000;
 
@@ -384,6 +387,15 @@ fn LineRow(line: Line, follows: bool, conversation: ConversationId) -> impl Into
     let remover = deleted_by.clone().filter(|by| by != &sender);
     let group = chat.is_group();
     let actions_open = RwSignal::new(false);
+    // A long press on a touch screen opens the actions too (not every browser
+    // turns it into a `contextmenu` event); lifting or scrolling cancels it.
+    let press = StoredValue::new(None::<TimeoutHandle>);
+    let cancel_press = move || {
+        if let Some(timer) = press.get_value() {
+            timer.clear();
+        }
+        press.set_value(None);
+    };
     // The names its mentions stand for in the text: `@nickname`, `@all`.
     let mention_names = Signal::derive(move || {
         let name = |id: &UserId| match id.0.as_str() {
@@ -465,6 +477,14 @@ fn LineRow(line: Line, follows: bool, conversation: ConversationId) -> impl Into
                     actions_open.set(true);
                 }
             }
+            on:pointerdown=move |ev| {
+                if ev.pointer_type() == "touch" && seq.is_some() && standing {
+                    let timer = set_timeout_with_handle(move || actions_open.set(true), LONG_PRESS);
+                    press.set_value(timer.ok());
+                }
+            }
+            on:pointerup=move |_| cancel_press()
+            on:pointercancel=move |_| cancel_press()
         >
             <Avatar url=avatar name=nickname seed/>
             <div class="bubble">
