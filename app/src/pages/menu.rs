@@ -58,7 +58,6 @@ pub fn Menu(
                 data-testid=testid
                 aria-label=i18n.tr(label)
                 title=i18n.tr(label)
-                aria-haspopup="true"
                 aria-expanded=move || open.get().to_string()
                 on:click=move |_| open.update(|o| *o = !*o)
             >
