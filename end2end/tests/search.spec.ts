@@ -1,6 +1,6 @@
 import { expect } from '@playwright/test';
 
-import { Contexts, dispose, group, messages, register, test, type Account } from './support';
+import { Contexts, dispose, fromMenu, group, messages, register, test, type Account } from './support';
 
 // Message search (issue 21): the box above the chat list finds a message by
 // part of its Chinese text, shows it with what matched marked, and a click
@@ -86,7 +86,7 @@ for (const { lang, placeholder, viewport } of cases) {
 
 test('a chat’s own search looks in that chat alone', async ({ browser, baseURL }) => {
   const page = await contexts.open(browser, baseURL!, alice, `/chats/${other}`);
-  await page.getByTestId('chat-search').click();
+  await fromMenu(page, 'chat-menu', 'chat-search');
   const box = page.locator('.chat-search').getByTestId('search-input');
   await expect(box).toHaveAttribute('placeholder', 'Search this chat');
   await box.fill(`上海 ${tag}`);

@@ -8,6 +8,7 @@ use wire::{
     push::{ConversationNotify, NotifyLevel, NotifySettings, MUTED_FOREVER},
 };
 
+use super::icons::{Icon, Svg};
 use crate::{
     chat::{use_live, Live},
     client,
@@ -97,7 +98,7 @@ pub fn ChatNotify(conversation: ConversationId) -> impl IntoView {
         <span class="chat-notify">
             <button
                 type="button"
-                class="btn secondary small"
+                class="icon-button"
                 data-testid="chat-notify"
                 data-muted=move || muted().to_string()
                 aria-label=i18n.tr(Msg::NotifyChatButton)
@@ -105,7 +106,7 @@ pub fn ChatNotify(conversation: ConversationId) -> impl IntoView {
                 aria-expanded=move || open.get().to_string()
                 on:click=move |_| open.update(|o| *o = !*o)
             >
-                {move || if muted() { "🔕" } else { "🔔" }}
+                {move || view! { <Svg icon=if muted() { Icon::BellOff } else { Icon::Bell }/> }}
             </button>
             <Show when=move || open.get()>
                 <div class="chat-notify-menu" role="group" data-testid="chat-notify-menu">

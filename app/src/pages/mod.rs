@@ -2,7 +2,9 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | `chrome` | the top bar: brand, account links, connection indicator, language |
+//! | `chrome` | the frame: the rail (chats, friends, groups, the account menu) or, signed out, the top bar |
+//! | `menu`, `icons` | the button with a panel of actions or settings; inline SVG icons |
+//! | `theme`, `shortcuts` | light and dark; the keyboard shortcuts and their dialogs |
 //! | `form` | form state, fields with their errors, submit and action buttons |
 //! | `as_you_type` | search boxes' timing: asking once typing pauses, dropping stale answers |
 //! | `avatar` | users' pictures and the avatar upload |
@@ -51,8 +53,10 @@ mod group_form;
 mod group_panel;
 mod groups;
 mod home;
+mod icons;
 mod invitations;
 mod mentions;
+mod menu;
 mod message_actions;
 mod messages;
 mod new_chat;
@@ -72,8 +76,10 @@ mod receipt_marks;
 mod room;
 mod room_media;
 mod search;
+mod shortcuts;
 mod signin;
 mod signup;
+mod theme;
 
 pub use admin::Admin;
 pub use call::{provide_call_desk, CallOverlay};
@@ -86,5 +92,7 @@ pub use home::{Home, NotFound};
 pub use notifications::NotificationSettings;
 pub use password::PasswordSettings;
 pub use profile::Profile;
+pub use shortcuts::{provide_shortcuts, KeyboardShortcuts};
+pub use theme::provide_theme;
 pub use signin::SignIn;
 pub use signup::SignUp;

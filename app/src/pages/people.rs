@@ -19,7 +19,7 @@ use crate::{
 pub fn Person(person: PublicProfile, testid: &'static str, children: Children) -> impl IntoView {
     view! {
         <li class="row" data-testid=testid>
-            <Avatar url=person.avatar name=person.nickname.clone()/>
+            <Avatar url=person.avatar name=person.nickname.clone() seed=person.id.to_string()/>
             <span class="row-title">{person.nickname}</span>
             <span class="row-actions">{children()}</span>
         </li>

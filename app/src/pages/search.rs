@@ -144,22 +144,11 @@ pub fn SearchBox(#[prop(optional)] conversation: Option<ConversationId>, #[prop(
     }
 }
 
-/// The search a chat's header opens: a button, then the box for this chat.
+/// The box for searching one chat, while `open` (the chat's menu opens it).
 #[component]
-pub fn ChatSearch(conversation: ConversationId) -> impl IntoView {
-    let i18n = use_i18n();
-    let open = RwSignal::new(false);
+pub fn ChatSearch(conversation: ConversationId, open: RwSignal<bool>) -> impl IntoView {
     let conversation = StoredValue::new(conversation);
     view! {
-        <button
-            type="button"
-            class="btn secondary small"
-            data-testid="chat-search"
-            aria-expanded=move || open.get().to_string()
-            on:click=move |_| open.update(|o| *o = !*o)
-        >
-            {i18n.tr(Msg::Search)}
-        </button>
         <Show when=move || open.get()>
             <div class="chat-search">
                 <SearchBox conversation=conversation.get_value() autofocus=true/>
