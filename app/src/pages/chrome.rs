@@ -130,6 +130,7 @@ fn UserMenu(me: Me) -> impl IntoView {
                 <hr/>
                 {item("/profile", Icon::Profile, Msg::NavProfile)}
                 {item("/devices", Icon::Devices, Msg::NavDevices)}
+                {item("/settings/notifications", Icon::Bell, Msg::NotifyTitle)}
                 <button
                     type="button"
                     class="menu-item"
