@@ -180,11 +180,18 @@ self.addEventListener('push', (event) => {
 });
 
 // A click opens the conversation: in a window of the app if one is open, else in a new one.
-// Declining a call only closes its notification: the call stops ringing by itself.
+// Decline tells the server, which stops the ringing on every tab and tells the caller.
 self.addEventListener('notificationclick', (event) => {
   event.notification.close();
-  if (event.action === 'decline') return;
-  event.waitUntil(openChat((event.notification.data && event.notification.data.url) || '/chats'));
+  const data = event.notification.data || {};
+  if (event.action === 'decline') {
+    if (data.call_id) {
+      const url = `/api/calls/${encodeURIComponent(data.call_id)}/decline`;
+      event.waitUntil(fetch(url, { method: 'POST', credentials: 'same-origin' }).catch(() => {}));
+    }
+    return;
+  }
+  event.waitUntil(openChat(data.url || '/chats'));
 });
 
 async function openChat(path) {

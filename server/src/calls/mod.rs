@@ -27,6 +27,7 @@ use std::{sync::Arc, time::Duration};
 use wire::{
     call::{CallEnd, CallId, CallInfo, CallMedia, Signal},
     model::{ConversationId, ConversationKind, UserId},
+    protocol::{ApiError, ErrorCode},
 };
 
 use self::state::{Answer, CallState, Endpoint, Side};
@@ -59,6 +60,19 @@ pub enum Refused {
     Chat(#[from] ChatError),
     #[error(transparent)]
     Registry(#[from] Unavailable),
+}
+
+/// For the HTTP side of calls (a push notification's Decline).
+impl From<Refused> for ApiError {
+    fn from(e: Refused) -> Self {
+        match e {
+            Refused::NotInCall => ApiError::new(ErrorCode::NotFound, e.to_string()),
+            Refused::CannotCall(why) | Refused::Busy(why) => ApiError::new(ErrorCode::Conflict, why),
+            Refused::TooFast(wait) => ApiError::rate_limited(e.to_string(), wait),
+            Refused::Chat(e) => e.into(),
+            Refused::Registry(_) => ApiError::new(ErrorCode::StoreUnavailable, "calls are unavailable; try again shortly"),
+        }
+    }
 }
 
 impl From<StoreError> for Refused {
