@@ -8,12 +8,15 @@
 //! matches nobody. Prints figures; run with
 //! `cargo bench -p natter-server --bench directory`.
 
+mod made_up;
+
 use std::time::Instant;
 
 use natter_server::{
     store::{embedded::EmbeddedStore, users::{UserRecord, UserRepo}, EMBEDDED_FILE},
     text::search_fold::KeyQuery,
 };
+use made_up::Rng;
 use wire::model::{Gender, UserId};
 
 const QUERIES: usize = 200;
@@ -30,22 +33,6 @@ const ENGLISH: &[&str] = &[
     "Ada", "Alan", "Alice", "Bob", "Carol", "David", "Emma", "Frank", "Grace", "Henry", "Irene", "Jack", "Kevin", "Linda",
     "Mike", "Nancy", "Oscar", "Peter", "Rose", "Sam", "Tom", "Vera", "Will", "Zoe",
 ];
-
-/// A deterministic generator (xorshift).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        from[(self.next() % from.len() as u64) as usize]
-    }
-}
 
 fn nickname(rng: &mut Rng, n: usize) -> String {
     if rng.next() % 5 == 0 {

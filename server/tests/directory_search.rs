@@ -9,20 +9,11 @@ mod support;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::{chat::User, TestServer};
+use support::{chat::User, url_escape, with_query, TestServer};
 use wire::{
     api::{DirectoryParams, MAX_PEOPLE_QUERY_CHARS, MAX_SEARCH_QUERY_CHARS},
     endpoint,
 };
-
-fn escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => char::from(b).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 /// Signs `name` up and names them `nickname`.
 async fn person<'a>(server: &'a TestServer, name: &str, nickname: &str) -> User<'a> {
@@ -34,15 +25,14 @@ async fn person<'a>(server: &'a TestServer, name: &str, nickname: &str) -> User<
 
 /// The nicknames `GET /api/users?q=` answers `who`, in order.
 async fn people(who: &User<'_>, q: &str) -> Vec<String> {
-    let (status, body) = who.call(Method::GET, &format!("{}?q={}", endpoint::USERS, escape(q)), None).await;
+    let (status, body) = who.call(Method::GET, &format!("{}?q={}", endpoint::USERS, url_escape(q)), None).await;
     assert_eq!(status, 200, "{q}: {body}");
     body.as_array().unwrap().iter().map(|p| p["nickname"].as_str().unwrap().to_owned()).collect()
 }
 
 /// The names of the public groups `GET /api/conversations/public` answers for `params`.
 async fn groups(who: &User<'_>, params: &DirectoryParams) -> Vec<String> {
-    let pairs: Vec<String> = params.pairs().into_iter().map(|(k, v)| format!("{k}={}", escape(&v))).collect();
-    let (status, body) = who.call(Method::GET, &format!("{}?{}", endpoint::PUBLIC_CONVERSATIONS, pairs.join("&")), None).await;
+    let (status, body) = who.call(Method::GET, &with_query(endpoint::PUBLIC_CONVERSATIONS, params.pairs()), None).await;
     assert_eq!(status, 200, "{params:?}: {body}");
     body.as_array().unwrap().iter().map(|e| e["conversation"]["name"].as_str().unwrap().to_owned()).collect()
 }
@@ -126,7 +116,7 @@ async fn public_groups_are_found_by_name_and_description(server: &TestServer) {
 
 async fn bad_queries_are_refused_with_their_code(server: &TestServer) {
     let ann = person(server, "ann", "Ann").await;
-    let long = |n: usize| escape(&"字".repeat(n + 1));
+    let long = |n: usize| url_escape(&"字".repeat(n + 1));
     let refused: Vec<(String, &str, &str)> = vec![
         (format!("{}?q=", endpoint::USERS), "empty_query", "q"),
         (format!("{}?q=%20%09", endpoint::USERS), "empty_query", "q"),
