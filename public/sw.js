@@ -84,12 +84,20 @@ async function staleWhileRevalidate(event) {
 }
 
 // Web Push (ARCHITECTURE.md, "Notifications"). The server pushes only when
-// none of the user's devices is open and in use; each push carries a
+// none of the user's devices shows the conversation; each push carries a
 // `PushEvent` (wire/src/push.rs) as JSON, told apart by its `type`. Notifications are tagged per
-// conversation, so a later one replaces the earlier one.
+// conversation, so a later one replaces the earlier one, and a `read` push closes them.
 const WORDS = {
-  en: { text: 'New message', image: 'Photo', voice: 'Voice message', video: 'Video', file: 'File', test: 'Notifications work.' },
-  zh: { text: '新消息', image: '图片', voice: '语音消息', video: '视频', file: '文件', test: '通知已可用。' },
+  en: {
+    text: 'New message', image: 'Photo', voice: 'Voice message', video: 'Video', file: 'File',
+    test: 'Notifications work.', call: 'Incoming call', videoCall: 'Incoming video call',
+    accept: 'Answer', decline: 'Decline',
+  },
+  zh: {
+    text: '新消息', image: '图片', voice: '语音消息', video: '视频', file: '文件',
+    test: '通知已可用。', call: '来电', videoCall: '视频来电',
+    accept: '接听', decline: '拒绝',
+  },
 };
 
 // The worker cannot read the page's language cookie: the browser's language decides.
@@ -97,7 +105,9 @@ function words() {
   return (self.navigator.language || '').toLowerCase().startsWith('zh') ? WORDS.zh : WORDS.en;
 }
 
-// The title and options of the notification for one payload.
+const chatUrl = (id) => `/chats/${encodeURIComponent(id)}`;
+
+// The title and options of the notification for one message's payload.
 function notificationOf(p) {
   const w = words();
   // Without a preview (hidden, or no text) the kind says what came.
@@ -111,9 +121,33 @@ function notificationOf(p) {
       icon: '/icons/icon-192.png',
       badge: '/icons/icon-192.png',
       timestamp: Date.now(),
-      data: { url: `/chats/${encodeURIComponent(p.conversation_id)}`, conversation_id: p.conversation_id, seq: p.seq },
+      data: { url: chatUrl(p.conversation_id), conversation_id: p.conversation_id, seq: p.seq },
     },
   };
+}
+
+// A call ringing: it stays until answered or dismissed, with buttons where the platform has them.
+function callOf(p) {
+  const w = words();
+  return {
+    title: p.caller,
+    options: {
+      body: p.media === 'video' ? w.videoCall : w.call,
+      tag: `call:${p.call_id}`,
+      requireInteraction: true,
+      renotify: true,
+      icon: '/icons/icon-192.png',
+      badge: '/icons/icon-192.png',
+      actions: [{ action: 'accept', title: w.accept }, { action: 'decline', title: w.decline }],
+      data: { url: chatUrl(p.conversation_id), conversation_id: p.conversation_id, call_id: p.call_id },
+    },
+  };
+}
+
+// Closes what the device shows of a conversation read elsewhere.
+async function closeRead(conversationId) {
+  const shown = await self.registration.getNotifications({ tag: `conversation:${conversationId}` });
+  shown.forEach((n) => n.close());
 }
 
 self.addEventListener('push', (event) => {
@@ -123,31 +157,58 @@ self.addEventListener('push', (event) => {
   } catch (err) {
     payload = null;
   }
-  // Browsers require a notification for every push; one that cannot be read says only that something came.
-  const notice = (body) => ({ title: 'Natter', options: { body, tag: 'natter', icon: '/icons/icon-192.png' } });
   const type = payload && payload.type;
-  const { title, options } = type === 'message' ? notificationOf(payload) : notice(type === 'test' ? words().test : words().text);
+  if (type === 'read') {
+    event.waitUntil(closeRead(payload.conversation_id));
+    return;
+  }
+  if (type === 'call') {
+    // Shown while the call could still ring, then gone: the worker stays awake that long.
+    const { title, options } = callOf(payload);
+    const ringing = (ms) => new Promise((done) => setTimeout(done, Math.min(ms || 0, 120000)));
+    event.waitUntil(self.registration.showNotification(title, options)
+      .then(() => ringing(payload.ring_ms))
+      .then(() => self.registration.getNotifications({ tag: options.tag }))
+      .then((shown) => shown.forEach((n) => n.close())));
+    return;
+  }
+  // Browsers require a notification for every other push; one that cannot be read says only that something came.
+  const notice = (body) => ({ title: 'Natter', options: { body, tag: 'natter', icon: '/icons/icon-192.png' } });
+  const { title, options } = type === 'message' ? notificationOf(payload)
+    : notice(type === 'test' ? words().test : words().text);
   event.waitUntil(self.registration.showNotification(title, options));
 });
 
 // A click opens the conversation: in a window of the app if one is open, else in a new one.
+// Decline tells the server, which stops the ringing on every tab and tells the caller.
 self.addEventListener('notificationclick', (event) => {
   event.notification.close();
-  const url = new URL((event.notification.data && event.notification.data.url) || '/chats', self.location.origin).href;
-  event.waitUntil((async () => {
-    const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
-    const open = windows.find((c) => c.url === url) || windows.find((c) => new URL(c.url).origin === self.location.origin);
-    if (!open) return self.clients.openWindow(url);
-    const focused = await open.focus();
-    if (focused.url === url) return focused;
-    // Only a window this worker controls can be navigated by it.
-    return focused.navigate(url).catch(() => self.clients.openWindow(url));
-  })());
+  const data = event.notification.data || {};
+  if (event.action === 'decline') {
+    if (data.call_id) {
+      const url = `/api/calls/${encodeURIComponent(data.call_id)}/decline`;
+      event.waitUntil(fetch(url, { method: 'POST', credentials: 'same-origin' }).catch(() => {}));
+    }
+    return;
+  }
+  event.waitUntil(openChat(data.url || '/chats'));
 });
+
+async function openChat(path) {
+  const url = new URL(path, self.location.origin).href;
+  const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  const open = windows.find((c) => c.url === url) || windows.find((c) => new URL(c.url).origin === self.location.origin);
+  if (!open) return self.clients.openWindow(url);
+  // Focus is allowed in answer to a click only; the window is navigated either way.
+  const focused = await open.focus().catch(() => open);
+  if (focused.url === url) return focused;
+  // Only a window this worker controls can be navigated by it.
+  return focused.navigate(url).catch(() => self.clients.openWindow(url));
+}
 
 // The push service replaced the subscription (it expired, or the browser
 // rotated it): subscribe again with the server's key and tell the server.
-// Without a signed-in cookie the server refuses, and the app subscribes on its next start.
+// Without a signed-in cookie the server refuses, and the app tells it on its next start (`notify::push_renew`).
 self.addEventListener('pushsubscriptionchange', (event) => {
   event.waitUntil((async () => {
     const answer = await fetch('/api/push/key', { credentials: 'same-origin' });

@@ -28,7 +28,7 @@ pub use platform::{
     device_id, idle_after_ms, now_ms, page_origin, page_visible, picked_file, random_id, reload_at, upload_avatar,
     PickedFile,
 };
-pub use platform::{lower_case, recall, remember, upper_case, watch_size, SizeWatch};
+pub use platform::{follow_visual_viewport, lower_case, recall, remember, upper_case, watch_size, SizeWatch};
 
 /// Uploads a file for a `kind` message: instant upload first (the file's
 /// SHA-256, then proof of holding the ranges the server asks for), else the
@@ -372,6 +372,26 @@ mod browser {
         Some(SizeWatch { observer, _callback: callback })
     }
 
+    /// Keeps `--app-height` on the page at the visual viewport's height: on a
+    /// phone the on-screen keyboard shrinks it, and the open chat with it, so
+    /// the composer stays right above the keyboard.
+    pub fn follow_visual_viewport() {
+        let Some(window) = web_sys::window() else { return };
+        let Some(viewport) = window.visual_viewport() else { return };
+        let root = window.document().and_then(|d| d.document_element());
+        let Some(root) = root.and_then(|r| r.dyn_into::<web_sys::HtmlElement>().ok()) else { return };
+        let follow = move || {
+            if let Some(viewport) = window.visual_viewport() {
+                let _ = root.style().set_property("--app-height", &format!("{}px", viewport.height()));
+            }
+        };
+        follow();
+        let callback = Closure::<dyn Fn()>::new(follow);
+        let _ = viewport.add_event_listener_with_callback("resize", callback.as_ref().unchecked_ref());
+        // Listens for the page's whole life.
+        callback.forget();
+    }
+
     /// A `ResizeObserver` at work; see [`watch_size`].
     pub struct SizeWatch {
         observer: web_sys::ResizeObserver,
@@ -499,6 +519,8 @@ mod inert {
     pub fn idle_after_ms() -> f64 {
         super::IDLE_AFTER_MS
     }
+
+    pub fn follow_visual_viewport() {}
 
     pub fn recall(_: &str) -> Option<String> {
         None

@@ -9,6 +9,7 @@ pub mod client;
 pub mod csp;
 pub mod hydration;
 pub mod i18n;
+pub mod notify;
 pub mod pages;
 pub mod recorder;
 pub mod routes;
@@ -34,7 +35,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         <html>
             <head>
                 <meta charset="utf-8"/>
-                <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover"/>
+                <meta
+                    name="viewport"
+                    content="width=device-width, initial-scale=1, viewport-fit=cover, interactive-widget=resizes-content"
+                />
                 <meta name="theme-color" content="#2f6f5e"/>
                 <link rel="manifest" href="/manifest.webmanifest"/>
                 <link rel="icon" type="image/svg+xml" href="/icons/icon.svg"/>
@@ -61,12 +65,17 @@ pub fn App() -> impl IntoView {
     session::provide_session();
     chat::provide_live();
     pages::provide_call_desk();
+    pages::provide_shortcuts();
+    let theme = pages::provide_theme();
+    Effect::new(|_| client::follow_visual_viewport());
     let live = chat::use_live();
     // The unread messages of every conversation, in the tab's title.
     let unread = Memo::new(move |_| live.inbox(|i| i.chats(None).map_or(0, |list| list.iter().map(|s| s.unread).sum::<u64>())));
+    // And on the installed app's icon.
+    Effect::new(move || notify::badge(unread.get()));
 
     view! {
-        <Html attr:lang=move || i18n.locale().tag()/>
+        <Html attr:lang=move || i18n.locale().tag() attr:data-theme=move || theme.get().attribute()/>
         <Title text=move || match unread.get() {
             0 => format!("Natter · {}", i18n.t(Msg::Tagline)),
             n => format!("({n}) Natter · {}", i18n.t(Msg::Tagline)),
@@ -82,6 +91,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/profile") view={Lazy::<ProfilePage>::new()}/>
                     <Route path=path!("/settings/password") view={Lazy::<PasswordPage>::new()}/>
                     <Route path=path!("/devices") view={Lazy::<DevicesPage>::new()}/>
+                    <Route path=path!("/settings/notifications") view={Lazy::<NotificationsPage>::new()}/>
                     <Route path=path!("/friends") view={Lazy::<FriendsPage>::new()}/>
                     <Route path=path!("/chats/:id?") view=ChatsPage/>
                     <Route path=path!("/groups") view={Lazy::<GroupsPage>::new()}/>
@@ -89,6 +99,7 @@ pub fn App() -> impl IntoView {
                 </Routes>
             </main>
             <pages::CallOverlay/>
+            <pages::KeyboardShortcuts/>
         </Router>
     }
 }

@@ -40,6 +40,7 @@ lazy_page! {
     ProfilePage => view! { <RequireUser><pages::Profile/></RequireUser> };
     PasswordPage => view! { <RequireUser><pages::PasswordSettings/></RequireUser> };
     DevicesPage => view! { <RequireUser><pages::Devices/></RequireUser> };
+    NotificationsPage => view! { <RequireUser><pages::NotificationSettings/></RequireUser> };
     FriendsPage => view! { <RequireUser><pages::Friends/></RequireUser> };
     GroupsPage => view! { <RequireUser><pages::Groups/></RequireUser> };
     AdminPage => view! { <RequireUser><pages::Admin/></RequireUser> };

@@ -5,7 +5,7 @@ import {
   type Browser,
   type Page,
 } from '@playwright/test';
-import { test } from './support';
+import { fromMenu, test } from './support';
 
 // Accounts in the browser: sign-up, sign-in and out, the profile with its
 // avatar, devices, friends. Every test makes its own users, with e-mail
@@ -78,7 +78,7 @@ test('signs up, out and in again', async ({ page }) => {
   await expect(page.getByTestId('user-menu')).toContainText(user.nickname);
   await expect(page.getByTestId('profile-email')).toHaveText(user.email);
 
-  await page.getByTestId('signout').click();
+  await fromMenu(page, 'account-menu', 'signout');
   await expect(page).toHaveURL(/\/signin$/);
   await submitSignIn(page, user.email, user.password);
   await expect(page).toHaveURL(/\/profile$/);
@@ -225,7 +225,7 @@ test('a signed-out visitor signs in and comes back', async ({ page, request }) =
   await expect(page.getByTestId('profile-nickname')).toHaveText(user.nickname);
 
   // Pages outside this site are not a place to go after signing in.
-  await page.getByTestId('signout').click();
+  await fromMenu(page, 'account-menu', 'signout');
   await expect(page).toHaveURL(/\/signin$/);
   await page.goto('/signin?next=//example.org/');
   await submitSignIn(page, user.email, user.password);
@@ -252,7 +252,7 @@ test('changes the password', async ({ page }) => {
   await expect(page.getByTestId('form-notice')).toContainText('Password changed');
   await expect(page.getByTestId('current-password')).toHaveValue('');
 
-  await page.getByTestId('signout').click();
+  await fromMenu(page, 'account-menu', 'signout');
   await expect(page).toHaveURL(/\/signin$/);
   await submitSignIn(page, user.email, 'a brand new password');
   await expect(page).toHaveURL(/\/profile$/);
@@ -359,6 +359,7 @@ test.describe('on a phone', () => {
       await noSidewaysScroll(page);
 
       await signUp(page, { ...newUser('Ola'), nickname: 'A rather long nickname for a phone' });
+      await page.getByTestId('account-menu').click();
       await expect(page.getByTestId('signout')).toBeInViewport();
       await expect(page.getByTestId('language')).toBeInViewport();
       await noSidewaysScroll(page);

@@ -4,6 +4,7 @@ import {
   Contexts,
   dispose,
   friends,
+  fromMenu,
   group,
   messages,
   PASSWORD,
@@ -164,7 +165,7 @@ test('the group panel: participants, inviting, leaving; invitations and the dire
   const a = await openAs(browser, baseURL!, alice, `/chats/${id}`);
   const b = await openAs(browser, baseURL!, bob, '/chats');
 
-  await a.getByTestId('group-info').click();
+  await fromMenu(a, 'chat-menu', 'group-info');
   const panel = a.getByTestId('group-panel');
   await expect(panel.getByTestId('participant')).toHaveCount(1);
   await expect(panel.getByTestId('participant')).toContainText('Owner');
@@ -190,7 +191,7 @@ test('the group panel: participants, inviting, leaving; invitations and the dire
   await expect(row(a, id)).toContainText(renamed);
   await expect(a.getByTestId('system-line')).toContainText(`${bob.nickname} joined the group`);
 
-  await b.getByTestId('group-info').click();
+  await fromMenu(b, 'chat-menu', 'group-info');
   await b.getByTestId('group-panel').getByTestId('leave').click();
   await expect(b).toHaveURL(/\/chats$/);
   await expect(row(b, id)).toHaveCount(0);
@@ -310,7 +311,7 @@ test.describe('on a phone', () => {
       await expect(a.getByTestId('composer')).toBeInViewport();
       await expect(a.getByTestId('send')).toBeInViewport();
       await noSidewaysScroll();
-      await a.getByTestId('group-info').click();
+      await fromMenu(a, 'chat-menu', 'group-info');
       await expect(a.getByTestId('leave')).toBeAttached();
       await noSidewaysScroll();
       await a.getByTestId('close-dialog').click();

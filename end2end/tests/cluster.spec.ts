@@ -1,6 +1,6 @@
 import { expect } from '@playwright/test';
 
-import { Contexts, group, messages, register, send, test } from './support';
+import { Contexts, fromMenu, group, messages, register, send, setStatus, test } from './support';
 
 // Seed 000's demo: two server nodes on two ports sharing MongoDB and Redis,
 // two browsers, one on each node, in one group. The test script starts the
@@ -27,10 +27,10 @@ test('two browsers on two nodes chat in one group and see each other\'s status',
   await send(b, reply);
   await expect(messages(a, reply)).toHaveCount(1);
 
-  await a.getByTestId('group-info').click();
+  await fromMenu(a, 'chat-menu', 'group-info');
   const bobsDot = a.getByTestId('group-panel').getByTestId('participant').filter({ hasText: bob.nickname }).getByTestId('presence');
   await expect(bobsDot).toHaveAttribute('data-presence', 'online');
-  await b.getByTestId('my-status').selectOption('busy');
+  await setStatus(b, 'busy');
   await expect(bobsDot).toHaveAttribute('data-presence', 'busy');
   await b.getByTestId('composer').pressSequentially('typing across', { delay: 30 });
   await expect(a.getByTestId('typing')).toContainText(bob.nickname);

@@ -5,7 +5,7 @@ import { deflateSync } from 'node:zlib';
 import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
 
 import config from '../playwright.config';
-import { group, open, register, test, type Account } from './support';
+import { fromMenu, group, open, register, test, type Account } from './support';
 
 // Files in the browser: one user sends a picture and a file, the other sees
 // the thumbnail, opens the full picture and downloads the same bytes; the
@@ -150,7 +150,7 @@ test('a recorded voice note and video clip play for the other, on a phone too', 
   const b = opened.page;
   await a.context().grantPermissions(['microphone', 'camera']);
 
-  await a.getByTestId('record-voice').click();
+  await fromMenu(a, 'attach-menu', 'record-voice');
   await expect(a.getByTestId('recording-time')).toHaveText('0:01', { timeout: 5_000 });
   await a.getByTestId('record-stop').click();
   await expect(a.getByTestId('recording')).toHaveCount(0);
@@ -161,7 +161,7 @@ test('a recorded voice note and video clip play for the other, on a phone too', 
   // The player can read what it got.
   await expect.poll(() => audio.evaluate((el: HTMLAudioElement) => el.readyState)).toBeGreaterThan(0);
 
-  await a.getByTestId('record-video').click();
+  await fromMenu(a, 'attach-menu', 'record-video');
   await expect(a.getByTestId('camera-preview')).toBeVisible();
   await expect(a.getByTestId('recording-time')).toHaveText('0:01', { timeout: 5_000 });
   await a.getByTestId('record-stop').click();

@@ -34,6 +34,7 @@ test('a stranger\'s chat is a request: accepted, it opens with their message', a
   await expect(d.getByTestId('message').filter({ hasText: 'hello from a stranger' })).toHaveCount(1);
 
   // Blocked from the chat's header: eve's next message is refused, and says why.
+  await d.getByTestId('chat-menu').click();
   await d.locator('.thread-head').getByTestId('block-user').click();
   await expect(d.locator('.thread-head').getByTestId('block-user')).toHaveText('Unblock');
   await e.getByTestId('composer').fill('still there?');

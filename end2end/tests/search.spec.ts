@@ -1,6 +1,6 @@
 import { expect } from '@playwright/test';
 
-import { Contexts, dispose, group, messages, register, test, type Account } from './support';
+import { Contexts, dispose, fromMenu, group, messages, register, test, type Account } from './support';
 
 // Message search (issue 21): the box above the chat list finds a message by
 // part of its Chinese text, shows it with what matched marked, and a click
@@ -86,7 +86,7 @@ for (const { lang, placeholder, viewport } of cases) {
 
 test('a chat’s own search looks in that chat alone', async ({ browser, baseURL }) => {
   const page = await contexts.open(browser, baseURL!, alice, `/chats/${other}`);
-  await page.getByTestId('chat-search').click();
+  await fromMenu(page, 'chat-menu', 'chat-search');
   const box = page.locator('.chat-search').getByTestId('search-input');
   await expect(box).toHaveAttribute('placeholder', 'Search this chat');
   await box.fill(`上海 ${tag}`);
@@ -95,4 +95,50 @@ test('a chat’s own search looks in that chat alone', async ({ browser, baseURL
   await expect(hits.first()).toContainText('上海的另一条');
   await box.fill('没有这样的消息');
   await expect(page.locator('.chat-search')).toContainText('No messages found.');
+});
+
+// The people and group directory search as messages are: a person by part of
+// a Chinese nickname (typed in simplified, named in traditional), a group by
+// traditional characters (named in simplified); results as one types, no
+// Enter. At a phone's width in Chinese and wide in English.
+test.describe('the directory', () => {
+  let zhang: Account;
+
+  test.beforeAll(async ({ baseURL }) => {
+    zhang = await register(baseURL!, `張三豐${tag}`);
+    await group(alice, `${tag} 台湾美食`, [], { visibility: 'public', description: '小吃' });
+    await group(alice, `${tag} 台湾秘密`, [], { visibility: 'hidden' });
+  });
+
+  test.afterAll(() => dispose(zhang));
+
+  const directoryCases = [
+    { lang: 'zh-CN', viewport: { width: 390, height: 844 }, placeholder: '按名称或简介查找群组', none: '没有找到群组。' },
+    { lang: 'en', viewport: undefined, placeholder: 'Find groups by name or description', none: 'No group found.' },
+  ];
+
+  for (const { lang, viewport, placeholder, none } of directoryCases) {
+    const size = viewport ? 'on a phone' : 'on a wide screen';
+    test(`a person by part of a Chinese nickname, a group by traditional characters (${lang}, ${size})`, async ({
+      browser,
+      baseURL,
+    }) => {
+      const people = await contexts.open(browser, baseURL!, alice, '/friends', { locale: lang, viewport });
+      await people.getByTestId('friend-search').fill(`三丰${tag}`);
+      const found = people.getByTestId('search-result');
+      await expect(found).toHaveCount(1);
+      await expect(found.first()).toContainText(zhang.nickname);
+
+      const groups = await contexts.open(browser, baseURL!, alice, '/groups', { locale: lang, viewport });
+      const box = groups.getByTestId('group-search');
+      await expect(box).toHaveAttribute('placeholder', placeholder);
+      await box.fill(`${tag} 臺灣`);
+      const rows = groups.getByTestId('directory-row');
+      await expect(rows).toHaveCount(1);
+      await expect(rows.first()).toContainText(`${tag} 台湾美食`);
+      await box.fill(`${tag} 秘密`);
+      await expect(groups.getByText(none)).toBeVisible();
+      await expect(rows).toHaveCount(0);
+    });
+  }
 });

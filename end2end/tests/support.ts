@@ -127,6 +127,19 @@ export async function send(page: Page, text: string) {
   await expect(messages(page, text).and(page.locator('[data-seq]:not([data-pending])'))).toHaveCount(1);
 }
 
+/** Opens the menu `menu` (the chat's `chat-menu`, the composer's
+ *  `attach-menu`, the account menu) and clicks `item` in it. */
+export async function fromMenu(page: Page, menu: 'chat-menu' | 'attach-menu' | 'account-menu', item: string) {
+  await page.getByTestId(menu).click();
+  await page.getByTestId(item).click();
+}
+
+/** Sets the user's own status from the account menu, and closes the menu. */
+export async function setStatus(page: Page, status: string) {
+  await fromMenu(page, 'account-menu', `status-${status}`);
+  await page.keyboard.press('Escape');
+}
+
 export function messages(page: Page, text: string) {
   return page.getByTestId('message').filter({ hasText: text });
 }

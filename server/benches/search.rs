@@ -7,8 +7,11 @@
 //! run with `cargo bench -p natter-server --bench search` (`MESSAGES=n`
 //! for another count).
 
+mod made_up;
+
 use std::{hint::black_box, time::Instant};
 
+use made_up::Rng;
 use natter_server::search::{
     index::{Doc, Filters, Op, SearchIndex},
     query,
@@ -40,28 +43,6 @@ const ENGLISH: &[&str] = &[
     "phone", "laptop", "network", "password", "account", "version", "testing", "launch", "customer", "feedback",
     "performance", "security", "backup", "document", "presentation", "question", "answer", "morning", "evening",
 ];
-
-/// A deterministic generator (xorshift).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// An index skewed to the front, as word frequencies are.
-    fn skewed(&mut self, n: usize) -> usize {
-        let x = (self.next() % 1_000_000) as f64 / 1_000_000.0;
-        ((x * x) * n as f64) as usize
-    }
-}
 
 fn message(rng: &mut Rng) -> String {
     let words = 3 + rng.below(14);

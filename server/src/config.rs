@@ -478,6 +478,7 @@ impl Cli {
             coalesce: std::time::Duration::from_secs(self.push_coalesce_secs),
             group_size: self.notify_group_size as usize,
             insecure_endpoints: self.push_insecure_endpoints,
+            call_ring: std::time::Duration::from_secs(self.call_ring_secs),
         };
         let trusted_proxies =
             TrustedProxies::parse(&self.trusted_proxy).map_err(|e| ConfigError(format!("invalid --trusted-proxy: {e}")))?;
@@ -570,16 +571,19 @@ impl Cli {
 /// https, else a placeholder, said on stderr: Apple's push service refuses
 /// tokens whose contact is not a real address (`localhost`, `.invalid`).
 fn push_contact(given: Option<String>, public: Option<&str>) -> Result<String, ConfigError> {
+    const MADE_UP: &str = "mailto:admin@localhost";
     let usable = |c: &str| (c.starts_with("mailto:") || c.starts_with("https://")) && !c.contains(char::is_whitespace);
-    match (given, public) {
-        (Some(c), _) if usable(&c) => Ok(c),
-        (Some(c), _) => Err(ConfigError(format!("invalid --push-contact {c:?}: use a mailto: or https: URL"))),
-        (None, Some(url)) if url.starts_with("https://") => Ok(url.to_owned()),
-        (None, _) => {
-            eprintln!("natter-server: no --push-contact (nor an https --public-url): Safari and iPhones get no pushes");
-            Ok("mailto:admin@localhost".into())
-        }
+    let contact = match (given, public) {
+        (Some(c), _) if usable(&c) => c,
+        (Some(c), _) => return Err(ConfigError(format!("invalid --push-contact {c:?}: use a mailto: or https: URL"))),
+        (None, Some(url)) if url.starts_with("https://") => url.to_owned(),
+        (None, _) => MADE_UP.to_owned(),
+    };
+    if contact == MADE_UP || contact.ends_with("@localhost") {
+        let how = "give --push-contact, or an https --public-url";
+        eprintln!("natter-server: the push contact {contact} is made up ({how}): Safari and iPhones get no pushes");
     }
+    Ok(contact)
 }
 
 impl Config {

@@ -292,7 +292,7 @@ async fn profiles_and_search(server: &TestServer) {
 
     let (_, found) = adam.get("/api/users?q=ad").await;
     let names: Vec<&str> = found.as_array().unwrap().iter().map(|u| u["nickname"].as_str().unwrap()).collect();
-    assert_eq!(names, vec!["Ada L."], "prefix, ignoring case, without oneself");
+    assert_eq!(names, vec!["Ada L."], "any part, ignoring case, without oneself");
     let (_, found) = ada.get("/api/users?q=BOB@example.org").await;
     assert_eq!(found.as_array().unwrap().len(), 0, "an e-mail address finds only who allows it");
     let findable = json!({ "contact": "everyone", "findable_by_email": true });
@@ -302,7 +302,7 @@ async fn profiles_and_search(server: &TestServer) {
     let (_, found) = ada.get("/api/users?q=.*").await;
     assert_eq!(found.as_array().unwrap().len(), 0, "the query is literal");
     let (status, body) = ada.get("/api/users?q=").await;
-    assert_error(status, &body, 400, "bad_request", Some("q"));
+    assert_error(status, &body, 400, "empty_query", Some("q"));
 }
 
 async fn friend_requests(server: &TestServer) {

@@ -17,6 +17,7 @@ use support::{
 };
 use wire::{
     call::{CallEnd, CallInfo, CallMedia, PeerState, Signal, MAX_SDP_BYTES},
+    endpoint,
     model::{CallOutcome, ConversationId, Message, MessageKind, UserId},
     protocol::{ClientFrame, ServerFrame, WsErrorCode},
 };
@@ -342,10 +343,33 @@ async fn a_dropped_tab_ends_its_call_unless_it_comes_back(server: &TestServer) {
     assert_eq!(ended(&mut b).await, (CallEnd::Cancelled, None));
 }
 
+/// The Decline of a push notification: the service worker posts it.
+async fn a_call_is_declined_over_http(server: &TestServer) {
+    let (ann, bob, chat) = pair(server, "ann", "bob").await;
+    let (mut a, mut b) = (ann.connect().await, bob.connect().await);
+    a.send(&invite(&chat, &bob, CallMedia::Video)).await;
+    let call = ringing(&mut a).await;
+    incoming(&mut b).await;
+    for (who, id) in [(&ann, call.call_id.as_str()), (&bob, "no-such-call"), (&bob, &"x".repeat(500))] {
+        let (status, body) = who.call(Method::POST, &endpoint::call_decline(id), None).await;
+        assert_eq!((status, body["code"].as_str()), (404, Some("not_found")), "the caller cannot decline; {body}");
+    }
+    let (status, body) = bob.call(Method::POST, &endpoint::call_decline(&call.call_id), None).await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(ended(&mut a).await, (CallEnd::Declined, None));
+    assert_eq!(ended(&mut b).await, (CallEnd::Declined, None));
+    let (status, _) = bob.call(Method::POST, &endpoint::call_decline(&call.call_id), None).await;
+    assert_eq!(status, 404, "a call that no longer rings");
+    let (_, history) = ann.call(Method::GET, &format!("/api/conversations/{chat}/messages"), None).await;
+    let history: Vec<Message> = serde_json::from_value(history).unwrap();
+    assert_eq!(history[0].call.as_ref().unwrap().outcome, CallOutcome::Declined);
+}
+
 on_both_stores!(
     with quick;
     every_tab_rings_and_the_first_to_accept_takes_the_call,
     declined_cancelled_and_missed_calls_are_recorded,
+    a_call_is_declined_over_http,
     busy_callee_or_caller_is_told_busy,
     bad_call_frames_get_error_frames,
     a_dropped_tab_ends_its_call_unless_it_comes_back,

@@ -14,10 +14,10 @@ use std::{
 const LAYERS: &[&[&str]] = &[
     &[
         "backoff", "budget", "client_addr", "clock", "error", "gate", "headers", "metrics", "private", "redis_conn", "secret",
-        "telemetry",
+        "telemetry", "text",
     ],
     &["blobs"],
-    &["avatar", "lease", "ratelimit", "store", "text"],
+    &["avatar", "lease", "ratelimit", "store"],
     &["auth", "files", "hub", "signup"],
     &["chat", "presence", "search"],
     &["calls", "sfu", "push"],

@@ -41,6 +41,7 @@ use support::{
 use tokio::sync::{mpsc, Mutex};
 use wire::{
     endpoint,
+    call::CallMedia,
     model::{ConversationId, MessageKind, UserId},
     protocol::{ClientFrame, ServerFrame},
     push::{PushEvent, PushKey, PushPayload, MUTED_FOREVER},
@@ -60,7 +61,8 @@ struct Device {
     secret: SecretKey,
     auth: [u8; 16],
     received: Mutex<mpsc::UnboundedReceiver<(Bytes, HeaderMap)>>,
-    /// What the service answers (201, or 410 once the subscription is gone).
+    /// What the service answers the next push (201, 410 for a subscription
+    /// gone, 503 when busy); 201 after that, whenever the test gets to run.
     status: Arc<AtomicU16>,
 }
 
@@ -80,7 +82,7 @@ impl Device {
                 let answer = answer.clone();
                 async move {
                     let _ = tx.send((body, headers));
-                    StatusCode::from_u16(answer.load(Ordering::SeqCst)).unwrap()
+                    StatusCode::from_u16(answer.swap(201, Ordering::SeqCst)).unwrap()
                 }
             }),
         );
@@ -258,19 +260,25 @@ async fn levels_mutes_and_mentions_decide_who_is_pushed(server: &TestServer) {
     assert_eq!(push.headers["urgency"], "normal");
 }
 
-async fn a_user_using_natter_is_told_by_the_page_not_pushed(server: &TestServer) {
+async fn a_user_viewing_the_conversation_is_told_by_the_page_not_pushed(server: &TestServer) {
     let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
     let chat = ann.private_chat(&bob).await;
+    let group = ann.group("elsewhere", &[&bob], json!({})).await;
     let phone = Device::start().await;
     phone.subscribe(&bob).await;
     let mut open = bob.connect().await;
+    open.send(&ClientFrame::Viewing { conversation_id: Some(chat.clone()) }).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let mut ws = ann.connect().await;
     say(&mut ws, &chat, "c1", "are you there?", &[]).await;
     assert_eq!(open.message().await.seq, 1);
     phone.no_push(server).await;
-    // Idle: the page may be on a desk nobody sits at.
+    // In use, but showing another conversation: the phone rings for this one.
+    say(&mut ws, &group, "g1", "over here", &[]).await;
+    assert_eq!(phone.push(server).await.payload.conversation_id, group);
+    // Idle: the page may be on a desk nobody sits at (told within the 2 s activity period).
     open.send(&ClientFrame::Activity { active: false }).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     say(&mut ws, &chat, "c2", "hello?", &[]).await;
     assert_eq!(phone.push(server).await.payload.seq, 2);
 }
@@ -312,7 +320,6 @@ async fn a_busy_push_service_is_tried_again(server: &TestServer) {
     let mut ws = ann.connect().await;
     say(&mut ws, &chat, "c1", "knock knock", &[]).await;
     let first = phone.push(server).await;
-    phone.status.store(201, Ordering::SeqCst);
     let again = phone.push(server).await;
     assert_eq!((first.payload.seq, again.payload.seq), (1, 1), "the same push, after a backoff");
     phone.no_push(server).await;
@@ -350,6 +357,70 @@ async fn a_device_can_ask_for_a_test_push_now_and_then(server: &TestServer) {
     assert_eq!((status, body["code"].as_str()), (429, Some("rate_limited")), "one every few seconds");
 }
 
+async fn reading_anywhere_closes_the_notifications(server: &TestServer) {
+    let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
+    let chat = ann.private_chat(&bob).await;
+    let phone = Device::start().await;
+    phone.subscribe(&bob).await;
+    let mut ws = ann.connect().await;
+    say(&mut ws, &chat, "c1", "one", &[]).await;
+    say(&mut ws, &chat, "c2", "two", &[]).await;
+    assert_eq!(phone.push(server).await.payload.seq, 1);
+    // Read short of the pushed message: it still shows. Read to it: it closes.
+    let read = |seq: u64| json!({ "seq": seq });
+    let path = endpoint::conversation_read(&chat);
+    assert_eq!(bob.call(Method::POST, &path, Some(read(0))).await.0, 204);
+    assert!(phone.event_within(server, Duration::from_millis(800)).await.is_none());
+    let mut laptop = bob.connect().await;
+    laptop.send(&ClientFrame::Read { conversation_id: chat.clone(), seq: 2 }).await;
+    let (event, headers) = phone.event_within(server, Duration::from_secs(10)).await.expect("a read push");
+    assert_eq!(event, PushEvent::Read { conversation_id: chat.clone() });
+    assert_eq!(headers["urgency"], "low");
+    assert_eq!(headers["topic"], topic_of(&chat), "it replaces an undelivered message push");
+    // Once per pushed stretch: reading again tells nothing.
+    assert_eq!(bob.call(Method::POST, &path, Some(read(2))).await.0, 204);
+    assert!(phone.event_within(server, Duration::from_millis(800)).await.is_none());
+}
+
+/// The topic the conversation's message pushes carry.
+fn topic_of(conversation: &ConversationId) -> String {
+    use sha2::Digest;
+    URL_SAFE_NO_PAD.encode(&Sha256::digest(conversation.0.as_bytes())[..24])
+}
+
+async fn a_call_to_a_closed_app_rings_through_push(server: &TestServer) {
+    let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
+    let chat = ann.private_chat(&bob).await;
+    let phone = Device::start().await;
+    phone.subscribe(&bob).await;
+    let mut ws = ann.connect().await;
+    let invite = ClientFrame::CallInvite {
+        conversation_id: chat.clone(),
+        callee_id: UserId(bob.id.clone()),
+        media: CallMedia::Video,
+    };
+    ws.send(&invite).await;
+    let (event, headers) = phone.event_within(server, Duration::from_secs(10)).await.expect("a call push");
+    let PushEvent::Call(call) = event else { panic!("a call's push expected: {event:?}") };
+    assert_eq!((call.conversation_id, call.caller.as_str(), call.media), (chat, "ann", CallMedia::Video));
+    assert!(call.ring_ms > 0, "the notification closes when the ringing would have stopped");
+    assert_eq!(headers["urgency"], "high");
+    assert!(headers["ttl"].to_str().unwrap().parse::<u64>().unwrap() <= 120, "not delivered after it stops ringing");
+    // The page the notification opens rings.
+    let mut opened = bob.connect().await;
+    loop {
+        match opened.next().await {
+            ServerFrame::CallIncoming { call: ringing } => break assert_eq!(ringing.call_id, call.call_id),
+            _ => continue,
+        }
+    }
+    // With a page open, a call rings there and is not pushed.
+    opened.send(&ClientFrame::CallDecline { call_id: call.call_id }).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ann.connect().await.send(&invite).await;
+    assert!(phone.event_within(server, Duration::from_millis(1500)).await.is_none());
+}
+
 on_both_stores!(
     with server;
     a_device_can_ask_for_a_test_push_now_and_then,
@@ -357,8 +428,10 @@ on_both_stores!(
     a_busy_push_service_is_tried_again,
     a_message_to_an_offline_user_is_pushed_once_with_its_preview,
     levels_mutes_and_mentions_decide_who_is_pushed,
-    a_user_using_natter_is_told_by_the_page_not_pushed,
+    a_user_viewing_the_conversation_is_told_by_the_page_not_pushed,
     a_gone_subscription_is_removed_and_a_bad_one_refused,
+    reading_anywhere_closes_the_notifications,
+    a_call_to_a_closed_app_rings_through_push,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -389,6 +462,36 @@ async fn two_nodes_send_one_push() {
     let push = phone.push(&a).await;
     assert!([1, 2].contains(&push.payload.seq));
     phone.no_push(&a).await;
+    a.stop().await;
+    b.stop().await;
+}
+
+/// A device in view of a conversation on one node keeps pushes for it
+/// away from messages stored on the other; once it closes, they come.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewing_on_one_node_counts_on_the_other() {
+    let mut flags = cluster_flags(redis_addr());
+    flags.extend(["--push-insecure-endpoints", "--push-coalesce-secs", "60"].map(String::from));
+    let (a, b) = (node(&flags, "node-a").await, node(&flags, "node-b").await);
+    let (ann, bob) = (User::register(&a, "ann").await, User::register(&a, "bob").await);
+    let chat = ann.private_chat(&bob).await;
+    let phone = Device::start().await;
+    phone.subscribe(&bob).await;
+    let mut open = bob.connect_via(&b, vec![]).await;
+    open.send(&ClientFrame::Viewing { conversation_id: Some(chat.clone()) }).await;
+    // A second tab of bob's, on node a, shows nothing: one in view is enough.
+    let mut other = bob.connect_via(&a, vec![]).await;
+    other.send(&ClientFrame::Viewing { conversation_id: None }).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut ws = ann.connect_via(&a, vec![]).await;
+    say(&mut ws, &chat, "c1", "seen on b?", &[]).await;
+    assert_eq!(open.message().await.seq, 1);
+    phone.no_push(&a).await;
+    drop(open);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    say(&mut ws, &chat, "c2", "gone?", &[]).await;
+    assert_eq!(phone.push(&a).await.payload.seq, 2);
+    drop(other);
     a.stop().await;
     b.stop().await;
 }

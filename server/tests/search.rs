@@ -14,7 +14,7 @@ use serde_json::json;
 use support::{
     chat::{file_send, Client, User},
     cluster::{redis_addr, two_nodes},
-    TestServer,
+    url_escape, with_query, TestServer,
 };
 use wire::{
     api::{FileInfo, SearchParams, SearchResults, MAX_SEARCH_QUERY_CHARS},
@@ -26,18 +26,8 @@ use wire::{
 /// How long the index may take to show a stored message.
 const INDEXED_WITHIN: Duration = Duration::from_secs(10);
 
-fn escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => char::from(b).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 fn url(params: &SearchParams) -> String {
-    let pairs: Vec<String> = params.pairs().into_iter().map(|(k, v)| format!("{k}={}", escape(&v))).collect();
-    format!("{}?{}", endpoint::SEARCH, pairs.join("&"))
+    with_query(endpoint::SEARCH, params.pairs())
 }
 
 fn q(text: &str) -> SearchParams {
@@ -157,7 +147,7 @@ async fn filters_order_pages_and_file_names(server: &TestServer) {
     let elsewhere = say(&mut a, &other, "m3", "周报 elsewhere").await;
     let resp = server
         .client
-        .post(server.url(&format!("{}?name={}&kind=file", endpoint::FILES, escape("季度周报-2024.pdf"))))
+        .post(server.url(&format!("{}?name={}&kind=file", endpoint::FILES, url_escape("季度周报-2024.pdf"))))
         .bearer_auth(&ann.token)
         .body(b"%PDF-1.4 not much of a pdf".to_vec())
         .send()
@@ -279,7 +269,7 @@ async fn bad_input_is_refused_with_its_code(server: &TestServer) {
         ("", "bad_request", ""),
         ("q=%22*%3A(%22%20", "empty_query", "q"),
         ("q=(((", "empty_query", "q"),
-        (&format!("q={}", escape(&long)) as &str, "query_too_long", "q"),
+        (&format!("q={}", url_escape(&long)) as &str, "query_too_long", "q"),
         ("q=x&limit=0", "bad_request", "limit"),
         ("q=x&limit=51", "bad_request", "limit"),
         ("q=x&limit=many", "bad_request", ""),

@@ -80,7 +80,7 @@ suite!(
     users_duplicate_email_conflicts_and_changes_nothing,
     users_unknown_is_none,
     users_update_and_count_sign_ins,
-    users_search_by_nickname_prefix,
+    users_search_by_any_part_folded,
     users_by_ids_skips_unknown,
     devices_hold_one_token_each,
     token_rotation_keeps_the_previous_id,
@@ -88,6 +88,7 @@ suite!(
     conversations_round_trip_and_update,
     last_message_only_moves_forward,
     public_directory_lists_newest_activity_first,
+    public_directory_search_folds_and_ranks,
     conversation_ids_walk_every_conversation_once,
     members_roles_and_read_positions,
     delivered_and_mention_positions_only_move_forward,
@@ -277,4 +278,45 @@ async fn mongodb_indexes_back_the_queries() {
     expected.sort();
     assert_eq!(found, expected);
     store.drop_database().await.unwrap();
+}
+
+/// Rows from before search keys (their keys emptied or removed) are found
+/// once the store has started again: the backfill writes their keys.
+mod backfill {
+    use super::*;
+    use natter_server::text::search_fold::KeyQuery;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn embedded_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(EMBEDDED_FILE);
+        let store: DynStore = Arc::new(EmbeddedStore::open(&path).unwrap());
+        conformance::put_named_rows(&store).await;
+        drop(store);
+        let db = rusqlite::Connection::open(&path).unwrap();
+        db.execute_batch("UPDATE users SET search_key = ''; UPDATE conversations SET search_key = '';").unwrap();
+        drop(db);
+        let store: DynStore = Arc::new(EmbeddedStore::open(&path).unwrap());
+        conformance::named_rows_are_found(&store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mongodb_store() {
+        use mongodb::bson::{doc, Document};
+        let config = MongoSettings { uri: mongodb_uri(), database: format!("natter_test_{}", new_id()) };
+        let mongo = MongoStore::open(&config).await.unwrap();
+        mongo.prepare().await.unwrap();
+        let store: DynStore = Arc::new(mongo.clone());
+        conformance::put_named_rows(&store).await;
+        let db = mongodb::Client::with_uri_str(&config.uri).await.unwrap().database(&config.database);
+        for collection in ["users", "conversations"] {
+            let unset = doc! { "$unset": { "search_key": "" } };
+            db.collection::<Document>(collection).update_many(doc! {}, unset).await.unwrap();
+        }
+        let unkeyed = store.search_users(&KeyQuery::new("三丰").unwrap(), 10).await.unwrap();
+        assert!(unkeyed.is_empty(), "the keys are gone");
+        mongo.prepare().await.unwrap();
+        conformance::named_rows_are_found(&store).await;
+        mongo.drop_database().await.unwrap();
+    }
 }

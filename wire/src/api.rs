@@ -356,6 +356,27 @@ mod tests {
     }
 
     #[test]
+    fn directory_params_check_the_query_the_limit_and_the_depth() {
+        use crate::error::ErrorCode;
+        let people = |q: &str, limit| PeopleParams { q: q.into(), limit };
+        assert_eq!(people(" 三丰 ", None).check(), Ok(("三丰", DEFAULT_SEARCH_LIMIT)));
+        assert_eq!(people(" ", None).check().unwrap_err().code, ErrorCode::EmptyQuery);
+        let email = format!("{}@x.org", "a".repeat(MAX_PEOPLE_QUERY_CHARS - 6));
+        assert!(people(&email, None).check().is_ok(), "an e-mail address of any length");
+        assert_eq!(people(&format!("a{email}"), None).check().unwrap_err().code, ErrorCode::QueryTooLong);
+        assert_eq!(people("x", Some(0)).check().unwrap_err().field.as_deref(), Some("limit"));
+
+        let groups = |q: Option<&str>, skip, limit| DirectoryParams { q: q.map(str::to_owned), skip, limit };
+        assert_eq!(groups(None, 5000, None).check(), Ok((None, DEFAULT_DIRECTORY_LIMIT)), "listing goes deep");
+        assert_eq!(groups(Some(" 台湾 "), 450, Some(50)).check(), Ok((Some("台湾"), 50)));
+        assert_eq!(groups(Some("台湾"), 451, Some(50)).check().unwrap_err().field.as_deref(), Some("skip"));
+        assert_eq!(groups(Some(""), 0, None).check().unwrap_err().code, ErrorCode::EmptyQuery);
+        assert_eq!(groups(None, 0, Some(MAX_DIRECTORY_LIMIT + 1)).check().unwrap_err().field.as_deref(), Some("limit"));
+        let pairs = groups(Some("a b"), 2, Some(3)).pairs();
+        assert_eq!(pairs, [("q", "a b".into()), ("skip", "2".into()), ("limit", "3".into())]);
+    }
+
+    #[test]
     fn hidden_characters_are_unicodes_format_characters_but_the_joiners() {
         use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
         for c in (0..=0x10FFFF).filter_map(char::from_u32) {
@@ -609,18 +630,93 @@ impl SearchParams {
 
     /// Checks the query's length and the limit; the query, trimmed, and the limit.
     pub fn check(&self) -> Result<(&str, u32), ApiError> {
-        use crate::error::ErrorCode;
-        let q = self.q.trim();
-        if q.is_empty() {
-            return Err(ApiError::new(ErrorCode::EmptyQuery, "the search query is empty").about("q"));
-        }
-        if q.chars().count() > MAX_SEARCH_QUERY_CHARS {
-            let message = format!("a search query is at most {MAX_SEARCH_QUERY_CHARS} characters");
-            return Err(ApiError::new(ErrorCode::QueryTooLong, message).about("q"));
-        }
+        let q = check_query(&self.q, MAX_SEARCH_QUERY_CHARS)?;
         let limit = self.limit.unwrap_or(DEFAULT_SEARCH_LIMIT);
         if !(1..=MAX_SEARCH_LIMIT).contains(&limit) {
             return Err(ApiError::invalid("limit", format!("limit is 1 to {MAX_SEARCH_LIMIT}")));
+        }
+        Ok((q, limit))
+    }
+}
+
+/// A search query (`q`) trimmed, or `empty_query`, or `query_too_long`
+/// past `max_chars` characters: the rule of every search box.
+pub fn check_query(q: &str, max_chars: usize) -> Result<&str, ApiError> {
+    use crate::error::ErrorCode;
+    let q = q.trim();
+    if q.is_empty() {
+        return Err(ApiError::new(ErrorCode::EmptyQuery, "the search query is empty").about("q"));
+    }
+    if q.chars().count() > max_chars {
+        let message = format!("a search query is at most {max_chars} characters");
+        return Err(ApiError::new(ErrorCode::QueryTooLong, message).about("q"));
+    }
+    Ok(q)
+}
+
+/// Longest query of `GET /api/users`: an exact e-mail address finds its owner.
+pub const MAX_PEOPLE_QUERY_CHARS: usize = MAX_EMAIL_CHARS;
+
+/// The query string of `GET /api/users`: people whose nickname (or its
+/// pinyin, or initials) holds `q`, folded as message search folds it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeopleParams {
+    pub q: String,
+    /// 1 to [`MAX_SEARCH_LIMIT`]; [`DEFAULT_SEARCH_LIMIT`] when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+impl PeopleParams {
+    /// The query, trimmed, and the limit.
+    pub fn check(&self) -> Result<(&str, u32), ApiError> {
+        let q = check_query(&self.q, MAX_PEOPLE_QUERY_CHARS)?;
+        let limit = self.limit.unwrap_or(DEFAULT_SEARCH_LIMIT);
+        if !(1..=MAX_SEARCH_LIMIT).contains(&limit) {
+            return Err(ApiError::invalid("limit", format!("limit is 1 to {MAX_SEARCH_LIMIT}")));
+        }
+        Ok((q, limit))
+    }
+}
+
+/// Groups one page of `GET /api/conversations/public` holds by default, and at most.
+pub const DEFAULT_DIRECTORY_LIMIT: u32 = 50;
+pub const MAX_DIRECTORY_LIMIT: u32 = 100;
+
+/// The query string of `GET /api/conversations/public`: public groups, most
+/// recently active first, or with `q` those whose name or description
+/// holds it (folded as message search folds it), best match first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    #[serde(default)]
+    pub skip: u32,
+    /// 1 to [`MAX_DIRECTORY_LIMIT`]; [`DEFAULT_DIRECTORY_LIMIT`] when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+impl DirectoryParams {
+    /// The query string's pairs, values not yet percent-encoded.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs: Vec<_> = self.q.iter().map(|q| ("q", q.clone())).collect();
+        pairs.push(("skip", self.skip.to_string()));
+        pairs.extend(self.limit.map(|l| ("limit", l.to_string())));
+        pairs
+    }
+
+    /// The query (trimmed), if any, and the limit; a query's pages go at
+    /// most [`MAX_SEARCH_DEPTH`] deep.
+    pub fn check(&self) -> Result<(Option<&str>, u32), ApiError> {
+        let q = self.q.as_deref().map(|q| check_query(q, MAX_SEARCH_QUERY_CHARS)).transpose()?;
+        let limit = self.limit.unwrap_or(DEFAULT_DIRECTORY_LIMIT);
+        if !(1..=MAX_DIRECTORY_LIMIT).contains(&limit) {
+            return Err(ApiError::invalid("limit", format!("limit is 1 to {MAX_DIRECTORY_LIMIT}")));
+        }
+        if q.is_some() && self.skip.saturating_add(limit) > MAX_SEARCH_DEPTH {
+            let message = format!("a search goes at most {MAX_SEARCH_DEPTH} groups deep; refine the query");
+            return Err(ApiError::invalid("skip", message));
         }
         Ok((q, limit))
     }

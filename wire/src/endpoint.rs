@@ -138,6 +138,9 @@ api_paths! {
     EMOJI = "/emoji";
     /// `GET`: the STUN and TURN servers for calls.
     RTC_CONFIG = "/rtc/config";
+    /// `POST`: the callee declines a ringing call (a push notification's
+    /// Decline button: the service worker has no websocket).
+    CALL_DECLINE call_decline(id: &str) = "/calls/{id}/decline";
 }
 
 /// Liveness: answers while the process runs.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::error::{ApiError, ErrorCode};
 
 /// Version of the HTTP API and websocket frames defined in this module.
-pub const PROTOCOL_VERSION: u16 = 3;
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// Answer of `GET /readyz`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +76,15 @@ pub enum ClientFrame {
     /// the client says `false`, and the user shows as away while no device
     /// says `true`. Every connection starts active.
     Activity { active: bool },
+    /// The conversation this tab shows while its page is visible and
+    /// focused; `None` when it shows none, is hidden or in the background.
+    /// A member with a device in view of a conversation is not pushed its
+    /// messages (the page tells them). Every connection starts with none;
+    /// a conversation the user is not in counts as none.
+    Viewing {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conversation_id: Option<crate::model::ConversationId>,
+    },
     /// The user is typing in the conversation; members hear it as
     /// [`ServerFrame::Typing`]. Clients repeat it every few seconds while typing.
     Typing { conversation_id: crate::model::ConversationId },

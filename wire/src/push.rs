@@ -223,8 +223,26 @@ impl NotifySettings {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PushEvent {
     Message(PushPayload),
+    /// The user read the conversation up to the messages they were pushed,
+    /// on some device: its notifications close everywhere.
+    Read { conversation_id: ConversationId },
+    /// A call rings for a user with no page open.
+    Call(CallPush),
     /// The user asked for a test (`POST /api/me/push/test`).
     Test,
+}
+
+/// A call ringing: the notification offers to answer it (the page it
+/// opens rings while the call does) or to decline it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallPush {
+    pub call_id: crate::call::CallId,
+    pub conversation_id: ConversationId,
+    /// The caller's nickname.
+    pub caller: String,
+    pub media: crate::call::CallMedia,
+    /// How long it rings at most: the notification closes then.
+    pub ring_ms: u64,
 }
 
 /// A new message: enough to show a notification without a request, under
@@ -374,6 +392,8 @@ mod tests {
         assert_eq!(fields, (Some("message"), Some("image"), Some(7)));
         assert_eq!(serde_json::from_value::<PushEvent>(json).unwrap(), PushEvent::Message(message));
         assert_eq!(serde_json::to_string(&PushEvent::Test).unwrap(), r#"{"type":"test"}"#);
+        let read = PushEvent::Read { conversation_id: ConversationId("g".into()) };
+        assert_eq!(serde_json::to_string(&read).unwrap(), r#"{"type":"read","conversation_id":"g"}"#);
     }
 
     #[test]

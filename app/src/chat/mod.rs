@@ -5,6 +5,7 @@
 //! | `inbox` | what the browser knows of the user's conversations: plain data, unit-tested |
 //! | `link` | the websocket: reconnecting with backoff, keep-alive |
 //! | `receipts` | how far the other members have received and read; telling what this device received |
+//! | `alerts` | which conversation the page shows; chimes and desktop notifications; the notification settings |
 //! | here | [`Live`], the context that ties both to the session, the API and the pages |
 //!
 //! `Live` opens the link while a user is signed in. On every (re)connection
@@ -18,6 +19,7 @@
 //! methods, which change the inbox and tell the server.
 
 mod activity;
+mod alerts;
 mod inbox;
 mod link;
 mod receipts;
@@ -93,6 +95,17 @@ pub struct Live {
     /// The open room session, which takes this connection's room frames.
     room_frames: StoredValue<Option<RoomFrames>, LocalStorage>,
     receipts: ReceiptBook,
+    /// Whether the page has the keyboard focus (see `alerts`).
+    focused: RwSignal<bool>,
+    /// The conversation the page shows, and what the server was last told of it.
+    viewing: StoredValue<Option<ConversationId>>,
+    viewing_told: StoredValue<Option<ConversationId>>,
+    /// The user's notification settings, once loaded.
+    notify: RwSignal<Option<wire::push::NotifySettings>>,
+    /// Whether the user did something after which asking for notifications makes sense (see `alerts`).
+    notify_moment: RwSignal<bool>,
+    /// The page's language, for notifications made outside any view.
+    i18n: crate::i18n::I18n,
 }
 
 type CallHandler = std::rc::Rc<dyn Fn(CallFeed)>;
@@ -142,6 +155,12 @@ pub fn provide_live() {
         rooms: RwSignal::new(HashMap::new()),
         room_frames: StoredValue::new_local(None),
         receipts: ReceiptBook::new(),
+        focused: RwSignal::new(true),
+        viewing: StoredValue::new(None),
+        viewing_told: StoredValue::new(None),
+        notify: RwSignal::new(None),
+        notify_moment: RwSignal::new(false),
+        i18n: crate::i18n::use_i18n(),
     };
     provide_context(live);
     let user = Memo::new(move |_| session.me().map(|me| me.id));
@@ -163,7 +182,17 @@ pub fn provide_live() {
     Effect::new(move || {
         live.visible.set(client::page_visible());
         // The app lives as long as the page: the listener is never removed.
-        window_event_listener(ev::visibilitychange, move |_| live.visible.set(client::page_visible()));
+        window_event_listener(ev::visibilitychange, move |_| {
+            live.visible.set(client::page_visible());
+            live.report_view();
+        });
+        live.focused.set(crate::notify::focused());
+        let refocus = move || {
+            live.focused.set(crate::notify::focused());
+            live.report_view();
+        };
+        window_event_listener(ev::focus, move |_| refocus());
+        window_event_listener(ev::blur, move |_| refocus());
         activity::watch(move |active| {
             live.active.set_value(active);
             live.send_frame(&ClientFrame::Activity { active });
@@ -181,6 +210,7 @@ impl Live {
         self.inbox.set(Inbox::new(me));
         self.link.set_value(Some(Link::open(move |event| self.on_link(event))));
         self.refresh_chats();
+        self.load_notify_settings();
         spawn_local(async move {
             if let Ok(settings) = self.session.observe(client::get::<StatusSettings>(endpoint::ME_STATUS).await) {
                 self.status.set(Some(settings));
@@ -226,6 +256,9 @@ impl Live {
                     if !self.active.get_value() {
                         self.send_frame(&ClientFrame::Activity { active: false });
                     }
+                    // A new connection shows nothing until told.
+                    self.viewing_told.set_value(None);
+                    self.report_view();
                     for (conversation, outgoing) in self.inbox.with_untracked(Inbox::unsent) {
                         self.transmit(conversation, &outgoing);
                     }
@@ -248,6 +281,7 @@ impl Live {
                         self.send_frame(&ClientFrame::Delivered { conversation_id, seq });
                     };
                     self.receipts.received(message.conversation_id.clone(), message.seq, tell);
+                    self.alert(&message);
                 }
                 if self.inbox.try_update(|i| i.receive(message)).unwrap_or(false) {
                     self.refresh_chats();
@@ -516,6 +550,7 @@ impl Live {
     }
 
     fn queue(self, conversation: ConversationId, outgoing: Outgoing) {
+        self.reach_notify_moment();
         self.inbox.update(|i| i.queue(&conversation, outgoing.clone()));
         // The message ends this bout of typing: the next keystroke starts another.
         self.typed.update_value(|t| {

@@ -1,4 +1,4 @@
-//! The composer's attachment controls: pick a file (a picture goes as an
+//! The composer's attachment menu: pick a file (a picture goes as an
 //! image message, audio as a voice message, video as a video, anything else
 //! as a file), or record a voice note or a video clip; then the upload, with
 //! a progress bar, and the message.
@@ -12,7 +12,11 @@ use wire::{
     protocol::ApiError,
 };
 
-use super::form::percent;
+use super::{
+    form::percent,
+    icons::{Icon, Svg},
+    menu::Menu,
+};
 use crate::{
     chat::use_live,
     client::{self, PickedFile},
@@ -101,49 +105,39 @@ pub fn AttachControls(id: ConversationId, at_bottom: RwSignal<bool>) -> impl Int
             when=move || recording.get().is_some()
             fallback=move || {
                 view! {
-                    <div class="attach-controls">
-                    <label class="icon-button attach-button" title=i18n.tr(Msg::AttachFile)>
-                        <svg viewBox="0 0 24 24" aria-hidden="true">
-                            <path d="M12 5v14M5 12h14" fill="none" stroke="currentColor" stroke-width="2.5" stroke-linecap="round"></path>
-                        </svg>
-                        <span class="visually-hidden">{i18n.tr(Msg::AttachFile)}</span>
-                        <input
-                            type="file"
-                            class="visually-hidden"
-                            data-testid="attach-input"
+                    <Menu label=Msg::AttachMenu testid="attach-menu" icon=Icon::Attach class="up start">
+                        <label class="menu-item attach-button">
+                            <Svg icon=Icon::Attach/>
+                            {i18n.tr(Msg::AttachFile)}
+                            <input
+                                type="file"
+                                class="visually-hidden"
+                                data-testid="attach-input"
+                                disabled=busy
+                                on:change=on_pick
+                            />
+                        </label>
+                        <button
+                            type="button"
+                            class="menu-item"
+                            data-testid="record-voice"
                             disabled=busy
-                            on:change=on_pick
-                        />
-                    </label>
-                    <button
-                        type="button"
-                        class="icon-button"
-                        data-testid="record-voice"
-                        title=i18n.tr(Msg::RecordVoice)
-                        aria-label=i18n.tr(Msg::RecordVoice)
-                        disabled=busy
-                        on:click=move |_| record(false)
-                    >
-                        <svg viewBox="0 0 24 24" aria-hidden="true">
-                            <rect x="9" y="3" width="6" height="11" rx="3" fill="currentColor"></rect>
-                            <path d="M5 11a7 7 0 0 0 14 0M12 18v3" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"></path>
-                        </svg>
-                    </button>
-                    <button
-                        type="button"
-                        class="icon-button"
-                        data-testid="record-video"
-                        title=i18n.tr(Msg::RecordVideo)
-                        aria-label=i18n.tr(Msg::RecordVideo)
-                        disabled=busy
-                        on:click=move |_| record(true)
-                    >
-                        <svg viewBox="0 0 24 24" aria-hidden="true">
-                            <rect x="2" y="6" width="14" height="12" rx="2" fill="currentColor"></rect>
-                            <path d="M16 10l6-4v12l-6-4z" fill="currentColor"></path>
-                        </svg>
-                    </button>
-                    </div>
+                            on:click=move |_| record(false)
+                        >
+                            <Svg icon=Icon::Mic/>
+                            {i18n.tr(Msg::RecordVoice)}
+                        </button>
+                        <button
+                            type="button"
+                            class="menu-item"
+                            data-testid="record-video"
+                            disabled=busy
+                            on:click=move |_| record(true)
+                        >
+                            <Svg icon=Icon::Video/>
+                            {i18n.tr(Msg::RecordVideo)}
+                        </button>
+                    </Menu>
                 }
             }
         >

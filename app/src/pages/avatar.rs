@@ -9,12 +9,25 @@ use crate::{
     session::use_session,
 };
 
-/// A user's round picture, or the first letter of their name when they have none.
+/// How many background colours letter avatars take (`.tint-0` … in the stylesheet).
+const TINTS: u32 = 8;
+
+/// The colour of a letter avatar: the same for an id everywhere (FNV-1a of it).
+fn tint(seed: &str) -> String {
+    let hash = seed.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    format!("avatar tint-{}", hash % TINTS)
+}
+
+/// A user's round picture, or the first letter of their name when they have
+/// none, on a colour drawn from their id (or from the name when not given).
 #[component]
 pub fn Avatar(
     #[prop(into)] url: Signal<Option<String>>,
     #[prop(into)] name: Signal<String>,
     #[prop(optional)] large: bool,
+    /// The user's or group's id, which picks the letter's colour.
+    #[prop(optional, into)]
+    seed: Option<String>,
     /// Set on the `<img>` only, not on the letter.
     #[prop(optional)]
     testid: Option<&'static str>,
@@ -28,7 +41,8 @@ pub fn Avatar(
                     .map(|c| client::upper_case(c.encode_utf8(&mut [0; 4])))
                     .unwrap_or_default()
             });
-            view! { <span class="avatar" class:large=large aria-hidden="true">{initial}</span> }.into_any()
+            let class = tint(seed.as_deref().unwrap_or(&name.get()));
+            view! { <span class=class class:large=large aria-hidden="true">{initial}</span> }.into_any()
         }
     }
 }
@@ -70,11 +84,15 @@ pub fn AvatarUpload() -> impl IntoView {
 
     let saved_url = Signal::derive(move || session.me().and_then(|me| me.avatar));
     let nickname = Signal::derive(move || session.me().map(|me| me.nickname).unwrap_or_default());
+    let seed = session.me().map(|me| me.id.to_string()).unwrap_or_default();
     view! {
         <div class="avatar-upload">
             {move || match preview.get() {
                 Some(src) => view! { <img class="avatar large" src=src alt="" data-testid="avatar-preview"/> }.into_any(),
-                None => view! { <Avatar url=saved_url name=nickname large=true testid="avatar-image"/> }.into_any(),
+                None => {
+                    view! { <Avatar url=saved_url name=nickname large=true seed=seed.clone() testid="avatar-image"/> }
+                        .into_any()
+                }
             }}
             <div class="avatar-controls">
                 <FormFeedback state/>
@@ -100,5 +118,17 @@ pub fn AvatarUpload() -> impl IntoView {
                 </Show>
             </div>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_always_takes_the_same_tint() {
+        assert_eq!(tint("u1"), tint("u1"));
+        let tints: std::collections::HashSet<_> = (0..64).map(|n| tint(&format!("user{n}"))).collect();
+        assert_eq!(tints.len(), TINTS as usize);
     }
 }

@@ -22,6 +22,7 @@ use super::{
     avatar::Avatar,
     call_media::{Media, MediaEvent, Tone},
     form::ToggleButton,
+    icons::{Icon, Svg},
 };
 use crate::{
     chat::{use_live, CallFeed, Live},
@@ -373,24 +374,24 @@ pub fn CallButtons(conversation: ConversationId, peer: PublicProfile) -> impl In
     let button = move |media: CallMedia| {
         let (conversation, peer) = (conversation.clone(), peer.clone());
         let (label, icon, testid) = match media {
-            CallMedia::Voice => (Msg::CallVoice, "📞", "call-voice"),
-            CallMedia::Video => (Msg::CallVideo, "🎥", "call-video"),
+            CallMedia::Voice => (Msg::CallVoice, Icon::Phone, "call-voice"),
+            CallMedia::Video => (Msg::CallVideo, Icon::Video, "call-video"),
         };
         view! {
             <button
                 type="button"
-                class="btn secondary small icon-button"
+                class="icon-button"
                 data-testid=testid
                 title=i18n.tr(label)
                 aria-label=i18n.tr(label)
                 disabled=move || !desk.idle()
                 on:click=move |_| desk.call(conversation.clone(), peer.clone(), media)
             >
-                {icon}
+                <Svg icon/>
             </button>
         }
     };
-    view! { <span class="call-buttons">{button(CallMedia::Voice)} {button(CallMedia::Video)}</span> }
+    view! { {button(CallMedia::Voice)} {button(CallMedia::Video)} }
 }
 
 /// Whatever this tab's call shows: the incoming call, the outgoing one, the
@@ -409,7 +410,7 @@ pub fn CallOverlay() -> impl IntoView {
             Some(
                 view! {
                     <div class="call-overlay" role="alertdialog" aria-labelledby="call-who" data-testid="call-incoming">
-                        <Avatar url=caller.avatar.clone() name=caller.nickname.clone() large=true/>
+                        <Avatar url=caller.avatar.clone() name=caller.nickname.clone() large=true seed=caller.id.to_string()/>
                         <p id="call-who" class="call-who" data-testid="call-caller">{caller.nickname.clone()}</p>
                         <p class="call-what">{move || i18n.t(if accepting { Msg::CallConnecting } else { what })}</p>
                         <div class="call-actions">
@@ -434,7 +435,7 @@ pub fn CallOverlay() -> impl IntoView {
         Phase::Outgoing { peer, .. } => Some(
             view! {
                 <div class="call-overlay" role="dialog" aria-labelledby="call-who" data-testid="call-outgoing">
-                    <Avatar url=peer.avatar.clone() name=peer.nickname.clone() large=true/>
+                    <Avatar url=peer.avatar.clone() name=peer.nickname.clone() large=true seed=peer.id.to_string()/>
                     <p id="call-who" class="call-who">{peer.nickname.clone()}</p>
                     <p class="call-what">{i18n.tr(Msg::CallCalling)}</p>
                     <div class="call-actions">

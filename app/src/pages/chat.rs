@@ -1,4 +1,5 @@
-//! `/chats/:id`: one conversation: its header, its pinned messages, its
+//! `/chats/:id`: one conversation: its title bar (picture, name, presence or
+//! member count, the call buttons and a menu of the rarer actions), its pinned messages, its
 //! messages, the composer, and for groups the group panel. `?at=seq` brings
 //! that message into view (a search result, a link to a message).
 
@@ -8,6 +9,8 @@ use leptos_router::{
     hooks::{use_params_map, use_query_map},
 };
 use wire::{
+    api::ConversationDetails,
+    endpoint,
     model::{ConversationId, ConversationKind},
     protocol::{ApiError, ErrorCode},
 };
@@ -15,20 +18,24 @@ use wire::{
 use super::{
     avatar::Avatar,
     call::CallButtons,
-    chats::{chat_face, NoChatOpen},
+    chat_notify::ChatNotify,
+    chats::{chat_face, face_seed, NoChatOpen},
     composer::Composer,
     form::{FormFeedback, FormState},
     group_panel::group_panel,
+    icons::{Icon, Svg},
+    menu::Menu,
     messages::MessageList,
     open_chat::OpenChat,
     pinned::PinnedBar,
     presence::{PresenceDot, TypingLine},
     privacy::BlockButton,
-    room::{room_stage, RoomBar},
+    room::{room_stage, RoomBar, RoomStarter},
     search::ChatSearch,
 };
 use crate::{
     chat::use_live,
+    client,
     i18n::{use_i18n, Msg},
 };
 
@@ -68,59 +75,93 @@ fn Thread(id: ConversationId) -> impl IntoView {
         move |_| live.inbox(|i| i.summary(&id).cloned())
     });
     let is_group = move || summary.with(|s| s.as_ref().is_some_and(|s| s.conversation.kind == ConversationKind::Group));
+    // What the title bar shows, apart from every new message that changes the summary.
+    let face = Memo::new(move |_| summary.with(|s| s.as_ref().map(|s| (chat_face(s), face_seed(s), s.peer.clone()))));
+    let peer = Memo::new(move |_| face.with(|f| f.as_ref().and_then(|(_, _, peer)| peer.clone())));
+    let members = group_size(id.clone(), is_group);
     let panel = RwSignal::new(false);
+    let searching = RwSignal::new(false);
     // Whether the newest messages are in view: new ones keep it so, and count as read.
     let at_bottom = RwSignal::new(true);
     let panel_id = id.clone();
     let open_room = RwSignal::new_local(None);
-    let (bar_id, stage_id) = (id.clone(), id.clone());
+    let rooms = RoomStarter::new(id.clone(), open_room);
+    let (calls_in, stage_id, face_of) = (id.clone(), id.clone(), id.clone());
+    let subtitle = {
+        let id = id.clone();
+        move || match peer.get() {
+            Some(p) => i18n.t(Msg::for_presence(live.presence_in(&id, &p.id))).to_owned(),
+            None => members
+                .get()
+                .map(|n| format!("{n} {}", i18n.t(if n == 1 { Msg::MemberShown } else { Msg::MembersShown })))
+                .unwrap_or_default(),
+        }
+    };
     view! {
         <section class="thread" aria-labelledby="thread-title">
             <header class="thread-head">
-                <A href="/chats" attr:class="back" attr:aria-label=i18n.tr(Msg::BackToChats)>
-                    "‹"
+                <A
+                    href="/chats"
+                    attr:class="back icon-button"
+                    attr:aria-label=i18n.tr(Msg::BackToChats)
+                    attr:title=i18n.tr(Msg::BackToChats)
+                >
+                    <Svg icon=Icon::Back/>
                 </A>
                 {move || {
-                    summary
-                        .get()
-                        .map(|s| {
-                            let (title, avatar) = chat_face(&s);
-                            let dot = s
-                                .peer
-                                .as_ref()
-                                .map(|p| view! { <PresenceDot conversation=s.conversation.id.clone() user=p.id.clone()/> });
-                            let calls = s.peer.clone().map(|peer| {
-                                let user = peer.id.clone();
-                                view! {
-                                    <CallButtons conversation=s.conversation.id.clone() peer/>
-                                    <BlockButton user/>
-                                }
-                            });
-                            view! {
-                                <span class="avatar-with-dot">
-                                    <Avatar url=avatar name=title.clone()/>
-                                    {dot}
-                                </span>
-                                <h1 id="thread-title">{title}</h1>
-                                {calls}
-                            }
-                        })
+                    face.get().map(|((title, avatar), seed, peer)| {
+                        let dot = peer.map(|p| view! { <PresenceDot conversation=face_of.clone() user=p.id/> });
+                        view! {
+                            <span class="avatar-with-dot">
+                                <Avatar url=avatar name=title.clone() seed/>
+                                {dot}
+                            </span>
+                            <div class="thread-title">
+                                <h1 id="thread-title" dir="auto">{title}</h1>
+                                <p class="thread-sub" data-testid="thread-sub">{subtitle.clone()}</p>
+                            </div>
+                        }
+                    })
                 }}
-                <ChatSearch conversation=id.clone()/>
-                <Show when=is_group>
-                    <button
-                        type="button"
-                        class="btn secondary small"
-                        data-testid="group-info"
-                        aria-expanded=move || panel.get().to_string()
-                        on:click=move |_| panel.set(true)
-                    >
-                        {i18n.tr(Msg::GroupInfo)}
-                    </button>
-                </Show>
+                <div class="thread-actions">
+                    {move || peer.get().map(|peer| view! { <CallButtons conversation=calls_in.clone() peer/> })}
+                    <Show when=is_group>
+                        {rooms.call_button(false)}
+                        {rooms.call_button(true)}
+                    </Show>
+                    <ChatNotify conversation=id.clone()/>
+                    <Menu label=Msg::MoreActions testid="chat-menu">
+                        <Show when=is_group>
+                            {rooms.live_item(false)}
+                            {rooms.live_item(true)}
+                            <button
+                                type="button"
+                                class="menu-item"
+                                data-testid="group-info"
+                                aria-expanded=move || panel.get().to_string()
+                                on:click=move |_| panel.set(true)
+                            >
+                                <Svg icon=Icon::Info/>
+                                {i18n.tr(Msg::GroupInfo)}
+                            </button>
+                        </Show>
+                        <button
+                            type="button"
+                            class="menu-item"
+                            data-testid="chat-search"
+                            aria-expanded=move || searching.get().to_string()
+                            on:click=move |_| searching.update(|o| *o = !*o)
+                        >
+                            <Svg icon=Icon::Search/>
+                            {i18n.tr(Msg::SearchInChat)}
+                        </button>
+                        {move || peer.get().map(|p| view! { <BlockButton user=p.id/> })}
+                    </Menu>
+                </div>
             </header>
+            <ChatSearch conversation=id.clone() open=searching/>
             <Show when=is_group>
-                <RoomBar conversation=bar_id.clone() open=open_room/>
+                <RoomBar starter=rooms/>
             </Show>
             <Show when=move || open_room.with(Option::is_some)>
                 {Suspend::new(room_stage(stage_id.clone(), open_room))}
@@ -141,6 +182,24 @@ fn Thread(id: ConversationId) -> impl IntoView {
             </Show>
         </section>
     }
+}
+
+/// A group's number of members, asked once the chat shows to be a group.
+fn group_size(id: ConversationId, is_group: impl Fn() -> bool + Send + Sync + 'static) -> RwSignal<Option<usize>> {
+    let members = RwSignal::new(None);
+    Effect::new(move |asked: Option<bool>| {
+        if asked == Some(true) || !is_group() {
+            return asked == Some(true);
+        }
+        let id = id.clone();
+        spawn_local(async move {
+            if let Ok(d) = client::get::<ConversationDetails>(&endpoint::conversation(&id)).await {
+                members.set(Some(d.members.len()));
+            }
+        });
+        true
+    });
+    members
 }
 
 /// A 404 here means no such conversation (or not the user's): say so in their language.

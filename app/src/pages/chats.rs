@@ -11,9 +11,11 @@ use wire::{
     model::{Conversation, ConversationId, ConversationKind, UserId},
 };
 
+use super::notify_banner::NotifyBanner;
 use super::{
     avatar::Avatar,
     chat::ChatView,
+    icons::{Icon, Svg},
     invitations::Invitations,
     new_chat::new_chat,
     new_group::new_group,
@@ -45,7 +47,10 @@ pub(super) fn NoChatOpen() -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <section class="thread thread-empty">
-            <p class="muted">{i18n.tr(Msg::PickChat)}</p>
+            <div class="empty-state">
+                <Svg icon=Icon::Chats/>
+                <p class="muted">{i18n.tr(Msg::PickChat)}</p>
+            </div>
         </section>
     }
 }
@@ -58,6 +63,14 @@ pub fn chat_face(summary: &ConversationSummary) -> (String, Option<String>) {
             (peer.nickname.clone(), peer.avatar.clone())
         }
         _ => (summary.conversation.name.clone(), None),
+    }
+}
+
+/// What picks a conversation's letter colour: the other person's id, or the group's.
+pub fn face_seed(summary: &ConversationSummary) -> String {
+    match &summary.peer {
+        Some(peer) if summary.conversation.kind == ConversationKind::Private => peer.id.to_string(),
+        _ => summary.conversation.id.to_string(),
     }
 }
 
@@ -145,6 +158,7 @@ fn ChatList() -> impl IntoView {
                 </button>
             </div>
             <Invitations/>
+            <NotifyBanner/>
             {move || live.list_error().map(|e| view! { <p class="error" role="alert">{i18n.error(&e)}</p> })}
             {move || match ids.with(|ids| ids.as_ref().map(Vec::is_empty)) {
                 None => view! { <p class="muted">{i18n.tr(Msg::Loading)}</p> }.into_any(),
@@ -182,6 +196,7 @@ fn ChatRow(id: ConversationId) -> impl IntoView {
     move || {
         summary.get().map(|(s, me)| {
             let (title, avatar) = chat_face(&s);
+            let seed = face_seed(&s);
             let unread = s.unread;
             let mentioned = s.mention_seq > s.read_seq;
             let activity = s.conversation.last_activity_ms;
@@ -196,7 +211,7 @@ fn ChatRow(id: ConversationId) -> impl IntoView {
                         attr:data-conversation-id=id.to_string()
                     >
                         <span class="avatar-with-dot">
-                            <Avatar url=avatar name=title.clone()/>
+                            <Avatar url=avatar name=title.clone() seed/>
                             {dot}
                         </span>
                         <span class="chat-row-main">

@@ -1,4 +1,5 @@
-//! Writing a message: Enter sends, Shift+Enter starts a new line; a counter
+//! Writing a message, on one line on a phone (attachments, the box, emoji,
+//! send), the box growing with its text: Enter sends, Shift+Enter starts a new line; a counter
 //! appears near the length limit; the emoji picker inserts at the caret.
 //! Files and recordings go through the attachment controls beside it (`attach`).
 //! A reply shows what it answers above the box; an edit fills the box with
@@ -14,6 +15,7 @@ use wire::{
 use super::{
     attach::AttachControls,
     emoji_picker::{emoji_picker, insert_at},
+    icons::{Icon, Svg},
     mentions::{still_mentioned, typed_mention, Candidate, MentionPicker, Members},
     open_chat::{use_chat, Draft},
     quote::{excerpt, sender_name, use_shown},
@@ -168,6 +170,7 @@ pub fn Composer(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoView 
             }
         }
     };
+    let send_label = move || i18n.t(if matches!(chat.draft.get(), Draft::Edit(_)) { Msg::Save } else { Msg::Send });
     view! {
         <form
             class="composer"
@@ -184,17 +187,6 @@ pub fn Composer(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoView 
             <Show when=move || picker.get()>
                 {Suspend::new(emoji_picker(Callback::new(insert_emoji), Callback::new(move |()| close_picker())))}
             </Show>
-            <button
-                type="button"
-                class="emoji-toggle"
-                data-testid="emoji-button"
-                aria-label=i18n.tr(Msg::EmojiButton)
-                title=i18n.tr(Msg::EmojiButton)
-                aria-expanded=move || picker.get().to_string()
-                on:click=move |_| if picker.get_untracked() { close_picker() } else { picker.set(true) }
-            >
-                "😊"
-            </button>
             <label class="visually-hidden" for="composer">{i18n.tr(Msg::MessageLabel)}</label>
             <textarea
                 id="composer"
@@ -224,8 +216,26 @@ pub fn Composer(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoView 
                     <span class="visually-hidden">" " {i18n.tr(Msg::CharactersUsed)}</span>
                 </span>
             </Show>
-            <button type="submit" class="btn" data-testid="send" disabled=move || !sendable()>
-                {move || i18n.t(if matches!(chat.draft.get(), Draft::Edit(_)) { Msg::Save } else { Msg::Send })}
+            <button
+                type="button"
+                class="icon-button emoji-toggle"
+                data-testid="emoji-button"
+                aria-label=i18n.tr(Msg::EmojiButton)
+                title=i18n.tr(Msg::EmojiButton)
+                aria-expanded=move || picker.get().to_string()
+                on:click=move |_| if picker.get_untracked() { close_picker() } else { picker.set(true) }
+            >
+                <Svg icon=Icon::Emoji/>
+            </button>
+            <button
+                type="submit"
+                class="icon-button send"
+                data-testid="send"
+                title=send_label
+                disabled=move || !sendable()
+            >
+                <Svg icon=Icon::Send/>
+                <span class="visually-hidden">{send_label}</span>
             </button>
         </form>
     }

@@ -73,6 +73,12 @@ impl FormState {
         self.notice.set(Some(msg));
     }
 
+    /// Shows `error`, or clears the errors: for answers that come outside
+    /// [`FormState::run`] (a search as one types).
+    pub fn show_error(&self, error: Option<ApiError>) {
+        self.errors.set(error.into_iter().collect());
+    }
+
     /// Shows the local `problems` if there are any; else sends `request`
     /// (unless one is still pending) and gives its answer to `on_success`,
     /// or shows its error. A sign-out the answer reveals goes to the session.

@@ -97,7 +97,7 @@ fn InvitationList(invitations: RwSignal<Vec<Conversation>>) -> impl IntoView {
                 let label = if c.kind == ConversationKind::Private { Msg::Accept } else { Msg::Join };
                 view! {
                     <li class="row" data-testid="invitation-row">
-                        <Avatar url=None name=c.name.clone()/>
+                        <Avatar url=None name=c.name.clone() seed=c.id.to_string()/>
                         {title}
                         <ActionButton state label testid="join" on_click=move || accept(c.id.clone())/>
                         <ActionButton state label=Msg::Decline testid="decline" secondary=true

@@ -230,12 +230,14 @@ pub fn MessageList(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoVi
                         {match row {
                             Row::Day(ms) => view! { <DaySeparator ms/> }.into_any(),
                             Row::Unread => view! {
-                                <li class="unread-divider" role="separator" data-testid="unread-divider">
+                                <li class="unread-divider" data-testid="unread-divider">
                                     <span>{i18n.tr(Msg::NewMessages)}</span>
                                 </li>
                             }
                             .into_any(),
-                            Row::Line(line) => view! { <LineRow line conversation=id.get_value()/> }.into_any(),
+                            Row::Line(line, follows) => {
+                                view! { <LineRow line follows conversation=id.get_value()/> }.into_any()
+                            }
                         }}
                     </For>
                 </ol>
@@ -261,14 +263,15 @@ enum Row {
     /// The day of this moment starts here.
     Day(Millis),
     Unread,
-    Line(Line),
+    /// A line, and whether it continues its sender's run (same sender, a few minutes apart).
+    Line(Line, bool),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum RowKey {
     Day(i64),
     Unread,
-    Line(LineKey),
+    Line(LineKey, bool),
 }
 
 impl Row {
@@ -276,31 +279,52 @@ impl Row {
         match self {
             Row::Day(ms) => RowKey::Day(local_day(*ms)),
             Row::Unread => RowKey::Unread,
-            Row::Line(line) => RowKey::Line(line.key()),
+            Row::Line(line, follows) => RowKey::Line(line.key(), *follows),
         }
     }
 }
 
-/// The lines with a day separator before the first of each day, and the
-/// "new messages" line before the first message after `read` not the user's.
+/// How long a touch on a message opens its actions.
+const LONG_PRESS: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Messages of one sender this close after each other show as one run: one name and picture.
+const RUN_GAP_MS: Millis = 5 * 60 * 1000;
+
+/// The lines with a day separator before the first of each day, the
+/// "new messages" line before the first message after `read` not the user's,
+/// and each line marked when it continues its sender's run.
 fn with_days(lines: Vec<Line>, read: Option<u64>, me: &UserId) -> Vec<Row> {
     let mut rows = Vec::with_capacity(lines.len() + 2);
     let mut day = None;
     let mut unread_from = read;
+    // The sender and time of the line before, while a run can go on.
+    let mut run: Option<(UserId, Millis)> = None;
     for line in lines {
         if let Some(ms) = line.created_ms() {
             if day != Some(local_day(ms)) {
                 day = Some(local_day(ms));
                 rows.push(Row::Day(ms));
+                run = None;
             }
         }
         if let (Some(read), Line::Message(m)) = (unread_from, &line) {
             if m.message.seq > read && &m.message.sender_id != me {
                 rows.push(Row::Unread);
                 unread_from = None;
+                run = None;
             }
         }
-        rows.push(Row::Line(line));
+        let sent = match &line {
+            Line::Message(m) if m.message.call.is_none() => Some((m.message.sender_id.clone(), m.message.created_ms)),
+            Line::Outgoing(o) => Some((me.clone(), o.created_ms)),
+            _ => None,
+        };
+        let follows = matches!(
+            (&run, &sent),
+            (Some((who, at)), Some((sender, ms))) if who == sender && ms - at <= RUN_GAP_MS
+        );
+        run = sent;
+        rows.push(Row::Line(line, follows));
     }
     rows
 }
@@ -309,7 +333,7 @@ fn with_days(lines: Vec<Line>, read: Option<u64>, me: &UserId) -> Vec<Row> {
 fn DaySeparator(ms: Millis) -> impl IntoView {
     let i18n = use_i18n();
     view! {
-        <li class="day-separator" role="separator">
+        <li class="day-separator">
             <span>{move || i18n.day(ms)}</span>
         </li>
     }
@@ -331,7 +355,7 @@ fn NoticeRow(notice: NoticeLine) -> impl IntoView {
 
 /// A stored message, one of the user's on its way, or a notice.
 #[component]
-fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
+fn LineRow(line: Line, follows: bool, conversation: ConversationId) -> impl IntoView {
     let i18n = use_i18n();
     let live = use_live();
     let me = live.inbox(|i| i.me().clone());
@@ -357,11 +381,21 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
     let (reply_to, mentions) = (m.reply_to, m.mentions);
     let seq = outgoing.is_none().then_some(m.seq);
     let mine = sender == me;
+    let seed = sender.to_string();
     let mentions_me = mentions_me(&mentions, &me);
     // Who removed the message, when not its sender.
     let remover = deleted_by.clone().filter(|by| by != &sender);
     let group = chat.is_group();
     let actions_open = RwSignal::new(false);
+    // A long press on a touch screen opens the actions too (not every browser
+    // turns it into a `contextmenu` event); lifting or scrolling cancels it.
+    let press = StoredValue::new(None::<TimeoutHandle>);
+    let cancel_press = move || {
+        if let Some(timer) = press.get_value() {
+            timer.clear();
+        }
+        press.set_value(None);
+    };
     // The names its mentions stand for in the text: `@nickname`, `@all`.
     let mention_names = Signal::derive(move || {
         let name = |id: &UserId| match id.0.as_str() {
@@ -428,6 +462,7 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
         <li
             class="message"
             class:mine=mine
+            class:follows=follows
             class:pending=pending
             class:failed=failed
             class:mentions-me=mentions_me
@@ -442,8 +477,16 @@ fn LineRow(line: Line, conversation: ConversationId) -> impl IntoView {
                     actions_open.set(true);
                 }
             }
+            on:pointerdown=move |ev| {
+                if ev.pointer_type() == "touch" && seq.is_some() && standing {
+                    let timer = set_timeout_with_handle(move || actions_open.set(true), LONG_PRESS);
+                    press.set_value(timer.ok());
+                }
+            }
+            on:pointerup=move |_| cancel_press()
+            on:pointercancel=move |_| cancel_press()
         >
-            <Avatar url=avatar name=nickname/>
+            <Avatar url=avatar name=nickname seed/>
             <div class="bubble">
                 <p class="message-meta">
                     <span class="message-sender" dir="auto" data-testid="message-sender">{nickname}</span>
@@ -683,12 +726,12 @@ mod tests {
             rows,
             [
                 Row::Day(10),
-                Row::Line(message(1, 10)),
-                Row::Line(message(2, 20)),
+                Row::Line(message(1, 10), false),
+                Row::Line(message(2, 20), true),
                 Row::Day(DAY + 1),
-                Row::Line(message(3, DAY + 1)),
+                Row::Line(message(3, DAY + 1), false),
                 Row::Day(2 * DAY + 5),
-                Row::Line(pending),
+                Row::Line(pending, false),
             ]
         );
     }
@@ -705,6 +748,15 @@ mod tests {
             })))
         };
         let rows = with_days(vec![line(1, "u"), line(2, "me"), line(3, "u")], Some(1), &me);
-        assert_eq!(rows, [Row::Day(10), Row::Line(line(1, "u")), Row::Line(line(2, "me")), Row::Unread, Row::Line(line(3, "u"))]);
+        assert_eq!(
+            rows,
+            [
+                Row::Day(10),
+                Row::Line(line(1, "u"), false),
+                Row::Line(line(2, "me"), false),
+                Row::Unread,
+                Row::Line(line(3, "u"), false),
+            ]
+        );
     }
 }

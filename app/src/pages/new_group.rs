@@ -69,7 +69,7 @@ fn NewGroup(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
                             });
                         }
                     />
-                    <Avatar url=person.avatar name=person.nickname.clone()/>
+                    <Avatar url=person.avatar name=person.nickname.clone() seed=person.id.to_string()/>
                     <span class="row-title">{person.nickname}</span>
                 </label>
             </li>

@@ -48,6 +48,10 @@ impl OpenChat {
             role: Memo::new(move |_| summary.get().map(|(_, role)| role).unwrap_or_default()),
         };
         provide_context(chat);
+        // Open: the server pushes nothing of it to this user while the page is in view.
+        let shown = chat.id();
+        live.view(Some(shown.clone()));
+        on_cleanup(move || live.unview(&shown));
         chat
     }
 

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use wire::{api::PublicProfile, endpoint, protocol::ApiError};
 
 use super::{
+    as_you_type::AsYouType,
     avatar::Avatar,
     form::{Form, FormState, TextField},
 };
@@ -18,15 +19,16 @@ use crate::{
 pub fn Person(person: PublicProfile, testid: &'static str, children: Children) -> impl IntoView {
     view! {
         <li class="row" data-testid=testid>
-            <Avatar url=person.avatar name=person.nickname.clone()/>
+            <Avatar url=person.avatar name=person.nickname.clone() seed=person.id.to_string()/>
             <span class="row-title">{person.nickname}</span>
             <span class="row-actions">{children()}</span>
         </li>
     }
 }
 
-/// A search for users by nickname or e-mail; each result (`search-result`)
-/// gets the controls `actions` makes for it.
+/// A search for users by any part of their nickname (its pinyin too) or
+/// their e-mail, as one types; each result (`search-result`) gets the
+/// controls `actions` makes for it.
 #[component]
 pub fn UserSearch(
     /// The search input's `data-testid`.
@@ -37,12 +39,34 @@ pub fn UserSearch(
     let query = RwSignal::new(String::new());
     let found = RwSignal::new(None::<Vec<PublicProfile>>);
     let search = FormState::new(&["q"]);
-    let submit = move || {
+    let asked = AsYouType::new();
+    // Searches now (Enter) or, as one types, once typing pauses.
+    let fetch = move || {
         let q = query.get_untracked().trim().to_owned();
-        let problem = q.is_empty().then(|| ApiError::invalid("q", "type something to search for"));
+        if q.is_empty() {
+            search.show_error(None);
+            found.set(None);
+            return;
+        }
+        let number = asked.latest();
         let path = format!("{}?q={}", endpoint::USERS, client::escape(&q));
-        search.run([problem], async move { client::get(&path).await }, move |people| found.set(Some(people)));
+        leptos::task::spawn_local(async move {
+            let answer: Result<Vec<PublicProfile>, ApiError> = client::get(&path).await;
+            if asked.is_latest(number) {
+                search.show_error(answer.as_ref().err().cloned());
+                found.set(answer.ok());
+            }
+        });
     };
+    let submit = move || {
+        asked.forget();
+        if query.with_untracked(|q| q.trim().is_empty()) {
+            found.set(None);
+            return search.show_error(Some(ApiError::invalid("q", "type something to search for")));
+        }
+        fetch();
+    };
+    Effect::watch(move || query.get(), move |_, _, _| asked.after_pause(fetch), false);
     view! {
         <Form state=search submit=Msg::Search on_submit=submit inline=true>
             <TextField

@@ -21,7 +21,7 @@ fn presence_name(p: Presence) -> &'static str {
     }
 }
 
-fn status_name(s: Status) -> &'static str {
+pub fn status_name(s: Status) -> &'static str {
     match s {
         Status::Online => "online",
         Status::Away => "away",
@@ -68,28 +68,39 @@ pub fn PresenceDot(conversation: ConversationId, user: UserId) -> impl IntoView 
     }
 }
 
-/// The user's own status everywhere.
+/// The user's own status everywhere: the four states with their colours, one checked.
 #[component]
 pub fn StatusPicker() -> impl IntoView {
     let i18n = use_i18n();
     let live = use_live();
     let current = move || live.status().map(|s| s.status).unwrap_or_default();
     view! {
-        <label class="status-picker">
-            <span class="visually-hidden">{i18n.tr(Msg::MyStatus)}</span>
-            <span class="presence" data-presence=move || status_name(current()) aria-hidden="true"></span>
-            <select
-                data-testid="my-status"
-                aria-label=i18n.tr(Msg::MyStatus)
-                on:change=move |ev| {
-                    if let Some(status) = status_named(&event_target_value(&ev)) {
-                        live.set_status(SetStatus { status: Some(status), conversation_id: None });
+        <div
+            class="status-menu"
+            role="radiogroup"
+            aria-label=i18n.tr(Msg::MyStatus)
+            data-testid="my-status"
+            data-status=move || status_name(current())
+        >
+            {Status::ALL
+                .into_iter()
+                .map(|s| {
+                    view! {
+                        <button
+                            type="button"
+                            role="radio"
+                            class="menu-item"
+                            data-testid=format!("status-{}", status_name(s))
+                            aria-checked=move || (current() == s).to_string()
+                            on:click=move |_| live.set_status(SetStatus { status: Some(s), conversation_id: None })
+                        >
+                            <span class="presence" data-presence=status_name(s) aria-hidden="true"></span>
+                            {move || i18n.t(Msg::for_status(s))}
+                        </button>
                     }
-                }
-            >
-                {status_options(move |s| current() == s)}
-            </select>
-        </label>
+                })
+                .collect_view()}
+        </div>
     }
 }
 

@@ -104,7 +104,7 @@ fn BlockedList() -> impl IntoView {
                 let id = user.id.clone();
                 view! {
                     <li class="row" data-testid="blocked-row">
-                        <Avatar url=user.avatar.clone() name=user.nickname.clone()/>
+                        <Avatar url=user.avatar.clone() name=user.nickname.clone() seed=id.to_string()/>
                         <bdi class="row-title">{user.nickname}</bdi>
                         <ActionButton state label=Msg::Unblock testid="unblock" secondary=true on_click=move || unblock(id.clone())/>
                     </li>

@@ -100,6 +100,7 @@ pub fn Profile() -> impl IntoView {
             <p class="links">
                 <A href="/settings/password">{i18n.tr(Msg::ChangePassword)}</A>
                 <A href="/devices">{i18n.tr(Msg::NavDevices)}</A>
+                <A href="/settings/notifications" attr:data-testid="notifications-link">{i18n.tr(Msg::NotifyTitle)}</A>
                 <Show when=move || me().is_some_and(|m| m.is_admin)>
                     <A href="/admin" attr:data-testid="admin-link">{i18n.tr(Msg::NavAdmin)}</A>
                 </Show>

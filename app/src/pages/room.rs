@@ -11,6 +11,7 @@ use wire::{
 use super::{
     avatar::Avatar,
     form::ToggleButton,
+    icons::{Icon, Svg},
     room_media::{show, Capture, Phase, RoomSession},
 };
 use crate::{
@@ -47,15 +48,25 @@ fn live_text(i18n: crate::i18n::I18n, state: &RoomState) -> String {
     format!("{} · {} {}", i18n.t(Msg::LiveNow), state.viewers, i18n.t(Msg::Watching))
 }
 
-/// Under a group's header: start or join a call, go live or watch.
-#[component]
-pub fn RoomBar(conversation: ConversationId, open: OpenRoom) -> impl IntoView {
-    let i18n = use_i18n();
-    let live = use_live();
-    let error = RwSignal::new(None::<Msg>);
-    let conversation = StoredValue::new(conversation);
-    let start = move |kind: RoomKind, role: RoomRole, capture: Capture| {
-        let conversation = conversation.get_value();
+/// Starting a room in one group: the title bar's call buttons and its menu's
+/// go-live items; the [`RoomBar`] below says when starting failed.
+#[derive(Clone, Copy)]
+pub struct RoomStarter {
+    live: Live,
+    conversation: StoredValue<ConversationId>,
+    open: OpenRoom,
+    error: RwSignal<Option<Msg>>,
+}
+
+impl RoomStarter {
+    pub fn new(conversation: ConversationId, open: OpenRoom) -> RoomStarter {
+        let conversation = StoredValue::new(conversation);
+        RoomStarter { live: use_live(), conversation, open, error: RwSignal::new(None) }
+    }
+
+    fn start(self, kind: RoomKind, role: RoomRole, capture: Capture) {
+        let RoomStarter { live, open, error, .. } = self;
+        let conversation = self.conversation.get_value();
         error.set(None);
         spawn_local(async move {
             match join_room(live, conversation, kind, role, capture).await {
@@ -63,55 +74,93 @@ pub fn RoomBar(conversation: ConversationId, open: OpenRoom) -> impl IntoView {
                 Err(msg) => error.set(Some(msg)),
             }
         });
-    };
+    }
+
+    /// Whether a room of `kind` runs here (its banner offers to join) or this page has one open.
+    fn busy(self, kind: RoomKind) -> bool {
+        self.open.with(Option::is_some) || self.conversation.with_value(|c| self.live.room(c, kind)).is_some()
+    }
+
+    /// Starts a group call with the microphone, or with the camera too.
+    pub fn call_button(self, video: bool) -> impl IntoView {
+        let i18n = use_i18n();
+        let (testid, label, icon, capture) = match video {
+            false => ("start-voice-call", Msg::StartVoiceCall, Icon::Phone, Capture::Microphone),
+            true => ("start-video-call", Msg::StartVideoCall, Icon::Video, Capture::CameraAndMicrophone),
+        };
+        view! {
+            <button
+                type="button"
+                class="icon-button"
+                data-testid=testid
+                aria-label=i18n.tr(label)
+                title=i18n.tr(label)
+                disabled=move || self.busy(RoomKind::Call)
+                on:click=move |_| self.start(RoomKind::Call, RoomRole::Participant, capture)
+            >
+                <Svg icon/>
+            </button>
+        }
+    }
+
+    /// Goes live with the camera, or sharing the screen: an item of the title bar's menu.
+    pub fn live_item(self, screen: bool) -> impl IntoView {
+        let i18n = use_i18n();
+        let (testid, label, icon, capture) = match screen {
+            false => ("go-live", Msg::GoLiveCamera, Icon::Live, Capture::CameraAndMicrophone),
+            true => ("go-live-screen", Msg::GoLiveScreen, Icon::Screen, Capture::ScreenAndMicrophone),
+        };
+        view! {
+            <button
+                type="button"
+                class="menu-item"
+                data-testid=testid
+                disabled=move || self.busy(RoomKind::Live)
+                on:click=move |_| self.start(RoomKind::Live, RoomRole::Broadcaster, capture)
+            >
+                <Svg icon/>
+                {i18n.tr(label)}
+            </button>
+        }
+    }
+}
+
+/// Under a group's title bar: the call or broadcast in progress with the
+/// button to join or watch it, and why starting one failed.
+#[component]
+pub fn RoomBar(starter: RoomStarter) -> impl IntoView {
+    let i18n = use_i18n();
+    let RoomStarter { live, conversation, open, error } = starter;
     let call = move || conversation.with_value(|c| live.room(c, RoomKind::Call));
     let broadcast = move || conversation.with_value(|c| live.room(c, RoomKind::Live));
-    let button = move |testid: &'static str, label: Msg, primary: bool, (kind, role, capture): (RoomKind, RoomRole, Capture)| {
-        let class = if primary { "btn small" } else { "btn secondary small" };
+    let button = move |testid: &'static str, label: Msg, (kind, role, capture): (RoomKind, RoomRole, Capture)| {
         view! {
-            <button type="button" class=class data-testid=testid on:click=move |_| start(kind, role, capture)>
+            <button
+                type="button"
+                class="btn small"
+                data-testid=testid
+                on:click=move |_| starter.start(kind, role, capture)
+            >
                 {i18n.t(label)}
             </button>
         }
     };
-    let (call_as, live_as) = ((RoomKind::Call, RoomRole::Participant), (RoomKind::Live, RoomRole::Broadcaster));
+    let quiet = move || call().is_none() && broadcast().is_none() && error.with(Option::is_none);
     view! {
-        <div class="room-bar" hidden=move || open.with(Option::is_some)>
-            {move || match call() {
-                Some(state) => {
-                    let capture = if state.video { Capture::CameraAndMicrophone } else { Capture::Microphone };
-                    view! {
-                        <span class="room-badge call" data-testid="call-banner">
-                            {call_text(i18n.t(Msg::CallInProgress), &state)}
-                        </span>
-                        {button("join-call", Msg::JoinCall, true, (call_as.0, call_as.1, capture))}
-                    }
-                        .into_any()
+        <div class="room-bar" hidden=move || open.with(Option::is_some) || quiet()>
+            {move || call().map(|state| {
+                let capture = if state.video { Capture::CameraAndMicrophone } else { Capture::Microphone };
+                view! {
+                    <span class="room-badge call" data-testid="call-banner">
+                        {call_text(i18n.t(Msg::CallInProgress), &state)}
+                    </span>
+                    {button("join-call", Msg::JoinCall, (RoomKind::Call, RoomRole::Participant, capture))}
                 }
-                None => {
-                    view! {
-                        {button("start-voice-call", Msg::StartVoiceCall, false, (call_as.0, call_as.1, Capture::Microphone))}
-                        {button("start-video-call", Msg::StartVideoCall, false, (call_as.0, call_as.1, Capture::CameraAndMicrophone))}
-                    }
-                        .into_any()
-                }
-            }}
-            {move || match broadcast() {
-                Some(state) => {
-                    view! {
-                        <span class="room-badge live" data-testid="live-banner">{live_text(i18n, &state)}</span>
-                        {button("watch-live", Msg::Watch, true, (RoomKind::Live, RoomRole::Viewer, Capture::Nothing))}
-                    }
-                        .into_any()
-                }
-                None => {
-                    view! {
-                        {button("go-live", Msg::GoLiveCamera, false, (live_as.0, live_as.1, Capture::CameraAndMicrophone))}
-                        {button("go-live-screen", Msg::GoLiveScreen, false, (live_as.0, live_as.1, Capture::ScreenAndMicrophone))}
-                    }
-                        .into_any()
-                }
-            }}
+            })}
+            {move || broadcast().map(|state| view! {
+                <span class="room-badge live" data-testid="live-banner">{live_text(i18n, &state)}</span>
+                {button("watch-live", Msg::Watch, (RoomKind::Live, RoomRole::Viewer, Capture::Nothing))}
+            })}
             {move || error.get().map(|msg| view! { <p class="form-error" role="alert">{i18n.t(msg)}</p> })}
         </div>
     }

@@ -4,8 +4,6 @@
 //! sent it and when, its text with what matched marked, and opens the
 //! chat at that message (`/chats/{id}?at={seq}`). More come on scroll.
 
-use std::time::Duration;
-
 use leptos::{html, prelude::*};
 use leptos_router::components::A;
 use wire::{
@@ -15,15 +13,13 @@ use wire::{
     protocol::ApiError,
 };
 
-use super::chats::chat_face;
+use super::{as_you_type::AsYouType, chats::chat_face};
 use crate::{
     chat::use_live,
     client,
     i18n::{use_i18n, Msg},
 };
 
-/// How long typing must pause before a search is sent.
-const PAUSE: Duration = Duration::from_millis(300);
 /// How close to the end of the results a scroll loads the next page, in pixels.
 const MORE_SLACK: i32 = 80;
 
@@ -43,7 +39,7 @@ pub fn SearchBox(#[prop(optional)] conversation: Option<ConversationId>, #[prop(
     let query = RwSignal::new(String::new());
     let found = RwSignal::new(Found::default());
     // Each search is numbered: an answer to an older one is dropped.
-    let asked = StoredValue::new(0u64);
+    let asked = AsYouType::new();
     let conversation = StoredValue::new(conversation);
     let fetch = move |cursor: Option<String>| {
         let q = query.get_untracked();
@@ -52,11 +48,11 @@ pub fn SearchBox(#[prop(optional)] conversation: Option<ConversationId>, #[prop(
             return;
         }
         let params = SearchParams { q, conversation: conversation.get_value(), cursor: cursor.clone(), ..Default::default() };
-        let number = asked.get_value();
+        let number = asked.latest();
         found.update(|f| f.busy = true);
         leptos::task::spawn_local(async move {
             let answer: Result<SearchResults, ApiError> = client::get(&url(&params)).await;
-            if asked.get_value() != number {
+            if !asked.is_latest(number) {
                 return;
             }
             found.update(|f| {
@@ -77,16 +73,7 @@ pub fn SearchBox(#[prop(optional)] conversation: Option<ConversationId>, #[prop(
     };
     let on_input = move |ev| {
         query.set(event_target_value(&ev));
-        let number = asked.get_value() + 1;
-        asked.set_value(number);
-        set_timeout(
-            move || {
-                if asked.get_value() == number {
-                    fetch(None);
-                }
-            },
-            PAUSE,
-        );
+        asked.after_pause(move || fetch(None));
     };
     let more = move || {
         let f = found.get_untracked();
@@ -103,7 +90,7 @@ pub fn SearchBox(#[prop(optional)] conversation: Option<ConversationId>, #[prop(
         }
     };
     let clear = move || {
-        asked.update_value(|n| *n += 1);
+        asked.forget();
         query.set(String::new());
         found.set(Found::default());
     };
@@ -157,22 +144,11 @@ pub fn SearchBox(#[prop(optional)] conversation: Option<ConversationId>, #[prop(
     }
 }
 
-/// The search a chat's header opens: a button, then the box for this chat.
+/// The box for searching one chat, while `open` (the chat's menu opens it).
 #[component]
-pub fn ChatSearch(conversation: ConversationId) -> impl IntoView {
-    let i18n = use_i18n();
-    let open = RwSignal::new(false);
+pub fn ChatSearch(conversation: ConversationId, open: RwSignal<bool>) -> impl IntoView {
     let conversation = StoredValue::new(conversation);
     view! {
-        <button
-            type="button"
-            class="btn secondary small"
-            data-testid="chat-search"
-            aria-expanded=move || open.get().to_string()
-            on:click=move |_| open.update(|o| *o = !*o)
-        >
-            {i18n.tr(Msg::Search)}
-        </button>
         <Show when=move || open.get()>
             <div class="chat-search">
                 <SearchBox conversation=conversation.get_value() autofocus=true/>

@@ -1,6 +1,6 @@
 import { expect, type Page } from '@playwright/test';
 
-import { Contexts, dispose, group, register, test } from '../support';
+import { Contexts, dispose, fromMenu, group, register, test } from '../support';
 import { decodes, flow, watchPeers } from './rooms';
 
 // A live broadcast through the server's forwarding unit: four viewers decode
@@ -22,7 +22,7 @@ test('a live broadcast to four viewers, one upload, ended by closing the tab', a
   const prepare = watchPeers;
   const on = await hostContext.open(browser, baseURL!, host, `/chats/${id}`, { prepare });
 
-  await on.getByTestId('go-live').click();
+  await fromMenu(on, 'chat-menu', 'go-live');
   await expect(on.getByTestId('viewer-count')).toBeVisible();
   const watching: Page[] = [];
   for (const viewer of viewers) {
@@ -83,7 +83,7 @@ test('a live broadcast of the screen: the viewer decodes what the broadcaster sh
   const on = await contexts.open(browser, baseURL!, host, `/chats/${id}`, { prepare });
   const watching = await contexts.open(browser, baseURL!, viewer, `/chats/${id}`, { prepare });
 
-  await on.getByTestId('go-live-screen').click();
+  await fromMenu(on, 'chat-menu', 'go-live-screen');
   await expect(on.getByTestId('viewer-count')).toBeVisible();
   // What goes out is a capture of a screen, not the camera.
   const surface = await on.getByTestId('room-video').evaluate((video: HTMLVideoElement) => {

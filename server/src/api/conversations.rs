@@ -7,17 +7,18 @@
 use std::collections::HashMap;
 
 use axum::{
-    extract::{Path, Query, State},
+    extract::{rejection::QueryRejection, Path, Query, State},
     http::StatusCode,
     Json,
 };
 use serde::Deserialize;
 use wire::{
     api::{
-        ConversationDetails, ConversationSummary, CreateGroup, DirectoryEntry, MarkRead, MemberInfo, Receipts,
-        UpdateConversation, UserRef,
+        ConversationDetails, ConversationSummary, CreateGroup, DirectoryEntry, DirectoryParams, MarkRead, MemberInfo,
+        Receipts, UpdateConversation, UserRef,
     },
     model::{Conversation, ConversationId, ConversationKind, Message, Presence, UserId, Visibility},
+    protocol::ErrorCode,
 };
 
 use super::json::ApiJson;
@@ -25,8 +26,10 @@ use crate::{
     auth::AuthUser,
     chat::ChatError,
     error::HttpError,
-    store::conversations::{Membership, MAX_DIRECTORY_PAGE},
+    ratelimit::budgets::Action,
     state::AppState,
+    store::conversations::Membership,
+    text::search_fold::KeyQuery,
 };
 
 async fn summary(state: &AppState, c: Conversation, m: &Membership) -> Result<ConversationSummary, HttpError> {
@@ -102,25 +105,26 @@ pub async fn list(
     Ok(Json(out))
 }
 
-#[derive(Deserialize)]
-pub struct PageQuery {
-    #[serde(default)]
-    skip: u32,
-    #[serde(default = "default_page")]
-    limit: u32,
-}
-
 fn default_page() -> u32 {
     50
 }
 
-/// listPublicSessions.
+/// listPublicSessions, or the public groups whose name or description holds
+/// `q` (folded as message search folds), best match first.
 pub async fn directory(
     State(state): State<AppState>,
     me: AuthUser,
-    Query(page): Query<PageQuery>,
+    params: Result<Query<DirectoryParams>, QueryRejection>,
 ) -> Result<Json<Vec<DirectoryEntry>>, HttpError> {
-    let groups = state.store.public_conversations(page.skip, page.limit.min(MAX_DIRECTORY_PAGE)).await?;
+    let Query(params) = params.map_err(|r| HttpError::new(ErrorCode::BadRequest, r.body_text()))?;
+    let (q, limit) = params.check()?;
+    let spent = state.budgets.spend(Action::Directory, &me.user_id).await;
+    spent.map_err(|wait| HttpError::rate_limited_for("searching too often; slow down", wait))?;
+    // A query of control characters alone folds to nothing, and finds nothing.
+    let groups = match q.map(KeyQuery::new) {
+        Some(None) => Vec::new(),
+        key => state.store.public_conversations(key.flatten().as_ref(), params.skip, limit).await?,
+    };
     let mut out = Vec::with_capacity(groups.len());
     for conversation in groups {
         let members = state.store.members_of(&conversation.id).await?;
@@ -265,7 +269,9 @@ pub async fn mark_read(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<MarkRead>,
 ) -> Result<StatusCode, HttpError> {
-    state.chat.mark_read(&ConversationId(id), &me.user_id, req.seq).await?;
+    let conversation = ConversationId(id);
+    let seq = state.chat.mark_read(&conversation, &me.user_id, req.seq).await?;
+    state.pushes.read(me.user_id, conversation, seq);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -79,6 +79,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(route::FRIEND, post(friends::add).delete(friends::remove))
         .route(route::EMOJI, get(crate::text::catalog::serve))
         .route(route::RTC_CONFIG, get(rtc::config))
+        .route(route::CALL_DECLINE, post(rtc::decline))
         .fallback(|| async { HttpError::new(ErrorCode::NotFound, "no such API endpoint") })
         .method_not_allowed_fallback(|| async {
             HttpError::new(ErrorCode::MethodNotAllowed, "this endpoint does not take that method")

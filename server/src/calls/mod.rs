@@ -27,6 +27,7 @@ use std::{sync::Arc, time::Duration};
 use wire::{
     call::{CallEnd, CallId, CallInfo, CallMedia, Signal},
     model::{ConversationId, ConversationKind, UserId},
+    protocol::{ApiError, ErrorCode},
 };
 
 use self::state::{Answer, CallState, Endpoint, Side};
@@ -59,6 +60,19 @@ pub enum Refused {
     Chat(#[from] ChatError),
     #[error(transparent)]
     Registry(#[from] Unavailable),
+}
+
+/// For the HTTP side of calls (a push notification's Decline).
+impl From<Refused> for ApiError {
+    fn from(e: Refused) -> Self {
+        match e {
+            Refused::NotInCall => ApiError::new(ErrorCode::NotFound, e.to_string()),
+            Refused::CannotCall(why) | Refused::Busy(why) => ApiError::new(ErrorCode::Conflict, why),
+            Refused::TooFast(wait) => ApiError::rate_limited(e.to_string(), wait),
+            Refused::Chat(e) => e.into(),
+            Refused::Registry(_) => ApiError::new(ErrorCode::StoreUnavailable, "calls are unavailable; try again shortly"),
+        }
+    }
 }
 
 impl From<StoreError> for Refused {
@@ -112,6 +126,15 @@ impl Calls {
     async fn put_state(&self, state: &CallState) -> Result<(), Unavailable> {
         let json = serde_json::to_string(state).expect("call states serialize");
         self.registry.put(&state.info.call_id, &json, KEY_TTL).await
+    }
+
+    /// The call ringing for `user` as its callee, if any: a tab opened
+    /// while it rings (from a call's push) rings too.
+    pub async fn ringing_for(&self, user: &UserId) -> Option<CallInfo> {
+        let call = self.registry.get(&user_key(user)).await.ok()??;
+        let state = self.state(&call).await.ok()??;
+        let answered = self.registry.get(&answer_key(&call)).await.ok()?.is_some();
+        (state.info.callee_id == *user && !answered).then_some(state.info)
     }
 
     /// Passes a signal (an offer, an answer, a candidate, a state) to the other side's tab.

@@ -45,8 +45,25 @@ pub struct PresenceTracker {
 
 #[derive(Default)]
 struct NodeTallies {
-    tallies: HashMap<UserId, Tally>,
+    tallies: HashMap<UserId, Here>,
     unsynced: bool,
+}
+
+/// One user's connections on this node.
+#[derive(Clone, Debug, Default)]
+struct Here {
+    tally: Tally,
+    /// The conversation each connection that has one in view shows.
+    viewing: Vec<ConversationId>,
+}
+
+impl Here {
+    fn view(&mut self, from: Option<&ConversationId>, to: Option<&ConversationId>) {
+        if let Some(i) = from.and_then(|from| self.viewing.iter().position(|c| c == from)) {
+            self.viewing.swap_remove(i);
+        }
+        self.viewing.extend(to.cloned());
+    }
 }
 
 impl PresenceTracker {
@@ -57,9 +74,24 @@ impl PresenceTracker {
         PresenceTracker { registry, store, fanout, node: Mutex::new(node) }
     }
 
-    /// A connection of `user` on this node opened, closed or changed activity.
+    /// A connection of `user` on this node opened or changed activity.
     pub async fn change(&self, user: &UserId, change: Change) {
-        let _ = self.apply(user, change, None).await;
+        let _ = self.apply(user, None, |here| here.tally = here.tally.apply(change)).await;
+    }
+
+    /// A connection of `user` on this node closed; it was active or not, and had `viewing` in view.
+    pub async fn closed(&self, user: &UserId, active: bool, viewing: Option<&ConversationId>) {
+        let closed = |here: &mut Here| {
+            here.tally = here.tally.apply(Change::Closed { active });
+            here.view(viewing, None);
+        };
+        let _ = self.apply(user, None, closed).await;
+    }
+
+    /// A connection of `user` on this node has `to` in view now, not `from`
+    /// (see `wire::protocol::ClientFrame::Viewing`). Others see no change.
+    pub async fn view(&self, user: &UserId, from: Option<&ConversationId>, to: Option<&ConversationId>) {
+        let _ = self.apply(user, None, |here| here.view(from, to)).await;
     }
 
     /// A connection of `user` opens on this node, unless the user has `cap`
@@ -67,15 +99,16 @@ impl PresenceTracker {
     /// nodes open at the same moment can be missed, so a user may end up a
     /// few over (at most one per node).
     pub async fn open(&self, user: &UserId, cap: u32) -> Result<(), Crowded> {
-        self.apply(user, Change::Opened, Some(cap)).await
+        self.apply(user, Some(cap), |here| here.tally = here.tally.apply(Change::Opened)).await
     }
 
-    async fn apply(&self, user: &UserId, change: Change, cap: Option<u32>) -> Result<(), Crowded> {
+    async fn apply(&self, user: &UserId, cap: Option<u32>, step: impl FnOnce(&mut Here)) -> Result<(), Crowded> {
         let transition = {
             // Held across the registry calls, so that records reach it in
             // order and no other opening on this node slips in between.
             let mut node = self.node.lock().await;
-            let before = node.tallies.get(user).copied().unwrap_or_default();
+            let mut here = node.tallies.get(user).cloned().unwrap_or_default();
+            let before = here.tally;
             if let Some(cap) = cap {
                 let cluster = match self.registry.tallies(std::slice::from_ref(user)).await {
                     Ok(mut tallies) => tallies.remove(user).unwrap_or_default(),
@@ -85,13 +118,15 @@ impl PresenceTracker {
                     return Err(Crowded);
                 }
             }
-            let after = before.apply(change);
+            step(&mut here);
+            let after = here.tally;
+            let viewing = here.viewing.clone();
             if after.connected() {
-                node.tallies.insert(user.clone(), after);
+                node.tallies.insert(user.clone(), here);
             } else {
                 node.tallies.remove(user);
             }
-            match self.registry.record(user, after).await {
+            match self.registry.record(user, after, &viewing).await {
                 Ok(transition) => transition,
                 Err(e) => {
                     tracing::warn!(error = %e, "presence kept on this node only until the registry is back");
@@ -149,7 +184,7 @@ impl PresenceTracker {
             Err(e) => {
                 tracing::debug!(error = %e, "presence from this node only");
                 let node = self.node.lock().await;
-                users.iter().filter_map(|u| node.tallies.get(u).map(|t| (u.clone(), *t))).collect()
+                users.iter().filter_map(|u| node.tallies.get(u).map(|h| (u.clone(), h.tally))).collect()
             }
         }
     }
@@ -222,8 +257,8 @@ impl PresenceTracker {
                 return;
             }
             let mut transitions = Vec::new();
-            for (user, tally) in &node.tallies {
-                match self.registry.record(user, *tally).await {
+            for (user, here) in &node.tallies {
+                match self.registry.record(user, here.tally, &here.viewing).await {
                     Ok(transition) => transitions.push(transition),
                     Err(_) => return, // still unsynced; the next upkeep tries again
                 }

@@ -3,6 +3,10 @@
 //!
 //! - `<ns>:presence:<user>`: a hash from node id to that node's tally of
 //!   the user (`"connections:active"`); the user's cluster tally is its sum.
+//! - `<ns>:viewing:<user>`: a hash from node id to the conversations the
+//!   user's connections there have in view, space-separated; written with
+//!   the tally, gone with it. A key of its own: nodes of an earlier version,
+//!   which sum every field of the tallies' hash, keep working beside it.
 //! - `<ns>:node:<node>:users`: the users a node has a tally for.
 //! - `<ns>:node:<node>:alive`: the node's heartbeat, renewed every third of
 //!   its time to live.
@@ -15,14 +19,14 @@
 //! are made by one script each, so concurrent nodes never see half of one.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::atomic::{AtomicBool, Ordering},
     time::Duration,
 };
 
 use async_trait::async_trait;
 use redis::Script;
-use wire::model::UserId;
+use wire::model::{ConversationId, UserId};
 
 use super::{
     registry::{Registry, Transition, Unavailable},
@@ -31,8 +35,9 @@ use super::{
 use crate::redis_conn::SharedConnection;
 
 
-/// Sets (or with 0 connections removes) one node's tally of a user, keeping
-/// the node's user set in step; returns the user's summed tally before and after.
+/// Sets (or with 0 connections removes) one node's tally of a user and the
+/// conversations in view there, keeping the node's user set in step;
+/// returns the user's summed tally before and after.
 const RECORD: &str = r#"
 local function sum()
   local c, a = 0, 0
@@ -50,6 +55,11 @@ if tonumber(ARGV[2]) > 0 then
 else
   redis.call('HDEL', KEYS[1], ARGV[1])
   redis.call('SREM', KEYS[2], ARGV[4])
+end
+if tonumber(ARGV[2]) > 0 and ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])
+else
+  redis.call('HDEL', KEYS[3], ARGV[1])
 end
 local c1, a1 = sum()
 return {c0, a0, c1, a1}
@@ -91,21 +101,35 @@ impl RedisRegistry {
         format!("{}:presence:{user}", self.namespace)
     }
 
+    fn viewing_key(&self, user: &str) -> String {
+        format!("{}:viewing:{user}", self.namespace)
+    }
+
     fn node_key(&self, node: &str, what: &str) -> String {
         format!("{}:node:{node}:{what}", self.namespace)
     }
 
-    async fn set(&self, node: &str, user: &UserId, tally: Tally) -> Result<Transition, Unavailable> {
+    async fn set(
+        &self,
+        node: &str,
+        user: &UserId,
+        tally: Tally,
+        viewing: &[ConversationId],
+    ) -> Result<Transition, Unavailable> {
+        let viewing: Vec<&str> = viewing.iter().map(|c| c.0.as_str()).collect();
+        let viewing = viewing.join(" ");
         let sums: Vec<u32> = self
             .conn
             .query(|mut c| async move {
                 self.record
                     .key(self.user_key(&user.0))
                     .key(self.node_key(node, "users"))
+                    .key(self.viewing_key(&user.0))
                     .arg(node)
                     .arg(tally.connections)
                     .arg(tally.active)
                     .arg(&user.0)
+                    .arg(&viewing)
                     .invoke_async(&mut c)
                     .await
             })
@@ -120,6 +144,19 @@ impl RedisRegistry {
         })
     }
 
+    /// Every node's field of the hash `key` gives for each of `users`.
+    async fn fields(
+        &self,
+        users: &[UserId],
+        key: impl Fn(&str) -> String,
+    ) -> Result<Vec<Vec<String>>, Unavailable> {
+        let mut pipe = redis::pipe();
+        for user in users {
+            pipe.cmd("HVALS").arg(key(&user.0));
+        }
+        self.conn.query(|mut c| async move { pipe.query_async(&mut c).await }).await
+    }
+
     /// Removes every tally `node` holds; answers the transitions.
     async fn clear(&self, node: &str) -> Result<Vec<Transition>, Unavailable> {
         let users: Vec<String> = self
@@ -128,7 +165,7 @@ impl RedisRegistry {
             .await?;
         let mut transitions = Vec::new();
         for user in users {
-            transitions.push(self.set(node, &UserId(user), Tally::default()).await?);
+            transitions.push(self.set(node, &UserId(user), Tally::default(), &[]).await?);
         }
         Ok(transitions)
     }
@@ -173,22 +210,24 @@ impl RedisRegistry {
 
 #[async_trait]
 impl Registry for RedisRegistry {
-    async fn record(&self, user: &UserId, node: Tally) -> Result<Transition, Unavailable> {
-        self.set(&self.node, user, node).await
+    async fn record(&self, user: &UserId, node: Tally, viewing: &[ConversationId]) -> Result<Transition, Unavailable> {
+        self.set(&self.node, user, node, viewing).await
     }
 
     async fn tallies(&self, users: &[UserId]) -> Result<HashMap<UserId, Tally>, Unavailable> {
-        let mut pipe = redis::pipe();
-        for user in users {
-            pipe.cmd("HVALS").arg(self.user_key(&user.0));
-        }
-        let values: Vec<Vec<String>> = self.conn.query(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+        let values = self.fields(users, |u| self.user_key(u)).await?;
         Ok(users
             .iter()
             .zip(values)
             .map(|(user, values)| (user.clone(), Tally::sum(values.iter().map(|v| parse(v)))))
             .filter(|(_, tally)| tally.connected())
             .collect())
+    }
+
+    async fn viewers(&self, users: &[UserId], conversation: &ConversationId) -> Result<HashSet<UserId>, Unavailable> {
+        let values = self.fields(users, |u| self.viewing_key(u)).await?;
+        let viewing = |values: &Vec<String>| values.iter().any(|v| v.split(' ').any(|c| c == conversation.0));
+        Ok(users.iter().zip(values).filter(|(_, values)| viewing(values)).map(|(user, _)| user.clone()).collect())
     }
 
     async fn upkeep(&self) -> Result<Vec<Transition>, Unavailable> {

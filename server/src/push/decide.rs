@@ -3,7 +3,7 @@
 //! presence) and acts on the verdict (after which it checks blocks).
 
 use wire::{
-    model::{ConversationKind, Message, MessageKind, Millis, Status, UserId, MENTION_ALL},
+    model::{ConversationId, ConversationKind, Message, MessageKind, Millis, Status, UserId, MENTION_ALL},
     push::{NotifyLevel, NotifySettings},
 };
 
@@ -23,8 +23,8 @@ pub struct Member<'a> {
     pub settings: &'a NotifySettings,
     /// The status the member chose for this conversation.
     pub status: Status,
-    /// Some connection of theirs is open and in use: the page tells them.
-    pub active: bool,
+    /// A device of theirs, in use, shows this conversation: the page tells them.
+    pub viewing: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,7 +39,7 @@ pub enum Why {
     /// A change (edit, reaction, …) or a call record: nothing new to tell.
     NotNews,
     Sender,
-    Active,
+    Viewing,
     Muted,
     /// The level (chosen, default, or lowered by a busy status) leaves it out.
     Level,
@@ -55,8 +55,8 @@ pub fn decide(message: &Message, conversation: Conversation, member: Member<'_>,
     if &message.sender_id == member.user {
         return Verdict::Skip(Why::Sender);
     }
-    if member.active {
-        return Verdict::Skip(Why::Active);
+    if member.viewing {
+        return Verdict::Skip(Why::Viewing);
     }
     let choice = member.settings.conversation(&message.conversation_id);
     if choice.and_then(|c| c.muted_until_ms).is_some_and(|until| until > now) {
@@ -79,10 +79,21 @@ pub fn decide(message: &Message, conversation: Conversation, member: Member<'_>,
     Verdict::Push { mention }
 }
 
+/// Whether a call in `conversation` is pushed to a callee with `settings`
+/// and `status` at `now`: not while the conversation is muted or set to
+/// nothing, not in quiet hours, not while busy (a call is no mention).
+pub fn call_rings(settings: &NotifySettings, status: Status, conversation: &ConversationId, now: Millis) -> bool {
+    let choice = settings.conversation(conversation);
+    let muted = choice.and_then(|c| c.muted_until_ms).is_some_and(|until| until > now);
+    let nothing = choice.and_then(|c| c.level) == Some(NotifyLevel::Nothing);
+    let quiet = settings.quiet_hours.is_some_and(|q| q.contains(now));
+    !(muted || nothing || quiet || status == Status::Busy)
+}
+
 #[cfg(test)]
 mod tests {
     use wire::{
-        model::{ConversationId, MessageId},
+        model::MessageId,
         push::{ConversationNotify, QuietHours, MUTED_FOREVER},
     };
 
@@ -115,7 +126,7 @@ mod tests {
 
     fn bob<'a>(settings: &'a NotifySettings) -> Member<'a> {
         static BOB: std::sync::LazyLock<UserId> = std::sync::LazyLock::new(|| UserId("bob".into()));
-        Member { user: &BOB, settings, status: Status::Online, active: false }
+        Member { user: &BOB, settings, status: Status::Online, viewing: false }
     }
 
     fn choose(level: Option<NotifyLevel>, muted_until_ms: Option<Millis>) -> NotifySettings {
@@ -131,14 +142,15 @@ mod tests {
     }
 
     #[test]
-    fn changes_calls_the_sender_and_the_active_are_not() {
+    fn changes_calls_the_sender_and_those_viewing_are_not() {
         let none = NotifySettings::default();
         let skip = |m: &Message, member| decide(m, group(3), member, NOON);
         assert_eq!(skip(&message(MessageKind::React, &[]), bob(&none)), Verdict::Skip(Why::NotNews));
         assert_eq!(skip(&message(MessageKind::VoiceCall, &[]), bob(&none)), Verdict::Skip(Why::NotNews));
         let ann = UserId("ann".into());
         assert_eq!(skip(&message(MessageKind::Text, &[]), Member { user: &ann, ..bob(&none) }), Verdict::Skip(Why::Sender));
-        assert_eq!(skip(&message(MessageKind::Text, &[]), Member { active: true, ..bob(&none) }), Verdict::Skip(Why::Active));
+        let viewing = Member { viewing: true, ..bob(&none) };
+        assert_eq!(skip(&message(MessageKind::Text, &[]), viewing), Verdict::Skip(Why::Viewing));
     }
 
     #[test]
@@ -175,5 +187,16 @@ mod tests {
         let mentioned = message(MessageKind::Text, &["bob"]);
         assert_eq!(decide(&mentioned, group(3), bob(&quiet), NOON), Verdict::Skip(Why::Quiet));
         assert_eq!(decide(&mentioned, group(3), bob(&quiet), NOON + 2 * 3_600_000), Verdict::Push { mention: true });
+    }
+
+    #[test]
+    fn calls_ring_unless_muted_quiet_or_busy() {
+        let none = NotifySettings::default();
+        let g = ConversationId("g".into());
+        assert!(call_rings(&none, Status::Online, &g, NOON));
+        assert!(!call_rings(&none, Status::Busy, &g, NOON));
+        assert!(!call_rings(&choose(None, Some(MUTED_FOREVER)), Status::Online, &g, NOON));
+        assert!(!call_rings(&choose(Some(NotifyLevel::Nothing), None), Status::Online, &g, NOON));
+        assert!(call_rings(&choose(Some(NotifyLevel::Mentions), None), Status::Online, &g, NOON));
     }
 }

@@ -1,5 +1,5 @@
 //! Web Push notifications (see ARCHITECTURE.md, "Notifications"): a member
-//! whose devices are all closed or idle learns of a message from a push
+//! with no device in view of a conversation learns of its messages from a push
 //! service, which wakes the service worker of each device they subscribed.
 //!
 //! | module | holds |
@@ -8,12 +8,14 @@
 //! | `keys` | the VAPID key pair, its file, the signed token |
 //! | `subscriptions` | a device's subscription checked and kept |
 //! | `decide` | whether one member is pushed for one message; no I/O |
+//! | `reach` | which addresses a push may be posted to: public ones, no redirects |
 //! | `queue` | the bounded queues, the senders, retries |
 //! | `send` | one encrypted, signed request and what its answer means |
 
 mod decide;
 pub mod keys;
 mod queue;
+mod reach;
 mod send;
 mod subscriptions;
 
@@ -21,22 +23,23 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use tokio::sync::mpsc;
 use wire::{
-    model::{ConversationKind, Message, UserId},
+    call::CallInfo,
+    model::{ConversationId, ConversationKind, Message, UserId},
     protocol::{ApiError, ErrorCode},
-    push::{preview_of, NotifySettings, PushEvent, PushPayload, PushSubscription, PUSH_TEST_EVERY_SECS},
+    push::{preview_of, CallPush, NotifySettings, PushEvent, PushPayload, PushSubscription, PUSH_TEST_EVERY_SECS},
 };
 
 use self::{
     decide::{decide, Verdict},
     keys::VapidKey,
-    send::Push,
+    send::{Push, Urgency},
 };
 use crate::{
     chat::writer::Listener,
     clock::now_millis,
     lease::Leases,
     presence::registry::Registry,
-    store::{DynStore, StoreError},
+    store::{push::StoredSubscription, DynStore, StoreError},
 };
 
 /// How pushes are sent, from the flags.
@@ -51,10 +54,9 @@ pub struct PushSettings {
     pub group_size: usize,
     /// Lets `http` and local endpoints subscribe (tests and development).
     pub insecure_endpoints: bool,
+    /// How long a call rings: its push is not delivered later.
+    pub call_ring: Duration,
 }
-
-/// How long a push service may take to answer.
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Pushes {
     settings: PushSettings,
@@ -80,11 +82,7 @@ impl Pushes {
         presence: Arc<dyn Registry>,
         windows: Arc<dyn Leases>,
     ) -> (Arc<Pushes>, Inbox) {
-        let client = reqwest::Client::builder()
-            .timeout(SEND_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("the TLS backend initialises");
+        let client = reach::client(settings.insecure_endpoints);
         queue::describe();
         let (messages, stored) = mpsc::channel(queue::MESSAGES);
         let (decided, pending) = mpsc::channel(queue::PUSHES);
@@ -128,15 +126,89 @@ impl Pushes {
             Ok(_) => return Err(too_soon()),
             Err(_) => return Err(ApiError::new(ErrorCode::StoreUnavailable, "try again in a moment")),
         }
-        let payload = serde_json::to_vec(&PushEvent::Test).expect("a payload serializes");
-        let push = Push { subscription, payload, urgent: true, topic: send::topic("test") };
+        match self.enqueue(&PushEvent::Test, subscription, Urgency::High, send::topic("test"), send::TTL) {
+            true => Ok(()),
+            false => Err(too_soon()),
+        }
+    }
+
+    /// Queues a push no message caused; false if the queue is full or closed.
+    fn enqueue(
+        &self,
+        event: &PushEvent,
+        subscription: StoredSubscription,
+        urgency: Urgency,
+        topic: String,
+        ttl: Duration,
+    ) -> bool {
+        let payload = serde_json::to_vec(event).expect("a payload serializes");
+        let push = Push { subscription, payload, urgency, topic, ttl };
         let queued = self.pending.upgrade().is_some_and(|queue| queue.try_send(push).is_ok());
         match queued {
-            true => {
-                metrics::gauge!(queue::QUEUED).increment(1.0);
-                Ok(())
-            }
-            false => Err(too_soon()),
+            true => metrics::gauge!(queue::QUEUED).increment(1.0),
+            false => metrics::counter!(queue::DROPPED).increment(1),
+        }
+        queued
+    }
+
+    /// `user` read `conversation` up to `seq` on some device: when that
+    /// covers the messages they were pushed, their devices are told to
+    /// close its notifications (one low-urgency push per pushed stretch).
+    /// In the background: the reader's answer never waits for it.
+    pub fn read(self: &Arc<Self>, user: UserId, conversation: ConversationId, seq: u64) {
+        let pushes = self.clone();
+        tokio::spawn(async move { pushes.close_read(&user, &conversation, seq).await });
+    }
+
+    async fn close_read(&self, user: &UserId, conversation: &ConversationId, seq: u64) {
+        let key = shown_key(user, conversation);
+        let Ok(Some(pushed)) = self.windows.get(&key).await else { return };
+        let unread = pushed.parse::<u64>().is_ok_and(|pushed| pushed > seq);
+        if unread || self.windows.release(&key, &pushed).await.is_err() {
+            return;
+        }
+        let Ok(subscriptions) = self.store.push_subscriptions_of(user).await else { return };
+        let event = PushEvent::Read { conversation_id: conversation.clone() };
+        for subscription in subscriptions {
+            // The conversation's topic: an undelivered message push is replaced, not delivered.
+            self.enqueue(&event, subscription, Urgency::Low, send::topic(&conversation.0), send::TTL);
+        }
+    }
+
+    /// A call rings for its callee: when no page of theirs is open (pages
+    /// ring by themselves) and their settings let it through, their
+    /// devices are pushed a call notification. In the background.
+    pub fn call(self: &Arc<Self>, call: CallInfo) {
+        let pushes = self.clone();
+        tokio::spawn(async move { pushes.ring(&call).await });
+    }
+
+    async fn ring(&self, call: &CallInfo) {
+        let callee = &call.callee_id;
+        let connected = self.presence.tallies(std::slice::from_ref(callee)).await;
+        if connected.is_ok_and(|t| t.get(callee).is_some_and(|t| t.connected())) {
+            return;
+        }
+        let (Ok(settings), Ok(statuses)) =
+            (self.store.notify_settings(callee).await, self.store.status_settings(callee).await)
+        else {
+            return;
+        };
+        let status = statuses.status_in(&call.conversation_id);
+        if !decide::call_rings(&settings, status, &call.conversation_id, now_millis()) {
+            return;
+        }
+        let Ok(subscriptions) = self.store.push_subscriptions_of(callee).await else { return };
+        let event = PushEvent::Call(CallPush {
+            call_id: call.call_id.clone(),
+            conversation_id: call.conversation_id.clone(),
+            caller: call.caller.nickname.clone(),
+            media: call.media,
+            ring_ms: self.settings.call_ring.as_millis() as u64,
+        });
+        for subscription in subscriptions {
+            let topic = send::topic(&format!("call:{}", call.call_id));
+            self.enqueue(&event, subscription, Urgency::High, topic, self.settings.call_ring);
         }
     }
 
@@ -170,8 +242,8 @@ impl Pushes {
             members: members.len() + 1,
             group_size: self.settings.group_size,
         };
-        // A registry that cannot be reached counts nobody active: a push too many beats a missed one.
-        let tallies = self.presence.tallies(&members).await.unwrap_or_default();
+        // A registry that cannot be reached counts nobody viewing: a push too many beats a missed one.
+        let viewers = self.presence.viewers(&members, id).await.unwrap_or_default();
         let mut settings: HashMap<UserId, NotifySettings> =
             self.store.notify_settings_of(&members).await?.into_iter().collect();
         let statuses: HashMap<_, _> = self.store.status_settings_of(&members).await?.into_iter().collect();
@@ -185,7 +257,7 @@ impl Pushes {
                 user,
                 settings: &mine,
                 status: statuses.get(user).map(|s| s.status_in(id)).unwrap_or_default(),
-                active: tallies.get(user).is_some_and(|t| t.in_use()),
+                viewing: viewers.contains(user),
             };
             let Verdict::Push { mention } = decide(message, facts, member, now) else { continue };
             // What costs a round trip is asked only of those still in: their
@@ -213,8 +285,14 @@ impl Pushes {
             };
             let payload = serde_json::to_vec(&PushEvent::Message(payload)).expect("a payload serializes");
             let urgent = mention || conversation.kind == ConversationKind::Private;
+            let urgency = if urgent { Urgency::High } else { Urgency::Normal };
             for subscription in subscriptions {
-                pushes.push(Push { subscription, payload: payload.clone(), urgent, topic: send::topic(&id.0) });
+                let (payload, topic) = (payload.clone(), send::topic(&id.0));
+                pushes.push(Push { subscription, payload, urgency, topic, ttl: send::TTL });
+            }
+            // Until they read this far, a notification may be showing (see `read`).
+            if let Err(e) = self.windows.put(&shown_key(user, id), &message.seq.to_string(), send::TTL).await {
+                tracing::debug!(error = %e, "a pushed conversation not noted: its notifications stay when read");
             }
         }
         Ok(pushes)
@@ -230,6 +308,11 @@ impl Pushes {
             Err(_) => true,
         }
     }
+}
+
+/// The lease noting the last message `user` was pushed in `conversation`, until they read it.
+fn shown_key(user: &UserId, conversation: &ConversationId) -> String {
+    format!("shown:{}:{}", user.0, conversation.0)
 }
 
 impl Listener for Inbox {

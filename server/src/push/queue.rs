@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, Mutex};
 use wire::model::Message;
 
 use super::{
+    reach,
     send::{self, Outcome, Push},
     Pushes,
 };
@@ -81,6 +82,10 @@ async fn deliver(pushes: &Pushes, push: Push) {
     for attempt in 1..=ATTEMPTS {
         let now_secs = (now_millis() / 1000) as u64;
         let outcome = match send::request(&push, &pushes.settings.key, &pushes.settings.contact, now_secs) {
+            // Kept from before a check was added, or from a run with the test flag.
+            Ok(request) if !reach::allowed(request.url(), pushes.settings.insecure_endpoints) => {
+                Outcome::Failed("the endpoint is not a public address".into())
+            }
             Ok(request) => send::post(&pushes.client, request).await,
             Err(why) => Outcome::Failed(why),
         };

@@ -12,7 +12,8 @@ use web_push_native::{p256::PublicKey, Auth, WebPushBuilder};
 use super::keys::VapidKey;
 use crate::store::push::StoredSubscription;
 
-/// How long a push service keeps a push for a device that is offline.
+/// How long a push service keeps a push for a device that is offline
+/// (a call's: while it rings).
 pub const TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// The longest `Retry-After` waited for; a longer one fails the push.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
@@ -23,10 +24,31 @@ pub struct Push {
     pub subscription: StoredSubscription,
     /// The JSON of a `wire::push::PushEvent`.
     pub payload: Vec<u8>,
-    /// Private chats and mentions wake a phone; the rest may wait for it.
-    pub urgent: bool,
+    pub urgency: Urgency,
+    /// How long the push service keeps it for a device that is offline.
+    pub ttl: Duration,
     /// The push service replaces an undelivered push of the same topic.
     pub topic: String,
+}
+
+/// How soon the push service should wake the device (RFC 8030 `Urgency`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Urgency {
+    /// A conversation read elsewhere: whenever the device is awake anyway.
+    Low,
+    Normal,
+    /// Private chats, mentions, calls and tests wake a phone.
+    High,
+}
+
+impl Urgency {
+    fn header(self) -> &'static str {
+        match self {
+            Urgency::Low => "low",
+            Urgency::Normal => "normal",
+            Urgency::High => "high",
+        }
+    }
 }
 
 /// The `Topic` of a conversation's pushes: at most 32 characters of
@@ -47,14 +69,14 @@ pub fn request(push: &Push, key: &VapidKey, contact: &str, now_secs: u64) -> Res
     }
     let uri = s.endpoint.parse().map_err(|e| format!("endpoint: {e}"))?;
     let mut request = WebPushBuilder::new(uri, public, Auth::clone_from_slice(&auth))
-        .with_valid_duration(TTL)
+        .with_valid_duration(push.ttl)
         .build(push.payload.clone())
         .map_err(|e| format!("encryption: {e}"))?;
     let audience = endpoint.origin().ascii_serialization();
     let header = |text: &str| HeaderValue::from_str(text).map_err(|e| e.to_string());
     let headers = request.headers_mut();
     headers.insert("authorization", header(&key.authorization(&audience, contact, now_secs))?);
-    headers.insert("urgency", HeaderValue::from_static(if push.urgent { "high" } else { "normal" }));
+    headers.insert("urgency", HeaderValue::from_static(push.urgency.header()));
     headers.insert("topic", header(&push.topic)?);
     reqwest::Request::try_from(request).map_err(|e| e.to_string())
 }

@@ -25,6 +25,9 @@ pub async fn subscribe(
     insecure: bool,
 ) -> Result<(), ApiError> {
     let PushSubscription { endpoint, keys } = subscription.check(insecure)?;
+    if !endpoint.parse().is_ok_and(|url| super::reach::allowed(&url, insecure)) {
+        return Err(ApiError::invalid("endpoint", "the endpoint's host is a public name, not an address"));
+    }
     let point = URL_SAFE_NO_PAD.decode(&keys.p256dh).ok().filter(|p| PublicKey::from_sec1_bytes(p).is_ok());
     if point.is_none() {
         return Err(ApiError::invalid("keys.p256dh", "keys.p256dh is not a P-256 public key"));

@@ -43,8 +43,10 @@ pub enum Action {
     Upload,
     /// An invitation sent: into a group, or a stranger asked into a private chat.
     Invite,
-    /// A search for users.
+    /// A search for users (the box asks as one types).
     Search,
+    /// A page of the public group directory, or a search of it.
+    Directory,
     /// A search of messages (the search box asks as one types).
     SearchMessages,
     /// A delivered position reported, or the receipts of a conversation asked for.
@@ -75,6 +77,7 @@ impl Action {
             Action::Upload => "upload",
             Action::Invite => "invite",
             Action::Search => "search",
+            Action::Directory => "directory",
             Action::SearchMessages => "search_messages",
             Action::Receipts => "receipts",
             Action::Lookup => "lookup",
@@ -102,7 +105,10 @@ impl Action {
             Action::CreateGroup => (10, 1.0 / 60.0),
             Action::IceConfig => (10, 1.0 / 30.0),
             Action::Invite => (20, 1.0 / 30.0),
-            Action::Search => (20, 1.0),
+            // As one types (after a pause); an exact e-mail address is a
+            // guess, so guessing stays slow.
+            Action::Search => (30, 2.0),
+            Action::Directory => (60, 4.0),
             // Results as one types (after a pause) and pages as one scrolls.
             Action::SearchMessages => (60, 4.0),
             // Clients report deliveries a moment after messages arrive, per

@@ -1,11 +1,9 @@
 //! How message text becomes index terms, the same way for what is indexed
 //! and what is asked (no I/O).
 //!
-//! Text is folded character by character — NFKC (`unicode-normalization`:
-//! full-width `ＡＢＣ１` becomes `ABC1`, half-width katakana full-width), lower
-//! case, and for each run of Chinese characters traditional to simplified
-//! (`fast2s`, one character for one) — and each folded character remembers
-//! the byte range of the original character it came from.
+//! Text is folded by `text::search_fold` (width, case, traditional to
+//! simplified Chinese; each folded character remembers where it came from),
+//! the fold the people and group directory uses too.
 //!
 //! The folded text is cut into *runs*: a run of Han, kana or Hangul
 //! characters (these scripts write no spaces between words), or a word of
@@ -18,7 +16,9 @@
 //! gives every gram position 0, which would match the bigrams anywhere).
 
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
-use unicode_normalization::UnicodeNormalization;
+
+pub use crate::text::search_fold::{fold, FoldedChar};
+use crate::text::search_fold::is_cjk;
 
 /// The name the index registers [`ChatTokenizer`] under.
 pub const TOKENIZER: &str = "natter_cjk";
@@ -26,14 +26,6 @@ pub const TOKENIZER: &str = "natter_cjk";
 /// Longest word indexed, in bytes: longer ones (a pasted hash, a URL's
 /// path) are cut, so the term dictionary holds no monsters.
 const MAX_WORD_BYTES: usize = 64;
-
-/// One folded character and the original character's byte range.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FoldedChar {
-    pub c: char,
-    pub from: usize,
-    pub to: usize,
-}
 
 /// A run of folded characters: a CJK run or a word.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,63 +56,9 @@ impl Run {
     }
 }
 
-/// Whether `c` is of a script written without spaces between words: Han
-/// (with the compatibility ideographs and the extensions), kana, Hangul.
-pub fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
-        0x3040..=0x30FF      // hiragana, katakana
-        | 0x31F0..=0x31FF    // katakana phonetic extensions
-        | 0x3400..=0x4DBF    // Han extension A
-        | 0x4E00..=0x9FFF    // Han
-        | 0xF900..=0xFAFF    // Han compatibility
-        | 0x20000..=0x3134F  // Han extensions B to G
-        | 0x1100..=0x11FF    // Hangul jamo
-        | 0x3130..=0x318F    // Hangul compatibility jamo
-        | 0xAC00..=0xD7AF    // Hangul syllables
-    )
-}
-
 /// Whether a folded character belongs to a word.
 fn is_word_char(c: char) -> bool {
     c.is_alphanumeric()
-}
-
-/// Folds `text`, each folded character with its origin.
-pub fn fold(text: &str) -> Vec<FoldedChar> {
-    let mut out = Vec::with_capacity(text.len());
-    for (from, c) in text.char_indices() {
-        let to = from + c.len_utf8();
-        let mut push = |c: char| out.push(FoldedChar { c, from, to });
-        if c.is_ascii() {
-            push(c.to_ascii_lowercase());
-        } else if (0x4E00..=0x9FFF).contains(&(c as u32)) {
-            push(c); // common ideographs have no compatibility form
-        } else {
-            for n in std::iter::once(c).nfkc() {
-                n.to_lowercase().for_each(&mut push);
-            }
-        }
-    }
-    simplify(&mut out);
-    out
-}
-
-/// Traditional to simplified Chinese, run by run (`fast2s` looks at each
-/// character's neighbours, so it is given whole runs).
-fn simplify(chars: &mut [FoldedChar]) {
-    let mut start = 0;
-    while start < chars.len() {
-        if !is_cjk(chars[start].c) {
-            start += 1;
-            continue;
-        }
-        let end = chars[start..].iter().position(|f| !is_cjk(f.c)).map_or(chars.len(), |n| start + n);
-        let run: String = chars[start..end].iter().map(|f| f.c).collect();
-        for (f, c) in chars[start..end].iter_mut().zip(fast2s::convert(&run).chars()) {
-            f.c = c;
-        }
-        start = end;
-    }
 }
 
 /// Cuts folded text into runs, numbering positions from `position`.

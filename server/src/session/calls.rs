@@ -31,6 +31,7 @@ impl Session {
         let calls = self.state.calls.clone();
         match calls.invite(&self.user.user_id, &self.endpoint, conversation_id, callee.clone(), media).await {
             Ok(call) => {
+                self.state.pushes.call(call.clone());
                 self.call = Some(InCall { call_id: call.call_id.clone(), peer: callee, peer_endpoint: None });
                 self.send(&ServerFrame::CallRinging { call }).await
             }

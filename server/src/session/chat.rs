@@ -96,7 +96,10 @@ impl Session {
 
     pub(super) async fn on_read(&mut self, conversation: ConversationId, seq: u64) -> Result<(), End> {
         match self.state.chat.mark_read(&conversation, &self.user.user_id, seq).await {
-            Ok(_) => Ok(()),
+            Ok(seq) => {
+                self.state.pushes.read(self.user.user_id.clone(), conversation, seq);
+                Ok(())
+            }
             Err(e) => self.chat_error(e, None).await,
         }
     }

@@ -1,7 +1,10 @@
 //! Which handler takes each frame from the client and each event from the hub.
 
 use axum::extract::ws::Message as WsMessage;
-use wire::protocol::{close, ClientFrame, NoticeKind, ServerFrame, WsErrorCode, MAX_FRAME_BYTES};
+use wire::{
+    model::ConversationId,
+    protocol::{close, ClientFrame, NoticeKind, ServerFrame, WsErrorCode, MAX_FRAME_BYTES},
+};
 
 use super::{End, Session, ACTIVITY_EVERY};
 use crate::{
@@ -36,6 +39,7 @@ impl Session {
             ClientFrame::Delivered { conversation_id, seq } => self.on_delivered(conversation_id, seq).await,
             ClientFrame::Ping => self.on_ping().await,
             ClientFrame::Activity { active } => self.on_activity(active).await,
+            ClientFrame::Viewing { conversation_id } => self.on_viewing(conversation_id).await,
             ClientFrame::Typing { conversation_id } => self.on_typing(conversation_id).await,
             // 1:1 calls.
             ClientFrame::CallInvite { conversation_id, callee_id, media } => {
@@ -130,22 +134,52 @@ impl Session {
     /// presence at once, or at the end of the current [`ACTIVITY_EVERY`].
     async fn on_activity(&mut self, active: bool) -> Result<(), End> {
         self.active = active;
-        if active != self.reported_active && tokio::time::Instant::now() >= self.next_activity_report {
-            self.report_activity().await;
-        }
+        self.report_if_due().await;
         Ok(())
     }
 
-    /// Tells the presence tracker the client's latest activity, unless the
-    /// user's activity budget is spent: then it is told when there is one again.
+    /// The client says which conversation it shows, visible and focused:
+    /// told like activity. One the user is not in counts as none.
+    async fn on_viewing(&mut self, conversation: Option<ConversationId>) -> Result<(), End> {
+        self.viewing = conversation.filter(|c| self.conversations.contains(c));
+        self.report_if_due().await;
+        Ok(())
+    }
+
+    async fn report_if_due(&mut self) {
+        if self.unreported() && tokio::time::Instant::now() >= self.next_activity_report {
+            self.report_activity().await;
+        }
+    }
+
+    /// The conversation in view as pushes count it: none while the person is idle.
+    fn in_view(&self) -> Option<&ConversationId> {
+        self.viewing.as_ref().filter(|_| self.active)
+    }
+
+    /// Whether the presence tracker has yet to hear of a change.
+    pub(super) fn unreported(&self) -> bool {
+        self.active != self.reported_active || self.in_view() != self.reported_viewing.as_ref()
+    }
+
+    /// Tells the presence tracker the client's latest activity and view,
+    /// unless the user's activity budget is spent: then it is told when
+    /// there is one again.
     pub(super) async fn report_activity(&mut self) {
         if let Err(wait) = self.state.budgets.spend(Action::Activity, &self.user.user_id).await {
             self.next_activity_report = tokio::time::Instant::now() + wait;
             return;
         }
-        self.reported_active = self.active;
         self.next_activity_report = tokio::time::Instant::now() + ACTIVITY_EVERY;
-        let change = Change::Activity { active: self.active };
-        self.state.presence.change(&self.user.user_id, change).await;
+        let user = &self.user.user_id;
+        if self.active != self.reported_active {
+            self.reported_active = self.active;
+            self.state.presence.change(user, Change::Activity { active: self.active }).await;
+        }
+        let in_view = self.in_view().cloned();
+        if in_view != self.reported_viewing {
+            self.state.presence.view(user, self.reported_viewing.as_ref(), in_view.as_ref()).await;
+            self.reported_viewing = in_view;
+        }
     }
 }

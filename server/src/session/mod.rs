@@ -48,7 +48,6 @@ use crate::{
     calls::KEEP_EVERY,
     chat::ChatError,
     hub::{ConnId, Delivery},
-    presence::tally::Change,
     state::AppState,
 };
 
@@ -104,7 +103,9 @@ async fn run(mut socket: WebSocket, state: AppState, user: AuthUser) {
         user,
         cursors: Cursors::default(),
         active: true,
+        viewing: None,
         reported_active: true,
+        reported_viewing: None,
         next_activity_report: tokio::time::Instant::now(),
         typed: HashMap::new(),
         signals,
@@ -115,7 +116,8 @@ async fn run(mut socket: WebSocket, state: AppState, user: AuthUser) {
     if let Some(call) = session.call.take() {
         state.calls.dropped(session.user.user_id.clone(), session.endpoint.clone(), call.call_id);
     }
-    state.presence.change(&session.user.user_id, Change::Closed { active: session.reported_active }).await;
+    let (active, viewing) = (session.reported_active, session.reported_viewing.as_ref());
+    state.presence.closed(&session.user.user_id, active, viewing).await;
 }
 
 /// Closes a connection over its user's or device's cap.
@@ -148,8 +150,11 @@ struct Session {
     cursors: Cursors,
     /// Whether the client last said the person is using this device.
     active: bool,
-    /// What the presence tracker was last told of it, and when it may be told again.
+    /// The conversation the client last said it shows, visible and focused.
+    viewing: Option<ConversationId>,
+    /// What the presence tracker was last told of them, and when it may be told again.
     reported_active: bool,
+    reported_viewing: Option<ConversationId>,
     next_activity_report: tokio::time::Instant,
     /// When this session last passed on typing in each conversation.
     typed: HashMap<ConversationId, Instant>,
@@ -171,7 +176,7 @@ impl Session {
         };
         let mut result = self.send(&hello).await;
         if result.is_ok() {
-            result = self.rooms_in_progress().await;
+            result = self.in_progress().await;
         }
         if result.is_ok() {
             result = self.flush().await;
@@ -205,7 +210,7 @@ impl Session {
                     true => self.feed(WsMessage::Ping(Default::default())).await,
                     false => Err(End::Close(close::GOING_AWAY, "no answer to pings")),
                 },
-                _ = tokio::time::sleep_until(self.next_activity_report), if self.active != self.reported_active => {
+                _ = tokio::time::sleep_until(self.next_activity_report), if self.unreported() => {
                     self.report_activity().await;
                     Ok(())
                 }

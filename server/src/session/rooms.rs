@@ -58,10 +58,14 @@ impl Session {
     }
 
     /// Tells a new connection about the rooms in progress in its conversations.
-    pub(super) async fn rooms_in_progress(&mut self) -> Result<(), End> {
+    pub(super) async fn in_progress(&mut self) -> Result<(), End> {
         let conversations = self.conversations.iter().cloned().collect();
         for room in self.state.sfu.in_progress(conversations).await {
             self.send(&ServerFrame::Room { room }).await?;
+        }
+        // A call ringing for this user rings here too: the tab may have been opened from its push.
+        if let Some(call) = self.state.calls.ringing_for(&self.user.user_id).await {
+            self.send(&ServerFrame::CallIncoming { call }).await?;
         }
         Ok(())
     }

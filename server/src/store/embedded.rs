@@ -188,6 +188,10 @@ const MIGRATIONS: &[&str] = &[
         user_id  TEXT PRIMARY KEY,
         settings TEXT NOT NULL
     );",
+    // 14: the directory's search keys (`text::search_fold`), written with
+    // each nickname and group name; `backfill_keys` fills the empty ones.
+    "ALTER TABLE users ADD COLUMN search_key TEXT NOT NULL DEFAULT '';
+    ALTER TABLE conversations ADD COLUMN search_key TEXT NOT NULL DEFAULT '';",
 ];
 
 #[derive(Clone)]
@@ -211,6 +215,7 @@ impl EmbeddedStore {
         // Another process may hold the file (a second server, a backup tool): wait for it.
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(internal)?;
         migrate(&mut conn).map_err(internal)?;
+        backfill_keys(&mut conn).map_err(internal)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -241,6 +246,19 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
         tx.execute_batch(step)?;
         tx.pragma_update(None, "user_version", i + 1)?;
         tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Writes the search keys that are missing: every row's after migration 14,
+/// and again after a step that empties them because the fold changed.
+fn backfill_keys(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let users = super::users::embedded::backfill_keys(&tx)?;
+    let conversations = super::conversations::embedded::backfill_keys(&tx)?;
+    tx.commit()?;
+    if users + conversations > 0 {
+        tracing::info!(users, conversations, "directory search keys written");
     }
     Ok(())
 }

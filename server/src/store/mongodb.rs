@@ -8,15 +8,20 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::TryStreamExt;
 use mongodb::{
-    bson::doc,
+    bson::{doc, Document},
     error::{Error, ErrorKind, WriteFailure},
     options::{ClientOptions, IndexOptions, WriteConcern},
     Client, Collection, Database, IndexModel,
 };
+use serde::de::DeserializeOwned;
 
 use super::{Store, StoreError};
-use crate::blobs::{gridfs::GridFsBlobs, Area, DynBlobs};
+use crate::{
+    blobs::{gridfs::GridFsBlobs, Area, DynBlobs},
+    text::search_fold::KeyQuery,
+};
 
 /// How long an operation waits for a reachable server before failing as unavailable.
 const SERVER_WAIT: Duration = Duration::from_secs(3);
@@ -50,6 +55,39 @@ impl MongoStore {
         self.db.collection(name)
     }
 
+    /// Up to `skip + limit` documents of `collection` matching `filter`
+    /// whose `search_key` holds `query`, skipping `skip`: one find for each
+    /// of the query's needles, best first, each in `sort` order, joined
+    /// without repeats (`id` names a document). A needle's finds hold every
+    /// better match too, so the first `skip + limit` of the join are right.
+    pub(super) async fn find_by_key<T: DeserializeOwned + Send + Sync>(
+        &self,
+        collection: &str,
+        filter: Document,
+        query: &KeyQuery,
+        sort: Document,
+        (skip, limit): (u32, u32),
+        id: fn(&T) -> &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let wanted = skip.saturating_add(limit) as usize;
+        let (collection, mut found) = (self.collection::<T>(collection), Vec::<T>::new());
+        for needle in [&query.exact, &query.prefix, &query.part] {
+            let mut filter = filter.clone();
+            filter.insert("search_key", doc! { "$regex": regex_escape(needle) });
+            let find = collection.find(filter).sort(sort.clone()).limit(wanted as i64);
+            let docs: Vec<T> = find.await.map_err(classify)?.try_collect().await.map_err(classify)?;
+            for doc in docs {
+                if !found.iter().any(|f| id(f) == id(&doc)) {
+                    found.push(doc);
+                }
+            }
+            if found.len() >= wanted {
+                break;
+            }
+        }
+        Ok(found.into_iter().skip(skip as usize).take(limit as usize).collect())
+    }
+
     /// Drops the whole database; tests use it to clean up after themselves.
     pub async fn drop_database(&self) -> Result<(), StoreError> {
         self.db.drop().await.map_err(classify)
@@ -66,7 +104,8 @@ fn indexes() -> Vec<(&'static str, IndexModel)> {
     };
     vec![
         ("users", unique(doc! { "email": 1 })),
-        ("users", IndexModel::builder().keys(doc! { "nickname": 1 }).build()),
+        // A search scans the keys of this index rather than the documents.
+        ("users", IndexModel::builder().keys(doc! { "search_key": 1 }).build()),
         // The first account, the server's administrator.
         ("users", IndexModel::builder().keys(doc! { "created_ms": 1 }).build()),
         ("devices", IndexModel::builder().keys(doc! { "user_id": 1 }).build()),
@@ -113,6 +152,11 @@ impl Store for MongoStore {
                 .await
                 .map_err(classify)?;
         }
+        let users = super::users::mongodb::backfill_keys(self).await?;
+        let conversations = super::conversations::mongodb::backfill_keys(self).await?;
+        if users + conversations > 0 {
+            tracing::info!(users, conversations, "directory search keys written");
+        }
         Ok(())
     }
 
@@ -134,6 +178,18 @@ fn internal(e: impl std::fmt::Display) -> StoreError {
 /// survives the primary failing over. A single server is its own majority.
 pub(super) fn durable() -> WriteConcern {
     WriteConcern::majority()
+}
+
+/// Makes `text` match itself literally inside a regular expression.
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\^$.|?*+()[]{}/-".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Whether a write failed on a unique key.

@@ -2,11 +2,12 @@
 //! become emoji, then the sensitive-word filter masks or refuses it. The
 //! websocket connection calls [`TextPolicy::apply`] once per text message;
 //! nicknames, group names, descriptions and file names go through
-//! [`TextPolicy::check_name`].
+//! [`TextPolicy::check_name`]. `search_fold` is how search folds text.
 
 pub mod catalog;
 pub mod filter;
 pub mod fold;
+pub mod search_fold;
 pub mod shortcodes;
 
 use wire::protocol::ApiError;

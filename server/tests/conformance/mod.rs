@@ -19,6 +19,7 @@ use natter_server::store::{
     users::{UserPatch, UserRecord},
     DynStore, StoreError,
 };
+use natter_server::text::search_fold::KeyQuery;
 use wire::api::{ContactPolicy, Privacy};
 use wire::model::{
     CallOutcome, CallRecord, Conversation, ConversationId, ConversationKind, FileId, Gender, JoinPolicy, MessageKind, MessagePreview, Role, UserId,
@@ -210,26 +211,50 @@ pub async fn users_update_and_count_sign_ins(a: &DynStore, b: &DynStore) {
     assert_eq!(a.update_user(&UserId::from("nobody"), &patch).await.unwrap(), None);
 }
 
-pub async fn users_search_by_nickname_prefix(a: &DynStore, b: &DynStore) {
+pub async fn users_search_by_any_part_folded(a: &DynStore, b: &DynStore) {
     for (email, nickname) in [
         ("ada@example.org", "Ada"),
         ("adam@example.org", "adam"),
         ("bob@example.org", "Bob"),
         ("pct@example.org", "100%_sure"),
         ("dot@example.org", "a.b"),
+        ("zsf@example.org", "張三豐"),
+        ("zs@example.org", "张三"),
+        ("abc@example.org", "ＡＢＣ"),
+        ("re@example.org", "x(.*)"),
     ] {
         let mut u = user(email);
         u.nickname = nickname.into();
         a.insert_user(&u).await.unwrap();
     }
-    let names = |found: Vec<UserRecord>| found.into_iter().map(|u| u.nickname).collect::<Vec<_>>();
-    assert_eq!(names(b.search_users("AD", 10).await.unwrap()), vec!["Ada", "adam"]);
-    assert!(b.search_users("Bob@Example.org", 10).await.unwrap().is_empty(), "nicknames only");
-    assert_eq!(names(b.search_users("100%", 10).await.unwrap()), vec!["100%_sure"]);
-    assert!(b.search_users("1%", 10).await.unwrap().is_empty(), "% is literal");
-    assert!(b.search_users("a.", 10).await.unwrap().iter().all(|u| u.nickname == "a.b"), ". is literal");
-    assert!(b.search_users("nobody", 10).await.unwrap().is_empty());
-    assert_eq!(b.search_users("a", 1).await.unwrap().len(), 1, "limit");
+    let search = |q: &str, limit| {
+        let q = KeyQuery::new(q).unwrap();
+        async move { b.search_users(&q, limit).await.unwrap().into_iter().map(|u| u.nickname).collect::<Vec<_>>() }
+    };
+    assert_eq!(search("ADA", 10).await, vec!["Ada", "adam"], "exact, then prefix");
+    assert_eq!(search("a", 10).await, vec!["a.b", "ＡＢＣ", "Ada", "adam", "张三", "張三豐"],
+        "prefixes (of nicknames or pinyin) by folded nickname, then parts");
+    assert_eq!(search("三", 10).await, vec!["张三", "張三豐"], "any part; by folded nickname");
+    assert_eq!(search("三丰", 10).await, vec!["張三豐"], "simplified finds traditional");
+    assert_eq!(search("張三", 10).await, vec!["张三", "張三豐"], "traditional finds simplified; exact first");
+    assert_eq!(search("zhang", 10).await, vec!["张三", "張三豐"], "by pinyin");
+    assert_eq!(search("zsf", 10).await, vec!["張三豐"], "by initials");
+    assert_eq!(search("abc", 10).await, vec!["ＡＢＣ"], "width and case");
+    assert!(search("Bob@Example.org", 10).await.is_empty(), "nicknames only");
+    assert_eq!(search("100%", 10).await, vec!["100%_sure"]);
+    assert!(search("1%", 10).await.is_empty(), "% is literal");
+    assert!(search("%_", 10).await.len() == 1, "_ is literal");
+    assert_eq!(search("(.*)", 10).await, vec!["x(.*)"], "no pattern syntax");
+    assert!(search(".*", 10).await.iter().all(|n| n == "x(.*)"), ". and * are literal");
+    assert!(search("nobody", 10).await.is_empty());
+    assert_eq!(search("a", 1).await, vec!["a.b"], "limit");
+
+    let ada = b.search_users(&KeyQuery::new("ada").unwrap(), 1).await.unwrap().remove(0);
+    let renamed = UserPatch { nickname: Some("李小龍".into()), ..UserPatch::default() };
+    a.update_user(&ada.id, &renamed).await.unwrap();
+    assert_eq!(search("小龙", 10).await, vec!["李小龍"], "the key follows a new nickname");
+    assert_eq!(search("lixiao", 10).await, vec!["李小龍"]);
+    assert_eq!(search("ada", 10).await, vec!["adam"], "the old one is gone");
 }
 
 pub async fn users_by_ids_skips_unknown(a: &DynStore, b: &DynStore) {
@@ -471,9 +496,47 @@ pub async fn public_directory_lists_newest_activity_first(a: &DynStore, b: &DynS
     }
     a.record_last_message(&ConversationId::from("old"), &preview(1, 7)).await.unwrap();
     let ids = |cs: Vec<Conversation>| cs.into_iter().map(|c| c.id.0).collect::<Vec<_>>();
-    assert_eq!(ids(b.public_conversations(0, 10).await.unwrap()), vec!["old", "new"]);
-    assert_eq!(ids(b.public_conversations(1, 10).await.unwrap()), vec!["new"]);
-    assert_eq!(ids(b.public_conversations(0, 1).await.unwrap()), vec!["old"]);
+    assert_eq!(ids(b.public_conversations(None, 0, 10).await.unwrap()), vec!["old", "new"]);
+    assert_eq!(ids(b.public_conversations(None, 1, 10).await.unwrap()), vec!["new"]);
+    assert_eq!(ids(b.public_conversations(None, 0, 1).await.unwrap()), vec!["old"]);
+}
+
+pub async fn public_directory_search_folds_and_ranks(a: &DynStore, b: &DynStore) {
+    let named = |id: &str, name: &str, description: &str, visibility, activity| Conversation {
+        name: name.into(),
+        description: description.into(),
+        ..group(id, visibility, activity)
+    };
+    for c in [
+        named("hk", "香港美食", "吃遍全港", Visibility::Public, 1),
+        named("tw", "臺灣旅行", "環島", Visibility::Public, 2),
+        named("hidden", "台湾秘密", "", Visibility::Hidden, 9),
+        named("bw", "Bookworms", "我们读台湾小说", Visibility::Public, 3),
+        named("tx", "台湾", "", Visibility::Public, 0),
+        named("re", "a+b (x)", "", Visibility::Public, 0),
+    ] {
+        a.insert_conversation(&c).await.unwrap();
+    }
+    let search = |q: &str, skip, limit| {
+        let q = KeyQuery::new(q).unwrap();
+        async move {
+            b.public_conversations(Some(&q), skip, limit).await.unwrap().into_iter().map(|c| c.id.0).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(search("台灣", 0, 10).await, vec!["tx", "tw", "bw"], "exact, prefix, then part; never hidden");
+    assert_eq!(search("台灣", 1, 1).await, vec!["tw"], "pages");
+    assert_eq!(search("美食", 0, 10).await, vec!["hk"]);
+    assert_eq!(search("全港", 0, 10).await, vec!["hk"], "the description too");
+    assert_eq!(search("BOOK", 0, 10).await, vec!["bw"]);
+    assert_eq!(search("+b (", 0, 10).await, vec!["re"], "no pattern syntax");
+    assert!(search("沒有", 0, 10).await.is_empty());
+    let patch = ConversationPatch { description: Some("港式茶餐廳".into()), ..ConversationPatch::default() };
+    a.update_conversation(&ConversationId::from("hk"), &patch).await.unwrap();
+    assert_eq!(search("茶餐厅", 0, 10).await, vec!["hk"], "the key follows a new description");
+    assert!(search("全港", 0, 10).await.is_empty());
+    let patch = ConversationPatch { visibility: Some(Visibility::Hidden), ..ConversationPatch::default() };
+    a.update_conversation(&ConversationId::from("hk"), &patch).await.unwrap();
+    assert!(search("茶餐厅", 0, 10).await.is_empty(), "hidden now");
 }
 
 pub async fn conversation_ids_walk_every_conversation_once(a: &DynStore, b: &DynStore) {
@@ -985,4 +1048,23 @@ pub async fn a_posting_and_a_sweep_never_both_win(a: &DynStore, b: &DynStore) {
     }
     let posted = outcomes.iter().filter(|(won, _)| *won).count() as u64;
     assert_eq!(posted + swept, 40, "each file went one way");
+}
+
+/// A user and a public group to find once their search keys are gone
+/// and written again (see `store_conformance.rs`).
+pub async fn put_named_rows(a: &DynStore) {
+    let mut u = user("zsf@example.org");
+    u.nickname = "張三豐".into();
+    a.insert_user(&u).await.unwrap();
+    a.insert_conversation(&Conversation { name: "臺灣美食".into(), ..group("tw", Visibility::Public, 1) }).await.unwrap();
+}
+
+/// Whether [`put_named_rows`]' rows are found by their folded keys.
+pub async fn named_rows_are_found(a: &DynStore) {
+    let people = a.search_users(&KeyQuery::new("三丰").unwrap(), 10).await.unwrap();
+    assert_eq!(people.iter().map(|u| u.nickname.as_str()).collect::<Vec<_>>(), ["張三豐"]);
+    let zhang = a.search_users(&KeyQuery::new("zhang").unwrap(), 10).await.unwrap();
+    assert_eq!(zhang.len(), 1);
+    let groups = a.public_conversations(Some(&KeyQuery::new("台湾").unwrap()), 0, 10).await.unwrap();
+    assert_eq!(groups.iter().map(|c| c.id.0.as_str()).collect::<Vec<_>>(), ["tw"]);
 }

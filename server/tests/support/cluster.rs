@@ -15,22 +15,45 @@ pub fn redis_addr() -> SocketAddr {
 /// The flags that make a node of a cluster on a fresh database (one per
 /// call), reaching Redis at `redis`; nodes time out after 3 s without
 /// heartbeat. The tests share one Redis, so each cluster's node ids are its own.
-pub fn cluster_flags(redis: SocketAddr) -> Vec<String> {
+pub fn cluster_flags(redis: SocketAddr) -> ClusterFlags {
     let uri = std::env::var("NATTER_TEST_MONGODB_URI").expect("NATTER_TEST_MONGODB_URI");
     let tag = natter_server::store::new_id();
     let db = format!("natter_test_{tag}");
-    let (redis, vapid) = (format!("redis://{redis}/"), vapid_key_file(&tag).display().to_string());
+    let vapid = vapid_key_dir();
+    let (redis, key) = (format!("redis://{redis}/"), vapid.path().join("vapid").display().to_string());
     let flags = ["--mongodb-uri", &uri, "--mongodb-db", &db, "--redis-url", &redis, "--node-ttl-secs", "3"];
-    flags.into_iter().chain(["--vapid-private-key-file", &vapid]).map(String::from).collect()
+    let flags = flags.into_iter().chain(["--vapid-private-key-file", &key]).map(String::from).collect();
+    ClusterFlags { flags, _vapid: vapid }
 }
 
-/// A file with the VAPID key the nodes of the cluster `tag` share, as one
-/// deployment's nodes must (a test key).
-fn vapid_key_file(tag: &str) -> std::path::PathBuf {
+/// A cluster's flags, and the directory of the key file they name, removed
+/// with them (nodes read the key when they start).
+pub struct ClusterFlags {
+    flags: Vec<String>,
+    _vapid: tempfile::TempDir,
+}
+
+impl std::ops::Deref for ClusterFlags {
+    type Target = Vec<String>;
+
+    fn deref(&self) -> &Vec<String> {
+        &self.flags
+    }
+}
+
+impl std::ops::DerefMut for ClusterFlags {
+    fn deref_mut(&mut self) -> &mut Vec<String> {
+        &mut self.flags
+    }
+}
+
+/// A directory with the VAPID key (`vapid`) the nodes of a cluster share,
+/// as one deployment's nodes must (a test key).
+fn vapid_key_dir() -> tempfile::TempDir {
     const TEST_KEY: &str = "RS0WdYWWo1HajXg3NZR1olzCf31i-ZBGDkFyCs7j1jw";
-    let path = std::env::temp_dir().join(format!("natter-test-vapid-{tag}"));
-    std::fs::write(&path, TEST_KEY).unwrap();
-    path
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("vapid"), TEST_KEY).unwrap();
+    dir
 }
 
 /// A node id unique to the cluster `flags` describe.

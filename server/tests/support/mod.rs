@@ -54,6 +54,22 @@ pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(5)).build().unwrap()
 }
 
+/// `text` percent-encoded for a URL: every byte but the unreserved ones.
+pub fn url_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `path?name=value&…` from a wire query's pairs, the values escaped.
+pub fn with_query(path: &str, pairs: Vec<(&str, String)>) -> String {
+    let pairs: Vec<String> = pairs.into_iter().map(|(k, v)| format!("{k}={}", url_escape(&v))).collect();
+    format!("{path}?{}", pairs.join("&"))
+}
+
 /// A throw-away data dir holding a file with the tests' JWT secret (so that
 /// every server of a test accepts the others' tokens), and that file's path.
 pub fn fresh_data_dir() -> (tempfile::TempDir, std::path::PathBuf) {

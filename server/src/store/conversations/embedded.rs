@@ -2,13 +2,14 @@ use async_trait::async_trait;
 use rusqlite::{params, params_from_iter, types::Value, Connection, OptionalExtension, Row};
 use wire::model::{Conversation, ConversationId, MessagePreview, Millis, UserId};
 
-use super::{ConversationPatch, ConversationRepo, Membership, Mentioned, MAX_DIRECTORY_PAGE, MAX_ID_PAGE};
+use super::{search_key, ConversationPatch, ConversationRepo, Membership, Mentioned, MAX_DIRECTORY_PAGE, MAX_ID_PAGE};
 use crate::store::{
     embedded::{
         enum_from_text, enum_text, internal, placeholders, query_all, write_error, write_transaction, EmbeddedStore,
     },
     StoreError,
 };
+use crate::text::search_fold::KeyQuery;
 
 const COLUMNS: &str = "id, kind, visibility, join_policy, name, description, creator_id, peer_id, created_ms, \
                        last_seq, last_message, last_activity_ms";
@@ -64,6 +65,19 @@ fn preview_json(preview: &Option<MessagePreview>) -> Option<String> {
         .map(|p| serde_json::to_string(p).expect("a preview serializes"))
 }
 
+/// Writes the search key of every conversation that has none (see `users::embedded::backfill_keys`).
+pub(in crate::store) fn backfill_keys(c: &Connection) -> rusqlite::Result<usize> {
+    let missing: Vec<(String, String, String)> = c
+        .prepare("SELECT id, name, description FROM conversations WHERE search_key = ''")?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut update = c.prepare("UPDATE conversations SET search_key = ?2 WHERE id = ?1")?;
+    for (id, name, description) in &missing {
+        update.execute(params![id, search_key(name, description)])?;
+    }
+    Ok(missing.len())
+}
+
 #[async_trait]
 impl ConversationRepo for EmbeddedStore {
     async fn insert_conversation(&self, conversation: &Conversation) -> Result<(), StoreError> {
@@ -71,7 +85,8 @@ impl ConversationRepo for EmbeddedStore {
         self.call(move |db| {
             db.execute(
                 &format!(
-                    "INSERT INTO conversations ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                    "INSERT INTO conversations ({COLUMNS}, search_key)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
                 ),
                 params![
                     c.id.0,
@@ -85,7 +100,8 @@ impl ConversationRepo for EmbeddedStore {
                     c.created_ms,
                     c.last_seq as i64,
                     preview_json(&c.last_message),
-                    c.last_activity_ms
+                    c.last_activity_ms,
+                    search_key(&c.name, &c.description)
                 ],
             )
             .map_err(|e| write_error(e, "a conversation with this id"))?;
@@ -142,13 +158,15 @@ impl ConversationRepo for EmbeddedStore {
                 conv.join_policy = join_policy;
             }
             tx.execute(
-                "UPDATE conversations SET name = ?2, description = ?3, visibility = ?4, join_policy = ?5 WHERE id = ?1",
+                "UPDATE conversations SET name = ?2, description = ?3, visibility = ?4, join_policy = ?5, search_key = ?6
+                 WHERE id = ?1",
                 params![
                     id,
                     conv.name,
                     conv.description,
                     enum_text(conv.visibility),
-                    enum_text(conv.join_policy)
+                    enum_text(conv.join_policy),
+                    search_key(&conv.name, &conv.description)
                 ],
             )
             .map_err(internal)?;
@@ -172,10 +190,16 @@ impl ConversationRepo for EmbeddedStore {
         .await
     }
 
-    async fn public_conversations(&self, skip: u32, limit: u32) -> Result<Vec<Conversation>, StoreError> {
+    async fn public_conversations(
+        &self,
+        query: Option<&KeyQuery>,
+        skip: u32,
+        limit: u32,
+    ) -> Result<Vec<Conversation>, StoreError> {
         let limit = limit.clamp(1, MAX_DIRECTORY_PAGE);
-        self.call(move |c| {
-            query_all(
+        let query = query.cloned();
+        self.call(move |c| match query {
+            None => query_all(
                 c,
                 &format!(
                     "SELECT {COLUMNS} FROM conversations WHERE visibility = 'public'
@@ -183,7 +207,19 @@ impl ConversationRepo for EmbeddedStore {
                 ),
                 params![limit, skip],
                 from_row,
-            )
+            ),
+            // instr() takes its needle literally: no pattern syntax to escape.
+            Some(q) => query_all(
+                c,
+                &format!(
+                    "SELECT {COLUMNS} FROM conversations WHERE visibility = 'public' AND instr(search_key, ?3) > 0
+                     ORDER BY CASE WHEN instr(search_key, ?1) > 0 THEN 0 WHEN instr(search_key, ?2) > 0 THEN 1 ELSE 2 END,
+                              last_activity_ms DESC, id
+                     LIMIT ?4 OFFSET ?5"
+                ),
+                params![q.exact, q.prefix, q.part, limit, skip],
+                from_row,
+            ),
         })
         .await
     }

@@ -10,7 +10,7 @@
 //! less the member's `read_shown`: no counting queries. The conversation's newest message is recorded only if it is newer
 //! than the one recorded, so racing writers on several nodes cannot move it back.
 
-mod embedded;
+pub(super) mod embedded;
 pub(super) mod mongodb;
 
 use async_trait::async_trait;
@@ -19,11 +19,18 @@ use wire::model::{
 };
 
 use super::StoreError;
+use crate::text::search_fold::{directory_key, KeyQuery};
 
 /// Most conversations one [`ConversationRepo::public_conversations`] page holds.
 pub const MAX_DIRECTORY_PAGE: u32 = 100;
 /// Most ids one [`ConversationRepo::conversation_ids_after`] page holds.
 pub const MAX_ID_PAGE: u32 = 1000;
+
+/// What the directory matches a group by, kept beside its name and
+/// rewritten with it or its description: both folded.
+fn search_key(name: &str, description: &str) -> String {
+    directory_key([name, description])
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Membership {
@@ -78,8 +85,12 @@ pub trait ConversationRepo {
     /// Records the newest message, unless a newer one is recorded already.
     async fn record_last_message(&self, id: &ConversationId, preview: &MessagePreview) -> Result<(), StoreError>;
 
-    /// Public groups, most recently active first.
-    async fn public_conversations(&self, skip: u32, limit: u32) -> Result<Vec<Conversation>, StoreError>;
+    /// Public groups, most recently active first; with a query, those whose
+    /// name or description holds it (folded, see `text::search_fold`): the
+    /// ones where one is the query first, then where one begins with it,
+    /// then the rest, each most recently active first.
+    async fn public_conversations(&self, query: Option<&KeyQuery>, skip: u32, limit: u32)
+        -> Result<Vec<Conversation>, StoreError>;
 
     /// Up to `limit` (at most [`MAX_ID_PAGE`]) conversation ids after `after`, in id
     /// order: a walk over every conversation (the search index's catch-up).

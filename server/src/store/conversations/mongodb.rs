@@ -9,11 +9,12 @@ use wire::model::{
     Conversation, ConversationId, ConversationKind, JoinPolicy, MessagePreview, Millis, Role, UserId, Visibility,
 };
 
-use super::{ConversationPatch, ConversationRepo, Membership, Mentioned, MAX_DIRECTORY_PAGE, MAX_ID_PAGE};
+use super::{search_key, ConversationPatch, ConversationRepo, Membership, Mentioned, MAX_DIRECTORY_PAGE, MAX_ID_PAGE};
 use crate::store::{
     mongodb::{classify, is_duplicate_key, MongoStore},
     StoreError,
 };
+use crate::text::search_fold::KeyQuery;
 
 /// The collection of conversations (their previews are erased with a deleted message).
 pub(in crate::store) const CONVERSATIONS: &str = "conversations";
@@ -35,6 +36,9 @@ struct ConversationDoc {
     last_seq: i64,
     last_message: Option<MessagePreview>,
     last_activity_ms: i64,
+    /// Absent on conversations from before keys existed, until [`backfill_keys`].
+    #[serde(default)]
+    search_key: String,
 }
 
 impl From<&Conversation> for ConversationDoc {
@@ -52,6 +56,7 @@ impl From<&Conversation> for ConversationDoc {
             last_seq: c.last_seq as i64,
             last_message: c.last_message.clone(),
             last_activity_ms: c.last_activity_ms,
+            search_key: search_key(&c.name, &c.description),
         }
     }
 }
@@ -189,12 +194,20 @@ impl ConversationRepo for MongoStore {
         if set.is_empty() {
             return self.conversation(id).await;
         }
-        let updated = self
-            .collection::<ConversationDoc>(CONVERSATIONS)
+        let renamed = patch.name.is_some() || patch.description.is_some();
+        let conversations = self.collection::<ConversationDoc>(CONVERSATIONS);
+        let updated = conversations
             .find_one_and_update(doc! { "_id": &id.0 }, doc! { "$set": set })
             .return_document(ReturnDocument::After)
             .await
             .map_err(classify)?;
+        if let Some(c) = updated.as_ref().filter(|_| renamed) {
+            // The key of the name and description this update left; a racing
+            // update that changed them meanwhile writes the key of its own.
+            let unchanged = doc! { "_id": &c.id, "name": &c.name, "description": &c.description };
+            let set = doc! { "$set": { "search_key": search_key(&c.name, &c.description) } };
+            conversations.update_one(unchanged, set).await.map_err(classify)?;
+        }
         Ok(updated.map(Conversation::from))
     }
 
@@ -213,10 +226,21 @@ impl ConversationRepo for MongoStore {
         Ok(())
     }
 
-    async fn public_conversations(&self, skip: u32, limit: u32) -> Result<Vec<Conversation>, StoreError> {
+    async fn public_conversations(
+        &self,
+        query: Option<&KeyQuery>,
+        skip: u32,
+        limit: u32,
+    ) -> Result<Vec<Conversation>, StoreError> {
         let filter = doc! { "visibility": bson_of(Visibility::Public) };
         let sort = doc! { "last_activity_ms": -1, "_id": 1 };
-        self.find_conversations(filter, Some(sort), skip, Some(limit.clamp(1, MAX_DIRECTORY_PAGE))).await
+        let limit = limit.clamp(1, MAX_DIRECTORY_PAGE);
+        let Some(query) = query else {
+            return self.find_conversations(filter, Some(sort), skip, Some(limit)).await;
+        };
+        let id: fn(&ConversationDoc) -> &str = |d| &d.id;
+        let docs = self.find_by_key(CONVERSATIONS, filter, query, sort, (skip, limit), id).await?;
+        Ok(docs.into_iter().map(Conversation::from).collect())
     }
 
     async fn conversation_ids_after(
@@ -380,5 +404,32 @@ impl ConversationRepo for MongoStore {
             .await
             .map_err(classify)?;
         Ok(())
+    }
+}
+
+/// Writes the search key of every conversation that has none (see
+/// `users::mongodb::backfill_keys`).
+pub(in crate::store) async fn backfill_keys(store: &MongoStore) -> Result<usize, StoreError> {
+    #[derive(Deserialize)]
+    struct Named {
+        #[serde(rename = "_id")]
+        id: String,
+        name: String,
+        description: String,
+    }
+    let (conversations, mut after, mut written) = (store.collection::<Named>(CONVERSATIONS), String::new(), 0);
+    loop {
+        let filter = doc! { "search_key": { "$exists": false }, "_id": { "$gt": &after } };
+        let projection = doc! { "name": 1, "description": 1 };
+        let find = conversations.find(filter).projection(projection).sort(doc! { "_id": 1 }).limit(500);
+        let page: Vec<Named> = find.await.map_err(classify)?.try_collect().await.map_err(classify)?;
+        let Some(last) = page.last() else { return Ok(written) };
+        after = last.id.clone();
+        for c in &page {
+            let unchanged = doc! { "_id": &c.id, "name": &c.name, "description": &c.description };
+            let set = doc! { "$set": { "search_key": search_key(&c.name, &c.description) } };
+            conversations.update_one(unchanged, set).await.map_err(classify)?;
+        }
+        written += page.len();
     }
 }

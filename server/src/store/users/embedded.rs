@@ -2,11 +2,12 @@ use async_trait::async_trait;
 use rusqlite::{params, params_from_iter, OptionalExtension, Row};
 use wire::model::{Gender, UserId};
 
-use super::{UserPatch, UserRecord, UserRepo, MAX_SEARCH_RESULTS};
+use super::{search_key, UserPatch, UserRecord, UserRepo, MAX_SEARCH_RESULTS};
 use crate::store::{
     embedded::{internal, placeholders, query_all, write_error, write_transaction, EmbeddedStore},
     StoreError,
 };
+use crate::text::search_fold::KeyQuery;
 
 const COLUMNS: &str = "id, email, nickname, password_hash, gender, avatar, created_ms, last_login_ms, login_count";
 
@@ -30,17 +31,18 @@ fn by_id(c: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<UserReco
         .optional()
 }
 
-/// Escapes `%`, `_` and the escape character itself for a LIKE pattern.
-fn like_prefix(query: &str) -> String {
-    let mut pattern: String = query
-        .chars()
-        .flat_map(|c| match c {
-            '%' | '_' | '\\' => vec!['\\', c],
-            c => vec![c],
-        })
-        .collect();
-    pattern.push('%');
-    pattern
+/// Writes the search key of every user that has none (those from before
+/// keys existed: migration 14 gave them an empty one).
+pub(in crate::store) fn backfill_keys(c: &rusqlite::Connection) -> rusqlite::Result<usize> {
+    let missing: Vec<(String, String)> = c
+        .prepare("SELECT id, nickname FROM users WHERE search_key = ''")?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut update = c.prepare("UPDATE users SET search_key = ?2 WHERE id = ?1")?;
+    for (id, nickname) in &missing {
+        update.execute(params![id, search_key(nickname)])?;
+    }
+    Ok(missing.len())
 }
 
 #[async_trait]
@@ -49,7 +51,7 @@ impl UserRepo for EmbeddedStore {
         let u = user.clone();
         self.call(move |c| {
             c.execute(
-                &format!("INSERT INTO users ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+                &format!("INSERT INTO users ({COLUMNS}, search_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
                 params![
                     u.id.0,
                     u.email.to_lowercase(),
@@ -59,7 +61,8 @@ impl UserRepo for EmbeddedStore {
                     u.avatar,
                     u.created_ms,
                     u.last_login_ms,
-                    u.login_count as i64
+                    u.login_count as i64,
+                    search_key(&u.nickname)
                 ],
             )
             .map_err(|e| write_error(e, "a user with this e-mail"))?;
@@ -128,7 +131,7 @@ impl UserRepo for EmbeddedStore {
             }
             tx.execute(
                 "UPDATE users SET nickname = ?2, gender = ?3, avatar = ?4, password_hash = ?5,
-                 last_login_ms = ?6, login_count = ?7 WHERE id = ?1",
+                 last_login_ms = ?6, login_count = ?7, search_key = ?8 WHERE id = ?1",
                 params![
                     id,
                     user.nickname,
@@ -136,7 +139,8 @@ impl UserRepo for EmbeddedStore {
                     user.avatar,
                     user.password_hash,
                     user.last_login_ms,
-                    user.login_count as i64
+                    user.login_count as i64,
+                    search_key(&user.nickname)
                 ],
             )
             .map_err(internal)?;
@@ -146,18 +150,19 @@ impl UserRepo for EmbeddedStore {
         .await
     }
 
-    async fn search_users(&self, query: &str, limit: u32) -> Result<Vec<UserRecord>, StoreError> {
-        let prefix = like_prefix(query);
-        let limit = limit.clamp(1, MAX_SEARCH_RESULTS);
+    async fn search_users(&self, query: &KeyQuery, limit: u32) -> Result<Vec<UserRecord>, StoreError> {
+        let (q, limit) = (query.clone(), limit.clamp(1, MAX_SEARCH_RESULTS));
+        // instr() takes its needle literally: no pattern syntax to escape.
         self.call(move |c| {
             query_all(
                 c,
                 &format!(
-                    "SELECT {COLUMNS} FROM users
-                     WHERE nickname LIKE ?1 ESCAPE '\\'
-                     ORDER BY nickname COLLATE NOCASE, id LIMIT ?2"
+                    "SELECT {COLUMNS} FROM users WHERE instr(search_key, ?3) > 0
+                     ORDER BY CASE WHEN instr(search_key, ?1) > 0 THEN 0 WHEN instr(search_key, ?2) > 0 THEN 1 ELSE 2 END,
+                              search_key, id
+                     LIMIT ?4"
                 ),
-                params![prefix, limit],
+                params![q.exact, q.prefix, q.part, limit],
                 from_row,
             )
         })

@@ -1,7 +1,7 @@
 //! Users: accounts with their login e-mail, profile and password hash.
 
-mod embedded;
-mod mongodb;
+pub(super) mod embedded;
+pub(super) mod mongodb;
 mod pinyin;
 
 use async_trait::async_trait;
@@ -11,6 +11,7 @@ use wire::{
 };
 
 use super::StoreError;
+use crate::text::search_fold::{directory_key, KeyQuery};
 
 /// A stored account (seed 000's `users`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,7 +73,14 @@ pub struct UserPatch {
 }
 
 /// Most users [`UserRepo::search_users`] returns.
-pub const MAX_SEARCH_RESULTS: u32 = 20;
+pub const MAX_SEARCH_RESULTS: u32 = 100;
+
+/// What the directory matches a user by, kept beside the nickname and
+/// rewritten with it: the nickname, its pinyin and its initials, folded.
+fn search_key(nickname: &str) -> String {
+    let pinyin = pinyin::of(nickname);
+    directory_key(std::iter::once(nickname).chain(pinyin.split(' ')))
+}
 
 #[async_trait]
 pub trait UserRepo {
@@ -90,10 +98,12 @@ pub trait UserRepo {
     /// Applies `patch`; returns the updated user, or `None` if there is no such user.
     async fn update_user(&self, id: &UserId, patch: &UserPatch) -> Result<Option<UserRecord>, StoreError>;
 
-    /// Users whose nickname starts with `query` (ignoring case); at most
-    /// `limit` (≤ [`MAX_SEARCH_RESULTS`]), by nickname. (Finding someone by
-    /// e-mail is their choice: see `api::users::search`.)
-    async fn search_users(&self, query: &str, limit: u32) -> Result<Vec<UserRecord>, StoreError>;
+    /// Users whose nickname, its pinyin or initials hold `query`, folded
+    /// (see `text::search_fold`): those where one is the query first, then
+    /// those where one begins with it, then the rest, each by folded
+    /// nickname and id; at most `limit` (≤ [`MAX_SEARCH_RESULTS`]). (Finding
+    /// someone by e-mail is their choice: see `api::users::search`.)
+    async fn search_users(&self, query: &KeyQuery, limit: u32) -> Result<Vec<UserRecord>, StoreError>;
 
     /// The account created first (by creation time, then id), if any.
     async fn first_user(&self) -> Result<Option<UserId>, StoreError>;

@@ -7,11 +7,12 @@ use mongodb::{
 use serde::{Deserialize, Serialize};
 use wire::model::{Gender, UserId};
 
-use super::{UserPatch, UserRecord, UserRepo, MAX_SEARCH_RESULTS};
+use super::{search_key, UserPatch, UserRecord, UserRepo, MAX_SEARCH_RESULTS};
 use crate::store::{
     mongodb::{classify, is_duplicate_key, MongoStore},
     StoreError,
 };
+use crate::text::search_fold::KeyQuery;
 
 const USERS: &str = "users";
 
@@ -27,6 +28,9 @@ struct UserDoc {
     created_ms: i64,
     last_login_ms: Option<i64>,
     login_count: i64,
+    /// Absent on users from before keys existed, until [`backfill_keys`].
+    #[serde(default)]
+    search_key: String,
 }
 
 impl From<&UserRecord> for UserDoc {
@@ -41,6 +45,7 @@ impl From<&UserRecord> for UserDoc {
             created_ms: u.created_ms,
             last_login_ms: u.last_login_ms,
             login_count: u.login_count as i64,
+            search_key: search_key(&u.nickname),
         }
     }
 }
@@ -96,6 +101,7 @@ impl UserRepo for MongoStore {
         let mut set = Document::new();
         if let Some(nickname) = &patch.nickname {
             set.insert("nickname", nickname);
+            set.insert("search_key", search_key(nickname));
         }
         if let Some(gender) = patch.gender {
             set.insert("gender", gender.code());
@@ -128,16 +134,11 @@ impl UserRepo for MongoStore {
         Ok(updated.map(UserRecord::from))
     }
 
-    async fn search_users(&self, query: &str, limit: u32) -> Result<Vec<UserRecord>, StoreError> {
-        let filter = doc! { "nickname": { "$regex": format!("^{}", regex_escape(query)), "$options": "i" } };
-        let cursor = self
-            .collection::<UserDoc>(USERS)
-            .find(filter)
-            .sort(doc! { "nickname": 1, "_id": 1 })
-            .limit(i64::from(limit.clamp(1, MAX_SEARCH_RESULTS)))
-            .await
-            .map_err(classify)?;
-        let docs: Vec<UserDoc> = cursor.try_collect().await.map_err(classify)?;
+    async fn search_users(&self, query: &KeyQuery, limit: u32) -> Result<Vec<UserRecord>, StoreError> {
+        let sort = doc! { "search_key": 1, "_id": 1 };
+        let page = (0, limit.clamp(1, MAX_SEARCH_RESULTS));
+        let id: fn(&UserDoc) -> &str = |d| &d.id;
+        let docs = self.find_by_key(USERS, Document::new(), query, sort, page, id).await?;
         Ok(docs.into_iter().map(UserRecord::from).collect())
     }
 
@@ -153,14 +154,28 @@ impl UserRepo for MongoStore {
     }
 }
 
-/// Makes `text` match itself literally inside a regular expression.
-fn regex_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if "\\^$.|?*+()[]{}/-".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
+/// Writes the search key of every user that has none (those from before
+/// keys existed), in `_id` order; a nickname changed meanwhile keeps the
+/// key written with it.
+pub(in crate::store) async fn backfill_keys(store: &MongoStore) -> Result<usize, StoreError> {
+    #[derive(Deserialize)]
+    struct Named {
+        #[serde(rename = "_id")]
+        id: String,
+        nickname: String,
     }
-    out
+    let (users, mut after, mut written) = (store.collection::<Named>(USERS), String::new(), 0);
+    loop {
+        let filter = doc! { "search_key": { "$exists": false }, "_id": { "$gt": &after } };
+        let find = users.find(filter).projection(doc! { "nickname": 1 }).sort(doc! { "_id": 1 }).limit(500);
+        let page: Vec<Named> = find.await.map_err(classify)?.try_collect().await.map_err(classify)?;
+        let Some(last) = page.last() else { return Ok(written) };
+        after = last.id.clone();
+        for user in &page {
+            let only_if_unchanged = doc! { "_id": &user.id, "nickname": &user.nickname };
+            let set = doc! { "$set": { "search_key": search_key(&user.nickname) } };
+            users.update_one(only_if_unchanged, set).await.map_err(classify)?;
+        }
+        written += page.len();
+    }
 }
