@@ -26,8 +26,9 @@ impl AsYouType {
         self.asked.get_value()
     }
 
+    /// False too once the box is gone (its results closed while one was asked).
     pub fn is_latest(&self, number: u64) -> bool {
-        self.asked.get_value() == number
+        self.asked.try_get_value() == Some(number)
     }
 
     /// Drops the answers to every question asked so far.

@@ -404,50 +404,58 @@ pub fn CallOverlay() -> impl IntoView {
         Phase::Idle => desk.notice.get().map(|notice| {
             view! { <div class="call-notice" role="status" data-testid="call-notice">{i18n.tr(notice)}</div> }.into_any()
         }),
+        Phase::Active { peer, media, answered_ms, .. } => Some(Suspend::new(in_call(peer, media, answered_ms)).into_any()),
+        ringing => Some(Suspend::new(call_ringing(ringing)).into_any()),
+    }
+}
+
+/// An incoming or outgoing call that rings, loaded with the first one (its
+/// own wasm chunk with `--split`).
+#[lazy]
+fn call_ringing(phase: Phase) -> AnyView {
+    let i18n = use_i18n();
+    let desk = use_call_desk();
+    match phase {
         Phase::Incoming { call, accepting } => {
             let what = if call.media == CallMedia::Video { Msg::CallIncomingVideo } else { Msg::CallIncomingVoice };
             let caller = call.caller;
-            Some(
-                view! {
-                    <div class="call-overlay" role="alertdialog" aria-labelledby="call-who" data-testid="call-incoming">
-                        <Avatar url=caller.avatar.clone() name=caller.nickname.clone() large=true seed=caller.id.to_string()/>
-                        <p id="call-who" class="call-who" data-testid="call-caller">{caller.nickname.clone()}</p>
-                        <p class="call-what">{move || i18n.t(if accepting { Msg::CallConnecting } else { what })}</p>
-                        <div class="call-actions">
-                            <button type="button" class="btn danger" data-testid="call-decline" on:click=move |_| desk.decline()>
-                                {i18n.tr(Msg::CallDecline)}
-                            </button>
-                            <button
-                                type="button"
-                                class="btn"
-                                data-testid="call-accept"
-                                disabled=accepting
-                                on:click=move |_| desk.accept()
-                            >
-                                {i18n.tr(Msg::CallAccept)}
-                            </button>
-                        </div>
-                    </div>
-                }
-                .into_any(),
-            )
-        }
-        Phase::Outgoing { peer, .. } => Some(
             view! {
-                <div class="call-overlay" role="dialog" aria-labelledby="call-who" data-testid="call-outgoing">
-                    <Avatar url=peer.avatar.clone() name=peer.nickname.clone() large=true seed=peer.id.to_string()/>
-                    <p id="call-who" class="call-who">{peer.nickname.clone()}</p>
-                    <p class="call-what">{i18n.tr(Msg::CallCalling)}</p>
+                <div class="call-overlay" role="alertdialog" aria-labelledby="call-who" data-testid="call-incoming">
+                    <Avatar url=caller.avatar.clone() name=caller.nickname.clone() large=true seed=caller.id.to_string()/>
+                    <p id="call-who" class="call-who" data-testid="call-caller">{caller.nickname.clone()}</p>
+                    <p class="call-what">{move || i18n.t(if accepting { Msg::CallConnecting } else { what })}</p>
                     <div class="call-actions">
-                        <button type="button" class="btn danger" data-testid="call-cancel" on:click=move |_| desk.hang_up()>
-                            {i18n.tr(Msg::CallCancel)}
+                        <button type="button" class="btn danger" data-testid="call-decline" on:click=move |_| desk.decline()>
+                            {i18n.tr(Msg::CallDecline)}
+                        </button>
+                        <button
+                            type="button"
+                            class="btn"
+                            data-testid="call-accept"
+                            disabled=accepting
+                            on:click=move |_| desk.accept()
+                        >
+                            {i18n.tr(Msg::CallAccept)}
                         </button>
                     </div>
                 </div>
             }
-            .into_any(),
-        ),
-        Phase::Active { peer, media, answered_ms, .. } => Some(Suspend::new(in_call(peer, media, answered_ms)).into_any()),
+            .into_any()
+        }
+        Phase::Outgoing { peer, .. } => view! {
+            <div class="call-overlay" role="dialog" aria-labelledby="call-who" data-testid="call-outgoing">
+                <Avatar url=peer.avatar.clone() name=peer.nickname.clone() large=true seed=peer.id.to_string()/>
+                <p id="call-who" class="call-who">{peer.nickname.clone()}</p>
+                <p class="call-what">{i18n.tr(Msg::CallCalling)}</p>
+                <div class="call-actions">
+                    <button type="button" class="btn danger" data-testid="call-cancel" on:click=move |_| desk.hang_up()>
+                        {i18n.tr(Msg::CallCancel)}
+                    </button>
+                </div>
+            </div>
+        }
+        .into_any(),
+        Phase::Idle | Phase::Active { .. } => ().into_any(),
     }
 }
 

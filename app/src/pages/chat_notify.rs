@@ -72,6 +72,11 @@ pub(super) fn muted_until(choice: Option<&ConversationNotify>) -> Option<Option<
     Some((until < MUTED_FOREVER).then_some(until))
 }
 
+/// The user's choice for the conversation `id`, if any.
+fn choice_of(live: Live, id: StoredValue<ConversationId>) -> Option<ConversationNotify> {
+    live.notify_settings().and_then(|s| id.with_value(|id| s.conversation(id).cloned()))
+}
+
 /// The bell in a chat's header and its menu.
 #[component]
 pub fn ChatNotify(conversation: ConversationId) -> impl IntoView {
@@ -79,21 +84,8 @@ pub fn ChatNotify(conversation: ConversationId) -> impl IntoView {
     let live = use_live();
     let open = RwSignal::new(false);
     let id = StoredValue::new(conversation);
-    let choice = move || live.notify_settings().and_then(|s| id.with_value(|id| s.conversation(id).cloned()));
+    let choice = move || choice_of(live, id);
     let muted = move || muted_until(choice().as_ref()).is_some();
-    let level_value = move || {
-        let level = choice().and_then(|c| c.level);
-        LEVELS.iter().find(|(l, ..)| *l == level).map_or("default", |(_, value, _)| *value)
-    };
-    let set_level = move |value: String| {
-        let level = LEVELS.iter().find(|(_, v, _)| *v == value).and_then(|(l, ..)| *l);
-        choose(live, id.get_value(), move |c| c.level = level);
-    };
-    let mute = move |span: Millis| {
-        let until = if span == MUTED_FOREVER { MUTED_FOREVER } else { client::now_ms() + span };
-        choose(live, id.get_value(), move |c| c.muted_until_ms = Some(until));
-        open.set(false);
-    };
     view! {
         <span class="chat-notify">
             <button
@@ -109,52 +101,84 @@ pub fn ChatNotify(conversation: ConversationId) -> impl IntoView {
                 {move || view! { <Svg icon=if muted() { Icon::BellOff } else { Icon::Bell }/> }}
             </button>
             <Show when=move || open.get()>
-                <div class="chat-notify-menu" role="group" data-testid="chat-notify-menu">
-                    <label>
-                        {i18n.tr(Msg::NotifyTitle)} " "
-                        <select
-                            data-testid="chat-notify-level"
-                            prop:value=level_value
-                            on:change=move |ev| set_level(event_target_value(&ev))
-                        >
-                            {LEVELS
-                                .iter()
-                                .map(|(_, value, label)| view! { <option value=*value>{i18n.tr(*label)}</option> })
-                                .collect_view()}
-                        </select>
-                    </label>
-                    <p class="muted">{i18n.tr(Msg::NotifyMute)}</p>
-                    <div class="chat-notify-mutes">
-                        {MUTES
-                            .iter()
-                            .map(|(span, testid, label)| {
-                                let span = *span;
-                                view! {
-                                    <button
-                                        type="button"
-                                        class="btn secondary small"
-                                        data-testid=format!("chat-mute-{testid}")
-                                        on:click=move |_| mute(span)
-                                    >
-                                        {i18n.tr(*label)}
-                                    </button>
-                                }
-                            })
-                            .collect_view()}
-                        <Show when=muted>
-                            <button
-                                type="button"
-                                class="btn small"
-                                data-testid="chat-unmute"
-                                on:click=move |_| choose(live, id.get_value(), |c| c.muted_until_ms = None)
-                            >
-                                {i18n.tr(Msg::NotifyUnmute)}
-                            </button>
-                        </Show>
-                    </div>
-                </div>
+                {Suspend::new(chat_notify_menu(id.get_value(), open))}
             </Show>
         </span>
+    }
+}
+
+/// The bell's menu, loaded with its first opening (its own wasm chunk when
+/// built with `--split`).
+#[lazy]
+fn chat_notify_menu(conversation: ConversationId, open: RwSignal<bool>) -> AnyView {
+    view! { <ChatNotifyMenu conversation open/> }.into_any()
+}
+
+#[component]
+fn ChatNotifyMenu(conversation: ConversationId, open: RwSignal<bool>) -> impl IntoView {
+    let i18n = use_i18n();
+    let live = use_live();
+    let id = StoredValue::new(conversation);
+    let choice = move || choice_of(live, id);
+    let muted = move || muted_until(choice().as_ref()).is_some();
+    let level_value = move || {
+        let level = choice().and_then(|c| c.level);
+        LEVELS.iter().find(|(l, ..)| *l == level).map_or("default", |(_, value, _)| *value)
+    };
+    let set_level = move |value: String| {
+        let level = LEVELS.iter().find(|(_, v, _)| *v == value).and_then(|(l, ..)| *l);
+        choose(live, id.get_value(), move |c| c.level = level);
+    };
+    let mute = move |span: Millis| {
+        let until = if span == MUTED_FOREVER { MUTED_FOREVER } else { client::now_ms() + span };
+        choose(live, id.get_value(), move |c| c.muted_until_ms = Some(until));
+        open.set(false);
+    };
+    view! {
+        <div class="chat-notify-menu" role="group" data-testid="chat-notify-menu">
+            <label>
+                {i18n.tr(Msg::NotifyTitle)} " "
+                <select
+                    data-testid="chat-notify-level"
+                    prop:value=level_value
+                    on:change=move |ev| set_level(event_target_value(&ev))
+                >
+                    {LEVELS
+                        .iter()
+                        .map(|(_, value, label)| view! { <option value=*value>{i18n.tr(*label)}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+            <p class="muted">{i18n.tr(Msg::NotifyMute)}</p>
+            <div class="chat-notify-mutes">
+                {MUTES
+                    .iter()
+                    .map(|(span, testid, label)| {
+                        let span = *span;
+                        view! {
+                            <button
+                                type="button"
+                                class="btn secondary small"
+                                data-testid=format!("chat-mute-{testid}")
+                                on:click=move |_| mute(span)
+                            >
+                                {i18n.tr(*label)}
+                            </button>
+                        }
+                    })
+                    .collect_view()}
+                <Show when=muted>
+                    <button
+                        type="button"
+                        class="btn small"
+                        data-testid="chat-unmute"
+                        on:click=move |_| choose(live, id.get_value(), |c| c.muted_until_ms = None)
+                    >
+                        {i18n.tr(Msg::NotifyUnmute)}
+                    </button>
+                </Show>
+            </div>
+        </div>
     }
 }
 

@@ -16,7 +16,7 @@ use super::{
     attach::AttachControls,
     emoji_picker::{emoji_picker, insert_at},
     icons::{Icon, Svg},
-    mentions::{still_mentioned, typed_mention, Candidate, MentionPicker, Members},
+    mentions::{mention_picker, still_mentioned, typed_mention, Candidate, Members},
     open_chat::{use_chat, Draft},
     quote::{excerpt, sender_name, use_shown},
 };
@@ -181,7 +181,7 @@ pub fn Composer(id: ConversationId, at_bottom: RwSignal<bool>) -> impl IntoView 
         >
             <DraftBar leave=leave_draft/>
             <Show when=move || candidates.with(|c| !c.is_empty())>
-                <MentionPicker candidates selected on_pick=pick/>
+                {Suspend::new(mention_picker(candidates, selected, Callback::new(pick)))}
             </Show>
             <AttachControls id=attach_to at_bottom/>
             <Show when=move || picker.get()>

@@ -44,8 +44,9 @@ impl Candidate {
     }
 
     fn matches(&self, query: &str) -> bool {
-        let query = query.to_lowercase();
-        self.name.to_lowercase().contains(&query) || self.pinyin.contains(&query)
+        // The browser's case mapping: Rust's Unicode tables would weigh on the wasm.
+        let query = client::lower_case(query);
+        client::lower_case(&self.name).contains(&query) || self.pinyin.contains(&query)
     }
 }
 
@@ -133,9 +134,15 @@ pub fn split_mentions<'a>(text: &'a str, names: &[String]) -> Vec<(&'a str, bool
     runs
 }
 
-/// The picker under the composer.
+/// The picker under the composer, loaded with the first "@" typed in a
+/// group (its own wasm chunk when built with `--split`).
+#[lazy]
+pub fn mention_picker(candidates: Memo<Vec<Candidate>>, selected: RwSignal<usize>, on_pick: Callback<Candidate>) -> AnyView {
+    view! { <MentionPicker candidates selected on_pick/> }.into_any()
+}
+
 #[component]
-pub fn MentionPicker(
+fn MentionPicker(
     candidates: Memo<Vec<Candidate>>,
     selected: RwSignal<usize>,
     #[prop(into)] on_pick: Callback<Candidate>,

@@ -29,6 +29,23 @@ pub fn toggle_reaction(live: Live, chat: OpenChat, shown: &Shown, emoji: String)
 /// The toolbar of one message; `open` says whether it shows.
 #[component]
 pub fn MessageActions(shown: Shown, open: RwSignal<bool>) -> impl IntoView {
+    let shown = StoredValue::new(shown);
+    view! {
+        <Show when=move || open.get()>
+            {Suspend::new(message_toolbar(shown.get_value(), open))}
+        </Show>
+    }
+}
+
+/// The toolbar, loaded with the first one opened (its own wasm chunk when
+/// built with `--split`): most messages are read without it.
+#[lazy]
+fn message_toolbar(shown: Shown, open: RwSignal<bool>) -> AnyView {
+    view! { <MessageToolbar shown open/> }.into_any()
+}
+
+#[component]
+fn MessageToolbar(shown: Shown, open: RwSignal<bool>) -> impl IntoView {
     let i18n = use_i18n();
     let live = use_live();
     let chat = use_chat();
@@ -78,62 +95,60 @@ pub fn MessageActions(shown: Shown, open: RwSignal<bool>) -> impl IntoView {
         }
     });
     view! {
-        <Show when=move || open.get()>
-            <div
-                class="message-toolbar"
-                role="toolbar"
-                data-testid="message-toolbar"
-                aria-label=i18n.tr(Msg::MessageActions)
-                on:keydown=move |ev| if ev.key() == "Escape" { done() }
+        <div
+            class="message-toolbar"
+            role="toolbar"
+            data-testid="message-toolbar"
+            aria-label=i18n.tr(Msg::MessageActions)
+            on:keydown=move |ev| if ev.key() == "Escape" { done() }
+        >
+            {quick()}
+            <button
+                type="button"
+                class="quick-reaction"
+                data-testid="more-reactions"
+                aria-label=i18n.tr(Msg::MoreReactions)
+                title=i18n.tr(Msg::MoreReactions)
+                on:click=move |_| picker.update(|p| *p = !*p)
             >
-                {quick()}
-                <button
-                    type="button"
-                    class="quick-reaction"
-                    data-testid="more-reactions"
-                    aria-label=i18n.tr(Msg::MoreReactions)
-                    title=i18n.tr(Msg::MoreReactions)
-                    on:click=move |_| picker.update(|p| *p = !*p)
-                >
-                    "+"
-                </button>
-                {draft_button("reply", Msg::Reply, Draft::Reply(seq))}
-                {editable.then(|| draft_button("edit", Msg::EditMessage, Draft::Edit(seq)))}
-                <Show when=move || mine || chat.moderates()>
-                    <Show
-                        when=move || confirming.get()
-                        fallback=move || view! {
-                            <button type="button" class="link-button danger" data-testid="delete" on:click=move |_| confirming.set(true)>
-                                {i18n.tr(Msg::DeleteMessage)}
-                            </button>
-                        }
-                    >
-                        <button type="button" class="btn danger small" data-testid="confirm-delete" on:click=move |_| change(MessageKind::Delete)>
-                            {i18n.tr(Msg::ConfirmDelete)}
+                "+"
+            </button>
+            {draft_button("reply", Msg::Reply, Draft::Reply(seq))}
+            {editable.then(|| draft_button("edit", Msg::EditMessage, Draft::Edit(seq)))}
+            <Show when=move || mine || chat.moderates()>
+                <Show
+                    when=move || confirming.get()
+                    fallback=move || view! {
+                        <button type="button" class="link-button danger" data-testid="delete" on:click=move |_| confirming.set(true)>
+                            {i18n.tr(Msg::DeleteMessage)}
                         </button>
-                    </Show>
+                    }
+                >
+                    <button type="button" class="btn danger small" data-testid="confirm-delete" on:click=move |_| change(MessageKind::Delete)>
+                        {i18n.tr(Msg::ConfirmDelete)}
+                    </button>
                 </Show>
-                <Show when=move || chat.pins()>
-                    {if pinned {
-                        view! {
-                            <button type="button" class="link-button" data-testid="unpin" on:click=move |_| change(MessageKind::Unpin)>
-                                {i18n.tr(Msg::UnpinMessage)}
-                            </button>
-                        }
-                        .into_any()
-                    } else {
-                        view! {
-                            <button type="button" class="link-button" data-testid="pin" on:click=move |_| change(MessageKind::Pin)>
-                                {i18n.tr(Msg::PinMessage)}
-                            </button>
-                        }
-                        .into_any()
-                    }}
-                </Show>
-            </div>
-            <Show when=move || picker.get()>
-                {Suspend::new(emoji_picker(Callback::new(react), Callback::new(move |()| picker.set(false))))}
             </Show>
+            <Show when=move || chat.pins()>
+                {if pinned {
+                    view! {
+                        <button type="button" class="link-button" data-testid="unpin" on:click=move |_| change(MessageKind::Unpin)>
+                            {i18n.tr(Msg::UnpinMessage)}
+                        </button>
+                    }
+                    .into_any()
+                } else {
+                    view! {
+                        <button type="button" class="link-button" data-testid="pin" on:click=move |_| change(MessageKind::Pin)>
+                            {i18n.tr(Msg::PinMessage)}
+                        </button>
+                    }
+                    .into_any()
+                }}
+            </Show>
+        </div>
+        <Show when=move || picker.get()>
+            {Suspend::new(emoji_picker(Callback::new(react), Callback::new(move |()| picker.set(false))))}
         </Show>
     }
 }

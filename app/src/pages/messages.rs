@@ -540,9 +540,8 @@ fn mentions_me(mentions: &[UserId], me: &UserId) -> bool {
 #[component]
 fn EditedMark(at: Millis, conversation: ConversationId, seq: u64) -> impl IntoView {
     let i18n = use_i18n();
-    let live = use_live();
     let open = RwSignal::new(false);
-    let history = move || live.inbox(|i| i.edit_history(&conversation, seq));
+    let conversation = StoredValue::new(conversation);
     view! {
         <button
             type="button"
@@ -555,19 +554,31 @@ fn EditedMark(at: Millis, conversation: ConversationId, seq: u64) -> impl IntoVi
             {i18n.tr(Msg::Edited)}
         </button>
         <Show when=move || open.get()>
-            <div class="edit-history" data-testid="edit-history" role="status">
-                <p class="muted">{i18n.tr(Msg::EditHistory)}</p>
-                <ol>
-                    {history()
-                        .into_iter()
-                        .map(|(text, replaced)| view! {
-                            <li><time>{i18n.time(replaced)}</time> " " <span dir="auto">{text}</span></li>
-                        })
-                        .collect_view()}
-                </ol>
-            </div>
+            {Suspend::new(edit_history(conversation.get_value(), seq))}
         </Show>
     }
+}
+
+/// The texts a message had before, loaded with the first list opened (its
+/// own wasm chunk when built with `--split`).
+#[lazy]
+fn edit_history(conversation: ConversationId, seq: u64) -> AnyView {
+    let i18n = use_i18n();
+    let history = use_live().inbox(|i| i.edit_history(&conversation, seq));
+    view! {
+        <div class="edit-history" data-testid="edit-history" role="status">
+            <p class="muted">{i18n.tr(Msg::EditHistory)}</p>
+            <ol>
+                {history
+                    .into_iter()
+                    .map(|(text, replaced)| view! {
+                        <li><time>{i18n.time(replaced)}</time> " " <span dir="auto">{text}</span></li>
+                    })
+                    .collect_view()}
+            </ol>
+        </div>
+    }
+    .into_any()
 }
 
 /// Text with its web addresses as links that open in a new tab and the

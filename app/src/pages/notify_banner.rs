@@ -13,10 +13,21 @@ use crate::{
 
 #[component]
 pub fn NotifyBanner() -> impl IntoView {
-    let i18n = use_i18n();
     let live = use_live();
     let gone = RwSignal::new(false);
     let shown = move || live.notify_moment() && !gone.get() && notify::may_ask();
+    view! {
+        <Show when=shown>
+            {Suspend::new(notify_banner(gone))}
+        </Show>
+    }
+}
+
+/// The banner, never shown on a page's first load (its own wasm chunk when
+/// built with `--split`); `gone` once answered.
+#[lazy]
+fn notify_banner(gone: RwSignal<bool>) -> AnyView {
+    let i18n = use_i18n();
     let allow = move |_| {
         gone.set(true);
         spawn_local(async move {
@@ -31,16 +42,15 @@ pub fn NotifyBanner() -> impl IntoView {
         notify::dismiss_banner();
     };
     view! {
-        <Show when=shown>
-            <div class="notify-banner" role="region" data-testid="notify-banner">
-                <p>{i18n.tr(Msg::NotifyBannerText)}</p>
-                <button type="button" class="btn small" data-testid="notify-allow" on:click=allow>
-                    {i18n.tr(Msg::NotifyBannerAllow)}
-                </button>
-                <button type="button" class="btn secondary small" data-testid="notify-later" on:click=later>
-                    {i18n.tr(Msg::NotifyBannerLater)}
-                </button>
-            </div>
-        </Show>
+        <div class="notify-banner" role="region" data-testid="notify-banner">
+            <p>{i18n.tr(Msg::NotifyBannerText)}</p>
+            <button type="button" class="btn small" data-testid="notify-allow" on:click=allow>
+                {i18n.tr(Msg::NotifyBannerAllow)}
+            </button>
+            <button type="button" class="btn secondary small" data-testid="notify-later" on:click=later>
+                {i18n.tr(Msg::NotifyBannerLater)}
+            </button>
+        </div>
     }
+    .into_any()
 }

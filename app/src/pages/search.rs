@@ -37,6 +37,43 @@ struct Found {
 pub fn SearchBox(#[prop(optional)] conversation: Option<ConversationId>, #[prop(optional)] autofocus: bool) -> impl IntoView {
     let i18n = use_i18n();
     let query = RwSignal::new(String::new());
+    let conversation = StoredValue::new(conversation);
+    let placeholder = move || {
+        let msg = if conversation.with_value(Option::is_some) { Msg::SearchThisChat } else { Msg::SearchMessages };
+        i18n.t(msg)
+    };
+    let searching = move || !query.with(|q| q.trim().is_empty());
+    view! {
+        <div class="search" role="search">
+            <input
+                type="search"
+                class="search-input"
+                data-testid="search-input"
+                autofocus=autofocus
+                enterkeyhint="search"
+                aria-label=placeholder
+                placeholder=placeholder
+                prop:value=move || query.get()
+                on:input=move |ev| query.set(event_target_value(&ev))
+            />
+            <Show when=searching>
+                {Suspend::new(search_results(query, conversation.get_value()))}
+            </Show>
+        </div>
+    }
+}
+
+/// The results, loaded with the first search (their own wasm chunk when
+/// built with `--split`): most visits search nothing.
+#[lazy]
+fn search_results(query: RwSignal<String>, conversation: Option<ConversationId>) -> AnyView {
+    view! { <ResultsPanel query conversation/> }.into_any()
+}
+
+/// The results of `query` while it holds more than spaces.
+#[component]
+fn ResultsPanel(query: RwSignal<String>, conversation: Option<ConversationId>) -> impl IntoView {
+    let i18n = use_i18n();
     let found = RwSignal::new(Found::default());
     // Each search is numbered: an answer to an older one is dropped.
     let asked = AsYouType::new();
@@ -71,10 +108,11 @@ pub fn SearchBox(#[prop(optional)] conversation: Option<ConversationId>, #[prop(
             });
         });
     };
-    let on_input = move |ev| {
-        query.set(event_target_value(&ev));
+    // From the letter that opened the panel on, each pause in the typing asks.
+    Effect::new(move || {
+        query.track();
         asked.after_pause(move || fetch(None));
-    };
+    });
     let more = move || {
         let f = found.get_untracked();
         if let (Some(next), false) = (f.next, f.busy) {
@@ -89,56 +127,36 @@ pub fn SearchBox(#[prop(optional)] conversation: Option<ConversationId>, #[prop(
             }
         }
     };
+    // Opening a result ends the search (and with it this panel).
     let clear = move || {
         asked.forget();
         query.set(String::new());
-        found.set(Found::default());
     };
-    let placeholder = move || {
-        let msg = if conversation.with_value(Option::is_some) { Msg::SearchThisChat } else { Msg::SearchMessages };
-        i18n.t(msg)
-    };
-    let searching = move || !query.with(|q| q.trim().is_empty());
     view! {
-        <div class="search" role="search">
-            <input
-                type="search"
-                class="search-input"
-                data-testid="search-input"
-                autofocus=autofocus
-                enterkeyhint="search"
-                aria-label=placeholder
-                placeholder=placeholder
-                prop:value=move || query.get()
-                on:input=on_input
-            />
-            <Show when=searching>
-                <div class="search-panel" data-testid="search-results">
-                    {move || found.with(|f| f.error.as_ref().map(|e| view! { <p class="error" role="alert">{i18n.error(e)}</p> }))}
-                    {move || {
-                        found.with(|f| {
-                            (f.hits.is_empty() && !f.busy && f.error.is_none())
-                                .then(|| view! { <p class="muted">{i18n.tr(Msg::SearchNothing)}</p> })
-                        })
-                    }}
-                    <ul class="search-results" node_ref=list on:scroll=on_scroll>
-                        <For
-                            each=move || found.with(|f| f.hits.clone())
-                            key=|hit| (hit.conversation_id.clone(), hit.seq)
-                            let:hit
-                        >
-                            <Hit hit on_open=Callback::new(move |()| clear())/>
-                        </For>
-                    </ul>
-                    <Show when=move || found.with(|f| f.busy)>
-                        <p class="muted">{i18n.tr(Msg::Loading)}</p>
-                    </Show>
-                    <Show when=move || found.with(|f| f.next.is_some() && !f.busy)>
-                        <button type="button" class="btn secondary small" data-testid="search-more" on:click=move |_| more()>
-                            {i18n.tr(Msg::SearchMore)}
-                        </button>
-                    </Show>
-                </div>
+        <div class="search-panel" data-testid="search-results">
+            {move || found.with(|f| f.error.as_ref().map(|e| view! { <p class="error" role="alert">{i18n.error(e)}</p> }))}
+            {move || {
+                found.with(|f| {
+                    (f.hits.is_empty() && !f.busy && f.error.is_none())
+                        .then(|| view! { <p class="muted">{i18n.tr(Msg::SearchNothing)}</p> })
+                })
+            }}
+            <ul class="search-results" node_ref=list on:scroll=on_scroll>
+                <For
+                    each=move || found.with(|f| f.hits.clone())
+                    key=|hit| (hit.conversation_id.clone(), hit.seq)
+                    let:hit
+                >
+                    <Hit hit on_open=Callback::new(move |()| clear())/>
+                </For>
+            </ul>
+            <Show when=move || found.with(|f| f.busy)>
+                <p class="muted">{i18n.tr(Msg::Loading)}</p>
+            </Show>
+            <Show when=move || found.with(|f| f.next.is_some() && !f.busy)>
+                <button type="button" class="btn secondary small" data-testid="search-more" on:click=move |_| more()>
+                    {i18n.tr(Msg::SearchMore)}
+                </button>
             </Show>
         </div>
     }
