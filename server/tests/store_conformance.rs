@@ -220,7 +220,7 @@ async fn mongodb_indexes_back_the_queries() {
     const EXPECTED: &[(&str, &str, bool)] = &[
         // (collection, keys, unique)
         ("users", "email:1", true),                                     // sign-in by e-mail
-        ("users", "nickname:1", false),                                 // people search by name
+        ("users", "search_key:1", false),                               // people search by folded name
         ("users", "created_ms:1", false),                               // the first account (the administrator)
         ("devices", "user_id:1", false),                                // a user's devices, sign-out everywhere
         ("friend_links", "owner:1,since_ms:1", false),                  // a user's friends, newest first
