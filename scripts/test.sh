@@ -91,11 +91,13 @@ run_playwright() {
   shift
   rm -rf end2end/test-results
   if ! (cd end2end && "${IN_NETNS[@]}" npx playwright test "$@" >"$WORK/playwright.log" 2>&1); then
-    cat "$WORK/playwright.log" >&2
+    # The servers' warnings first, Playwright's report last: a CI that keeps
+    # only the end of the output shows which test failed and why.
     for log in "$WORK"/server-*.log; do
-      say "$log:"
-      tail -30 "$log" >&2
+      say "$log (warnings and errors):"
+      grep -E 'WARN|ERROR' "$log" | tail -20 >&2
     done
+    cat "$WORK/playwright.log" >&2
     exit 1
   fi
   passed=$(node -e 'const r = require("./end2end/test-results/results.json"); console.log(r.stats.expected)')
