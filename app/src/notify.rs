@@ -142,6 +142,9 @@ pub struct Incoming<'a> {
     pub me: &'a UserId,
     pub conversation: &'a ConversationId,
     pub mentions: &'a [UserId],
+    /// The conversation's level while the user has chosen none (the server's
+    /// default: mentions only in large groups).
+    pub default_level: NotifyLevel,
     /// The notification's title and text.
     pub title: &'a str,
     pub body: &'a str,
@@ -157,7 +160,7 @@ impl Incoming<'_> {
             return false;
         }
         let mention = self.mentions.iter().any(|u| u == self.me || u.0 == MENTION_ALL);
-        match choice.and_then(|c| c.level).unwrap_or(NotifyLevel::All) {
+        match choice.and_then(|c| c.level).unwrap_or(self.default_level) {
             NotifyLevel::Nothing => false,
             NotifyLevel::Mentions => mention,
             NotifyLevel::All => true,
@@ -320,8 +323,15 @@ mod tests {
     fn the_page_keeps_to_levels_and_mutes() {
         let (me, room) = (UserId("me".into()), ConversationId("g".into()));
         let mention = [me.clone()];
-        let incoming =
-            |mentions| Incoming { me: &me, conversation: &room, mentions, title: "", body: "", in_view: false };
+        let incoming = |mentions| Incoming {
+            me: &me,
+            conversation: &room,
+            mentions,
+            default_level: NotifyLevel::All,
+            title: "",
+            body: "",
+            in_view: false,
+        };
         let choose = |level, muted_until_ms| NotifySettings {
             conversations: vec![ConversationNotify { conversation_id: room.clone(), level, muted_until_ms }],
             ..NotifySettings::default()
@@ -331,5 +341,10 @@ mod tests {
         assert!(incoming(&mention).allowed(&mentions_only, 0));
         assert!(!incoming(&mention).allowed(&choose(None, Some(MUTED_FOREVER)), 0));
         assert!(incoming(&[]).allowed(&NotifySettings::default(), 0));
+        // A large group's default is mentions only; a choice of all overrides it.
+        let large = |mentions| Incoming { default_level: NotifyLevel::Mentions, ..incoming(mentions) };
+        assert!(!large(&[]).allowed(&NotifySettings::default(), 0));
+        assert!(large(&mention).allowed(&NotifySettings::default(), 0));
+        assert!(large(&[]).allowed(&choose(Some(NotifyLevel::All), None), 0));
     }
 }

@@ -446,6 +446,28 @@ async fn endpoints_must_be_public_https_without_the_test_flag() {
     server.stop().await;
 }
 
+/// The page applies the same default level as pushes: the list of
+/// conversations says which groups are large enough for mentions only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_list_gives_each_conversation_its_default_level() {
+    let server = TestServer::on_store_with("embedded", &["--notify-group-size", "2"]).await;
+    let ann = User::register(&server, "ann").await;
+    let (bob, cat) = (User::register(&server, "bob").await, User::register(&server, "cat").await);
+    let pair = ann.group("pair", &[&bob], json!({})).await;
+    let trio = ann.group("trio", &[&bob, &cat], json!({})).await;
+    let chat = ann.private_chat(&bob).await;
+    let (status, list) = bob.call(Method::GET, endpoint::CONVERSATIONS, None).await;
+    assert_eq!(status, 200, "{list}");
+    let default_of = |id: &ConversationId| {
+        let entry = list.as_array().unwrap().iter().find(|s| s["conversation"]["id"] == id.0.as_str()).unwrap();
+        entry["notify_default"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(default_of(&pair), "all");
+    assert_eq!(default_of(&trio), "mentions", "3 members, over the size of 2");
+    assert_eq!(default_of(&chat), "all");
+    server.stop().await;
+}
+
 /// Messages of one conversation stored by two nodes at once make one push.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_send_one_push() {

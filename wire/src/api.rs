@@ -466,6 +466,10 @@ pub struct ConversationSummary {
     /// For a private chat: how the other participant shows in it.
     #[serde(default)]
     pub peer_presence: crate::model::Presence,
+    /// The notification level here while the user has chosen none
+    /// ([`crate::push::NotifyLevel::default_for`]: mentions only in large groups).
+    #[serde(default)]
+    pub notify_default: crate::push::NotifyLevel,
 }
 
 /// One entry of `GET /api/conversations/public` (listPublicSessions).

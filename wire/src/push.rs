@@ -111,10 +111,11 @@ fn check_endpoint(endpoint: &str, insecure: bool) -> Result<(), ApiError> {
 }
 
 /// How much of a conversation reaches the user when no page of theirs is open.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NotifyLevel {
     /// Every message.
+    #[default]
     All,
     /// Messages that mention the user (by name or `@all`).
     Mentions,

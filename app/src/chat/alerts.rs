@@ -9,7 +9,7 @@ use wire::{
     endpoint,
     model::{ConversationId, ConversationKind, Message, MessageKind},
     protocol::{ApiError, ClientFrame},
-    push::NotifySettings,
+    push::{NotifyLevel, NotifySettings},
 };
 
 use super::Live;
@@ -118,10 +118,12 @@ impl Live {
             return;
         }
         let i18n = self.i18n;
-        let (group, peer) = self.inbox.with_untracked(|i| match i.summary(&message.conversation_id) {
-            Some(s) if s.conversation.kind == ConversationKind::Group => (Some(s.conversation.name.clone()), None),
-            Some(s) => (None, s.peer.as_ref().map(|p| p.nickname.clone())),
-            None => (None, None),
+        let (group, peer, default_level) = self.inbox.with_untracked(|i| match i.summary(&message.conversation_id) {
+            Some(s) if s.conversation.kind == ConversationKind::Group => {
+                (Some(s.conversation.name.clone()), None, s.notify_default)
+            }
+            Some(s) => (None, s.peer.as_ref().map(|p| p.nickname.clone()), s.notify_default),
+            None => (None, None, NotifyLevel::default()),
         });
         let known = self.profiles.with_untracked(|p| p.get(&message.sender_id).map(|p| p.nickname.clone()));
         let sender = known.or(peer).unwrap_or_default();
@@ -139,6 +141,7 @@ impl Live {
             me: &me,
             conversation: &message.conversation_id,
             mentions: &message.mentions,
+            default_level,
             title: &title,
             body: &body,
             in_view,

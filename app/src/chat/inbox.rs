@@ -603,6 +603,7 @@ mod tests {
             mention_seq: 0,
             peer: None,
             peer_presence: wire::model::Presence::Offline,
+            notify_default: Default::default(),
         }
     }
 

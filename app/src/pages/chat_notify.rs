@@ -25,6 +25,23 @@ pub(super) const LEVELS: [(Option<NotifyLevel>, &str, Msg); 4] = [
     (Some(NotifyLevel::Nothing), "nothing", Msg::NotifyLevelNothing),
 ];
 
+/// The `<option>`s of [`LEVELS`]; the default's label says what it is in
+/// this conversation (mentions only in a large group).
+pub(super) fn level_options(default: NotifyLevel) -> impl IntoView {
+    let i18n = use_i18n();
+    let default_label = LEVELS.iter().find(|(l, ..)| *l == Some(default)).map_or(Msg::NotifyLevelAll, |(.., m)| *m);
+    LEVELS
+        .iter()
+        .map(|(level, value, label)| {
+            let text = move || match level {
+                None => format!("{} ({})", i18n.t(*label), i18n.t(default_label)),
+                Some(_) => i18n.t(*label).to_owned(),
+            };
+            view! { <option value=*value>{text}</option> }
+        })
+        .collect_view()
+}
+
 /// The mutes offered: for how long, and the label.
 const MUTES: [(Millis, &str, Msg); 4] = [
     (HOUR_MS, "1h", Msg::NotifyMuteHour),
@@ -143,10 +160,7 @@ fn ChatNotifyMenu(conversation: ConversationId, open: RwSignal<bool>) -> impl In
                     prop:value=level_value
                     on:change=move |ev| set_level(event_target_value(&ev))
                 >
-                    {LEVELS
-                        .iter()
-                        .map(|(_, value, label)| view! { <option value=*value>{i18n.tr(*label)}</option> })
-                        .collect_view()}
+                    {level_options(live.inbox(|i| i.summary(&id.get_value()).map(|s| s.notify_default)).unwrap_or_default())}
                 </select>
             </label>
             <p class="muted">{i18n.tr(Msg::NotifyMute)}</p>

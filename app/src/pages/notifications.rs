@@ -11,7 +11,7 @@ use wire::{
 };
 
 use super::{
-    chat_notify::{choose, muted_until, LEVELS},
+    chat_notify::{choose, level_options, muted_until, LEVELS},
     form::{ActionButton, FormFeedback, FormState},
 };
 use crate::{
@@ -104,12 +104,15 @@ pub fn NotificationSettings() -> impl IntoView {
     };
 
     let row = move |id: ConversationId| {
-        let name = live
-            .inbox(|i| i.summary(&id).map(|s| match &s.peer {
-                Some(peer) => peer.nickname.clone(),
-                None => s.conversation.name.clone(),
+        let (name, default) = live
+            .inbox(|i| i.summary(&id).map(|s| {
+                let name = match &s.peer {
+                    Some(peer) => peer.nickname.clone(),
+                    None => s.conversation.name.clone(),
+                };
+                (name, s.notify_default)
             }))
-            .unwrap_or_else(|| id.0.clone());
+            .unwrap_or_else(|| (id.0.clone(), Default::default()));
         let choice = StoredValue::new(id.clone());
         let current = move || settings().conversation(&choice.get_value()).cloned();
         let level = move || {
@@ -136,10 +139,7 @@ pub fn NotificationSettings() -> impl IntoView {
                         choose(live, choice.get_value(), move |c| c.level = level);
                     }
                 >
-                    {LEVELS
-                        .iter()
-                        .map(|(_, value, label)| view! { <option value=*value>{i18n.tr(*label)}</option> })
-                        .collect_view()}
+                    {level_options(default)}
                 </select>
                 <Show when=move || !muted().is_empty()>
                     <button

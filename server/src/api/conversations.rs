@@ -19,6 +19,7 @@ use wire::{
     },
     model::{Conversation, ConversationId, ConversationKind, Message, Presence, UserId, Visibility},
     protocol::ErrorCode,
+    push::NotifyLevel,
 };
 
 use super::json::ApiJson;
@@ -55,16 +56,23 @@ async fn with_peer_presence(state: &AppState, summaries: &mut [ConversationSumma
 }
 
 async fn bare_summary(state: &AppState, c: Conversation, m: &Membership) -> Result<ConversationSummary, HttpError> {
-    let peer = match c.kind {
+    let group_size = state.config.push.group_size;
+    let (peer, members) = match c.kind {
         ConversationKind::Private => {
             let peer_id = if c.creator_id == m.user_id { c.peer_id.clone() } else { Some(c.creator_id.clone()) };
-            match peer_id {
+            let peer = match peer_id {
                 Some(id) => state.store.user_by_id(&id).await?.map(|u| u.public()),
                 None => None,
-            }
+            };
+            (peer, 2)
         }
-        ConversationKind::Group => None,
+        // Counted only as far as the size that changes the default.
+        ConversationKind::Group => {
+            let limit = u32::try_from(group_size.saturating_add(1)).unwrap_or(u32::MAX);
+            (None, state.store.first_members(&c.id, limit).await?.len())
+        }
     };
+    let notify_default = NotifyLevel::default_for(c.kind, members, group_size);
     Ok(ConversationSummary {
         unread: c.last_message.as_ref().map_or(0, |p| p.shown).saturating_sub(m.read_shown),
         read_seq: m.read_seq,
@@ -72,6 +80,7 @@ async fn bare_summary(state: &AppState, c: Conversation, m: &Membership) -> Resu
         mention_seq: m.mention_seq,
         role: m.role,
         conversation: c,
+        notify_default,
         peer,
         peer_presence: Presence::Offline,
     })
