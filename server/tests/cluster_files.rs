@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use support::{
     chat::{change_send, file_send, User},
     cluster::{cluster_flags, redis_addr, two_nodes, NodeProcess},
+    files::{hex, instant_proof, sha256},
     TestServer,
 };
 use wire::{
@@ -22,10 +23,6 @@ use wire::{
     model::MessageKind,
     protocol::ServerFrame,
 };
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// `len` bytes sniffed as nothing in particular, different for each `seed`.
 fn noise(len: usize, seed: u8) -> Vec<u8> {
@@ -127,15 +124,6 @@ async fn a_file_uploaded_through_one_node_is_served_by_another() {
     b.stop().await;
 }
 
-fn proof(challenge: &InstantChallenge, bytes: &[u8]) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(challenge.nonce.as_bytes());
-    for &(start, end) in &challenge.ranges {
-        hasher.update(&bytes[start as usize..end as usize]);
-    }
-    hex(&hasher.finalize())
-}
-
 /// The challenge of an instant upload claimed through node A is answered
 /// through node B, once; another user's attempt uses nothing up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,7 +137,7 @@ async fn an_instant_upload_proof_may_reach_another_node() {
     assert_eq!(status, 200, "{body}");
     let challenge: InstantChallenge = serde_json::from_value(body).unwrap();
     let path = format!("/api/files/instant/{}", challenge.challenge_id);
-    let answer = json!({ "proof": proof(&challenge, &bytes) });
+    let answer = json!({ "proof": instant_proof(&challenge, &bytes) });
 
     assert_eq!(call(&b, &bob, Method::POST, &path, answer.clone()).await.0, 404, "not bob's");
     let (status, body) = call(&b, &ann, Method::POST, &path, answer.clone()).await;
@@ -183,7 +171,7 @@ async fn serving_a_large_file_from_gridfs_holds_little_of_it_in_memory() {
     let resp = client.post(format!("http://{}/api/auth/register", a.addr)).json(&body).send().await.unwrap();
     let token = resp.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
     let bytes = noise(SIZE, 3);
-    let want = hex(&Sha256::digest(&bytes));
+    let want = sha256(&bytes);
     let started = std::time::Instant::now();
     let resp = client
         .post(format!("http://{}/api/files?name=big.bin", a.addr))

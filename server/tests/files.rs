@@ -9,9 +9,9 @@ use std::io::Cursor;
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use reqwest::{header, Method};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use support::{
     chat::{file_send, User},
+    files::{instant_proof, sha256},
     files_under, TestServer,
 };
 use wire::{
@@ -19,14 +19,6 @@ use wire::{
     model::{FileId, MessageKind},
     protocol::{ClientFrame, ServerFrame, WsErrorCode},
 };
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
 
 /// Bytes no sniffer takes for text or a known format.
 fn noise(len: usize, seed: u8) -> Vec<u8> {
@@ -303,18 +295,18 @@ async fn instant_uploads_need_proof_of_possession(server: &TestServer) {
     let path = format!("/api/files/instant/{}", challenge.challenge_id);
     let (status, body) = bob.call(Method::POST, &path, Some(json!({ "proof": sha256(b"guess") }))).await;
     assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
-    let right = proof(&challenge, &bytes);
+    let right = instant_proof(&challenge, &bytes);
     let (status, _) = bob.call(Method::POST, &path, Some(json!({ "proof": right }))).await;
     assert_eq!(status, 404, "a challenge answers once");
     // Another user's challenge is not found either.
     let (_, body) = bob.call(Method::POST, "/api/files/instant", Some(claim.clone())).await;
     let challenge: InstantChallenge = serde_json::from_value(body).unwrap();
     let path = format!("/api/files/instant/{}", challenge.challenge_id);
-    let (status, _) = ann.call(Method::POST, &path, Some(json!({ "proof": proof(&challenge, &bytes) }))).await;
+    let (status, _) = ann.call(Method::POST, &path, Some(json!({ "proof": instant_proof(&challenge, &bytes) }))).await;
     assert_eq!(status, 404);
 
     // The right proof gets bob his own record of the content, with no bytes sent.
-    let (status, body) = bob.call(Method::POST, &path, Some(json!({ "proof": proof(&challenge, &bytes) }))).await;
+    let (status, body) = bob.call(Method::POST, &path, Some(json!({ "proof": instant_proof(&challenge, &bytes) }))).await;
     assert_eq!(status, 201, "{body}");
     let mine: FileInfo = serde_json::from_value(body).unwrap();
     assert_ne!(mine.id, original.id);
@@ -373,28 +365,19 @@ async fn one_user_reclaiming_in_a_loop_leaves_instant_upload_to_the_others(serve
     assert!(asked.elapsed() < std::time::Duration::from_secs(2), "bob waited {:?}", asked.elapsed());
     let challenge: InstantChallenge = serde_json::from_value(body).unwrap();
     let path = format!("/api/files/instant/{}", challenge.challenge_id);
-    assert_eq!(bob.call(Method::POST, &path, Some(json!({ "proof": proof(&challenge, &bytes) }))).await.0, 201);
+    assert_eq!(bob.call(Method::POST, &path, Some(json!({ "proof": instant_proof(&challenge, &bytes) }))).await.0, 201);
 
     // Ann's newest challenge still answers; her oldest made way.
     let (first, last) = (first.unwrap(), last.unwrap());
     let path = format!("/api/files/instant/{}", first.challenge_id);
-    let (status, _) = ann.call(Method::POST, &path, Some(json!({ "proof": proof(&first, &bytes) }))).await;
+    let (status, _) = ann.call(Method::POST, &path, Some(json!({ "proof": instant_proof(&first, &bytes) }))).await;
     assert_eq!(status, 404);
     let path = format!("/api/files/instant/{}", last.challenge_id);
-    assert_eq!(ann.call(Method::POST, &path, Some(json!({ "proof": proof(&last, &bytes) }))).await.0, 201);
+    assert_eq!(ann.call(Method::POST, &path, Some(json!({ "proof": instant_proof(&last, &bytes) }))).await.0, 201);
 
     // Nothing stored was lost: the original still comes back whole.
     assert_eq!(ann.download(&format!("/api/files/{}", original.id), None).await.bytes().await.unwrap(), bytes);
     assert_eq!(server.stored_uploads().await.len(), 1);
-}
-
-fn proof(challenge: &InstantChallenge, bytes: &[u8]) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(challenge.nonce.as_bytes());
-    for &(start, end) in &challenge.ranges {
-        hasher.update(&bytes[start as usize..end as usize]);
-    }
-    hex(&hasher.finalize())
 }
 
 async fn attachment_messages_travel_over_the_websocket(server: &TestServer) {

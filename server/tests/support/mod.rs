@@ -6,6 +6,7 @@
 
 pub mod chat;
 pub mod cluster;
+pub mod files;
 pub mod room;
 
 use std::{
