@@ -3,7 +3,7 @@
 //! SQLite store in the data dir (the default) and `mongodb.rs` for MongoDB.
 //! [`Store`] bundles the repositories; the rest of the server only ever holds a
 //! [`DynStore`]. Both implementations pass the same conformance suite
-//! (`server/tests/conformance`).
+//! (`server/tests/suite/conformance`).
 
 pub mod conversations;
 pub mod devices;

@@ -2,8 +2,7 @@
 //! flood activity changes, that ask to replay a conversation hundreds of
 //! times. Each is cut down to size while others are still served.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -3,8 +3,7 @@
 //! checks the VAPID token (RFC 8292), the way a browser's push service and
 //! the browser would; on both stores, and once across two nodes.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use std::{
     net::SocketAddr,

@@ -3,8 +3,7 @@
 //! Redis); every ending is recorded once as a call message, and no call
 //! state outlives its call.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

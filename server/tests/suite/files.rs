@@ -1,8 +1,7 @@
 //! Uploads, downloads, instant uploads and attachment messages, end to end
 //! over HTTP and the websocket, on both stores.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use std::io::Cursor;
 

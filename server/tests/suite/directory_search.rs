@@ -4,8 +4,7 @@
 //! hidden groups respected; bad input refused with message search's codes;
 //! on both stores.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -2,8 +2,7 @@
 //! uploads running at once, the upload rate taken by avatars too, and the
 //! sweep of files never posted (with the disk gauges in `/metrics`).
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use std::{io::Cursor, time::Duration};
 

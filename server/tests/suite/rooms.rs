@@ -2,8 +2,7 @@
 //! signalling, str0m clients (`sfu::probe`) send and receive media through
 //! the server's forwarding unit on loopback.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use std::{sync::atomic::Ordering::Relaxed, time::Duration};
 

@@ -3,8 +3,7 @@
 //! a bounded number at once, turns the rest away with 429 and `Retry-After`,
 //! and keeps serving signed-in users meanwhile; nothing stored is lost.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use std::{
     net::{IpAddr, Ipv4Addr},

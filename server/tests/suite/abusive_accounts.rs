@@ -2,8 +2,7 @@
 //! nodes: each budget is the user's, counted over all of them, and others
 //! are served meanwhile.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

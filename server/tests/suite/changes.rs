@@ -4,8 +4,7 @@
 //! message shows; the rules of who may change what; the same over HTTP for
 //! bots; on both stores.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! item 4: every page runs only the scripts it was sent with (a nonce drawn
 //! per render), none may be framed, and the API's answers are never stored.
 
-mod support;
+use crate::support;
 
 use reqwest::{header, Response};
 use support::{chat::User, TestServer};

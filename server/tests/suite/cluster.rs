@@ -2,7 +2,7 @@
 //! different nodes chat in one conversation. Needs `NATTER_TEST_MONGODB_URI`
 //! and `NATTER_TEST_REDIS_URL` (`scripts/test.sh` starts both).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,8 +2,7 @@
 //! tokens and devices, profiles, avatars, friends — and the bad inputs the
 //! issue names, each answered with a 4xx JSON error that changes nothing.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
 use reqwest::{header, Method, StatusCode};

@@ -3,7 +3,7 @@
 //! The MongoDB half needs `NATTER_TEST_MONGODB_URI`; `scripts/test.sh` starts
 //! FerretDB and sets it. Each test gets a database of its own.
 
-mod conformance;
+use crate::conformance;
 
 use natter_server::{
     store::{embedded::EmbeddedStore, mongodb::{MongoSettings, MongoStore}, new_id, DynStore, Store, EMBEDDED_FILE},

@@ -4,8 +4,7 @@
 //! index rebuilt from the store answering the same; bad input refused with
 //! its code, never a 500; on both stores, and across two nodes.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

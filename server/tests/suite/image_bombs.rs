@@ -2,8 +2,7 @@
 //! server decodes a bounded number at once, turns the rest away clearly,
 //! keeps serving other users and loses nothing stored.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

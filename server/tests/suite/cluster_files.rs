@@ -3,7 +3,7 @@
 //! GridFS) and Redis (instant-upload challenges). Needs
 //! `NATTER_TEST_MONGODB_URI` and `NATTER_TEST_REDIS_URL`.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

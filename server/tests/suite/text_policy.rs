@@ -3,8 +3,7 @@
 //! while the server runs. Also the emoji list of `GET /api/emoji` and the
 //! flags' bad values.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use std::{
     path::PathBuf,

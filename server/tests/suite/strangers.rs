@@ -1,8 +1,7 @@
 //! What someone outside a conversation, or a stranger to a user, can learn
 //! and do: nothing of a conversation's messages.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

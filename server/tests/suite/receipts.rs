@@ -2,8 +2,7 @@
 //! with their last message (issue "Everyday messaging"); on both stores, and
 //! a receipt across two nodes.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

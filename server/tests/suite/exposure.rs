@@ -4,8 +4,7 @@
 //! pair whose messages must still go through. Timeouts are made short by
 //! flags. On the embedded store: the store plays no part.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use std::{
     net::{IpAddr, SocketAddr},

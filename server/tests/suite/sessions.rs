@@ -5,7 +5,7 @@
 //! addresses through trusted proxies, the sign-in back-off per (account,
 //! address), the websocket's own re-check of its session, and redacted URLs.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,8 +1,7 @@
 //! Conversations and real-time messaging end to end: real websocket clients
 //! against a running server, on both stores.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,8 +2,7 @@
 //! the way a stranger or an ordinary user would: each refusal is a 403 with
 //! its code, and leaves no account behind.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use reqwest::{header, Method};
 use serde_json::{json, Value};

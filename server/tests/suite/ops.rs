@@ -1,7 +1,7 @@
 //! Operational endpoints of a running server: health, readiness (also with
 //! the database going away and coming back), metrics, and the rendered app.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,8 +2,7 @@
 //! inactivity), busy, invisible, per-conversation statuses, typing, and the
 //! bad input around them.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use futures_util::SinkExt;
 use reqwest::Method;

@@ -4,7 +4,7 @@
 //! between each browser (a str0m probe) and that node. Needs
 //! `NATTER_TEST_MONGODB_URI` and `NATTER_TEST_REDIS_URL`.
 
-mod support;
+use crate::support;
 
 use std::{sync::atomic::Ordering::Relaxed, time::Duration};
 
