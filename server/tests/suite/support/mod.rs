@@ -2,8 +2,6 @@
 //! this process on a free port, and a switchable TCP proxy for simulating a
 //! database outage.
 
-#![allow(dead_code)] // each test file uses a different part
-
 pub mod chat;
 pub mod cluster;
 pub mod files;
@@ -305,7 +303,6 @@ pub fn mongodb_addr() -> SocketAddr {
 /// `on_both_stores!(with setup; names…)` hands each test what
 /// `async fn setup(store: &str) -> T` made of the store instead; `T` has an
 /// `async fn stop(self)`.
-#[allow(unused_macros)] // not every test file uses it
 macro_rules! on_both_stores {
     (with $setup:ident; $($name:ident),* $(,)?) => {
         mod embedded_store {
