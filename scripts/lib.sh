@@ -148,3 +148,35 @@ wait_for_port() {
   cat "$log" >&2
   return 1
 }
+
+# Each clone builds Natter's own crates under new hashes in the one shared
+# build directory, so every CI run would leave its test binaries behind (some
+# 2 GB) until the disk fills. This deletes the artifacts of Natter's crates
+# that are over an hour older than the newest of the same name in the same
+# directory: other clones' builds, not this one's.
+prune_stale_builds() {
+  local names
+  names=$(cd "$NATTER_ROOT" && cargo metadata --no-deps --format-version 1 |
+    grep -o '"name":"[^"]*","src_path"' | cut -d'"' -f4 | tr - _ | sort -u)
+  # shellcheck disable=SC2086
+  python3 - "$CARGO_TARGET_DIR" $names <<'PY'
+import os, re, sys
+root, names = sys.argv[1], sys.argv[2:]
+pattern = re.compile(r"^(?:lib)?(%s)-[0-9a-f]{16}(?:\..+)?$" % "|".join(map(re.escape, names)))
+for dirpath, dirnames, filenames in os.walk(root):
+    if os.path.basename(dirpath) != "deps":
+        continue
+    dirnames.clear()
+    groups = {}
+    for name in filenames:
+        match = pattern.match(name)
+        if match:
+            path = os.path.join(dirpath, name)
+            groups.setdefault(match.group(1), []).append((os.stat(path).st_mtime, path))
+    for files in groups.values():
+        newest = max(mtime for mtime, _ in files)
+        for mtime, path in files:
+            if mtime < newest - 3600:
+                os.remove(path)
+PY
+}

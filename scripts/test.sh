@@ -19,6 +19,7 @@ cleanup() {
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   [ -n "$NETNS" ] && { as_root ip netns del "$NETNS" 2>/dev/null || true; }
   rm -rf "$WORK"
+  prune_stale_builds || true
   print_stage_times
   [ -n "$SUMMARY" ] && printf '\nTests:\n%s' "$SUMMARY" >&2
   if [ "$status" -eq 0 ]; then say "all tests passed"; else say "FAILED (exit $status)"; fi
