@@ -96,7 +96,7 @@ run_playwright() {
     # only the end of the output shows which test failed and why.
     for log in "$WORK"/server-*.log; do
       say "$log (warnings and errors):"
-      grep -E 'WARN|ERROR' "$log" | tail -20 >&2
+      { grep -E 'WARN|ERROR' "$log" || true; } | tail -20 >&2
     done
     cat "$WORK/playwright.log" >&2
     exit 1
