@@ -13,7 +13,10 @@ use support::{
     cluster::{bus_metric, cluster_flags, node, node_id, reaching, redis_addr},
     SwitchProxy,
 };
-use wire::{model::ConversationId, protocol::ServerFrame};
+use wire::{
+    model::ConversationId,
+    protocol::{NoticeKind, ServerFrame},
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_hears_only_the_conversations_of_its_users() {
@@ -49,6 +52,35 @@ async fn a_node_hears_only_the_conversations_of_its_users() {
         assert_eq!(bob_ws.message().await.seq, seq);
     }
     assert!(bus_metric(&b, "natter_bus_received_total", &b_id).await >= after + 5, "node b hears its user's group");
+    a.stop().await;
+    b.stop().await;
+}
+
+/// A user on node b added to a group of node a: b hears of it on the user's
+/// channel, listens to the group from then on, and the join is told once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_added_on_another_node_hears_the_group_from_then_on() {
+    let flags = cluster_flags(redis_addr());
+    let (a, b) = (node(&flags, "node-a").await, node(&flags, "node-b").await);
+    let (ann, bob) = (User::register(&a, "ann").await, User::register(&a, "bob").await);
+    let mut bob_ws = bob.connect_via(&b, vec![]).await;
+    let mut ann_ws = ann.connect_via(&a, vec![]).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let room = ann.group("room", &[&bob], json!({})).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for i in 1..=5 {
+        say(&mut ann_ws, &room, &format!("m{i}")).await;
+    }
+    let (mut joins, mut seqs) = (0, Vec::new());
+    while let Some(frame) = bob_ws.next_within(Duration::from_secs(2)).await {
+        match frame {
+            ServerFrame::Notice { user_id, notice: NoticeKind::Join, .. } if user_id.0 == bob.id => joins += 1,
+            ServerFrame::Message { message } => seqs.push(message.seq),
+            _ => {}
+        }
+    }
+    assert_eq!(joins, 1, "bob hears of his join once");
+    assert_eq!(seqs, [1, 2, 3, 4, 5]);
     a.stop().await;
     b.stop().await;
 }
