@@ -235,6 +235,10 @@ pub async fn run(
     let (pushes, push_inbox) = push::Pushes::start(config.push.clone(), store.clone(), registry.clone(), push_windows);
     let presence = Arc::new(PresenceTracker::new(registry, store.clone(), fanout.clone()));
     let upkeep = tokio::spawn(presence.clone().upkeep(config.node_ttl / 3, stop_rx.clone()));
+    // What a cluster's bus loses is filled from the store; one node loses nothing.
+    let repairs = config.redis_url.as_ref().map(|_| {
+        tokio::spawn(chat::repair::run(store.clone(), hub.clone(), config.node_id.clone(), stop_rx.clone()))
+    });
     let metrics_upkeep = tokio::spawn(metrics::upkeep(METRICS_UPKEEP, stop_rx.clone()));
     let uploads = files::Uploads::new(store.blobs(&config.data_dir, blobs::Area::Files), &config.data_dir);
     let avatars = store.blobs(&config.data_dir, blobs::Area::Avatars);
@@ -316,6 +320,9 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let _ = supervisor.await;
     let _ = upkeep.await;
+    if let Some(repairs) = repairs {
+        let _ = repairs.await;
+    }
     let _ = metrics_upkeep.await;
     let _ = sweeper.await;
     let _ = indexer.await;

@@ -10,6 +10,7 @@
 //! | `conversations` | creating, joining, inviting, leaving and changing conversations |
 //! | `contacts` | who may reach whom: blocks, privacy settings, friendship |
 //! | `writer` | the batched, durable append of messages and what follows it |
+//! | `repair` | what a cluster's bus lost, filled from the store |
 //! | `error` | [`ChatError`], answered by both doors |
 
 mod changes;
@@ -17,6 +18,7 @@ pub mod contacts;
 mod conversations;
 mod error;
 mod receipts;
+pub mod repair;
 pub mod writer;
 
 use std::sync::Arc;

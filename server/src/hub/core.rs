@@ -2,12 +2,18 @@
 //! who connected, who left which conversation, and which events happened, and
 //! answers which connections each event goes to. `Hub` (in `mod.rs`) wraps it
 //! with the channels; tests drive it directly.
+//!
+//! The same state says which bus topics the node needs: a conversation while
+//! one of its connections receives it, a user while one is connected. Each
+//! topic that starts or stops being needed is noted for the bus, which
+//! subscribes and unsubscribes (`redis.rs`). For each conversation it also
+//! keeps the highest seq routed, which the bus's repairs compare with the store.
 
 use std::collections::{HashMap, HashSet};
 
 use wire::model::{ConversationId, UserId};
 
-use super::event::HubEvent;
+use super::{event::HubEvent, topic::Topic};
 
 /// One websocket connection of this node.
 pub type ConnId = u64;
@@ -23,6 +29,10 @@ pub struct HubCore {
     conns: HashMap<ConnId, Conn>,
     by_user: HashMap<UserId, HashSet<ConnId>>,
     by_conversation: HashMap<ConversationId, HashSet<ConnId>>,
+    /// The highest seq of each conversation's messages routed here.
+    seen: HashMap<ConversationId, u64>,
+    /// Topics whose need changed since the bus last looked; `None` while no bus asks.
+    changed: Option<HashSet<Topic>>,
     next_id: ConnId,
 }
 
@@ -32,11 +42,64 @@ impl HubCore {
         self.next_id += 1;
         let id = self.next_id;
         self.conns.insert(id, Conn { user: user.clone(), device: device.to_owned() });
-        self.by_user.entry(user.clone()).or_default().insert(id);
+        if add_to(&mut self.by_user, user, id) {
+            self.note(Topic::User(user.clone()));
+        }
         for conversation in conversations {
-            self.by_conversation.entry(conversation.clone()).or_default().insert(id);
+            self.receive(conversation, id);
         }
         id
+    }
+
+    /// Starts tracking which topics the node needs: from now on every change
+    /// is noted (see [`HubCore::take_changed`]).
+    pub fn track_topics(&mut self) {
+        self.changed.get_or_insert_with(HashSet::new);
+    }
+
+    /// The topics whose need changed since the last call.
+    pub fn take_changed(&mut self) -> Vec<Topic> {
+        self.changed.as_mut().map(|changed| changed.drain().collect()).unwrap_or_default()
+    }
+
+    /// Whether a connection of this node needs `topic`.
+    pub fn needs(&self, topic: &Topic) -> bool {
+        match topic {
+            Topic::Conversation(c) => self.by_conversation.contains_key(c),
+            Topic::User(u) => self.by_user.contains_key(u),
+        }
+    }
+
+    /// Every topic the node needs.
+    pub fn topics(&self) -> Vec<Topic> {
+        let conversations = self.by_conversation.keys().map(|c| Topic::Conversation(c.clone()));
+        conversations.chain(self.by_user.keys().map(|u| Topic::User(u.clone()))).collect()
+    }
+
+    /// The conversations with connections here, and the highest seq routed of each.
+    pub fn watched(&self) -> Vec<(ConversationId, Option<u64>)> {
+        self.by_conversation.keys().map(|c| (c.clone(), self.seen.get(c).copied())).collect()
+    }
+
+    fn note(&mut self, topic: Topic) {
+        if let Some(changed) = &mut self.changed {
+            changed.insert(topic);
+        }
+    }
+
+    /// Connection `id` receives `conversation` from now on.
+    fn receive(&mut self, conversation: &ConversationId, id: ConnId) {
+        if add_to(&mut self.by_conversation, conversation, id) {
+            self.note(Topic::Conversation(conversation.clone()));
+        }
+    }
+
+    /// Connection `id` no longer receives `conversation`.
+    fn unreceive(&mut self, conversation: &ConversationId, id: ConnId) {
+        if remove_from(&mut self.by_conversation, conversation, id) {
+            self.seen.remove(conversation);
+            self.note(Topic::Conversation(conversation.clone()));
+        }
     }
 
     /// How many connections `user`'s `device` has on this node.
@@ -47,21 +110,58 @@ impl HubCore {
 
     pub fn disconnect(&mut self, id: ConnId) {
         let Some(conn) = self.conns.remove(&id) else { return };
-        remove_from(&mut self.by_user, &conn.user, id);
-        self.by_conversation.retain(|_, conns| {
-            conns.remove(&id);
-            !conns.is_empty()
+        if remove_from(&mut self.by_user, &conn.user, id) {
+            self.note(Topic::User(conn.user));
+        }
+        let mut emptied = Vec::new();
+        self.by_conversation.retain(|conversation, conns| {
+            let keep = !(conns.remove(&id) && conns.is_empty());
+            if !keep {
+                emptied.push(conversation.clone());
+            }
+            keep
         });
+        for conversation in emptied {
+            self.seen.remove(&conversation);
+            self.note(Topic::Conversation(conversation));
+        }
+    }
+
+    /// Like [`HubCore::route`] for one copy of an event that came from the
+    /// bus on its topic of rank `rank` among `topics` (its rank and their
+    /// number travel with it): each connection takes the copy of the first
+    /// topic that covers it, so none gets an event twice.
+    pub fn route_via(&mut self, event: &HubEvent, rank: usize, topics: usize) -> Vec<ConnId> {
+        let mut to = self.route(event);
+        if topics > 1 {
+            let topics = event.topics();
+            to.retain(|id| topics.iter().position(|topic| self.covers(topic, *id)) == Some(rank));
+        }
+        to
+    }
+
+    fn covers(&self, topic: &Topic, id: ConnId) -> bool {
+        match topic {
+            Topic::Conversation(c) => self.by_conversation.get(c).is_some_and(|conns| conns.contains(&id)),
+            Topic::User(u) => self.conns.get(&id).is_some_and(|conn| conn.user == *u),
+        }
     }
 
     /// Applies what `event` changes about who receives what, and returns the
     /// connections it must be delivered to.
     pub fn route(&mut self, event: &HubEvent) -> Vec<ConnId> {
         let mut to: Vec<ConnId> = match event {
-            HubEvent::Message { message } => self.in_conversation(&message.conversation_id),
+            HubEvent::Message { message } => {
+                let conversation = &message.conversation_id;
+                if self.by_conversation.contains_key(conversation) {
+                    let seen = self.seen.entry(conversation.clone()).or_default();
+                    *seen = (*seen).max(message.seq);
+                }
+                self.in_conversation(conversation)
+            }
             HubEvent::Joined { conversation_id, user_id } => {
                 for id in self.of_user(user_id) {
-                    self.by_conversation.entry(conversation_id.clone()).or_default().insert(id);
+                    self.receive(conversation_id, id);
                 }
                 self.in_conversation(conversation_id)
             }
@@ -69,7 +169,7 @@ impl HubCore {
                 // Everyone who was in, the leaver's own connections included, hears it.
                 let to = self.in_conversation(conversation_id);
                 for id in self.of_user(user_id) {
-                    remove_from(&mut self.by_conversation, conversation_id, id);
+                    self.unreceive(conversation_id, id);
                 }
                 to
             }
@@ -127,13 +227,29 @@ impl HubCore {
     }
 }
 
-fn remove_from<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, HashSet<ConnId>>, key: &K, id: ConnId) {
-    if let Some(set) = map.get_mut(key) {
-        set.remove(&id);
-        if set.is_empty() {
-            map.remove(key);
+/// Adds `id` under `key`; true when the key is new.
+fn add_to<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, HashSet<ConnId>>, key: &K, id: ConnId) -> bool {
+    match map.get_mut(key) {
+        Some(set) => {
+            set.insert(id);
+            false
+        }
+        None => {
+            map.insert(key.clone(), HashSet::from([id]));
+            true
         }
     }
+}
+
+/// Removes `id` from under `key`; true when that removed the key.
+fn remove_from<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, HashSet<ConnId>>, key: &K, id: ConnId) -> bool {
+    let Some(set) = map.get_mut(key) else { return false };
+    set.remove(&id);
+    if set.is_empty() {
+        map.remove(key);
+        return true;
+    }
+    false
 }
 
 #[cfg(test)]
@@ -260,5 +376,53 @@ mod tests {
         hub.disconnect(laptop);
         assert_eq!(hub.len(), 0);
         assert!(hub.by_conversation.is_empty() && hub.by_user.is_empty());
+    }
+
+    #[test]
+    fn the_topics_a_node_needs_follow_its_connections() {
+        let mut hub = HubCore::default();
+        hub.track_topics();
+        let (c, u) = (ConversationId::from("c"), UserId::from("a"));
+        let a1 = hub.connect(&u, "d1", std::slice::from_ref(&c));
+        let mut changed = hub.take_changed();
+        changed.sort_by_key(|t| format!("{t:?}"));
+        assert_eq!(changed, [Topic::Conversation(c.clone()), Topic::User(u.clone())]);
+        let a2 = hub.connect(&u, "d2", std::slice::from_ref(&c));
+        assert!(hub.take_changed().is_empty(), "already needed");
+        hub.route(&message("c"));
+        assert_eq!(hub.watched(), [(c.clone(), Some(1))]);
+        hub.disconnect(a1);
+        assert!(hub.take_changed().is_empty() && hub.needs(&Topic::Conversation(c.clone())));
+        hub.disconnect(a2);
+        assert_eq!(hub.take_changed().len(), 2);
+        assert!(!hub.needs(&Topic::Conversation(c.clone())) && !hub.needs(&Topic::User(u)));
+        assert!(hub.watched().is_empty() && hub.topics().is_empty());
+    }
+
+    #[test]
+    fn a_joiner_needs_the_conversation_and_a_leaver_no_longer() {
+        let mut hub = HubCore::default();
+        hub.track_topics();
+        let (c, b) = (ConversationId::from("c"), UserId::from("b"));
+        hub.connect(&b, "d", &[]);
+        hub.take_changed();
+        hub.route(&HubEvent::Joined { conversation_id: c.clone(), user_id: b.clone() });
+        assert_eq!(hub.take_changed(), [Topic::Conversation(c.clone())]);
+        hub.route(&HubEvent::Left { conversation_id: c.clone(), user_id: b });
+        assert_eq!(hub.take_changed(), [Topic::Conversation(c.clone())]);
+        assert!(!hub.needs(&Topic::Conversation(c)));
+    }
+
+    #[test]
+    fn each_connection_takes_one_copy_of_an_event_on_two_topics() {
+        let mut hub = HubCore::default();
+        let c = ConversationId::from("c");
+        let a = hub.connect(&UserId::from("a"), "d", std::slice::from_ref(&c));
+        let b = hub.connect(&UserId::from("b"), "d", &[]);
+        let joined = HubEvent::Joined { conversation_id: c.clone(), user_id: UserId::from("b") };
+        // Whichever copy comes first, the joiner's connection takes the user's, the others the conversation's.
+        assert_eq!(hub.route_via(&joined, 1, 2), vec![a]);
+        assert_eq!(hub.route_via(&joined, 0, 2), vec![b]);
+        assert_eq!(hub.route_via(&message("c"), 0, 1), vec![a, b]);
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 use axum::extract::ws::Utf8Bytes;
-use wire::protocol::ServerFrame;
+use wire::{model::Message, protocol::ServerFrame};
 
 use super::event::HubEvent;
 
@@ -12,12 +12,19 @@ use super::event::HubEvent;
 /// first connection that sends it, rather than once per recipient.
 pub struct Delivery {
     pub event: HubEvent,
+    /// A stored message offered again by the bus's repairs, not a live one:
+    /// only connections that follow its conversation's sequence take it.
+    pub repair: bool,
     message_frame: OnceLock<Utf8Bytes>,
 }
 
 impl Delivery {
     pub fn new(event: HubEvent) -> Self {
-        Delivery { event, message_frame: OnceLock::new() }
+        Delivery { event, repair: false, message_frame: OnceLock::new() }
+    }
+
+    pub fn repair(message: Message) -> Self {
+        Delivery { event: HubEvent::Message { message }, repair: true, message_frame: OnceLock::new() }
     }
 
     /// The `message` frame of a message event, as JSON text.

@@ -9,23 +9,28 @@
 //! conversation (`core.rs`, no I/O), and each session (`crate::session`)
 //! delivers it in sequence order, filling any gap from the store.
 //!
+//! In a cluster a node hears only the topics its connections need
+//! (`topic.rs`); what it missed of them is filled from the store by
+//! `crate::chat::repair`, through [`Hub::watched`] and [`Hub::repair`].
+//!
 //! The hub imports nothing of the server above it: no store, no session.
 
 mod core;
 mod delivery;
 pub mod event;
 pub mod redis;
+mod topic;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
 };
 
 use async_trait::async_trait;
-use tokio::sync::{mpsc, watch};
-use wire::model::{ConversationId, UserId};
+use tokio::sync::{mpsc, watch, Notify};
+use wire::model::{ConversationId, Message, MessageKind, UserId};
 
-pub use self::{core::ConnId, delivery::Delivery, event::HubEvent};
+pub use self::{core::ConnId, delivery::Delivery, event::HubEvent, topic::Topic};
 use self::core::HubCore;
 
 /// Events a connection may have queued before it counts as too slow; a
@@ -55,19 +60,31 @@ struct Inner {
     mailboxes: HashMap<ConnId, mpsc::Sender<Arc<Delivery>>>,
 }
 
-/// Sees every event a hub delivers (see [`Hub::observe`]).
-type Observer = Box<dyn Fn(&HubEvent) + Send + Sync>;
+/// Sees every entry stored in the cluster (see [`Hub::observe`]).
+type Observer = Box<dyn Fn(&ConversationId, MessageKind) + Send + Sync>;
 
 /// This node's connections and their mailboxes.
 pub struct Hub {
     inner: Mutex<Inner>,
     closing: watch::Sender<bool>,
     observers: Mutex<Vec<Observer>>,
+    /// Wakes the bus when the topics the node needs may have changed.
+    topics_changed: Notify,
+    /// Conversations the bus subscribed to (again) since the repairs last looked.
+    subscribed: Mutex<HashSet<ConversationId>>,
+    subscribed_notify: Notify,
 }
 
 impl Default for Hub {
     fn default() -> Self {
-        Hub { inner: Mutex::default(), closing: watch::Sender::new(false), observers: Mutex::default() }
+        Hub {
+            inner: Mutex::default(),
+            closing: watch::Sender::new(false),
+            observers: Mutex::default(),
+            topics_changed: Notify::new(),
+            subscribed: Mutex::default(),
+            subscribed_notify: Notify::new(),
+        }
     }
 }
 
@@ -93,6 +110,8 @@ impl Hub {
         let id = inner.core.connect(user, device, conversations);
         inner.mailboxes.insert(id, tx);
         metrics::gauge!("natter_ws_connections").set(inner.core.len() as f64);
+        drop(inner);
+        self.topics_changed.notify_one();
         Some((id, rx))
     }
 
@@ -101,24 +120,53 @@ impl Hub {
         inner.core.disconnect(id);
         inner.mailboxes.remove(&id);
         metrics::gauge!("natter_ws_connections").set(inner.core.len() as f64);
+        drop(inner);
+        self.topics_changed.notify_one();
     }
 
-    /// Calls `observer` with every event this hub delivers from now on,
-    /// whichever node published it: services that follow the cluster's
-    /// events without a connection (the search index). It runs on the
-    /// delivering task, so it must only note the event and return.
-    pub fn observe(&self, observer: impl Fn(&HubEvent) + Send + Sync + 'static) {
+    /// Calls `observer` with the conversation and kind of every entry stored
+    /// in the cluster from now on, whichever node stored it: services that
+    /// follow the store without a connection (the search index). It runs on
+    /// the delivering task, so it must only note the entry and return.
+    pub fn observe(&self, observer: impl Fn(&ConversationId, MessageKind) + Send + Sync + 'static) {
         self.observers.lock().unwrap_or_else(|p| p.into_inner()).push(Box::new(observer));
+    }
+
+    /// Tells the observers of an entry stored (on another node: see `redis.rs`).
+    pub fn stored(&self, conversation: &ConversationId, kind: MessageKind) {
+        for observer in self.observers.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            observer(conversation, kind);
+        }
     }
 
     /// Hands an event to every connection of this node it concerns.
     pub fn deliver(&self, event: HubEvent) {
-        for observer in self.observers.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            observer(&event);
+        self.dispatch(Delivery::new(event), HubCore::route);
+    }
+
+    /// Hands the bus's copy of an event, which came on its topic of rank
+    /// `rank` of `topics`, to the connections that copy is for.
+    pub fn deliver_via(&self, event: HubEvent, rank: usize, topics: usize) {
+        self.dispatch(Delivery::new(event), |core, event| core.route_via(event, rank, topics));
+    }
+
+    /// Offers a stored message again to the connections of its conversation,
+    /// because the bus may have lost it or some before it: those behind fill
+    /// the gap from the store, the others skip it (see `crate::chat::repair`).
+    pub fn repair(&self, message: Message) {
+        self.dispatch(Delivery::repair(message), HubCore::route);
+    }
+
+    fn dispatch(&self, delivery: Delivery, route: impl FnOnce(&mut HubCore, &HubEvent) -> Vec<ConnId>) {
+        if let (HubEvent::Message { message }, false) = (&delivery.event, delivery.repair) {
+            self.stored(&message.conversation_id, message.kind);
         }
         let mut inner = self.lock();
-        let recipients = inner.core.route(&event);
-        let delivery = Arc::new(Delivery::new(event));
+        let recipients = route(&mut inner.core, &delivery.event);
+        if matches!(delivery.event, HubEvent::Joined { .. } | HubEvent::Left { .. }) {
+            self.topics_changed.notify_one();
+        }
+        let delivery = Arc::new(delivery);
         for id in recipients {
             let Some(mailbox) = inner.mailboxes.get(&id) else { continue };
             if mailbox.try_send(delivery.clone()).is_err() {
@@ -132,6 +180,55 @@ impl Hub {
 
     pub fn connections(&self) -> usize {
         self.lock().core.len()
+    }
+
+    /// Starts noting which topics the node needs, for a bus.
+    pub fn track_topics(&self) {
+        self.lock().core.track_topics();
+    }
+
+    /// Completes when the topics the node needs may have changed.
+    pub async fn topics_changed(&self) {
+        self.topics_changed.notified().await
+    }
+
+    /// The topics whose need changed since the last call, and whether each is needed now.
+    pub fn changed_topics(&self) -> Vec<(Topic, bool)> {
+        let mut inner = self.lock();
+        let changed = inner.core.take_changed();
+        changed.into_iter().map(|topic| {
+            let needed = inner.core.needs(&topic);
+            (topic, needed)
+        }).collect()
+    }
+
+    /// Every topic the node needs now.
+    pub fn topics(&self) -> Vec<Topic> {
+        self.lock().core.topics()
+    }
+
+    /// The conversations this node's connections receive, and the highest
+    /// seq of each the hub routed (none yet: `None`).
+    pub fn watched(&self) -> Vec<(ConversationId, Option<u64>)> {
+        self.lock().core.watched()
+    }
+
+    /// The bus now hears these conversations (again): what it may have
+    /// missed before is for the repairs to check.
+    pub fn subscribed(&self, conversations: impl IntoIterator<Item = ConversationId>) {
+        self.subscribed.lock().unwrap_or_else(|p| p.into_inner()).extend(conversations);
+        self.subscribed_notify.notify_one();
+    }
+
+    /// Waits for conversations the bus subscribed to, and takes them.
+    pub async fn take_subscribed(&self) -> Vec<ConversationId> {
+        loop {
+            let taken: Vec<_> = self.subscribed.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
+            if !taken.is_empty() {
+                return taken;
+            }
+            self.subscribed_notify.notified().await;
+        }
     }
 
     /// Tells every connection that the server is stopping.

@@ -1,8 +1,9 @@
 //! Keeps the node's index in step with the store: it follows every
 //! conversation's sequence from where the index's cursor for it stands.
 //!
-//! The hub tells it which conversations have new entries (on any node: the
-//! cluster's bus reaches every hub); it reads them from the store, the
+//! The hub tells it which conversations have new entries (on any node: in a
+//! cluster the bus tells every node what was stored, see `Hub::observe`); it
+//! reads them from the store, the
 //! truth, and commits. A walk over every conversation runs at start-up
 //! (after a restart, or to build a new index) and every [`SWEEP_EVERY`],
 //! so an event that never arrived costs only time. Since the store's

@@ -33,7 +33,7 @@ use self::{
     query::Parsed,
 };
 use crate::{
-    hub::{Hub, HubEvent},
+    hub::Hub,
     ratelimit::budgets::{Action, UserBudgets},
     store::{DynStore, StoreError},
 };
@@ -85,11 +85,9 @@ impl Search {
         let index = Arc::new(index);
         let wake = Arc::new(Wake::default());
         let noted = wake.clone();
-        hub.observe(move |event| {
-            if let HubEvent::Message { message } = event {
-                if Wake::matters(message.kind) {
-                    noted.mark(&message.conversation_id);
-                }
+        hub.observe(move |conversation, kind| {
+            if Wake::matters(kind) {
+                noted.mark(conversation);
             }
         });
         let follower = Follower { store: store.clone(), index: index.clone(), wake };

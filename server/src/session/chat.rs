@@ -163,6 +163,11 @@ impl Session {
     pub(super) async fn deliver(&mut self, delivery: &Delivery) -> Result<(), End> {
         let HubEvent::Message { message } = &delivery.event else { return Ok(()) };
         let conversation = &message.conversation_id;
+        // A repair is for clients that follow the sequence; one that does not
+        // starts at its next live message, as it would have.
+        if delivery.repair && !self.cursors.follows(conversation) {
+            return Ok(());
+        }
         let step = match self.cursors.offer(conversation, message.seq) {
             Step::Fill { upto, .. } => {
                 self.fill(conversation, upto).await?;

@@ -44,6 +44,12 @@ impl Cursors {
         (from > position).then_some(from)
     }
 
+    /// Whether the client follows `conversation`'s sequence: it resumed it,
+    /// or had a live message of it.
+    pub fn follows(&self, conversation: &ConversationId) -> bool {
+        self.at.contains_key(conversation)
+    }
+
     /// The client no longer follows `conversation` (it left).
     pub fn forget(&mut self, conversation: &ConversationId) {
         self.at.remove(conversation);

@@ -12,6 +12,7 @@ mod conformance;
 mod abusive_accounts;
 mod abusive_clients;
 mod accounts;
+mod bus;
 mod calls;
 mod changes;
 mod cli;

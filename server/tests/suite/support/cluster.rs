@@ -123,3 +123,20 @@ impl NodeProcess {
         self.child.wait().await.unwrap();
     }
 }
+
+/// `flags` with Redis reached at `redis` instead: a node of the same cluster
+/// behind its own way to Redis (a [`super::SwitchProxy`]).
+pub fn reaching(flags: &[String], redis: std::net::SocketAddr) -> Vec<String> {
+    let mut flags = flags.to_vec();
+    let at = flags.iter().position(|f| f == "--redis-url").expect("cluster flags name Redis") + 1;
+    flags[at] = format!("redis://{redis}/");
+    flags
+}
+
+/// A node's bus counter `name` (labelled with its node id) from `/metrics`:
+/// nodes in one test process share the recorder, the label tells them apart.
+pub async fn bus_metric(server: &TestServer, name: &str, node_id: &str) -> u64 {
+    let text = server.get("/metrics").await.text().await.unwrap();
+    let series = format!("{name}{{node=\"{node_id}\"}} ");
+    text.lines().find_map(|line| line.strip_prefix(&series)).map_or(0, |v| v.trim().parse::<f64>().unwrap() as u64)
+}

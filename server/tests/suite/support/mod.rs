@@ -11,7 +11,7 @@ use std::{
     net::SocketAddr,
     sync::{
         atomic::{AtomicBool, Ordering},
-        Arc,
+        Arc, Mutex,
     },
     time::Duration,
 };
@@ -242,6 +242,9 @@ pub struct SwitchProxy {
     pub addr: SocketAddr,
     up: Arc<AtomicBool>,
     cut: watch::Sender<u64>,
+    /// The local address of each connection it made to the target, as the
+    /// target sees its clients (Redis's `CLIENT LIST`).
+    outbound: Arc<Mutex<Vec<SocketAddr>>>,
 }
 
 impl SwitchProxy {
@@ -251,6 +254,8 @@ impl SwitchProxy {
         let up = Arc::new(AtomicBool::new(up));
         let (cut, cuts) = watch::channel(0u64);
         let is_up = up.clone();
+        let outbound = Arc::new(Mutex::new(Vec::new()));
+        let made = outbound.clone();
         tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
                 if !is_up.load(Ordering::SeqCst) {
@@ -258,8 +263,10 @@ impl SwitchProxy {
                 }
                 let mut cuts = cuts.clone();
                 cuts.mark_unchanged(); // only cuts from now on end this connection
+                let made = made.clone();
                 tokio::spawn(async move {
                     let Ok(mut outbound) = TcpStream::connect(target).await else { return };
+                    made.lock().unwrap().extend(outbound.local_addr());
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
                         _ = cuts.changed() => {}
@@ -267,11 +274,21 @@ impl SwitchProxy {
                 });
             }
         });
-        SwitchProxy { addr, up, cut }
+        SwitchProxy { addr, up, cut, outbound }
+    }
+
+    /// Whether new connections go through; the open ones stay as they are.
+    pub fn admit(&self, admit: bool) {
+        self.up.store(admit, Ordering::SeqCst);
+    }
+
+    /// The local addresses of the connections it made to the target so far.
+    pub fn outbound(&self) -> Vec<SocketAddr> {
+        self.outbound.lock().unwrap().clone()
     }
 
     pub fn set_up(&self, up: bool) {
-        self.up.store(up, Ordering::SeqCst);
+        self.admit(up);
         if !up {
             self.cut.send_modify(|n| *n += 1);
         }
