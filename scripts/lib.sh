@@ -137,6 +137,39 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# start_redis_cluster <dir>: a Redis Cluster of 3 masters and 3 replicas of Debian's redis-server on
+# free loopback ports, with its files and logs in <dir>. Appends the processes to PIDS (stopped by the
+# caller's cleanup) and sets REDIS_CLUSTER_NODES to its nodes, host:port,... Returns when every node
+# says cluster_state:ok and every replica follows its master.
+start_redis_cluster() {
+  local dir=$1 port i nodes=() ports=()
+  mkdir -p "$dir"
+  for i in 1 2 3 4 5 6; do
+    port=$(free_port)
+    # The cluster bus port is given: the default, port + 10000, may be taken or past 65535.
+    redis-server --bind 127.0.0.1 --port "$port" --cluster-enabled yes --cluster-port "$(free_port)" \
+      --cluster-config-file "$dir/nodes-$port.conf" --cluster-node-timeout 2000 \
+      --save '' --appendonly no --dir "$dir" >"$dir/redis-$port.log" 2>&1 &
+    PIDS+=($!)
+    ports+=("$port")
+    nodes+=("127.0.0.1:$port")
+  done
+  for port in "${ports[@]}"; do wait_for_port "$port" "Redis Cluster node" "$dir/redis-$port.log" || return 1; done
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >"$dir/create.log" 2>&1 \
+    || { cat "$dir/create.log" >&2; return 1; }
+  for port in "${ports[@]}"; do
+    for i in $(seq 1 300); do
+      if redis-cli -p "$port" cluster info | grep -q '^cluster_state:ok' \
+        && ! redis-cli -p "$port" info replication | grep -q '^master_link_status:down'; then
+        break
+      fi
+      [ "$i" -eq 300 ] && { say "the Redis Cluster node on port $port is not ready"; return 1; }
+      sleep 0.1
+    done
+  done
+  REDIS_CLUSTER_NODES=$(IFS=,; echo "${nodes[*]}")
+}
+
 # wait_for_port <port> <what> <log file>: up to 60 s.
 wait_for_port() {
   local port=$1 what=$2 log=$3 i

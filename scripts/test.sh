@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every Natter test against real parts: installs the tools, starts
-# FerretDB (MongoDB wire protocol, SQLite backend) and Redis in a temporary
+# FerretDB (MongoDB wire protocol, SQLite backend), Redis and a Redis Cluster in a temporary
 # directory on free ports, runs the Rust tests and the Playwright tests in
 # Debian's Chromium, prints how many ran, and stops everything it started.
 source "$(dirname "$0")/lib.sh"
@@ -50,6 +50,8 @@ wait_for_port "$ferret_port" FerretDB "$WORK/ferretdb.log"
 wait_for_port "$redis_port" Redis "$WORK/redis.log"
 export NATTER_TEST_MONGODB_URI="mongodb://127.0.0.1:$ferret_port/"
 export NATTER_TEST_REDIS_URL="redis://127.0.0.1:$redis_port/"
+start_redis_cluster "$WORK/redis-cluster"
+export NATTER_TEST_REDIS_CLUSTER="$REDIS_CLUSTER_NODES"
 
 stage "Rust tests"
 if ! cargo test --quiet -p natter-wire -p app -p natter-server -p natter-loadtest >"$WORK/cargo-test.log" 2>&1; then

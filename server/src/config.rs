@@ -50,6 +50,11 @@ pub struct Cli {
     #[arg(long, env = "NATTER_REDIS_URL")]
     pub redis_url: Option<String>,
 
+    /// A Redis Cluster instead of one Redis (7 or newer): some of its nodes, `host:port,...`; the rest are
+    /// found from them.
+    #[arg(long, env = "NATTER_REDIS_CLUSTER_NODES", value_delimiter = ',', conflicts_with = "redis_url")]
+    pub redis_cluster_nodes: Vec<String>,
+
     /// Name of this server node when several serve one deployment.
     #[arg(long, env = "NATTER_NODE_ID", default_value = "node-1")]
     pub node_id: String,
@@ -349,6 +354,8 @@ pub struct Config {
     pub site_root: PathBuf,
     pub mongodb: Option<MongoSettings>,
     pub redis_url: Option<String>,
+    /// Empty unless the nodes meet on a Redis Cluster (then `redis_url` is `None`).
+    pub redis_cluster_nodes: Vec<String>,
     pub node_id: String,
     pub node_ttl: std::time::Duration,
     pub jwt_secret: Secret,
@@ -431,17 +438,19 @@ impl Cli {
             }
             None => None,
         };
-        if let Some(url) = &self.redis_url {
-            redis::Client::open(url.as_str()).map_err(|e| {
-                ConfigError(format!("invalid --redis-url {}: {}", redact_url(url), first_line(&e.to_string())))
-            })?;
-            if mongodb.is_none() {
-                return Err(ConfigError(
-                    "--redis-url makes this node part of a cluster, which needs --mongodb-uri: \
-                     the embedded store serves a single node"
-                        .into(),
-                ));
-            }
+        let redis = crate::redis_conn::Backend::open(self.redis_url.as_deref(), &self.redis_cluster_nodes).map_err(|e| {
+            let what = match &self.redis_url {
+                Some(url) => format!("--redis-url {}", redact_url(url)),
+                None => format!("--redis-cluster-nodes {}", self.redis_cluster_nodes.join(",")),
+            };
+            ConfigError(format!("invalid {what}: {}", first_line(&e.to_string())))
+        })?;
+        if redis.is_some() && mongodb.is_none() {
+            return Err(ConfigError(
+                "--redis-url or --redis-cluster-nodes makes this node part of a cluster, which needs --mongodb-uri: \
+                 the embedded store serves a single node"
+                    .into(),
+            ));
         }
         if self.node_id.is_empty() || !self.node_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Err(ConfigError(format!(
@@ -463,7 +472,7 @@ impl Cli {
         let metrics_token =
             self.metrics_token_file.as_deref().map(|p| read_secret_file(p, "--metrics-token-file")).transpose()?;
         let (origins, secure_cookie) = origins(self.public_url.as_deref(), &self.allowed_origins)?;
-        if self.redis_url.is_some() && self.vapid_private_key_file.is_none() {
+        if redis.is_some() && self.vapid_private_key_file.is_none() {
             // Not refused, for clusters that predate pushes; their pushes fail until it is given.
             eprintln!(
                 "natter-server: a cluster's nodes need one VAPID key (--vapid-private-key-file): \
@@ -519,6 +528,7 @@ impl Cli {
             site_root: self.site_root,
             mongodb,
             redis_url: self.redis_url,
+            redis_cluster_nodes: self.redis_cluster_nodes,
             node_id: self.node_id,
             node_ttl: std::time::Duration::from_secs(self.node_ttl_secs),
             jwt_secret,
@@ -605,7 +615,14 @@ impl Config {
                     None => format!("embedded {}", self.data_dir.join(crate::store::EMBEDDED_FILE).display()),
                 },
             ),
-            ("redis", self.redis_url.as_deref().map(redact_url).unwrap_or_else(|| "none".into())),
+            (
+                "redis",
+                match (&self.redis_url, &self.redis_cluster_nodes[..]) {
+                    (Some(url), _) => redact_url(url),
+                    (None, []) => "none".into(),
+                    (None, nodes) => format!("cluster {}", nodes.join(",")),
+                },
+            ),
             ("node_id", self.node_id.clone()),
             ("node_ttl", format!("{}s", self.node_ttl.as_secs())),
             ("jwt_secret", secret),

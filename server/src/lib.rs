@@ -186,9 +186,11 @@ pub async fn run(
 
     let hub = Arc::new(Hub::default());
     let (relay_inbox, relayed) = tokio::sync::mpsc::unbounded_channel();
-    let backplane = match &config.redis_url {
-        Some(url) => {
-            let client = redis::Client::open(url.as_str()).map_err(RunError::Redis)?;
+    let redis = redis_conn::Backend::open(config.redis_url.as_deref(), &config.redis_cluster_nodes)
+        .map_err(RunError::Redis)?;
+    let clustered = redis.is_some();
+    let backplane = match redis {
+        Some(client) => {
             // A cluster always has MongoDB (the configuration checks it).
             let database = config.mongodb.as_ref().map_or("natter", |m| m.database.as_str());
             let namespace = hub::redis::namespace(database);
@@ -236,7 +238,7 @@ pub async fn run(
     let presence = Arc::new(PresenceTracker::new(registry, store.clone(), fanout.clone()));
     let upkeep = tokio::spawn(presence.clone().upkeep(config.node_ttl / 3, stop_rx.clone()));
     // What a cluster's bus loses is filled from the store; one node loses nothing.
-    let repairs = config.redis_url.as_ref().map(|_| {
+    let repairs = clustered.then(|| {
         tokio::spawn(chat::repair::run(store.clone(), hub.clone(), config.node_id.clone(), stop_rx.clone()))
     });
     let metrics_upkeep = tokio::spawn(metrics::upkeep(METRICS_UPKEEP, stop_rx.clone()));

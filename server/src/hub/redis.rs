@@ -20,13 +20,16 @@
 use std::{collections::HashSet, sync::Arc};
 
 use async_trait::async_trait;
-use futures_util::{future::try_join_all, StreamExt};
-use redis::aio::{PubSubSink, PubSubStream};
+use futures_util::future::try_join_all;
+use redis::Value;
 use tokio::sync::mpsc;
 use wire::model::{ConversationId, MessageKind};
 
 use super::{event::HubEvent, Fanout, Hub, Topic};
-use crate::backoff::Backoff;
+use crate::{
+    backoff::Backoff,
+    redis_conn::{Backend, Messages, Subscriptions},
+};
 
 /// The prefix of every Redis key and channel of a deployment: its database
 /// name, so that deployments (and test runs) sharing one Redis never mix.
@@ -56,12 +59,12 @@ pub struct RedisFanout {
 
 impl RedisFanout {
     /// Starts the publishing and subscribing tasks of the deployment's bus.
-    pub fn start(client: redis::Client, namespace: &str, hub: Arc<Hub>, node_id: String) -> RedisFanout {
+    pub fn start(backend: Backend, namespace: &str, hub: Arc<Hub>, node_id: String) -> RedisFanout {
         let (outbox, queue) = mpsc::channel(QUEUE);
         hub.track_topics();
         let node = Node { hub: hub.clone(), id: node_id.clone(), stored: format!("{namespace}:stored") };
-        tokio::spawn(publish_loop(client.clone(), node.stored.clone(), node_id.clone(), queue));
-        tokio::spawn(subscribe_loop(client, namespace.to_owned(), node));
+        tokio::spawn(publish_loop(backend.clone(), node.stored.clone(), node_id.clone(), queue));
+        tokio::spawn(subscribe_loop(backend, namespace.to_owned(), node));
         RedisFanout { hub, namespace: namespace.to_owned(), node_id, outbox }
     }
 }
@@ -89,7 +92,7 @@ impl Fanout for RedisFanout {
 }
 
 async fn publish_loop(
-    client: redis::Client,
+    backend: Backend,
     stored_channel: String,
     node_id: String,
     mut queue: mpsc::Receiver<Outgoing>,
@@ -104,7 +107,7 @@ async fn publish_loop(
         }
         let connection = match &mut conn {
             Some(connection) => connection,
-            None => match client.get_multiplexed_async_connection().await {
+            None => match backend.connect().await {
                 Ok(connection) => conn.insert(connection),
                 Err(e) => {
                     tracing::warn!(error = %e, retry_in = ?backoff.delay(), "cannot publish to Redis");
@@ -113,19 +116,19 @@ async fn publish_loop(
                 }
             },
         };
-        let mut pipe = redis::pipe();
+        let mut commands = Vec::with_capacity(batch.len() + 1);
         let mut stored = HashSet::new();
         for copy in &batch {
-            pipe.cmd("PUBLISH").arg(&copy.channel).arg(&copy.payload).ignore();
+            commands.push(backend.publish(&copy.channel, &copy.payload));
             stored.extend(copy.stored.clone());
         }
         if !stored.is_empty() {
             let mut notice = format!("{node_id}\n").into_bytes();
             serde_json::to_writer(&mut notice, &stored.into_iter().collect::<Vec<_>>()).expect("ids serialize");
-            pipe.cmd("PUBLISH").arg(&stored_channel).arg(notice).ignore();
+            commands.push(backend.publish(&stored_channel, notice));
         }
-        match pipe.query_async::<()>(connection).await {
-            Ok(()) => {
+        match connection.each::<Value>(commands).await {
+            Ok(_) => {
                 published.increment(batch.len() as u64);
                 batch.clear();
                 backoff.reset();
@@ -149,12 +152,11 @@ struct Node {
     stored: String,
 }
 
-async fn subscribe_loop(client: redis::Client, namespace: String, node: Node) {
+async fn subscribe_loop(backend: Backend, namespace: String, node: Node) {
     let mut backoff = Backoff::default();
     loop {
-        match client.get_async_pubsub().await {
-            Ok(pubsub) => {
-                let (sink, stream) = pubsub.split();
+        match backend.subscriber().await {
+            Ok((sink, stream)) => {
                 match follow(sink, stream, &namespace, &node, &mut backoff).await {
                     Ok(()) => tracing::warn!("lost the Redis subscription; subscribing again"),
                     Err(e) => tracing::warn!(error = %e, "cannot subscribe on Redis"),
@@ -169,8 +171,8 @@ async fn subscribe_loop(client: redis::Client, namespace: String, node: Node) {
 /// Subscribes to every channel the hub needs, then hands over what arrives
 /// and follows the hub's changes, until the connection ends.
 async fn follow(
-    sink: PubSubSink,
-    mut stream: PubSubStream,
+    sink: Subscriptions,
+    mut stream: Messages,
     namespace: &str,
     node: &Node,
     backoff: &mut Backoff,
@@ -216,7 +218,7 @@ enum Change {
 /// Subscribes to (or unsubscribes from) the channels of `topics`, keeping
 /// `subscribed` in step and telling the hub which conversations it hears now.
 async fn change(
-    sink: &PubSubSink,
+    sink: &Subscriptions,
     change: Change,
     subscribed: &mut HashSet<Topic>,
     topics: Vec<Topic>,
@@ -245,7 +247,7 @@ async fn change(
 
 /// One command per channel, all at once: each gets its own confirmation, so
 /// when this returns Redis is sending every one of them.
-async fn each_channel(sink: &PubSubSink, change: Change, channels: &[String]) -> redis::RedisResult<()> {
+async fn each_channel(sink: &Subscriptions, change: Change, channels: &[String]) -> redis::RedisResult<()> {
     try_join_all(channels.iter().map(|channel| {
         let mut sink = sink.clone();
         async move {
@@ -310,15 +312,14 @@ fn malformed() {
 
 /// Hands each message on `channel` to `on_message` for as long as the server
 /// runs, subscribing again with backoff whenever Redis is lost.
-pub async fn subscribe(client: redis::Client, channel: String, mut on_message: impl FnMut(String) + Send) {
+pub async fn subscribe(backend: Backend, channel: String, mut on_message: impl FnMut(String) + Send) {
     let mut backoff = Backoff::default();
     loop {
-        match client.get_async_pubsub().await {
-            Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
+        match backend.subscriber().await {
+            Ok((mut sink, mut messages)) => match sink.subscribe(&channel).await {
                 Ok(()) => {
                     tracing::info!(%channel, "subscribed on Redis");
                     backoff.reset();
-                    let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
                         if let Ok(payload) = message.get_payload::<String>() {
                             on_message(payload);

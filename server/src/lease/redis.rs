@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use redis::Script;
 
 use super::{Leases, Unavailable};
-use crate::redis_conn::SharedConnection;
+use crate::redis_conn::{Backend, SharedConnection};
 
 const CLAIM: &str = r#"
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return ARGV[1] end
@@ -33,9 +33,9 @@ fn millis(ttl: Duration) -> u64 {
 
 impl RedisLeases {
     /// A registry of the keys under `prefix`.
-    pub fn new(client: redis::Client, prefix: String) -> RedisLeases {
+    pub fn new(backend: Backend, prefix: String) -> RedisLeases {
         RedisLeases {
-            conn: SharedConnection::new(client),
+            conn: SharedConnection::new(backend),
             prefix,
             claim: Script::new(CLAIM),
             release: Script::new(RELEASE),
@@ -76,11 +76,8 @@ impl Leases for RedisLeases {
     }
 
     async fn keep(&self, keys: &[String], ttl: Duration) -> Result<(), Unavailable> {
-        let mut pipe = redis::pipe();
-        for key in keys {
-            pipe.cmd("PEXPIRE").arg(self.key(key)).arg(millis(ttl)).ignore();
-        }
-        self.conn.query(|mut c| async move { pipe.query_async(&mut c).await }).await
+        let commands = keys.iter().map(|key| redis::cmd("PEXPIRE").arg(self.key(key)).arg(millis(ttl)).clone()).collect();
+        self.conn.query(|mut c| async move { c.each::<i64>(commands).await }).await.map(drop)
     }
 
     async fn release(&self, key: &str, value: &str) -> Result<(), Unavailable> {

@@ -1,13 +1,16 @@
 //! The cluster's presence registry in Redis. Keys start with the
 //! deployment's namespace (see `crate::hub::redis::namespace`):
 //!
-//! - `<ns>:presence:<user>`: a hash from node id to that node's tally of
+//! - `<ns>:presence:{<user>}`: a hash from node id to that node's tally of
 //!   the user (`"connections:active"`); the user's cluster tally is its sum.
-//! - `<ns>:viewing:<user>`: a hash from node id to the conversations the
+//! - `<ns>:viewing:{<user>}`: a hash from node id to the conversations the
 //!   user's connections there have in view, space-separated; written with
 //!   the tally, gone with it. A key of its own: nodes of an earlier version,
 //!   which sum every field of the tallies' hash, keep working beside it.
-//! - `<ns>:node:<node>:users`: the users a node has a tally for.
+//! - `<ns>:node:<node>:users`: the users a node has a tally for (or had:
+//!   added before a tally is written, removed after it is gone, so it never
+//!   misses one; it is on another slot of a Redis Cluster than the user's
+//!   keys, which carry the user as hash tag so that one script may hold both).
 //! - `<ns>:node:<node>:alive`: the node's heartbeat, renewed every third of
 //!   its time to live.
 //! - `<ns>:nodes`: every node that ever recorded anything.
@@ -32,12 +35,11 @@ use super::{
     registry::{Registry, Transition, Unavailable},
     tally::Tally,
 };
-use crate::redis_conn::SharedConnection;
+use crate::redis_conn::{Backend, SharedConnection};
 
 
 /// Sets (or with 0 connections removes) one node's tally of a user and the
-/// conversations in view there, keeping the node's user set in step;
-/// returns the user's summed tally before and after.
+/// conversations in view there; returns the user's summed tally before and after.
 const RECORD: &str = r#"
 local function sum()
   local c, a = 0, 0
@@ -51,15 +53,13 @@ end
 local c0, a0 = sum()
 if tonumber(ARGV[2]) > 0 then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
-  redis.call('SADD', KEYS[2], ARGV[4])
 else
   redis.call('HDEL', KEYS[1], ARGV[1])
-  redis.call('SREM', KEYS[2], ARGV[4])
 end
-if tonumber(ARGV[2]) > 0 and ARGV[5] ~= '' then
-  redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])
+if tonumber(ARGV[2]) > 0 and ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
 else
-  redis.call('HDEL', KEYS[3], ARGV[1])
+  redis.call('HDEL', KEYS[2], ARGV[1])
 end
 local c1, a1 = sum()
 return {c0, a0, c1, a1}
@@ -82,9 +82,9 @@ fn parse(value: &str) -> Tally {
 
 impl RedisRegistry {
     /// `ttl`: how long a node's heartbeat lasts; upkeep must run every `ttl / 3`.
-    pub fn new(client: redis::Client, namespace: String, node: String, ttl: Duration) -> RedisRegistry {
+    pub fn new(backend: Backend, namespace: String, node: String, ttl: Duration) -> RedisRegistry {
         RedisRegistry {
-            conn: SharedConnection::new(client),
+            conn: SharedConnection::new(backend),
             namespace,
             node,
             ttl,
@@ -98,11 +98,11 @@ impl RedisRegistry {
     }
 
     fn user_key(&self, user: &str) -> String {
-        format!("{}:presence:{user}", self.namespace)
+        format!("{}:presence:{{{user}}}", self.namespace)
     }
 
     fn viewing_key(&self, user: &str) -> String {
-        format!("{}:viewing:{user}", self.namespace)
+        format!("{}:viewing:{{{user}}}", self.namespace)
     }
 
     fn node_key(&self, node: &str, what: &str) -> String {
@@ -118,22 +118,27 @@ impl RedisRegistry {
     ) -> Result<Transition, Unavailable> {
         let viewing: Vec<&str> = viewing.iter().map(|c| c.0.as_str()).collect();
         let viewing = viewing.join(" ");
+        let connected = tally.connections > 0;
+        if connected {
+            self.node_users(node, "SADD", user).await?;
+        }
         let sums: Vec<u32> = self
             .conn
             .query(|mut c| async move {
                 self.record
                     .key(self.user_key(&user.0))
-                    .key(self.node_key(node, "users"))
                     .key(self.viewing_key(&user.0))
                     .arg(node)
                     .arg(tally.connections)
                     .arg(tally.active)
-                    .arg(&user.0)
                     .arg(&viewing)
                     .invoke_async(&mut c)
                     .await
             })
             .await?;
+        if !connected {
+            self.node_users(node, "SREM", user).await?;
+        }
         let [c0, a0, c1, a1] = sums[..] else {
             return Err(Unavailable(format!("unexpected answer from the presence script: {sums:?}")));
         };
@@ -144,17 +149,22 @@ impl RedisRegistry {
         })
     }
 
+    /// Adds `user` to (`SADD`) or removes it from (`SREM`) the users `node` has a tally for.
+    async fn node_users(&self, node: &str, change: &str, user: &UserId) -> Result<(), Unavailable> {
+        let key = self.node_key(node, "users");
+        self.conn.query(|mut c| async move { redis::cmd(change).arg(key).arg(&user.0).query_async::<i64>(&mut c).await })
+            .await
+            .map(drop)
+    }
+
     /// Every node's field of the hash `key` gives for each of `users`.
     async fn fields(
         &self,
         users: &[UserId],
         key: impl Fn(&str) -> String,
     ) -> Result<Vec<Vec<String>>, Unavailable> {
-        let mut pipe = redis::pipe();
-        for user in users {
-            pipe.cmd("HVALS").arg(key(&user.0));
-        }
-        self.conn.query(|mut c| async move { pipe.query_async(&mut c).await }).await
+        let commands = users.iter().map(|user| redis::cmd("HVALS").arg(key(&user.0)).clone()).collect();
+        self.conn.query(|mut c| async move { c.each(commands).await }).await
     }
 
     /// Removes every tally `node` holds; answers the transitions.
@@ -237,22 +247,11 @@ impl Registry for RedisRegistry {
             self.started.store(true, Ordering::Release);
         }
         let (node, ttl) = (self.node.clone(), self.ttl.as_millis() as u64);
-        self.conn.query(|mut c| async move {
-            redis::pipe()
-                .cmd("SET")
-                .arg(self.node_key(&node, "alive"))
-                .arg(1)
-                .arg("PX")
-                .arg(ttl)
-                .ignore()
-                .cmd("SADD")
-                .arg(self.nodes_key())
-                .arg(&node)
-                .ignore()
-                .query_async::<()>(&mut c)
-                .await
-        })
-        .await?;
+        let commands = vec![
+            redis::cmd("SET").arg(self.node_key(&node, "alive")).arg(1).arg("PX").arg(ttl).clone(),
+            redis::cmd("SADD").arg(self.nodes_key()).arg(&node).clone(),
+        ];
+        self.conn.query(|mut c| async move { c.each::<redis::Value>(commands).await }).await?;
         transitions.extend(self.reap().await?);
         Ok(transitions)
     }

@@ -17,7 +17,10 @@ use wire::{
 };
 
 use super::{rooms::RoomKey, RoomError};
-use crate::{hub::ConnId, redis_conn::SharedConnection};
+use crate::{
+    hub::ConnId,
+    redis_conn::{Backend, SharedConnection},
+};
 
 /// A websocket connection anywhere in the cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -74,15 +77,15 @@ fn channel(namespace: &str, node: &str) -> String {
 
 impl RedisRelay {
     /// Subscribes to this node's channel; messages arriving go to `inbox`.
-    pub fn start(client: redis::Client, namespace: &str, node: &str, inbox: mpsc::UnboundedSender<Relayed>) -> Arc<RedisRelay> {
+    pub fn start(backend: Backend, namespace: &str, node: &str, inbox: mpsc::UnboundedSender<Relayed>) -> Arc<RedisRelay> {
         let own = channel(namespace, node);
-        tokio::spawn(crate::hub::redis::subscribe(client.clone(), own, move |payload| {
+        tokio::spawn(crate::hub::redis::subscribe(backend.clone(), own, move |payload| {
             match serde_json::from_str::<Relayed>(&payload) {
                 Ok(message) => drop(inbox.send(message)),
                 Err(e) => tracing::warn!(error = %e, "ignoring a malformed room message from Redis"),
             }
         }));
-        Arc::new(RedisRelay { conn: SharedConnection::new(client), namespace: namespace.to_owned() })
+        Arc::new(RedisRelay { conn: SharedConnection::new(backend), namespace: namespace.to_owned() })
     }
 }
 
@@ -91,10 +94,8 @@ impl Relay for RedisRelay {
     async fn send(&self, node: &str, message: Relayed) {
         let payload = serde_json::to_string(&message).expect("room messages serialize");
         let to = channel(&self.namespace, node);
-        let sent = self
-            .conn
-            .run(|mut c| async move { redis::cmd("PUBLISH").arg(to).arg(payload).query_async::<i64>(&mut c).await })
-            .await;
+        let publish = self.conn.backend().publish(&to, payload);
+        let sent = self.conn.run(|mut c| async move { publish.query_async::<i64>(&mut c).await }).await;
         if let Err(e) = sent {
             // The request times out, or the frame is lost like a dropped datagram.
             tracing::warn!(error = %e, node, "cannot relay a room message");

@@ -20,9 +20,14 @@ use wire::{
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_hears_only_the_conversations_of_its_users() {
-    let flags = cluster_flags(redis_addr());
-    let (a, b) = (node(&flags, "node-a").await, node(&flags, "node-b").await);
-    let b_id = node_id(&flags, "node-b");
+    routed(&cluster_flags(redis_addr())).await;
+}
+
+/// On a cluster of `flags`, node b hears nothing of a group wholly on node a,
+/// and every message of a group with a member on b.
+pub async fn routed(flags: &[String]) {
+    let (a, b) = (node(flags, "node-a").await, node(&flags, "node-b").await);
+    let b_id = node_id(flags, "node-b");
     let (ann, cat) = (User::register(&a, "ann").await, User::register(&a, "cat").await);
     let (dan, bob) = (User::register(&a, "dan").await, User::register(&a, "bob").await);
     let here = ann.group("here", &[&cat], json!({})).await;

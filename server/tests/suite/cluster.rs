@@ -13,7 +13,7 @@ use serde_json::json;
 use support::{
     chat::User,
     cluster::{cluster_flags, node, redis_addr, two_nodes, NodeProcess},
-    SwitchProxy,
+    SwitchProxy, TestServer,
 };
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use wire::{
@@ -24,6 +24,11 @@ use wire::{
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_on_two_nodes_chat_in_one_conversation() {
     let (a, b) = two_nodes(redis_addr()).await;
+    chat_across(a, b).await;
+}
+
+/// Users on nodes `a` and `b` chat in one group, in order both ways.
+pub async fn chat_across(a: TestServer, b: TestServer) {
     let ann = User::register(&a, "ann").await;
     let bob = User::register(&a, "bob").await;
     let room = ann.group("room", &[&bob], json!({})).await;
@@ -118,6 +123,11 @@ async fn redis_outage_keeps_nodes_serving_and_heals() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_and_typing_cross_nodes() {
     let (a, b) = two_nodes(redis_addr()).await;
+    presence_across(a, b).await;
+}
+
+/// A user's presence, status and typing on node `b` reach a member on `a`.
+pub async fn presence_across(a: TestServer, b: TestServer) {
     let (ann, bob) = (User::register(&a, "ann").await, User::register(&a, "bob").await);
     let room = ann.group("room", &[&bob], json!({})).await;
     let mut ann_ws = ann.connect_via(&a, vec![]).await;

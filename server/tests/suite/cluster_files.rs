@@ -129,6 +129,11 @@ async fn a_file_uploaded_through_one_node_is_served_by_another() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instant_upload_proof_may_reach_another_node() {
     let (a, b) = two_nodes(redis_addr()).await;
+    instant_proof_across(a, b).await;
+}
+
+/// A claim on node `a` answered with its proof on `b`: once, by its user only.
+pub async fn instant_proof_across(a: TestServer, b: TestServer) {
     let (ann, bob) = (User::register(&a, "ann").await, User::register(&a, "bob").await);
     let bytes = noise(300_000, 2);
     let original = upload(&a, &ann, "big.bin", "file", bytes.clone()).await;

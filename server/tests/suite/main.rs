@@ -29,6 +29,7 @@ mod ops;
 mod presence;
 mod push;
 mod receipts;
+mod redis_cluster;
 mod rooms;
 mod rooms_cluster;
 mod search;

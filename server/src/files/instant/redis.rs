@@ -1,7 +1,7 @@
 //! A cluster's instant-upload challenges in Redis, so the proof may reach
-//! any node: each challenge is a key `<ns>:instant:<user>:<id>` holding its
+//! any node: each challenge is a key `<ns>:instant:{<user>}:<id>` holding its
 //! JSON with the challenge's time to live, and each user's open ones a
-//! sorted set `<ns>:instant:<user>` by time of issue, which caps them at
+//! sorted set `<ns>:instant:{<user>}` by time of issue, which caps them at
 //! [`MAX_OPEN_PER_USER`] (the oldest go). The user is part of the key, so
 //! another user's attempt finds nothing and uses nothing up; a take is one
 //! script (`GET` and `DEL`), so a challenge answers exactly one attempt
@@ -17,7 +17,7 @@ use wire::{
 use super::{Challenge, Challenges, CHALLENGE_TTL, MAX_OPEN_PER_USER};
 use crate::{
     clock::now_millis,
-    redis_conn::{SharedConnection, Unavailable},
+    redis_conn::{Backend, SharedConnection, Unavailable},
     store::files::BlobRecord,
 };
 
@@ -55,18 +55,19 @@ pub struct RedisChallenges {
 }
 
 impl RedisChallenges {
-    pub fn new(client: redis::Client, namespace: &str) -> RedisChallenges {
+    pub fn new(backend: Backend, namespace: &str) -> RedisChallenges {
         RedisChallenges {
-            conn: SharedConnection::new(client),
+            conn: SharedConnection::new(backend),
             prefix: format!("{namespace}:instant:"),
             issue: Script::new(ISSUE),
             take: Script::new(TAKE),
         }
     }
 
-    /// The user's set of open challenges; `+ ":" + id` names one of them.
+    /// The user's set of open challenges; `+ ":" + id` names one of them. The
+    /// user is the hash tag, so a script's keys share a slot on a Redis Cluster.
     fn user_key(&self, user: &UserId) -> String {
-        format!("{}{}", self.prefix, user.0)
+        format!("{}{{{}}}", self.prefix, user.0)
     }
 }
 

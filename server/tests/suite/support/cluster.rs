@@ -1,5 +1,6 @@
 //! Several nodes sharing the test run's FerretDB and Redis
-//! (`NATTER_TEST_MONGODB_URI`, `NATTER_TEST_REDIS_URL`).
+//! (`NATTER_TEST_MONGODB_URI`, `NATTER_TEST_REDIS_URL`), or its Redis
+//! Cluster (`NATTER_TEST_REDIS_CLUSTER`, when it has one).
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -16,12 +17,31 @@ pub fn redis_addr() -> SocketAddr {
 /// call), reaching Redis at `redis`; nodes time out after 3 s without
 /// heartbeat. The tests share one Redis, so each cluster's node ids are its own.
 pub fn cluster_flags(redis: SocketAddr) -> ClusterFlags {
+    flags_reaching(["--redis-url", &format!("redis://{redis}/")])
+}
+
+/// The test run's Redis Cluster (`host:port,...`), or `None` (and a line
+/// saying the test is skipped) when it has none.
+pub fn redis_cluster() -> Option<String> {
+    let nodes = std::env::var("NATTER_TEST_REDIS_CLUSTER").ok().filter(|n| !n.is_empty());
+    if nodes.is_none() {
+        println!("skipped: NATTER_TEST_REDIS_CLUSTER names no Redis Cluster (scripts/test.sh starts one)");
+    }
+    nodes
+}
+
+/// [`cluster_flags`] for nodes meeting on the Redis Cluster of `nodes` (`host:port,...`).
+pub fn redis_cluster_flags(nodes: &str) -> ClusterFlags {
+    flags_reaching(["--redis-cluster-nodes", nodes])
+}
+
+fn flags_reaching(redis: [&str; 2]) -> ClusterFlags {
     let uri = std::env::var("NATTER_TEST_MONGODB_URI").expect("NATTER_TEST_MONGODB_URI");
     let tag = natter_server::store::new_id();
     let db = format!("natter_test_{tag}");
     let vapid = vapid_key_dir();
-    let (redis, key) = (format!("redis://{redis}/"), vapid.path().join("vapid").display().to_string());
-    let flags = ["--mongodb-uri", &uri, "--mongodb-db", &db, "--redis-url", &redis, "--node-ttl-secs", "3"];
+    let key = vapid.path().join("vapid").display().to_string();
+    let flags = ["--mongodb-uri", &uri, "--mongodb-db", &db, redis[0], redis[1], "--node-ttl-secs", "3"];
     let flags = flags.into_iter().chain(["--vapid-private-key-file", &key]).map(String::from).collect();
     ClusterFlags { flags, _vapid: vapid }
 }
@@ -74,8 +94,12 @@ pub async fn node(flags: &[String], name: &str) -> TestServer {
 
 /// Two nodes on one fresh database, reaching Redis at `redis`.
 pub async fn two_nodes(redis: SocketAddr) -> (TestServer, TestServer) {
-    let flags = cluster_flags(redis);
-    (node(&flags, "node-a").await, node(&flags, "node-b").await)
+    two_nodes_with(&cluster_flags(redis)).await
+}
+
+/// Two nodes of the cluster `flags` describe.
+pub async fn two_nodes_with(flags: &[String]) -> (TestServer, TestServer) {
+    (node(flags, "node-a").await, node(flags, "node-b").await)
 }
 
 /// A node in a process of its own, which the test can kill.
@@ -139,4 +163,44 @@ pub async fn bus_metric(server: &TestServer, name: &str, node_id: &str) -> u64 {
     let text = server.get("/metrics").await.text().await.unwrap();
     let series = format!("{name}{{node=\"{node_id}\"}} ");
     text.lines().find_map(|line| line.strip_prefix(&series)).map_or(0, |v| v.trim().parse::<f64>().unwrap() as u64)
+}
+
+/// The master of the Redis Cluster `nodes` (`host:port,...`) that holds
+/// `channel`'s slot: its address and process id, or `None` when no replica of
+/// it is in step to take over (an earlier failover left it alone).
+pub async fn master_of(nodes: &str, channel: &str) -> Option<(String, u32)> {
+    let mut conn = None;
+    for node in nodes.split(',') {
+        if let Ok(c) = redis::Client::open(format!("redis://{node}/")).unwrap().get_multiplexed_async_connection().await {
+            conn = Some(c);
+            break;
+        }
+    }
+    let mut conn = conn.expect("a node of the Redis Cluster answers");
+    let slot: u16 = redis::cmd("CLUSTER").arg("KEYSLOT").arg(channel).query_async(&mut conn).await.unwrap();
+    let listing: String = redis::cmd("CLUSTER").arg("NODES").query_async(&mut conn).await.unwrap();
+    // <id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <link> <slots...>
+    let lines: Vec<Vec<&str>> = listing.lines().map(|l| l.split(' ').collect()).collect();
+    let holds = |f: &[&str]| {
+        f[8..].iter().any(|range| {
+            let mut ends = range.split('-').map(|n| n.parse::<u16>().unwrap_or(u16::MAX));
+            let first = ends.next().unwrap();
+            (first..=ends.next().unwrap_or(first)).contains(&slot)
+        })
+    };
+    let master = lines.iter().find(|f| f[2].contains("master") && !f[2].contains("fail") && holds(f))?;
+    if !lines.iter().any(|f| f[3] == master[0] && !f[2].contains("fail") && f[7] == "connected") {
+        return None;
+    }
+    let addr = master[1].split('@').next().unwrap().to_owned();
+    let mut at = redis::Client::open(format!("redis://{addr}/")).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let info: String = redis::cmd("INFO").arg("server").query_async(&mut at).await.unwrap();
+    let pid = info.lines().find_map(|l| l.strip_prefix("process_id:")).unwrap().trim().parse().unwrap();
+    Some((addr, pid))
+}
+
+/// SIGKILL to process `pid`: no goodbye to anyone.
+pub fn sigkill(pid: u32) {
+    let killed = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+    assert!(killed.success(), "SIGKILL to {pid}");
 }
