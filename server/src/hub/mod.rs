@@ -9,28 +9,38 @@
 //! conversation (`core.rs`, no I/O), and each session (`crate::session`)
 //! delivers it in sequence order, filling any gap from the store.
 //!
+//! Each connection's [`Mailbox`] (`mailbox.rs`) is bounded; a full one skips
+//! messages its session fills from the store once drained, so readers that
+//! read are never dropped. While too many are behind, [`Pressure`]
+//! (`pressure.rs`) holds the node's senders instead.
+//!
 //! The hub imports nothing of the server above it: no store, no session.
 
 mod core;
 mod delivery;
 pub mod event;
+mod mailbox;
+mod pressure;
 pub mod redis;
 
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
+    time::Instant,
 };
 
 use async_trait::async_trait;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use wire::model::{ConversationId, UserId};
 
-pub use self::{core::ConnId, delivery::Delivery, event::HubEvent};
 use self::core::HubCore;
-
-/// Events a connection may have queued before it counts as too slow; a
-/// connection that falls this far behind is closed and resumes on reconnect.
-const MAILBOX: usize = 1024;
+pub use self::{
+    core::ConnId,
+    delivery::Delivery,
+    event::HubEvent,
+    mailbox::{Mailbox, Next},
+    pressure::Pressure,
+};
 
 /// How events published on any node reach the hubs of all nodes:
 /// [`LocalFanout`] for one node, [`redis::RedisFanout`] for a cluster.
@@ -52,7 +62,7 @@ impl Fanout for LocalFanout {
 #[derive(Default)]
 struct Inner {
     core: HubCore,
-    mailboxes: HashMap<ConnId, mpsc::Sender<Arc<Delivery>>>,
+    mailboxes: HashMap<ConnId, Arc<Mailbox>>,
 }
 
 /// Sees every event a hub delivers (see [`Hub::observe`]).
@@ -63,11 +73,17 @@ pub struct Hub {
     inner: Mutex<Inner>,
     closing: watch::Sender<bool>,
     observers: Mutex<Vec<Observer>>,
+    pressure: Arc<Pressure>,
 }
 
 impl Default for Hub {
     fn default() -> Self {
-        Hub { inner: Mutex::default(), closing: watch::Sender::new(false), observers: Mutex::default() }
+        Hub {
+            inner: Mutex::default(),
+            closing: watch::Sender::new(false),
+            observers: Mutex::default(),
+            pressure: Arc::default(),
+        }
     }
 }
 
@@ -77,30 +93,43 @@ impl Hub {
     }
 
     /// Registers a connection, unless `device` has `per_device` on this
-    /// node already; its mailbox ends when the hub drops it.
+    /// node already. Its mailbox closes when it disconnects, or when its
+    /// reader stops (see `mailbox.rs`).
     pub fn connect(
         &self,
         user: &UserId,
         device: &str,
         conversations: &[ConversationId],
         per_device: usize,
-    ) -> Option<(ConnId, mpsc::Receiver<Arc<Delivery>>)> {
+    ) -> Option<(ConnId, Arc<Mailbox>)> {
         let mut inner = self.lock();
         if inner.core.device_connections(user, device) >= per_device {
             return None;
         }
-        let (tx, rx) = mpsc::channel(MAILBOX);
+        let mailbox = Arc::new(Mailbox::new(self.pressure.clone()));
         let id = inner.core.connect(user, device, conversations);
-        inner.mailboxes.insert(id, tx);
-        metrics::gauge!("natter_ws_connections").set(inner.core.len() as f64);
-        Some((id, rx))
+        inner.mailboxes.insert(id, mailbox.clone());
+        self.counted(&inner);
+        Some((id, mailbox))
     }
 
     pub fn disconnect(&self, id: ConnId) {
         let mut inner = self.lock();
         inner.core.disconnect(id);
-        inner.mailboxes.remove(&id);
+        if let Some(mailbox) = inner.mailboxes.remove(&id) {
+            mailbox.close();
+        }
+        self.counted(&inner);
+    }
+
+    fn counted(&self, inner: &Inner) {
+        self.pressure.set_connections(inner.core.len());
         metrics::gauge!("natter_ws_connections").set(inner.core.len() as f64);
+    }
+
+    /// Whether this node's readers keep up: what holds and releases sends.
+    pub fn pressure(&self) -> &Arc<Pressure> {
+        &self.pressure
     }
 
     /// Calls `observer` with every event this hub delivers from now on,
@@ -119,13 +148,13 @@ impl Hub {
         let mut inner = self.lock();
         let recipients = inner.core.route(&event);
         let delivery = Arc::new(Delivery::new(event));
+        let now = Instant::now();
         for id in recipients {
             let Some(mailbox) = inner.mailboxes.get(&id) else { continue };
-            if mailbox.try_send(delivery.clone()).is_err() {
-                // Too slow (or gone): dropping its mailbox ends the connection,
-                // and the client catches up from its last sequence on reconnect.
+            if !mailbox.push(&delivery, now) {
+                // The reader stopped: its session ends (1013), and the client
+                // catches up from its last sequence on reconnect.
                 inner.mailboxes.remove(&id);
-                metrics::counter!("natter_ws_dropped_slow_total").increment(1);
             }
         }
     }
