@@ -241,9 +241,14 @@ mod tests {
         Arc::new(Delivery::new(event))
     }
 
-    fn mailbox() -> (Mailbox, Arc<Pressure>) {
+    /// A mailbox offered messages 1 to `count` of conversation "c" now.
+    fn offered(count: u64) -> (Mailbox, Arc<Pressure>, Instant) {
         let pressure = Arc::new(Pressure::default());
-        (Mailbox::new(pressure.clone()), pressure)
+        let (mailbox, now) = (Mailbox::new(pressure.clone()), Instant::now());
+        for s in 1..=count {
+            assert!(mailbox.push(&message("c", s), now));
+        }
+        (mailbox, pressure, now)
     }
 
     fn seq(next: Option<Next>) -> u64 {
@@ -258,11 +263,7 @@ mod tests {
 
     #[test]
     fn a_full_mailbox_skips_messages_and_notes_where_they_resume() {
-        let (mailbox, pressure) = mailbox();
-        let now = Instant::now();
-        for s in 1..=CAPACITY as u64 + 10 {
-            assert!(mailbox.push(&message("c", s), now));
-        }
+        let (mailbox, pressure, now) = offered(CAPACITY as u64 + 10);
         assert_eq!(pressure.behind(), 1);
         // Room again, but the conversation keeps skipping until the note is taken.
         assert_eq!(seq(mailbox.try_next()), 1);
@@ -284,11 +285,7 @@ mod tests {
 
     #[test]
     fn superseded_events_keep_the_latest_and_typing_is_dropped() {
-        let (mailbox, _) = mailbox();
-        let now = Instant::now();
-        for s in 1..=CAPACITY as u64 {
-            mailbox.push(&message("c", s), now);
-        }
+        let (mailbox, _, now) = offered(CAPACITY as u64);
         let (c, d, u) = (ConversationId::from("c"), ConversationId::from("d"), UserId::from("u"));
         let presence = |p| HubEvent::Presence { user_id: u.clone(), shown: vec![(c.clone(), p), (d.clone(), p)] };
         mailbox.push(&event(presence(Presence::Online)), now);
@@ -308,11 +305,7 @@ mod tests {
 
     #[test]
     fn a_reader_that_overflows_the_reserve_or_stays_behind_is_closed() {
-        let (full, _) = mailbox();
-        let now = Instant::now();
-        for s in 1..=CAPACITY as u64 {
-            full.push(&message("c", s), now);
-        }
+        let (full, _, now) = offered(CAPACITY as u64);
         let joined = event(HubEvent::Joined { conversation_id: ConversationId::from("e"), user_id: UserId::from("u") });
         for _ in 0..RESERVE {
             assert!(full.push(&joined, now), "the reserve takes what cannot be fetched again");
@@ -320,10 +313,7 @@ mod tests {
         assert!(!full.push(&joined, now));
         assert!(matches!(full.try_next(), Some(Next::Closed)));
 
-        let (late, pressure) = mailbox();
-        for s in 1..=CAPACITY as u64 + 1 {
-            late.push(&message("c", s), now);
-        }
+        let (late, pressure, now) = offered(CAPACITY as u64 + 1);
         assert!(late.push(&message("c", CAPACITY as u64 + 2), now + BEHIND_LIMIT));
         assert!(!late.push(&message("c", CAPACITY as u64 + 3), now + BEHIND_LIMIT + Duration::from_secs(1)));
         assert!(matches!(late.try_next(), Some(Next::Closed)));
