@@ -37,6 +37,8 @@ pub struct Options {
     pub history_messages: u64,
     pub step_secs: f64,
     pub latency_secs: f64,
+    /// Seconds of each step of scenario 12.
+    pub overload_secs: f64,
     pub media_udp_port: u16,
     /// Percentage of the sends of scenarios 2–5 that are edits and reactions.
     pub changes_percent: u64,

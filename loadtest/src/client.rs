@@ -6,12 +6,13 @@
 //! connecting), since one address pair has only ~28,000 ephemeral ports.
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     net::{IpAddr, Ipv4Addr, SocketAddr},
     sync::{
         atomic::{AtomicUsize, Ordering},
         Arc, Mutex,
     },
+    time::Duration,
 };
 
 use futures_util::{stream::SplitStream, SinkExt, StreamExt};
@@ -86,10 +87,18 @@ async fn next_frame<S: StreamExt<Item = Result<WsMessage, tokio_tungstenite::tun
     }
 }
 
+/// A send refused with a time to wait is sent again after it, at most this
+/// many times, as the browser does.
+const RESENDS: u8 = 5;
+
+/// Sends not yet acked, by client id: the frame and how often it was sent again.
+type Unacked = Arc<Mutex<HashMap<String, (WsMessage, u8)>>>;
+
 /// A connected client whose frames are read and accounted by a task of its own.
 pub struct Client {
     pub ledger: Arc<Mutex<Ledger>>,
     outgoing: mpsc::UnboundedSender<WsMessage>,
+    unacked: Unacked,
     /// This client's number, part of the client ids it sends.
     pub index: usize,
     /// The messages this client has reacted to (and not taken it back), so
@@ -110,8 +119,19 @@ impl Client {
             }
             let _ = sink.close().await;
         });
-        tokio::spawn(read(stream, ledger.clone()));
-        Client { ledger, outgoing, index, reacted: Mutex::default() }
+        let unacked = Unacked::default();
+        tokio::spawn(read(stream, ledger.clone(), Resender { outgoing: outgoing.clone(), unacked: unacked.clone() }));
+        Client { ledger, outgoing, unacked, index, reacted: Mutex::default() }
+    }
+
+    /// Queues a send, kept until acked in case it must go again.
+    fn queue_send(&self, frame: &ClientFrame) {
+        let ClientFrame::Send { client_id, .. } = frame else { unreachable!("only sends are queued here") };
+        let message = text(frame);
+        self.unacked.lock().unwrap().insert(client_id.clone(), (message.clone(), 0));
+        if self.outgoing.send(message).is_ok() {
+            ledger::SENT.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Queues a text message; its client id carries the send time.
@@ -126,9 +146,7 @@ impl Client {
             reply_to: None,
             mentions: Vec::new(),
         };
-        if self.outgoing.send(text(&frame)).is_ok() {
-            ledger::SENT.fetch_add(1, Ordering::Relaxed);
-        }
+        self.queue_send(&frame);
     }
 
     /// Queues a change to this client's newest acked message: an edit when
@@ -159,9 +177,7 @@ impl Client {
             reply_to: None,
             mentions: Vec::new(),
         };
-        if self.outgoing.send(text(&frame)).is_ok() {
-            ledger::SENT.fetch_add(1, Ordering::Relaxed);
-        }
+        self.queue_send(&frame);
     }
 
     /// Closes the socket once what is queued has been sent.
@@ -170,7 +186,40 @@ impl Client {
     }
 }
 
-async fn read(mut stream: SplitStream<Socket>, ledger: Arc<Mutex<Ledger>>) {
+/// What a client's reader needs to send a refused send again.
+struct Resender {
+    outgoing: mpsc::UnboundedSender<WsMessage>,
+    unacked: Unacked,
+}
+
+impl Resender {
+    fn acked(&self, client_id: &str) {
+        self.unacked.lock().unwrap().remove(client_id);
+    }
+
+    /// Sends `client_id` again after `after`, unless it went often enough
+    /// already: whether it will.
+    fn again(&self, client_id: &str, after: Option<u64>) -> bool {
+        let mut unacked = self.unacked.lock().unwrap();
+        let (Some(after), Some((frame, tries))) = (after, unacked.get_mut(client_id)) else {
+            unacked.remove(client_id);
+            return false;
+        };
+        if *tries >= RESENDS {
+            unacked.remove(client_id);
+            return false;
+        }
+        *tries += 1;
+        let (frame, outgoing) = (frame.clone(), self.outgoing.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(after)).await;
+            let _ = outgoing.send(frame);
+        });
+        true
+    }
+}
+
+async fn read(mut stream: SplitStream<Socket>, ledger: Arc<Mutex<Ledger>>, resender: Resender) {
     let closed = loop {
         let frame = match stream.next().await {
             Some(Ok(WsMessage::Text(t))) => t,
@@ -182,9 +231,16 @@ async fn read(mut stream: SplitStream<Socket>, ledger: Arc<Mutex<Ledger>>) {
         match serde_json::from_str::<ServerFrame>(frame.as_str()) {
             Ok(ServerFrame::Message { message }) => ledger.on_message(&message),
             Ok(ServerFrame::Ack { client_id, conversation_id, seq, duplicate, .. }) => {
+                resender.acked(&client_id);
                 ledger.on_ack(&client_id, &conversation_id, seq, duplicate)
             }
-            Ok(ServerFrame::Error { code, client_id, .. }) => ledger.on_error(code_name(&code), client_id.is_some()),
+            Ok(ServerFrame::Error { code, client_id: Some(client_id), retry_after_ms, .. }) => {
+                // Pushed back: answered by the resend's ack (or final error) instead.
+                let again = resender.again(&client_id, retry_after_ms);
+                ledger.pushed_back += u64::from(again);
+                ledger.on_error(code_name(&code), !again);
+            }
+            Ok(ServerFrame::Error { code, .. }) => ledger.on_error(code_name(&code), false),
             Ok(_) => {}
             Err(_) => ledger.window.error("unparsable_frame"),
         }

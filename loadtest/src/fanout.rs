@@ -86,6 +86,8 @@ pub struct Check {
     pub misnumbered: u64,
     /// Clients the server closed (or whose socket failed).
     pub closed: u64,
+    /// Sends refused with a time to wait, and sent again.
+    pub pushed_back: u64,
 }
 
 impl Fleet {
@@ -230,6 +232,7 @@ impl Fleet {
                 check.lost += ledger.skipped + max_seq.saturating_sub(cursor);
                 check.duplicated += ledger.duplicated;
                 check.closed += u64::from(ledger.closed.is_some());
+                check.pushed_back += ledger.pushed_back;
             }
         }
         check

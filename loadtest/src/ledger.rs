@@ -106,6 +106,8 @@ pub struct Ledger {
     pub closed: Option<u16>,
     /// Sends answered with an ack or an error.
     pub answered: u64,
+    /// Sends refused with a time to wait (`retry`, `rate_limited`), sent again after it.
+    pub pushed_back: u64,
     /// Per conversation, the seq of this client's newest acked message (not
     /// a change): what its edits and reactions change.
     pub own_newest: HashMap<ConversationId, u64>,

@@ -13,6 +13,7 @@ mod ledger;
 mod limits;
 mod live;
 mod loris;
+mod overload;
 mod page;
 mod persist;
 mod procs;
@@ -35,7 +36,7 @@ use crate::{
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Scenarios to run, e.g. `--only 2,3`; all ten by default.
+    /// Scenarios to run, e.g. `--only 2,3`; all by default.
     #[arg(long, value_delimiter = ',')]
     only: Vec<u8>,
     /// The CI smoke run: a few users, one group, a few hundred messages; fails unless lost = duplicated = 0.
@@ -88,6 +89,9 @@ struct Cli {
     /// Seconds of scenario 2.
     #[arg(long, default_value_t = 20.0)]
     latency_secs: f64,
+    /// Seconds of each step (1×, 2×, 4× the capacity) of scenario 12.
+    #[arg(long, default_value_t = 30.0)]
+    overload_secs: f64,
     /// Percentage of the sends of scenarios 2–5 that are changes (edits and
     /// 👍 given or taken back, each to the sender's own newest message)
     /// instead of messages; the reference server gets the same frames.
@@ -265,6 +269,7 @@ async fn main() -> ExitCode {
         history_messages: cli.history_messages,
         step_secs: cli.step_secs,
         latency_secs: cli.latency_secs,
+        overload_secs: cli.overload_secs,
         media_udp_port: cli.media_udp_port,
         changes_percent: cli.changes_percent,
     };
@@ -323,9 +328,12 @@ async fn smoke(bench: &mut Bench) -> Vec<Row> {
     }
 }
 
+/// The scenarios `run` runs, in order.
+const SCENARIOS: [u8; 11] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12];
+
 async fn run(bench: &mut Bench, only: &[u8]) -> Vec<Row> {
     let mut rows = Vec::new();
-    for id in 1..=10u8 {
+    for id in SCENARIOS {
         if !only.is_empty() && !only.contains(&id) {
             continue;
         }
@@ -340,7 +348,8 @@ async fn run(bench: &mut Bench, only: &[u8]) -> Vec<Row> {
             7 => scenarios::s7_history(bench).await,
             8 => scenarios::s8_page(bench).await,
             9 => live::s9_live_viewers(bench).await,
-            _ => live::s10_cluster_viewers(bench).await,
+            10 => live::s10_cluster_viewers(bench).await,
+            _ => overload::s12_overload(bench).await,
         };
         let row = result.unwrap_or_else(|e| Row::failed(&id.to_string(), &format!("scenario {id}"), "", e));
         println!("{}", row.line());

@@ -17,30 +17,30 @@ use crate::{
     users::{Account, Api},
 };
 
-/// Members of each group in scenarios 2, 3 and 5.
-const GROUP: usize = 100;
-const GROUPS: usize = 10;
-/// Per-group send rates scenario 3 and 5 step through.
-const GROUP_RATES: [f64; 9] = [25.0, 50.0, 100.0, 150.0, 200.0, 300.0, 400.0, 600.0, 800.0];
+/// Members of each group in scenarios 2, 3, 5 and 12.
+pub const GROUP: usize = 100;
+pub const GROUPS: usize = 10;
+/// Per-group send rates scenarios 3, 5 and 12 step through.
+pub const GROUP_RATES: [f64; 9] = [25.0, 50.0, 100.0, 150.0, 200.0, 300.0, 400.0, 600.0, 800.0];
 /// Per-group rates of scenario 5: MongoDB (FerretDB here) stores far fewer messages a second.
 const CLUSTER_RATES: [f64; 8] = [1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 200.0];
 /// The one sender's rates in scenario 4.
 const BIG_GROUP: usize = 2000;
 const BIG_GROUP_RATES: [f64; 9] = [5.0, 10.0, 20.0, 30.0, 40.0, 60.0, 80.0, 120.0, 160.0];
 /// Past this p99 send → deliver, a fan-out step no longer counts.
-const FANOUT_P99_MS: f64 = 100.0;
+pub const FANOUT_P99_MS: f64 = 100.0;
 /// Users whose many connections make scenario 1's crowd.
 const IDLE_USERS: usize = 300;
 /// Files a process needs besides scenario 1's sockets.
 const FILES_SPARE: u64 = 500;
 
-fn mb(bytes: u64) -> f64 {
+pub fn mb(bytes: u64) -> f64 {
     bytes as f64 / 1e6
 }
 
 /// `members × groups` seats over `accounts`, every member sending; `node`
 /// picks each seat's server.
-async fn natter_groups(
+pub async fn natter_groups(
     api: &Api,
     fleet: &mut Fleet,
     accounts: &[Account],
@@ -91,7 +91,7 @@ fn fill_row(row: &mut Row, tally: &Tally, fleet: &Fleet, secs: f64) {
 /// Steps through `rates` until p99 send → deliver passes the limit or a
 /// message goes missing; the best step that stayed under the limit, and
 /// every step's tally merged.
-async fn rising(label: &str, fleet: &Fleet, rates: &[f64], secs: f64, servers: &[&Proc]) -> (Option<Step>, Tally) {
+pub async fn rising(label: &str, fleet: &Fleet, rates: &[f64], secs: f64, servers: &[&Proc]) -> (Option<Step>, Tally) {
     let mut best: Option<Step> = None;
     let mut all = Tally::default();
     for &rate in rates {

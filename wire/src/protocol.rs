@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::error::{ApiError, ErrorCode};
 
 /// Version of the HTTP API and websocket frames defined in this module.
-pub const PROTOCOL_VERSION: u16 = 4;
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// Answer of `GET /readyz`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -245,6 +245,12 @@ pub enum ServerFrame {
         message: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
+        /// (Protocol 5.) With [`WsErrorCode::Retry`] for a send the server
+        /// held while its readers were behind, and with
+        /// [`WsErrorCode::RateLimited`]: how long to wait before sending
+        /// again, in milliseconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
 }
 
@@ -302,7 +308,9 @@ pub enum WsErrorCode {
     NotMember,
     RateLimited,
     Unauthorized,
-    /// The store is unreachable: nothing was stored; send again later.
+    /// Nothing was stored; send again later: the store is unreachable, or
+    /// the server held the send while its readers were behind and then
+    /// refused it (with `retry_after_ms`).
     Retry,
     Internal,
     /// The text holds a word the server's sensitive-word list refuses: nothing was stored.
@@ -412,7 +420,18 @@ mod tests {
             ServerFrame::Pong,
             ServerFrame::Read { conversation_id: ConversationId("c1".into()), seq: 7, shown: 5 },
             ServerFrame::Typing { conversation_id: ConversationId("c\"1}".into()), user_id: UserId("u{,}".into()) },
-            ServerFrame::Error { code: WsErrorCode::BadFrame, message: r#"{"type":"x"}"#.into(), client_id: None },
+            ServerFrame::Error {
+                code: WsErrorCode::BadFrame,
+                message: r#"{"type":"x"}"#.into(),
+                client_id: None,
+                retry_after_ms: None,
+            },
+            ServerFrame::Error {
+                code: WsErrorCode::Retry,
+                message: "busy".into(),
+                client_id: Some("k".into()),
+                retry_after_ms: Some(900),
+            },
         ];
         for frame in frames {
             let text = serde_json::to_string(&frame).unwrap();

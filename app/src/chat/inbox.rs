@@ -348,6 +348,14 @@ impl Inbox {
         self.refused = None;
     }
 
+    /// The send `client_id` if it still waits for its ack, and where.
+    pub fn pending(&self, client_id: &str) -> Option<(ConversationId, Outgoing)> {
+        self.threads.iter().find_map(|(id, t)| {
+            let outgoing = t.outbox.iter().find(|o| o.client_id == client_id && o.failure.is_none())?;
+            Some((id.clone(), outgoing.clone()))
+        })
+    }
+
     /// Makes a failed message pending again and returns it, to be sent again.
     pub fn retry(&mut self, conversation: &ConversationId, client_id: &str) -> Option<Outgoing> {
         let thread = self.threads.get_mut(conversation)?;
@@ -763,8 +771,10 @@ mod tests {
         assert!(inbox.unsent().is_empty(), "a failed message is not resent by itself");
         let Some(Line::Outgoing(o)) = inbox.lines(&cid("a")).pop() else { panic!() };
         assert_eq!(o.failure, Some(WsErrorCode::RateLimited));
+        assert!(inbox.pending("c1").is_none(), "failed, not pending");
         assert_eq!(inbox.retry(&cid("a"), "c1").unwrap().client_id, "c1");
         assert_eq!(inbox.unsent().len(), 1);
+        assert_eq!(inbox.pending("c1").map(|(c, o)| (c, o.client_id)), Some((cid("a"), "c1".into())));
     }
 
     #[test]

@@ -58,6 +58,13 @@ const TYPING_EVERY_MS: Millis = 3000;
 /// Messages per history page (the server allows up to 100).
 const PAGE: usize = 50;
 
+/// A send refused with a time to wait (the server held it while its readers
+/// were behind, or the user's budget was spent) goes again after that time,
+/// at most this many times; then it shows as failed, for the user to retry.
+const RESENDS: u32 = 5;
+/// The longest wait before such a resend, in ms.
+const MAX_RESEND_WAIT_MS: u64 = 60_000;
+
 /// The chat state of the signed-in user, provided as context by [`provide_live`].
 #[derive(Clone, Copy)]
 pub struct Live {
@@ -88,6 +95,8 @@ pub struct Live {
     resumed: StoredValue<HashSet<ConversationId>>,
     /// Profiles asked for, so that each is fetched once.
     asked: StoredValue<HashSet<UserId>>,
+    /// How often each send was sent again after a refusal with a time to wait.
+    resends: StoredValue<HashMap<String, u32>>,
     listing: StoredValue<Listing>,
     session: Session,
     /// Group calls and live broadcasts in progress in the user's conversations.
@@ -150,6 +159,7 @@ pub fn provide_live() {
         call_frames: StoredValue::new_local(None),
         resumed: StoredValue::new(HashSet::new()),
         asked: StoredValue::new(HashSet::new()),
+        resends: StoredValue::new(HashMap::new()),
         listing: StoredValue::new(Listing::Idle),
         session,
         rooms: RwSignal::new(HashMap::new()),
@@ -289,6 +299,9 @@ impl Live {
             }
             ServerFrame::Skipped { conversation_id, upto } => self.inbox.update(|i| i.skipped(&conversation_id, upto)),
             ServerFrame::Ack { client_id, conversation_id, seq, shown, message_id, content, .. } => {
+                self.resends.update_value(|r| {
+                    r.remove(&client_id);
+                });
                 self.inbox.update(|i| i.ack(&conversation_id, &client_id, seq, shown, message_id, content));
             }
             ServerFrame::Presence { conversation_id, user_id, presence } => {
@@ -310,8 +323,8 @@ impl Live {
                 self.inbox.update(|i| i.read(&conversation_id, seq, Some(shown)))
             }
             ServerFrame::Receipt { conversation_id, receipt } => self.receipts.note(&conversation_id, receipt),
-            ServerFrame::Error { code, client_id: Some(client_id), .. } => {
-                self.inbox.update(|i| i.fail(&client_id, code));
+            ServerFrame::Error { code, client_id: Some(client_id), retry_after_ms, .. } => {
+                self.refused_send(client_id, code, retry_after_ms);
             }
             frame @ (ServerFrame::CallRinging { .. }
             | ServerFrame::CallIncoming { .. }
@@ -331,8 +344,8 @@ impl Live {
                     take(frame);
                 }
             }
-            ServerFrame::Error { code, message, client_id: None } if code.is_call_error() => {
-                self.call_feed(CallFeed::Frame(ServerFrame::Error { code, message, client_id: None }));
+            ServerFrame::Error { code, message, client_id: None, retry_after_ms } if code.is_call_error() => {
+                self.call_feed(CallFeed::Frame(ServerFrame::Error { code, message, client_id: None, retry_after_ms }));
             }
             frame @ ServerFrame::Error { client_id: None, .. } => {
                 if let ServerFrame::Error { code, message, .. } = &frame {
@@ -344,6 +357,30 @@ impl Live {
                 }
             }
         }
+    }
+
+    /// The server refused a send: sent again after the wait it named, up
+    /// to [`RESENDS`] times (with the same client id, so it is stored once),
+    /// else shown as failed.
+    fn refused_send(self, client_id: String, code: wire::protocol::WsErrorCode, retry_after_ms: Option<u64>) {
+        let tries = self.resends.with_value(|r| r.get(&client_id).copied().unwrap_or(0));
+        let Some(wait) = retry_after_ms.filter(|_| tries < RESENDS) else {
+            self.resends.update_value(|r| {
+                r.remove(&client_id);
+            });
+            return self.inbox.update(|i| i.fail(&client_id, code));
+        };
+        self.resends.update_value(|r| {
+            r.insert(client_id.clone(), tries + 1);
+        });
+        set_timeout(
+            move || {
+                if let Some((conversation, outgoing)) = self.inbox.with_untracked(|i| i.pending(&client_id)) {
+                    self.transmit(conversation, &outgoing);
+                }
+            },
+            std::time::Duration::from_millis(wait.min(MAX_RESEND_WAIT_MS)),
+        );
     }
 
     fn call_feed(self, feed: CallFeed) {

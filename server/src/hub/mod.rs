@@ -13,29 +13,40 @@
 //! (`topic.rs`); what it missed of them is filled from the store by
 //! `crate::chat::repair`, through [`Hub::watched`] and [`Hub::repair`].
 //!
+//! Each connection's [`Mailbox`] (`mailbox.rs`) is bounded; a full one skips
+//! messages its session fills from the store once drained, so readers that
+//! read are never dropped. While too many are behind, [`Pressure`]
+//! (`pressure.rs`) holds the node's senders instead.
+//!
 //! The hub imports nothing of the server above it: no store, no session.
 
 mod core;
 mod delivery;
 pub mod event;
+mod mailbox;
+mod pressure;
 pub mod redis;
 mod topic;
 
 use std::{
     collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
+    time::Instant,
 };
 
 use async_trait::async_trait;
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{watch, Notify};
 use wire::model::{ConversationId, Message, MessageKind, UserId};
 
-pub use self::{core::ConnId, delivery::Delivery, event::HubEvent, topic::Topic};
 use self::core::HubCore;
-
-/// Events a connection may have queued before it counts as too slow; a
-/// connection that falls this far behind is closed and resumes on reconnect.
-const MAILBOX: usize = 1024;
+pub use self::{
+    core::ConnId,
+    delivery::Delivery,
+    event::HubEvent,
+    mailbox::{Mailbox, Next},
+    pressure::Pressure,
+    topic::Topic,
+};
 
 /// How events published on any node reach the hubs of all nodes:
 /// [`LocalFanout`] for one node, [`redis::RedisFanout`] for a cluster.
@@ -57,7 +68,7 @@ impl Fanout for LocalFanout {
 #[derive(Default)]
 struct Inner {
     core: HubCore,
-    mailboxes: HashMap<ConnId, mpsc::Sender<Arc<Delivery>>>,
+    mailboxes: HashMap<ConnId, Arc<Mailbox>>,
 }
 
 /// Sees every entry stored in the cluster (see [`Hub::observe`]).
@@ -73,6 +84,7 @@ pub struct Hub {
     /// Conversations the bus subscribed to (again) since the repairs last looked.
     subscribed: Mutex<HashSet<ConversationId>>,
     subscribed_notify: Notify,
+    pressure: Arc<Pressure>,
 }
 
 impl Default for Hub {
@@ -84,6 +96,7 @@ impl Default for Hub {
             topics_changed: Notify::new(),
             subscribed: Mutex::default(),
             subscribed_notify: Notify::new(),
+            pressure: Arc::default(),
         }
     }
 }
@@ -94,34 +107,44 @@ impl Hub {
     }
 
     /// Registers a connection, unless `device` has `per_device` on this
-    /// node already; its mailbox ends when the hub drops it.
+    /// node already. Its mailbox closes when it disconnects, or when its
+    /// reader stops (see `mailbox.rs`).
     pub fn connect(
         &self,
         user: &UserId,
         device: &str,
         conversations: &[ConversationId],
         per_device: usize,
-    ) -> Option<(ConnId, mpsc::Receiver<Arc<Delivery>>)> {
+    ) -> Option<(ConnId, Arc<Mailbox>)> {
         let mut inner = self.lock();
         if inner.core.device_connections(user, device) >= per_device {
             return None;
         }
-        let (tx, rx) = mpsc::channel(MAILBOX);
+        let mailbox = Arc::new(Mailbox::new(self.pressure.clone()));
         let id = inner.core.connect(user, device, conversations);
-        inner.mailboxes.insert(id, tx);
-        metrics::gauge!("natter_ws_connections").set(inner.core.len() as f64);
-        drop(inner);
-        self.topics_changed.notify_one();
-        Some((id, rx))
+        inner.mailboxes.insert(id, mailbox.clone());
+        self.counted(&inner);
+        Some((id, mailbox))
     }
 
     pub fn disconnect(&self, id: ConnId) {
         let mut inner = self.lock();
         inner.core.disconnect(id);
-        inner.mailboxes.remove(&id);
+        if let Some(mailbox) = inner.mailboxes.remove(&id) {
+            mailbox.close();
+        }
+        self.counted(&inner);
+    }
+
+    fn counted(&self, inner: &Inner) {
+        self.pressure.set_connections(inner.core.len());
         metrics::gauge!("natter_ws_connections").set(inner.core.len() as f64);
-        drop(inner);
         self.topics_changed.notify_one();
+    }
+
+    /// Whether this node's readers keep up: what holds and releases sends.
+    pub fn pressure(&self) -> &Arc<Pressure> {
+        &self.pressure
     }
 
     /// Calls `observer` with the conversation and kind of every entry stored
@@ -167,13 +190,13 @@ impl Hub {
             self.topics_changed.notify_one();
         }
         let delivery = Arc::new(delivery);
+        let now = Instant::now();
         for id in recipients {
             let Some(mailbox) = inner.mailboxes.get(&id) else { continue };
-            if mailbox.try_send(delivery.clone()).is_err() {
-                // Too slow (or gone): dropping its mailbox ends the connection,
-                // and the client catches up from its last sequence on reconnect.
+            if !mailbox.push(&delivery, now) {
+                // The reader stopped: its session ends (1013), and the client
+                // catches up from its last sequence on reconnect.
                 inner.mailboxes.remove(&id);
-                metrics::counter!("natter_ws_dropped_slow_total").increment(1);
             }
         }
     }

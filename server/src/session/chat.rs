@@ -28,7 +28,18 @@ use crate::{
 const TYPING_EVERY: Duration = Duration::from_secs(2);
 
 impl Session {
+    /// Stores a send now, or holds it while the node's readers are behind.
     pub(super) async fn on_send(&mut self, message: Outgoing) -> Result<(), End> {
+        if !self.held.must_wait() {
+            return self.store_send(message).await;
+        }
+        match self.held.hold(message) {
+            Ok(()) => Ok(()),
+            Err(message) => self.refuse_held(message).await,
+        }
+    }
+
+    pub(super) async fn store_send(&mut self, message: Outgoing) -> Result<(), End> {
         let (conversation, client_id) = (message.conversation_id.clone(), message.client_id.clone());
         match self.state.chat.send(&self.user.user_id, message).await {
             Ok(sent) => {
@@ -182,6 +193,22 @@ impl Session {
         }
         let frame = delivery.message_frame().expect("a message event has a message frame");
         self.feed(WsMessage::Text(frame)).await
+    }
+
+    /// The mailbox skipped messages of these conversations, from the seq
+    /// given, while the client was behind: fills each from the store in
+    /// order, to its end. One the user left meanwhile is not filled; when
+    /// the store cannot say, the next message of the conversation fills it.
+    pub(super) async fn catch_up(&mut self, skipped: Vec<(ConversationId, u64)>) -> Result<(), End> {
+        for (conversation, from) in skipped {
+            if !self.conversations.contains(&conversation) {
+                continue;
+            }
+            self.cursors.start_before(&conversation, from);
+            let Ok(last) = self.state.chat.last_seq(&conversation).await else { continue };
+            self.fill(&conversation, last).await?;
+        }
+        Ok(())
     }
 
     /// Sends the stored messages after the cursor, up to `upto`.

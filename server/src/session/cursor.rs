@@ -50,6 +50,12 @@ impl Cursors {
         self.at.contains_key(conversation)
     }
 
+    /// A conversation the client did not resume, and received nothing of
+    /// yet, starts at `seq` (as with [`Cursors::offer`]).
+    pub fn start_before(&mut self, conversation: &ConversationId, seq: u64) {
+        self.at.entry(conversation.clone()).or_insert(seq.saturating_sub(1));
+    }
+
     /// The client no longer follows `conversation` (it left).
     pub fn forget(&mut self, conversation: &ConversationId) {
         self.at.remove(conversation);
@@ -173,6 +179,17 @@ mod tests {
         assert_eq!(cursors.offer(&c(), 9), Step::Skip);
         assert_eq!(cursors.offer(&c(), 10), Step::Skip);
         assert_eq!(cursors.offer(&c(), 11), Step::Send);
+    }
+
+    #[test]
+    fn skipped_messages_are_filled_from_the_cursor_or_from_the_first_skipped() {
+        let mut cursors = Cursors::default();
+        cursors.resume(&c(), 3);
+        cursors.start_before(&c(), 9);
+        assert_eq!(fill(&mut cursors, 10, 10), [4, 5, 6, 7, 8, 9, 10], "the client had 3");
+        let mut cursors = Cursors::default();
+        cursors.start_before(&c(), 9);
+        assert_eq!(fill(&mut cursors, 10, 10), [9, 10], "nothing received before the skip");
     }
 
     #[test]

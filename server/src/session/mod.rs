@@ -9,6 +9,7 @@
 //! | `dispatch` | which handler takes each client frame and each hub event |
 //! | `chat` | chat frames (send, resume, read, typing, ping) and ordered delivery |
 //! | `cursor` | the ordering decisions, without I/O: skip, send or fill a gap first |
+//! | `held` | sends held while the node's readers are behind, refused with `retry` past a bound |
 //! | `calls` | 1:1 call frames and events |
 //! | `rooms` | group call and broadcast frames |
 //!
@@ -20,6 +21,7 @@ mod calls;
 mod chat;
 mod cursor;
 mod dispatch;
+mod held;
 mod rooms;
 
 use std::{
@@ -42,12 +44,16 @@ use wire::{
     protocol::{close, ServerFrame, WsErrorCode, PROTOCOL_VERSION},
 };
 
-use self::{calls::InCall, cursor::Cursors};
+use self::{
+    calls::InCall,
+    cursor::Cursors,
+    held::{Held, Turn},
+};
 use crate::{
     auth::AuthUser,
     calls::KEEP_EVERY,
     chat::ChatError,
-    hub::{ConnId, Delivery},
+    hub::{ConnId, Mailbox, Next, Pressure},
     state::AppState,
 };
 
@@ -109,6 +115,7 @@ async fn run(mut socket: WebSocket, state: AppState, user: AuthUser) {
         next_activity_report: tokio::time::Instant::now(),
         typed: HashMap::new(),
         signals,
+        held: Held::new(state.hub.pressure().clone()),
     };
     session.serve(mailbox, signalled).await;
     state.hub.disconnect(id);
@@ -160,12 +167,14 @@ struct Session {
     typed: HashMap<ConversationId, Instant>,
     /// Where the media task sends this session's room frames.
     signals: tokio::sync::mpsc::Sender<ServerFrame>,
+    /// Sends waiting for the node's readers to catch up.
+    held: Held,
 }
 
 impl Session {
     async fn serve(
         &mut self,
-        mut mailbox: tokio::sync::mpsc::Receiver<Arc<Delivery>>,
+        mailbox: Arc<Mailbox>,
         mut signalled: tokio::sync::mpsc::Receiver<ServerFrame>,
     ) {
         let mut closing = self.state.hub.closing();
@@ -214,9 +223,14 @@ impl Session {
                     self.report_activity().await;
                     Ok(())
                 }
-                event = mailbox.recv(), if live => match event {
-                    Some(event) => self.on_event(&event).await,
-                    None => Err(End::Close(1013, "the connection fell behind; reconnect to catch up")),
+                next = mailbox.recv(), if live => match next {
+                    Next::Event(event) => self.on_event(&event).await,
+                    Next::Behind(skipped) => self.catch_up(skipped).await,
+                    Next::Closed => Err(End::Close(1013, "the connection stopped reading; reconnect to catch up")),
+                },
+                turn = self.held.next(), if !self.held.is_empty() => match turn {
+                    Turn::Go(send) => self.store_send(send).await,
+                    Turn::Refuse(send) => self.refuse_held(send).await,
                 },
                 Some(frame) = signalled.recv() => self.send(&frame).await,
                 _ = keep_call.tick(), if self.call.is_some() => self.keep_call().await,
@@ -255,7 +269,19 @@ impl Session {
     }
 
     async fn error(&mut self, code: WsErrorCode, message: impl Into<String>, client_id: Option<String>) -> Result<(), End> {
-        self.send(&ServerFrame::Error { code, message: message.into(), client_id }).await
+        self.error_after(code, message, client_id, None).await
+    }
+
+    /// An error frame; with `retry_after`, telling the client when to try again.
+    async fn error_after(
+        &mut self,
+        code: WsErrorCode,
+        message: impl Into<String>,
+        client_id: Option<String>,
+        retry_after: Option<Duration>,
+    ) -> Result<(), End> {
+        let retry_after_ms = retry_after.map(|after| after.as_millis() as u64);
+        self.send(&ServerFrame::Error { code, message: message.into(), client_id, retry_after_ms }).await
     }
 
     /// Answers a refused chat request with its error frame.
@@ -263,7 +289,17 @@ impl Session {
         if let ChatError::Store(e) = &e {
             tracing::warn!(error = %e, "websocket request failed in the store");
         }
-        self.error(e.ws_code(), e.ws_message(), client_id).await
+        let wait = match e {
+            ChatError::RateLimited { wait, .. } => Some(wait),
+            _ => None,
+        };
+        self.error_after(e.ws_code(), e.ws_message(), client_id, wait).await
+    }
+
+    /// Refuses a send the node held too long: the client sends it again later.
+    async fn refuse_held(&mut self, send: crate::chat::Outgoing) -> Result<(), End> {
+        let (why, after) = ("the server is busy delivering; send again shortly", Pressure::retry_after(self.id));
+        self.error_after(WsErrorCode::Retry, why, Some(send.client_id), Some(after)).await
     }
 }
 

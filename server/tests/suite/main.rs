@@ -26,6 +26,7 @@ mod image_bombs;
 mod layers;
 mod messaging;
 mod ops;
+mod overload;
 mod presence;
 mod push;
 mod receipts;

@@ -128,21 +128,32 @@ impl<'a> User<'a> {
         client
     }
 
+    /// A connection on the live stream whose socket takes only about
+    /// `bytes` before the client reads: one that stops reading holds up
+    /// its session after a few frames.
+    pub async fn connect_small(&self, bytes: u32) -> Client {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(bytes).unwrap();
+        let tcp = socket.connect(self.server.addr).await.unwrap();
+        let (stream, _) = tokio_tungstenite::client_async(self.ws_request(self.server.addr), MaybeTlsStream::Plain(tcp))
+            .await
+            .unwrap();
+        let mut client = Client::greeted(stream).await.unwrap_or_else(|code| panic!("websocket closed with {code}"));
+        client.send(&ClientFrame::Resume { positions: vec![] }).await;
+        client
+    }
+
+    fn ws_request(&self, addr: std::net::SocketAddr) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+        let mut req = format!("ws://{addr}{WS_PATH}").into_client_request().unwrap();
+        req.headers_mut().insert("authorization", format!("Bearer {}", self.token).parse().unwrap());
+        req
+    }
+
     /// A websocket to the server at `addr` once it said hello, or the code
     /// it was closed with instead.
     pub async fn open(&self, addr: std::net::SocketAddr) -> Result<Client, u16> {
-        let mut req = format!("ws://{addr}{WS_PATH}").into_client_request().unwrap();
-        req.headers_mut().insert("authorization", format!("Bearer {}", self.token).parse().unwrap());
-        let (stream, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-        let mut client = Client { stream };
-        match tokio::time::timeout(Duration::from_secs(10), client.stream.next()).await.expect("an answer within 10 s") {
-            Some(Ok(WsMessage::Text(text))) => {
-                assert!(matches!(serde_json::from_str(text.as_str()).unwrap(), ServerFrame::Hello { .. }));
-                Ok(client)
-            }
-            Some(Ok(WsMessage::Close(Some(frame)))) => Err(frame.code.into()),
-            other => panic!("expected a hello or a close, got {other:?}"),
-        }
+        let (stream, _) = tokio_tungstenite::connect_async(self.ws_request(addr)).await.unwrap();
+        Client::greeted(stream).await
     }
 
     pub async fn summaries(&self) -> Vec<ConversationSummary> {
@@ -209,6 +220,19 @@ pub fn change_send(conversation: &ConversationId, client_id: &str, kind: Message
 }
 
 impl Client {
+    /// The client once the server said hello, or the code it closed with instead.
+    async fn greeted(stream: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Result<Client, u16> {
+        let mut client = Client { stream };
+        match tokio::time::timeout(Duration::from_secs(10), client.stream.next()).await.expect("an answer within 10 s") {
+            Some(Ok(WsMessage::Text(text))) => {
+                assert!(matches!(serde_json::from_str(text.as_str()).unwrap(), ServerFrame::Hello { .. }));
+                Ok(client)
+            }
+            Some(Ok(WsMessage::Close(Some(frame)))) => Err(frame.code.into()),
+            other => panic!("expected a hello or a close, got {other:?}"),
+        }
+    }
+
     /// Sends a change to the message at `target`; the ack or error answering it.
     pub async fn change(
         &mut self,
