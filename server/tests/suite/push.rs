@@ -181,17 +181,8 @@ fn decrypt(secret: &SecretKey, auth: &[u8; 16], body: &[u8]) -> Vec<u8> {
 
 /// Sends `text` mentioning `mentions`; waits for the ack.
 async fn say(client: &mut Client, room: &ConversationId, client_id: &str, text: &str, mentions: &[&str]) {
-    let frame = ClientFrame::Send {
-        conversation_id: room.clone(),
-        client_id: client_id.into(),
-        kind: MessageKind::Text,
-        content: text.into(),
-        attachment: None,
-        target: None,
-        reply_to: None,
-        mentions: mentions.iter().map(|m| UserId((*m).into())).collect(),
-    };
-    client.send(&frame).await;
+    let mentions = mentions.iter().map(|m| UserId((*m).into())).collect();
+    client.send_mentioning(room, client_id, text, mentions).await;
     assert!(matches!(client.answer(client_id).await, ServerFrame::Ack { .. }));
 }
 

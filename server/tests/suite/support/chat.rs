@@ -11,7 +11,7 @@ use tokio_tungstenite::{tungstenite::{client::IntoClientRequest, Message as WsMe
 use wire::{
     api::{AuthResponse, ConversationSummary},
     endpoint,
-    model::{ConversationId, FileId, Message, MessageKind, Presence},
+    model::{ConversationId, FileId, Message, MessageKind, Presence, UserId},
     protocol::{AttachmentRef, ClientFrame, Position, ServerFrame, WsErrorCode, WS_PATH},
 };
 
@@ -251,6 +251,11 @@ impl Client {
     }
 
     pub async fn send_text(&mut self, conversation: &ConversationId, client_id: &str, text: &str) {
+        self.send_mentioning(conversation, client_id, text, Vec::new()).await;
+    }
+
+    /// Sends a text message that mentions `mentions`.
+    pub async fn send_mentioning(&mut self, conversation: &ConversationId, client_id: &str, text: &str, mentions: Vec<UserId>) {
         let frame = ClientFrame::Send {
             conversation_id: conversation.clone(),
             client_id: client_id.into(),
@@ -259,7 +264,7 @@ impl Client {
             attachment: None,
             target: None,
             reply_to: None,
-            mentions: Vec::new(),
+            mentions,
         };
         self.send(&frame).await;
     }
