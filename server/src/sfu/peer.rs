@@ -176,7 +176,17 @@ impl Peer {
     pub fn accept_answer(&mut self, answer: &str) -> Result<Vec<(PeerId, Mid)>, SdpRefused> {
         let answer = SdpAnswer::from_sdp_string(answer).map_err(|e| SdpRefused::Unparsable(e.to_string()))?;
         let pending = self.pending.take().ok_or(SdpRefused::NothingOffered)?;
-        self.rtc.sdp_api().accept_answer(pending, answer)?;
+        if let Err(refused) = self.rtc.sdp_api().accept_answer(pending, answer) {
+            // The offer's changes never applied: offer them again next time.
+            for t in &mut self.tracks_out {
+                t.state = match t.state {
+                    OutState::Offered(_) => OutState::ToOpen,
+                    OutState::StopOffered(m) => OutState::ToStop(m),
+                    other => other,
+                };
+            }
+            return Err(refused.into());
+        }
         let mut opened = Vec::new();
         for t in &mut self.tracks_out {
             if let OutState::Offered(m) = t.state {

@@ -11,7 +11,7 @@ use std::{
 use natter_server::sfu::probe::{Probe, ProbeStats, Publish};
 use wire::{
     model::ConversationId,
-    protocol::{ClientFrame, ServerFrame},
+    protocol::{ClientFrame, ServerFrame, WsErrorCode},
     room::{RoomKind, RoomRole, RoomState},
 };
 
@@ -82,6 +82,9 @@ impl Joined {
     pub async fn answer_offer(&mut self, frame: &ServerFrame) {
         if let ServerFrame::Room { room } = frame {
             self.room = room.state.clone();
+        }
+        if let ServerFrame::Error { code: WsErrorCode::BadSdp, message, .. } = frame {
+            panic!("the server refused an answer: {message}");
         }
         if let ServerFrame::RoomOffer { conversation_id, kind, sdp } = frame {
             let sdp = self.probe.offer(sdp.clone()).await.unwrap();
