@@ -7,10 +7,11 @@
 //! seq it routed. Two checks compare it with the store's:
 //! - when the bus (re)subscribes to a conversation, at once, with the
 //!   conversation's last entry (`MessageRepo::last_seq`);
-//! - every [`EVERY`], for all of them in batches, with the last message the
-//!   conversations record (`Conversation::last_seq`), repairing only what was
-//!   behind at the previous check too, so a message on its way is not taken
-//!   for a lost one.
+//! - every [`EVERY`], for all of them in batches, with the newest entry of
+//!   any kind (a message or a change) the conversations record
+//!   (`ConversationRepo::last_entries`), repairing only what was behind at
+//!   the previous check too, so an entry on its way is not taken for a lost
+//!   one.
 //!
 //! A repair offers the stored entry to the conversation's connections again
 //! ([`Hub::repair`]); each session's cursor then fills what it lacks before
@@ -74,8 +75,8 @@ impl Repairs {
         let mut last = HashMap::with_capacity(watched.len());
         for chunk in watched.chunks(BATCH) {
             let ids: Vec<ConversationId> = chunk.iter().map(|(c, _)| c.clone()).collect();
-            match self.store.conversations_by_ids(&ids).await {
-                Ok(found) => last.extend(found.into_iter().map(|c| (c.id, c.last_seq))),
+            match self.store.last_entries(&ids).await {
+                Ok(found) => last.extend(found),
                 Err(e) => tracing::warn!(error = %e, "cannot check the bus against the store"),
             }
         }

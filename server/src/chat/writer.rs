@@ -83,14 +83,20 @@ async fn run(mut queue: mpsc::Receiver<Job>, store: DynStore, fanout: Arc<dyn Fa
 
 /// What follows storing: the fan-out first, since recipients wait for it
 /// and nothing else does, each message then handed to the listener
-/// (pushes, queued); then each conversation's newest message, each
-/// sender's read position (one has read what one wrote) and the mentioned
-/// members' mention positions. A change moves none: a reaction to an old
+/// (pushes, queued); then each conversation's newest entry (which the bus's
+/// repair check compares with) and newest message, each sender's read
+/// position (one has read what one wrote) and the mentioned members'
+/// mention positions. A change moves only the first: a reaction to an old
 /// message reads nothing newer (an edit's new mentions are `Chat`'s, which
 /// knows whom the message mentioned before).
 async fn after_store(store: &DynStore, fanout: &dyn Fanout, listener: &impl Listener, entries: Vec<Message>) {
     let mut newest: HashMap<ConversationId, MessagePreview> = HashMap::new();
+    let mut newest_entry: HashMap<ConversationId, u64> = HashMap::new();
     let mut read: HashMap<(ConversationId, UserId), (u64, u64)> = HashMap::new();
+    for m in &entries {
+        let seq = newest_entry.entry(m.conversation_id.clone()).or_default();
+        *seq = (*seq).max(m.seq);
+    }
     for m in entries.iter().filter(|m| !m.kind.is_change()) {
         if newest.get(&m.conversation_id).is_none_or(|p| m.seq > p.seq) {
             newest.insert(m.conversation_id.clone(), MessagePreview::of(m));
@@ -110,6 +116,15 @@ async fn after_store(store: &DynStore, fanout: &dyn Fanout, listener: &impl List
     for (conversation, preview) in newest {
         if let Err(e) = store.record_last_message(&conversation, &preview).await {
             tracing::warn!(error = %e, %conversation, "could not record the newest message");
+        }
+        // That records the newest entry too, unless a change followed the message.
+        if newest_entry.get(&conversation).is_some_and(|seq| *seq <= preview.seq) {
+            newest_entry.remove(&conversation);
+        }
+    }
+    for (conversation, seq) in newest_entry {
+        if let Err(e) = store.record_last_entry(&conversation, seq).await {
+            tracing::warn!(error = %e, %conversation, "could not record the newest entry");
         }
     }
     for ((conversation, user), (seq, shown)) in read {

@@ -192,6 +192,10 @@ const MIGRATIONS: &[&str] = &[
     // each nickname and group name; `backfill_keys` fills the empty ones.
     "ALTER TABLE users ADD COLUMN search_key TEXT NOT NULL DEFAULT '';
     ALTER TABLE conversations ADD COLUMN search_key TEXT NOT NULL DEFAULT '';",
+    // 15: the seq of each conversation's newest entry of any kind (a change
+    // too), which the bus's periodic repair check compares with.
+    "ALTER TABLE conversations ADD COLUMN last_entry_seq INTEGER NOT NULL DEFAULT 0;
+    UPDATE conversations SET last_entry_seq = last_seq;",
 ];
 
 #[derive(Clone)]

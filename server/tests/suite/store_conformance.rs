@@ -87,6 +87,7 @@ suite!(
     friend_links_round_trip,
     conversations_round_trip_and_update,
     last_message_only_moves_forward,
+    last_entry_counts_changes_and_only_moves_forward,
     public_directory_lists_newest_activity_first,
     public_directory_search_folds_and_ranks,
     conversation_ids_walk_every_conversation_once,

@@ -180,12 +180,41 @@ impl ConversationRepo for EmbeddedStore {
         let (id, preview) = (id.0.clone(), preview.clone());
         self.call(move |c| {
             c.execute(
-                "UPDATE conversations SET last_seq = ?2, last_message = ?3, last_activity_ms = MAX(last_activity_ms, ?4)
-                 WHERE id = ?1 AND last_seq < ?2",
+                "UPDATE conversations SET last_seq = ?2, last_message = ?3, last_activity_ms = MAX(last_activity_ms, ?4),
+                 last_entry_seq = MAX(last_entry_seq, ?2) WHERE id = ?1 AND last_seq < ?2",
                 params![id, preview.seq as i64, preview_json(&Some(preview.clone())), preview.created_ms],
             )
             .map_err(internal)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn record_last_entry(&self, id: &ConversationId, seq: u64) -> Result<(), StoreError> {
+        let id = id.0.clone();
+        self.call(move |c| {
+            c.execute(
+                "UPDATE conversations SET last_entry_seq = MAX(last_entry_seq, ?2) WHERE id = ?1",
+                params![id, seq as i64],
+            )
+            .map_err(internal)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn last_entries(&self, ids: &[ConversationId]) -> Result<Vec<(ConversationId, u64)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = ids.iter().map(|id| id.0.clone()).collect();
+        self.call(move |c| {
+            query_all(
+                c,
+                &format!("SELECT id, last_entry_seq FROM conversations WHERE id IN ({})", placeholders(ids.len())),
+                params_from_iter(ids.iter()),
+                |row| Ok((ConversationId(row.get(0)?), row.get::<_, i64>(1)?.max(0) as u64)),
+            )
         })
         .await
     }

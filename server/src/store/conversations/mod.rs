@@ -82,8 +82,17 @@ pub trait ConversationRepo {
         patch: &ConversationPatch,
     ) -> Result<Option<Conversation>, StoreError>;
 
-    /// Records the newest message, unless a newer one is recorded already.
+    /// Records the newest message, unless a newer one is recorded already;
+    /// it is the newest entry too, unless a newer one is recorded.
     async fn record_last_message(&self, id: &ConversationId, preview: &MessagePreview) -> Result<(), StoreError>;
+
+    /// Records `seq` as the newest entry of any kind (a change too), unless
+    /// a newer one is recorded.
+    async fn record_last_entry(&self, id: &ConversationId, seq: u64) -> Result<(), StoreError>;
+
+    /// The seq of each conversation's newest recorded entry of any kind; the
+    /// ones not found are left out.
+    async fn last_entries(&self, ids: &[ConversationId]) -> Result<Vec<(ConversationId, u64)>, StoreError>;
 
     /// Public groups, most recently active first; with a query, those whose
     /// name or description holds it (folded, see `text::search_fold`): the

@@ -81,6 +81,15 @@ impl From<ConversationDoc> for Conversation {
     }
 }
 
+/// What the bus's repair check reads of a conversation.
+#[derive(Deserialize)]
+struct LastEntryDoc {
+    #[serde(rename = "_id")]
+    id: String,
+    last_seq: i64,
+    last_entry_seq: Option<i64>,
+}
+
 /// Keyed by `"conversation:user"`, so membership checks are `_id` lookups.
 #[derive(Serialize, Deserialize)]
 struct MemberDoc {
@@ -218,12 +227,40 @@ impl ConversationRepo for MongoStore {
                 doc! { "_id": &id.0, "last_seq": { "$lt": seq } },
                 doc! {
                     "$set": { "last_seq": seq, "last_message": bson_of(preview) },
-                    "$max": { "last_activity_ms": preview.created_ms },
+                    "$max": { "last_activity_ms": preview.created_ms, "last_entry_seq": seq },
                 },
             )
             .await
             .map_err(classify)?;
         Ok(())
+    }
+
+    async fn record_last_entry(&self, id: &ConversationId, seq: u64) -> Result<(), StoreError> {
+        // `$max` never lowers it, however the writes of several nodes interleave.
+        self.collection::<Document>(CONVERSATIONS)
+            .update_one(doc! { "_id": &id.0 }, doc! { "$max": { "last_entry_seq": seq as i64 } })
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn last_entries(&self, ids: &[ConversationId]) -> Result<Vec<(ConversationId, u64)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = ids.iter().map(|id| id.0.as_str()).collect();
+        let mut found = self
+            .collection::<LastEntryDoc>(CONVERSATIONS)
+            .find(doc! { "_id": { "$in": ids } })
+            .projection(doc! { "last_seq": 1, "last_entry_seq": 1 })
+            .await
+            .map_err(classify)?;
+        let mut out = Vec::new();
+        while let Some(d) = found.try_next().await.map_err(classify)? {
+            // Conversations from before the field: their newest message is what is known.
+            out.push((ConversationId(d.id), d.last_entry_seq.unwrap_or(0).max(d.last_seq).max(0) as u64));
+        }
+        Ok(out)
     }
 
     async fn public_conversations(

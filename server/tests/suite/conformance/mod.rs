@@ -490,6 +490,27 @@ pub async fn last_message_only_moves_forward(a: &DynStore, b: &DynStore) {
     assert_eq!(read.last_activity_ms, 200);
 }
 
+pub async fn last_entry_counts_changes_and_only_moves_forward(a: &DynStore, b: &DynStore) {
+    let (g, h) = (group("g", Visibility::Hidden, 1), group("h", Visibility::Hidden, 1));
+    a.insert_conversation(&g).await.unwrap();
+    a.insert_conversation(&h).await.unwrap();
+    let ids = [g.id.clone(), h.id.clone(), ConversationId::from("unknown")];
+    assert_eq!(last_entries(b, &ids).await, [("g".into(), 0), ("h".into(), 0)]);
+    a.record_last_message(&g.id, &preview(2, 200)).await.unwrap();
+    assert_eq!(last_entries(b, &ids).await, [("g".into(), 2), ("h".into(), 0)], "a message is an entry");
+    b.record_last_entry(&g.id, 4).await.unwrap();
+    a.record_last_entry(&g.id, 3).await.unwrap();
+    a.record_last_message(&g.id, &preview(3, 300)).await.unwrap();
+    assert_eq!(last_entries(b, &ids).await, [("g".into(), 4), ("h".into(), 0)], "a change after the message counts");
+    assert_eq!(a.conversation(&g.id).await.unwrap().unwrap().last_seq, 3, "a change is not a message");
+}
+
+async fn last_entries(store: &DynStore, ids: &[ConversationId]) -> Vec<(String, u64)> {
+    let mut found = store.last_entries(ids).await.unwrap();
+    found.sort();
+    found.into_iter().map(|(c, seq)| (c.0, seq)).collect()
+}
+
 pub async fn public_directory_lists_newest_activity_first(a: &DynStore, b: &DynStore) {
     for (id, visibility, activity) in [("old", Visibility::Public, 1), ("hidden", Visibility::Hidden, 9), ("new", Visibility::Public, 5)] {
         a.insert_conversation(&group(id, visibility, activity)).await.unwrap();
