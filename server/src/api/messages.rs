@@ -20,7 +20,9 @@ use super::json::ApiJson;
 use crate::{
     auth::AuthUser,
     chat::{Outgoing, Sent},
+    clock,
     error::HttpError,
+    hub::Pressure,
     state::AppState,
     store::new_id,
 };
@@ -40,7 +42,22 @@ pub async fn send(State(state): State<AppState>, me: AuthUser, Path(id): Path<St
     }
     let message =
         Outgoing { conversation_id: ConversationId(id), client_id, kind, content, attachment, target: None, reply_to, mentions };
-    Ok(answer(state.chat.send(&me.user_id, message).await?))
+    send_in_turn(&state, &me, message).await
+}
+
+/// Stores `outgoing` in its turn: while this node's readers are behind, a
+/// send over HTTP waits as a websocket's does (`hub::Pressure`), and past
+/// the same bound is refused with `rate_limited` and a time to wait.
+async fn send_in_turn(state: &AppState, me: &AuthUser, outgoing: Outgoing) -> Answer {
+    let pressure = state.hub.pressure();
+    if pressure.must_wait() {
+        metrics::counter!("natter_http_sends_held_total").increment(1);
+        if !pressure.wait_turn().await {
+            let wait = Pressure::retry_after(clock::now_millis().unsigned_abs());
+            return Err(HttpError::rate_limited_for("the readers here are behind: send again shortly", wait));
+        }
+    }
+    Ok(answer(state.chat.send(&me.user_id, outgoing).await?))
 }
 
 /// `GET …/messages/{seq}`: the message with its changes folded in.
@@ -78,7 +95,7 @@ async fn mentioning_change(
         reply_to: None,
         mentions,
     };
-    Ok(answer(state.chat.send(&me.user_id, change).await?))
+    send_in_turn(state, me, change).await
 }
 
 /// `PATCH …/messages/{seq}`: new text for one's own message.

@@ -24,7 +24,7 @@ mod core;
 mod delivery;
 pub mod event;
 mod mailbox;
-mod pressure;
+pub mod pressure;
 pub mod redis;
 mod topic;
 

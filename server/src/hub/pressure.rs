@@ -20,6 +20,8 @@ use std::{
 
 use tokio::time::Instant;
 
+/// How long a send may wait before it is refused.
+pub const HOLD_LIMIT: Duration = Duration::from_secs(2);
 /// More than one connection in this many behind holds the senders.
 pub const BEHIND_SHARE: usize = 10;
 /// How long each round of releases lasts; the next may release twice as many.
@@ -87,7 +89,7 @@ impl Pressure {
         self.held.load(Relaxed) > 0 || self.over()
     }
 
-    /// A send is held (until [`Pressure::let_go`]).
+    /// A websocket's send is held (until [`Pressure::let_go`]).
     pub fn hold(&self) {
         self.held.fetch_add(1, Relaxed);
         metrics::counter!("natter_ws_sends_held_total").increment(1);
@@ -95,6 +97,20 @@ impl Pressure {
 
     pub fn let_go(&self, sends: usize) {
         self.held.fetch_sub(sends, Relaxed);
+    }
+
+    /// Waits as one held send for at most [`HOLD_LIMIT`]: true when it may
+    /// go. Cancel-safe: the hold ends with the wait, however it ends.
+    pub async fn wait_turn(&self) -> bool {
+        struct Holding<'a>(&'a Pressure);
+        impl Drop for Holding<'_> {
+            fn drop(&mut self) {
+                self.0.let_go(1);
+            }
+        }
+        self.held.fetch_add(1, Relaxed);
+        let _holding = Holding(self);
+        self.turn(Instant::now() + HOLD_LIMIT).await
     }
 
     /// Waits until a held send may go (true), or until `deadline` (false).

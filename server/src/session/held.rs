@@ -5,14 +5,14 @@
 //! refused with `retry`. At most [`MAX_HELD`] wait per connection; more
 //! are refused at once.
 
-use std::{collections::VecDeque, sync::Arc, time::Duration};
+use std::{collections::VecDeque, sync::Arc};
 
 use tokio::time::Instant;
 
-use crate::{chat::Outgoing, hub::Pressure};
-
-/// How long a send may wait before it is refused with `retry`.
-pub const HOLD_LIMIT: Duration = Duration::from_secs(2);
+use crate::{
+    chat::Outgoing,
+    hub::{pressure::HOLD_LIMIT, Pressure},
+};
 /// Sends one connection may have waiting.
 const MAX_HELD: usize = 32;
 

@@ -1,7 +1,8 @@
 //! Overload (`server/src/hub/mailbox.rs`, `pressure.rs`): a reader that
 //! reads slowly is not closed and gets every message in order, its full
 //! mailbox filled from the store; the senders are held meanwhile, and one
-//! held past the bound gets `retry` with a `retry_after_ms`; a reader that
+//! held past the bound gets `retry` with a `retry_after_ms` (over HTTP, held
+//! too, `rate_limited` with a `Retry-After`); a reader that
 //! stops is closed and catches up when it resumes. On the embedded store.
 
 use crate::support;
@@ -160,6 +161,32 @@ async fn metric(server: &TestServer, name: &str) -> f64 {
     text.lines().find_map(|l| l.strip_prefix(name)?.trim().parse().ok()).unwrap_or(0.0)
 }
 
+/// Sends over HTTP, one after another, until the server has held one
+/// while its readers were behind, or `until`; whether it did. Each is
+/// stored (201) or, held past the bound, refused with `rate_limited` and a
+/// time to wait.
+async fn http_send_held(server: &TestServer, user: &User<'_>, conversation: &ConversationId, until: Instant) -> bool {
+    let path = format!("/api/conversations/{conversation}/messages");
+    for i in 0.. {
+        if metric(server, "natter_http_sends_held_total").await > 0.0 {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        let body = json!({ "client_id": format!("bot-{i}"), "kind": "text", "content": "hello" });
+        match user.call(reqwest::Method::POST, &path, Some(body)).await {
+            (201, _) => tokio::time::sleep(Duration::from_millis(50)).await,
+            (429, answer) => {
+                assert_eq!(answer["code"], "rate_limited", "{answer}");
+                assert!(answer["retry_after_secs"].as_u64().is_some_and(|s| s >= 1), "{answer}");
+            }
+            other => panic!("an HTTP send got {other:?}"),
+        }
+    }
+    false
+}
+
 async fn connect_senders(senders: &[User<'_>]) -> Vec<Client> {
     let mut clients = Vec::new();
     for sender in senders {
@@ -173,17 +200,24 @@ async fn a_slow_reader_gets_everything_in_order_while_senders_are_held_and_told_
     let server = server(&[]).await;
     let (senders, reader, room) = group(&server).await;
     let mut slow = reader.connect_small(SMALL).await;
+    let bot = User::register(&server, "bot").await;
+    let quiet = bot.group("quiet", &[], json!({})).await;
     let blasting = blast_all(connect_senders(&senders).await, &room);
     // The reader reads nothing for a while: its socket fills, then its mailbox,
-    // which then skips; the senders are held, past the bound told to retry.
+    // which then skips; the senders are held, past the bound told to retry,
+    // those over HTTP too, whatever conversation they send to.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let got = read_slowly(&mut slow, SENDERS * EACH, 100, Duration::from_millis(20)).await;
+    let (got, http_held) = tokio::join!(
+        read_slowly(&mut slow, SENDERS * EACH, 100, Duration::from_millis(20)),
+        http_send_held(&server, &bot, &quiet, Instant::now() + Duration::from_secs(30)),
+    );
     let refusals = blasting.await.unwrap();
     in_order(&got, 1);
     let texts: HashSet<String> = got.iter().map(|m| m.content.split(' ').next().unwrap().to_owned()).collect();
     assert_eq!(texts.len(), SENDERS * EACH, "every message sent, each once");
     assert!(metric(&server, "natter_ws_skipped_total").await > 0.0, "the reader's mailbox was full");
     assert!(!refusals.is_empty(), "a send held past the bound is refused with retry");
+    assert!(http_held, "sends over HTTP wait too");
     assert!(refusals.iter().all(|ms| (500..=1500).contains(ms)), "{refusals:?}");
     slow.assert_alive().await;
 }
