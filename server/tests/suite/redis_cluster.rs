@@ -1,6 +1,6 @@
 //! Nodes meeting on a Redis Cluster (`--redis-cluster-nodes`): the two-node
-//! tests of `cluster`, `cluster_files` and `bus` again, and a master killed
-//! during a send burst. Needs `NATTER_TEST_REDIS_CLUSTER` (`scripts/test.sh`
+//! tests of `cluster`, `cluster_files`, `bus` and a call of `rooms_cluster`
+//! again, and a master killed during a send burst. Needs `NATTER_TEST_REDIS_CLUSTER` (`scripts/test.sh`
 //! starts 3 masters and 3 replicas); each test skips with a line without it.
 //! The tests take turns, so that no other one runs through the failover.
 
@@ -53,6 +53,15 @@ async fn an_instant_upload_proof_may_reach_another_node() {
 async fn a_node_hears_only_the_conversations_of_its_users() {
     let Some((nodes, _turn)) = turn().await else { return };
     crate::bus::routed(&redis_cluster_flags(&nodes)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_call_spans_two_nodes() {
+    let Some((nodes, _turn)) = turn().await else { return };
+    let (a, b) = crate::rooms_cluster::relaying_nodes(&redis_cluster_flags(&nodes), [0, 0]).await;
+    crate::rooms_cluster::call_across(&a, &b).await;
+    a.stop().await;
+    b.stop().await;
 }
 
 /// Messages each sender sends; the master dies after the first tenth.

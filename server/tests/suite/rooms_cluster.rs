@@ -40,12 +40,17 @@ fn room_key_pattern(flags: &[String]) -> String {
 /// one), and the pattern of the cluster's room keys.
 async fn cluster(ports: [u16; 2]) -> (TestServer, TestServer, String) {
     let flags = cluster_flags(redis_addr());
-    let pattern = room_key_pattern(&flags);
-    let with_port = |port| with_media_port(&flags, port);
+    let (a, b) = relaying_nodes(&flags, ports).await;
+    (a, b, room_key_pattern(&flags))
+}
+
+/// Two nodes started with `flags`, relaying media on `ports`.
+pub async fn relaying_nodes(flags: &[String], ports: [u16; 2]) -> (TestServer, TestServer) {
+    let with_port = |port| with_media_port(flags, port);
     let (a, b) = (node(&with_port(ports[0]), "node-a").await, node(&with_port(ports[1]), "node-b").await);
     // Both nodes must be subscribed before the first event.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    (a, b, pattern)
+    (a, b)
 }
 
 async fn room_keys(pattern: &str) -> Vec<String> {
@@ -132,8 +137,17 @@ async fn a_broadcast_on_one_node_is_watched_from_the_other() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_call_spans_two_nodes() {
     let (node_a, node_b, keys) = cluster([3962, 3963]).await;
+    call_across(&node_a, &node_b).await;
+    room_keys_settle(&keys, 0).await;
+    node_a.stop().await;
+    node_b.stop().await;
+}
+
+/// Ann on node A and bob on node B in one call, each receiving the other;
+/// a connection opening on B hears of it; it ends recorded once.
+pub async fn call_across(node_a: &TestServer, node_b: &TestServer) {
     let (ann, bob, cat) =
-        (User::register(&node_a, "ann").await, User::register(&node_a, "bob").await, User::register(&node_a, "cat").await);
+        (User::register(node_a, "ann").await, User::register(node_a, "bob").await, User::register(node_a, "cat").await);
     let group = ann.group("g", &[&bob, &cat], json!({})).await;
     let mut a = join_via(&ann, node_a.addr, &group, RoomKind::Call, RoomRole::Participant, Publish::Video(VIDEO_BPS)).await;
     let mut b = join_via(&bob, node_b.addr, &group, RoomKind::Call, RoomRole::Participant, Publish::Video(VIDEO_BPS)).await;
@@ -142,7 +156,7 @@ async fn a_group_call_spans_two_nodes() {
     a.room_where(|s| s.participants.len() == 2).await;
 
     // A connection opening on node B hears of the room node A hosts.
-    let mut later = cat.connect_via(&node_b, vec![]).await;
+    let mut later = cat.connect_via(node_b, vec![]).await;
     let state = room_update(&mut later, RoomKind::Call).await.expect("in progress");
     assert_eq!(state.participants.len(), 2);
 
@@ -153,9 +167,6 @@ async fn a_group_call_spans_two_nodes() {
     a.leave().await;
     let record = later.message().await;
     assert_eq!(record.kind, MessageKind::VideoCall);
-    room_keys_settle(&keys, 0).await;
-    node_a.stop().await;
-    node_b.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
