@@ -176,6 +176,12 @@ impl Bench {
         ))
     }
 
+    /// The port of the Redis the cluster scenarios use.
+    pub fn redis_port(&self) -> u16 {
+        let given = self.opts.redis_url.as_deref().and_then(|url| url.trim_end_matches('/').rsplit(':').next()?.parse().ok());
+        given.unwrap_or(self.opts.redis_port)
+    }
+
     /// Cluster nodes on MongoDB and Redis at the given port offsets, and
     /// `n` users (cached in the work dir).
     pub async fn cluster(&mut self, offsets: &[u16], n: usize) -> Result<(Vec<Proc>, Vec<Account>), String> {

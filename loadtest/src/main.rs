@@ -5,6 +5,7 @@
 
 mod baseline;
 mod bench;
+mod bus;
 mod client;
 mod fanout;
 mod idle;
@@ -329,7 +330,7 @@ async fn smoke(bench: &mut Bench) -> Vec<Row> {
 }
 
 /// The scenarios `run` runs, in order.
-const SCENARIOS: [u8; 11] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12];
+const SCENARIOS: [u8; 12] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13];
 
 async fn run(bench: &mut Bench, only: &[u8]) -> Vec<Row> {
     let mut rows = Vec::new();
@@ -349,7 +350,8 @@ async fn run(bench: &mut Bench, only: &[u8]) -> Vec<Row> {
             8 => scenarios::s8_page(bench).await,
             9 => live::s9_live_viewers(bench).await,
             10 => live::s10_cluster_viewers(bench).await,
-            _ => overload::s12_overload(bench).await,
+            12 => overload::s12_overload(bench).await,
+            _ => bus::s13_bus(bench).await,
         };
         let row = result.unwrap_or_else(|e| Row::failed(&id.to_string(), &format!("scenario {id}"), "", e));
         println!("{}", row.line());

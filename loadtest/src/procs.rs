@@ -236,6 +236,19 @@ pub fn place(server_pid: u32) -> String {
     }
 }
 
+/// The first process whose command line's first word contains `program`
+/// and whose whole command line (as it shows it: Redis shows
+/// `redis-server 127.0.0.1:6379`) contains `arg`.
+pub fn find(program: &str, arg: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+        let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
+        let line = std::fs::read(entry.path().join("cmdline")).ok()?;
+        let line = String::from_utf8_lossy(&line).replace('\0', " ");
+        let first = line.split(' ').next()?;
+        (first.contains(program) && line.contains(arg)).then_some(pid)
+    })
+}
+
 /// Resets the peak RSS (`VmHWM`) of `pid` to its current RSS (Linux ≥ 4.0);
 /// false if not allowed.
 pub fn reset_peak(pid: u32) -> bool {
