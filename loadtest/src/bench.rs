@@ -176,10 +176,11 @@ impl Bench {
         ))
     }
 
-    /// The port of the Redis the cluster scenarios use.
-    pub fn redis_port(&self) -> u16 {
-        let given = self.opts.redis_url.as_deref().and_then(|url| url.trim_end_matches('/').rsplit(':').next()?.parse().ok());
-        given.unwrap_or(self.opts.redis_port)
+    /// The ports of the MongoDB (FerretDB) and the Redis the cluster scenarios use.
+    pub fn service_ports(&self) -> (u16, u16) {
+        let port = |url: &Option<String>| url.as_deref()?.trim_end_matches('/').rsplit(':').next()?.parse().ok();
+        let mongodb = port(&self.opts.mongodb_uri).unwrap_or(self.opts.ferretdb_port);
+        (mongodb, port(&self.opts.redis_url).unwrap_or(self.opts.redis_port))
     }
 
     /// Cluster nodes on MongoDB and Redis at the given port offsets, and

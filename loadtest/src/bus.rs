@@ -97,8 +97,9 @@ async fn measure(bench: &mut Bench, nodes: usize, layout: Layout, secs: f64, row
     let offsets = &[NODE_1, NODE_2, NODE_3][..nodes];
     let (procs, accounts) = bench.cluster(offsets, GROUPS * GROUP).await?;
     let addrs: Vec<SocketAddr> = offsets.iter().map(|&o| bench.addr(o)).collect();
-    let redis = procs::find("redis-server", &format!(":{}", bench.redis_port()));
-    let ferretdb = procs::find("ferretdb", "");
+    let (mongodb_port, redis_port) = bench.service_ports();
+    let redis = procs::find("redis-server", &format!(":{redis_port}"));
+    let ferretdb = procs::find("ferretdb", &format!(":{mongodb_port}"));
     let placement = place(procs.iter().map(|p| p.pid).chain(redis).chain(ferretdb).collect());
     let mut fleet = Fleet::new();
     let api = Api::new(addrs[0]);
@@ -175,8 +176,11 @@ async fn measure(bench: &mut Bench, nodes: usize, layout: Layout, secs: f64, row
 /// The nodes, Redis and FerretDB on the first allowed CPU, this tool on the
 /// second; says where they went.
 fn place(servers: Vec<u32>) -> String {
+    let pinned = |server, tool| {
+        servers.iter().all(|&pid| procs::pin(pid, server)) && procs::pin(std::process::id(), tool)
+    };
     match procs::allowed_cpus()[..] {
-        [server, tool, ..] if servers.iter().all(|&pid| procs::pin(pid, server)) && procs::pin(std::process::id(), tool) => {
+        [server, tool, ..] if pinned(server, tool) => {
             format!("nodes, Redis and FerretDB on CPU {server}, load generator on CPU {tool}")
         }
         _ => "not pinned: nodes and load generator share the CPUs".into(),

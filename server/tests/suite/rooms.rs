@@ -7,14 +7,14 @@ use crate::support;
 use std::{sync::atomic::Ordering::Relaxed, time::Duration};
 
 use natter_server::sfu::{
-    probe::{Probe, Publish},
+    probe::{Probe, ProbeStats, Publish},
     rooms::MAX_CALL_PARTICIPANTS,
 };
 use reqwest::Method;
 use serde_json::json;
 use support::{
     chat::User,
-    room::{join, room_update, LOOPBACK, VIDEO_BPS},
+    room::{all_receive, join, room_update, LOOPBACK, VIDEO_BPS},
     TestServer,
 };
 use wire::{
@@ -190,10 +190,16 @@ async fn call_of(server: &TestServer, people: usize, publish: Publish) {
     let video = matches!(publish, Publish::Video(_));
     let others = people as u64 - 1;
     let (videos, frames) = if video { (others, 10 * others) } else { (0, 0) };
-    for one in &mut joined {
-        one.receives(|s| s.audio_streams.load(Relaxed) >= others && s.video_streams.load(Relaxed) >= videos).await;
-        let (heard, seen) = (one.probe.stats.audio_frames.load(Relaxed), one.probe.stats.video_frames.load(Relaxed));
-        one.receives(|s| s.audio_frames.load(Relaxed) >= heard + 10 * others && s.video_frames.load(Relaxed) >= seen + frames).await;
+    let every_stream =
+        |_: usize, s: &ProbeStats| s.audio_streams.load(Relaxed) >= others && s.video_streams.load(Relaxed) >= videos;
+    all_receive(&mut joined, every_stream).await;
+    let frames_of = |s: &ProbeStats| (s.audio_frames.load(Relaxed), s.video_frames.load(Relaxed));
+    let had: Vec<(u64, u64)> = joined.iter().map(|j| frames_of(&j.probe.stats)).collect();
+    let flowing = |i: usize, s: &ProbeStats| {
+        s.audio_frames.load(Relaxed) >= had[i].0 + 10 * others && s.video_frames.load(Relaxed) >= had[i].1 + frames
+    };
+    all_receive(&mut joined, flowing).await;
+    for one in &joined {
         assert_eq!(one.probe.stats.audio_streams.load(Relaxed), others);
         assert_eq!(one.probe.stats.video_streams.load(Relaxed), videos);
     }

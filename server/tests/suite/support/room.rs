@@ -120,6 +120,24 @@ impl Joined {
     }
 }
 
+/// Every one of `joined` answers its offers at once (and its websocket
+/// stays read, pings answered), until what each probe received passes
+/// `enough` for it (within 45 s).
+pub async fn all_receive(joined: &mut [Joined], enough: impl Fn(usize, &ProbeStats) -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
+    loop {
+        let waiting: Vec<usize> = (0..joined.len()).filter(|&i| !enough(i, &joined[i].probe.stats)).collect();
+        let Some(&first) = waiting.first() else { return };
+        let stats = &joined[first].probe.stats;
+        assert!(tokio::time::Instant::now() < deadline, "not enough arrived at {first}: {stats:?}");
+        for one in joined.iter_mut() {
+            if let Some(frame) = one.ws.next_within(Duration::from_millis(10)).await {
+                one.answer_offer(&frame).await;
+            }
+        }
+    }
+}
+
 /// Reads until a room update of `kind`; its state.
 pub async fn room_update(ws: &mut Client, kind: RoomKind) -> Option<RoomState> {
     loop {
