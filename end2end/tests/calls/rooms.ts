@@ -79,10 +79,11 @@ export async function heard(page: Page): Promise<Record<string, { packets: numbe
 }
 
 /** Waits until `streams` inbound audio streams are heard, and each goes on
- * bringing packets and decoded samples. */
+ * bringing packets and decoded samples. Eight browsers on two cores decode
+ * slowly: a stream may take a while to play, hence the long wait. */
 export async function hears(page: Page, streams: number) {
   const playing = async () => Object.values(await heard(page)).filter((a) => a.packets > 0 && a.samples > 0).length;
-  await expect.poll(playing, { timeout: 30_000 }).toBeGreaterThanOrEqual(streams);
+  await expect.poll(playing, { timeout: 60_000 }).toBeGreaterThanOrEqual(streams);
   const before = await heard(page);
   const growing = async () => {
     const now = await heard(page);
