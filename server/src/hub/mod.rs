@@ -24,7 +24,7 @@ mod core;
 mod delivery;
 pub mod event;
 mod mailbox;
-pub mod pressure;
+mod pressure;
 pub mod redis;
 mod topic;
 
@@ -44,7 +44,7 @@ pub use self::{
     delivery::Delivery,
     event::HubEvent,
     mailbox::{Mailbox, Next},
-    pressure::Pressure,
+    pressure::{Pressure, HOLD_LIMIT},
     topic::Topic,
 };
 

@@ -11,8 +11,9 @@ use tokio::time::Instant;
 
 use crate::{
     chat::Outgoing,
-    hub::{pressure::HOLD_LIMIT, Pressure},
+    hub::{Pressure, HOLD_LIMIT},
 };
+
 /// Sends one connection may have waiting.
 const MAX_HELD: usize = 32;
 
