@@ -23,6 +23,7 @@ use crate::{
     clock,
     error::HttpError,
     hub::Pressure,
+    ratelimit::budgets::Action,
     state::AppState,
     store::new_id,
 };
@@ -47,10 +48,16 @@ pub async fn send(State(state): State<AppState>, me: AuthUser, Path(id): Path<St
 
 /// Stores `outgoing` in its turn: while this node's readers are behind, a
 /// send over HTTP waits as a websocket's does (`hub::Pressure`), and past
-/// the same bound is refused with `rate_limited` and a time to wait.
+/// the same bound is refused with `rate_limited` and a time to wait. A
+/// request waits only on a budget of its own (`Action::HeldSend`), spent
+/// before waiting: many at once from one user are refused at once, not
+/// held, so a user holds a few seconds' worth of sends however many
+/// requests they make.
 async fn send_in_turn(state: &AppState, me: &AuthUser, outgoing: Outgoing) -> Answer {
     let pressure = state.hub.pressure();
     if pressure.must_wait() {
+        let spent = state.budgets.spend(Action::HeldSend, &me.user_id).await;
+        spent.map_err(|wait| HttpError::rate_limited_for("the readers here are behind: send less at once", wait))?;
         metrics::counter!("natter_http_sends_held_total").increment(1);
         if !pressure.wait_turn().await {
             let wait = Pressure::retry_after(clock::now_millis().unsigned_abs());

@@ -23,6 +23,8 @@ use crate::budget::Budget;
 pub enum Action {
     /// A message sent.
     Send,
+    /// An HTTP send that waits while the node's readers are behind.
+    HeldSend,
     /// A typing notice passed on.
     Typing,
     /// A change between active and idle reported to the presence.
@@ -66,6 +68,7 @@ impl Action {
     fn name(self) -> &'static str {
         match self {
             Action::Send => "send",
+            Action::HeldSend => "held_send",
             Action::Typing => "typing",
             Action::Activity => "activity",
             Action::Resume => "resume",
@@ -89,6 +92,10 @@ impl Action {
         let (burst, per_second) = match self {
             // A burst of three seconds' worth.
             Action::Send => (configured.sends_per_sec.saturating_mul(3), f64::from(configured.sends_per_sec)),
+            // Only while the node is overloaded, so not `--sends-per-sec`:
+            // with a wait of at most `hub::HOLD_LIMIT` (2 s), a user has at
+            // most 40 HTTP sends waiting at once.
+            Action::HeldSend => (20, 10.0),
             // A burst of a minute's worth.
             Action::Upload => (configured.uploads_per_minute, f64::from(configured.uploads_per_minute) / 60.0),
             // One a conversation every two seconds is all a client sends.

@@ -2,7 +2,8 @@
 //! reads slowly is not closed and gets every message in order, its full
 //! mailbox filled from the store; the senders are held meanwhile, and one
 //! held past the bound gets `retry` with a `retry_after_ms` (over HTTP, held
-//! too, `rate_limited` with a `Retry-After`); a reader that
+//! too, `rate_limited` with a `Retry-After`, and one user's many at once
+//! held only up to a budget, the rest refused at once); a reader that
 //! stops is closed and catches up when it resumes. On the embedded store.
 
 use crate::support;
@@ -220,6 +221,55 @@ async fn a_slow_reader_gets_everything_in_order_while_senders_are_held_and_told_
     assert!(http_held, "sends over HTTP wait too");
     assert!(refusals.iter().all(|ms| (500..=1500).contains(ms)), "{refusals:?}");
     slow.assert_alive().await;
+}
+
+/// The budget of HTTP sends one user may have waiting (`Action::HeldSend`):
+/// 20 at once, then 10 a second.
+const HELD_BURST: f64 = 20.0;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_user_holds_a_few_http_sends_however_many_they_make_at_once() {
+    let server = server(&[]).await;
+    let (senders, reader, room) = group(&server).await;
+    // A reader that reads nothing: the senders fill its mailbox and the node
+    // holds sends until its write times out (20 s).
+    let _stalled = reader.connect_small(SMALL).await;
+    let bot = User::register(&server, "bot").await;
+    let quiet = bot.group("quiet", &[], json!({})).await;
+    let blasting = blast_all(connect_senders(&senders).await, &room);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while metric(&server, "natter_ws_behind").await < 1.0 {
+        assert!(Instant::now() < deadline, "the stalled reader never fell behind");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let path = format!("/api/conversations/{quiet}/messages");
+    let started = Instant::now();
+    let answers = futures_util::future::join_all((0..100).map(|i| {
+        let body = json!({ "client_id": format!("many-{i}"), "kind": "text", "content": "hello" });
+        bot.call(reqwest::Method::POST, &path, Some(body))
+    }))
+    .await;
+    let took = started.elapsed().as_secs_f64();
+    blasting.abort();
+    let held = metric(&server, "natter_http_sends_held_total").await;
+    assert!(held >= 1.0, "the sends waited");
+    assert!(held <= HELD_BURST + 10.0 * took + 1.0, "{held} held in {took:.1} s");
+    // The held ones are stored if the readers caught up within 2 s, else
+    // refused; every other one was refused at once.
+    let mut refused = 0;
+    for (status, answer) in &answers {
+        if *status == 201 {
+            continue;
+        }
+        assert_eq!(*status, 429, "{answer}");
+        assert_eq!(answer["code"], "rate_limited", "{answer}");
+        assert!(answer["retry_after_secs"].as_u64().is_some_and(|s| s >= 1), "{answer}");
+        refused += 1;
+    }
+    assert!(refused as f64 >= 100.0 - held, "{refused} refused, {held} held");
+    let (_, history) = bot.call(reqwest::Method::GET, &format!("{path}?limit=100"), None).await;
+    let stored = history.as_array().unwrap().iter().filter(|m| m["content"] == "hello").count();
+    assert_eq!(stored, 100 - refused, "only those let go are stored: {history}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
