@@ -162,7 +162,7 @@ async fn measure(bench: &mut Bench, nodes: usize, layout: Layout, secs: f64, row
     row.errors.extend(tally.errors.clone());
     Ok(format!(
         "{nodes} node(s), {}: {deliveries:.0} deliveries/s, p99 {:.0} ms (with FerretDB), {}; Redis CPU {}; \
-         load generator CPU {:.0}%; lost {}, dup {}; {placement}",
+         load generator CPU {:.0}%; lost {}, dup {}, readers closed {}; {placement}",
         layout.name(),
         step.p99_ms(),
         nodes_text.join(", "),
@@ -170,6 +170,7 @@ async fn measure(bench: &mut Bench, nodes: usize, layout: Layout, secs: f64, row
         step.tool_cpu_percent,
         check.lost,
         check.duplicated,
+        check.closed,
     ))
 }
 
