@@ -6,6 +6,7 @@ use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
     process::Stdio,
+    sync::OnceLock,
     time::{Duration, Instant},
 };
 
@@ -191,16 +192,20 @@ pub fn fresh_dir(path: &Path) -> Result<(), String> {
     std::fs::create_dir_all(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The CPUs this process may run on.
+/// The CPUs this process could run on when first asked. Asked again after
+/// the tool pinned itself to one CPU, the system would answer that one
+/// alone, and every later step would run unpinned.
 pub fn allowed_cpus() -> Vec<usize> {
+    static FIRST_ANSWER: OnceLock<Vec<usize>> = OnceLock::new();
     // SAFETY: sched_getaffinity writes only the set passed; CPU_ISSET reads it.
-    unsafe {
+    let ask = || unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
             return Vec::new();
         }
         (0..libc::CPU_SETSIZE as usize).filter(|&cpu| libc::CPU_ISSET(cpu, &set)).collect()
-    }
+    };
+    FIRST_ANSWER.get_or_init(ask).clone()
 }
 
 /// Pins every thread of `pid` to `cpu`, as `taskset -a -p -c <cpu> <pid>`
