@@ -48,11 +48,11 @@ pub async fn send(State(state): State<AppState>, me: AuthUser, Path(id): Path<St
 
 /// Stores `outgoing` in its turn: while this node's readers are behind, a
 /// send over HTTP waits as a websocket's does (`hub::Pressure`), and past
-/// the same bound is refused with `rate_limited` and a time to wait. A
-/// request waits only on a budget of its own (`Action::HeldSend`), spent
-/// before waiting: many at once from one user are refused at once, not
-/// held, so a user holds a few seconds' worth of sends however many
-/// requests they make.
+/// the same bound is refused with `rate_limited` and a time to wait. Before
+/// waiting, a request spends one of a budget of its own
+/// (`Action::HeldSend`): many at once from one user are refused at once,
+/// not held, so a user has a few seconds' worth of sends waiting however
+/// many requests they make.
 async fn send_in_turn(state: &AppState, me: &AuthUser, outgoing: Outgoing) -> Answer {
     let pressure = state.hub.pressure();
     if pressure.must_wait() {
