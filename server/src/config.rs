@@ -163,7 +163,8 @@ pub struct Cli {
 
     // Websockets.
     /// How often the server pings each websocket, in seconds; one that has
-    /// not answered the previous ping by the next is closed.
+    /// sent nothing (no answer, no other frame) since the previous ping by
+    /// the next is closed.
     #[arg(long, env = "NATTER_WS_PING_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub ws_ping_secs: u64,
 

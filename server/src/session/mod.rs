@@ -38,7 +38,7 @@ use axum::{
     },
     response::Response,
 };
-use futures_util::SinkExt;
+use futures_util::{FutureExt, SinkExt};
 use wire::{
     model::{ConversationId, UserId},
     protocol::{close, ServerFrame, WsErrorCode, PROTOCOL_VERSION},
@@ -133,6 +133,14 @@ async fn crowded(mut socket: WebSocket, state: &AppState, reason: &'static str) 
     let _ = in_time(state.config.ws_write_timeout, socket.send(close_message(close::TOO_MANY_CONNECTIONS, reason))).await;
 }
 
+/// What a session has heard from its client.
+struct Heard {
+    /// It has sent a frame (its resume, or anything else): it is ready for events.
+    live: bool,
+    /// It has sent something, an answer or any other frame, since the last ping.
+    since_ping: bool,
+}
+
 /// Why a session ends.
 enum End {
     /// The client closed it or the socket failed: nothing more to send.
@@ -190,11 +198,11 @@ impl Session {
         if result.is_ok() {
             result = self.flush().await;
         }
-        let mut live = false;
+        let mut heard = Heard { live: false, since_ping: true };
         let ping_every = self.state.config.ws_ping;
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
-        // Whether the client has answered the last ping.
-        let mut ponged = true;
+        // After a busy spell, the next ping is a whole period away, not due at once.
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut unflushed = 0;
         let recheck_every = self.state.config.session_recheck;
         let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + recheck_every, recheck_every);
@@ -204,26 +212,13 @@ impl Session {
         keep_call.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         while result.is_ok() {
             result = tokio::select! {
-                frame = self.socket.recv() => match frame {
-                    Some(Ok(WsMessage::Pong(_))) => {
-                        ponged = true;
-                        Ok(())
-                    }
-                    Some(Ok(frame)) => {
-                        live = true;
-                        self.on_frame(frame).await
-                    }
-                    _ => Err(End::Gone),
-                },
-                _ = ping.tick() => match std::mem::replace(&mut ponged, false) {
-                    true => self.feed(WsMessage::Ping(Default::default())).await,
-                    false => Err(End::Close(close::GOING_AWAY, "no answer to pings")),
-                },
+                frame = self.socket.recv() => self.on_received(frame, &mut heard).await,
+                _ = ping.tick() => self.on_ping_due(&mut heard).await,
                 _ = tokio::time::sleep_until(self.next_activity_report), if self.unreported() => {
                     self.report_activity().await;
                     Ok(())
                 }
-                next = mailbox.recv(), if live => match next {
+                next = mailbox.recv(), if heard.live => match next {
                     Next::Event(event) => self.on_event(&event).await,
                     Next::Behind(skipped) => self.catch_up(skipped).await,
                     Next::Closed => Err(End::Close(1013, "the connection stopped reading; reconnect to catch up")),
@@ -242,7 +237,7 @@ impl Session {
             // Frames are queued, and written when nothing more is waiting: a
             // busy connection writes many frames per system call.
             unflushed += 1;
-            if result.is_ok() && (!live || mailbox.is_empty() || unflushed >= FLUSH_AFTER) {
+            if result.is_ok() && (!heard.live || mailbox.is_empty() || unflushed >= FLUSH_AFTER) {
                 result = self.flush().await;
                 unflushed = 0;
             }
@@ -251,6 +246,34 @@ impl Session {
             tracing::debug!(conn = self.id, code, reason, "closing websocket");
             let _ = in_time(self.state.config.ws_write_timeout, self.socket.send(close_message(code, reason))).await;
         }
+    }
+
+    async fn on_received(&mut self, frame: Option<Result<WsMessage, axum::Error>>, heard: &mut Heard) -> Result<(), End> {
+        let frame = match frame {
+            Some(Ok(frame)) => frame,
+            _ => return Err(End::Gone),
+        };
+        heard.since_ping = true;
+        if matches!(frame, WsMessage::Pong(_)) {
+            return Ok(());
+        }
+        heard.live = true;
+        self.on_frame(frame).await
+    }
+
+    /// Pings the client, or closes the connection when nothing came from it
+    /// since the last ping. The loop may have been busy meanwhile (a send
+    /// waiting on a slow store) while the answer sat unread: a frame that
+    /// has already arrived is read first.
+    async fn on_ping_due(&mut self, heard: &mut Heard) -> Result<(), End> {
+        if !heard.since_ping {
+            match self.socket.recv().now_or_never() {
+                Some(frame) => self.on_received(frame, heard).await?,
+                None => return Err(End::Close(close::GOING_AWAY, "no answer to pings")),
+            }
+        }
+        heard.since_ping = false;
+        self.feed(WsMessage::Ping(Default::default())).await
     }
 
     /// Queues a frame; the serve loop flushes.

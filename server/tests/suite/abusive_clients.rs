@@ -113,6 +113,22 @@ async fn a_client_that_answers_no_ping_is_closed() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_heard_from_is_not_closed_for_an_unanswered_ping() {
+    let server = TestServer::start(QUICK).await;
+    let ann = User::register(&server, "ann").await;
+    // It reads nothing, so answers no ping, for four pings' time; but it
+    // sends a frame every quarter second, and any frame is a sign of life
+    // (a server busy with a slow store may not have read the answer yet).
+    let mut talking = ann.connect().await;
+    for _ in 0..16 {
+        talking.send(&ClientFrame::Ping).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    talking.assert_alive().await;
+    server.stop().await;
+}
+
 async fn a_resume_replays_each_conversation_once(server: &TestServer) {
     let (ann, bob) = (User::register(server, "ann").await, User::register(server, "bob").await);
     let room = ann.group("room", &[&bob], json!({})).await;
