@@ -120,6 +120,7 @@ async fn measure(bench: &mut Bench, nodes: usize, layout: Layout, secs: f64, row
     let mut tally = step.tally.clone();
     tally.merge(&fleet.drain(Duration::from_secs(30)).await);
     let check = fleet.check();
+    let close_codes: Vec<String> = fleet.close_codes().iter().map(|(code, n)| format!("{n}× {code}")).collect();
     fleet.close();
     for p in procs {
         p.stop().await;
@@ -162,7 +163,7 @@ async fn measure(bench: &mut Bench, nodes: usize, layout: Layout, secs: f64, row
     row.errors.extend(tally.errors.clone());
     Ok(format!(
         "{nodes} node(s), {}: {deliveries:.0} deliveries/s, p99 {:.0} ms (with FerretDB), {}; Redis CPU {}; \
-         load generator CPU {:.0}%; lost {}, dup {}, readers closed {}; {placement}",
+         load generator CPU {:.0}%; lost {}, dup {}, readers closed {} ({}); {placement}",
         layout.name(),
         step.p99_ms(),
         nodes_text.join(", "),
@@ -171,6 +172,7 @@ async fn measure(bench: &mut Bench, nodes: usize, layout: Layout, secs: f64, row
         check.lost,
         check.duplicated,
         check.closed,
+        close_codes.join(", "),
     ))
 }
 

@@ -3,6 +3,7 @@
 //! every acked message reached every client exactly once and in order.
 
 use std::{
+    collections::BTreeMap,
     net::SocketAddr,
     sync::atomic::{AtomicU64, Ordering},
     time::{Duration, Instant},
@@ -236,6 +237,17 @@ impl Fleet {
             }
         }
         check
+    }
+
+    /// The clients the server closed, by the close code it gave (1005: a
+    /// close frame without one; 0: the socket failed or ended without one).
+    pub fn close_codes(&self) -> BTreeMap<u16, u64> {
+        let mut codes = BTreeMap::new();
+        let clients = self.groups.iter().flat_map(|g| &g.clients);
+        for code in clients.filter_map(|c| c.ledger.lock().unwrap().closed) {
+            *codes.entry(code).or_insert(0) += 1;
+        }
+        codes
     }
 
     /// Closes every client.

@@ -83,8 +83,8 @@ fn fill_row(row: &mut Row, tally: &Tally, fleet: &Fleet, secs: f64) {
     if check.misnumbered > 0 {
         row.errors.insert("misnumbered_acks".into(), check.misnumbered);
     }
-    if check.closed > 0 {
-        row.errors.insert("closed_by_server".into(), check.closed);
+    for (code, n) in fleet.close_codes() {
+        row.errors.insert(format!("closed_by_server_{code}"), n);
     }
 }
 

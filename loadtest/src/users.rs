@@ -14,7 +14,7 @@ use std::{
 use futures_util::{stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use wire::{
-    api::{AuthResponse, ConversationSummary, CreateGroup, RegisterRequest},
+    api::{AuthResponse, ConversationSummary, CreateGroup, LoginRequest, RegisterRequest},
     endpoint,
     model::{ConversationId, Gender, JoinPolicy, UserId, Visibility},
     protocol::ApiError,
@@ -139,6 +139,16 @@ impl Api {
         Ok(auth.token)
     }
 
+    /// A fresh token by signing in again: for a cached account whose token
+    /// the server no longer knows (a database that outlived the cache's
+    /// copy of it, where each refresh replaced the token).
+    async fn sign_in(&self, email: &str) -> Result<String, String> {
+        let request = LoginRequest { email: email.to_owned(), password: PASSWORD.into(), device_id: DEVICE.into() };
+        let auth: AuthResponse =
+            self.call(reqwest::Method::POST, endpoint::AUTH_LOGIN, None, Some(serde_json::to_value(request).unwrap())).await?;
+        Ok(auth.token)
+    }
+
     /// Creates an open group of `members` (the first one owns it); the others
     /// join by themselves (strangers named at creation would only be invited).
     pub async fn group(&self, name: &str, members: &[Account]) -> Result<ConversationId, String> {
@@ -180,7 +190,10 @@ pub async fn accounts(api: &Api, cache_file: Option<&Path>, n: usize) -> Result<
     let known = cache.accounts.len().min(n);
     let refreshed = stream::iter(cache.accounts[..known].iter().cloned())
         .map(|mut a| async move {
-            a.token = api.refresh(&a).await?;
+            a.token = match api.refresh(&a).await {
+                Ok(token) => token,
+                Err(_) => api.sign_in(&a.email).await?,
+            };
             Ok::<_, String>(a)
         })
         .buffered(PARALLEL * 2)
