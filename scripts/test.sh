@@ -62,17 +62,20 @@ rust_passed=$(awk '/^test result:/ { n += $4 } END { print n + 0 }' "$WORK/cargo
 rust_suites=$(grep -c '^test result:' "$WORK/cargo-test.log")
 SUMMARY+="  Rust:    $rust_passed passed in $rust_suites suites"$'\n'
 
-stage "build web app"
-quietly cargo leptos build --split
+# Every browser test runs against the README's run command's build: release
+# mode, wasm-opt, the wasm and its lazily loaded chunks served precompressed.
+# (The Rust tests above run the server's debug build.)
+stage "release build"
+quietly cargo leptos build --release --split --precompress
 
-# start_node <profile> <name> [flags…]: starts that build of the server on a
+# start_node <name> [flags…]: starts the release build of the server on a
 # fresh data dir and a free port, waits until it is ready, sets NODE_URL.
 start_node() {
-  local profile=$1 name=$2 port i
-  shift 2
+  local name=$1 port i
+  shift
   port=$(free_port)
   # The browser specs sign up dozens of people from one address.
-  "$CARGO_TARGET_DIR/$profile/natter-server" --listen "127.0.0.1:$port" --data-dir "$WORK/data-$name" \
+  "$CARGO_TARGET_DIR/release/natter-server" --listen "127.0.0.1:$port" --data-dir "$WORK/data-$name" \
     --site-root target/site --sign-ups-per-address 200 "$@" >"$WORK/server-$name.log" 2>&1 &
   PIDS+=($!)
   wait_for_port "$port" natter-server "$WORK/server-$name.log"
@@ -110,12 +113,12 @@ run_playwright() {
 stage "browser tests"
 # end2end/tests/signup.spec.ts's: a server taking sign-ups by invitation
 # only, and one taking none.
-start_node debug invite --signup invite
+start_node invite --signup invite
 invite=$NODE_URL
-start_node debug closed --signup closed
+start_node closed --signup closed
 closed=$NODE_URL
 # The word list is what end2end/tests/emoji.spec.ts expects to see masked.
-start_node debug debug --sensitive-words end2end/fixtures/sensitive-words.txt
+start_node main --sensitive-words end2end/fixtures/sensitive-words.txt
 NATTER_BASE_URL=$NODE_URL NATTER_INVITE_URL=$invite NATTER_CLOSED_URL=$closed run_playwright "Browser" --project=chromium
 
 # Seed 000's demo: two nodes on one database and one Redis, a browser on each.
@@ -123,9 +126,9 @@ stage "two-node browser tests"
 head -c 48 /dev/urandom | base64 >"$WORK/jwt_secret"
 cluster=(--mongodb-uri "$NATTER_TEST_MONGODB_URI" --mongodb-db "natter_e2e_$$" --redis-url "$NATTER_TEST_REDIS_URL"
   --jwt-secret-file "$WORK/jwt_secret")
-start_node debug node-a "${cluster[@]}" --node-id a
+start_node node-a "${cluster[@]}" --node-id a
 first=$NODE_URL
-start_node debug node-b "${cluster[@]}" --node-id b
+start_node node-b "${cluster[@]}" --node-id b
 NATTER_BASE_URL=$first NATTER_SECOND_URL=$NODE_URL run_playwright "Two nodes" --project=chromium tests/cluster.spec.ts
 
 # Calls send media browser to browser: run them where loopback is the only
@@ -143,7 +146,7 @@ else
 fi
 # A fresh embedded store; calls ring for 5 s and a dropped tab has 3 s to
 # come back, so the specs need not wait long.
-"${IN_NETNS[@]}" "$CARGO_TARGET_DIR/debug/natter-server" --listen 127.0.0.1:3000 --data-dir "$WORK/data-calls" \
+"${IN_NETNS[@]}" "$CARGO_TARGET_DIR/release/natter-server" --listen 127.0.0.1:3000 --data-dir "$WORK/data-calls" \
   --site-root target/site --call-ring-secs 5 --call-grace-secs 3 >"$WORK/server-calls.log" 2>&1 &
 PIDS+=($!)
 for i in $(seq 1 200); do
@@ -154,22 +157,13 @@ done
 NATTER_BASE_URL=http://127.0.0.1:3000 run_playwright "Calls (network namespace)" --project=calls
 IN_NETNS=()
 
-# The README's run command builds in release mode, with wasm-opt, and
-# serves the wasm and its lazily loaded chunks precompressed: the browser
-# tests run against that build too.
-stage "release build"
-quietly cargo leptos build --release --split --precompress
-stage "release browser tests"
-start_node release release --sensitive-words end2end/fixtures/sensitive-words.txt
-NATTER_BASE_URL=$NODE_URL run_playwright "Release" --project=chromium
-
-# The load generator's smoke run against the debug build: a few users, one
+# The load generator's smoke run against the release build: a few users, one
 # group, a few hundred messages, on the embedded store and on two nodes
 # through Redis; it fails unless every message reached every client exactly
 # once and in order. The benchmark itself is docs/PERFORMANCE.md's command.
 stage "load smoke"
 if ! cargo run --quiet -p natter-loadtest -- --smoke --port 0 --work-dir "$WORK/load" \
-    --server-bin "$CARGO_TARGET_DIR/debug/natter-server" >"$WORK/load.log" 2>"$WORK/load.err"; then
+    --server-bin "$CARGO_TARGET_DIR/release/natter-server" >"$WORK/load.log" 2>"$WORK/load.err"; then
   cat "$WORK/load.log" "$WORK/load.err" >&2
   exit 1
 fi
