@@ -13,7 +13,7 @@ use tokio::process::Command;
 
 use crate::{
     procs::{self, fresh_dir, NodeSpec, Proc},
-    users::{self, Account, Api},
+    users::{self, Account, Api, Tokens},
 };
 
 /// Database the benchmark's MongoDB users live in (kept between runs).
@@ -115,23 +115,18 @@ impl Bench {
         procs::start_node(&spec).await
     }
 
-    /// Makes sure the embedded template data dir holds at least `n` users.
+    /// Makes sure the embedded template data dir holds at least `n` users,
+    /// and the cache their tokens, fresh.
     pub async fn prepare_embedded_users(&self, n: usize) -> Result<(), String> {
         let template = self.path("embedded-template");
         let cache = self.path("embedded-users.json");
         if !template.join(EMBEDDED_FILE).exists() {
             let _ = std::fs::remove_file(&cache);
         }
-        let have = std::fs::read(&cache)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .and_then(|v| v["accounts"].as_array().map(Vec::len))
-            .unwrap_or(0);
-        if have >= n {
-            return Ok(());
-        }
+        // Also when all are there: tokens live minutes, so the template's
+        // sessions are renewed (quickly) before each copy is made.
         let node = procs::start_node(&self.node_spec(NODE_1, template, "template")).await?;
-        let result = users::accounts(&Api::new(self.addr(NODE_1)), Some(&cache), n).await;
+        let result = users::accounts(&Api::new(self.addr(NODE_1)), Some(&cache), n, Tokens::Save).await;
         node.stop().await;
         result.map(drop)
     }
@@ -148,7 +143,8 @@ impl Bench {
             }
         }
         let node = procs::start_node(&self.node_spec(NODE_1, data, name)).await?;
-        let accounts = users::accounts(&Api::new(self.addr(NODE_1)), Some(&self.path("embedded-users.json")), n).await?;
+        let cache = self.path("embedded-users.json");
+        let accounts = users::accounts(&Api::new(self.addr(NODE_1)), Some(&cache), n, Tokens::Discard).await?;
         Ok((node, accounts))
     }
 
@@ -197,7 +193,7 @@ impl Bench {
             nodes.push(procs::start_node(&spec).await?);
         }
         let cache = self.path("mongodb-users.json");
-        let accounts = users::accounts(&Api::new(self.addr(offsets[0])), Some(&cache), n).await?;
+        let accounts = users::accounts(&Api::new(self.addr(offsets[0])), Some(&cache), n, Tokens::Save).await?;
         Ok((nodes, accounts))
     }
 

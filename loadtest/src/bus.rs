@@ -163,13 +163,14 @@ async fn measure(bench: &mut Bench, nodes: usize, layout: Layout, secs: f64, row
     row.errors.extend(tally.errors.clone());
     Ok(format!(
         "{nodes} node(s), {}: {deliveries:.0} deliveries/s, p99 {:.0} ms (with FerretDB), {}; Redis CPU {}; \
-         load generator CPU {:.0}%; lost {}, dup {}, readers closed {} ({}); {placement}",
+         load generator CPU {:.0}%; lost {} ({} by closed readers), dup {}, readers closed {} ({}); {placement}",
         layout.name(),
         step.p99_ms(),
         nodes_text.join(", "),
         redis_cpu.map_or("not found".into(), |c| format!("{c:.1}%")),
         step.tool_cpu_percent,
         check.lost,
+        check.lost_by_closed,
         check.duplicated,
         check.closed,
         close_codes.join(", "),

@@ -87,6 +87,8 @@ pub struct Check {
     pub misnumbered: u64,
     /// Clients the server closed (or whose socket failed).
     pub closed: u64,
+    /// The part of `lost` that those closed clients missed.
+    pub lost_by_closed: u64,
     /// Sends refused with a time to wait, and sent again.
     pub pushed_back: u64,
 }
@@ -230,7 +232,9 @@ impl Fleet {
             check.misnumbered += count.abs_diff(max_seq);
             for ledger in &ledgers {
                 let cursor = ledger.cursors.get(&group.conversation).copied().unwrap_or(0);
-                check.lost += ledger.skipped + max_seq.saturating_sub(cursor);
+                let lost = ledger.skipped + max_seq.saturating_sub(cursor);
+                check.lost += lost;
+                check.lost_by_closed += if ledger.closed.is_some() { lost } else { 0 };
                 check.duplicated += ledger.duplicated;
                 check.closed += u64::from(ledger.closed.is_some());
                 check.pushed_back += ledger.pushed_back;

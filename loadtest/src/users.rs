@@ -83,7 +83,8 @@ impl Api {
     }
 
     /// One API call; a `429` is waited out as its `Retry-After` says (sign-ups
-    /// share the server's bounded password hashing), a few times at most.
+    /// share the server's bounded password hashing), and a request that could
+    /// not be sent is sent again, a few times at most.
     async fn call<T: serde::de::DeserializeOwned>(
         &self,
         method: reqwest::Method,
@@ -100,7 +101,16 @@ impl Api {
             if let Some(body) = &body {
                 request = request.json(body);
             }
-            let response = request.send().await.map_err(|e| format!("{method} {path}: {e}"))?;
+            let response = match request.send().await {
+                Ok(response) => response,
+                // A kept-alive connection the server closed while this one
+                // waited out a 429: once more, on a new one.
+                Err(_) if tries < MAX_RETRIES => {
+                    tries += 1;
+                    continue;
+                }
+                Err(e) => return Err(format!("{method} {path}: {e}")),
+            };
             let status = response.status();
             let retry_after = response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()?.parse().ok());
             let bytes = response.bytes().await.map_err(|e| format!("{method} {path}: {e}"))?;
@@ -177,9 +187,21 @@ impl Api {
     }
 }
 
+/// Whether the tokens a run ends with are written back to the cache.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Tokens {
+    /// The server's data outlives the run (a kept database, the embedded
+    /// template): its sessions now hold the new tokens.
+    Save,
+    /// The server runs on a throwaway copy of the data the cache was made
+    /// on: the copy's new sessions die with it, and the cached tokens stay
+    /// those the original knows.
+    Discard,
+}
+
 /// `n` signed-in accounts on the node behind `api`: those in `cache` (when
 /// given) with fresh tokens, and new sign-ups for the rest.
-pub async fn accounts(api: &Api, cache_file: Option<&Path>, n: usize) -> Result<Vec<Account>, String> {
+pub async fn accounts(api: &Api, cache_file: Option<&Path>, n: usize, tokens: Tokens) -> Result<Vec<Account>, String> {
     let mut cache: Cache = cache_file
         .and_then(|f| std::fs::read(f).ok())
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -209,6 +231,10 @@ pub async fn accounts(api: &Api, cache_file: Option<&Path>, n: usize) -> Result<
             Vec::new()
         }
     };
+    if tokens == Tokens::Save && !accounts.is_empty() {
+        cache.accounts[..accounts.len()].clone_from_slice(&accounts);
+        save(cache_file, &cache)?;
+    }
     if accounts.len() < n {
         eprintln!("signing up {} users (argon2: this takes a while once; they are cached)", n - accounts.len());
     }
