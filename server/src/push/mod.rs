@@ -223,23 +223,28 @@ impl Pushes {
         Ok(settings)
     }
 
-    /// The pushes `message` causes: gathers what [`decide`] needs for every
-    /// member at once, then for each member it lets through reads their
-    /// subscriptions, checks blocks and takes their coalescing window.
+    /// The pushes `message` causes: keeps the members with a subscription,
+    /// gathers what [`decide`] needs for all of them at once, then for each
+    /// one it lets through reads their subscriptions, checks blocks and takes
+    /// their coalescing window.
     async fn pushes_for(&self, message: &Message) -> Result<Vec<Push>, StoreError> {
         if message.kind.is_change() {
             return Ok(Vec::new());
         }
         let id = &message.conversation_id;
-        let Some(conversation) = self.store.conversation(id).await? else { return Ok(Vec::new()) };
         let members: Vec<UserId> = self.store.members_of(id).await?.into_iter().map(|m| m.user_id).collect();
-        let members: Vec<UserId> = members.into_iter().filter(|u| u != &message.sender_id).collect();
+        let size = members.len();
+        // One question for the group: in most, few members take pushes.
+        let subscribed = self.store.push_subscribers_among(&members).await?;
+        let members: Vec<UserId> =
+            members.into_iter().filter(|u| u != &message.sender_id && subscribed.contains(u)).collect();
         if members.is_empty() {
             return Ok(Vec::new());
         }
+        let Some(conversation) = self.store.conversation(id).await? else { return Ok(Vec::new()) };
         let facts = decide::Conversation {
             kind: conversation.kind,
-            members: members.len() + 1,
+            members: size,
             group_size: self.settings.group_size,
         };
         // A registry that cannot be reached counts nobody viewing: a push too many beats a missed one.

@@ -1,3 +1,5 @@
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use rusqlite::{params, params_from_iter, OptionalExtension};
 use wire::{model::UserId, push::NotifySettings};
@@ -46,6 +48,19 @@ impl PushRepo for EmbeddedStore {
             })
         })
         .await
+    }
+
+    async fn push_subscribers_among(&self, users: &[UserId]) -> Result<HashSet<UserId>, StoreError> {
+        if users.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let ids: Vec<String> = users.iter().map(|u| u.0.clone()).collect();
+        self.call(move |c| {
+            let sql = format!("SELECT DISTINCT user_id FROM push_subscriptions WHERE user_id IN ({})", placeholders(ids.len()));
+            query_all(c, &sql, params_from_iter(ids), |row| Ok(UserId(row.get(0)?)))
+        })
+        .await
+        .map(|found| found.into_iter().collect())
     }
 
     async fn remove_push_subscription(

@@ -4,6 +4,8 @@
 mod embedded;
 mod mongodb;
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use wire::{
     model::{Millis, UserId},
@@ -32,6 +34,10 @@ pub trait PushRepo {
 
     /// The user's subscriptions, in no particular order.
     async fn push_subscriptions_of(&self, user: &UserId) -> Result<Vec<StoredSubscription>, StoreError>;
+
+    /// Those among `users` with at least one subscription: one question for
+    /// a whole group, most of whose members may have none.
+    async fn push_subscribers_among(&self, users: &[UserId]) -> Result<HashSet<UserId>, StoreError>;
 
     /// Removes the device's subscription; with `endpoint`, only if it is
     /// still that one (a push service's "gone" must not remove a newer

@@ -1,3 +1,5 @@
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use mongodb::bson::doc;
@@ -93,6 +95,20 @@ impl PushRepo for MongoStore {
             .map_err(classify)?;
         let docs: Vec<SubscriptionDoc> = cursor.try_collect().await.map_err(classify)?;
         Ok(docs.into_iter().map(Into::into).collect())
+    }
+
+    async fn push_subscribers_among(&self, users: &[UserId]) -> Result<HashSet<UserId>, StoreError> {
+        if users.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let ids: Vec<&str> = users.iter().map(|u| u.0.as_str()).collect();
+        let cursor = self
+            .collection::<SubscriptionDoc>(SUBSCRIPTIONS)
+            .find(doc! { "user_id": { "$in": ids } })
+            .await
+            .map_err(classify)?;
+        let docs: Vec<SubscriptionDoc> = cursor.try_collect().await.map_err(classify)?;
+        Ok(docs.into_iter().map(|d| UserId(d.user_id)).collect())
     }
 
     async fn remove_push_subscription(

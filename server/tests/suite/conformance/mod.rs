@@ -744,6 +744,12 @@ pub async fn push_subscriptions_one_per_device(a: &DynStore, b: &DynStore) {
     let mut anns = b.push_subscriptions_of(&ann).await.unwrap();
     anns.sort_by(|x, y| x.device_id.cmp(&y.device_id));
     assert_eq!(anns, vec![sub(&ann, "laptop", "https://push.example/2"), renewed]);
+    // Who among some users has any: each once, however many devices.
+    let cat = UserId(new_id());
+    let among = b.push_subscribers_among(&[ann.clone(), cat.clone(), bob.clone()]).await.unwrap();
+    assert_eq!(among, [ann.clone(), bob.clone()].into_iter().collect());
+    assert!(a.push_subscribers_among(&[cat]).await.unwrap().is_empty());
+    assert!(a.push_subscribers_among(&[]).await.unwrap().is_empty());
     // A push service's "gone" for the old endpoint leaves the new one.
     assert!(!a.remove_push_subscription(&ann, "phone", Some("https://push.example/1")).await.unwrap());
     assert!(a.remove_push_subscription(&ann, "phone", Some("https://push.example/4")).await.unwrap());
