@@ -187,15 +187,16 @@ impl Api {
     }
 }
 
-/// Whether the tokens a run ends with are written back to the cache.
+/// Whether what a run ends with (fresh tokens, new sign-ups) is written back
+/// to the cache.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Tokens {
     /// The server's data outlives the run (a kept database, the embedded
     /// template): its sessions now hold the new tokens.
     Save,
     /// The server runs on a throwaway copy of the data the cache was made
-    /// on: the copy's new sessions die with it, and the cached tokens stay
-    /// those the original knows.
+    /// on: the copy's new sessions, and any user signed up in it, die with
+    /// it, so nothing is written back.
     Discard,
 }
 
@@ -259,7 +260,9 @@ pub async fn accounts(api: &Api, cache_file: Option<&Path>, n: usize, tokens: To
         if cache.accounts.len() < accounts.len() {
             cache.accounts = accounts.clone();
         }
-        save(cache_file, &cache)?;
+        if tokens == Tokens::Save {
+            save(cache_file, &cache)?;
+        }
         if let Some(e) = failed {
             return Err(e);
         }
