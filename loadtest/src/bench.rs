@@ -13,7 +13,7 @@ use tokio::process::Command;
 
 use crate::{
     procs::{self, fresh_dir, NodeSpec, Proc},
-    users::{self, Account, Api, Tokens},
+    users::{self, Account, Api, WriteBack},
 };
 
 /// Database the benchmark's MongoDB users live in (kept between runs).
@@ -126,7 +126,7 @@ impl Bench {
         // Also when all are there: tokens live minutes, so the template's
         // sessions are renewed (quickly) before each copy is made.
         let node = procs::start_node(&self.node_spec(NODE_1, template, "template")).await?;
-        let result = users::accounts(&Api::new(self.addr(NODE_1)), Some(&cache), n, Tokens::Save).await;
+        let result = users::accounts(&Api::new(self.addr(NODE_1)), Some(&cache), n, WriteBack::Save).await;
         node.stop().await;
         result.map(drop)
     }
@@ -144,7 +144,7 @@ impl Bench {
         }
         let node = procs::start_node(&self.node_spec(NODE_1, data, name)).await?;
         let cache = self.path("embedded-users.json");
-        let accounts = users::accounts(&Api::new(self.addr(NODE_1)), Some(&cache), n, Tokens::Discard).await?;
+        let accounts = users::accounts(&Api::new(self.addr(NODE_1)), Some(&cache), n, WriteBack::Discard).await?;
         Ok((node, accounts))
     }
 
@@ -193,7 +193,7 @@ impl Bench {
             nodes.push(procs::start_node(&spec).await?);
         }
         let cache = self.path("mongodb-users.json");
-        let accounts = users::accounts(&Api::new(self.addr(offsets[0])), Some(&cache), n, Tokens::Save).await?;
+        let accounts = users::accounts(&Api::new(self.addr(offsets[0])), Some(&cache), n, WriteBack::Save).await?;
         Ok((nodes, accounts))
     }
 

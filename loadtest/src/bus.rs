@@ -120,7 +120,7 @@ async fn measure(bench: &mut Bench, nodes: usize, layout: Layout, secs: f64, row
     let mut tally = step.tally.clone();
     tally.merge(&fleet.drain(Duration::from_secs(30)).await);
     let check = fleet.check();
-    let close_codes: Vec<String> = fleet.close_codes().iter().map(|(code, n)| format!("{n}× {code}")).collect();
+    let close_codes = fleet.close_codes_text();
     fleet.close();
     for p in procs {
         p.stop().await;
@@ -173,7 +173,7 @@ async fn measure(bench: &mut Bench, nodes: usize, layout: Layout, secs: f64, row
         check.lost_by_closed,
         check.duplicated,
         check.closed,
-        close_codes.join(", "),
+        close_codes,
     ))
 }
 

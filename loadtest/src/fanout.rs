@@ -254,6 +254,12 @@ impl Fleet {
         codes
     }
 
+    /// [`Fleet::close_codes`] as text: `2× 1013, 1× 0`.
+    pub fn close_codes_text(&self) -> String {
+        let codes: Vec<String> = self.close_codes().iter().map(|(code, n)| format!("{n}× {code}")).collect();
+        codes.join(", ")
+    }
+
     /// Closes every client.
     pub fn close(self) {
         for client in self.groups.into_iter().flat_map(|g| g.clients) {

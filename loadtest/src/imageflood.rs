@@ -145,7 +145,7 @@ pub async fn flood(bench: &Bench, users: usize, rounds: usize, side: u32, server
 async fn run(bench: &Bench, node: &procs::Proc, users: usize, rounds: usize, side: u32, images: &[Upload]) -> Result<(), String> {
     let base = format!("http://{}", bench.addr(NODE_1));
     let api = Api::new(bench.addr(NODE_1));
-    let accounts: Vec<Account> = users::accounts(&api, None, users + 1, users::Tokens::Discard).await?;
+    let accounts: Vec<Account> = users::accounts(&api, None, users + 1, users::WriteBack::Discard).await?;
     let (real, flooders) = accounts.split_last().expect("at least one account");
     let placement = procs::place(node.pid);
     eprintln!("{placement}");

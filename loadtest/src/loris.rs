@@ -280,7 +280,7 @@ async fn measure(bench: &Bench, node: &Proc, spec: &Loris, sign_ins: usize, mine
     }
     // One account per sign-in (10 attempts in five minutes each), in one group.
     let api = Api::new(addr);
-    let accounts = users::accounts(&api, None, sign_ins.max(2), users::Tokens::Discard).await?;
+    let accounts = users::accounts(&api, None, sign_ins.max(2), users::WriteBack::Discard).await?;
     let conversation = api.group("slow loris", &accounts).await?;
     let placement = procs::place(node.pid);
     eprintln!("{placement}");

@@ -64,18 +64,18 @@ pub async fn s12_overload(bench: &Bench) -> Result<Row, String> {
         let check = fleet.check();
         let closed = check.closed - closed_before;
         closed_before = check.closed;
-        let codes: Vec<String> = fleet.close_codes().iter().map(|(code, n)| format!("{n}× {code}")).collect();
         let flag = if step.tool_cpu_percent > TOOL_CPU_LIMIT { " (GENERATOR PAST 90%)" } else { "" };
         let line = format!(
             "{factor}×: offered {:.0} msg/s, {:.0} deliveries/s in the step, \
              {:.0}/s until drained ({until_drained:.0} s), p99 {:.0} ms, pushed back {}, \
-             readers closed {closed} (all so far, by close code: {}), lost {} ({} by closed readers), dup {}, server CPU {:.0}%, load generator CPU {:.0}%{flag}",
+             readers closed {closed} (all so far, by close code: {}), lost {} ({} by closed readers), dup {}, \
+             server CPU {:.0}%, load generator CPU {:.0}%{flag}",
             capacity.rate_per_group * factor * GROUPS as f64,
             step.deliveries_per_sec(),
             tally.deliveries as f64 / until_drained,
             Percentiles::of_us(&tally.deliver).map_or(0.0, |p| p.p99),
             check.pushed_back - before.pushed_back,
-            codes.join(", "),
+            fleet.close_codes_text(),
             check.lost,
             check.lost_by_closed,
             check.duplicated,

@@ -190,7 +190,7 @@ impl Api {
 /// Whether what a run ends with (fresh tokens, new sign-ups) is written back
 /// to the cache.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Tokens {
+pub enum WriteBack {
     /// The server's data outlives the run (a kept database, the embedded
     /// template): its sessions now hold the new tokens.
     Save,
@@ -202,7 +202,12 @@ pub enum Tokens {
 
 /// `n` signed-in accounts on the node behind `api`: those in `cache` (when
 /// given) with fresh tokens, and new sign-ups for the rest.
-pub async fn accounts(api: &Api, cache_file: Option<&Path>, n: usize, tokens: Tokens) -> Result<Vec<Account>, String> {
+pub async fn accounts(
+    api: &Api,
+    cache_file: Option<&Path>,
+    n: usize,
+    write_back: WriteBack,
+) -> Result<Vec<Account>, String> {
     let mut cache: Cache = cache_file
         .and_then(|f| std::fs::read(f).ok())
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -232,7 +237,7 @@ pub async fn accounts(api: &Api, cache_file: Option<&Path>, n: usize, tokens: To
             Vec::new()
         }
     };
-    if tokens == Tokens::Save && !accounts.is_empty() {
+    if write_back == WriteBack::Save && !accounts.is_empty() {
         cache.accounts[..accounts.len()].clone_from_slice(&accounts);
         save(cache_file, &cache)?;
     }
@@ -260,7 +265,7 @@ pub async fn accounts(api: &Api, cache_file: Option<&Path>, n: usize, tokens: To
         if cache.accounts.len() < accounts.len() {
             cache.accounts = accounts.clone();
         }
-        if tokens == Tokens::Save {
+        if write_back == WriteBack::Save {
             save(cache_file, &cache)?;
         }
         if let Some(e) = failed {
