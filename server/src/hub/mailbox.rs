@@ -19,6 +19,11 @@
 //! without once draining, has truly stopped: its mailbox closes and the
 //! session ends with 1013 (the client resumes on reconnect). One that
 //! stops reading altogether is also caught by the session's write timeout.
+//!
+//! Long before that, a mailbox whose oldest event has waited [`LATE`] is
+//! late until it is nearly drained: the node counts late mailboxes (see
+//! `pressure.rs`), so that it can hold its senders while most of its
+//! readers are late, before any falls behind.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -37,6 +42,9 @@ pub const CAPACITY: usize = 1024;
 pub const RESERVE: usize = 64;
 /// How long a mailbox may skip messages without its session once draining it.
 pub const BEHIND_LIMIT: Duration = Duration::from_secs(30);
+/// How long the oldest queued event may wait before the mailbox is late;
+/// it is on time again once the oldest has waited less than half of it.
+pub const LATE: Duration = Duration::from_millis(500);
 
 /// What a session takes from its mailbox next.
 pub enum Next {
@@ -58,12 +66,15 @@ enum Latest {
 
 #[derive(Default)]
 struct State {
-    queue: VecDeque<Arc<Delivery>>,
+    /// Events in order, each with when it was queued.
+    queue: VecDeque<(Arc<Delivery>, Instant)>,
     latest: HashMap<Latest, Arc<Delivery>>,
     /// Conversations whose messages are being skipped, from this seq.
     behind: HashMap<ConversationId, u64>,
     /// When the mailbox started skipping, until the session takes the notes.
     behind_since: Option<Instant>,
+    /// Counted late by the node (see [`LATE`]).
+    late: bool,
     closed: bool,
 }
 
@@ -117,9 +128,13 @@ impl Mailbox {
                     self.shut(&mut state);
                     return false;
                 }
-                None => state.queue.push_back(delivery.clone()),
+                None => state.queue.push_back((delivery.clone(), now)),
             },
-            _ => state.queue.push_back(delivery.clone()),
+            _ => state.queue.push_back((delivery.clone(), now)),
+        }
+        if !state.late && is_late(&state.queue, now, LATE) {
+            state.late = true;
+            self.pressure.fell_late();
         }
         drop(state);
         self.ready.notify_one();
@@ -134,10 +149,15 @@ impl Mailbox {
             return Some(Next::Closed);
         }
         if state.queue.is_empty() && !state.latest.is_empty() {
-            let latest: Vec<_> = state.latest.drain().map(|(_, d)| d).collect();
+            let now = Instant::now();
+            let latest: Vec<_> = state.latest.drain().map(|(_, d)| (d, now)).collect();
             state.queue.extend(latest);
         }
-        if let Some(delivery) = state.queue.pop_front() {
+        if let Some((delivery, _)) = state.queue.pop_front() {
+            if state.late && !is_late(&state.queue, Instant::now(), LATE / 2) {
+                state.late = false;
+                self.pressure.on_time();
+            }
             return Some(Next::Event(delivery));
         }
         if state.behind.is_empty() {
@@ -182,9 +202,17 @@ impl Mailbox {
         if state.behind_since.take().is_some() {
             self.pressure.caught_up();
         }
+        if state.late {
+            self.pressure.on_time();
+        }
         *state = State { closed: true, ..State::default() };
         self.ready.notify_one();
     }
+}
+
+/// Whether the oldest of `queue` has waited `wait` or longer by `now`.
+fn is_late(queue: &VecDeque<(Arc<Delivery>, Instant)>, now: Instant, wait: Duration) -> bool {
+    queue.front().is_some_and(|(_, queued)| now.saturating_duration_since(*queued) >= wait)
 }
 
 /// Which kept-apart slots an event fills, if only the latest of it counts.
@@ -281,6 +309,29 @@ mod tests {
         assert!(mailbox.try_next().is_none());
         assert!(mailbox.push(&message("c", CAPACITY as u64 + 12), now));
         assert_eq!(seq(mailbox.try_next()), CAPACITY as u64 + 12, "queued again once the note was taken");
+    }
+
+    #[test]
+    fn a_mailbox_is_late_from_when_its_oldest_event_waited_too_long_until_it_is_nearly_drained() {
+        let pressure = Arc::new(Pressure::default());
+        let mailbox = Mailbox::new(pressure.clone());
+        let now = Instant::now();
+        let old = now.checked_sub(LATE).expect("the clock is past LATE");
+        for s in 1..=3 {
+            assert!(mailbox.push(&message("c", s), old));
+        }
+        assert_eq!(pressure.late(), 0, "nothing had waited when the last came");
+        assert!(mailbox.push(&message("c", 4), now));
+        assert_eq!(pressure.late(), 1);
+        assert_eq!(seq(mailbox.try_next()), 1);
+        assert_eq!(seq(mailbox.try_next()), 2);
+        assert_eq!(pressure.late(), 1, "the oldest left has waited long still");
+        assert_eq!(seq(mailbox.try_next()), 3);
+        assert_eq!(pressure.late(), 0, "the oldest left came just now");
+        assert!(mailbox.push(&message("c", 5), now + LATE));
+        assert_eq!(pressure.late(), 1);
+        mailbox.close();
+        assert_eq!(pressure.late(), 0, "a closed mailbox counts as late no more");
     }
 
     #[test]

@@ -1,9 +1,12 @@
-//! Push-back on senders: how many of this node's connections are behind
-//! (their mailbox skipping messages, see `mailbox.rs`), and the gate that
-//! holds sends while too many are.
+//! Push-back on senders: how many of this node's connections are late
+//! (their oldest queued event waited half a second) or behind (their
+//! mailbox skipping messages, see `mailbox.rs`), and the gate that holds
+//! sends while too many are.
 //!
-//! While more than one connection in [`BEHIND_SHARE`] is behind, a send
-//! waits (its ack comes later) instead of adding deliveries the readers
+//! While more than half of the connections are late, at least
+//! [`LATE_FLOOR`] of them (the node as a whole cannot keep up: a few slow
+//! readers, or a session waiting on its own send, are not that), or more
+//! than one in [`BEHIND_SHARE`] is behind, a send waits (its ack comes later) instead of adding deliveries the readers
 //! cannot take; one held past the session's bound is refused with `retry`
 //! and a `retry_after_ms`. When the readers have caught up, held sends are
 //! let go in growing rounds (1, 2, 4, … per [`ROUND`]) rather than all at
@@ -24,6 +27,8 @@ use tokio::time::Instant;
 pub const HOLD_LIMIT: Duration = Duration::from_secs(2);
 /// More than one connection in this many behind holds the senders.
 pub const BEHIND_SHARE: usize = 10;
+/// Late connections there must be at least, beyond half of all, to hold the senders.
+const LATE_FLOOR: usize = 16;
 /// How long each round of releases lasts; the next may release twice as many.
 const ROUND: Duration = Duration::from_millis(20);
 /// How often a held send looks whether it may go.
@@ -31,6 +36,7 @@ const POLL: Duration = Duration::from_millis(20);
 
 pub struct Pressure {
     connections: AtomicUsize,
+    late: AtomicUsize,
     behind: AtomicUsize,
     /// Sends held on this node now.
     held: AtomicUsize,
@@ -49,6 +55,7 @@ impl Default for Pressure {
     fn default() -> Self {
         Pressure {
             connections: AtomicUsize::new(0),
+            late: AtomicUsize::new(0),
             behind: AtomicUsize::new(0),
             held: AtomicUsize::new(0),
             squeezed: AtomicBool::new(false),
@@ -60,6 +67,21 @@ impl Default for Pressure {
 impl Pressure {
     pub(super) fn set_connections(&self, connections: usize) {
         self.connections.store(connections, Relaxed);
+    }
+
+    pub(super) fn fell_late(&self) {
+        let late = self.late.fetch_add(1, Relaxed) + 1;
+        metrics::gauge!("natter_ws_late").set(late as f64);
+    }
+
+    pub(super) fn on_time(&self) {
+        let late = self.late.fetch_sub(1, Relaxed) - 1;
+        metrics::gauge!("natter_ws_late").set(late as f64);
+    }
+
+    /// Connections of this node whose mailbox is late now.
+    pub fn late(&self) -> usize {
+        self.late.load(Relaxed)
     }
 
     pub(super) fn fell_behind(&self) {
@@ -77,10 +99,11 @@ impl Pressure {
         self.behind.load(Relaxed)
     }
 
-    /// Whether more than one connection in [`BEHIND_SHARE`] is behind.
+    /// Whether more than half of the connections are late (and at least
+    /// [`LATE_FLOOR`]), or more than one in [`BEHIND_SHARE`] is behind.
     pub fn over(&self) -> bool {
-        let behind = self.behind();
-        behind > 0 && behind * BEHIND_SHARE > self.connections.load(Relaxed)
+        let (connections, late, behind) = (self.connections.load(Relaxed), self.late(), self.behind());
+        (late >= LATE_FLOOR && late * 2 > connections) || (behind > 0 && behind * BEHIND_SHARE > connections)
     }
 
     /// Whether a send arriving now must wait: the readers are behind, or
@@ -174,6 +197,21 @@ mod tests {
         assert!(pressure.must_wait(), "behind those held already");
         pressure.let_go(1);
         assert!(!pressure.must_wait());
+    }
+
+    #[test]
+    fn senders_wait_while_more_than_half_of_the_readers_are_late() {
+        let pressure = Pressure::default();
+        pressure.set_connections(2 * LATE_FLOOR);
+        (0..LATE_FLOOR).for_each(|_| pressure.fell_late());
+        assert!(!pressure.over(), "half");
+        pressure.fell_late();
+        assert!(pressure.over());
+        pressure.on_time();
+        assert!(!pressure.over());
+        pressure.set_connections(3);
+        (0..2).for_each(|_| pressure.on_time());
+        assert!(!pressure.over(), "{} of 3 late, but too few to say the node is overloaded", pressure.late());
     }
 
     #[test]
