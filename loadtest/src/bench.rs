@@ -39,6 +39,8 @@ pub struct Options {
     pub latency_secs: f64,
     /// Seconds of each step of scenario 12.
     pub overload_secs: f64,
+    /// Scenario 13's numbers of nodes to run.
+    pub bus_nodes: Vec<usize>,
     pub media_udp_port: u16,
     /// Percentage of the sends of scenarios 2–5 that are edits and reactions.
     pub changes_percent: u64,

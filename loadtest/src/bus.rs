@@ -80,7 +80,8 @@ pub async fn s13_bus(bench: &mut Bench) -> Result<Row, String> {
     ];
     let mut notes = Vec::new();
     let mut ok = true;
-    for (nodes, layout) in runs {
+    let wanted = bench.opts.bus_nodes.clone();
+    for (nodes, layout) in runs.into_iter().filter(|(nodes, _)| wanted.contains(nodes)) {
         let line = measure(bench, nodes, layout, secs, &mut row).await?;
         eprintln!("  [s13] {line}");
         ok &= row.lost == Some(0) && row.duplicated == Some(0);

@@ -11,7 +11,7 @@ use std::{
         atomic::{AtomicU64, Ordering},
         LazyLock,
     },
-    time::Instant,
+    time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
 use hdrhistogram::Histogram;
@@ -56,6 +56,9 @@ pub struct Tally {
     pub ack: Histogram<u64>,
     /// send → deliver, µs.
     pub deliver: Histogram<u64>,
+    /// stored → deliver (the message's `created_ms` to its arrival), µs: how
+    /// late readers are, without the time a send waited to be stored.
+    pub stored: Histogram<u64>,
     pub acks: u64,
     pub deliveries: u64,
     pub errors: BTreeMap<String, u64>,
@@ -63,7 +66,8 @@ pub struct Tally {
 
 impl Default for Tally {
     fn default() -> Self {
-        Tally { ack: histogram(), deliver: histogram(), acks: 0, deliveries: 0, errors: BTreeMap::new() }
+        let errors = BTreeMap::new();
+        Tally { ack: histogram(), deliver: histogram(), stored: histogram(), acks: 0, deliveries: 0, errors }
     }
 }
 
@@ -71,6 +75,7 @@ impl Tally {
     pub fn merge(&mut self, other: &Tally) {
         self.ack.add(&other.ack).expect("same bounds");
         self.deliver.add(&other.deliver).expect("same bounds");
+        self.stored.add(&other.stored).expect("same bounds");
         self.acks += other.acks;
         self.deliveries += other.deliveries;
         for (code, n) in &other.errors {
@@ -136,6 +141,10 @@ impl Ledger {
     pub fn on_message(&mut self, message: &Message) {
         if let Some(at) = sent_at(&message.client_id) {
             let _ = self.window.deliver.record(now_us().saturating_sub(at).max(1));
+        }
+        if message.created_ms > 0 {
+            let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+            let _ = self.window.stored.record(now_ms.saturating_sub(message.created_ms as u64).max(1) * 1000);
         }
         self.window.deliveries += 1;
         DELIVERED.fetch_add(1, Ordering::Relaxed);

@@ -93,6 +93,11 @@ struct Cli {
     /// Seconds of each step (1×, 2×, 4× the capacity) of scenario 12.
     #[arg(long, default_value_t = 30.0)]
     overload_secs: f64,
+    /// Scenario 13's numbers of nodes to run, e.g. `3` or `1,2`: a run of
+    /// all of them grows one database that FerretDB scans ever slower.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 3],
+          value_parser = clap::value_parser!(u64).range(1..=3))]
+    bus_nodes: Vec<u64>,
     /// Percentage of the sends of scenarios 2–5 that are changes (edits and
     /// 👍 given or taken back, each to the sender's own newest message)
     /// instead of messages; the reference server gets the same frames.
@@ -271,6 +276,7 @@ async fn main() -> ExitCode {
         step_secs: cli.step_secs,
         latency_secs: cli.latency_secs,
         overload_secs: cli.overload_secs,
+        bus_nodes: cli.bus_nodes.iter().map(|&n| n as usize).collect(),
         media_udp_port: cli.media_udp_port,
         changes_percent: cli.changes_percent,
     };

@@ -6,7 +6,8 @@
 //! then refused with `retry` and a `retry_after_ms`, sent again here after
 //! it, as the browser does). Each step reports deliveries a second during
 //! the step and until everything arrived, p99 send → deliver (from the
-//! first send, so a held or refused send counts its whole wait), the sends
+//! first send, so a held or refused send counts its whole wait) and p99
+//! stored → deliver (how late the readers are, without the senders' wait), the sends
 //! pushed back, the readers closed, lost and duplicated (0 each), and this
 //! tool's own CPU, flagged past 90%: then it measured itself.
 
@@ -67,13 +68,14 @@ pub async fn s12_overload(bench: &Bench) -> Result<Row, String> {
         let flag = if step.tool_cpu_percent > TOOL_CPU_LIMIT { " (GENERATOR PAST 90%)" } else { "" };
         let line = format!(
             "{factor}×: offered {:.0} msg/s, {:.0} deliveries/s in the step, \
-             {:.0}/s until drained ({until_drained:.0} s), p99 {:.0} ms, pushed back {}, \
+             {:.0}/s until drained ({until_drained:.0} s), p99 {:.0} ms (stored → deliver {:.0} ms), pushed back {}, \
              readers closed {closed} (all so far, by close code: {}), lost {} ({} by closed readers), dup {}, \
              server CPU {:.0}%, load generator CPU {:.0}%{flag}",
             capacity.rate_per_group * factor * GROUPS as f64,
             step.deliveries_per_sec(),
             tally.deliveries as f64 / until_drained,
             Percentiles::of_us(&tally.deliver).map_or(0.0, |p| p.p99),
+            Percentiles::of_us(&tally.stored).map_or(0.0, |p| p.p99),
             check.pushed_back - before.pushed_back,
             fleet.close_codes_text(),
             check.lost,
@@ -96,8 +98,10 @@ pub async fn s12_overload(bench: &Bench) -> Result<Row, String> {
             row.server_cpu_percent = Some(step.server_cpu_percent);
             row.server_rss_mb = Some(mb(step.server_rss_bytes));
             row.figure = format!(
-                "at 4×: {:.0} deliveries/s until drained, {} sends pushed back, {closed} readers closed",
+                "at 4×: {:.0} deliveries/s until drained, p99 stored → deliver {:.0} ms, {} sends pushed back, \
+                 {closed} readers closed",
                 tally.deliveries as f64 / until_drained,
+                Percentiles::of_us(&tally.stored).map_or(0.0, |p| p.p99),
                 check.pushed_back - before.pushed_back
             );
         }
