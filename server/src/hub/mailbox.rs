@@ -44,7 +44,7 @@ pub const RESERVE: usize = 64;
 pub const BEHIND_LIMIT: Duration = Duration::from_secs(30);
 /// How long the oldest queued event may wait before the mailbox is late;
 /// it is on time again once the oldest has waited less than half of it.
-pub const LATE: Duration = Duration::from_millis(500);
+pub const LATE: Duration = Duration::from_millis(250);
 
 /// What a session takes from its mailbox next.
 pub enum Next {

@@ -1,21 +1,26 @@
 //! Push-back on senders: how many of this node's connections are late
-//! (their oldest queued event waited half a second) or behind (their
+//! (their oldest queued event waited [`LATE`]) or behind (their
 //! mailbox skipping messages, see `mailbox.rs`), and the gate that holds
 //! sends while too many are.
 //!
 //! While more than half of the connections are late, at least
 //! [`LATE_FLOOR`] of them (the node as a whole cannot keep up: a few slow
 //! readers, or a session waiting on its own send, are not that), or more
-//! than one in [`BEHIND_SHARE`] is behind, a send waits (its ack comes later) instead of adding deliveries the readers
-//! cannot take; one held past the session's bound is refused with `retry`
-//! and a `retry_after_ms`. When the readers have caught up, held sends are
-//! let go in growing rounds (1, 2, 4, … per [`ROUND`]) rather than all at
-//! once: a burst would fill the mailboxes again. Any sign of readers
-//! falling behind again starts the rounds over from one.
+//! than one in [`BEHIND_SHARE`] is behind, the node is over: no send goes,
+//! each waits (its ack comes later), and one held past the session's bound
+//! is refused with `retry` and a `retry_after_ms`.
+//!
+//! Once over, the node admits sends at a rate of its own until they no
+//! longer use it up ([`Gate`]): letting them all go when the readers have
+//! caught up would fill the mailboxes again within a second, and the
+//! readers would fall behind by seconds before the next hold. The rate
+//! starts at [`CUT`] of what went in the second before, is cut so again
+//! each [`LATE`] the node is over, and grows by [`GROWTH`] a second
+//! otherwise, so it settles near what the readers take.
 
 use std::{
     sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed},
+        atomic::{AtomicUsize, Ordering::Relaxed},
         Mutex,
     },
     time::Duration,
@@ -23,16 +28,26 @@ use std::{
 
 use tokio::time::Instant;
 
+use super::mailbox::LATE;
+
 /// How long a send may wait before it is refused.
 pub const HOLD_LIMIT: Duration = Duration::from_secs(2);
 /// More than one connection in this many behind holds the senders.
 pub const BEHIND_SHARE: usize = 10;
 /// Late connections there must be at least, beyond half of all, to hold the senders.
 const LATE_FLOOR: usize = 16;
-/// How long each round of releases lasts; the next may release twice as many.
-const ROUND: Duration = Duration::from_millis(20);
 /// How often a held send looks whether it may go.
 const POLL: Duration = Duration::from_millis(20);
+/// The admitted rate is cut to this share of itself while the node is over.
+const CUT: f64 = 0.7;
+/// How much the admitted rate grows a second while the node keeps up.
+const GROWTH: f64 = 0.05;
+/// The least the admitted rate is cut to, sends a second.
+const MIN_RATE: f64 = 10.0;
+/// Sends the gate lets go at once, as seconds of its rate.
+const BURST: f64 = 0.1;
+/// How long the sends must leave the gate's allowance unused before it opens.
+const UNUSED_FOR: Duration = Duration::from_secs(2);
 
 pub struct Pressure {
     connections: AtomicUsize,
@@ -40,15 +55,90 @@ pub struct Pressure {
     behind: AtomicUsize,
     /// Sends held on this node now.
     held: AtomicUsize,
-    /// Readers fell behind since the last release: the rounds start over.
-    squeezed: AtomicBool,
-    rounds: Mutex<Rounds>,
+    gate: Mutex<Gate>,
 }
 
-struct Rounds {
-    started: Instant,
-    released: usize,
-    quota: usize,
+/// The sends this node lets go: all as they come, or, since it was last
+/// over and until they stop using it up, a rate (a token bucket).
+struct Gate {
+    /// Sends a second while admitting at a rate; `None` while open.
+    rate: Option<f64>,
+    /// Sends that may go now while admitting at a rate.
+    tokens: f64,
+    /// When `tokens` and `rate` were last brought up to date.
+    updated: Instant,
+    /// When the rate was last cut.
+    cut: Instant,
+    /// Since when the allowance has gone unused, while admitting at a rate.
+    unused_since: Option<Instant>,
+    /// Sends let go in the second from `second`, and in the one before.
+    second: Instant,
+    this_second: u32,
+    last_second: u32,
+}
+
+impl Gate {
+    fn new(now: Instant) -> Gate {
+        Gate {
+            rate: None,
+            tokens: 0.0,
+            updated: now,
+            cut: now,
+            unused_since: None,
+            second: now,
+            this_second: 0,
+            last_second: 0,
+        }
+    }
+
+    /// The node is over: nothing goes, and the rate is (once per [`LATE`]) cut.
+    fn over(&mut self, now: Instant) {
+        self.roll(now);
+        match self.rate {
+            None => self.rate = Some((f64::from(self.last_second.max(self.this_second)) * CUT).max(MIN_RATE)),
+            Some(rate) if now.duration_since(self.cut) >= LATE => self.rate = Some((rate * CUT).max(MIN_RATE)),
+            Some(_) => return,
+        }
+        self.cut = now;
+        self.tokens = 0.0;
+        self.unused_since = None;
+        self.updated = now;
+    }
+
+    /// Whether a send may go now; if so, it has taken its turn.
+    fn admit(&mut self, now: Instant) -> bool {
+        self.roll(now);
+        if let Some(rate) = self.rate {
+            let secs = now.duration_since(self.updated).as_secs_f64();
+            self.updated = now;
+            let rate = rate * (1.0 + GROWTH * secs);
+            let burst = (rate * BURST).max(1.0);
+            self.tokens = (self.tokens + rate * secs).min(burst);
+            self.rate = Some(rate);
+            if self.tokens < burst {
+                self.unused_since = None;
+            } else if now.duration_since(*self.unused_since.get_or_insert(now)) >= UNUSED_FOR {
+                self.rate = None;
+            }
+            if self.rate.is_some() {
+                if self.tokens < 1.0 {
+                    return false;
+                }
+                self.tokens -= 1.0;
+            }
+        }
+        self.this_second += 1;
+        true
+    }
+
+    fn roll(&mut self, now: Instant) {
+        let secs = now.duration_since(self.second).as_secs();
+        if secs >= 1 {
+            self.last_second = if secs == 1 { self.this_second } else { 0 };
+            self.this_second = 0;
+            self.second += Duration::from_secs(secs);
+        }
+    }
 }
 
 impl Default for Pressure {
@@ -58,8 +148,7 @@ impl Default for Pressure {
             late: AtomicUsize::new(0),
             behind: AtomicUsize::new(0),
             held: AtomicUsize::new(0),
-            squeezed: AtomicBool::new(false),
-            rounds: Mutex::new(Rounds { started: Instant::now(), released: 0, quota: 1 }),
+            gate: Mutex::new(Gate::new(Instant::now())),
         }
     }
 }
@@ -106,10 +195,11 @@ impl Pressure {
         (late >= LATE_FLOOR && late * 2 > connections) || (behind > 0 && behind * BEHIND_SHARE > connections)
     }
 
-    /// Whether a send arriving now must wait: the readers are behind, or
-    /// other sends wait already (they go first).
+    /// Whether a send arriving now must wait: other sends wait already
+    /// (they go first), or the gate does not let it go. When false, the
+    /// send has taken its turn: it goes now.
     pub fn must_wait(&self) -> bool {
-        self.held.load(Relaxed) > 0 || self.over()
+        self.held.load(Relaxed) > 0 || !self.take_turn(Instant::now())
     }
 
     /// A websocket's send is held (until [`Pressure::let_go`]).
@@ -137,11 +227,11 @@ impl Pressure {
     }
 
     /// Waits until a held send may go (true), or until `deadline` (false).
-    /// Cancel-safe: a release is taken only when the answer is true.
+    /// Cancel-safe: a turn is taken only when the answer is true.
     pub async fn turn(&self, deadline: Instant) -> bool {
         loop {
             let now = Instant::now();
-            if self.release(now) {
+            if self.take_turn(now) {
                 return true;
             }
             if now >= deadline {
@@ -151,23 +241,16 @@ impl Pressure {
         }
     }
 
-    fn release(&self, now: Instant) -> bool {
-        if self.over() {
-            self.squeezed.store(true, Relaxed);
+    fn take_turn(&self, now: Instant) -> bool {
+        let over = self.over();
+        let mut gate = self.gate.lock().unwrap_or_else(|p| p.into_inner());
+        if over {
+            gate.over(now);
             return false;
         }
-        let mut rounds = self.rounds.lock().unwrap_or_else(|p| p.into_inner());
-        if self.squeezed.swap(false, Relaxed) {
-            *rounds = Rounds { started: now, released: 0, quota: 1 };
-        } else if now.duration_since(rounds.started) >= ROUND {
-            let quota = rounds.quota.saturating_mul(2);
-            *rounds = Rounds { started: now, released: 0, quota };
-        }
-        if rounds.released >= rounds.quota {
-            return false;
-        }
-        rounds.released += 1;
-        true
+        let admitted = gate.admit(now);
+        metrics::gauge!("natter_ws_admitted_rate").set(gate.rate.unwrap_or(0.0));
+        admitted
     }
 
     /// How long a refused sender waits before trying again: half a second
@@ -192,11 +275,10 @@ mod tests {
         pressure.fell_behind();
         assert!(pressure.over() && pressure.must_wait());
         pressure.caught_up();
-        assert!(!pressure.must_wait());
+        assert!(!pressure.over());
         pressure.hold();
         assert!(pressure.must_wait(), "behind those held already");
         pressure.let_go(1);
-        assert!(!pressure.must_wait());
     }
 
     #[test]
@@ -214,19 +296,31 @@ mod tests {
         assert!(!pressure.over(), "{} of 3 late, but too few to say the node is overloaded", pressure.late());
     }
 
+    /// Sends let go by `gate` offered `per_sec` evenly for `secs` from `start`.
+    fn offer(gate: &mut Gate, start: Instant, per_sec: u32, secs: u32) -> usize {
+        let every = Duration::from_secs(1) / per_sec;
+        (0..per_sec * secs).filter(|&i| gate.admit(start + every * i)).count()
+    }
+
     #[test]
-    fn held_sends_go_in_growing_rounds_and_not_while_readers_are_behind() {
-        let pressure = Pressure::default();
-        pressure.set_connections(1);
-        pressure.fell_behind();
-        assert!(!pressure.release(Instant::now()));
-        pressure.caught_up();
+    fn once_over_the_node_admits_a_rate_cut_from_what_went_before_and_growing_until_unused() {
         let start = Instant::now();
-        let mut released = Vec::new();
-        for round in 0..4 {
-            let now = start + ROUND * round;
-            released.push((0..100).filter(|_| pressure.release(now)).count());
-        }
-        assert_eq!(released, [1, 2, 4, 8]);
+        let mut gate = Gate::new(start);
+        assert_eq!(offer(&mut gate, start, 1000, 2), 2000, "open: all go");
+        let over = start + Duration::from_secs(2);
+        gate.over(over);
+        assert!(!gate.admit(over), "nothing goes while over");
+        let rate = gate.rate.expect("admitting at a rate");
+        assert!((rate - 700.0).abs() < 1.0, "{rate}: cut from the 1,000 a second before");
+        gate.over(over + LATE / 2);
+        assert_eq!(gate.rate, Some(rate), "cut at most once a LATE");
+        gate.over(over + LATE);
+        assert!((gate.rate.unwrap() - 490.0).abs() < 1.0);
+        // Offered 1,000 a second, a little over the rate goes, the rate growing.
+        let went = offer(&mut gate, over + LATE, 1000, 1);
+        assert!((490..600).contains(&went), "{went}");
+        // Offered 100 a second, the allowance goes unused and the gate opens.
+        offer(&mut gate, over + LATE + Duration::from_secs(1), 100, 3);
+        assert!(gate.rate.is_none(), "open again");
     }
 }
