@@ -111,7 +111,7 @@ impl Mailbox {
                 *from = (*from).min(message.seq);
                 if state.behind_since.is_none() {
                     state.behind_since = Some(now);
-                    self.pressure.fell_behind();
+                    self.pressure.behind.up();
                 }
                 metrics::counter!("natter_ws_skipped_total").increment(1);
                 return true;
@@ -134,7 +134,7 @@ impl Mailbox {
         }
         if !state.late && is_late(&state.queue, now, LATE) {
             state.late = true;
-            self.pressure.fell_late();
+            self.pressure.late.up();
         }
         drop(state);
         self.ready.notify_one();
@@ -156,7 +156,7 @@ impl Mailbox {
         if let Some((delivery, _)) = state.queue.pop_front() {
             if state.late && !is_late(&state.queue, Instant::now(), LATE / 2) {
                 state.late = false;
-                self.pressure.on_time();
+                self.pressure.late.down();
             }
             return Some(Next::Event(delivery));
         }
@@ -164,7 +164,7 @@ impl Mailbox {
             return None;
         }
         if state.behind_since.take().is_some() {
-            self.pressure.caught_up();
+            self.pressure.behind.down();
         }
         Some(Next::Behind(state.behind.drain().collect()))
     }
@@ -200,10 +200,10 @@ impl Mailbox {
     /// Drops what is waiting, closed for good.
     fn empty(&self, state: &mut State) {
         if state.behind_since.take().is_some() {
-            self.pressure.caught_up();
+            self.pressure.behind.down();
         }
         if state.late {
-            self.pressure.on_time();
+            self.pressure.late.down();
         }
         *state = State { closed: true, ..State::default() };
         self.ready.notify_one();
@@ -292,7 +292,7 @@ mod tests {
     #[test]
     fn a_full_mailbox_skips_messages_and_notes_where_they_resume() {
         let (mailbox, pressure, now) = offered(CAPACITY as u64 + 10);
-        assert_eq!(pressure.behind(), 1);
+        assert_eq!(pressure.behind.get(), 1);
         // Room again, but the conversation keeps skipping until the note is taken.
         assert_eq!(seq(mailbox.try_next()), 1);
         assert!(mailbox.push(&message("c", CAPACITY as u64 + 11), now));
@@ -305,7 +305,7 @@ mod tests {
             Some(Next::Behind(notes)) => assert_eq!(notes, vec![(ConversationId::from("c"), CAPACITY as u64 + 1)]),
             _ => panic!("not the notes"),
         }
-        assert_eq!(pressure.behind(), 0);
+        assert_eq!(pressure.behind.get(), 0);
         assert!(mailbox.try_next().is_none());
         assert!(mailbox.push(&message("c", CAPACITY as u64 + 12), now));
         assert_eq!(seq(mailbox.try_next()), CAPACITY as u64 + 12, "queued again once the note was taken");
@@ -320,18 +320,18 @@ mod tests {
         for s in 1..=3 {
             assert!(mailbox.push(&message("c", s), old));
         }
-        assert_eq!(pressure.late(), 0, "nothing had waited when the last came");
+        assert_eq!(pressure.late.get(), 0, "nothing had waited when the last came");
         assert!(mailbox.push(&message("c", 4), now));
-        assert_eq!(pressure.late(), 1);
+        assert_eq!(pressure.late.get(), 1);
         assert_eq!(seq(mailbox.try_next()), 1);
         assert_eq!(seq(mailbox.try_next()), 2);
-        assert_eq!(pressure.late(), 1, "the oldest left has waited long still");
+        assert_eq!(pressure.late.get(), 1, "the oldest left has waited long still");
         assert_eq!(seq(mailbox.try_next()), 3);
-        assert_eq!(pressure.late(), 0, "the oldest left came just now");
+        assert_eq!(pressure.late.get(), 0, "the oldest left came just now");
         assert!(mailbox.push(&message("c", 5), now + LATE));
-        assert_eq!(pressure.late(), 1);
+        assert_eq!(pressure.late.get(), 1);
         mailbox.close();
-        assert_eq!(pressure.late(), 0, "a closed mailbox counts as late no more");
+        assert_eq!(pressure.late.get(), 0, "a closed mailbox counts as late no more");
     }
 
     #[test]
@@ -368,6 +368,6 @@ mod tests {
         assert!(late.push(&message("c", CAPACITY as u64 + 2), now + BEHIND_LIMIT));
         assert!(!late.push(&message("c", CAPACITY as u64 + 3), now + BEHIND_LIMIT + Duration::from_secs(1)));
         assert!(matches!(late.try_next(), Some(Next::Closed)));
-        assert_eq!(pressure.behind(), 0, "a closed mailbox counts as behind no more");
+        assert_eq!(pressure.behind.get(), 0, "a closed mailbox counts as behind no more");
     }
 }

@@ -51,11 +51,39 @@ const UNUSED_FOR: Duration = Duration::from_secs(2);
 
 pub struct Pressure {
     connections: AtomicUsize,
-    late: AtomicUsize,
-    behind: AtomicUsize,
+    /// Connections whose mailbox is late now.
+    pub(super) late: Count,
+    /// Connections whose mailbox is skipping messages now.
+    pub(super) behind: Count,
     /// Sends held on this node now.
     held: AtomicUsize,
     gate: Mutex<Gate>,
+}
+
+/// A number of connections, shown as a gauge in `/metrics`.
+pub(super) struct Count {
+    value: AtomicUsize,
+    gauge: &'static str,
+}
+
+impl Count {
+    fn new(gauge: &'static str) -> Count {
+        Count { value: AtomicUsize::new(0), gauge }
+    }
+
+    pub(super) fn up(&self) {
+        let value = self.value.fetch_add(1, Relaxed) + 1;
+        metrics::gauge!(self.gauge).set(value as f64);
+    }
+
+    pub(super) fn down(&self) {
+        let value = self.value.fetch_sub(1, Relaxed) - 1;
+        metrics::gauge!(self.gauge).set(value as f64);
+    }
+
+    pub(super) fn get(&self) -> usize {
+        self.value.load(Relaxed)
+    }
 }
 
 /// The sends this node lets go: all as they come, or, since it was last
@@ -145,8 +173,8 @@ impl Default for Pressure {
     fn default() -> Self {
         Pressure {
             connections: AtomicUsize::new(0),
-            late: AtomicUsize::new(0),
-            behind: AtomicUsize::new(0),
+            late: Count::new("natter_ws_late"),
+            behind: Count::new("natter_ws_behind"),
             held: AtomicUsize::new(0),
             gate: Mutex::new(Gate::new(Instant::now())),
         }
@@ -158,40 +186,10 @@ impl Pressure {
         self.connections.store(connections, Relaxed);
     }
 
-    pub(super) fn fell_late(&self) {
-        let late = self.late.fetch_add(1, Relaxed) + 1;
-        metrics::gauge!("natter_ws_late").set(late as f64);
-    }
-
-    pub(super) fn on_time(&self) {
-        let late = self.late.fetch_sub(1, Relaxed) - 1;
-        metrics::gauge!("natter_ws_late").set(late as f64);
-    }
-
-    /// Connections of this node whose mailbox is late now.
-    pub fn late(&self) -> usize {
-        self.late.load(Relaxed)
-    }
-
-    pub(super) fn fell_behind(&self) {
-        let behind = self.behind.fetch_add(1, Relaxed) + 1;
-        metrics::gauge!("natter_ws_behind").set(behind as f64);
-    }
-
-    pub(super) fn caught_up(&self) {
-        let behind = self.behind.fetch_sub(1, Relaxed) - 1;
-        metrics::gauge!("natter_ws_behind").set(behind as f64);
-    }
-
-    /// Connections of this node whose mailbox is skipping messages now.
-    pub fn behind(&self) -> usize {
-        self.behind.load(Relaxed)
-    }
-
     /// Whether more than half of the connections are late (and at least
     /// [`LATE_FLOOR`]), or more than one in [`BEHIND_SHARE`] is behind.
     pub fn over(&self) -> bool {
-        let (connections, late, behind) = (self.connections.load(Relaxed), self.late(), self.behind());
+        let (connections, late, behind) = (self.connections.load(Relaxed), self.late.get(), self.behind.get());
         (late >= LATE_FLOOR && late * 2 > connections) || (behind > 0 && behind * BEHIND_SHARE > connections)
     }
 
@@ -269,12 +267,12 @@ mod tests {
     fn senders_wait_while_more_than_a_share_of_readers_is_behind() {
         let pressure = Pressure::default();
         pressure.set_connections(20);
-        pressure.fell_behind();
-        pressure.fell_behind();
+        pressure.behind.up();
+        pressure.behind.up();
         assert!(!pressure.over(), "two in twenty is one in ten");
-        pressure.fell_behind();
+        pressure.behind.up();
         assert!(pressure.over() && pressure.must_wait());
-        pressure.caught_up();
+        pressure.behind.down();
         assert!(!pressure.over());
         pressure.hold();
         assert!(pressure.must_wait(), "behind those held already");
@@ -285,15 +283,15 @@ mod tests {
     fn senders_wait_while_more_than_half_of_the_readers_are_late() {
         let pressure = Pressure::default();
         pressure.set_connections(2 * LATE_FLOOR);
-        (0..LATE_FLOOR).for_each(|_| pressure.fell_late());
+        (0..LATE_FLOOR).for_each(|_| pressure.late.up());
         assert!(!pressure.over(), "half");
-        pressure.fell_late();
+        pressure.late.up();
         assert!(pressure.over());
-        pressure.on_time();
+        pressure.late.down();
         assert!(!pressure.over());
         pressure.set_connections(3);
-        (0..2).for_each(|_| pressure.on_time());
-        assert!(!pressure.over(), "{} of 3 late, but too few to say the node is overloaded", pressure.late());
+        (0..2).for_each(|_| pressure.late.down());
+        assert!(!pressure.over(), "{} of 3 late, but too few to say the node is overloaded", pressure.late.get());
     }
 
     /// Sends let go by `gate` offered `per_sec` evenly for `secs` from `start`.
