@@ -16,6 +16,7 @@ use mongodb::{
     Client, Collection, Database, IndexModel,
 };
 use serde::de::DeserializeOwned;
+use wire::model::UserId;
 
 use super::{Store, StoreError};
 use crate::{
@@ -86,6 +87,28 @@ impl MongoStore {
             }
         }
         Ok(found.into_iter().skip(skip as usize).take(limit as usize).collect())
+    }
+
+    /// Which of `users` have a document in `collection` that matches
+    /// `filter` and holds their id in `field`; only that field is read.
+    pub(super) async fn users_among(
+        &self,
+        collection: &str,
+        field: &str,
+        users: &[UserId],
+        mut filter: Document,
+    ) -> Result<Vec<UserId>, StoreError> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = users.iter().map(|u| u.0.as_str()).collect();
+        filter.insert(field, doc! { "$in": ids });
+        let mut projection = Document::new();
+        projection.insert(field, 1);
+        let collection = self.collection::<Document>(collection);
+        let find = collection.find(filter).projection(projection);
+        let docs: Vec<Document> = find.await.map_err(classify)?.try_collect().await.map_err(classify)?;
+        Ok(docs.iter().filter_map(|d| d.get_str(field).ok()).map(UserId::from).collect())
     }
 
     /// Drops the whole database; tests use it to clean up after themselves.

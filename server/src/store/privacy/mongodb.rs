@@ -1,5 +1,4 @@
 use async_trait::async_trait;
-use futures_util::TryStreamExt;
 use mongodb::bson::doc;
 use serde::{Deserialize, Serialize};
 use wire::{
@@ -61,16 +60,6 @@ impl PrivacyRepo for MongoStore {
     }
 
     async fn receipts_off(&self, users: &[UserId]) -> Result<Vec<UserId>, StoreError> {
-        if users.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<&str> = users.iter().map(|u| u.0.as_str()).collect();
-        let cursor = self
-            .collection::<PrivacyDoc>(PRIVACY)
-            .find(doc! { "_id": { "$in": ids }, "read_receipts": false })
-            .await
-            .map_err(classify)?;
-        let docs: Vec<PrivacyDoc> = cursor.try_collect().await.map_err(classify)?;
-        Ok(docs.into_iter().map(|d| UserId(d.user_id)).collect())
+        self.users_among(PRIVACY, "_id", users, doc! { "read_receipts": false }).await
     }
 }

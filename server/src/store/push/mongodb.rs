@@ -98,17 +98,7 @@ impl PushRepo for MongoStore {
     }
 
     async fn push_subscribers_among(&self, users: &[UserId]) -> Result<HashSet<UserId>, StoreError> {
-        if users.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let ids: Vec<&str> = users.iter().map(|u| u.0.as_str()).collect();
-        let cursor = self
-            .collection::<SubscriptionDoc>(SUBSCRIPTIONS)
-            .find(doc! { "user_id": { "$in": ids } })
-            .await
-            .map_err(classify)?;
-        let docs: Vec<SubscriptionDoc> = cursor.try_collect().await.map_err(classify)?;
-        Ok(docs.into_iter().map(|d| UserId(d.user_id)).collect())
+        Ok(self.users_among(SUBSCRIPTIONS, "user_id", users, doc! {}).await?.into_iter().collect())
     }
 
     async fn remove_push_subscription(
