@@ -242,12 +242,17 @@ impl Pressure {
     fn take_turn(&self, now: Instant) -> bool {
         let over = self.over();
         let mut gate = self.gate.lock().unwrap_or_else(|p| p.into_inner());
-        if over {
+        let before = gate.rate;
+        let admitted = if over {
             gate.over(now);
-            return false;
+            false
+        } else {
+            gate.admit(now)
+        };
+        // Shown when the gate closes, cuts or opens, not at every send: the rate at its last cut, 0 while open.
+        if (over && gate.rate != before) || gate.rate.is_some() != before.is_some() {
+            metrics::gauge!("natter_ws_admitted_rate").set(gate.rate.unwrap_or(0.0));
         }
-        let admitted = gate.admit(now);
-        metrics::gauge!("natter_ws_admitted_rate").set(gate.rate.unwrap_or(0.0));
         admitted
     }
 
