@@ -41,9 +41,19 @@ pub struct Options {
     pub overload_secs: f64,
     /// Scenario 13's numbers of nodes to run.
     pub bus_nodes: Vec<usize>,
+    pub bus_store: ClusterStore,
     pub media_udp_port: u16,
     /// Percentage of the sends of scenarios 2–5 that are edits and reactions.
     pub changes_percent: u64,
+}
+
+/// What a cluster's nodes share as their store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClusterStore {
+    /// One data dir and its embedded store, the nodes on this machine.
+    Embedded,
+    /// MongoDB: the given one, or FerretDB started here.
+    Mongodb,
 }
 
 pub struct Bench {
@@ -135,6 +145,28 @@ impl Bench {
 
     /// A node on a fresh copy of the embedded template, and `n` of its users with fresh tokens.
     pub async fn embedded_node(&self, name: &str, n: usize) -> Result<(Proc, Vec<Account>), String> {
+        let data = self.template_copy(name, n).await?;
+        let node = procs::start_node(&self.node_spec(NODE_1, data, name)).await?;
+        Ok((node, self.template_accounts(NODE_1, n).await?))
+    }
+
+    /// Cluster nodes at the given port offsets on one machine, sharing one
+    /// data dir (a fresh copy of the embedded template) and Redis, and `n`
+    /// of its users: a cluster whose store keeps up, for measuring the bus.
+    pub async fn embedded_cluster(&mut self, offsets: &[u16], n: usize) -> Result<(Vec<Proc>, Vec<Account>), String> {
+        let redis = self.redis().await?;
+        let data = self.template_copy("cluster-embedded", n).await?;
+        let mut nodes = Vec::new();
+        for (i, &offset) in offsets.iter().enumerate() {
+            let mut spec = self.node_spec(offset, data.clone(), &format!("node-{}", i + 1));
+            spec.redis_url = Some(redis.clone());
+            nodes.push(procs::start_node(&spec).await?);
+        }
+        Ok((nodes, self.template_accounts(offsets[0], n).await?))
+    }
+
+    /// `run-<name>`, a fresh copy of the embedded template holding `n` users.
+    async fn template_copy(&self, name: &str, n: usize) -> Result<PathBuf, String> {
         self.prepare_embedded_users(n).await?;
         let data = self.path(&format!("run-{name}"));
         fresh_dir(&data)?;
@@ -144,34 +176,52 @@ impl Bench {
                 std::fs::copy(entry.path(), data.join(entry.file_name())).map_err(|e| e.to_string())?;
             }
         }
-        let node = procs::start_node(&self.node_spec(NODE_1, data, name)).await?;
+        Ok(data)
+    }
+
+    /// `n` of the template's users, their tokens fresh, through the node at `offset`.
+    async fn template_accounts(&self, offset: u16, n: usize) -> Result<Vec<Account>, String> {
         let cache = self.path("embedded-users.json");
-        let accounts = users::accounts(&Api::new(self.addr(NODE_1)), Some(&cache), n, WriteBack::Discard).await?;
-        Ok((node, accounts))
+        users::accounts(&Api::new(self.addr(offset)), Some(&cache), n, WriteBack::Discard).await
     }
 
     /// The MongoDB URI and Redis URL: given ones, or FerretDB and Redis started here.
     pub async fn services(&mut self) -> Result<(String, String), String> {
-        if let (Some(uri), Some(url)) = (&self.opts.mongodb_uri, &self.opts.redis_url) {
-            return Ok((uri.clone(), url.clone()));
+        let uri = match &self.opts.mongodb_uri {
+            Some(uri) => uri.clone(),
+            None => {
+                let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.opts.ferretdb_port));
+                if !self.started("ferretdb") {
+                    let mut fdb = Command::new(&self.opts.ferretdb_launcher);
+                    fdb.arg("--listen").arg(addr.to_string()).arg("--data-dir").arg(self.path("ferretdb"));
+                    self.services.push(Proc::spawn("ferretdb", fdb, &self.path("ferretdb.log"))?);
+                    procs::wait_for_port(addr, Duration::from_secs(30)).await?;
+                }
+                format!("mongodb://{addr}/")
+            }
+        };
+        Ok((uri, self.redis().await?))
+    }
+
+    /// The Redis URL: the given one, or a Redis started here.
+    pub async fn redis(&mut self) -> Result<String, String> {
+        if let Some(url) = &self.opts.redis_url {
+            return Ok(url.clone());
         }
-        if self.services.is_empty() {
-            let fdb_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.opts.ferretdb_port));
-            let mut fdb = Command::new(&self.opts.ferretdb_launcher);
-            fdb.arg("--listen").arg(fdb_addr.to_string()).arg("--data-dir").arg(self.path("ferretdb"));
-            self.services.push(Proc::spawn("ferretdb", fdb, &self.path("ferretdb.log"))?);
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.opts.redis_port));
+        if !self.started("redis") {
             let mut redis = Command::new(&self.opts.redis_server);
             redis
                 .args(["--bind", "127.0.0.1", "--port", &self.opts.redis_port.to_string()])
                 .args(["--save", "", "--appendonly", "no"]);
             self.services.push(Proc::spawn("redis", redis, &self.path("redis.log"))?);
-            procs::wait_for_port(fdb_addr, Duration::from_secs(30)).await?;
-            procs::wait_for_port(SocketAddr::from((Ipv4Addr::LOCALHOST, self.opts.redis_port)), Duration::from_secs(10)).await?;
+            procs::wait_for_port(addr, Duration::from_secs(10)).await?;
         }
-        Ok((
-            format!("mongodb://127.0.0.1:{}/", self.opts.ferretdb_port),
-            format!("redis://127.0.0.1:{}/", self.opts.redis_port),
-        ))
+        Ok(format!("redis://{addr}/"))
+    }
+
+    fn started(&self, service: &str) -> bool {
+        self.services.iter().any(|p| p.name == service)
     }
 
     /// The ports of the MongoDB (FerretDB) and the Redis the cluster scenarios use.

@@ -1,20 +1,22 @@
-//! Scenario 13, the bus: 1, 2 and 3 nodes on one MongoDB (FerretDB here)
-//! and one Redis, groups of 100 laid out three ways: spread (every group's
-//! members dealt over every node), local (each group wholly on one node,
-//! the groups dealt over the nodes) and all on the first node (the others
-//! idle). At one fixed rate, well under what FerretDB stores, it prints
-//! each node's CPU per 1,000 of its own deliveries, the bus messages each
-//! node received and published (from its `/metrics`), and Redis's CPU.
+//! Scenario 13, the bus: 1, 2 and 3 nodes on one store and one Redis,
+//! groups of 100 laid out three ways: spread (every group's members dealt
+//! over every node), local (each group wholly on one node, the groups dealt
+//! over the nodes) and all on the first node (the others idle). At one
+//! fixed rate it prints each node's CPU per 1,000 of its own deliveries,
+//! the bus messages each node received and published (from its `/metrics`),
+//! and Redis's CPU.
 //!
 //! What it shows is whether a node's bus work follows its own members: with
 //! the groups all on node 1, nodes 2 and 3 should receive nothing and spend
-//! next to nothing. The send → deliver times include FerretDB's writes; the
-//! CPU and bus figures are the nodes' and Redis's own.
+//! next to nothing. The store is the nodes' shared embedded one (nodes on one
+//! machine share a data dir), which keeps up, so that what is measured is
+//! the nodes and the bus; or, with `--bus-store mongodb`, FerretDB, whose
+//! writes then set the pace and every latency.
 
 use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
 
 use crate::{
-    bench::{Bench, NODE_1, NODE_2, NODE_3},
+    bench::{Bench, ClusterStore, NODE_1, NODE_2, NODE_3},
     fanout::Fleet,
     procs::{self, Usage},
     report::{Percentiles, Row},
@@ -24,8 +26,23 @@ use crate::{
 
 /// Six groups: as many on each node with one, two or three nodes.
 const GROUPS: usize = 6;
-/// Messages a second into each group (600 deliveries a second in all per message a second).
-const RATE: f64 = 4.0;
+
+/// Messages a second into each group (each is 100 deliveries): on FerretDB
+/// well under what it stores, on the embedded store enough that a node's
+/// deliveries outweigh its idle connections' timers.
+fn rate(store: ClusterStore) -> f64 {
+    match store {
+        ClusterStore::Embedded => 20.0,
+        ClusterStore::Mongodb => 4.0,
+    }
+}
+
+fn store_name(store: ClusterStore) -> &'static str {
+    match store {
+        ClusterStore::Embedded => "the embedded store in one shared data dir",
+        ClusterStore::Mongodb => "MongoDB (FerretDB here)",
+    }
+}
 
 #[derive(Clone, Copy)]
 enum Layout {
@@ -63,9 +80,14 @@ struct NodeFigures {
 
 pub async fn s13_bus(bench: &mut Bench) -> Result<Row, String> {
     let secs = bench.opts.step_secs.max(20.0);
+    let store = bench.opts.bus_store;
     let mut row = Row {
         id: "13".into(),
-        scenario: format!("the bus: 1–3 nodes (MongoDB, one Redis), {GROUPS} groups of {GROUP} at {RATE} msg/s each"),
+        scenario: format!(
+            "the bus: 1–3 nodes ({}, one Redis), {GROUPS} groups of {GROUP} at {} msg/s each",
+            store_name(store),
+            rate(store)
+        ),
         target: "a node's bus work follows its own members".into(),
         ..Row::default()
     };
@@ -96,11 +118,15 @@ pub async fn s13_bus(bench: &mut Bench) -> Result<Row, String> {
 /// Runs one layout for one step; its line, and the row's delivery columns from it.
 async fn measure(bench: &mut Bench, nodes: usize, layout: Layout, secs: f64, row: &mut Row) -> Result<String, String> {
     let offsets = &[NODE_1, NODE_2, NODE_3][..nodes];
-    let (procs, accounts) = bench.cluster(offsets, GROUPS * GROUP).await?;
+    let store = bench.opts.bus_store;
+    let (procs, accounts) = match store {
+        ClusterStore::Embedded => bench.embedded_cluster(offsets, GROUPS * GROUP).await?,
+        ClusterStore::Mongodb => bench.cluster(offsets, GROUPS * GROUP).await?,
+    };
     let addrs: Vec<SocketAddr> = offsets.iter().map(|&o| bench.addr(o)).collect();
     let (mongodb_port, redis_port) = bench.service_ports();
     let redis = procs::find("redis-server", &format!(":{redis_port}"));
-    let ferretdb = procs::find("ferretdb", &format!(":{mongodb_port}"));
+    let ferretdb = (store == ClusterStore::Mongodb).then(|| procs::find("ferretdb", &format!(":{mongodb_port}"))).flatten();
     let placement = place(procs.iter().map(|p| p.pid).chain(redis).chain(ferretdb).collect());
     let mut fleet = Fleet::new();
     let api = Api::new(addrs[0]);
@@ -114,7 +140,7 @@ async fn measure(bench: &mut Bench, nodes: usize, layout: Layout, secs: f64, row
     let redis_before = redis.map(Usage::of);
     let cpu_before: Vec<Usage> = procs.iter().map(|p| p.usage()).collect();
     let measured: Vec<&procs::Proc> = procs.iter().collect();
-    let step = fleet.step(&label, RATE, secs, &measured).await;
+    let step = fleet.step(&label, rate(store), secs, &measured).await;
     let cpu_after: Vec<Usage> = procs.iter().map(|p| p.usage()).collect();
     let redis_cpu = redis.zip(redis_before).map(|(pid, before)| Usage::of(pid).cpu_percent_since(&before));
     let bus_after = scrape_all(&addrs).await?;
@@ -163,10 +189,11 @@ async fn measure(bench: &mut Bench, nodes: usize, layout: Layout, secs: f64, row
     row.duplicated = Some(row.duplicated.unwrap_or(0) + check.duplicated);
     row.errors.extend(tally.errors.clone());
     Ok(format!(
-        "{nodes} node(s), {}: {deliveries:.0} deliveries/s, p99 {:.0} ms (with FerretDB), {}; Redis CPU {}; \
+        "{nodes} node(s), {}: {deliveries:.0} deliveries/s, p99 {:.0} ms ({}), {}; Redis CPU {}; \
          load generator CPU {:.0}%; lost {} ({} by closed readers), dup {}, readers closed {} ({}); {placement}",
         layout.name(),
         step.p99_ms(),
+        store_name(store),
         nodes_text.join(", "),
         redis_cpu.map_or("not found".into(), |c| format!("{c:.1}%")),
         step.tool_cpu_percent,
@@ -178,15 +205,15 @@ async fn measure(bench: &mut Bench, nodes: usize, layout: Layout, secs: f64, row
     ))
 }
 
-/// The nodes, Redis and FerretDB on the first allowed CPU, this tool on the
-/// second; says where they went.
+/// The nodes, Redis and FerretDB (if it is the store) on the first allowed
+/// CPU, this tool on the second; says where they went.
 fn place(servers: Vec<u32>) -> String {
     let pinned = |server, tool| {
         servers.iter().all(|&pid| procs::pin(pid, server)) && procs::pin(std::process::id(), tool)
     };
     match procs::allowed_cpus()[..] {
         [server, tool, ..] if pinned(server, tool) => {
-            format!("nodes, Redis and FerretDB on CPU {server}, load generator on CPU {tool}")
+            format!("nodes, Redis and any FerretDB on CPU {server}, load generator on CPU {tool}")
         }
         _ => "not pinned: nodes and load generator share the CPUs".into(),
     }

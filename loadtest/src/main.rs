@@ -28,7 +28,7 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 use clap::{Parser, Subcommand};
 
 use crate::{
-    bench::{Bench, Options},
+    bench::{Bench, ClusterStore, Options},
     report::{Row, HEADER},
 };
 
@@ -98,6 +98,11 @@ struct Cli {
     #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 3],
           value_parser = clap::value_parser!(u64).range(1..=3))]
     bus_nodes: Vec<u64>,
+    /// Scenario 13's store: the nodes share one data dir's embedded store,
+    /// which keeps up (so the figures are the bus's), or MongoDB (FerretDB
+    /// here, which is then most of what is measured).
+    #[arg(long, value_enum, default_value_t = ClusterStore::Embedded)]
+    bus_store: ClusterStore,
     /// Percentage of the sends of scenarios 2–5 that are changes (edits and
     /// 👍 given or taken back, each to the sender's own newest message)
     /// instead of messages; the reference server gets the same frames.
@@ -277,6 +282,7 @@ async fn main() -> ExitCode {
         latency_secs: cli.latency_secs,
         overload_secs: cli.overload_secs,
         bus_nodes: cli.bus_nodes.iter().map(|&n| n as usize).collect(),
+        bus_store: cli.bus_store,
         media_udp_port: cli.media_udp_port,
         changes_percent: cli.changes_percent,
     };

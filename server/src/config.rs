@@ -46,7 +46,8 @@ pub struct Cli {
     #[arg(long, env = "NATTER_MONGODB_DB", default_value = "natter")]
     pub mongodb_db: String,
 
-    /// Redis URL (redis:// or rediss://), for state shared between several server nodes.
+    /// Redis URL (redis:// or rediss://), for state shared between several server nodes: nodes that share
+    /// MongoDB, or nodes on one machine that share the data dir (and its embedded store).
     #[arg(long, env = "NATTER_REDIS_URL")]
     pub redis_url: Option<String>,
 
@@ -446,13 +447,6 @@ impl Cli {
             };
             ConfigError(format!("invalid {what}: {}", first_line(&e.to_string())))
         })?;
-        if redis.is_some() && mongodb.is_none() {
-            return Err(ConfigError(
-                "--redis-url or --redis-cluster-nodes makes this node part of a cluster, which needs --mongodb-uri: \
-                 the embedded store serves a single node"
-                    .into(),
-            ));
-        }
         if self.node_id.is_empty() || !self.node_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Err(ConfigError(format!(
                 "invalid --node-id {:?}: use letters, digits, '-' and '_'",
@@ -473,8 +467,9 @@ impl Cli {
         let metrics_token =
             self.metrics_token_file.as_deref().map(|p| read_secret_file(p, "--metrics-token-file")).transpose()?;
         let (origins, secure_cookie) = origins(self.public_url.as_deref(), &self.allowed_origins)?;
-        if redis.is_some() && self.vapid_private_key_file.is_none() {
+        if redis.is_some() && mongodb.is_some() && self.vapid_private_key_file.is_none() {
             // Not refused, for clusters that predate pushes; their pushes fail until it is given.
+            // Nodes on the embedded store share its data dir, and with it the key generated there.
             eprintln!(
                 "natter-server: a cluster's nodes need one VAPID key (--vapid-private-key-file): \
                  with a key of its own in each data dir, push services refuse other nodes' pushes"

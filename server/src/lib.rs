@@ -191,9 +191,7 @@ pub async fn run(
     let clustered = redis.is_some();
     let backplane = match redis {
         Some(client) => {
-            // A cluster always has MongoDB (the configuration checks it).
-            let database = config.mongodb.as_ref().map_or("natter", |m| m.database.as_str());
-            let namespace = hub::redis::namespace(database);
+            let namespace = hub::redis::namespace(&store.deployment());
             let registry = RedisRegistry::new(client.clone(), namespace.clone(), config.node_id.clone(), config.node_ttl);
             let counts = SharedCounts { conn: Arc::new(SharedConnection::new(client.clone())), namespace: namespace.clone() };
             let calls = RedisLeases::new(client.clone(), format!("{namespace}:call:"));
@@ -254,8 +252,12 @@ pub async fn run(
         },
         shared_counts.clone(),
     ));
-    let (search, indexer) =
-        search::Search::start(&config.data_dir, store.clone(), &hub, budgets.clone(), stop_rx.clone())?;
+    // Each node keeps its own index: nodes sharing a data dir (and its embedded store) each theirs in it.
+    let index_dir = match clustered && config.mongodb.is_none() {
+        true => config.data_dir.join(format!("{}-{}", search::DIR, config.node_id)),
+        false => config.data_dir.join(search::DIR),
+    };
+    let (search, indexer) = search::Search::start(&index_dir, store.clone(), &hub, budgets.clone(), stop_rx.clone())?;
     let (changes, kept) = (config.changes, uploads.clone());
     let chat = Arc::new(Chat::new(store.clone(), fanout.clone(), writer, text.clone(), budgets.clone(), changes, kept));
     let calls = Arc::new(Calls::new(

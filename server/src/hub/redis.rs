@@ -31,10 +31,11 @@ use crate::{
     redis_conn::{Backend, Messages, Subscriptions},
 };
 
-/// The prefix of every Redis key and channel of a deployment: its database
-/// name, so that deployments (and test runs) sharing one Redis never mix.
-pub fn namespace(database: &str) -> String {
-    format!("natter:{database}")
+/// The prefix of every Redis key and channel of a deployment: the name of
+/// its data (`Store::deployment`), so that deployments (and test runs)
+/// sharing one Redis never mix.
+pub fn namespace(deployment: &str) -> String {
+    format!("natter:{deployment}")
 }
 
 /// Copies waiting for Redis beyond this are dropped (and repaired from the store).

@@ -72,16 +72,16 @@ pub struct Search {
 }
 
 impl Search {
-    /// Opens (or starts building) the index in `<data_dir>/search` and
-    /// starts following the store; the task ends when `stop` turns true.
+    /// Opens (or starts building) the index in `dir` (`<data dir>/search`)
+    /// and starts following the store; the task ends when `stop` turns true.
     pub fn start(
-        data_dir: &Path,
+        dir: &Path,
         store: DynStore,
         hub: &Hub,
         budgets: Arc<UserBudgets>,
         stop: watch::Receiver<bool>,
     ) -> Result<(Arc<Search>, JoinHandle<()>), IndexError> {
-        let (index, rebuilding) = SearchIndex::open(&data_dir.join(DIR))?;
+        let (index, rebuilding) = SearchIndex::open(dir)?;
         let index = Arc::new(index);
         let wake = Arc::new(Wake::default());
         let noted = wake.clone();

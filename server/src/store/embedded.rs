@@ -1,12 +1,13 @@
 //! The embedded store: one SQLite file in the data dir, so a fresh machine
-//! runs Natter with nothing else installed. It serves a single node; a
-//! cluster shares MongoDB instead.
+//! runs Natter with nothing else installed. Nodes on one machine may share
+//! it (a cluster on one data dir, with Redis); nodes on several machines
+//! share MongoDB instead.
 //!
 //! SQLite calls block, so each runs on tokio's blocking pool. One connection
 //! behind a mutex serialises this process's writes, which SQLite does anyway;
 //! read-then-write sequences (like picking the next message number) run in
-//! immediate transactions, so they stay atomic even if another process opens
-//! the same file.
+//! immediate transactions, so they stay atomic when another process (another
+//! node, a backup tool) opens the same file.
 
 use std::{
     path::Path,
@@ -196,11 +197,16 @@ const MIGRATIONS: &[&str] = &[
     // too), which the bus's periodic repair check compares with.
     "ALTER TABLE conversations ADD COLUMN last_entry_seq INTEGER NOT NULL DEFAULT 0;
     UPDATE conversations SET last_entry_seq = last_seq;",
+    // 16: the file's own id, which names the deployment (see `Store::deployment`).
+    "CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO store_meta (key, value) VALUES ('id', lower(hex(randomblob(8))));",
 ];
 
 #[derive(Clone)]
 pub struct EmbeddedStore {
     conn: Arc<Mutex<Connection>>,
+    /// The file's id, made by migration 16.
+    id: Arc<str>,
 }
 
 impl EmbeddedStore {
@@ -220,8 +226,12 @@ impl EmbeddedStore {
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(internal)?;
         migrate(&mut conn).map_err(internal)?;
         backfill_keys(&mut conn).map_err(internal)?;
+        let id: String = conn
+            .query_row("SELECT value FROM store_meta WHERE key = 'id'", [], |row| row.get(0))
+            .map_err(internal)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            id: id.into(),
         })
     }
 
@@ -243,15 +253,17 @@ impl EmbeddedStore {
     }
 }
 
+/// Runs the steps not run yet, each in a transaction that reads how many
+/// ran under the write lock: nodes sharing the file may start at once.
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let done: usize = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    for (i, step) in MIGRATIONS.iter().enumerate().skip(done) {
+    loop {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let done: usize = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let Some(step) = MIGRATIONS.get(done) else { return Ok(()) };
         tx.execute_batch(step)?;
-        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.pragma_update(None, "user_version", done + 1)?;
         tx.commit()?;
     }
-    Ok(())
 }
 
 /// Writes the search keys that are missing: every row's after migration 14,
@@ -280,6 +292,10 @@ impl Store for EmbeddedStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.call(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(internal))
             .await
+    }
+
+    fn deployment(&self) -> String {
+        format!("embedded-{}", self.id)
     }
 
     fn blobs(&self, data_dir: &std::path::Path, area: Area) -> DynBlobs {

@@ -60,6 +60,11 @@ pub trait Store:
     /// A cheap round trip that proves the store answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// What names this deployment's data, the same on every node sharing the
+    /// store: the MongoDB database's name, or the embedded file's own id.
+    /// A cluster's Redis keys and channels are under it.
+    fn deployment(&self) -> String;
+
     /// Where the bytes of `area` are kept with this store: under the data
     /// dir with the embedded one, in GridFS with MongoDB (any node reads them).
     fn blobs(&self, data_dir: &std::path::Path, area: Area) -> DynBlobs;

@@ -168,6 +168,10 @@ impl Store for MongoStore {
         "mongodb"
     }
 
+    fn deployment(&self) -> String {
+        self.db.name().to_owned()
+    }
+
     async fn prepare(&self) -> Result<(), StoreError> {
         for (collection, index) in indexes() {
             self.collection::<mongodb::bson::Document>(collection)

@@ -79,12 +79,6 @@ fn malformed_redis_url() {
 }
 
 #[test]
-fn a_cluster_node_on_the_embedded_store_is_refused() {
-    refuses(&["--redis-url", "redis://127.0.0.1:6379/"], "needs --mongodb-uri");
-    refuses(&["--redis-cluster-nodes", "127.0.0.1:7000,127.0.0.1:7001"], "needs --mongodb-uri");
-}
-
-#[test]
 fn one_redis_or_a_redis_cluster() {
     refuses(&["--redis-url", "redis://127.0.0.1:6379/", "--redis-cluster-nodes", "127.0.0.1:7000"], "cannot be used with");
     refuses(&["--redis-cluster-nodes", "127.0.0.1:7000,not a node"], "invalid --redis-cluster-nodes");

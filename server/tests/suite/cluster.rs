@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde_json::json;
 use support::{
     chat::User,
-    cluster::{cluster_flags, node, redis_addr, two_nodes, NodeProcess},
+    cluster::{bus_metric, cluster_flags, node, redis_addr, two_nodes, NodeProcess},
     SwitchProxy, TestServer,
 };
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -56,6 +56,26 @@ pub async fn chat_across(a: TestServer, b: TestServer) {
     assert_eq!(back.content, "from node b");
     a.stop().await;
     b.stop().await;
+}
+
+/// Nodes on one machine may share a data dir: its embedded store is their
+/// store and Redis their bus. A node of another data dir on the same Redis
+/// is another deployment, and hears none of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_sharing_a_data_dir_chat_and_another_data_dir_hears_nothing() {
+    let redis = format!("redis://{}/", redis_addr());
+    let tag = natter_server::store::new_id();
+    let [a_id, b_id, other_id] = ["a", "b", "other"].map(|n| format!("{n}-{tag}"));
+    let a = TestServer::start(&["--redis-url", &redis, "--node-id", &a_id]).await;
+    let b = a.beside(&["--redis-url", &redis, "--node-id", &b_id]).await;
+    let other = TestServer::start(&["--redis-url", &redis, "--node-id", &other_id]).await;
+    for node in [&a, &b, &other] {
+        node.wait_for_status(wire::endpoint::READYZ, 200, Duration::from_secs(20)).await;
+    }
+    chat_across(a, b).await;
+    assert!(bus_metric(&other, "natter_bus_published_total", &a_id).await > 0, "the shared nodes used the bus");
+    assert_eq!(bus_metric(&other, "natter_bus_received_total", &other_id).await, 0, "another deployment's node heard them");
+    other.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

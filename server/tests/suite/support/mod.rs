@@ -38,7 +38,8 @@ pub struct TestServer {
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
-    _data: tempfile::TempDir,
+    /// Shared by the nodes started [`TestServer::beside`] it.
+    _data: Arc<tempfile::TempDir>,
     /// The MongoDB database it stores into, if not its embedded store.
     mongodb: Option<MongoSettings>,
     /// The flags it was started with, besides the data dir and secret.
@@ -86,7 +87,8 @@ impl TestServer {
     }
 
     /// Starts a server on a data dir the test prepared, with `secret` its JWT secret file.
-    pub async fn start_in(data: tempfile::TempDir, secret: &std::path::Path, extra: &[&str]) -> TestServer {
+    pub async fn start_in(data: impl Into<Arc<tempfile::TempDir>>, secret: &std::path::Path, extra: &[&str]) -> TestServer {
+        let data = data.into();
         let mut args = vec![
             "natter-server".to_owned(),
             "--data-dir".to_owned(),
@@ -108,6 +110,12 @@ impl TestServer {
         });
         let extra = extra.iter().map(|s| s.to_string()).collect();
         TestServer { addr, client: http_client(), stop: Some(stop), task, _data: data, mongodb: None, extra }
+    }
+
+    /// Another node on this server's data dir, and so on its embedded store
+    /// (the cluster of one machine), started with `extra`.
+    pub async fn beside(&self, extra: &[&str]) -> TestServer {
+        TestServer::start_in(self._data.clone(), &self.data_dir().join("secret"), extra).await
     }
 
     /// Stops the server, lets `between` change its data dir, and starts it
