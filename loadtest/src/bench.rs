@@ -8,7 +8,7 @@ use std::{
     time::Duration,
 };
 
-use natter_server::store::EMBEDDED_FILE;
+use natter_server::{secret::Secret, store::EMBEDDED_FILE};
 use tokio::process::Command;
 
 use crate::{
@@ -34,6 +34,7 @@ pub struct Options {
     pub page_script: PathBuf,
     pub node_path: PathBuf,
     pub idle_connections: usize,
+    pub idle_users: usize,
     pub history_messages: u64,
     pub step_secs: f64,
     pub latency_secs: f64,
@@ -135,12 +136,29 @@ impl Bench {
         if !template.join(EMBEDDED_FILE).exists() {
             let _ = std::fs::remove_file(&cache);
         }
-        // Also when all are there: tokens live minutes, so the template's
-        // sessions are renewed (quickly) before each copy is made.
+        // One signed up through the API, whose password hash the rest copy.
+        self.renew_template_users(1).await?;
+        users::seed(&template.join(EMBEDDED_FILE), &self.secret()?, &cache, n).await?;
+        self.renew_template_users(n).await
+    }
+
+    /// Starts the template's node to sign up what the cache lacks of `n`
+    /// users and renew the tokens of all (tokens live minutes, so this runs
+    /// before each copy is made).
+    async fn renew_template_users(&self, n: usize) -> Result<(), String> {
+        let template = self.path("embedded-template");
         let node = procs::start_node(&self.node_spec(NODE_1, template, "template")).await?;
+        let cache = self.path("embedded-users.json");
         let result = users::accounts(&Api::new(self.addr(NODE_1)), Some(&cache), n, WriteBack::Save).await;
         node.stop().await;
         result.map(drop)
+    }
+
+    /// The JWT secret the nodes started here sign with.
+    fn secret(&self) -> Result<Secret, String> {
+        let file = self.secret_file();
+        let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        Ok(Secret::new(text.trim_end().as_bytes().to_vec()))
     }
 
     /// A node on a fresh copy of the embedded template, and `n` of its users with fresh tokens.

@@ -1,5 +1,6 @@
-//! Scenario 1: many idle websockets (a few hundred users, many tabs each),
-//! and what each costs the server in memory.
+//! Scenario 1: many idle websockets (a few hundred users with many tabs
+//! each, or many users with one each), and what each costs the server in
+//! memory. Idle means sending nothing: each client reads what comes.
 //!
 //! Both ends of every connection are open files, and a process may hold
 //! only so many (20,000 on the machine the report was made on, with no way
@@ -7,7 +8,16 @@
 //! (`natter-loadtest hold-idle`), each within the limit, and served by as
 //! many cluster nodes as it takes.
 
-use std::{net::SocketAddr, path::Path, process::Stdio, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::Path,
+    process::Stdio,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use futures_util::{stream, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -141,8 +151,8 @@ impl Worker {
 }
 
 /// The worker's side (`natter-loadtest hold-idle`): opens `count`
-/// connections to `addr`, reports, answers "check" with how many the server
-/// closed, and holds them until its input ends.
+/// connections to `addr`, reports, reads them, answers "check" with how many
+/// the server closed, and holds them until its input ends.
 pub async fn worker(addr: SocketAddr, count: usize, tokens: Vec<Option<String>>, first_token: usize) -> Result<(), String> {
     let start = std::time::Instant::now();
     let results: Vec<Result<Socket, String>> = stream::iter(0..count)
@@ -171,17 +181,28 @@ pub async fn worker(addr: SocketAddr, count: usize, tokens: Vec<Option<String>>,
         }
     }
     let opened = Opened { opened: sockets.len(), failed: count - sockets.len(), first_error, secs };
+    // Each connection reads what comes (its groups' events, pings) as a client does, and counts its close.
+    let dropped = Arc::new(AtomicUsize::new(0));
+    for socket in sockets {
+        tokio::spawn(read_until_closed(socket, dropped.clone()));
+    }
     println!("{}", serde_json::to_string(&opened).expect("reports serialize"));
     let mut input = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = input.next_line().await {
         if line == "check" {
-            println!("{}", serde_json::to_string(&Dropped { dropped: count_dropped(&mut sockets) }).expect("reports serialize"));
+            let dropped = dropped.load(Ordering::Relaxed);
+            println!("{}", serde_json::to_string(&Dropped { dropped }).expect("reports serialize"));
         }
     }
     Ok(())
 }
 
-/// A socket the server closed has its close frame (or EOF) waiting: polls each once.
-fn count_dropped(sockets: &mut [Socket]) -> usize {
-    sockets.iter_mut().filter_map(|s| futures_util::FutureExt::now_or_never(s.next())).filter(Option::is_some).count()
+/// Reads `socket` until the server closes it (or it fails), then counts it in `dropped`.
+async fn read_until_closed(mut socket: Socket, dropped: Arc<AtomicUsize>) {
+    while let Some(Ok(message)) = socket.next().await {
+        if message.is_close() {
+            break;
+        }
+    }
+    dropped.fetch_add(1, Ordering::Relaxed);
 }

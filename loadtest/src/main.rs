@@ -77,6 +77,10 @@ struct Cli {
     /// Scenario 1's connections.
     #[arg(long, default_value_t = 50_000)]
     idle_connections: usize,
+    /// Scenario 1's users, each in a group of 100, their connections dealt
+    /// over them: a few hundred with many tabs each, or one connection each.
+    #[arg(long, default_value_t = 300)]
+    idle_users: usize,
     /// Scenario 7's conversation length.
     #[arg(long, default_value_t = 1_000_000)]
     history_messages: u64,
@@ -277,6 +281,7 @@ async fn main() -> ExitCode {
         page_script: cli.page_script,
         node_path: cli.node_path,
         idle_connections: cli.idle_connections,
+        idle_users: cli.idle_users,
         history_messages: cli.history_messages,
         step_secs: cli.step_secs,
         latency_secs: cli.latency_secs,

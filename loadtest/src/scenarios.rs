@@ -29,8 +29,6 @@ const BIG_GROUP: usize = 2000;
 const BIG_GROUP_RATES: [f64; 9] = [5.0, 10.0, 20.0, 30.0, 40.0, 60.0, 80.0, 120.0, 160.0];
 /// Past this p99 send → deliver, a fan-out step no longer counts.
 pub const FANOUT_P99_MS: f64 = 100.0;
-/// Users whose many connections make scenario 1's crowd.
-const IDLE_USERS: usize = 300;
 /// Files a process needs besides scenario 1's sockets.
 const FILES_SPARE: u64 = 500;
 
@@ -134,16 +132,22 @@ pub async fn s1_idle(bench: &mut Bench) -> Result<Row, String> {
         target: format!("{wanted} held, ≤ 12 KB each"),
         ..Row::default()
     };
+    let users = bench.opts.idle_users;
     let (nodes, accounts) = if node_count == 1 {
-        let (node, accounts) = bench.embedded_node("idle", IDLE_USERS).await?;
+        let (node, accounts) = bench.embedded_node("idle", users).await?;
         (vec![node], accounts)
     } else {
         row.notes = format!(
             "{node_count} nodes on MongoDB + Redis: the open-file limit here is {} per process and cannot be raised (no CAP_SYS_RESOURCE)",
             bench.open_files
         );
-        bench.cluster(&offsets[..node_count], IDLE_USERS).await?
+        bench.cluster(&offsets[..node_count], users).await?
     };
+    // Each user a member of a group, as in a deployment: membership is per-user state a node holds.
+    let api = Api::new(bench.addr(offsets[0]));
+    for (g, members) in accounts.chunks(GROUP).enumerate().filter(|(_, m)| m.len() > 1) {
+        api.group(&format!("idle group {g}"), members).await?;
+    }
     if n < wanted {
         row.notes = format!("only {n} tried: {}", row.notes);
     }
@@ -166,7 +170,8 @@ pub async fn s1_idle(bench: &mut Bench) -> Result<Row, String> {
     let reference = reference?;
     let kb = held.bytes_per_connection / 1024.0;
     row.figure = format!(
-        "{} of {n} held by {node_count} node(s) ({:.0}/s opened), {kb:.1} KB each; bare websocket server: {:.1} KB each",
+        "{} of {n} held by {node_count} node(s) ({:.0}/s opened), {users} users in groups of {GROUP}, {kb:.1} KB each; \
+         bare websocket server: {:.1} KB each",
         held.opened - held.dropped,
         held.connects_per_sec,
         reference.bytes_per_connection / 1024.0

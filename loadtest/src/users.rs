@@ -1,5 +1,6 @@
 //! Real users through the public API: sign-up (argon2, so slow: the accounts
-//! are cached in the work dir and reused), token refresh, groups.
+//! are cached in the work dir and reused), token refresh, groups; and, for
+//! crowds of thousands, users written straight into a stopped node's store.
 //!
 //! Sign-ups are limited per client address, so requests are spread over the
 //! source addresses 127.0.0.2… like the websockets.
@@ -12,6 +13,17 @@ use std::{
 };
 
 use futures_util::{stream, StreamExt};
+use natter_server::{
+    auth::token::{self, Claims},
+    clock::now_millis,
+    secret::Secret,
+    store::{
+        devices::{DeviceRecord, DeviceRepo},
+        embedded::EmbeddedStore,
+        new_id,
+        users::{UserRecord, UserRepo},
+    },
+};
 use serde::{Deserialize, Serialize};
 use wire::{
     api::{AuthResponse, ConversationSummary, CreateGroup, LoginRequest, RegisterRequest},
@@ -274,6 +286,56 @@ pub async fn accounts(
         eprintln!("  … {} users", accounts.len());
     }
     Ok(accounts)
+}
+
+/// Tokens minted by [`seed`] last this long: long enough for the refresh
+/// that follows it.
+const SEEDED_TOKEN_SECS: i64 = 3_600;
+
+/// Writes users into the embedded store `file` (its node stopped) until the
+/// cache `cache_file` holds `n`, each with one device session and a token
+/// signed with `secret`, as a sign-up would make them. Each copies the
+/// password hash of the first cached user (signed up through the API):
+/// 10,000 sign-ups would hash 10,000 passwords (argon2), most of an hour here.
+pub async fn seed(file: &Path, secret: &Secret, cache_file: &Path, n: usize) -> Result<(), String> {
+    let read = std::fs::read(cache_file).map_err(|e| format!("{}: {e}", cache_file.display()))?;
+    let mut cache: Cache = serde_json::from_slice(&read).map_err(|e| format!("{}: {e}", cache_file.display()))?;
+    let Some(first) = cache.accounts.first().filter(|_| cache.accounts.len() < n) else { return Ok(()) };
+    let store = EmbeddedStore::open(file).map_err(|e| e.to_string())?;
+    let model = store.user_by_id(&first.user_id).await.map_err(|e| e.to_string())?.ok_or("the first cached user is not in the store")?;
+    eprintln!("writing {} users into the template", n - cache.accounts.len());
+    let now = now_millis();
+    while cache.accounts.len() < n {
+        let number = cache.next.max(cache.accounts.len());
+        cache.next = number + 1;
+        let email = format!("load-{}-{number}@load.example.org", cache.tag);
+        let user = UserRecord {
+            id: UserId(new_id()),
+            nickname: email.split('@').next().unwrap_or("load").to_owned(),
+            email: email.clone(),
+            password_hash: model.password_hash.clone(),
+            gender: Gender::Unknown,
+            avatar: None,
+            created_ms: now,
+            last_login_ms: Some(now),
+            login_count: 1,
+        };
+        let device = DeviceRecord {
+            user_id: user.id.clone(),
+            device_id: DEVICE.into(),
+            token_id: new_id(),
+            user_agent: "natter-loadtest".into(),
+            signed_in_ms: now,
+            last_seen_ms: now,
+            previous_token_id: None,
+            rotated_ms: 0,
+        };
+        store.insert_user(&user).await.map_err(|e| e.to_string())?;
+        store.put_device(&device).await.map_err(|e| e.to_string())?;
+        let claims = Claims::new(&user.id, DEVICE, &device.token_id, now, now, SEEDED_TOKEN_SECS);
+        cache.accounts.push(Account { email, user_id: user.id, token: token::encode(secret, &claims) });
+    }
+    save(Some(cache_file), &cache)
 }
 
 fn save(cache_file: Option<&Path>, cache: &Cache) -> Result<(), String> {
