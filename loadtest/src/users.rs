@@ -143,7 +143,7 @@ impl Api {
 
     async fn register(&self, email: String) -> Result<Account, String> {
         let request = RegisterRequest {
-            nickname: email.split('@').next().unwrap_or("load").to_owned(),
+            nickname: nickname(&email),
             email: email.clone(),
             password: PASSWORD.into(),
             device_id: DEVICE.into(),
@@ -220,10 +220,7 @@ pub async fn accounts(
     n: usize,
     write_back: WriteBack,
 ) -> Result<Vec<Account>, String> {
-    let mut cache: Cache = cache_file
-        .and_then(|f| std::fs::read(f).ok())
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
+    let mut cache = cache_file.map(load).unwrap_or_default();
     if cache.tag.is_empty() {
         cache.tag = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis());
     }
@@ -263,7 +260,7 @@ pub async fn accounts(
         let chunk = start..start + (n - accounts.len()).min(100);
         cache.next = chunk.end;
         let fresh = stream::iter(chunk)
-            .map(|i| api.register(format!("load-{tag}-{i}@load.example.org")))
+            .map(|i| api.register(email(&tag, i)))
             .buffered(PARALLEL)
             .collect::<Vec<_>>()
             .await;
@@ -298,8 +295,7 @@ const SEEDED_TOKEN_SECS: i64 = 3_600;
 /// password hash of the first cached user (signed up through the API):
 /// 10,000 sign-ups would hash 10,000 passwords (argon2), most of an hour here.
 pub async fn seed(file: &Path, secret: &Secret, cache_file: &Path, n: usize) -> Result<(), String> {
-    let read = std::fs::read(cache_file).map_err(|e| format!("{}: {e}", cache_file.display()))?;
-    let mut cache: Cache = serde_json::from_slice(&read).map_err(|e| format!("{}: {e}", cache_file.display()))?;
+    let mut cache = load(cache_file);
     let Some(first) = cache.accounts.first().filter(|_| cache.accounts.len() < n) else { return Ok(()) };
     let store = EmbeddedStore::open(file).map_err(|e| e.to_string())?;
     let model = store.user_by_id(&first.user_id).await.map_err(|e| e.to_string())?.ok_or("the first cached user is not in the store")?;
@@ -308,10 +304,10 @@ pub async fn seed(file: &Path, secret: &Secret, cache_file: &Path, n: usize) -> 
     while cache.accounts.len() < n {
         let number = cache.next.max(cache.accounts.len());
         cache.next = number + 1;
-        let email = format!("load-{}-{number}@load.example.org", cache.tag);
+        let email = email(&cache.tag, number);
         let user = UserRecord {
             id: UserId(new_id()),
-            nickname: email.split('@').next().unwrap_or("load").to_owned(),
+            nickname: nickname(&email),
             email: email.clone(),
             password_hash: model.password_hash.clone(),
             gender: Gender::Unknown,
@@ -336,6 +332,26 @@ pub async fn seed(file: &Path, secret: &Secret, cache_file: &Path, n: usize) -> 
         cache.accounts.push(Account { email, user_id: user.id, token: token::encode(secret, &claims) });
     }
     save(Some(cache_file), &cache)
+}
+
+/// How many accounts the cache `cache_file` holds.
+pub fn cached(cache_file: &Path) -> usize {
+    load(cache_file).accounts.len()
+}
+
+/// The cache in `cache_file`; an empty one if it is missing or unreadable.
+fn load(cache_file: &Path) -> Cache {
+    std::fs::read(cache_file).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+}
+
+/// The e-mail address of the cache's account number `i`.
+fn email(tag: &str, i: usize) -> String {
+    format!("load-{tag}-{i}@load.example.org")
+}
+
+/// A user's nickname: the e-mail address's local part.
+fn nickname(email: &str) -> String {
+    email.split('@').next().unwrap_or("load").to_owned()
 }
 
 fn save(cache_file: Option<&Path>, cache: &Cache) -> Result<(), String> {
