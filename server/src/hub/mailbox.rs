@@ -40,6 +40,9 @@ use super::{delivery::Delivery, event::HubEvent, pressure::Pressure};
 pub const CAPACITY: usize = 1024;
 /// Events that cannot be fetched again, queued beyond [`CAPACITY`].
 pub const RESERVE: usize = 64;
+/// Queue slots a drained mailbox keeps: what a burst grew it to is given
+/// back, since an idle connection holds its mailbox for hours.
+const KEPT_WHEN_EMPTY: usize = 16;
 /// How long a mailbox may skip messages without its session once draining it.
 pub const BEHIND_LIMIT: Duration = Duration::from_secs(30);
 /// How long the oldest queued event may wait before the mailbox is late;
@@ -154,6 +157,9 @@ impl Mailbox {
             state.queue.extend(latest);
         }
         if let Some((delivery, _)) = state.queue.pop_front() {
+            if state.queue.is_empty() {
+                state.queue.shrink_to(KEPT_WHEN_EMPTY);
+            }
             if state.late && !is_late(&state.queue, Instant::now(), LATE / 2) {
                 state.late = false;
                 self.pressure.late.down();

@@ -181,7 +181,7 @@ impl Session {
         }
         let step = match self.cursors.offer(conversation, message.seq) {
             Step::Fill { upto, .. } => {
-                self.fill(conversation, upto).await?;
+                Box::pin(self.fill(conversation, upto)).await?;
                 self.cursors.offer(conversation, message.seq)
             }
             step => step,

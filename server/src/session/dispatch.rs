@@ -59,6 +59,9 @@ impl Session {
         }
     }
 
+    /// Handles an event of the hub. What is rare and awaits much (the store,
+    /// calls) is boxed: an idle session's task holds room for the largest
+    /// future it may await, for as long as the connection lasts.
     pub(super) async fn on_event(&mut self, delivery: &Delivery) -> Result<(), End> {
         match &delivery.event {
             HubEvent::Message { .. } => self.deliver(delivery).await,
@@ -66,15 +69,15 @@ impl Session {
                 if *user_id == self.user.user_id {
                     self.conversations.insert(conversation_id.clone());
                 }
-                self.notice(conversation_id, user_id, NoticeKind::Join).await
+                Box::pin(self.notice(conversation_id, user_id, NoticeKind::Join)).await
             }
             HubEvent::Left { conversation_id, user_id } => {
                 if *user_id == self.user.user_id {
                     self.cursors.forget(conversation_id);
                     self.conversations.remove(conversation_id);
-                    self.state.sfu.cut_off(conversation_id.clone(), user_id.clone()).await;
+                    Box::pin(self.state.sfu.cut_off(conversation_id.clone(), user_id.clone())).await;
                 }
-                self.notice(conversation_id, user_id, NoticeKind::Leave).await
+                Box::pin(self.notice(conversation_id, user_id, NoticeKind::Leave)).await
             }
             HubEvent::Presence { user_id, .. } | HubEvent::Typing { user_id, .. }
                 if *user_id == self.user.user_id || self.kept_apart.contains(user_id) =>
@@ -82,7 +85,7 @@ impl Session {
                 Ok(())
             }
             HubEvent::Blocks { .. } => {
-                if let Ok(users) = self.state.chat.kept_apart(&self.user.user_id).await {
+                if let Ok(users) = Box::pin(self.state.chat.kept_apart(&self.user.user_id)).await {
                     self.kept_apart = users;
                 }
                 Ok(())
@@ -105,10 +108,10 @@ impl Session {
                 self.send(&frame).await
             }
             HubEvent::Invited { conversation_id, user_id } => {
-                self.notice(conversation_id, user_id, NoticeKind::Invite).await
+                Box::pin(self.notice(conversation_id, user_id, NoticeKind::Invite)).await
             }
             HubEvent::Updated { conversation_id, user_id } => {
-                self.notice(conversation_id, user_id, NoticeKind::Update).await
+                Box::pin(self.notice(conversation_id, user_id, NoticeKind::Update)).await
             }
             HubEvent::Read { conversation_id, seq, shown, .. } => {
                 self.send(&ServerFrame::Read { conversation_id: conversation_id.clone(), seq: *seq, shown: *shown }).await
@@ -124,7 +127,7 @@ impl Session {
             | HubEvent::CallAnswered { .. }
             | HubEvent::CallRejoined { .. }
             | HubEvent::CallSignal { .. }
-            | HubEvent::CallEnded { .. } => self.on_call_event(&delivery.event).await,
+            | HubEvent::CallEnded { .. } => Box::pin(self.on_call_event(&delivery.event)).await,
             // Group calls and live broadcasts (the selective forwarding unit).
             HubEvent::Room { update } => self.send(&ServerFrame::Room { room: update.clone() }).await,
         }

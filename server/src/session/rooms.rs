@@ -38,7 +38,8 @@ impl Session {
         }
         let key = RoomKey { conversation: conversation_id.clone(), kind };
         let guest = Guest { user: self.user.user_id.clone(), conn: self.id, role, video };
-        match self.state.sfu.join(key, guest, sdp, self.signals.clone()).await {
+        let signals = self.signals();
+        match self.state.sfu.join(key, guest, sdp, signals).await {
             Ok(sdp) => self.send(&ServerFrame::RoomJoined { conversation_id, kind, sdp }).await,
             Err(refused) => self.room_error(refused).await,
         }
