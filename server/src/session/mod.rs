@@ -115,7 +115,6 @@ async fn run(mut socket: WebSocket, state: AppState, user: AuthUser) {
         next_activity_report: tokio::time::Instant::now(),
         typed: HashMap::new(),
         signals: None,
-        signalled: None,
         held: Held::new(state.hub.pressure().clone()),
     };
     session.serve(mailbox).await;
@@ -174,11 +173,10 @@ struct Session {
     next_activity_report: tokio::time::Instant,
     /// When this session last passed on typing in each conversation.
     typed: HashMap<ConversationId, Instant>,
-    /// Where the media task sends this session's room frames, and where the
-    /// session takes them from: opened on the first room joined, since a
-    /// channel's first block (some 7 KB) is allocated when it is made.
-    signals: Option<mpsc::Sender<ServerFrame>>,
-    signalled: Option<mpsc::Receiver<ServerFrame>>,
+    /// The channel through which the media task sends this session's room
+    /// frames: opened on the first room joined, since a channel's first
+    /// block (some 7 KB) is allocated when it is made.
+    signals: Option<(mpsc::Sender<ServerFrame>, mpsc::Receiver<ServerFrame>)>,
     /// Sends waiting for the node's readers to catch up.
     held: Held,
 }
@@ -230,7 +228,7 @@ impl Session {
                     Turn::Go(send) => Box::pin(self.store_send(send)).await,
                     Turn::Refuse(send) => Box::pin(self.refuse_held(send)).await,
                 },
-                Some(frame) = next_signal(&mut self.signalled), if self.signalled.is_some() => self.send(&frame).await,
+                Some(frame) = next_signal(&mut self.signals), if self.signals.is_some() => self.send(&frame).await,
                 _ = keep_call.tick(), if self.call.is_some() => Box::pin(self.keep_call()).await,
                 _ = recheck.tick() => Box::pin(self.recheck()).await.map(drop),
                 _ = async { closing.wait_for(|closing| *closing).await.map(drop) } => {
@@ -281,11 +279,7 @@ impl Session {
 
     /// Where the media task is to send this session's room frames.
     fn signals(&mut self) -> mpsc::Sender<ServerFrame> {
-        if self.signals.is_none() {
-            let (signals, signalled) = mpsc::channel(crate::sfu::SIGNALS);
-            (self.signals, self.signalled) = (Some(signals), Some(signalled));
-        }
-        self.signals.clone().expect("opened above")
+        self.signals.get_or_insert_with(|| mpsc::channel(crate::sfu::SIGNALS)).0.clone()
     }
 
     /// Queues a frame; the serve loop flushes.
@@ -353,8 +347,8 @@ async fn in_time<E>(limit: Duration, write: impl Future<Output = Result<(), E>>)
 }
 
 /// The next room frame, once the session has a signals channel.
-async fn next_signal(signalled: &mut Option<mpsc::Receiver<ServerFrame>>) -> Option<ServerFrame> {
-    signalled.as_mut()?.recv().await
+async fn next_signal(signals: &mut Option<(mpsc::Sender<ServerFrame>, mpsc::Receiver<ServerFrame>)>) -> Option<ServerFrame> {
+    signals.as_mut()?.1.recv().await
 }
 
 fn close_message(code: u16, reason: &'static str) -> WsMessage {
