@@ -2,7 +2,7 @@
 
 use std::sync::OnceLock;
 
-use axum::extract::ws::Utf8Bytes;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 use wire::{model::Message, protocol::ServerFrame};
 
 use super::event::HubEvent;

@@ -6,7 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::extract::ws::Message as WsMessage;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
 use wire::{
     model::{ConversationId, UserId},
     protocol::{

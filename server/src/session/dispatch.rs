@@ -1,6 +1,6 @@
 //! Which handler takes each frame from the client and each event from the hub.
 
-use axum::extract::ws::Message as WsMessage;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
 use wire::{
     model::ConversationId,
     protocol::{close, ClientFrame, NoticeKind, ServerFrame, WsErrorCode, MAX_FRAME_BYTES},
@@ -20,7 +20,7 @@ impl Session {
             WsMessage::Text(text) => text,
             WsMessage::Close(_) => return Err(End::Gone),
             WsMessage::Binary(_) => return self.error(WsErrorCode::BadFrame, "frames are JSON text", None).await,
-            WsMessage::Ping(_) | WsMessage::Pong(_) => return Ok(()),
+            WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => return Ok(()),
         };
         if text.len() > MAX_FRAME_BYTES {
             return self.error(WsErrorCode::FrameTooLarge, format!("frames are at most {MAX_FRAME_BYTES} bytes"), None).await;

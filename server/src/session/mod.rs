@@ -12,6 +12,8 @@
 //! | `held` | sends held while the node's readers are behind, refused with `retry` past a bound |
 //! | `calls` | 1:1 call frames and events |
 //! | `rooms` | group call and broadcast frames |
+//! | `upgrade` | the websocket handshake |
+//! | `write_buffer` | the socket's write buffer, freed once written out |
 //!
 //! The live stream starts only after the client's first frame, so a client
 //! that resumes (its first frame) never sees a live message before the ones
@@ -23,6 +25,8 @@ mod cursor;
 mod dispatch;
 mod held;
 mod rooms;
+mod upgrade;
+mod write_buffer;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -31,15 +35,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::{
-    extract::{
-        ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade},
-        State,
-    },
-    response::Response,
-};
-use futures_util::{FutureExt, SinkExt};
+use axum::{extract::State, response::Response};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::{
+    protocol::{frame::CloseFrame, WebSocketConfig},
+    Message as WsMessage,
+};
 use wire::{
     model::{ConversationId, UserId},
     protocol::{close, ServerFrame, WsErrorCode, PROTOCOL_VERSION},
@@ -49,6 +51,7 @@ use self::{
     calls::InCall,
     cursor::Cursors,
     held::{Held, Turn},
+    upgrade::{Socket, WebSocketUpgrade},
 };
 use crate::{
     auth::AuthUser,
@@ -66,7 +69,9 @@ const MAX_SOCKET_MESSAGE: usize = 1 << 20;
 /// (the buffer grows). Measured with 19,500 idle connections (the load
 /// generator's scenario 1): 136 KB per connection before, see PERFORMANCE.md.
 const READ_BUFFER: usize = 4096;
-/// Events handled at most between two writes to the socket.
+/// Events handled at most between two writes to the socket. Frames are
+/// collected in the [`write_buffer`], not in tungstenite's own, which would
+/// keep the memory of its largest batch for the connection's life.
 const FLUSH_AFTER: usize = 64;
 /// Activity changes reach the presence at most once per this period: a
 /// client flipping between active and idle cannot flood its watchers.
@@ -74,13 +79,19 @@ const ACTIVITY_EVERY: Duration = Duration::from_secs(2);
 
 /// `GET /ws`: upgrades a signed-in request to the chat connection.
 pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, user: AuthUser) -> Response {
-    let sessions = state.sessions.clone();
-    ws.max_message_size(MAX_SOCKET_MESSAGE)
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_SOCKET_MESSAGE))
         .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| sessions.track_future(run(socket, state, user)))
+        .write_buffer_size(0);
+    let sessions = state.sessions.clone();
+    ws.on_upgrade(&sessions, config, move |socket| open(socket, state, user))
 }
 
-async fn run(mut socket: WebSocket, state: AppState, user: AuthUser) {
+/// Opens a session on a new socket, then runs it as a task of its own, with
+/// its state boxed. The task that opened it ends here: an async fn holds its
+/// arguments, and whatever it moved out of them, to its end, and here that
+/// was 2.5 KB of every connection (PERFORMANCE.md).
+async fn open(mut socket: Socket, state: AppState, user: AuthUser) {
     let conversations = match state.store.memberships_of(&user.user_id).await {
         Ok(ms) => ms.into_iter().map(|m| m.conversation_id).collect::<Vec<_>>(),
         Err(e) => {
@@ -98,7 +109,7 @@ async fn run(mut socket: WebSocket, state: AppState, user: AuthUser) {
         return crowded(socket, &state, "your account has too many connections open; close some tabs or devices").await;
     }
     let kept_apart = state.chat.kept_apart(&user.user_id).await.unwrap_or_default();
-    let mut session = Session {
+    let session = Box::new(Session {
         endpoint: format!("{}/{id}", state.config.node_id),
         id,
         call: None,
@@ -116,19 +127,12 @@ async fn run(mut socket: WebSocket, state: AppState, user: AuthUser) {
         typed: HashMap::new(),
         signals: None,
         held: Held::new(state.hub.pressure().clone()),
-    };
-    session.serve(mailbox).await;
-    state.hub.disconnect(id);
-    Box::pin(state.sfu.gone(id)).await;
-    if let Some(call) = session.call.take() {
-        state.calls.dropped(session.user.user_id.clone(), session.endpoint.clone(), call.call_id);
-    }
-    let (active, viewing) = (session.reported_active, session.reported_viewing.as_ref());
-    Box::pin(state.presence.closed(&session.user.user_id, active, viewing)).await;
+    });
+    state.sessions.spawn(session.run(mailbox));
 }
 
 /// Closes a connection over its user's or device's cap.
-async fn crowded(mut socket: WebSocket, state: &AppState, reason: &'static str) {
+async fn crowded(mut socket: Socket, state: &AppState, reason: &'static str) {
     metrics::counter!("natter_ws_refused_total", "reason" => "crowded").increment(1);
     let _ = in_time(state.config.ws_write_timeout, socket.send(close_message(close::TOO_MANY_CONNECTIONS, reason))).await;
 }
@@ -154,7 +158,7 @@ struct Session {
     /// This tab's name in calls: `<node>/<connection>`.
     endpoint: String,
     call: Option<InCall>,
-    socket: WebSocket,
+    socket: Socket,
     state: AppState,
     user: AuthUser,
     /// The conversations this user belongs to, kept up to date by join and
@@ -182,14 +186,21 @@ struct Session {
 }
 
 impl Session {
+    /// Serves the client, then lets go of everything the connection held.
+    async fn run(mut self: Box<Self>, mailbox: Arc<Mailbox>) {
+        self.serve(mailbox).await;
+        self.state.hub.disconnect(self.id);
+        Box::pin(self.state.sfu.gone(self.id)).await;
+        if let Some(call) = self.call.take() {
+            self.state.calls.dropped(self.user.user_id.clone(), self.endpoint.clone(), call.call_id);
+        }
+        let (active, viewing) = (self.reported_active, self.reported_viewing.as_ref());
+        Box::pin(self.state.presence.closed(&self.user.user_id, active, viewing)).await;
+    }
+
     async fn serve(&mut self, mailbox: Arc<Mailbox>) {
         let mut closing = self.state.hub.closing();
-        let hello = ServerFrame::Hello {
-            protocol_version: PROTOCOL_VERSION,
-            user_id: self.user.user_id.clone(),
-            node_id: self.state.config.node_id.clone(),
-        };
-        let mut result = self.send(&hello).await;
+        let mut result = Box::pin(self.hello()).await;
         if result.is_ok() {
             result = Box::pin(self.in_progress()).await;
         }
@@ -213,7 +224,7 @@ impl Session {
         // may await, as long as the connection lasts (10 KB before, 4.9 KB).
         while result.is_ok() {
             result = tokio::select! {
-                frame = self.socket.recv() => Box::pin(self.on_received(frame, &mut heard)).await,
+                frame = self.socket.next() => Box::pin(self.on_received(frame, &mut heard)).await,
                 _ = ping.tick() => Box::pin(self.on_ping_due(&mut heard)).await,
                 _ = tokio::time::sleep_until(self.next_activity_report), if self.unreported() => {
                     Box::pin(self.report_activity()).await;
@@ -249,7 +260,7 @@ impl Session {
         }
     }
 
-    async fn on_received(&mut self, frame: Option<Result<WsMessage, axum::Error>>, heard: &mut Heard) -> Result<(), End> {
+    async fn on_received(&mut self, frame: Option<Result<WsMessage, tokio_tungstenite::tungstenite::Error>>, heard: &mut Heard) -> Result<(), End> {
         let frame = match frame {
             Some(Ok(frame)) => frame,
             _ => return Err(End::Gone),
@@ -268,13 +279,23 @@ impl Session {
     /// has already arrived is read first.
     async fn on_ping_due(&mut self, heard: &mut Heard) -> Result<(), End> {
         if !heard.since_ping {
-            match self.socket.recv().now_or_never() {
+            match self.socket.next().now_or_never() {
                 Some(frame) => self.on_received(frame, heard).await?,
                 None => return Err(End::Close(close::GOING_AWAY, "no answer to pings")),
             }
         }
         heard.since_ping = false;
         self.feed(WsMessage::Ping(Default::default())).await
+    }
+
+    /// The first frame: who the client is, on which node and protocol.
+    async fn hello(&mut self) -> Result<(), End> {
+        let hello = ServerFrame::Hello {
+            protocol_version: PROTOCOL_VERSION,
+            user_id: self.user.user_id.clone(),
+            node_id: self.state.config.node_id.clone(),
+        };
+        self.send(&hello).await
     }
 
     /// Where the media task is to send this session's room frames.
@@ -352,5 +373,5 @@ async fn next_signal(signals: &mut Option<(mpsc::Sender<ServerFrame>, mpsc::Rece
 }
 
 fn close_message(code: u16, reason: &'static str) -> WsMessage {
-    WsMessage::Close(Some(CloseFrame { code, reason: reason.into() }))
+    WsMessage::Close(Some(CloseFrame { code: code.into(), reason: reason.into() }))
 }

@@ -3,7 +3,8 @@
 //! one signing the device out, the absolute session lifetime, the cookie only
 //! from the app's own origin, `Secure` `__Host-` cookies over HTTPS, client
 //! addresses through trusted proxies, the sign-in back-off per (account,
-//! address), the websocket's own re-check of its session, and redacted URLs.
+//! address), the websocket's handshake refusals and its own re-check of its
+//! session, and redacted URLs.
 
 use crate::support;
 
@@ -202,6 +203,21 @@ async fn the_cookie_changes_nothing_and_opens_no_socket_from_a_foreign_origin() 
         .await
         .unwrap();
     assert_eq!(own.status(), 204);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_socket_address_refuses_what_is_not_a_websocket_handshake_with_a_code() {
+    let server = TestServer::start(&[]).await;
+    let alice = User::register(&server, "alice").await;
+    let bearer = format!("Bearer {}", alice.token);
+    let plain = server.client.get(server.url(WS_PATH)).header(header::AUTHORIZATION, &bearer).send().await.unwrap();
+    assert_eq!(code_of(plain).await, (400, "bad_request".to_owned()));
+    let old_version = [("authorization", bearer.clone()), ("sec-websocket-version", "8".into())];
+    assert_eq!(ws_status(&server, &old_version).await, 400);
+    // Header tokens in any case and among others, as RFC 6455 has them.
+    let listed = [("authorization", bearer.clone()), ("connection", "keep-alive, Upgrade".into()), ("upgrade", "WebSocket".into())];
+    assert_eq!(ws_status(&server, &listed).await, 101);
     server.stop().await;
 }
 
