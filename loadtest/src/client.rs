@@ -29,7 +29,7 @@ use wire::{
     protocol::{ClientFrame, ServerFrame, WS_PATH},
 };
 
-use crate::ledger::{self, Ledger};
+use crate::ledger::{self, Delivered, Ledger};
 
 pub type Socket = WebSocketStream<TcpStream>;
 
@@ -228,8 +228,19 @@ async fn read(mut stream: SplitStream<Socket>, ledger: Arc<Mutex<Ledger>>, resen
             Some(Err(_)) | None => break 0,
         };
         let mut ledger = ledger.lock().unwrap();
+        match Delivered::from_frame(frame.as_str()) {
+            Some(Ok(message)) => {
+                ledger.on_message(&message);
+                continue;
+            }
+            Some(Err(_)) => {
+                ledger.window.error("unparsable_frame");
+                continue;
+            }
+            None => {}
+        }
         match serde_json::from_str::<ServerFrame>(frame.as_str()) {
-            Ok(ServerFrame::Message { message }) => ledger.on_message(&message),
+            Ok(ServerFrame::Message { message }) => ledger.on_message(&(&message).into()),
             Ok(ServerFrame::Ack { client_id, conversation_id, seq, duplicate, .. }) => {
                 resender.acked(&client_id);
                 ledger.on_ack(&client_id, &conversation_id, seq, duplicate)

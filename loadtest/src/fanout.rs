@@ -231,7 +231,7 @@ impl Fleet {
             check.acked += count;
             check.misnumbered += count.abs_diff(max_seq);
             for ledger in &ledgers {
-                let cursor = ledger.cursors.get(&group.conversation).copied().unwrap_or(0);
+                let cursor = ledger.cursors.get(&group.conversation.0).copied().unwrap_or(0);
                 let lost = ledger.skipped + max_seq.saturating_sub(cursor);
                 check.lost += lost;
                 check.lost_by_closed += if ledger.closed.is_some() { lost } else { 0 };
