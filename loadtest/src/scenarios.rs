@@ -29,6 +29,9 @@ const BIG_GROUP: usize = 2000;
 const BIG_GROUP_RATES: [f64; 9] = [5.0, 10.0, 20.0, 30.0, 40.0, 60.0, 80.0, 120.0, 160.0];
 /// Past this p99 send → deliver, a fan-out step no longer counts.
 pub const FANOUT_P99_MS: f64 = 100.0;
+/// Scenario 3 passes when Natter holds this share of the bare server's
+/// deliveries/s (issue 24).
+const FANOUT_SHARE: f64 = 0.7;
 /// Files a process needs besides scenario 1's sockets.
 const FILES_SPARE: u64 = 500;
 
@@ -240,7 +243,7 @@ pub async fn s3_fanout(bench: &Bench) -> Result<Row, String> {
     let mut row = Row {
         id: "3".into(),
         scenario: format!("fan-out, one node, {GROUPS} groups of {GROUP}, rising rate"),
-        target: format!("≥ 60% of the bare server's deliveries/s at p99 ≤ {FANOUT_P99_MS} ms"),
+        target: format!("≥ {:.0}% of the bare server's deliveries/s at p99 ≤ {FANOUT_P99_MS} ms", FANOUT_SHARE * 100.0),
         ..Row::default()
     };
     let (node, accounts) = bench.embedded_node("fanout", GROUPS * GROUP).await?;
@@ -257,7 +260,7 @@ pub async fn s3_fanout(bench: &Bench) -> Result<Row, String> {
     let theirs = reference.as_ref().map(Step::deliveries_per_sec).unwrap_or(0.0);
     let ratio = if theirs > 0.0 { ours / theirs } else { 0.0 };
     row.figure = format!("Natter {ours:.0} deliveries/s; bare server {theirs:.0}/s; ratio {:.0}%", ratio * 100.0);
-    row.pass = Some(ratio >= 0.6 && row.delivery_ok());
+    row.pass = Some(ratio >= FANOUT_SHARE && row.delivery_ok());
     Ok(row)
 }
 
