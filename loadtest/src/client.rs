@@ -228,16 +228,10 @@ async fn read(mut stream: SplitStream<Socket>, ledger: Arc<Mutex<Ledger>>, resen
             Some(Err(_)) | None => break 0,
         };
         let mut ledger = ledger.lock().unwrap();
-        match Delivered::from_frame(frame.as_str()) {
-            Some(Ok(message)) => {
-                ledger.on_message(&message);
-                continue;
-            }
-            Some(Err(_)) => {
-                ledger.window.error("unparsable_frame");
-                continue;
-            }
-            None => {}
+        // A message frame the quick read cannot take is read whole below.
+        if let Some(Ok(message)) = Delivered::from_frame(frame.as_str()) {
+            ledger.on_message(&message);
+            continue;
         }
         match serde_json::from_str::<ServerFrame>(frame.as_str()) {
             Ok(ServerFrame::Message { message }) => ledger.on_message(&(&message).into()),
