@@ -147,8 +147,7 @@ async fn run(bench: &Bench, node: &procs::Proc, users: usize, rounds: usize, sid
     let api = Api::new(bench.addr(NODE_1));
     let accounts: Vec<Account> = users::accounts(&api, None, users + 1, users::WriteBack::Discard).await?;
     let (real, flooders) = accounts.split_last().expect("at least one account");
-    let placement = procs::place(node.pid);
-    eprintln!("{placement}");
+    let placement = procs::placement();
     let clients = (0..users).map(|i| client_from(2 + (i % 150) as u8)).collect::<Result<Vec<_>, _>>()?;
     let real_client = client_from(200)?;
     let small = Upload { name: "small.png", mime: "image/png", bytes: small_png().leak() };

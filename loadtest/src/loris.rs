@@ -282,8 +282,7 @@ async fn measure(bench: &Bench, node: &Proc, spec: &Loris, sign_ins: usize, mine
     let api = Api::new(addr);
     let accounts = users::accounts(&api, None, sign_ins.max(2), users::WriteBack::Discard).await?;
     let conversation = api.group("slow loris", &accounts).await?;
-    let placement = procs::place(node.pid);
-    eprintln!("{placement}");
+    let placement = procs::placement();
 
     let counters = Arc::new(Counters::default());
     let sources = spec.connections.div_ceil(spec.per_source.max(1));

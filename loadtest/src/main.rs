@@ -264,6 +264,7 @@ async fn main() -> ExitCode {
     }
     let files = limits::raise_open_files(1 << 20);
     eprintln!("open-file limit: {files} (the servers started here inherit it)");
+    eprintln!("{}", procs::placement());
     for warning in limits::check_kernel(cli.idle_connections as u64) {
         eprintln!("warning: {warning}");
     }

@@ -20,11 +20,16 @@ pub struct Proc {
 }
 
 impl Proc {
-    /// Starts `command` with its output in `log`.
+    /// Starts `command` with its output in `log`, on the servers' CPU (see [`placement`]).
     pub fn spawn(name: &str, mut command: Command, log: &Path) -> Result<Proc, String> {
         let out = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
         command.stdin(Stdio::null()).stdout(out).stderr(err).kill_on_drop(true);
+        if let Some((server, _)) = cpus() {
+            // Pinned before it starts, as `taskset -c` would: its runtime sizes itself for one CPU.
+            // SAFETY: the closure only calls sched_setaffinity, which is async-signal-safe.
+            unsafe { command.pre_exec(move || if set_affinity(0, server) { Ok(()) } else { Err(std::io::Error::last_os_error()) }) };
+        }
         let child = command.spawn().map_err(|e| format!("cannot start {name}: {e}"))?;
         let pid = child.id().expect("a running child has an id");
         Ok(Proc { name: name.to_owned(), pid, child })
@@ -208,36 +213,50 @@ pub fn allowed_cpus() -> Vec<usize> {
     FIRST_ANSWER.get_or_init(ask).clone()
 }
 
+/// The servers' CPU and this tool's: the first two allowed, if there are two.
+pub fn cpus() -> Option<(usize, usize)> {
+    match allowed_cpus()[..] {
+        [server, tool, ..] => Some((server, tool)),
+        _ => None,
+    }
+}
+
+/// Pins this tool, and the clients it starts, to its CPU (on the first
+/// call), apart from every server it starts ([`Proc::spawn`]): the tool's
+/// CPU never comes out of a server's, and the bare reference server gets
+/// the core Natter gets. Says where each runs, or why not: under `taskset`
+/// with one CPU the tool has nowhere to put the servers apart.
+pub fn placement() -> &'static str {
+    static PLACED: OnceLock<String> = OnceLock::new();
+    PLACED.get_or_init(|| match cpus() {
+        Some((server, tool)) if pin(std::process::id(), tool) => {
+            format!("servers on CPU {server}, load generator on CPU {tool}")
+        }
+        Some(_) => "not pinned (sched_setaffinity failed): servers and load generator share the CPUs".into(),
+        None => "not pinned (one CPU allowed): servers and load generator share it".into(),
+    })
+}
+
 /// Pins every thread of `pid` to `cpu`, as `taskset -a -p -c <cpu> <pid>`
 /// does (threads started later inherit it from the one starting them);
 /// false if any thread could not be pinned.
 pub fn pin(pid: u32, cpu: usize) -> bool {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
-    // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET writes inside it;
-    // sched_setaffinity only reads it.
-    let set = unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        set
-    };
     let mut all = true;
     for tid in tasks.flatten().filter_map(|t| t.file_name().to_str()?.parse::<i32>().ok()) {
-        // SAFETY: see above.
-        all &= unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) } == 0;
+        all &= set_affinity(tid, cpu);
     }
     all
 }
 
-/// The usual placement of a flood: the node on the first allowed CPU, this
-/// tool on the second, so the tool's CPU does not come out of the server's;
-/// says where each went (or why not).
-pub fn place(server_pid: u32) -> String {
-    match allowed_cpus()[..] {
-        [server, tool, ..] if pin(server_pid, server) && pin(std::process::id(), tool) => {
-            format!("server on CPU {server}, load generator on CPU {tool}")
-        }
-        [_, _, ..] => "not pinned (sched_setaffinity failed): server and load generator share the CPUs".into(),
-        _ => "not pinned (one CPU): server and load generator share it".into(),
+/// Pins thread `tid` (0: the calling one) to `cpu`.
+fn set_affinity(tid: i32, cpu: usize) -> bool {
+    // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET writes inside it;
+    // sched_setaffinity only reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
     }
 }
 

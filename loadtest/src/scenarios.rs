@@ -21,7 +21,7 @@ use crate::{
 pub const GROUP: usize = 100;
 pub const GROUPS: usize = 10;
 /// Per-group send rates scenarios 3, 5 and 12 step through.
-pub const GROUP_RATES: [f64; 9] = [25.0, 50.0, 100.0, 150.0, 200.0, 300.0, 400.0, 600.0, 800.0];
+pub const GROUP_RATES: [f64; 10] = [25.0, 50.0, 100.0, 150.0, 200.0, 300.0, 400.0, 600.0, 800.0, 1000.0];
 /// Per-group rates of scenario 5: MongoDB (FerretDB here) stores far fewer messages a second.
 const CLUSTER_RATES: [f64; 8] = [1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 200.0];
 /// The one sender's rates in scenario 4.
@@ -101,11 +101,11 @@ pub async fn rising(label: &str, fleet: &Fleet, rates: &[f64], secs: f64, server
         all.merge(&fleet.drain(Duration::from_secs(10)).await);
         let check = fleet.check();
         eprintln!(
-            "  [{label}] rate {rate}/s per group: {:.0} deliveries/s, p99 {:.1} ms, server CPU {:.0}%, load generator CPU {:.0}%, lost {}, dup {}",
+            "  [{label}] rate {rate}/s per group: {:.0} deliveries/s, p99 {:.1} ms, server CPU {:.0}%, {}, lost {}, dup {}",
             step.deliveries_per_sec(),
             step.p99_ms(),
             step.server_cpu_percent,
-            step.tool_cpu_percent,
+            step.tool_cpu(),
             check.lost,
             check.duplicated
         );
@@ -210,7 +210,7 @@ pub async fn s2_latency(bench: &Bench) -> Result<Row, String> {
     fill_row(&mut row, &tally, &fleet, step.secs);
     row.server_cpu_percent = Some(step.server_cpu_percent);
     row.server_rss_mb = Some(mb(step.server_rss_bytes));
-    row.notes = format!("load generator CPU {:.0}%", step.tool_cpu_percent);
+    row.notes = step.tool_cpu();
     let p99 = row.deliver_ms.map(|p| p.p99).unwrap_or(f64::INFINITY);
     row.figure = format!("p99 send→deliver {p99:.1} ms over {} messages", step.sent);
     row.pass = Some(p99 <= 25.0 && row.delivery_ok() && step.sent > 0);
@@ -260,6 +260,7 @@ pub async fn s3_fanout(bench: &Bench) -> Result<Row, String> {
     let theirs = reference.as_ref().map(Step::deliveries_per_sec).unwrap_or(0.0);
     let ratio = if theirs > 0.0 { ours / theirs } else { 0.0 };
     row.figure = format!("Natter {ours:.0} deliveries/s; bare server {theirs:.0}/s; ratio {:.0}%", ratio * 100.0);
+    row.notes = format!("{}; {}", row.notes, procs::placement());
     row.pass = Some(ratio >= FANOUT_SHARE && row.delivery_ok());
     Ok(row)
 }
@@ -276,10 +277,7 @@ fn fleet_row(row: &mut Row, all: &Tally, fleet: &Fleet, best: Option<&Step>) {
             row.deliveries_per_sec = Some(step.deliveries_per_sec());
             row.server_cpu_percent = Some(step.server_cpu_percent);
             row.server_rss_mb = Some(mb(step.server_rss_bytes));
-            row.notes = format!(
-                "best step: {} msg/s per group; load generator CPU {:.0}%",
-                step.rate_per_group, step.tool_cpu_percent
-            );
+            row.notes = format!("best step: {} msg/s per group; {}", step.rate_per_group, step.tool_cpu());
         }
         None => {
             row.acks_per_sec = None;
