@@ -25,6 +25,8 @@ const TICK: Duration = Duration::from_millis(5);
 /// The server lets a connection send 10 messages a second (after a burst);
 /// the pacer keeps each sender under this.
 pub const MAX_SENDER_RATE: f64 = 9.0;
+/// Past this share of its core, the generator's own work sets the figures.
+const TOOL_CPU_LIMIT: f64 = 90.0;
 
 /// Where one client connects and whether it sends.
 pub struct Seat {
@@ -74,6 +76,13 @@ impl Step {
     /// p99 send → deliver, ms.
     pub fn p99_ms(&self) -> f64 {
         self.tally.deliver.value_at_quantile(0.99) as f64 / 1000.0
+    }
+
+    /// "load generator CPU n%", flagged past [`TOOL_CPU_LIMIT`]: the step
+    /// then measured the generator as much as the server.
+    pub fn tool_cpu(&self) -> String {
+        let flag = if self.tool_cpu_percent > TOOL_CPU_LIMIT { " (GENERATOR PAST 90%)" } else { "" };
+        format!("load generator CPU {:.0}%{flag}", self.tool_cpu_percent)
     }
 }
 
