@@ -64,14 +64,18 @@ impl Cursors {
     /// Decides about live message `seq`. A conversation the client did not
     /// resume starts at its first live message.
     pub fn offer(&mut self, conversation: &ConversationId, seq: u64) -> Step {
-        let cursor = *self.at.entry(conversation.clone()).or_insert(seq.saturating_sub(1));
-        if seq <= cursor {
-            Step::Skip
-        } else if seq == cursor + 1 {
+        // Every delivery comes here: the id is cloned only for a conversation new to the client.
+        let Some(cursor) = self.at.get_mut(conversation) else {
             self.at.insert(conversation.clone(), seq);
+            return Step::Send;
+        };
+        if seq <= *cursor {
+            Step::Skip
+        } else if seq == *cursor + 1 {
+            *cursor = seq;
             Step::Send
         } else {
-            Step::Fill { after: cursor, upto: seq - 1 }
+            Step::Fill { after: *cursor, upto: seq - 1 }
         }
     }
 
