@@ -20,6 +20,9 @@ use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
 use crate::blobs::{dir::DirBlobs, Area, DynBlobs};
 use super::{Store, StoreError};
 
+/// Prepared statements kept (see [`Cached`]).
+const STATEMENT_CACHE: usize = 256;
+
 /// Schema steps, applied in order; `PRAGMA user_version` records how many ran.
 /// Append new steps; never edit a released one.
 const MIGRATIONS: &[&str] = &[
@@ -224,6 +227,8 @@ impl EmbeddedStore {
         conn.pragma_update(None, "secure_delete", "ON").map_err(internal)?;
         // Another process may hold the file (a second server, a backup tool): wait for it.
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(internal)?;
+        // Every statement the store runs, with room to spare (rusqlite keeps 16).
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         migrate(&mut conn).map_err(internal)?;
         backfill_keys(&mut conn).map_err(internal)?;
         let id: String = conn
@@ -308,6 +313,33 @@ impl Store for EmbeddedStore {
 pub(super) fn write_transaction(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
     conn.transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(internal)
+}
+
+/// `query_row` and `execute` through the connection's statement cache, as
+/// [`query_all`] does: rusqlite's own prepare the SQL anew at every call,
+/// and parsing it was 8% of the server's CPU under scenario 3's fan-out
+/// (docs/PERFORMANCE.md), since a message makes several such calls.
+pub(super) trait Cached {
+    fn cached_row<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
+
+    fn cached_execute<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+}
+
+impl Cached for Connection {
+    fn cached_row<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+
+    fn cached_execute<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
 }
 
 /// Runs a query and reads every row it returns with `from_row`.

@@ -4,9 +4,7 @@ use wire::model::{Conversation, ConversationId, MessagePreview, Millis, UserId};
 
 use super::{search_key, ConversationPatch, ConversationRepo, Membership, Mentioned, MAX_DIRECTORY_PAGE, MAX_ID_PAGE};
 use crate::store::{
-    embedded::{
-        enum_from_text, enum_text, internal, placeholders, query_all, write_error, write_transaction, EmbeddedStore,
-    },
+    embedded::{enum_from_text, enum_text, internal, placeholders, query_all, write_error, write_transaction, Cached, EmbeddedStore},
     StoreError,
 };
 use crate::text::search_fold::KeyQuery;
@@ -51,7 +49,7 @@ fn member_from_row(row: &Row<'_>) -> rusqlite::Result<Membership> {
 }
 
 fn by_id(c: &Connection, id: &str) -> rusqlite::Result<Option<Conversation>> {
-    c.query_row(
+    c.cached_row(
         &format!("SELECT {COLUMNS} FROM conversations WHERE id = ?1"),
         [id],
         from_row,
@@ -83,7 +81,7 @@ impl ConversationRepo for EmbeddedStore {
     async fn insert_conversation(&self, conversation: &Conversation) -> Result<(), StoreError> {
         let c = conversation.clone();
         self.call(move |db| {
-            db.execute(
+            db.cached_execute(
                 &format!(
                     "INSERT INTO conversations ({COLUMNS}, search_key)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
@@ -157,7 +155,7 @@ impl ConversationRepo for EmbeddedStore {
             if let Some(join_policy) = p.join_policy {
                 conv.join_policy = join_policy;
             }
-            tx.execute(
+            tx.cached_execute(
                 "UPDATE conversations SET name = ?2, description = ?3, visibility = ?4, join_policy = ?5, search_key = ?6
                  WHERE id = ?1",
                 params![
@@ -179,7 +177,7 @@ impl ConversationRepo for EmbeddedStore {
     async fn record_last_message(&self, id: &ConversationId, preview: &MessagePreview) -> Result<(), StoreError> {
         let (id, preview) = (id.0.clone(), preview.clone());
         self.call(move |c| {
-            c.execute(
+            c.cached_execute(
                 "UPDATE conversations SET last_seq = ?2, last_message = ?3, last_activity_ms = MAX(last_activity_ms, ?4),
                  last_entry_seq = MAX(last_entry_seq, ?2) WHERE id = ?1 AND last_seq < ?2",
                 params![id, preview.seq as i64, preview_json(&Some(preview.clone())), preview.created_ms],
@@ -193,7 +191,7 @@ impl ConversationRepo for EmbeddedStore {
     async fn record_last_entry(&self, id: &ConversationId, seq: u64) -> Result<(), StoreError> {
         let id = id.0.clone();
         self.call(move |c| {
-            c.execute(
+            c.cached_execute(
                 "UPDATE conversations SET last_entry_seq = MAX(last_entry_seq, ?2) WHERE id = ?1",
                 params![id, seq as i64],
             )
@@ -273,7 +271,7 @@ impl ConversationRepo for EmbeddedStore {
     async fn put_member(&self, member: &Membership) -> Result<(), StoreError> {
         let m = member.clone();
         self.call(move |c| {
-            c.execute(
+            c.cached_execute(
                 &format!("INSERT OR REPLACE INTO members ({MEMBER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
                 params![
                     m.conversation_id.0,
@@ -295,7 +293,7 @@ impl ConversationRepo for EmbeddedStore {
     async fn member(&self, conversation: &ConversationId, user: &UserId) -> Result<Option<Membership>, StoreError> {
         let (conv, user) = (conversation.0.clone(), user.0.clone());
         self.call(move |c| {
-            c.query_row(
+            c.cached_row(
                 &format!("SELECT {MEMBER_COLUMNS} FROM members WHERE conversation_id = ?1 AND user_id = ?2"),
                 params![conv, user],
                 member_from_row,
@@ -364,7 +362,7 @@ impl ConversationRepo for EmbeddedStore {
     async fn mark_read(&self, conversation: &ConversationId, user: &UserId, seq: u64, shown: u64) -> Result<(), StoreError> {
         let (conv, user) = (conversation.0.clone(), user.0.clone());
         self.call(move |c| {
-            c.execute(
+            c.cached_execute(
                 "UPDATE members SET read_seq = MAX(read_seq, ?3), read_shown = MAX(read_shown, ?4),
                  delivered_seq = MAX(delivered_seq, ?3)
                  WHERE conversation_id = ?1 AND user_id = ?2",
@@ -403,7 +401,7 @@ impl ConversationRepo for EmbeddedStore {
         self.call(move |c| {
             let sql = format!("UPDATE members SET mention_seq = MAX(mention_seq, ?) WHERE conversation_id = ? AND {filter}");
             let values = [Value::Integer(seq as i64), Value::Text(conv)].into_iter().chain(users.into_iter().map(Value::Text));
-            c.execute(&sql, params_from_iter(values)).map_err(internal)?;
+            c.cached_execute(&sql, params_from_iter(values)).map_err(internal)?;
             Ok(())
         })
         .await
@@ -412,7 +410,7 @@ impl ConversationRepo for EmbeddedStore {
     async fn put_invitation(&self, conversation: &ConversationId, user: &UserId, at: Millis) -> Result<(), StoreError> {
         let (conv, user) = (conversation.0.clone(), user.0.clone());
         self.call(move |c| {
-            c.execute(
+            c.cached_execute(
                 "INSERT OR REPLACE INTO invitations (conversation_id, user_id, invited_ms) VALUES (?1, ?2, ?3)",
                 params![conv, user, at],
             )
@@ -425,7 +423,7 @@ impl ConversationRepo for EmbeddedStore {
     async fn is_invited(&self, conversation: &ConversationId, user: &UserId) -> Result<bool, StoreError> {
         let (conv, user) = (conversation.0.clone(), user.0.clone());
         self.call(move |c| {
-            c.query_row(
+            c.cached_row(
                 "SELECT 1 FROM invitations WHERE conversation_id = ?1 AND user_id = ?2",
                 params![conv, user],
                 |_| Ok(()),
@@ -453,7 +451,7 @@ impl ConversationRepo for EmbeddedStore {
     async fn remove_invitation(&self, conversation: &ConversationId, user: &UserId) -> Result<(), StoreError> {
         let (conv, user) = (conversation.0.clone(), user.0.clone());
         self.call(move |c| {
-            c.execute(
+            c.cached_execute(
                 "DELETE FROM invitations WHERE conversation_id = ?1 AND user_id = ?2",
                 params![conv, user],
             )

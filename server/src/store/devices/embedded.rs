@@ -4,7 +4,7 @@ use wire::model::{Millis, UserId};
 
 use super::{DeviceRecord, DeviceRepo};
 use crate::store::{
-    embedded::{internal, query_all, write_transaction, EmbeddedStore},
+    embedded::{internal, query_all, write_transaction, Cached, EmbeddedStore},
     StoreError,
 };
 
@@ -29,7 +29,7 @@ impl DeviceRepo for EmbeddedStore {
     async fn put_device(&self, device: &DeviceRecord) -> Result<(), StoreError> {
         let d = device.clone();
         self.call(move |c| {
-            c.execute(
+            c.cached_execute(
                 &format!("INSERT OR REPLACE INTO devices ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
                 params![
                     d.user_id.0,
@@ -51,7 +51,7 @@ impl DeviceRepo for EmbeddedStore {
     async fn device(&self, user: &UserId, device_id: &str) -> Result<Option<DeviceRecord>, StoreError> {
         let (user, device_id) = (user.0.clone(), device_id.to_owned());
         self.call(move |c| {
-            c.query_row(
+            c.cached_row(
                 &format!("SELECT {COLUMNS} FROM devices WHERE user_id = ?1 AND device_id = ?2"),
                 params![user, device_id],
                 from_row,
@@ -78,7 +78,7 @@ impl DeviceRepo for EmbeddedStore {
     async fn touch_device(&self, user: &UserId, device_id: &str, at: Millis) -> Result<(), StoreError> {
         let (user, device_id) = (user.0.clone(), device_id.to_owned());
         self.call(move |c| {
-            c.execute(
+            c.cached_execute(
                 "UPDATE devices SET last_seen_ms = MAX(last_seen_ms, ?3) WHERE user_id = ?1 AND device_id = ?2",
                 params![user, device_id, at],
             )
@@ -110,7 +110,7 @@ impl DeviceRepo for EmbeddedStore {
             let n = tx
                 .execute("DELETE FROM devices WHERE user_id = ?1 AND device_id = ?2", params![user, device_id])
                 .map_err(internal)?;
-            tx.execute("DELETE FROM push_subscriptions WHERE user_id = ?1 AND device_id = ?2", params![user, device_id])
+            tx.cached_execute("DELETE FROM push_subscriptions WHERE user_id = ?1 AND device_id = ?2", params![user, device_id])
                 .map_err(internal)?;
             tx.commit().map_err(internal)?;
             Ok(n > 0)
@@ -122,9 +122,9 @@ impl DeviceRepo for EmbeddedStore {
         let (user, keep) = (user.0.clone(), keep.to_owned());
         self.call(move |c| {
             let tx = write_transaction(c)?;
-            tx.execute("DELETE FROM devices WHERE user_id = ?1 AND device_id != ?2", params![user, keep])
+            tx.cached_execute("DELETE FROM devices WHERE user_id = ?1 AND device_id != ?2", params![user, keep])
                 .map_err(internal)?;
-            tx.execute("DELETE FROM push_subscriptions WHERE user_id = ?1 AND device_id != ?2", params![user, keep])
+            tx.cached_execute("DELETE FROM push_subscriptions WHERE user_id = ?1 AND device_id != ?2", params![user, keep])
                 .map_err(internal)?;
             tx.commit().map_err(internal)?;
             Ok(())

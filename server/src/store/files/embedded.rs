@@ -4,7 +4,7 @@ use wire::model::{ConversationId, FileId, Millis, UserId};
 
 use super::{BlobRecord, FileRecord, FileRepo};
 use crate::store::{
-    embedded::{internal, placeholders, query_all, write_error, write_transaction, EmbeddedStore},
+    embedded::{internal, placeholders, query_all, write_error, write_transaction, Cached, EmbeddedStore},
     StoreError,
 };
 
@@ -23,7 +23,7 @@ fn blob_from(row: &Row<'_>, at: usize) -> rusqlite::Result<BlobRecord> {
 }
 
 fn insert_blob(c: &rusqlite::Connection, b: &BlobRecord) -> Result<(), StoreError> {
-    c.execute(
+    c.cached_execute(
         "INSERT INTO blobs (sha256, size, mime, width, height, thumbnail, created_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (sha256) DO NOTHING",
         params![b.sha256, b.size as i64, b.mime, b.width, b.height, b.thumbnail, b.created_ms],
@@ -47,7 +47,7 @@ impl FileRepo for EmbeddedStore {
     async fn blob(&self, sha256: &str) -> Result<Option<BlobRecord>, StoreError> {
         let sha256 = sha256.to_owned();
         self.call(move |c| {
-            c.query_row(&format!("SELECT {BLOB_COLUMNS} FROM blobs b WHERE b.sha256 = ?1"), [sha256], |r| blob_from(r, 0))
+            c.cached_row(&format!("SELECT {BLOB_COLUMNS} FROM blobs b WHERE b.sha256 = ?1"), [sha256], |r| blob_from(r, 0))
                 .optional()
                 .map_err(internal)
         })
@@ -59,7 +59,7 @@ impl FileRepo for EmbeddedStore {
         self.call(move |c| {
             let tx = write_transaction(c)?;
             insert_blob(&tx, &f.blob)?;
-            tx.execute(
+            tx.cached_execute(
                 "INSERT INTO files (id, owner, sha256, name, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![f.id.0, f.owner.0, f.blob.sha256, f.name, f.created_ms],
             )
@@ -72,7 +72,7 @@ impl FileRepo for EmbeddedStore {
     async fn file(&self, id: &FileId) -> Result<Option<FileRecord>, StoreError> {
         let id = id.0.clone();
         self.call(move |c| {
-            c.query_row(&format!("SELECT f.id, f.owner, f.name, f.created_ms, {BLOB_COLUMNS} FROM files f JOIN blobs b ON b.sha256 = f.sha256 WHERE f.id = ?1"), [id], file_from)
+            c.cached_row(&format!("SELECT f.id, f.owner, f.name, f.created_ms, {BLOB_COLUMNS} FROM files f JOIN blobs b ON b.sha256 = f.sha256 WHERE f.id = ?1"), [id], file_from)
                 .optional()
                 .map_err(internal)
         })
@@ -96,9 +96,9 @@ impl FileRepo for EmbeddedStore {
         self.call(move |c| {
             let tx = write_transaction(c)?;
             let exists: bool =
-                tx.query_row("SELECT EXISTS (SELECT 1 FROM files WHERE id = ?1)", [&file], |r| r.get(0)).map_err(internal)?;
+                tx.cached_row("SELECT EXISTS (SELECT 1 FROM files WHERE id = ?1)", [&file], |r| r.get(0)).map_err(internal)?;
             if exists {
-                tx.execute(
+                tx.cached_execute(
                     "INSERT INTO file_postings (file_id, conversation_id) VALUES (?1, ?2)
                      ON CONFLICT (file_id, conversation_id) DO NOTHING",
                     params![file, conversation],
@@ -115,8 +115,8 @@ impl FileRepo for EmbeddedStore {
         let id = id.0.clone();
         self.call(move |c| {
             let tx = write_transaction(c)?;
-            tx.execute("DELETE FROM file_postings WHERE file_id = ?1", [&id]).map_err(internal)?;
-            tx.execute("DELETE FROM files WHERE id = ?1", [&id]).map_err(internal)?;
+            tx.cached_execute("DELETE FROM file_postings WHERE file_id = ?1", [&id]).map_err(internal)?;
+            tx.cached_execute("DELETE FROM files WHERE id = ?1", [&id]).map_err(internal)?;
             tx.commit().map_err(internal)
         })
         .await
@@ -135,7 +135,7 @@ impl FileRepo for EmbeddedStore {
     async fn bytes_used_by(&self, owner: &UserId) -> Result<u64, StoreError> {
         let owner = owner.0.clone();
         self.call(move |c| {
-            c.query_row(
+            c.cached_row(
                 "SELECT COALESCE(SUM(b.size), 0) FROM files f JOIN blobs b ON b.sha256 = f.sha256 WHERE f.owner = ?1",
                 [owner],
                 |r| r.get::<_, i64>(0),
@@ -169,7 +169,7 @@ impl FileRepo for EmbeddedStore {
                      AND NOT EXISTS (SELECT 1 FROM file_postings p WHERE p.file_id = files.id)",
                     placeholders(chunk.len())
                 );
-                deleted += c.execute(&sql, rusqlite::params_from_iter(chunk)).map_err(internal)? as u64;
+                deleted += c.cached_execute(&sql, rusqlite::params_from_iter(chunk)).map_err(internal)? as u64;
             }
             Ok(deleted)
         })
@@ -200,7 +200,7 @@ impl FileRepo for EmbeddedStore {
                     .query_row("SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = ?1)", [&sha256], |r| r.get(0))
                     .map_err(internal)?;
                 if !referenced {
-                    tx.execute("DELETE FROM blobs WHERE sha256 = ?1", [&sha256]).map_err(internal)?;
+                    tx.cached_execute("DELETE FROM blobs WHERE sha256 = ?1", [&sha256]).map_err(internal)?;
                     gone.push(sha256);
                 }
             }

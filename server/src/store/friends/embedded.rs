@@ -4,7 +4,7 @@ use wire::model::UserId;
 
 use super::{FriendLink, FriendRepo, LinkState};
 use crate::store::{
-    embedded::{internal, query_all, EmbeddedStore},
+    embedded::{internal, query_all, Cached, EmbeddedStore},
     StoreError,
 };
 
@@ -25,7 +25,7 @@ impl FriendRepo for EmbeddedStore {
     async fn put_link(&self, link: &FriendLink) -> Result<(), StoreError> {
         let l = link.clone();
         self.call(move |c| {
-            c.execute(
+            c.cached_execute(
                 &format!("INSERT OR REPLACE INTO friend_links ({COLUMNS}) VALUES (?1, ?2, ?3, ?4)"),
                 params![l.owner.0, l.other.0, l.state.code(), l.since_ms],
             )
@@ -38,7 +38,7 @@ impl FriendRepo for EmbeddedStore {
     async fn link(&self, owner: &UserId, other: &UserId) -> Result<Option<FriendLink>, StoreError> {
         let (owner, other) = (owner.0.clone(), other.0.clone());
         self.call(move |c| {
-            c.query_row(
+            c.cached_row(
                 &format!("SELECT {COLUMNS} FROM friend_links WHERE owner = ?1 AND other = ?2"),
                 params![owner, other],
                 from_row,
@@ -65,7 +65,7 @@ impl FriendRepo for EmbeddedStore {
     async fn remove_link(&self, owner: &UserId, other: &UserId) -> Result<(), StoreError> {
         let (owner, other) = (owner.0.clone(), other.0.clone());
         self.call(move |c| {
-            c.execute(
+            c.cached_execute(
                 "DELETE FROM friend_links WHERE owner = ?1 AND other = ?2",
                 params![owner, other],
             )

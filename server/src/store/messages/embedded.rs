@@ -6,7 +6,7 @@ use super::{page_size, Appended, MessageDraft, MessageRepo, Tip, MAX_CHANGES, MA
 use crate::{
     clock::now_millis,
     store::{
-        embedded::{internal, query_all, write_transaction, EmbeddedStore},
+        embedded::{internal, query_all, write_transaction, Cached, EmbeddedStore},
         StoreError,
     },
 };
@@ -41,7 +41,7 @@ fn json_column<T: serde::de::DeserializeOwned>(column: usize, json: &str) -> rus
 }
 
 fn by_client_id(c: &Connection, d: &MessageDraft) -> rusqlite::Result<Option<Message>> {
-    c.query_row(
+    c.cached_row(
         &format!("SELECT {COLUMNS} FROM messages WHERE conversation_id = ?1 AND sender_id = ?2 AND client_id = ?3"),
         params![d.conversation_id.0, d.sender_id.0, d.client_id],
         from_row,
@@ -52,7 +52,7 @@ fn by_client_id(c: &Connection, d: &MessageDraft) -> rusqlite::Result<Option<Mes
 /// The newest entry at or before `seq`.
 fn tip_at(c: &Connection, conversation: &str, seq: u64) -> rusqlite::Result<Tip> {
     let seq = i64::try_from(seq).unwrap_or(i64::MAX);
-    c.query_row(
+    c.cached_row(
         "SELECT seq, shown FROM messages WHERE conversation_id = ?1 AND seq <= ?2 ORDER BY seq DESC LIMIT 1",
         params![conversation, seq],
         |r| Ok(Tip { seq: r.get::<_, i64>(0)? as u64, shown: r.get::<_, i64>(1)? as u64 }),
@@ -71,7 +71,7 @@ fn append_in(tx: &Connection, draft: MessageDraft) -> Result<Appended, StoreErro
     let attachment = message.attachment.as_ref().map(|a| serde_json::to_string(a).expect("attachments serialize"));
     let call = message.call.as_ref().map(|c| serde_json::to_string(c).expect("call records serialize"));
     let mentions = (!message.mentions.is_empty()).then(|| serde_json::to_string(&message.mentions).expect("ids serialize"));
-    tx.execute(
+    tx.cached_execute(
         &format!("INSERT INTO messages ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
         params![
             message.id.0,
@@ -134,7 +134,7 @@ impl MessageRepo for EmbeddedStore {
         let conversation = conversation.0.clone();
         let Ok(seq) = i64::try_from(seq) else { return Ok(None) };
         self.call(move |c| {
-            c.query_row(
+            c.cached_row(
                 &format!("SELECT {COLUMNS} FROM messages WHERE conversation_id = ?1 AND seq = ?2"),
                 params![conversation, seq],
                 from_row,
@@ -177,18 +177,18 @@ impl MessageRepo for EmbeddedStore {
         let Ok(target) = i64::try_from(target) else { return Ok(()) };
         self.call(move |c| {
             let tx = write_transaction(c)?;
-            tx.execute(
+            tx.cached_execute(
                 "UPDATE messages SET content = '', attachment = NULL, mentions = NULL
                  WHERE conversation_id = ?1 AND seq = ?2",
                 params![conversation, target],
             )
             .map_err(internal)?;
-            tx.execute(
+            tx.cached_execute(
                 "UPDATE messages SET content = '' WHERE conversation_id = ?1 AND target_seq = ?2 AND kind = ?3",
                 params![conversation, target, MessageKind::Edit.code()],
             )
             .map_err(internal)?;
-            tx.execute(
+            tx.cached_execute(
                 "UPDATE conversations SET last_message = json_set(last_message, '$.text', '')
                  WHERE id = ?1 AND json_extract(last_message, '$.seq') = ?2",
                 params![conversation, target],
@@ -207,7 +207,7 @@ impl MessageRepo for EmbeddedStore {
         let file = file.0.clone();
         self.call(move |c| {
             // The expression of the index `messages_by_file`, so that it is used.
-            c.query_row(
+            c.cached_row(
                 "SELECT EXISTS (SELECT 1 FROM messages
                  WHERE json_extract(attachment, '$.file_id') = ?1 AND attachment IS NOT NULL)",
                 [file],

@@ -7,7 +7,7 @@ use wire::{
 
 use super::PrivacyRepo;
 use crate::store::{
-    embedded::{internal, placeholders, query_all, EmbeddedStore},
+    embedded::{internal, placeholders, query_all, Cached, EmbeddedStore},
     StoreError,
 };
 
@@ -28,7 +28,7 @@ impl PrivacyRepo for EmbeddedStore {
         let user = user.0.clone();
         self.call(move |c| {
             let sql = "SELECT contact, findable_by_email, read_receipts FROM privacy WHERE user_id = ?1";
-            c.query_row(sql, params![user], |row| {
+            c.cached_row(sql, params![user], |row| {
                 Ok(Privacy { contact: contact_of(row.get(0)?), findable_by_email: row.get(1)?, read_receipts: row.get(2)? })
             })
             .optional()
@@ -41,7 +41,7 @@ impl PrivacyRepo for EmbeddedStore {
     async fn put_privacy(&self, user: &UserId, privacy: &Privacy) -> Result<(), StoreError> {
         let (user, p) = (user.0.clone(), *privacy);
         self.call(move |c| {
-            c.execute(
+            c.cached_execute(
                 "INSERT OR REPLACE INTO privacy (user_id, contact, findable_by_email, read_receipts) VALUES (?1, ?2, ?3, ?4)",
                 params![user, contact_code(p.contact), p.findable_by_email, p.read_receipts],
             )

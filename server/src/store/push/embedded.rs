@@ -6,7 +6,7 @@ use wire::{model::UserId, push::NotifySettings};
 
 use super::{PushRepo, StoredSubscription};
 use crate::store::{
-    embedded::{internal, placeholders, query_all, EmbeddedStore},
+    embedded::{internal, placeholders, query_all, Cached, EmbeddedStore},
     StoreError,
 };
 
@@ -20,7 +20,7 @@ impl PushRepo for EmbeddedStore {
     async fn put_push_subscription(&self, s: &StoredSubscription) -> Result<(), StoreError> {
         let s = s.clone();
         self.call(move |c| {
-            c.execute(
+            c.cached_execute(
                 "INSERT OR REPLACE INTO push_subscriptions (user_id, device_id, endpoint, p256dh, auth, created_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![s.user_id.0, s.device_id, s.endpoint, s.p256dh, s.auth, s.created_ms],
@@ -73,7 +73,7 @@ impl PushRepo for EmbeddedStore {
         self.call(move |c| {
             let sql = "DELETE FROM push_subscriptions
                        WHERE user_id = ?1 AND device_id = ?2 AND (?3 IS NULL OR endpoint = ?3)";
-            let removed = c.execute(sql, params![user, device, endpoint]).map_err(internal)?;
+            let removed = c.cached_execute(sql, params![user, device, endpoint]).map_err(internal)?;
             Ok(removed > 0)
         })
         .await
@@ -106,7 +106,7 @@ impl PushRepo for EmbeddedStore {
     async fn put_notify_settings(&self, user: &UserId, settings: &NotifySettings) -> Result<(), StoreError> {
         let (user, json) = (user.0.clone(), serde_json::to_string(settings).expect("settings serialize"));
         self.call(move |c| {
-            c.execute("INSERT OR REPLACE INTO notify_settings (user_id, settings) VALUES (?1, ?2)", params![user, json])
+            c.cached_execute("INSERT OR REPLACE INTO notify_settings (user_id, settings) VALUES (?1, ?2)", params![user, json])
                 .map_err(internal)?;
             Ok(())
         })

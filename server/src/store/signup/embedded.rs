@@ -4,7 +4,7 @@ use wire::model::{Millis, UserId};
 
 use super::{InviteRecord, SignupRepo};
 use crate::store::{
-    embedded::{internal, query_all, write_error, write_transaction, EmbeddedStore},
+    embedded::{internal, query_all, write_error, write_transaction, Cached, EmbeddedStore},
     StoreError,
 };
 
@@ -25,7 +25,7 @@ impl SignupRepo for EmbeddedStore {
     async fn insert_invite(&self, invite: &InviteRecord) -> Result<(), StoreError> {
         let i = invite.clone();
         self.call(move |c| {
-            c.execute(
+            c.cached_execute(
                 &format!("INSERT INTO signup_invites ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
                 params![i.id, i.created_by.0, i.created_ms, i.expires_ms, i.max_uses],
             )
@@ -38,7 +38,7 @@ impl SignupRepo for EmbeddedStore {
     async fn invite(&self, id: &str) -> Result<Option<InviteRecord>, StoreError> {
         let id = id.to_owned();
         self.call(move |c| {
-            c.query_row(&format!("SELECT {COLUMNS} FROM signup_invites WHERE id = ?1"), [id], from_row)
+            c.cached_row(&format!("SELECT {COLUMNS} FROM signup_invites WHERE id = ?1"), [id], from_row)
                 .optional()
                 .map_err(internal)
         })
@@ -64,8 +64,8 @@ impl SignupRepo for EmbeddedStore {
         let id = id.to_owned();
         self.call(move |c| {
             let tx = write_transaction(c)?;
-            tx.execute("DELETE FROM signup_uses WHERE invite_id = ?1", [&id]).map_err(internal)?;
-            let removed = tx.execute("DELETE FROM signup_invites WHERE id = ?1", [&id]).map_err(internal)?;
+            tx.cached_execute("DELETE FROM signup_uses WHERE invite_id = ?1", [&id]).map_err(internal)?;
+            let removed = tx.cached_execute("DELETE FROM signup_invites WHERE id = ?1", [&id]).map_err(internal)?;
             tx.commit().map_err(internal)?;
             Ok(removed > 0)
         })
@@ -75,7 +75,7 @@ impl SignupRepo for EmbeddedStore {
     async fn uses(&self, id: &str) -> Result<u32, StoreError> {
         let id = id.to_owned();
         self.call(move |c| {
-            c.query_row("SELECT COUNT(*) FROM signup_uses WHERE invite_id = ?1", [id], |row| row.get(0))
+            c.cached_row("SELECT COUNT(*) FROM signup_uses WHERE invite_id = ?1", [id], |row| row.get(0))
                 .map_err(internal)
         })
         .await
@@ -85,7 +85,7 @@ impl SignupRepo for EmbeddedStore {
         let id = id.to_owned();
         self.call(move |c| {
             let sql = "INSERT OR IGNORE INTO signup_uses (invite_id, n, used_ms) VALUES (?1, ?2, ?3)";
-            let inserted = c.execute(sql, params![id, n, at]).map_err(internal)?;
+            let inserted = c.cached_execute(sql, params![id, n, at]).map_err(internal)?;
             Ok(inserted == 1)
         })
         .await
@@ -94,7 +94,7 @@ impl SignupRepo for EmbeddedStore {
     async fn release_use(&self, id: &str, n: u32) -> Result<(), StoreError> {
         let id = id.to_owned();
         self.call(move |c| {
-            c.execute("DELETE FROM signup_uses WHERE invite_id = ?1 AND n = ?2", params![id, n]).map_err(internal)?;
+            c.cached_execute("DELETE FROM signup_uses WHERE invite_id = ?1 AND n = ?2", params![id, n]).map_err(internal)?;
             Ok(())
         })
         .await

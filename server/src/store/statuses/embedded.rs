@@ -4,7 +4,7 @@ use wire::{api::StatusSettings, model::UserId};
 
 use super::StatusRepo;
 use crate::store::{
-    embedded::{internal, placeholders, query_all, EmbeddedStore},
+    embedded::{internal, placeholders, query_all, Cached, EmbeddedStore},
     StoreError,
 };
 
@@ -42,7 +42,7 @@ impl StatusRepo for EmbeddedStore {
     async fn put_status_settings(&self, user: &UserId, settings: &StatusSettings) -> Result<(), StoreError> {
         let (user, json) = (user.0.clone(), serde_json::to_string(settings).expect("settings serialize"));
         self.call(move |c| {
-            c.execute("INSERT OR REPLACE INTO statuses (user_id, settings) VALUES (?1, ?2)", params![user, json])
+            c.cached_execute("INSERT OR REPLACE INTO statuses (user_id, settings) VALUES (?1, ?2)", params![user, json])
                 .map_err(internal)?;
             Ok(())
         })

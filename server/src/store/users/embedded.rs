@@ -4,7 +4,7 @@ use wire::model::{Gender, UserId};
 
 use super::{search_key, UserPatch, UserRecord, UserRepo, MAX_SEARCH_RESULTS};
 use crate::store::{
-    embedded::{internal, placeholders, query_all, write_error, write_transaction, EmbeddedStore},
+    embedded::{internal, placeholders, query_all, write_error, write_transaction, Cached, EmbeddedStore},
     StoreError,
 };
 use crate::text::search_fold::KeyQuery;
@@ -27,7 +27,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
 }
 
 fn by_id(c: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<UserRecord>> {
-    c.query_row(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"), [id], from_row)
+    c.cached_row(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"), [id], from_row)
         .optional()
 }
 
@@ -50,7 +50,7 @@ impl UserRepo for EmbeddedStore {
     async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError> {
         let u = user.clone();
         self.call(move |c| {
-            c.execute(
+            c.cached_execute(
                 &format!("INSERT INTO users ({COLUMNS}, search_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
                 params![
                     u.id.0,
@@ -79,7 +79,7 @@ impl UserRepo for EmbeddedStore {
     async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
         let email = email.to_lowercase();
         self.call(move |c| {
-            c.query_row(
+            c.cached_row(
                 &format!("SELECT {COLUMNS} FROM users WHERE email = ?1"),
                 [email],
                 from_row,
@@ -129,7 +129,7 @@ impl UserRepo for EmbeddedStore {
                 user.last_login_ms = Some(at);
                 user.login_count += 1;
             }
-            tx.execute(
+            tx.cached_execute(
                 "UPDATE users SET nickname = ?2, gender = ?3, avatar = ?4, password_hash = ?5,
                  last_login_ms = ?6, login_count = ?7, search_key = ?8 WHERE id = ?1",
                 params![
@@ -171,7 +171,7 @@ impl UserRepo for EmbeddedStore {
 
     async fn first_user(&self) -> Result<Option<UserId>, StoreError> {
         self.call(|c| {
-            c.query_row("SELECT id FROM users ORDER BY created_ms, id LIMIT 1", [], |row| row.get(0))
+            c.cached_row("SELECT id FROM users ORDER BY created_ms, id LIMIT 1", [], |row| row.get(0))
                 .optional()
                 .map(|id| id.map(UserId))
                 .map_err(internal)
