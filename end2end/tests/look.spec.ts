@@ -227,6 +227,9 @@ test.describe('screenshots', () => {
       await load(page, `/chats/${groupId}`);
       await expect(page.getByTestId('message')).toHaveCount(5);
       await expect(page.getByTestId('thread-sub')).toHaveText('3 members');
+      // A group's own messages show "seen by", never a private chat's ticks
+      // (they did when the messages came before the chat's kind was known).
+      await expect(page.getByTestId('receipt')).toHaveCount(0);
       await page.mouse.move(0, 0);
       await expect(page).toHaveScreenshot(`open-chat-${size}.png`, options);
 

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use leptos::{html, prelude::*, task::spawn_local};
 use wire::{
     fold::Shown,
-    model::{ConversationId, Message, Millis, UserId, MENTION_ALL},
+    model::{ConversationId, ConversationKind, Message, Millis, UserId, MENTION_ALL},
     protocol::{NoticeKind, WsErrorCode},
 };
 
@@ -385,7 +385,8 @@ fn LineRow(line: Line, follows: bool, conversation: ConversationId) -> impl Into
     let mentions_me = mentions_me(&mentions, &me);
     // Who removed the message, when not its sender.
     let remover = deleted_by.clone().filter(|by| by != &sender);
-    let group = chat.is_group();
+    // Read as it changes: the messages may show before the chat's kind is known.
+    let group = Signal::derive(move || chat.kind().map(|kind| kind == ConversationKind::Group));
     let actions_open = RwSignal::new(false);
     // A long press on a touch screen opens the actions too (not every browser
     // turns it into a `contextmenu` event); lifting or scrolling cancels it.

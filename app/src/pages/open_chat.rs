@@ -59,8 +59,13 @@ impl OpenChat {
         self.id.get_value()
     }
 
+    /// The chat's kind, once the inbox has it.
+    pub fn kind(self) -> Option<ConversationKind> {
+        self.kind.get()
+    }
+
     pub fn is_group(self) -> bool {
-        self.kind.get() == Some(ConversationKind::Group)
+        self.kind() == Some(ConversationKind::Group)
     }
 
     /// Whether the user may remove others' messages and mention everyone:

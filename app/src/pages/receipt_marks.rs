@@ -1,7 +1,8 @@
 //! How far the user's own message got: in a private chat ticks — sent
 //! (stored), delivered (on one of the other's devices), read; in a group
 //! "seen by N", with who on click. Nothing shows when the server keeps no
-//! receipts for the user (switched off, or a group over the limit).
+//! receipts for the user (switched off, or a group over the limit), nor
+//! before the chat is known to be private or a group.
 
 use leptos::prelude::*;
 use wire::{api::Receipt, model::ConversationId};
@@ -32,10 +33,11 @@ impl Tick {
 }
 
 #[component]
-pub fn ReceiptMark(conversation: ConversationId, seq: u64, group: bool) -> impl IntoView {
+pub fn ReceiptMark(conversation: ConversationId, seq: u64, group: Signal<Option<bool>>) -> impl IntoView {
     let live = use_live();
     let receipts = Memo::new(move |_| live.receipts(&conversation));
     move || {
+        let group = group.get()?;
         let receipts = receipts.get()?;
         Some(if group {
             view! { <SeenBy receipts seq/> }.into_any()
