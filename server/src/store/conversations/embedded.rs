@@ -4,7 +4,10 @@ use wire::model::{Conversation, ConversationId, MessagePreview, Millis, UserId};
 
 use super::{search_key, ConversationPatch, ConversationRepo, Membership, Mentioned, MAX_DIRECTORY_PAGE, MAX_ID_PAGE};
 use crate::store::{
-    embedded::{enum_from_text, enum_text, internal, placeholders, query_all, write_error, write_transaction, Cached, EmbeddedStore},
+    embedded::{
+        enum_from_text, enum_text, internal, placeholders, query_all, write_error, write_transaction, Cached,
+        EmbeddedStore,
+    },
     StoreError,
 };
 use crate::text::search_fold::KeyQuery;
@@ -349,7 +352,7 @@ impl ConversationRepo for EmbeddedStore {
         let (conv, user) = (conversation.0.clone(), user.0.clone());
         self.call(move |c| {
             let n = c
-                .execute(
+                .cached_execute(
                     "DELETE FROM members WHERE conversation_id = ?1 AND user_id = ?2",
                     params![conv, user],
                 )
@@ -378,7 +381,7 @@ impl ConversationRepo for EmbeddedStore {
         let (conv, user) = (conversation.0.clone(), user.0.clone());
         self.call(move |c| {
             let moved = c
-                .execute(
+                .cached_execute(
                     "UPDATE members SET delivered_seq = ?3
                      WHERE conversation_id = ?1 AND user_id = ?2 AND delivered_seq < ?3 AND read_seq < ?3",
                     params![conv, user, seq as i64],

@@ -92,7 +92,7 @@ impl DeviceRepo for EmbeddedStore {
         let (user, device_id, from, to) = (user.0.clone(), device_id.to_owned(), from.to_owned(), to.to_owned());
         self.call(move |c| {
             let n = c
-                .execute(
+                .cached_execute(
                     "UPDATE devices SET previous_token_id = token_id, token_id = ?4, rotated_ms = ?5
                      WHERE user_id = ?1 AND device_id = ?2 AND token_id = ?3",
                     params![user, device_id, from, to, at],
@@ -108,9 +108,10 @@ impl DeviceRepo for EmbeddedStore {
         self.call(move |c| {
             let tx = write_transaction(c)?;
             let n = tx
-                .execute("DELETE FROM devices WHERE user_id = ?1 AND device_id = ?2", params![user, device_id])
+                .cached_execute("DELETE FROM devices WHERE user_id = ?1 AND device_id = ?2", params![user, device_id])
                 .map_err(internal)?;
-            tx.cached_execute("DELETE FROM push_subscriptions WHERE user_id = ?1 AND device_id = ?2", params![user, device_id])
+            let sql = "DELETE FROM push_subscriptions WHERE user_id = ?1 AND device_id = ?2";
+            tx.cached_execute(sql, params![user, device_id])
                 .map_err(internal)?;
             tx.commit().map_err(internal)?;
             Ok(n > 0)
@@ -124,7 +125,8 @@ impl DeviceRepo for EmbeddedStore {
             let tx = write_transaction(c)?;
             tx.cached_execute("DELETE FROM devices WHERE user_id = ?1 AND device_id != ?2", params![user, keep])
                 .map_err(internal)?;
-            tx.cached_execute("DELETE FROM push_subscriptions WHERE user_id = ?1 AND device_id != ?2", params![user, keep])
+            let sql = "DELETE FROM push_subscriptions WHERE user_id = ?1 AND device_id != ?2";
+            tx.cached_execute(sql, params![user, keep])
                 .map_err(internal)?;
             tx.commit().map_err(internal)?;
             Ok(())

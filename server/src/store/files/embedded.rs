@@ -47,7 +47,8 @@ impl FileRepo for EmbeddedStore {
     async fn blob(&self, sha256: &str) -> Result<Option<BlobRecord>, StoreError> {
         let sha256 = sha256.to_owned();
         self.call(move |c| {
-            c.cached_row(&format!("SELECT {BLOB_COLUMNS} FROM blobs b WHERE b.sha256 = ?1"), [sha256], |r| blob_from(r, 0))
+            let sql = format!("SELECT {BLOB_COLUMNS} FROM blobs b WHERE b.sha256 = ?1");
+            c.cached_row(&sql, [sha256], |r| blob_from(r, 0))
                 .optional()
                 .map_err(internal)
         })
@@ -96,7 +97,8 @@ impl FileRepo for EmbeddedStore {
         self.call(move |c| {
             let tx = write_transaction(c)?;
             let exists: bool =
-                tx.cached_row("SELECT EXISTS (SELECT 1 FROM files WHERE id = ?1)", [&file], |r| r.get(0)).map_err(internal)?;
+                tx.cached_row("SELECT EXISTS (SELECT 1 FROM files WHERE id = ?1)", [&file], |r| r.get(0))
+                    .map_err(internal)?;
             if exists {
                 tx.cached_execute(
                     "INSERT INTO file_postings (file_id, conversation_id) VALUES (?1, ?2)
@@ -197,7 +199,7 @@ impl FileRepo for EmbeddedStore {
             let mut gone = Vec::new();
             for sha256 in sha256s {
                 let referenced: bool = tx
-                    .query_row("SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = ?1)", [&sha256], |r| r.get(0))
+                    .cached_row("SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = ?1)", [&sha256], |r| r.get(0))
                     .map_err(internal)?;
                 if !referenced {
                     tx.cached_execute("DELETE FROM blobs WHERE sha256 = ?1", [&sha256]).map_err(internal)?;

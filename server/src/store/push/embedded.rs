@@ -83,7 +83,7 @@ impl PushRepo for EmbeddedStore {
         let user = user.0.clone();
         self.call(move |c| {
             let json: Option<String> = c
-                .query_row("SELECT settings FROM notify_settings WHERE user_id = ?1", params![user], |row| row.get(0))
+                .cached_row("SELECT settings FROM notify_settings WHERE user_id = ?1", params![user], |row| row.get(0))
                 .optional()
                 .map_err(internal)?;
             json.map(decode).transpose().map(Option::unwrap_or_default).map_err(internal)
@@ -106,7 +106,8 @@ impl PushRepo for EmbeddedStore {
     async fn put_notify_settings(&self, user: &UserId, settings: &NotifySettings) -> Result<(), StoreError> {
         let (user, json) = (user.0.clone(), serde_json::to_string(settings).expect("settings serialize"));
         self.call(move |c| {
-            c.cached_execute("INSERT OR REPLACE INTO notify_settings (user_id, settings) VALUES (?1, ?2)", params![user, json])
+            let sql = "INSERT OR REPLACE INTO notify_settings (user_id, settings) VALUES (?1, ?2)";
+            c.cached_execute(sql, params![user, json])
                 .map_err(internal)?;
             Ok(())
         })

@@ -94,7 +94,8 @@ impl SignupRepo for EmbeddedStore {
     async fn release_use(&self, id: &str, n: u32) -> Result<(), StoreError> {
         let id = id.to_owned();
         self.call(move |c| {
-            c.cached_execute("DELETE FROM signup_uses WHERE invite_id = ?1 AND n = ?2", params![id, n]).map_err(internal)?;
+            c.cached_execute("DELETE FROM signup_uses WHERE invite_id = ?1 AND n = ?2", params![id, n])
+                .map_err(internal)?;
             Ok(())
         })
         .await

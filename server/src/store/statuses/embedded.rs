@@ -19,7 +19,7 @@ impl StatusRepo for EmbeddedStore {
         let user = user.0.clone();
         self.call(move |c| {
             let json: Option<String> = c
-                .query_row("SELECT settings FROM statuses WHERE user_id = ?1", params![user], |row| row.get(0))
+                .cached_row("SELECT settings FROM statuses WHERE user_id = ?1", params![user], |row| row.get(0))
                 .optional()
                 .map_err(internal)?;
             json.map(decode).transpose().map(Option::unwrap_or_default).map_err(internal)
