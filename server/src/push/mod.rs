@@ -232,12 +232,9 @@ impl Pushes {
             return Ok(Vec::new());
         }
         let id = &message.conversation_id;
-        let members: Vec<UserId> = self.store.members_of(id).await?.into_iter().map(|m| m.user_id).collect();
-        let size = members.len();
-        // One question for the group: in most, few members take pushes.
-        let subscribed = self.store.push_subscribers_among(&members).await?;
-        let members: Vec<UserId> =
-            members.into_iter().filter(|u| u != &message.sender_id && subscribed.contains(u)).collect();
+        let audience = self.store.push_audience(id).await?;
+        let size = audience.members;
+        let members: Vec<UserId> = audience.subscribed.into_iter().filter(|u| u != &message.sender_id).collect();
         if members.is_empty() {
             return Ok(Vec::new());
         }

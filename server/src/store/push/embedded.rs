@@ -1,10 +1,11 @@
-use std::collections::HashSet;
-
 use async_trait::async_trait;
 use rusqlite::{params, params_from_iter, OptionalExtension};
-use wire::{model::UserId, push::NotifySettings};
+use wire::{
+    model::{ConversationId, UserId},
+    push::NotifySettings,
+};
 
-use super::{PushRepo, StoredSubscription};
+use super::{Audience, PushRepo, StoredSubscription};
 use crate::store::{
     embedded::{internal, placeholders, query_all, Cached, EmbeddedStore},
     StoreError,
@@ -50,17 +51,18 @@ impl PushRepo for EmbeddedStore {
         .await
     }
 
-    async fn push_subscribers_among(&self, users: &[UserId]) -> Result<HashSet<UserId>, StoreError> {
-        if users.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let ids: Vec<String> = users.iter().map(|u| u.0.clone()).collect();
+    async fn push_audience(&self, conversation: &ConversationId) -> Result<Audience, StoreError> {
+        let conversation = conversation.0.clone();
         self.call(move |c| {
-            let sql = format!("SELECT DISTINCT user_id FROM push_subscriptions WHERE user_id IN ({})", placeholders(ids.len()));
-            query_all(c, &sql, params_from_iter(ids), |row| Ok(UserId(row.get(0)?)))
+            let members: usize = c
+                .cached_row("SELECT COUNT(*) FROM members WHERE conversation_id = ?1", [&conversation], |r| r.get(0))
+                .map_err(internal)?;
+            let sql = "SELECT DISTINCT m.user_id FROM members m JOIN push_subscriptions p ON p.user_id = m.user_id
+                       WHERE m.conversation_id = ?1";
+            let subscribed = query_all(c, sql, [&conversation], |row| Ok(UserId(row.get(0)?)))?;
+            Ok(Audience { members, subscribed: subscribed.into_iter().collect() })
         })
         .await
-        .map(|found| found.into_iter().collect())
     }
 
     async fn remove_push_subscription(

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use wire::{
-    model::{Millis, UserId},
+    model::{ConversationId, Millis, UserId},
     push::NotifySettings,
 };
 
@@ -27,6 +27,15 @@ pub struct StoredSubscription {
     pub created_ms: Millis,
 }
 
+/// A conversation's members as its pushes see them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Audience {
+    /// How many members it has: a big group's default is quieter.
+    pub members: usize,
+    /// The members with at least one subscription, each once.
+    pub subscribed: HashSet<UserId>,
+}
+
 #[async_trait]
 pub trait PushRepo {
     /// Stores the device's subscription, replacing the one it had.
@@ -35,9 +44,10 @@ pub trait PushRepo {
     /// The user's subscriptions, in no particular order.
     async fn push_subscriptions_of(&self, user: &UserId) -> Result<Vec<StoredSubscription>, StoreError>;
 
-    /// Those among `users` with at least one subscription: one question for
-    /// a whole group, most of whose members may have none.
-    async fn push_subscribers_among(&self, users: &[UserId]) -> Result<HashSet<UserId>, StoreError>;
+    /// What a push decision for a message of `conversation` starts from, in
+    /// one question: most members of most groups have no subscription, and
+    /// then nothing else is read.
+    async fn push_audience(&self, conversation: &ConversationId) -> Result<Audience, StoreError>;
 
     /// Removes the device's subscription; with `endpoint`, only if it is
     /// still that one (a push service's "gone" must not remove a newer

@@ -1,16 +1,15 @@
-use std::collections::HashSet;
-
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use mongodb::bson::doc;
 use serde::{Deserialize, Serialize};
 use wire::{
-    model::{Millis, UserId},
+    model::{ConversationId, Millis, UserId},
     push::{ConversationNotify, NotifySettings, QuietHours},
 };
 
-use super::{PushRepo, StoredSubscription};
+use super::{Audience, PushRepo, StoredSubscription};
 use crate::store::{
+    conversations::ConversationRepo,
     mongodb::{classify, MongoStore},
     StoreError,
 };
@@ -97,8 +96,10 @@ impl PushRepo for MongoStore {
         Ok(docs.into_iter().map(Into::into).collect())
     }
 
-    async fn push_subscribers_among(&self, users: &[UserId]) -> Result<HashSet<UserId>, StoreError> {
-        Ok(self.users_among(SUBSCRIPTIONS, "user_id", users, doc! {}).await?.into_iter().collect())
+    async fn push_audience(&self, conversation: &ConversationId) -> Result<Audience, StoreError> {
+        let members: Vec<UserId> = self.members_of(conversation).await?.into_iter().map(|m| m.user_id).collect();
+        let subscribed = self.users_among(SUBSCRIPTIONS, "user_id", &members, doc! {}).await?;
+        Ok(Audience { members: members.len(), subscribed: subscribed.into_iter().collect() })
     }
 
     async fn remove_push_subscription(
