@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use rusqlite::{params, params_from_iter, types::Value, Connection, OptionalExtension, Row};
 use wire::model::{Conversation, ConversationId, MessagePreview, Millis, UserId};
 
-use super::{search_key, ConversationPatch, ConversationRepo, Membership, Mentioned, MAX_DIRECTORY_PAGE, MAX_ID_PAGE};
+use super::{search_key, ConversationPatch, ConversationRepo, Membership, Mentioned, Moves, MAX_DIRECTORY_PAGE, MAX_ID_PAGE};
 use crate::store::{
     embedded::{
         enum_from_text, enum_text, internal, placeholders, query_all, write_error, write_transaction, Cached,
@@ -179,27 +179,28 @@ impl ConversationRepo for EmbeddedStore {
 
     async fn record_last_message(&self, id: &ConversationId, preview: &MessagePreview) -> Result<(), StoreError> {
         let (id, preview) = (id.0.clone(), preview.clone());
-        self.call(move |c| {
-            c.cached_execute(
-                "UPDATE conversations SET last_seq = ?2, last_message = ?3, last_activity_ms = MAX(last_activity_ms, ?4),
-                 last_entry_seq = MAX(last_entry_seq, ?2) WHERE id = ?1 AND last_seq < ?2",
-                params![id, preview.seq as i64, preview_json(&Some(preview.clone())), preview.created_ms],
-            )
-            .map_err(internal)?;
-            Ok(())
-        })
-        .await
+        self.call(move |c| set_last_message(c, &id, &preview)).await
     }
 
     async fn record_last_entry(&self, id: &ConversationId, seq: u64) -> Result<(), StoreError> {
         let id = id.0.clone();
+        self.call(move |c| set_last_entry(c, &id, seq)).await
+    }
+
+    async fn record_moves(&self, moves: &Moves) -> Result<(), StoreError> {
+        let moves = moves.clone();
         self.call(move |c| {
-            c.cached_execute(
-                "UPDATE conversations SET last_entry_seq = MAX(last_entry_seq, ?2) WHERE id = ?1",
-                params![id, seq as i64],
-            )
-            .map_err(internal)?;
-            Ok(())
+            let tx = write_transaction(c)?;
+            for (id, preview) in &moves.newest_messages {
+                set_last_message(&tx, &id.0, preview)?;
+            }
+            for (id, seq) in &moves.newest_entries {
+                set_last_entry(&tx, &id.0, *seq)?;
+            }
+            for (id, user, seq, shown) in &moves.read {
+                set_read(&tx, &id.0, &user.0, *seq, *shown)?;
+            }
+            tx.commit().map_err(internal)
         })
         .await
     }
@@ -364,17 +365,7 @@ impl ConversationRepo for EmbeddedStore {
 
     async fn mark_read(&self, conversation: &ConversationId, user: &UserId, seq: u64, shown: u64) -> Result<(), StoreError> {
         let (conv, user) = (conversation.0.clone(), user.0.clone());
-        self.call(move |c| {
-            c.cached_execute(
-                "UPDATE members SET read_seq = MAX(read_seq, ?3), read_shown = MAX(read_shown, ?4),
-                 delivered_seq = MAX(delivered_seq, ?3)
-                 WHERE conversation_id = ?1 AND user_id = ?2",
-                params![conv, user, seq as i64, shown as i64],
-            )
-            .map_err(internal)?;
-            Ok(())
-        })
-        .await
+        self.call(move |c| set_read(c, &conv, &user, seq, shown)).await
     }
 
     async fn mark_delivered(&self, conversation: &ConversationId, user: &UserId, seq: u64) -> Result<bool, StoreError> {
@@ -463,4 +454,34 @@ impl ConversationRepo for EmbeddedStore {
         })
         .await
     }
+}
+
+/// The conversation's newest message, unless a newer one is recorded.
+fn set_last_message(c: &Connection, id: &str, preview: &MessagePreview) -> Result<(), StoreError> {
+    c.cached_execute(
+        "UPDATE conversations SET last_seq = ?2, last_message = ?3, last_activity_ms = MAX(last_activity_ms, ?4),
+         last_entry_seq = MAX(last_entry_seq, ?2) WHERE id = ?1 AND last_seq < ?2",
+        params![id, preview.seq as i64, preview_json(&Some(preview.clone())), preview.created_ms],
+    )
+    .map_err(internal)?;
+    Ok(())
+}
+
+/// The conversation's newest entry of any kind, never lowered.
+fn set_last_entry(c: &Connection, id: &str, seq: u64) -> Result<(), StoreError> {
+    c.cached_execute("UPDATE conversations SET last_entry_seq = MAX(last_entry_seq, ?2) WHERE id = ?1", params![id, seq as i64])
+        .map_err(internal)?;
+    Ok(())
+}
+
+/// The member's read position (and delivered with it), never moved back.
+fn set_read(c: &Connection, conversation: &str, user: &str, seq: u64, shown: u64) -> Result<(), StoreError> {
+    c.cached_execute(
+        "UPDATE members SET read_seq = MAX(read_seq, ?3), read_shown = MAX(read_shown, ?4),
+         delivered_seq = MAX(delivered_seq, ?3)
+         WHERE conversation_id = ?1 AND user_id = ?2",
+        params![conversation, user, seq as i64, shown as i64],
+    )
+    .map_err(internal)?;
+    Ok(())
 }

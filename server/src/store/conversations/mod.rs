@@ -67,6 +67,17 @@ pub struct ConversationPatch {
     pub join_policy: Option<JoinPolicy>,
 }
 
+/// What storing a batch of entries moves, for [`ConversationRepo::record_moves`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Moves {
+    /// Each conversation's newest message in the batch.
+    pub newest_messages: Vec<(ConversationId, MessagePreview)>,
+    /// Each conversation's newest entry, where a change followed its newest message.
+    pub newest_entries: Vec<(ConversationId, u64)>,
+    /// Each sender's read position: (conversation, sender, seq, shown).
+    pub read: Vec<(ConversationId, UserId, u64, u64)>,
+}
+
 #[async_trait]
 pub trait ConversationRepo {
     /// Stores a new conversation; an id in use is [`StoreError::Conflict`].
@@ -89,6 +100,25 @@ pub trait ConversationRepo {
     /// Records `seq` as the newest entry of any kind (a change too), unless
     /// a newer one is recorded.
     async fn record_last_entry(&self, id: &ConversationId, seq: u64) -> Result<(), StoreError>;
+
+    /// Records all of `moves` as [`Self::record_last_message`],
+    /// [`Self::record_last_entry`] and [`Self::mark_read`] would, in one
+    /// write where the store can: a busy writer's batch would otherwise cost
+    /// a write per conversation and per sender. Goes on past a failure and
+    /// says the first.
+    async fn record_moves(&self, moves: &Moves) -> Result<(), StoreError> {
+        let mut first = Ok(());
+        for (id, preview) in &moves.newest_messages {
+            first = first.and(self.record_last_message(id, preview).await);
+        }
+        for (id, seq) in &moves.newest_entries {
+            first = first.and(self.record_last_entry(id, *seq).await);
+        }
+        for (id, user, seq, shown) in &moves.read {
+            first = first.and(self.mark_read(id, user, *seq, *shown).await);
+        }
+        first
+    }
 
     /// The seq of each conversation's newest recorded entry of any kind; the
     /// ones not found are left out.

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use natter_server::clock::now_millis;
 use natter_server::store::{
-    conversations::{ConversationPatch, Membership, Mentioned},
+    conversations::{ConversationPatch, Membership, Mentioned, Moves},
     devices::DeviceRecord,
     files::{BlobRecord, FileRecord},
     friends::{FriendLink, LinkState},
@@ -505,6 +505,42 @@ pub async fn last_entry_counts_changes_and_only_moves_forward(a: &DynStore, b: &
     assert_eq!(a.conversation(&g.id).await.unwrap().unwrap().last_seq, 3, "a change is not a message");
 }
 
+pub async fn a_batch_moves_records_like_the_single_calls(a: &DynStore, b: &DynStore) {
+    let (g, h) = (group("g", Visibility::Hidden, 1), group("h", Visibility::Hidden, 1));
+    a.insert_conversation(&g).await.unwrap();
+    a.insert_conversation(&h).await.unwrap();
+    let (ann, bob) = (UserId::from("ann"), UserId::from("bob"));
+    for user in [&ann, &bob] {
+        let member = Membership {
+            conversation_id: g.id.clone(),
+            user_id: user.clone(),
+            role: Role::Member,
+            read_seq: 0,
+            read_shown: 0,
+            delivered_seq: 0,
+            mention_seq: 0,
+            joined_ms: 1,
+        };
+        a.put_member(&member).await.unwrap();
+    }
+    b.record_last_message(&h.id, &preview(9, 900)).await.unwrap();
+    b.mark_read(&g.id, &bob, 6, 6).await.unwrap();
+    let moves = Moves {
+        newest_messages: vec![(g.id.clone(), preview(5, 500)), (h.id.clone(), preview(8, 800))],
+        newest_entries: vec![(h.id.clone(), 10)],
+        read: vec![(g.id.clone(), ann.clone(), 5, 5), (g.id.clone(), bob.clone(), 4, 4)],
+    };
+    a.record_moves(&moves).await.unwrap();
+    let (g_now, h_now) = (b.conversation(&g.id).await.unwrap().unwrap(), b.conversation(&h.id).await.unwrap().unwrap());
+    assert_eq!((g_now.last_seq, g_now.last_message), (5, Some(preview(5, 500))));
+    assert_eq!(h_now.last_seq, 9, "an older message is not recorded over a newer one");
+    assert_eq!(last_entries(b, &[g.id.clone(), h.id.clone()]).await, [("g".into(), 5), ("h".into(), 10)]);
+    let read = |m: Option<Membership>| m.map(|m| (m.read_seq, m.read_shown, m.delivered_seq)).unwrap();
+    assert_eq!(read(b.member(&g.id, &ann).await.unwrap()), (5, 5, 5));
+    assert_eq!(read(b.member(&g.id, &bob).await.unwrap()), (6, 6, 6), "never moved back");
+    b.record_moves(&Moves::default()).await.unwrap();
+}
+
 async fn last_entries(store: &DynStore, ids: &[ConversationId]) -> Vec<(String, u64)> {
     let mut found = store.last_entries(ids).await.unwrap();
     found.sort();
@@ -724,7 +760,9 @@ pub async fn status_settings_default_then_round_trip(a: &DynStore, b: &DynStore)
 }
 
 pub async fn push_subscriptions_one_per_device(a: &DynStore, b: &DynStore) {
-    use natter_server::store::push::StoredSubscription;
+    use std::collections::HashSet;
+
+    use natter_server::store::push::{Audience, StoredSubscription};
     let (ann, bob) = (UserId(new_id()), UserId(new_id()));
     let sub = |user: &UserId, device: &str, endpoint: &str| StoredSubscription {
         user_id: user.clone(),
@@ -744,12 +782,28 @@ pub async fn push_subscriptions_one_per_device(a: &DynStore, b: &DynStore) {
     let mut anns = b.push_subscriptions_of(&ann).await.unwrap();
     anns.sort_by(|x, y| x.device_id.cmp(&y.device_id));
     assert_eq!(anns, vec![sub(&ann, "laptop", "https://push.example/2"), renewed]);
-    // Who among some users has any: each once, however many devices.
-    let cat = UserId(new_id());
-    let among = b.push_subscribers_among(&[ann.clone(), cat.clone(), bob.clone()]).await.unwrap();
-    assert_eq!(among, [ann.clone(), bob.clone()].into_iter().collect());
-    assert!(a.push_subscribers_among(&[cat]).await.unwrap().is_empty());
-    assert!(a.push_subscribers_among(&[]).await.unwrap().is_empty());
+    // Who among a conversation's members has any: each once, however many devices.
+    let (cat, dan) = (UserId(new_id()), UserId(new_id()));
+    let (group, quiet) = (ConversationId(new_id()), ConversationId(new_id()));
+    let member = |conversation: &ConversationId, user: &UserId| Membership {
+        conversation_id: conversation.clone(),
+        user_id: user.clone(),
+        role: Role::Member,
+        read_seq: 0,
+        read_shown: 0,
+        delivered_seq: 0,
+        mention_seq: 0,
+        joined_ms: 1,
+    };
+    for user in [&ann, &bob, &cat] {
+        a.put_member(&member(&group, user)).await.unwrap();
+    }
+    a.put_member(&member(&quiet, &cat)).await.unwrap();
+    a.put_member(&member(&quiet, &dan)).await.unwrap();
+    let audience = b.push_audience(&group).await.unwrap();
+    assert_eq!(audience, Audience { members: 3, subscribed: [ann.clone(), bob.clone()].into_iter().collect() });
+    assert_eq!(a.push_audience(&quiet).await.unwrap(), Audience { members: 2, subscribed: HashSet::new() });
+    assert_eq!(a.push_audience(&ConversationId(new_id())).await.unwrap(), Audience::default());
     // A push service's "gone" for the old endpoint leaves the new one.
     assert!(!a.remove_push_subscription(&ann, "phone", Some("https://push.example/1")).await.unwrap());
     assert!(a.remove_push_subscription(&ann, "phone", Some("https://push.example/4")).await.unwrap());
