@@ -113,7 +113,7 @@ impl ConversationRepo for EmbeddedStore {
 
     async fn conversation(&self, id: &ConversationId) -> Result<Option<Conversation>, StoreError> {
         let id = id.0.clone();
-        self.call(move |c| by_id(c, &id).map_err(internal)).await
+        self.quick(move |c| by_id(c, &id).map_err(internal)).await
     }
 
     async fn conversations_by_ids(&self, ids: &[ConversationId]) -> Result<Vec<Conversation>, StoreError> {
@@ -296,7 +296,7 @@ impl ConversationRepo for EmbeddedStore {
 
     async fn member(&self, conversation: &ConversationId, user: &UserId) -> Result<Option<Membership>, StoreError> {
         let (conv, user) = (conversation.0.clone(), user.0.clone());
-        self.call(move |c| {
+        self.quick(move |c| {
             c.cached_row(
                 &format!("SELECT {MEMBER_COLUMNS} FROM members WHERE conversation_id = ?1 AND user_id = ?2"),
                 params![conv, user],

@@ -53,7 +53,7 @@ impl PushRepo for EmbeddedStore {
 
     async fn push_audience(&self, conversation: &ConversationId) -> Result<Audience, StoreError> {
         let conversation = conversation.0.clone();
-        self.call(move |c| {
+        self.quick(move |c| {
             let members: usize = c
                 .cached_row("SELECT COUNT(*) FROM members WHERE conversation_id = ?1", [&conversation], |r| r.get(0))
                 .map_err(internal)?;
