@@ -216,9 +216,20 @@ fn expand_home(path: &str) -> PathBuf {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let mut cli = Cli::parse();
+/// The tool pins itself to its CPU before its runtime starts, so that the
+/// runtime sizes itself for that one CPU: started first, it had two workers
+/// taking turns on one core, waking and stealing from each other. The
+/// subcommands that serve (the bare server, the idle workers) run where
+/// they were started.
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if !matches!(cli.command, Some(Command::BaselineServer { .. } | Command::HoldIdle { .. })) {
+        procs::placement();
+    }
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime").block_on(start(cli))
+}
+
+async fn start(mut cli: Cli) -> ExitCode {
     let flood = match cli.command.take() {
         Some(Command::SignInFlood { attempts, sources, server_args }) => Some(Flood::SignIn { attempts, sources, server_args }),
         Some(Command::ImageFlood { users, rounds, side, server_args }) => {
