@@ -29,7 +29,7 @@ use wire::{
     protocol::{ClientFrame, ServerFrame, WS_PATH},
 };
 
-use crate::ledger::{self, Delivered, Ledger};
+use crate::ledger::{self, Delivered, Ledger, Window};
 
 pub type Socket = WebSocketStream<TcpStream>;
 
@@ -107,9 +107,10 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn start(ws: Socket, index: usize) -> Client {
+    /// Starts reading and writing; what it measures goes into `window`.
+    pub fn start(ws: Socket, index: usize, window: Window) -> Client {
         let (mut sink, stream) = ws.split();
-        let ledger = Arc::new(Mutex::new(Ledger::default()));
+        let ledger = Arc::new(Mutex::new(Ledger::new(window)));
         let (outgoing, mut queue) = mpsc::unbounded_channel::<WsMessage>();
         tokio::spawn(async move {
             while let Some(frame) = queue.recv().await {
@@ -247,7 +248,7 @@ async fn read(mut stream: SplitStream<Socket>, ledger: Arc<Mutex<Ledger>>, resen
             }
             Ok(ServerFrame::Error { code, .. }) => ledger.on_error(code_name(&code), false),
             Ok(_) => {}
-            Err(_) => ledger.window.error("unparsable_frame"),
+            Err(_) => ledger.window.lock().unwrap().error("unparsable_frame"),
         }
     };
     ledger.lock().unwrap().closed = Some(closed);

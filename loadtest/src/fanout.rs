@@ -14,7 +14,7 @@ use wire::model::ConversationId;
 
 use crate::{
     client::{self, Client},
-    ledger::{Tally, ACKED, DELIVERED, SENT},
+    ledger::{Tally, Window, ACKED, DELIVERED, SENT},
     procs::{Proc, Usage},
 };
 
@@ -49,6 +49,8 @@ pub struct Fleet {
     /// The percentage of sends that are changes (edits and reactions to
     /// the sender's own earlier messages) rather than messages.
     changes_percent: u64,
+    /// What all its clients measured.
+    window: Window,
 }
 
 /// What one step of a given rate measured.
@@ -109,7 +111,7 @@ impl Fleet {
 
     /// A fleet whose sends are `changes_percent` % edits and reactions.
     pub fn with_changes(changes_percent: u64) -> Fleet {
-        Fleet { groups: Vec::new(), next_client: 0, sent: AtomicU64::new(0), changes_percent }
+        Fleet { groups: Vec::new(), next_client: 0, sent: AtomicU64::new(0), changes_percent, window: Window::default() }
     }
 
     /// Connects the seats of one conversation; `query` tells the baseline server which.
@@ -120,10 +122,10 @@ impl Fleet {
         let senders = seats.iter().enumerate().filter(|(_, s)| s.sends).map(|(i, _)| i).collect();
         let opened = stream::iter(seats.into_iter().enumerate())
             .map(|(i, seat)| {
-                let query = query.clone();
+                let (query, window) = (query.clone(), self.window.clone());
                 async move {
                     let ws = client::open(seat.addr, seat.token.as_deref(), &query).await?;
-                    Ok::<_, String>(Client::start(ws, first + i))
+                    Ok::<_, String>(Client::start(ws, first + i, window))
                 }
             })
             .buffered(CONNECT_PARALLEL)
@@ -139,11 +141,7 @@ impl Fleet {
     }
 
     fn take_windows(&self) -> Tally {
-        let mut tally = Tally::default();
-        for client in self.groups.iter().flat_map(|g| &g.clients) {
-            tally.merge(&client.ledger.lock().unwrap().take_window());
-        }
-        tally
+        std::mem::take(&mut *self.window.lock().unwrap())
     }
 
     /// Sends `rate_per_group` messages a second into every group for `secs`,
