@@ -448,6 +448,20 @@ fn group(id: &str, visibility: Visibility, activity: i64) -> Conversation {
     }
 }
 
+/// A member who joined at 1 and has read nothing.
+fn plain_member(conversation: &ConversationId, user: &UserId) -> Membership {
+    Membership {
+        conversation_id: conversation.clone(),
+        user_id: user.clone(),
+        role: Role::Member,
+        read_seq: 0,
+        read_shown: 0,
+        delivered_seq: 0,
+        mention_seq: 0,
+        joined_ms: 1,
+    }
+}
+
 fn preview(seq: u64, at: i64) -> MessagePreview {
     MessagePreview { seq, shown: seq, sender_id: UserId::from("u"), kind: MessageKind::Text, text: format!("m{seq}"), created_ms: at }
 }
@@ -511,17 +525,7 @@ pub async fn a_batch_moves_records_like_the_single_calls(a: &DynStore, b: &DynSt
     a.insert_conversation(&h).await.unwrap();
     let (ann, bob) = (UserId::from("ann"), UserId::from("bob"));
     for user in [&ann, &bob] {
-        let member = Membership {
-            conversation_id: g.id.clone(),
-            user_id: user.clone(),
-            role: Role::Member,
-            read_seq: 0,
-            read_shown: 0,
-            delivered_seq: 0,
-            mention_seq: 0,
-            joined_ms: 1,
-        };
-        a.put_member(&member).await.unwrap();
+        a.put_member(&plain_member(&g.id, user)).await.unwrap();
     }
     b.record_last_message(&h.id, &preview(9, 900)).await.unwrap();
     b.mark_read(&g.id, &bob, 6, 6).await.unwrap();
@@ -785,21 +789,11 @@ pub async fn push_subscriptions_one_per_device(a: &DynStore, b: &DynStore) {
     // Who among a conversation's members has any: each once, however many devices.
     let (cat, dan) = (UserId(new_id()), UserId(new_id()));
     let (group, quiet) = (ConversationId(new_id()), ConversationId(new_id()));
-    let member = |conversation: &ConversationId, user: &UserId| Membership {
-        conversation_id: conversation.clone(),
-        user_id: user.clone(),
-        role: Role::Member,
-        read_seq: 0,
-        read_shown: 0,
-        delivered_seq: 0,
-        mention_seq: 0,
-        joined_ms: 1,
-    };
     for user in [&ann, &bob, &cat] {
-        a.put_member(&member(&group, user)).await.unwrap();
+        a.put_member(&plain_member(&group, user)).await.unwrap();
     }
-    a.put_member(&member(&quiet, &cat)).await.unwrap();
-    a.put_member(&member(&quiet, &dan)).await.unwrap();
+    a.put_member(&plain_member(&quiet, &cat)).await.unwrap();
+    a.put_member(&plain_member(&quiet, &dan)).await.unwrap();
     let audience = b.push_audience(&group).await.unwrap();
     assert_eq!(audience, Audience { members: 3, subscribed: [ann.clone(), bob.clone()].into_iter().collect() });
     assert_eq!(a.push_audience(&quiet).await.unwrap(), Audience { members: 2, subscribed: HashSet::new() });
