@@ -230,7 +230,11 @@ impl Session {
                     Box::pin(self.report_activity()).await;
                     Ok(())
                 }
-                next = mailbox.recv(), if heard.live => self.on_next(next).await,
+                next = mailbox.recv(), if heard.live => match next {
+                    Next::Event(event) => self.on_event(&event).await,
+                    Next::Behind(skipped) => Box::pin(self.catch_up(skipped)).await,
+                    Next::Closed => Err(End::Close(1013, "the connection stopped reading; reconnect to catch up")),
+                },
                 turn = self.held.next(), if !self.held.is_empty() => match turn {
                     Turn::Go(send) => Box::pin(self.store_send(send)).await,
                     Turn::Refuse(send) => Box::pin(self.refuse_held(send)).await,
@@ -242,17 +246,9 @@ impl Session {
                     Err(End::Close(close::GOING_AWAY, "the server is restarting"))
                 }
             };
-            unflushed += 1;
-            // What else the mailbox holds is taken at once, without a turn of
-            // the select for each event (up to a flush's worth: the other
-            // branches wait that long at most).
-            while result.is_ok() && heard.live && unflushed < FLUSH_AFTER {
-                let Some(next) = mailbox.try_next() else { break };
-                result = self.on_next(next).await;
-                unflushed += 1;
-            }
             // Frames are queued, and written when nothing more is waiting: a
             // busy connection writes many frames per system call.
+            unflushed += 1;
             if result.is_ok() && (!heard.live || mailbox.is_empty() || unflushed >= FLUSH_AFTER) {
                 result = self.flush().await;
                 unflushed = 0;
@@ -261,15 +257,6 @@ impl Session {
         if let Err(End::Close(code, reason)) = result {
             tracing::debug!(conn = self.id, code, reason, "closing websocket");
             let _ = in_time(self.state.config.ws_write_timeout, self.socket.send(close_message(code, reason))).await;
-        }
-    }
-
-    /// What the mailbox gave: an event, news that some were skipped, or its end.
-    async fn on_next(&mut self, next: Next) -> Result<(), End> {
-        match next {
-            Next::Event(event) => self.on_event(&event).await,
-            Next::Behind(skipped) => Box::pin(self.catch_up(skipped)).await,
-            Next::Closed => Err(End::Close(1013, "the connection stopped reading; reconnect to catch up")),
         }
     }
 
