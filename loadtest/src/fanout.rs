@@ -14,7 +14,7 @@ use wire::model::ConversationId;
 
 use crate::{
     client::{self, Client},
-    ledger::{Tally, Window, ACKED, DELIVERED, SENT},
+    ledger::{self, Tally, Window, ACKED, DELIVERED, SENT},
     procs::{Proc, Usage},
 };
 
@@ -141,7 +141,7 @@ impl Fleet {
     }
 
     fn take_windows(&self) -> Tally {
-        std::mem::take(&mut *self.window.lock().unwrap())
+        ledger::take_window(&self.window)
     }
 
     /// Sends `rate_per_group` messages a second into every group for `secs`,

@@ -292,12 +292,12 @@ impl Ledger {
     pub fn new(window: Window) -> Ledger {
         Ledger { window, ..Ledger::default() }
     }
+}
 
-    /// What was measured into this ledger's window since it was last taken
-    /// (by any ledger sharing it).
-    pub fn take_window(&self) -> Tally {
-        std::mem::take(&mut *self.window.lock().unwrap())
-    }
+/// What was measured into `window` since it was last taken, by any of the
+/// clients sharing it.
+pub fn take_window(window: &Window) -> Tally {
+    std::mem::take(&mut *window.lock().unwrap())
 }
 
 #[cfg(test)]
@@ -326,8 +326,8 @@ mod tests {
         (1..=3).for_each(|seq| ledger.on_message(&(&message(seq)).into()));
         assert_eq!((ledger.skipped, ledger.duplicated), (0, 0));
         assert_eq!(ledger.cursors["c"], 3);
-        assert_eq!(ledger.take_window().deliveries, 3);
-        assert_eq!(ledger.take_window().deliveries, 0, "a window starts afresh");
+        assert_eq!(take_window(&ledger.window).deliveries, 3);
+        assert_eq!(take_window(&ledger.window).deliveries, 0, "a window starts afresh");
     }
 
     #[test]
@@ -351,7 +351,7 @@ mod tests {
         let acked = ledger.acked[&conversation];
         assert_eq!((acked.count, acked.max_seq, ledger.answered), (3, 9, 4));
         assert_eq!(ledger.own_newest[&conversation], 7, "a change is no message to change");
-        let window = ledger.take_window();
+        let window = take_window(&ledger.window);
         assert_eq!(window.ack.len(), 3);
         assert_eq!(window.errors["duplicate_ack"], 1);
         assert_eq!(window.errors["rate_limited"], 1);
