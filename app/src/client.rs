@@ -118,13 +118,19 @@ pub fn escape(s: &str) -> String {
 
 /// Reads an answer: a 2xx body as `T` (an empty one as JSON `null`, which is
 /// what `()` expects), anything else as the [`ApiError`] it carries.
+/// Reads JSON through `serde_json::Value`: one instance of serde_json's
+/// parser for every type read, rather than one per type (2.4 KiB less wasm).
+fn from_json<T: DeserializeOwned>(text: &str) -> serde_json::Result<T> {
+    serde_json::from_str::<serde_json::Value>(text).and_then(serde_json::from_value)
+}
+
 fn decode<T: DeserializeOwned>(status: u16, body: &str) -> Result<T, ApiError> {
     if (200..300).contains(&status) {
         let body = if body.trim().is_empty() { "null" } else { body };
-        return serde_json::from_str(body).map_err(|e| internal(format!("unexpected answer from the server: {e}")));
+        return from_json(body).map_err(|e| internal(format!("unexpected answer from the server: {e}")));
     }
     // A proxy or a framework layer may answer without our JSON body.
-    Err(serde_json::from_str::<ApiError>(body)
+    Err(from_json::<ApiError>(body)
         .unwrap_or_else(|_| ApiError::new(code_for_status(status), format!("the server answered HTTP {status}"))))
 }
 

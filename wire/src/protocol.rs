@@ -260,7 +260,9 @@ impl ServerFrame {
         #[cfg(feature = "browser")]
         let frame = {
             let text = externally_tagged(text).ok_or_else(|| serde::de::Error::custom("a frame must start with its type"))?;
-            serde_json::from_str(&text)
+            // Through `Value`: the browser's JSON parser is then one instance
+            // of serde_json's, whatever it reads (see the app's `client::from_json`).
+            serde_json::from_str::<serde_json::Value>(&text).and_then(serde_json::from_value)
         };
         #[cfg(not(feature = "browser"))]
         let frame = serde_json::from_str(text);
