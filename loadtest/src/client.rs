@@ -1,103 +1,44 @@
-//! A websocket client that talks to the server exactly as the browser does:
-//! bearer token, `hello`, a first `resume`, then sends and receives, with
-//! every frame typed by `wire::protocol`.
-//!
-//! Sockets are spread over the source addresses 127.0.0.2… (bound before
-//! connecting), since one address pair has only ~28,000 ephemeral ports.
+//! A client of the fan-out: sends as the browser does, every frame it reads
+//! accounted in its ledger, refused sends sent again after the time the
+//! server asks for.
 
 use std::{
     collections::{HashMap, HashSet},
-    net::{IpAddr, Ipv4Addr, SocketAddr},
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc, Mutex,
-    },
+    sync::{atomic::Ordering, Arc, Mutex},
     time::Duration,
 };
 
-use futures_util::{stream::SplitStream, SinkExt, StreamExt};
-use tokio::{
-    net::{TcpSocket, TcpStream},
-    sync::mpsc,
-};
-use tokio_tungstenite::{
-    tungstenite::{client::IntoClientRequest, protocol::WebSocketConfig, Message as WsMessage},
-    WebSocketStream,
-};
+use fastwebsockets::Frame;
+use tokio::sync::mpsc;
 use wire::{
     model::{ConversationId, MessageKind},
-    protocol::{ClientFrame, ServerFrame, WS_PATH},
+    protocol::{ClientFrame, ServerFrame},
 };
 
-use crate::ledger::{self, Delivered, Ledger, Window};
-
-pub type Socket = WebSocketStream<TcpStream>;
-
-/// How many source addresses client sockets are spread over.
-const SOURCE_ADDRESSES: usize = 100;
-static NEXT_SOURCE: AtomicUsize = AtomicUsize::new(0);
-
-/// The next source address, round robin over 127.0.0.2 ….
-pub fn next_source() -> IpAddr {
-    let n = NEXT_SOURCE.fetch_add(1, Ordering::Relaxed) % SOURCE_ADDRESSES;
-    IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + n as u8))
-}
-
-/// Small buffers, as an idle browser tab would need: the defaults (128 KiB
-/// each way) would make 50,000 clients weigh gigabytes on this side.
-fn small_buffers() -> WebSocketConfig {
-    WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0)
-}
-
-/// Opens `/ws` with the token and reads the `hello`. `query` lets the
-/// baseline server know the client's conversation; Natter ignores it.
-pub async fn open(addr: SocketAddr, token: Option<&str>, query: &str) -> Result<Socket, String> {
-    let socket = TcpSocket::new_v4().map_err(|e| format!("socket: {e}"))?;
-    socket.bind(SocketAddr::new(next_source(), 0)).map_err(|e| format!("bind: {e}"))?;
-    let stream = socket.connect(addr).await.map_err(|e| format!("connect: {e}"))?;
-    stream.set_nodelay(true).map_err(|e| format!("nodelay: {e}"))?;
-    let mut request = format!("ws://{addr}{WS_PATH}{query}").into_client_request().map_err(|e| e.to_string())?;
-    if let Some(token) = token {
-        request.headers_mut().insert("authorization", format!("Bearer {token}").parse().expect("header value"));
-    }
-    let (mut ws, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(small_buffers()))
-        .await
-        .map_err(|e| format!("upgrade: {e}"))?;
-    match next_frame(&mut ws).await {
-        Some(ServerFrame::Hello { .. }) => {}
-        other => return Err(format!("expected hello, got {other:?}")),
-    }
-    ws.send(text(&ClientFrame::Resume { positions: vec![] })).await.map_err(|e| format!("resume: {e}"))?;
-    Ok(ws)
-}
-
-fn text(frame: &ClientFrame) -> WsMessage {
-    WsMessage::Text(serde_json::to_string(frame).expect("frames serialize").into())
-}
-
-async fn next_frame<S: StreamExt<Item = Result<WsMessage, tokio_tungstenite::tungstenite::Error>> + Unpin>(
-    ws: &mut S,
-) -> Option<ServerFrame> {
-    loop {
-        match ws.next().await? {
-            Ok(WsMessage::Text(t)) => return serde_json::from_str(t.as_str()).ok(),
-            Ok(WsMessage::Close(_)) | Err(_) => return None,
-            Ok(_) => continue,
-        }
-    }
-}
+use crate::{
+    ledger::{self, Delivered, Ledger, Window},
+    socket::{self, Incoming, Reader, Socket},
+};
 
 /// A send refused with a time to wait is sent again after it, at most this
 /// many times, as the browser does.
 const RESENDS: u8 = 5;
 
-/// Sends not yet acked, by client id: the frame and how often it was sent again.
-type Unacked = Arc<Mutex<HashMap<String, (WsMessage, u8)>>>;
+/// Sends not yet acked, by client id: the frame's JSON and how often it was sent again.
+type Unacked = Arc<Mutex<HashMap<String, (Vec<u8>, u8)>>>;
+
+/// What a client's writer sends.
+type Outgoing = mpsc::UnboundedSender<Frame<'static>>;
+
+/// A text frame of `json`.
+fn text_of(json: Vec<u8>) -> Frame<'static> {
+    Frame::text(fastwebsockets::Payload::Owned(json))
+}
 
 /// A connected client whose frames are read and accounted by a task of its own.
 pub struct Client {
     pub ledger: Arc<Mutex<Ledger>>,
-    outgoing: mpsc::UnboundedSender<WsMessage>,
+    outgoing: Outgoing,
     unacked: Unacked,
     /// This client's number, part of the client ids it sends.
     pub index: usize,
@@ -108,29 +49,29 @@ pub struct Client {
 
 impl Client {
     /// Starts reading and writing; what it measures goes into `window`.
-    pub fn start(ws: Socket, index: usize, window: Window) -> Client {
-        let (mut sink, stream) = ws.split();
+    pub fn start(socket: Socket, index: usize, window: Window) -> Client {
+        let Socket { reader, mut writer } = socket;
         let ledger = Arc::new(Mutex::new(Ledger::new(window)));
-        let (outgoing, mut queue) = mpsc::unbounded_channel::<WsMessage>();
+        let (outgoing, mut queue) = mpsc::unbounded_channel::<Frame<'static>>();
         tokio::spawn(async move {
             while let Some(frame) = queue.recv().await {
-                if sink.send(frame).await.is_err() {
-                    break;
+                if writer.write_frame(frame).await.is_err() {
+                    return;
                 }
             }
-            let _ = sink.close().await;
+            let _ = writer.write_frame(Frame::close(1000, b"")).await;
         });
         let unacked = Unacked::default();
-        tokio::spawn(read(stream, ledger.clone(), Resender { outgoing: outgoing.clone(), unacked: unacked.clone() }));
+        tokio::spawn(read(reader, ledger.clone(), Resender { outgoing: outgoing.clone(), unacked: unacked.clone() }));
         Client { ledger, outgoing, unacked, index, reacted: Mutex::default() }
     }
 
     /// Queues a send, kept until acked in case it must go again.
     fn queue_send(&self, frame: &ClientFrame) {
         let ClientFrame::Send { client_id, .. } = frame else { unreachable!("only sends are queued here") };
-        let message = text(frame);
-        self.unacked.lock().unwrap().insert(client_id.clone(), (message.clone(), 0));
-        if self.outgoing.send(message).is_ok() {
+        let json = serde_json::to_vec(frame).expect("frames serialize");
+        self.unacked.lock().unwrap().insert(client_id.clone(), (json.clone(), 0));
+        if self.outgoing.send(text_of(json)).is_ok() {
             ledger::SENT.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -189,7 +130,7 @@ impl Client {
 
 /// What a client's reader needs to send a refused send again.
 struct Resender {
-    outgoing: mpsc::UnboundedSender<WsMessage>,
+    outgoing: Outgoing,
     unacked: Unacked,
 }
 
@@ -211,30 +152,36 @@ impl Resender {
             return false;
         }
         *tries += 1;
-        let (frame, outgoing) = (frame.clone(), self.outgoing.clone());
+        let (json, outgoing) = (frame.clone(), self.outgoing.clone());
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(after)).await;
-            let _ = outgoing.send(frame);
+            let _ = outgoing.send(text_of(json));
         });
         true
     }
 }
 
-async fn read(mut stream: SplitStream<Socket>, ledger: Arc<Mutex<Ledger>>, resender: Resender) {
+async fn read(mut reader: Reader, ledger: Arc<Mutex<Ledger>>, resender: Resender) {
     let closed = loop {
-        let frame = match stream.next().await {
-            Some(Ok(WsMessage::Text(t))) => t,
-            Some(Ok(WsMessage::Close(frame))) => break frame.map(|f| u16::from(f.code)).unwrap_or(1005),
-            Some(Ok(_)) => continue,
-            Some(Err(_)) | None => break 0,
+        let payload = match socket::read(&mut reader).await {
+            Incoming::Text(payload) => payload,
+            Incoming::Ping(payload) => {
+                let _ = resender.outgoing.send(socket::pong(payload));
+                continue;
+            }
+            Incoming::Closed(code) => break code,
         };
         let mut ledger = ledger.lock().unwrap();
+        let Ok(frame) = std::str::from_utf8(&payload) else {
+            ledger.window.lock().unwrap().error("unparsable_frame");
+            continue;
+        };
         // A message frame the quick read cannot take is read whole below.
-        if let Some(Ok(message)) = Delivered::from_frame(frame.as_str()) {
+        if let Some(Ok(message)) = Delivered::from_frame(frame) {
             ledger.on_message(&message);
             continue;
         }
-        match serde_json::from_str::<ServerFrame>(frame.as_str()) {
+        match serde_json::from_str::<ServerFrame>(frame) {
             Ok(ServerFrame::Message { message }) => ledger.on_message(&(&message).into()),
             Ok(ServerFrame::Ack { client_id, conversation_id, seq, duplicate, .. }) => {
                 resender.acked(&client_id);

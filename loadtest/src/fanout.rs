@@ -13,7 +13,8 @@ use futures_util::{stream, StreamExt};
 use wire::model::ConversationId;
 
 use crate::{
-    client::{self, Client},
+    client::Client,
+    socket,
     ledger::{self, Tally, Window, ACKED, DELIVERED, SENT},
     procs::{Proc, Usage},
 };
@@ -124,7 +125,7 @@ impl Fleet {
             .map(|(i, seat)| {
                 let (query, window) = (query.clone(), self.window.clone());
                 async move {
-                    let ws = client::open(seat.addr, seat.token.as_deref(), &query).await?;
+                    let ws = socket::open(seat.addr, seat.token.as_deref(), &query).await?;
                     Ok::<_, String>(Client::start(ws, first + i, window))
                 }
             })

@@ -27,7 +27,7 @@ use tokio::{
 };
 
 use crate::{
-    client::{self, Socket},
+    socket::{self, Socket},
     procs::Proc,
 };
 
@@ -159,7 +159,7 @@ pub async fn worker(addr: SocketAddr, count: usize, tokens: Vec<Option<String>>,
         .map(|i| {
             let token = tokens[(first_token + i) % tokens.len()].clone();
             async move {
-                let socket = client::open(addr, token.as_deref(), "?c=idle").await;
+                let socket = socket::open(addr, token.as_deref(), "?c=idle").await;
                 if (i + 1) % 5000 == 0 {
                     eprintln!("  … {} connections to {addr}", i + 1);
                 }
@@ -199,10 +199,6 @@ pub async fn worker(addr: SocketAddr, count: usize, tokens: Vec<Option<String>>,
 
 /// Reads `socket` until the server closes it (or it fails), then counts it in `dropped`.
 async fn read_until_closed(mut socket: Socket, dropped: Arc<AtomicUsize>) {
-    while let Some(Ok(message)) = socket.next().await {
-        if message.is_close() {
-            break;
-        }
-    }
+    while socket.next_payload().await.is_ok() {}
     dropped.fetch_add(1, Ordering::Relaxed);
 }

@@ -19,11 +19,20 @@ use hdrhistogram::Histogram;
 use serde::Deserialize;
 use wire::model::{ConversationId, Message, Millis};
 
-static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+/// When the tool started: the instant latencies count from, and the wall
+/// clock then (Unix ms), so that one clock read at a delivery gives both.
+static EPOCH: LazyLock<(Instant, u64)> = LazyLock::new(|| {
+    (Instant::now(), SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64))
+});
 
 /// Microseconds since the tool started.
 pub fn now_us() -> u64 {
-    EPOCH.elapsed().as_micros() as u64
+    EPOCH.0.elapsed().as_micros() as u64
+}
+
+/// The wall clock (Unix ms) at `us` microseconds since the tool started.
+fn unix_ms(us: u64) -> u64 {
+    EPOCH.1 + us / 1000
 }
 
 /// A client id that says who sent it and when: `<sender>-<n>-<µs>`.
@@ -258,13 +267,13 @@ impl Ledger {
     }
 
     pub fn on_message(&mut self, message: &Delivered) {
+        let now = now_us();
         let mut window = self.window.lock().unwrap();
         if let Some(at) = sent_at(&message.client_id) {
-            let _ = window.deliver.record(now_us().saturating_sub(at).max(1));
+            let _ = window.deliver.record(now.saturating_sub(at).max(1));
         }
         if message.created_ms > 0 {
-            let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-            let _ = window.stored.record(now_ms.saturating_sub(message.created_ms as u64).max(1) * 1000);
+            let _ = window.stored.record(unix_ms(now).saturating_sub(message.created_ms as u64).max(1) * 1000);
         }
         window.deliveries += 1;
         drop(window);

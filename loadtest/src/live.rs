@@ -18,9 +18,7 @@ use std::{
     time::Duration,
 };
 
-use futures_util::{SinkExt, StreamExt};
 use natter_server::sfu::probe::{Probe, ProbeStats, Publish};
-use tokio_tungstenite::tungstenite::Message as WsMessage;
 use wire::{
     model::ConversationId,
     protocol::{ClientFrame, ServerFrame},
@@ -29,8 +27,8 @@ use wire::{
 
 use crate::{
     bench::{Bench, NODE_1, NODE_2},
-    client,
     procs::Usage,
+    socket,
     report::Row,
     users::Api,
 };
@@ -70,12 +68,12 @@ async fn seat(
     role: RoomRole,
     video_bps: Option<u64>,
 ) -> Result<Seat, String> {
-    let mut ws = client::open(addr, Some(token), "").await?;
+    let mut ws = socket::open(addr, Some(token), "").await?;
     let (probe, sdp) = Probe::start(LOOPBACK, video_bps.map_or(Publish::Nothing, Publish::Video)).await.map_err(|e| format!("probe: {e}"))?;
     let join = ClientFrame::RoomJoin { conversation_id: conversation.clone(), kind: RoomKind::Live, role, video: true, sdp };
-    ws.send(text(&join)).await.map_err(|e| e.to_string())?;
+    ws.send(&join).await?;
     loop {
-        match next(&mut ws).await {
+        match ws.next().await {
             Some(ServerFrame::RoomJoined { sdp, .. }) => {
                 probe.answer(sdp).await?;
                 break;
@@ -87,10 +85,10 @@ async fn seat(
     }
     let answering = probe.clone();
     let signalling = tokio::spawn(async move {
-        while let Some(frame) = next(&mut ws).await {
+        while let Some(frame) = ws.next().await {
             if let ServerFrame::RoomOffer { conversation_id, kind, sdp } = frame {
                 let Ok(sdp) = answering.offer(sdp).await else { return };
-                if ws.send(text(&ClientFrame::RoomAnswer { conversation_id, kind, sdp })).await.is_err() {
+                if ws.send(&ClientFrame::RoomAnswer { conversation_id, kind, sdp }).await.is_err() {
                     return;
                 }
             }
@@ -99,19 +97,6 @@ async fn seat(
     Ok(Seat { probe, signalling })
 }
 
-fn text(frame: &ClientFrame) -> WsMessage {
-    WsMessage::Text(serde_json::to_string(frame).expect("frames serialize").into())
-}
-
-async fn next(ws: &mut client::Socket) -> Option<ServerFrame> {
-    loop {
-        match ws.next().await? {
-            Ok(WsMessage::Text(t)) => return serde_json::from_str(t.as_str()).ok(),
-            Ok(WsMessage::Close(_)) | Err(_) => return None,
-            Ok(_) => continue,
-        }
-    }
-}
 
 /// The viewers' counters at one moment, summed.
 #[derive(Clone, Copy, Default)]

@@ -19,14 +19,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde_json::json;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpSocket,
 };
-use tokio_tungstenite::tungstenite::Message as WsMessage;
 use wire::{
     api::{AuthResponse, LoginRequest},
     endpoint,
@@ -36,7 +34,7 @@ use wire::{
 
 use crate::{
     bench::{Bench, NODE_1},
-    client, limits,
+    client, limits, socket,
     procs::{self, status_kb, Proc, Usage},
     report::Percentiles,
     users::{self, Account, Api},
@@ -177,7 +175,7 @@ async fn sign_in(base: &str, account: &Account) -> Result<(String, Duration), St
 /// Sends `n` messages one after another on a fresh websocket, each timed to its ack.
 async fn send_some(addr: SocketAddr, token: &str, conversation: &ConversationId, round: usize, n: usize, real: &mut Real) -> Result<(), String> {
     let start = Instant::now();
-    let mut ws = client::open(addr, Some(token), "").await?;
+    let mut ws = socket::open(addr, Some(token), "").await?;
     real.open.record(start.elapsed().as_micros().max(1) as u64).ok();
     for k in 0..n {
         let client_id = format!("real-{round}-{k}");
@@ -192,24 +190,18 @@ async fn send_some(addr: SocketAddr, token: &str, conversation: &ConversationId,
             mentions: Vec::new(),
         };
         let sent = Instant::now();
-        ws.send(WsMessage::Text(serde_json::to_string(&frame).expect("frames serialize").into())).await.map_err(|e| format!("send: {e}"))?;
+        ws.send(&frame).await.map_err(|e| format!("send: {e}"))?;
         let acked = async {
             while let Some(frame) = ws.next().await {
-                let Ok(WsMessage::Text(text)) = frame else {
-                    if frame.is_err() {
-                        return Err("the websocket broke".to_owned());
-                    }
-                    continue;
-                };
-                match serde_json::from_str::<ServerFrame>(text.as_str()) {
-                    Ok(ServerFrame::Ack { client_id: id, .. }) if id == client_id => return Ok(()),
-                    Ok(ServerFrame::Error { code, message, client_id: Some(id), .. }) if id == client_id => {
+                match frame {
+                    ServerFrame::Ack { client_id: id, .. } if id == client_id => return Ok(()),
+                    ServerFrame::Error { code, message, client_id: Some(id), .. } if id == client_id => {
                         return Err(format!("{}: {message}", client::code_name(&code)))
                     }
                     _ => {}
                 }
             }
-            Err("the websocket closed".to_owned())
+            Err("the websocket closed or broke".to_owned())
         };
         match tokio::time::timeout(Duration::from_secs(10), acked).await {
             Ok(Ok(())) => {
@@ -221,7 +213,7 @@ async fn send_some(addr: SocketAddr, token: &str, conversation: &ConversationId,
         // About the pace of someone typing fast: not a throughput test.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let _ = ws.close(None).await;
+    ws.close().await;
     Ok(())
 }
 

@@ -21,6 +21,7 @@ mod procs;
 mod report;
 mod scenarios;
 mod signin;
+mod socket;
 mod users;
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
