@@ -96,7 +96,7 @@ async fn after_store(store: &DynStore, fanout: &dyn Fanout, listener: &impl List
         fanout.publish(HubEvent::Message { message: message.clone() }).await;
         listener.stored(message);
     }
-    if let Err(e) = store.record_moves(&moves).await {
+    if let Err(e) = store.record_moves(moves).await {
         tracing::warn!(error = %e, "could not record the newest messages and the senders' read positions");
     }
     for (conversation, sender, mentions, seq) in mentioning {

@@ -88,7 +88,7 @@ suite!(
     conversations_round_trip_and_update,
     last_message_only_moves_forward,
     last_entry_counts_changes_and_only_moves_forward,
-    a_batch_moves_records_like_the_single_calls,
+    a_batch_of_moves_never_moves_anything_back,
     public_directory_lists_newest_activity_first,
     public_directory_search_folds_and_ranks,
     conversation_ids_walk_every_conversation_once,

@@ -177,18 +177,7 @@ impl ConversationRepo for EmbeddedStore {
         .await
     }
 
-    async fn record_last_message(&self, id: &ConversationId, preview: &MessagePreview) -> Result<(), StoreError> {
-        let (id, preview) = (id.0.clone(), preview.clone());
-        self.call(move |c| set_last_message(c, &id, &preview)).await
-    }
-
-    async fn record_last_entry(&self, id: &ConversationId, seq: u64) -> Result<(), StoreError> {
-        let id = id.0.clone();
-        self.call(move |c| set_last_entry(c, &id, seq)).await
-    }
-
-    async fn record_moves(&self, moves: &Moves) -> Result<(), StoreError> {
-        let moves = moves.clone();
+    async fn record_moves(&self, moves: Moves) -> Result<(), StoreError> {
         self.call(move |c| {
             let tx = write_transaction(c)?;
             for (id, preview) in &moves.newest_messages {

@@ -93,32 +93,14 @@ pub trait ConversationRepo {
         patch: &ConversationPatch,
     ) -> Result<Option<Conversation>, StoreError>;
 
-    /// Records the newest message, unless a newer one is recorded already;
-    /// it is the newest entry too, unless a newer one is recorded.
-    async fn record_last_message(&self, id: &ConversationId, preview: &MessagePreview) -> Result<(), StoreError>;
-
-    /// Records `seq` as the newest entry of any kind (a change too), unless
-    /// a newer one is recorded.
-    async fn record_last_entry(&self, id: &ConversationId, seq: u64) -> Result<(), StoreError>;
-
-    /// Records all of `moves` as [`Self::record_last_message`],
-    /// [`Self::record_last_entry`] and [`Self::mark_read`] would, in one
-    /// write where the store can: a busy writer's batch would otherwise cost
-    /// a write per conversation and per sender. Goes on past a failure and
+    /// Records what a stored batch moved, none of it ever moved back: each
+    /// conversation's newest message (unless a newer one is recorded; it is
+    /// the newest entry too), its newest entry of any kind (a change too),
+    /// and each sender's read position as [`Self::mark_read`] would. In one
+    /// write where the store can: a busy writer's batch would otherwise cost a
+    /// write per conversation and per sender. Goes on past a failure and
     /// says the first.
-    async fn record_moves(&self, moves: &Moves) -> Result<(), StoreError> {
-        let mut first = Ok(());
-        for (id, preview) in &moves.newest_messages {
-            first = first.and(self.record_last_message(id, preview).await);
-        }
-        for (id, seq) in &moves.newest_entries {
-            first = first.and(self.record_last_entry(id, *seq).await);
-        }
-        for (id, user, seq, shown) in &moves.read {
-            first = first.and(self.mark_read(id, user, *seq, *shown).await);
-        }
-        first
-    }
+    async fn record_moves(&self, moves: Moves) -> Result<(), StoreError>;
 
     /// The seq of each conversation's newest recorded entry of any kind; the
     /// ones not found are left out.

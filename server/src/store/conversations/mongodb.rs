@@ -9,7 +9,7 @@ use wire::model::{
     Conversation, ConversationId, ConversationKind, JoinPolicy, MessagePreview, Millis, Role, UserId, Visibility,
 };
 
-use super::{search_key, ConversationPatch, ConversationRepo, Membership, Mentioned, MAX_DIRECTORY_PAGE, MAX_ID_PAGE};
+use super::{search_key, ConversationPatch, ConversationRepo, Membership, Mentioned, Moves, MAX_DIRECTORY_PAGE, MAX_ID_PAGE};
 use crate::store::{
     mongodb::{classify, is_duplicate_key, MongoStore},
     StoreError,
@@ -157,6 +157,34 @@ impl MongoStore {
         let docs: Vec<MemberDoc> = cursor.try_collect().await.map_err(classify)?;
         Ok(docs.into_iter().map(Membership::from).collect())
     }
+
+    /// Records the newest message, unless a newer one is recorded already;
+    /// it is the newest entry too, unless a newer one is recorded.
+    async fn record_last_message(&self, id: &ConversationId, preview: &MessagePreview) -> Result<(), StoreError> {
+        let seq = preview.seq as i64;
+        self.collection::<ConversationDoc>(CONVERSATIONS)
+            .update_one(
+                doc! { "_id": &id.0, "last_seq": { "$lt": seq } },
+                doc! {
+                    "$set": { "last_seq": seq, "last_message": bson_of(preview) },
+                    "$max": { "last_activity_ms": preview.created_ms, "last_entry_seq": seq },
+                },
+            )
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// Records `seq` as the newest entry of any kind (a change too), unless
+    /// a newer one is recorded.
+    async fn record_last_entry(&self, id: &ConversationId, seq: u64) -> Result<(), StoreError> {
+        // `$max` never lowers it, however the writes of several nodes interleave.
+        self.collection::<Document>(CONVERSATIONS)
+            .update_one(doc! { "_id": &id.0 }, doc! { "$max": { "last_entry_seq": seq as i64 } })
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -220,28 +248,19 @@ impl ConversationRepo for MongoStore {
         Ok(updated.map(Conversation::from))
     }
 
-    async fn record_last_message(&self, id: &ConversationId, preview: &MessagePreview) -> Result<(), StoreError> {
-        let seq = preview.seq as i64;
-        self.collection::<ConversationDoc>(CONVERSATIONS)
-            .update_one(
-                doc! { "_id": &id.0, "last_seq": { "$lt": seq } },
-                doc! {
-                    "$set": { "last_seq": seq, "last_message": bson_of(preview) },
-                    "$max": { "last_activity_ms": preview.created_ms, "last_entry_seq": seq },
-                },
-            )
-            .await
-            .map_err(classify)?;
-        Ok(())
-    }
-
-    async fn record_last_entry(&self, id: &ConversationId, seq: u64) -> Result<(), StoreError> {
-        // `$max` never lowers it, however the writes of several nodes interleave.
-        self.collection::<Document>(CONVERSATIONS)
-            .update_one(doc! { "_id": &id.0 }, doc! { "$max": { "last_entry_seq": seq as i64 } })
-            .await
-            .map_err(classify)?;
-        Ok(())
+    async fn record_moves(&self, moves: Moves) -> Result<(), StoreError> {
+        // One write each: a standalone MongoDB has no multi-document transactions.
+        let mut first = Ok(());
+        for (id, preview) in &moves.newest_messages {
+            first = first.and(self.record_last_message(id, preview).await);
+        }
+        for (id, seq) in &moves.newest_entries {
+            first = first.and(self.record_last_entry(id, *seq).await);
+        }
+        for (id, user, seq, shown) in &moves.read {
+            first = first.and(self.mark_read(id, user, *seq, *shown).await);
+        }
+        first
     }
 
     async fn last_entries(&self, ids: &[ConversationId]) -> Result<Vec<(ConversationId, u64)>, StoreError> {

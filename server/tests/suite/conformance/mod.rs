@@ -496,8 +496,8 @@ pub async fn conversations_round_trip_and_update(a: &DynStore, b: &DynStore) {
 pub async fn last_message_only_moves_forward(a: &DynStore, b: &DynStore) {
     let g = group("g", Visibility::Hidden, 1);
     a.insert_conversation(&g).await.unwrap();
-    a.record_last_message(&g.id, &preview(2, 200)).await.unwrap();
-    b.record_last_message(&g.id, &preview(1, 100)).await.unwrap();
+    record_message(a, &g.id, preview(2, 200)).await;
+    record_message(b, &g.id, preview(1, 100)).await;
     let read = a.conversation(&g.id).await.unwrap().unwrap();
     assert_eq!(read.last_seq, 2);
     assert_eq!(read.last_message, Some(preview(2, 200)));
@@ -510,16 +510,16 @@ pub async fn last_entry_counts_changes_and_only_moves_forward(a: &DynStore, b: &
     a.insert_conversation(&h).await.unwrap();
     let ids = [g.id.clone(), h.id.clone(), ConversationId::from("unknown")];
     assert_eq!(last_entries(b, &ids).await, [("g".into(), 0), ("h".into(), 0)]);
-    a.record_last_message(&g.id, &preview(2, 200)).await.unwrap();
+    record_message(a, &g.id, preview(2, 200)).await;
     assert_eq!(last_entries(b, &ids).await, [("g".into(), 2), ("h".into(), 0)], "a message is an entry");
-    b.record_last_entry(&g.id, 4).await.unwrap();
-    a.record_last_entry(&g.id, 3).await.unwrap();
-    a.record_last_message(&g.id, &preview(3, 300)).await.unwrap();
+    record_entry(b, &g.id, 4).await;
+    record_entry(a, &g.id, 3).await;
+    record_message(a, &g.id, preview(3, 300)).await;
     assert_eq!(last_entries(b, &ids).await, [("g".into(), 4), ("h".into(), 0)], "a change after the message counts");
     assert_eq!(a.conversation(&g.id).await.unwrap().unwrap().last_seq, 3, "a change is not a message");
 }
 
-pub async fn a_batch_moves_records_like_the_single_calls(a: &DynStore, b: &DynStore) {
+pub async fn a_batch_of_moves_never_moves_anything_back(a: &DynStore, b: &DynStore) {
     let (g, h) = (group("g", Visibility::Hidden, 1), group("h", Visibility::Hidden, 1));
     a.insert_conversation(&g).await.unwrap();
     a.insert_conversation(&h).await.unwrap();
@@ -527,14 +527,14 @@ pub async fn a_batch_moves_records_like_the_single_calls(a: &DynStore, b: &DynSt
     for user in [&ann, &bob] {
         a.put_member(&plain_member(&g.id, user)).await.unwrap();
     }
-    b.record_last_message(&h.id, &preview(9, 900)).await.unwrap();
+    record_message(b, &h.id, preview(9, 900)).await;
     b.mark_read(&g.id, &bob, 6, 6).await.unwrap();
     let moves = Moves {
         newest_messages: vec![(g.id.clone(), preview(5, 500)), (h.id.clone(), preview(8, 800))],
         newest_entries: vec![(h.id.clone(), 10)],
         read: vec![(g.id.clone(), ann.clone(), 5, 5), (g.id.clone(), bob.clone(), 4, 4)],
     };
-    a.record_moves(&moves).await.unwrap();
+    a.record_moves(moves).await.unwrap();
     let (g_now, h_now) = (b.conversation(&g.id).await.unwrap().unwrap(), b.conversation(&h.id).await.unwrap().unwrap());
     assert_eq!((g_now.last_seq, g_now.last_message), (5, Some(preview(5, 500))));
     assert_eq!(h_now.last_seq, 9, "an older message is not recorded over a newer one");
@@ -542,7 +542,17 @@ pub async fn a_batch_moves_records_like_the_single_calls(a: &DynStore, b: &DynSt
     let read = |m: Option<Membership>| m.map(|m| (m.read_seq, m.read_shown, m.delivered_seq)).unwrap();
     assert_eq!(read(b.member(&g.id, &ann).await.unwrap()), (5, 5, 5));
     assert_eq!(read(b.member(&g.id, &bob).await.unwrap()), (6, 6, 6), "never moved back");
-    b.record_moves(&Moves::default()).await.unwrap();
+    b.record_moves(Moves::default()).await.unwrap();
+}
+
+/// Records `preview` as a batch with one message in `id` would.
+async fn record_message(store: &DynStore, id: &ConversationId, preview: MessagePreview) {
+    store.record_moves(Moves { newest_messages: vec![(id.clone(), preview)], ..Moves::default() }).await.unwrap();
+}
+
+/// Records `seq` as a batch whose newest entry in `id` is a change would.
+async fn record_entry(store: &DynStore, id: &ConversationId, seq: u64) {
+    store.record_moves(Moves { newest_entries: vec![(id.clone(), seq)], ..Moves::default() }).await.unwrap();
 }
 
 async fn last_entries(store: &DynStore, ids: &[ConversationId]) -> Vec<(String, u64)> {
@@ -555,7 +565,7 @@ pub async fn public_directory_lists_newest_activity_first(a: &DynStore, b: &DynS
     for (id, visibility, activity) in [("old", Visibility::Public, 1), ("hidden", Visibility::Hidden, 9), ("new", Visibility::Public, 5)] {
         a.insert_conversation(&group(id, visibility, activity)).await.unwrap();
     }
-    a.record_last_message(&ConversationId::from("old"), &preview(1, 7)).await.unwrap();
+    record_message(a, &ConversationId::from("old"), preview(1, 7)).await;
     let ids = |cs: Vec<Conversation>| cs.into_iter().map(|c| c.id.0).collect::<Vec<_>>();
     assert_eq!(ids(b.public_conversations(None, 0, 10).await.unwrap()), vec!["old", "new"]);
     assert_eq!(ids(b.public_conversations(None, 1, 10).await.unwrap()), vec!["new"]);
