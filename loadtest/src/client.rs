@@ -172,16 +172,12 @@ async fn read(mut reader: Reader, ledger: Arc<Mutex<Ledger>>, resender: Resender
             Incoming::Closed(code) => break code,
         };
         let mut ledger = ledger.lock().unwrap();
-        let Ok(frame) = std::str::from_utf8(&payload) else {
-            ledger.window.lock().unwrap().error("unparsable_frame");
-            continue;
-        };
         // A message frame the quick read cannot take is read whole below.
-        if let Some(Ok(message)) = Delivered::from_frame(frame) {
+        if let Some(Ok(message)) = Delivered::from_frame(&payload) {
             ledger.on_message(&message);
             continue;
         }
-        match serde_json::from_str::<ServerFrame>(frame) {
+        match serde_json::from_slice::<ServerFrame>(&payload) {
             Ok(ServerFrame::Message { message }) => ledger.on_message(&(&message).into()),
             Ok(ServerFrame::Ack { client_id, conversation_id, seq, duplicate, .. }) => {
                 resender.acked(&client_id);
