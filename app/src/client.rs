@@ -116,14 +116,14 @@ pub fn escape(s: &str) -> String {
         .collect()
 }
 
-/// Reads an answer: a 2xx body as `T` (an empty one as JSON `null`, which is
-/// what `()` expects), anything else as the [`ApiError`] it carries.
 /// Reads JSON through `serde_json::Value`: one instance of serde_json's
 /// parser for every type read, rather than one per type (2.4 KiB less wasm).
 fn from_json<T: DeserializeOwned>(text: &str) -> serde_json::Result<T> {
     serde_json::from_str::<serde_json::Value>(text).and_then(serde_json::from_value)
 }
 
+/// Reads an answer: a 2xx body as `T` (an empty one as JSON `null`, which is
+/// what `()` expects), anything else as the [`ApiError`] it carries.
 fn decode<T: DeserializeOwned>(status: u16, body: &str) -> Result<T, ApiError> {
     if (200..300).contains(&status) {
         let body = if body.trim().is_empty() { "null" } else { body };

@@ -30,11 +30,6 @@ type Unacked = Arc<Mutex<HashMap<String, (Vec<u8>, u8)>>>;
 /// What a client's writer sends.
 type Outgoing = mpsc::UnboundedSender<Frame<'static>>;
 
-/// A text frame of `json`.
-fn text_of(json: Vec<u8>) -> Frame<'static> {
-    Frame::text(fastwebsockets::Payload::Owned(json))
-}
-
 /// A connected client whose frames are read and accounted by a task of its own.
 pub struct Client {
     pub ledger: Arc<Mutex<Ledger>>,
@@ -71,7 +66,7 @@ impl Client {
         let ClientFrame::Send { client_id, .. } = frame else { unreachable!("only sends are queued here") };
         let json = serde_json::to_vec(frame).expect("frames serialize");
         self.unacked.lock().unwrap().insert(client_id.clone(), (json.clone(), 0));
-        if self.outgoing.send(text_of(json)).is_ok() {
+        if self.outgoing.send(socket::text_of(json)).is_ok() {
             ledger::SENT.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -155,7 +150,7 @@ impl Resender {
         let (json, outgoing) = (frame.clone(), self.outgoing.clone());
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(after)).await;
-            let _ = outgoing.send(text_of(json));
+            let _ = outgoing.send(socket::text_of(json));
         });
         true
     }

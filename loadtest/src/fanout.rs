@@ -14,9 +14,9 @@ use wire::model::ConversationId;
 
 use crate::{
     client::Client,
-    socket,
     ledger::{self, Tally, Window, ACKED, DELIVERED, SENT},
     procs::{Proc, Usage},
+    socket,
 };
 
 /// Connections opened at once.

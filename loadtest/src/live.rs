@@ -28,8 +28,8 @@ use wire::{
 use crate::{
     bench::{Bench, NODE_1, NODE_2},
     procs::Usage,
-    socket,
     report::Row,
+    socket,
     users::Api,
 };
 
@@ -96,7 +96,6 @@ async fn seat(
     });
     Ok(Seat { probe, signalling })
 }
-
 
 /// The viewers' counters at one moment, summed.
 #[derive(Clone, Copy, Default)]

@@ -102,7 +102,12 @@ pub async fn open(addr: SocketAddr, token: Option<&str>, query: &str) -> Result<
 
 /// A frame's JSON, as the frame that carries it.
 pub fn text(frame: &ClientFrame) -> Frame<'static> {
-    Frame::text(Payload::Owned(serde_json::to_vec(frame).expect("frames serialize")))
+    text_of(serde_json::to_vec(frame).expect("frames serialize"))
+}
+
+/// The text frame carrying `json`, already serialized.
+pub fn text_of(json: Vec<u8>) -> Frame<'static> {
+    Frame::text(Payload::Owned(json))
 }
 
 /// What a read brings.
